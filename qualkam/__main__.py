@@ -1,0 +1,5 @@
+"""``python -m qualkam`` runs the CLI."""
+
+from .cli import main
+
+main()

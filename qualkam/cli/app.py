@@ -1,0 +1,58 @@
+"""The Typer application, its error boundary and the registration of every command."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+from typer.exceptions import TyperException
+
+from ..errors import QualkamError
+from .console import err
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+class QualkamGroup(TyperGroup):
+    """Turns core errors into one clear line and an exit code; never a traceback."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except QualkamError as exc:
+            err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+        except (typer.Exit, typer.Abort, TyperException):  # usage errors: Typer reports them
+            raise
+        except KeyboardInterrupt:
+            err.print("interrupted; every finished source is saved")
+            raise typer.Exit(130) from None
+        except Exception as exc:  # a bug: say so plainly, keep the traceback for QUALKAM_DEBUG=1
+            if os.environ.get("QUALKAM_DEBUG"):
+                raise
+            err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc}\n"
+                      "This is a bug in qualkam; run again with QUALKAM_DEBUG=1 and report the traceback.",
+                      highlight=False)
+            raise typer.Exit(EXIT_INTERNAL) from None
+
+
+app = typer.Typer(
+    cls=QualkamGroup,
+    name="qualkam",
+    help="Qualitative coding of interviews, meetings and field notes: suggest, code, triangulate.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+from . import code as _code  # noqa: E402,F401  (registers commands)
+from . import codebook as _codebook  # noqa: E402,F401
+from . import matrix as _matrix  # noqa: E402,F401
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

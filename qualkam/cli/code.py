@@ -1,0 +1,68 @@
+"""``qualkam code DIR``: ingest, segment, suggest, store and export in one run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ..codebook import load_codebook
+from ..coding import code_folder
+from ..matrix import build_matrix, code_table
+from ..segment import Unit
+from ..store import DEFAULT_PROJECT, Project
+from .app import EXIT_OK, EXIT_PROBLEMS, app
+from .console import err, out
+from .render import matrix_table
+
+
+@app.command("code")
+def code_cli(
+    folder: Path = typer.Argument(..., help="Folder of transcripts (.txt .md .docx .vtt .srt), read recursively."),
+    codebook: str = typer.Option("kam", "--codebook", "-c", help="Codebook YAML path, or 'kam' for the built-in one."),
+    project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file (created if missing)."),
+    out_dir: Path = typer.Option(Path("qualkam-out"), "--out", "-o", help="Folder for excerpts.csv and the matrices."),
+    unit: Unit = typer.Option(Unit.turn, "--unit", "-u", help="Segment unit: speaker turn, paragraph or sentence."),
+    model: str = typer.Option(None, "--model", "-m", help="An installed trained spaCy pipeline (default: blank English, no download)."),
+    encoding: str = typer.Option(None, "--encoding", help="Force a text encoding (default: BOM, then UTF-8, then Windows-1252)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only problems."),
+) -> None:
+    """Code a folder of transcripts: suggest codes with their evidence, store them, export CSVs."""
+    book = load_codebook(codebook)
+    for warning in book.warnings:
+        err.print(f"[yellow]warning:[/] {warning}")
+    with Project.open(project, create=True) as store:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=err, transient=True, disable=quiet) as bar:
+            task = bar.add_task("coding", total=None)
+
+            def tick(done: int, total: int, path: str) -> None:
+                bar.update(task, completed=done, total=total, description=f"coding {Path(path).name}")
+
+            report = code_folder(folder, book, store, unit=unit, model=model, encoding=encoding,
+                                 out_dir=out_dir, progress=tick)
+        for problem in report.problems:
+            kind = "skipped" if problem.skipped else "warning"
+            err.print(f"[{'red' if problem.skipped else 'yellow'}]{kind}:[/] {problem}", soft_wrap=True)
+        if report.detached:
+            err.print(f"[yellow]warning:[/] {report.detached} human coding(s) lost their text after a source changed; "
+                      "they are kept in the store without a segment")
+        if report.missing_sources:
+            err.print(f"note: {len(report.missing_sources)} source(s) in the project are no longer in {folder} "
+                      f"(kept): {', '.join(report.missing_sources[:5])}{' ...' if len(report.missing_sources) > 5 else ''}")
+        if not quiet:
+            counts = store.counts()
+            summary = (
+                f"files {report.files}  ·  coded {report.coded}  ·  unchanged {report.unchanged}  ·  "
+                f"skipped {len(report.skipped)}\n"
+                f"project {project}: {counts['sources']} sources, {counts['segments']} segments ({unit.value}), "
+                f"{counts['suggestions']} suggestions, {counts['human_codings']} human codings\n"
+                f"outputs: {', '.join(str(p) for p in report.outputs)}"
+            )
+            out.print(Panel(summary, title=f"qualkam code · {book.name} {book.version}", expand=False))
+            matrix = build_matrix(store, rows="phase", cols="code")
+            labels = dict(zip(code_table(store)["id"], code_table(store)["label"]))
+            out.print(matrix_table(matrix, labels, title="Segments per code and phase", transpose=True, hide_empty=True))
+    raise typer.Exit(EXIT_PROBLEMS if report.skipped or report.problems else EXIT_OK)

@@ -1,0 +1,54 @@
+"""``qualkam codebook validate|show``: check a codebook whole, or draw its tree."""
+
+from __future__ import annotations
+
+import typer
+from rich.tree import Tree
+
+from ..codebook import Code, Codebook, load_codebook
+from .app import EXIT_OK, EXIT_PROBLEMS, app
+from .console import err, out
+
+codebook_app = typer.Typer(help="Check and show codebooks.", no_args_is_help=True)
+app.add_typer(codebook_app, name="codebook")
+
+
+@codebook_app.command("validate")
+def validate_cli(
+    path: str = typer.Argument(..., help="Codebook YAML path, or 'kam'."),
+    strict: bool = typer.Option(False, "--strict", help="Treat warnings as failures (exit code 1)."),
+) -> None:
+    """Check a codebook and list every problem with its file, line and field."""
+    book = load_codebook(path)
+    for warning in book.warnings:
+        err.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
+    leaves = [c for c in book.codes.values() if not book.children(c.id)]
+    patterns = sum(len(c.patterns.lemmas) + len(c.patterns.tokens) for c in book.codes.values())
+    out.print(f"{path}: valid · {len(book.codes)} codes ({len(leaves)} leaves), {len(book.phases)} phases, "
+              f"{len(book.phase_rules)} phase rules, {patterns} patterns")
+    raise typer.Exit(EXIT_PROBLEMS if strict and book.warnings else EXIT_OK)
+
+
+def _node(book: Codebook, code: Code) -> str:
+    pats = len(code.patterns.lemmas) + len(code.patterns.tokens)
+    swatch = f"[{code.color}]■[/] " if code.color else ""
+    extra = " ".join(f"[dim]{k}={v}[/]" for k, v in code.attributes.items() if k != "dimension")
+    return f"{swatch}[bold]{code.label}[/] [cyan]{code.id}[/] {extra} [dim]{pats} patterns[/]".rstrip()
+
+
+@codebook_app.command("show")
+def show_cli(path: str = typer.Argument(..., help="Codebook YAML path, or 'kam'.")) -> None:
+    """Draw the codebook as a tree: phases, then codes with their attributes."""
+    book = load_codebook(path)
+    tree = Tree(f"[bold]{book.name}[/] {book.version}")
+    if book.phases:
+        phases = tree.add("[bold]phases[/]")
+        for phase in book.phases:
+            phases.add(f"{phase.label} [cyan]{phase.id}[/]")
+
+    def grow(branch: Tree, parent: str | None) -> None:
+        for code in book.children(parent):
+            grow(branch.add(_node(book, code)), code.id)
+
+    grow(tree.add("[bold]codes[/]"), None)
+    out.print(tree)

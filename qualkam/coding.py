@@ -1,0 +1,132 @@
+"""``qualkam code`` as a library call: folder -> segments -> suggestions -> store -> outputs.
+
+Each source is read, segmented, matched and stored in its own transaction, then dropped,
+so memory stays bounded by the largest source, not the corpus. Unchanged sources (same
+text, metadata, codebook, unit and pipeline) are skipped by fingerprint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .codebook import Codebook
+from .export import write_outputs
+from .ingest import PreparedSource, Problem, discover, prepare
+from .nlp import load_pipeline, pipeline_name
+from .segment import Segment, Unit, resolve_turns, split_turn
+from .store import Project, SourceRecord
+from .suggest import Suggester, Suggestion
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass
+class CodeReport:
+    """What a run did, for the summary and the exit code."""
+
+    files: int = 0
+    coded: int = 0
+    unchanged: int = 0
+    segments: int = 0
+    suggestions: int = 0
+    reanchored: int = 0
+    detached: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    outputs: list[Path] = field(default_factory=list)
+    missing_sources: list[str] = field(default_factory=list)
+
+    @property
+    def skipped(self) -> list[Problem]:
+        return [p for p in self.problems if p.skipped]
+
+
+def segment_and_suggest(source: PreparedSource, unit: Unit, suggester: Suggester) -> tuple[list[Segment], list[list[Suggestion]]]:
+    """Run the pipeline once per turn; cut the turn into segments and match within it."""
+    text = source.raw.text
+    resolved = resolve_turns(source.turns, source.meta)
+    docs = suggester.nlp.pipe(text[turn.start:turn.end] for turn, *_ in resolved)
+    segments: list[Segment] = []
+    suggestions: list[list[Suggestion]] = []
+    for (turn, speaker, role, speaker_unit), doc in zip(resolved, docs):
+        spans = split_turn(text, turn, doc, unit)
+        for (start, end), found in zip(spans, suggester.suggest(doc, turn.start, spans)):
+            segments.append(Segment(len(segments), start, end, text[start:end], speaker, role, speaker_unit,
+                                    turn.time_start, turn.time_end))
+            suggestions.append(found)
+    return segments, suggestions
+
+
+def _record(source: PreparedSource, unit: Unit, pipeline: str, codebook: Codebook) -> SourceRecord:
+    meta = source.meta
+    return SourceRecord(
+        id=source.id,
+        path=source.rel,
+        format=source.raw.format,
+        encoding=source.raw.encoding,
+        content_hash=source.content_hash,
+        fingerprint=source.fingerprint(unit.value, pipeline, codebook.hash),
+        type=meta.type,
+        date=meta.date,
+        phase=source.phase,
+        title=meta.title,
+        participants={label: asdict(p) for label, p in meta.participants.items()},
+        attributes=meta.attributes,
+        text=source.raw.text,
+        unit=unit.value,
+        pipeline=pipeline,
+    )
+
+
+def _code_one(source: PreparedSource, unit: Unit, pipeline: str, codebook: Codebook, codebook_id: int,
+              suggester: Suggester, project: Project, known: dict[str, str], report: CodeReport) -> None:
+    record = _record(source, unit, pipeline, codebook)
+    if known.get(record.id) == record.fingerprint:
+        report.unchanged += 1
+        return
+    segments, suggestions = segment_and_suggest(source, unit, suggester)
+    stored = project.store_source(record, codebook_id, segments, suggestions)
+    report.coded += 1
+    report.segments += stored.segments
+    report.suggestions += stored.suggestions
+    report.reanchored += stored.reanchored
+    report.detached += stored.detached
+
+
+def code_folder(
+    folder: str | Path,
+    codebook: Codebook,
+    project: Project,
+    unit: Unit = Unit.turn,
+    model: str | None = None,
+    encoding: str | None = None,
+    out_dir: str | Path | None = "qualkam-out",
+    progress: Progress | None = None,
+) -> CodeReport:
+    """Code every transcript in ``folder`` into ``project``; write the outputs to ``out_dir``."""
+    folder = Path(folder)
+    files, problems = discover(folder)
+    report = CodeReport(files=len(files), problems=list(problems))
+    nlp = load_pipeline(model)
+    pipeline = pipeline_name(model)
+    suggester = Suggester(codebook, nlp)
+    codebook_id = project.save_codebook(codebook)
+    known = project.fingerprints()
+    seen: set[str] = set()
+    handled = 0
+    for item in prepare(folder, files, codebook, encoding):
+        if isinstance(item, Problem):
+            report.problems.append(item)
+            if not item.skipped:
+                continue
+        else:
+            seen.add(item.id)
+            _code_one(item, unit, pipeline, codebook, codebook_id, suggester, project, known, report)
+        handled += 1
+        if progress is not None:
+            progress(handled, len(files), str(item.path))
+    report.missing_sources = sorted(set(known) - seen)
+    if out_dir is not None:
+        report.outputs = write_outputs(project, out_dir)
+    return report

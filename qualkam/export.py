@@ -1,0 +1,88 @@
+"""Exports: coded excerpts and matrices as CSV, always written atomically.
+
+A failed export must never replace a good file with a broken one, so every file is written
+to a temporary file in the target folder and moved into place with ``os.replace``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Iterator
+
+import pandas as pd
+
+from .errors import QualkamError
+from .matrix import build_matrix
+from .store import Project
+
+EXCERPT_COLUMNS = [
+    "source", "segment", "speaker", "role", "unit", "source_type", "phase", "date", "start", "end", "code",
+    "code_label", "coder", "origin", "status", "score", "evidence", "text",
+]
+
+
+@contextmanager
+def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8", newline: str | None = "") -> Iterator[IO]:
+    """Open a temporary file beside ``path``; on success it replaces ``path`` in one step."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise QualkamError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    try:
+        kwargs = {} if "b" in mode else {"encoding": encoding, "newline": newline}
+        with os.fdopen(fd, mode, **kwargs) as handle:
+            yield handle
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path, index: bool = False) -> Path:
+    """Write a DataFrame as UTF-8 CSV atomically."""
+    with atomic_open(path) as handle:
+        frame.to_csv(handle, index=index)
+    return Path(path)
+
+
+def _evidence_text(raw: str) -> str:
+    items = json.loads(raw or "[]")
+    return "; ".join(f"{e['text']} [{e['rule']}] @{e['start']}-{e['end']}" for e in items)
+
+
+def excerpts_frame(project: Project) -> pd.DataFrame:
+    """One row per segment x code x coder: every suggestion and every human coding."""
+    frame = pd.read_sql_query(
+        """SELECT src.id AS source, c.segment_id AS segment, s.speaker, s.role, s.speaker_unit AS unit,
+                  src.type AS source_type, src.phase, src.date, c.start, c."end" AS "end", c.code_id AS code,
+                  COALESCE(k.label, c.code_id) AS code_label, c.coder, c.origin, c.status, c.score,
+                  c.evidence, c.text
+           FROM codings c JOIN sources src ON src.id = c.source_id
+           LEFT JOIN segments s ON s.id = c.segment_id
+           LEFT JOIN codes k ON k.id = c.code_id
+           ORDER BY src.id, c.start, k.position, c.coder""",
+        project.conn,
+    )
+    frame["evidence"] = frame["evidence"].map(_evidence_text)
+    frame["segment"] = frame["segment"].astype("Int64")
+    return frame[EXCERPT_COLUMNS]
+
+
+def write_outputs(project: Project, out_dir: str | Path, layer: str = "auto") -> list[Path]:
+    """The standard outputs of ``qualkam code``: excerpts and the two triangulation matrices."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise QualkamError(f"--out {out} is a file; give a folder for the outputs")
+    written = [write_csv(excerpts_frame(project), out / "excerpts.csv")]
+    for rows, name in (("phase", "matrix_phase_code.csv"), ("source_type", "matrix_source_type_code.csv")):
+        written.append(write_csv(build_matrix(project, rows=rows, cols="code", layer=layer), out / name, index=True))
+    return written

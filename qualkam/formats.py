@@ -1,0 +1,210 @@
+"""Readers for each file format: bytes on disk -> normalised plain text (+ cue turns).
+
+Text and Markdown keep their own text; Word and subtitle files get a text that qualkam
+builds (paragraphs, or one ``Speaker: words`` line per turn), stored with the source so
+every offset can be found again. Libraries do the format work: python-docx, webvtt-py, srt.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from .errors import SourceError
+from .metadata import MetadataError, split_front_matter
+from .textio import DecodeError, decode, normalise
+from .turns import TIME, Turn
+
+TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
+SUBTITLE_SUFFIXES = {".vtt", ".srt"}
+WORD_SUFFIXES = {".docx"}
+SUPPORTED = TEXT_SUFFIXES | SUBTITLE_SUFFIXES | WORD_SUFFIXES
+
+# A Zoom-style cue prefix: display names may hold spaces, dots and brackets.
+_CUE_PREFIX = re.compile(r"^(?P<label>[^\s:][^:\n]{0,59}?):[ \t]+(?P<words>\S.*)$", re.S)
+_SPEAKERLESS_MAX_CHARS = 600
+_SPEAKERLESS_MAX_GAP = 1.5
+
+
+@dataclass
+class RawSource:
+    """A file read into text. ``cue_turns`` is set for subtitle files, whose turns come from cues."""
+
+    text: str
+    format: str
+    encoding: str | None = None
+    front_matter: dict[str, Any] | None = None
+    body_line: int = 1
+    cue_turns: list[Turn] | None = None
+    file_fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Cue:
+    start: float
+    end: float
+    start_label: str
+    end_label: str
+    speaker: str | None
+    words: str
+
+
+def read_source(path: Path, encoding: str | None = None) -> RawSource:
+    """Read one file of a supported type; raise SourceError naming the reason."""
+    suffix = path.suffix.lower()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SourceError(str(path), f"cannot read file: {exc.strerror or exc}") from exc
+    if not data.strip():
+        raise SourceError(str(path), "empty file")
+    if suffix in WORD_SUFFIXES:
+        return _read_docx(path, data)
+    try:
+        text, used = decode(data, encoding)
+    except DecodeError as exc:
+        raise SourceError(str(path), str(exc)) from exc
+    if suffix in TEXT_SUFFIXES:
+        return _with_front_matter(path, text, "markdown" if suffix != ".txt" else "text", used)
+    if suffix == ".vtt":
+        return _read_vtt(path, text, used)
+    if suffix == ".srt":
+        return _read_srt(path, text, used)
+    raise SourceError(str(path), f"unsupported file type {suffix!r}")
+
+
+def _with_front_matter(path: Path, text: str, fmt: str, used: str | None) -> RawSource:
+    try:
+        front, body, body_line = split_front_matter(text)
+    except MetadataError as exc:
+        raise SourceError(str(path), str(exc)) from exc
+    if not body.strip():
+        raise SourceError(str(path), "no text after the front matter")
+    return RawSource(body, fmt, used, front, body_line)
+
+
+def _read_docx(path: Path, data: bytes) -> RawSource:
+    import docx
+    from docx.table import Table
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise SourceError(str(path), "not a valid Word .docx file; open and re-save it in Word") from exc
+    except Exception as exc:  # python-docx raises its own PackageNotFoundError and lxml errors
+        raise SourceError(str(path), f"not a valid Word .docx file ({type(exc).__name__}); re-save it in Word") from exc
+    lines: list[str] = []
+    for block in document.iter_inner_content():
+        if isinstance(block, Table):
+            lines.extend(_table_lines(block))
+        else:
+            lines.append(block.text)
+    # Paragraphs become blank-line separated blocks so "paragraph" segmentation follows Word's.
+    text = normalise("\n\n".join(line.strip() for line in lines if line.strip()))
+    if not text.strip():
+        raise SourceError(str(path), "the Word document holds no text")
+    raw = _with_front_matter(path, text, "docx", None)
+    props = document.core_properties
+    if props.title:
+        raw.file_fields["title"] = props.title
+    return raw
+
+
+def _table_lines(table: Any) -> list[str]:
+    """Transcripts kept as tables: (speaker, words) or (time, speaker, words) rows."""
+    lines = []
+    for row in table.rows:
+        cells = [cell.text.strip() for cell in row.cells]
+        cells = [c for i, c in enumerate(cells) if c and (i == 0 or c != cells[i - 1])]
+        if len(cells) == 2:
+            lines.append(f"{cells[0]}: {cells[1]}")
+        elif len(cells) == 3 and re.fullmatch(TIME, cells[0]):
+            lines.append(f"[{cells[0]}] {cells[1]}: {cells[2]}")
+        elif cells:
+            lines.append(" | ".join(cells))
+    return lines
+
+
+def _read_vtt(path: Path, text: str, used: str) -> RawSource:
+    import webvtt
+    from webvtt.errors import MalformedFileError
+
+    try:
+        captions = webvtt.from_string(text)
+    except MalformedFileError as exc:
+        raise SourceError(str(path), f"not a valid WebVTT file: {exc}") from exc
+    cues = []
+    for caption in captions:
+        words = " ".join(caption.text.split())
+        speaker = caption.voice
+        cues.append(_cue(caption.start_in_seconds, caption.end_in_seconds, caption.start, caption.end, speaker, words))
+    return _from_cues(path, cues, "vtt", used)
+
+
+def _read_srt(path: Path, text: str, used: str) -> RawSource:
+    import srt
+
+    try:
+        subtitles = list(srt.parse(text))
+    except srt.SRTParseError as exc:
+        raise SourceError(str(path), f"not a valid SRT file: {exc}") from exc
+    cues = []
+    for sub in subtitles:
+        words = " ".join(re.sub(r"<[^>]+>", "", sub.content).split())
+        cues.append(_cue(sub.start.total_seconds(), sub.end.total_seconds(), _srt_time(sub.start), _srt_time(sub.end), None, words))
+    return _from_cues(path, cues, "srt", used)
+
+
+def _srt_time(delta: timedelta) -> str:
+    millis = int(round(delta.total_seconds() * 1000))
+    hours, rest = divmod(millis, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    seconds, millis = divmod(rest, 1000)
+    return f"{hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}"
+
+
+def _cue(start: float, end: float, start_label: str, end_label: str, speaker: str | None, words: str) -> _Cue:
+    if speaker is None:
+        match = _CUE_PREFIX.match(words)
+        if match and len(match.group("label").split()) <= 6 and not match.group("label").lower().startswith("http"):
+            speaker, words = match.group("label").strip(), match.group("words").strip()
+    return _Cue(start, end, start_label, end_label, speaker, words)
+
+
+def _from_cues(path: Path, cues: list[_Cue], fmt: str, used: str) -> RawSource:
+    """Merge consecutive cues of one speaker into turns and lay them out as text."""
+    cues = [c for c in cues if c.words]
+    if not cues:
+        raise SourceError(str(path), f"the {fmt.upper()} file has no cues with text")
+    groups: list[list[_Cue]] = []
+    for cue in cues:
+        if groups:
+            last = groups[-1]
+            same = cue.speaker == last[-1].speaker
+            if same and cue.speaker is None:
+                # Speakerless subtitles: keep cues together across short pauses only.
+                length = sum(len(c.words) + 1 for c in last)
+                same = cue.start - last[-1].end <= _SPEAKERLESS_MAX_GAP and length < _SPEAKERLESS_MAX_CHARS
+            if same:
+                last.append(cue)
+                continue
+        groups.append([cue])
+    parts: list[str] = []
+    turns: list[Turn] = []
+    offset = 0
+    for group in groups:
+        speaker = group[0].speaker
+        prefix = f"{speaker}: " if speaker else ""
+        words = " ".join(c.words for c in group)
+        line = normalise(prefix + words)
+        start = offset + len(normalise(prefix))
+        turns.append(Turn(start, offset + len(line), speaker, None, group[0].start_label, group[-1].end_label))
+        parts.append(line)
+        offset += len(line) + 1
+    return RawSource("\n".join(parts) + "\n", fmt, used, None, 1, turns)
+

@@ -1,0 +1,393 @@
+"""The project store: one SQLite file holding sources, segments, codebook versions and codings.
+
+Discipline (docs/style.md, practice 7): every public write is one ``BEGIN IMMEDIATE``
+transaction, so a crash or a second process never leaves the store half-written; the file
+runs in WAL mode with a busy timeout so a reader and a writer can share it. Machine
+suggestions have no coder; anything with a coder is a person's decision and is never
+deleted or altered by a machine run, only re-anchored when its source's text moves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from .codebook import Codebook
+from .errors import StoreError
+from .segment import Segment
+from .suggest import Suggestion
+
+DEFAULT_PROJECT = "qualkam.db"
+SCHEMA_VERSION = 1
+
+# Named migrations, applied in order inside one transaction each and recorded in `migrations`.
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "001_initial",
+        """
+        CREATE TABLE codebooks (
+            id INTEGER PRIMARY KEY,
+            hash TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL,
+            version TEXT NOT NULL,
+            path TEXT,
+            yaml TEXT NOT NULL,
+            loaded_at TEXT NOT NULL
+        );
+        CREATE TABLE codes (
+            id TEXT PRIMARY KEY,
+            parent TEXT,
+            label TEXT NOT NULL,
+            definition TEXT,
+            color TEXT,
+            attributes TEXT NOT NULL DEFAULT '{}',
+            position INTEGER NOT NULL,
+            codebook_id INTEGER REFERENCES codebooks(id)
+        );
+        CREATE TABLE phases (
+            id TEXT PRIMARY KEY,
+            label TEXT NOT NULL,
+            description TEXT,
+            position INTEGER NOT NULL
+        );
+        CREATE TABLE sources (
+            id TEXT PRIMARY KEY,
+            path TEXT NOT NULL,
+            format TEXT NOT NULL,
+            encoding TEXT,
+            content_hash TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            type TEXT,
+            date TEXT,
+            phase TEXT,
+            title TEXT,
+            participants TEXT NOT NULL DEFAULT '{}',
+            attributes TEXT NOT NULL DEFAULT '{}',
+            text TEXT NOT NULL,
+            unit TEXT NOT NULL,
+            codebook_id INTEGER REFERENCES codebooks(id),
+            pipeline TEXT,
+            added_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE segments (
+            id INTEGER PRIMARY KEY,
+            source_id TEXT NOT NULL REFERENCES sources(id),
+            position INTEGER NOT NULL,
+            start INTEGER NOT NULL,
+            "end" INTEGER NOT NULL,
+            speaker TEXT,
+            role TEXT,
+            speaker_unit TEXT,
+            time_start TEXT,
+            time_end TEXT,
+            text TEXT NOT NULL
+        );
+        CREATE INDEX segments_source ON segments(source_id, position);
+        CREATE TABLE codings (
+            id INTEGER PRIMARY KEY,
+            segment_id INTEGER REFERENCES segments(id),
+            source_id TEXT NOT NULL REFERENCES sources(id),
+            start INTEGER NOT NULL,
+            "end" INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            code_id TEXT NOT NULL,
+            coder TEXT,
+            origin TEXT NOT NULL CHECK (origin IN ('rule', 'model', 'human')),
+            status TEXT NOT NULL CHECK (status IN ('suggested', 'accepted', 'rejected')),
+            score REAL,
+            evidence TEXT NOT NULL DEFAULT '[]',
+            memo TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            CHECK ((coder IS NULL) = (status = 'suggested'))
+        );
+        CREATE INDEX codings_segment ON codings(segment_id, code_id);
+        CREATE INDEX codings_source ON codings(source_id);
+        """,
+    ),
+]
+
+
+def now() -> str:
+    """UTC time, ISO 8601 to the second: what every coding and version records."""
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+@dataclass
+class SourceRecord:
+    """A source ready to be stored (text plus metadata)."""
+
+    id: str
+    path: str
+    format: str
+    encoding: str | None
+    content_hash: str
+    fingerprint: str
+    type: str | None
+    date: str | None
+    phase: str | None
+    title: str | None
+    participants: dict[str, Any]
+    attributes: dict[str, Any]
+    text: str
+    unit: str
+    pipeline: str
+
+
+@dataclass
+class StoreResult:
+    """What storing one source did to the people's codings in it."""
+
+    reanchored: int = 0
+    detached: int = 0
+    suggestions: int = 0
+    segments: int = 0
+
+
+class Project:
+    """An open project store. Use ``Project.open`` (or ``with Project.open(...) as p``)."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
+        self.path = path
+        self.conn = conn
+
+    @classmethod
+    def open(cls, path: str | Path = DEFAULT_PROJECT, create: bool = False) -> "Project":
+        """Open (or with ``create`` make) the project; migrate it to this version's schema."""
+        path = Path(path)
+        if not path.exists() and not create:
+            raise StoreError(f"no qualkam project at {path}; run 'qualkam code DIR' first or pass --project PATH")
+        if path.is_dir():
+            raise StoreError(f"{path} is a folder; --project takes the path of a project file such as {DEFAULT_PROJECT}")
+        if create:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = sqlite3.connect(str(path), timeout=60, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA busy_timeout = 60000")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode.lower() != "wal":
+                conn.execute("PRAGMA journal_mode = DELETE")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{path} is not a qualkam project (SQLite says: {exc})") from exc
+        project = cls(path, conn)
+        project._migrate()
+        return project
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> "Project":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; rolled back whole on any error."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        try:
+            self.conn.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+            done = {row[0] for row in self.conn.execute("SELECT name FROM migrations")}
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path} is not a qualkam project (SQLite says: {exc})") from exc
+        known = {name for name, _ in MIGRATIONS}
+        if done - known:
+            raise StoreError(f"{self.path} was written by a newer qualkam (migrations {sorted(done - known)}); upgrade qualkam")
+        for name, sql in MIGRATIONS:
+            if name in done:
+                continue
+            with self.transaction() as conn:
+                for statement in filter(str.strip, sql.split(";")):
+                    conn.execute(statement)
+                conn.execute("INSERT INTO migrations VALUES (?, ?)", (name, now()))
+
+    # -- codebook -----------------------------------------------------------------------
+    def save_codebook(self, codebook: Codebook) -> int:
+        """Record this codebook version (once per content hash) and make its codes current."""
+        with self.transaction() as conn:
+            row = conn.execute("SELECT id FROM codebooks WHERE hash = ?", (codebook.hash,)).fetchone()
+            if row:
+                codebook_id = int(row[0])
+            else:
+                codebook_id = int(conn.execute(
+                    "INSERT INTO codebooks (hash, name, version, path, yaml, loaded_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    (codebook.hash, codebook.name, codebook.version, codebook.path, codebook.text, now()),
+                ).lastrowid)
+            # Codes no longer in the codebook stay (people's codings may use them); current ones are refreshed.
+            for position, code in enumerate(codebook.codes.values()):
+                conn.execute(
+                    """INSERT INTO codes (id, parent, label, definition, color, attributes, position, codebook_id)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                       ON CONFLICT(id) DO UPDATE SET parent=excluded.parent, label=excluded.label,
+                       definition=excluded.definition, color=excluded.color, attributes=excluded.attributes,
+                       position=excluded.position, codebook_id=excluded.codebook_id""",
+                    (code.id, code.parent, code.label, code.definition, code.color,
+                     json.dumps(code.attributes, sort_keys=True, default=str), position, codebook_id),
+                )
+            for position, phase in enumerate(codebook.phases):
+                conn.execute(
+                    """INSERT INTO phases (id, label, description, position) VALUES (?, ?, ?, ?)
+                       ON CONFLICT(id) DO UPDATE SET label=excluded.label, description=excluded.description,
+                       position=excluded.position""",
+                    (phase.id, phase.label, phase.description, position),
+                )
+        return codebook_id
+
+    # -- sources ------------------------------------------------------------------------
+    def fingerprints(self) -> dict[str, str]:
+        """Source id -> fingerprint of what it was last coded from (text, metadata, settings)."""
+        return {row[0]: row[1] for row in self.conn.execute("SELECT id, fingerprint FROM sources")}
+
+    def source_paths(self) -> dict[str, str]:
+        return {row[0]: row[1] for row in self.conn.execute("SELECT id, path FROM sources")}
+
+    def store_source(
+        self,
+        record: SourceRecord,
+        codebook_id: int,
+        segments: Sequence[Segment],
+        suggestions: Sequence[Sequence[Suggestion]],
+        origin: str = "rule",
+    ) -> StoreResult:
+        """Write one source, its segments and fresh machine suggestions in one transaction."""
+        with self.transaction() as conn:
+            return self._store_source(conn, record, codebook_id, segments, suggestions, origin)
+
+    def _store_source(self, conn: sqlite3.Connection, record: SourceRecord, codebook_id: int,
+                      segments: Sequence[Segment], suggestions: Sequence[Sequence[Suggestion]],
+                      origin: str) -> StoreResult:
+        stamp = now()
+        result = StoreResult(segments=len(segments))
+        old = conn.execute("SELECT added_at FROM sources WHERE id = ?", (record.id,)).fetchone()
+        values = (
+            record.path, record.format, record.encoding, record.content_hash, record.fingerprint, record.type,
+            record.date, record.phase, record.title, json.dumps(record.participants, sort_keys=True),
+            json.dumps(record.attributes, sort_keys=True, default=str), record.text, record.unit, codebook_id,
+            record.pipeline,
+        )
+        if old:
+            conn.execute(
+                """UPDATE sources SET path=?, format=?, encoding=?, content_hash=?, fingerprint=?, type=?, date=?,
+                   phase=?, title=?, participants=?, attributes=?, text=?, unit=?, codebook_id=?, pipeline=?,
+                   updated_at=? WHERE id=?""",
+                values + (stamp, record.id),
+            )
+        else:
+            conn.execute(
+                """INSERT INTO sources (path, format, encoding, content_hash, fingerprint, type, date, phase, title,
+                   participants, attributes, text, unit, codebook_id, pipeline, added_at, updated_at, id)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                values + (stamp, stamp, record.id),
+            )
+        conn.execute("DELETE FROM codings WHERE source_id = ? AND coder IS NULL", (record.id,))
+        existing = {
+            (row["start"], row["end"], row["text"]): row["id"]
+            for row in conn.execute('SELECT id, start, "end", text FROM segments WHERE source_id = ?', (record.id,))
+        }
+        new_ids: list[int] = []
+        kept: set[int] = set()
+        for seg in segments:
+            fields = (seg.position, seg.speaker, seg.role, seg.speaker_unit, seg.time_start, seg.time_end)
+            seg_id = existing.get((seg.start, seg.end, seg.text))
+            if seg_id is not None and seg_id not in kept:
+                conn.execute(
+                    """UPDATE segments SET position=?, speaker=?, role=?, speaker_unit=?, time_start=?, time_end=?
+                       WHERE id=?""", fields + (seg_id,))
+            else:
+                seg_id = int(conn.execute(
+                    """INSERT INTO segments (source_id, position, speaker, role, speaker_unit, time_start, time_end,
+                       start, "end", text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    (record.id,) + fields + (seg.start, seg.end, seg.text),
+                ).lastrowid)
+            kept.add(seg_id)
+            new_ids.append(seg_id)
+        self._reanchor(conn, record, segments, new_ids, kept, result)
+        stale = [seg_id for seg_id in existing.values() if seg_id not in kept]
+        conn.executemany("DELETE FROM segments WHERE id = ?", [(s,) for s in stale])
+        rows = []
+        for seg, seg_id, found in zip(segments, new_ids, suggestions):
+            for sug in found:
+                evidence = json.dumps([e.as_dict() for e in sug.evidence], ensure_ascii=False)
+                rows.append((seg_id, record.id, seg.start, seg.end, seg.text, sug.code_id, origin, sug.score,
+                             evidence, stamp, stamp))
+        conn.executemany(
+            """INSERT INTO codings (segment_id, source_id, start, "end", text, code_id, coder, origin, status, score,
+               evidence, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, 'suggested', ?, ?, ?, ?)""",
+            rows,
+        )
+        result.suggestions = len(rows)
+        return result
+
+    def _reanchor(self, conn: sqlite3.Connection, record: SourceRecord, segments: Sequence[Segment],
+                  seg_ids: list[int], kept: set[int], result: StoreResult) -> None:
+        """Move people's codings whose segment changed onto the new text; never delete them.
+
+        A coding is found again by its own words: the occurrence nearest its old offset. It
+        then belongs to the new segment it overlaps most. If its words are gone, it stays in
+        the store with no segment ("detached") and the run reports it.
+        """
+        human = conn.execute(
+            'SELECT id, segment_id, start, "end", text FROM codings WHERE source_id = ? AND coder IS NOT NULL',
+            (record.id,),
+        ).fetchall()
+        for row in human:
+            if row["segment_id"] in kept:
+                continue
+            hits = _occurrences(record.text, row["text"])
+            if not hits:
+                conn.execute("UPDATE codings SET segment_id = NULL WHERE id = ?", (row["id"],))
+                result.detached += 1
+                continue
+            start = min(hits, key=lambda pos: abs(pos - row["start"]))
+            end = start + len(row["text"])
+            best, overlap = None, 0
+            for seg, seg_id in zip(segments, seg_ids):
+                shared = min(end, seg.end) - max(start, seg.start)
+                if shared > overlap:
+                    best, overlap = seg_id, shared
+            conn.execute('UPDATE codings SET segment_id = ?, start = ?, "end" = ? WHERE id = ?',
+                         (best, start, end, row["id"]))
+            result.reanchored += 1
+
+    # -- reading ------------------------------------------------------------------------
+    def counts(self) -> dict[str, int]:
+        """Headline numbers for the summary."""
+        one = lambda sql: int(self.conn.execute(sql).fetchone()[0])  # noqa: E731
+        return {
+            "sources": one("SELECT COUNT(*) FROM sources"),
+            "segments": one("SELECT COUNT(*) FROM segments"),
+            "suggestions": one("SELECT COUNT(*) FROM codings WHERE coder IS NULL"),
+            "human_codings": one("SELECT COUNT(*) FROM codings WHERE coder IS NOT NULL"),
+            "detached": one("SELECT COUNT(*) FROM codings WHERE segment_id IS NULL"),
+        }
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        return self.conn.execute(sql, params).fetchall()
+
+
+def _occurrences(text: str, needle: str) -> list[int]:
+    if not needle:
+        return []
+    hits, pos = [], text.find(needle)
+    while pos != -1:
+        hits.append(pos)
+        pos = text.find(needle, pos + 1)
+    return hits

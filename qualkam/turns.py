@@ -1,0 +1,133 @@
+"""Finding speaker turns in plain text: ``Name:``, ``NAME (Role):``, ``[00:01:02] Name:`` and kin.
+
+The rules are in docs/sources-format.md. The parser only reports where turns are; roles
+and units are resolved against the metadata later (segment.py), so one parser serves text,
+Markdown and Word alike.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+TIME = r"\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,3})?"
+_NAME = r"[^\W\d_][\w.'’\-]*(?:[ \t]+[\w.'’\-]+){0,4}"
+_ROLE = r"\((?P<role>[^()\n]{1,60})\)"
+_LABEL = rf"(?P<label>{_NAME})(?:[ \t]*{_ROLE})?"
+
+# Each pattern ends where the spoken words begin.
+_PATTERNS = [
+    re.compile(rf"^[ \t]*[\[(](?P<time>{TIME})[\])][ \t]*(?:-[ \t]*)?{_LABEL}[ \t]*:(?:[ \t]+|$)"),
+    re.compile(rf"^[ \t]*{_LABEL}[ \t]*[\[(](?P<time>{TIME})[\])][ \t]*:?(?:[ \t]+|$)"),
+    re.compile(rf"^[ \t]*\*\*{_LABEL}[ \t]*(?::\*\*|\*\*[ \t]*:)(?:[ \t]+|$)"),
+    re.compile(rf"^[ \t]*{_LABEL}[ \t]*:(?:[ \t]+|$)"),
+]
+
+SHORTHAND = {
+    "i": "Researcher",
+    "interviewer": "Researcher",
+    "q": "Researcher",
+    "r": None,
+    "a": None,
+    "respondent": None,
+    "interviewee": None,
+}
+# Labels that open a line with a colon but are not people.
+_PARAGRAPH = re.compile(r"\S(?:.|\n(?![ \t]*\n))*")
+
+NOT_SPEAKERS = {
+    "from", "to", "cc", "bcc", "subject", "date", "sent", "re", "fwd", "fw", "note", "notes",
+    "attachment", "attachments", "action", "actions", "agenda", "item", "present",
+    "apologies", "minutes", "decision", "decisions", "re", "nb", "ps", "p.s", "http", "https",
+    "location", "time", "venue", "attendees", "summary", "update", "next steps", "todo",
+    "tel", "phone", "email", "e-mail", "www", "source", "title", "status", "owner", "due",
+}
+
+
+@dataclass
+class Turn:
+    """A stretch of the source text spoken by one speaker (or, with no speaker, a paragraph)."""
+
+    start: int
+    end: int
+    speaker: str | None = None
+    role: str | None = None
+    time_start: str | None = None
+    time_end: str | None = None
+
+
+def is_speaker_label(label: str, has_role: bool, has_time: bool, known: Callable[[str], bool] | None) -> bool:
+    """Decide whether a ``Label:`` opening is a speaker, by the rules in the docs."""
+    folded = label.casefold().strip()
+    if folded in NOT_SPEAKERS:
+        return False
+    if folded in SHORTHAND or has_role or has_time:
+        return True
+    if known is not None:
+        return known(label)
+    return True
+
+
+def match_label(line: str, known: Callable[[str], bool] | None = None) -> tuple[re.Match[str], str, str | None, str | None] | None:
+    """Return (match, label, role, time) when the line opens a speaker turn."""
+    if line.lstrip().startswith("#"):
+        return None
+    for pattern in _PATTERNS:
+        match = pattern.match(line)
+        if not match:
+            continue
+        label = match.group("label").strip()
+        role = match.groupdict().get("role")
+        time = match.groupdict().get("time")
+        if is_speaker_label(label, bool(role), bool(time), known):
+            return match, label, role.strip() if role else None, time
+        return None
+    return None
+
+
+def _paragraph_turns(text: str, start: int, end: int) -> list[Turn]:
+    """Split a speakerless stretch into paragraphs (blank-line separated)."""
+    stretch = text[start:end]
+    turns = [_trim(text, Turn(start + p.start(), start + p.end())) for p in _PARAGRAPH.finditer(stretch)]
+    return [t for t in turns if t.end > t.start]
+
+
+def _trim(text: str, turn: Turn) -> Turn:
+    start, end = turn.start, turn.end
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    turn.start, turn.end = start, end
+    return turn
+
+
+def find_turns(text: str, known: Callable[[str], bool] | None = None) -> list[Turn]:
+    """Split ``text`` into turns. ``known(label)`` says whether a plain label is a participant.
+
+    Text before the first speaker line, and all text when there is no speaker line, becomes
+    one turn per paragraph with no speaker, so field notes are still segmented sensibly.
+    """
+    turns: list[Turn] = []
+    current: Turn | None = None
+    offset = 0
+    for line in text.splitlines(keepends=True):
+        found = match_label(line, known)
+        if found:
+            match, label, role, time = found
+            if current is None:
+                turns.extend(_paragraph_turns(text, 0, offset))
+            else:
+                current.end = offset
+                turns.append(_trim(text, current))
+            current = Turn(offset + match.end(), offset + len(line), label, role, time)
+        elif current is not None:
+            current.end = offset + len(line)
+        offset += len(line)
+    if current is None:
+        turns.extend(_paragraph_turns(text, 0, len(text)))
+    else:
+        current.end = len(text)
+        turns.append(_trim(text, current))
+    return [t for t in turns if t.end > t.start]
