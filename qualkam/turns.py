@@ -39,7 +39,7 @@ _PARAGRAPH = re.compile(r"\S(?:.|\n(?![ \t]*\n))*")
 NOT_SPEAKERS = {
     "from", "to", "cc", "bcc", "subject", "date", "sent", "re", "fwd", "fw", "note", "notes",
     "attachment", "attachments", "action", "actions", "agenda", "item", "present",
-    "apologies", "minutes", "decision", "decisions", "re", "nb", "ps", "p.s", "http", "https",
+    "apologies", "minutes", "decision", "decisions", "nb", "ps", "p.s", "http", "https",
     "location", "time", "venue", "attendees", "summary", "update", "next steps", "todo",
     "tel", "phone", "email", "e-mail", "www", "source", "title", "status", "owner", "due",
 }
@@ -57,16 +57,30 @@ class Turn:
     time_end: str | None = None
 
 
+_PARTICLES = {"van", "von", "de", "der", "den", "da", "di", "du", "le", "la", "bin", "al", "of", "the", "and", "&"}
+
+
+def looks_like_name(label: str) -> bool:
+    """A name or role is capitalised word by word ("Sarah Collins", "Head of Sales"), which
+    a sentence opening such as "He asked us:" is not."""
+    words = label.split()
+    return bool(words) and words[0][0].isupper() and all(w[0].isupper() or w.casefold() in _PARTICLES for w in words)
+
+
 def is_speaker_label(label: str, has_role: bool, has_time: bool, known: Callable[[str], bool] | None) -> bool:
     """Decide whether a ``Label:`` opening is a speaker, by the rules in the docs."""
     folded = label.casefold().strip()
     if folded in NOT_SPEAKERS:
         return False
-    if folded in SHORTHAND or has_role or has_time:
+    if folded in SHORTHAND:
         return True
-    if known is not None:
-        return known(label)
-    return True
+    if known is not None and known(label):
+        return True
+    if not looks_like_name(label):
+        return False
+    if has_role or has_time:
+        return True
+    return known is None
 
 
 def match_label(line: str, known: Callable[[str], bool] | None = None) -> tuple[re.Match[str], str, str | None, str | None] | None:

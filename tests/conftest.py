@@ -1,0 +1,97 @@
+"""Shared fixtures: a small codebook, a fresh project in tmp_path, the CLI runner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from qualkam.codebook import load_codebook
+from qualkam.store import Project
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).parent / "fixtures"
+SHARED = ROOT.parent / "shared"
+
+needs_shared = pytest.mark.skipif(
+    not SHARED.is_dir(), reason="needs ../shared/ beside the project (the team's reference data); not in this clone"
+)
+
+SMALL_CODEBOOK = """\
+name: Small test codebook
+version: "1"
+phases:
+  - {id: pre_kam, label: Pre-KAM}
+  - {id: formal_kam, label: Formal KAM}
+phase_rules:
+  - {phase: formal_kam, attribute: meeting_number, min: 9, max: 12}
+  - phase: pre_kam
+    date: {from: 2011-01-01, to: 2011-08-31}
+codes:
+  - id: control
+    label: Mode of control
+    attributes: {dimension: mode_of_control}
+    children:
+      - id: hard_control
+        label: Hard control
+        color: "#1f77b4"
+        attributes: {dimension: mode_of_control, pole: formal}
+        patterns:
+          lemmas: [sales target, reporting line]
+          tokens:
+            - [{LEMMA: follow}, {LOWER: the}, {LEMMA: procedure}]
+          exclude_lemmas: [no sales target]
+      - id: soft_control
+        label: Soft control
+        attributes: {dimension: mode_of_control, pole: post_bureaucratic}
+        patterns:
+          lemmas: [trust each other, gut feeling]
+"""
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture
+def small_codebook_path(tmp_path: Path) -> Path:
+    path = tmp_path / "small.yaml"
+    path.write_text(SMALL_CODEBOOK, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def small_codebook(small_codebook_path: Path):
+    return load_codebook(small_codebook_path)
+
+
+@pytest.fixture
+def project(tmp_path: Path):
+    with Project.open(tmp_path / "project.db", create=True) as store:
+        yield store
+
+
+def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    """Write a test source, making its folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding=encoding)
+    return path
+
+
+INTERVIEW = """\
+---
+id: int-sales
+type: interview
+date: 2011-03-02
+participants:
+  I: Researcher
+  Sarah Collins: {role: Sales Director, unit: KAM}
+---
+I: How were the sales targets set?
+Sarah Collins: They came from the US. We had to follow the procedure.
+It was all about the sales target that quarter.
+
+Sarah: Honestly, now we trust each other. Gut feelings matter.
+"""
