@@ -17,6 +17,7 @@ from typing import Any, Iterator
 import yaml
 
 from .errors import CodebookError, InputError
+from .yamlload import TextDateLoader, error_problem, error_where
 
 ID = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
@@ -156,7 +157,7 @@ def resolve_path(name_or_path: str | Path) -> Path:
     return path
 
 
-class _LineLoader(yaml.SafeLoader):
+class _LineLoader(TextDateLoader):
     """A SafeLoader that remembers the line of every mapping and sequence item."""
 
 
@@ -453,9 +454,8 @@ def parse_codebook(text: str, path: str = "<codebook>") -> Codebook:
     try:
         data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        raise CodebookError(path, [f"{path}:{line}: not valid YAML: {getattr(exc, 'problem', None) or exc}"]) from exc
+        where = error_where(exc).removeprefix("line ")
+        raise CodebookError(path, [f"{path}:{where}: not valid YAML: {error_problem(exc)}"]) from exc
     if not isinstance(data, dict):
         raise CodebookError(path, [f"{path}:1: a codebook is a mapping with name, version, phases and codes"])
     v = _Validator(path)

@@ -16,32 +16,12 @@ from typing import Any
 
 import yaml
 
+from .yamlload import TextDateLoader, error_problem, error_where
+
 KNOWN_FIELDS = ("id", "type", "date", "phase", "title", "participants")
 SIDECAR_NAMES = ("metadata.yaml", "metadata.yml", "metadata.csv")
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)?---[ \t]*(?:\n|\Z)", re.S)
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-class _MetaLoader(yaml.SafeLoader):
-    """SafeLoader that leaves dates as text, so a bad date is our clear warning, not a crash."""
-
-
-_MetaLoader.yaml_implicit_resolvers = {
-    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
-def _yaml_where(exc: yaml.YAMLError, first_line: int) -> str:
-    """``line N`` for a YAML error, with where an unclosed bracket or quote was opened."""
-    problem = getattr(exc, "problem_mark", None)
-    context = getattr(exc, "context_mark", None)
-    if problem is None:
-        return "line ?"
-    where = f"line {problem.line + first_line}"
-    if context is not None and context.line != problem.line:
-        where += f" (opened on line {context.line + first_line})"
-    return where
 
 
 class MetadataError(ValueError):
@@ -96,10 +76,9 @@ def split_front_matter(text: str) -> tuple[dict[str, Any] | None, str, int]:
         return None, text, 1
     block = match.group(1) or ""
     try:
-        data = yaml.load(block, Loader=_MetaLoader) if block.strip() else {}  # noqa: S506 - SafeLoader subclass
+        data = yaml.load(block, Loader=TextDateLoader) if block.strip() else {}  # noqa: S506 - SafeLoader subclass
     except yaml.YAMLError as exc:
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise MetadataError(f"{_yaml_where(exc, 2)}: malformed front matter: {problem}") from exc
+        raise MetadataError(f"{error_where(exc, 2)}: malformed front matter: {error_problem(exc)}") from exc
     if not isinstance(data, dict):
         raise MetadataError("line 2: front matter must be a mapping of field: value")
     body_line = text[: match.end()].count("\n") + 1
@@ -226,9 +205,9 @@ def load_sidecar(folder: Path) -> tuple[dict[str, dict[str, Any]], Path | None]:
             entries[name] = {k: v for k, v in row.items() if v != ""}
         return entries, path
     try:
-        data = yaml.load(text, Loader=_MetaLoader)  # noqa: S506 - SafeLoader subclass
+        data = yaml.load(text, Loader=TextDateLoader)  # noqa: S506 - SafeLoader subclass
     except yaml.YAMLError as exc:
-        raise MetadataError(f"{path}: {_yaml_where(exc, 1)}: malformed YAML: {getattr(exc, 'problem', exc)}") from exc
+        raise MetadataError(f"{path}: {error_where(exc, 1)}: malformed YAML: {error_problem(exc)}") from exc
     if data is None:
         return {}, path
     if isinstance(data, list):
