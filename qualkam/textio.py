@@ -36,7 +36,8 @@ def _looks_utf16_without_bom(data: bytes) -> bool:
         return False
     odd_nuls = sample[1::2].count(0) / (len(sample) // 2)
     even_nuls = sample[0::2].count(0) / ((len(sample) + 1) // 2)
-    return odd_nuls > 0.3 or even_nuls > 0.3
+    # Mostly-Latin UTF-16 has a NUL in nearly every other byte and almost none in between.
+    return (odd_nuls > 0.7 and even_nuls < 0.1) or (even_nuls > 0.7 and odd_nuls < 0.1)
 
 
 def decode(data: bytes, encoding: str | None = None) -> tuple[str, str]:

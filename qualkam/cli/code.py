@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..codebook import load_codebook
@@ -54,15 +53,15 @@ def code_cli(
                       f"(kept): {', '.join(report.missing_sources[:5])}{' ...' if len(report.missing_sources) > 5 else ''}")
         if not quiet:
             counts = store.counts()
-            summary = (
-                f"files {report.files}  ·  coded {report.coded}  ·  unchanged {report.unchanged}  ·  "
-                f"skipped {len(report.skipped)}\n"
-                f"project {project}: {counts['sources']} sources, {counts['segments']} segments ({unit.value}), "
-                f"{counts['suggestions']} suggestions, {counts['human_codings']} human codings\n"
-                f"outputs: {', '.join(str(p) for p in report.outputs)}"
-            )
-            out.print(Panel(summary, title=f"qualkam code · {book.name} {book.version}", expand=False))
+            out.print(f"[bold]qualkam code[/] · {book.name} {book.version}", soft_wrap=True)
+            out.print(f"files {report.files} · coded {report.coded} · unchanged {report.unchanged} · "
+                      f"skipped {len(report.skipped)}", soft_wrap=True)
+            out.print(f"project {project}: {counts['sources']} sources, {counts['segments']} segments "
+                      f"({unit.value}), {counts['suggestions']} suggestions, {counts['human_codings']} human codings",
+                      soft_wrap=True)
+            out.print(f"outputs: {', '.join(str(p) for p in report.outputs)}", soft_wrap=True)
             matrix = build_matrix(store, rows="phase", cols="code")
-            labels = dict(zip(code_table(store)["id"], code_table(store)["label"]))
+            codes = code_table(store)
+            labels = dict(zip(codes["id"], codes["label"]))
             out.print(matrix_table(matrix, labels, title="Segments per code and phase", transpose=True, hide_empty=True))
     raise typer.Exit(EXIT_PROBLEMS if report.skipped or report.problems else EXIT_OK)

@@ -25,7 +25,7 @@ def validate_cli(
     leaves = [c for c in book.codes.values() if not book.children(c.id)]
     patterns = sum(len(c.patterns.lemmas) + len(c.patterns.tokens) for c in book.codes.values())
     out.print(f"{path}: valid · {len(book.codes)} codes ({len(leaves)} leaves), {len(book.phases)} phases, "
-              f"{len(book.phase_rules)} phase rules, {patterns} patterns")
+              f"{len(book.phase_rules)} phase rules, {patterns} patterns", soft_wrap=True)
     raise typer.Exit(EXIT_PROBLEMS if strict and book.warnings else EXIT_OK)
 
 
