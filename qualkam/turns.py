@@ -18,6 +18,8 @@ _LABEL = rf"(?P<label>{_NAME})(?:[ \t]*{_ROLE})?"
 
 # Each pattern ends where the spoken words begin.
 _PATTERNS = [
+    # Zoom chat export: "00:05:41<TAB>Name:<TAB>message"; display names may be lower-case handles.
+    re.compile(rf"^(?P<time>{TIME})\t(?P<label>[^\t\n:]{{1,60}}):\t"),
     re.compile(rf"^[ \t]*[\[(](?P<time>{TIME})[\])][ \t]*(?:-[ \t]*)?{_LABEL}[ \t]*:(?:[ \t]+|$)"),
     re.compile(rf"^[ \t]*{_LABEL}[ \t]*[\[(](?P<time>{TIME})[\])][ \t]*:?(?:[ \t]+|$)"),
     re.compile(rf"^[ \t]*\*\*{_LABEL}[ \t]*(?::\*\*|\*\*[ \t]*:)(?:[ \t]+|$)"),
@@ -94,7 +96,7 @@ def match_label(line: str, known: Callable[[str], bool] | None = None) -> tuple[
         label = match.group("label").strip()
         role = match.groupdict().get("role")
         time = match.groupdict().get("time")
-        if is_speaker_label(label, bool(role), bool(time), known):
+        if pattern is _PATTERNS[0] or is_speaker_label(label, bool(role), bool(time), known):
             return match, label, role.strip() if role else None, time
         return None
     return None
