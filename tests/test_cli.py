@@ -38,7 +38,7 @@ def test_code_writes_store_outputs_and_summary(runner: CliRunner, folder: Path, 
     result = _run(runner, "code", folder, "--codebook", small_codebook_path, "--project", db, "--out", out)
     assert result.exit_code == 0, result.output
     assert "files 3 · coded 3" in result.output
-    assert "Segments per code and phase" in result.output and "Soft control" in result.output
+    assert "Segments per code and phase" in result.output and "soft_control" in result.output
     with open(out / "excerpts.csv", encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     required = {"source", "segment", "speaker", "role", "source_type", "phase", "start", "end", "code", "code_label",
@@ -136,7 +136,7 @@ def test_matrix_command(runner: CliRunner, folder: Path, small_codebook_path: Pa
     result = _run(runner, "matrix", "--rows", "phase", "--cols", "attr:pole", "--project", db, "--out", tmp_path / "poles.csv")
     assert result.exit_code == 0
     assert (tmp_path / "poles.csv").read_text(encoding="utf-8").splitlines()[0] == "phase,formal,post_bureaucratic"
-    assert "post_bureaucratic" in result.output
+    assert "post bureaucratic" in result.output and "formal_kam" in result.output
     result = _run(runner, "matrix", "--rows", "role", "--value", "sources", "--project", db)
     assert result.exit_code == 0 and "Sales Director" in result.output
     result = _run(runner, "matrix", "--project", tmp_path / "none.db")

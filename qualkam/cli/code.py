@@ -9,7 +9,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..codebook import load_codebook
 from ..coding import code_folder
-from ..matrix import build_matrix, code_table
+from ..matrix import build_matrix
 from ..segment import Unit
 from ..store import DEFAULT_PROJECT, Project
 from .app import EXIT_OK, EXIT_PROBLEMS, app
@@ -61,7 +61,5 @@ def code_cli(
                       soft_wrap=True)
             out.print(f"outputs: {', '.join(str(p) for p in report.outputs)}", soft_wrap=True)
             matrix = build_matrix(store, rows="phase", cols="code")
-            codes = code_table(store)
-            labels = dict(zip(codes["id"], codes["label"]))
-            out.print(matrix_table(matrix, labels, title="Segments per code and phase", transpose=True, hide_empty=True))
+            out.print(matrix_table(matrix, title="Segments per code and phase", transpose=True, hide_empty=True))
     raise typer.Exit(EXIT_PROBLEMS if report.skipped or report.problems else EXIT_OK)

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from ..export import write_csv
-from ..matrix import build_matrix, code_table
+from ..matrix import build_matrix
 from ..store import DEFAULT_PROJECT, Project
 from .app import app
 from .console import err, out
@@ -26,9 +26,8 @@ def matrix_cli(
     """Count coded segments (or sources, speakers) per row value and code."""
     with Project.open(project) as store:
         matrix = build_matrix(store, rows=rows, cols=cols, value=value, layer=layer)
-        labels = dict(zip(code_table(store)["id"], code_table(store)["label"])) if cols == "code" else None
     if out_file is not None:
         write_csv(matrix, out_file, index=True)
         err.print(f"wrote {out_file}")
     wide = cols == "code" and len(matrix.columns) > 8
-    out.print(matrix_table(matrix, labels, title=f"{value} · {rows} x {cols} · from {layer}", transpose=wide, hide_empty=wide))
+    out.print(matrix_table(matrix, title=f"{value} · {rows} x {cols} · from {layer}", transpose=wide, hide_empty=wide))
