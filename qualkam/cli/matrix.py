@@ -29,5 +29,6 @@ def matrix_cli(
     if out_file is not None:
         write_csv(matrix, out_file, index=True)
         err.print(f"wrote {out_file}")
-    wide = cols == "code" and len(matrix.columns) > 8
+    # Many columns: put them down the side, where long names fit, unless the rows are more.
+    wide = len(matrix.columns) > 6 and len(matrix.columns) > len(matrix.index)
     out.print(matrix_table(matrix, title=f"{value} · {rows} x {cols} · from {layer}", transpose=wide, hide_empty=wide))
