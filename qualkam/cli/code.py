@@ -34,7 +34,7 @@ def code_cli(
         err.print(f"[yellow]warning:[/] {warning}")
     with Project.open(project, create=True) as store:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=err, transient=True, disable=quiet) as bar:
+                      console=err, transient=True, disable=quiet or not err.is_terminal) as bar:
             task = bar.add_task("coding", total=None)
 
             def tick(done: int, total: int, path: str) -> None:
