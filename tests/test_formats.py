@@ -98,3 +98,14 @@ def test_front_matter_offsets_point_into_the_body(tmp_path: Path) -> None:
     assert raw.front_matter == {"id": "a"}
     assert raw.text == "I: Hello there.\nR: Hi.\n"
     assert turns[0][5] == "Hello there." and raw.text.index("Hello") == 3
+
+
+def test_unreadable_file_is_a_source_error(tmp_path: Path, monkeypatch) -> None:
+    path = write(tmp_path / "locked.txt", "secret")
+
+    def denied(self):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    with pytest.raises(SourceError, match="locked.txt: cannot read file: Permission denied"):
+        read_source(path)
