@@ -193,6 +193,12 @@ class _Validator:
         line = _line(node, key)
         self.problems.append(f"{self.path}:{line}: {where}: {message}")
 
+    def unknown(self, node: dict[str, Any], allowed: set[str], where: str) -> None:
+        """Report keys the format does not know (a typo would otherwise be silently ignored)."""
+        extra = sorted(set(node) - allowed - {"__lines__"})
+        if extra:
+            self.error(node, extra[0], where, f"unknown field(s) {extra}; use {', '.join(sorted(allowed))}")
+
     def warn(self, node: dict[str, Any] | None, key: str, where: str, message: str) -> None:
         self.warnings.append(f"{self.path}:{_line(node, key)}: {where}: {message}")
 
@@ -299,9 +305,7 @@ def _parse_phases(v: _Validator, data: dict[str, Any]) -> list[Phase]:
             v.error(node, "id", f"{where}.id", f"duplicate phase id {pid!r}")
             continue
         seen.add(pid)
-        unknown = set(node) - {"id", "label", "description", "__lines__"}
-        if unknown:
-            v.error(node, sorted(unknown)[0], where, f"unknown field(s) {sorted(unknown)}; use id, label, description")
+        v.unknown(node, {"id", "label", "description"}, where)
         phases.append(Phase(pid, str(node.get("label") or pid), str(node.get("description") or "").strip()))
     return phases
 
@@ -321,9 +325,7 @@ def _parse_phase_rules(v: _Validator, data: dict[str, Any], phases: list[Phase])
         phase = node.get("phase")
         if phase not in known:
             v.error(node, "phase", f"{where}.phase", f"unknown phase {phase!r} (declared: {', '.join(sorted(known)) or 'none'})")
-        unknown = set(node) - {"phase", "date", "attribute", "min", "max", "__lines__"}
-        if unknown:
-            v.error(node, sorted(unknown)[0], where, f"unknown field(s) {sorted(unknown)}; use phase, date or attribute/min/max")
+        v.unknown(node, {"phase", "date", "attribute", "min", "max"}, where)
         if ("date" in node) == ("attribute" in node):
             v.error(node, "phase", where, "give exactly one of 'date: {from, to}' or 'attribute: NAME' with min/max")
             continue
@@ -359,9 +361,7 @@ def _parse_patterns(v: _Validator, node: dict[str, Any], where: str) -> Patterns
     if not isinstance(raw, dict):
         v.error(node, "patterns", f"{where}.patterns", "must be a mapping with lemmas and/or tokens")
         return Patterns()
-    unknown = set(raw) - PATTERN_KEYS - {"__lines__"}
-    if unknown:
-        v.error(raw, sorted(unknown)[0], f"{where}.patterns", f"unknown key(s) {sorted(unknown)}; use {sorted(PATTERN_KEYS)}")
+    v.unknown(raw, PATTERN_KEYS, f"{where}.patterns")
     patterns = Patterns(
         lemmas=_string_list(v, raw, "lemmas", f"{where}.patterns"),
         tokens=_token_patterns(v, raw, "tokens", f"{where}.patterns"),
@@ -401,9 +401,7 @@ def _parse_codes(v: _Validator, data: dict[str, Any]) -> dict[str, Code]:
         if cid in codes:
             v.error(node, "id", where, f"duplicate code id (first defined on line {codes[cid].line})")
             continue
-        unknown = set(node) - CODE_KEYS - {"__lines__"}
-        if unknown:
-            v.error(node, sorted(unknown)[0], where, f"unknown field(s) {sorted(unknown)}")
+        v.unknown(node, CODE_KEYS, where)
         label = node.get("label")
         if not isinstance(label, str) or not label.strip():
             v.error(node, "label" if "label" in node else "id", f"{where}.label", "missing or empty label")

@@ -6,7 +6,6 @@ A segment is the unit a code is applied to. Its ``start`` / ``end`` are code-poi
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from enum import Enum
 from typing import Callable
@@ -14,10 +13,7 @@ from typing import Callable
 from spacy.tokens import Doc
 
 from .metadata import Participant, SourceMeta
-from .turns import SHORTHAND, Turn, find_turns
-
-_PARAGRAPH = re.compile(r"\S(?:.|\n(?![ \t]*\n))*")
-
+from .turns import PARAGRAPH, SHORTHAND, Turn, find_turns, trim_span
 
 class Unit(str, Enum):
     """What one segment is."""
@@ -83,24 +79,16 @@ def text_turns(text: str, meta: SourceMeta) -> list[Turn]:
     return find_turns(text, participant_known(meta))
 
 
-def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
-
-
 def split_turn(text: str, turn: Turn, doc: Doc | None, unit: Unit) -> list[tuple[int, int]]:
     """The (start, end) spans of the segments of one turn; ``doc`` is the turn's spaCy Doc."""
     if unit is Unit.turn:
         spans = [(turn.start, turn.end)]
     elif unit is Unit.paragraph:
         body = text[turn.start:turn.end]
-        spans = [(turn.start + m.start(), turn.start + m.end()) for m in _PARAGRAPH.finditer(body)]
+        spans = [(turn.start + m.start(), turn.start + m.end()) for m in PARAGRAPH.finditer(body)]
     else:
         if doc is None:
             raise ValueError("sentence segmentation needs the turn's Doc")
         spans = [(turn.start + s.start_char, turn.start + s.end_char) for s in doc.sents]
-    trimmed = (_trimmed(text, s, e) for s, e in spans)
+    trimmed = (trim_span(text, s, e) for s, e in spans)
     return [(s, e) for s, e in trimmed if e > s]

@@ -36,7 +36,8 @@ SHORTHAND = {
     "interviewee": None,
 }
 # Labels that open a line with a colon but are not people.
-_PARAGRAPH = re.compile(r"\S(?:.|\n(?![ \t]*\n))*")
+# A paragraph: text up to a blank line. Shared with segment.py for the paragraph unit.
+PARAGRAPH = re.compile(r"\S(?:.|\n(?![ \t]*\n))*")
 
 NOT_SPEAKERS = {
     "from", "to", "cc", "bcc", "subject", "date", "sent", "re", "fwd", "fw", "note", "notes",
@@ -105,17 +106,21 @@ def match_label(line: str, known: Callable[[str], bool] | None = None) -> tuple[
 def _paragraph_turns(text: str, start: int, end: int) -> list[Turn]:
     """Split a speakerless stretch into paragraphs (blank-line separated)."""
     stretch = text[start:end]
-    turns = [_trim(text, Turn(start + p.start(), start + p.end())) for p in _PARAGRAPH.finditer(stretch)]
+    turns = [_trim(text, Turn(start + p.start(), start + p.end())) for p in PARAGRAPH.finditer(stretch)]
     return [t for t in turns if t.end > t.start]
 
 
-def _trim(text: str, turn: Turn) -> Turn:
-    start, end = turn.start, turn.end
+def trim_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """Shrink (start, end) past surrounding whitespace, so offsets cover words only."""
     while start < end and text[start].isspace():
         start += 1
     while end > start and text[end - 1].isspace():
         end -= 1
-    turn.start, turn.end = start, end
+    return start, end
+
+
+def _trim(text: str, turn: Turn) -> Turn:
+    turn.start, turn.end = trim_span(text, turn.start, turn.end)
     return turn
 
 

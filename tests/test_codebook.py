@@ -58,7 +58,7 @@ def test_every_problem_is_listed_with_line_and_field() -> None:
         "books/broken.yaml:17: code 'a'.patterns.tokens[1]: a token pattern must be a non-empty list",
         "books/broken.yaml:20: code 'a': duplicate code id (first defined on line 12)",
         "books/broken.yaml:26: code 'b'.patterns.lemmas: empty or non-text entry ''",
-        "books/broken.yaml:27: code 'b'.patterns: unknown key(s) ['wrong_key']",
+        "books/broken.yaml:27: code 'b'.patterns: unknown field(s) ['wrong_key']",
         "books/broken.yaml:28: codes[3].id: '9bad' is not a valid code id",
         "books/broken.yaml:22: code 'b'.parent: unknown parent 'ghost'",
     ]

@@ -55,3 +55,16 @@ def test_coding_the_samples_shows_both_poles_shifting(tmp_path: Path) -> None:
     share = poles["post_bureaucratic"] / poles.sum(axis=1)
     assert share["post_bureaucratic_kam"] > share["kam_implementation"], poles
     assert poles.loc["formal_kam", "formal"] > 0
+
+
+def test_every_offset_finds_its_words_again(tmp_path: Path) -> None:
+    with Project.open(tmp_path / "p.db", create=True) as project:
+        code_folder(SAMPLES, load_codebook("kam"), project, out_dir=None)
+        texts = {r["id"]: r["text"] for r in project.query("SELECT id, text FROM sources")}
+        segments = project.query('SELECT source_id, start, "end", text FROM segments')
+        assert segments and all(texts[s["source_id"]][s["start"]:s["end"]] == s["text"] for s in segments)
+        import json
+
+        for row in project.query("SELECT source_id, evidence FROM codings"):
+            for ev in json.loads(row["evidence"]):
+                assert texts[row["source_id"]][ev["start"]:ev["end"]] == ev["text"]
