@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -63,8 +64,6 @@ def test_every_offset_finds_its_words_again(tmp_path: Path) -> None:
         texts = {r["id"]: r["text"] for r in project.query("SELECT id, text FROM sources")}
         segments = project.query('SELECT source_id, start, "end", text FROM segments')
         assert segments and all(texts[s["source_id"]][s["start"]:s["end"]] == s["text"] for s in segments)
-        import json
-
         for row in project.query("SELECT source_id, evidence FROM codings"):
             for ev in json.loads(row["evidence"]):
                 assert texts[row["source_id"]][ev["start"]:ev["end"]] == ev["text"]
