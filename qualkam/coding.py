@@ -52,8 +52,10 @@ def segment_and_suggest(source: PreparedSource, unit: Unit, suggester: Suggester
     for (turn, speaker, role, speaker_unit), doc in zip(resolved, docs):
         spans = split_turn(text, turn, doc, unit)
         for (start, end), found in zip(spans, suggester.suggest(doc, turn.start, spans)):
+            span = doc.char_span(start - turn.start, end - turn.start, alignment_mode="expand")
+            lemmas = " ".join(t.lemma_ for t in span if not t.is_space) if span is not None else None
             segments.append(Segment(len(segments), start, end, text[start:end], speaker, role, speaker_unit,
-                                    turn.time_start, turn.time_end))
+                                    turn.time_start, turn.time_end, lemmas))
             suggestions.append(found)
     return segments, suggestions
 

@@ -36,6 +36,7 @@ class Segment:
     speaker_unit: str | None = None
     time_start: str | None = None
     time_end: str | None = None
+    lemmas: str | None = None
 
 
 def _find_participant(meta: SourceMeta, label: str) -> Participant | None:

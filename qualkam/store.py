@@ -111,7 +111,53 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX codings_source ON codings(source_id);
         """,
     ),
+    (
+        "002_people",
+        """
+        ALTER TABLE codes ADD COLUMN retired_at TEXT;
+        ALTER TABLE segments ADD COLUMN lemmas TEXT;
+        CREATE UNIQUE INDEX codings_person ON codings(segment_id, code_id, coder) WHERE coder IS NOT NULL;
+        CREATE INDEX codings_coder ON codings(coder, status);
+        CREATE TABLE memos (
+            id INTEGER PRIMARY KEY,
+            target_type TEXT NOT NULL CHECK (target_type IN ('project', 'code', 'source', 'segment')),
+            target_id TEXT,
+            coder TEXT NOT NULL,
+            text TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE audit (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            entity TEXT NOT NULL,
+            entity_id TEXT,
+            before TEXT,
+            after TEXT,
+            note TEXT
+        );
+        CREATE TABLE review_progress (
+            coder TEXT NOT NULL,
+            queue TEXT NOT NULL,
+            segment_id INTEGER,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (coder, queue)
+        );
+        """,
+    ),
 ]
+
+
+def record_audit(conn: sqlite3.Connection, actor: str, action: str, entity: str, entity_id: str | None,
+                 before: Any, after: Any, note: str | None = None) -> None:
+    """One line of the audit trail, written inside the caller's transaction."""
+    dump = lambda v: None if v is None else json.dumps(v, sort_keys=True, ensure_ascii=False, default=str)  # noqa: E731
+    conn.execute(
+        "INSERT INTO audit (at, actor, action, entity, entity_id, before, after, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (now(), actor, action, entity, entity_id, dump(before), dump(after), note),
+    )
 
 
 def now() -> str:
@@ -220,7 +266,7 @@ class Project:
                 conn.execute("INSERT INTO migrations VALUES (?, ?)", (name, now()))
 
     # -- codebook -----------------------------------------------------------------------
-    def save_codebook(self, codebook: Codebook) -> int:
+    def save_codebook(self, codebook: Codebook, actor: str = "qualkam") -> int:
         """Record this codebook version (once per content hash) and make its codes current."""
         with self.transaction() as conn:
             row = conn.execute("SELECT id FROM codebooks WHERE hash = ?", (codebook.hash,)).fetchone()
@@ -231,6 +277,12 @@ class Project:
                     "INSERT INTO codebooks (hash, name, version, path, yaml, loaded_at) VALUES (?, ?, ?, ?, ?, ?)",
                     (codebook.hash, codebook.name, codebook.version, codebook.path, codebook.text, now()),
                 ).lastrowid)
+                record_audit(conn, actor, "load", "codebook", str(codebook_id), None,
+                             {"name": codebook.name, "version": codebook.version, "path": codebook.path,
+                              "hash": codebook.hash, "codes": len(codebook.codes)})
+            # Codes that left the codebook stay (people's codings may use them), marked retired.
+            conn.execute("UPDATE codes SET retired_at = ? WHERE retired_at IS NULL AND id NOT IN (%s)"
+                         % ",".join("?" * len(codebook.codes)), (now(), *codebook.codes))
             # Codes no longer in the codebook stay (people's codings may use them); current ones are refreshed.
             for position, code in enumerate(codebook.codes.values()):
                 conn.execute(
@@ -238,7 +290,7 @@ class Project:
                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                        ON CONFLICT(id) DO UPDATE SET parent=excluded.parent, label=excluded.label,
                        definition=excluded.definition, color=excluded.color, attributes=excluded.attributes,
-                       position=excluded.position, codebook_id=excluded.codebook_id""",
+                       position=excluded.position, codebook_id=excluded.codebook_id, retired_at=NULL""",
                     (code.id, code.parent, code.label, code.definition, code.color,
                      json.dumps(code.attributes, sort_keys=True, default=str), position, codebook_id),
                 )
@@ -305,16 +357,16 @@ class Project:
         new_ids: list[int] = []
         kept: set[int] = set()
         for seg in segments:
-            fields = (seg.position, seg.speaker, seg.role, seg.speaker_unit, seg.time_start, seg.time_end)
+            fields = (seg.position, seg.speaker, seg.role, seg.speaker_unit, seg.time_start, seg.time_end, seg.lemmas)
             seg_id = existing.get((seg.start, seg.end, seg.text))
             if seg_id is not None and seg_id not in kept:
                 conn.execute(
-                    """UPDATE segments SET position=?, speaker=?, role=?, speaker_unit=?, time_start=?, time_end=?
-                       WHERE id=?""", fields + (seg_id,))
+                    """UPDATE segments SET position=?, speaker=?, role=?, speaker_unit=?, time_start=?, time_end=?,
+                       lemmas=? WHERE id=?""", fields + (seg_id,))
             else:
                 seg_id = int(conn.execute(
                     """INSERT INTO segments (source_id, position, speaker, role, speaker_unit, time_start, time_end,
-                       start, "end", text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                       lemmas, start, "end", text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                     (record.id,) + fields + (seg.start, seg.end, seg.text),
                 ).lastrowid)
             kept.add(seg_id)

@@ -1,0 +1,73 @@
+"""People's decisions: one row per segment, code and coder; audited; idempotent."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from qualkam.coding import code_folder
+from qualkam.decisions import add_memo, decide
+from qualkam.errors import QualkamError
+from qualkam.store import Project
+
+from .conftest import INTERVIEW, write
+
+
+@pytest.fixture
+def coded(tmp_path: Path, small_codebook, project: Project) -> Project:
+    write(tmp_path / "src" / "int.md", INTERVIEW)
+    code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
+    return project
+
+
+def _segment(project: Project, words: str) -> int:
+    return project.query("SELECT id FROM segments WHERE text LIKE ?", (f"%{words}%",))[0][0]
+
+
+def test_accept_reject_add_remove(coded: Project) -> None:
+    seg = _segment(coded, "trust each other")
+    assert decide(coded, "ana", seg, "soft_control", "accept").change == "inserted"
+    assert decide(coded, "ana", seg, "soft_control", "accept").change == "unchanged"
+    assert decide(coded, "ana", seg, "hard_control", "add").change == "inserted"
+    assert decide(coded, "ana", seg, "hard_control", "remove").status == "rejected"
+    rows = {r["code_id"]: (r["origin"], r["status"]) for r in coded.query(
+        "SELECT code_id, origin, status FROM codings WHERE coder = 'ana'")}
+    assert rows == {"soft_control": ("rule", "accepted"), "hard_control": ("human", "rejected")}
+    trail = coded.query("SELECT actor, action, entity, before, after FROM audit WHERE entity = 'coding' ORDER BY id")
+    assert [(r["actor"], r["action"]) for r in trail] == [("ana", "accept"), ("ana", "add"), ("ana", "remove")]
+    assert json.loads(trail[2]["before"])["status"] == "accepted" and json.loads(trail[2]["after"])["status"] == "rejected"
+
+
+def test_a_machine_rerun_never_touches_decisions(coded: Project, tmp_path: Path, small_codebook) -> None:
+    seg = _segment(coded, "trust each other")
+    decide(coded, "ana", seg, "soft_control", "reject")
+    write(tmp_path / "src" / "int.md", INTERVIEW + "\nI: Anything else about reporting lines?\n")
+    code_folder(tmp_path / "src", small_codebook, coded, out_dir=None)
+    row = coded.query("SELECT status, origin FROM codings WHERE coder = 'ana'")[0]
+    assert (row["status"], row["origin"]) == ("rejected", "rule")
+
+
+def test_bad_decisions_are_refused(coded: Project) -> None:
+    seg = _segment(coded, "trust each other")
+    with pytest.raises(QualkamError, match="unknown code 'nope'"):
+        decide(coded, "ana", seg, "nope", "accept")
+    with pytest.raises(QualkamError, match="unknown segment 99999"):
+        decide(coded, "ana", 99999, "soft_control", "accept")
+    with pytest.raises(QualkamError, match="reserved"):
+        decide(coded, "qualkam", seg, "soft_control", "accept")
+    with pytest.raises(QualkamError, match="no code 'hard_control'"):
+        decide(coded, "ana", seg, "hard_control", "remove")
+
+
+def test_memos_on_every_target_are_audited(coded: Project) -> None:
+    seg = _segment(coded, "trust each other")
+    add_memo(coded, "ana", "project", None, "Started coding the pre-KAM interviews.")
+    add_memo(coded, "ana", "code", "soft_control", "Trust talk clusters after meeting 12.")
+    add_memo(coded, "ana", "source", "int-sales", "Interviewee hesitant on targets.")
+    add_memo(coded, "ana", "segment", str(seg), "Irony?")
+    assert len(coded.query("SELECT * FROM memos")) == 4
+    assert len(coded.query("SELECT * FROM audit WHERE action = 'memo'")) == 4
+    with pytest.raises(QualkamError, match="unknown code 'nope'"):
+        add_memo(coded, "ana", "code", "nope", "x")
