@@ -48,7 +48,8 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 
-from . import code as _code  # noqa: E402,F401  (registers commands)
+# Each command module registers itself on `app` when imported; one line per module.
+from . import code as _code  # noqa: E402,F401
 from . import codebook as _codebook  # noqa: E402,F401
 from . import matrix as _matrix  # noqa: E402,F401
 
