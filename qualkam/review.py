@@ -1,0 +1,179 @@
+"""The review queue: which suggestions a coder still has to decide, in what order, and the
+context to show with each. The terminal loop lives in qualkam/cli/review.py; this module
+holds no I/O, so a notebook or a test can walk the same queue.
+
+An item is one machine suggestion on one segment (or, with ``status="all"``, any segment
+that has a suggestion or a coding by this coder). Progress is saved per coder and per queue
+(its filters), so quitting and resuming continues after the last item handled.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import QualkamError
+from .store import Project, now
+
+STATUSES = ("suggested", "accepted", "rejected", "all")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What part of the project a review covers."""
+
+    code: str | None = None
+    source: str | None = None
+    phase: str | None = None
+    status: str = "suggested"
+
+    def key(self) -> str:
+        return json.dumps([self.code, self.source, self.phase, self.status])
+
+
+@dataclass(frozen=True)
+class Item:
+    """One decision to make: a segment, and the suggested code (None: the segment as a whole)."""
+
+    segment_id: int
+    code_id: str | None
+
+
+@dataclass
+class ItemView:
+    """Everything the reviewer sees for one item."""
+
+    item: Item
+    source: str
+    source_type: str | None
+    phase: str | None
+    speaker: str | None
+    role: str | None
+    time_start: str | None
+    text: str
+    start: int
+    before: str | None
+    after: str | None
+    suggestions: list[dict[str, Any]] = field(default_factory=list)
+    decisions: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+def _descendants(project: Project, code: str) -> list[str]:
+    rows = project.query("SELECT id, parent FROM codes")
+    if code not in {r["id"] for r in rows}:
+        raise QualkamError(f"unknown code {code!r}; see 'qualkam codebook show'")
+    found, frontier = [code], [code]
+    while frontier:
+        frontier = [r["id"] for r in rows if r["parent"] in frontier]
+        found += frontier
+    return found
+
+
+def build_queue(project: Project, coder: str, filters: Filters) -> list[Item]:
+    """The items of this review in reading order (source, then position in it)."""
+    if filters.status not in STATUSES:
+        raise QualkamError(f"unknown --status {filters.status!r}; use {', '.join(STATUSES)}")
+    where, params = ["1 = 1"], []
+    if filters.source:
+        if not project.query("SELECT 1 FROM sources WHERE id = ?", (filters.source,)):
+            raise QualkamError(f"unknown source {filters.source!r}; source ids are shown in excerpts.csv")
+        where.append("s.source_id = ?")
+        params.append(filters.source)
+    if filters.phase:
+        if not project.query("SELECT 1 FROM phases WHERE id = ?", (filters.phase,)):
+            known = ", ".join(r[0] for r in project.query("SELECT id FROM phases ORDER BY position"))
+            raise QualkamError(f"unknown phase {filters.phase!r}; the project's phases: {known}")
+        where.append("src.phase = ?")
+        params.append(filters.phase)
+    code_clause = ""
+    if filters.code:
+        codes = _descendants(project, filters.code)
+        code_clause = f" AND c.code_id IN ({','.join('?' * len(codes))})"
+        params_codes = codes
+    else:
+        params_codes = []
+    if filters.status == "suggested":
+        sql = f"""SELECT DISTINCT s.id, c.code_id, src.id AS src, s.position FROM codings c
+                  JOIN segments s ON s.id = c.segment_id JOIN sources src ON src.id = s.source_id
+                  WHERE c.coder IS NULL {code_clause} AND {' AND '.join(where)}
+                  AND NOT EXISTS (SELECT 1 FROM codings d WHERE d.segment_id = c.segment_id
+                                  AND d.code_id = c.code_id AND d.coder = ?)
+                  ORDER BY src.id, s.position, c.code_id"""
+        rows = project.query(sql, (*params_codes, *params, coder))
+    elif filters.status in ("accepted", "rejected"):
+        sql = f"""SELECT DISTINCT s.id, c.code_id, src.id AS src, s.position FROM codings c
+                  JOIN segments s ON s.id = c.segment_id JOIN sources src ON src.id = s.source_id
+                  WHERE c.coder = ? AND c.status = ? {code_clause} AND {' AND '.join(where)}
+                  ORDER BY src.id, s.position, c.code_id"""
+        rows = project.query(sql, (coder, filters.status, *params_codes, *params))
+    else:
+        sql = f"""SELECT DISTINCT s.id, c.code_id, src.id AS src, s.position FROM codings c
+                  JOIN segments s ON s.id = c.segment_id JOIN sources src ON src.id = s.source_id
+                  WHERE (c.coder IS NULL OR c.coder = ?) {code_clause} AND {' AND '.join(where)}
+                  ORDER BY src.id, s.position, c.code_id"""
+        rows = project.query(sql, (coder, *params_codes, *params))
+    return [Item(r[0], r[1]) for r in rows]
+
+
+def resume_index(project: Project, coder: str, filters: Filters, queue: list[Item]) -> int:
+    """Where to start: just after the last item this coder handled in this queue."""
+    row = project.query("SELECT segment_id FROM review_progress WHERE coder = ? AND queue = ?", (coder, filters.key()))
+    if not row or row[0][0] is None or not queue:
+        return 0
+    last = row[0][0]
+    order = project.query("SELECT s.id, src.id, s.position FROM segments s JOIN sources src ON src.id = s.source_id "
+                          "WHERE s.id = ?", (last,))
+    if not order:
+        return 0
+    key = (order[0][1], order[0][2])
+    positions = {r[0]: (r[1], r[2]) for r in project.query(
+        f"SELECT s.id, s.source_id, s.position FROM segments s WHERE s.id IN ({','.join('?' * len(queue))})",
+        tuple(i.segment_id for i in queue))}
+    for index, item in enumerate(queue):
+        if positions[item.segment_id] > key:
+            return index
+    return 0
+
+
+def save_progress(project: Project, coder: str, filters: Filters, item: Item) -> None:
+    """Remember the last item handled (its own small transaction)."""
+    with project.transaction() as conn:
+        conn.execute(
+            """INSERT INTO review_progress (coder, queue, segment_id, updated_at) VALUES (?, ?, ?, ?)
+               ON CONFLICT(coder, queue) DO UPDATE SET segment_id = excluded.segment_id, updated_at = excluded.updated_at""",
+            (coder, filters.key(), item.segment_id, now()))
+
+
+def _neighbour(project: Project, source: str, position: int) -> str | None:
+    row = project.query("SELECT speaker, text FROM segments WHERE source_id = ? AND position = ?", (source, position))
+    if not row:
+        return None
+    speaker, text = row[0]
+    return f"{speaker}: {text}" if speaker else text
+
+
+def view(project: Project, coder: str, item: Item) -> ItemView:
+    """The segment in context: the turn before and after, who spoke, and every suggestion."""
+    seg = project.query(
+        """SELECT s.*, src.type AS source_type, src.phase FROM segments s JOIN sources src ON src.id = s.source_id
+           WHERE s.id = ?""", (item.segment_id,))
+    if not seg:
+        raise QualkamError(f"segment {item.segment_id} is gone (its source changed); run the review again")
+    s = seg[0]
+    suggestions = [
+        {"code": r["code_id"], "score": r["score"], "origin": r["origin"], "evidence": json.loads(r["evidence"])}
+        for r in project.query("SELECT code_id, score, origin, evidence FROM codings WHERE segment_id = ? AND coder IS NULL "
+                               "ORDER BY score DESC, code_id", (item.segment_id,))
+    ]
+    decisions = {r[0]: r[1] for r in project.query(
+        "SELECT code_id, status FROM codings WHERE segment_id = ? AND coder = ?", (item.segment_id, coder))}
+    labels = {r[0]: r[1] for r in project.query("SELECT id, label FROM codes")}
+    return ItemView(
+        item=item, source=s["source_id"], source_type=s["source_type"], phase=s["phase"], speaker=s["speaker"],
+        role=s["role"], time_start=s["time_start"], text=s["text"], start=s["start"],
+        before=_neighbour(project, s["source_id"], s["position"] - 1),
+        after=_neighbour(project, s["source_id"], s["position"] + 1),
+        suggestions=suggestions, decisions=decisions, labels=labels,
+    )
