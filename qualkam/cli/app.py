@@ -52,6 +52,7 @@ app = typer.Typer(
 from . import code as _code  # noqa: E402,F401
 from . import codebook as _codebook  # noqa: E402,F401
 from . import matrix as _matrix  # noqa: E402,F401
+from . import review as _review  # noqa: E402,F401
 
 
 def main() -> None:
