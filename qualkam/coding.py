@@ -36,6 +36,7 @@ class CodeReport:
     problems: list[Problem] = field(default_factory=list)
     outputs: list[Path] = field(default_factory=list)
     missing_sources: list[str] = field(default_factory=list)
+    retired_in_use: dict[str, int] = field(default_factory=dict)
 
     @property
     def skipped(self) -> list[Problem]:
@@ -129,6 +130,9 @@ def code_folder(
         if progress is not None:
             progress(handled, len(files), str(item.path))
     report.missing_sources = sorted(set(known) - seen)
+    report.retired_in_use = {r[0]: r[1] for r in project.query(
+        "SELECT c.code_id, COUNT(*) FROM codings c JOIN codes k ON k.id = c.code_id "
+        "WHERE k.retired_at IS NOT NULL AND c.coder IS NOT NULL GROUP BY c.code_id ORDER BY c.code_id")}
     if out_dir is not None:
         report.outputs = write_outputs(project, out_dir)
     return report

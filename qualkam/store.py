@@ -196,6 +196,43 @@ class StoreResult:
     segments: int = 0
 
 
+def save_codebook(conn: sqlite3.Connection, codebook: Codebook, actor: str = "qualkam") -> int:
+    """Record a codebook version (once per content hash) and make its codes current, inside
+    the caller's transaction. Codes that left the codebook stay, marked retired."""
+    row = conn.execute("SELECT id FROM codebooks WHERE hash = ?", (codebook.hash,)).fetchone()
+    if row:
+        codebook_id = int(row[0])
+    else:
+        codebook_id = int(conn.execute(
+            "INSERT INTO codebooks (hash, name, version, path, yaml, loaded_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (codebook.hash, codebook.name, codebook.version, codebook.path, codebook.text, now()),
+        ).lastrowid)
+        record_audit(conn, actor, "load", "codebook", str(codebook_id), None,
+                     {"name": codebook.name, "version": codebook.version, "path": codebook.path,
+                      "hash": codebook.hash, "codes": len(codebook.codes)})
+    # Codes that left the codebook stay (people's codings may use them), marked retired.
+    conn.execute("UPDATE codes SET retired_at = ? WHERE retired_at IS NULL AND id NOT IN (%s)"
+                 % ",".join("?" * len(codebook.codes)), (now(), *codebook.codes))
+    for position, code in enumerate(codebook.codes.values()):
+        conn.execute(
+            """INSERT INTO codes (id, parent, label, definition, color, attributes, position, codebook_id)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT(id) DO UPDATE SET parent=excluded.parent, label=excluded.label,
+               definition=excluded.definition, color=excluded.color, attributes=excluded.attributes,
+               position=excluded.position, codebook_id=excluded.codebook_id, retired_at=NULL""",
+            (code.id, code.parent, code.label, code.definition, code.color,
+             json.dumps(code.attributes, sort_keys=True, default=str), position, codebook_id),
+        )
+    for position, phase in enumerate(codebook.phases):
+        conn.execute(
+            """INSERT INTO phases (id, label, description, position) VALUES (?, ?, ?, ?)
+               ON CONFLICT(id) DO UPDATE SET label=excluded.label, description=excluded.description,
+               position=excluded.position""",
+            (phase.id, phase.label, phase.description, position),
+        )
+    return codebook_id
+
+
 class Project:
     """An open project store. Use ``Project.open`` (or ``with Project.open(...) as p``)."""
 
@@ -269,39 +306,7 @@ class Project:
     def save_codebook(self, codebook: Codebook, actor: str = "qualkam") -> int:
         """Record this codebook version (once per content hash) and make its codes current."""
         with self.transaction() as conn:
-            row = conn.execute("SELECT id FROM codebooks WHERE hash = ?", (codebook.hash,)).fetchone()
-            if row:
-                codebook_id = int(row[0])
-            else:
-                codebook_id = int(conn.execute(
-                    "INSERT INTO codebooks (hash, name, version, path, yaml, loaded_at) VALUES (?, ?, ?, ?, ?, ?)",
-                    (codebook.hash, codebook.name, codebook.version, codebook.path, codebook.text, now()),
-                ).lastrowid)
-                record_audit(conn, actor, "load", "codebook", str(codebook_id), None,
-                             {"name": codebook.name, "version": codebook.version, "path": codebook.path,
-                              "hash": codebook.hash, "codes": len(codebook.codes)})
-            # Codes that left the codebook stay (people's codings may use them), marked retired.
-            conn.execute("UPDATE codes SET retired_at = ? WHERE retired_at IS NULL AND id NOT IN (%s)"
-                         % ",".join("?" * len(codebook.codes)), (now(), *codebook.codes))
-            # Codes no longer in the codebook stay (people's codings may use them); current ones are refreshed.
-            for position, code in enumerate(codebook.codes.values()):
-                conn.execute(
-                    """INSERT INTO codes (id, parent, label, definition, color, attributes, position, codebook_id)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                       ON CONFLICT(id) DO UPDATE SET parent=excluded.parent, label=excluded.label,
-                       definition=excluded.definition, color=excluded.color, attributes=excluded.attributes,
-                       position=excluded.position, codebook_id=excluded.codebook_id, retired_at=NULL""",
-                    (code.id, code.parent, code.label, code.definition, code.color,
-                     json.dumps(code.attributes, sort_keys=True, default=str), position, codebook_id),
-                )
-            for position, phase in enumerate(codebook.phases):
-                conn.execute(
-                    """INSERT INTO phases (id, label, description, position) VALUES (?, ?, ?, ?)
-                       ON CONFLICT(id) DO UPDATE SET label=excluded.label, description=excluded.description,
-                       position=excluded.position""",
-                    (phase.id, phase.label, phase.description, position),
-                )
-        return codebook_id
+            return save_codebook(conn, codebook, actor)
 
     # -- sources ------------------------------------------------------------------------
     def fingerprints(self) -> dict[str, str]:

@@ -48,6 +48,9 @@ def code_cli(
         if report.detached:
             err.print(f"[yellow]warning:[/] {report.detached} human coding(s) lost their text after a source changed; "
                       "they are kept in the store without a segment")
+        for code, count in report.retired_in_use.items():
+            err.print(f"[yellow]warning:[/] {count} coding(s) by people use {code!r}, which this codebook no longer has; "
+                      f"they are kept: map them with 'qualkam codebook migrate'", soft_wrap=True)
         if report.missing_sources:
             err.print(f"note: {len(report.missing_sources)} source(s) in the project are no longer in {folder} "
                       f"(kept): {', '.join(report.missing_sources[:5])}{' ...' if len(report.missing_sources) > 5 else ''}")

@@ -5,7 +5,11 @@ from __future__ import annotations
 import typer
 from rich.tree import Tree
 
+from pathlib import Path
+
 from ..codebook import Code, Codebook, load_codebook
+from ..migrate import Migration, migrate_codebook
+from ..store import DEFAULT_PROJECT, Project
 from .app import EXIT_OK, EXIT_PROBLEMS, app
 from .console import err, out
 
@@ -52,3 +56,24 @@ def show_cli(path: str = typer.Argument(..., help="Codebook YAML path, or 'kam'.
 
     grow(tree.add("[bold]codes[/]"), None)
     out.print(tree)
+
+
+@codebook_app.command("migrate")
+def migrate_cli(
+    path: str = typer.Argument(..., help="The new codebook version (YAML path, or 'kam')."),
+    coder: str = typer.Option(..., "--coder", help="Who makes the change (recorded in the audit trail)."),
+    rename: list[str] = typer.Option([], "--rename", help="OLD=NEW: move every coding of OLD to NEW (repeatable)."),
+    merge: list[str] = typer.Option([], "--merge", help="A,B=C: codings of A and B become C (repeatable)."),
+    split: list[str] = typer.Option([], "--split", help="OLD=N1,N2: keep OLD's codings on OLD for re-coding (repeatable)."),
+    project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
+) -> None:
+    """Move to a new codebook version, keeping every coding attached; one transaction."""
+    book = load_codebook(path)
+    migration = Migration.parse(rename, merge, split)
+    with Project.open(project) as store:
+        report = migrate_codebook(store, book, migration, coder)
+    out.print(f"codebook {book.name} {book.version} is current · {report.moved} coding(s) moved, "
+              f"{report.collapsed} merged into an existing one", soft_wrap=True)
+    for old, count in report.to_recode.items():
+        out.print(f"{count} coding(s) of split code {old!r} to re-code: qualkam review --coder NAME --code {old} "
+                  "--status accepted", soft_wrap=True)

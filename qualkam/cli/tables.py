@@ -1,0 +1,38 @@
+"""Writing a DataFrame the way the user asked: a rich table, CSV or JSON, to stdout or a file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from rich.table import Table
+
+from ..errors import QualkamError
+from ..export import atomic_open
+from .console import err, out
+
+FORMATS = ("table", "csv", "json")
+
+
+def emit(frame: pd.DataFrame, fmt: str, out_file: Path | None, title: str | None = None, empty: str = "nothing to show") -> None:
+    """One place for table/csv/json output; files are written atomically."""
+    if fmt not in FORMATS:
+        raise QualkamError(f"unknown --format {fmt!r}; use {', '.join(FORMATS)}")
+    if frame.empty and out_file is None:
+        err.print(empty)
+        return
+    if fmt == "table" and out_file is None:
+        table = Table(title=title, header_style="bold", show_lines=False)
+        for column in frame.columns:
+            table.add_column(str(column), overflow="fold")
+        for row in frame.itertuples(index=False):
+            table.add_row(*["" if pd.isna(v) else str(v) for v in row])
+        out.print(table)
+        return
+    text = frame.to_json(orient="records", force_ascii=False, indent=1) if fmt == "json" else frame.to_csv(index=False)
+    if out_file is None:
+        out.file.write(text if text.endswith("\n") else text + "\n")
+        return
+    with atomic_open(out_file) as handle:
+        handle.write(text)
+    err.print(f"wrote {len(frame)} row(s) to {out_file}")

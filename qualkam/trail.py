@@ -1,0 +1,62 @@
+"""Reading the audit trail and the memos back out, as DataFrames for any export format."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .errors import QualkamError
+from .store import Project
+
+
+def audit_frame(project: Project, actor: str | None = None, since: str | None = None,
+                entity: str | None = None) -> pd.DataFrame:
+    """Every recorded change (who, when, what, before/after JSON), oldest first."""
+    where, params = ["1 = 1"], []
+    if actor:
+        where.append("actor = ?")
+        params.append(actor)
+    if since:
+        where.append("at >= ?")
+        params.append(since)
+    if entity:
+        where.append("entity = ?")
+        params.append(entity)
+    return pd.read_sql_query(
+        f"SELECT id, at, actor, action, entity, entity_id, before, after, note FROM audit "
+        f"WHERE {' AND '.join(where)} ORDER BY id", project.conn, params=params)
+
+
+def parse_target(text: str | None) -> tuple[str | None, str | None]:
+    """``code:ID``, ``source:ID``, ``segment:N`` or ``project`` -> (type, id)."""
+    if text is None:
+        return None, None
+    if text == "project":
+        return "project", None
+    kind, sep, ident = text.partition(":")
+    if not sep or kind not in ("code", "source", "segment") or not ident:
+        raise QualkamError(f"--on {text!r}: write project, code:ID, source:ID or segment:N")
+    return kind, ident
+
+
+def memos_frame(project: Project, target: str | None = None, coder: str | None = None) -> pd.DataFrame:
+    """Memos with what they are about; segment memos carry the segment's source and text."""
+    kind, ident = parse_target(target)
+    where, params = ["1 = 1"], []
+    if kind:
+        where.append("m.target_type = ?")
+        params.append(kind)
+    if ident:
+        where.append("m.target_id = ?")
+        params.append(ident)
+    if coder:
+        where.append("m.coder = ?")
+        params.append(coder)
+    return pd.read_sql_query(
+        f"""SELECT m.id, m.created_at, m.coder, m.target_type, m.target_id,
+                   CASE m.target_type WHEN 'segment' THEN s.source_id WHEN 'source' THEN m.target_id END AS source,
+                   CASE m.target_type WHEN 'segment' THEN s.text WHEN 'code' THEN k.label END AS about,
+                   m.text AS memo
+            FROM memos m
+            LEFT JOIN segments s ON m.target_type = 'segment' AND s.id = CAST(m.target_id AS INTEGER)
+            LEFT JOIN codes k ON m.target_type = 'code' AND k.id = m.target_id
+            WHERE {' AND '.join(where)} ORDER BY m.id""", project.conn, params=params)
