@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.panel import Panel
 from rich.text import Text
 
@@ -21,7 +22,7 @@ from ..store import DEFAULT_PROJECT, Project
 from .app import app
 from .console import err, out
 
-HELP = "[a]ccept  [r]eject  [c] add code  [d] remove code  [m]emo  [s]kip  [b]ack  [q]uit  [?] help"
+HELP = "a accept · r reject · c add code · d remove code · m memo · s skip · b back · q quit · ? help"
 
 
 def _key() -> str:
@@ -66,7 +67,7 @@ def _render(v: ItemView, index: int, total: int) -> Panel:
     title = f"{index + 1}/{total} · {v.source} · {v.source_type or '?'} · {v.phase or 'no phase'}"
     if v.time_start:
         title += f" · {v.time_start}"
-    return Panel(body, title=title, subtitle=HELP, expand=False)
+    return Panel(body, title=escape(title), subtitle=escape(HELP), expand=False)
 
 
 @app.command("review")
@@ -99,7 +100,7 @@ def review_cli(
                 if key == "q":
                     break
                 if key == "?":
-                    out.print(HELP)
+                    out.print(escape(HELP))
                     continue
                 if key == "b":
                     index = history.pop() if history else index
@@ -122,7 +123,7 @@ def review_cli(
                     add_memo(store, coder, "segment", str(item.segment_id), _ask("memo: "))
                     continue
                 elif key != "s":
-                    out.print(f"unknown key {key!r}; {HELP}")
+                    out.print(f"unknown key {key!r}; {escape(HELP)}")
                     continue
             except QualkamError as exc:  # a typo in a code id must not end the session
                 err.print(f"[red]{exc}[/]")
