@@ -8,11 +8,18 @@ A matrix is read from one *layer* of codings:
 - ``human``: accepted human codings of any coder;
 - ``coder:NAME``: one coder's accepted codings;
 - ``consensus``: the accepted codings of the coder named ``consensus``.
+
+A cell counts distinct segments, sources or speakers, or gives a ``share`` of the row's
+segments; ``normalize="row"`` turns any matrix into row proportions so rows of different
+sizes (a long interview phase, a short meeting phase) can be compared. ``cooccurrence``
+gives the code x code matrix: which codes are applied together.
 """
 
 from __future__ import annotations
 
 import json
+from collections import defaultdict
+from itertools import combinations
 from typing import Any
 
 import pandas as pd
@@ -24,7 +31,9 @@ from .turns import SHORTHAND
 NONE = "(none)"
 SEGMENT_FIELDS = {"speaker", "role", "speaker_unit", "unit"}
 SOURCE_FIELDS = {"phase", "source_type", "source", "date", "title", "format"}
-VALUES = ("segments", "sources", "speakers")
+VALUES = ("segments", "share", "sources", "speakers")
+NORMALIZE = ("none", "row")
+DECIMALS = 3
 
 _LAYER_SQL = {
     "auto": (
@@ -51,7 +60,7 @@ def codings_frame(project: Project, layer: str = "auto") -> pd.DataFrame:
     """One row per coding in the layer, joined with its segment and source, attributes expanded."""
     condition, params = layer_filter(layer)
     sql = f"""
-        SELECT c.id AS coding_id, c.segment_id AS segment, src.id AS source, s.speaker, s.role,
+        SELECT c.id AS coding_id, c.segment_id AS segment, s.position, src.id AS source, s.speaker, s.role,
                s.speaker_unit, src.type AS source_type, src.phase, src.date, src.title, src.format,
                src.attributes AS source_attributes, c.code_id AS code, c.coder, c.origin, c.status
         FROM codings c JOIN segments s ON s.id = c.segment_id JOIN sources src ON src.id = c.source_id
@@ -59,6 +68,20 @@ def codings_frame(project: Project, layer: str = "auto") -> pd.DataFrame:
         ORDER BY src.id, s.position, c.code_id
     """
     frame = pd.read_sql_query(sql, project.conn, params=params)
+    frame["unit"] = frame["speaker_unit"]
+    return frame
+
+
+def segments_frame(project: Project) -> pd.DataFrame:
+    """Every segment of the project, coded or not, with its source's fields: the
+    denominator of a share, since a row's uncoded segments are part of its evidence."""
+    frame = pd.read_sql_query(
+        """SELECT s.id AS segment, s.position, src.id AS source, s.speaker, s.role, s.speaker_unit,
+                  src.type AS source_type, src.phase, src.date, src.title, src.format,
+                  src.attributes AS source_attributes
+           FROM segments s JOIN sources src ON src.id = s.source_id ORDER BY src.id, s.position""",
+        project.conn,
+    )
     frame["unit"] = frame["speaker_unit"]
     return frame
 
@@ -97,20 +120,50 @@ def _row_order(project: Project, rows: str, present: list[str]) -> list[str]:
     return sorted(p for p in present if p != NONE) + ([NONE] if NONE in present else [])
 
 
+def _code_order(codes: pd.DataFrame, used: set[str]) -> list[str]:
+    """Codebook order; a parent code only when something is coded with it (leaves always,
+    since an empty leaf is a finding and an empty parent is just a heading)."""
+    parents = set(codes["parent"].dropna())
+    return [c for c in codes["id"] if c in used or c not in parents]
+
+
+def normalize_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """Each cell divided by its row total (0 for an empty row), rounded to 3 decimals."""
+    totals = table.sum(axis=1)
+    shares = table.div(totals.where(totals != 0), axis=0).fillna(0.0)
+    return shares.astype(float).round(DECIMALS)
+
+
 def build_matrix(project: Project, rows: str = "phase", cols: str = "code", value: str = "segments",
-                 layer: str = "auto") -> pd.DataFrame:
-    """Rows x columns table of counts: distinct segments, sources or speakers per cell.
+                 layer: str = "auto", normalize: str = "none", window: int = 0) -> pd.DataFrame:
+    """Rows x columns table: distinct segments, sources or speakers per cell, or the
+    ``share`` of the row's segments (coded or not) that carry the column's code.
 
     ``cols`` is ``code`` or ``attr:NAME`` (codes grouped by a code attribute such as pole);
     every phase the codebook declares is a row even when it is empty, because an absence
-    is a finding too.
+    is a finding too. ``rows="code", cols="code"`` is the co-occurrence matrix (see
+    ``cooccurrence``; ``window`` only applies there). ``normalize="row"`` divides each
+    cell by its row total.
     """
     if value not in VALUES:
         raise QualkamError(f"unknown --value {value!r}; use {', '.join(VALUES)}")
+    if normalize not in NORMALIZE:
+        raise QualkamError(f"unknown --normalize {normalize!r}; use {' or '.join(NORMALIZE)}")
+    if rows == "code":
+        if cols != "code":
+            raise QualkamError(f"--rows code goes with --cols code (the co-occurrence matrix), not --cols {cols!r}; "
+                               "for codes down the side use --rows ATTRIBUTE and read the table transposed")
+        if value != "segments":
+            raise QualkamError(f"co-occurrence counts segments; --value {value!r} applies to attribute x code "
+                               "matrices (drop --value, or use --rows phase, source_type, ...)")
+        table = cooccurrence(project, layer, window)
+        return normalize_rows(table) if normalize == "row" else table
+    if window:
+        raise QualkamError("--window applies to the co-occurrence matrix only (--rows code --cols code)")
     frame = codings_frame(project, layer)
     codes = code_table(project)
     if cols == "code":
-        order = [c for c in codes["id"] if c in set(frame["code"]) or not (codes["parent"] == c).any()]
+        order = _code_order(codes, set(frame["code"]))
         frame = frame.assign(col=frame["code"])
     elif cols.startswith("attr:") and cols[5:]:
         key = cols[5:]
@@ -123,14 +176,83 @@ def build_matrix(project: Project, rows: str = "phase", cols: str = "code", valu
     else:
         raise QualkamError(f"unknown --cols {cols!r}; use code or attr:NAME (e.g. attr:pole)")
     frame = frame.assign(row=_row_values(frame, rows))
-    measure = {"segments": "segment", "sources": "source", "speakers": "speaker"}[value]
+    measure = {"segments": "segment", "share": "segment", "sources": "source", "speakers": "speaker"}[value]
     if value == "speakers":
         frame = frame[frame["speaker"].notna()]
         frame = frame.assign(speaker=speaker_keys(frame))
     counts = frame.groupby(["row", "col"])[measure].nunique()
     table = counts.unstack("col", fill_value=0) if len(counts) else pd.DataFrame()
-    row_order = _row_order(project, rows, list(table.index) if len(table) else [])
+    present = list(table.index) if len(table) else []
+    if value == "share":
+        # The denominator is every segment with that row value, coded or not.
+        segments = segments_frame(project)
+        totals = segments.assign(row=_row_values(segments, rows)).groupby("row")["segment"].nunique()
+        present = list(dict.fromkeys(present + list(totals.index)))
+    row_order = _row_order(project, rows, present)
     table = table.reindex(index=row_order, columns=order, fill_value=0).fillna(0).astype(int)
+    if value == "share":
+        denominators = totals.reindex(row_order).fillna(0)
+        table = table.div(denominators.where(denominators != 0), axis=0).fillna(0.0).astype(float).round(DECIMALS)
+    if normalize == "row":
+        table = normalize_rows(table)
     table.index.name = rows
     table.columns.name = cols
     return table
+
+
+def cooccurrence(project: Project, layer: str = "auto", window: int = 0) -> pd.DataFrame:
+    """Code x code matrix, square and in codebook order: which codes are applied together.
+
+    Off the diagonal, a cell counts the segments carrying both codes; with ``window=N``
+    it counts pairs of segments of the same source at most N positions apart (a segment
+    paired with itself included) where one carries each code, because in talk a theme
+    and its counterpart are often a turn or two apart. The diagonal is always the number
+    of segments with that code.
+    """
+    if isinstance(window, bool) or not isinstance(window, int) or window < 0:
+        raise QualkamError(f"--window must be a whole number of segments, 0 or more; got {window!r}")
+    frame = codings_frame(project, layer)
+    codes = code_table(project)
+    order = _code_order(codes, set(frame["code"]))
+    known = set(order)
+    frame = frame[frame["code"].isin(known)]
+    # source -> position -> codes on that segment (a code once, even if several coders chose it)
+    by_source: dict[str, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for source, position, code in frame[["source", "position", "code"]].itertuples(index=False):
+        by_source[source][int(position)].add(code)
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    for positions in by_source.values():
+        for position, here in positions.items():
+            for code in here:
+                counts[code, code] += 1
+            for a, b in combinations(sorted(here), 2):
+                counts[a, b] += 1
+            for step in range(1, window + 1):
+                there = positions.get(position + step)
+                if not there:
+                    continue
+                # One pair of segments counts once for a pair of codes, whichever way round.
+                pairs = {(min(a, b), max(a, b)) for a in here for b in there if a != b}
+                for a, b in pairs:
+                    counts[a, b] += 1
+    table = pd.DataFrame(0, index=order, columns=order, dtype=int)
+    for (a, b), n in counts.items():
+        table.loc[a, b] = n
+        table.loc[b, a] = n
+    table.index.name = "code"
+    table.columns.name = "code"
+    return table
+
+
+def cooccurrence_pairs(matrix: pd.DataFrame) -> pd.DataFrame:
+    """The non-zero cells above the diagonal of a co-occurrence matrix, largest first: the
+    readable form of a 40 x 40 matrix in a terminal or a report."""
+    codes = list(matrix.index)
+    values = matrix.to_numpy()
+    rows = [
+        {"code": a, "with": b, "count": values[i, j], "code_segments": values[i, i], "with_segments": values[j, j]}
+        for i, a in enumerate(codes) for j, b in enumerate(codes) if j > i and values[i, j]
+    ]
+    frame = pd.DataFrame(rows, columns=["code", "with", "count", "code_segments", "with_segments"])
+    # Stable sort: equal counts stay in codebook order.
+    return frame.sort_values("count", ascending=False, kind="stable").reset_index(drop=True)

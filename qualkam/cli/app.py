@@ -6,6 +6,7 @@ import os
 from typing import Any
 
 import typer
+from rich.markup import escape
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
@@ -22,7 +23,7 @@ class QualkamGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except QualkamError as exc:
-            err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
         except (typer.Exit, typer.Abort, TyperException):  # usage errors: Typer reports them
             raise
@@ -32,7 +33,7 @@ class QualkamGroup(TyperGroup):
         except Exception as exc:  # a bug: say so plainly, keep the traceback for QUALKAM_DEBUG=1
             if os.environ.get("QUALKAM_DEBUG"):
                 raise
-            err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc}\n"
+            err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))}\n"
                       "This is a bug in qualkam; run again with QUALKAM_DEBUG=1 and report the traceback.",
                       highlight=False)
             raise typer.Exit(EXIT_INTERNAL) from None
@@ -52,7 +53,15 @@ app = typer.Typer(
 from . import code as _code  # noqa: E402,F401
 from . import codebook as _codebook  # noqa: E402,F401
 from . import matrix as _matrix  # noqa: E402,F401
+from . import triangulate as _triangulate  # noqa: E402,F401
+from . import excerpts as _excerpts  # noqa: E402,F401
+from . import search as _search  # noqa: E402,F401
+from . import report as _report  # noqa: E402,F401
 from . import review as _review  # noqa: E402,F401
+from . import memo as _memo  # noqa: E402,F401
+from . import audit as _audit  # noqa: E402,F401
+from . import sheet as _sheet  # noqa: E402,F401
+from . import importing as _importing  # noqa: E402,F401
 
 
 def main() -> None:

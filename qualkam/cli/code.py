@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..codebook import load_codebook
@@ -31,7 +32,7 @@ def code_cli(
     """Code a folder of transcripts: suggest codes with their evidence, store them, export CSVs."""
     book = load_codebook(codebook)
     for warning in book.warnings:
-        err.print(f"[yellow]warning:[/] {warning}")
+        err.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
     with Project.open(project, create=True) as store:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=err, transient=True, disable=quiet or not err.is_terminal) as bar:
@@ -44,7 +45,7 @@ def code_cli(
                                  out_dir=out_dir, progress=tick)
         for problem in report.problems:
             kind = "skipped" if problem.skipped else "warning"
-            err.print(f"[{'red' if problem.skipped else 'yellow'}]{kind}:[/] {problem}", soft_wrap=True)
+            err.print(f"[{'red' if problem.skipped else 'yellow'}]{kind}:[/] {escape(str(problem))}", soft_wrap=True)
         if report.detached:
             err.print(f"[yellow]warning:[/] {report.detached} human coding(s) lost their text after a source changed; "
                       "they are kept in the store without a segment")

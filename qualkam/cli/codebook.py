@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 from rich.tree import Tree
 
 from pathlib import Path
@@ -25,7 +26,7 @@ def validate_cli(
     """Check a codebook and list every problem with its file, line and field."""
     book = load_codebook(path)
     for warning in book.warnings:
-        err.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
+        err.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
     leaves = [c for c in book.codes.values() if not book.children(c.id)]
     patterns = sum(len(c.patterns.lemmas) + len(c.patterns.tokens) for c in book.codes.values())
     out.print(f"{path}: valid · {len(book.codes)} codes ({len(leaves)} leaves), {len(book.phases)} phases, "
@@ -36,19 +37,19 @@ def validate_cli(
 def _node(book: Codebook, code: Code) -> str:
     pats = len(code.patterns.lemmas) + len(code.patterns.tokens)
     swatch = f"[{code.color}]■[/] " if code.color else ""
-    extra = " ".join(f"[dim]{k}={v}[/]" for k, v in code.attributes.items() if k != "dimension")
-    return f"{swatch}[bold]{code.label}[/] [cyan]{code.id}[/] {extra} [dim]{pats} patterns[/]".rstrip()
+    extra = " ".join(f"{k}={v}" for k, v in code.attributes.items() if k != "dimension")
+    return f"{swatch}[bold]{escape(code.label)}[/] [cyan]{code.id}[/] {escape(extra)} [dim]{pats} patterns[/]".rstrip()
 
 
 @codebook_app.command("show")
 def show_cli(path: str = typer.Argument(..., help="Codebook YAML path, or 'kam'.")) -> None:
     """Draw the codebook as a tree: phases, then codes with their attributes."""
     book = load_codebook(path)
-    tree = Tree(f"[bold]{book.name}[/] {book.version}")
+    tree = Tree(f"[bold]{escape(book.name)}[/] {escape(book.version)}")
     if book.phases:
         phases = tree.add("[bold]phases[/]")
         for phase in book.phases:
-            phases.add(f"{phase.label} [cyan]{phase.id}[/]")
+            phases.add(f"{escape(phase.label)} [cyan]{phase.id}[/]")
 
     def grow(branch: Tree, parent: str | None) -> None:
         for code in book.children(parent):

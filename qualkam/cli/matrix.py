@@ -1,34 +1,83 @@
-"""``qualkam matrix``: any attribute x codes, from the project store, as a table or CSV."""
+"""``qualkam matrix``: any attribute x codes, or code x code, from the project store, as a
+table, CSV or heatmap."""
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 
+import pandas as pd
 import typer
 
 from ..export import write_csv
-from ..matrix import build_matrix
+from ..matrix import build_matrix, cooccurrence_pairs
+from ..plot import heatmap, image_format  # matplotlib itself loads only when a plot is drawn
 from ..store import DEFAULT_PROJECT, Project
 from .app import app
 from .console import err, out
-from .render import matrix_table
+from .render import frame_table, matrix_table
+
+TERMINAL_PAIRS = 25  # a screenful; the CSV and the heatmap have them all
+SMALL_SQUARE = 8  # up to this many codes in use, the square matrix fits a terminal
+
+
+class MatrixFormat(str, Enum):
+    """What goes to stdout: a table for reading, CSV for piping."""
+
+    table = "table"
+    csv = "csv"
 
 
 @app.command("matrix")
 def matrix_cli(
-    rows: str = typer.Option("phase", "--rows", "-r", help="phase, source_type, role, speaker, unit, source, or a source attribute."),
+    rows: str = typer.Option("phase", "--rows", "-r", help="phase, source_type, role, speaker, unit, source, a source attribute, or code (with --cols code: co-occurrence)."),
     cols: str = typer.Option("code", "--cols", help="code, or attr:NAME to group codes by a code attribute (attr:pole)."),
-    value: str = typer.Option("segments", "--value", help="What a cell counts: segments, sources or speakers."),
+    value: str = typer.Option("segments", "--value", help="What a cell holds: segments, share (of the row's segments), sources or speakers."),
+    normalize: str = typer.Option("none", "--normalize", help="none, or row: each cell divided by its row total."),
+    window: int = typer.Option(0, "--window", help="Co-occurrence only: count codes on segments up to N positions apart."),
     layer: str = typer.Option("auto", "--from", help="Codings to count: auto, suggestions, human, consensus, coder:NAME."),
     out_file: Path = typer.Option(None, "--out", "-o", help="Write the matrix to this CSV file."),
+    plot: Path = typer.Option(None, "--plot", help="Draw the matrix as a heatmap: FILE.png or FILE.svg."),
+    fmt: MatrixFormat = typer.Option(MatrixFormat.table, "--format", "-f", help="table, or csv on stdout for piping."),
     project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
 ) -> None:
-    """Count coded segments (or sources, speakers) per row value and code."""
+    """Count coded segments (or sources, speakers, shares) per row value and code; or codes
+    applied together, with --rows code --cols code."""
+    if plot is not None:
+        image_format(plot)  # a bad suffix stops the run before any work
     with Project.open(project) as store:
-        matrix = build_matrix(store, rows=rows, cols=cols, value=value, layer=layer)
+        matrix = build_matrix(store, rows=rows, cols=cols, value=value, layer=layer, normalize=normalize,
+                              window=window)
+    what = "co-occurrence" + (f" (window {window})" if window else "") if rows == "code" else value
+    title = f"{what}{' / row total' if normalize == 'row' else ''} · {rows} x {cols} · from {layer}"
     if out_file is not None:
         write_csv(matrix, out_file, index=True)
         err.print(f"wrote {out_file}")
+    if plot is not None:
+        heatmap(matrix, plot, title=title)
+        err.print(f"wrote {plot}")
+    if fmt is MatrixFormat.csv:
+        typer.echo(matrix.to_csv(), nl=False)
+        return
+    if rows == "code" and normalize == "none":
+        _print_cooccurrence(matrix, title, window)
+        return
     # Many columns: put them down the side, where long names fit, unless the rows are more.
     wide = len(matrix.columns) > 6 and len(matrix.columns) > len(matrix.index)
-    out.print(matrix_table(matrix, title=f"{value} · {rows} x {cols} · from {layer}", transpose=wide, hide_empty=wide))
+    out.print(matrix_table(matrix, title=title, transpose=wide, hide_empty=wide))
+
+
+def _print_cooccurrence(matrix: pd.DataFrame, title: str, window: int) -> None:
+    """A square matrix of 40 codes can't fit a terminal: small ones as a matrix, others as pairs."""
+    used = matrix.index[matrix.to_numpy().diagonal() > 0]
+    if len(used) <= SMALL_SQUARE:
+        out.print(matrix_table(matrix.loc[used, used], title=title))
+        return
+    pairs = cooccurrence_pairs(matrix)
+    pairs = pairs.rename(columns={"count": f"within {window}" if window else "together",
+                                  "code_segments": "code total", "with_segments": "with total"})
+    shown = pairs.head(TERMINAL_PAIRS)
+    out.print(frame_table(shown, title=title, numeric=tuple(pairs.columns[2:])))
+    if len(pairs) > len(shown):
+        more = len(pairs) - len(shown)
+        err.print(f"... {more} more pair{'s' if more != 1 else ''}; --format csv or --plot FILE.png for the whole matrix")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -19,5 +20,28 @@ def matrix_table(matrix: pd.DataFrame, title: str | None = None, transpose: bool
         # Underscores become spaces so long ids wrap at word breaks in a narrow column.
         table.add_column(str(column).replace("_", " "), justify="right", overflow="fold", max_width=13)
     for name, row in frame.iterrows():
-        table.add_row(str(name), *[str(v) if v else "[dim]·[/]" for v in row])
+        table.add_row(str(name), *[_cell(v) for v in row])
+    return table
+
+
+def _cell(value: object) -> str:
+    """A count as is; a share or proportion with 3 decimals so a column lines up."""
+    if not value:
+        return "[dim]·[/]"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def frame_table(frame: pd.DataFrame, title: str | None = None, numeric: tuple[str, ...] = ()) -> Table:
+    """A plain table, one record a row (co-occurring code pairs): the first column is the
+    record's name and doesn't wrap, ``numeric`` columns are right-aligned, the rest fold."""
+    table = Table(title=title, header_style="bold")
+    for position, column in enumerate(frame.columns):
+        if position == 0:  # the record's name: cut, never wrapped, like a matrix's row names
+            table.add_column(str(column).replace("_", " "), no_wrap=True, overflow="ellipsis", max_width=44)
+        elif column in numeric:
+            table.add_column(str(column).replace("_", " "), justify="right", no_wrap=True)
+        else:
+            table.add_column(str(column).replace("_", " "), overflow="fold")
+    for row in frame.itertuples(index=False):
+        table.add_row(*[_cell(v) if name in numeric else escape(str(v)) for name, v in zip(frame.columns, row)])
     return table

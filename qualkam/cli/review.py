@@ -126,7 +126,7 @@ def review_cli(
                     out.print(f"unknown key {key!r}; {escape(HELP)}")
                     continue
             except QualkamError as exc:  # a typo in a code id must not end the session
-                err.print(f"[red]{exc}[/]")
+                err.print(f"[red]{escape(str(exc))}[/]")
                 continue
             save_progress(store, coder, filters, item)
             history.append(index)

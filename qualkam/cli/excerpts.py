@@ -1,0 +1,109 @@
+"""``qualkam excerpts``: the coded passages, filtered, as a table or a file ready for a paper."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import pandas as pd
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from ..errors import QualkamError
+from ..export import atomic_open
+from ..retrieval import FORMATS, attribution, coding_note, describe_filters, mark_spans, marked, render, retrieve
+from ..store import DEFAULT_PROJECT, Project
+from .app import app
+from .console import err, out
+
+SUFFIX_FORMATS = {".csv": "csv", ".json": "json", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html"}
+
+
+def choose_format(fmt: str | None, out_file: Path | None) -> str:
+    """``--format``, else the ``--out`` file's suffix, else a table on the terminal."""
+    if fmt is None:
+        if out_file is None:
+            return "table"
+        fmt = SUFFIX_FORMATS.get(out_file.suffix.lower())
+        if fmt is None:
+            raise QualkamError(f"--out {out_file}: cannot tell the format from '{out_file.suffix}'; "
+                               "pass --format csv, json, md or html")
+    if fmt not in FORMATS:
+        raise QualkamError(f"unknown --format {fmt!r}; use {', '.join(FORMATS)}")
+    if fmt == "table" and out_file is not None:
+        raise QualkamError("a table is for the terminal; with --out pass --format csv, json, md or html")
+    return fmt
+
+
+def write_text(text: str, out_file: Path | None) -> None:
+    """File output atomically; otherwise plain text on stdout (no rich markup, so it pipes)."""
+    if out_file is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    with atomic_open(out_file) as handle:
+        handle.write(text)
+    err.print(f"wrote {out_file}", highlight=False)
+
+
+def excerpts_table(frame: pd.DataFrame, title: str) -> Table:
+    """Excerpts for the terminal: who, where and whose coding beside the text, evidence in bold yellow."""
+    table = Table(title=title, header_style="bold", show_lines=True)
+    table.add_column("code · source · coding", overflow="fold", max_width=30)
+    table.add_column("text", overflow="fold", ratio=1, min_width=30)
+    for row in frame.to_dict("records"):
+        about = [f"[bold]{escape(row['code'])}[/]", *(escape(part) for part in attribution(row)),
+                 f"[dim]{escape(coding_note(row))}[/]"]
+        text = row["text"].strip()
+        lead = len(row["text"]) - len(row["text"].lstrip())
+        body = marked(text, mark_spans(text, int(row["start"]) + lead, row["evidence"]), escape, "[bold yellow]", "[/]")
+        table.add_row("\n".join(about), body)
+    return table
+
+
+@app.command("excerpts")
+def excerpts_cli(
+    code: Optional[list[str]] = typer.Option(
+        None, "--code", "-k", help="A code id (its descendants included) or attr:KEY=VALUE (attr:pole=formal)."),
+    phase: Optional[list[str]] = typer.Option(None, "--phase", help="A phase id or label."),
+    source_type: Optional[list[str]] = typer.Option(None, "--source-type", "-t", help="interview, meeting, fieldnote, ..."),
+    role: Optional[list[str]] = typer.Option(None, "--role", help="A speaker's role, e.g. 'Sales Director'."),
+    speaker: Optional[list[str]] = typer.Option(None, "--speaker", help="A speaker's name."),
+    coder: Optional[list[str]] = typer.Option(None, "--coder", help="A person's codings only."),
+    status: Optional[list[str]] = typer.Option(None, "--status", help="suggested, accepted or rejected."),
+    layer: Optional[str] = typer.Option(
+        None, "--from", help="auto, suggestions, human, consensus, coder:NAME or all (every coding, rejected "
+                             "ones too). Default: auto; all when --coder or --status is given."),
+    fmt: Optional[str] = typer.Option(
+        None, "--format", "-f", help="table, csv, md, html or json. Default: table, or from the --out suffix."),
+    out_file: Optional[Path] = typer.Option(None, "--out", "-o", help="Write to this file (atomically) instead of stdout."),
+    project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
+) -> None:
+    """Retrieve coded excerpts with their source, speaker, role, phase, coder and evidence.
+
+    Every filter may be repeated: values of one option are alternatives (OR), different
+    options must all hold (AND). [b]--code dimension[/] brings in the codes below it;
+    [b]--code attr:pole=formal[/] picks codes by a code attribute. md and html group the
+    excerpts under each code with its definition, each a quotation with its attribution,
+    ready for a paper. No match is not an error: a note on stderr and exit 0.
+    """
+    output = choose_format(fmt, out_file)
+    filters = dict(code=code or (), phase=phase or (), source_type=source_type or (), role=role or (),
+                   speaker=speaker or (), coder=coder or (), status=status or ())
+    with Project.open(project) as store:
+        frame = retrieve(store, codes=filters["code"], phases=filters["phase"], source_types=filters["source_type"],
+                         roles=filters["role"], speakers=filters["speaker"], coders=filters["coder"],
+                         statuses=filters["status"], layer=layer)
+    used = layer or ("all" if (coder or status) else "auto")
+    described = describe_filters(**filters)
+    if frame.empty:
+        err.print(f"no excerpts match{': ' + described if described else ''} (from {used})", highlight=False,
+                  soft_wrap=True)
+        raise typer.Exit(0)
+    subtitle = f"{len(frame)} excerpt(s){' · ' + described if described else ''} · from {used}"
+    if output == "table":
+        out.print(excerpts_table(frame, title=subtitle))
+        return
+    write_text(render(frame, output, title="Coded excerpts", subtitle=subtitle), out_file)

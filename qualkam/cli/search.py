@@ -1,0 +1,76 @@
+"""``qualkam search``: find passages by their words, whatever the case or inflection."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from ..errors import QualkamError
+from ..retrieval import describe_filters, marked, present
+from ..search import search, to_csv, to_json
+from ..store import DEFAULT_PROJECT, Project
+from .app import app
+from .console import err, out
+from .excerpts import write_text
+
+SEARCH_FORMATS = ("table", "csv", "json")
+
+
+@app.command("search")
+def search_cli(
+    query: list[str] = typer.Argument(..., help="Words or a quoted phrase, e.g. \"account plan\"."),
+    code: Optional[list[str]] = typer.Option(
+        None, "--code", "-k", help="Only segments coded with this code (or below it), or attr:KEY=VALUE."),
+    phase: Optional[list[str]] = typer.Option(None, "--phase", help="A phase id or label."),
+    source_type: Optional[list[str]] = typer.Option(None, "--source-type", "-t", help="interview, meeting, fieldnote, ..."),
+    limit: Optional[int] = typer.Option(None, "--limit", "-n", help="Show at most N segments."),
+    layer: str = typer.Option(
+        "auto", "--from", help="Codings for --code and the codes column: auto, suggestions, human, consensus, coder:NAME."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, csv or json."),
+    out_file: Optional[Path] = typer.Option(None, "--out", "-o", help="Write csv or json to this file (atomically)."),
+    project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
+) -> None:
+    """Search the segments by lemma: 'account plans' finds 'Account Plan' and 'account planning'.
+
+    One quoted argument is a phrase: its words must be adjacent and in order. Several
+    arguments must all occur in the segment (AND): [b]qualkam search trust rules[/]. Inside
+    one argument, double quotes mark a phrase among single words:
+    [b]qualkam search '"account plan" version'[/]. Punctuation is ignored. Filters may be
+    repeated (OR within one option, AND across options). csv and json give each match as
+    source character offsets. No match is not an error: a note on stderr and exit 0.
+    """
+    if fmt not in SEARCH_FORMATS:
+        raise QualkamError(f"unknown --format {fmt!r}; use {', '.join(SEARCH_FORMATS)}")
+    if fmt == "table" and out_file is not None:
+        raise QualkamError("a table is for the terminal; with --out pass --format csv or json")
+    with Project.open(project) as store:
+        result = search(store, query, codes=code or (), phases=phase or (), source_types=source_type or (),
+                        limit=limit, layer=layer)
+    words = " AND ".join(f'"{" ".join(p)}"' for p in result.phrases)
+    described = describe_filters(code=code or (), phase=phase or (), source_type=source_type or ())
+    if result.total == 0:
+        err.print(f"no segments match {words}{' (' + described + ')' if described else ''}", highlight=False,
+                  soft_wrap=True)
+        raise typer.Exit(0)
+    shown = len(result.hits)
+    status = f"{result.total} segment(s) match {words}" + (f"; showing {shown}" if shown < result.total else "")
+    if fmt != "table":
+        err.print(status, highlight=False, soft_wrap=True)
+        write_text(to_csv(result.hits) if fmt == "csv" else to_json(result.hits), out_file)
+        return
+    table = Table(title=status, header_style="bold", show_lines=True)
+    table.add_column("source · speaker · codes", overflow="fold", max_width=30)
+    table.add_column("text", overflow="fold", ratio=1, min_width=30)
+    for row in result.hits.to_dict("records"):
+        about = [f"[bold]{escape(row['source'])}[/] #{row['segment']}",
+                 *(escape(str(row[k])) for k in ("speaker", "role") if present(row[k])),
+                 " · ".join(escape(str(row[k])) for k in ("phase", "date") if present(row[k])),
+                 *(f"[dim]{escape(c)}[/]" for c in row["codes"])]
+        text = row["text"]
+        spans = [(m["start"] - row["start"], m["end"] - row["start"]) for m in row["matches"]]
+        table.add_row("\n".join(a for a in about if a), marked(text, spans, escape, "[reverse bold]", "[/]").strip())
+    out.print(table)

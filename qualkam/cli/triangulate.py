@@ -1,0 +1,92 @@
+"""``qualkam triangulate``: per code, the sources, speakers, source types, phases and roles
+that support it, with the weak spots flagged."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+
+import pandas as pd
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from ..errors import QualkamError
+from ..export import atomic_open, write_csv
+from ..store import DEFAULT_PROJECT, Project
+from ..triangulation import triangulation_table
+from .app import app
+from .console import err, out
+
+
+class TableFormat(str, Enum):
+    """What goes to stdout: a table for reading, CSV or JSON for piping."""
+
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+def _json(frame: pd.DataFrame) -> str:
+    return json.dumps(frame.to_dict(orient="records"), ensure_ascii=False, indent=2, default=int) + "\n"
+
+
+def _count(items: str) -> int:
+    return len(items.split(", ")) if items else 0
+
+
+def _terminal_table(table: pd.DataFrame, title: str) -> Table:
+    """Counts in columns and each code's flags under its name, so a 100-column terminal holds
+    it; the lists of source types, phases and roles are in the CSV and JSON."""
+    grid = Table(title=title, header_style="bold")
+    grid.add_column("code", overflow="fold", max_width=44)
+    for name in ("segments", "sources", "speakers", "types", "phases"):
+        grid.add_column(name, justify="right", no_wrap=True)
+    for row in table.itertuples(index=False):
+        name = escape(row.code) + (f"\n[yellow]! {escape(row.flags)}[/]" if row.flags else "")
+        grid.add_row(name, str(row.segments), str(row.sources), str(row.speakers),
+                     str(_count(row.source_types)), str(_count(row.phases)))
+    return grid
+
+
+def _out_kind(path: Path) -> str:
+    """The file's suffix picks CSV or JSON, so ``--out`` never needs a second option."""
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".json"):
+        raise QualkamError(f"--out {path}: unknown file type {suffix or '(no suffix)'!r}; name it .csv or .json")
+    return suffix[1:]
+
+
+def _write(frame: pd.DataFrame, path: Path) -> None:
+    if _out_kind(path) == "json":
+        with atomic_open(path) as handle:
+            handle.write(_json(frame))
+    else:
+        write_csv(frame, path)
+
+
+@app.command("triangulate")
+def triangulate_cli(
+    layer: str = typer.Option("auto", "--from", help="Codings to count: auto, suggestions, human, consensus, coder:NAME."),
+    fmt: TableFormat = typer.Option(TableFormat.table, "--format", "-f", help="table, or csv / json on stdout for piping."),
+    out_file: Path = typer.Option(None, "--out", "-o", help="Write the table to FILE.csv or FILE.json."),
+    project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
+) -> None:
+    """Per code: how many sources, speakers, source types, phases and roles support it, and
+    which codes rest on one source, one speaker or one kind of source."""
+    if out_file is not None:
+        _out_kind(out_file)  # a bad suffix stops the run before any work
+    with Project.open(project) as store:
+        table = triangulation_table(store, layer=layer)
+    if out_file is not None:
+        _write(table, out_file)
+        err.print(f"wrote {out_file}")
+    if fmt is TableFormat.csv:
+        typer.echo(table.to_csv(index=False), nl=False)
+    elif fmt is TableFormat.json:
+        typer.echo(_json(table), nl=False)
+    else:
+        flagged = int((table["flags"] != "").sum())
+        title = f"triangulation · {len(table)} codes · from {layer} · {flagged} flagged"
+        out.print(_terminal_table(table, title))
