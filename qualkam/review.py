@@ -117,11 +117,12 @@ def build_queue(project: Project, coder: str, filters: Filters) -> list[Item]:
     return [Item(r[0], r[1]) for r in rows]
 
 
-def resume_index(project: Project, coder: str, filters: Filters, queue: list[Item]) -> int:
-    """Where to start: just after the last item this coder handled in this queue."""
+def resume_index(project: Project, coder: str, filters: Filters, queue: list[Item]) -> int | None:
+    """Where to start: just after the last item this coder handled in this queue (None: a
+    first review of this queue). Decided items have left the queue, skipped ones wait."""
     row = project.query("SELECT segment_id FROM review_progress WHERE coder = ? AND queue = ?", (coder, filters.key()))
     if not row or row[0][0] is None or not queue:
-        return 0
+        return None
     last = row[0][0]
     order = project.query("SELECT s.id, src.id, s.position FROM segments s JOIN sources src ON src.id = s.source_id "
                           "WHERE s.id = ?", (last,))

@@ -86,8 +86,9 @@ def review_cli(
         if not queue:
             err.print("nothing to review with these filters")
             raise typer.Exit(0)
-        index = resume_index(store, coder, filters, queue)
-        if index:
+        resumed = resume_index(store, coder, filters, queue)
+        index = resumed or 0
+        if resumed is not None:
             err.print(f"resuming at item {index + 1} of {len(queue)}")
         history: list[int] = []
         decided = 0

@@ -1,0 +1,131 @@
+"""Real processes on one project: a review and imports at once, and processes killed mid-write.
+
+These start `python -m qualkam` as separate processes, as two researchers (or a researcher
+and a script) would, and check the store afterwards: no decision lost or duplicated, every
+coding with its audit line, and an import either whole or absent.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from qualkam.codebook import load_codebook
+from qualkam.coding import code_folder
+from qualkam.store import Project
+
+from .conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def master(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    db = tmp_path_factory.mktemp("master") / "master.db"
+    with Project.open(db, create=True) as project:
+        code_folder(ROOT / "sample_transcripts", load_codebook("kam"), project, out_dir=None)
+    return db
+
+
+@pytest.fixture
+def db(master: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "p.db"
+    with sqlite3.connect(master) as src, sqlite3.connect(copy) as dst:
+        src.backup(dst)
+    return copy
+
+
+def _spans_csv(db: Path, path: Path, codes: list[str]) -> int:
+    """A long CSV coding every segment with each of ``codes``; returns the number of codings."""
+    with Project.open(db) as project:
+        segments = project.query('SELECT source_id, start, "end" FROM segments ORDER BY id')
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["source", "start", "end", "code"])
+        for seg in segments:
+            for code in codes:
+                writer.writerow([seg["source_id"], seg["start"], seg["end"], code])
+    return len(segments) * len(codes)
+
+
+def _qualkam(*args: str, stdin: int | None = None) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, "-m", "qualkam", *args], stdin=stdin, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+
+
+def _check_store(db: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    dupes = conn.execute("""SELECT segment_id, code_id, coder, COUNT(*) FROM codings WHERE coder IS NOT NULL
+                            GROUP BY segment_id, code_id, coder HAVING COUNT(*) > 1""").fetchall()
+    assert dupes == []
+    people = conn.execute("SELECT COUNT(*) FROM codings WHERE coder IS NOT NULL").fetchone()[0]
+    audited = conn.execute("SELECT COUNT(DISTINCT entity_id) FROM audit WHERE entity = 'coding'").fetchone()[0]
+    assert people == audited, "every person's coding has its audit line, written in the same transaction"
+    return conn
+
+
+def test_a_review_and_two_imports_at_once_lose_and_duplicate_nothing(db: Path, tmp_path: Path) -> None:
+    with Project.open(db) as project:
+        queue = project.query("SELECT COUNT(DISTINCT segment_id || '/' || code_id) FROM codings WHERE coder IS NULL")[0][0]
+    expected_ben = _spans_csv(db, tmp_path / "ben.csv", ["knowledge_sharing", "sfa_crm"])
+    review = _qualkam("review", "--coder", "ana", "--project", str(db), stdin=subprocess.PIPE)
+    first = _qualkam("import", "codings", str(tmp_path / "ben.csv"), "--coder", "ben", "--project", str(db))
+    second = _qualkam("import", "codings", str(tmp_path / "ben.csv"), "--coder", "ben", "--project", str(db))
+    review_out, review_err = review.communicate("a\n" * queue + "q\n", timeout=180)
+    results = [p.communicate(timeout=180) for p in (first, second)]
+    assert review.returncode == 0, review_err
+    assert all(p.returncode == 0 for p in (first, second)), results
+    conn = _check_store(db)
+    ana = conn.execute("SELECT COUNT(*) FROM codings WHERE coder = 'ana' AND status = 'accepted'").fetchone()[0]
+    ben = conn.execute("SELECT COUNT(*) FROM codings WHERE coder = 'ben' AND status = 'accepted'").fetchone()[0]
+    assert ana == queue, f"every keystroke became one decision ({review_err[-300:]})"
+    assert ben == expected_ben, "the second import of the same file added nothing"
+    assert f"{queue} decision(s) saved for ana" in review_err
+
+
+def test_killing_a_review_keeps_every_saved_decision(db: Path) -> None:
+    review = _qualkam("review", "--coder", "ana", "--project", str(db), stdin=subprocess.PIPE)
+    assert review.stdin is not None
+    deadline = time.monotonic() + 60
+    saved = 0
+    while saved < 10 and time.monotonic() < deadline:
+        review.stdin.write("a\n")
+        review.stdin.flush()
+        time.sleep(0.05)
+        with sqlite3.connect(db, timeout=30) as conn:
+            saved = conn.execute("SELECT COUNT(*) FROM codings WHERE coder = 'ana'").fetchone()[0]
+    review.send_signal(signal.SIGKILL)
+    review.wait(timeout=30)
+    assert saved >= 10
+    conn = _check_store(db)
+    assert conn.execute("SELECT COUNT(*) FROM codings WHERE coder = 'ana'").fetchone()[0] >= saved
+    again = _qualkam("review", "--coder", "ana", "--project", str(db), stdin=subprocess.PIPE)
+    out, err = again.communicate("q\n", timeout=60)
+    assert again.returncode == 0 and "resuming at item" in err
+
+
+@pytest.mark.parametrize("delay", [0.5, 1.2, 2.0])
+def test_killing_an_import_leaves_all_or_nothing(db: Path, tmp_path: Path, delay: float) -> None:
+    expected = _spans_csv(db, tmp_path / "big.csv", ["knowledge_sharing", "sfa_crm", "customer_kpis", "vision_formal"])
+    job = _qualkam("import", "codings", str(tmp_path / "big.csv"), "--coder", "ben", "--project", str(db))
+    time.sleep(delay)
+    job.send_signal(signal.SIGKILL)
+    job.wait(timeout=30)
+    conn = _check_store(db)
+    ben = conn.execute("SELECT COUNT(*) FROM codings WHERE coder = 'ben'").fetchone()[0]
+    assert ben in (0, expected), "an import is one transaction"
+    conn.close()
+    rerun = _qualkam("import", "codings", str(tmp_path / "big.csv"), "--coder", "ben", "--project", str(db))
+    _, err = rerun.communicate(timeout=120)
+    assert rerun.returncode == 0, err
+    assert _check_store(db).execute("SELECT COUNT(*) FROM codings WHERE coder = 'ben'").fetchone()[0] == expected
