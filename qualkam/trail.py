@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 
 from .errors import QualkamError
@@ -24,6 +26,26 @@ def audit_frame(project: Project, actor: str | None = None, since: str | None = 
     return pd.read_sql_query(
         f"SELECT id, at, actor, action, entity, entity_id, before, after, note FROM audit "
         f"WHERE {' AND '.join(where)} ORDER BY id", project.conn, params=params)
+
+
+def audit_summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """A readable one-line ``change`` per audit line (for the terminal), instead of JSON."""
+
+    def change(row: pd.Series) -> str:
+        before = json.loads(row["before"]) if isinstance(row["before"], str) else {}
+        after = json.loads(row["after"]) if isinstance(row["after"], str) else {}
+        if row["entity"] == "coding" and "code_id" in after:
+            was = f"{before.get('status')} -> " if before.get("status") and before.get("status") != after.get("status") else ""
+            return f"{after['code_id']} on segment {after.get('segment_id')}: {was}{after.get('status')}"
+        if row["action"] in ("rename", "merge"):
+            return f"{before.get('code')} -> {after.get('code')}"
+        if row["action"] == "memo":
+            return str(after.get("text", ""))
+        return ", ".join(f"{k}={v}" for k, v in after.items() if k != "hash")
+
+    summary = frame[["id", "at", "actor", "action", "entity", "note"]].copy()
+    summary.insert(5, "change", [change(row) for _, row in frame.iterrows()] if len(frame) else [])
+    return summary
 
 
 def parse_target(text: str | None) -> tuple[str | None, str | None]:

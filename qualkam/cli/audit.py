@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from ..store import DEFAULT_PROJECT, Project
-from ..trail import audit_frame
+from ..trail import audit_frame, audit_summary
 from .app import app
 from .tables import emit
 
@@ -24,4 +24,6 @@ def audit_cli(
     """Export the audit trail: who changed what, when, before and after."""
     with Project.open(project) as store:
         frame = audit_frame(store, actor, since, entity)
+    if fmt == "table" and out_file is None:
+        frame = audit_summary(frame)
     emit(frame, fmt, out_file, title="audit trail", empty="no changes recorded")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+from rich.markup import escape
 from rich.table import Table
 
 from ..errors import QualkamError
@@ -12,6 +13,11 @@ from ..export import atomic_open
 from .console import err, out
 
 FORMATS = ("table", "csv", "json")
+
+
+def _short(value: object, limit: int = 60) -> str:
+    text = "" if value is None or (isinstance(value, float) and pd.isna(value)) else " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def emit(frame: pd.DataFrame, fmt: str, out_file: Path | None, title: str | None = None, empty: str = "nothing to show") -> None:
@@ -22,11 +28,13 @@ def emit(frame: pd.DataFrame, fmt: str, out_file: Path | None, title: str | None
         err.print(empty)
         return
     if fmt == "table" and out_file is None:
+        # The terminal view is a summary: long cells are cut; --format csv|json has everything.
         table = Table(title=title, header_style="bold", show_lines=False)
+        cells = [[escape(_short(v)) for v in row] for row in frame.itertuples(index=False)]
         for column in frame.columns:
             table.add_column(str(column), overflow="fold")
-        for row in frame.itertuples(index=False):
-            table.add_row(*["" if pd.isna(v) else str(v) for v in row])
+        for row in cells:
+            table.add_row(*row)
         out.print(table)
         return
     text = frame.to_json(orient="records", force_ascii=False, indent=1) if fmt == "json" else frame.to_csv(index=False)
