@@ -296,6 +296,11 @@ def mark_spans(text: str, start: int, evidence: Iterable[dict[str, Any]]) -> lis
         a, b = int(item["start"]) - start, int(item["end"]) - start
         if 0 <= a < b <= len(text) and text[a:b] == item.get("text", text[a:b]):
             spans.append((a, b))
+    return merge_spans(spans)
+
+
+def merge_spans(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Overlapping or touching spans joined, in order, so each word is marked once."""
     merged: list[tuple[int, int]] = []
     for a, b in sorted(spans):
         if merged and a <= merged[-1][1]:

@@ -25,7 +25,7 @@ from spacy.tokens import Doc
 from .errors import QualkamError
 from .matrix import layer_filter
 from .nlp import DEFAULT_PIPELINE, load_pipeline
-from .retrieval import code_infos, records_of, resolve_codes, resolve_phases, resolve_source_types
+from .retrieval import code_infos, merge_spans, records_of, resolve_codes, resolve_phases, resolve_source_types
 from .store import Project
 
 _WORD = re.compile(r"\w")
@@ -79,13 +79,7 @@ def find_spans(doc: Doc, phrases: Sequence[Sequence[str]]) -> list[tuple[int, in
         for i in range(len(lemmas) - n + 1):
             if lemmas[i:i + n] == list(phrase):
                 spans.append((words[i][1], words[i + n - 1][2]))
-    merged: list[tuple[int, int]] = []
-    for a, b in sorted(spans):
-        if merged and a <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
-        else:
-            merged.append((a, b))
-    return merged
+    return merge_spans(spans)
 
 
 def project_pipeline(project: Project, model: str | None = None) -> Language:
