@@ -60,6 +60,7 @@ from . import report as _report  # noqa: E402,F401
 from . import review as _review  # noqa: E402,F401
 from . import memo as _memo  # noqa: E402,F401
 from . import audit as _audit  # noqa: E402,F401
+from . import project as _project  # noqa: E402,F401
 from . import sheet as _sheet  # noqa: E402,F401
 from . import importing as _importing  # noqa: E402,F401
 

@@ -1,0 +1,45 @@
+"""``qualkam project clone|merge``: blind parallel coding in separate project files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ..projects import clone_for, merge_from
+from ..store import DEFAULT_PROJECT, Project
+from .app import EXIT_OK, EXIT_PROBLEMS, app
+from .console import err, out
+
+project_app = typer.Typer(help="Clone a project for a coder, merge coders' projects back.", no_args_is_help=True)
+app.add_typer(project_app, name="project")
+
+
+@project_app.command("clone")
+def clone_cli(
+    coder: str = typer.Option(..., "--for", help="The coder the copy is for."),
+    out_file: Path = typer.Option(None, "--out", "-o", help="The copy (default: qualkam-NAME.db beside the project)."),
+    project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="The master project."),
+) -> None:
+    """Copy the project for one coder, without anybody else's codings, memos or audit lines."""
+    target = out_file or project.with_name(f"{project.stem}-{coder}.db")
+    with Project.open(project) as store:
+        made = clone_for(store, coder, target)
+    out.print(f"{made}: a copy of {project} for {coder}; code it with --project {made}", soft_wrap=True)
+
+
+@project_app.command("merge")
+def merge_cli(
+    other: Path = typer.Argument(..., help="A coder's project file to bring in."),
+    coder: str = typer.Option(None, "--coder", help="Only this coder's codings (default: every person's)."),
+    project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="The master project."),
+) -> None:
+    """Bring another project's codings and memos in; nothing already here changes."""
+    with Project.open(project) as store:
+        report = merge_from(store, other, coder)
+    for line in report.problems:
+        err.print(f"[yellow]not merged:[/] {line}", soft_wrap=True, markup=True, highlight=False)
+    out.print(f"merged {other} into {project}: {report.new} new coding(s), {report.unchanged} already here, "
+              f"{len(report.conflicts)} conflict(s), {report.memos} memo(s) · coders: {', '.join(report.coders) or 'none'}",
+              soft_wrap=True)
+    raise typer.Exit(EXIT_PROBLEMS if report.problems else EXIT_OK)
