@@ -1,0 +1,177 @@
+"""From people's codings to reliability data: who coded what, in which units.
+
+The rule for missing data (documented in docs/reliability.md): a coder has *seen* a source
+when they made at least one decision in it (accepted or rejected, by review, sheet, import
+or merge). For every source a coder has seen, each of its units is coded 1 (the coder
+accepted the code there) or 0 (they did not); for a source the coder has not seen, the
+coder's values are missing. A rejected suggestion therefore counts as 0, like a code the
+coder never gave. The ``consensus`` coder is a result, not a rater, and is left out unless
+named.
+
+Units: ``segment`` (the project's segments), ``sentence`` (each segment cut by the
+pipeline's sentencizer; a coding covers the sentences its span codes under the half-overlap
+rule of docs/importing.md), or ``character`` (the coders' own spans, for unitized alpha).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .errors import QualkamError
+from .importing import segments_for_span
+from .nlp import load_pipeline
+from .store import Project
+
+UNITS = ("segment", "sentence", "character")
+
+
+@dataclass
+class CodingData:
+    """Presence of each code for each coder in each unit: codes x coders x units, NaN = missing."""
+
+    coders: list[str]
+    codes: list[str]
+    units: pd.DataFrame  # one row per unit: unit id, source, segment, start, end, text
+    presence: np.ndarray
+
+    def sets(self) -> list[list[frozenset[str] | None]]:
+        """Coders x units: the set of codes each coder gave each unit (None where missing)."""
+        result = []
+        for c in range(len(self.coders)):
+            row = []
+            for u in range(len(self.units)):
+                column = self.presence[:, c, u]
+                row.append(None if np.isnan(column).any() else frozenset(
+                    code for code, v in zip(self.codes, column) if v == 1))
+            result.append(row)
+        return result
+
+
+def project_coders(project: Project) -> list[str]:
+    """People who decided anything, in order of their first decision; ``consensus`` excluded."""
+    return [r[0] for r in project.query(
+        "SELECT coder FROM codings WHERE coder IS NOT NULL AND coder != 'consensus' GROUP BY coder ORDER BY MIN(id)")]
+
+
+def resolve_coders(project: Project, coders: list[str] | None) -> list[str]:
+    known = project_coders(project) + (["consensus"] if project.query(
+        "SELECT 1 FROM codings WHERE coder = 'consensus' LIMIT 1") else [])
+    chosen = coders or [c for c in known if c != "consensus"]
+    unknown = [c for c in chosen if c not in known]
+    if unknown:
+        raise QualkamError(f"unknown coder(s) {', '.join(unknown)}; coders in this project: {', '.join(known) or 'none yet'}")
+    if len(set(chosen)) < 2:
+        raise QualkamError(f"agreement needs at least two coders; this project has {', '.join(known) or 'none'} "
+                           "(merge another coder's project with 'qualkam project merge', or import their codings)")
+    return list(dict.fromkeys(chosen))
+
+
+def resolve_codes(project: Project, coders: list[str], codes: list[str] | None) -> list[str]:
+    """The codes to measure: those given (checked), else every code some coder accepted."""
+    order = [r[0] for r in project.query("SELECT id FROM codes ORDER BY position")]
+    if codes:
+        unknown = [c for c in codes if c not in order]
+        if unknown:
+            raise QualkamError(f"unknown code(s) {', '.join(unknown)}; see 'qualkam codebook show'")
+        return [c for c in order if c in codes]
+    used = {r[0] for r in project.query(
+        f"SELECT DISTINCT code_id FROM codings WHERE status = 'accepted' AND coder IN ({','.join('?' * len(coders))})",
+        tuple(coders))}
+    return [c for c in order if c in used]
+
+
+def _codings(project: Project, coders: list[str]) -> pd.DataFrame:
+    return pd.read_sql_query(
+        f"""SELECT c.segment_id, c.source_id AS source, c.start, c."end", c.code_id AS code, c.coder, c.status
+            FROM codings c WHERE c.coder IN ({','.join('?' * len(coders))}) AND c.segment_id IS NOT NULL""",
+        project.conn, params=tuple(coders))
+
+
+def seen_sources(codings: pd.DataFrame, coders: list[str]) -> dict[str, set[str]]:
+    """Coder -> the sources they made at least one decision in."""
+    return {coder: set(codings.loc[codings["coder"] == coder, "source"]) for coder in coders}
+
+
+def _segment_units(project: Project, sources: set[str]) -> pd.DataFrame:
+    frame = pd.read_sql_query('SELECT id AS segment, source_id AS source, start, "end", text, speaker FROM segments '
+                              "ORDER BY source_id, position", project.conn)
+    frame = frame[frame["source"].isin(sources)].reset_index(drop=True)
+    frame.insert(0, "unit", frame["segment"].astype(str))
+    return frame
+
+
+def _sentence_units(segments: pd.DataFrame) -> pd.DataFrame:
+    nlp = load_pipeline()
+    rows = []
+    for seg, doc in zip(segments.itertuples(index=False), nlp.pipe(segments["text"].tolist())):
+        for index, sent in enumerate(doc.sents):
+            text = sent.text.strip()
+            if text:
+                start = seg.start + sent.start_char + (len(sent.text) - len(sent.text.lstrip()))
+                rows.append((f"{seg.segment}.{index}", seg.segment, seg.source, start, start + len(text), text, seg.speaker))
+    return pd.DataFrame(rows, columns=["unit", "segment", "source", "start", "end", "text", "speaker"])
+
+
+def coding_data(project: Project, coders: list[str] | None = None, codes: list[str] | None = None,
+                unit: str = "segment") -> CodingData:
+    """Reliability data for segment or sentence units (character units: see ``coder_spans``)."""
+    if unit not in ("segment", "sentence"):
+        raise QualkamError(f"unknown --unit {unit!r}; use {', '.join(UNITS)}")
+    coders = resolve_coders(project, coders)
+    codes = resolve_codes(project, coders, codes)
+    if not codes:
+        raise QualkamError("no code has been accepted by these coders yet; nothing to compare")
+    codings = _codings(project, coders)
+    seen = seen_sources(codings, coders)
+    units = _segment_units(project, set().union(*seen.values()))
+    if unit == "sentence":
+        units = _sentence_units(units)
+    presence = np.full((len(codes), len(coders), len(units)), np.nan)
+    code_index = {c: i for i, c in enumerate(codes)}
+    for j, coder in enumerate(coders):
+        presence[:, j, units["source"].isin(seen[coder]).to_numpy()] = 0.0
+    accepted = codings[(codings["status"] == "accepted") & codings["code"].isin(code_index)]
+    if unit == "segment":
+        where = {seg: i for i, seg in enumerate(units["segment"])}
+        for row in accepted.itertuples(index=False):
+            if row.segment_id in where:
+                presence[code_index[row.code], coders.index(row.coder), where[row.segment_id]] = 1.0
+    else:
+        by_segment: dict[int, list[tuple[int, int, int]]] = {}
+        for i, row in enumerate(units.itertuples(index=False)):
+            by_segment.setdefault(row.segment, []).append((i, row.start, row.end))
+        for row in accepted.itertuples(index=False):
+            for i, _, _ in segments_for_span(row.start, row.end, by_segment.get(row.segment_id, [])):
+                presence[code_index[row.code], coders.index(row.coder), i] = 1.0
+    return CodingData(coders, codes, units, presence)
+
+
+def coder_spans(project: Project, coders: list[str] | None = None, codes: list[str] | None = None
+                ) -> tuple[list[str], list[str], dict[str, list[tuple[int, int, str]]], int, list[str]]:
+    """Character-level data: every coder's accepted spans on one continuum.
+
+    The sources every chosen coder has seen are laid end to end (a source starting where
+    the previous one ends), so one continuum carries the whole comparison; sources seen by
+    some coders only are left out and named in the result. Returns (coders, codes,
+    spans by coder as (start, end, code), continuum length, sources left out).
+    """
+    coders = resolve_coders(project, coders)
+    codes = resolve_codes(project, coders, codes)
+    codings = _codings(project, coders)
+    seen = seen_sources(codings, coders)
+    shared = set.intersection(*seen.values()) if seen else set()
+    left_out = sorted(set().union(*seen.values()) - shared)
+    lengths = {r[0]: r[1] for r in project.query("SELECT id, length(text) FROM sources")}
+    offset, offsets = 0, {}
+    for source in sorted(shared):
+        offsets[source] = offset
+        offset += lengths[source]
+    spans: dict[str, list[tuple[int, int, str]]] = {coder: [] for coder in coders}
+    accepted = codings[(codings["status"] == "accepted") & codings["code"].isin(codes) & codings["source"].isin(shared)]
+    for row in accepted.itertuples(index=False):
+        base = offsets[row.source]
+        spans[row.coder].append((base + int(row.start), base + int(row.end), row.code))
+    return coders, codes, spans, offset, left_out
