@@ -150,28 +150,24 @@ def coding_data(project: Project, coders: list[str] | None = None, codes: list[s
 
 
 def coder_spans(project: Project, coders: list[str] | None = None, codes: list[str] | None = None
-                ) -> tuple[list[str], list[str], dict[str, list[tuple[int, int, str]]], int, list[str]]:
-    """Character-level data: every coder's accepted spans on one continuum.
+                ) -> tuple[list[str], list[str], dict[str, tuple[dict[str, list[tuple[int, int, str]]], int]]]:
+    """Character-level data: each coder's accepted spans, source by source.
 
-    The sources every chosen coder has seen are laid end to end (a source starting where
-    the previous one ends), so one continuum carries the whole comparison; sources seen by
-    some coders only are left out and named in the result. Returns (coders, codes,
-    spans by coder as (start, end, code), continuum length, sources left out).
+    Returns (coders, codes, ``{source: ({coder: [(start, end, code)]}, length)}``), the shape
+    ``qualkam.unitized.unitized_alpha_sources`` takes. A coder appears in a source only if
+    they have seen it (an empty list: seen, nothing marked), so a source nobody else saw
+    is missing for them rather than "nothing found".
     """
     coders = resolve_coders(project, coders)
     codes = resolve_codes(project, coders, codes)
     codings = _codings(project, coders)
     seen = seen_sources(codings, coders)
-    shared = set.intersection(*seen.values()) if seen else set()
-    left_out = sorted(set().union(*seen.values()) - shared)
     lengths = {r[0]: r[1] for r in project.query("SELECT id, length(text) FROM sources")}
-    offset, offsets = 0, {}
-    for source in sorted(shared):
-        offsets[source] = offset
-        offset += lengths[source]
-    spans: dict[str, list[tuple[int, int, str]]] = {coder: [] for coder in coders}
-    accepted = codings[(codings["status"] == "accepted") & codings["code"].isin(codes) & codings["source"].isin(shared)]
+    accepted = codings[(codings["status"] == "accepted") & codings["code"].isin(codes)]
+    sources: dict[str, tuple[dict[str, list[tuple[int, int, str]]], int]] = {}
+    for source in sorted(set().union(*seen.values())):
+        spans = {coder: [] for coder in coders if source in seen[coder]}
+        sources[source] = (spans, lengths[source])
     for row in accepted.itertuples(index=False):
-        base = offsets[row.source]
-        spans[row.coder].append((base + int(row.start), base + int(row.end), row.code))
-    return coders, codes, spans, offset, left_out
+        sources[row.source][0][row.coder].append((int(row.start), int(row.end), row.code))
+    return coders, codes, sources

@@ -54,11 +54,13 @@ def test_sentence_units_split_segments(coded: Project) -> None:
     assert soft[0][texts.index("Gut feelings matter.")] == 1.0, "a whole-segment coding covers its sentences"
 
 
-def test_character_spans_on_one_continuum(coded: Project) -> None:
-    coders, codes, spans, length, left_out = coder_spans(coded)
-    assert left_out == ["int-b"] and length == len(coded.query("SELECT text FROM sources WHERE id = 'int-sales'")[0][0])
+def test_character_spans_source_by_source(coded: Project) -> None:
+    coders, codes, sources = coder_spans(coded)
+    spans, length = sources["int-sales"]
+    assert length == len(coded.query("SELECT text FROM sources WHERE id = 'int-sales'")[0][0])
     assert [code for *_, code in spans["ana"]] == ["hard_control", "soft_control"]
     assert [code for *_, code in spans["ben"]] == ["soft_control"]
+    assert list(sources["int-b"][0]) == ["ben"], "ana never opened int-b: she is missing there"
 
 
 def test_not_enough_coders_or_unknown_ones(coded: Project) -> None:
