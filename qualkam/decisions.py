@@ -62,12 +62,14 @@ def apply_decision(
     at: str | None = None,
     span: tuple[int, int] | None = None,
     via: str = "review",
+    actor: str | None = None,
 ) -> Outcome:
     """Apply one decision inside the caller's transaction (imports batch many in one).
 
     ``span`` keeps a coder's own (start, end) inside the segment, as imports from other
     tools give; by default the coding covers the whole segment. ``at`` keeps the time a
-    decision was really made, for imports and merges.
+    decision was really made, for imports and merges. ``actor`` is who the audit trail names
+    when that is not the coder (the person who decided a consensus coding).
     """
     if not coder or not coder.strip():
         raise QualkamError("a coder name is needed (--coder NAME)")
@@ -100,7 +102,8 @@ def apply_decision(
         conn.execute('UPDATE codings SET status = ?, origin = ?, memo = ?, start = ?, "end" = ?, text = ?, '
                      "updated_at = ? WHERE id = ?",
                      (status, origin, new_memo, start, end, text, stamp, before["id"]))
-        record_audit(conn, coder, action.value, "coding", str(before["id"]), before, _coding_row(conn, before["id"]), via)
+        record_audit(conn, actor or coder, action.value, "coding", str(before["id"]), before,
+                     _coding_row(conn, before["id"]), via)
         return Outcome("updated", before["id"], status)
     origin = machine["origin"] if machine is not None and action is not Action.add else "human"
     coding_id = int(conn.execute(
@@ -108,7 +111,7 @@ def apply_decision(
            evidence, memo, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, '[]', ?, ?, ?)""",
         (segment_id, seg["source_id"], start, end, text, code_id, coder, origin, status, memo, stamp, stamp),
     ).lastrowid)
-    record_audit(conn, coder, action.value, "coding", str(coding_id), None, _coding_row(conn, coding_id), via)
+    record_audit(conn, actor or coder, action.value, "coding", str(coding_id), None, _coding_row(conn, coding_id), via)
     return Outcome("inserted", coding_id, status)
 
 

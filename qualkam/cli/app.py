@@ -61,8 +61,12 @@ from . import review as _review  # noqa: E402,F401
 from . import memo as _memo  # noqa: E402,F401
 from . import audit as _audit  # noqa: E402,F401
 from . import project as _project  # noqa: E402,F401
+from . import reliability as _reliability  # noqa: E402,F401
 from . import sheet as _sheet  # noqa: E402,F401
 from . import importing as _importing  # noqa: E402,F401
+from . import agreement as _agreement  # noqa: E402,F401
+from . import disagreements as _disagreements  # noqa: E402,F401
+from . import reconcile as _reconcile  # noqa: E402,F401
 
 
 def main() -> None:

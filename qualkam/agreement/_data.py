@@ -1,0 +1,257 @@
+"""Reliability data in: a coders x units matrix of numbers or labels, or a long CSV.
+
+Everything the coefficients need is built here once: each rating becomes the index of its
+category (``-1`` for missing), with the categories in a fixed order (ascending numbers, the
+order of ``categories`` when given, otherwise labels sorted as text).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import numbers
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError, QualkamError
+from ..textio import DecodeError, decode
+
+LEVELS = ("nominal", "ordinal", "interval", "ratio")
+# Cells read as missing in a CSV: empty, or R's NA. Anything else is a value (a label "None" too).
+CSV_MISSING = ("", "NA")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Ratings as category indices: ``codes`` is coders x units, -1 where missing."""
+
+    codes: np.ndarray
+    categories: list[Any]
+    values: np.ndarray | None  # the categories as numbers, when they are numbers
+    level: str
+
+    @property
+    def valid(self) -> np.ndarray:
+        return self.codes >= 0
+
+    @property
+    def n_coders(self) -> int:
+        return int(self.codes.shape[0])
+
+    @property
+    def n_units(self) -> int:
+        return int(self.codes.shape[1])
+
+
+def check_level(level: str) -> str:
+    if level not in LEVELS:
+        raise QualkamError(f"unknown level of measurement {level!r}; use {', '.join(LEVELS)}")
+    return level
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    if isinstance(value, str):
+        return value.strip() == ""
+    if isinstance(value, numbers.Real):
+        return math.isnan(float(value))
+    return False
+
+
+def _matrix(ratings: Any) -> np.ndarray:
+    """A 2-D array (numeric or object) from a list of lists, an array or a DataFrame."""
+    if isinstance(ratings, pd.DataFrame):
+        array = ratings.to_numpy(dtype=object)
+    elif isinstance(ratings, np.ndarray):
+        array = ratings
+    else:
+        try:
+            array = np.array(ratings, dtype=object)
+        except ValueError as exc:
+            raise QualkamError("ratings must be coders x units: a list of equal-length lists") from exc
+    if array.ndim == 1 and array.size == 0:
+        array = array.reshape(0, 0)
+    if array.ndim != 2:
+        raise QualkamError(f"ratings must be coders x units (2 dimensions), not {array.ndim}; "
+                           "one row per coder, one column per unit")
+    return array
+
+
+def _numeric_categories(categories: Sequence[Any]) -> np.ndarray:
+    try:
+        return np.asarray([float(c) for c in categories], dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise QualkamError(f"categories {list(categories)!r} are not all numbers but the ratings are") from exc
+
+
+def prepare(ratings: Any, level: str = "nominal", categories: Sequence[Any] | None = None) -> Prepared:
+    """Ratings (coders x units) as category indices, validated for the level of measurement."""
+    check_level(level)
+    array = _matrix(ratings)
+    if array.dtype.kind in "biuf":
+        values = array.astype(float)
+        valid = ~np.isnan(values)
+        return _from_numbers(values, valid, level, categories)
+    flat = array.ravel()
+    missing = np.fromiter((_is_missing(v) for v in flat), dtype=bool, count=flat.size).reshape(array.shape)
+    present = flat[~missing.ravel()]
+    is_number = np.fromiter((isinstance(v, numbers.Real) for v in present), dtype=bool, count=present.size)
+    if is_number.all():
+        values = np.full(array.shape, np.nan)
+        values[~missing] = present.astype(float)
+        return _from_numbers(values, ~missing, level, categories)
+    if is_number.any():
+        number = present[is_number][0]
+        label = present[~is_number][0]
+        raise QualkamError(f"ratings mix numbers ({number!r}) and labels ({label!r}); use one kind "
+                           "(numbers for ordinal/interval/ratio data)")
+    labels = np.array([str(v) for v in present], dtype=object)
+    if level in ("interval", "ratio"):
+        raise QualkamError(f"the {level} level needs numbers; {labels[0]!r} is not one "
+                           "(use level='nominal' for labels)")
+    if categories is None:
+        if level == "ordinal":
+            raise QualkamError("the ordinal level needs the order of the labels: pass categories=[...] "
+                               f"(--categories) from lowest to highest; labels seen: {', '.join(sorted(set(labels))[:8])}")
+        order = sorted(set(labels))
+    else:
+        order = [str(c) for c in categories]
+        if len(set(order)) != len(order):
+            raise QualkamError(f"categories {order!r} name a category twice")
+        unknown = sorted(set(labels) - set(order))
+        if unknown:
+            raise QualkamError(f"rating {unknown[0]!r} is not among the categories {order!r}; "
+                               "add it or correct the rating")
+    index = {label: i for i, label in enumerate(order)}
+    codes = np.full(array.shape, -1, dtype=np.int64)
+    codes[~missing] = [index[label] for label in labels]
+    return Prepared(codes, order, None, level)
+
+
+def _from_numbers(values: np.ndarray, valid: np.ndarray, level: str, categories: Sequence[Any] | None) -> Prepared:
+    observed = np.unique(values[valid])
+    if categories is None:
+        cats = observed
+    else:
+        cats = _numeric_categories(categories)
+        if len(np.unique(cats)) != len(cats):
+            raise QualkamError(f"categories {list(categories)!r} name a category twice")
+        unknown = observed[~np.isin(observed, cats)]
+        if unknown.size:
+            raise QualkamError(f"rating {_plain(unknown[0])!r} is not among the categories {list(categories)!r}; "
+                               "add it or correct the rating")
+        if level != "ordinal":  # only the ordinal level takes its order from the list
+            cats = np.sort(cats)
+    if level == "ratio" and cats.size and cats.min() < 0:
+        raise QualkamError(f"the ratio level needs values >= 0 (a true zero); got {_plain(cats.min())}; "
+                           "use the interval level")
+    codes = np.full(values.shape, -1, dtype=np.int64)
+    if cats.size:
+        lookup = np.argsort(cats, kind="stable")
+        codes[valid] = lookup[np.searchsorted(cats[lookup], values[valid])]
+    return Prepared(codes, [_plain(c) for c in cats], cats.astype(float), level)
+
+
+def _plain(value: float) -> int | float:
+    """1.0 -> 1 for display; other floats stay floats."""
+    value = float(value)
+    return int(value) if value.is_integer() else value
+
+
+# ---------------------------------------------------------------------------------------------
+# Long CSV files: one row per unit x coder
+
+
+def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path} is a folder; give a CSV file with one row per unit and coder")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    try:
+        text, _ = decode(data)
+    except DecodeError as exc:
+        raise InputError(f"{path}: {exc}") from exc
+    if not text.strip():
+        raise InputError(f"{path}: empty file; expected a header and one row per unit and coder")
+    first = text.split("\n", 1)[0]
+    delimiter = max((",", ";", "\t"), key=first.count)  # Excel's "CSV" is ;-separated in many locales
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = [h.strip() for h in next(reader)]
+        rows = []
+        for row in reader:
+            if any(cell.strip() for cell in row):
+                rows.append((reader.line_num, row))
+    except csv.Error as exc:
+        raise InputError(f"{path}:{reader.line_num}: not valid CSV ({exc})") from exc
+    return header, rows
+
+
+def read_long(path: str | Path, unit: str = "unit", coder: str = "coder", value: str = "value",
+              level: str = "nominal") -> pd.DataFrame:
+    """Read and check a long CSV (one row per unit x coder) into columns unit, coder, value, line.
+
+    Values become numbers when every one of them is a number, else they stay labels. Empty
+    cells and ``NA`` are missing. Raises :class:`InputError` naming the file and line for a
+    missing column, an empty unit or coder, a unit coded twice by one coder, or a value that
+    is not a number at the interval or ratio level.
+    """
+    check_level(level)
+    path = Path(path)
+    header, rows = _read_rows(path)
+    columns = {}
+    for option, name in (("--unit", unit), ("--coder", coder), ("--value", value)):
+        if name not in header:
+            raise InputError(f"{path}: no column {name!r} (given by {option}); the columns are: "
+                             f"{', '.join(h for h in header if h) or '(none)'}")
+        columns[option] = header.index(name)
+    records = []
+    for line, row in rows:
+        cells = [row[i].strip() if i < len(row) else "" for i in columns.values()]
+        for option, name, cell in (("--unit", unit, cells[0]), ("--coder", coder, cells[1])):
+            if not cell:
+                raise InputError(f"{path}:{line}: empty {name!r} cell ({option}); every row needs a unit and a coder")
+        records.append((cells[0], cells[1], cells[2], line))
+    if not records:
+        raise InputError(f"{path}: a header but no rows; nothing to compare")
+    frame = pd.DataFrame(records, columns=["unit", "coder", "value", "line"])
+    first_line = frame.groupby(["unit", "coder"], sort=False)["line"].transform("first")
+    dupes = frame[first_line != frame["line"]]
+    if len(dupes):
+        row = dupes.iloc[0]
+        more = f"; {len(dupes) - 1} more duplicate row(s)" if len(dupes) > 1 else ""
+        raise InputError(f"{path}:{row['line']}: unit {row['unit']!r} is coded twice by coder {row['coder']!r} "
+                         f"(first on line {first_line[dupes.index[0]]}{more}); keep one row per unit and coder")
+    raw = frame["value"]
+    missing = raw.isin(CSV_MISSING)
+    numbers_ = pd.to_numeric(raw.where(~missing), errors="coerce")
+    bad = ~missing & numbers_.isna()
+    if not bad.any():
+        frame["value"] = numbers_.astype(float)
+    elif level in ("interval", "ratio"):
+        row = frame[bad].iloc[0]
+        raise InputError(f"{path}:{row['line']}: value {row['value']!r} is not a number; the {level} level "
+                         "needs numbers (use --level nominal for labels)")
+    else:
+        frame["value"] = raw.where(~missing, None).astype(object)
+    return frame
+
+
+def long_to_ratings(frame: pd.DataFrame) -> pd.DataFrame:
+    """A long frame (unit, coder, value) as the coders x units matrix the coefficients take;
+    units and coders keep the order in which they first appear, a missing cell is NaN/None."""
+    units = pd.unique(frame["unit"])
+    coders = pd.unique(frame["coder"])
+    wide = frame.pivot(index="coder", columns="unit", values="value")
+    return wide.reindex(index=coders, columns=units)

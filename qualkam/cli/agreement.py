@@ -1,0 +1,146 @@
+"""``qualkam agreement``: every agreement coefficient for a long CSV of ratings, as a table,
+CSV or one JSON object."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+
+import pandas as pd
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from ..agreement import (COEFFICIENTS, AgreementResult, BootstrapResult, bootstrap, coefficients, interpret_alpha,
+                         interpret_kappa, long_to_ratings, read_long)
+from .app import app
+from .console import err, out
+
+LABELS = {
+    "percent_agreement": "percent agreement",
+    "cohen_kappa": "Cohen's kappa",
+    "scott_pi": "Scott's pi",
+    "fleiss_kappa": "Fleiss' kappa",
+    "brennan_prediger": "Brennan & Prediger",
+    "gwet_ac1": "Gwet's AC1",
+    "krippendorff_alpha": "Krippendorff's alpha",
+}
+
+
+class Level(str, Enum):
+    nominal = "nominal"
+    ordinal = "ordinal"
+    interval = "interval"
+    ratio = "ratio"
+
+
+class Format(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+@app.command("agreement")
+def agreement_cli(
+    file: Path = typer.Argument(..., help="CSV with one row per unit x coder (values may be numbers or labels; empty or NA = missing)."),
+    unit: str = typer.Option("unit", "--unit", help="Column naming the unit (segment, item, case)."),
+    coder: str = typer.Option("coder", "--coder", help="Column naming the coder."),
+    value: str = typer.Option("value", "--value", help="Column with the value the coder gave the unit."),
+    level: Level = typer.Option(Level.nominal, "--level", help="Level of measurement for Krippendorff's alpha; the kappa family is always nominal."),
+    categories: str = typer.Option(None, "--categories", help="Every possible category, comma-separated (lowest to highest for ordinal labels); default: the values seen."),
+    replicates: int = typer.Option(0, "--bootstrap", help="Bootstrap replicates for 95% intervals of alpha and kappa (1000 is usual); 0 for none."),
+    seed: int = typer.Option(0, "--seed", help="Random seed for the bootstrap: the same seed gives the same intervals."),
+    minimum: float = typer.Option(0.667, "--minimum", help="Smallest acceptable alpha; with --bootstrap, reports p(alpha < minimum)."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, csv, or json (one object) on stdout."),
+) -> None:
+    """Agreement between coders on one variable: percent agreement, Cohen's kappa, Scott's pi,
+    Fleiss' kappa, Brennan & Prediger, Gwet's AC1 and Krippendorff's alpha (docs/agreement.md)."""
+    frame = read_long(file, unit=unit, coder=coder, value=value, level=level.value)
+    ratings = long_to_ratings(frame)
+    given = [c.strip() for c in categories.split(",") if c.strip()] if categories else None
+    result = coefficients(ratings, level=level.value, categories=given)
+    boot = None
+    if replicates:
+        boot = bootstrap(ratings, level=level.value, replicates=replicates, seed=seed, minimum=minimum, categories=given)
+    if fmt is Format.json:
+        record = result.as_dict()
+        if boot is not None:
+            record["bootstrap"] = boot.as_dict()
+        typer.echo(json.dumps(record, indent=2, ensure_ascii=False))
+        return
+    rows = _rows(result, boot)
+    if fmt is Format.csv:
+        typer.echo(rows.to_csv(index=False), nl=False)
+        return
+    out.print(_table(rows, result, file))
+    _status(result, boot)
+
+
+def _interpretation(name: str, value: float | None) -> str:
+    if value is None:
+        return ""
+    if name == "percent_agreement":
+        return "not chance-corrected"
+    return interpret_alpha(value) if name == "krippendorff_alpha" else interpret_kappa(value)
+
+
+def _rows(result: AgreementResult, boot: BootstrapResult | None) -> pd.DataFrame:
+    """One row per coefficient: value, interpretation, the bootstrap interval, and why it is missing."""
+    rows = []
+    for name in COEFFICIENTS:
+        value = getattr(result, name)
+        row = {"coefficient": name, "value": value, "interpretation": _interpretation(name, value)}
+        if boot is not None:
+            low = high = None
+            if name == "krippendorff_alpha":
+                low, high = boot.alpha_low, boot.alpha_high
+            elif name == boot.kappa_name:
+                low, high = boot.kappa_low, boot.kappa_high
+            row["ci_low"], row["ci_high"] = low, high
+        row["note"] = result.notes.get(name, "")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _number(value: object) -> str:
+    return "—" if value is None or value != value else f"{value:.3f}"
+
+
+def _table(rows: pd.DataFrame, result: AgreementResult, file: Path) -> Table:
+    """Each coefficient with its interpretation beside it; where there is no value, the reason."""
+    title = f"agreement · {file.name} · {result.n_units} units · {result.n_coders} coders · {result.level}"
+    table = Table(title=escape(title), header_style="bold")
+    table.add_column("coefficient", no_wrap=True)
+    table.add_column("value", justify="right", no_wrap=True)
+    if "ci_low" in rows:
+        table.add_column("95% interval", justify="right", no_wrap=True)
+    table.add_column("interpretation", overflow="fold")
+    for row in rows.to_dict("records"):
+        cells = [LABELS[row["coefficient"]], _number(row["value"])]
+        if "ci_low" in row:
+            defined = row["ci_low"] is not None and row["ci_low"] == row["ci_low"]
+            cells.append(f"{_number(row['ci_low'])} – {_number(row['ci_high'])}" if defined else "")
+        cells.append(escape(row["interpretation"]) if row["interpretation"] else f"[dim]{escape(row['note'])}[/]")
+        table.add_row(*cells)
+    return table
+
+
+def _status(result: AgreementResult, boot: BootstrapResult | None) -> None:
+    """What the numbers rest on, on stderr: pairable units, the level, the paradox, the bootstrap."""
+    lines = [f"{result.n_pairable} of {result.n_units} units have values from two coders or more "
+             f"({result.n_values} pairable values); categories: {', '.join(map(str, result.categories[:12]))}"
+             f"{' ...' if len(result.categories) > 12 else ''}"]
+    if result.level != "nominal":
+        lines.append(f"alpha uses the {result.level} level; the kappa family, AC1 and percent agreement compare "
+                     "the values as nominal categories")
+    if result.paradox:
+        lines.append(f"warning: {result.paradox}")
+    if boot is not None:
+        if boot.p_alpha_below_minimum is not None:
+            lines.append(f"bootstrap: {boot.replicates} replicates, seed {boot.seed}; alpha by Hayes & Krippendorff "
+                         f"(2007), {boot.draws} pairs a replicate; {LABELS[boot.kappa_name]} by resampling units; "
+                         f"p(alpha < {boot.minimum:g}) = {boot.p_alpha_below_minimum:.4f}")
+        lines += [f"bootstrap: {why}" for why in boot.notes.values()]
+    for line in lines:
+        err.print(escape(line), soft_wrap=True)

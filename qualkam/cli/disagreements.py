@@ -1,0 +1,133 @@
+"""``qualkam disagreements``: where and how coders differ, before they reconcile."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import pandas as pd
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from ..disagreements import (FORMATS, DisagreementReport, coder_column, confusion_view, disagreements,
+                             prevalence_view, render, summary, unit_view)
+from ..errors import QualkamError
+from ..export import atomic_open
+from ..store import DEFAULT_PROJECT, Project
+from .app import app
+from .console import err, out
+
+SUFFIX_FORMATS = {".csv": "csv", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html"}
+TEXT_CHARS = 200  # the terminal shows the start of a unit; md, html and csv have all of it
+
+
+def split_coders(value: str | None) -> list[str] | None:
+    """``--coders ana,ben`` as a list (None: every coder of the project)."""
+    if value is None:
+        return None
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    if not names:
+        raise QualkamError("--coders is empty; give names separated by commas, e.g. --coders ana,ben")
+    return names
+
+
+def choose_format(fmt: str | None, out_file: Path | None) -> str:
+    """``--format``, else the ``--out`` file's suffix, else tables on the terminal."""
+    if fmt is None:
+        if out_file is None:
+            return "table"
+        fmt = SUFFIX_FORMATS.get(out_file.suffix.lower())
+        if fmt is None:
+            raise QualkamError(f"--out {out_file}: cannot tell the format from '{out_file.suffix}'; "
+                               "pass --format md, csv or html")
+    if fmt not in FORMATS:
+        raise QualkamError(f"unknown --format {fmt!r}; use {', '.join(FORMATS)}")
+    if fmt == "table" and out_file is not None:
+        raise QualkamError("a table is for the terminal; with --out pass --format md, csv or html")
+    return fmt
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return "—" if pd.isna(value) else f"{value:.3f}"
+    return escape(str(value))
+
+
+def _numbers(frame: pd.DataFrame, title: str, index: bool = False) -> Table:
+    table = Table(title=title, header_style="bold")
+    if index:
+        table.add_column(escape(frame.index.name or ""), no_wrap=True, overflow="ellipsis", max_width=44)
+    for column in frame.columns:
+        numeric = pd.api.types.is_numeric_dtype(frame[column])
+        table.add_column(escape(str(column)), justify="right" if numeric else "left", no_wrap=not numeric,
+                         overflow="fold" if numeric else "ellipsis", max_width=None if numeric else 44)
+    for name, row in frame.iterrows():
+        table.add_row(*([escape(str(name))] if index else []), *[_cell(v) for v in row])
+    return table
+
+
+def _units_table(report: DisagreementReport) -> Table:
+    table = Table(title=f"Units where the coders differ ({report.differ})", header_style="bold", show_lines=True,
+                  expand=True)
+    table.add_column("where · text", overflow="fold", ratio=1, min_width=30)
+    for coder in report.coders:
+        table.add_column(escape(coder), overflow="fold", max_width=26)
+    for row in unit_view(report).to_dict("records"):
+        where = f"{row['source']} · {report.unit} {row['unit']}" + (f" · {row['speaker']}" if row["speaker"] else "")
+        text = " ".join(str(row["text"]).split())
+        text = text if len(text) <= TEXT_CHARS else text[: TEXT_CHARS - 1] + "…"
+        # One code a line: long code ids fit a narrow column.
+        given = [escape(row[coder_column(c)].replace("; ", "\n")) for c in report.coders]
+        table.add_row(f"[dim]{escape(where)}[/]\n{escape(text)}", *given)
+    return table
+
+
+def print_report(report: DisagreementReport) -> None:
+    """All four parts as rich tables on stdout."""
+    if report.units.empty:
+        out.print("The coders gave the same codes to every compared unit.")
+    else:
+        out.print(_units_table(report))
+    out.print(_numbers(confusion_view(report), "Confusion per code (units both coders have seen)"))
+    out.print(_numbers(report.agreement, "Percent agreement", index=True))
+    if report.kappa is not None:
+        out.print(_numbers(report.kappa, "Cohen's kappa", index=True))
+    out.print(_numbers(prevalence_view(report), "Prevalence: share of seen units given each code", index=True))
+
+
+@app.command("disagreements")
+def disagreements_cli(
+    code: Optional[list[str]] = typer.Option(
+        None, "--code", "-k", help="Only this code (its descendants included) or attr:KEY=VALUE; repeat for more."),
+    coders: Optional[str] = typer.Option(
+        None, "--coders", help="Coders to compare, separated by commas (ana,ben). Default: every coder but consensus."),
+    unit: str = typer.Option("segment", "--unit", help="segment (default) or sentence."),
+    fmt: Optional[str] = typer.Option(
+        None, "--format", "-f", help="table, md, csv (the unit list) or html. Default: table, or from the --out suffix."),
+    out_file: Optional[Path] = typer.Option(None, "--out", "-o", help="Write to this file (atomically)."),
+    project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
+) -> None:
+    """Where coders differ: each unit they coded differently (with the text and what each gave),
+    a confusion table per code, a coder x coder agreement matrix, and each coder's prevalence.
+
+    Only units every listed coder has seen are compared (a coder has seen a source when they
+    made a decision in it); the others are counted as skipped. md and html hold all four
+    parts; csv is the unit list, one column of codes per coder.
+    """
+    chosen = choose_format(fmt, out_file)
+    with Project.open(project) as store:
+        report = disagreements(store, split_coders(coders), code, unit)
+    err.print(escape(summary(report)), soft_wrap=True)
+    if chosen == "table":
+        print_report(report)
+        return
+    text = render(report, chosen)
+    if out_file is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    with atomic_open(out_file) as handle:
+        handle.write(text)
+    err.print(f"wrote {escape(str(out_file))}")

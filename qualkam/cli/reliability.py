@@ -1,0 +1,117 @@
+"""``qualkam reliability``: agreement between coders per code and overall, with interpretations."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+from rich import box
+from rich.table import Table
+
+from ..errors import QualkamError
+from ..export import atomic_open
+from ..reliability import ReliabilityReport, reliability
+from ..store import DEFAULT_PROJECT, Project
+from .app import app
+from .console import err, out
+
+
+# Landis & Koch's bands, shortened to fit a terminal table (the JSON keeps the full words).
+_BANDS = {"almost perfect": "near-perfect", "substantial": "substant."}
+
+
+def _num(value: object, places: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{value:.{places}f}"
+
+
+def _table(report: ReliabilityReport) -> Table:
+    frame = report.per_code
+    table = Table(title=f"agreement · {', '.join(report.coders)} · unit: {report.unit}", header_style="bold",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+    if report.unit == "character":
+        for name in ("code", "unitized α", ""):
+            table.add_column(name)
+        for row in frame.itertuples(index=False):
+            table.add_row(row.code, _num(row.krippendorff_alpha), row.alpha_interpretation or "")
+        return table
+    kappa = "cohen_kappa" if len(report.coders) == 2 else "fleiss_kappa"
+    has_ci = "alpha_low" in frame.columns
+    columns = [("code", "left"), ("units", "right"), ("prev.", "right"), ("differ", "right"), ("% agr.", "right"),
+               ("κ" if kappa == "cohen_kappa" else "Fleiss κ", "right"), ("κ band", "left"), ("AC1", "right"),
+               ("α", "right"), ("α verdict", "left")]
+    if has_ci:
+        columns[9:9] = [("α 95% CI", "right"), ("P(α<min)", "right")]
+    rows = []
+    for row in frame.to_dict(orient="records"):
+        cells = [row["code"], str(row["n_pairable"]), _num(row["prevalence"], 2), str(row["n_disagree"]),
+                 _num(row["percent_agreement"]), _num(row[kappa]),
+                 _BANDS.get(row["kappa_interpretation"], row["kappa_interpretation"] or "—"),
+                 _num(row["gwet_ac1"]), _num(row["krippendorff_alpha"]), (row["alpha_interpretation"] or "—").split()[0]]
+        if has_ci:
+            cells[9:9] = [f"{_num(row['alpha_low'], 2)}–{_num(row['alpha_high'], 2)}", _num(row["p_alpha_below_minimum"], 2)]
+        rows.append(cells + ["[yellow]![/]" if row.get("paradox_warning") else ""])
+    # Figures never shrink; only the code column gives way (cut with an ellipsis).
+    widths = [max([len(name)] + [len(r[i]) for r in rows if not r[i].startswith("[")] + [1])
+              for i, (name, _) in enumerate(columns + [("!", "left")])]
+    room = out.width - sum(widths[1:]) - 3 * len(widths)
+    for index, (name, justify) in enumerate(columns + [("!", "left")]):
+        if index == 0:
+            table.add_column(name, no_wrap=True, overflow="ellipsis", width=max(12, min(widths[0], room)))
+        else:
+            table.add_column(name, justify=justify, no_wrap=True, min_width=widths[index])
+    for cells in rows:
+        table.add_row(*cells)
+    return table
+
+
+@app.command("reliability")
+def reliability_cli(
+    coders: str = typer.Option(None, "--coders", help="Comma-separated coders (default: every person who coded)."),
+    codes: str = typer.Option(None, "--codes", help="Comma-separated code ids (default: every code a coder accepted)."),
+    unit: str = typer.Option("segment", "--unit", help="segment, sentence, or character (unitized alpha on the coders' spans)."),
+    level: str = typer.Option("nominal", "--level", help="Presence/absence of a code is nominal (binary), so alpha is the same at every level; see 'qualkam agreement' for rated data."),
+    replicates: int = typer.Option(0, "--bootstrap", help="Bootstrap replicates for 95% intervals (e.g. 1000)."),
+    seed: int = typer.Option(0, "--seed", help="Seed for the bootstrap, for reproducible intervals."),
+    minimum: float = typer.Option(0.667, "--minimum", help="Report the probability that alpha is below this."),
+    distance: str = typer.Option("masi", "--distance", help="Overall alpha over code sets: masi or jaccard."),
+    fmt: str = typer.Option("table", "--format", help="table, json or csv."),
+    out_file: Path = typer.Option(None, "--out", "-o", help="Write json or csv to this file."),
+    project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
+) -> None:
+    """Agreement per code and overall: percent agreement, kappas, AC1, Krippendorff's alpha."""
+    split = lambda text: [t.strip() for t in text.split(",") if t.strip()] if text else None  # noqa: E731
+    if fmt not in ("table", "json", "csv"):
+        raise QualkamError(f"unknown --format {fmt!r}; use table, json or csv")
+    with Project.open(project) as store:
+        report = reliability(store, split(coders), split(codes), unit, replicates, seed, minimum, distance)
+    if level != "nominal":
+        report.notes.append(f"--level {level}: presence/absence is binary, so alpha is the same at every level")
+    if fmt == "table" and out_file is None:
+        out.print(_table(report))
+        overall = report.overall
+        if "krippendorff_alpha_sets" in overall:
+            out.print(f"overall: Krippendorff's alpha over the set of codes per unit ({overall['distance'].upper()}) "
+                      f"= {_num(overall['krippendorff_alpha_sets'])} ({overall['interpretation'] or '—'}), "
+                      f"{overall['n_units']} units, {overall['n_codes']} codes", soft_wrap=True)
+        else:
+            out.print(f"overall: unitized alpha, any code vs none = {_num(overall['unitized_alpha_binary'])}; "
+                      f"joint over codes = {_num(overall['unitized_alpha_joint'])}", soft_wrap=True)
+        out.print("α: ≥ .800 reliable, ≥ .667 tentative conclusions only (Krippendorff 2004); κ bands after "
+                  "Landis & Koch (1977); ! = so rare (or common) a code that κ is unstable (the kappa paradox): "
+                  "read AC1 and α", style="dim", soft_wrap=True)
+        for note in report.notes:
+            err.print(f"note: {escape(note)}", soft_wrap=True)
+        return
+    text = json.dumps(report.as_dict(), indent=1, ensure_ascii=False, default=str) if fmt == "json" \
+        else report.per_code.to_csv(index=False)
+    if out_file is None:
+        out.file.write(text + ("\n" if not text.endswith("\n") else ""))
+    else:
+        with atomic_open(out_file) as handle:
+            handle.write(text)
+        err.print(f"wrote {out_file}")
