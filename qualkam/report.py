@@ -30,6 +30,7 @@ SECTIONS = [
     ("type-code", "Source type x code"),
     ("balance", "Formal versus Post-Bureaucratic KAM by phase"),
     ("triangulation", "Triangulation"),
+    ("reliability", "Reliability between coders"),
     ("excerpts", "Excerpts by code"),
 ]
 
@@ -224,6 +225,48 @@ def _triangulation_html(project: Project, layer: str) -> str:
     return f'{note}<table class="data triangulation"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 
+def _reliability_html(project: Project, replicates: int = 1000, seed: int = 0) -> str:
+    """Agreement between the coders (issue 4): per code with 95% intervals, thresholds and
+    disagreement counts, and the overall set-based alpha; a note when fewer than two coders."""
+    from .reliability import reliability
+    from .units import project_coders
+
+    coders = project_coders(project)
+    if len(coders) < 2:
+        return ('<p class="note">Reliability needs two coders or more who coded the same sources '
+                f"(this project has: {esc(', '.join(coders) or 'none')}). See docs/reliability.md.</p>")
+    try:
+        report = reliability(project, replicates=replicates, seed=seed)
+    except QualkamError as exc:
+        return f'<p class="note">{esc(str(exc))}</p>'
+    kappa = "cohen_kappa" if len(report.coders) == 2 else "fleiss_kappa"
+    frame = report.per_code
+    shown = pd.DataFrame({
+        "code": frame["code"], "units": frame["n_pairable"], "differ": frame["n_disagree"],
+        "prevalence": frame["prevalence"].round(3), "% agreement": frame["percent_agreement"].round(3),
+        ("Cohen's κ" if kappa == "cohen_kappa" else "Fleiss' κ"): frame[kappa].round(3),
+        "κ band": frame["kappa_interpretation"], "Gwet's AC1": frame["gwet_ac1"].round(3),
+        "Krippendorff's α": frame["krippendorff_alpha"].round(3),
+        "α 95% interval": [f"{lo:.3f} – {hi:.3f}" if pd.notna(lo) else "" for lo, hi in
+                           zip(frame.get("alpha_low", [float("nan")] * len(frame)),
+                               frame.get("alpha_high", [float("nan")] * len(frame)))],
+        "P(α < .667)": frame["p_alpha_below_minimum"].round(3) if "p_alpha_below_minimum" in frame else "",
+        "α verdict": frame["alpha_interpretation"],
+        "κ unstable?": ["rare code: read AC1, α" if w else "" for w in frame["paradox_warning"]],
+    })
+    overall = report.overall
+    note = (f'<p class="note">Coders {esc(", ".join(report.coders))}; unit: segment; {overall["n_units"]} units, '
+            f'{overall["n_codes"]} codes. Overall Krippendorff\'s α over the set of codes per unit (MASI): '
+            f'<strong>{overall["krippendorff_alpha_sets"]:.3f}</strong> ({esc(overall["interpretation"] or "")}). '
+            "Thresholds: α ≥ .800 reliable, ≥ .667 tentative conclusions only (Krippendorff 2004); κ bands after "
+            f"Landis &amp; Koch (1977); intervals from {replicates} bootstrap replicates (Hayes &amp; Krippendorff "
+            "2007), seed 0. “κ unstable?” marks codes so rare (or so common) that kappa is unstable, the kappa paradox: read "
+            "AC1 and α there. "
+            f'{int(frame["n_disagree"].sum())} unit-code disagreements in all; '
+            "<code>qualkam disagreements</code> lists them.</p>")
+    return note + table_html(shown, index=False)
+
+
 def _excerpts_html(project: Project, layer: str) -> str:
     frame = retrieve(project, layer=layer)
     if frame.empty:
@@ -246,6 +289,7 @@ def build_report(project: Project, layer: str = "auto", title: str = "qualkam re
         "type-code": _heatmap_html(project, "source_type", layer, "type-code"),
         "balance": _balance_html(project, layer),
         "triangulation": _triangulation_html(project, layer),
+        "reliability": _reliability_html(project),
         "excerpts": _excerpts_html(project, layer),
     }
     toc = "".join(f'<li><a href="#{key}">{esc(name)}</a></li>' for key, name in SECTIONS)

@@ -83,3 +83,24 @@ def test_layers_and_the_command(runner: CliRunner, tmp_path: Path) -> None:
     assert [p.name for p in out.parent.iterdir()] == ["report.html"]
     missing = runner.invoke(app, ["report", "--out", str(out), "--project", str(tmp_path / "none.db")])
     assert missing.exit_code == 2 and "no qualkam project" in missing.stderr
+
+
+def test_report_has_a_reliability_section_with_two_coders(tmp_path: Path, small_codebook) -> None:
+    from qualkam.coding import code_folder
+
+    from .conftest import INTERVIEW, write
+
+    write(tmp_path / "src" / "int.md", INTERVIEW)
+    with Project.open(tmp_path / "p.db", create=True) as project:
+        code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
+        assert "Reliability needs two coders or more" in build_report(project)
+        seg = {r["text"][:12]: r["id"] for r in project.query("SELECT id, text FROM segments")}
+        decide(project, "ana", seg["How were the"], "hard_control", "accept")
+        decide(project, "ben", seg["How were the"], "hard_control", "reject")
+        decide(project, "ben", seg["Honestly, no"], "soft_control", "accept")
+        decide(project, "ana", seg["Honestly, no"], "soft_control", "accept")
+        page = build_report(project)
+    section = page.split('id="reliability"', 1)[1].split("</section>", 1)[0]
+    assert "Coders ana, ben" in section and "Krippendorff" in section and "α 95% interval" in section
+    assert "hard_control" in section and "soft_control" in section
+    assert "Landis &amp; Koch" in section
