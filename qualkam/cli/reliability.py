@@ -40,20 +40,15 @@ def _table(report: ReliabilityReport) -> Table:
             table.add_row(row.code, _num(row.krippendorff_alpha), row.alpha_interpretation or "")
         return table
     kappa = "cohen_kappa" if len(report.coders) == 2 else "fleiss_kappa"
-    has_ci = "alpha_low" in frame.columns
     columns = [("code", "left"), ("units", "right"), ("prev.", "right"), ("differ", "right"), ("% agr.", "right"),
                ("κ" if kappa == "cohen_kappa" else "Fleiss κ", "right"), ("κ band", "left"), ("AC1", "right"),
                ("α", "right"), ("α verdict", "left")]
-    if has_ci:
-        columns[9:9] = [("α 95% CI", "right"), ("P(α<min)", "right")]
     rows = []
     for row in frame.to_dict(orient="records"):
         cells = [row["code"], str(row["n_pairable"]), _num(row["prevalence"], 2), str(row["n_disagree"]),
                  _num(row["percent_agreement"]), _num(row[kappa]),
                  _BANDS.get(row["kappa_interpretation"], row["kappa_interpretation"] or "—"),
                  _num(row["gwet_ac1"]), _num(row["krippendorff_alpha"]), (row["alpha_interpretation"] or "—").split()[0]]
-        if has_ci:
-            cells[9:9] = [f"{_num(row['alpha_low'], 2)}–{_num(row['alpha_high'], 2)}", _num(row["p_alpha_below_minimum"], 2)]
         rows.append(cells + ["[yellow]![/]" if row.get("paradox_warning") else ""])
     # Figures never shrink; only the code column gives way (cut with an ellipsis).
     widths = [max([len(name)] + [len(r[i]) for r in rows if not r[i].startswith("[")] + [1])
@@ -66,6 +61,18 @@ def _table(report: ReliabilityReport) -> Table:
             table.add_column(name, justify=justify, no_wrap=True, min_width=widths[index])
     for cells in rows:
         table.add_row(*cells)
+    return table
+
+
+def _bootstrap_table(report: ReliabilityReport, minimum: float, replicates: int, seed: int) -> Table:
+    """Intervals in a table of their own, so the main table still fits a terminal."""
+    table = Table(title=f"bootstrap · {replicates} replicates · seed {seed}", header_style="bold",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+    for name in ("code", "α 95% CI", f"P(α < {minimum:g})", "κ 95% CI"):
+        table.add_column(name, justify="left" if name == "code" else "right")
+    for row in report.per_code.to_dict(orient="records"):
+        table.add_row(row["code"], f"{_num(row['alpha_low'])} – {_num(row['alpha_high'])}",
+                      _num(row["p_alpha_below_minimum"]), f"{_num(row['kappa_low'])} – {_num(row['kappa_high'])}")
     return table
 
 
@@ -93,6 +100,8 @@ def reliability_cli(
         report.notes.append(f"--level {level}: presence/absence is binary, so alpha is the same at every level")
     if fmt == "table" and out_file is None:
         out.print(_table(report))
+        if replicates and "alpha_low" in report.per_code.columns:
+            out.print(_bootstrap_table(report, minimum, replicates, seed))
         overall = report.overall
         if "krippendorff_alpha_sets" in overall:
             out.print(f"overall: Krippendorff's alpha over the set of codes per unit ({overall['distance'].upper()}) "
