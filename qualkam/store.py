@@ -147,6 +147,18 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "003_refi_guids",
+        """
+        CREATE TABLE refi_guids (
+            kind TEXT NOT NULL,
+            local_id TEXT NOT NULL,
+            guid TEXT NOT NULL,
+            PRIMARY KEY (kind, local_id)
+        );
+        CREATE INDEX refi_guids_guid ON refi_guids(guid);
+        """,
+    ),
 ]
 
 
