@@ -67,6 +67,7 @@ from . import importing as _importing  # noqa: E402,F401
 from . import agreement as _agreement  # noqa: E402,F401
 from . import disagreements as _disagreements  # noqa: E402,F401
 from . import reconcile as _reconcile  # noqa: E402,F401
+from . import export as _export  # noqa: E402,F401
 
 
 def main() -> None:

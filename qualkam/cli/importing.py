@@ -8,13 +8,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from ..importing import import_codings
+from ..refi.importing import READING_TEXT, describe, import_qdc, import_qdpx
+from ..refi.importing import ImportReport as RefiReport
 from ..store import DEFAULT_PROJECT, Project
-from .app import app
-from .console import out
+from .app import EXIT_OK, EXIT_PROBLEMS, app
+from .console import err, out
 
-import_app = typer.Typer(help="Import codings made outside qualkam: coding sheets, span CSVs.", no_args_is_help=True)
+import_app = typer.Typer(help="Import codings made outside qualkam: coding sheets, span CSVs, REFI-QDA projects.",
+                         no_args_is_help=True)
 app.add_typer(import_app, name="import")
 
 
@@ -47,3 +51,74 @@ def codings_cli(
     out.print(f"imported {file} ({'coding sheet' if report.kind == 'sheet' else 'long CSV'}, "
               f"{', '.join(report.coders) or 'no coder'}): {report.new} new, {report.changed} changed, "
               f"{report.unchanged} unchanged codings{memos} · {report.rows} rows read", soft_wrap=True, markup=False)
+
+
+def _refi_summary(report: RefiReport) -> None:
+    """What a REFI-QDA import found and did: data on stdout, warnings on stderr."""
+    found = report.found
+    made_by = f" ({report.origin})" if report.origin else ""
+    out.print(f"imported {report.path}{made_by}", soft_wrap=True, markup=False)
+    if report.kind == "qdpx":
+        head = describe([(found["sources"], "text source"), (found["codes"], "code"), (found["selections"], "selection")])
+        rest = describe([(found["users"], "user"), (found["notes"], "note"), (found["cases"], "case"),
+                         (found["variables"], "variable")])
+        out.print(f"  found: {head} with {describe([(found['codings'], 'coding')])}, {rest}", soft_wrap=True, markup=False)
+        out.print(f"  sources: {len(report.sources_new)} new, {len(report.sources_matched)} already in the project "
+                  "(same text)", soft_wrap=True, markup=False)
+    else:
+        out.print(f"  found: {describe([(found['codes'], 'code'), (found['sets'], 'set')])}", soft_wrap=True, markup=False)
+    out.print(f"  codes: {len(report.codes_new)} new, {report.codes_matched} already in the project"
+              + (f" (codebook version '{report.codebook_version}')" if report.codebook_version else ""),
+              soft_wrap=True, markup=False)
+    if report.kind == "qdpx":
+        out.print(f"  codings: {report.codings_new} new, {report.codings_changed} changed, {report.codings_unchanged} "
+                  "unchanged (one per segment, code and coder)", soft_wrap=True, markup=False)
+        out.print(f"  memos: {report.memos_new} new, {report.memos_unchanged} unchanged", soft_wrap=True, markup=False)
+        out.print(f"  coders: {', '.join(report.coders) or 'none'}", soft_wrap=True, markup=False)
+        by_reading: dict[str, list[str]] = {}
+        for source_id, reading in report.readings.items():
+            by_reading.setdefault(reading, []).append(source_id)
+        for reading, ids in by_reading.items():
+            out.print(f"  positions, {READING_TEXT[reading]}: {', '.join(ids)}", soft_wrap=True, markup=False)
+    for warning in report.warnings:
+        err.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
+
+
+@import_app.command("qdpx")
+def qdpx_cli(
+    file: Path = typer.Argument(..., help="A REFI-QDA project (.qdpx) from NVivo, ATLAS.ti, MAXQDA, qualkam, ..."),
+    as_coder: str = typer.Option(None, "--as-coder", help="Import every user's codings and notes as this one coder."),
+    project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file (created if missing)."),
+) -> None:
+    """Import a REFI-QDA project: sources, codes, people's codings, cases, variables, notes.
+
+    Sources already in the project (same text) are reused; new ones are added and segmented
+    like 'qualkam code' does. Each selection becomes a coding by its user (or --as-coder) on
+    the segments its span codes, with its time. Positions are checked against each text in
+    UTF-16 code units and in code points; the reading that fits is used and printed.
+
+    The file is read safely (no paths out of the archive, no XML entities, size caps) and
+    imported whole or not at all (exit code 2). Sources that cannot be read (dangling
+    paths, media) are reported as warnings (exit code 1). Importing it again adds nothing.
+    """
+    with Project.open(project, create=True) as store:
+        report = import_qdpx(store, file, as_coder)
+    _refi_summary(report)
+    raise typer.Exit(EXIT_PROBLEMS if report.warnings else EXIT_OK)
+
+
+@import_app.command("qdc")
+def qdc_cli(
+    file: Path = typer.Argument(..., help="A REFI-QDA codebook (.qdc)."),
+    project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file (created if missing)."),
+) -> None:
+    """Import a REFI-QDA codebook: the code tree with colours, descriptions and attributes.
+
+    New codes are added as a new codebook version; codes the project has (same GUID,
+    '[qualkam id: X]' line, or same name under the same parent) are left as they are.
+    Importing it again adds nothing.
+    """
+    with Project.open(project, create=True) as store:
+        report = import_qdc(store, file)
+    _refi_summary(report)
+    raise typer.Exit(EXIT_PROBLEMS if report.warnings else EXIT_OK)
