@@ -191,3 +191,24 @@ def test_segment_speakers_come_back_with_full_names(trip) -> None:
     original, _, fresh = trip
     sql = 'SELECT source_id, start, "end", speaker FROM segments'
     assert _rows(fresh, sql) == _rows(original, sql)
+
+
+def test_imported_codings_are_a_layer_for_matrices_reliability_and_reports(trip) -> None:
+    """A team that codes elsewhere audits agreement here: the imported coders are layers."""
+    from qualkam.matrix import build_matrix
+    from qualkam.reliability import reliability
+    from qualkam.report import build_report
+
+    original, _, fresh = trip
+    with Project.open(original) as project:
+        before = {c: build_matrix(project, rows="source", layer=f"coder:{c}") for c in ("ana", "ben")}
+        alpha_before = reliability(project, coders=["ana", "ben"]).per_code
+    with Project.open(fresh) as project:
+        for coder, matrix in before.items():
+            after = build_matrix(project, rows="source", layer=f"coder:{coder}")
+            assert after.loc[:, (after != 0).any()].equals(matrix.loc[:, (matrix != 0).any()]), coder
+        alpha_after = reliability(project, coders=["ana", "ben"]).per_code
+        assert "Reliability between coders" in build_report(project)
+    cols = ["code", "n_pairable", "n_disagree", "krippendorff_alpha"]
+    pd_equal = alpha_after[cols].reset_index(drop=True).equals(alpha_before[cols].reset_index(drop=True))
+    assert pd_equal, (alpha_before[cols], alpha_after[cols])
