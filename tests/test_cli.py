@@ -164,7 +164,20 @@ def test_failed_export_keeps_the_good_file(runner: CliRunner, folder: Path, smal
 
 
 def test_every_command_has_help(runner: CliRunner) -> None:
-    for args in (["--help"], ["code", "--help"], ["matrix", "--help"], ["codebook", "--help"],
-                 ["codebook", "validate", "--help"], ["codebook", "show", "--help"]):
-        result = runner.invoke(app, args)
-        assert result.exit_code == 0 and "Usage" in result.output
+    """Walk the whole command tree: every command and sub-command explains itself."""
+    import typer
+
+    def walk(command, path):
+        yield path
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from walk(sub, [*path, name])
+
+    paths = list(walk(typer.main.get_command(app), []))
+    assert len(paths) > 25
+    for path in paths:
+        result = runner.invoke(app, [*path, "--help"])
+        assert result.exit_code == 0 and "Usage" in result.output, path
+        command = typer.main.get_command(app)
+        for name in path:
+            command = command.commands[name]
+        assert (command.help or "").strip(), f"{' '.join(path)} has no help text"
