@@ -17,9 +17,9 @@ from ..errors import QualkamError
 from ..export import atomic_open
 from ..store import DEFAULT_PROJECT, Project
 from .app import app
+from .tables import choose_format
 from .console import err, out
 
-SUFFIX_FORMATS = {".csv": "csv", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html"}
 TEXT_CHARS = 200  # the terminal shows the start of a unit; md, html and csv have all of it
 
 
@@ -31,22 +31,6 @@ def split_coders(value: str | None) -> list[str] | None:
     if not names:
         raise QualkamError("--coders is empty; give names separated by commas, e.g. --coders ana,ben")
     return names
-
-
-def choose_format(fmt: str | None, out_file: Path | None) -> str:
-    """``--format``, else the ``--out`` file's suffix, else tables on the terminal."""
-    if fmt is None:
-        if out_file is None:
-            return "table"
-        fmt = SUFFIX_FORMATS.get(out_file.suffix.lower())
-        if fmt is None:
-            raise QualkamError(f"--out {out_file}: cannot tell the format from '{out_file.suffix}'; "
-                               "pass --format md, csv or html")
-    if fmt not in FORMATS:
-        raise QualkamError(f"unknown --format {fmt!r}; use {', '.join(FORMATS)}")
-    if fmt == "table" and out_file is not None:
-        raise QualkamError("a table is for the terminal; with --out pass --format md, csv or html")
-    return fmt
 
 
 def _cell(value: object) -> str:
@@ -116,7 +100,7 @@ def disagreements_cli(
     made a decision in it); the others are counted as skipped. md and html hold all four
     parts; csv is the unit list, one column of codes per coder.
     """
-    chosen = choose_format(fmt, out_file)
+    chosen = choose_format(fmt, out_file, FORMATS)
     with Project.open(project) as store:
         report = disagreements(store, split_coders(coders), code, unit)
     err.print(escape(summary(report)), soft_wrap=True)

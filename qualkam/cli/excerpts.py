@@ -16,25 +16,9 @@ from ..export import atomic_open
 from ..retrieval import FORMATS, attribution, coding_note, describe_filters, mark_spans, marked, render, retrieve
 from ..store import DEFAULT_PROJECT, Project
 from .app import app
+from .tables import choose_format
 from .console import err, out
 
-SUFFIX_FORMATS = {".csv": "csv", ".json": "json", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html"}
-
-
-def choose_format(fmt: str | None, out_file: Path | None) -> str:
-    """``--format``, else the ``--out`` file's suffix, else a table on the terminal."""
-    if fmt is None:
-        if out_file is None:
-            return "table"
-        fmt = SUFFIX_FORMATS.get(out_file.suffix.lower())
-        if fmt is None:
-            raise QualkamError(f"--out {out_file}: cannot tell the format from '{out_file.suffix}'; "
-                               "pass --format csv, json, md or html")
-    if fmt not in FORMATS:
-        raise QualkamError(f"unknown --format {fmt!r}; use {', '.join(FORMATS)}")
-    if fmt == "table" and out_file is not None:
-        raise QualkamError("a table is for the terminal; with --out pass --format csv, json, md or html")
-    return fmt
 
 
 def write_text(text: str, out_file: Path | None) -> None:
@@ -89,7 +73,7 @@ def excerpts_cli(
     excerpts under each code with its definition, each a quotation with its attribution,
     ready for a paper. No match is not an error: a note on stderr and exit 0.
     """
-    output = choose_format(fmt, out_file)
+    output = choose_format(fmt, out_file, FORMATS)
     filters = dict(code=code or (), phase=phase or (), source_type=source_type or (), role=role or (),
                    speaker=speaker or (), coder=coder or (), status=status or ())
     with Project.open(project) as store:

@@ -13,6 +13,23 @@ from ..export import atomic_open
 from .console import err, out
 
 FORMATS = ("table", "csv", "json")
+SUFFIX_FORMATS = {".csv": "csv", ".json": "json", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html"}
+
+
+def choose_format(fmt: str | None, out_file: Path | None, formats: tuple[str, ...]) -> str:
+    """``--format``, else the ``--out`` file's suffix, else a table on the terminal."""
+    files = ", ".join(f for f in formats if f != "table")
+    if fmt is None:
+        if out_file is None:
+            return "table"
+        fmt = SUFFIX_FORMATS.get(out_file.suffix.lower())
+        if fmt is None or fmt not in formats:
+            raise QualkamError(f"--out {out_file}: cannot tell the format from '{out_file.suffix}'; pass --format {files}")
+    if fmt not in formats:
+        raise QualkamError(f"unknown --format {fmt!r}; use {', '.join(formats)}")
+    if fmt == "table" and out_file is not None:
+        raise QualkamError(f"a table is for the terminal; with --out pass --format {files}")
+    return fmt
 
 
 def _short(value: object, limit: int = 60) -> str:
