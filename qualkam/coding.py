@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from .codebook import Codebook
+from .errors import QualkamError
 from .export import write_outputs
 from .ingest import PreparedSource, Problem, discover, prepare
 from .nlp import load_pipeline, pipeline_name
@@ -19,7 +20,11 @@ from .segment import Segment, Unit, resolve_turns, split_turn
 from .store import Project, SourceRecord
 from .suggest import Suggester, Suggestion
 
+if TYPE_CHECKING:
+    from .learn import Model
+
 Progress = Callable[[int, int, str], None]
+SUGGEST_MODES = ("rules", "model", "both")  # the codebook's rules, the trained model (qualkam train), or both
 
 
 @dataclass
@@ -37,6 +42,7 @@ class CodeReport:
     outputs: list[Path] = field(default_factory=list)
     missing_sources: list[str] = field(default_factory=list)
     retired_in_use: dict[str, int] = field(default_factory=dict)
+    model_id: int | None = None
 
     @property
     def skipped(self) -> list[Problem]:
@@ -61,7 +67,8 @@ def segment_and_suggest(source: PreparedSource, unit: Unit, suggester: Suggester
     return segments, suggestions
 
 
-def _record(source: PreparedSource, unit: Unit, pipeline: str, codebook: Codebook) -> SourceRecord:
+def _record(source: PreparedSource, unit: Unit, pipeline: str, codebook: Codebook,
+            extra: tuple[str, ...] = ()) -> SourceRecord:
     meta = source.meta
     return SourceRecord(
         id=source.id,
@@ -69,7 +76,7 @@ def _record(source: PreparedSource, unit: Unit, pipeline: str, codebook: Codeboo
         format=source.raw.format,
         encoding=source.raw.encoding,
         content_hash=source.content_hash,
-        fingerprint=source.fingerprint(unit.value, pipeline, codebook.hash),
+        fingerprint=source.fingerprint(unit.value, pipeline, codebook.hash, *extra),
         type=meta.type,
         date=meta.date,
         phase=source.phase,
@@ -83,12 +90,20 @@ def _record(source: PreparedSource, unit: Unit, pipeline: str, codebook: Codeboo
 
 
 def _code_one(source: PreparedSource, unit: Unit, pipeline: str, codebook: Codebook, codebook_id: int,
-              suggester: Suggester, project: Project, known: dict[str, str], report: CodeReport) -> None:
-    record = _record(source, unit, pipeline, codebook)
+              suggester: Suggester, project: Project, known: dict[str, str], report: CodeReport,
+              suggest: str = "rules", learned: "Model | None" = None) -> None:
+    # The suggest mode and model version join the fingerprint (only when not the default, so
+    # fingerprints of rule runs stay as they were): `--suggest model` after a rules run, or
+    # after a new `qualkam train`, must re-suggest.
+    extra = () if learned is None else (f"suggest:{suggest}", f"model:{learned.id}")
+    record = _record(source, unit, pipeline, codebook, extra)
     if known.get(record.id) == record.fingerprint:
         report.unchanged += 1
         return
     segments, suggestions = segment_and_suggest(source, unit, suggester)
+    if learned is not None:
+        found = learned.suggest(record.id, segments)
+        suggestions = found if suggest == "model" else [rules + model for rules, model in zip(suggestions, found)]
     stored = project.store_source(record, codebook_id, segments, suggestions)
     report.coded += 1
     report.segments += stored.segments
@@ -106,11 +121,23 @@ def code_folder(
     encoding: str | None = None,
     out_dir: str | Path | None = "qualkam-out",
     progress: Progress | None = None,
+    suggest: str = "rules",
 ) -> CodeReport:
-    """Code every transcript in ``folder`` into ``project``; write the outputs to ``out_dir``."""
+    """Code every transcript in ``folder`` into ``project``; write the outputs to ``out_dir``.
+
+    ``suggest``: ``rules`` (the codebook's patterns), ``model`` (the newest model from
+    ``qualkam train``, stored with origin ``model``) or ``both``.
+    """
+    if suggest not in SUGGEST_MODES:
+        raise QualkamError(f"unknown --suggest {suggest!r}; use {', '.join(SUGGEST_MODES)}")
+    learned = None
+    if suggest != "rules":
+        from .learn import load_model  # spaCy textcat and scikit-learn only when asked for
+
+        learned = load_model(project)
     folder = Path(folder)
     files, problems = discover(folder)
-    report = CodeReport(files=len(files), problems=list(problems))
+    report = CodeReport(files=len(files), problems=list(problems), model_id=learned.id if learned else None)
     nlp = load_pipeline(model)
     pipeline = pipeline_name(model)
     suggester = Suggester(codebook, nlp)
@@ -125,7 +152,7 @@ def code_folder(
                 continue
         else:
             seen.add(item.id)
-            _code_one(item, unit, pipeline, codebook, codebook_id, suggester, project, known, report)
+            _code_one(item, unit, pipeline, codebook, codebook_id, suggester, project, known, report, suggest, learned)
         handled += 1
         if progress is not None:
             progress(handled, len(files), str(item.path))

@@ -54,9 +54,18 @@ def write_csv(frame: pd.DataFrame, path: str | Path, index: bool = False) -> Pat
     return Path(path)
 
 
+def evidence_item_text(e: dict) -> str:
+    """One piece of evidence for a CSV cell: the words, the rule and where they are in the
+    source; a model suggestion's evidence is a similar segment elsewhere, so it has no offsets."""
+    if "start" in e:
+        return f"{e['text']} [{e['rule']}] @{e['start']}-{e['end']}"
+    return f"{e.get('text', '')} [{e.get('rule')}: segment {e.get('segment')} of {e.get('source')}, " \
+           f"similarity {e.get('similarity')}]"
+
+
 def _evidence_text(raw: str) -> str:
     items = json.loads(raw or "[]")
-    return "; ".join(f"{e['text']} [{e['rule']}] @{e['start']}-{e['end']}" for e in items)
+    return "; ".join(evidence_item_text(e) for e in items)
 
 
 def excerpts_frame(project: Project) -> pd.DataFrame:

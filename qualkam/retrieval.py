@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable, Sequence
 import pandas as pd
 
 from .errors import QualkamError
-from .export import EXCERPT_COLUMNS
+from .export import EXCERPT_COLUMNS, evidence_item_text
 from .matrix import layer_filter
 from .store import Project
 
@@ -261,7 +261,7 @@ def _clean(value: Any) -> Any:
 
 def evidence_text(evidence: list[dict[str, Any]]) -> str:
     """Evidence as in ``excerpts.csv``: ``words [rule] @start-end; ...``."""
-    return "; ".join(f"{e['text']} [{e['rule']}] @{e['start']}-{e['end']}" for e in evidence)
+    return "; ".join(evidence_item_text(e) for e in evidence)
 
 
 def csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -293,6 +293,8 @@ def mark_spans(text: str, start: int, evidence: Iterable[dict[str, Any]]) -> lis
     """
     spans = []
     for item in evidence:
+        if "start" not in item:  # a model suggestion's similar segment lies elsewhere
+            continue
         a, b = int(item["start"]) - start, int(item["end"]) - start
         if 0 <= a < b <= len(text) and text[a:b] == item.get("text", text[a:b]):
             spans.append((a, b))

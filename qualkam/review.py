@@ -17,6 +17,7 @@ from .errors import QualkamError
 from .store import Project, now
 
 STATUSES = ("suggested", "accepted", "rejected", "all")
+ORDERS = ("reading", "uncertain")
 
 
 @dataclass(frozen=True)
@@ -27,9 +28,12 @@ class Filters:
     source: str | None = None
     phase: str | None = None
     status: str = "suggested"
+    order: str = "reading"
 
     def key(self) -> str:
-        return json.dumps([self.code, self.source, self.phase, self.status])
+        # The reading order keeps its old key, so progress saved before --order existed still resumes.
+        base = [self.code, self.source, self.phase, self.status]
+        return json.dumps(base if self.order == "reading" else [*base, self.order])
 
 
 @dataclass(frozen=True)
@@ -72,9 +76,12 @@ def _descendants(project: Project, code: str) -> list[str]:
 
 
 def build_queue(project: Project, coder: str, filters: Filters) -> list[Item]:
-    """The items of this review in reading order (source, then position in it)."""
+    """The items of this review in reading order (source, then position in it), or with
+    ``order="uncertain"`` the model's least sure suggestions first (see ``uncertain_first``)."""
     if filters.status not in STATUSES:
         raise QualkamError(f"unknown --status {filters.status!r}; use {', '.join(STATUSES)}")
+    if filters.order not in ORDERS:
+        raise QualkamError(f"unknown --order {filters.order!r}; use {', '.join(ORDERS)}")
     where, params = ["1 = 1"], []
     if filters.source:
         if not project.query("SELECT 1 FROM sources WHERE id = ?", (filters.source,)):
@@ -114,7 +121,24 @@ def build_queue(project: Project, coder: str, filters: Filters) -> list[Item]:
                   WHERE (c.coder IS NULL OR c.coder = ?) {code_clause} AND {' AND '.join(where)}
                   ORDER BY src.id, s.position, c.code_id"""
         rows = project.query(sql, (coder, *params_codes, *params))
-    return [Item(r[0], r[1]) for r in rows]
+    items = [Item(r[0], r[1]) for r in rows]
+    return uncertain_first(project, items) if filters.order == "uncertain" else items
+
+
+def uncertain_first(project: Project, items: list[Item]) -> list[Item]:
+    """Model suggestions whose calibrated score is closest to their code's threshold (the
+    newest model's; 0.5 for a code it does not know) first, where a decision teaches the
+    most; then every other item in reading order."""
+    from .learn import DEFAULT_THRESHOLD, latest_thresholds
+
+    thresholds = latest_thresholds(project)
+    scores = {(r[0], r[1]): r[2] for r in project.query(
+        "SELECT segment_id, code_id, MAX(score) FROM codings WHERE coder IS NULL AND origin = 'model' "
+        "AND score IS NOT NULL GROUP BY segment_id, code_id")}
+    distance = {i: abs(scores[(item.segment_id, item.code_id)] - thresholds.get(item.code_id, DEFAULT_THRESHOLD))
+                for i, item in enumerate(items) if (item.segment_id, item.code_id) in scores}
+    model = sorted(distance, key=lambda i: (distance[i], i))
+    return [items[i] for i in model] + [item for i, item in enumerate(items) if i not in distance]
 
 
 def resume_index(project: Project, coder: str, filters: Filters, queue: list[Item]) -> int | None:
@@ -124,6 +148,9 @@ def resume_index(project: Project, coder: str, filters: Filters, queue: list[Ite
     if not row or row[0][0] is None or not queue:
         return None
     last = row[0][0]
+    if filters.order != "reading":  # not in reading order: after the last item handled, if it is still here
+        hits = [index for index, item in enumerate(queue) if item.segment_id == last]
+        return (hits[-1] + 1) % len(queue) if hits else 0
     order = project.query("SELECT s.id, src.id, s.position FROM segments s JOIN sources src ON src.id = s.source_id "
                           "WHERE s.id = ?", (last,))
     if not order:

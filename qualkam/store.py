@@ -159,6 +159,22 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX refi_guids_guid ON refi_guids(guid);
         """,
     ),
+    (
+        # Learned suggestions (issue 6): one row per `qualkam train`, the newest is used.
+        "004_models",
+        """
+        CREATE TABLE models (
+            id INTEGER PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            layer TEXT NOT NULL,
+            codes TEXT NOT NULL,
+            settings TEXT NOT NULL,
+            data TEXT NOT NULL,
+            metrics TEXT NOT NULL,
+            model BLOB NOT NULL
+        );
+        """,
+    ),
 ]
 
 
@@ -395,8 +411,9 @@ class Project:
         for seg, seg_id, found in zip(segments, new_ids, suggestions):
             for sug in found:
                 evidence = json.dumps([e.as_dict() for e in sug.evidence], ensure_ascii=False)
-                rows.append((seg_id, record.id, seg.start, seg.end, seg.text, sug.code_id, origin, sug.score,
-                             evidence, stamp, stamp))
+                # A model suggestion carries its own origin, so one run can store rules and model.
+                rows.append((seg_id, record.id, seg.start, seg.end, seg.text, sug.code_id,
+                             getattr(sug, "origin", None) or origin, sug.score, evidence, stamp, stamp))
         conn.executemany(
             """INSERT INTO codings (segment_id, source_id, start, "end", text, code_id, coder, origin, status, score,
                evidence, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, 'suggested', ?, ?, ?, ?)""",

@@ -68,6 +68,8 @@ from . import agreement as _agreement  # noqa: E402,F401
 from . import disagreements as _disagreements  # noqa: E402,F401
 from . import reconcile as _reconcile  # noqa: E402,F401
 from . import export as _export  # noqa: E402,F401
+from . import evaluate as _evaluate  # noqa: E402,F401
+from . import train as _train  # noqa: E402,F401
 
 
 def main() -> None:

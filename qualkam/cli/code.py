@@ -28,6 +28,8 @@ def code_cli(
     model: str = typer.Option(None, "--model", "-m", help="An installed trained spaCy pipeline (default: blank English, no download)."),
     encoding: str = typer.Option(None, "--encoding", help="Force a text encoding (default: BOM, then UTF-8, then Windows-1252)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only problems."),
+    suggest: str = typer.Option("rules", "--suggest", help="rules (the codebook's patterns), model (the newest "
+                                "model from 'qualkam train') or both."),
 ) -> None:
     """Code a folder of transcripts: suggest codes with their evidence, store them, export CSVs."""
     book = load_codebook(codebook)
@@ -42,7 +44,7 @@ def code_cli(
                 bar.update(task, completed=done, total=total, description=f"coding {Path(path).name}")
 
             report = code_folder(folder, book, store, unit=unit, model=model, encoding=encoding,
-                                 out_dir=out_dir, progress=tick)
+                                 out_dir=out_dir, progress=tick, suggest=suggest)
         for problem in report.problems:
             kind = "skipped" if problem.skipped else "warning"
             err.print(f"[{'red' if problem.skipped else 'yellow'}]{kind}:[/] {escape(str(problem))}", soft_wrap=True)
@@ -63,6 +65,8 @@ def code_cli(
             out.print(f"project {project}: {counts['sources']} sources, {counts['segments']} segments "
                       f"({unit.value}), {counts['suggestions']} suggestions, {counts['human_codings']} human codings",
                       soft_wrap=True)
+            if report.model_id is not None:
+                out.print(f"suggestions: {suggest} (model {report.model_id})", soft_wrap=True)
             out.print(f"outputs: {', '.join(str(p) for p in report.outputs)}", soft_wrap=True)
             matrix = build_matrix(store, rows="phase", cols="code")
             out.print(matrix_table(matrix, title="Segments per code and phase", transpose=True, hide_empty=True))

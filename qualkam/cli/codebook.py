@@ -78,3 +78,58 @@ def migrate_cli(
     for old, count in report.to_recode.items():
         out.print(f"{count} coding(s) of split code {old!r} to re-code: qualkam review --coder NAME --code {old} "
                   "--status accepted", soft_wrap=True)
+
+
+_LINT_HEADINGS = {"no_patterns": "leaves without patterns", "shared_pattern": "lemma phrases shared by several codes",
+                  "unmatched_pattern": "patterns that match nothing in the project",
+                  "no_parent_cooccurrence": "children coded without their parent"}
+
+
+@codebook_app.command("lint")
+def lint_cli(
+    path: str = typer.Argument(None, help="Codebook YAML path, or 'kam' (default: the project's codebook, else kam)."),
+    project: Path = typer.Option(None, "--project", "-p", help=f"Project store file (default: {DEFAULT_PROJECT} if "
+                                                              "it exists; without one only the static checks run)."),
+    fmt: str = typer.Option("table", "--format", help="table or json."),
+) -> None:
+    """Find what validation cannot: leaves without patterns, patterns shared by codes or matching
+    nothing in the project, children coded without their parent. Exit code 1 when lint finds something."""
+    import json
+
+    from ..codebook import parse_codebook
+    from ..errors import QualkamError
+    from ..lint import KINDS, lint, project_codebook
+
+    if fmt not in ("table", "json"):
+        raise QualkamError(f"unknown --format {fmt!r}; use table or json")
+    if project is None and Path(DEFAULT_PROJECT).is_file():
+        project = Path(DEFAULT_PROJECT)
+    store = Project.open(project) if project is not None else None
+    try:
+        found = project_codebook(store) if path is None and store is not None else None
+        book = parse_codebook(*found) if found else load_codebook(path or "kam")
+        report = lint(book, store)
+    finally:
+        if store is not None:
+            store.close()
+    if fmt == "json":
+        out.file.write(json.dumps(report.as_dict(), indent=1, ensure_ascii=False) + "\n")
+    else:
+        against = f"against {report.project} ({report.segments} segments)" if report.project else "static checks only"
+        out.print(f"[bold]{escape(book.path)}[/] · {len(book.codes)} codes · {against}", soft_wrap=True)
+        for kind in KINDS:
+            if kind not in report.checks:
+                continue
+            found_here = [f for f in report.findings if f.kind == kind]
+            out.print(f"[bold]{_LINT_HEADINGS[kind]}[/] ({len(found_here)})", soft_wrap=True)
+            for finding in found_here:
+                out.print(f"  {escape(finding.where)}: {escape(finding.message)}", soft_wrap=True, highlight=False)
+                if finding.pattern and finding.pattern.startswith("tokens:") and finding.detail:
+                    shown = finding.detail if len(finding.detail) <= 96 else finding.detail[:95] + "…"
+                    out.print(f"    [dim]{escape(shown)}[/]", soft_wrap=True, highlight=False)
+        counts = ", ".join(f"{n} {_LINT_HEADINGS[kind]}" for kind, n in report.counts().items() if n)
+        out.print(f"{len(report.findings)} finding(s)" + (f": {counts}" if counts else " in the checks that ran"),
+                  soft_wrap=True)
+    for note in report.notes:
+        err.print(f"note: {escape(note)}", soft_wrap=True)
+    raise typer.Exit(EXIT_PROBLEMS if report.findings else EXIT_OK)

@@ -51,7 +51,8 @@ def _render(v: ItemView, index: int, total: int) -> Panel:
     text = Text(v.text)
     current = next((s for s in v.suggestions if s["code"] == v.item.code_id), None)
     for ev in (current or {}).get("evidence", []):
-        text.stylize("bold black on yellow", ev["start"] - v.start, ev["end"] - v.start)
+        if "start" in ev:  # a model suggestion's evidence is a similar segment elsewhere, not words here
+            text.stylize("bold black on yellow", ev["start"] - v.start, ev["end"] - v.start)
     body.append_text(text)
     if v.after:
         body.append(f"\n\n… {v.after[:300]}", style="dim")
@@ -59,8 +60,14 @@ def _render(v: ItemView, index: int, total: int) -> Panel:
     for s in v.suggestions:
         marker = "▶ " if s["code"] == v.item.code_id else "  "
         decided = v.decisions.get(s["code"], "")
-        words = ", ".join(e["text"] for e in s["evidence"])
-        body.append(f"{marker}{s['code']} — {v.labels.get(s['code'], '')} ({s['score']:.2f}) [{words}] {decided}\n")
+        words = ", ".join(e["text"] if "start" in e else f"like {e.get('source')} #{e.get('segment')}"
+                          for e in s["evidence"])
+        body.append(f"{marker}{s['code']} — {v.labels.get(s['code'], '')} ({s['score']:.2f}"
+                    f"{' model' if s.get('origin') == 'model' else ''}) [{words}] {decided}\n")
+        if marker.strip() and s.get("origin") == "model":
+            for e in s["evidence"][:2]:  # what a person already coded this way, to judge by
+                body.append(f"      similar ({e.get('similarity', 0):.2f}), {e.get('source')}: {e.get('text', '')}\n",
+                            style="dim")
     for code, status in v.decisions.items():
         if code not in {s["code"] for s in v.suggestions}:
             body.append(f"  {code} — {v.labels.get(code, '')} (by hand) {status}\n")
@@ -77,10 +84,12 @@ def review_cli(
     source: str = typer.Option(None, "--source", help="Only this source."),
     phase: str = typer.Option(None, "--phase", help="Only sources of this phase."),
     status: str = typer.Option("suggested", "--status", help="suggested (still to decide), accepted, rejected or all."),
+    order: str = typer.Option("reading", "--order", help="reading (source by source) or uncertain (the model's "
+                              "least sure suggestions first, rules after)."),
     project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
 ) -> None:
     """Review suggestions segment by segment; resumes where you stopped."""
-    filters = Filters(code=code, source=source, phase=phase, status=status)
+    filters = Filters(code=code, source=source, phase=phase, status=status, order=order)
     with Project.open(project) as store:
         queue = build_queue(store, coder, filters)
         if not queue:

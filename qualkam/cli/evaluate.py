@@ -1,0 +1,166 @@
+"""``qualkam evaluate``: precision, recall and F1 of the suggestions against people's codings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import typer
+from rich import box
+from rich.markup import escape
+from rich.table import Table
+
+from ..errors import QualkamError
+from ..evaluate import AGAINST_HELP, SUGGEST, EvaluationReport, evaluate
+from ..export import atomic_open
+from ..store import DEFAULT_PROJECT, Project
+from .app import app
+from .console import err, out
+
+FORMATS = ("table", "json", "csv")
+TEXT_CHARS = 90  # the terminal shows the start of a segment; json and csv have all of it
+
+
+def _num(value: object) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return "—"
+    return f"{value:.3f}"
+
+
+def _short(value: object, limit: int = TEXT_CHARS) -> str:
+    text = "" if value is None or (isinstance(value, float) and pd.isna(value)) else " ".join(str(value).split())
+    return escape(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+def _per_code(report: EvaluationReport) -> Table:
+    overall = report.overall
+    table = Table(title=f"suggestions ({report.suggest}) against {report.against} · {overall['sources']} source(s) "
+                        f"seen, {overall['segments']} segments", header_style="bold", box=box.SIMPLE_HEAD,
+                  pad_edge=False)
+    table.add_column("code", no_wrap=True, overflow="ellipsis", min_width=12, max_width=44)
+    for name in ("ref", "sugg", "TP", "FP", "FN", "P", "R", "F1"):
+        table.add_column(name, justify="right", no_wrap=True)
+    for row in report.per_code.itertuples(index=False):
+        table.add_row(escape(row.code), str(row.reference), str(row.suggested), str(row.tp), str(row.fp),
+                      str(row.fn), _num(row.precision), _num(row.recall), _num(row.f1))
+    return table
+
+
+def _rules(report: EvaluationReport, show: int) -> Table | None:
+    frame = report.per_rule
+    if frame.empty:
+        return None
+    # Over-firing first: the rules that cost most precision are the ones to look at.
+    frame = frame.sort_values(["fp", "tp"], ascending=[False, True], kind="stable").head(show)
+    table = Table(title=f"rules by false positives (top {len(frame)} of {len(report.per_rule)})",
+                  header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("code", no_wrap=True, overflow="ellipsis", max_width=40)
+    table.add_column("rule", overflow="fold")
+    for name in ("TP", "FP", "P"):
+        table.add_column(name, justify="right", no_wrap=True)
+    for row in frame.itertuples(index=False):
+        table.add_row(escape(row.code), escape(row.rule), str(row.tp), str(row.fp), _num(row.precision))
+    return table
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _context(row: object, before: int = 40, after: int = 50) -> str:
+    """The words around the first piece of evidence, highlighted: why the rule fired, in place."""
+    text, spans = str(row.text), getattr(row, "spans", None) or []
+    for span in spans:
+        a, b = span[0] - row.start, span[1] - row.start
+        if 0 <= a < b <= len(text):
+            head, tail = text[max(0, a - before):a], text[b:b + after]
+            if a > before and " " in head:  # start on a whole word
+                head = head[head.index(" ") + 1:]
+            if b + after < len(text) and " " in tail.strip():
+                tail = tail[:tail.rstrip().rindex(" ")]
+            return ("…" if a > before else "") + escape(_flat(head) + (" " if head[-1:].isspace() else "")) \
+                + f"[bold reverse]{escape(_flat(text[a:b]))}[/]" \
+                + escape((" " if tail[:1].isspace() else "") + _flat(tail)) + ("…" if b + after < len(text) else "")
+    return _short(text)
+
+
+def _spread(frame: pd.DataFrame, by_score: bool) -> pd.DataFrame:
+    """Round-robin over codes, the code with most errors first: a short list then shows the
+    breadth of what goes wrong instead of one code's errors. Within a code, the most
+    confident suggestion first (false positives) or document order (false negatives)."""
+    code_order = {c: i for i, c in enumerate(dict.fromkeys(frame["code"]))}
+    if by_score:
+        frame = frame.sort_values("score", ascending=False, kind="stable", na_position="last")
+    counts = frame["code"].map(frame["code"].value_counts())
+    keyed = frame.assign(_round=frame.groupby("code").cumcount(), _count=-counts, _code=frame["code"].map(code_order))
+    return keyed.sort_values(["_round", "_count", "_code"], kind="stable").drop(columns=["_round", "_count", "_code"])
+
+
+def _errors(frame: pd.DataFrame, title: str, show: int, evidence: bool) -> Table | None:
+    if frame.empty:
+        return None
+    shown = _spread(frame, evidence).head(show)
+    table = Table(title=f"{title} ({len(shown)} of {len(frame)})", header_style="bold", box=box.SIMPLE_HEAD,
+                  pad_edge=False, show_lines=True)
+    longest = max(len(c) for c in shown["code"])
+    table.add_column("code · where", overflow="fold", min_width=min(36, longest), max_width=36)
+    if evidence:
+        table.add_column("evidence \\[rule]", overflow="fold", max_width=28)
+    table.add_column("text", overflow="fold")
+    for row in shown.itertuples(index=False):
+        cells = [f"{escape(row.code)}\n[dim]{escape(row.source)} · segment {row.segment}[/]"]
+        if evidence:
+            cells.append(f"{_short(row.evidence, 60)} [dim]\\[{escape(row.rules)}][/]")
+        table.add_row(*cells, _context(row) if evidence else _short(row.text))
+    return table
+
+
+@app.command("evaluate")
+def evaluate_cli(
+    against: str = typer.Option("human", "--against", help=f"The reference layer: {AGAINST_HELP}."),
+    suggest: str = typer.Option("rules", "--suggest", help=f"Which suggestions to score: {', '.join(SUGGEST)}."),
+    codes: str = typer.Option(None, "--codes", help="Comma-separated code ids (default: every code with a "
+                                                    "reference coding or a suggestion)."),
+    show: int = typer.Option(10, "--show", min=0, help="How many rules, false positives and false negatives "
+                                                       "the table view lists."),
+    fmt: str = typer.Option("table", "--format", help="table, json (everything) or csv (the per-code table)."),
+    out_file: Path = typer.Option(None, "--out", "-o", help="Write json or csv to this file."),
+    project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
+) -> None:
+    """Precision, recall and F1 of the suggestions per code, on the sources the reference has seen,
+    with the false positives (which rule over-fires) and false negatives (what the patterns miss)."""
+    if fmt not in FORMATS:
+        raise QualkamError(f"unknown --format {fmt!r}; use {', '.join(FORMATS)}")
+    chosen = [c.strip() for c in codes.split(",") if c.strip()] if codes else None
+    if codes is not None and not chosen:
+        raise QualkamError("--codes is empty; give code ids separated by commas")
+    with Project.open(project) as store:
+        report = evaluate(store, against, suggest, chosen)
+    if fmt == "table" and out_file is None:
+        out.print(_per_code(report))
+        micro, macro = report.overall["micro"], report.overall["macro"]
+        out.print(f"micro: P {_num(micro['precision'])} · R {_num(micro['recall'])} · F1 {_num(micro['f1'])} "
+                  f"(TP {micro['tp']}, FP {micro['fp']}, FN {micro['fn']})   macro over {macro['codes']} code(s): "
+                  f"P {_num(macro['precision'])} · R {_num(macro['recall'])} · F1 {_num(macro['f1'])}",
+                  soft_wrap=True)
+        tables = (_rules(report, show),
+                  _errors(report.false_positives, "false positives: suggested, not in the reference", show, True),
+                  _errors(report.false_negatives, "false negatives: in the reference, not suggested", show, False)
+                  ) if show else ()
+        for table in tables:
+            if table is not None:
+                out.print(table)
+        for note in report.notes:
+            err.print(f"note: {escape(note)}", soft_wrap=True)
+        return
+    if fmt == "json":
+        text = json.dumps(report.as_dict(), indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+    else:
+        text = report.per_code.to_csv(index=False)
+    if out_file is None:
+        out.file.write(text)
+        return
+    with atomic_open(out_file) as handle:
+        handle.write(text)
+    err.print(f"wrote {out_file}")

@@ -1,0 +1,716 @@
+"""Learned suggestions (issue 6): a spaCy text classifier trained on people's codings.
+
+What it learns from is one *layer* of people's codings: ``human`` (every person's accepted
+codings; the ``consensus`` coder, a result rather than a rater, left out), ``consensus``, or
+``coder:NAME``. Examples are the segments of the sources the layer's coders have *seen*
+(decided anything in; the coverage rule of qualkam/units.py). A segment is positive for a
+code when one of the layer's coders accepted the code there, negative otherwise, so a
+rejected suggestion and a reviewed segment left uncoded both teach "not this code". Sources
+nobody in the layer has seen are left out: silence there is not a "no". Codes with fewer
+positive segments than ``min_examples`` are skipped and listed; retired codes are not trained.
+
+Model: an ensemble of two classifiers in one spaCy pipeline, over each segment's lower-case
+lemmas (its lower-cased text when no lemmas are stored), so "targets" and "target" count as
+one word, as in the rules:
+
+- spaCy ``textcat_multilabel`` with the bag-of-words architecture ``spacy.TextCatBOW.v3``
+  (unigrams and bigrams, hashed), trained with spaCy's own update loop;
+- ``qualkam_tfidf_lr``, a pipeline component holding a TF-IDF (unigrams and bigrams) logistic
+  regression per code fitted with scikit-learn. BOW weighs every word by its count; on a few
+  hundred coded segments the inverse document frequency is what keeps common words from
+  drowning a code's rarer telling words (bench/train.py: held-out AUC about 0.80-0.90 for the
+  BOW alone against 0.98 with TF-IDF).
+
+The two scores are combined per code by the calibration (below). The pipeline is stored in
+the project (table ``models``, migration 004_models) as ``nlp.to_bytes()``, zlib-compressed
+(the hashed BOW table is mostly zeros); each ``train`` adds a row and the newest is used.
+
+Honest quality: k-fold cross-validation split by source (no source is in both the training
+and the test part of a fold: neighbouring turns of one interview share words and would
+flatter the model). Each fold's model scores its test sources; those out-of-fold scores are
+compared, on the same segments, with the rule suggestions already in the store (origin
+``rule``). Per code: precision, recall, F1; per code group, micro and macro. A code's group
+is its ``pole`` attribute when it has one (formal, post_bureaucratic in the KAM codebook),
+else its top-level ancestor code (kam_context, bureaucratic_creep, ...).
+
+Calibration and threshold: Platt scaling on the two scores (a logistic regression per code on
+the BOW score's logit and the TF-IDF model's decision value, three numbers per code kept in
+the model's data), fitted on all out-of-fold scores, weighs the two classifiers and turns
+them into an estimated probability. A code is suggested when that calibrated score reaches
+the code's threshold, the one with the best F1 on the calibrated out-of-fold scores (0.5
+when a code has no positive example to tune on). So that no test label chooses its own
+calibration or threshold, the cross-validated model figures apply to each test fold a
+calibration and threshold fitted on the other folds' out-of-fold scores.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from spacy.language import Language
+from spacy.attrs import ORTH
+from spacy.tokens import Doc
+
+from .errors import QualkamError
+from .segment import Segment
+from .store import Project, now, record_audit
+from .suggest import Suggestion
+from .units import project_coders, seen_sources
+
+ARCHITECTURE = "spacy.TextCatBOW.v3"
+NGRAM_SIZE = 2
+HASH_LENGTH = 2 ** 16  # hashed n-gram buckets of the BOW: ample for one project's vocabulary, a modest blob
+DEFAULT_EPOCHS = 10
+LEARN_RATE = 0.01  # BOW weights start at zero; a brisker rate than spaCy's 0.001 learns in few epochs
+LR_C = 10.0  # inverse L2 strength of the TF-IDF logistic regression
+BATCH_SIZE = 32
+EVIDENCE_ITEMS = 3
+EVIDENCE_CHARS = 160
+DEFAULT_THRESHOLD = 0.5
+GROUPING = "the code attribute 'pole', else the top-level ancestor code"
+
+Progress = Callable[[str], None]
+
+
+class NoModelError(QualkamError):
+    """The project has no trained model (or not the one asked for)."""
+
+
+# -- what a model suggestion stores ----------------------------------------------------------
+@dataclass
+class SimilarSegment:
+    """Evidence of a model suggestion: a segment a person already coded with the code.
+
+    It lives in another place of the project (or another source), so it has no start/end in
+    the current source; ``segment`` is its id when the model was trained.
+    """
+
+    segment: int
+    source: str
+    text: str
+    similarity: float
+    rule: str = "model:similar"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"segment": self.segment, "source": self.source, "text": self.text,
+                "similarity": self.similarity, "rule": self.rule}
+
+
+@dataclass
+class ModelSuggestion(Suggestion):
+    """A suggestion from the trained model; the store records ``origin`` with it."""
+
+    origin: str = "model"
+
+
+# -- the training set ------------------------------------------------------------------------
+@dataclass
+class TrainingSet:
+    """Segments of the seen sources, their model input, and 0/1 labels for the trained codes."""
+
+    layer: str
+    coders: list[str]
+    segments: pd.DataFrame  # segment, source, position, text, input
+    codes: list[str]  # trained codes, in codebook order
+    labels: np.ndarray  # segments x codes, 1.0 = a layer coder accepted the code there
+    positives: dict[str, int]  # every current code accepted somewhere -> positive segments
+    skipped: dict[str, int]  # codes with fewer positives than min_examples -> positives
+    retired: dict[str, int] = field(default_factory=dict)  # retired codes accepted -> positives
+
+
+def model_input(text: str, lemmas: str | None) -> str:
+    """What the classifier reads: lower-case lemmas, else the lower-cased text."""
+    return lemmas if lemmas else text.lower()
+
+
+def layer_coders(project: Project, layer: str) -> list[str]:
+    """The coders whose decisions make up ``layer`` (human, consensus or coder:NAME)."""
+    if layer == "human":
+        coders = project_coders(project)
+    elif layer == "consensus":
+        coders = ["consensus"]
+    elif layer.startswith("coder:") and layer[6:]:
+        coders = [layer[6:]]
+    else:
+        raise QualkamError(f"unknown --from {layer!r}; use human, consensus or coder:NAME")
+    known = [r[0] for r in project.query("SELECT coder FROM codings WHERE coder IS NOT NULL GROUP BY coder ORDER BY MIN(id)")]
+    missing = [c for c in coders if c not in known]
+    if not coders or missing:
+        raise QualkamError(f"no codings by {', '.join(missing) or 'any person'} in {project.path}; coders in this "
+                           f"project: {', '.join(known) or 'none yet'} (review, import or merge codings first)")
+    return coders
+
+
+def training_set(project: Project, layer: str = "human", min_examples: int = 5) -> TrainingSet:
+    """Gather the examples of ``layer``; raise when no code has ``min_examples`` positives."""
+    if min_examples < 1:
+        raise QualkamError("--min-examples must be at least 1")
+    coders = layer_coders(project, layer)
+    marks = ",".join("?" * len(coders))
+    decided = pd.read_sql_query(
+        f"""SELECT segment_id, source_id AS source, code_id AS code, coder, status FROM codings
+            WHERE coder IN ({marks}) AND segment_id IS NOT NULL""", project.conn, params=tuple(coders))
+    seen = set().union(*seen_sources(decided, coders).values())
+    segments = pd.read_sql_query('SELECT id AS segment, source_id AS source, position, text, lemmas FROM segments '
+                                 "ORDER BY source_id, position", project.conn)
+    segments = segments[segments["source"].isin(seen)].reset_index(drop=True)
+    segments["input"] = [model_input(t, lem) for t, lem in zip(segments["text"], segments["lemmas"])]
+    segments = segments.drop(columns="lemmas")
+    codes = project.query("SELECT id, retired_at FROM codes ORDER BY position")
+    row_of = {int(seg): i for i, seg in enumerate(segments["segment"])}
+    accepted = decided[decided["status"] == "accepted"]
+    rows_by_code: dict[str, set[int]] = {}
+    for seg, code in zip(accepted["segment_id"], accepted["code"]):
+        if int(seg) in row_of:
+            rows_by_code.setdefault(code, set()).add(row_of[int(seg)])
+    positives = {r["id"]: len(rows_by_code[r["id"]]) for r in codes if r["id"] in rows_by_code and not r["retired_at"]}
+    retired = {r["id"]: len(rows_by_code[r["id"]]) for r in codes if r["id"] in rows_by_code and r["retired_at"]}
+    trained = [c for c, n in positives.items() if n >= min_examples]
+    skipped = {c: n for c, n in positives.items() if n < min_examples}
+    if not trained:
+        most = max(positives.items(), key=lambda kv: kv[1], default=None)
+        hint = f" (the most: {most[0]} with {most[1]})" if most else ""
+        raise QualkamError(f"no code has {min_examples} or more positive segments from {layer}{hint}; "
+                           "code more segments, or lower --min-examples")
+    labels = np.zeros((len(segments), len(trained)), dtype=np.float32)
+    for j, code in enumerate(trained):
+        labels[sorted(rows_by_code[code]), j] = 1.0
+    return TrainingSet(layer, coders, segments, trained, labels, positives, skipped, retired)
+
+
+def code_groups(project: Project, codes: Sequence[str]) -> dict[str, str]:
+    """Code -> its group: the ``pole`` attribute, else the top-level ancestor (see module doc)."""
+    rows = {r["id"]: (r["parent"], json.loads(r["attributes"] or "{}")) for r in project.query(
+        "SELECT id, parent, attributes FROM codes")}
+    groups = {}
+    for code in codes:
+        parent, attributes = rows.get(code, (None, {}))
+        if attributes.get("pole"):
+            groups[code] = str(attributes["pole"])
+            continue
+        top, hops = code, 0
+        while rows.get(top, (None,))[0] and hops < 100:
+            top, hops = rows[top][0], hops + 1
+        groups[code] = top
+    return groups
+
+
+# -- folds -----------------------------------------------------------------------------------
+def assign_folds(sizes: dict[str, int], folds: int = 5, seed: int = 0) -> dict[str, int]:
+    """Source -> fold, every source wholly in one fold (like scikit-learn's GroupKFold).
+
+    Sources are shuffled with ``seed``, then placed largest first into the fold with the
+    fewest segments so far, so folds are balanced. ``folds`` is capped at the number of
+    sources.
+    """
+    if folds < 2:
+        raise QualkamError("--folds must be at least 2 (cross-validation holds out some sources each time)")
+    if len(sizes) < 2:
+        raise QualkamError(f"cross-validation by source needs at least 2 sources seen by the coders; "
+                           f"found {len(sizes)}: code another source first")
+    k = min(folds, len(sizes))
+    names = sorted(sizes)
+    random.Random(seed).shuffle(names)
+    names.sort(key=lambda s: -sizes[s])  # stable: equal sizes keep the shuffled order
+    load = [0] * k
+    fold_of: dict[str, int] = {}
+    for name in names:
+        fold = min(range(k), key=lambda i: (load[i], i))
+        fold_of[name] = fold
+        load[fold] += sizes[name]
+    return fold_of
+
+
+# -- the classifier --------------------------------------------------------------------------
+def model_doc(vocab: Any, text: str) -> Doc:
+    """The Doc both classifiers read: the input's space-separated tokens (lemmas are stored
+    space-joined), so training and suggesting never re-tokenize differently."""
+    return Doc(vocab, words=text.split() or [" "])
+
+
+_BIGRAM = np.uint64(0x9E3779B97F4A7C15)  # mixes a word's hash before adding the next word's
+
+
+def _grams(docs: Sequence[Doc]) -> tuple[np.ndarray, np.ndarray]:
+    """Unigram and bigram hashes of every doc (from spaCy's ORTH hashes, in C), and the doc
+    each belongs to: the TF-IDF features, without a Python loop over words."""
+    hashes, owners = [], []
+    for i, doc in enumerate(docs):
+        words = doc.to_array(ORTH).astype(np.uint64)
+        with np.errstate(over="ignore"):
+            grams = np.concatenate([words, words[:-1] * _BIGRAM + words[1:]])
+        hashes.append(grams)
+        owners.append(np.full(len(grams), i, dtype=np.int64))
+    if not hashes:
+        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
+    return np.concatenate(hashes), np.concatenate(owners)
+
+
+@Language.factory("qualkam_tfidf_lr")
+class TfidfLogistic:
+    """TF-IDF logistic regression per code, as a spaCy component so ``nlp.to_bytes()`` holds
+    the whole ensemble. Features: the doc's words and word pairs (hashed, kept when seen in
+    two training segments), sublinear term frequency x smoothed inverse document frequency,
+    L2-normalised rows, as scikit-learn's TfidfVectorizer computes them, but vectorised over
+    spaCy's hashes so scoring 100,000 words takes milliseconds. ``fit`` uses scikit-learn's
+    LogisticRegression; scoring needs only numpy and scipy. Running the pipeline on a doc
+    leaves it unchanged; scores come from ``predict``."""
+
+    def __init__(self, nlp: Language, name: str) -> None:
+        self.name = name
+        self.labels: list[str] = []
+        self.keys = np.zeros(0, dtype=np.uint64)  # sorted feature hashes
+        self.idf = np.zeros(0, dtype=np.float32)
+        self.coef = np.zeros((0, 0), dtype=np.float32)
+        self.intercept = np.zeros(0, dtype=np.float32)
+
+    def __call__(self, doc: Doc) -> Doc:
+        return doc
+
+    def fit(self, docs: Sequence[Doc], labels: np.ndarray, codes: Sequence[str]) -> None:
+        from sklearn.linear_model import LogisticRegression
+
+        self.labels = list(codes)
+        hashes, owners = _grams(docs)
+        pairs = np.unique(np.stack([hashes, owners.astype(np.uint64)]), axis=1)  # (feature, doc) once each
+        keys, df = np.unique(pairs[0], return_counts=True)
+        keep = df >= 2 if (df >= 2).any() else df >= 1  # a word in one segment cannot generalise
+        self.keys, df = keys[keep], df[keep]
+        self.idf = (np.log((1 + len(docs)) / (1 + df)) + 1).astype(np.float32)
+        matrix = self.transform(docs)
+        self.coef = np.zeros((len(codes), len(self.keys)), dtype=np.float32)
+        self.intercept = np.zeros(len(codes), dtype=np.float32)
+        for j in range(len(codes)):
+            truth = labels[:, j].astype(int)
+            if truth.min() == truth.max():  # one class only: a constant score
+                self.intercept[j] = 5.0 if truth.max() else -5.0
+                continue
+            fitted = LogisticRegression(C=LR_C, max_iter=200).fit(matrix, truth)
+            self.coef[j], self.intercept[j] = fitted.coef_[0], fitted.intercept_[0]
+
+    def transform(self, docs: Sequence[Doc]) -> Any:
+        """TF-IDF rows, L2-normalised (a dot product of two rows is their cosine similarity)."""
+        from scipy.sparse import csr_matrix
+
+        hashes, owners = _grams(docs)
+        shape = (len(docs), len(self.keys))
+        if not len(self.keys) or not len(hashes):
+            return csr_matrix(shape, dtype=np.float64)
+        at = np.minimum(np.searchsorted(self.keys, hashes), len(self.keys) - 1)
+        known = self.keys[at] == hashes
+        matrix = csr_matrix((np.ones(int(known.sum())), (owners[known], at[known])), shape=shape)
+        matrix.sum_duplicates()
+        matrix.data = (1.0 + np.log(matrix.data)) * self.idf[matrix.indices]
+        norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+        norms[norms == 0] = 1.0
+        matrix.data /= np.repeat(norms, np.diff(matrix.indptr))
+        return matrix
+
+    def predict(self, docs: Sequence[Doc]) -> np.ndarray:
+        """Decision values (log-odds), docs x labels."""
+        return self.decision(self.transform(docs))
+
+    def decision(self, rows: Any) -> np.ndarray:
+        """Decision values for TF-IDF rows already made."""
+        return np.asarray(rows @ self.coef.T.astype(np.float64)) + self.intercept
+
+    def to_bytes(self, *, exclude: Sequence[str] = ()) -> bytes:
+        import srsly
+
+        return srsly.msgpack_dumps({"labels": self.labels, "keys": self.keys.tobytes(),
+                                    "idf": self.idf.astype(np.float32).tobytes(),
+                                    "coef": self.coef.astype(np.float32).tobytes(), "shape": list(self.coef.shape),
+                                    "intercept": self.intercept.astype(np.float32).tobytes()})
+
+    def from_bytes(self, data: bytes, *, exclude: Sequence[str] = ()) -> "TfidfLogistic":
+        import srsly
+
+        msg = srsly.msgpack_loads(data)
+        self.labels = list(msg["labels"])
+        self.keys = np.frombuffer(msg["keys"], dtype=np.uint64).copy()
+        self.idf = np.frombuffer(msg["idf"], dtype=np.float32).copy()
+        self.coef = np.frombuffer(msg["coef"], dtype=np.float32).reshape(msg["shape"]).copy()
+        self.intercept = np.frombuffer(msg["intercept"], dtype=np.float32).copy()
+        return self
+
+    def to_disk(self, path: Any, *, exclude: Sequence[str] = ()) -> None:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        (Path(path) / "model.msgpack").write_bytes(self.to_bytes())
+
+    def from_disk(self, path: Any, *, exclude: Sequence[str] = ()) -> "TfidfLogistic":
+        return self.from_bytes((Path(path) / "model.msgpack").read_bytes())
+
+
+def _bow_model() -> dict[str, Any]:
+    return {"@architectures": ARCHITECTURE, "exclusive_classes": False, "ngram_size": NGRAM_SIZE,
+            "no_output_layer": False, "length": HASH_LENGTH}
+
+
+def _fit(examples: list[Any], labels: np.ndarray, codes: list[str], seed: int, epochs: int) -> Language:
+    """A fresh pipeline: spaCy's BOW textcat (trained on ``examples``) and the TF-IDF logistic
+    regression (fitted on the same examples' texts)."""
+    import spacy
+    from spacy.util import fix_random_seed, minibatch
+
+    fix_random_seed(seed)
+    nlp = spacy.blank("en")
+    textcat = nlp.add_pipe("textcat_multilabel", config={"model": _bow_model()})
+    for code in codes:
+        textcat.add_label(code)
+    optimizer = nlp.initialize(lambda: examples)
+    optimizer.learn_rate = LEARN_RATE
+    order = list(examples)
+    rng = random.Random(seed)
+    for _ in range(epochs):
+        rng.shuffle(order)
+        for batch in minibatch(order, size=BATCH_SIZE):
+            nlp.update(batch, sgd=optimizer, drop=0.0)
+    tfidf = nlp.add_pipe("qualkam_tfidf_lr")
+    tfidf.fit([ex.reference for ex in examples], labels, codes)
+    return nlp
+
+
+def _scores(nlp: Language, texts: Sequence[str], codes: Sequence[str],
+            docs: Sequence[Doc] | None = None) -> tuple[np.ndarray, Any]:
+    """Both classifiers' scores, texts x ``codes`` x 2 (the BOW score's logit, the TF-IDF
+    model's decision value), and the texts' TF-IDF rows (reused for the evidence)."""
+    from scipy.sparse import csr_matrix, vstack
+
+    textcat, tfidf = nlp.get_pipe("textcat_multilabel"), nlp.get_pipe("qualkam_tfidf_lr")
+    bow_col = [{label: i for i, label in enumerate(textcat.labels)}[c] for c in codes]
+    lr_col = [{label: i for i, label in enumerate(tfidf.labels)}[c] for c in codes]
+    out = np.zeros((len(texts), len(codes), 2))
+    rows = []
+    for i in range(0, len(texts), 1000):
+        chunk = list(docs[i:i + 1000]) if docs is not None else [model_doc(nlp.vocab, t) for t in texts[i:i + 1000]]
+        out[i:i + len(chunk), :, 0] = _logit(np.asarray(textcat.predict(chunk))[:, bow_col])
+        rows.append(tfidf.transform(chunk))
+        out[i:i + len(chunk), :, 1] = tfidf.decision(rows[-1])[:, lr_col]
+    return out, (vstack(rows).tocsr() if rows else csr_matrix((0, len(tfidf.keys))))
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def platt(features: np.ndarray, truth: np.ndarray) -> tuple[list[float], float]:
+    """Weights and intercept of Platt scaling on the two scores (rows x 2):
+    p = 1 / (1 + exp(-(w . features + b))). With one class only, the BOW score as it is."""
+    truth = np.asarray(truth)
+    if len(np.unique(truth)) < 2:
+        return [1.0, 0.0], 0.0
+    from sklearn.linear_model import LogisticRegression
+
+    fitted = LogisticRegression(C=1.0).fit(np.asarray(features, dtype=float), truth.astype(int))
+    return [float(w) for w in fitted.coef_[0]], float(fitted.intercept_[0])
+
+
+def calibrate(features: np.ndarray, weights: Sequence[float], intercept: float) -> np.ndarray:
+    """Calibrated scores in [0, 1] (see ``platt``); ``features`` has the two scores last."""
+    z = np.asarray(features, dtype=float) @ np.asarray(weights, dtype=float) + intercept
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+
+
+def best_threshold(scores: np.ndarray, truth: np.ndarray) -> float:
+    """The score cut with the best F1 (suggest when score >= cut); the highest on ties;
+    ``DEFAULT_THRESHOLD`` when there is no positive to tune on."""
+    scores, truth = np.asarray(scores, dtype=float), np.asarray(truth, dtype=float)
+    total = truth.sum()
+    if total == 0 or not len(scores):
+        return DEFAULT_THRESHOLD
+    order = np.argsort(-scores, kind="stable")
+    s, t = scores[order], truth[order]
+    tp, fp = np.cumsum(t), np.cumsum(1 - t)
+    f1 = 2 * tp / (tp + fp + total)
+    cut_here = np.r_[s[1:] != s[:-1], True]  # a cut can only fall between distinct scores
+    f1 = np.where(cut_here, f1, -1.0)
+    return float(s[int(np.argmax(f1))])
+
+
+# -- figures ---------------------------------------------------------------------------------
+def _counts(pred: np.ndarray, truth: np.ndarray) -> tuple[int, int, int]:
+    pred, truth = pred.astype(bool), truth.astype(bool)
+    return int((pred & truth).sum()), int((pred & ~truth).sum()), int((~pred & truth).sum())
+
+
+def prf(tp: int, fp: int, fn: int) -> dict[str, Any]:
+    """Precision, recall and F1 with their counts; a ratio with nothing to divide is None."""
+    return {"precision": tp / (tp + fp) if tp + fp else None, "recall": tp / (tp + fn) if tp + fn else None,
+            "f1": 2 * tp / (2 * tp + fp + fn) if 2 * tp + fp + fn else None, "tp": tp, "fp": fp, "fn": fn}
+
+
+def _summary(per_code: dict[str, dict[str, Any]], codes: Sequence[str]) -> dict[str, Any] | None:
+    """Micro (pooled counts) and macro (mean over codes, an undefined ratio counted as 0)."""
+    if not codes or any(per_code[c] is None for c in codes):
+        return None
+    tp, fp, fn = (sum(per_code[c][k] for c in codes) for k in ("tp", "fp", "fn"))
+    mean = lambda key: float(np.mean([per_code[c][key] or 0.0 for c in codes]))  # noqa: E731
+    return {"micro": prf(tp, fp, fn),
+            "macro": {"precision": mean("precision"), "recall": mean("recall"), "f1": mean("f1")}}
+
+
+# -- training --------------------------------------------------------------------------------
+@dataclass
+class TrainResult:
+    """What ``train`` did: the stored model and its cross-validated figures."""
+
+    model_id: int
+    layer: str
+    codes: list[str]
+    skipped: dict[str, int]
+    retired: dict[str, int]
+    fold_of_source: dict[str, int]
+    metrics: dict[str, Any]
+    sources: int
+    segments: int
+    seconds: float
+
+
+def _rule_predictions(project: Project, data: TrainingSet) -> tuple[np.ndarray, int]:
+    """The rule suggestions in the store on the training segments, and how many there are."""
+    row_of = {int(seg): i for i, seg in enumerate(data.segments["segment"])}
+    col_of = {c: j for j, c in enumerate(data.codes)}
+    pred = np.zeros(data.labels.shape, dtype=bool)
+    stored = 0
+    for seg, code in project.query("SELECT DISTINCT segment_id, code_id FROM codings "
+                                   "WHERE coder IS NULL AND origin = 'rule' AND segment_id IS NOT NULL"):
+        if seg in row_of:
+            stored += 1
+            if code in col_of:
+                pred[row_of[seg], col_of[code]] = True
+    return pred, stored
+
+
+def _examples(data: TrainingSet) -> tuple[list[Doc], list[Any]]:
+    """Docs of the model inputs and their spaCy training examples, made once for all folds."""
+    import spacy
+    from spacy.training import Example
+
+    vocab = spacy.blank("en").vocab
+    docs = [model_doc(vocab, text) for text in data.segments["input"]]
+    examples = [Example.from_dict(doc, {"cats": dict(zip(data.codes, map(float, row)))})
+                for doc, row in zip(docs, data.labels)]
+    return docs, examples
+
+
+def cross_validate(data: TrainingSet, fold_of_source: dict[str, int], seed: int = 0, epochs: int = DEFAULT_EPOCHS,
+                   progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Out-of-fold scores (segments x codes x 2), the model's held-out 0/1 predictions (each
+    test fold calibrated and thresholded on the other folds' scores only), and each
+    segment's fold."""
+    docs, examples = _examples(data)
+    texts = list(data.segments["input"])
+    fold = np.array([fold_of_source[s] for s in data.segments["source"]])
+    k = max(fold_of_source.values()) + 1
+    oof = np.zeros((*data.labels.shape, 2), dtype=float)
+    for f in range(k):
+        if progress:
+            progress(f"fold {f + 1}/{k}")
+        test = np.flatnonzero(fold == f)
+        train_rows = np.flatnonzero(fold != f)
+        nlp = _fit([examples[i] for i in train_rows], data.labels[train_rows], data.codes, seed + f, epochs)
+        oof[test] = _scores(nlp, [texts[i] for i in test], data.codes, [docs[i] for i in test])[0]
+    held_out = np.zeros(data.labels.shape, dtype=bool)
+    for f in range(k):
+        test, other = fold == f, fold != f
+        for j in range(len(data.codes)):
+            weights, intercept = platt(oof[other, j], data.labels[other, j])
+            cut = best_threshold(calibrate(oof[other, j], weights, intercept), data.labels[other, j])
+            held_out[test, j] = calibrate(oof[test, j], weights, intercept) >= cut
+    return oof, held_out, fold
+
+
+def evaluate_folds(project: Project, data: TrainingSet, held_out: np.ndarray, fold: np.ndarray,
+                   thresholds: dict[str, float]) -> dict[str, Any]:
+    """Per code, per group, micro and macro figures of the model and of the stored rules."""
+    rules, stored_rules = _rule_predictions(project, data)
+    groups = code_groups(project, data.codes)
+    per_code: dict[str, Any] = {}
+    model_counts, rule_counts = {}, {}
+    for j, code in enumerate(data.codes):
+        truth = data.labels[:, j]
+        model_counts[code] = prf(*_counts(held_out[:, j], truth))
+        rule_counts[code] = prf(*_counts(rules[:, j], truth)) if stored_rules else None
+        per_code[code] = {"group": groups[code], "positives": int(truth.sum()), "threshold": thresholds[code],
+                          "model": model_counts[code], "rules": rule_counts[code]}
+    per_group = {}
+    for group in dict.fromkeys(groups[c] for c in data.codes):
+        members = [c for c in data.codes if groups[c] == group]
+        per_group[group] = {"codes": members, "model": _summary(model_counts, members),
+                            "rules": _summary(rule_counts, members)}
+    k = int(fold.max()) + 1 if len(fold) else 0
+    by_fold = {"model": [], "rules": []}
+    for f in range(k):
+        rows = fold == f
+        by_fold["model"].append(prf(*_counts(held_out[rows], data.labels[rows]))["f1"])
+        by_fold["rules"].append(prf(*_counts(rules[rows], data.labels[rows]))["f1"] if stored_rules else None)
+    return {"folds": k, "split": "by source", "unit": "segment", "grouping": GROUPING,
+            "rule_suggestions_on_these_segments": stored_rules,
+            "per_code": per_code, "per_group": per_group,
+            "overall": {"model": _summary(model_counts, data.codes), "rules": _summary(rule_counts, data.codes)},
+            "micro_f1_by_fold": by_fold}
+
+
+def train(project: Project, layer: str = "human", min_examples: int = 5, folds: int = 5, seed: int = 0,
+          epochs: int = DEFAULT_EPOCHS, progress: Progress | None = None) -> TrainResult:
+    """Train on ``layer``, cross-validate by source, calibrate, and store a new model version."""
+    import spacy
+
+    if epochs < 1:
+        raise QualkamError("--epochs must be at least 1")
+    started = time.perf_counter()
+    data = training_set(project, layer, min_examples)
+    sizes = data.segments.groupby("source").size().to_dict()
+    fold_of_source = assign_folds(sizes, folds, seed)
+    oof, held_out, fold = cross_validate(data, fold_of_source, seed, epochs, progress)
+    calibration: dict[str, dict[str, Any]] = {}
+    for j, code in enumerate(data.codes):
+        weights, intercept = platt(oof[:, j], data.labels[:, j])
+        calibration[code] = {"weights": weights, "intercept": intercept,
+                             "threshold": best_threshold(calibrate(oof[:, j], weights, intercept), data.labels[:, j])}
+    metrics = evaluate_folds(project, data, held_out, fold, {c: v["threshold"] for c, v in calibration.items()})
+    if progress:
+        progress("final model on every example")
+    _, examples = _examples(data)
+    nlp = _fit(examples, data.labels, data.codes, seed, epochs)
+    blob = zlib.compress(nlp.to_bytes(), 6)
+    positive_rows = np.flatnonzero(data.labels.any(axis=1))
+    examples_data = [
+        {"segment": int(data.segments.at[i, "segment"]), "source": data.segments.at[i, "source"],
+         "text": data.segments.at[i, "text"][:EVIDENCE_CHARS], "input": data.segments.at[i, "input"],
+         "codes": [c for j, c in enumerate(data.codes) if data.labels[i, j]]}
+        for i in positive_rows
+    ]
+    settings = {"from": layer, "coders": data.coders, "min_examples": min_examples, "folds": folds, "seed": seed,
+                "epochs": epochs, "architecture": ARCHITECTURE, "ngram_size": NGRAM_SIZE, "length": HASH_LENGTH,
+                "learn_rate": LEARN_RATE, "batch_size": BATCH_SIZE, "tfidf_lr_c": LR_C, "input": "lemmas",
+                "ensemble": ["textcat_multilabel", "qualkam_tfidf_lr"],
+                "calibration": "platt on both scores", "threshold": "max F1 on out-of-fold scores",
+                "spacy": spacy.__version__, "config": nlp.config.to_str()}
+    store_data = {"sources": sorted(sizes), "segments": len(data.segments),
+                  "positives": {c: data.positives[c] for c in data.codes}, "skipped": data.skipped,
+                  "retired": data.retired, "fold_of_source": fold_of_source, "calibration": calibration,
+                  "examples": examples_data}
+    seconds = time.perf_counter() - started
+    metrics["seconds"] = round(seconds, 2)
+    with project.transaction() as conn:
+        model_id = int(conn.execute(
+            "INSERT INTO models (created_at, layer, codes, settings, data, metrics, model) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (now(), layer, json.dumps(data.codes), json.dumps(settings), json.dumps(store_data, ensure_ascii=False),
+             json.dumps(metrics), blob)).lastrowid)
+        record_audit(conn, "qualkam", "train", "model", str(model_id), None,
+                     {"from": layer, "codes": len(data.codes), "skipped": len(data.skipped),
+                      "segments": len(data.segments), "sources": len(sizes)})
+    return TrainResult(model_id, layer, data.codes, data.skipped, data.retired, fold_of_source, metrics,
+                       len(sizes), len(data.segments), seconds)
+
+
+# -- using a stored model --------------------------------------------------------------------
+def model_rows(project: Project) -> list[dict[str, Any]]:
+    """Every stored model version, newest first (no blobs)."""
+    return [dict(r) for r in project.query(
+        "SELECT id, created_at, layer, codes, length(model) AS bytes FROM models ORDER BY id DESC")]
+
+
+def latest_thresholds(project: Project) -> dict[str, float]:
+    """Code -> threshold of the newest model ({} without one); cheap, for the review queue."""
+    row = project.query("SELECT data FROM models ORDER BY id DESC LIMIT 1")
+    if not row:
+        return {}
+    return {c: float(v["threshold"]) for c, v in json.loads(row[0][0]).get("calibration", {}).items()}
+
+
+class Model:
+    """A stored model, ready to suggest: the pipeline, its calibration and its evidence."""
+
+    def __init__(self, row: Any) -> None:
+        from spacy.util import load_model_from_config
+        from thinc.api import Config
+
+        self.id = int(row["id"])
+        self.created_at = row["created_at"]
+        self.layer = row["layer"]
+        self.codes: list[str] = json.loads(row["codes"])
+        self.settings: dict[str, Any] = json.loads(row["settings"])
+        self.data: dict[str, Any] = json.loads(row["data"])
+        self.metrics: dict[str, Any] = json.loads(row["metrics"])
+        self.nlp = load_model_from_config(Config().from_str(self.settings["config"]), auto_fill=True)
+        self.nlp.from_bytes(zlib.decompress(row["model"]))
+        cal = self.data["calibration"]
+        self._weights = np.array([cal[c]["weights"] for c in self.codes], dtype=float)  # codes x 2
+        self._intercepts = np.array([cal[c]["intercept"] for c in self.codes], dtype=float)
+        self.thresholds = np.array([cal[c]["threshold"] for c in self.codes], dtype=float)
+        self._similar: Any = None
+
+    def scores(self, inputs: Sequence[str]) -> np.ndarray:
+        """Calibrated scores, inputs x codes."""
+        return self._scores(inputs)[0]
+
+    def _scores(self, inputs: Sequence[str]) -> tuple[np.ndarray, Any]:
+        features, rows = _scores(self.nlp, inputs, self.codes)
+        z = np.einsum("ncf,cf->nc", features, self._weights) + self._intercepts
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50))), rows
+
+    def _index(self) -> tuple[Any, list[dict[str, Any]], dict[str, np.ndarray]]:
+        """The coded examples in the TF-IDF space of the pipeline, for the evidence."""
+        if self._similar is None:
+            examples = self.data["examples"]
+            tfidf = self.nlp.get_pipe("qualkam_tfidf_lr")
+            docs = [model_doc(self.nlp.vocab, e["input"]) for e in examples]
+            matrix = tfidf.transform(docs).T.tocsr() if examples else None
+            by_code = {c: np.array([i for i, e in enumerate(examples) if c in e["codes"]], dtype=int)
+                       for c in self.codes}
+            self._similar = (matrix, examples, by_code)
+        return self._similar
+
+    def suggest(self, source_id: str, segments: Sequence[Segment]) -> list[list[ModelSuggestion]]:
+        """Model suggestions per segment, each with the most similar segments people coded
+        with that code (TF-IDF cosine; this very segment left out when it was an example)."""
+        if not segments:
+            return []
+        inputs = [model_input(s.text, s.lemmas) for s in segments]
+        calibrated, tfidf_rows = self._scores(inputs)
+        chosen = calibrated >= self.thresholds
+        result: list[list[ModelSuggestion]] = [[] for _ in segments]
+        rows = np.flatnonzero(chosen.any(axis=1))
+        if not len(rows):
+            return result
+        matrix, examples, by_code = self._index()
+        sims = (tfidf_rows[rows] @ matrix).toarray() if matrix is not None else None
+        for r, i in enumerate(rows):
+            for j in np.flatnonzero(chosen[i]):
+                code = self.codes[j]
+                evidence: list[SimilarSegment] = []
+                if sims is not None:
+                    candidates = by_code[code]
+                    for c in candidates[np.argsort(-sims[r, candidates], kind="stable")]:
+                        ex = examples[c]
+                        if sims[r, c] <= 0 or len(evidence) >= EVIDENCE_ITEMS:
+                            break
+                        if ex["source"] == source_id and ex["text"] == segments[i].text[:EVIDENCE_CHARS]:
+                            continue
+                        evidence.append(SimilarSegment(ex["segment"], ex["source"], ex["text"],
+                                                       round(float(sims[r, c]), 2)))
+                result[i].append(ModelSuggestion(code, round(float(calibrated[i, j]), 4), evidence))  # type: ignore[arg-type]
+        return result
+
+
+def load_model(project: Project, model_id: int | None = None) -> Model:
+    """The newest stored model (or ``model_id``); ``NoModelError`` when there is none."""
+    sql = "SELECT * FROM models " + ("WHERE id = ?" if model_id is not None else "ORDER BY id DESC LIMIT 1")
+    row = project.query(sql, (model_id,) if model_id is not None else ())
+    if not row:
+        which = f"model {model_id}" if model_id is not None else "trained model"
+        raise NoModelError(f"no {which} in {project.path}; run qualkam train first "
+                           "(it learns from people's codings: qualkam train --from human)")
+    return Model(row[0])
