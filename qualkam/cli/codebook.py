@@ -91,6 +91,7 @@ def lint_cli(
     project: Path = typer.Option(None, "--project", "-p", help=f"Project store file (default: {DEFAULT_PROJECT} if "
                                                               "it exists; without one only the static checks run)."),
     fmt: str = typer.Option("table", "--format", help="table or json."),
+    show: int = typer.Option(10, "--show", help="Findings listed per check in the table (0: all; JSON has all)."),
 ) -> None:
     """Find what validation cannot: leaves without patterns, patterns shared by codes or matching
     nothing in the project, children coded without their parent. Exit code 1 when lint finds something."""
@@ -122,11 +123,15 @@ def lint_cli(
                 continue
             found_here = [f for f in report.findings if f.kind == kind]
             out.print(f"[bold]{_LINT_HEADINGS[kind]}[/] ({len(found_here)})", soft_wrap=True)
-            for finding in found_here:
+            listed = found_here if show <= 0 else found_here[:show]
+            for finding in listed:
                 out.print(f"  {escape(finding.where)}: {escape(finding.message)}", soft_wrap=True, highlight=False)
                 if finding.pattern and finding.pattern.startswith("tokens:") and finding.detail:
                     shown = finding.detail if len(finding.detail) <= 96 else finding.detail[:95] + "…"
                     out.print(f"    [dim]{escape(shown)}[/]", soft_wrap=True, highlight=False)
+            if len(listed) < len(found_here):
+                out.print(f"  … {len(found_here) - len(listed)} more (--show 0 lists them all; --format json)",
+                          soft_wrap=True)
         counts = ", ".join(f"{n} {_LINT_HEADINGS[kind]}" for kind, n in report.counts().items() if n)
         out.print(f"{len(report.findings)} finding(s)" + (f": {counts}" if counts else " in the checks that ran"),
                   soft_wrap=True)
