@@ -49,8 +49,10 @@ class CodeReport:
         return [p for p in self.problems if p.skipped]
 
 
-def segment_and_suggest(source: PreparedSource, unit: Unit, suggester: Suggester) -> tuple[list[Segment], list[list[Suggestion]]]:
-    """Run the pipeline once per turn; cut the turn into segments and match within it."""
+def segment_and_suggest(source: PreparedSource, unit: Unit, suggester: Suggester,
+                        rules: bool = True) -> tuple[list[Segment], list[list[Suggestion]]]:
+    """Run the pipeline once per turn; cut the turn into segments and match within it
+    (``rules=False``: segments only, for ``--suggest model``)."""
     text = source.raw.text
     resolved = resolve_turns(source.turns, source.meta)
     docs = suggester.nlp.pipe(text[turn.start:turn.end] for turn, *_ in resolved)
@@ -58,7 +60,8 @@ def segment_and_suggest(source: PreparedSource, unit: Unit, suggester: Suggester
     suggestions: list[list[Suggestion]] = []
     for (turn, speaker, role, speaker_unit), doc in zip(resolved, docs):
         spans = split_turn(text, turn, doc, unit)
-        for (start, end), found in zip(spans, suggester.suggest(doc, turn.start, spans)):
+        matched = suggester.suggest(doc, turn.start, spans) if rules else [[] for _ in spans]
+        for (start, end), found in zip(spans, matched):
             span = doc.char_span(start - turn.start, end - turn.start, alignment_mode="expand")
             lemmas = " ".join(t.lemma_ for t in span if not t.is_space) if span is not None else None
             segments.append(Segment(len(segments), start, end, text[start:end], speaker, role, speaker_unit,
@@ -100,7 +103,7 @@ def _code_one(source: PreparedSource, unit: Unit, pipeline: str, codebook: Codeb
     if known.get(record.id) == record.fingerprint:
         report.unchanged += 1
         return
-    segments, suggestions = segment_and_suggest(source, unit, suggester)
+    segments, suggestions = segment_and_suggest(source, unit, suggester, rules=suggest != "model")
     if learned is not None:
         found = learned.suggest(record.id, segments)
         suggestions = found if suggest == "model" else [rules + model for rules, model in zip(suggestions, found)]

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 
@@ -32,30 +33,39 @@ def _prf(figures: dict[str, Any] | None) -> list[str]:
     return [_num(figures.get("precision")), _num(figures.get("recall")), _num(figures.get("f1"))]
 
 
-def metrics_table(result: TrainResult) -> Table:
-    """Per code, per group and overall: rules vs model, precision / recall / F1, held out."""
+def _columns(table: Table, first: str) -> None:
+    table.add_column(first, no_wrap=True)
+    for name in ("rules\nP", "\nR", "\nF1", "model\nP", "\nR", "\nF1"):
+        table.add_column(name, justify="right", min_width=6)
+
+
+def code_table(result: TrainResult) -> Table:
+    """Per code, grouped: held-out precision, recall and F1 of the rules and of the model."""
     m = result.metrics
-    table = Table(title=f"cross-validated by source · {m['folds']} folds · {result.segments} segments of "
-                        f"{result.sources} sources", header_style="bold")
-    for name, justify in (("code", "left"), ("group", "left"), ("pos", "right"), ("rules P", "right"),
-                          ("R", "right"), ("F1", "right"), ("model P", "right"), ("R", "right"), ("F1", "right"),
-                          ("thr", "right")):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    for code, row in m["per_code"].items():
-        table.add_row(escape(code), escape(row["group"]), str(row["positives"]), *_prf(row["rules"]),
-                      *_prf(row["model"]), f"{row['threshold']:.2f}")
-    table.add_section()
+    table = Table(title=f"held out · {m['folds']} folds by source · {result.segments} segments, {result.sources} sources",
+                  box=box.SIMPLE_HEAD, padding=(0, 0), header_style="bold")
+    _columns(table, "code (positives) · threshold")
     for group, row in m["per_group"].items():
+        table.add_row(f"[bold]{escape(group)}[/]")
+        for code in row["codes"]:
+            figures = m["per_code"][code]
+            table.add_row(f"  {escape(code)} ({figures['positives']}) · {figures['threshold']:.2f}",
+                          *_prf(figures["rules"]), *_prf(figures["model"]))
+    return table
+
+
+def group_table(result: TrainResult) -> Table:
+    """Per code group and over all codes: micro (pooled counts) and macro (mean of codes)."""
+    m = result.metrics
+    table = Table(title="per group", box=box.SIMPLE_HEAD, padding=(0, 0), header_style="bold")
+    _columns(table, "group · average")
+    rows = [(group, row["rules"], row["model"]) for group, row in m["per_group"].items()]
+    rows.append(("all codes", m["overall"]["rules"], m["overall"]["model"]))
+    for name, rules, model in rows:
         for kind in ("micro", "macro"):
-            rules = row["rules"][kind] if row["rules"] else None
-            model = row["model"][kind] if row["model"] else None
-            table.add_row(f"[bold]{escape(group)}[/] {kind}", f"{len(row['codes'])} codes", "", *_prf(rules),
-                          *_prf(model), "")
-    table.add_section()
-    overall = m["overall"]
-    for kind in ("micro", "macro"):
-        rules = overall["rules"][kind] if overall["rules"] else None
-        table.add_row(f"[bold]all codes {kind}[/]", "", "", *_prf(rules), *_prf(overall["model"][kind]), "")
+            table.add_row(f"{'[bold]' if name == 'all codes' else ''}{escape(name)} · {kind}"
+                          f"{'[/]' if name == 'all codes' else ''}",
+                          *_prf(rules[kind] if rules else None), *_prf(model[kind] if model else None))
     return table
 
 
@@ -89,7 +99,8 @@ def train_cli(
     if not result.metrics["rule_suggestions_on_these_segments"]:
         out.print("no rule suggestions are stored on these segments, so the rules column is empty "
                   "(run 'qualkam code DIR' to compare)", soft_wrap=True)
-    out.print(metrics_table(result))
-    out.print(f"groups: {GROUPING}. Model figures: each test fold scored with a calibration and threshold fitted "
-              "on the other folds. Suggest with: qualkam code DIR --suggest model|both", soft_wrap=True)
+    out.print(code_table(result))
+    out.print(group_table(result))
+    out.print(f"groups: {GROUPING}. The model's figures score each test fold with a calibration and threshold "
+              "fitted on the other folds only. Next: qualkam code DIR --suggest model|both", soft_wrap=True)
     raise typer.Exit(EXIT_OK)
