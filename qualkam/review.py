@@ -10,6 +10,7 @@ that has a suggestion or a coding by this coder). Progress is saved per coder an
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -128,14 +129,20 @@ def build_queue(project: Project, coder: str, filters: Filters) -> list[Item]:
 def uncertain_first(project: Project, items: list[Item]) -> list[Item]:
     """Model suggestions whose calibrated score is closest to their code's threshold (the
     newest model's; 0.5 for a code it does not know) first, where a decision teaches the
-    most; then every other item in reading order."""
+    most; then every other item in reading order. Closeness is measured in log-odds, so
+    0.02 against a threshold of 0.01 counts as far as 0.67 against 0.5."""
     from .learn import DEFAULT_THRESHOLD, latest_thresholds
+
+    def logit(p: float) -> float:
+        p = min(max(p, 1e-6), 1 - 1e-6)
+        return math.log(p / (1 - p))
 
     thresholds = latest_thresholds(project)
     scores = {(r[0], r[1]): r[2] for r in project.query(
         "SELECT segment_id, code_id, MAX(score) FROM codings WHERE coder IS NULL AND origin = 'model' "
         "AND score IS NOT NULL GROUP BY segment_id, code_id")}
-    distance = {i: abs(scores[(item.segment_id, item.code_id)] - thresholds.get(item.code_id, DEFAULT_THRESHOLD))
+    distance = {i: abs(logit(scores[(item.segment_id, item.code_id)])
+                       - logit(thresholds.get(item.code_id, DEFAULT_THRESHOLD)))
                 for i, item in enumerate(items) if (item.segment_id, item.code_id) in scores}
     model = sorted(distance, key=lambda i: (distance[i], i))
     return [items[i] for i in model] + [item for i, item in enumerate(items) if i not in distance]

@@ -1,0 +1,291 @@
+"""Learned suggestions (issue 6): training data, folds by source, calibration, storage, use.
+
+A tiny project, written here: six interviews whose turns talk plainly about budgets, about
+trust, or about the weather; one person (ana) codes them; a seventh interview nobody has
+read. Training is kept small (three folds, two epochs) so the module runs in seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qualkam.codebook import load_codebook
+from qualkam.coding import code_folder
+from qualkam.decisions import Action, decide
+from qualkam.errors import QualkamError
+from qualkam.export import excerpts_frame
+from qualkam.learn import (
+    DEFAULT_THRESHOLD, NoModelError, assign_folds, best_threshold, calibrate, cross_validate, latest_thresholds,
+    load_model, platt, train, training_set,
+)
+from qualkam.review import Filters, build_queue
+from qualkam.store import Project
+
+from .conftest import write
+
+CODEBOOK = """\
+name: Learn test codebook
+version: "1"
+codes:
+  - id: talk
+    label: Workplace talk
+    children:
+      - id: budget
+        label: Budget talk
+        attributes: {pole: formal}
+        patterns:
+          lemmas: [budget]
+      - id: trust
+        label: Trust talk
+        attributes: {pole: post_bureaucratic}
+        patterns:
+          lemmas: [gut feeling]
+  - id: rare
+    label: A rare code
+"""
+
+WORDS = {
+    "budget": ["budget", "spreadsheet", "forecast", "invoice", "cost", "quarterly", "figures", "margin"],
+    "trust": ["trust", "friendly", "relationship", "rapport", "honest", "gut", "feeling", "loyal"],
+    None: ["weather", "lunch", "parking", "holiday", "train", "coffee", "weekend", "garden"],
+}
+FILLER = "we said that it was in the office and then they had a chat about it".split()
+KINDS = ["budget", "trust", None, "budget", "trust", None, "budget", "trust"]
+SOURCES = [f"int-{n}" for n in range(1, 8)]  # int-7 is never read by anyone
+
+
+def _turn(rng: random.Random, kind: str | None) -> str:
+    words = rng.sample(FILLER, 8) + rng.sample(WORDS[kind], 3)
+    rng.shuffle(words)
+    return " ".join(words).capitalize() + "."
+
+
+def build_project(root: Path) -> Path:
+    """Code the folder with the rules, then let ana code int-1..int-6 (not int-7)."""
+    rng = random.Random(7)
+    for source in SOURCES:
+        turns = "\n\n".join(f"{'Ann' if i % 2 else 'Bob'}: {_turn(rng, kind)}" for i, kind in enumerate(KINDS))
+        write(root / "src" / f"{source}.md", f"---\nid: {source}\ntype: interview\n---\n{turns}\n")
+    (root / "book.yaml").write_text(CODEBOOK, encoding="utf-8")
+    db = root / "project.db"
+    with Project.open(db, create=True) as project:
+        code_folder(root / "src", load_codebook(root / "book.yaml"), project, out_dir=None)
+        segments = project.query("SELECT id, source_id, position FROM segments ORDER BY source_id, position")
+        for seg in segments:
+            if seg["source_id"] == "int-7":
+                continue
+            kind = KINDS[seg["position"]]
+            if kind:
+                decide(project, "ana", seg["id"], kind, Action.add)
+            elif project.query("SELECT 1 FROM codings WHERE segment_id = ? AND coder IS NULL", (seg["id"],)):
+                for row in project.query("SELECT code_id FROM codings WHERE segment_id = ? AND coder IS NULL",
+                                         (seg["id"],)):
+                    decide(project, "ana", seg["id"], row[0], Action.reject)
+        for seg in segments[:2]:  # two examples only: too few to learn
+            decide(project, "ana", seg["id"], "rare", Action.add)
+    return db
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("learn")
+    build_project(root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def trained(base: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The base project with one model (trained once for the module)."""
+    db = tmp_path_factory.mktemp("trained") / "project.db"
+    shutil.copy(base / "project.db", db)
+    with Project.open(db) as project:
+        train(project, layer="coder:ana", folds=3, epochs=2)
+    return db
+
+
+@pytest.fixture
+def copy(tmp_path: Path):
+    """A writable copy of a module-level project."""
+    def make(source: Path) -> Path:
+        target = tmp_path / "project.db"
+        shutil.copy(source, target)
+        return target
+    return make
+
+
+def test_training_set_counts_seen_sources_only_and_skips_rare_codes(base: Path) -> None:
+    with Project.open(base / "project.db") as project:
+        data = training_set(project, "coder:ana", min_examples=5)
+    assert set(data.segments["source"]) == set(SOURCES[:6]), "int-7 was never read: not a negative"
+    assert len(data.segments) == 6 * len(KINDS)
+    assert data.codes == ["budget", "trust"]
+    assert data.skipped == {"rare": 2}
+    budget = data.labels[:, 0].astype(bool)
+    kinds = [KINDS[p] for p in data.segments["position"]]
+    assert budget.tolist() == [k == "budget" for k in kinds], "uncoded and rejected segments are negatives"
+
+
+def test_unknown_layer_or_coder_is_a_clear_error(base: Path) -> None:
+    with Project.open(base / "project.db") as project:
+        with pytest.raises(QualkamError, match="unknown --from 'people'"):
+            training_set(project, "people")
+        with pytest.raises(QualkamError, match="no codings by bob.*coders in this project: ana"):
+            training_set(project, "coder:bob")
+        with pytest.raises(QualkamError, match="no code has 50 or more positive segments"):
+            training_set(project, "coder:ana", min_examples=50)
+
+
+def test_assign_folds_keeps_each_source_whole_and_balanced() -> None:
+    rng = random.Random(1)
+    sizes = {f"s{i}": rng.randint(1, 40) for i in range(23)}
+    fold_of = assign_folds(sizes, folds=5, seed=3)
+    assert set(fold_of) == set(sizes) and set(fold_of.values()) == set(range(5))
+    loads = [sum(n for s, n in sizes.items() if fold_of[s] == f) for f in range(5)]
+    assert max(loads) - min(loads) <= max(sizes.values()), "greedy balance: within one source of each other"
+    assert assign_folds(sizes, 5, 3) == fold_of, "same seed, same folds"
+    assert assign_folds({"a": 3, "b": 4}, folds=5) in ({"a": 0, "b": 1}, {"a": 1, "b": 0}), "capped at the sources"
+    with pytest.raises(QualkamError, match="at least 2 sources"):
+        assign_folds({"a": 3})
+
+
+def test_no_source_crosses_folds_in_cross_validation(base: Path) -> None:
+    """The proof asked for: every segment of a source is tested in the same fold, and that
+    fold's model was trained on the other sources only."""
+    with Project.open(base / "project.db") as project:
+        data = training_set(project, "coder:ana")
+    fold_of = assign_folds(data.segments.groupby("source").size().to_dict(), folds=3, seed=0)
+    oof, held_out, fold = cross_validate(data, fold_of, seed=0, epochs=1)
+    by_source = {s: set(fold[(data.segments["source"] == s).to_numpy()]) for s in fold_of}
+    assert all(len(f) == 1 for f in by_source.values()), "a source in two folds"
+    assert {s: f.pop() for s, f in by_source.items()} == fold_of
+    for f in range(3):
+        test = set(data.segments.loc[fold == f, "source"])
+        training = set(data.segments.loc[fold != f, "source"])
+        assert test and training and not test & training
+    assert oof.shape == (len(data.segments), 2, 2) and held_out.shape == (len(data.segments), 2)
+
+
+def test_best_threshold_and_calibration() -> None:
+    scores = np.array([0.9, 0.8, 0.7, 0.2, 0.1])
+    assert best_threshold(scores, np.array([1, 1, 0, 0, 0])) == 0.8
+    assert best_threshold(scores, np.array([0, 0, 0, 0, 0])) == DEFAULT_THRESHOLD, "nothing to tune on"
+    assert best_threshold(np.array([0.5, 0.5, 0.1]), np.array([1, 0, 0])) == 0.5, "a cut never splits a tie"
+    features = np.array([[-3.0, -2.0], [-2.5, -1.0], [1.0, 2.0], [2.0, 3.0], [-1.0, 0.5], [0.5, -0.5]])
+    truth = np.array([0, 0, 1, 1, 0, 1])
+    weights, intercept = platt(features, truth)
+    p = calibrate(features, weights, intercept)
+    assert ((0 <= p) & (p <= 1)).all() and p[3] > p[0]
+    assert platt(features, np.zeros(6)) == ([1.0, 0.0], 0.0), "one class: left as it is"
+
+
+def test_train_stores_a_versioned_model_with_honest_metrics(trained: Path, copy) -> None:
+    db = copy(trained)
+    with Project.open(db) as project:
+        row = project.query("SELECT * FROM models")[0]
+        metrics, data, settings = json.loads(row["metrics"]), json.loads(row["data"]), json.loads(row["settings"])
+        assert row["layer"] == "coder:ana" and json.loads(row["codes"]) == ["budget", "trust"]
+        assert bytes(row["model"])[:1], "the pipeline's bytes"
+        assert settings["architecture"] == "spacy.TextCatBOW.v3" and settings["folds"] == 3
+        assert data["positives"] == {"budget": 18, "trust": 18} and data["skipped"] == {"rare": 2}
+        assert sorted(data["sources"]) == SOURCES[:6] and data["segments"] == 48
+        assert set(data["fold_of_source"]) == set(SOURCES[:6])
+        per_code = metrics["per_code"]
+        assert {c: v["group"] for c, v in per_code.items()} == {"budget": "formal", "trust": "post_bureaucratic"}
+        for figures in per_code.values():
+            assert set(figures["model"]) == set(figures["rules"]) == {"precision", "recall", "f1", "tp", "fp", "fn"}
+            assert figures["model"]["tp"] + figures["model"]["fn"] == figures["positives"] == 18
+        assert per_code["budget"]["rules"]["fp"] == 0, "the rule 'budget' only fires on budget talk"
+        assert set(metrics["per_group"]) == {"formal", "post_bureaucratic"}
+        assert set(metrics["overall"]["model"]) == {"micro", "macro"}
+        assert metrics["overall"]["model"]["micro"]["f1"] > 0.8, "plain vocabulary is learnt"
+        assert set(latest_thresholds(project)) == {"budget", "trust"}
+        train(project, layer="coder:ana", folds=3, epochs=1, seed=1)
+        ids = [r[0] for r in project.query("SELECT id FROM models ORDER BY id")]
+        assert ids == [1, 2], "each train adds a version"
+        assert load_model(project).id == 2 and load_model(project, 1).id == 1, "the newest is used"
+        assert project.query("SELECT COUNT(*) FROM audit WHERE action = 'train'")[0][0] == 2
+
+
+def logit(p: float) -> float:
+    """Log-odds: the scale on which the review measures how sure the model is."""
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return math.log(p / (1 - p))
+
+
+def _code(db: Path, folder: Path, suggest: str):
+    with Project.open(db) as project:
+        return code_folder(folder, load_codebook(folder.parent / "book.yaml"), project, out_dir=None, suggest=suggest)
+
+
+def test_code_with_the_model_stores_calibrated_suggestions_with_evidence(base: Path, trained: Path, copy) -> None:
+    db = copy(trained)
+    report = _code(db, base / "src", "model")
+    assert report.coded == 7 and report.model_id == 1, "a new suggest mode re-suggests every source"
+    with Project.open(db) as project:
+        rows = project.query("SELECT c.code_id, c.origin, c.score, c.evidence, c.source_id, s.position "
+                             "FROM codings c JOIN segments s ON s.id = c.segment_id WHERE c.coder IS NULL")
+        assert rows and {r["origin"] for r in rows} == {"model"}, "--suggest model: the model alone"
+        assert all(0.0 <= r["score"] <= 1.0 for r in rows)
+        unseen = [r for r in rows if r["source_id"] == "int-7"]
+        assert {(KINDS[r["position"]], r["code_id"]) for r in unseen} <= {("budget", "budget"), ("trust", "trust")}
+        assert len(unseen) >= 4, "the unread interview gets suggestions"
+        evidence = json.loads(unseen[0]["evidence"])
+        assert 1 <= len(evidence) <= 3
+        for item in evidence:
+            assert set(item) == {"segment", "source", "text", "similarity", "rule"} and item["rule"] == "model:similar"
+            assert item["source"] in SOURCES[:6] and 0 < item["similarity"] <= 1 and len(item["text"]) <= 160
+            assert unseen[0]["code_id"] in {r[0] for r in project.query(
+                "SELECT code_id FROM codings WHERE segment_id = ? AND coder = 'ana' AND status = 'accepted'",
+                (item["segment"],))}, "evidence: a segment a person coded with this code"
+        frame = excerpts_frame(project)  # evidence without start/end renders in excerpts.csv
+        model_rows = frame[frame["origin"] == "model"]
+        assert model_rows["evidence"].str.contains(r"\[model:similar: segment \d+ of int-").all()
+        people = project.query("SELECT COUNT(*) FROM codings WHERE coder IS NOT NULL")[0][0]
+    again = _code(db, base / "src", "model")
+    assert (again.coded, again.unchanged) == (0, 7), "same model, same mode: unchanged"
+    both = _code(db, base / "src", "both")
+    assert both.coded == 7
+    with Project.open(db) as project:
+        origins = {r[0] for r in project.query("SELECT DISTINCT origin FROM codings WHERE coder IS NULL")}
+        assert origins == {"rule", "model"}
+        train(project, layer="coder:ana", folds=3, epochs=1)
+    assert _code(db, base / "src", "both").coded == 7, "a new model re-suggests"
+    assert _code(db, base / "src", "rules").coded == 7, "back to the rules"
+    with Project.open(db) as project:
+        assert {r[0] for r in project.query("SELECT DISTINCT origin FROM codings WHERE coder IS NULL")} == {"rule"}
+        assert project.query("SELECT COUNT(*) FROM codings WHERE coder IS NOT NULL")[0][0] == people
+
+
+def test_without_a_model_suggesting_with_it_is_an_error(base: Path, copy) -> None:
+    db = copy(base / "project.db")
+    with pytest.raises(NoModelError, match="run qualkam train first"):
+        _code(db, base / "src", "model")
+    with pytest.raises(QualkamError, match="unknown --suggest 'magic'"):
+        _code(db, base / "src", "magic")
+
+
+def test_uncertain_order_puts_the_least_sure_model_suggestion_first(base: Path, trained: Path, copy) -> None:
+    db = copy(trained)
+    _code(db, base / "src", "both")
+    with Project.open(db) as project:
+        thresholds = latest_thresholds(project)
+        reading = build_queue(project, "zoe", Filters())
+        queue = build_queue(project, "zoe", Filters(order="uncertain"))
+        model = {(r[0], r[1]): r[2] for r in project.query(
+            "SELECT segment_id, code_id, score FROM codings WHERE coder IS NULL AND origin = 'model'")}
+    assert sorted(queue, key=lambda i: (i.segment_id, i.code_id)) == sorted(
+        reading, key=lambda i: (i.segment_id, i.code_id)), "the same items, another order"
+    distance = [abs(logit(model[(i.segment_id, i.code_id)]) - logit(thresholds[i.code_id]))
+                for i in queue if (i.segment_id, i.code_id) in model]
+    assert distance == sorted(distance) and len(distance) == len(model)
+    head, tail = queue[:len(model)], queue[len(model):]
+    assert all((i.segment_id, i.code_id) in model for i in head)
+    assert tail == [i for i in reading if (i.segment_id, i.code_id) not in model], "rules after, in reading order"
+    assert Filters().key() == json.dumps([None, None, None, "suggested"]), "old progress keys still resume"
