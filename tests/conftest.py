@@ -95,3 +95,15 @@ It was all about the sales target that quarter.
 
 Sarah: Honestly, now we trust each other. Gut feelings matter.
 """
+
+OTHER = "---\nid: int-b\n---\nI: And the reporting lines?\nR: We trust each other. Gut feeling, mostly.\n"
+
+
+def code_two_sources(tmp_path: Path, codebook, project: Project) -> dict[str, int]:
+    """INTERVIEW and OTHER coded into ``project``; segment ids by their first twelve characters."""
+    from qualkam.coding import code_folder
+
+    write(tmp_path / "src" / "int.md", INTERVIEW)
+    write(tmp_path / "src" / "b.md", OTHER)
+    code_folder(tmp_path / "src", codebook, project, out_dir=None)
+    return {r["text"][:12]: r["id"] for r in project.query("SELECT id, text FROM segments")}

@@ -7,23 +7,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qualkam.coding import code_folder
 from qualkam.decisions import decide
 from qualkam.errors import QualkamError
 from qualkam.store import Project
 from qualkam.units import coder_spans, coding_data
 
-from .conftest import INTERVIEW, write
-
-OTHER = "---\nid: int-b\n---\nI: And the reporting lines?\nR: We trust each other. Gut feeling, mostly.\n"
-
+from .conftest import code_two_sources
 
 @pytest.fixture
 def coded(tmp_path: Path, small_codebook, project: Project) -> Project:
-    write(tmp_path / "src" / "int.md", INTERVIEW)
-    write(tmp_path / "src" / "b.md", OTHER)
-    code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
-    seg = {r["text"][:12]: r["id"] for r in project.query("SELECT id, text FROM segments")}
+    seg = code_two_sources(tmp_path, small_codebook, project)
     decide(project, "ana", seg["How were the"], "hard_control", "accept")
     decide(project, "ana", seg["Honestly, no"], "soft_control", "accept")
     decide(project, "ben", seg["How were the"], "hard_control", "reject")
