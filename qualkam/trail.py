@@ -10,22 +10,19 @@ from .errors import QualkamError
 from .store import Project
 
 
+def _where(conditions: dict[str, object]) -> tuple[str, list[object]]:
+    """``a = ? AND b >= ?`` from the conditions that were given (None: not filtered)."""
+    given = {clause: value for clause, value in conditions.items() if value}
+    return " AND ".join(["1 = 1", *given]), list(given.values())
+
+
 def audit_frame(project: Project, actor: str | None = None, since: str | None = None,
                 entity: str | None = None) -> pd.DataFrame:
     """Every recorded change (who, when, what, before/after JSON), oldest first."""
-    where, params = ["1 = 1"], []
-    if actor:
-        where.append("actor = ?")
-        params.append(actor)
-    if since:
-        where.append("at >= ?")
-        params.append(since)
-    if entity:
-        where.append("entity = ?")
-        params.append(entity)
+    where, params = _where({"actor = ?": actor, "at >= ?": since, "entity = ?": entity})
     return pd.read_sql_query(
         f"SELECT id, at, actor, action, entity, entity_id, before, after, note FROM audit "
-        f"WHERE {' AND '.join(where)} ORDER BY id", project.conn, params=params)
+        f"WHERE {where} ORDER BY id", project.conn, params=params)
 
 
 def audit_summary(frame: pd.DataFrame) -> pd.DataFrame:
@@ -63,16 +60,7 @@ def parse_target(text: str | None) -> tuple[str | None, str | None]:
 def memos_frame(project: Project, target: str | None = None, coder: str | None = None) -> pd.DataFrame:
     """Memos with what they are about; segment memos carry the segment's source and text."""
     kind, ident = parse_target(target)
-    where, params = ["1 = 1"], []
-    if kind:
-        where.append("m.target_type = ?")
-        params.append(kind)
-    if ident:
-        where.append("m.target_id = ?")
-        params.append(ident)
-    if coder:
-        where.append("m.coder = ?")
-        params.append(coder)
+    where, params = _where({"m.target_type = ?": kind, "m.target_id = ?": ident, "m.coder = ?": coder})
     return pd.read_sql_query(
         f"""SELECT m.id, m.created_at, m.coder, m.target_type, m.target_id,
                    CASE m.target_type WHEN 'segment' THEN s.source_id WHEN 'source' THEN m.target_id END AS source,
@@ -81,4 +69,4 @@ def memos_frame(project: Project, target: str | None = None, coder: str | None =
             FROM memos m
             LEFT JOIN segments s ON m.target_type = 'segment' AND s.id = CAST(m.target_id AS INTEGER)
             LEFT JOIN codes k ON m.target_type = 'code' AND k.id = m.target_id
-            WHERE {' AND '.join(where)} ORDER BY m.id""", project.conn, params=params)
+            WHERE {where} ORDER BY m.id""", project.conn, params=params)
