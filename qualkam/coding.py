@@ -1,7 +1,8 @@
 """``qualkam code`` as a library call: folder -> segments -> suggestions -> store -> outputs.
 
 Each source is read, segmented, matched and stored in its own transaction, then dropped,
-so memory stays bounded by the largest source, not the corpus. Unchanged sources (same
+so memory stays bounded by the largest source, not the corpus (with the trained model, by
+``MODEL_BATCH`` segments of consecutive sources, which the model scores in one pass). Unchanged sources (same
 text, metadata, codebook, unit and pipeline) are skipped by fingerprint.
 """
 
@@ -92,9 +93,18 @@ def _record(source: PreparedSource, unit: Unit, pipeline: str, codebook: Codeboo
     )
 
 
+MODEL_BATCH = 2000  # segments of consecutive sources the model scores in one pass (bounds the memory held)
+
+# (record, segments, rule suggestions, progress callback); segments None: unchanged, nothing to store
+Pending = list[tuple[SourceRecord, "list[Segment] | None", list[list[Suggestion]], Callable[[], None]]]
+
+
 def _code_one(source: PreparedSource, unit: Unit, pipeline: str, codebook: Codebook, codebook_id: int,
               suggester: Suggester, project: Project, known: dict[str, str], report: CodeReport,
-              suggest: str = "rules", learned: "Model | None" = None) -> None:
+              suggest: str = "rules", learned: "Model | None" = None, pending: Pending | None = None,
+              done: Callable[[], None] = lambda: None) -> None:
+    """Code one source and store it; with a model and ``pending``, queue it instead for
+    ``_flush`` (the model suggests for a batch of sources at once). ``done`` runs after."""
     # The suggest mode and model version join the fingerprint (only when not the default, so
     # fingerprints of rule runs stay as they were): `--suggest model` after a rules run, or
     # after a new `qualkam train`, must re-suggest.
@@ -102,11 +112,40 @@ def _code_one(source: PreparedSource, unit: Unit, pipeline: str, codebook: Codeb
     record = _record(source, unit, pipeline, codebook, extra)
     if known.get(record.id) == record.fingerprint:
         report.unchanged += 1
+        if pending:  # progress stays in file order
+            pending.append((record, None, [], done))
+        else:
+            done()
         return
     segments, suggestions = segment_and_suggest(source, unit, suggester, rules=suggest != "model")
+    if learned is not None and pending is not None:
+        pending.append((record, segments, suggestions, done))
+        if sum(len(p[1] or ()) for p in pending) >= MODEL_BATCH:
+            _flush(pending, codebook_id, project, report, suggest, learned)
+        return
     if learned is not None:
         found = learned.suggest(record.id, segments)
         suggestions = found if suggest == "model" else [rules + model for rules, model in zip(suggestions, found)]
+    _store(record, segments, suggestions, codebook_id, project, report)
+    done()
+
+
+def _flush(pending: Pending, codebook_id: int, project: Project, report: CodeReport, suggest: str,
+           learned: "Model") -> None:
+    """The model's suggestions for the queued sources in one pass; store them in order."""
+    found_all = iter(learned.suggest_many([(record.id, segments) for record, segments, _, _ in pending
+                                           if segments is not None]))
+    for record, segments, suggestions, done in pending:
+        if segments is not None:
+            found = next(found_all)
+            suggestions = found if suggest == "model" else [rules + model for rules, model in zip(suggestions, found)]
+            _store(record, segments, suggestions, codebook_id, project, report)
+        done()
+    pending.clear()
+
+
+def _store(record: SourceRecord, segments: list[Segment], suggestions: list[list[Suggestion]], codebook_id: int,
+           project: Project, report: CodeReport) -> None:
     stored = project.store_source(record, codebook_id, segments, suggestions)
     report.coded += 1
     report.segments += stored.segments
@@ -148,17 +187,30 @@ def code_folder(
     known = project.fingerprints()
     seen: set[str] = set()
     handled = 0
+    pending: Pending = []  # sources coded, waiting for the model's batch (stored in order)
+
+    def tick(path: str) -> Callable[[], None]:
+        def done() -> None:
+            nonlocal handled
+            handled += 1
+            if progress is not None:
+                progress(handled, len(files), path)
+        return done
+
     for item in prepare(folder, files, codebook, encoding):
         if isinstance(item, Problem):
             report.problems.append(item)
             if not item.skipped:
                 continue
+            if pending:  # progress stays in file order
+                _flush(pending, codebook_id, project, report, suggest, learned)  # type: ignore[arg-type]
+            tick(str(item.path))()
         else:
             seen.add(item.id)
-            _code_one(item, unit, pipeline, codebook, codebook_id, suggester, project, known, report, suggest, learned)
-        handled += 1
-        if progress is not None:
-            progress(handled, len(files), str(item.path))
+            _code_one(item, unit, pipeline, codebook, codebook_id, suggester, project, known, report, suggest, learned,
+                      pending if learned is not None else None, tick(str(item.path)))
+    if pending:
+        _flush(pending, codebook_id, project, report, suggest, learned)  # type: ignore[arg-type]
     report.missing_sources = sorted(set(known) - seen)
     report.retired_in_use = {r[0]: r[1] for r in project.query(
         "SELECT c.code_id, COUNT(*) FROM codings c JOIN codes k ON k.id = c.code_id "

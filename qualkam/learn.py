@@ -61,6 +61,7 @@ from spacy.language import Language
 from spacy.attrs import ORTH
 from spacy.strings import hash_string
 from spacy.tokens import Doc
+from spacy.util import registry
 
 from .errors import QualkamError
 from .segment import Segment
@@ -239,6 +240,35 @@ def model_doc(vocab: Any, text: str) -> Doc:
     return Doc(vocab, words=text.split() or [" "])
 
 
+class WordsTokenizer:
+    """The tokenizer of a loaded model: ``model_doc``'s space split. The classifiers only ever
+    read docs made by ``model_doc``, so loading skips building (and deserialising) spaCy's
+    English tokenizer with its thousands of special cases: most of the time it took to load."""
+
+    def __init__(self, vocab: Any) -> None:
+        self.vocab = vocab
+
+    def __call__(self, text: str) -> Doc:
+        return model_doc(self.vocab, text)
+
+    def to_bytes(self, **kwargs: Any) -> bytes:
+        return b""
+
+    def from_bytes(self, data: bytes, **kwargs: Any) -> "WordsTokenizer":
+        return self
+
+    def to_disk(self, path: Any, **kwargs: Any) -> None:
+        pass
+
+    def from_disk(self, path: Any, **kwargs: Any) -> "WordsTokenizer":
+        return self
+
+
+@registry.tokenizers("qualkam.WordsTokenizer.v1")
+def _words_tokenizer() -> Callable[[Language], WordsTokenizer]:
+    return lambda nlp: WordsTokenizer(nlp.vocab)
+
+
 _BIGRAM = np.uint64(0x9E3779B97F4A7C15)  # mixes a word's hash before adding the next word's
 
 
@@ -404,8 +434,9 @@ def _scores(nlp: Language, texts: Sequence[str], codes: Sequence[str],
     from scipy.sparse import csr_matrix, vstack
 
     textcat, tfidf = nlp.get_pipe("textcat_multilabel"), nlp.get_pipe("qualkam_tfidf_lr")
-    bow_col = [{label: i for i, label in enumerate(textcat.labels)}[c] for c in codes]
-    lr_col = [{label: i for i, label in enumerate(tfidf.labels)}[c] for c in codes]
+    bow_of = {label: i for i, label in enumerate(textcat.labels)}
+    lr_of = {label: i for i, label in enumerate(tfidf.labels)}
+    bow_col, lr_col = [bow_of[c] for c in codes], [lr_of[c] for c in codes]
     out = np.zeros((len(texts), len(codes), 2))
     rows = []
     for i in range(0, len(texts), 1000):
@@ -669,8 +700,10 @@ class Model:
         self.settings: dict[str, Any] = json.loads(row["settings"])
         self.data: dict[str, Any] = json.loads(row["data"])
         self.metrics: dict[str, Any] = json.loads(row["metrics"])
-        self.nlp = load_model_from_config(Config().from_str(self.settings["config"]), auto_fill=True)
-        self.nlp.from_bytes(row["model"])
+        config = Config().from_str(self.settings["config"])
+        config["nlp"]["tokenizer"] = {"@tokenizers": "qualkam.WordsTokenizer.v1"}  # see WordsTokenizer
+        self.nlp = load_model_from_config(config, auto_fill=True)
+        self.nlp.from_bytes(row["model"], exclude=["tokenizer"])
         cal = self.data["calibration"]
         self._weights = np.array([cal[c]["weights"] for c in self.codes], dtype=float)  # codes x 2
         self._intercepts = np.array([cal[c]["intercept"] for c in self.codes], dtype=float)
@@ -686,58 +719,75 @@ class Model:
         z = np.einsum("ncf,cf->nc", features, self._weights) + self._intercepts
         return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50))), rows
 
-    def _index(self) -> tuple[Any, list[dict[str, Any]], dict[str, np.ndarray]]:
-        """The coded examples in the TF-IDF space of the pipeline, for the evidence."""
+    def _index(self) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, np.ndarray]]:
+        """The coded examples in the TF-IDF space of the pipeline, for the evidence: per code,
+        the columns (features x examples) of the examples coded with it, made once."""
         if self._similar is None:
             examples = self.data["examples"]
             tfidf = self.nlp.get_pipe("qualkam_tfidf_lr")
-            matrix = tfidf.transform([e["input"] for e in examples]).T.tocsr() if examples else None  # features x examples
             by_code = {c: np.array([i for i, e in enumerate(examples) if c in e["codes"]], dtype=int)
                        for c in self.codes}
-            self._similar = (matrix, examples, by_code)
+            columns: dict[str, Any] = {}
+            if examples:
+                matrix = tfidf.transform([e["input"] for e in examples]).T.tocsr()  # features x examples
+                columns = {c: matrix[:, by_code[c]].tocsr() for c in self.codes if len(by_code[c])}
+            self._similar = (columns, examples, by_code)
         return self._similar
 
     def suggest(self, source_id: str, segments: Sequence[Segment]) -> list[list[ModelSuggestion]]:
         """Model suggestions per segment, each with the most similar segments people coded
         with that code (TF-IDF cosine; this very segment left out when it was an example)."""
-        if not segments:
-            return []
+        return self.suggest_many([(source_id, segments)])[0]
+
+    def suggest_many(self, batch: Sequence[tuple[str, Sequence[Segment]]]) -> list[list[list[ModelSuggestion]]]:
+        """``suggest`` for several sources at once, (source id, segments) each: one pass of
+        the classifiers and of the evidence over all their segments (the same suggestions as
+        one call per source, with far less per-call overhead)."""
+        segments = [seg for _, segs in batch for seg in segs]
+        owner = [source for source, segs in batch for _ in segs]
+        result: list[list[ModelSuggestion]] = [[] for _ in segments]
+        if segments:
+            self._suggest_into(segments, owner, result)
+        out, at = [], 0
+        for _, segs in batch:
+            out.append(result[at:at + len(segs)])
+            at += len(segs)
+        return out
+
+    def _suggest_into(self, segments: Sequence[Segment], owner: Sequence[str],
+                      result: list[list[ModelSuggestion]]) -> None:
         inputs = [model_input(s.text, s.lemmas) for s in segments]
         calibrated, tfidf_rows = self._scores(inputs)
         chosen = calibrated >= self.thresholds
-        result: list[list[ModelSuggestion]] = [[] for _ in segments]
         rows = np.flatnonzero(chosen.any(axis=1))
         if not len(rows):
-            return result
-        matrix, examples, by_code = self._index()
-        sims = (tfidf_rows[rows] @ matrix).toarray() if matrix is not None else None  # cosine: rows are unit length
+            return
+        columns, examples, by_code = self._index()
         evidence: dict[tuple[int, int], list[SimilarSegment]] = {}
-        if sims is not None:
-            for j, code in enumerate(self.codes):  # per code, every suggesting segment at once
-                at = np.flatnonzero(chosen[rows, j])
-                candidates = by_code[code]
-                if not len(at) or not len(candidates):
-                    continue
-                block = sims[np.ix_(at, candidates)]
-                top = min(EVIDENCE_ITEMS + 1, len(candidates))  # one spare: the segment itself may be there
-                best = np.argpartition(-block, top - 1, axis=1)[:, :top]
-                order = np.take_along_axis(best, np.argsort(-np.take_along_axis(block, best, axis=1), axis=1,
-                                                            kind="stable"), axis=1)
-                for r, picks in zip(at, order):
-                    own = segments[rows[r]].text[:EVIDENCE_CHARS]
-                    found = []
-                    for pick in picks:
-                        ex, similarity = examples[candidates[pick]], float(sims[r, candidates[pick]])
-                        if similarity <= 0 or len(found) >= EVIDENCE_ITEMS:
-                            break
-                        if ex["source"] != source_id or ex["text"] != own:
-                            found.append(SimilarSegment(ex["segment"], ex["source"], ex["text"], round(similarity, 2)))
-                    evidence[(int(rows[r]), j)] = found
-        for i in rows:
-            for j in np.flatnonzero(chosen[i]):
+        for j, code in enumerate(self.codes):  # per code, every suggesting segment at once
+            at = rows[chosen[rows, j]]
+            candidates = by_code[code]
+            if not len(at) or not len(candidates) or code not in columns:
+                continue
+            block = (tfidf_rows[at] @ columns[code]).toarray()  # cosine: rows are unit length
+            top = min(EVIDENCE_ITEMS + 1, len(candidates))  # one spare: the segment itself may be there
+            best = np.argpartition(-block, top - 1, axis=1)[:, :top]
+            order = np.take_along_axis(best, np.argsort(-np.take_along_axis(block, best, axis=1), axis=1,
+                                                        kind="stable"), axis=1)
+            for k, (i, picks) in enumerate(zip(at.tolist(), order)):
+                own, source_id = segments[i].text[:EVIDENCE_CHARS], owner[i]
+                found = []
+                for pick in picks.tolist():
+                    ex, similarity = examples[candidates[pick]], float(block[k, pick])
+                    if similarity <= 0 or len(found) >= EVIDENCE_ITEMS:
+                        break
+                    if ex["source"] != source_id or ex["text"] != own:
+                        found.append(SimilarSegment(ex["segment"], ex["source"], ex["text"], round(similarity, 2)))
+                evidence[(i, j)] = found
+        for i in rows.tolist():
+            for j in np.flatnonzero(chosen[i]).tolist():
                 result[i].append(ModelSuggestion(self.codes[j], round(float(calibrated[i, j]), 4),  # type: ignore[arg-type]
-                                                 evidence.get((int(i), int(j)), [])))
-        return result
+                                                 evidence.get((i, j), [])))
 
 
 def load_model(project: Project, model_id: int | None = None) -> Model:
