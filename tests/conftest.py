@@ -50,6 +50,16 @@ codes:
 """
 
 
+def run_cli(runner: CliRunner, *args: object):
+    """Invoke the CLI and check it failed, if at all, with a message and an exit code, never a traceback."""
+    from qualkam.cli import app
+
+    result = runner.invoke(app, [str(a) for a in args])
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    return result
+
+
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()

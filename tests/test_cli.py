@@ -11,14 +11,7 @@ from typer.testing import CliRunner
 
 from qualkam.cli import app
 
-from .conftest import FIXTURES, INTERVIEW, write
-
-
-def _run(runner: CliRunner, *args: str):
-    result = runner.invoke(app, [str(a) for a in args])
-    assert "Traceback" not in result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    return result
+from .conftest import FIXTURES, INTERVIEW, write, run_cli as _run
 
 
 @pytest.fixture

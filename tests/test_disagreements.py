@@ -19,14 +19,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from qualkam.cli import app
 from qualkam.coding import code_folder
 from qualkam.decisions import decide
 from qualkam.disagreements import PER_UNIT, disagreements, render_html, render_markdown
 from qualkam.errors import QualkamError
 from qualkam.store import Project
 
-from .conftest import write
+from .conftest import write, run_cli as _run
 
 SIX_TURNS = """\
 ---
@@ -82,13 +81,6 @@ def two(tmp_path: Path, small_codebook) -> Path:
 @pytest.fixture
 def three(tmp_path: Path, small_codebook) -> Path:
     return build(tmp_path, small_codebook, ("ana", "ben", "cy"))
-
-
-def _run(runner: CliRunner, *args: object):
-    result = runner.invoke(app, [str(a) for a in args])
-    assert "Traceback" not in result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    return result
 
 
 def test_two_coders_units_confusion_agreement_prevalence(two: Path) -> None:

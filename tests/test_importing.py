@@ -13,22 +13,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from qualkam.cli import app
 from qualkam.coding import code_folder
 from qualkam.errors import InputError
 from qualkam.importing import ImportRowsError, import_codings, read_table, segments_for_span
 from qualkam.store import Project
 
-from .conftest import INTERVIEW, write
+from .conftest import INTERVIEW, write, run_cli as _run
 
 A, B, C = (1, 3, 34), (2, 50, 152), (3, 161, 216)
-
-
-def _run(runner: CliRunner, *args: object):
-    result = runner.invoke(app, [str(a) for a in args])
-    assert "Traceback" not in result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    return result
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from qualkam.errors import QualkamError
 from qualkam.matrix import build_matrix, cooccurrence, cooccurrence_pairs
 from qualkam.store import Project
 
-from .conftest import INTERVIEW, write
+from .conftest import INTERVIEW, write, run_cli as _run
 
 MEETING = """\
 WEBVTT
@@ -159,13 +159,6 @@ def test_bad_requests_say_what_to_use(coded: Project, kwargs: dict, message: str
 
 
 # -- the CLI --------------------------------------------------------------------------------
-
-
-def _run(runner: CliRunner, *args: object):
-    result = runner.invoke(app, [str(a) for a in args])
-    assert "Traceback" not in result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    return result
 
 
 def test_cli_share_table(runner: CliRunner, coded: Project) -> None:

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from qualkam.cli import app
 from qualkam.codebook import load_codebook
 from qualkam.coding import code_folder
 from qualkam.decisions import decide
@@ -18,7 +17,7 @@ from qualkam.errors import QualkamError
 from qualkam.retrieval import retrieve, to_html, to_json, to_markdown
 from qualkam.store import Project
 
-from .conftest import INTERVIEW, SMALL_CODEBOOK, write
+from .conftest import INTERVIEW, SMALL_CODEBOOK, write, run_cli as _run
 
 # The small codebook with definitions, which the Markdown and HTML forms print under each code.
 CODEBOOK = SMALL_CODEBOOK.replace(
@@ -165,12 +164,6 @@ def test_json_is_a_list_of_objects(coded: Project) -> None:
 
 
 # -- the command ----------------------------------------------------------------------------
-def _run(runner: CliRunner, *args: object):
-    result = runner.invoke(app, [str(a) for a in args])
-    assert "Traceback" not in result.output
-    return result
-
-
 def test_cli_csv_on_stdout_and_files_by_suffix(runner: CliRunner, tmp_path: Path) -> None:
     db = build_corpus(tmp_path)
     result = _run(runner, "excerpts", "--code", "control", "--phase", "pre_kam", "--format", "csv", "-p", db)

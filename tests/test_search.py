@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from qualkam.cli import app
+
+from .conftest import run_cli as _run
 from qualkam.errors import QualkamError
 from qualkam.search import parse_query, search
 from qualkam.store import Project
@@ -71,12 +72,6 @@ def test_filters_limit_and_segments_without_stored_lemmas(coded: Project) -> Non
     assert search(coded, ["trust"]).hits.iloc[0]["codes"] == ["soft_control"]
     with pytest.raises(QualkamError, match="unknown phase 'later'"):
         search(coded, ["trust"], phases=["later"])
-
-
-def _run(runner: CliRunner, *args: object):
-    result = runner.invoke(app, [str(a) for a in args])
-    assert "Traceback" not in result.output
-    return result
 
 
 def test_cli_formats_and_exit_codes(runner: CliRunner, tmp_path: Path) -> None:

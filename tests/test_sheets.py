@@ -9,19 +9,11 @@ import pytest
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
-from qualkam.cli import app
 from qualkam.coding import code_folder
 from qualkam.sheets import SHEET_COLUMNS, shorten, sheet_rows
 from qualkam.store import Project
 
-from .conftest import INTERVIEW, write
-
-
-def _run(runner: CliRunner, *args: object):
-    result = runner.invoke(app, [str(a) for a in args])
-    assert "Traceback" not in result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    return result
+from .conftest import INTERVIEW, write, run_cli as _run
 
 
 @pytest.fixture

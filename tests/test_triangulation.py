@@ -15,14 +15,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from qualkam.cli import app
 from qualkam.coding import code_folder
 from qualkam.decisions import decide
 from qualkam.errors import QualkamError
 from qualkam.store import Project
 from qualkam.triangulation import COLUMNS, triangulation_table
 
-from .conftest import write
+from .conftest import write, run_cli as _run
 
 INT_A = """\
 ---
@@ -130,13 +129,6 @@ def test_rejections_and_empty_layers(coded: Project) -> None:
     assert empty.empty and list(empty.columns) == COLUMNS
     with pytest.raises(QualkamError, match="unknown layer 'people'"):
         triangulation_table(coded, layer="people")
-
-
-def _run(runner: CliRunner, *args: object):
-    result = runner.invoke(app, [str(a) for a in args])
-    assert "Traceback" not in result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    return result
 
 
 def test_cli_table_csv_json_and_out(runner: CliRunner, coded: Project, tmp_path: Path) -> None:
