@@ -250,6 +250,19 @@ def _write_codes(parent: etree._Element, ns: str, codes: Sequence[_Code], guids:
 # -- .qdc ---------------------------------------------------------------------------------
 
 
+def _write_sets(root: Any, ns: str, codes: Any, code_guids: dict[str, str], guid: Any,
+                member_attr: str) -> dict[str, list[str]]:
+    """One Set per code attribute value (e.g. ``pole: formal``); nothing when there are none."""
+    sets = _code_sets(codes)
+    if sets:
+        holder = _sub(root, ns, "Sets")
+        for name, members in sets.items():
+            node = _sub(holder, ns, "Set", {"guid": guid("set", name), "name": name})
+            for member in members:
+                _sub(node, ns, "MemberCode", {member_attr: code_guids[member]})
+    return sets
+
+
 def export_qdc(project_or_codebook: Project | Codebook, out_path: str | Path) -> ExportReport:
     """Write a codebook as REFI-QDA ``.qdc``: the code tree with colours and descriptions, and
     each code attribute value as a Set. From a project: its current codes (include / exclude
@@ -265,14 +278,8 @@ def export_qdc(project_or_codebook: Project | Codebook, out_path: str | Path) ->
     root = etree.Element(f"{{{CODEBOOK_NS}}}CodeBook", nsmap={None: CODEBOOK_NS})
     root.set("origin", ORIGIN)
     _write_codes(root, CODEBOOK_NS, codes, code_guids)
-    sets = _code_sets(codes)
-    if sets:
-        holder = _sub(root, CODEBOOK_NS, "Sets")
-        for name, members in sets.items():
-            node = _sub(holder, CODEBOOK_NS, "Set", {"guid": guid("set", name), "name": name})
-            for member in members:
-                # The codebook schema names this attribute guid (the project schema: targetGUID).
-                _sub(node, CODEBOOK_NS, "MemberCode", {"guid": code_guids[member]})
+    # The codebook schema names the member attribute guid (the project schema: targetGUID).
+    sets = _write_sets(root, CODEBOOK_NS, codes, code_guids, guid, "guid")
     data = _serialise(root)
     _write_file(out, lambda handle: handle.write(data))
     return ExportReport(out, "qdc", codes=len(codes), sets=len(sets))
@@ -551,13 +558,7 @@ def export_qdpx(project: Project, out_path: str | Path, layer: str = "human") ->
                                              "creationDateTime": xml_datetime(m["created_at"])})
             _sub(note, ns, "PlainTextContent", text=m["text"])
 
-    sets = _code_sets(codes)
-    if sets:
-        holder = _sub(root, ns, "Sets")
-        for name, members in sets.items():
-            node = _sub(holder, ns, "Set", {"guid": guid("set", name), "name": name})
-            for member in members:
-                _sub(node, ns, "MemberCode", {"targetGUID": code_guids[member]})
+    sets = _write_sets(root, ns, codes, code_guids, guid, "targetGUID")
 
     qde = _serialise(root)
     stamp = _zip_time(times[-1] if times else None)
