@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from functools import lru_cache
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from .codebook import Codebook
 from .errors import QualkamError
 from .export import write_outputs
 from .ingest import PreparedSource, Problem, discover, prepare
 from .nlp import load_pipeline, pipeline_name
+from .parallel import available_cores, ordered_map
 from .segment import Segment, Unit, resolve_turns, split_turn
 from .store import Project, SourceRecord
 from .suggest import Suggester, Suggestion
@@ -98,34 +100,62 @@ MODEL_BATCH = 2000  # segments of consecutive sources the model scores in one pa
 # (record, segments, rule suggestions, progress callback); segments None: unchanged, nothing to store
 Pending = list[tuple[SourceRecord, "list[Segment] | None", list[list[Suggestion]], Callable[[], None]]]
 
+# A worker process's suggester and settings, made once by _worker_init (see qualkam.parallel).
+_WORKER: tuple[Suggester, Unit, bool] | None = None
 
-def _code_one(source: PreparedSource, unit: Unit, pipeline: str, codebook: Codebook, codebook_id: int,
-              suggester: Suggester, project: Project, known: dict[str, str], report: CodeReport,
-              suggest: str = "rules", learned: "Model | None" = None, pending: Pending | None = None,
-              done: Callable[[], None] = lambda: None) -> None:
-    """Code one source and store it; with a model and ``pending``, queue it instead for
-    ``_flush`` (the model suggests for a batch of sources at once). ``done`` runs after."""
-    # The suggest mode and model version join the fingerprint (only when not the default, so
-    # fingerprints of rule runs stay as they were): `--suggest model` after a rules run, or
-    # after a new `qualkam train`, must re-suggest.
-    extra = () if learned is None else (f"suggest:{suggest}", f"model:{learned.id}")
-    record = _record(source, unit, pipeline, codebook, extra)
-    if known.get(record.id) == record.fingerprint:
+
+def _worker_init(codebook: Codebook, model: str | None, unit: Unit, rules: bool) -> None:
+    global _WORKER
+    _WORKER = (Suggester(codebook, load_pipeline(model)), unit, rules)
+
+
+def _worker_code(source: PreparedSource) -> tuple[list[Segment], list[list[Suggestion]]]:
+    assert _WORKER is not None, "_worker_init did not run"
+    suggester, unit, rules = _WORKER
+    return segment_and_suggest(source, unit, suggester, rules)
+
+
+def resolve_jobs(jobs: int | None, files: list[Path]) -> int:
+    """``--jobs``: a number given is used as it is; by default every core, except for a small
+    folder, where starting the workers would cost more than they save."""
+    if jobs is not None:
+        if jobs < 1:
+            raise QualkamError(f"--jobs {jobs}: give 1 or more worker processes")
+        return jobs
+    cores = available_cores()
+    if cores == 1:
+        return 1
+    size = 0
+    for path in files:
+        try:
+            size += path.stat().st_size
+        except OSError:
+            continue  # read_source reports it
+        if size >= AUTO_JOBS_MIN_BYTES:
+            return cores
+    return 1
+
+
+AUTO_JOBS_MIN_BYTES = 1_000_000  # about 150,000 words: below it one process is as fast as a pool
+
+
+def _finish(record: SourceRecord, segments: list[Segment] | None, suggestions: list[list[Suggestion]],
+            codebook_id: int, project: Project, report: CodeReport, done: Callable[[], None],
+            suggest: str = "rules", learned: "Model | None" = None, pending: Pending | None = None) -> None:
+    """Store one coded source (``segments`` None: unchanged, nothing to store); with a model,
+    queue it in ``pending`` for ``_flush`` (the model suggests for a batch of sources at once)."""
+    if segments is None:
         report.unchanged += 1
         if pending:  # progress stays in file order
             pending.append((record, None, [], done))
         else:
             done()
         return
-    segments, suggestions = segment_and_suggest(source, unit, suggester, rules=suggest != "model")
     if learned is not None and pending is not None:
         pending.append((record, segments, suggestions, done))
         if sum(len(p[1] or ()) for p in pending) >= MODEL_BATCH:
             _flush(pending, codebook_id, project, report, suggest, learned)
         return
-    if learned is not None:
-        found = learned.suggest(record.id, segments)
-        suggestions = found if suggest == "model" else [rules + model for rules, model in zip(suggestions, found)]
     _store(record, segments, suggestions, codebook_id, project, report)
     done()
 
@@ -164,11 +194,14 @@ def code_folder(
     out_dir: str | Path | None = "qualkam-out",
     progress: Progress | None = None,
     suggest: str = "rules",
+    jobs: int | None = None,
 ) -> CodeReport:
     """Code every transcript in ``folder`` into ``project``; write the outputs to ``out_dir``.
 
     ``suggest``: ``rules`` (the codebook's patterns), ``model`` (the newest model from
-    ``qualkam train``, stored with origin ``model``) or ``both``.
+    ``qualkam train``, stored with origin ``model``) or ``both``. ``jobs``: worker processes
+    that segment and match (None: every core for a large folder); the store is written in
+    file order by this process, so the result is the same for any number of jobs.
     """
     if suggest not in SUGGEST_MODES:
         raise QualkamError(f"unknown --suggest {suggest!r}; use {', '.join(SUGGEST_MODES)}")
@@ -179,15 +212,19 @@ def code_folder(
         learned = load_model(project)
     folder = Path(folder)
     files, problems = discover(folder)
+    workers = resolve_jobs(jobs, files)
     report = CodeReport(files=len(files), problems=list(problems), model_id=learned.id if learned else None)
-    nlp = load_pipeline(model)
     pipeline = pipeline_name(model)
-    suggester = Suggester(codebook, nlp)
+    rules = suggest != "model"
+    # The suggest mode and model version join the fingerprint (only when not the default, so
+    # fingerprints of rule runs stay as they were): `--suggest model` after a rules run, or
+    # after a new `qualkam train`, must re-suggest.
+    extra = () if learned is None else (f"suggest:{suggest}", f"model:{learned.id}")
     codebook_id = project.save_codebook(codebook)
     known = project.fingerprints()
     seen: set[str] = set()
     handled = 0
-    pending: Pending = []  # sources coded, waiting for the model's batch (stored in order)
+    pending: Pending | None = [] if learned is not None else None  # coded, waiting for the model's batch
 
     def tick(path: str) -> Callable[[], None]:
         def done() -> None:
@@ -197,18 +234,32 @@ def code_folder(
                 progress(handled, len(files), path)
         return done
 
-    for item in prepare(folder, files, codebook, encoding):
-        if isinstance(item, Problem):
-            report.problems.append(item)
-            if not item.skipped:
+    def work() -> Iterator[tuple[Problem | SourceRecord, PreparedSource | None]]:
+        """Each file in order: a problem, or its record with the source to code (None: unchanged)."""
+        for item in prepare(folder, files, codebook, encoding):
+            if isinstance(item, Problem):
+                report.problems.append(item)
+                if item.skipped:
+                    yield item, None
                 continue
+            seen.add(item.id)
+            record = _record(item, unit, pipeline, codebook, extra)
+            yield record, None if known.get(record.id) == record.fingerprint else item
+
+    @lru_cache(maxsize=None)
+    def suggester() -> Suggester:  # built only if this process codes a source itself
+        return Suggester(codebook, load_pipeline(model))
+
+    coded = ordered_map(work(), lambda source: segment_and_suggest(source, unit, suggester(), rules), workers,
+                        _worker_code, _worker_init, (codebook, model, unit, rules))
+    for key, result in coded:
+        if isinstance(key, Problem):
             if pending:  # progress stays in file order
                 _flush(pending, codebook_id, project, report, suggest, learned)  # type: ignore[arg-type]
-            tick(str(item.path))()
-        else:
-            seen.add(item.id)
-            _code_one(item, unit, pipeline, codebook, codebook_id, suggester, project, known, report, suggest, learned,
-                      pending if learned is not None else None, tick(str(item.path)))
+            tick(key.path)()
+            continue
+        segments, suggestions = result if result is not None else (None, [])
+        _finish(key, segments, suggestions, codebook_id, project, report, tick(key.path), suggest, learned, pending)
     if pending:
         _flush(pending, codebook_id, project, report, suggest, learned)  # type: ignore[arg-type]
     report.missing_sources = sorted(set(known) - seen)

@@ -85,6 +85,12 @@ class Suggester:
                 for index, pattern in enumerate(pats.exclude_tokens):
                     self._ex_tokens.add(f"{code.id}{_SEP}exclude:{index + 1}", [_lower_lemmas(pattern)])
 
+    @property
+    def matchers(self) -> list[PhraseMatcher | Matcher]:
+        """The compiled matchers that hold patterns: what every run applies to every doc (the
+        benchmark's baseline applies the same ones)."""
+        return [m for m in (self._phrases, self._tokens, self._ex_phrases, self._ex_tokens) if len(m)]
+
     def _add_phrases(self, matcher: PhraseMatcher, code_id: str, phrases: list[str]) -> None:
         if not phrases:
             return

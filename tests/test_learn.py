@@ -289,3 +289,19 @@ def test_uncertain_order_puts_the_least_sure_model_suggestion_first(base: Path, 
     assert all((i.segment_id, i.code_id) in model for i in head)
     assert tail == [i for i in reading if (i.segment_id, i.code_id) not in model], "rules after, in reading order"
     assert Filters().key() == json.dumps([None, None, None, "suggested"]), "old progress keys still resume"
+
+
+def test_model_suggestions_are_the_same_with_two_jobs(base: Path, trained: Path, tmp_path: Path) -> None:
+    """Workers segment and match; the model scores in the main process: no change in results."""
+    rows = []
+    for jobs in (1, 2):
+        db = tmp_path / f"jobs{jobs}.db"
+        shutil.copy(trained, db)
+        with Project.open(db) as project:
+            report = code_folder(base / "src", load_codebook(base / "book.yaml"), project, out_dir=None,
+                                 suggest="both", jobs=jobs)
+            assert report.coded == 7
+            rows.append([tuple(r) for r in project.query(
+                "SELECT segment_id, source_id, start, \"end\", code_id, origin, score, evidence FROM codings "
+                "WHERE coder IS NULL ORDER BY id")])
+    assert {r[5] for r in rows[0]} == {"rule", "model"} and rows[0] == rows[1]

@@ -30,6 +30,8 @@ def code_cli(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only problems."),
     suggest: str = typer.Option("rules", "--suggest", help="rules (the codebook's patterns), model (the newest "
                                 "model from 'qualkam train') or both."),
+    jobs: int = typer.Option(None, "--jobs", "-j", help="Worker processes for segmenting and matching "
+                             "(default: every core for a folder over 1 MB, else 1). Results do not depend on it."),
 ) -> None:
     """Code a folder of transcripts: suggest codes with their evidence, store them, export CSVs."""
     book = load_codebook(codebook)
@@ -44,7 +46,7 @@ def code_cli(
                 bar.update(task, completed=done, total=total, description=f"coding {Path(path).name}")
 
             report = code_folder(folder, book, store, unit=unit, model=model, encoding=encoding,
-                                 out_dir=out_dir, progress=tick, suggest=suggest)
+                                 out_dir=out_dir, progress=tick, suggest=suggest, jobs=jobs)
         for problem in report.problems:
             kind = "skipped" if problem.skipped else "warning"
             err.print(f"[{'red' if problem.skipped else 'yellow'}]{kind}:[/] {escape(str(problem))}", soft_wrap=True)

@@ -1,0 +1,90 @@
+"""Work spread over processes, results taken back in the order the work was given.
+
+``qualkam code --jobs N`` segments and matches sources in N worker processes while the main
+process reads files and writes the store. Results come back in file order, so the store is
+written exactly as a single-process run writes it (same ids, same rows), and only a few
+sources per worker are in flight at once, so memory stays bounded however large the corpus.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Callable, Iterable, Iterator, TypeVar
+
+from .errors import QualkamError
+
+K = TypeVar("K")
+A = TypeVar("A")
+R = TypeVar("R")
+
+IN_FLIGHT_PER_JOB = 3  # sources queued per worker: enough to keep it busy, few enough to bound memory
+
+
+def available_cores() -> int:
+    """The cores this process may run on (a container's CPU set, not the host's)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _context() -> Any:
+    # forkserver: workers start from a clean process (no inherited threads, locks or open
+    # SQLite connection); spawn where there is no forkserver (Windows, some macOS setups).
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+def ordered_map(items: Iterable[tuple[K, A | None]], local: Callable[[A], R], jobs: int = 1,
+                remote: Callable[[A], R] | None = None, initializer: Callable[..., None] | None = None,
+                initargs: tuple = ()) -> Iterator[tuple[K, R | None]]:
+    """Yield ``(key, result)`` for each ``(key, arg)`` in order; ``arg`` None passes through
+    with result None (nothing to compute).
+
+    With ``jobs`` 1, ``local(arg)`` runs here, one item at a time. With more, ``remote(arg)``
+    runs in ``jobs`` worker processes prepared by ``initializer(*initargs)``; the pool starts
+    only when the first item needs computing, so a run with nothing to do starts no process.
+    ``items`` is consumed lazily: at most ``IN_FLIGHT_PER_JOB * jobs`` results wait at once.
+    """
+    if jobs <= 1 or remote is None:
+        for key, arg in items:
+            yield key, None if arg is None else local(arg)
+        return
+    pool: ProcessPoolExecutor | None = None
+    queue: deque[tuple[K, Future | None]] = deque()
+    in_flight = 0
+    window = IN_FLIGHT_PER_JOB * jobs
+
+    def head() -> tuple[K, R | None]:
+        nonlocal in_flight
+        key, future = queue.popleft()
+        if future is None:
+            return key, None
+        in_flight -= 1
+        try:
+            return key, future.result()
+        except BrokenProcessPool as exc:
+            raise QualkamError("a worker process stopped unexpectedly (out of memory?); what was stored is "
+                               "kept: run again, or with --jobs 1") from exc
+
+    try:
+        for key, arg in items:
+            if arg is None:
+                queue.append((key, None))
+            else:
+                if pool is None:
+                    pool = ProcessPoolExecutor(jobs, mp_context=_context(), initializer=initializer,
+                                               initargs=initargs)
+                queue.append((key, pool.submit(remote, arg)))
+                in_flight += 1
+            while queue and (queue[0][1] is None or in_flight >= window):
+                yield head()
+        while queue:
+            yield head()
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,116 @@
+"""``qualkam code --jobs N``: the same store and outputs whatever the number of processes."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from qualkam import coding, parallel
+from qualkam.codebook import load_codebook
+from qualkam.coding import code_folder, resolve_jobs
+from qualkam.errors import QualkamError
+from qualkam.parallel import ordered_map
+from qualkam.store import Project
+
+from .conftest import ROOT, run_cli
+
+SAMPLES = ROOT / "sample_transcripts"
+STAMPS = {"added_at", "updated_at", "created_at", "loaded_at", "applied_at"}  # wall-clock times differ
+
+
+def dump(db: Path) -> dict[str, list[tuple]]:
+    """Every row of the tables a coding run writes, without the times it ran at."""
+    tables = {}
+    with Project.open(db) as project:
+        for table in ("sources", "segments", "codings", "codes", "phases", "codebooks"):
+            rows = project.query(f"SELECT * FROM {table} ORDER BY rowid")
+            tables[table] = [tuple(v for k, v in zip(row.keys(), row) if k not in STAMPS) for row in rows]
+    return tables
+
+
+def outputs(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def run(folder: Path, db: Path, out: Path, jobs: int, suggest: str = "rules"):
+    with Project.open(db, create=True) as project:
+        return code_folder(folder, load_codebook("kam"), project, out_dir=out, jobs=jobs, suggest=suggest)
+
+
+def test_one_and_two_jobs_give_identical_stores_and_outputs(tmp_path: Path) -> None:
+    folder = tmp_path / "src"
+    shutil.copytree(SAMPLES, folder)
+    one = run(folder, tmp_path / "one.db", tmp_path / "out1", jobs=1)
+    two = run(folder, tmp_path / "two.db", tmp_path / "out2", jobs=2)
+    assert (one.coded, one.segments, one.suggestions) == (two.coded, two.segments, two.suggestions) == (22, 466, 178)
+    assert [str(p) for p in one.problems] == [str(p) for p in two.problems]
+    first, second = dump(tmp_path / "one.db"), dump(tmp_path / "two.db")
+    assert len(first["codings"]) == 178 and first == second
+    assert outputs(tmp_path / "out1") == outputs(tmp_path / "out2")
+
+    # An incremental re-run after one file changed: the same again, one source re-coded.
+    path = folder / "interviews" / "int-06-sales-director.txt"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text + "\nResearcher: And the forecast for next year?\n", encoding="utf-8")
+    again = [run(folder, tmp_path / f"{name}.db", tmp_path / f"again{jobs}", jobs)
+             for name, jobs in (("one", 1), ("two", 2))]
+    assert [(r.coded, r.unchanged) for r in again] == [(1, 21), (1, 21)]
+    assert dump(tmp_path / "one.db") == dump(tmp_path / "two.db")
+    assert outputs(tmp_path / "again1") == outputs(tmp_path / "again2")
+
+
+def test_jobs_option_on_the_command_line(tmp_path: Path, runner) -> None:
+    result = run_cli(runner, "code", SAMPLES, "-p", tmp_path / "p.db", "-o", tmp_path / "out", "--jobs", "2")
+    assert result.exit_code == 0, result.output
+    assert "coded 22" in result.output
+    bad = run_cli(runner, "code", SAMPLES, "-p", tmp_path / "q.db", "-o", tmp_path / "out", "--jobs", "0")
+    assert bad.exit_code != 0 and "--jobs 0: give 1 or more" in bad.output
+    assert not (tmp_path / "q.db").exists() or Project.open(tmp_path / "q.db").counts()["sources"] == 0
+
+
+def test_default_jobs_use_every_core_only_for_a_large_folder(tmp_path: Path, monkeypatch) -> None:
+    files = [tmp_path / f"{n}.txt" for n in range(3)]
+    for path in files:
+        path.write_text("x" * 400, encoding="utf-8")
+    monkeypatch.setattr(coding, "available_cores", lambda: 4)
+    assert resolve_jobs(None, files) == 1, "1,200 bytes: starting workers would cost more than it saves"
+    assert resolve_jobs(3, files) == 3, "a number given is used as it is"
+    monkeypatch.setattr(coding, "AUTO_JOBS_MIN_BYTES", 1000)
+    assert resolve_jobs(None, files) == 4
+    monkeypatch.setattr(coding, "available_cores", lambda: 1)
+    assert resolve_jobs(None, files) == 1
+    with pytest.raises(QualkamError, match="give 1 or more"):
+        resolve_jobs(0, files)
+
+
+def square(n: int) -> int:
+    if n < 0:
+        raise ValueError("unlucky")
+    return n * n
+
+
+def test_ordered_map_keeps_order_and_passes_through_items_with_nothing_to_do() -> None:
+    items = [(f"k{n}", None if n % 3 == 0 else n) for n in range(20)]
+    expected = [(f"k{n}", None if n % 3 == 0 else n * n) for n in range(20)]
+    assert list(ordered_map(iter(items), square)) == expected
+    assert list(ordered_map(iter(items), square, 2, square)) == expected
+    assert list(ordered_map(iter([("a", None)]), square, 2, lambda n: n)) == [("a", None)], \
+        "nothing to compute: no pool is started (the lambda could not even be sent to one)"
+
+
+def test_ordered_map_consumes_lazily_and_reraises_a_worker_error() -> None:
+    pulled = []
+
+    def items():
+        for n in range(100):
+            pulled.append(n)
+            yield n, n + 1
+
+    stream = ordered_map(items(), square, 2, square)
+    assert next(stream) == (0, 1)
+    assert len(pulled) <= parallel.IN_FLIGHT_PER_JOB * 2 + 1, "only a few items are in flight at once"
+    stream.close()
+    with pytest.raises(ValueError, match="unlucky"):
+        list(ordered_map(iter([(1, 2), (2, -1), (3, 4)]), square, 2, square))
