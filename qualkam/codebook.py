@@ -17,7 +17,8 @@ from typing import Any, Iterator
 import yaml
 
 from .errors import CodebookError, InputError
-from .yamlload import TextDateLoader, error_problem, error_where
+from .yamlload import FastTextDateLoader, TextDateLoader, error_problem, error_where
+from .yamlload import load as load_yaml
 
 ID = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
@@ -161,6 +162,10 @@ class _LineLoader(TextDateLoader):
     """A SafeLoader that remembers the line of every mapping and sequence item."""
 
 
+class _FastLineLoader(FastTextDateLoader):
+    """_LineLoader on libyaml's parser."""
+
+
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:
     mapping = loader.construct_mapping(node, deep=True)
     lines = {"": node.start_mark.line + 1}
@@ -171,6 +176,7 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[str,
 
 
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_FastLineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 def _strip_lines(value: Any) -> Any:
@@ -450,7 +456,7 @@ def _parse_codes(v: _Validator, data: dict[str, Any]) -> dict[str, Code]:
 def parse_codebook(text: str, path: str = "<codebook>") -> Codebook:
     """Validate codebook text; raise CodebookError listing every problem."""
     try:
-        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+        data = load_yaml(text, _FastLineLoader, _LineLoader)
     except yaml.YAMLError as exc:
         where = error_where(exc).removeprefix("line ")
         raise CodebookError(path, [f"{path}:{where}: not valid YAML: {error_problem(exc)}"]) from exc

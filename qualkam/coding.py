@@ -8,6 +8,7 @@ text, metadata, codebook, unit and pipeline) are skipped by fingerprint.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from functools import lru_cache
@@ -16,11 +17,12 @@ from typing import TYPE_CHECKING, Callable, Iterator
 from .codebook import Codebook
 from .errors import QualkamError
 from .export import write_outputs
-from .ingest import PreparedSource, Problem, discover, prepare
+from . import __version__
+from .ingest import PreparedSource, Problem, UnchangedFile, discover, prepare
 from .nlp import load_pipeline, pipeline_name
 from .parallel import available_cores, ordered_map
 from .segment import Segment, Unit, resolve_turns, split_turn
-from .store import Project, SourceRecord
+from .store import FileState, Project, SourceRecord
 from .suggest import Suggester, Suggestion
 
 if TYPE_CHECKING:
@@ -92,13 +94,14 @@ def _record(source: PreparedSource, unit: Unit, pipeline: str, codebook: Codeboo
         text=source.raw.text,
         unit=unit.value,
         pipeline=pipeline,
+        state=source.state,
     )
 
 
 MODEL_BATCH = 2000  # segments of consecutive sources the model scores in one pass (bounds the memory held)
 
 # (record, segments, rule suggestions, progress callback); segments None: unchanged, nothing to store
-Pending = list[tuple[SourceRecord, "list[Segment] | None", list[list[Suggestion]], Callable[[], None]]]
+Pending = list[tuple["SourceRecord | None", "list[Segment] | None", list[list[Suggestion]], Callable[[], None]]]
 
 # A worker process's suggester and settings, made once by _worker_init (see qualkam.parallel).
 _WORKER: tuple[Suggester, Unit, bool] | None = None
@@ -139,12 +142,12 @@ def resolve_jobs(jobs: int | None, files: list[Path]) -> int:
 AUTO_JOBS_MIN_BYTES = 1_000_000  # about 150,000 words: below it one process is as fast as a pool
 
 
-def _finish(record: SourceRecord, segments: list[Segment] | None, suggestions: list[list[Suggestion]],
+def _finish(record: SourceRecord | None, segments: list[Segment] | None, suggestions: list[list[Suggestion]],
             codebook_id: int, project: Project, report: CodeReport, done: Callable[[], None],
             suggest: str = "rules", learned: "Model | None" = None, pending: Pending | None = None) -> None:
     """Store one coded source (``segments`` None: unchanged, nothing to store); with a model,
     queue it in ``pending`` for ``_flush`` (the model suggests for a batch of sources at once)."""
-    if segments is None:
+    if record is None or segments is None:
         report.unchanged += 1
         if pending:  # progress stays in file order
             pending.append((record, None, [], done))
@@ -222,6 +225,9 @@ def code_folder(
     extra = () if learned is None else (f"suggest:{suggest}", f"model:{learned.id}")
     codebook_id = project.save_codebook(codebook)
     known = project.fingerprints()
+    # What a file's stat key stands for besides the file: a change to any of these re-reads it.
+    settings = json.dumps([__version__, unit.value, pipeline, codebook.hash, extra, encoding])
+    restated: list[FileState] = []  # unchanged sources read again (their stat changed): remember the new stat
     seen: set[str] = set()
     handled = 0
     pending: Pending | None = [] if learned is not None else None  # coded, waiting for the model's batch
@@ -234,17 +240,26 @@ def code_folder(
                 progress(handled, len(files), path)
         return done
 
-    def work() -> Iterator[tuple[Problem | SourceRecord, PreparedSource | None]]:
+    def work() -> Iterator[tuple[Problem | UnchangedFile | SourceRecord, PreparedSource | None]]:
         """Each file in order: a problem, or its record with the source to code (None: unchanged)."""
-        for item in prepare(folder, files, codebook, encoding):
+        for item in prepare(folder, files, codebook, encoding, project.file_states(), settings):
             if isinstance(item, Problem):
                 report.problems.append(item)
                 if item.skipped:
                     yield item, None
                 continue
+            if isinstance(item, UnchangedFile):
+                seen.add(item.source_id)
+                yield item, None
+                continue
             seen.add(item.id)
             record = _record(item, unit, pipeline, codebook, extra)
-            yield record, None if known.get(record.id) == record.fingerprint else item
+            if known.get(record.id) != record.fingerprint:
+                yield record, item
+                continue
+            if item.state is not None:
+                restated.append(item.state)
+            yield record, None
 
     @lru_cache(maxsize=None)
     def suggester() -> Suggester:  # built only if this process codes a source itself
@@ -259,9 +274,13 @@ def code_folder(
             tick(key.path)()
             continue
         segments, suggestions = result if result is not None else (None, [])
-        _finish(key, segments, suggestions, codebook_id, project, report, tick(key.path), suggest, learned, pending)
+        if isinstance(key, UnchangedFile):
+            _finish(None, None, [], codebook_id, project, report, tick(str(key.path)), suggest, learned, pending)
+        else:
+            _finish(key, segments, suggestions, codebook_id, project, report, tick(key.path), suggest, learned, pending)
     if pending:
         _flush(pending, codebook_id, project, report, suggest, learned)  # type: ignore[arg-type]
+    project.remember_files(restated)
     report.missing_sources = sorted(set(known) - seen)
     report.retired_in_use = {r[0]: r[1] for r in project.query(
         "SELECT c.code_id, COUNT(*) FROM codings c JOIN codes k ON k.id = c.code_id "

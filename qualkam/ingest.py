@@ -1,7 +1,10 @@
 """Ingest: walk a folder, read each source with its metadata, and report what cannot be used.
 
 Sources are yielded one at a time so a large archive is never held in memory at once.
-A bad file is reported once (path and reason) and the rest go on.
+A bad file is reported once (path and reason) and the rest go on. A file whose size, time
+and inode (and its folder's sidecars, and the run's settings) match what the project
+recorded when it was last coded is not read again (``FileState``), which keeps a re-run of
+an unchanged archive to a walk of the folder.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -18,6 +22,7 @@ from .errors import InputError, SourceError
 from .formats import SUPPORTED, RawSource, read_source
 from .metadata import SIDECAR_NAMES, MetadataError, SourceMeta, build_meta, load_sidecar
 from .segment import text_turns
+from .store import FileState
 from .turns import Turn
 
 
@@ -43,6 +48,7 @@ class PreparedSource:
     meta: SourceMeta
     phase: str | None
     turns: list[Turn] = field(default_factory=list)
+    state: FileState | None = None  # what to remember about the file, to skip it next time
 
     @property
     def id(self) -> str:
@@ -61,6 +67,37 @@ class PreparedSource:
         }
         blob = json.dumps(meta, sort_keys=True, default=lambda o: vars(o) if hasattr(o, "__dict__") else str(o))
         return hashlib.sha256((self.content_hash + blob).encode("utf-8")).hexdigest()
+
+
+RACY_SECONDS = 2.0  # a file changed this recently may change again within the clock's resolution
+
+
+@dataclass
+class UnchangedFile:
+    """A file skipped unread: its stat key matches the one recorded when it was coded."""
+
+    path: Path
+    source_id: str
+
+
+def _stat_part(path: Path) -> list[int]:
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns, st.st_ino]
+
+
+def file_key(path: Path, sidecars: list[list], settings: str, started: float) -> str | None:
+    """What a file's coding depends on besides its bytes, which are not read: size, time and
+    inode of it and of its folder's sidecars, and the run's settings. None for a file
+    changed in the last seconds (its time could not show a second change)."""
+    part = _stat_part(path)
+    if part[1] / 1e9 > started - RACY_SECONDS:
+        return None
+    blob = json.dumps([str(path.resolve()), part, sidecars, settings])
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def _sidecar_stats(folder: Path) -> list[list]:
+    return [[name, *_stat_part(folder / name)] for name in SIDECAR_NAMES if (folder / name).is_file()]
 
 
 def discover(folder: Path) -> tuple[list[Path], list[Problem]]:
@@ -91,16 +128,23 @@ def discover(folder: Path) -> tuple[list[Path], list[Problem]]:
     return files, problems
 
 
-def prepare(folder: Path, files: list[Path], codebook: Codebook, encoding: str | None = None) -> Iterator[PreparedSource | Problem]:
+def prepare(folder: Path, files: list[Path], codebook: Codebook, encoding: str | None = None,
+            known: dict[str, FileState] | None = None, settings: str = "") -> Iterator[PreparedSource | Problem | UnchangedFile]:
     """Read each file and yield a PreparedSource, or a Problem for a file that cannot be used.
 
     Warnings about a usable file (a bad date, an unknown phase or type) are yielded as
-    Problems with ``skipped=False`` just before its source.
+    Problems with ``skipped=False`` just before its source. With ``known`` (absolute path ->
+    the state recorded when the file was coded with ``settings``), a file whose key still
+    matches is not read: its recorded warnings are yielded again, then an UnchangedFile.
     """
     sidecars: dict[Path, dict[str, dict]] = {}
+    sidecar_stats: dict[Path, list[list]] = {}
     seen_ids: dict[str, str] = {}
+    started = time.time()
     for path in files:
         rel = str(path.relative_to(folder))
+        if known is not None and path.parent not in sidecar_stats:
+            sidecar_stats[path.parent] = _sidecar_stats(path.parent)
         if path.parent not in sidecars:
             try:
                 entries, sidecar_path = load_sidecar(path.parent)
@@ -112,6 +156,19 @@ def prepare(folder: Path, files: list[Path], codebook: Codebook, encoding: str |
                 present = {p.name for p in path.parent.iterdir()}
                 for name in sorted(set(entries) - present):
                     yield Problem(str(sidecar_path), f"describes {name!r}, which is not in the folder", skipped=False)
+        state = None
+        if known is not None:
+            try:
+                state = FileState(str(path.resolve()), file_key(path, sidecar_stats[path.parent], settings, started))
+            except OSError:
+                state = None  # read_source reports the file
+            before = known.get(state.path) if state is not None else None
+            if state is not None and before is not None and before.key == state.key and before.source_id not in seen_ids:
+                for warning in before.warnings:
+                    yield Problem(str(path), warning, skipped=False)
+                seen_ids[before.source_id] = str(path)
+                yield UnchangedFile(path, before.source_id)
+                continue
         try:
             raw = read_source(path, encoding)
         except SourceError as exc:
@@ -125,17 +182,21 @@ def prepare(folder: Path, files: list[Path], codebook: Codebook, encoding: str |
         except MetadataError as exc:
             yield Problem(str(path), str(exc).removeprefix(f"{path}: "))
             continue
-        for warning in meta.warnings:
-            yield Problem(str(path), warning.removeprefix(f"{path}: "), skipped=False)
+        warnings = [warning.removeprefix(f"{path}: ") for warning in meta.warnings]
         if meta.type and meta.type not in codebook.source_types:
-            yield Problem(str(path), f"source type {meta.type!r} is not one of the codebook's ({', '.join(codebook.source_types)}); add it to source_types", skipped=False)
+            warnings.append(f"source type {meta.type!r} is not one of the codebook's ({', '.join(codebook.source_types)}); add it to source_types")
         phase, phase_problem = codebook.resolve_phase(meta.phase, meta.date, meta.attributes)
         if phase_problem:
-            yield Problem(str(path), phase_problem, skipped=False)
+            warnings.append(phase_problem)
+        for warning in warnings:
+            yield Problem(str(path), warning, skipped=False)
         source = PreparedSource(path, rel, raw, meta, phase)
         if source.id in seen_ids:
             yield Problem(str(path), f"id {source.id!r} is already used by {seen_ids[source.id]}; give each source its own id")
             continue
         seen_ids[source.id] = str(path)
+        if state is not None:
+            state.source_id, state.warnings = source.id, warnings
+            source.state = state
         source.turns = raw.cue_turns if raw.cue_turns is not None else text_turns(raw.text, meta)
         yield source

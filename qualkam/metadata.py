@@ -16,7 +16,8 @@ from typing import Any
 
 import yaml
 
-from .yamlload import TextDateLoader, error_problem, error_where
+from .yamlload import error_problem, error_where
+from .yamlload import load as load_yaml
 
 KNOWN_FIELDS = ("id", "type", "date", "phase", "title", "participants")
 SIDECAR_NAMES = ("metadata.yaml", "metadata.yml", "metadata.csv")
@@ -76,7 +77,7 @@ def split_front_matter(text: str) -> tuple[dict[str, Any] | None, str, int]:
         return None, text, 1
     block = match.group(1) or ""
     try:
-        data = yaml.load(block, Loader=TextDateLoader) if block.strip() else {}  # noqa: S506 - SafeLoader subclass
+        data = load_yaml(block) if block.strip() else {}
     except yaml.YAMLError as exc:
         raise MetadataError(f"{error_where(exc, 2)}: malformed front matter: {error_problem(exc)}") from exc
     if not isinstance(data, dict):
@@ -205,7 +206,7 @@ def load_sidecar(folder: Path) -> tuple[dict[str, dict[str, Any]], Path | None]:
             entries[name] = {k: v for k, v in row.items() if v != ""}
         return entries, path
     try:
-        data = yaml.load(text, Loader=TextDateLoader)  # noqa: S506 - SafeLoader subclass
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         raise MetadataError(f"{path}: {error_where(exc, 1)}: malformed YAML: {error_problem(exc)}") from exc
     if data is None:

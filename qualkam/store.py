@@ -13,7 +13,7 @@ import datetime as dt
 import json
 import sqlite3
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -175,6 +175,19 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        # Incremental runs (issue 7): each file's stat key when it was coded, so a re-run
+        # skips an unchanged file without reading it (see qualkam.ingest.file_key).
+        "005_source_files",
+        """
+        CREATE TABLE source_files (
+            path TEXT PRIMARY KEY,
+            source_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            warnings TEXT NOT NULL DEFAULT '[]'
+        );
+        """,
+    ),
 ]
 
 
@@ -191,6 +204,25 @@ def record_audit(conn: sqlite3.Connection, actor: str, action: str, entity: str,
 def now() -> str:
     """UTC time, ISO 8601 to the second: what every coding and version records."""
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+@dataclass
+class FileState:
+    """A file as the project last saw it: its stat key, its source, the warnings it gave."""
+
+    path: str  # absolute
+    key: str | None  # None: changed too recently to trust its stat next time
+    source_id: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+
+def remember_files(conn: sqlite3.Connection, states: Sequence[FileState]) -> None:
+    """Record (or, for a key None, forget) files' states, inside the caller's transaction."""
+    conn.executemany("DELETE FROM source_files WHERE path = ?", [(s.path,) for s in states if s.key is None])
+    conn.executemany(
+        "INSERT OR REPLACE INTO source_files (path, source_id, key, warnings) VALUES (?, ?, ?, ?)",
+        [(s.path, s.source_id, s.key, json.dumps(s.warnings, ensure_ascii=False)) for s in states if s.key is not None],
+    )
 
 
 @dataclass
@@ -212,6 +244,7 @@ class SourceRecord:
     text: str
     unit: str
     pipeline: str
+    state: FileState | None = None  # the file it came from, remembered with it
 
 
 @dataclass
@@ -341,6 +374,17 @@ class Project:
         """Source id -> fingerprint of what it was last coded from (text, metadata, settings)."""
         return {row[0]: row[1] for row in self.conn.execute("SELECT id, fingerprint FROM sources")}
 
+    def file_states(self) -> dict[str, FileState]:
+        """Absolute path -> the file's state when it was last coded, for sources still stored."""
+        return {row[0]: FileState(row[0], row[2], row[1], json.loads(row[3])) for row in self.conn.execute(
+            "SELECT f.path, f.source_id, f.key, f.warnings FROM source_files f JOIN sources s ON s.id = f.source_id")}
+
+    def remember_files(self, states: Sequence[FileState]) -> None:
+        """Record files whose source was unchanged but whose stat changed (one transaction)."""
+        if states:
+            with self.transaction() as conn:
+                remember_files(conn, states)
+
     def source_paths(self) -> dict[str, str]:
         return {row[0]: row[1] for row in self.conn.execute("SELECT id, path FROM sources")}
 
@@ -405,6 +449,8 @@ class Project:
             kept.add(seg_id)
             new_ids.append(seg_id)
         self._reanchor(conn, record, segments, new_ids, kept, result)
+        if record.state is not None:
+            remember_files(conn, [record.state])
         stale = [seg_id for seg_id in existing.values() if seg_id not in kept]
         conn.executemany("DELETE FROM segments WHERE id = ?", [(s,) for s in stale])
         rows = []
