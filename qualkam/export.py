@@ -11,10 +11,11 @@ import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Any, Iterator
 
 import pandas as pd
 
+from . import __version__
 from .errors import QualkamError
 from .matrix import build_matrix
 from .store import Project
@@ -23,6 +24,10 @@ EXCERPT_COLUMNS = [
     "source", "segment", "speaker", "role", "unit", "source_type", "phase", "date", "start", "end", "code",
     "code_label", "coder", "origin", "status", "score", "evidence", "text",
 ]
+
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 @contextmanager
@@ -37,6 +42,7 @@ def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
     try:
         kwargs = {} if "b" in mode else {"encoding": encoding, "newline": newline}
         with os.fdopen(fd, mode, **kwargs) as handle:
+            os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes it private; outputs in a shared folder are not
             yield handle
         os.replace(tmp, path)
     except BaseException:
@@ -86,12 +92,47 @@ def excerpts_frame(project: Project) -> pd.DataFrame:
     return frame[EXCERPT_COLUMNS]
 
 
+MANIFEST = ".qualkam-outputs.json"  # what the outputs in a folder were made from
+
+
+def _made_from(project: Project, layer: str) -> dict[str, Any]:
+    return {"project": str(project.path.resolve()), "revision": project.revision(), "layer": layer,
+            "qualkam": __version__}
+
+
+def _file_stamps(paths: list[Path]) -> dict[str, list[int]]:
+    stamps = {}
+    for path in paths:
+        st = path.stat()
+        stamps[path.name] = [st.st_size, st.st_mtime_ns]
+    return stamps
+
+
+def _up_to_date(out: Path, made_from: dict[str, Any], names: list[str]) -> bool:
+    """The folder's outputs were made from this very state of the project and are untouched."""
+    try:
+        manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+        return manifest.get("made_from") == made_from and manifest.get("files") == _file_stamps([out / n for n in names])
+    except (OSError, ValueError):
+        return False
+
+
 def write_outputs(project: Project, out_dir: str | Path, layer: str = "auto") -> list[Path]:
-    """The standard outputs of ``qualkam code``: excerpts and the two triangulation matrices."""
+    """The standard outputs of ``qualkam code``: excerpts and the two triangulation matrices.
+
+    Outputs already made from the same project revision (and not touched since) are left as
+    they are, so re-running over an unchanged archive does not rebuild them.
+    """
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise QualkamError(f"--out {out} is a file; give a folder for the outputs")
-    written = [write_csv(excerpts_frame(project), out / "excerpts.csv")]
-    for rows, name in (("phase", "matrix_phase_code.csv"), ("source_type", "matrix_source_type_code.csv")):
+    names = ["excerpts.csv", "matrix_phase_code.csv", "matrix_source_type_code.csv"]
+    made_from = _made_from(project, layer)
+    if _up_to_date(out, made_from, names):
+        return [out / name for name in names]
+    written = [write_csv(excerpts_frame(project), out / names[0])]
+    for rows, name in (("phase", names[1]), ("source_type", names[2])):
         written.append(write_csv(build_matrix(project, rows=rows, cols="code", layer=layer), out / name, index=True))
+    with atomic_open(out / MANIFEST) as handle:
+        json.dump({"made_from": made_from, "files": _file_stamps(written)}, handle, indent=1)
     return written

@@ -177,7 +177,9 @@ MIGRATIONS: list[tuple[str, str]] = [
     ),
     (
         # Incremental runs (issue 7): each file's stat key when it was coded, so a re-run
-        # skips an unchanged file without reading it (see qualkam.ingest.file_key).
+        # skips an unchanged file without reading it (see qualkam.ingest.file_key); and a
+        # revision counted up by every transaction that changes anything, so outputs made
+        # from an unchanged store need not be written again (qualkam.export.write_outputs).
         "005_source_files",
         """
         CREATE TABLE source_files (
@@ -186,6 +188,8 @@ MIGRATIONS: list[tuple[str, str]] = [
             key TEXT NOT NULL,
             warnings TEXT NOT NULL DEFAULT '[]'
         );
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+        INSERT INTO meta (key, value) VALUES ('revision', 0);
         """,
     ),
 ]
@@ -263,6 +267,10 @@ def save_codebook(conn: sqlite3.Connection, codebook: Codebook, actor: str = "qu
     row = conn.execute("SELECT id FROM codebooks WHERE hash = ?", (codebook.hash,)).fetchone()
     if row:
         codebook_id = int(row[0])
+        current, ours = conn.execute("SELECT COUNT(*), COALESCE(SUM(codebook_id = ?), 0) FROM codes "
+                                     "WHERE retired_at IS NULL", (codebook_id,)).fetchone()
+        if current == ours == len(codebook.codes):
+            return codebook_id  # already the current codebook: nothing to write
     else:
         codebook_id = int(conn.execute(
             "INSERT INTO codebooks (hash, name, version, path, yaml, loaded_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -300,6 +308,7 @@ class Project:
     def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
         self.path = path
         self.conn = conn
+        self._counting = False  # the revision exists (set once migrated)
 
     @classmethod
     def open(cls, path: str | Path = DEFAULT_PROJECT, create: bool = False) -> "Project":
@@ -336,15 +345,23 @@ class Project:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction; rolled back whole on any error."""
+        """One write transaction; rolled back whole on any error. One that changed any row
+        counts the project's revision up."""
         self.conn.execute("BEGIN IMMEDIATE")
+        changes = self.conn.total_changes
         try:
             yield self.conn
+            if self._counting and self.conn.total_changes != changes:
+                self.conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'revision'")
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
         else:
             self.conn.execute("COMMIT")
+
+    def revision(self) -> int:
+        """How many changing transactions the project has had (since migration 005)."""
+        return int(self.conn.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()[0])
 
     def _migrate(self) -> None:
         try:
@@ -362,6 +379,7 @@ class Project:
                 for statement in filter(str.strip, sql.split(";")):
                     conn.execute(statement)
                 conn.execute("INSERT INTO migrations VALUES (?, ?)", (name, now()))
+        self._counting = True
 
     # -- codebook -----------------------------------------------------------------------
     def save_codebook(self, codebook: Codebook, actor: str = "qualkam") -> int:

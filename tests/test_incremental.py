@@ -11,12 +11,20 @@ import pytest
 from qualkam import formats, ingest
 from qualkam.codebook import load_codebook
 from qualkam.coding import code_folder
+from qualkam.decisions import Action, decide
+from qualkam.export import MANIFEST, write_outputs
 from qualkam.segment import Unit
 from qualkam.store import Project
 
 from .conftest import INTERVIEW, OTHER, write
 
 BAD_DATE = "---\nid: notes\ntype: fieldnote\ndate: 2011-13-45\n---\nWe trust each other, she said.\n"
+
+
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def age(*paths: Path, seconds: float = 100) -> None:
@@ -131,3 +139,41 @@ def test_a_source_removed_from_the_project_is_read_again(folder, small_codebook,
     reads.clear()
     report = run(folder, project, small_codebook)
     assert reads == ["b.md"] and report.coded == 1
+
+
+def test_the_revision_counts_only_transactions_that_change_something(folder, small_codebook, project) -> None:
+    run(folder, project, small_codebook)
+    start = project.revision()
+    assert start > 0
+    run(folder, project, small_codebook)
+    assert project.revision() == start, "a re-run with nothing changed writes nothing (the codebook is current too)"
+    with project.transaction() as conn:
+        conn.execute("SELECT COUNT(*) FROM sources").fetchone()
+    assert project.revision() == start
+    seg = project.query("SELECT id FROM segments ORDER BY id LIMIT 1")[0][0]
+    decide(project, "ana", seg, "soft_control", Action.add)
+    assert project.revision() == start + 1
+
+
+def test_outputs_from_an_unchanged_project_are_not_written_again(folder, small_codebook, project, tmp_path) -> None:
+    out = tmp_path / "out"
+    code_folder(folder, small_codebook, project, out_dir=out)
+    stamps = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    assert set(stamps) == {"excerpts.csv", "matrix_phase_code.csv", "matrix_source_type_code.csv", MANIFEST}
+    assert oct((out / "excerpts.csv").stat().st_mode & 0o777) == oct(0o666 & ~current_umask()), "not private to its owner"
+    code_folder(folder, small_codebook, project, out_dir=out)
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == stamps, "nothing changed: nothing rewritten"
+
+    seg = project.query("SELECT id FROM segments ORDER BY id LIMIT 1")[0][0]
+    decide(project, "ana", seg, "soft_control", Action.add)
+    code_folder(folder, small_codebook, project, out_dir=out)
+    assert "ana" in (out / "excerpts.csv").read_text(encoding="utf-8"), "a person's decision: outputs rebuilt"
+
+    (out / "matrix_phase_code.csv").write_text("edited by hand\n", encoding="utf-8")
+    (out / "excerpts.csv").unlink()
+    written = write_outputs(project, out)
+    assert [p.name for p in written] == ["excerpts.csv", "matrix_phase_code.csv", "matrix_source_type_code.csv"]
+    assert (out / "excerpts.csv").exists() and "edited" not in (out / "matrix_phase_code.csv").read_text()
+    before = (out / "matrix_phase_code.csv").stat().st_mtime_ns
+    write_outputs(project, out, layer="suggestions")
+    assert (out / "matrix_phase_code.csv").stat().st_mtime_ns != before, "another layer: rebuilt"

@@ -31,7 +31,7 @@ def dump(db: Path) -> dict[str, list[tuple]]:
 
 
 def outputs(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+    return {p.name: p.read_bytes() for p in sorted(folder.glob("*.csv"))}
 
 
 def run(folder: Path, db: Path, out: Path, jobs: int, suggest: str = "rules"):
