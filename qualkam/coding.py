@@ -20,7 +20,7 @@ from .export import write_outputs
 from . import __version__
 from .ingest import PreparedSource, Problem, UnchangedFile, discover, prepare
 from .nlp import load_pipeline, pipeline_name
-from .parallel import available_cores, ordered_map
+from .parallel import available_cores, ordered_map, start_method
 from .segment import Segment, Unit, resolve_turns, split_turn
 from .store import FileState, Project, SourceRecord
 from .suggest import Suggester, Suggestion
@@ -107,9 +107,11 @@ Pending = list[tuple["SourceRecord | None", "list[Segment] | None", list[list[Su
 _WORKER: tuple[Suggester, Unit, bool] | None = None
 
 
-def _worker_init(codebook: Codebook, model: str | None, unit: Unit, rules: bool) -> None:
+def _worker_init(codebook: Codebook, model: str | None, unit: Unit, rules: bool,
+                 suggester: Suggester | None = None) -> None:
+    """Build the worker's suggester, or take the one a forked worker inherited."""
     global _WORKER
-    _WORKER = (Suggester(codebook, load_pipeline(model)), unit, rules)
+    _WORKER = (suggester or Suggester(codebook, load_pipeline(model)), unit, rules)
 
 
 def _worker_code(source: PreparedSource) -> tuple[list[Segment], list[list[Suggestion]]]:
@@ -119,15 +121,16 @@ def _worker_code(source: PreparedSource) -> tuple[list[Segment], list[list[Sugge
 
 
 def resolve_jobs(jobs: int | None, files: list[Path]) -> int:
-    """``--jobs``: a number given is used as it is; by default every core, except for a small
-    folder, where starting the workers would cost more than they save."""
+    """``--jobs``: a number given is used as it is; by default every core. Forked workers
+    start at no cost; workers that must start afresh (another thread runs, or no fork on this
+    platform) cost seconds, so then a small folder is coded in this process."""
     if jobs is not None:
         if jobs < 1:
             raise QualkamError(f"--jobs {jobs}: give 1 or more worker processes")
         return jobs
     cores = available_cores()
-    if cores == 1:
-        return 1
+    if cores == 1 or start_method() == "fork":
+        return cores
     size = 0
     for path in files:
         try:
@@ -139,7 +142,7 @@ def resolve_jobs(jobs: int | None, files: list[Path]) -> int:
     return 1
 
 
-AUTO_JOBS_MIN_BYTES = 1_000_000  # about 150,000 words: below it one process is as fast as a pool
+AUTO_JOBS_MIN_BYTES = 1_000_000  # about 150,000 words: below it, one process beats workers started afresh
 
 
 def _finish(record: SourceRecord | None, segments: list[Segment] | None, suggestions: list[list[Suggestion]],
@@ -265,8 +268,11 @@ def code_folder(
     def suggester() -> Suggester:  # built only if this process codes a source itself
         return Suggester(codebook, load_pipeline(model))
 
+    def worker_args() -> tuple:  # when the pool starts: forked workers inherit the suggester built here
+        return codebook, model, unit, rules, suggester() if start_method() == "fork" else None
+
     coded = ordered_map(work(), lambda source: segment_and_suggest(source, unit, suggester(), rules), workers,
-                        _worker_code, _worker_init, (codebook, model, unit, rules))
+                        _worker_code, _worker_init, worker_args)
     for key, result in coded:
         if isinstance(key, Problem):
             if pending:  # progress stays in file order

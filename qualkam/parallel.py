@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
+import threading
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import Callable, Iterable, Iterator, TypeVar
 
 from .errors import QualkamError
 
@@ -32,21 +34,30 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _context() -> Any:
-    # forkserver: workers start from a clean process (no inherited threads, locks or open
-    # SQLite connection); spawn where there is no forkserver (Windows, some macOS setups).
+START_METHOD: str | None = None  # None: choose (see start_method); tests set it to check each
+
+
+def start_method() -> str:
+    """``fork`` on Linux while this process runs a single thread: workers inherit the loaded
+    pipeline and matchers, so a pool costs no start-up. Otherwise (another thread could hold a
+    lock the child inherits) ``forkserver``, or ``spawn`` where there is none."""
     methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if START_METHOD is not None:
+        return START_METHOD
+    if sys.platform == "linux" and "fork" in methods and threading.active_count() == 1:
+        return "fork"
+    return "forkserver" if "forkserver" in methods else "spawn"
 
 
 def ordered_map(items: Iterable[tuple[K, A | None]], local: Callable[[A], R], jobs: int = 1,
                 remote: Callable[[A], R] | None = None, initializer: Callable[..., None] | None = None,
-                initargs: tuple = ()) -> Iterator[tuple[K, R | None]]:
+                initargs: Callable[[], tuple] = tuple) -> Iterator[tuple[K, R | None]]:
     """Yield ``(key, result)`` for each ``(key, arg)`` in order; ``arg`` None passes through
     with result None (nothing to compute).
 
     With ``jobs`` 1, ``local(arg)`` runs here, one item at a time. With more, ``remote(arg)``
-    runs in ``jobs`` worker processes prepared by ``initializer(*initargs)``; the pool starts
+    runs in ``jobs`` worker processes prepared by ``initializer(*initargs())`` (the arguments
+    are made when the pool starts, and pickled unless the workers are forked); the pool starts
     only when the first item needs computing, so a run with nothing to do starts no process.
     ``items`` is consumed lazily: at most ``IN_FLIGHT_PER_JOB * jobs`` results wait at once.
     """
@@ -77,8 +88,8 @@ def ordered_map(items: Iterable[tuple[K, A | None]], local: Callable[[A], R], jo
                 queue.append((key, None))
             else:
                 if pool is None:
-                    pool = ProcessPoolExecutor(jobs, mp_context=_context(), initializer=initializer,
-                                               initargs=initargs)
+                    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context(start_method()),
+                                               initializer=initializer, initargs=initargs())
                 queue.append((key, pool.submit(remote, arg)))
                 in_flight += 1
             while queue and (queue[0][1] is None or in_flight >= window):

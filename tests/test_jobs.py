@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import shutil
+import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -70,12 +73,15 @@ def test_jobs_option_on_the_command_line(tmp_path: Path, runner) -> None:
     assert not (tmp_path / "q.db").exists() or Project.open(tmp_path / "q.db").counts()["sources"] == 0
 
 
-def test_default_jobs_use_every_core_only_for_a_large_folder(tmp_path: Path, monkeypatch) -> None:
+def test_default_jobs_use_every_core_unless_workers_start_slowly_for_a_small_folder(tmp_path: Path, monkeypatch) -> None:
     files = [tmp_path / f"{n}.txt" for n in range(3)]
     for path in files:
         path.write_text("x" * 400, encoding="utf-8")
     monkeypatch.setattr(coding, "available_cores", lambda: 4)
-    assert resolve_jobs(None, files) == 1, "1,200 bytes: starting workers would cost more than it saves"
+    monkeypatch.setattr(parallel, "START_METHOD", "fork")
+    assert resolve_jobs(None, files) == 4, "forked workers cost nothing to start"
+    monkeypatch.setattr(parallel, "START_METHOD", "forkserver")
+    assert resolve_jobs(None, files) == 1, "1,200 bytes: starting workers afresh would cost more than it saves"
     assert resolve_jobs(3, files) == 3, "a number given is used as it is"
     monkeypatch.setattr(coding, "AUTO_JOBS_MIN_BYTES", 1000)
     assert resolve_jobs(None, files) == 4
@@ -114,3 +120,30 @@ def test_ordered_map_consumes_lazily_and_reraises_a_worker_error() -> None:
     stream.close()
     with pytest.raises(ValueError, match="unlucky"):
         list(ordered_map(iter([(1, 2), (2, -1), (3, 4)]), square, 2, square))
+
+
+@pytest.mark.parametrize("method", ["fork", "forkserver"])
+def test_each_start_method_gives_the_same_result(tmp_path: Path, monkeypatch, method: str) -> None:
+    """Forked workers inherit the suggester; forkserver workers build their own from the codebook."""
+    if method not in multiprocessing.get_all_start_methods():
+        pytest.skip(f"no {method} start method on this platform")
+    monkeypatch.setattr(parallel, "START_METHOD", method)
+    folder = SAMPLES / "meetings"
+    run(folder, tmp_path / "one.db", tmp_path / "out1", jobs=1)
+    report = run(folder, tmp_path / "two.db", tmp_path / "out2", jobs=2)
+    assert report.coded == 5 and report.suggestions > 0
+    assert dump(tmp_path / "one.db") == dump(tmp_path / "two.db")
+    assert outputs(tmp_path / "out1") == outputs(tmp_path / "out2")
+
+
+def test_no_fork_while_another_thread_runs() -> None:
+    release = threading.Event()
+    thread = threading.Thread(target=release.wait)
+    thread.start()
+    try:
+        assert parallel.start_method() != "fork", "a thread could hold a lock the forked child inherits"
+    finally:
+        release.set()
+        thread.join()
+    if sys.platform == "linux":
+        assert parallel.start_method() == "fork"

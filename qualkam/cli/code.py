@@ -31,7 +31,7 @@ def code_cli(
     suggest: str = typer.Option("rules", "--suggest", help="rules (the codebook's patterns), model (the newest "
                                 "model from 'qualkam train') or both."),
     jobs: int = typer.Option(None, "--jobs", "-j", help="Worker processes for segmenting and matching "
-                             "(default: every core for a folder over 1 MB, else 1). Results do not depend on it."),
+                             "(default: every core). Results do not depend on it."),
 ) -> None:
     """Code a folder of transcripts: suggest codes with their evidence, store them, export CSVs."""
     book = load_codebook(codebook)
@@ -39,11 +39,12 @@ def code_cli(
         err.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
     with Project.open(project, create=True) as store:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=err, transient=True, disable=quiet or not err.is_terminal) as bar:
+                      console=err, transient=True, disable=quiet or not err.is_terminal,
+                      auto_refresh=False) as bar:  # no refresh thread: worker processes can be forked
             task = bar.add_task("coding", total=None)
 
             def tick(done: int, total: int, path: str) -> None:
-                bar.update(task, completed=done, total=total, description=f"coding {Path(path).name}")
+                bar.update(task, completed=done, total=total, description=f"coding {Path(path).name}", refresh=True)
 
             report = code_folder(folder, book, store, unit=unit, model=model, encoding=encoding,
                                  out_dir=out_dir, progress=tick, suggest=suggest, jobs=jobs)
