@@ -12,6 +12,7 @@ import multiprocessing
 import os
 import sys
 import threading
+import time
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -47,6 +48,23 @@ def start_method() -> str:
     if sys.platform == "linux" and "fork" in methods and threading.active_count() == 1:
         return "fork"
     return "forkserver" if "forkserver" in methods else "spawn"
+
+
+def _orphan_watch(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(ORPHAN_POLL_SECONDS)
+    os._exit(1)  # the main process is gone (killed): nothing will take this worker's results
+
+
+ORPHAN_POLL_SECONDS = 0.5
+
+
+def _start_worker(parent: int, initializer: Callable[..., None] | None, args: tuple) -> None:
+    """In each worker: exit if the main process dies (a forked worker would otherwise wait
+    for work forever, since it holds the queue's other end), then the caller's initializer."""
+    threading.Thread(target=_orphan_watch, args=(parent,), daemon=True).start()
+    if initializer is not None:
+        initializer(*args)
 
 
 def ordered_map(items: Iterable[tuple[K, A | None]], local: Callable[[A], R], jobs: int = 1,
@@ -89,7 +107,8 @@ def ordered_map(items: Iterable[tuple[K, A | None]], local: Callable[[A], R], jo
             else:
                 if pool is None:
                     pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context(start_method()),
-                                               initializer=initializer, initargs=initargs())
+                                               initializer=_start_worker,
+                                               initargs=(os.getpid(), initializer, initargs()))
                 queue.append((key, pool.submit(remote, arg)))
                 in_flight += 1
             while queue and (queue[0][1] is None or in_flight >= window):

@@ -129,3 +129,42 @@ def test_killing_an_import_leaves_all_or_nothing(db: Path, tmp_path: Path, delay
     _, err = rerun.communicate(timeout=120)
     assert rerun.returncode == 0, err
     assert _check_store(db).execute("SELECT COUNT(*) FROM codings WHERE coder = 'ben'").fetchone()[0] == expected
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(c) for c in path.read_text().split()] if path.exists() else []
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")  # a zombie has exited; only its parent's wait is missing
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc to find the worker processes")
+def test_killing_a_run_with_workers_leaves_no_worker_behind_and_a_rerun_completes(tmp_path: Path) -> None:
+    from .test_bench_corpus import corpus
+
+    folder = tmp_path / "corpus"
+    corpus.generate(folder, 40_000)
+    db = tmp_path / "p.db"
+    run = _qualkam("code", str(folder), "-p", str(db), "-o", str(tmp_path / "out"), "-q", "--jobs", "2")
+    deadline = time.monotonic() + 60
+    while len(_children(run.pid)) < 2 and time.monotonic() < deadline and run.poll() is None:
+        time.sleep(0.05)
+    workers = _children(run.pid)
+    assert len(workers) >= 2 and run.poll() is None, "the run should still be coding with its two workers"
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+    deadline = time.monotonic() + 15
+    while any(_running(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_running(w) for w in workers), "orphaned workers must exit, not wait for work forever"
+    _check_store(db)
+    again = _qualkam("code", str(folder), "-p", str(db), "-o", str(tmp_path / "out"), "-q")
+    assert again.wait(timeout=120) == 0, again.stderr.read() if again.stderr else ""
+    files = len(list(p for p in folder.rglob("*") if p.suffix in {".txt", ".md", ".docx", ".vtt", ".srt"}))
+    assert _check_store(db).execute("SELECT COUNT(*) FROM sources").fetchone()[0] == files
