@@ -215,11 +215,17 @@ def main(argv: list[str] | None = None) -> int:
         seconds, count = all_matrices(work / f"w{large}" / "one.db", work / f"w{large}" / "matrices")
         print(f"\nevery matrix and the excerpts ({count} CSV files) from the {results[large]['words']:,}-word "
               f"store: {seconds:.2f} s (target < 3 s)")
+        every = results.values()
         verdicts = {
-            "cold in process >= 0.70 of the baseline": all(r["inproc_wps"] / r["base_wps"] >= 0.70 for r in results.values()),
-            f"--jobs {args.jobs} faster than --jobs 1, same results": all(
-                r["identical"] and r["many_s"] < r["cold_s"] for r in results.values()),
-            "warm re-run < 5% of cold": all(r["warm_s"] / r["cold_s"] < 0.05 for r in results.values()),
+            "cold in process >= 0.70 of the baseline, every size": all(r["inproc_wps"] / r["base_wps"] >= 0.70 for r in every),
+            f"cold end to end >= 0.70 of the baseline at {large:,} words":
+                results[large]["cold_wps"] / results[large]["base_wps"] >= 0.70,
+            f"--jobs {args.jobs} faster than --jobs 1 with the same results, every size": all(
+                r["identical"] and r["many_s"] < r["cold_s"] for r in every),
+            "warm re-run < 5% of cold in process, every size": all(r["inproc_warm_s"] / r["inproc_s"] < 0.05 for r in every),
+            f"warm re-run < 5% of cold end to end at {large:,} words": results[large]["warm_s"] / results[large]["cold_s"] < 0.05,
+            "warm re-run < 5% of cold end to end, every size (process start-up included)": all(
+                r["warm_s"] / r["cold_s"] < 0.05 for r in every),
             "matrices and CSVs < 3 s": seconds < 3,
         }
         if large != small:

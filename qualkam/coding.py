@@ -2,8 +2,12 @@
 
 Each source is read, segmented, matched and stored in its own transaction, then dropped,
 so memory stays bounded by the largest source, not the corpus (with the trained model, by
-``MODEL_BATCH`` segments of consecutive sources, which the model scores in one pass). Unchanged sources (same
-text, metadata, codebook, unit and pipeline) are skipped by fingerprint.
+``MODEL_BATCH`` segments of consecutive sources, which the model scores in one pass; with
+``jobs``, by a few sources per worker). Segmenting and matching, nearly all the work, can run
+in worker processes (``qualkam.parallel``); this process reads the files and writes the store
+in file order, so results do not depend on the number of jobs. Unchanged files are skipped
+unread by their stat key, unchanged sources by their fingerprint (same text, metadata,
+codebook, unit and pipeline).
 """
 
 from __future__ import annotations
