@@ -50,19 +50,31 @@ def start_method() -> str:
     return "forkserver" if "forkserver" in methods else "spawn"
 
 
-def _orphan_watch(parent: int) -> None:
-    while os.getppid() == parent:
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def _orphan_watch(main: int, parent: int) -> None:
+    # A forked worker's parent is the main process; a forkserver worker's is the fork server,
+    # which outlives a killed main process while its workers hold its pipe: watch both.
+    while os.getppid() == parent and _alive(main):
         time.sleep(ORPHAN_POLL_SECONDS)
-    os._exit(1)  # the main process is gone (killed): nothing will take this worker's results
+    os._exit(1)  # the main process is gone: nobody will take this worker's results
 
 
 ORPHAN_POLL_SECONDS = 0.5
 
 
-def _start_worker(parent: int, initializer: Callable[..., None] | None, args: tuple) -> None:
-    """In each worker: exit if the main process dies (a forked worker would otherwise wait
-    for work forever, since it holds the queue's other end), then the caller's initializer."""
-    threading.Thread(target=_orphan_watch, args=(parent,), daemon=True).start()
+def _start_worker(main: int, initializer: Callable[..., None] | None, args: tuple) -> None:
+    """In each worker: exit when the main process dies (the worker would otherwise wait for
+    work forever, holding the queue's other end), then the caller's initializer."""
+    threading.Thread(target=_orphan_watch, args=(main, os.getppid()), daemon=True).start()
     if initializer is not None:
         initializer(*args)
 

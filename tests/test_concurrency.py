@@ -144,18 +144,48 @@ def _running(pid: int) -> bool:
     return state not in ("Z", "X")  # a zombie has exited; only its parent's wait is missing
 
 
+FORKSERVER_RUN = """
+import sys
+from pathlib import Path
+from qualkam import parallel
+from qualkam.codebook import load_codebook
+from qualkam.coding import code_folder
+from qualkam.store import Project
+if __name__ == "__main__":
+    parallel.START_METHOD = "forkserver"
+    with Project.open(sys.argv[2], create=True) as project:
+        code_folder(Path(sys.argv[1]), load_codebook("kam"), project, out_dir=None, jobs=2)
+"""
+
+
+def _workers(pid: int, method: str) -> list[int]:
+    """The pool's workers: the run's children, or (forkserver) the fork server's children."""
+    children = _children(pid)
+    if method == "fork":
+        return children
+    servers = [c for c in children if b"forkserver" in Path(f"/proc/{c}/cmdline").read_bytes()]
+    return [w for server in servers for w in _children(server)]
+
+
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc to find the worker processes")
-def test_killing_a_run_with_workers_leaves_no_worker_behind_and_a_rerun_completes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("method", ["fork", "forkserver"])
+def test_killing_a_run_with_workers_leaves_no_worker_behind_and_a_rerun_completes(tmp_path: Path, method: str) -> None:
     from .test_bench_corpus import corpus
 
     folder = tmp_path / "corpus"
     corpus.generate(folder, 40_000)
     db = tmp_path / "p.db"
-    run = _qualkam("code", str(folder), "-p", str(db), "-o", str(tmp_path / "out"), "-q", "--jobs", "2")
+    if method == "fork":
+        run = _qualkam("code", str(folder), "-p", str(db), "-o", str(tmp_path / "out"), "-q", "--jobs", "2")
+    else:
+        script = tmp_path / "run.py"
+        script.write_text(FORKSERVER_RUN, encoding="utf-8")
+        run = subprocess.Popen([sys.executable, str(script), str(folder), str(db)], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
-    while len(_children(run.pid)) < 2 and time.monotonic() < deadline and run.poll() is None:
+    while len(_workers(run.pid, method)) < 2 and time.monotonic() < deadline and run.poll() is None:
         time.sleep(0.05)
-    workers = _children(run.pid)
+    workers = _workers(run.pid, method)
     assert len(workers) >= 2 and run.poll() is None, "the run should still be coding with its two workers"
     run.send_signal(signal.SIGKILL)
     run.wait()
