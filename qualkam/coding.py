@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
+from . import __version__
 from .codebook import Codebook
 from .errors import QualkamError
 from .export import write_outputs
-from . import __version__
 from .ingest import PreparedSource, Problem, UnchangedFile, discover, prepare
 from .nlp import load_pipeline, pipeline_name
 from .parallel import available_cores, ordered_map, start_method
@@ -210,8 +210,8 @@ def code_folder(
 
     ``suggest``: ``rules`` (the codebook's patterns), ``model`` (the newest model from
     ``qualkam train``, stored with origin ``model``) or ``both``. ``jobs``: worker processes
-    that segment and match (None: every core for a large folder); the store is written in
-    file order by this process, so the result is the same for any number of jobs.
+    that segment and match (None: see ``resolve_jobs``); the store is written in file order
+    by this process, so the result is the same for any number of jobs.
     """
     if suggest not in SUGGEST_MODES:
         raise QualkamError(f"unknown --suggest {suggest!r}; use {', '.join(SUGGEST_MODES)}")

@@ -96,8 +96,9 @@ MANIFEST = ".qualkam-outputs.json"  # what the outputs in a folder were made fro
 
 
 def _made_from(project: Project, layer: str) -> dict[str, Any]:
-    return {"project": str(project.path.resolve()), "revision": project.revision(), "layer": layer,
-            "qualkam": __version__}
+    uid, revision = project.revision()
+    return {"project": str(project.path.resolve()), "project_uid": uid, "revision": revision,
+            "counts": project.counts(), "layer": layer, "qualkam": __version__}
 
 
 def _file_stamps(paths: list[Path]) -> dict[str, list[int]]:

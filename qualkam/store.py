@@ -188,8 +188,9 @@ MIGRATIONS: list[tuple[str, str]] = [
             key TEXT NOT NULL,
             warnings TEXT NOT NULL DEFAULT '[]'
         );
-        CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value NOT NULL);
         INSERT INTO meta (key, value) VALUES ('revision', 0);
+        INSERT INTO meta (key, value) VALUES ('project_uid', lower(hex(randomblob(16))));
         """,
     ),
 ]
@@ -359,9 +360,12 @@ class Project:
         else:
             self.conn.execute("COMMIT")
 
-    def revision(self) -> int:
-        """How many changing transactions the project has had (since migration 005)."""
-        return int(self.conn.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()[0])
+    def revision(self) -> tuple[str, int]:
+        """The project's own random id (a new project at the same path has another) and how
+        many changing transactions it has had since migration 005: together, which state of
+        which project something was made from."""
+        values = dict(self.conn.execute("SELECT key, value FROM meta WHERE key IN ('project_uid', 'revision')"))
+        return str(values["project_uid"]), int(values["revision"])
 
     def _migrate(self) -> None:
         try:

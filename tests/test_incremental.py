@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -143,16 +144,16 @@ def test_a_source_removed_from_the_project_is_read_again(folder, small_codebook,
 
 def test_the_revision_counts_only_transactions_that_change_something(folder, small_codebook, project) -> None:
     run(folder, project, small_codebook)
-    start = project.revision()
-    assert start > 0
+    uid, start = project.revision()
+    assert start > 0 and len(uid) == 32
     run(folder, project, small_codebook)
-    assert project.revision() == start, "a re-run with nothing changed writes nothing (the codebook is current too)"
+    assert project.revision() == (uid, start), "a re-run with nothing changed writes nothing (the codebook is current too)"
     with project.transaction() as conn:
         conn.execute("SELECT COUNT(*) FROM sources").fetchone()
-    assert project.revision() == start
+    assert project.revision() == (uid, start)
     seg = project.query("SELECT id FROM segments ORDER BY id LIMIT 1")[0][0]
     decide(project, "ana", seg, "soft_control", Action.add)
-    assert project.revision() == start + 1
+    assert project.revision() == (uid, start + 1)
 
 
 def test_outputs_from_an_unchanged_project_are_not_written_again(folder, small_codebook, project, tmp_path) -> None:
@@ -177,3 +178,19 @@ def test_outputs_from_an_unchanged_project_are_not_written_again(folder, small_c
     before = (out / "matrix_phase_code.csv").stat().st_mtime_ns
     write_outputs(project, out, layer="suggestions")
     assert (out / "matrix_phase_code.csv").stat().st_mtime_ns != before, "another layer: rebuilt"
+
+
+def test_a_new_project_at_the_same_path_rebuilds_the_outputs(tmp_path: Path, small_codebook) -> None:
+    """Same path, same number of transactions, other content: the project's own id tells them apart."""
+    out, db = tmp_path / "out", tmp_path / "p.db"
+    first = write(tmp_path / "a" / "one.md", INTERVIEW)
+    second = write(tmp_path / "b" / "one.md", INTERVIEW.replace("sales target", "gut feeling"))
+    for folder in (first.parent, second.parent):
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+        with Project.open(db, create=True) as project:
+            code_folder(folder, small_codebook, project, out_dir=out)
+            made = json.loads((out / MANIFEST).read_text(encoding="utf-8"))["made_from"]
+            assert made["project_uid"] == project.revision()[0]
+    assert "gut feeling" in (out / "excerpts.csv").read_text(encoding="utf-8")
+    assert "sales target" not in (out / "excerpts.csv").read_text(encoding="utf-8")
