@@ -1,11 +1,12 @@
 """A realistic benchmark corpus of transcripts, generated deterministically (issue 7).
 
 Issue 7 asks how ``qualkam code`` behaves at archive scale (hundreds of files, a million
-words). The sample transcripts hold some 15,000 words; this module makes as many words as
+words). The sample transcripts hold some 14,000 words; this module makes as many words as
 asked from them. It pools every speaker turn and paragraph of ``sample_transcripts/`` (read
 with qualkam's own reader) and deals them out, shuffled, into new sources with invented
-speakers, roles and units, dates from 2010 to 2014 (so every phase of the ``kam`` codebook
-gets sources, and some get none), and it varies what an archive varies:
+speakers, roles and units, dates from September 2010 to December 2013 (so every phase of the
+``kam`` codebook gets sources, and some fall outside them), and it varies what an archive
+varies:
 
 - source types (interview, meeting, fieldnote, document, email) with their usual lengths;
 - formats (.txt, .md, .docx, .vtt, .srt) and folders (``2012/interviews``, ``2011/meetings/steering``);

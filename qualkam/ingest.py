@@ -86,13 +86,13 @@ def _stat_part(path: Path) -> list[int]:
 
 
 def file_key(path: Path, sidecars: list[list], settings: str, started: float) -> str | None:
-    """What a file's coding depends on besides its bytes, which are not read: size, time and
-    inode of it and of its folder's sidecars, and the run's settings. None for a file
-    changed in the last seconds (its time could not show a second change)."""
+    """What a file's coding depends on besides its bytes, which are not read: its absolute
+    ``path``, size, time and inode, its folder's sidecars', and the run's settings. None for a
+    file changed in the last seconds (its time could not show a second change)."""
     part = _stat_part(path)
     if part[1] / 1e9 > started - RACY_SECONDS:
         return None
-    blob = json.dumps([str(path.resolve()), part, sidecars, settings])
+    blob = json.dumps([str(path), part, sidecars, settings])
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
@@ -159,7 +159,8 @@ def prepare(folder: Path, files: list[Path], codebook: Codebook, encoding: str |
         state = None
         if known is not None:
             try:
-                state = FileState(str(path.resolve()), file_key(path, sidecar_stats[path.parent], settings, started))
+                resolved = path.resolve()
+                state = FileState(str(resolved), file_key(resolved, sidecar_stats[path.parent], settings, started))
             except OSError:
                 state = None  # read_source reports the file
             before = known.get(state.path) if state is not None else None
