@@ -73,8 +73,11 @@ ORPHAN_POLL_SECONDS = 0.5
 
 def _start_worker(main: int, initializer: Callable[..., None] | None, args: tuple) -> None:
     """In each worker: exit when the main process dies (the worker would otherwise wait for
-    work forever, holding the queue's other end), then the caller's initializer."""
-    threading.Thread(target=_orphan_watch, args=(main, os.getppid()), daemon=True).start()
+    work forever, holding the queue's other end), then the caller's initializer. Only on
+    POSIX: there ``os.kill(pid, 0)`` probes a process; on Windows it would interrupt it, and
+    spawned workers there hold no end of the queue they would wait on."""
+    if os.name == "posix":
+        threading.Thread(target=_orphan_watch, args=(main, os.getppid()), daemon=True).start()
     if initializer is not None:
         initializer(*args)
 
