@@ -109,11 +109,7 @@ def ordered_map(items: Iterable[tuple[K, A | None]], local: Callable[[A], R], jo
         if future is None:
             return key, None
         in_flight -= 1
-        try:
-            return key, future.result()
-        except BrokenProcessPool as exc:
-            raise QualkamError("a worker process stopped unexpectedly (out of memory?); what was stored is "
-                               "kept: run again, or with --jobs 1") from exc
+        return key, future.result()
 
     try:
         for key, arg in items:
@@ -130,6 +126,9 @@ def ordered_map(items: Iterable[tuple[K, A | None]], local: Callable[[A], R], jo
                 yield head()
         while queue:
             yield head()
+    except BrokenProcessPool as exc:  # from a result or from submitting to the broken pool
+        raise QualkamError("a worker process stopped unexpectedly (out of memory?); what was stored is "
+                           "kept: run again, or with --jobs 1") from exc
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)

@@ -198,3 +198,27 @@ def test_killing_a_run_with_workers_leaves_no_worker_behind_and_a_rerun_complete
     assert again.wait(timeout=120) == 0, again.stderr.read() if again.stderr else ""
     files = len(list(p for p in folder.rglob("*") if p.suffix in {".txt", ".md", ".docx", ".vtt", ".srt"}))
     assert _check_store(db).execute("SELECT COUNT(*) FROM sources").fetchone()[0] == files
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc to find the worker processes")
+def test_a_worker_killed_mid_run_stops_the_run_with_a_clear_error_and_keeps_what_was_stored(tmp_path: Path) -> None:
+    from .test_bench_corpus import corpus
+
+    folder = tmp_path / "corpus"
+    corpus.generate(folder, 40_000)
+    db = tmp_path / "p.db"
+    run = _qualkam("code", str(folder), "-p", str(db), "-o", str(tmp_path / "out"), "-q", "--jobs", "2")
+    deadline = time.monotonic() + 60
+    while len(_children(run.pid)) < 2 and time.monotonic() < deadline and run.poll() is None:
+        time.sleep(0.05)
+    workers = _children(run.pid)
+    assert len(workers) >= 2, "the run should be coding with its two workers"
+    os.kill(workers[0], signal.SIGKILL)  # as the kernel's out-of-memory killer would
+    out, err = run.communicate(timeout=60)
+    assert run.returncode == 2 and "Traceback" not in err and "internal error" not in err
+    assert "a worker process stopped unexpectedly" in err and "--jobs 1" in err
+    stored = _check_store(db).execute("SELECT COUNT(*) FROM sources").fetchone()[0]
+    assert not (tmp_path / "out" / "excerpts.csv").exists(), "no outputs from a run that failed"
+    again = _qualkam("code", str(folder), "-p", str(db), "-o", str(tmp_path / "out"), "-q", "--jobs", "1")
+    assert again.wait(timeout=120) == 0
+    assert _check_store(db).execute("SELECT COUNT(*) FROM sources").fetchone()[0] > stored
