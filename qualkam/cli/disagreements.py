@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Optional
 
@@ -14,10 +13,9 @@ from rich.table import Table
 from ..disagreements import (FORMATS, DisagreementReport, coder_column, confusion_view, disagreements,
                              prevalence_view, render, summary, unit_view)
 from ..errors import QualkamError
-from ..export import atomic_open
 from ..store import DEFAULT_PROJECT, Project
 from .app import app
-from .tables import choose_format
+from .tables import choose_format, write_text
 from .console import err, out
 
 TEXT_CHARS = 200  # the terminal shows the start of a unit; md, html and csv have all of it
@@ -107,11 +105,4 @@ def disagreements_cli(
     if chosen == "table":
         print_report(report)
         return
-    text = render(report, chosen)
-    if out_file is None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-        return
-    with atomic_open(out_file) as handle:
-        handle.write(text)
-    err.print(f"wrote {escape(str(out_file))}")
+    write_text(render(report, chosen), out_file)

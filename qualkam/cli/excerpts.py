@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Optional
 
@@ -12,24 +11,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..errors import QualkamError
-from ..export import atomic_open
 from ..retrieval import FORMATS, attribution, coding_note, describe_filters, mark_spans, marked, render, retrieve
 from ..store import DEFAULT_PROJECT, Project
 from .app import app
-from .tables import choose_format
+from .tables import choose_format, write_text
 from .console import err, out
 
-
-
-def write_text(text: str, out_file: Path | None) -> None:
-    """File output atomically; otherwise plain text on stdout (no rich markup, so it pipes)."""
-    if out_file is None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-        return
-    with atomic_open(out_file) as handle:
-        handle.write(text)
-    err.print(f"wrote {out_file}", highlight=False)
 
 
 def excerpts_table(frame: pd.DataFrame, title: str) -> Table:

@@ -15,7 +15,7 @@ from ..search import search, to_csv, to_json
 from ..store import DEFAULT_PROJECT, Project
 from .app import app
 from .console import err, out
-from .excerpts import write_text
+from .tables import write_text
 
 SEARCH_FORMATS = ("table", "csv", "json")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -30,6 +31,17 @@ def choose_format(fmt: str | None, out_file: Path | None, formats: tuple[str, ..
     if fmt == "table" and out_file is not None:
         raise QualkamError(f"a table is for the terminal; with --out pass --format {files}")
     return fmt
+
+
+def write_text(text: str, out_file: Path | None) -> None:
+    """File output atomically; otherwise plain text on stdout (no rich markup, so it pipes)."""
+    if out_file is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    with atomic_open(out_file) as handle:
+        handle.write(text)
+    err.print(f"wrote {escape(str(out_file))}", highlight=False)
 
 
 def _short(value: object, limit: int = 60) -> str:
