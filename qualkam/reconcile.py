@@ -16,7 +16,6 @@ the reason as the codings' memo and in the audit note.
 
 from __future__ import annotations
 
-import csv
 import re
 import sqlite3
 from dataclasses import dataclass, field
@@ -25,10 +24,10 @@ from typing import Any, Sequence
 
 from .decisions import Action, apply_decision
 from .disagreements import code_list, coder_column, expand_codes
-from .errors import InputError, QualkamError
+from .errors import QualkamError
 from .export import atomic_open
 from .importing import ImportRowsError, RowProblem, read_table
-from .sheets import clean_cell
+from .sheets import clean_cell, sheet_path, write_csv_sheet
 from .store import Project
 from .units import coding_data
 
@@ -36,7 +35,6 @@ DEFAULT_CONSENSUS = "consensus"
 BOTH, NEITHER = "both", "neither"
 AGREEMENT_NOTE = "reconcile: agreement"
 SHEET_FIXED = ("segment", "source", "speaker", "text", "decision", "reason")
-SHEET_SUFFIXES = (".csv", ".xlsx")
 _SPLIT_IDS = re.compile(r"[;,\s]+")
 _WHOLE = re.compile(r"^[+-]?\d+(\.0*)?$")
 
@@ -267,19 +265,10 @@ def sheet_rows(plan: Plan) -> list[dict[str, Any]]:
 
 def write_sheet(plan: Plan, path: str | Path) -> Path:
     """The pending disagreements as .csv or .xlsx, written atomically."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in SHEET_SUFFIXES:
-        raise InputError(f"--sheet-out {path}: a sheet is written as .xlsx or .csv, not {suffix or 'no suffix'}")
-    if path.is_dir():
-        raise InputError(f"--sheet-out {path} is a folder; give a file name such as {path / 'reconcile.xlsx'}")
+    path, suffix = sheet_path(path, "--sheet-out", "reconcile.xlsx")
     columns, rows = sheet_columns(plan), sheet_rows(plan)
     if suffix == ".csv":
-        # UTF-8 with a BOM: without it Excel reads the file in the local ANSI code page.
-        with atomic_open(path, encoding="utf-8-sig") as handle:
-            writer = csv.DictWriter(handle, fieldnames=columns)
-            writer.writeheader()
-            writer.writerows(rows)
+        write_csv_sheet(rows, columns, path)
         return path
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill

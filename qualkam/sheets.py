@@ -191,10 +191,22 @@ def _code_list(project: Project) -> list[tuple[str, str, str, str]]:
                                    "ORDER BY position")]
 
 
-def _write_csv(rows: list[dict[str, Any]], path: Path) -> None:
-    # UTF-8 with a BOM: without it Excel reads the file as the local ANSI code page.
+def sheet_path(path: str | Path, option: str, example: str) -> tuple[Path, str]:
+    """A sheet's file name checked (``.xlsx`` or ``.csv``, not a folder): the path and its suffix."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in FORMATS:
+        raise InputError(f"{option} {path}: a sheet is written as .xlsx or .csv, not {suffix or 'a file without suffix'}")
+    if path.is_dir():
+        raise InputError(f"{option} {path} is a folder; give a file name such as {path / example}")
+    return path, suffix
+
+
+def write_csv_sheet(rows: list[dict[str, Any]], columns: list[str], path: Path) -> None:
+    """A sheet as CSV, atomically; UTF-8 with a BOM, without which Excel reads the file in the
+    local ANSI code page."""
     with atomic_open(path, encoding="utf-8-sig") as handle:
-        writer = csv.DictWriter(handle, fieldnames=SHEET_COLUMNS)
+        writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
 
@@ -251,14 +263,9 @@ def _write_xlsx(rows: list[dict[str, Any]], codes: list[tuple[str, str, str, str
 
 def write_sheet(project: Project, coder: str, path: str | Path, rows: list[dict[str, Any]]) -> Path:
     """Write ``rows`` as XLSX or CSV (by the suffix of ``path``), atomically."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in FORMATS:
-        raise InputError(f"--out {path}: a sheet is written as .xlsx or .csv, not {suffix or 'a file without suffix'}")
-    if path.is_dir():
-        raise InputError(f"--out {path} is a folder; give a file name such as {path / 'sheet.xlsx'}")
+    path, suffix = sheet_path(path, "--out", "sheet.xlsx")
     if suffix == ".csv":
-        _write_csv(rows, path)
+        write_csv_sheet(rows, SHEET_COLUMNS, path)
     else:
         _write_xlsx(rows, _code_list(project), coder, path)
     return path
