@@ -27,7 +27,7 @@ from .disagreements import code_list, coder_column, expand_codes
 from .errors import QualkamError
 from .export import atomic_open
 from .importing import ImportRowsError, RowProblem, read_table
-from .sheets import clean_cell, sheet_path, write_csv_sheet
+from .sheets import fill_sheet, sheet_path, write_csv_sheet
 from .store import Project
 from .units import coding_data
 
@@ -271,30 +271,12 @@ def write_sheet(plan: Plan, path: str | Path) -> Path:
         write_csv_sheet(rows, columns, path)
         return path
     from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.utils import get_column_letter
 
     book = Workbook()
     sheet = book.active
     sheet.title = "disagreements"
-    fill = PatternFill("solid", fgColor="FFF2CC")
     widths = {"segment": 9, "source": 22, "speaker": 16, "text": 70, "decision": 22, "reason": 40}
-    for col, name in enumerate(columns, start=1):
-        cell = sheet.cell(row=1, column=col, value=name)
-        cell.font = Font(bold=True)
-        if name in ("decision", "reason"):
-            cell.fill = fill
-        sheet.column_dimensions[get_column_letter(col)].width = widths.get(name, 26)
-    for r, row in enumerate(rows, start=2):
-        for col, name in enumerate(columns, start=1):
-            value = row[name]
-            cell = sheet.cell(row=r, column=col, value=clean_cell(value) if isinstance(value, str) else value)
-            if isinstance(value, str) and value.startswith("="):
-                cell.data_type = "s"  # words, not a formula
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
-            if name in ("decision", "reason"):
-                cell.fill = fill
-    sheet.freeze_panes = "B2"
+    fill_sheet(sheet, columns, rows, widths, ("decision", "reason"))
     with atomic_open(path, "wb") as handle:
         book.save(handle)
     return path

@@ -17,7 +17,7 @@ import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Collection, Sequence
 
 from .errors import InputError, QualkamError
 from .export import atomic_open
@@ -211,9 +211,37 @@ def write_csv_sheet(rows: list[dict[str, Any]], columns: list[str], path: Path) 
         writer.writerows(rows)
 
 
+def fill_sheet(sheet: Any, columns: Sequence[str], rows: list[dict[str, Any]], widths: dict[str, int],
+               to_fill: Sequence[str], wrapped: Collection[str] | None = None) -> None:
+    """A worksheet's header (bold, the columns a person fills in shaded) and rows (text
+    cleaned, never read as a formula; ``wrapped`` columns wrap, None: all), panes frozen
+    below the header and right of the first column."""
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    bold, shade = Font(bold=True), PatternFill("solid", fgColor="FFF2CC")
+    wrap, top = Alignment(wrap_text=True, vertical="top"), Alignment(vertical="top")
+    for col, name in enumerate(columns, start=1):
+        cell = sheet.cell(row=1, column=col, value=name)
+        cell.font = bold
+        if name in to_fill:
+            cell.fill = shade
+        sheet.column_dimensions[get_column_letter(col)].width = widths.get(name, 26)
+    for r, row in enumerate(rows, start=2):
+        for col, name in enumerate(columns, start=1):
+            value = row[name]
+            cell = sheet.cell(row=r, column=col, value=clean_cell(value) if isinstance(value, str) else value)
+            if isinstance(value, str) and value.startswith("="):
+                cell.data_type = "s"  # words, not a formula
+            cell.alignment = wrap if wrapped is None or name in wrapped else top
+            if name in to_fill:
+                cell.fill = shade
+    sheet.freeze_panes = "B2"
+
+
 def _write_xlsx(rows: list[dict[str, Any]], codes: list[tuple[str, str, str, str]], coder: str, path: Path) -> None:
     from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.styles import Alignment, Font
     from openpyxl.utils import get_column_letter
     from openpyxl.worksheet.datavalidation import DataValidation
 
@@ -221,25 +249,8 @@ def _write_xlsx(rows: list[dict[str, Any]], codes: list[tuple[str, str, str, str
     sheet = book.active
     sheet.title = SHEET_NAME
     bold = Font(bold=True)
-    to_fill = PatternFill("solid", fgColor="FFF2CC")
     wrap = Alignment(wrap_text=True, vertical="top")
-    top = Alignment(vertical="top")
-    for col, name in enumerate(SHEET_COLUMNS, start=1):
-        cell = sheet.cell(row=1, column=col, value=name)
-        cell.font = bold
-        if name in FILL_COLUMNS:
-            cell.fill = to_fill
-        sheet.column_dimensions[get_column_letter(col)].width = _WIDTHS[name]
-    for r, row in enumerate(rows, start=2):
-        for col, name in enumerate(SHEET_COLUMNS, start=1):
-            value = row[name]
-            cell = sheet.cell(row=r, column=col, value=clean_cell(value) if isinstance(value, str) else value)
-            if isinstance(value, str) and value.startswith("="):
-                cell.data_type = "s"  # words, not a formula
-            cell.alignment = wrap if name in _WRAPPED else top
-            if name in FILL_COLUMNS:
-                cell.fill = to_fill
-    sheet.freeze_panes = "B2"
+    fill_sheet(sheet, SHEET_COLUMNS, rows, _WIDTHS, FILL_COLUMNS, _WRAPPED)
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(SHEET_COLUMNS))}{len(rows) + 1}"
     # A hint, not a rule: Excel's list validation allows one value per cell, a coder needs several.
     hint = DataValidation(allow_blank=True, showInputMessage=True, promptTitle="Code ids",
