@@ -23,7 +23,8 @@ from .yamlload import load as load_yaml
 ID = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
 DEFAULT_SOURCE_TYPES = ["interview", "meeting", "fieldnote", "document", "email"]
-TOP_KEYS = {"name", "version", "description", "source_types", "phases", "phase_rules", "codes"}
+TOP_KEYS = {"name", "version", "description", "source_types", "phases", "phase_rules", "compare", "codes"}
+COMPARE_KEYS = {"attribute", "label", "description"}
 CODE_KEYS = {
     "id", "label", "parent", "definition", "include", "exclude", "examples", "color",
     "attributes", "patterns", "children",
@@ -31,6 +32,7 @@ CODE_KEYS = {
 PATTERN_KEYS = {"lemmas", "tokens", "exclude_lemmas", "exclude_tokens"}
 NEEDS_MODEL = {"POS", "TAG", "DEP", "MORPH", "ENT_TYPE", "ENT_IOB", "ENT_ID", "SENT_START", "IS_SENT_START"}
 BUILTIN = {"kam": "kam.yaml"}
+DEFAULT_CODEBOOK = "kam"  # the built-in codebook a NEW project starts with; an existing project keeps its own
 
 
 @dataclass
@@ -99,6 +101,21 @@ class PhaseRule:
 
 
 @dataclass
+class Comparison:
+    """A code attribute the codebook wants compared (``compare:``): the report shows the
+    balance of its values by phase. ``label`` and ``description`` are the section's heading
+    and note (defaults are made from the attribute's name)."""
+
+    attribute: str
+    label: str = ""
+    description: str = ""
+
+    @property
+    def title(self) -> str:
+        return self.label or f"Balance of {self.attribute.replace('_', ' ')} by phase"
+
+
+@dataclass
 class Codebook:
     """A validated codebook. ``codes`` keeps file order, parents before their children."""
 
@@ -112,10 +129,24 @@ class Codebook:
     phase_rules: list[PhaseRule] = field(default_factory=list)
     codes: dict[str, Code] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    compare: list[Comparison] = field(default_factory=list)
+    # Where this copy came from: "built-in", "file" or "project" (the version stored in a
+    # project), or "" (parsed from text); see ``describe``.
+    origin: str = ""
 
     @property
     def hash(self) -> str:
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+    def describe(self) -> str:
+        """Name, version and where it came from, for the line every run prints."""
+        where = {"built-in": f"built-in '{self.path.split('/')[-1].removesuffix('.yaml')}'",
+                 "file": f"file {self.path}", "project": "the project's codebook"}.get(self.origin, self.path)
+        return f"{self.name} {self.version} ({where})"
+
+    def attribute_names(self) -> list[str]:
+        """Every code attribute key, in order of first use."""
+        return list(dict.fromkeys(key for code in self.codes.values() for key in code.attributes))
 
     def children(self, code_id: str | None) -> list[Code]:
         return [c for c in self.codes.values() if c.parent == code_id]
@@ -453,6 +484,50 @@ def _parse_codes(v: _Validator, data: dict[str, Any]) -> dict[str, Code]:
     return codes
 
 
+def _parse_compare(v: _Validator, data: dict[str, Any], codes: dict[str, Code]) -> list[Comparison]:
+    """``compare:``, a list of code attribute names, or of {attribute, label, description}."""
+    raw = data.get("compare")
+    if raw is None:
+        return []
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list):
+        v.error(data, "compare", "compare", "must be a list of code attribute names, e.g. compare: [pole]")
+        return []
+    known = list(dict.fromkeys(key for code in codes.values() for key in code.attributes))
+    out: list[Comparison] = []
+    for index, item in enumerate(raw):
+        where = f"compare[{index}]"
+        node: dict[str, Any] = data
+        if isinstance(item, dict):
+            node = item
+            v.unknown(item, COMPARE_KEYS, where)
+            for key in ("label", "description"):
+                if key in item and not isinstance(item[key], str):
+                    v.error(item, key, f"{where}.{key}", "must be text")
+            item = item.get("attribute")
+            if item is None:
+                v.error(node, "attribute", f"{where}.attribute", "is required: the code attribute to compare")
+                continue
+        if not isinstance(item, str) or not item.strip():
+            v.error(node, "attribute" if node is not data else "compare", where,
+                    f"{item!r} is not a code attribute name; write e.g. compare: [pole]")
+            continue
+        name = item.strip()
+        if any(c.attribute == name for c in out):
+            v.error(node, "attribute" if node is not data else "compare", where, f"{name!r} is listed twice")
+            continue
+        if codes and name not in known:
+            v.error(node, "attribute" if node is not data else "compare", where,
+                    f"no code has the attribute {name!r} (code attributes here: {', '.join(known) or 'none'})")
+            continue
+        label = node.get("label") if node is not data else None
+        description = node.get("description") if node is not data else None
+        out.append(Comparison(name, label.strip() if isinstance(label, str) else "",
+                              description.strip() if isinstance(description, str) else ""))
+    return out
+
+
 def parse_codebook(text: str, path: str = "<codebook>") -> Codebook:
     """Validate codebook text; raise CodebookError listing every problem."""
     try:
@@ -475,6 +550,7 @@ def parse_codebook(text: str, path: str = "<codebook>") -> Codebook:
     phases = _parse_phases(v, data)
     rules = _parse_phase_rules(v, data, phases)
     codes = _parse_codes(v, data) if data.get("codes") else {}
+    compare = _parse_compare(v, data, codes)
     if v.problems:
         raise CodebookError(path, v.problems)
     return Codebook(
@@ -488,15 +564,75 @@ def parse_codebook(text: str, path: str = "<codebook>") -> Codebook:
         phase_rules=rules,
         codes=codes,
         warnings=v.warnings,
+        compare=compare,
     )
 
 
-def load_codebook(name_or_path: str | Path = "kam") -> Codebook:
+def load_codebook(name_or_path: str | Path = DEFAULT_CODEBOOK) -> Codebook:
     """Load and validate a codebook by built-in name (``kam``) or path."""
     path = resolve_path(name_or_path)
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read codebook {path}: {exc}") from exc
-    shown = str(name_or_path) if str(name_or_path) not in BUILTIN else f"codebooks/{BUILTIN[str(name_or_path)]}"
-    return parse_codebook(text, shown)
+    builtin = str(name_or_path) in BUILTIN
+    shown = f"codebooks/{BUILTIN[str(name_or_path)]}" if builtin else str(name_or_path)
+    book = parse_codebook(text, shown)
+    book.origin = "built-in" if builtin else "file"
+    return book
+
+
+@dataclass
+class CodebookChange:
+    """What replacing one codebook with another changes in the code tree."""
+
+    old: Codebook
+    new: Codebook
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    changed: dict[str, list[str]] = field(default_factory=dict)  # code id -> the fields that differ
+    phases_added: list[str] = field(default_factory=list)
+    phases_removed: list[str] = field(default_factory=list)
+
+    @property
+    def codes_same(self) -> bool:
+        return not (self.added or self.removed or self.changed)
+
+    def lines(self, limit: int = 8) -> list[str]:
+        """The change in a few lines for a person: counts and the first ids of each kind."""
+        def some(ids: list[str]) -> str:
+            return ", ".join(ids[:limit]) + (f", ... ({len(ids) - limit} more)" if len(ids) > limit else "")
+
+        out = []
+        if self.added:
+            out.append(f"codes added: {len(self.added)} ({some(self.added)})")
+        if self.removed:
+            out.append(f"codes removed: {len(self.removed)} ({some(self.removed)})")
+        if self.changed:
+            shown = [f"{cid} [{', '.join(fields)}]" for cid, fields in self.changed.items()]
+            out.append(f"codes changed: {len(self.changed)} ({some(shown)})")
+        if self.phases_added or self.phases_removed:
+            out.append(f"phases added: {some(self.phases_added) or 'none'}; removed: {some(self.phases_removed) or 'none'}")
+        if not out:
+            out.append("the same codes and phases (other fields differ: patterns or descriptions)")
+        return out
+
+
+CODE_FIELDS = ("label", "parent", "definition", "include", "exclude", "examples", "color", "attributes", "patterns")
+
+
+def compare_codebooks(old: Codebook, new: Codebook) -> CodebookChange:
+    """Codes added, removed and changed (by id, field by field), and phases added or removed."""
+    change = CodebookChange(old, new)
+    change.added = [c for c in new.codes if c not in old.codes]
+    change.removed = [c for c in old.codes if c not in new.codes]
+    for cid, code in new.codes.items():
+        before = old.codes.get(cid)
+        if before is not None:
+            fields = [f for f in CODE_FIELDS if getattr(before, f) != getattr(code, f)]
+            if fields:
+                change.changed[cid] = fields
+    old_phases, new_phases = [p.id for p in old.phases], [p.id for p in new.phases]
+    change.phases_added = [p for p in new_phases if p not in old_phases]
+    change.phases_removed = [p for p in old_phases if p not in new_phases]
+    return change

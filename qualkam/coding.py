@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
 from . import __version__
-from .codebook import Codebook
+from .codebook import BUILTIN, DEFAULT_CODEBOOK, Codebook, CodebookChange, compare_codebooks, load_codebook, resolve_path
 from .errors import QualkamError
 from .export import write_outputs
 from .ingest import PreparedSource, Problem, UnchangedFile, discover, prepare
@@ -34,6 +34,86 @@ if TYPE_CHECKING:
 
 Progress = Callable[[int, int, str], None]
 SUGGEST_MODES = ("rules", "model", "both")  # the codebook's rules, the trained model (qualkam train), or both
+
+
+class CodebookChangeError(QualkamError):
+    """A run would replace the codebook of a project that holds people's codings; ``change``
+    says what would change. Nothing was written."""
+
+    def __init__(self, message: str, change: CodebookChange) -> None:
+        super().__init__(message)
+        self.change = change
+
+
+@dataclass
+class CodebookChoice:
+    """The codebook a run uses, why, and what it changes in the project."""
+
+    codebook: Codebook
+    previous: Codebook | None = None  # the project's codebook before the run (None: a new project)
+    change: CodebookChange | None = None  # set when the run replaces the project's codebook
+    notes: list[str] = field(default_factory=list)
+
+
+def choose_codebook(project: Project, requested: Codebook | str | Path | None = None,
+                    replace: bool = False) -> CodebookChoice:
+    """The codebook a run on ``project`` uses: the project owns its codebook.
+
+    ``requested`` None: the project's stored codebook; the built-in default only for a project
+    with none yet. A requested codebook that differs from the project's is used when no person
+    has coded in the project (a note says so); with people's codings it raises
+    CodebookChangeError saying what would change, unless ``replace`` is true.
+    """
+    current = project.codebook()
+    notes: list[str] = []
+    if requested is None:
+        if current is not None:
+            stale = _file_changed(current)
+            if stale:
+                notes.append(f"the codebook file {stale} has changed since the project stored it; this run uses "
+                             f"the stored version (pass --codebook {stale} to use the file)")
+            return CodebookChoice(current, current, notes=notes)
+        book = load_codebook(DEFAULT_CODEBOOK)
+        return CodebookChoice(book, None, notes=[f"a new project: the built-in codebook '{DEFAULT_CODEBOOK}' "
+                                                 "(pass --codebook PATH for your own)"])
+    book = requested if isinstance(requested, Codebook) else load_codebook(requested)
+    if current is None or current.hash == book.hash:
+        return CodebookChoice(book, current)
+    change = compare_codebooks(current, book)
+    used = project.human_codings_by_code()
+    people = sum(used.values())
+    lost = {c: used[c] for c in change.removed if c in used}
+    detail = "\n".join(f"  {line}" for line in change.lines())
+    if people and not replace:
+        lost_text = (f"; {sum(lost.values())} of people's codings use removed codes "
+                     f"({', '.join(f'{c}: {n}' for c, n in lost.items())}) and would be kept under retired codes"
+                     if lost else "; no coding by people uses a removed code")
+        raise CodebookChangeError(
+            f"{project.path} holds {people} coding(s) by people made with the codebook {current.name} "
+            f"{current.version}; {book.describe()} is a different codebook{lost_text}. It would change:\n{detail}\n"
+            "Nothing was changed. To keep the project's codebook, drop --codebook; to use this one anyway, add "
+            "--replace-codebook; to rename, merge or split codes so people's codings follow them, run "
+            "'qualkam codebook migrate NEW.yaml --coder NAME' first.", change)
+    if people:
+        notes.append(f"replacing the project's codebook {current.name} {current.version} with {book.describe()} "
+                     f"(--replace-codebook); {people} coding(s) by people are kept"
+                     + (f", {sum(lost.values())} of them on removed codes" if lost else "") + f":\n{detail}")
+    else:
+        notes.append(f"the project's codebook was {current.name} {current.version}; this run uses {book.describe()} "
+                     f"instead (no coding by people yet, so nothing of theirs changes):\n{detail}")
+    return CodebookChoice(book, current, change, notes)
+
+
+def _file_changed(stored: Codebook) -> str | None:
+    """The file a stored codebook was loaded from, when it still exists and now says something
+    else (so a re-run can say the project's version is used, not the edited file)."""
+    names = {f"codebooks/{file}": name for name, file in BUILTIN.items()}
+    try:
+        path = resolve_path(names.get(stored.path, stored.path))
+        text = path.read_text(encoding="utf-8-sig")
+    except (QualkamError, OSError, UnicodeDecodeError, ValueError):
+        return None
+    return names.get(stored.path, stored.path) if text != stored.text else None
 
 
 @dataclass
@@ -52,6 +132,8 @@ class CodeReport:
     missing_sources: list[str] = field(default_factory=list)
     retired_in_use: dict[str, int] = field(default_factory=dict)
     model_id: int | None = None
+    codebook: Codebook | None = None  # the codebook the run used (see ``codebook.describe()``)
+    codebook_notes: list[str] = field(default_factory=list)  # how it was chosen, what it changed
 
     @property
     def skipped(self) -> list[Problem]:
@@ -196,7 +278,7 @@ def _store(record: SourceRecord, segments: list[Segment], suggestions: list[list
 
 def code_folder(
     folder: str | Path,
-    codebook: Codebook,
+    codebook: Codebook | str | Path | None,
     project: Project,
     unit: Unit = Unit.turn,
     model: str | None = None,
@@ -205,8 +287,14 @@ def code_folder(
     progress: Progress | None = None,
     suggest: str = "rules",
     jobs: int | None = None,
+    replace_codebook: bool = False,
 ) -> CodeReport:
     """Code every transcript in ``folder`` into ``project``; write the outputs to ``out_dir``.
+
+    ``codebook``: None uses the project's own codebook (the built-in ``kam`` only for a new
+    project); a Codebook, built-in name or path is used as well, but one that differs from
+    the project's codebook in a project with people's codings raises CodebookChangeError
+    unless ``replace_codebook`` (see ``choose_codebook``). The report says which it used.
 
     ``suggest``: ``rules`` (the codebook's patterns), ``model`` (the newest model from
     ``qualkam train``, stored with origin ``model``) or ``both``. ``jobs``: worker processes
@@ -215,6 +303,8 @@ def code_folder(
     """
     if suggest not in SUGGEST_MODES:
         raise QualkamError(f"unknown --suggest {suggest!r}; use {', '.join(SUGGEST_MODES)}")
+    choice = choose_codebook(project, codebook, replace_codebook)
+    codebook = choice.codebook
     learned = None
     if suggest != "rules":
         from .learn import load_model  # spaCy textcat and scikit-learn only when asked for
@@ -223,7 +313,8 @@ def code_folder(
     folder = Path(folder)
     files, problems = discover(folder)
     workers = resolve_jobs(jobs, files)
-    report = CodeReport(files=len(files), problems=list(problems), model_id=learned.id if learned else None)
+    report = CodeReport(files=len(files), problems=list(problems), model_id=learned.id if learned else None,
+                        codebook=codebook, codebook_notes=choice.notes)
     pipeline = pipeline_name(model)
     rules = suggest != "model"
     # The suggest mode and model version join the fingerprint (only when not the default, so

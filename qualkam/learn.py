@@ -32,8 +32,9 @@ and the test part of a fold: neighbouring turns of one interview share words and
 flatter the model). Each fold's model scores its test sources; those out-of-fold scores are
 compared, on the same segments, with the rule suggestions already in the store (origin
 ``rule``). Per code: precision, recall, F1; per code group, micro and macro. A code's group
-is its ``pole`` attribute when it has one (formal, post_bureaucratic in the KAM codebook),
-else its top-level ancestor code (kam_context, bureaucratic_creep, ...).
+is its value of the first code attribute the project's codebook compares (``compare:``, e.g.
+``pole`` in the KAM codebook: formal, post_bureaucratic) when it has one, else its top-level
+ancestor code (kam_context, bureaucratic_creep, ...).
 
 Calibration and threshold: Platt scaling on the two scores (a logistic regression per code on
 the BOW score's logit and the TF-IDF model's decision value, three numbers per code kept in
@@ -79,7 +80,22 @@ BATCH_SIZE = 32
 EVIDENCE_ITEMS = 3
 EVIDENCE_CHARS = 160
 DEFAULT_THRESHOLD = 0.5
-GROUPING = "the code attribute 'pole', else the top-level ancestor code"
+GROUPING = "the code attribute the codebook compares first, else the top-level ancestor code"
+
+
+def grouping(attribute: str | None) -> str:
+    """How codes are grouped, in words (``metrics["grouping"]``)."""
+    return (f"the code attribute {attribute!r} (the codebook's compare), else the top-level ancestor code"
+            if attribute else "the top-level ancestor code (the codebook compares no attribute)")
+
+
+def group_attribute(project: Project) -> str | None:
+    """The first code attribute the project's codebook declares under ``compare``."""
+    try:
+        book = project.codebook()
+    except QualkamError:
+        return None
+    return book.compare[0].attribute if book is not None and book.compare else None
 
 Progress = Callable[[str], None]
 
@@ -190,15 +206,17 @@ def training_set(project: Project, layer: str = "human", min_examples: int = 5) 
     return TrainingSet(layer, coders, segments, trained, labels, positives, skipped, retired)
 
 
-def code_groups(project: Project, codes: Sequence[str]) -> dict[str, str]:
-    """Code -> its group: the ``pole`` attribute, else the top-level ancestor (see module doc)."""
+def code_groups(project: Project, codes: Sequence[str], attribute: str | None = None) -> dict[str, str]:
+    """Code -> its group: its value of ``attribute`` (default: the first the codebook compares),
+    else the top-level ancestor (see module doc)."""
+    attribute = attribute or group_attribute(project)
     rows = {r["id"]: (r["parent"], json.loads(r["attributes"] or "{}")) for r in project.query(
         "SELECT id, parent, attributes FROM codes")}
     groups = {}
     for code in codes:
         _, attributes = rows.get(code, (None, {}))
-        if attributes.get("pole"):
-            groups[code] = str(attributes["pole"])
+        if attribute and attributes.get(attribute) not in (None, ""):
+            groups[code] = str(attributes[attribute])
             continue
         top, hops = code, 0
         while rows.get(top, (None,))[0] and hops < 100:
@@ -609,7 +627,7 @@ def evaluate_folds(project: Project, data: TrainingSet, held_out: np.ndarray, fo
         rows = fold == f
         by_fold["model"].append(prf(*_counts(held_out[rows], data.labels[rows]))["f1"])
         by_fold["rules"].append(prf(*_counts(rules[rows], data.labels[rows]))["f1"] if stored_rules else None)
-    return {"folds": k, "split": "by source", "unit": "segment", "grouping": GROUPING,
+    return {"folds": k, "split": "by source", "unit": "segment", "grouping": grouping(group_attribute(project)),
             "rule_suggestions_on_these_segments": stored_rules,
             "per_code": per_code, "per_group": per_group,
             "overall": {"model": _summary(model_counts, data.codes), "rules": _summary(rule_counts, data.codes)},

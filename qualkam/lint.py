@@ -251,9 +251,5 @@ def _project_pipeline(project: Project) -> str | None:
 
 def project_codebook(project: Project) -> tuple[str, str] | None:
     """(YAML text, path) of the codebook version the project's current codes come from."""
-    row = project.query("SELECT codebook_id, COUNT(*) AS n FROM codes WHERE retired_at IS NULL "
-                        "AND codebook_id IS NOT NULL GROUP BY codebook_id ORDER BY n DESC LIMIT 1")
-    if not row:
-        return None
-    book = project.query("SELECT yaml, path FROM codebooks WHERE id = ?", (row[0][0],))
-    return (book[0]["yaml"], book[0]["path"] or "<project codebook>") if book else None
+    row = project.codebook_row()
+    return (row["yaml"], row["path"] or "<project codebook>") if row is not None else None

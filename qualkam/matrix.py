@@ -101,8 +101,14 @@ def speaker_keys(frame: pd.DataFrame) -> pd.Series:
 
 
 def _row_values(frame: pd.DataFrame, rows: str) -> pd.Series:
-    if rows in SOURCE_FIELDS or rows in SEGMENT_FIELDS:
+    if rows in SOURCE_FIELDS:
         values = frame[rows]
+    elif rows in SEGMENT_FIELDS:
+        # The speaker's own value (participants metadata), else the source attribute of that
+        # name: `unit` is the speaker's unit, or the unit a whole source is about.
+        name = "unit" if rows == "speaker_unit" else rows
+        fallback = frame["source_attributes"].map(lambda text: json.loads(text).get(name))
+        values = frame[rows].where(frame[rows].notna() & (frame[rows] != ""), fallback)
     else:
         values = frame["source_attributes"].map(lambda text: json.loads(text).get(rows))
         if values.isna().all() and len(frame):

@@ -2,8 +2,9 @@
 
 Everything is inside the file (inline CSS, heatmaps as inline SVG, no scripts, no fonts or
 images from elsewhere), so it opens offline, years later, exactly as written. Sections: the
-project summary, the phase x code and source type x code heatmaps, the balance of Formal
-and Post-Bureaucratic KAM by phase, the triangulation table, and the excerpts by code.
+project summary, the phase x code and source type x code heatmaps, a balance by phase for
+each code attribute the codebook declares under ``compare`` (KAM's ``pole``: formal versus
+post-bureaucratic), the triangulation table, and the excerpts by code.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from .codebook import Comparison
 from .errors import QualkamError
 from .matrix import NONE, build_matrix
 from .plot import heatmap
@@ -28,15 +30,14 @@ SECTIONS = [
     ("summary", "Project summary"),
     ("phase-code", "Phase x code"),
     ("type-code", "Source type x code"),
-    ("balance", "Formal versus Post-Bureaucratic KAM by phase"),
+    ("balance", "Balance by phase"),  # one section per attribute the codebook compares, none without
     ("triangulation", "Triangulation"),
     ("reliability", "Reliability between coders"),
     ("excerpts", "Excerpts by code"),
 ]
 
-# Pole colours: formal a cool blue, post-bureaucratic a warm orange; other values after.
-POLE_COLORS = {"formal": "#3b6ea8", "post_bureaucratic": "#e07b39"}
-PALETTE = ["#5b9a68", "#8e6bb0", "#c4a535", "#6f7b8a"]
+# Colours of an attribute's values, in codebook order: a cool blue, a warm orange, then others.
+PALETTE = ["#3b6ea8", "#e07b39", "#5b9a68", "#8e6bb0", "#c4a535", "#6f7b8a"]
 
 REPORT_CSS = """
 main { max-width: 80rem; }
@@ -139,8 +140,7 @@ def summary(project: Project) -> dict[str, Any]:
         """SELECT coder, SUM(status = 'accepted') AS accepted, SUM(status = 'rejected') AS rejected,
                   COUNT(DISTINCT segment_id) AS segments
            FROM codings WHERE coder IS NOT NULL GROUP BY coder ORDER BY coder""", project.conn).set_index("coder")
-    book = project.conn.execute(
-        "SELECT name, version FROM codebooks ORDER BY loaded_at DESC, id DESC LIMIT 1").fetchone()
+    book = project.codebook_row()  # the project's own codebook, not the last one loaded
     return {"counts": counts, "sources_by": by, "coders": coders,
             "codebook": f"{book['name']} {book['version']}" if book else None}
 
@@ -170,32 +170,46 @@ def _heatmap_html(project: Project, rows: str, layer: str, prefix: str) -> str:
     return f'<div class="figure">{inline_svg(figure, prefix)}</div>'
 
 
-def _balance_html(project: Project, layer: str) -> str:
+def comparisons(project: Project) -> tuple[list[Comparison], str | None]:
+    """The code attributes the project's codebook declares under ``compare`` (and a note when
+    its stored codebook cannot be read)."""
     try:
-        matrix = build_matrix(project, rows="phase", cols="attr:pole", layer=layer)
+        book = project.codebook()
+    except QualkamError as exc:
+        return [], str(exc).splitlines()[0]
+    return (book.compare if book is not None else []), None
+
+
+def _balance_html(project: Project, layer: str, comparison: Comparison) -> str:
+    """Coded segments per value of one code attribute, as shares of each phase's segments
+    coded with a value of it: bars and the table they are drawn from."""
+    key = comparison.attribute
+    try:
+        matrix = build_matrix(project, rows="phase", cols=f"attr:{key}", layer=layer)
     except QualkamError as exc:
         return f'<p class="note">{esc(str(exc))}</p>'
-    poles = list(matrix.columns)
-    colors = {p: POLE_COLORS.get(p, PALETTE[i % len(PALETTE)]) for i, p in enumerate(poles)}
-    parts = ['<p class="note">Coded segments per pole of the nine dimensions, as a share of each phase\'s '
-             "pole-coded segments. Real programmes mix both poles; the shift between phases is the finding.</p>",
-             '<div class="legend">' + "".join(f'<i style="background:{colors[p]}"></i>{esc(p.replace("_", "-"))}'
-                                              for p in poles) + "</div>", '<div class="bars">']
+    values = list(matrix.columns)
+    colors = {v: PALETTE[i % len(PALETTE)] for i, v in enumerate(values)}
+    note = comparison.description or (f"Coded segments per value of the code attribute “{key}”, as a share of each "
+                                      f"phase's segments coded with a “{key}” value.")
+    parts = [f'<p class="note">{esc(note)}</p>',
+             '<div class="legend">' + "".join(f'<i style="background:{colors[v]}"></i>{esc(v.replace("_", "-"))}'
+                                              for v in values) + "</div>", '<div class="bars">']
     for phase, row in matrix.iterrows():
         total = int(row.sum())
         spans = []
-        for pole in poles:
-            share = row[pole] / total if total else 0
+        for value in values:
+            share = row[value] / total if total else 0
             if share:
-                spans.append(f'<span style="width:{share * 100:.1f}%;background:{colors[pole]}" '
-                             f'title="{esc(pole)}: {int(row[pole])}">{share * 100:.0f}%</span>')
+                spans.append(f'<span style="width:{share * 100:.1f}%;background:{colors[value]}" '
+                             f'title="{esc(value)}: {int(row[value])}">{share * 100:.0f}%</span>')
         parts.append(f'<div class="bar-row"><span class="label">{esc(str(phase))}</span>'
                      f'<div class="bar">{"".join(spans)}</div><span class="n">n = {total}</span></div>')
     parts.append("</div>")
     shares = matrix.div(matrix.sum(axis=1).where(matrix.sum(axis=1) != 0), axis=0).fillna(0).round(2)
     table = matrix.copy()
-    for pole in poles:
-        table[f"{pole} share"] = shares[pole]
+    for value in values:
+        table[f"{value} share"] = shares[value]
     parts.append(table_html(table, total=False))
     return "\n".join(parts)
 
@@ -287,17 +301,30 @@ def build_report(project: Project, layer: str = "auto", title: str = "qualkam re
         "summary": _summary_html(info),
         "phase-code": _heatmap_html(project, "phase", layer, "phase-code"),
         "type-code": _heatmap_html(project, "source_type", layer, "type-code"),
-        "balance": _balance_html(project, layer),
         "triangulation": _triangulation_html(project, layer),
         "reliability": _reliability_html(project),
         "excerpts": _excerpts_html(project, layer),
     }
-    toc = "".join(f'<li><a href="#{key}">{esc(name)}</a></li>' for key, name in SECTIONS)
+    declared, unread = comparisons(project)
+    sections = []
+    for key, name in SECTIONS:
+        if key != "balance":
+            sections.append((key, name))
+            continue
+        for comparison in declared:  # the codebook's `compare`: a balance section each
+            anchor = f"balance-{re.sub(r'[^A-Za-z0-9_-]', '-', comparison.attribute)}"
+            anchor += f"-{len(sections)}" if anchor in bodies else ""  # "a b" and "a-b" keep their own
+            sections.append((anchor, comparison.title))
+            bodies[anchor] = _balance_html(project, layer, comparison)
+        if unread:
+            sections.append(("balance", name))
+            bodies["balance"] = f'<p class="note">{esc(unread)}</p>'
+    toc = "".join(f'<li><a href="#{key}">{esc(name)}</a></li>' for key, name in sections)
     rendered = {key: f'<section class="part" id="{key}"><h2>{esc(name)}</h2>\n{bodies[key]}\n</section>'
-                for key, name in SECTIONS}
+                for key, name in sections}
     # The two heatmaps side by side: their code rows are the same, so a code reads across both.
     rendered["phase-code"] = f'<div class="pair">{rendered["phase-code"]}\n{rendered.pop("type-code")}</div>'
-    sections = "\n".join(rendered.values())
+    body = "\n".join(rendered.values())
     subtitle = f"{project.path.name} · codings from {layer}" + (f" · {info['codebook']}" if info["codebook"] else "")
     return "\n".join([
         "<!DOCTYPE html>",
@@ -309,7 +336,7 @@ def build_report(project: Project, layer: str = "auto", title: str = "qualkam re
         f"<h1>{esc(title)}</h1>",
         f'<p class="subtitle">{esc(subtitle)}</p>',
         f'<nav class="toc"><ol>{toc}</ol></nav>',
-        sections,
+        body,
         f'<footer class="meta">Written by qualkam at {esc(now())} from {esc(str(project.path))}. '
         "Self-contained: no scripts, no external files.</footer>",
         "</main></body></html>",

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from .codebook import Codebook
-from .errors import StoreError
+from .codebook import Codebook, parse_codebook
+from .errors import CodebookError, StoreError
 from .segment import Segment
 from .suggest import Suggestion
 
@@ -293,6 +293,9 @@ def save_codebook(conn: sqlite3.Connection, codebook: Codebook, actor: str = "qu
             (code.id, code.parent, code.label, code.definition, code.color,
              json.dumps(code.attributes, sort_keys=True, default=str), position, codebook_id),
         )
+    # The phases are the current codebook's (a source keeps its phase id; matrices still show it).
+    conn.execute("DELETE FROM phases WHERE id NOT IN (%s)" % ",".join("?" * len(codebook.phases)),
+                 tuple(p.id for p in codebook.phases))
     for position, phase in enumerate(codebook.phases):
         conn.execute(
             """INSERT INTO phases (id, label, description, position) VALUES (?, ?, ?, ?)
@@ -390,6 +393,37 @@ class Project:
         """Record this codebook version (once per content hash) and make its codes current."""
         with self.transaction() as conn:
             return save_codebook(conn, codebook, actor)
+
+    def codebook_row(self) -> sqlite3.Row | None:
+        """The stored version (id, name, version, path, yaml) the project's current codes come
+        from: the codebook it owns. None when the project has no codebook yet."""
+        row = self.conn.execute("SELECT codebook_id FROM codes WHERE retired_at IS NULL AND codebook_id IS NOT NULL "
+                                "GROUP BY codebook_id ORDER BY COUNT(*) DESC, codebook_id DESC LIMIT 1").fetchone()
+        if row is None:
+            return None
+        return self.conn.execute("SELECT id, name, version, path, yaml, loaded_at FROM codebooks WHERE id = ?",
+                                 (row[0],)).fetchone()
+
+    def codebook(self) -> Codebook | None:
+        """The project's own codebook, parsed from the YAML it stored (``origin`` "project");
+        None when it has none. A stored version that no longer validates raises CodebookError
+        saying so."""
+        row = self.codebook_row()
+        if row is None:
+            return None
+        try:
+            book = parse_codebook(row["yaml"], row["path"] or "<project codebook>")
+        except CodebookError as exc:
+            raise CodebookError(exc.path, [f"the codebook stored in {self.path} ({row['name']} {row['version']}) no "
+                                           "longer validates; load a fixed version with --codebook PATH"]
+                                + exc.problems) from exc
+        book.origin = "project"
+        return book
+
+    def human_codings_by_code(self) -> dict[str, int]:
+        """Code id -> how many codings by people (any coder, accepted or rejected) use it."""
+        return {r[0]: int(r[1]) for r in self.conn.execute(
+            "SELECT code_id, COUNT(*) FROM codings WHERE coder IS NOT NULL GROUP BY code_id ORDER BY code_id")}
 
     # -- sources ------------------------------------------------------------------------
     def fingerprints(self) -> dict[str, str]:

@@ -33,6 +33,7 @@ from .conftest import write
 CODEBOOK = """\
 name: Learn test codebook
 version: "1"
+compare: [pole]
 codes:
   - id: talk
     label: Workplace talk

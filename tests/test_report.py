@@ -9,6 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from qualkam.cli import app
+from qualkam.codebook import parse_codebook
+from qualkam.coding import code_folder
 from qualkam.decisions import decide
 from qualkam.errors import QualkamError
 from qualkam.report import SECTIONS, build_report, inline_svg
@@ -20,6 +22,9 @@ from .test_retrieval import build_corpus, segment_of
 @pytest.fixture
 def page(tmp_path: Path) -> str:
     with Project.open(build_corpus(tmp_path)) as project:
+        # The codebook declares the code attribute it compares: a balance section for it.
+        book = (tmp_path / "small.yaml").read_text(encoding="utf-8").replace("codes:\n", "compare: [pole]\ncodes:\n", 1)
+        code_folder(tmp_path / "src", parse_codebook(book, "small.yaml"), project, out_dir=None)
         decide(project, "ana", segment_of(project, "trust each other. Gut"), "soft_control", "accept")
         return build_report(project)
 
@@ -34,6 +39,8 @@ def test_report_is_self_contained(page: str) -> None:
 
 def test_report_has_every_section_heatmaps_and_tables(page: str) -> None:
     for key, title in SECTIONS:
+        if key == "balance":  # one per compared attribute
+            key, title = "balance-pole", "Balance of pole by phase"
         assert f'<section class="part" id="{key}"><h2>{title}</h2>' in page
     svgs = re.findall(r"<svg\b[^>]*>", page)
     assert len(svgs) == 2 and all('role="img"' in tag for tag in svgs)
@@ -50,7 +57,7 @@ def test_report_summary_balance_and_excerpts(page: str) -> None:
     summary = page.split('id="summary"')[1].split("</section>")[0]
     assert "<b>2</b><span>sources</span>" in summary and "<b>1</b><span>human codings</span>" in summary
     assert "<th>meeting</th>" in summary and "<th>ana</th>" in summary
-    balance = page.split('id="balance"')[1].split("</section>")[0]
+    balance = page.split('id="balance-pole"')[1].split("</section>")[0]
     # pre_kam: 2 hard (formal), 1 soft (post-bureaucratic); formal_kam: 1 soft
     assert 'title="formal: 2">67%</span>' in balance and 'title="post_bureaucratic: 1">33%</span>' in balance
     assert 'title="post_bureaucratic: 1">100%</span>' in balance

@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..codebook import load_codebook
+from ..codebook import DEFAULT_CODEBOOK
 from ..coding import code_folder
 from ..matrix import build_matrix
 from ..segment import Unit
@@ -21,7 +21,10 @@ from .render import matrix_table
 @app.command("code")
 def code_cli(
     folder: Path = typer.Argument(..., help="Folder of transcripts (.txt .md .docx .vtt .srt), read recursively."),
-    codebook: str = typer.Option("kam", "--codebook", "-c", help="Codebook YAML path, or 'kam' for the built-in one."),
+    codebook: str = typer.Option(None, "--codebook", "-c", help="Codebook YAML path, or 'kam' for the built-in one. "
+                                 f"Default: the project's own codebook; '{DEFAULT_CODEBOOK}' for a new project."),
+    replace_codebook: bool = typer.Option(False, "--replace-codebook", help="Use --codebook even though it differs "
+                                          "from the codebook of a project with people's codings (they are kept)."),
     project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file (created if missing)."),
     out_dir: Path = typer.Option(Path("qualkam-out"), "--out", "-o", help="Folder for excerpts.csv and the matrices."),
     unit: Unit = typer.Option(Unit.turn, "--unit", "-u", help="Segment unit: speaker turn, paragraph or sentence."),
@@ -34,9 +37,6 @@ def code_cli(
                              "(default: every core). Results do not depend on it."),
 ) -> None:
     """Code a folder of transcripts: suggest codes with their evidence, store them, export CSVs."""
-    book = load_codebook(codebook)
-    for warning in book.warnings:
-        err.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
     with Project.open(project, create=True) as store:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=err, transient=True, disable=quiet or not err.is_terminal,
@@ -46,8 +46,15 @@ def code_cli(
             def tick(done: int, total: int, path: str) -> None:
                 bar.update(task, completed=done, total=total, description=f"coding {Path(path).name}", refresh=True)
 
-            report = code_folder(folder, book, store, unit=unit, model=model, encoding=encoding,
-                                 out_dir=out_dir, progress=tick, suggest=suggest, jobs=jobs)
+            report = code_folder(folder, codebook, store, unit=unit, model=model, encoding=encoding,
+                                 out_dir=out_dir, progress=tick, suggest=suggest, jobs=jobs,
+                                 replace_codebook=replace_codebook)
+        book = report.codebook
+        assert book is not None
+        for warning in book.warnings:
+            err.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
+        for note in report.codebook_notes:
+            err.print(f"note: {escape(note)}", soft_wrap=True, highlight=False)
         for problem in report.problems:
             kind = "skipped" if problem.skipped else "warning"
             err.print(f"[{'red' if problem.skipped else 'yellow'}]{kind}:[/] {escape(str(problem))}", soft_wrap=True)
@@ -62,7 +69,7 @@ def code_cli(
                       f"(kept): {', '.join(report.missing_sources[:5])}{' ...' if len(report.missing_sources) > 5 else ''}")
         if not quiet:
             counts = store.counts()
-            out.print(f"[bold]qualkam code[/] · {book.name} {book.version}", soft_wrap=True)
+            out.print(f"[bold]qualkam code[/] · codebook {escape(book.describe())}", soft_wrap=True, highlight=False)
             out.print(f"files {report.files} · coded {report.coded} · unchanged {report.unchanged} · "
                       f"skipped {len(report.skipped)}", soft_wrap=True)
             out.print(f"project {project}: {counts['sources']} sources, {counts['segments']} segments "

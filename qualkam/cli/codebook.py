@@ -8,7 +8,8 @@ from rich.tree import Tree
 
 from pathlib import Path
 
-from ..codebook import Code, Codebook, load_codebook
+from ..codebook import DEFAULT_CODEBOOK, Code, Codebook, load_codebook
+from ..errors import QualkamError
 from ..migrate import Migration, migrate_codebook
 from ..store import DEFAULT_PROJECT, Project
 from .app import EXIT_OK, EXIT_PROBLEMS, app
@@ -42,14 +43,29 @@ def _node(book: Codebook, code: Code) -> str:
 
 
 @codebook_app.command("show")
-def show_cli(path: str = typer.Argument(..., help="Codebook YAML path, or 'kam'.")) -> None:
-    """Draw the codebook as a tree: phases, then codes with their attributes."""
-    book = load_codebook(path)
+def show_cli(
+    path: str = typer.Argument(None, help="Codebook YAML path, or 'kam' (default: the project's codebook)."),
+    project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p",
+                                 help="Project store file whose codebook to show when no PATH is given."),
+) -> None:
+    """Draw the codebook as a tree: phases, compared attributes, then codes with their attributes.
+    Without PATH, the codebook of the project (--project)."""
+    if path is None:
+        with Project.open(project) as store:
+            book = store.codebook()
+        if book is None:
+            raise QualkamError(f"{project} has no codebook yet; code a folder first (qualkam code DIR --codebook "
+                               "PATH), or name a codebook to show: qualkam codebook show kam")
+        err.print(f"{escape(book.describe())} of {escape(str(project))}", soft_wrap=True, highlight=False)
+    else:
+        book = load_codebook(path)
     tree = Tree(f"[bold]{escape(book.name)}[/] {escape(book.version)}")
     if book.phases:
         phases = tree.add("[bold]phases[/]")
         for phase in book.phases:
             phases.add(f"{escape(phase.label)} [cyan]{phase.id}[/]")
+    if book.compare:
+        tree.add(f"[bold]compare:[/] {escape(', '.join(c.attribute for c in book.compare))}")
 
     def grow(branch: Tree, parent: str | None) -> None:
         for code in book.children(parent):
@@ -87,7 +103,8 @@ _LINT_HEADINGS = {"no_patterns": "leaves without patterns", "shared_pattern": "l
 
 @codebook_app.command("lint")
 def lint_cli(
-    path: str = typer.Argument(None, help="Codebook YAML path, or 'kam' (default: the project's codebook, else kam)."),
+    path: str = typer.Argument(None, help="Codebook YAML path, or 'kam' (default: the project's codebook, else "
+                               f"{DEFAULT_CODEBOOK})."),
     project: Path = typer.Option(None, "--project", "-p", help=f"Project store file (default: {DEFAULT_PROJECT} if "
                                                               "it exists; without one only the static checks run)."),
     fmt: str = typer.Option("table", "--format", help="table or json."),
@@ -97,9 +114,7 @@ def lint_cli(
     nothing in the project, children coded without their parent. Exit code 1 when lint finds something."""
     import json
 
-    from ..codebook import parse_codebook
-    from ..errors import QualkamError
-    from ..lint import KINDS, lint, project_codebook
+    from ..lint import KINDS, lint
 
     if fmt not in ("table", "json"):
         raise QualkamError(f"unknown --format {fmt!r}; use table or json")
@@ -107,8 +122,8 @@ def lint_cli(
         project = Path(DEFAULT_PROJECT)
     store = Project.open(project) if project is not None else None
     try:
-        found = project_codebook(store) if path is None and store is not None else None
-        book = parse_codebook(*found) if found else load_codebook(path or "kam")
+        found = store.codebook() if path is None and store is not None else None
+        book = found if found is not None else load_codebook(path or DEFAULT_CODEBOOK)
         report = lint(book, store)
     finally:
         if store is not None:

@@ -17,7 +17,7 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from ..learn import DEFAULT_EPOCHS, GROUPING, TrainResult, train
+from ..learn import DEFAULT_EPOCHS, TrainResult, train
 from ..store import DEFAULT_PROJECT, Project
 from .app import EXIT_OK, app
 from .console import err, out
@@ -101,6 +101,6 @@ def train_cli(
                   "(run 'qualkam code DIR' to compare)", soft_wrap=True)
     out.print(code_table(result))
     out.print(group_table(result))
-    out.print(f"groups: {GROUPING}. The model's figures score each test fold with a calibration and threshold "
+    out.print(f"groups: {escape(str(result.metrics.get('grouping')))}. The model's figures score each test fold with a calibration and threshold "
               "fitted on the other folds only. Next: qualkam code DIR --suggest model|both", soft_wrap=True)
     raise typer.Exit(EXIT_OK)
