@@ -88,7 +88,10 @@ def test_split_keeps_codings_for_recoding_via_cli(coded: Project, tmp_path: Path
 
 def test_coding_with_a_codebook_that_drops_a_used_code_warns_and_keeps_it(coded: Project, tmp_path: Path) -> None:
     path = write(tmp_path / "v2.yaml", RENAMED)
-    result = CliRunner().invoke(app, ["code", str(tmp_path / "src"), "-c", str(path), "-p", str(coded.path), "-o", str(tmp_path / "o")])
+    args = ["code", str(tmp_path / "src"), "-c", str(path), "-p", str(coded.path), "-o", str(tmp_path / "o")]
+    refused = CliRunner().invoke(app, args)  # people have coded: a new codebook needs the flag
+    assert refused.exit_code == 2 and "3 of people's codings use removed codes (soft_control: 3)" in refused.output
+    result = CliRunner().invoke(app, args + ["--replace-codebook"])
     assert "3 coding(s) by people use 'soft_control', which this codebook no longer has" in result.output
     assert result.exit_code == 0
     assert len(_people(coded)) == 4
