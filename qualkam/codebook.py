@@ -133,6 +133,7 @@ class Codebook:
     # Where this copy came from: "built-in", "file" or "project" (the version stored in a
     # project), or "" (parsed from text); see ``describe``.
     origin: str = ""
+    partial: bool = False  # rebuilt from a project's codes table: no patterns, include, exclude, examples
 
     @property
     def hash(self) -> str:
@@ -611,25 +612,33 @@ class CodebookChange:
         if self.changed:
             shown = [f"{cid} [{', '.join(fields)}]" for cid, fields in self.changed.items()]
             out.append(f"codes changed: {len(self.changed)} ({some(shown)})")
-        if self.phases_added or self.phases_removed:
+        if self.old.partial:
+            out.append("(the project's stored codebook no longer validates: compared by its codes' labels, "
+                       "parents, definitions, colours and attributes only)")
+        if (self.phases_added or self.phases_removed) and not self.old.partial:
             out.append(f"phases added: {some(self.phases_added) or 'none'}; removed: {some(self.phases_removed) or 'none'}")
-        if not out:
-            out.append("the same codes and phases (other fields differ: patterns or descriptions)")
+        if not out or (self.old.partial and len(out) == 1):
+            out.insert(0, "the same codes and phases (other fields differ: patterns or descriptions)")
         return out
 
 
 CODE_FIELDS = ("label", "parent", "definition", "include", "exclude", "examples", "color", "attributes", "patterns")
 
 
+STORED_FIELDS = ("label", "parent", "definition", "color", "attributes")  # what a project's codes table holds
+
+
 def compare_codebooks(old: Codebook, new: Codebook) -> CodebookChange:
-    """Codes added, removed and changed (by id, field by field), and phases added or removed."""
+    """Codes added, removed and changed (by id, field by field), and phases added or removed.
+    A ``partial`` codebook is compared on the fields it has."""
+    fields_compared = STORED_FIELDS if old.partial or new.partial else CODE_FIELDS
     change = CodebookChange(old, new)
     change.added = [c for c in new.codes if c not in old.codes]
     change.removed = [c for c in old.codes if c not in new.codes]
     for cid, code in new.codes.items():
         before = old.codes.get(cid)
         if before is not None:
-            fields = [f for f in CODE_FIELDS if getattr(before, f) != getattr(code, f)]
+            fields = [f for f in fields_compared if getattr(before, f) != getattr(code, f)]
             if fields:
                 change.changed[cid] = fields
     old_phases, new_phases = [p.id for p in old.phases], [p.id for p in new.phases]

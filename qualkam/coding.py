@@ -64,7 +64,9 @@ def choose_codebook(project: Project, requested: Codebook | str | Path | None = 
     has coded in the project (a note says so); with people's codings it raises
     CodebookChangeError saying what would change, unless ``replace`` is true.
     """
-    current = project.codebook()
+    # A stored version that no longer validates can still be compared with (by its codes) and
+    # replaced, but not coded with.
+    current = project.codebook(strict=requested is None)
     notes: list[str] = []
     if requested is None:
         if current is not None:

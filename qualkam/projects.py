@@ -104,7 +104,8 @@ def merge_from(project: Project, other_path: str | Path, coder: str | None = Non
         unknown_codes = sorted({r["code_id"] for r in rows} - {r[0] for r in conn.execute("SELECT id FROM codes")})
         if unknown_codes:
             raise QualkamError(f"{other_path} uses codes this project does not have: {', '.join(unknown_codes)}; "
-                               "load the same codebook here first (qualkam code ... --codebook) or migrate it")
+                               "load the same codebook here first (qualkam codebook migrate PATH --coder NAME, which keeps "
+                               "people's codings attached)")
         segments: dict[str, list[tuple[int, int, int]]] = {}
         reported: set[str] = set()
         for row in rows:

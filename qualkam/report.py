@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from .codebook import Comparison
-from .errors import QualkamError
+from .errors import CodebookError, QualkamError
 from .matrix import NONE, build_matrix
 from .plot import heatmap
 from .retrieval import EXCERPTS_CSS, PAGE_CSS, check_layer, excerpts_html_section, retrieve
@@ -175,8 +175,8 @@ def comparisons(project: Project) -> tuple[list[Comparison], str | None]:
     its stored codebook cannot be read)."""
     try:
         book = project.codebook()
-    except QualkamError as exc:
-        return [], str(exc).splitlines()[0]
+    except CodebookError as exc:
+        return [], exc.problems[0]
     return (book.compare if book is not None else []), None
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from .codebook import Codebook, parse_codebook
+from .codebook import Code, Codebook, parse_codebook
 from .errors import CodebookError, StoreError
 from .segment import Segment
 from .suggest import Suggestion
@@ -306,6 +306,16 @@ def save_codebook(conn: sqlite3.Connection, codebook: Codebook, actor: str = "qu
     return codebook_id
 
 
+def current_codebook_row(conn: sqlite3.Connection) -> sqlite3.Row | None:
+    """The stored codebook version the current codes come from (see ``Project.codebook_row``)."""
+    row = conn.execute("SELECT codebook_id FROM codes WHERE retired_at IS NULL AND codebook_id IS NOT NULL "
+                       "GROUP BY codebook_id ORDER BY COUNT(*) DESC, codebook_id DESC LIMIT 1").fetchone()
+    if row is None:
+        return None
+    return conn.execute("SELECT id, name, version, path, yaml, loaded_at FROM codebooks WHERE id = ?",
+                        (row[0],)).fetchone()
+
+
 class Project:
     """An open project store. Use ``Project.open`` (or ``with Project.open(...) as p``)."""
 
@@ -397,26 +407,29 @@ class Project:
     def codebook_row(self) -> sqlite3.Row | None:
         """The stored version (id, name, version, path, yaml) the project's current codes come
         from: the codebook it owns. None when the project has no codebook yet."""
-        row = self.conn.execute("SELECT codebook_id FROM codes WHERE retired_at IS NULL AND codebook_id IS NOT NULL "
-                                "GROUP BY codebook_id ORDER BY COUNT(*) DESC, codebook_id DESC LIMIT 1").fetchone()
-        if row is None:
-            return None
-        return self.conn.execute("SELECT id, name, version, path, yaml, loaded_at FROM codebooks WHERE id = ?",
-                                 (row[0],)).fetchone()
+        return current_codebook_row(self.conn)
 
-    def codebook(self) -> Codebook | None:
+    def codebook(self, strict: bool = True) -> Codebook | None:
         """The project's own codebook, parsed from the YAML it stored (``origin`` "project");
-        None when it has none. A stored version that no longer validates raises CodebookError
-        saying so."""
+        None when it has none. A stored version that no longer validates (a newer qualkam
+        checks more) raises CodebookError saying so; with ``strict=False`` it comes back built
+        from the codes table instead (no patterns), with the problem in its ``warnings``."""
         row = self.codebook_row()
         if row is None:
             return None
         try:
             book = parse_codebook(row["yaml"], row["path"] or "<project codebook>")
         except CodebookError as exc:
-            raise CodebookError(exc.path, [f"the codebook stored in {self.path} ({row['name']} {row['version']}) no "
-                                           "longer validates; load a fixed version with --codebook PATH"]
-                                + exc.problems) from exc
+            problem = (f"the codebook stored in {self.path} ({row['name']} {row['version']}) no longer validates; "
+                       "load a fixed version with --codebook PATH")
+            if strict:
+                raise CodebookError(exc.path, [problem] + exc.problems) from exc
+            book = Codebook(name=row["name"], version=row["version"], path=row["path"] or "<project codebook>",
+                            text=row["yaml"], warnings=[problem] + exc.problems, partial=True)
+            for code in self.conn.execute("SELECT id, parent, label, definition, color, attributes FROM codes "
+                                          "WHERE retired_at IS NULL ORDER BY position"):
+                book.codes[code["id"]] = Code(code["id"], code["label"], code["parent"], code["definition"] or "",
+                                              color=code["color"], attributes=json.loads(code["attributes"] or "{}"))
         book.origin = "project"
         return book
 

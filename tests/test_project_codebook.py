@@ -289,3 +289,38 @@ def test_codebook_show_without_argument_and_no_project_says_what_to_do(runner, t
     empty = run_cli(runner, "codebook", "show", "--project", tmp_path / "empty.db")
     assert empty.exit_code == 2
     assert "has no codebook yet" in empty.stderr and "qualkam codebook show kam" in " ".join(empty.stderr.split())
+
+
+# -- the stored codebook is the project's, wherever it is read ---------------------------------
+def test_a_stored_codebook_that_no_longer_validates_is_said_and_can_be_replaced(runner, ward, tmp_path: Path) -> None:
+    src, book = ward
+    db, out = tmp_path / "p.db", tmp_path / "out"
+    assert run_cli(runner, "code", src, "-c", book, "-p", db, "-o", out).exit_code == 0
+    with Project.open(db) as project:
+        decide(project, "ana", first_segment(db, "night shift"), "workload", "accept")
+        with project.transaction() as conn:  # as if a newer qualkam checked more than the one that stored it
+            conn.execute("UPDATE codebooks SET yaml = yaml || 'surprise: 1\n'")
+        assert "no longer validates" in build_report(project)
+    again = run_cli(runner, "code", src, "-p", db, "-o", out)
+    assert again.exit_code == 2 and "no longer validates; load a fixed version with --codebook PATH" in again.stderr
+    fixed = write(tmp_path / "fixed.yaml", WARD.replace('"0.3"', '"0.4"'))
+    refused = run_cli(runner, "code", src, "-c", fixed, "-p", db, "-o", out)
+    assert refused.exit_code == 2 and "--replace-codebook" in refused.stderr
+    assert "the same codes and phases" in refused.stderr
+    replaced = run_cli(runner, "code", src, "-c", fixed, "-p", db, "-o", out, "--replace-codebook")
+    assert replaced.exit_code == 0, replaced.output
+    assert run_cli(runner, "code", src, "-p", db, "-o", out).exit_code == 0
+
+
+def test_the_qdc_export_reads_the_projects_codebook_not_the_last_loaded(ward, tmp_path: Path) -> None:
+    from qualkam.refi.export import export_qdc
+
+    src, book = ward
+    with_include = WARD.replace("    label: Workload\n", "    label: Workload\n    include: [Shift length counts]\n")
+    with Project.open(tmp_path / "p.db", create=True) as project:
+        code_folder(src, parse_codebook(with_include, "a.yaml"), project, out_dir=None)
+        code_folder(src, "kam", project, out_dir=None)
+        code_folder(src, parse_codebook(with_include, "a.yaml"), project, out_dir=None)  # back to the first
+        assert project.codebook().path == "a.yaml"  # type: ignore[union-attr]
+        export_qdc(project, tmp_path / "a.qdc")
+    assert "Shift length counts" in (tmp_path / "a.qdc").read_text(encoding="utf-8")

@@ -35,7 +35,7 @@ from .. import __version__
 from ..codebook import Code, Codebook, parse_codebook
 from ..errors import CodebookError, QualkamError
 from ..export import atomic_open
-from ..store import Project
+from ..store import Project, current_codebook_row
 from .guids import NAMESPACE, guid_for
 from .positions import utf16_offsets
 
@@ -167,7 +167,7 @@ def _from_codebook(codebook: Codebook) -> list[_Code]:
 def _latest_codebook(conn: sqlite3.Connection) -> dict[str, Code]:
     """Codes of the latest stored codebook version: the include / exclude lists live only in
     its YAML. A version that no longer validates gives nothing (definitions alone)."""
-    row = conn.execute("SELECT yaml, path FROM codebooks ORDER BY id DESC LIMIT 1").fetchone()
+    row = current_codebook_row(conn)  # the project's own codebook, not the last one loaded
     if row is None:
         return {}
     try:
