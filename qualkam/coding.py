@@ -19,7 +19,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
 from . import __version__
-from .codebook import BUILTIN, DEFAULT_CODEBOOK, Codebook, CodebookChange, compare_codebooks, load_codebook, resolve_path
+from .codebook import (
+    BUILTIN,
+    DEFAULT_CODEBOOK,
+    Codebook,
+    CodebookChange,
+    compare_codebooks,
+    load_codebook,
+    resolve_path,
+)
 from .errors import QualkamError
 from .export import write_outputs
 from .ingest import PreparedSource, Problem, UnchangedFile, discover, prepare
@@ -76,8 +84,8 @@ def choose_codebook(project: Project, requested: Codebook | str | Path | None = 
                              f"the stored version (pass --codebook {stale} to use the file)")
             return CodebookChoice(current, current, notes=notes)
         book = load_codebook(DEFAULT_CODEBOOK)
-        return CodebookChoice(book, None, notes=[f"a new project: the built-in codebook '{DEFAULT_CODEBOOK}' "
-                                                 "(pass --codebook PATH for your own)"])
+        new = f"a new project: the built-in codebook '{DEFAULT_CODEBOOK}' (pass --codebook PATH for your own)"
+        return CodebookChoice(book, None, notes=[new])
     book = requested if isinstance(requested, Codebook) else load_codebook(requested)
     if current is None or current.hash == book.hash:
         return CodebookChoice(book, current)

@@ -80,9 +80,6 @@ BATCH_SIZE = 32
 EVIDENCE_ITEMS = 3
 EVIDENCE_CHARS = 160
 DEFAULT_THRESHOLD = 0.5
-GROUPING = "the code attribute the codebook compares first, else the top-level ancestor code"
-
-
 def grouping(attribute: str | None) -> str:
     """How codes are grouped, in words (``metrics["grouping"]``)."""
     return (f"the code attribute {attribute!r} (the codebook's compare), else the top-level ancestor code"

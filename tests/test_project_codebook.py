@@ -315,7 +315,7 @@ def test_a_stored_codebook_that_no_longer_validates_is_said_and_can_be_replaced(
 def test_the_qdc_export_reads_the_projects_codebook_not_the_last_loaded(ward, tmp_path: Path) -> None:
     from qualkam.refi.export import export_qdc
 
-    src, book = ward
+    src, _ = ward
     with_include = WARD.replace("    label: Workload\n", "    label: Workload\n    include: [Shift length counts]\n")
     with Project.open(tmp_path / "p.db", create=True) as project:
         code_folder(src, parse_codebook(with_include, "a.yaml"), project, out_dir=None)

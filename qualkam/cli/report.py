@@ -19,7 +19,8 @@ def report_cli(
     layer: str = typer.Option("auto", "--from", help="Codings to report: auto, suggestions, human, consensus, coder:NAME."),
     project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
 ) -> None:
-    """Write one self-contained HTML report: summary, heatmaps, pole balance, triangulation, excerpts.
+    """Write one self-contained HTML report: summary, heatmaps, the balance of
+    each code attribute the codebook compares (compare:), triangulation, excerpts.
 
     Everything is inside the file (inline CSS and SVG, no scripts, nothing fetched), so it
     opens offline and can be archived or sent as it is.
