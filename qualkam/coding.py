@@ -28,7 +28,7 @@ from .codebook import (
     load_codebook,
     resolve_path,
 )
-from .errors import QualkamError
+from .errors import CodebookChangeError, QualkamError
 from .export import write_outputs
 from .ingest import PreparedSource, Problem, UnchangedFile, discover, prepare
 from .nlp import load_pipeline, pipeline_name
@@ -42,15 +42,6 @@ if TYPE_CHECKING:
 
 Progress = Callable[[int, int, str], None]
 SUGGEST_MODES = ("rules", "model", "both")  # the codebook's rules, the trained model (qualkam train), or both
-
-
-class CodebookChangeError(QualkamError):
-    """A run would replace the codebook of a project that holds people's codings; ``change``
-    says what would change. Nothing was written."""
-
-    def __init__(self, message: str, change: CodebookChange) -> None:
-        super().__init__(message)
-        self.change = change
 
 
 @dataclass

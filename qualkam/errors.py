@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class QualkamError(Exception):
     """Base class: an error a user can act on. The message names the place and the fix."""
@@ -30,6 +32,15 @@ class CodebookError(QualkamError):
         self.problems = problems
         head = f"{path}: {len(problems)} problem(s) in the codebook"
         super().__init__(head + "\n" + "\n".join(problems))
+
+
+class CodebookChangeError(QualkamError):
+    """A run would replace the codebook of a project that holds people's codings; ``change``
+    (a ``qualkam.codebook.CodebookChange``) says what would change. Nothing was written."""
+
+    def __init__(self, message: str, change: Any) -> None:
+        super().__init__(message)
+        self.change = change
 
 
 class ModelNotFoundError(QualkamError):
