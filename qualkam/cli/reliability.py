@@ -127,7 +127,7 @@ def reliability_cli(
         for note in report.notes:
             err.print(f"note: {escape(note)}", soft_wrap=True)
         return
-    text = json.dumps(report.as_dict(), indent=1, ensure_ascii=False, default=str) if fmt == "json" \
+    text = json.dumps(report.as_dict(), indent=1, ensure_ascii=False, default=str, allow_nan=False) if fmt == "json" \
         else report.per_code.to_csv(index=False)
     if out_file is None:
         out.file.write(text + ("\n" if not text.endswith("\n") else ""))
