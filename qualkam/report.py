@@ -166,7 +166,7 @@ def _summary_html(info: dict[str, Any]) -> str:
 def _heatmap_html(project: Project, rows: str, layer: str, prefix: str) -> str:
     matrix = build_matrix(project, rows=rows, cols="code", layer=layer)
     # Codes down the side: 40 code ids read across, phases or source types fit as columns.
-    figure = heatmap(matrix.T, title=f"coded segments · {rows} x code · from {layer}", fmt="svg")
+    figure = heatmap(matrix.T, title=f"coded segments · code x {rows} · from {layer}", fmt="svg")
     return f'<div class="figure">{inline_svg(figure, prefix)}</div>'
 
 
