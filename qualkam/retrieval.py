@@ -7,7 +7,7 @@ code in ``coders`` (``by_coder=True`` gives one row per coding instead, each wit
 HTML file, grouped under each code with its label and definition, each excerpt a quotation
 with its attribution (and its time in the recording) and the evidence words marked.
 
-What the columns of a merged row mean (issue 11; docs/excerpts.md says the same):
+What the columns of a merged row mean (issue 11; docs/excerpts.md says it for users):
 
 - ``coders``: the people who applied the code to the segment (accepted it), in name order,
   joined by ``"; "`` ("" when only the machine suggested it); a list in JSON.
