@@ -9,16 +9,23 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Any
 
 import pandas as pd
 
 from . import __version__
 from .errors import QualkamError
 from .matrix import build_matrix
-from .retrieval import ALL_LAYER, EXCERPT_COLUMNS, csv_frame, evidence_item_text, retrieve
+from .retrieval import (
+    ALL_LAYER,
+    EXCERPT_COLUMNS,
+    csv_frame,
+    evidence_item_text,
+    retrieve,
+)
 from .store import Project
 
 __all__ = ["EXCERPT_COLUMNS", "atomic_open", "evidence_item_text", "excerpts_frame", "write_csv", "write_outputs"]

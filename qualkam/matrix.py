@@ -18,6 +18,7 @@ gives the code x code matrix: which codes are applied together.
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from itertools import combinations
 from typing import Any
@@ -131,7 +132,7 @@ def _natural(value: str) -> tuple[int, float, str]:
         number = float(value)
     except ValueError:
         return (1, 0.0, value)
-    return (0, number, value) if number == number else (1, 0.0, value)
+    return (0, number, value) if math.isfinite(number) else (1, 0.0, value)
 
 
 def _row_order(project: Project, rows: str, present: list[str]) -> list[str]:

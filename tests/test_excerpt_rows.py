@@ -132,7 +132,7 @@ def test_excerpts_carry_the_segments_time_in_the_recording(db: Path, runner: Cli
         assert untimed["time_start"] is None or untimed["time_start"] != untimed["time_start"]
         md, html, data = to_markdown(frame), to_html(frame), json.loads(to_json(frame))
     assert "00:01:02.000–00:01:40.000" in md and "00:01:02.000–00:01:40.000" in html
-    assert {"time_start": "00:01:02.000", "time_end": "00:01:40.000"}.items() <= [d for d in data if d["source"] == "call-07"][0].items()
+    assert {"time_start": "00:01:02.000", "time_end": "00:01:40.000"}.items() <= next(d for d in data if d["source"] == "call-07").items()
     rows = list(csv.DictReader(io.StringIO(run_cli(runner, "excerpts", "--speaker", "Tom Reed", "--format", "csv",
                                                    "-p", db).stdout)))
     timed = [r for r in rows if r["source"] == "call-07"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,9 +13,8 @@ from typer.testing import CliRunner
 
 import qualkam.cli.reliability as reliability_cli
 import qualkam.reliability as reliability_module
-from qualkam.cli import app
-from qualkam.report import build_report
 from qualkam.reliability import reliability
+from qualkam.report import build_report
 from qualkam.store import Project
 
 from .conftest import run_cli

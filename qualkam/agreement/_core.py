@@ -291,7 +291,7 @@ def _two_coders(prep: Prepared, result: AgreementResult) -> None:
                                   "is 1 and the coefficient is 0/0; see percent agreement and AC1")
 
 
-def _none_all(result: AgreementResult, reason: str) -> AgreementResult:  # noqa: D103
+def _none_all(result: AgreementResult, reason: str) -> AgreementResult:
     for name in (*COEFFICIENTS, "conger_kappa"):
         result.notes[name] = reason
     return result

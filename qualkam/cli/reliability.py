@@ -36,8 +36,9 @@ def _words(value: object) -> str:
 
 def _table(report: ReliabilityReport) -> Table:
     records = report.records()  # the values of the JSON, None where missing (issue 11)
+    # collapse_padding: two spaces between columns, not three, so the verdicts fit 100 columns
     table = Table(title=f"agreement · {', '.join(report.coders)} · unit: {report.unit}", header_style="bold",
-                  box=box.SIMPLE_HEAD, pad_edge=False)
+                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     if report.unit == "character":
         for name in ("code", "unitized α", ""):
             table.add_column(name)
@@ -64,7 +65,7 @@ def _table(report: ReliabilityReport) -> Table:
     # Figures never shrink; only the code column gives way (cut with an ellipsis).
     widths = [max([len(name)] + [len(r[i]) for r in rows] + [1])
               for i, (name, _) in enumerate(columns)]
-    room = out.width - sum(widths[1:]) - 3 * len(widths)
+    room = out.width - sum(widths[1:]) - 2 * len(widths) - 1
     for index, (name, justify) in enumerate(columns):
         if index == 0:
             table.add_column(name, no_wrap=True, overflow="ellipsis", width=max(12, min(widths[0], room)))

@@ -14,8 +14,8 @@ from rich.table import Table
 
 from ..errors import QualkamError
 from ..export import atomic_open, write_csv
-from ..store import DEFAULT_PROJECT, Project
 from ..matrix import NONE
+from ..store import DEFAULT_PROJECT, Project
 from ..triangulation import count_known, triangulation_table
 from .app import app
 from .console import err, out
