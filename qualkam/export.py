@@ -76,12 +76,15 @@ def excerpts_frame(project: Project, by_coder: bool = False) -> pd.DataFrame:
 
 
 MANIFEST = ".qualkam-outputs.json"  # what the outputs in a folder were made from
+# Counted up when the outputs' columns or rows change, so outputs in an older layout are
+# rebuilt even from an unchanged project. 2: excerpts one row per segment x code (issue 11).
+OUTPUTS_LAYOUT = 2
 
 
 def _made_from(project: Project, layer: str) -> dict[str, Any]:
     uid, revision = project.revision()
     return {"project": str(project.path.resolve()), "project_uid": uid, "revision": revision,
-            "counts": project.counts(), "layer": layer, "qualkam": __version__}
+            "counts": project.counts(), "layer": layer, "qualkam": __version__, "layout": OUTPUTS_LAYOUT}
 
 
 def _file_stamps(paths: list[Path]) -> dict[str, list[int]]:

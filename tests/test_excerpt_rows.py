@@ -137,3 +137,24 @@ def test_excerpts_carry_the_segments_time_in_the_recording(db: Path, runner: Cli
                                                    "-p", db).stdout)))
     timed = [r for r in rows if r["source"] == "call-07"]
     assert timed and timed[0]["time_start"] == "00:01:02.000" and timed[0]["time_end"] == "00:01:40.000"
+
+
+def test_outputs_written_in_the_old_layout_are_rebuilt(db: Path, tmp_path: Path) -> None:
+    """A folder of outputs from before one row per segment x code (its manifest names no
+    layout) is rebuilt even though the project has not changed since."""
+    import json as _json
+
+    from qualkam.export import MANIFEST
+
+    out = tmp_path / "out"
+    with Project.open(db) as project:
+        write_outputs(project, out)
+        manifest = _json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+        del manifest["made_from"]["layout"]
+        (out / MANIFEST).write_text(_json.dumps(manifest), encoding="utf-8")
+        (out / "excerpts.csv").write_text("source,coder\n", encoding="utf-8")
+        manifest["files"]["excerpts.csv"] = [(out / "excerpts.csv").stat().st_size,
+                                             (out / "excerpts.csv").stat().st_mtime_ns]
+        (out / MANIFEST).write_text(_json.dumps(manifest), encoding="utf-8")
+        write_outputs(project, out)
+    assert (out / "excerpts.csv").read_text(encoding="utf-8").startswith("source,segment,")
