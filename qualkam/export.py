@@ -9,21 +9,26 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Any
 
 import pandas as pd
 
 from . import __version__
 from .errors import QualkamError
 from .matrix import build_matrix
+from .retrieval import (
+    ALL_LAYER,
+    EXCERPT_COLUMNS,
+    csv_frame,
+    evidence_item_text,
+    retrieve,
+)
 from .store import Project
 
-EXCERPT_COLUMNS = [
-    "source", "segment", "speaker", "role", "unit", "source_type", "phase", "date", "start", "end", "code",
-    "code_label", "coder", "origin", "status", "score", "evidence", "text",
-]
+__all__ = ["EXCERPT_COLUMNS", "atomic_open", "evidence_item_text", "excerpts_frame", "write_csv", "write_outputs"]
 
 
 _UMASK = os.umask(0)
@@ -60,45 +65,26 @@ def write_csv(frame: pd.DataFrame, path: str | Path, index: bool = False) -> Pat
     return Path(path)
 
 
-def evidence_item_text(e: dict) -> str:
-    """One piece of evidence for a CSV cell: the words, the rule and where they are in the
-    source; a model suggestion's evidence is a similar segment elsewhere, so it has no offsets."""
-    if "start" in e:
-        return f"{e['text']} [{e['rule']}] @{e['start']}-{e['end']}"
-    return f"{e.get('text', '')} [{e.get('rule')}: segment {e.get('segment')} of {e.get('source')}, " \
-           f"similarity {e.get('similarity')}]"
-
-
-def _evidence_text(raw: str) -> str:
-    items = json.loads(raw or "[]")
-    return "; ".join(evidence_item_text(e) for e in items)
-
-
-def excerpts_frame(project: Project) -> pd.DataFrame:
-    """One row per segment x code x coder: every suggestion and every human coding."""
-    frame = pd.read_sql_query(
-        """SELECT src.id AS source, c.segment_id AS segment, s.speaker, s.role, s.speaker_unit AS unit,
-                  src.type AS source_type, src.phase, src.date, c.start, c."end" AS "end", c.code_id AS code,
-                  COALESCE(k.label, c.code_id) AS code_label, c.coder, c.origin, c.status, c.score,
-                  c.evidence, c.text
-           FROM codings c JOIN sources src ON src.id = c.source_id
-           LEFT JOIN segments s ON s.id = c.segment_id
-           LEFT JOIN codes k ON k.id = c.code_id
-           ORDER BY src.id, c.start, k.position, c.coder""",
-        project.conn,
-    )
-    frame["evidence"] = frame["evidence"].map(_evidence_text)
-    frame["segment"] = frame["segment"].astype("Int64")
-    return frame[EXCERPT_COLUMNS]
+def excerpts_frame(project: Project, by_coder: bool = False) -> pd.DataFrame:
+    """Every coding of the project (suggestions, people's acceptances and rejections) in
+    reading order (source, then position), one row per segment x code with the people who
+    applied and rejected it (``qualkam.retrieval`` says what each column means), or one row
+    per coding with ``by_coder``. The CSV columns of ``qualkam excerpts --from all``."""
+    frame = retrieve(project, layer=ALL_LAYER, by_coder=by_coder)
+    frame = frame.sort_values(["source", "start"], kind="stable").reset_index(drop=True)
+    return csv_frame(frame)
 
 
 MANIFEST = ".qualkam-outputs.json"  # what the outputs in a folder were made from
+# Counted up when the outputs' columns or rows change, so outputs in an older layout are
+# rebuilt even from an unchanged project. 2: excerpts one row per segment x code (issue 11).
+OUTPUTS_LAYOUT = 2
 
 
 def _made_from(project: Project, layer: str) -> dict[str, Any]:
     uid, revision = project.revision()
     return {"project": str(project.path.resolve()), "project_uid": uid, "revision": revision,
-            "counts": project.counts(), "layer": layer, "qualkam": __version__}
+            "counts": project.counts(), "layer": layer, "qualkam": __version__, "layout": OUTPUTS_LAYOUT}
 
 
 def _file_stamps(paths: list[Path]) -> dict[str, list[int]]:

@@ -18,6 +18,7 @@ gives the code x code matrix: which codes are applied together.
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from itertools import combinations
 from typing import Any
@@ -110,20 +111,41 @@ def _row_values(frame: pd.DataFrame, rows: str) -> pd.Series:
         fallback = frame["source_attributes"].map(lambda text: json.loads(text).get(name))
         values = frame[rows].where(frame[rows].notna() & (frame[rows] != ""), fallback)
     else:
-        values = frame["source_attributes"].map(lambda text: json.loads(text).get(rows))
+        # dtype object: pandas would turn [175, None] into [175.0, NaN] and the row "175.0" (issue 11)
+        values = pd.Series([json.loads(text).get(rows) for text in frame["source_attributes"]], index=frame.index,
+                           dtype=object)
         if values.isna().all() and len(frame):
             raise QualkamError(
                 f"no source has the attribute {rows!r}; rows can be phase, source_type, role, speaker, "
                 "unit, source, date, or a source attribute such as site"
             )
-    return values.map(lambda v: NONE if v is None or v == "" or (isinstance(v, float) and pd.isna(v)) else str(v))
+    return values.map(value_text).astype(object)
+
+
+def value_text(value: Any) -> str:
+    """An attribute's value as a row name: ``(none)`` when missing, a whole number without
+    ``.0`` (a float column's 175.0 is the 175 that someone wrote), anything else as written."""
+    if value is None or value is pd.NA or value == "" or (isinstance(value, float) and pd.isna(value)):
+        return NONE
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _natural(value: str) -> tuple[int, float, str]:
+    """Numbers in numeric order (9 before 175), before any text in text order."""
+    try:
+        number = float(value)
+    except ValueError:
+        return (1, 0.0, value)
+    return (0, number, value) if math.isfinite(number) else (1, 0.0, value)
 
 
 def _row_order(project: Project, rows: str, present: list[str]) -> list[str]:
     if rows == "phase":
         declared = [r[0] for r in project.query("SELECT id FROM phases ORDER BY position")]
         return declared + sorted(p for p in present if p not in declared and p != NONE) + ([NONE] if NONE in present else [])
-    return sorted(p for p in present if p != NONE) + ([NONE] if NONE in present else [])
+    return sorted((p for p in present if p != NONE), key=_natural) + ([NONE] if NONE in present else [])
 
 
 def _code_order(codes: pd.DataFrame, used: set[str]) -> list[str]:

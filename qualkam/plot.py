@@ -1,4 +1,4 @@
-"""Heatmaps of matrices, as PNG or SVG, for papers, slides and the HTML report.
+"""Heatmaps of matrices, as PNG, SVG or PDF, for papers, slides and the HTML report.
 
 Drawn on matplotlib's Agg canvas attached to each figure (never ``pyplot``), so it works
 headless, in a thread, or in a notebook without changing the notebook's backend. The
@@ -18,19 +18,20 @@ import pandas as pd
 from .errors import QualkamError
 from .export import atomic_open
 
-FORMATS = ("png", "svg")
+FORMATS = ("png", "svg", "pdf")
+_NAMES = ".png, .svg or .pdf"
 CELL = 0.42  # inches per cell: room for a 3-digit count or "0.25" at 8pt
 LABEL_FONT = 8
 DPI = 120
 
 
 def image_format(path: str | Path | None = None, fmt: str | None = None) -> str:
-    """``png`` or ``svg``, from ``fmt`` or the file's suffix; checked before any work is done."""
+    """``png``, ``svg`` or ``pdf``, from ``fmt`` or the file's suffix; checked before any work is done."""
     suffix = Path(path).suffix.lower().lstrip(".") if path is not None else ""
     if fmt is not None:
         fmt = fmt.lower().lstrip(".")
         if fmt not in FORMATS:
-            raise QualkamError(f"cannot draw a heatmap as {fmt!r}; use png or svg")
+            raise QualkamError(f"cannot draw a heatmap as {fmt!r}; use {', '.join(FORMATS)}")
         if suffix and suffix != fmt:
             raise QualkamError(f"{path}: the suffix says .{suffix} but the format asked for is {fmt}; make them agree")
         return fmt
@@ -38,7 +39,7 @@ def image_format(path: str | Path | None = None, fmt: str | None = None) -> str:
         return "png"
     if suffix not in FORMATS:
         shown = f"'.{suffix}'" if suffix else "no suffix"
-        raise QualkamError(f"{path}: cannot draw a heatmap as {shown}; name the file .png or .svg")
+        raise QualkamError(f"{path}: cannot draw a heatmap as {shown}; name the file {_NAMES}")
     return suffix
 
 
@@ -107,8 +108,13 @@ def _figure(matrix: pd.DataFrame, title: str) -> Any:
     return fig
 
 
+# No dates in SVG or PDF, so the same matrix gives the same file and reruns don't churn.
+_METADATA: dict[str, dict[str, Any]] = {"png": {"Software": "qualkam"}, "svg": {"Date": None},
+                                        "pdf": {"Creator": "qualkam", "Producer": None, "CreationDate": None}}
+
+
 def heatmap(matrix: pd.DataFrame, path: str | Path | None = None, title: str = "", fmt: str | None = None) -> bytes:
-    """Draw ``matrix`` as a heatmap and return the PNG or SVG bytes; write ``path`` too if given.
+    """Draw ``matrix`` as a heatmap and return the PNG, SVG or PDF bytes; write ``path`` too if given.
 
     The format comes from ``fmt`` or the suffix of ``path`` (PNG when neither says). SVG keeps
     its text as text, so labels stay searchable and sharp when embedded in HTML.
@@ -120,8 +126,7 @@ def heatmap(matrix: pd.DataFrame, path: str | Path | None = None, title: str = "
     buffer = io.BytesIO()
     # Fixed salt and no date: the same matrix gives the same file, so reruns don't churn.
     with rc_context({"svg.fonttype": "none", "svg.hashsalt": "qualkam"}):
-        fig.savefig(buffer, format=kind, bbox_inches="tight", pad_inches=0.15,
-                    metadata={"Date": None} if kind == "svg" else {"Software": "qualkam"})
+        fig.savefig(buffer, format=kind, bbox_inches="tight", pad_inches=0.15, metadata=_METADATA[kind])
     data = buffer.getvalue()
     if path is not None:
         with atomic_open(path, "wb") as handle:

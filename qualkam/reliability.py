@@ -29,9 +29,26 @@ class ReliabilityReport:
     overall: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
+    def records(self) -> list[dict[str, Any]]:
+        """One dict per code with plain values, None where a value is missing. The JSON, the
+        terminal table and the report all read these, never the DataFrame's cells: a missing
+        text is None in pandas 2 but NaN in pandas 3, and NaN is true (issue 11)."""
+        return [{key: plain(value) for key, value in row.items()} for row in self.per_code.to_dict(orient="records")]
+
     def as_dict(self) -> dict[str, Any]:
-        rows = self.per_code.astype(object).where(self.per_code.notna(), None).to_dict(orient="records")
-        return {"unit": self.unit, "coders": self.coders, "overall": self.overall, "codes": rows, "notes": self.notes}
+        return {"unit": self.unit, "coders": self.coders, "overall": {k: plain(v) for k, v in self.overall.items()},
+                "codes": self.records(), "notes": self.notes}
+
+
+def plain(value: Any) -> Any:
+    """A cell as a plain Python value: None for None, NaN, NA or NaT; numpy scalars unwrapped."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, (float, np.floating)) and np.isnan(value):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
 
 
 def _labels(project: Project) -> dict[str, str]:

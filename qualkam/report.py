@@ -166,7 +166,7 @@ def _summary_html(info: dict[str, Any]) -> str:
 def _heatmap_html(project: Project, rows: str, layer: str, prefix: str) -> str:
     matrix = build_matrix(project, rows=rows, cols="code", layer=layer)
     # Codes down the side: 40 code ids read across, phases or source types fit as columns.
-    figure = heatmap(matrix.T, title=f"coded segments · {rows} x code · from {layer}", fmt="svg")
+    figure = heatmap(matrix.T, title=f"coded segments · code x {rows} · from {layer}", fmt="svg")
     return f'<div class="figure">{inline_svg(figure, prefix)}</div>'
 
 
@@ -255,19 +255,26 @@ def _reliability_html(project: Project, replicates: int = 1000, seed: int = 0) -
         return f'<p class="note">{esc(str(exc))}</p>'
     kappa = "cohen_kappa" if len(report.coders) == 2 else "fleiss_kappa"
     frame = report.per_code
+    records = report.records()  # the values of the JSON, None where missing (issue 11)
+
+    def column(key: str, places: int | None = 3) -> list[Any]:
+        return [None if r.get(key) is None else round(r[key], places) if places else r[key] for r in records]
+
+    def interval(r: dict[str, Any]) -> str:
+        low, high = r.get("alpha_low"), r.get("alpha_high")
+        return f"{low:.3f} – {high:.3f}" if low is not None and high is not None else ""
+
     shown = pd.DataFrame({
-        "code": frame["code"], "units": frame["n_pairable"], "differ": frame["n_disagree"],
-        "prevalence": frame["prevalence"].round(3), "% agreement": frame["percent_agreement"].round(3),
-        ("Cohen's κ" if kappa == "cohen_kappa" else "Fleiss' κ"): frame[kappa].round(3),
-        "κ band": frame["kappa_interpretation"], "Gwet's AC1": frame["gwet_ac1"].round(3),
-        "Krippendorff's α": frame["krippendorff_alpha"].round(3),
-        "α 95% interval": [f"{lo:.3f} – {hi:.3f}" if pd.notna(lo) else "" for lo, hi in
-                           zip(frame.get("alpha_low", [float("nan")] * len(frame)),
-                               frame.get("alpha_high", [float("nan")] * len(frame)))],
-        "P(α < .667)": frame["p_alpha_below_minimum"].round(3) if "p_alpha_below_minimum" in frame else "",
-        "α verdict": frame["alpha_interpretation"],
-        "κ unstable?": ["rare code: read AC1, α" if w else "" for w in frame["paradox_warning"]],
-    })
+        "code": column("code", None), "units": column("n_pairable", None), "differ": column("n_disagree", None),
+        "prevalence": column("prevalence"), "% agreement": column("percent_agreement"),
+        ("Cohen's κ" if kappa == "cohen_kappa" else "Fleiss' κ"): column(kappa),
+        "κ band": column("kappa_interpretation", None), "Gwet's AC1": column("gwet_ac1"),
+        "Krippendorff's α": column("krippendorff_alpha"),
+        "α 95% interval": [interval(r) for r in records],
+        "P(α < .667)": column("p_alpha_below_minimum") if "p_alpha_below_minimum" in frame else "",
+        "α verdict": column("alpha_interpretation", None),
+        "κ unstable?": ["rare code: read AC1, α" if r["paradox_warning"] is not None else "" for r in records],
+    }, dtype=object)
     overall = report.overall
     note = (f'<p class="note">Coders {esc(", ".join(report.coders))}; unit: segment; {overall["n_units"]} units, '
             f'{overall["n_codes"]} codes. Overall Krippendorff\'s α over the set of codes per unit (MASI): '

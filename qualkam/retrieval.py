@@ -1,9 +1,26 @@
 """Retrieval of coded excerpts: which passages carry a code, filtered the way a paper needs.
 
-``retrieve`` returns one row per coding (so a segment coded by two people appears twice,
-each with its coder) and the renderers turn those rows into CSV, JSON, Markdown or one
-self-contained HTML file, grouped under each code with its label and definition, each
-excerpt a quotation with its attribution and the evidence words marked.
+``retrieve`` returns one row per segment x code: a passage that two people coded, or that
+the rules suggested and a person accepted, is one excerpt, with the people who applied the
+code in ``coders`` (``by_coder=True`` gives one row per coding instead, each with its
+``coder``). The renderers turn those rows into CSV, JSON, Markdown or one self-contained
+HTML file, grouped under each code with its label and definition, each excerpt a quotation
+with its attribution (and its time in the recording) and the evidence words marked.
+
+What the columns of a merged row mean (issue 11; docs/excerpts.md says it for users):
+
+- ``coders``: the people who applied the code to the segment (accepted it), in name order,
+  joined by ``"; "`` ("" when only the machine suggested it); a list in JSON.
+- ``rejected_by``: the people who rejected it, likewise. Empty in the default ``auto``
+  layer, which leaves rejected codings out; filled with ``--from all``, ``--status``,
+  ``--coder`` and in ``qualkam-out/excerpts.csv``, which lists every coding.
+- ``status``: ``accepted`` when someone applied it, else ``rejected`` when someone
+  rejected it, else ``suggested``.
+- ``origin``: where the merged codings came from, ``rule``, ``model`` or ``human``
+  (added by hand), several joined by ``"; "`` in that order.
+- ``score``: the machine's score for the code on the segment (the highest); empty when
+  the machine never suggested it.
+- ``evidence``: the suggestion's evidence, each item once.
 
 Filters: each option may be given several times; values of one option are alternatives
 (OR), different options must all hold (AND). A code filter takes the code's descendants
@@ -23,7 +40,6 @@ from typing import Any, Callable, Iterable, Sequence
 import pandas as pd
 
 from .errors import QualkamError
-from .export import EXCERPT_COLUMNS, evidence_item_text
 from .matrix import layer_filter
 from .store import Project
 
@@ -31,6 +47,27 @@ STATUSES = ("suggested", "accepted", "rejected")
 FORMATS = ("table", "csv", "md", "html", "json")
 # ``all`` is retrieval's own layer: every coding, rejected ones and decided suggestions included.
 ALL_LAYER = "all"
+
+# The columns of excerpts in CSV (``qualkam excerpts`` and ``qualkam-out/excerpts.csv``): one
+# row per segment x code, with who applied and who rejected it (see the module docstring) ...
+EXCERPT_COLUMNS = [
+    "source", "segment", "speaker", "role", "unit", "source_type", "phase", "date", "time_start", "time_end",
+    "start", "end", "code", "code_label", "coders", "rejected_by", "origin", "status", "score", "evidence", "text",
+]
+# ... or, with --by-coder, one row per coding with its coder (empty for a machine suggestion).
+BY_CODER_COLUMNS = [c for c in EXCERPT_COLUMNS if c != "rejected_by"]
+BY_CODER_COLUMNS[BY_CODER_COLUMNS.index("coders")] = "coder"
+ORIGINS = ("rule", "model", "human")
+JOIN = "; "
+
+
+def evidence_item_text(e: dict) -> str:
+    """One piece of evidence for a CSV cell: the words, the rule and where they are in the
+    source; a model suggestion's evidence is a similar segment elsewhere, so it has no offsets."""
+    if "start" in e:
+        return f"{e['text']} [{e['rule']}] @{e['start']}-{e['end']}"
+    return f"{e.get('text', '')} [{e.get('rule')}: segment {e.get('segment')} of {e.get('source')}, " \
+           f"similarity {e.get('similarity')}]"
 
 
 # -- resolving filters ----------------------------------------------------------------------
@@ -154,10 +191,9 @@ def check_layer(layer: str) -> tuple[str, tuple[Any, ...]]:
 
 
 # -- retrieval ------------------------------------------------------------------------------
-FRAME_COLUMNS = [
-    "coding_id", *EXCERPT_COLUMNS[:EXCERPT_COLUMNS.index("evidence")], "evidence", "text",
-    "phase_label", "title", "code_definition", "code_color",
-]
+_EXTRA_COLUMNS = ["phase_label", "title", "code_definition", "code_color"]
+FRAME_COLUMNS = ["coding_id", *BY_CODER_COLUMNS, *_EXTRA_COLUMNS]
+MERGED_COLUMNS = ["coding_ids", *EXCERPT_COLUMNS, *_EXTRA_COLUMNS]
 
 
 def retrieve(
@@ -171,14 +207,20 @@ def retrieve(
     coders: Sequence[str] = (),
     statuses: Sequence[str] = (),
     layer: str | None = None,
+    by_coder: bool = False,
 ) -> pd.DataFrame:
-    """The coded excerpts that pass every filter, one row per coding, grouped by code.
+    """The coded excerpts that pass every filter, one row per segment x code, grouped by code.
+
+    The codings that pass are merged per segment and code (columns ``coders``,
+    ``rejected_by``, ``status``, ``origin``, ``score``, ``evidence`` as the module docstring
+    says); ``by_coder=True`` keeps one row per coding with its ``coder``. Each row has the
+    segment's ``time_start`` / ``time_end`` in the recording (None when untimed).
 
     ``layer`` defaults to ``auto`` (what the project holds as coded) unless ``coders`` or
     ``statuses`` are given, which ask about decisions themselves and so default to ``all``.
     In ``auto`` a suggestion a person has accepted is shown once, as that person's coding.
-    A person's coding made from a suggestion carries the suggestion's evidence, so its
-    words can still be marked. ``evidence`` is a list of dicts with source offsets.
+    A person's coding made from a suggestion carries the suggestion's evidence and score, so
+    its words can still be marked. ``evidence`` is a list of dicts with source offsets.
     """
     if layer is None:
         layer = ALL_LAYER if (coders or statuses) else "auto"
@@ -188,6 +230,8 @@ def retrieve(
         if layer[6:] not in known:
             raise _unknown("coder", "--from", layer[6:], known)
     where, args = [condition], list(params)
+    if layer != ALL_LAYER:  # a person's coding whose words left the source is listed only with every coding
+        where.append("c.segment_id IS NOT NULL")
     if layer == "auto":
         where.append("NOT (c.coder IS NULL AND EXISTS (SELECT 1 FROM codings a WHERE a.segment_id = c.segment_id "
                      "AND a.code_id = c.code_id AND a.coder IS NOT NULL AND a.status = 'accepted'))")
@@ -221,14 +265,16 @@ def retrieve(
         among("c.status", list(dict.fromkeys(statuses)))
     sql = f"""
         SELECT c.id AS coding_id, src.id AS source, c.segment_id AS segment, s.speaker, s.role, s.speaker_unit AS unit,
-               src.type AS source_type, src.phase, src.date, c.start, c."end" AS "end", c.code_id AS code,
-               COALESCE(k.label, c.code_id) AS code_label, c.coder, c.origin, c.status, c.score,
+               src.type AS source_type, src.phase, src.date, s.time_start, s.time_end, c.start, c."end" AS "end", c.code_id AS code,
+               COALESCE(k.label, c.code_id) AS code_label, c.coder, c.origin, c.status,
+               COALESCE(c.score, (SELECT MAX(m.score) FROM codings m WHERE m.segment_id = c.segment_id
+                                  AND m.code_id = c.code_id AND m.coder IS NULL)) AS score,
                CASE WHEN c.evidence != '[]' THEN c.evidence ELSE COALESCE((SELECT m.evidence FROM codings m
                     WHERE m.segment_id = c.segment_id AND m.code_id = c.code_id AND m.coder IS NULL
                     ORDER BY m.score DESC LIMIT 1), '[]') END AS evidence,
                c.text, COALESCE(p.label, src.phase) AS phase_label, src.title,
                k.definition AS code_definition, k.color AS code_color
-        FROM codings c JOIN segments s ON s.id = c.segment_id JOIN sources src ON src.id = c.source_id
+        FROM codings c LEFT JOIN segments s ON s.id = c.segment_id JOIN sources src ON src.id = c.source_id
         LEFT JOIN codes k ON k.id = c.code_id LEFT JOIN phases p ON p.id = src.phase
         WHERE {' AND '.join(f'({w})' for w in where)}
         ORDER BY COALESCE(k.position, 1e9), c.code_id, COALESCE(p.position, 1e9), src.date, src.id, c.start,
@@ -237,7 +283,45 @@ def retrieve(
     frame = pd.read_sql_query(sql, project.conn, params=args)
     frame["evidence"] = frame["evidence"].map(lambda raw: json.loads(raw or "[]"))
     frame["segment"] = frame["segment"].astype("Int64")
-    return frame[FRAME_COLUMNS]
+    frame = frame[FRAME_COLUMNS]
+    return frame if by_coder else merge_codings(frame)
+
+
+def _joined(names: Iterable[Any]) -> str:
+    return JOIN.join(sorted({str(n) for n in names if present(n)}))
+
+
+def merge_codings(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per segment x code from rows of single codings, in the order of their first row
+    (what the merged columns mean: see the module docstring)."""
+    groups: dict[tuple[Any, Any], list[dict[str, Any]]] = {}
+    for row in frame.to_dict("records"):
+        # A detached coding (its words left the source: no segment) stays a row of its own.
+        where = row["segment"] if present(row["segment"]) else ("detached", row["coding_id"])
+        groups.setdefault((where, row["code"]), []).append(row)
+    merged = []
+    for rows in groups.values():
+        first = dict(rows[0])
+        coders = _joined(r["coder"] for r in rows if r["status"] == "accepted")
+        rejected = _joined(r["coder"] for r in rows if r["status"] == "rejected")
+        scores = [float(r["score"]) for r in rows if present(r["score"])]
+        evidence, seen = [], set()
+        for r in rows:
+            for item in r["evidence"]:
+                key = json.dumps(item, sort_keys=True, default=str)
+                if key not in seen:
+                    seen.add(key)
+                    evidence.append(item)
+        first.update(
+            coding_ids=[int(r["coding_id"]) for r in rows], coders=coders, rejected_by=rejected,
+            status="accepted" if coders else "rejected" if rejected else "suggested",
+            origin=JOIN.join(o for o in ORIGINS if any(r["origin"] == o for r in rows)),
+            score=max(scores) if scores else None, evidence=evidence)
+        merged.append(first)
+    out = pd.DataFrame(merged, columns=MERGED_COLUMNS)
+    out["segment"] = out["segment"].astype("Int64")
+    out["score"] = pd.to_numeric(out["score"], errors="coerce").astype("float64")
+    return out
 
 
 def describe_filters(**given: Any) -> str:
@@ -264,9 +348,15 @@ def evidence_text(evidence: list[dict[str, Any]]) -> str:
     return "; ".join(evidence_item_text(e) for e in evidence)
 
 
+def is_merged(frame: pd.DataFrame) -> bool:
+    """Rows per segment x code (with ``coders``), not per coding (with ``coder``)."""
+    return "coders" in frame.columns
+
+
 def csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """The columns of ``qualkam-out/excerpts.csv``, so both files read alike."""
-    return frame.assign(evidence=frame["evidence"].map(evidence_text))[EXCERPT_COLUMNS]
+    columns = EXCERPT_COLUMNS if is_merged(frame) else BY_CODER_COLUMNS
+    return frame.assign(evidence=frame["evidence"].map(evidence_text))[columns]
 
 
 def records_of(frame: pd.DataFrame, keep_lists: Sequence[str] = ()) -> list[dict[str, Any]]:
@@ -275,10 +365,14 @@ def records_of(frame: pd.DataFrame, keep_lists: Sequence[str] = ()) -> list[dict
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Excerpts for JSON: the csv columns plus the phase label, evidence as objects."""
-    keep = [*EXCERPT_COLUMNS[:EXCERPT_COLUMNS.index("phase") + 1], "phase_label",
-            *EXCERPT_COLUMNS[EXCERPT_COLUMNS.index("phase") + 1:]]
-    return records_of(frame[keep], keep_lists=("evidence",))
+    """Excerpts for JSON: the csv columns plus the phase label, evidence as objects, and
+    ``coders`` / ``rejected_by`` as lists of names."""
+    columns = EXCERPT_COLUMNS if is_merged(frame) else BY_CODER_COLUMNS
+    keep = [*columns[:columns.index("phase") + 1], "phase_label", *columns[columns.index("phase") + 1:]]
+    if not is_merged(frame):
+        return records_of(frame[keep], keep_lists=("evidence",))
+    names = {k: frame[k].map(lambda v: v.split(JOIN) if present(v) else []) for k in ("coders", "rejected_by")}
+    return records_of(frame[keep].assign(**names), keep_lists=("evidence", "coders", "rejected_by"))
 
 
 def to_json(frame: pd.DataFrame) -> str:
@@ -327,19 +421,34 @@ def present(value: Any) -> bool:
     return _clean(value) not in (None, "")
 
 
+def recording_time(row: dict[str, Any]) -> str:
+    """Where the segment is in the recording: ``00:01:02–00:01:40``, the start alone, or ''."""
+    start, end = (str(row[k]) if present(row.get(k)) else "" for k in ("time_start", "time_end"))
+    return f"{start}–{end}" if start and end else start or (f"until {end}" if end else "")
+
+
 def attribution(row: dict[str, Any]) -> list[str]:
-    """Who said it, where and when: speaker, role, source type and id, phase, date."""
+    """Who said it, where and when: speaker, role, source type and id, phase, date, time in the recording."""
     who = ", ".join(str(row[k]) for k in ("speaker", "role") if present(row.get(k)))
     where = " ".join(str(row[k]) for k in ("source_type", "source") if present(row.get(k)))
     parts = [who, where] + [str(row[k]) for k in ("phase_label", "date") if present(row.get(k))]
-    return [p for p in parts if p]
+    return [p for p in parts + [recording_time(row)] if p]
+
+
+def _machine(row: dict[str, Any]) -> str:
+    origins = str(row.get("origin") or "")
+    return "suggested by the models" if "model" in origins and "rule" not in origins else "suggested by the rules"
 
 
 def coding_note(row: dict[str, Any]) -> str:
-    """Whose coding this is: a person and their decision, or the rules' suggestion."""
+    """Whose coding this is: the people who applied (or rejected) it, or the machine's suggestion."""
+    if "coders" in row:  # a merged row
+        parts = [f"{verb} by {', '.join(str(row[key]).split(JOIN))}"
+                 for verb, key in (("accepted", "coders"), ("rejected", "rejected_by")) if present(row.get(key))]
+        return "; ".join(parts) or _machine(row)
     if present(row.get("coder")):
         return f"{row['status']} by {row['coder']}"
-    return f"suggested by the {row['origin'] if row.get('origin') in ('rule', 'model') else 'rule'}s"
+    return _machine(row)
 
 
 def _groups(frame: pd.DataFrame) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:

@@ -27,13 +27,20 @@ def _values(series: pd.Series, order: list[str] | None = None, keep_none: bool =
     return known + rest + ([NONE] if NONE in present else [])
 
 
+def count_known(items: str) -> int:
+    """How many values a listed column names, ``(none)`` left out: sources without a phase
+    or type are support, but not another phase or type (issue 11)."""
+    return sum(1 for item in items.split(", ") if item and item != NONE) if items else 0
+
+
 def triangulation_table(project: Project, layer: str = "auto") -> pd.DataFrame:
     """One row per code with codings in ``layer``, in codebook order (see COLUMNS).
 
     ``sources`` counts independent sources; ``speakers`` counts distinct people, with
     shorthand labels (I, R) once per source as in the matrices. Source types and phases list
     ``(none)`` for sources without one, since the source still counts; roles list only the
-    roles known. ``flags`` is a comma list: "one source type", "one speaker" (or "no named
+    roles known; counts of these lists (``count_known``) leave ``(none)`` out. ``flags`` is a
+    comma list: "one source type" (one known type at most), "one speaker" (or "no named
     speaker" when no supporting segment names one), "one source"; empty when support is broad.
     """
     frame = codings_frame(project, layer)
@@ -52,7 +59,7 @@ def triangulation_table(project: Project, layer: str = "auto") -> pd.DataFrame:
         speakers = support["who"].dropna().nunique()
         sources = support["source"].nunique()
         flags = []
-        if len(types) == 1:
+        if count_known(", ".join(types)) <= 1:  # sources with no type are no second kind of source
             flags.append("one source type")
         if speakers == 1:
             flags.append("one speaker")

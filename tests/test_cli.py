@@ -35,7 +35,7 @@ def test_code_writes_store_outputs_and_summary(runner: CliRunner, folder: Path, 
     with open(out / "excerpts.csv", encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     required = {"source", "segment", "speaker", "role", "source_type", "phase", "start", "end", "code", "code_label",
-                "coder", "origin", "status", "score", "evidence", "text"}
+                "coders", "rejected_by", "time_start", "time_end", "origin", "status", "score", "evidence", "text"}
     assert required <= set(rows[0])
     trust = [r for r in rows if r["source"] == "int-sales" and r["code"] == "soft_control"][0]
     assert (trust["speaker"], trust["role"], trust["phase"], trust["status"], trust["origin"]) == (

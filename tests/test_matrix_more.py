@@ -206,7 +206,7 @@ def test_cli_plot_writes_png_and_svg(runner: CliRunner, coded: Project, tmp_path
     [
         (["--value", "words"], "unknown --value 'words'"),
         (["--normalize", "col"], "unknown --normalize 'col'"),
-        (["--plot", "heat.jpg"], "heat.jpg: cannot draw a heatmap as '.jpg'; name the file .png or .svg"),
+        (["--plot", "heat.jpg"], "heat.jpg: cannot draw a heatmap as '.jpg'; name the file .png, .svg or .pdf"),
         (["--plot", "heat"], "cannot draw a heatmap as no suffix"),
         (["--rows", "code", "--cols", "code", "--window", "-1"], "--window must be a whole number"),
         (["--rows", "code", "--cols", "attr:pole"], "--rows code goes with --cols code"),

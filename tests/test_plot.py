@@ -82,9 +82,9 @@ def test_image_format_from_suffix_or_fmt(path: str | None, fmt: str | None, expe
 @pytest.mark.parametrize(
     ("path", "fmt", "message"),
     [
-        ("heat.jpg", None, "heat.jpg: cannot draw a heatmap as '.jpg'; name the file .png or .svg"),
+        ("heat.jpg", None, "heat.jpg: cannot draw a heatmap as '.jpg'; name the file .png, .svg or .pdf"),
         ("heat", None, "heat: cannot draw a heatmap as no suffix"),
-        (None, "pdf", "cannot draw a heatmap as 'pdf'; use png or svg"),
+        (None, "tiff", "cannot draw a heatmap as 'tiff'; use png, svg, pdf"),
         ("heat.png", "svg", "the suffix says .png but the format asked for is svg"),
     ],
 )

@@ -103,18 +103,18 @@ def test_each_persons_coding_is_shown_once_with_its_coder(coded: Project) -> Non
     decide(coded, "ana", sarah_trust, "soft_control", "accept")
     decide(coded, "ben", sarah_trust, "soft_control", "accept")
     decide(coded, "ben", tom, "soft_control", "reject")
-    auto = retrieve(coded, codes=["soft_control"])
+    auto = retrieve(coded, codes=["soft_control"], by_coder=True)
     # auto: the accepted suggestion is shown as each person's coding; the rejected one is gone
     assert list(zip(auto["segment"], auto["coder"], auto["status"])) == [
         (sarah_trust, "ana", "accepted"), (sarah_trust, "ben", "accepted")]
     # a person's coding made from a suggestion keeps the suggestion's evidence
     assert [e["text"] for e in auto["evidence"].iloc[0]] == ["trust each other", "Gut feelings"]
-    rejected = retrieve(coded, statuses=["rejected"])
+    rejected = retrieve(coded, statuses=["rejected"], by_coder=True)
     assert list(zip(rejected["segment"], rejected["coder"])) == [(tom, "ben")]
-    bens = retrieve(coded, coders=["ben"])  # --coder alone looks at every decision, rejected ones too
+    bens = retrieve(coded, coders=["ben"], by_coder=True)  # --coder alone looks at every decision, rejected ones too
     assert sorted(bens["status"]) == ["accepted", "rejected"]
     suggestions = retrieve(coded, codes=["soft_control"], layer="suggestions")
-    assert list(suggestions["status"]) == ["suggested", "suggested"] and suggestions["coder"].isna().all()
+    assert list(suggestions["status"]) == ["suggested", "suggested"] and (suggestions["coders"] == "").all()
 
 
 def test_unknown_filters_name_what_exists(coded: Project) -> None:
@@ -158,7 +158,7 @@ def test_json_is_a_list_of_objects(coded: Project) -> None:
     items = json.loads(to_json(retrieve(coded, codes=["hard_control"])))
     assert [i["speaker"] for i in items] == ["I", "Sarah Collins"]
     first = items[0]
-    assert first["coder"] is None and first["status"] == "suggested" and first["phase_label"] == "Pre-KAM"
+    assert first["coders"] == [] and first["status"] == "suggested" and first["phase_label"] == "Pre-KAM"
     assert first["evidence"] == [{"start": first["start"] + 13, "end": first["start"] + 26,
                                   "text": "sales targets", "rule": "lemma:sales target"}]
 

@@ -244,6 +244,18 @@ def _coefficients(prep: Prepared) -> AgreementResult:
     if result.krippendorff_alpha is None:
         notes["krippendorff_alpha"] = (f"no variation: every pairable value is {_only(prep, n_c)}, so expected "
                                        "disagreement is 0 and alpha is 0/0 (Krippendorff 2011)")
+    return _finite(result)
+
+
+def _finite(result: AgreementResult) -> AgreementResult:
+    """No coefficient is NaN or infinite (JSON has no such numbers): one that came out so is
+    None, with the reason (issue 11)."""
+    for name in (*COEFFICIENTS, "conger_kappa"):
+        value = getattr(result, name)
+        if value is not None and not np.isfinite(value):
+            setattr(result, name, None)
+            result.notes[name] = (f"could not be computed in double precision (the arithmetic gave {value}); "
+                                  "check the values for extreme magnitudes")
     return result
 
 

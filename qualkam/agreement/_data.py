@@ -98,6 +98,7 @@ def prepare(ratings: Any, level: str = "nominal", categories: Sequence[Any] | No
     if array.dtype.kind in "biuf":
         values = array.astype(float)
         valid = ~np.isnan(values)
+        _check_finite(values, valid)
         return _from_numbers(values, valid, level, categories)
     flat = array.ravel()
     missing = np.fromiter((_is_missing(v) for v in flat), dtype=bool, count=flat.size).reshape(array.shape)
@@ -106,6 +107,7 @@ def prepare(ratings: Any, level: str = "nominal", categories: Sequence[Any] | No
     if is_number.all():
         values = np.full(array.shape, np.nan)
         values[~missing] = present.astype(float)
+        _check_finite(values, ~missing)
         return _from_numbers(values, ~missing, level, categories)
     if is_number.any():
         number = present[is_number][0]
@@ -156,7 +158,26 @@ def _from_numbers(values: np.ndarray, valid: np.ndarray, level: str, categories:
     if cats.size:
         lookup = np.argsort(cats, kind="stable")
         codes[valid] = lookup[np.searchsorted(cats[lookup], values[valid])]
-    return Prepared(codes, [_plain(c) for c in cats], cats.astype(float), level)
+    return Prepared(codes, [_plain(c) for c in cats], _scaled(cats.astype(float)), level)
+
+
+def _scaled(values: np.ndarray) -> np.ndarray:
+    """Values divided by a power of two that brings the largest below 2, for the interval and
+    ratio metrics: alpha does not change with the unit of measurement, and dividing by a power
+    of two is exact, so ordinary data give the very same figures, while values like 1e308 no
+    longer overflow when squared (issue 11: they made alpha NaN)."""
+    largest = float(np.abs(values).max()) if values.size else 0.0
+    if not 2.0 <= largest < math.inf:
+        return values
+    return values / 2.0 ** math.floor(math.log2(largest))
+
+
+def _check_finite(values: np.ndarray, valid: np.ndarray) -> None:
+    bad = valid & ~np.isfinite(values)
+    if bad.any():
+        coder, unit = (int(i[0]) for i in np.nonzero(bad))
+        raise QualkamError(f"rating {values[coder, unit]!r} (coder {coder}, unit {unit}) is not a finite number; "
+                           "give a number, or None/NaN for a missing rating")
 
 
 def _plain(value: float) -> int | float:
@@ -186,15 +207,32 @@ def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
         raise InputError(f"{path}: empty file; expected a header and one row per unit and coder")
     first = text.split("\n", 1)[0]
     delimiter = max((",", ";", "\t"), key=first.count)  # Excel's "CSV" is ;-separated in many locales
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    # strict: a stray quote is an error, not data; every row is then checked to sit on one
+    # line and to have one cell per column (issue 11: an unterminated quote swallowed the file).
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    started = 1  # the line the next row begins on
+    rows = []
     try:
         header = [h.strip() for h in next(reader)]
-        rows = []
+        for i, name in enumerate(header):
+            if name and name in header[:i]:
+                raise InputError(f"{path}:1: column {name!r} appears twice in the header; name each column once")
+        started = reader.line_num + 1
         for row in reader:
+            if reader.line_num > started:
+                raise InputError(f"{path}:{started}: a quoted cell runs over lines {started}-{reader.line_num}; "
+                                 "each row of ratings is one line (close the quote on its line)")
+            if any(cell.strip() for cell in row) and len(row) != len(header):
+                raise InputError(f"{path}:{started}: {len(row)} cells, but the header has {len(header)} columns; "
+                                 "give every row one cell per column (an empty cell for a missing value)")
             if any(cell.strip() for cell in row):
-                rows.append((reader.line_num, row))
+                rows.append((started, row))
+            started = reader.line_num + 1
     except csv.Error as exc:
-        raise InputError(f"{path}:{reader.line_num}: not valid CSV ({exc})") from exc
+        if "unexpected end of data" in str(exc):
+            raise InputError(f"{path}:{started}: a quote opened on this line is never closed, so the rest of the "
+                             "file would be read as one value; close it or remove it") from exc
+        raise InputError(f"{path}:{started}: not valid CSV ({exc})") from exc
     return header, rows
 
 
@@ -235,6 +273,10 @@ def read_long(path: str | Path, unit: str = "unit", coder: str = "coder", value:
                          f"(first on line {first_line[dupes.index[0]]}{more}); keep one row per unit and coder")
     raw = frame["value"]
     missing = raw.isin(CSV_MISSING)
+    for cell, line in zip(raw[~missing], frame["line"][~missing]):
+        if _non_finite(cell):
+            raise InputError(f"{path}:{line}: value {cell!r} is not a finite number; give a number, or leave the "
+                             "cell empty (or NA) for a missing value")
     numbers_ = pd.to_numeric(raw.where(~missing), errors="coerce")
     bad = ~missing & numbers_.isna()
     if not bad.any():
@@ -246,6 +288,14 @@ def read_long(path: str | Path, unit: str = "unit", coder: str = "coder", value:
     else:
         frame["value"] = raw.where(~missing, None).astype(object)
     return frame
+
+
+def _non_finite(text: str) -> bool:
+    """A cell that reads as a number but not a finite one: inf, -Infinity, NaN, 1e400."""
+    try:
+        return not math.isfinite(float(text))
+    except ValueError:
+        return False
 
 
 def long_to_ratings(frame: pd.DataFrame) -> pd.DataFrame:

@@ -67,7 +67,7 @@ def agreement_cli(
         record = result.as_dict()
         if boot is not None:
             record["bootstrap"] = boot.as_dict()
-        typer.echo(json.dumps(record, indent=2, ensure_ascii=False))
+        typer.echo(json.dumps(record, indent=2, ensure_ascii=False, allow_nan=False))
         return
     rows = _rows(result, boot)
     if fmt is Format.csv:

@@ -47,12 +47,18 @@ def excerpts_cli(
     layer: Optional[str] = typer.Option(
         None, "--from", help="auto, suggestions, human, consensus, coder:NAME or all (every coding, rejected "
                              "ones too). Default: auto; all when --coder or --status is given."),
+    by_coder: bool = typer.Option(
+        False, "--by-coder", help="One row per coding, each with its coder, instead of one per segment x code."),
     fmt: Optional[str] = typer.Option(
         None, "--format", "-f", help="table, csv, md, html or json. Default: table, or from the --out suffix."),
     out_file: Optional[Path] = typer.Option(None, "--out", "-o", help="Write to this file (atomically) instead of stdout."),
     project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
 ) -> None:
-    """Retrieve coded excerpts with their source, speaker, role, phase, coder and evidence.
+    """Retrieve coded excerpts with their source, speaker, role, phase, time, coders and evidence.
+
+    One excerpt per segment and code, with the people who applied it ([b]coders[/]) and, with
+    --from all, --coder or --status, who rejected it; [b]--by-coder[/] lists each person's coding
+    apart.
 
     Every filter may be repeated: values of one option are alternatives (OR), different
     options must all hold (AND). [b]--code dimension[/] brings in the codes below it;
@@ -66,7 +72,7 @@ def excerpts_cli(
     with Project.open(project) as store:
         frame = retrieve(store, codes=filters["code"], phases=filters["phase"], source_types=filters["source_type"],
                          roles=filters["role"], speakers=filters["speaker"], coders=filters["coder"],
-                         statuses=filters["status"], layer=layer)
+                         statuses=filters["status"], layer=layer, by_coder=by_coder)
     used = layer or ("all" if (coder or status) else "auto")
     described = describe_filters(**filters)
     if frame.empty:

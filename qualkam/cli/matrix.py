@@ -15,7 +15,7 @@ from ..plot import heatmap, image_format  # matplotlib itself loads only when a 
 from ..store import DEFAULT_PROJECT, Project
 from .app import app
 from .console import err, out
-from .render import frame_table, matrix_table
+from .render import frame_table, hidden_note, matrix_table
 
 TERMINAL_PAIRS = 25  # a screenful; the CSV and the heatmap have them all
 SMALL_SQUARE = 8  # up to this many codes in use, the square matrix fits a terminal
@@ -37,7 +37,7 @@ def matrix_cli(
     window: int = typer.Option(0, "--window", help="Co-occurrence only: count codes on segments up to N positions apart."),
     layer: str = typer.Option("auto", "--from", help="Codings to count: auto, suggestions, human, consensus, coder:NAME."),
     out_file: Path = typer.Option(None, "--out", "-o", help="Write the matrix to this CSV file."),
-    plot: Path = typer.Option(None, "--plot", help="Draw the matrix as a heatmap: FILE.png or FILE.svg."),
+    plot: Path = typer.Option(None, "--plot", help="Draw the matrix as a heatmap: FILE.png, FILE.svg or FILE.pdf."),
     fmt: MatrixFormat = typer.Option(MatrixFormat.table, "--format", "-f", help="table, or csv on stdout for piping."),
     project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
 ) -> None:
@@ -49,7 +49,11 @@ def matrix_cli(
         matrix = build_matrix(store, rows=rows, cols=cols, value=value, layer=layer, normalize=normalize,
                               window=window)
     what = "co-occurrence" + (f" (window {window})" if window else "") if rows == "code" else value
-    title = f"{what}{' / row total' if normalize == 'row' else ''} · {rows} x {cols} · from {layer}"
+
+    def titled(down: str, across: str) -> str:  # the title reads as the table is printed
+        return f"{what}{' / row total' if normalize == 'row' else ''} · {down} x {across} · from {layer}"
+
+    title = titled(rows, cols)
     if out_file is not None:
         write_csv(matrix, out_file, index=True)
         err.print(f"wrote {out_file}")
@@ -64,14 +68,16 @@ def matrix_cli(
         return
     # Many columns: put them down the side, where long names fit, unless the rows are more.
     wide = len(matrix.columns) > 6 and len(matrix.columns) > len(matrix.index)
-    out.print(matrix_table(matrix, title=title, transpose=wide, hide_empty=wide))
+    out.print(matrix_table(matrix, title=titled(cols, rows) if wide else title, transpose=wide, hide_empty=wide))
 
 
 def _print_cooccurrence(matrix: pd.DataFrame, title: str, window: int) -> None:
     """A square matrix of 40 codes can't fit a terminal: small ones as a matrix, others as pairs."""
     used = matrix.index[matrix.to_numpy().diagonal() > 0]
     if len(used) <= SMALL_SQUARE:
-        out.print(matrix_table(matrix.loc[used, used], title=title))
+        unused = [str(c) for c in matrix.index if c not in set(used)]
+        note = hidden_note(len(unused), "code never coded", unused) if unused else ""
+        out.print(matrix_table(matrix.loc[used, used], title=title, hidden=note))
         return
     pairs = cooccurrence_pairs(matrix)
     pairs = pairs.rename(columns={"count": f"within {window}" if window else "together",

@@ -29,32 +29,44 @@ def _num(value: object, places: int = 3) -> str:
     return f"{value:.{places}f}"
 
 
+def _words(value: object) -> str:
+    """An interpretation, whole ("not computed", never "not"), or a dash when there is none."""
+    return str(value) if value is not None else "—"
+
+
 def _table(report: ReliabilityReport) -> Table:
-    frame = report.per_code
+    records = report.records()  # the values of the JSON, None where missing (issue 11)
+    # collapse_padding: two spaces between columns, not three, so the verdicts fit 100 columns
     table = Table(title=f"agreement · {', '.join(report.coders)} · unit: {report.unit}", header_style="bold",
-                  box=box.SIMPLE_HEAD, pad_edge=False)
+                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     if report.unit == "character":
         for name in ("code", "unitized α", ""):
             table.add_column(name)
-        for row in frame.itertuples(index=False):
-            table.add_row(row.code, _num(row.krippendorff_alpha), row.alpha_interpretation or "")
+        for row in records:
+            table.add_row(escape(str(row["code"])), _num(row["krippendorff_alpha"]),
+                          _words(row["alpha_interpretation"]))
         return table
     kappa = "cohen_kappa" if len(report.coders) == 2 else "fleiss_kappa"
+    # The kappa-paradox flag is written inside the kappa cell ("0.400 !"), so a narrow
+    # terminal that cuts the right-hand columns never hides it.
     columns = [("code", "left"), ("units", "right"), ("prev.", "right"), ("differ", "right"), ("% agr.", "right"),
-               ("κ" if kappa == "cohen_kappa" else "Fleiss κ", "right"), ("κ band", "left"), ("AC1", "right"),
-               ("α", "right"), ("α verdict", "left")]
+               ("κ" if kappa == "cohen_kappa" else "Fleiss κ", "right"), ("κ band", "left"),
+               ("AC1", "right"), ("α", "right"), ("α verdict", "left")]
     rows = []
-    for row in frame.to_dict(orient="records"):
-        cells = [row["code"], str(row["n_pairable"]), _num(row["prevalence"], 2), str(row["n_disagree"]),
-                 _num(row["percent_agreement"]), _num(row[kappa]),
-                 _BANDS.get(row["kappa_interpretation"], row["kappa_interpretation"] or "—"),
-                 _num(row["gwet_ac1"]), _num(row["krippendorff_alpha"]), (row["alpha_interpretation"] or "—").split()[0]]
-        rows.append(cells + ["[yellow]![/]" if row.get("paradox_warning") else ""])
+    for row in records:
+        alpha_words = _words(row["alpha_interpretation"])
+        rows.append([
+            escape(str(row["code"])), str(row["n_pairable"]), _num(row["prevalence"], 2), str(row["n_disagree"]),
+            _num(row["percent_agreement"]), _num(row[kappa]) + (" !" if row["paradox_warning"] is not None else "  "),
+            _BANDS.get(row["kappa_interpretation"], _words(row["kappa_interpretation"])),
+            _num(row["gwet_ac1"]), _num(row["krippendorff_alpha"]),
+            # "tentative conclusions only" is cut to its first word to fit; "not computed" stays whole
+            alpha_words if alpha_words == "not computed" else alpha_words.split()[0]])
     # Figures never shrink; only the code column gives way (cut with an ellipsis).
-    widths = [max([len(name)] + [len(r[i]) for r in rows if not r[i].startswith("[")] + [1])
-              for i, (name, _) in enumerate(columns + [("!", "left")])]
-    room = out.width - sum(widths[1:]) - 3 * len(widths)
-    for index, (name, justify) in enumerate(columns + [("!", "left")]):
+    widths = [max([len(name)] + [len(r[i]) for r in rows] + [1])
+              for i, (name, _) in enumerate(columns)]
+    room = out.width - sum(widths[1:]) - 2 * len(widths) - 1
+    for index, (name, justify) in enumerate(columns):
         if index == 0:
             table.add_column(name, no_wrap=True, overflow="ellipsis", width=max(12, min(widths[0], room)))
         else:
@@ -70,8 +82,8 @@ def _bootstrap_table(report: ReliabilityReport, minimum: float, replicates: int,
                   box=box.SIMPLE_HEAD, pad_edge=False)
     for name in ("code", "α 95% CI", f"P(α < {minimum:g})", "κ 95% CI"):
         table.add_column(name, justify="left" if name == "code" else "right")
-    for row in report.per_code.to_dict(orient="records"):
-        table.add_row(row["code"], f"{_num(row['alpha_low'])} – {_num(row['alpha_high'])}",
+    for row in report.records():
+        table.add_row(escape(str(row["code"])), f"{_num(row['alpha_low'])} – {_num(row['alpha_high'])}",
                       _num(row["p_alpha_below_minimum"]), f"{_num(row['kappa_low'])} – {_num(row['kappa_high'])}")
     return table
 
@@ -111,12 +123,12 @@ def reliability_cli(
             out.print(f"overall: unitized alpha, any code vs none = {_num(overall['unitized_alpha_binary'])}; "
                       f"joint over codes = {_num(overall['unitized_alpha_joint'])}", soft_wrap=True)
         out.print("α: ≥ .800 reliable, ≥ .667 tentative conclusions only (Krippendorff 2004); κ bands after "
-                  "Landis & Koch (1977); ! = so rare (or common) a code that κ is unstable (the kappa paradox): "
-                  "read AC1 and α", style="dim", soft_wrap=True)
+                  "Landis & Koch (1977); ! beside κ = so rare (or common) a code that κ is unstable (the kappa "
+                  "paradox): read AC1 and α", style="dim", soft_wrap=True)
         for note in report.notes:
             err.print(f"note: {escape(note)}", soft_wrap=True)
         return
-    text = json.dumps(report.as_dict(), indent=1, ensure_ascii=False, default=str) if fmt == "json" \
+    text = json.dumps(report.as_dict(), indent=1, ensure_ascii=False, default=str, allow_nan=False) if fmt == "json" \
         else report.per_code.to_csv(index=False)
     if out_file is None:
         out.file.write(text + ("\n" if not text.endswith("\n") else ""))

@@ -8,20 +8,32 @@ from rich.table import Table
 
 
 def matrix_table(matrix: pd.DataFrame, title: str | None = None, transpose: bool = False,
-                 hide_empty: bool = False) -> Table:
+                 hide_empty: bool = False, hidden: str = "") -> Table:
     """A matrix as a rich table. ``transpose`` puts codes down the side so 40 codes still fit;
-    long names are cut with an ellipsis rather than wrapped, and headers fold."""
+    long names are cut with an ellipsis rather than wrapped, and headers fold. Rows left out
+    (``hide_empty``, or ``hidden`` as said by the caller) are named in the caption: a
+    missing row must never pass for an absent one (issue 11)."""
     frame = matrix.T if transpose else matrix
+    notes = [hidden] if hidden else []
     if hide_empty and len(frame):
+        empty = [str(name) for name in frame.index[frame.sum(axis=1) == 0]]
         frame = frame.loc[frame.sum(axis=1) > 0]
-    table = Table(title=title, header_style="bold")
-    table.add_column(frame.index.name or "", no_wrap=True, overflow="ellipsis", max_width=44)
+        if empty:
+            notes.append(hidden_note(len(empty), "empty row", empty))
+    table = Table(title=title, header_style="bold", caption=escape("; ".join(notes)) if notes else None)
+    table.add_column(escape(str(frame.index.name or "")), no_wrap=True, overflow="ellipsis", max_width=44)
     for column in frame.columns:
         # Underscores become spaces so long ids wrap at word breaks in a narrow column.
-        table.add_column(str(column).replace("_", " "), justify="right", overflow="fold", max_width=13)
+        table.add_column(escape(str(column).replace("_", " ")), justify="right", overflow="fold", max_width=13)
     for name, row in frame.iterrows():
-        table.add_row(str(name), *[_cell(v) for v in row])
+        table.add_row(escape(str(name)), *[_cell(v) for v in row])
     return table
+
+
+def hidden_note(count: int, what: str, names: list[str], shown: int = 6) -> str:
+    """'3 empty rows hidden: a, b, c' (the first few names, then how many more)."""
+    listed = ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
+    return f"{count} {what}{'s' if count != 1 else ''} hidden: {listed}"
 
 
 def _cell(value: object) -> str:

@@ -14,8 +14,9 @@ from rich.table import Table
 
 from ..errors import QualkamError
 from ..export import atomic_open, write_csv
+from ..matrix import NONE
 from ..store import DEFAULT_PROJECT, Project
-from ..triangulation import triangulation_table
+from ..triangulation import count_known, triangulation_table
 from .app import app
 from .console import err, out
 
@@ -32,21 +33,20 @@ def _json(frame: pd.DataFrame) -> str:
     return json.dumps(frame.to_dict(orient="records"), ensure_ascii=False, indent=2, default=int) + "\n"
 
 
-def _count(items: str) -> int:
-    return len(items.split(", ")) if items else 0
-
-
 def _terminal_table(table: pd.DataFrame, title: str) -> Table:
     """Counts in columns and each code's flags under its name, so a 100-column terminal holds
     it; the lists of source types, phases and roles are in the CSV and JSON."""
-    grid = Table(title=title, header_style="bold")
+    unplaced = any(NONE in str(v).split(", ") for column in ("source_types", "phases") for v in table[column])
+    grid = Table(title=title, header_style="bold",
+                 caption=f"{NONE} is not counted: sources with no phase or type support a code, but are no "
+                         "phase or type of their own" if unplaced else None)
     grid.add_column("code", overflow="fold", max_width=44)
     for name in ("segments", "sources", "speakers", "types", "phases"):
         grid.add_column(name, justify="right", no_wrap=True)
     for row in table.itertuples(index=False):
         name = escape(row.code) + (f"\n[yellow]! {escape(row.flags)}[/]" if row.flags else "")
         grid.add_row(name, str(row.segments), str(row.sources), str(row.speakers),
-                     str(_count(row.source_types)), str(_count(row.phases)))
+                     str(count_known(row.source_types)), str(count_known(row.phases)))
     return grid
 
 
