@@ -230,10 +230,11 @@ def test_a_naive_tools_code_point_positions_are_read_as_code_points(tmp_path: Pa
 def test_read_positions_rules() -> None:
     ascii_text = "I: plain words only\n"
     assert read_positions(ascii_text, [(3, 8)]) == ("same", [(3, 8)])
-    # Both readings fit: UTF-16 wins, unless the selections' names say the other reading.
+    # Both readings fit: the selections' names decide, then which reading puts them between words.
     raw = "A: \U0001F600 one two three four five six\n"
     assert read_positions(raw, [(6, 9)])[0] == "utf-16"
-    assert read_positions(raw, [(5, 8)], ["one"])[0] == "utf-16"  # names under 5 characters are no evidence
+    # A name under 5 characters is no evidence; as UTF-16, (5, 8) would cut "one".
+    assert read_positions(raw, [(5, 8)], ["one"])[0] == "code points"
     assert read_positions(raw, [(5, 18)], ["one two three"]) == ("code points", [(5, 18)])
     # Out of range in both: no span, and the caller reports it.
     assert read_positions(raw, [(0, 500)])[1] == [None]

