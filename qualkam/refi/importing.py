@@ -132,6 +132,7 @@ class _Parsed:
     name: str = ""
     origin: str = ""
     creating_user: str | None = None
+    description: str = ""  # Project/Description: the project memo
     users: dict[str, str] = field(default_factory=dict)  # GUID -> name as written
     codes: list[_Code] = field(default_factory=list)  # tree order, parents first
     variables: dict[str, tuple[str, str]] = field(default_factory=dict)  # GUID -> (name, type)
@@ -380,6 +381,7 @@ def parse_project(root: Element) -> _Parsed:
         parsed.cases.append(_Case(_guid(case.get("guid")), (case.get("name") or "").strip(),
                                   _text(_kid(case, "Description")),
                                   [_guid(r.get("targetGUID")) for r in _kids(case, "SourceRef")], _values(case)))
+    parsed.description = _text(_kid(root, "Description")).strip()
     for ref in _kids(root, "NoteRef"):
         parsed.note_refs.setdefault(_guid(ref.get("targetGUID")), []).append(("project", ""))
     sources = _kid(root, "Sources")
@@ -435,6 +437,7 @@ class _Decision:
     at: str | None
     selection: str
     coding: str
+    memo: str | None = None
 
 
 class _Importer:
@@ -699,16 +702,18 @@ class _Importer:
             fields: dict[str, str] = {}
             for part in re.split(r"[;\n]", case.description):
                 key, sep, value = part.partition(":")
-                if sep and key.strip().lower() in ("role", "unit", "name") and value.strip():
+                if sep and key.strip().lower() in ("label", "role", "unit", "name") and value.strip():
                     fields[key.strip().lower()] = value.strip()
             for guid, value in case.values.items():
                 name = self.parsed.variables.get(guid, ("", ""))[0].lower()
                 if name in ("role", "unit") and name not in fields and str(value).strip():
                     fields[name] = str(value).strip()
-            person = Participant(case.name, fields.get("role"), fields.get("unit"), fields.get("name"))
-            self._case_keys.append((f"{case.name}|{person.role or ''}|{person.unit or ''}", case.guid))
+            # A case renamed to be unique ("Gary (2)") names its speaker label in the Description.
+            label = fields.get("label") or case.name
+            person = Participant(label, fields.get("role"), fields.get("unit"), fields.get("name"))
+            self._case_keys.append((f"{label}|{person.role or ''}|{person.unit or ''}", case.guid))
             for guid in case.sources:
-                per_source.setdefault(guid, {})[case.name] = person
+                per_source.setdefault(guid, {})[label] = person
         return per_source
 
     def _meta(self, source: _Source, participants: dict[str, Participant]) -> SourceMeta:
@@ -828,18 +833,22 @@ class _Importer:
                     found = decisions.get(key)
                     if found is None:
                         decisions[key] = _Decision(coder, seg_id, code_id, (clip_start, clip_end), at,
-                                                   selection.guid, coding.guid)
+                                                   selection.guid, coding.guid, selection.description or None)
                     else:  # two selections of one code in one segment are one coding, first to last
                         found.span = (min(found.span[0], clip_start), max(found.span[1], clip_end))
                         if at and (found.at is None or at < found.at):
                             found.at = at
-            if selection.description:
+                        if selection.description and selection.description != found.memo:
+                            found.memo = "\n\n".join(filter(None, (found.memo, selection.description)))
+            if selection.description and not selection.codings:
+                # A selection's Description is the memo of its codings (QualCoder, qualkam); one
+                # with no coding (an ATLAS.ti quotation's comment) is a memo on the segment.
                 self._memo("segment", str(hits[0][0]), self.coder(selection.user), selection.description,
                            stored_time(selection.at), None, None)
         for decision in decisions.values():
             action = Action.accept if (decision.segment_id, decision.code_id) in suggested else Action.add
             outcome = apply_decision(self.conn, decision.coder, decision.segment_id, decision.code_id, action,
-                                     at=decision.at, span=decision.span, via=self.via)
+                                     memo=decision.memo, at=decision.at, span=decision.span, via=self.via)
             if outcome.change == "inserted":
                 self.report.codings_new += 1
             elif outcome.change == "updated":
@@ -873,6 +882,14 @@ class _Importer:
             self.remember("note", str(memo_id), guid)
 
     def import_notes(self, archive: SafeArchive | None) -> None:
+        project_texts: list[str] = []
+        self._import_notes(archive, project_texts)
+        described = self.parsed.description
+        # qualkam writes its project memos as notes and as the Description: take them once.
+        if described and " ".join(described.split()) != " ".join("\n\n".join(project_texts).split()):
+            self._memo("project", None, self.coder(), described, None, None, None)
+
+    def _import_notes(self, archive: SafeArchive | None, project_texts: list[str]) -> None:
         for note in self.parsed.notes:
             text = (note.content or "").strip()
             if not text and note.path and archive is not None:
@@ -905,6 +922,8 @@ class _Importer:
                           "kept as a project memo")
             for target_type, target_id in dict.fromkeys(targets or [("project", None)]):
                 self._memo(target_type, target_id, coder, text, at, modified, note.guid)
+                if target_type == "project":
+                    project_texts.append(text)
 
     def remember_metadata(self) -> None:
         for guid, (name, _) in self.parsed.variables.items():
