@@ -277,3 +277,33 @@ def test_notes_also_ship_as_text_files(gary: Path, tmp_path: Path) -> None:
             assert path == f"internal://{note.get('guid')}.txt"
             assert archive.read(f"sources/{note.get('guid')}.txt").decode("utf-8") == _text(
                 note.find(_q("PlainTextContent")))
+
+
+# -- codes matched across tools ------------------------------------------------------------------
+def _code(guid: str, name: str, description: str = "", children: str = "") -> str:
+    return f'<Code guid="{guid}" name="{name}" isCodable="true"><Description>{description}</Description>{children}</Code>'
+
+
+def test_codes_are_matched_by_their_id_line_then_by_a_label_unique_in_the_tree(tmp_path: Path, small_codebook) -> None:
+    """Another tool gives every code a new GUID and may move it: the [qualkam id] line finds it,
+    else a label found once in the project and once in the file; an ambiguous label is new."""
+    write(tmp_path / "src" / "a.txt", "I: Do you trust each other?\nR: We trust each other now.\n")
+    with Project.open(tmp_path / "p.db", create=True) as project:
+        code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
+    codes = ("<CodeBook><Codes>"
+             + _code("c1000000-0000-4000-8000-000000000001", "Renamed by Nadia", "Mine now.\n\n[qualkam id: hard_control]")
+             + _code("c1000000-0000-4000-8000-000000000002", "Themes", "", _code(
+                 "c1000000-0000-4000-8000-000000000003", "soft CONTROL") + _code(
+                 "c1000000-0000-4000-8000-000000000004", "Other") + _code(
+                 "c1000000-0000-4000-8000-000000000005", "Mode of control"))
+             + _code("c1000000-0000-4000-8000-000000000006", "Other")
+             + "</Codes></CodeBook>")
+    path = qdpx(tmp_path / "moved.qdpx", project_xml("", codes=codes),
+                {f"sources/{SOURCE}.txt": "I: Hello there.\n"})
+    with Project.open(tmp_path / "p.db") as project:
+        report = import_qdpx(project, path)
+        rows = {r[0]: (r[1], r[2]) for r in project.query("SELECT id, parent, label FROM codes")}
+    # hard_control (id line), soft_control (label, any case, other parent) and control (label) matched.
+    assert report.codes_matched == 3
+    assert rows["hard_control"] == ("control", "Hard control") and rows["soft_control"] == ("control", "Soft control")
+    assert sorted(report.codes_new) == ["other", "other_2", "themes"]

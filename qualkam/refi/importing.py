@@ -517,8 +517,13 @@ class _Importer:
         conn = self.conn
         existing = {r["id"]: (r["parent"], r["label"]) for r in conn.execute("SELECT id, parent, label FROM codes")}
         by_label: dict[tuple[str | None, str], list[str]] = {}
+        anywhere: Counter[str] = Counter()
         for cid, (parent, label) in existing.items():
             by_label.setdefault((parent, label.casefold()), []).append(cid)
+            anywhere[label.casefold()] += 1
+        in_file = Counter((code.name or "").casefold() for code in self.parsed.codes)
+        unique = {label.casefold(): cid for cid, (_, label) in existing.items()
+                  if anywhere[label.casefold()] == 1 and in_file[label.casefold()] == 1}
         taken = set(existing)
         new: list[dict[str, Any]] = []
         attributes = self._code_attributes()
@@ -529,10 +534,15 @@ class _Importer:
                                       (code.guid,)).fetchone()
             label = code.name or qid or "code"
             same_label = by_label.get((parent, label.casefold()), [])
+            # The code's own GUID, else its [qualkam id] line, else a label found once in the
+            # project's tree and once in the file's (another tool may have moved it), else
+            # the same label under the same parent.
             if remembered is not None and remembered[0] in existing:
                 match = remembered[0]
             elif qid and qid in existing:
                 match = qid
+            elif label.casefold() in unique:
+                match = unique[label.casefold()]
             elif len(same_label) == 1:
                 match = same_label[0]
             else:
