@@ -307,3 +307,27 @@ def test_codes_are_matched_by_their_id_line_then_by_a_label_unique_in_the_tree(t
     assert report.codes_matched == 3
     assert rows["hard_control"] == ("control", "Hard control") and rows["soft_control"] == ("control", "Soft control")
     assert sorted(report.codes_new) == ["other", "other_2", "themes"]
+
+
+# -- a stranger's file ----------------------------------------------------------------------------
+def _deep_codes(depth: int) -> str:
+    opened = "".join(f'<Code guid="c0000000-0000-4000-8000-{i:012d}" name="level {i}" isCodable="true">'
+                     for i in range(depth))
+    return f"<CodeBook><Codes>{opened}{'</Code>' * depth}</Codes></CodeBook>"
+
+
+def test_1200_nested_codes_import_and_export_without_recursion(tmp_path: Path, runner) -> None:
+    path = qdpx(tmp_path / "deep.qdpx", project_xml("", codes=_deep_codes(1200)),
+                {f"sources/{SOURCE}.txt": "I: Hello there.\n"})
+    db = tmp_path / "p.db"
+    result = run_cli(runner, "import", "qdpx", path, "--project", db)
+    assert result.exit_code == 0, result.output
+    assert "codes: 1200 new" in result.output
+    with Project.open(db) as project:
+        parents = dict(project.query("SELECT label, parent FROM codes"))
+        assert len(parents) == 1200 and parents["level 0"] is None and parents["level 1199"] == "level_1198"
+    for kind in ("qdpx", "qdc"):
+        result = run_cli(runner, "export", kind, tmp_path / f"out.{kind}", "--project", db)
+        assert result.exit_code == 0, result.output
+    result = run_cli(runner, "import", "qdc", tmp_path / "out.qdc", "--project", tmp_path / "fresh.db")
+    assert result.exit_code == 0 and "codes: 1200 new" in result.output, result.output

@@ -233,18 +233,16 @@ def _write_codes(parent: etree._Element, ns: str, codes: Sequence[_Code], guids:
     for code in codes:
         children.setdefault(code.parent, []).append(code)
     holder = _sub(parent, ns, "Codes")
-
-    def write(node: etree._Element, code: _Code) -> None:
+    # A stack, not recursion: an imported tree may be a thousand levels deep.
+    stack: list[tuple[etree._Element, _Code]] = [(holder, root) for root in reversed(children.get(None, []))]
+    while stack:
+        node, code = stack.pop()
         element = _sub(node, ns, "Code", {"guid": guids[code.id], "name": code.label, "isCodable": "true",
                                           "color": code.color})
         _sub(element, ns, "Description", text=code_description(code.id, code.definition, code.include, code.exclude))
         for note in (note_refs or {}).get(code.id, []):
             _sub(element, ns, "NoteRef", {"targetGUID": note})
-        for child in children.get(code.id, []):
-            write(element, child)
-
-    for root in children.get(None, []):
-        write(holder, root)
+        stack.extend((element, child) for child in reversed(children.get(code.id, [])))
 
 
 # -- .qdc ---------------------------------------------------------------------------------

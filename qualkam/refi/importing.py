@@ -303,18 +303,19 @@ def _check_root(root: Element, expected: tuple[str, ...], where: str) -> None:
 
 
 def _parse_codes(holder: Element | None, parsed: _Parsed) -> None:
-    def walk(node: Element, parent: str | None) -> None:
-        for code in _kids(node, "Code"):
-            guid = _guid(code.get("guid"))
-            parsed.codes.append(_Code(guid, (code.get("name") or "").strip(), code.get("color"),
-                                      _text(_kid(code, "Description")), parent))
-            for ref in _kids(code, "NoteRef"):
-                parsed.note_refs.setdefault(_guid(ref.get("targetGUID")), []).append(("code", guid))
-            walk(code, guid)
-
+    """The code tree, parents before children, in document order. Walked with a stack, not
+    recursion: a file may nest codes a thousand levels deep."""
     codes = _kid(holder, "Codes") if holder is not None else None
-    if codes is not None:
-        walk(codes, None)
+    stack: list[tuple[Element, str | None]] = [(code, None) for code in reversed(_kids(codes, "Code"))] \
+        if codes is not None else []
+    while stack:
+        code, parent = stack.pop()
+        guid = _guid(code.get("guid"))
+        parsed.codes.append(_Code(guid, (code.get("name") or "").strip(), code.get("color"),
+                                  _text(_kid(code, "Description")), parent))
+        for ref in _kids(code, "NoteRef"):
+            parsed.note_refs.setdefault(_guid(ref.get("targetGUID")), []).append(("code", guid))
+        stack.extend((child, guid) for child in reversed(_kids(code, "Code")))
 
 
 def _parse_sets(holder: Element | None, parsed: _Parsed) -> None:
