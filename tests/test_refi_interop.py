@@ -331,3 +331,145 @@ def test_1200_nested_codes_import_and_export_without_recursion(tmp_path: Path, r
         assert result.exit_code == 0, result.output
     result = run_cli(runner, "import", "qdc", tmp_path / "out.qdc", "--project", tmp_path / "fresh.db")
     assert result.exit_code == 0 and "codes: 1200 new" in result.output, result.output
+
+
+# -- qualkam's own segments travel in the archive ------------------------------------------------
+VTT = """WEBVTT
+
+1
+00:00:01.000 --> 00:00:04.500
+Josh Davis: Can I get a quick mic check, please?
+
+2
+00:00:05.430 --> 00:00:06.770
+Justin Florentine (Besu): You sound great. We trust each other.
+
+3
+00:00:07.000 --> 00:00:09.000
+stokes: Hello. Let's see. Maybe one more minute.
+
+4
+00:00:09.500 --> 00:00:12.000
+kev: We had to follow the procedure, the reporting line said so.
+
+5
+00:00:12.500 --> 00:00:15.000
+Josh Davis: Awesome. You are alive!
+
+6
+00:00:15.500 --> 00:00:19.250
+stokes: Hey everybody, welcome. Gut feeling says we start.
+"""
+SUGGESTION_SQL = ("SELECT c.source_id, s.position, c.code_id, c.evidence FROM codings c JOIN segments s "
+                  "ON s.id = c.segment_id WHERE c.coder IS NULL ORDER BY 1, 2, 3")
+SEGMENT_SQL = ('SELECT s.source_id, s.position, s.start, s."end", s.speaker, s.role, s.speaker_unit, s.time_start, '
+               "s.time_end, s.text, src.unit FROM segments s JOIN sources src ON src.id = s.source_id "
+               "ORDER BY s.source_id, s.position")
+
+
+def _round_trip(folder: Path, tmp_path: Path, codebook) -> tuple[list[tuple], list[tuple], Path]:
+    with Project.open(tmp_path / "a.db", create=True) as project:
+        code_folder(folder, codebook, project, out_dir=None)
+        before = [tuple(r) for r in project.query(SEGMENT_SQL)]
+        export_qdpx(project, tmp_path / "a.qdpx")
+    with Project.open(tmp_path / "b.db", create=True) as project:
+        report = import_qdpx(project, tmp_path / "a.qdpx")
+        assert report.warnings == []
+        after = [tuple(r) for r in project.query(SEGMENT_SQL)]
+    return before, after, tmp_path / "a.qdpx"
+
+
+def test_a_meetings_turns_speakers_and_times_survive_a_round_trip(tmp_path: Path, small_codebook) -> None:
+    write(tmp_path / "src" / "call.vtt", VTT)
+    write(tmp_path / "src" / "int.md", GARY_A)
+    before, after, path = _round_trip(tmp_path / "src", tmp_path, small_codebook)
+    assert len({r[4] for r in before if r[0] == "call"}) == 4 and all(r[7] for r in before if r[0] == "call")
+    assert after == before
+    # Into a project with the same codebook: the same rule suggestions on the same segments.
+    write(tmp_path / "other" / "b.md", GARY_B)
+    with Project.open(tmp_path / "a.db") as project:
+        suggested = [tuple(r) for r in project.query(SUGGESTION_SQL) if r[0] == "call"]
+    with Project.open(tmp_path / "c.db", create=True) as project:
+        code_folder(tmp_path / "other", small_codebook, project, out_dir=None)
+        import_qdpx(project, path)
+        assert [tuple(r) for r in project.query(SUGGESTION_SQL) if r[0] == "call"] == suggested != []
+    with zipfile.ZipFile(path) as archive:
+        assert "qualkam/segments.json" in archive.namelist()
+
+
+@needs_shared
+@pytest.mark.shared
+def test_a_real_zoom_meeting_survives_a_round_trip(tmp_path: Path, small_codebook) -> None:
+    folder = tmp_path / "src"
+    folder.mkdir()
+    (folder / "acdc.vtt").write_bytes((ZOOM / "acdc" / "2026-02-19_175" / "transcript.vtt").read_bytes())
+    before, after, _ = _round_trip(folder, tmp_path, small_codebook)
+    assert len(before) == 21 and len({r[4] for r in before}) == 7
+    assert after == before
+
+
+def _tamper(path: Path, out: Path, data: bytes) -> Path:
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            dst.writestr(info, data if info.filename == "qualkam/segments.json" else src.read(info))
+    return out
+
+
+@pytest.mark.parametrize("change, reason", [
+    (lambda d: b"{not json", "not JSON"),
+    (lambda d: b"[" * 100_000 + b"]" * 100_000, "not JSON"),
+    (lambda d: d.replace(b'"unit": "turn"', b'"unit": "word"'), "unit"),
+    (lambda d: re.sub(rb'"end": \d+', b'"end": 999999', d, count=1), "outside the text"),
+    (lambda d: re.sub(rb'"sha256": "[0-9a-f]+"', b'"sha256": "00"', d, count=1), "another text"),
+    (lambda d: d.replace(b'"time_start": "00:00:01.000"', b'"time_start": "=HYPERLINK()"'), "not a time"),
+])
+def test_a_damaged_segments_file_is_reported_and_the_text_segmented_again(tmp_path: Path, small_codebook,
+                                                                          change, reason, runner) -> None:
+    write(tmp_path / "src" / "call.vtt", VTT)
+    _, _, path = _round_trip(tmp_path / "src", tmp_path, small_codebook)
+    with zipfile.ZipFile(path) as archive:
+        data = archive.read("qualkam/segments.json")
+    bad = _tamper(path, tmp_path / "bad.qdpx", change(data))
+    result = run_cli(runner, "import", "qdpx", bad, "--project", tmp_path / "c.db")
+    assert result.exit_code == 1, result.output
+    assert "qualkam/segments.json" in result.output and reason in result.output, result.output
+    assert "segmented from its text" in result.output
+    with Project.open(tmp_path / "c.db") as project:
+        assert project.query("SELECT COUNT(*) FROM segments")[0][0] > 0
+
+
+JSONISH = st.recursive(st.none() | st.booleans() | st.integers(-3, 300) | st.text(max_size=8),
+                       lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+                           st.sampled_from(["start", "end", "speaker", "unit", "sha256", "segments", "x"]), inner,
+                           max_size=5), max_leaves=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(JSONISH, st.text(max_size=60))
+def test_segment_data_validation_never_crashes(entry, text: str) -> None:
+    from qualkam.refi.segdata import SegmentDataError, text_hash, validate
+
+    for candidate in (entry, {"sha256": text_hash(text), "unit": "turn", "segments": entry}):
+        try:
+            unit, segments = validate(candidate, text)
+        except SegmentDataError:
+            continue
+        assert unit in ("turn", "paragraph", "sentence")
+        assert all(0 <= s.start < s.end <= len(text) for s in segments)
+        assert all(a.end <= b.start for a, b in zip(segments, segments[1:]))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(min_size=1, max_size=80), st.data())
+def test_segment_data_that_qualkam_writes_is_read_back(text: str, data) -> None:
+    from qualkam.refi.segdata import build, parse, validate
+
+    cuts = sorted(set(data.draw(st.lists(st.integers(0, len(text)), max_size=6)) + [0, len(text)]))
+    rows = [{"start": a, "end": b, "speaker": data.draw(st.none() | st.sampled_from(["Ana", "kev (Besu)"])),
+             "role": None, "speaker_unit": None, "time_start": data.draw(st.none() | st.just("00:00:01.500")),
+             "time_end": None} for a, b in zip(cuts, cuts[1:])]
+    entry = parse(build([("ABCDEF01-0000-4000-8000-000000000001", "s", text, "sentence", rows)]))
+    unit, segments = validate(entry["ABCDEF01-0000-4000-8000-000000000001"], text)
+    assert unit == "sentence"
+    assert [(s.start, s.end, s.speaker, s.time_start) for s in segments] == \
+        [(r["start"], r["end"], r["speaker"], r["time_start"]) for r in rows]

@@ -38,6 +38,8 @@ from ..export import atomic_open
 from ..store import Project
 from .guids import NAMESPACE, guid_for
 from .positions import utf16_offsets
+from .segdata import MEMBER as SEGMENTS_MEMBER
+from .segdata import build as build_segments
 
 PROJECT_NS = "urn:QDA-XML:project:1.0"
 CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"
@@ -376,7 +378,7 @@ def export_qdpx(project: Project, out_path: str | Path, layer: str = "human") ->
     only_coder = layer[6:].strip() if layer.startswith("coder:") else None
 
     sources = conn.execute(
-        "SELECT id, type, date, phase, title, participants, attributes, text, added_at, updated_at "
+        "SELECT id, type, date, phase, title, participants, attributes, text, unit, added_at, updated_at "
         "FROM sources ORDER BY id").fetchall()
     texts = {s["id"]: s["text"] for s in sources}
     codings = conn.execute(
@@ -576,6 +578,13 @@ def export_qdpx(project: Project, out_path: str | Path, layer: str = "human") ->
 
     qde = _serialise(root)
     stamp = _zip_time(times[-1] if times else None)
+    # qualkam's own segments (turns, speakers, roles, times), which REFI-QDA has no place for.
+    segment_rows: dict[str, list[Any]] = {}
+    for row in conn.execute('SELECT source_id, start, "end", speaker, role, speaker_unit, time_start, time_end '
+                            "FROM segments ORDER BY source_id, start, position"):
+        segment_rows.setdefault(row["source_id"], []).append(row)
+    segment_data = build_segments([(source_guids[s["id"]], s["id"], s["text"], s["unit"], segment_rows.get(s["id"], []))
+                                   for s in sources])
 
     def write(handle: Any) -> None:
         with zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -584,6 +593,8 @@ def export_qdpx(project: Project, out_path: str | Path, layer: str = "human") ->
                 _add(archive, f"sources/{source_guids[s['id']]}.txt", s["text"].encode("utf-8"), stamp)
             for m, note_guid, _ in notes:
                 _add(archive, f"sources/{note_guid}.txt", _clean(m["text"]).encode("utf-8"), stamp)
+            if sources:
+                _add(archive, SEGMENTS_MEMBER, segment_data, stamp)
 
     _write_file(out, write)
     report.sources, report.codes, report.codings = len(sources), len(codes), len(codings)

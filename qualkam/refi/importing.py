@@ -48,6 +48,7 @@ from ..store import Project, SourceRecord, now, record_audit, save_codebook
 from ..yamlload import TextDateLoader
 from .guids import canonical, guid_for, remember
 from .positions import READING_TEXT, normalise_line_endings, read_positions  # noqa: F401 - the CLI's and tests' names
+from . import segdata
 from .safezip import RefiFileError, SafeArchive, open_qdpx, read_qdc, read_qde
 
 SOURCE_FIELDS = ("type", "date", "phase", "title")
@@ -462,6 +463,18 @@ class _Importer:
         self._warned_users: set[str] = set()
         self._case_keys: list[tuple[str, str]] = []
         self._by_default_guid: dict[str, str] | None = None
+        self.segment_data: dict[str, Any] = {}  # source GUID -> qualkam/segments.json entry
+
+    def load_segment_data(self, archive: SafeArchive) -> None:
+        """qualkam's own segments, if the file carries them (``segdata``); a damaged file is
+        reported once and every new source is segmented from its text instead."""
+        info = archive.find_internal(segdata.MEMBER)
+        if info is None or info.filename != segdata.MEMBER:
+            return
+        try:
+            self.segment_data = segdata.parse(archive.read(info))
+        except segdata.SegmentDataError as exc:
+            self.warn(f"{segdata.MEMBER}: {exc}; each new source is segmented from its text")
 
     # -- helpers --
     def warn(self, message: str) -> None:
@@ -781,15 +794,20 @@ class _Importer:
                 self.warn(f"source {source_id!r}: {problem.split(';')[0]}; kept as written")
         inner = source.path.split("://", 1)[-1] if source.path else "PlainTextContent"
         prepared = PreparedSource(Path(inner), f"{self.path.name}:{inner}", RawSource(text, "qdpx", encoding), meta, phase)
-        prepared.turns = text_turns(text, meta)
-        labels = {label.casefold(): label for label in participants}
-        for turn in prepared.turns:
-            # A subtitle source's text is qualkam-built "Display Name (Place): words" lines whose
-            # whole label is the participant (formats.py); read as text, "(Place)" looks like a role.
-            whole = f"{turn.speaker} ({turn.role})".casefold() if turn.speaker and turn.role else None
-            if whole in labels:
-                turn.speaker, turn.role = labels[whole], None
-        segments, suggestions = segment_and_suggest(prepared, Unit(unit), matcher)
+        stored = self._stored_segments(source, source_id, text)
+        if stored is not None:  # qualkam's own file: the segments as they were
+            unit = stored[0]
+            segments, suggestions = _as_stored(text, stored[1], matcher)
+        else:
+            prepared.turns = text_turns(text, meta)
+            labels = {label.casefold(): label for label in participants}
+            for turn in prepared.turns:
+                # A subtitle source's text is qualkam-built "Display Name (Place): words" lines whose
+                # whole label is the participant (formats.py); read as text, "(Place)" looks like a role.
+                whole = f"{turn.speaker} ({turn.role})".casefold() if turn.speaker and turn.role else None
+                if whole in labels:
+                    turn.speaker, turn.role = labels[whole], None
+            segments, suggestions = segment_and_suggest(prepared, Unit(unit), matcher)
         record = SourceRecord(
             id=source_id, path=prepared.rel, format="qdpx", encoding=encoding, content_hash=prepared.content_hash,
             fingerprint=prepared.fingerprint(unit, pipeline, book.hash if book else ""), type=meta.type,
@@ -800,6 +818,17 @@ class _Importer:
         if source.description.strip():
             self._memo("source", source_id, self.coder(source.user), source.description.strip(),
                        stored_time(source.at), None, None)
+
+    def _stored_segments(self, source: _Source, source_id: str,
+                         text: str) -> tuple[str, list[segdata.StoredSegment]] | None:
+        entry = self.segment_data.get(source.guid)
+        if entry is None:
+            return None
+        try:
+            return segdata.validate(entry, text)
+        except segdata.SegmentDataError as exc:
+            self.warn(f"{segdata.MEMBER}: source {source_id!r}: {exc}; segmented from its text")
+            return None
 
     # -- codings --
     def _codings(self, source: _Source, source_id: str, raw: str, text: str, mapping: list[int]) -> None:
@@ -956,6 +985,35 @@ class _Importer:
         return self._by_default_guid.get(guid)
 
 
+def _as_stored(text: str, stored: list[segdata.StoredSegment], matcher: Any) -> tuple[list[Any], list[Any]]:
+    """Segments exactly as ``qualkam/segments.json`` gives them, with lemmas and rule
+    suggestions as ``segment_and_suggest`` makes them: the pipeline runs once per stretch of
+    one speaker and time (a turn), the suggestions are matched within it."""
+    from ..segment import Segment
+
+    turns: list[list[segdata.StoredSegment]] = []
+    for seg in stored:
+        key = (seg.speaker, seg.role, seg.speaker_unit, seg.time_start, seg.time_end)
+        last = turns[-1][-1] if turns else None
+        if last is not None and (last.speaker, last.role, last.speaker_unit, last.time_start, last.time_end) == key:
+            turns[-1].append(seg)
+        else:
+            turns.append([seg])
+    docs = matcher.nlp.pipe(text[turn[0].start:turn[-1].end] for turn in turns)
+    segments: list[Segment] = []
+    suggestions: list[Any] = []
+    for turn, doc in zip(turns, docs):
+        offset = turn[0].start
+        spans = [(seg.start, seg.end) for seg in turn]
+        for seg, found in zip(turn, matcher.suggest(doc, offset, spans)):
+            span = doc.char_span(seg.start - offset, seg.end - offset, alignment_mode="expand")
+            lemmas = " ".join(t.lemma_ for t in span if not t.is_space) if span is not None else None
+            segments.append(Segment(len(segments), seg.start, seg.end, text[seg.start:seg.end], seg.speaker, seg.role,
+                                    seg.speaker_unit, seg.time_start, seg.time_end, lemmas))
+            suggestions.append(found)
+    return segments, suggestions
+
+
 def _found(parsed: _Parsed) -> dict[str, int]:
     selections = sum(len(s.selections) for s in parsed.sources)
     codings = sum(len(sel.codings) for s in parsed.sources for sel in s.selections) \
@@ -982,6 +1040,7 @@ def import_qdpx(project: Project, path: str | Path, as_coder: str | None = None)
         with project.transaction() as conn:
             importer = _Importer(project, conn, path, parsed, report, as_coder)
             importer.import_codes()
+            importer.load_segment_data(archive)
             importer.import_sources(archive)
             importer.import_notes(archive)
             importer.remember_metadata()
