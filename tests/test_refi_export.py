@@ -353,7 +353,7 @@ def test_a_failed_export_leaves_the_good_file_untouched(sample, tmp_path: Path, 
 
 def test_bad_layers_and_targets_are_refused(sample, tmp_path: Path) -> None:
     with Project.open(sample["db"]) as project:
-        with pytest.raises(QualkamError, match="unknown layer 'people'"):
+        with pytest.raises(QualkamError, match="unknown layer 'people'.*use auto, suggestions"):
             export_qdpx(project, tmp_path / "x.qdpx", "people")
         with pytest.raises(QualkamError, match="coder 'zed' has no accepted codings.*coders: ana, ben, consensus"):
             export_qdpx(project, tmp_path / "x.qdpx", "coder:zed")
@@ -434,6 +434,9 @@ def test_every_project_export_validates_against_the_official_schema(sample, sche
                                                                      small_codebook) -> None:
     for layer in ("human", "all", "consensus", "coder:ana"):
         _assert_valid(schemas["Project"], _qde(sample[layer]))
+    with Project.open(sample["db"]) as project:  # the machine's suggestions as a user's codings
+        for layer in ("auto", "suggestions"):
+            _assert_valid(schemas["Project"], _qde(export_qdpx(project, tmp_path / f"{layer}.qdpx", layer).path))
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "emoji.txt").write_bytes(HARD.encode("utf-8"))
     with Project.open(tmp_path / "p.db", create=True) as project:

@@ -25,14 +25,14 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from qualkam.coding import code_folder
-from qualkam.decisions import Action, add_memo, apply_decision, decide
+from qualkam.decisions import add_memo, decide
 from qualkam.refi.export import export_qdpx
 from qualkam.refi.importing import import_qdpx, read_positions
 from qualkam.refi.positions import READINGS, utf16_offsets
 from qualkam.store import Project
 
 from .conftest import SHARED, needs_shared, run_cli, write
-from .test_refi_import import CODE_A, CODE_B, SOURCE, USER, project_xml, qdpx
+from .test_refi_import import CODE_A, SOURCE, USER, project_xml, qdpx
 
 PNS = "urn:QDA-XML:project:1.0"
 ZOOM = SHARED / "corpora" / "zoom-meetings"
@@ -473,3 +473,89 @@ def test_segment_data_that_qualkam_writes_is_read_back(text: str, data) -> None:
     assert unit == "sentence"
     assert [(s.start, s.end, s.speaker, s.time_start) for s in segments] == \
         [(r["start"], r["end"], r["speaker"], r["time_start"]) for r in rows]
+
+
+# -- every layer, the machine's suggestions for review elsewhere -----------------------------------
+MACHINE = "qualkam (machine)"
+
+
+def _codings_by_user(path: Path) -> dict[str, int]:
+    root = _qde(path)
+    names = {u.get("guid"): u.get("name") for u in root.iter(_q("User"))}
+    counts: dict[str, int] = {}
+    for coding in root.iter(_q("Coding")):
+        name = names[coding.get("creatingUser")]
+        counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+@pytest.fixture
+def reviewed(tmp_path: Path, small_codebook) -> Path:
+    """Suggestions of which ana accepted one and rejected one; the rest nobody decided."""
+    db = tmp_path / "r.db"
+    write(tmp_path / "src" / "a.md", GARY_A)
+    write(tmp_path / "src" / "b.md", GARY_B)
+    with Project.open(db, create=True) as project:
+        code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
+        suggested = project.query("SELECT segment_id, code_id FROM codings WHERE coder IS NULL ORDER BY id")
+        assert len(suggested) >= 4
+        decide(project, "ana", suggested[0][0], suggested[0][1], "accept")
+        decide(project, "ana", suggested[1][0], suggested[1][1], "reject")
+    return db
+
+
+def test_export_from_suggestions_gives_the_machine_users_codings(reviewed: Path, tmp_path: Path) -> None:
+    with Project.open(reviewed) as project:
+        n = project.query("SELECT COUNT(*) FROM codings WHERE coder IS NULL")[0][0]
+        report = export_qdpx(project, tmp_path / "s.qdpx", "suggestions")
+    assert _codings_by_user(tmp_path / "s.qdpx") == {MACHINE: n} and report.codings == n
+    described = [_text(s.find(_q("Description"))) for s in _qde(tmp_path / "s.qdpx").iter(_q("PlainTextSelection"))]
+    assert all(d.startswith("qualkam suggestion (rule, score ") for d in described), described
+    # Reviewed elsewhere and imported back: the machine's codings are not taken for a person's.
+    with Project.open(reviewed) as project:
+        report = import_qdpx(project, tmp_path / "s.qdpx")
+        assert report.codings_new == 0 and report.machine_codings == n and report.warnings == []
+        assert project.query("SELECT COUNT(*) FROM codings WHERE coder IS NOT NULL")[0][0] == 2
+
+
+def test_export_auto_gives_peoples_codings_and_the_undecided_suggestions(reviewed: Path, tmp_path: Path) -> None:
+    with Project.open(reviewed) as project:
+        n = project.query("SELECT COUNT(*) FROM codings WHERE coder IS NULL")[0][0]
+        export_qdpx(project, tmp_path / "auto.qdpx", "auto")
+    assert _codings_by_user(tmp_path / "auto.qdpx") == {"ana": 1, MACHINE: n - 2}
+
+
+@pytest.mark.parametrize("layer", ["auto", "suggestions", "human", "consensus", "all", "coder:ana"])
+def test_every_layer_name_works_on_export(reviewed: Path, tmp_path: Path, runner, layer: str) -> None:
+    if layer == "consensus":
+        with Project.open(reviewed) as project:
+            segment, code = project.query("SELECT segment_id, code_id FROM codings WHERE coder = 'ana' "
+                                          "AND status = 'accepted'")[0]
+            decide(project, "consensus", segment, code, "accept")
+    result = run_cli(runner, "export", "qdpx", tmp_path / "x.qdpx", "--from", layer, "--project", reviewed)
+    assert result.exit_code == 0, result.output
+    assert f"(from {layer})" in result.output
+
+
+def test_an_unknown_layer_lists_the_layers_and_a_close_one(reviewed: Path, tmp_path: Path, runner) -> None:
+    result = run_cli(runner, "export", "qdpx", tmp_path / "x.qdpx", "--from", "sugestions", "--project", reviewed)
+    assert result.exit_code == 2
+    assert "did you mean 'suggestions'" in result.output
+    assert "auto, suggestions, human, consensus, all or coder:NAME" in result.output
+    assert not (tmp_path / "x.qdpx").exists()
+
+
+@needs_shared
+@pytest.mark.shared
+@pytest.mark.parametrize("layer", ["human", "auto", "suggestions"])
+def test_exports_with_memos_cases_and_the_machine_user_validate_against_the_schema(gary: Path, tmp_path: Path,
+                                                                                    layer: str) -> None:
+    schema = etree.XMLSchema(etree.parse(str(SHARED / "refi-qda" / "schema" / "Project-mrt2019.xsd")))
+    with Project.open(gary) as project:
+        export_qdpx(project, tmp_path / "out.qdpx", layer)
+    root = _qde(tmp_path / "out.qdpx")
+    assert schema.validate(etree.ElementTree(root)), "\n".join(str(e) for e in schema.error_log)
+    if layer == "human":  # every feature of this issue is in the file that was validated
+        assert root.find(_q("Description")) is not None and root.find(_q("NoteRef")) is not None
+        assert any(n.get("plainTextPath") for n in root.iter(_q("Note")))
+        assert any(s.find(_q("Description")) is not None for s in root.iter(_q("PlainTextSelection")))

@@ -18,6 +18,7 @@ schema forces and why the output looks the way it does:
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import json
 import math
 import re
@@ -45,7 +46,9 @@ PROJECT_NS = "urn:QDA-XML:project:1.0"
 CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"
 ORIGIN = f"qualkam {__version__}"
 CONSENSUS = "consensus"
-LAYERS = ("human", "consensus", "all", "coder:NAME")
+LAYERS = ("auto", "suggestions", "human", "consensus", "all", "coder:NAME")
+# The user whose codings are the machine's suggestions, so another tool can show them for review.
+MACHINE_USER = "qualkam (machine)"
 SOURCE_FIELDS = ("type", "date", "phase", "title")
 # The zip format cannot store times before 1980; an empty project gets this one.
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -289,9 +292,15 @@ def export_qdc(project_or_codebook: Project | Codebook, out_path: str | Path) ->
 
 
 def layer_condition(layer: str) -> tuple[str, tuple[Any, ...]]:
-    """SQL condition on ``c`` for an export layer: people's accepted codings only (REFI-QDA
-    has no place for rejections or machine suggestions)."""
+    """SQL condition on ``c`` for an export layer: people's accepted codings, and for ``auto``
+    and ``suggestions`` the machine's suggestions (REFI-QDA has no place for rejections)."""
     accepted = "c.coder IS NOT NULL AND c.status = 'accepted'"
+    undecided = ("c.coder IS NULL AND NOT EXISTS (SELECT 1 FROM codings p WHERE p.segment_id = c.segment_id "
+                 "AND p.code_id = c.code_id AND p.coder IS NOT NULL)")
+    if layer == "suggestions":
+        return "c.coder IS NULL", ()
+    if layer == "auto":  # what the project holds as coded: people's codings, the suggestions nobody decided
+        return f"(({accepted}) OR ({undecided}))", ()
     if layer == "human":
         return f"{accepted} AND c.coder <> ?", (CONSENSUS,)
     if layer == "consensus":
@@ -300,7 +309,36 @@ def layer_condition(layer: str) -> tuple[str, tuple[Any, ...]]:
         return accepted, ()
     if layer.startswith("coder:") and layer[6:].strip():
         return f"{accepted} AND c.coder = ?", (layer[6:].strip(),)
-    raise QualkamError(f"unknown layer {layer!r}; use human, consensus, all or coder:NAME")
+    close = difflib.get_close_matches(layer, [name for name in LAYERS if name != "coder:NAME"], n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise QualkamError(f"unknown layer {layer!r}{hint}; use auto, suggestions, human, consensus, all or coder:NAME")
+
+
+def _machine(codings: list[Any]) -> list[dict[str, Any]]:
+    """Codings as dicts; a machine suggestion is the machine user's, one per segment and code
+    (the best scored), its evidence in the memo a reviewer sees as the selection's description."""
+    out: list[dict[str, Any]] = []
+    seen: set[tuple[Any, str]] = set()
+    for row in sorted(codings, key=lambda r: (r["coder"] is not None, -(r["score"] or 0), r["id"])):
+        item = dict(row)
+        if row["coder"] is None:
+            if (row["segment_id"], row["code_id"]) in seen:
+                continue
+            seen.add((row["segment_id"], row["code_id"]))
+            item["coder"] = MACHINE_USER
+            item["memo"] = _suggestion_memo(row)
+        out.append(item)
+    return sorted(out, key=lambda c: (c["source_id"], c["start"], c["end"], c["coder"], c["id"]))
+
+
+def _suggestion_memo(row: Any) -> str:
+    try:
+        evidence = json.loads(row["evidence"] or "[]")
+    except ValueError:
+        evidence = []
+    words = "; ".join(str(e.get("text", "")) for e in evidence if isinstance(e, dict) and e.get("text"))
+    score = f", score {row['score']:.2f}" if row["score"] is not None else ""
+    return f"qualkam suggestion ({row['origin']}{score})" + (f": {words}" if words else "")
 
 
 def _variable_type(values: Iterable[Any]) -> str:
@@ -383,8 +421,9 @@ def export_qdpx(project: Project, out_path: str | Path, layer: str = "human") ->
     texts = {s["id"]: s["text"] for s in sources}
     codings = conn.execute(
         f'SELECT c.id, c.segment_id, c.source_id, c.start, c."end", c.text, c.code_id, c.coder, c.created_at, '
-        f"c.updated_at, c.memo FROM codings c WHERE {condition} ORDER BY c.source_id, c.start, c.\"end\", c.coder, c.id",
-        params).fetchall()
+        f"c.updated_at, c.memo, c.score, c.origin, c.evidence FROM codings c WHERE {condition} "
+        f'ORDER BY c.source_id, c.start, c."end", c.coder, c.id', params).fetchall()
+    codings = _machine(codings)
     memo_sql = "SELECT id, target_type, target_id, coder, text, created_at, updated_at FROM memos"
     memos = conn.execute(memo_sql + (" WHERE coder = ?" if only_coder else "") + " ORDER BY id",
                          (only_coder,) if only_coder else ()).fetchall()
@@ -422,13 +461,13 @@ def export_qdpx(project: Project, out_path: str | Path, layer: str = "human") ->
     groups: dict[tuple[str, int, int, str, str], dict[str, Any]] = {}
     for c in codings:
         memo = (c["memo"] or "").strip()
-        key = (c["source_id"], c["start"], c["end"], c["coder"], memo)
-        if key not in groups:
-            groups[key] = {"source": c["source_id"], "start": c["start"], "end": c["end"], "coder": c["coder"],
+        group_key = (c["source_id"], c["start"], c["end"], c["coder"], memo)
+        if group_key not in groups:
+            groups[group_key] = {"source": c["source_id"], "start": c["start"], "end": c["end"], "coder": c["coder"],
                            "guid": guid("selection", c["id"]), "codings": [], "notes": [], "at": c["created_at"],
                            "memo": memo}
-            selections.setdefault(c["source_id"], []).append(groups[key])
-        group = groups[key]
+            selections.setdefault(c["source_id"], []).append(groups[group_key])
+        group = groups[group_key]
         group["codings"].append(c)
         group["at"] = min(group["at"], c["created_at"])
 

@@ -49,6 +49,7 @@ from ..yamlload import TextDateLoader
 from .guids import canonical, guid_for, remember
 from .positions import READING_TEXT, normalise_line_endings, read_positions  # noqa: F401 - the CLI's and tests' names
 from . import segdata
+from .export import MACHINE_USER
 from .safezip import RefiFileError, SafeArchive, open_qdpx, read_qdc, read_qde
 
 SOURCE_FIELDS = ("type", "date", "phase", "title")
@@ -162,6 +163,7 @@ class ImportReport:
     codings_new: int = 0
     codings_changed: int = 0
     codings_unchanged: int = 0
+    machine_codings: int = 0  # codings by qualkam's machine user: suggestions, not a person's work
     coders: list[str] = field(default_factory=list)
     memos_new: int = 0
     memos_unchanged: int = 0
@@ -507,6 +509,11 @@ class _Importer:
             self.warn(f"some codings or notes name no user; they were imported as coder {FALLBACK_CODER!r} "
                       "(pass --as-coder NAME to choose)")
         return FALLBACK_CODER
+
+    def _machine(self, *users: str | None) -> bool:
+        """Whether a coding is by qualkam's machine user (``export qdpx --from suggestions``)."""
+        first = next((u for u in users if u), None)
+        return first is not None and self.parsed.users.get(first) == MACHINE_USER
 
     def _user_name(self, guid: str) -> str:
         if guid in self._coders:
@@ -861,6 +868,10 @@ class _Importer:
                 self.remember("segment", str(hits[0][0]), selection.guid)  # a note carrier
             for coding in selection.codings:
                 self.selection_segments[coding.guid] = hits[0][0]
+                if self._machine(coding.user, selection.user):
+                    # qualkam's suggestions exported for review: the rules make them again here.
+                    self.report.machine_codings += 1
+                    continue
                 code_id = self.code_for(coding.code)
                 if code_id is None:
                     self.warn(f"source {source_id!r}: coding {coding.guid} refers to code {coding.code or '(none)'}, "
