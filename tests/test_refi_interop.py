@@ -576,3 +576,19 @@ def test_names_from_a_strangers_file_are_kept_verbatim_as_data(tmp_path: Path) -
         assert [tuple(r) for r in project.query("SELECT id, label, definition FROM codes")] == \
             [("hyperlink_http_evil_example_x_a1_click", formula, "@SUM(1+1)")]
         assert [r[0] for r in project.query("SELECT coder FROM codings WHERE coder IS NOT NULL")] == ["+cmd|calc"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=200) | st.recursive(st.none() | st.integers() | st.text(max_size=6),
+                                                lambda inner: st.lists(inner, max_size=3)
+                                                | st.dictionaries(st.sampled_from(["format", "version", "sources", "x"]),
+                                                                  inner, max_size=4)).map(
+                                                    lambda v: json.dumps(v).encode()))
+def test_segment_data_parsing_never_crashes(data: bytes) -> None:
+    from qualkam.refi.segdata import SegmentDataError, parse
+
+    try:
+        entries = parse(data)
+    except SegmentDataError:
+        return
+    assert isinstance(entries, dict)
