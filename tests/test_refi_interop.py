@@ -141,7 +141,7 @@ def _encode(raw: str, span: tuple[int, int], reading: str) -> tuple[int, int]:
     return points
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_texts_and_spans())
 def test_positions_with_names_quoting_the_text_come_back_exactly(case: tuple[str, list[tuple[int, int]], str]) -> None:
     raw, spans, reading = case
