@@ -26,17 +26,21 @@ def _plural(n: int, word: str) -> str:
 def qdpx_cli(
     out_file: Path = typer.Argument(..., help="The .qdpx file to write (replaced only when the export succeeds)."),
     layer: str = typer.Option("human", "--from",
-                              help="Whose accepted codings: human (every person but 'consensus'), coder:NAME, "
-                                   "consensus, or all (every person including 'consensus')."),
+                              help="Whose codings: human (every person's accepted codings but 'consensus'), "
+                                   "coder:NAME, consensus, all (every person including 'consensus'), suggestions "
+                                   "(the machine's, as user 'qualkam (machine)', for review in another tool) or auto "
+                                   "(people's codings and the suggestions nobody decided)."),
     project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
 ) -> None:
     """Write the project as a REFI-QDA project (.qdpx) for NVivo, ATLAS.ti, MAXQDA and others.
 
     The .qdpx holds the sources as UTF-8 text, the code tree, people's accepted codings with
-    coder and time, memos as notes, source metadata as variables and participants as cases.
+    coder and time, memos as notes, source metadata as variables and participants as cases,
+    and qualkam's own segments (turns, speakers, times) in a file other tools ignore.
 
-    Rejected codings and machine suggestions are not exported: REFI-QDA has no place for
-    them. Exporting an unchanged project again gives the same file, byte for byte.
+    Rejected codings are not exported: REFI-QDA has no place for them. The machine's
+    suggestions go out with --from suggestions or auto, as the codings of the user
+    'qualkam (machine)'. Exporting an unchanged project again gives the same file.
     The mapping: docs/refi-qda.md.
     """
     with Project.open(project) as store:

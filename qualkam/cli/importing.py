@@ -75,6 +75,9 @@ def _refi_summary(report: RefiReport) -> None:
                   "unchanged (one per segment, code and coder)", soft_wrap=True, markup=False)
         out.print(f"  memos: {report.memos_new} new, {report.memos_unchanged} unchanged", soft_wrap=True, markup=False)
         out.print(f"  coders: {', '.join(report.coders) or 'none'}", soft_wrap=True, markup=False)
+        if report.machine_codings:
+            out.print(f"  machine suggestions: {report.machine_codings} codings by 'qualkam (machine)' not imported "
+                      "(the codebook's rules suggest them here)", soft_wrap=True, markup=False)
         by_reading: dict[str, list[str]] = {}
         for source_id, reading in report.readings.items():
             by_reading.setdefault(reading, []).append(source_id)

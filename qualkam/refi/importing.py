@@ -47,7 +47,9 @@ from ..metadata import Participant, SourceMeta
 from ..store import Project, SourceRecord, now, record_audit, save_codebook
 from ..yamlload import TextDateLoader
 from .guids import canonical, guid_for, remember
-from .positions import from_utf16, normalise_line_endings, utf16_offsets
+from .positions import READING_TEXT, normalise_line_endings, read_positions  # noqa: F401 - the CLI's and tests' names
+from . import segdata
+from .export import MACHINE_USER
 from .safezip import RefiFileError, SafeArchive, open_qdpx, read_qdc, read_qde
 
 SOURCE_FIELDS = ("type", "date", "phase", "title")
@@ -132,6 +134,7 @@ class _Parsed:
     name: str = ""
     origin: str = ""
     creating_user: str | None = None
+    description: str = ""  # Project/Description: the project memo
     users: dict[str, str] = field(default_factory=dict)  # GUID -> name as written
     codes: list[_Code] = field(default_factory=list)  # tree order, parents first
     variables: dict[str, tuple[str, str]] = field(default_factory=dict)  # GUID -> (name, type)
@@ -160,6 +163,7 @@ class ImportReport:
     codings_new: int = 0
     codings_changed: int = 0
     codings_unchanged: int = 0
+    machine_codings: int = 0  # codings by qualkam's machine user: suggestions, not a person's work
     coders: list[str] = field(default_factory=list)
     memos_new: int = 0
     memos_unchanged: int = 0
@@ -302,18 +306,19 @@ def _check_root(root: Element, expected: tuple[str, ...], where: str) -> None:
 
 
 def _parse_codes(holder: Element | None, parsed: _Parsed) -> None:
-    def walk(node: Element, parent: str | None) -> None:
-        for code in _kids(node, "Code"):
-            guid = _guid(code.get("guid"))
-            parsed.codes.append(_Code(guid, (code.get("name") or "").strip(), code.get("color"),
-                                      _text(_kid(code, "Description")), parent))
-            for ref in _kids(code, "NoteRef"):
-                parsed.note_refs.setdefault(_guid(ref.get("targetGUID")), []).append(("code", guid))
-            walk(code, guid)
-
+    """The code tree, parents before children, in document order. Walked with a stack, not
+    recursion: a file may nest codes a thousand levels deep."""
     codes = _kid(holder, "Codes") if holder is not None else None
-    if codes is not None:
-        walk(codes, None)
+    stack: list[tuple[Element, str | None]] = [(code, None) for code in reversed(_kids(codes, "Code"))] \
+        if codes is not None else []
+    while stack:
+        code, parent = stack.pop()
+        guid = _guid(code.get("guid"))
+        parsed.codes.append(_Code(guid, (code.get("name") or "").strip(), code.get("color"),
+                                  _text(_kid(code, "Description")), parent))
+        for ref in _kids(code, "NoteRef"):
+            parsed.note_refs.setdefault(_guid(ref.get("targetGUID")), []).append(("code", guid))
+        stack.extend((child, guid) for child in reversed(_kids(code, "Code")))
 
 
 def _parse_sets(holder: Element | None, parsed: _Parsed) -> None:
@@ -380,6 +385,7 @@ def parse_project(root: Element) -> _Parsed:
         parsed.cases.append(_Case(_guid(case.get("guid")), (case.get("name") or "").strip(),
                                   _text(_kid(case, "Description")),
                                   [_guid(r.get("targetGUID")) for r in _kids(case, "SourceRef")], _values(case)))
+    parsed.description = _text(_kid(root, "Description")).strip()
     for ref in _kids(root, "NoteRef"):
         parsed.note_refs.setdefault(_guid(ref.get("targetGUID")), []).append(("project", ""))
     sources = _kid(root, "Sources")
@@ -425,62 +431,6 @@ def parse_codebook_element(root: Element) -> _Parsed:
     return parsed
 
 
-# -- positions ------------------------------------------------------------------------------
-def _fits_utf16(raw: str, table: list[int], start: int, end: int) -> tuple[int, int] | None:
-    if start < 0 or end <= start:
-        return None
-    s, e = from_utf16(raw, start, table), from_utf16(raw, end, table)
-    return (s, e) if s is not None and e is not None else None
-
-
-def _fits_points(raw: str, start: int, end: int) -> tuple[int, int] | None:
-    return (start, end) if 0 <= start < end <= len(raw) else None
-
-
-def _name_score(raw: str, spans: list[tuple[int, int] | None], names: list[str]) -> int:
-    """How many selections' names (ATLAS.ti writes the quotation's first words there) open
-    the text the reading selects: a tie-breaker between two readings that both fit."""
-    score = 0
-    for span, name in zip(spans, names):
-        words = " ".join(name.rstrip("…").rstrip(".").split())
-        if span is None or len(words) < 5:
-            continue
-        score += " ".join(raw[span[0]:span[1]].split()).startswith(words)
-    return score
-
-
-def read_positions(raw: str, selections: list[tuple[int | None, int | None]],
-                   names: list[str] | None = None) -> tuple[str, list[tuple[int, int] | None]]:
-    """Decide how a source's selection positions count, and give each as code points of
-    ``raw`` (None for one that fits no reading).
-
-    REFI-QDA does not say; NVivo and ATLAS.ti count UTF-16 code units, a naive tool code
-    points. They differ only past a character beyond U+FFFF (an emoji). The reading whose
-    positions all fit (in range, not inside a surrogate pair) wins; when both fit, UTF-16,
-    unless the selections' names say otherwise; when neither fits whole, the one that fits
-    more. Returns (reading, spans), reading ``utf-16``, ``code points`` or ``same``.
-    """
-    names = names or [""] * len(selections)
-    table = utf16_offsets(raw)
-    wide = [_fits_utf16(raw, table, s, e) if s is not None and e is not None else None for s, e in selections]
-    narrow = [_fits_points(raw, s, e) if s is not None and e is not None else None for s, e in selections]
-    if table[-1] == len(raw) or wide == narrow:
-        return "same", wide
-    wide_ok, narrow_ok = sum(x is not None for x in wide), sum(x is not None for x in narrow)
-    if wide_ok == narrow_ok == len(selections):
-        return ("code points", narrow) if _name_score(raw, narrow, names) > _name_score(raw, wide, names) \
-            else ("utf-16", wide)
-    return ("code points", narrow) if narrow_ok > wide_ok else ("utf-16", wide)
-
-
-READING_TEXT = {
-    "same": "UTF-16 and code points agree (no character beyond U+FFFF before a position)",
-    "utf-16": "read as UTF-16 code units (as NVivo and ATLAS.ti count)",
-    "code points": "read as code points (as UTF-16 units they would not fit)",
-    "none": "no selections",
-}
-
-
 # -- the import ----------------------------------------------------------------------------
 @dataclass
 class _Decision:
@@ -491,6 +441,7 @@ class _Decision:
     at: str | None
     selection: str
     coding: str
+    memo: str | None = None
 
 
 class _Importer:
@@ -514,6 +465,18 @@ class _Importer:
         self._warned_users: set[str] = set()
         self._case_keys: list[tuple[str, str]] = []
         self._by_default_guid: dict[str, str] | None = None
+        self.segment_data: dict[str, Any] = {}  # source GUID -> qualkam/segments.json entry
+
+    def load_segment_data(self, archive: SafeArchive) -> None:
+        """qualkam's own segments, if the file carries them (``segdata``); a damaged file is
+        reported once and every new source is segmented from its text instead."""
+        info = archive.find_internal(segdata.MEMBER)
+        if info is None or info.filename != segdata.MEMBER:
+            return
+        try:
+            self.segment_data = segdata.parse(archive.read(info))
+        except segdata.SegmentDataError as exc:
+            self.warn(f"{segdata.MEMBER}: {exc}; each new source is segmented from its text")
 
     # -- helpers --
     def warn(self, message: str) -> None:
@@ -547,6 +510,11 @@ class _Importer:
                       "(pass --as-coder NAME to choose)")
         return FALLBACK_CODER
 
+    def _machine(self, *users: str | None) -> bool:
+        """Whether a coding is by qualkam's machine user (``export qdpx --from suggestions``)."""
+        first = next((u for u in users if u), None)
+        return first is not None and self.parsed.users.get(first) == MACHINE_USER
+
     def _user_name(self, guid: str) -> str:
         if guid in self._coders:
             return self._coders[guid]
@@ -570,8 +538,13 @@ class _Importer:
         conn = self.conn
         existing = {r["id"]: (r["parent"], r["label"]) for r in conn.execute("SELECT id, parent, label FROM codes")}
         by_label: dict[tuple[str | None, str], list[str]] = {}
+        anywhere: Counter[str] = Counter()
         for cid, (parent, label) in existing.items():
             by_label.setdefault((parent, label.casefold()), []).append(cid)
+            anywhere[label.casefold()] += 1
+        in_file = Counter((code.name or "").casefold() for code in self.parsed.codes)
+        unique = {label.casefold(): cid for cid, (_, label) in existing.items()
+                  if anywhere[label.casefold()] == 1 and in_file[label.casefold()] == 1}
         taken = set(existing)
         new: list[dict[str, Any]] = []
         attributes = self._code_attributes()
@@ -582,10 +555,15 @@ class _Importer:
                                       (code.guid,)).fetchone()
             label = code.name or qid or "code"
             same_label = by_label.get((parent, label.casefold()), [])
+            # The code's own GUID, else its [qualkam id] line, else a label found once in the
+            # project's tree and once in the file's (another tool may have moved it), else
+            # the same label under the same parent.
             if remembered is not None and remembered[0] in existing:
                 match = remembered[0]
             elif qid and qid in existing:
                 match = qid
+            elif label.casefold() in unique:
+                match = unique[label.casefold()]
             elif len(same_label) == 1:
                 match = same_label[0]
             else:
@@ -755,16 +733,18 @@ class _Importer:
             fields: dict[str, str] = {}
             for part in re.split(r"[;\n]", case.description):
                 key, sep, value = part.partition(":")
-                if sep and key.strip().lower() in ("role", "unit", "name") and value.strip():
+                if sep and key.strip().lower() in ("label", "role", "unit", "name") and value.strip():
                     fields[key.strip().lower()] = value.strip()
             for guid, value in case.values.items():
                 name = self.parsed.variables.get(guid, ("", ""))[0].lower()
                 if name in ("role", "unit") and name not in fields and str(value).strip():
                     fields[name] = str(value).strip()
-            person = Participant(case.name, fields.get("role"), fields.get("unit"), fields.get("name"))
-            self._case_keys.append((f"{case.name}|{person.role or ''}|{person.unit or ''}", case.guid))
+            # A case renamed to be unique ("Gary (2)") names its speaker label in the Description.
+            label = fields.get("label") or case.name
+            person = Participant(label, fields.get("role"), fields.get("unit"), fields.get("name"))
+            self._case_keys.append((f"{label}|{person.role or ''}|{person.unit or ''}", case.guid))
             for guid in case.sources:
-                per_source.setdefault(guid, {})[case.name] = person
+                per_source.setdefault(guid, {})[label] = person
         return per_source
 
     def _meta(self, source: _Source, participants: dict[str, Participant]) -> SourceMeta:
@@ -821,15 +801,20 @@ class _Importer:
                 self.warn(f"source {source_id!r}: {problem.split(';')[0]}; kept as written")
         inner = source.path.split("://", 1)[-1] if source.path else "PlainTextContent"
         prepared = PreparedSource(Path(inner), f"{self.path.name}:{inner}", RawSource(text, "qdpx", encoding), meta, phase)
-        prepared.turns = text_turns(text, meta)
-        labels = {label.casefold(): label for label in participants}
-        for turn in prepared.turns:
-            # A subtitle source's text is qualkam-built "Display Name (Place): words" lines whose
-            # whole label is the participant (formats.py); read as text, "(Place)" looks like a role.
-            whole = f"{turn.speaker} ({turn.role})".casefold() if turn.speaker and turn.role else None
-            if whole in labels:
-                turn.speaker, turn.role = labels[whole], None
-        segments, suggestions = segment_and_suggest(prepared, Unit(unit), matcher)
+        stored = self._stored_segments(source, source_id, text)
+        if stored is not None:  # qualkam's own file: the segments as they were
+            unit = stored[0]
+            segments, suggestions = _as_stored(text, stored[1], matcher)
+        else:
+            prepared.turns = text_turns(text, meta)
+            labels = {label.casefold(): label for label in participants}
+            for turn in prepared.turns:
+                # A subtitle source's text is qualkam-built "Display Name (Place): words" lines whose
+                # whole label is the participant (formats.py); read as text, "(Place)" looks like a role.
+                whole = f"{turn.speaker} ({turn.role})".casefold() if turn.speaker and turn.role else None
+                if whole in labels:
+                    turn.speaker, turn.role = labels[whole], None
+            segments, suggestions = segment_and_suggest(prepared, Unit(unit), matcher)
         record = SourceRecord(
             id=source_id, path=prepared.rel, format="qdpx", encoding=encoding, content_hash=prepared.content_hash,
             fingerprint=prepared.fingerprint(unit, pipeline, book.hash if book else ""), type=meta.type,
@@ -840,6 +825,17 @@ class _Importer:
         if source.description.strip():
             self._memo("source", source_id, self.coder(source.user), source.description.strip(),
                        stored_time(source.at), None, None)
+
+    def _stored_segments(self, source: _Source, source_id: str,
+                         text: str) -> tuple[str, list[segdata.StoredSegment]] | None:
+        entry = self.segment_data.get(source.guid)
+        if entry is None:
+            return None
+        try:
+            return segdata.validate(entry, text)
+        except segdata.SegmentDataError as exc:
+            self.warn(f"{segdata.MEMBER}: source {source_id!r}: {exc}; segmented from its text")
+            return None
 
     # -- codings --
     def _codings(self, source: _Source, source_id: str, raw: str, text: str, mapping: list[int]) -> None:
@@ -872,6 +868,10 @@ class _Importer:
                 self.remember("segment", str(hits[0][0]), selection.guid)  # a note carrier
             for coding in selection.codings:
                 self.selection_segments[coding.guid] = hits[0][0]
+                if self._machine(coding.user, selection.user):
+                    # qualkam's suggestions exported for review: the rules make them again here.
+                    self.report.machine_codings += 1
+                    continue
                 code_id = self.code_for(coding.code)
                 if code_id is None:
                     self.warn(f"source {source_id!r}: coding {coding.guid} refers to code {coding.code or '(none)'}, "
@@ -884,18 +884,22 @@ class _Importer:
                     found = decisions.get(key)
                     if found is None:
                         decisions[key] = _Decision(coder, seg_id, code_id, (clip_start, clip_end), at,
-                                                   selection.guid, coding.guid)
+                                                   selection.guid, coding.guid, selection.description or None)
                     else:  # two selections of one code in one segment are one coding, first to last
                         found.span = (min(found.span[0], clip_start), max(found.span[1], clip_end))
                         if at and (found.at is None or at < found.at):
                             found.at = at
-            if selection.description:
+                        if selection.description and selection.description != found.memo:
+                            found.memo = "\n\n".join(filter(None, (found.memo, selection.description)))
+            if selection.description and not selection.codings:
+                # A selection's Description is the memo of its codings (QualCoder, qualkam); one
+                # with no coding (an ATLAS.ti quotation's comment) is a memo on the segment.
                 self._memo("segment", str(hits[0][0]), self.coder(selection.user), selection.description,
                            stored_time(selection.at), None, None)
         for decision in decisions.values():
             action = Action.accept if (decision.segment_id, decision.code_id) in suggested else Action.add
             outcome = apply_decision(self.conn, decision.coder, decision.segment_id, decision.code_id, action,
-                                     at=decision.at, span=decision.span, via=self.via)
+                                     memo=decision.memo, at=decision.at, span=decision.span, via=self.via)
             if outcome.change == "inserted":
                 self.report.codings_new += 1
             elif outcome.change == "updated":
@@ -929,6 +933,14 @@ class _Importer:
             self.remember("note", str(memo_id), guid)
 
     def import_notes(self, archive: SafeArchive | None) -> None:
+        project_texts: list[str] = []
+        self._import_notes(archive, project_texts)
+        described = self.parsed.description
+        # qualkam writes its project memos as notes and as the Description: take them once.
+        if described and " ".join(described.split()) != " ".join("\n\n".join(project_texts).split()):
+            self._memo("project", None, self.coder(), described, None, None, None)
+
+    def _import_notes(self, archive: SafeArchive | None, project_texts: list[str]) -> None:
         for note in self.parsed.notes:
             text = (note.content or "").strip()
             if not text and note.path and archive is not None:
@@ -961,6 +973,8 @@ class _Importer:
                           "kept as a project memo")
             for target_type, target_id in dict.fromkeys(targets or [("project", None)]):
                 self._memo(target_type, target_id, coder, text, at, modified, note.guid)
+                if target_type == "project":
+                    project_texts.append(text)
 
     def remember_metadata(self) -> None:
         for guid, (name, _) in self.parsed.variables.items():
@@ -980,6 +994,35 @@ class _Importer:
         if self._by_default_guid is None:
             self._by_default_guid = {guid_for(self.conn, "code", r[0]): r[0] for r in self.conn.execute("SELECT id FROM codes")}
         return self._by_default_guid.get(guid)
+
+
+def _as_stored(text: str, stored: list[segdata.StoredSegment], matcher: Any) -> tuple[list[Any], list[Any]]:
+    """Segments exactly as ``qualkam/segments.json`` gives them, with lemmas and rule
+    suggestions as ``segment_and_suggest`` makes them: the pipeline runs once per stretch of
+    one speaker and time (a turn), the suggestions are matched within it."""
+    from ..segment import Segment
+
+    turns: list[list[segdata.StoredSegment]] = []
+    for seg in stored:
+        key = (seg.speaker, seg.role, seg.speaker_unit, seg.time_start, seg.time_end)
+        last = turns[-1][-1] if turns else None
+        if last is not None and (last.speaker, last.role, last.speaker_unit, last.time_start, last.time_end) == key:
+            turns[-1].append(seg)
+        else:
+            turns.append([seg])
+    docs = matcher.nlp.pipe(text[turn[0].start:turn[-1].end] for turn in turns)
+    segments: list[Segment] = []
+    suggestions: list[Any] = []
+    for turn, doc in zip(turns, docs):
+        offset = turn[0].start
+        spans = [(seg.start, seg.end) for seg in turn]
+        for seg, found in zip(turn, matcher.suggest(doc, offset, spans)):
+            span = doc.char_span(seg.start - offset, seg.end - offset, alignment_mode="expand")
+            lemmas = " ".join(t.lemma_ for t in span if not t.is_space) if span is not None else None
+            segments.append(Segment(len(segments), seg.start, seg.end, text[seg.start:seg.end], seg.speaker, seg.role,
+                                    seg.speaker_unit, seg.time_start, seg.time_end, lemmas))
+            suggestions.append(found)
+    return segments, suggestions
 
 
 def _found(parsed: _Parsed) -> dict[str, int]:
@@ -1008,6 +1051,7 @@ def import_qdpx(project: Project, path: str | Path, as_coder: str | None = None)
         with project.transaction() as conn:
             importer = _Importer(project, conn, path, parsed, report, as_coder)
             importer.import_codes()
+            importer.load_segment_data(archive)
             importer.import_sources(archive)
             importer.import_notes(archive)
             importer.remember_metadata()
