@@ -16,7 +16,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 from . import __version__
 from .codebook import Codebook
@@ -205,13 +205,16 @@ def code_folder(
     progress: Progress | None = None,
     suggest: str = "rules",
     jobs: int | None = None,
+    exclude: Sequence[str] = (),
 ) -> CodeReport:
     """Code every transcript in ``folder`` into ``project``; write the outputs to ``out_dir``.
 
     ``suggest``: ``rules`` (the codebook's patterns), ``model`` (the newest model from
     ``qualkam train``, stored with origin ``model``) or ``both``. ``jobs``: worker processes
     that segment and match (None: see ``resolve_jobs``); the store is written in file order
-    by this process, so the result is the same for any number of jobs.
+    by this process, so the result is the same for any number of jobs. ``exclude``: gitignore
+    patterns of files not to read, added to the folder's ``.qualkamignore``; the project store
+    and ``out_dir`` are never read as sources.
     """
     if suggest not in SUGGEST_MODES:
         raise QualkamError(f"unknown --suggest {suggest!r}; use {', '.join(SUGGEST_MODES)}")
@@ -221,7 +224,8 @@ def code_folder(
 
         learned = load_model(project)
     folder = Path(folder)
-    files, problems = discover(folder)
+    own = [project.path] + ([Path(out_dir)] if out_dir is not None else [])
+    files, problems = discover(folder, exclude, own)
     workers = resolve_jobs(jobs, files)
     report = CodeReport(files=len(files), problems=list(problems), model_id=learned.id if learned else None)
     pipeline = pipeline_name(model)

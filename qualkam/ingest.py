@@ -15,11 +15,12 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from .codebook import Codebook
 from .errors import InputError, SourceError
 from .formats import SUPPORTED, RawSource, read_source
+from .ignore import SourceFilter
 from .metadata import SIDECAR_NAMES, MetadataError, SourceMeta, build_meta, load_sidecar
 from .segment import text_turns
 from .store import FileState
@@ -100,19 +101,25 @@ def _sidecar_stats(folder: Path) -> list[list]:
     return [[name, *_stat_part(folder / name)] for name in SIDECAR_NAMES if (folder / name).is_file()]
 
 
-def discover(folder: Path) -> tuple[list[Path], list[Problem]]:
-    """Every supported file below ``folder`` in a stable order, and the files we will not read."""
+def discover(folder: Path, exclude: Sequence[str] = (), own: Sequence[Path] = ()) -> tuple[list[Path], list[Problem]]:
+    """Every supported file below ``folder`` in a stable order, and the files we will not read.
+
+    Not sources, and not reported: hidden files, sidecars, qualkam's own files (``own``: this
+    run's project store and output folder; any store named qualkam.db, journals, folders of
+    outputs) and what ``exclude`` or a ``.qualkamignore`` names (gitignore syntax).
+    """
     if not folder.exists():
         raise InputError(f"folder not found: {folder}")
     if not folder.is_dir():
         raise InputError(f"{folder} is not a folder; give the folder that holds the transcripts")
+    rules = SourceFilter(folder, exclude, own)
     files: list[Path] = []
     problems: list[Problem] = []
     for root, dirs, names in os.walk(folder, onerror=lambda exc: problems.append(Problem(str(exc.filename), f"cannot list folder: {exc.strerror}"))):
-        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
+        dirs[:] = rules.keep_folders(root, sorted(dirs))
         for name in sorted(names):
             path = Path(root) / name
-            if name.startswith((".", "~$")) or name in SIDECAR_NAMES:
+            if name.startswith((".", "~$")) or name in SIDECAR_NAMES or rules.excluded(root, name):
                 continue
             suffix = path.suffix.lower()
             if suffix in SUPPORTED:

@@ -32,6 +32,9 @@ def code_cli(
                                 "model from 'qualkam train') or both."),
     jobs: int = typer.Option(None, "--jobs", "-j", help="Worker processes for segmenting and matching "
                              "(default: every core). Results do not depend on it."),
+    exclude: list[str] = typer.Option(None, "--exclude", "-x", help="Files not to read, a gitignore pattern relative "
+                                      "to FOLDER ('drafts/', '*.csv'); repeat it. A .qualkamignore file in FOLDER "
+                                      "or its subfolders works the same way."),
 ) -> None:
     """Code a folder of transcripts: suggest codes with their evidence, store them, export CSVs."""
     book = load_codebook(codebook)
@@ -47,7 +50,8 @@ def code_cli(
                 bar.update(task, completed=done, total=total, description=f"coding {Path(path).name}", refresh=True)
 
             report = code_folder(folder, book, store, unit=unit, model=model, encoding=encoding,
-                                 out_dir=out_dir, progress=tick, suggest=suggest, jobs=jobs)
+                                 out_dir=out_dir, progress=tick, suggest=suggest, jobs=jobs,
+                                 exclude=exclude or ())
         for problem in report.problems:
             kind = "skipped" if problem.skipped else "warning"
             err.print(f"[{'red' if problem.skipped else 'yellow'}]{kind}:[/] {escape(str(problem))}", soft_wrap=True)
