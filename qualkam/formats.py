@@ -31,6 +31,16 @@ _SPEAKERLESS_MAX_CHARS = 600
 _SPEAKERLESS_MAX_GAP = 1.5
 
 
+# A Markdown backslash escape (CommonMark: a backslash before ASCII punctuation), as podcast
+# and web transcripts write "\[11:58\]"; the stored text keeps the character, not the escape.
+_MD_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+
+
+def unescape_markdown(text: str) -> str:
+    """``\\[11:58\\]`` -> ``[11:58]``, ``\\*`` -> ``*``; a lone backslash stays."""
+    return _MD_ESCAPE.sub(r"\1", text)
+
+
 @dataclass
 class RawSource:
     """A file read into text. ``cue_turns`` is set for subtitle files, whose turns come from cues."""
@@ -70,7 +80,10 @@ def read_source(path: Path, encoding: str | None = None) -> RawSource:
     except DecodeError as exc:
         raise SourceError(str(path), str(exc)) from exc
     if suffix in TEXT_SUFFIXES:
-        return _with_front_matter(path, text, "markdown" if suffix != ".txt" else "text", used)
+        raw = _with_front_matter(path, text, "markdown" if suffix != ".txt" else "text", used)
+        if raw.format == "markdown":
+            raw.text = unescape_markdown(raw.text)
+        return raw
     if suffix == ".vtt":
         return _read_vtt(path, text, used)
     if suffix == ".srt":
