@@ -50,6 +50,7 @@ class CodeReport:
     problems: list[Problem] = field(default_factory=list)
     outputs: list[Path] = field(default_factory=list)
     missing_sources: list[str] = field(default_factory=list)
+    excluded_sources: list[str] = field(default_factory=list)  # in the project, file still there but excluded
     retired_in_use: dict[str, int] = field(default_factory=dict)
     model_id: int | None = None
 
@@ -295,7 +296,11 @@ def code_folder(
     if pending:
         _flush(pending, codebook_id, project, report, suggest, learned)  # type: ignore[arg-type]
     project.remember_files(restated)
-    report.missing_sources = sorted(set(known) - seen)
+    paths = project.source_paths()
+    for source_id in sorted(set(known) - seen):
+        path = paths.get(source_id)
+        there = path is not None and (folder / path).is_file()
+        (report.excluded_sources if there else report.missing_sources).append(source_id)
     report.retired_in_use = {r[0]: r[1] for r in project.query(
         "SELECT c.code_id, COUNT(*) FROM codings c JOIN codes k ON k.id = c.code_id "
         "WHERE k.retired_at IS NOT NULL AND c.coder IS NOT NULL GROUP BY c.code_id ORDER BY c.code_id")}

@@ -115,3 +115,14 @@ def test_any_exclude_pattern_gives_files_or_a_clear_error(tmp_path_factory, patt
         assert "--exclude" in str(exc) or "no files" in str(exc) or "no transcripts" in str(exc)
         return
     assert set(_names(files, src)) <= {"a.md", "b/a.md"}
+
+
+def test_a_source_excluded_after_it_was_coded_is_kept_and_said(tmp_path, small_codebook) -> None:
+    src = tmp_path / "src"
+    write(src / "int.md", INTERVIEW)
+    write(src / "b.md", OTHER)
+    with Project.open(tmp_path / "p.db", create=True) as project:
+        code_folder(src, small_codebook, project, out_dir=None)
+        write(src / ".qualkamignore", "b.md\n")
+        report = code_folder(src, small_codebook, project, out_dir=None)
+        assert report.files == 1 and report.excluded_sources == ["int-b"] and report.missing_sources == []

@@ -16,7 +16,9 @@ from qualkam.coding import code_folder
 from qualkam.errors import SourceError
 from qualkam.formats import read_source
 from qualkam.ingest import Problem, discover, prepare
+from qualkam.segment import Unit
 from qualkam.store import Project
+from qualkam.structured import parse_columns, read_time
 
 from .conftest import write
 
@@ -358,3 +360,55 @@ def test_a_long_text_without_speaker_turns_is_coded_with_a_warning(tmp_path: Pat
     reason = warnings[0].reason
     assert "no speaker turns" in reason and f"{len(blob):,}" in reason
     assert "Name:" in reason and "type" in reason and ".json" in reason
+
+
+def test_every_timed_format_stores_each_segments_start_and_end(tmp_path: Path, small_codebook) -> None:
+    src = tmp_path / "src"
+    write(src / "a.vtt", "WEBVTT\n\n00:00:01.000 --> 00:00:03.000\nAnn: We trust each other.\n\n"
+                         "00:00:04.000 --> 00:00:05.000\nBob: Gut feeling.\n")
+    write(src / "b.srt", "1\n00:00:01,000 --> 00:00:03,000\nAnn: We trust each other.\n\n"
+                         "2\n00:00:04,000 --> 00:00:05,000\nBob: Gut feeling.\n")
+    write(src / "c.md", "**Ann:** \\[00:01\\] We trust each other.\n\n**Bob:** \\[00:04\\] Gut feeling.\n\n"
+                        "**Ann:** [00:07] Indeed.\n")
+    write(src / "d.json", json.dumps({"segments": [{"start": 1, "end": 3, "speaker": "Ann", "text": "We trust each other."},
+                                                   {"start": 4, "end": 5, "speaker": "Bob", "text": "Gut feeling."}]}))
+    _xlsx(src / "e.xlsx", [["Start", "End", "Speaker", "Text"], ["0:01", "0:03", "Ann", "We trust each other."],
+                           ["0:04", "0:05", "Bob", "Gut feeling."]])
+    write(src / "f.csv", "TimeStamp,Speaker,Sentence\n00:00:01,Ann,We trust each other.\n00:00:04,Bob,Gut feeling.\n"
+                         "00:00:07,Ann,Indeed.\n")
+    with Project.open(tmp_path / "p.db", create=True) as project:
+        report = code_folder(src, small_codebook, project, out_dir=None, unit=Unit.sentence)
+        assert report.problems == []
+        rows = project.query("SELECT source_id, speaker, time_start, time_end FROM segments ORDER BY source_id, position")
+    by_source: dict[str, list] = {}
+    for row in rows:
+        by_source.setdefault(row[0], []).append(tuple(row)[1:])
+    assert set(by_source) == {"a", "b", "c", "d", "e", "f"}
+    for source, segments in by_source.items():
+        assert all(s[1] for s in segments), f"{source}: every segment has its start time"
+        assert all(s[2] for s in segments[:2]), f"{source}: the first turns have an end time: {segments}"
+    assert by_source["c"][:2] == [("Ann", "00:01", "00:04"), ("Bob", "00:04", "00:07")]
+    assert by_source["d"] == [("Ann", "00:00:01", "00:00:03"), ("Bob", "00:00:04", "00:00:05")]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=20), st.datetimes(),
+                 st.times(), st.timedeltas()), st.booleans(), st.booleans())
+def test_read_time_gives_a_time_nothing_or_none(value, millis: bool, day_fraction: bool) -> None:
+    got = read_time(value, millis=millis, day_fraction=day_fraction)
+    if got is not None:
+        seconds, label = got
+        assert (seconds is None) or (0 <= seconds < 10_000_000)
+        assert label is None or isinstance(label, str)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(st.text(max_size=40), st.dictionaries(st.text(max_size=8), st.one_of(st.text(max_size=8), st.integers(), st.none()),
+                                                       max_size=4), st.lists(st.integers(), max_size=3), st.integers()))
+def test_parse_columns_gives_names_or_a_source_error(value) -> None:
+    try:
+        named = parse_columns(value, "m.yaml")
+    except SourceError as exc:
+        assert exc.path == "m.yaml" and exc.reason
+        return
+    assert set(named) <= {"speaker", "text", "start", "end", "turn"}

@@ -64,6 +64,10 @@ def code_cli(
         if report.missing_sources:
             err.print(f"note: {len(report.missing_sources)} source(s) in the project are no longer in {folder} "
                       f"(kept): {', '.join(report.missing_sources[:5])}{' ...' if len(report.missing_sources) > 5 else ''}")
+        if report.excluded_sources:
+            err.print(f"note: {len(report.excluded_sources)} source(s) in the project are excluded now (--exclude, "
+                      f".qualkamignore) and kept as they were: {escape(', '.join(report.excluded_sources[:5]))}"
+                      f"{' ...' if len(report.excluded_sources) > 5 else ''}", soft_wrap=True)
         if not quiet:
             counts = store.counts()
             out.print(f"[bold]qualkam code[/] · {book.name} {book.version}", soft_wrap=True)
