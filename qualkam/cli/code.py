@@ -20,7 +20,8 @@ from .render import matrix_table
 
 @app.command("code")
 def code_cli(
-    folder: Path = typer.Argument(..., help="Folder of transcripts (.txt .md .docx .vtt .srt), read recursively."),
+    folder: Path = typer.Argument(..., help="Folder of transcripts, read recursively: .txt .md .docx .pdf "
+                               ".vtt .srt .json (lists of turns) .xlsx .csv .tsv (a turn or sentence a row)."),
     codebook: str = typer.Option("kam", "--codebook", "-c", help="Codebook YAML path, or 'kam' for the built-in one."),
     project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file (created if missing)."),
     out_dir: Path = typer.Option(Path("qualkam-out"), "--out", "-o", help="Folder for excerpts.csv and the matrices."),
