@@ -16,6 +16,7 @@ import io
 import json
 import math
 import re
+import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -50,10 +51,6 @@ MAX_SECONDS = 10_000_000  # about 115 days: anything beyond is not a time in a r
 _CLOCK = re.compile(rf"^[\[(]?[ \t]*(?P<time>{TIME})[ \t]*[\])]?$")
 _NUMBER = re.compile(r"^-?\d+(?:\.\d+)?$")
 _EXCEL_EPOCH = dt.datetime(1899, 12, 31)  # openpyxl shows serial day 1 as 1900-01-01
-
-
-class _Damaged(SourceError):
-    """A workbook that breaks while it is read: no other sheet is tried."""
 
 
 class Cue:
@@ -295,6 +292,11 @@ def sheet_cues(rows: Iterable[tuple[Any, ...]], columns: dict[str, str], where: 
     before; with a turn column, a new turn number starts a new turn."""
     rows = iter(rows)
     found, header_row, header = _header(rows, columns, where)
+    return _row_cues(rows, found, header_row, header, workbook)
+
+
+def _row_cues(rows: Iterable[tuple[Any, ...]], found: dict[str, int], header_row: int, header: tuple[Any, ...],
+              workbook: bool) -> tuple[list[Cue], list[str]]:
     header_names = dict(found)
     cues: list[Cue] = []
     bad_times: list[str] = []
@@ -340,61 +342,50 @@ def csv_rows(path: Path, text: str) -> Iterator[list[str]]:
         raise SourceError(str(path), f"line {reader.line_num}: not valid CSV ({exc}); check the quotes on that line") from exc
 
 
-def xlsx_rows(path: Path, data: bytes) -> Iterator[tuple[Any, ...]]:
-    """The rows of the first worksheet that holds a transcript header, in bounded memory: the
-    workbook is streamed (read-only) and its declared dimension, which can claim a million
-    rows, is not trusted."""
-    import openpyxl
-
-    try:
-        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl, zipfile and XML parsers raise many kinds for a damaged file
-        raise SourceError(str(path), f"not a readable .xlsx workbook ({type(exc).__name__}); open it in a "
-                                     "spreadsheet program and save it again as .xlsx") from exc
-    try:
-        for sheet in book.worksheets:
-            if not hasattr(sheet, "iter_rows"):
-                continue  # a chart sheet
-            sheet.reset_dimensions()
-            yield from sheet.iter_rows(values_only=True)
-            yield ("\x00next-sheet",)
-    except SourceError:
-        raise
-    except Exception as exc:
-        raise _Damaged(str(path), f"the workbook is damaged ({type(exc).__name__}); open it in a spreadsheet "
-                                     "program and save it again as .xlsx") from exc
-    finally:
-        book.close()
+MAX_UNPACKED = 500_000_000  # bytes a workbook may unpack to; zipfile stops each part at its declared size
+MAX_HEADER_COLUMNS = 200
 
 
 def workbook_cues(path: Path, data: bytes, columns: dict[str, str]) -> tuple[list[Cue], list[str]]:
-    """The first worksheet with a transcript header gives the cues (others, such as a list of tags, are not read)."""
-    rows = xlsx_rows(path, data)
-    first_error: SourceError | None = None
-    while (sheet := _one_sheet(rows)) is not None:
-        try:
-            return sheet_cues(sheet, columns, str(path), workbook=True)
-        except SourceError as exc:
-            if exc.path != str(path) or isinstance(exc, _Damaged):
-                raise
-            first_error = first_error or exc
-            for _ in sheet:  # the rest of this sheet
-                pass
-    raise first_error or SourceError(str(path), "the workbook has no worksheet with rows")
+    """The first worksheet with a transcript header gives the cues (others, such as a list of
+    tags, are not read). The workbook is streamed (read-only) in bounded memory; its declared
+    dimension, which can claim a million rows and 16,384 columns, is not trusted: the header
+    is looked for in the first rows and columns, and rows are read only as wide as the
+    columns used."""
+    import openpyxl
 
-
-def _one_sheet(rows: Iterator[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]] | None:
+    where = str(path)
     try:
-        first = next(rows)
-    except StopIteration:
-        return None
-
-    def sheet() -> Iterator[tuple[Any, ...]]:
-        row = first
-        while row != ("\x00next-sheet",):
-            yield row
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+        if unpacked > MAX_UNPACKED:
+            raise SourceError(where, f"the workbook unpacks to {unpacked // 1_000_000:,} MB, too large for a "
+                                     "transcript; save the transcript sheet on its own")
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except SourceError:
+        raise
+    except Exception as exc:  # openpyxl, zipfile and XML parsers raise many kinds for a damaged file
+        raise SourceError(where, f"not a readable .xlsx workbook ({type(exc).__name__}); open it in a "
+                                 "spreadsheet program and save it again as .xlsx") from exc
+    first_error: SourceError | None = None
+    try:
+        for sheet in book.worksheets:
+            if not hasattr(sheet, "reset_dimensions"):
+                continue  # a chart sheet
+            sheet.reset_dimensions()
+            head = sheet.iter_rows(min_row=1, max_row=HEADER_ROWS, max_col=MAX_HEADER_COLUMNS, values_only=True)
             try:
-                row = next(rows)
-            except StopIteration:
-                return
-    return sheet()
+                found, header_row, header = _header(iter(head), columns, where)
+            except SourceError as exc:
+                first_error = first_error or exc
+                continue
+            rows = sheet.iter_rows(min_row=header_row + 1, max_col=max(found.values()) + 1, values_only=True)
+            return _row_cues(rows, found, header_row, header, workbook=True)
+    except SourceError:
+        raise
+    except Exception as exc:
+        raise SourceError(where, f"the workbook is damaged ({type(exc).__name__}); open it in a spreadsheet "
+                                 "program and save it again as .xlsx") from exc
+    finally:
+        book.close()
+    raise first_error or SourceError(where, "the workbook has no worksheet")
