@@ -107,7 +107,10 @@ def read_time(value: Any, millis: bool = False, day_fraction: bool = False) -> t
         seconds = value.total_seconds()
         return (seconds, clock(seconds)) if 0 <= seconds < MAX_SECONDS else None
     if isinstance(value, (int, float)):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:
+            return None
         if not math.isfinite(seconds) or seconds < 0:
             return None
         if millis:
@@ -202,6 +205,8 @@ def json_cues(path: Path, text: str, columns: dict[str, str]) -> tuple[list[Cue]
         raise SourceError(str(path), f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from exc
     except RecursionError as exc:
         raise SourceError(str(path), "JSON nested too deeply to be a transcript") from exc
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise SourceError(str(path), f"not valid JSON for qualkam ({exc})") from exc
     try:
         items = _find_turn_list(data, columns)
     except RecursionError as exc:
@@ -339,6 +344,9 @@ def csv_rows(path: Path, text: str) -> Iterator[list[str]]:
     try:
         yield from reader
     except csv.Error as exc:
+        if "field larger" in str(exc):
+            raise SourceError(str(path), f"line {reader.line_num}: a cell longer than {csv.field_size_limit():,} "
+                                         "characters (or a quote left open); split it or check its quotes") from exc
         raise SourceError(str(path), f"line {reader.line_num}: not valid CSV ({exc}); check the quotes on that line") from exc
 
 

@@ -80,6 +80,14 @@ def test_a_top_level_list_with_usual_key_names_and_time_stamps(tmp_path: Path) -
     ]
 
 
+def test_absurd_json_times_are_warned_about_and_dropped(tmp_path: Path) -> None:
+    path = write(tmp_path / "t.json", '[{"speaker": "A", "text": "hi", "start": ' + "9" * 400 + ', "end": NaN},'
+                                      ' {"speaker": "B", "text": "yo", "start": -3, "end": 1e999}]')
+    raw = read_source(path)
+    assert [t[:3] for t in _turns(raw)] == [("A", None, None), ("B", None, None)]
+    assert raw.warnings and raw.warnings[0].startswith("4 time value(s)")
+
+
 def test_keys_named_in_the_metadata(tmp_path: Path) -> None:
     path = write(tmp_path / "t.json", json.dumps({"doc": {"rows": [{"who": "Ann", "said": "We trust.", "at": 5}]}}))
     with pytest.raises(SourceError, match="no list of turns"):
@@ -94,6 +102,7 @@ def test_keys_named_in_the_metadata(tmp_path: Path) -> None:
     ('{"segments": [{"start": 1}]}', "no list of turns"),
     ('{"speaker": "Ann", ', r"not valid JSON \(line 1, column \d+"),
     ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ('[{"speaker": "A", "text": "hi", "start": ' + "9" * 5000 + "}]", "not valid JSON"),
 ])
 def test_json_that_is_not_a_transcript_says_what_was_expected(tmp_path: Path, content: str, reason: str) -> None:
     path = write(tmp_path / "x.json", content)
