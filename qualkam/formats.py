@@ -136,6 +136,9 @@ def _read_docx(path: Path, data: bytes) -> RawSource:
     return raw
 
 
+_TABLE_TIME = re.compile(rf"[\[(]?[ \t]*({TIME})[ \t]*[\])]?")
+
+
 def _table_lines(table: Any) -> list[str]:
     """Transcripts kept as tables: (speaker, words) or (time, speaker, words) rows."""
     lines = []
@@ -144,8 +147,10 @@ def _table_lines(table: Any) -> list[str]:
         cells = [c for i, c in enumerate(cells) if c and (i == 0 or c != cells[i - 1])]
         if len(cells) == 2:
             lines.append(f"{cells[0]}: {cells[1]}")
-        elif len(cells) == 3 and re.fullmatch(TIME, cells[0]):
-            lines.append(f"[{cells[0]}] {cells[1]}: {cells[2]}")
+        elif len(cells) == 3 and (time := _TABLE_TIME.fullmatch(cells[0])):
+            lines.append(f"[{time.group(1)}] {cells[1]}: {cells[2]}")
+        elif len(cells) == 3 and (time := _TABLE_TIME.fullmatch(cells[1])):  # speaker, time, words
+            lines.append(f"[{time.group(1)}] {cells[0]}: {cells[2]}")
         elif cells:
             lines.append(" | ".join(cells))
     return lines

@@ -17,7 +17,7 @@ import json
 import math
 import re
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -254,8 +254,8 @@ def _time_warnings(bad: list[str]) -> list[str]:
 
 # ---- Spreadsheets -------------------------------------------------------------------------
 
-def _header(rows: Iterator[tuple[Any, ...]], columns: dict[str, str],
-            where: str) -> tuple[dict[str, int], int, tuple[Any, ...]]:
+def _header(rows: Iterator[Sequence[Any]], columns: dict[str, str],
+            where: str) -> tuple[dict[str, int], int, Sequence[Any]]:
     """Find the header row among the first rows: (role -> column index, its row number, the row)."""
     seen: list[str] = []
     for number, row in enumerate(rows, start=1):
@@ -291,7 +291,7 @@ def _header(rows: Iterator[tuple[Any, ...]], columns: dict[str, str],
         f"or name them in the metadata sidecar as columns: {{speaker: ..., text: ...}}"))
 
 
-def sheet_cues(rows: Iterable[tuple[Any, ...]], columns: dict[str, str], where: str,
+def sheet_cues(rows: Iterable[Sequence[Any]], columns: dict[str, str], where: str,
                workbook: bool = False) -> tuple[list[Cue], list[str]]:
     """Rows (the header among the first) -> cues. A blank speaker cell continues the row
     before; with a turn column, a new turn number starts a new turn."""
@@ -300,7 +300,7 @@ def sheet_cues(rows: Iterable[tuple[Any, ...]], columns: dict[str, str], where: 
     return _row_cues(rows, found, header_row, header, workbook)
 
 
-def _row_cues(rows: Iterable[tuple[Any, ...]], found: dict[str, int], header_row: int, header: tuple[Any, ...],
+def _row_cues(rows: Iterable[Sequence[Any]], found: dict[str, int], header_row: int, header: Sequence[Any],
               workbook: bool) -> tuple[list[Cue], list[str]]:
     header_names = dict(found)
     cues: list[Cue] = []

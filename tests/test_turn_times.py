@@ -90,3 +90,21 @@ def test_reading_any_text_file_gives_text_or_a_source_error(tmp_path_factory, da
         assert exc.reason
         return
     find_turns(raw.text)
+
+
+def test_word_table_rows_with_a_time_column_give_turn_times(tmp_path: Path) -> None:
+    import docx
+
+    document = docx.Document()
+    table = document.add_table(rows=0, cols=3)
+    for cells in (("00:00:05", "Ann", "We trust each other."), ("Bob", "00:00:09", "Gut feeling."),
+                  ("Ann", "[00:00:12]", "Indeed.")):
+        row = table.add_row()
+        for cell, value in zip(row.cells, cells):
+            cell.text = value
+    path = tmp_path / "t.docx"
+    document.save(path)
+    raw = read_source(path)
+    assert _turns(raw.text) == [("Ann", "00:00:05", "00:00:09", "We trust each other."),
+                                ("Bob", "00:00:09", "00:00:12", "Gut feeling."),
+                                ("Ann", "00:00:12", None, "Indeed.")]
