@@ -78,4 +78,5 @@ def test_talkmoves_workbooks_give_turns_with_times_and_no_tags() -> None:
     assert len(turns) == len([key for key, _ in itertools.groupby(rows, key=lambda r: (r[2], r[3]))]) == 303
     assert sum(len(r[4].split()) for r in rows) == sum(len(t[3].split()) for t in turns)
     assert not re.search(r"\b\d - [A-Z]", raw.text), "Teacher Tag / Student Tag cells are not text"
-    assert all(t[1] for t in turns)
+    firsts = [next(group) for _, group in itertools.groupby(rows, key=lambda r: (r[2], r[3]))]
+    assert [t[1] for t in turns] == [r[1] for r in firsts], "each turn's time is its first row's TimeStamp"
