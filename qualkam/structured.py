@@ -307,7 +307,7 @@ def _row_cues(rows: Iterable[Sequence[Any]], found: dict[str, int], header_row: 
     bad_times: list[str] = []
     previous: Cue | None = None
     for number, row in enumerate(rows, start=header_row + 1):
-        def cell(role: str) -> Any:
+        def cell(role: str, row: Sequence[Any] = row) -> Any:
             index = header_names.get(role)
             return row[index] if index is not None and index < len(row) else None
 

@@ -375,8 +375,7 @@ def test_a_long_text_without_speaker_turns_is_coded_with_a_warning(tmp_path: Pat
     write(src / "renamed.txt", blob)
     write(src / "notes.md", "---\ntype: fieldnote\n---\n" + "We walked around the depot. " * 80)
     write(src / "short.txt", "We trust each other.")
-    with Project.open(tmp_path / "p.db", create=True) as project:
-        items = list(prepare(src, sorted(src.iterdir()), small_codebook))
+    items = list(prepare(src, sorted(src.iterdir()), small_codebook))
     warnings = [p for p in items if isinstance(p, Problem)]
     assert len(warnings) == 1 and not warnings[0].skipped and warnings[0].path.endswith("renamed.txt")
     reason = warnings[0].reason

@@ -23,7 +23,7 @@ def code_cli(
     folder: Path = typer.Argument(..., help="Folder of transcripts, read recursively: .txt .md .docx .pdf "
                                ".vtt .srt .json (lists of turns) .xlsx .csv .tsv (a turn or sentence a row)."),
     codebook: str = typer.Option("kam", "--codebook", "-c", help="Codebook YAML path, or 'kam' for the built-in one."),
-    project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file (created if missing)."),
+    project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file (created if missing); never read as a source."),
     out_dir: Path = typer.Option(Path("qualkam-out"), "--out", "-o", help="Folder for excerpts.csv and the matrices."),
     unit: Unit = typer.Option(Unit.turn, "--unit", "-u", help="Segment unit: speaker turn, paragraph or sentence."),
     model: str = typer.Option(None, "--model", "-m", help="An installed trained spaCy pipeline (default: blank English, no download)."),
