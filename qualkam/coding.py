@@ -16,7 +16,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 from . import __version__
 from .codebook import (
@@ -131,6 +131,7 @@ class CodeReport:
     problems: list[Problem] = field(default_factory=list)
     outputs: list[Path] = field(default_factory=list)
     missing_sources: list[str] = field(default_factory=list)
+    excluded_sources: list[str] = field(default_factory=list)  # in the project, file still there but excluded
     retired_in_use: dict[str, int] = field(default_factory=dict)
     model_id: int | None = None
     codebook: Codebook | None = None  # the codebook the run used (see ``codebook.describe()``)
@@ -289,6 +290,7 @@ def code_folder(
     suggest: str = "rules",
     jobs: int | None = None,
     replace_codebook: bool = False,
+    exclude: Sequence[str] = (),
 ) -> CodeReport:
     """Code every transcript in ``folder`` into ``project``; write the outputs to ``out_dir``.
 
@@ -300,7 +302,9 @@ def code_folder(
     ``suggest``: ``rules`` (the codebook's patterns), ``model`` (the newest model from
     ``qualkam train``, stored with origin ``model``) or ``both``. ``jobs``: worker processes
     that segment and match (None: see ``resolve_jobs``); the store is written in file order
-    by this process, so the result is the same for any number of jobs.
+    by this process, so the result is the same for any number of jobs. ``exclude``: gitignore
+    patterns of files not to read, added to the folder's ``.qualkamignore``; the project store
+    and ``out_dir`` are never read as sources.
     """
     if suggest not in SUGGEST_MODES:
         raise QualkamError(f"unknown --suggest {suggest!r}; use {', '.join(SUGGEST_MODES)}")
@@ -312,7 +316,8 @@ def code_folder(
 
         learned = load_model(project)
     folder = Path(folder)
-    files, problems = discover(folder)
+    own = [project.path] + ([Path(out_dir)] if out_dir is not None else [])
+    files, problems = discover(folder, exclude, own)
     workers = resolve_jobs(jobs, files)
     report = CodeReport(files=len(files), problems=list(problems), model_id=learned.id if learned else None,
                         codebook=codebook, codebook_notes=choice.notes)
@@ -383,7 +388,11 @@ def code_folder(
     if pending:
         _flush(pending, codebook_id, project, report, suggest, learned)  # type: ignore[arg-type]
     project.remember_files(restated)
-    report.missing_sources = sorted(set(known) - seen)
+    paths = project.source_paths()
+    for source_id in sorted(set(known) - seen):
+        path = paths.get(source_id)
+        there = path is not None and (folder / path).is_file()
+        (report.excluded_sources if there else report.missing_sources).append(source_id)
     report.retired_in_use = {r[0]: r[1] for r in project.query(
         "SELECT c.code_id, COUNT(*) FROM codings c JOIN codes k ON k.id = c.code_id "
         "WHERE k.retired_at IS NOT NULL AND c.coder IS NOT NULL GROUP BY c.code_id ORDER BY c.code_id")}

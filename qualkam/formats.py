@@ -18,17 +18,31 @@ from typing import Any
 from .errors import SourceError
 from .metadata import MetadataError, split_front_matter
 from .textio import DecodeError, decode, normalise
-from .turns import TIME, Turn
+from .structured import Cue, csv_rows, json_cues, parse_columns, sheet_cues, workbook_cues
+from .turns import TIME, Turn, end_at_next_start
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 SUBTITLE_SUFFIXES = {".vtt", ".srt"}
 WORD_SUFFIXES = {".docx"}
-SUPPORTED = TEXT_SUFFIXES | SUBTITLE_SUFFIXES | WORD_SUFFIXES
+SHEET_SUFFIXES = {".xlsx", ".csv", ".tsv"}
+JSON_SUFFIXES = {".json"}
+PDF_SUFFIXES = {".pdf"}
+SUPPORTED = TEXT_SUFFIXES | SUBTITLE_SUFFIXES | WORD_SUFFIXES | SHEET_SUFFIXES | JSON_SUFFIXES | PDF_SUFFIXES
 
 # A Zoom-style cue prefix: display names may hold spaces, dots and brackets.
 _CUE_PREFIX = re.compile(r"^(?P<label>[^\s:][^:\n]{0,59}?):[ \t]+(?P<words>\S.*)$", re.S)
 _SPEAKERLESS_MAX_CHARS = 600
 _SPEAKERLESS_MAX_GAP = 1.5
+
+
+# A Markdown backslash escape (CommonMark: a backslash before ASCII punctuation), as podcast
+# and web transcripts write "\[11:58\]"; the stored text keeps the character, not the escape.
+_MD_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+
+
+def unescape_markdown(text: str) -> str:
+    """``\\[11:58\\]`` -> ``[11:58]``, ``\\*`` -> ``*``; a lone backslash stays."""
+    return _MD_ESCAPE.sub(r"\1", text)
 
 
 @dataclass
@@ -42,21 +56,14 @@ class RawSource:
     body_line: int = 1
     cue_turns: list[Turn] | None = None
     file_fields: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # about a file still coded (a time cell that is not a time)
 
 
-@dataclass
-class _Cue:
-    start: float
-    end: float
-    start_label: str
-    end_label: str
-    speaker: str | None
-    words: str
-
-
-def read_source(path: Path, encoding: str | None = None) -> RawSource:
-    """Read one file of a supported type; raise SourceError naming the reason."""
+def read_source(path: Path, encoding: str | None = None, columns: Any = None) -> RawSource:
+    """Read one file of a supported type; raise SourceError naming the reason. ``columns``:
+    the metadata's names of the speaker, text and time columns (spreadsheets) or keys (JSON)."""
     suffix = path.suffix.lower()
+    named = parse_columns(columns, str(path))
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -65,16 +72,30 @@ def read_source(path: Path, encoding: str | None = None) -> RawSource:
         raise SourceError(str(path), "empty file")
     if suffix in WORD_SUFFIXES:
         return _read_docx(path, data)
+    if suffix == ".xlsx":
+        cues, warnings = workbook_cues(path, data, named)
+        return _from_cues(path, cues, "xlsx", None, warnings)
+    if suffix in PDF_SUFFIXES:
+        return _read_pdf(path, data)
     try:
         text, used = decode(data, encoding)
     except DecodeError as exc:
         raise SourceError(str(path), str(exc)) from exc
     if suffix in TEXT_SUFFIXES:
-        return _with_front_matter(path, text, "markdown" if suffix != ".txt" else "text", used)
+        raw = _with_front_matter(path, text, "markdown" if suffix != ".txt" else "text", used)
+        if raw.format == "markdown":
+            raw.text = unescape_markdown(raw.text)
+        return raw
     if suffix == ".vtt":
         return _read_vtt(path, text, used)
     if suffix == ".srt":
         return _read_srt(path, text, used)
+    if suffix in JSON_SUFFIXES:
+        cues, warnings = json_cues(path, text, named)
+        return _from_cues(path, cues, "json", used, warnings)
+    if suffix in SHEET_SUFFIXES:
+        cues, warnings = sheet_cues(csv_rows(path, text), named, str(path))
+        return _from_cues(path, cues, suffix[1:], used, warnings)
     raise SourceError(str(path), f"unsupported file type {suffix!r}")
 
 
@@ -115,6 +136,9 @@ def _read_docx(path: Path, data: bytes) -> RawSource:
     return raw
 
 
+_TABLE_TIME = re.compile(rf"[\[(]?[ \t]*({TIME})[ \t]*[\])]?")
+
+
 def _table_lines(table: Any) -> list[str]:
     """Transcripts kept as tables: (speaker, words) or (time, speaker, words) rows."""
     lines = []
@@ -123,8 +147,10 @@ def _table_lines(table: Any) -> list[str]:
         cells = [c for i, c in enumerate(cells) if c and (i == 0 or c != cells[i - 1])]
         if len(cells) == 2:
             lines.append(f"{cells[0]}: {cells[1]}")
-        elif len(cells) == 3 and re.fullmatch(TIME, cells[0]):
-            lines.append(f"[{cells[0]}] {cells[1]}: {cells[2]}")
+        elif len(cells) == 3 and (time := _TABLE_TIME.fullmatch(cells[0])):
+            lines.append(f"[{time.group(1)}] {cells[1]}: {cells[2]}")
+        elif len(cells) == 3 and (time := _TABLE_TIME.fullmatch(cells[1])):  # speaker, time, words
+            lines.append(f"[{time.group(1)}] {cells[0]}: {cells[2]}")
         elif cells:
             lines.append(" | ".join(cells))
     return lines
@@ -142,7 +168,7 @@ def _read_vtt(path: Path, text: str, used: str) -> RawSource:
     for caption in captions:
         words = " ".join(caption.text.split())
         speaker = caption.voice
-        cues.append(_cue(caption.start_in_seconds, caption.end_in_seconds, caption.start, caption.end, speaker, words))
+        cues.append(_cue((caption.start_in_seconds, caption.start), (caption.end_in_seconds, caption.end), speaker, words))
     return _from_cues(path, cues, "vtt", used)
 
 
@@ -156,7 +182,7 @@ def _read_srt(path: Path, text: str, used: str) -> RawSource:
     cues = []
     for sub in subtitles:
         words = " ".join(re.sub(r"<[^>]+>", "", sub.content).split())
-        cues.append(_cue(sub.start.total_seconds(), sub.end.total_seconds(), _srt_time(sub.start), _srt_time(sub.end), None, words))
+        cues.append(_cue((sub.start.total_seconds(), _srt_time(sub.start)), (sub.end.total_seconds(), _srt_time(sub.end)), None, words))
     return _from_cues(path, cues, "srt", used)
 
 
@@ -168,28 +194,35 @@ def _srt_time(delta: timedelta) -> str:
     return f"{hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}"
 
 
-def _cue(start: float, end: float, start_label: str, end_label: str, speaker: str | None, words: str) -> _Cue:
-    if speaker is None:
-        match = _CUE_PREFIX.match(words)
+def _cue(start: tuple[float, str], end: tuple[float, str], speaker: str | None, words: str) -> Cue:
+    return _with_prefix_speaker(Cue(speaker, words, start, end))
+
+
+def _with_prefix_speaker(cue: Cue) -> Cue:
+    """A cue without a speaker whose words open with ``Name:`` (Zoom) is that speaker's."""
+    if cue.speaker is None:
+        match = _CUE_PREFIX.match(cue.words)
         if match and len(match.group("label").split()) <= 6 and not match.group("label").lower().startswith("http"):
-            speaker, words = match.group("label").strip(), match.group("words").strip()
-    return _Cue(start, end, start_label, end_label, speaker, words)
+            cue.speaker, cue.words = match.group("label").strip(), match.group("words").strip()
+    return cue
 
 
-def _from_cues(path: Path, cues: list[_Cue], fmt: str, used: str) -> RawSource:
-    """Merge consecutive cues of one speaker into turns and lay them out as text."""
+def _from_cues(path: Path, cues: list[Cue], fmt: str, used: str | None, warnings: list[str] | None = None) -> RawSource:
+    """Merge consecutive cues of one speaker (and turn number, when the file has one) into
+    turns and lay them out as text. A turn without an end time ends where the next begins."""
     cues = [c for c in cues if c.words]
     if not cues:
-        raise SourceError(str(path), f"the {fmt.upper()} file has no cues with text")
-    groups: list[list[_Cue]] = []
+        raise SourceError(str(path), f"the {fmt.upper()} file has no {'cues' if fmt in ('vtt', 'srt') else 'turns'} with text")
+    groups: list[list[Cue]] = []
     for cue in cues:
         if groups:
             last = groups[-1]
-            same = cue.speaker == last[-1].speaker
+            same = cue.speaker == last[-1].speaker and cue.turn == last[-1].turn
             if same and cue.speaker is None:
                 # Speakerless subtitles: keep cues together across short pauses only.
                 length = sum(len(c.words) + 1 for c in last)
-                same = cue.start - last[-1].end <= _SPEAKERLESS_MAX_GAP and length < _SPEAKERLESS_MAX_CHARS
+                gap = cue.start - last[-1].end if cue.start is not None and last[-1].end is not None else 0.0
+                same = gap <= _SPEAKERLESS_MAX_GAP and length < _SPEAKERLESS_MAX_CHARS
             if same:
                 last.append(cue)
                 continue
@@ -206,5 +239,29 @@ def _from_cues(path: Path, cues: list[_Cue], fmt: str, used: str) -> RawSource:
         turns.append(Turn(start, offset + len(line), speaker, None, group[0].start_label, group[-1].end_label))
         parts.append(line)
         offset += len(line) + 1
-    return RawSource("\n".join(parts) + "\n", fmt, used, None, 1, turns)
+    end_at_next_start(turns)
+    return RawSource("\n".join(parts) + "\n", fmt, used, None, 1, turns, warnings=list(warnings or []))
+
+
+def _read_pdf(path: Path, data: bytes) -> RawSource:
+    """A PDF's text layer, page after page; its turns are found as in a text file."""
+    import logging
+
+    from pypdf import PdfReader
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # pypdf logs each oddity of a file it can still read
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise SourceError(str(path), "the PDF is password-protected; save a copy without the password")
+        pages = [page.extract_text() or "" for page in reader.pages]
+    except SourceError:
+        raise
+    except Exception as exc:  # pypdf raises many kinds (and RecursionError) for a damaged file
+        raise SourceError(str(path), f"not a readable PDF ({type(exc).__name__}); open it and save it again as PDF") from exc
+    text = normalise("\n".join(page.strip("\n") for page in pages if page.strip()))
+    if not text.strip():
+        raise SourceError(str(path), "no text layer; OCR it first (for example with ocrmypdf) and code "
+                                     "the OCR'd PDF")
+    return RawSource(text, "pdf")
 

@@ -15,11 +15,12 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from .codebook import Codebook
 from .errors import InputError, SourceError
 from .formats import SUPPORTED, RawSource, read_source
+from .ignore import SourceFilter
 from .metadata import SIDECAR_NAMES, MetadataError, SourceMeta, build_meta, load_sidecar
 from .segment import text_turns
 from .store import FileState
@@ -100,25 +101,56 @@ def _sidecar_stats(folder: Path) -> list[list]:
     return [[name, *_stat_part(folder / name)] for name in SIDECAR_NAMES if (folder / name).is_file()]
 
 
-def discover(folder: Path) -> tuple[list[Path], list[Problem]]:
-    """Every supported file below ``folder`` in a stable order, and the files we will not read."""
+NO_TURNS_MIN_CHARS = 2000  # a text this long with no speaker label is probably not what it seems
+CONVERSATIONS = {"interview", "meeting", "focus group", "focus_group", "conversation", "call", "podcast", "chat",
+                 "dialogue", "transcript", "lesson"}
+
+
+def no_turns_warning(raw: RawSource, meta: SourceMeta, turns: list[Turn]) -> str | None:
+    """A text of some length in which no speaker turn was found: a JSON file renamed .txt, or a
+    transcript whose labels qualkam does not know (issue 11). Field notes and documents (a
+    ``type`` that is not a conversation) are expected to have none."""
+    if raw.cue_turns is not None or any(t.speaker for t in turns) or len(raw.text) < NO_TURNS_MIN_CHARS:
+        return None
+    if meta.type and meta.type not in CONVERSATIONS:
+        return None
+    longest = max((t.end - t.start for t in turns), default=0)
+    hint = ""
+    if raw.text.lstrip()[:1] in ("{", "["):
+        hint = " It looks like JSON: if it is a JSON transcript, name it .json."
+    return (f"no speaker turns found in {len(raw.text):,} characters: coded as {len(turns)} segment(s) without a "
+            f"speaker, the longest {longest:,} characters.{hint} If it is a transcript, start each turn with "
+            f"'Name:' (the forms are in docs/sources-format.md); if it is notes or a document, give it a type "
+            f"such as 'type: fieldnote' in its metadata.")
+
+
+def discover(folder: Path, exclude: Sequence[str] = (), own: Sequence[Path] = ()) -> tuple[list[Path], list[Problem]]:
+    """Every supported file below ``folder`` in a stable order, and the files we will not read.
+
+    Not sources, and not reported: hidden files, sidecars, qualkam's own files (``own``: this
+    run's project store and output folder; any store named qualkam.db, journals, folders of
+    outputs) and what ``exclude`` or a ``.qualkamignore`` names (gitignore syntax).
+    """
     if not folder.exists():
         raise InputError(f"folder not found: {folder}")
     if not folder.is_dir():
         raise InputError(f"{folder} is not a folder; give the folder that holds the transcripts")
+    rules = SourceFilter(folder, exclude, own)
     files: list[Path] = []
     problems: list[Problem] = []
     for root, dirs, names in os.walk(folder, onerror=lambda exc: problems.append(Problem(str(exc.filename), f"cannot list folder: {exc.strerror}"))):
-        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
+        dirs[:] = rules.keep_folders(root, sorted(dirs))
         for name in sorted(names):
             path = Path(root) / name
-            if name.startswith((".", "~$")) or name in SIDECAR_NAMES:
+            if name.startswith((".", "~$")) or name in SIDECAR_NAMES or rules.excluded(root, name):
                 continue
             suffix = path.suffix.lower()
             if suffix in SUPPORTED:
                 files.append(path)
             elif suffix == ".doc":
                 problems.append(Problem(str(path), "old Word .doc format; save it as .docx"))
+            elif suffix == ".xls":
+                problems.append(Problem(str(path), "old Excel .xls format; save it as .xlsx"))
             else:
                 problems.append(Problem(str(path), f"unknown file type {suffix or '(none)'!r}; qualkam reads {', '.join(sorted(SUPPORTED))}"))
     if not files and not problems:
@@ -170,20 +202,23 @@ def prepare(folder: Path, files: list[Path], codebook: Codebook, encoding: str |
                 seen_ids[before.source_id] = str(path)
                 yield UnchangedFile(path, before.source_id)
                 continue
+        described = sidecars[path.parent].get(path.name, {})
         try:
-            raw = read_source(path, encoding)
+            # A spreadsheet's or JSON file's column names come from its sidecar entry.
+            raw = read_source(path, encoding, columns=described.get("columns"))
         except SourceError as exc:
             yield Problem(exc.path, exc.reason)
             continue
         fields = dict(raw.file_fields)
-        fields.update(sidecars[path.parent].get(path.name, {}))
+        fields.update(described)
         fields.update(raw.front_matter or {})
+        fields.pop("columns", None)  # how to read the file, not an attribute of the source
         try:
             meta = build_meta(fields, str(path))
         except MetadataError as exc:
             yield Problem(str(path), str(exc).removeprefix(f"{path}: "))
             continue
-        warnings = [warning.removeprefix(f"{path}: ") for warning in meta.warnings]
+        warnings = list(raw.warnings) + [warning.removeprefix(f"{path}: ") for warning in meta.warnings]
         if meta.type and meta.type not in codebook.source_types:
             warnings.append(f"source type {meta.type!r} is not one of the codebook's ({', '.join(codebook.source_types)}); add it to source_types")
         phase, phase_problem = codebook.resolve_phase(meta.phase, meta.date, meta.attributes)
@@ -200,4 +235,8 @@ def prepare(folder: Path, files: list[Path], codebook: Codebook, encoding: str |
             state.source_id, state.warnings = source.id, warnings
             source.state = state
         source.turns = raw.cue_turns if raw.cue_turns is not None else text_turns(raw.text, meta)
+        unlabelled = no_turns_warning(raw, meta, source.turns)
+        if unlabelled:
+            warnings.append(unlabelled)
+            yield Problem(str(path), unlabelled, skipped=False)
         yield source

@@ -15,16 +15,35 @@ TIME = r"\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,3})?"
 _NAME = r"[^\W\d_][\w.'’\-]*(?:[ \t]+[\w.'’\-]+){0,4}"
 _ROLE = r"\((?P<role>[^()\n]{1,60})\)"
 _LABEL = rf"(?P<label>{_NAME})(?:[ \t]*{_ROLE})?"
+_BOLD = r"(?:\*\*|__)"
+_END = r"(?:[ \t]+|$)"
+
+
+def _stamp(name: str) -> str:
+    r"""A time in brackets or parentheses, Markdown-escaped or not: ``[04:01]``, ``\[11:58\]``, ``(1:02:03)``."""
+    return rf"\\?[\[(][ \t]*(?P<{name}>{TIME})[ \t]*\\?[\])]"
+
+
+# A time right after a label: bracketed (then an optional colon or dash), or bare at the end
+# of the line (Otter: "Speaker 1  0:05", words below). A bare time followed by words is
+# part of what was said ("Adam: 5:30 is when we meet").
+_AFTER = rf"(?:[ \t]*(?:{_stamp('after')}(?:[ \t]*[:\-–—](?=[ \t]|$))?|(?P<bare>{TIME})(?=[ \t]*$)))?"
 
 # Each pattern ends where the spoken words begin.
 _PATTERNS = [
     # Zoom chat export: "00:05:41<TAB>Name:<TAB>message"; display names may be lower-case handles.
     re.compile(rf"^(?P<time>{TIME})\t(?P<label>[^\t\n:]{{1,60}}):\t"),
-    re.compile(rf"^[ \t]*[\[(](?P<time>{TIME})[\])][ \t]*(?:-[ \t]*)?{_LABEL}[ \t]*:(?:[ \t]+|$)"),
-    re.compile(rf"^[ \t]*{_LABEL}[ \t]*[\[(](?P<time>{TIME})[\])][ \t]*:?(?:[ \t]+|$)"),
-    re.compile(rf"^[ \t]*\*\*{_LABEL}[ \t]*(?::\*\*|\*\*[ \t]*:)(?:[ \t]+|$)"),
-    re.compile(rf"^[ \t]*{_LABEL}[ \t]*:(?:[ \t]+|$)"),
+    re.compile(rf"^[ \t]*{_stamp('time')}[ \t]*(?:-[ \t]*)?{_BOLD}?{_LABEL}[ \t]*(?::{_BOLD}?|{_BOLD}[ \t]*:){_END}"),
+    re.compile(rf"^[ \t]*{_LABEL}[ \t]*{_stamp('time')}[ \t]*:?{_END}"),
+    re.compile(rf"^[ \t]*{_BOLD}{_LABEL}{_BOLD}[ \t]*{_stamp('time')}[ \t]*:?{_END}"),
+    re.compile(rf"^[ \t]*{_BOLD}{_LABEL}[ \t]*(?::{_BOLD}|{_BOLD}[ \t]*:){_AFTER}{_END}"),
+    # The label takes as few words as it can, so "Sarah Collins  1:02:05" is not "Sarah Collins 1".
+    re.compile(rf"^[ \t]*(?P<label>{_NAME}?)[ \t]+(?P<time>{TIME})[ \t]*$"),
+    re.compile(rf"^[ \t]*{_LABEL}[ \t]*:{_AFTER}{_END}"),
 ]
+# Generic numbered labels of transcription tools and studies: "Speaker 1", "Participant 12", "T2".
+_NUMBERED = re.compile(r"(?:speaker|participant|respondent|interviewee|interviewer|moderator|student|teacher"
+                       r"|person|guest|host|p|s|t)[ \t]*\d{1,3}", re.I)
 
 SHORTHAND = {
     "i": "Researcher",
@@ -79,7 +98,10 @@ def is_speaker_label(label: str, has_role: bool, has_time: bool, known: Callable
         return True
     if known is not None and known(label):
         return True
-    if not looks_like_name(label):
+    if _NUMBERED.fullmatch(label.strip()):
+        return True
+    words = [w for w in label.split() if not ((has_role or has_time) and w.isdigit())]
+    if not looks_like_name(" ".join(words)):
         return False
     if has_role or has_time:
         return True
@@ -95,8 +117,9 @@ def match_label(line: str, known: Callable[[str], bool] | None = None) -> tuple[
         if not match:
             continue
         label = match.group("label").strip()
-        role = match.groupdict().get("role")
-        time = match.groupdict().get("time")
+        groups = match.groupdict()
+        role = groups.get("role")
+        time = groups.get("time") or groups.get("after") or groups.get("bare")
         if pattern is _PATTERNS[0] or is_speaker_label(label, bool(role), bool(time), known):
             return match, label, role.strip() if role else None, time
         return None
@@ -151,4 +174,13 @@ def find_turns(text: str, known: Callable[[str], bool] | None = None) -> list[Tu
     else:
         current.end = len(text)
         turns.append(_trim(text, current))
-    return [t for t in turns if t.end > t.start]
+    turns = [t for t in turns if t.end > t.start]
+    end_at_next_start(turns)
+    return turns
+
+
+def end_at_next_start(turns: list[Turn]) -> None:
+    """A turn whose source gives only start times ends where the next turn, if timed, begins."""
+    for turn, after in zip(turns, turns[1:]):
+        if turn.time_start and turn.time_end is None and after.time_start:
+            turn.time_end = after.time_start

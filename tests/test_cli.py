@@ -61,6 +61,7 @@ def test_bad_files_are_reported_once_and_good_ones_coded(runner: CliRunner, fold
     (folder / "empty.txt").write_bytes(b"")
     (folder / "photo.txt").write_bytes(b"\x89PNG\x00\x00\x00IHDR")
     (folder / "notes.pdf").write_bytes(b"%PDF-1.4")
+    (folder / "slides.pptx").write_bytes(b"PK\x03\x04")
     write(folder / "bad.md", "---\ntitle: [oops\n---\nText.\n")
     locked = write(folder / "locked.txt", "secret")
     locked.chmod(0)
@@ -68,7 +69,8 @@ def test_bad_files_are_reported_once_and_good_ones_coded(runner: CliRunner, fold
     locked.chmod(0o644)
     assert result.exit_code == 1
     output = result.output
-    for name, reason in (("empty.txt", "empty file"), ("photo.txt", "binary file"), ("notes.pdf", "unknown file type '.pdf'"),
+    for name, reason in (("empty.txt", "empty file"), ("photo.txt", "binary file"), ("notes.pdf", "not a readable PDF"),
+                         ("slides.pptx", "unknown file type '.pptx'"),
                          ("bad.md", "malformed front matter")):
         assert output.count(name) == 1, f"{name} reported once:\n{output}"
         (line,) = [line for line in output.splitlines() if name in line]

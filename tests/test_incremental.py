@@ -41,9 +41,9 @@ def reads(monkeypatch) -> list[str]:
     seen: list[str] = []
     real = formats.read_source
 
-    def spy(path: Path, encoding=None):
+    def spy(path: Path, *args, **kwargs):
         seen.append(path.name)
-        return real(path, encoding)
+        return real(path, *args, **kwargs)
 
     monkeypatch.setattr(ingest, "read_source", spy)
     return seen

@@ -20,12 +20,13 @@ from .render import matrix_table
 
 @app.command("code")
 def code_cli(
-    folder: Path = typer.Argument(..., help="Folder of transcripts (.txt .md .docx .vtt .srt), read recursively."),
+    folder: Path = typer.Argument(..., help="Folder of transcripts, read recursively: .txt .md .docx .pdf "
+                               ".vtt .srt .json (lists of turns) .xlsx .csv .tsv (a turn or sentence a row)."),
     codebook: str = typer.Option(None, "--codebook", "-c", help="Codebook YAML path, or 'kam' for the built-in one. "
                                  f"Default: the project's own codebook; '{DEFAULT_CODEBOOK}' for a new project."),
     replace_codebook: bool = typer.Option(False, "--replace-codebook", help="Use --codebook even though it differs "
                                           "from the codebook of a project with people's codings (they are kept)."),
-    project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file (created if missing)."),
+    project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file (created if missing); never read as a source."),
     out_dir: Path = typer.Option(Path("qualkam-out"), "--out", "-o", help="Folder for excerpts.csv and the matrices."),
     unit: Unit = typer.Option(Unit.turn, "--unit", "-u", help="Segment unit: speaker turn, paragraph or sentence."),
     model: str = typer.Option(None, "--model", "-m", help="An installed trained spaCy pipeline (default: blank English, no download)."),
@@ -35,6 +36,9 @@ def code_cli(
                                 "model from 'qualkam train') or both."),
     jobs: int = typer.Option(None, "--jobs", "-j", help="Worker processes for segmenting and matching "
                              "(default: every core). Results do not depend on it."),
+    exclude: list[str] = typer.Option(None, "--exclude", "-x", help="Files not to read, a gitignore pattern relative "
+                                      "to FOLDER ('drafts/', '*.csv'); repeat it. A .qualkamignore file in FOLDER "
+                                      "or its subfolders works the same way."),
 ) -> None:
     """Code a folder of transcripts: suggest codes with their evidence, store them, export CSVs."""
     with Project.open(project, create=True) as store:
@@ -48,7 +52,7 @@ def code_cli(
 
             report = code_folder(folder, codebook, store, unit=unit, model=model, encoding=encoding,
                                  out_dir=out_dir, progress=tick, suggest=suggest, jobs=jobs,
-                                 replace_codebook=replace_codebook)
+                                 replace_codebook=replace_codebook, exclude=exclude or ())
         book = report.codebook
         assert book is not None
         for warning in book.warnings:
@@ -67,6 +71,10 @@ def code_cli(
         if report.missing_sources:
             err.print(f"note: {len(report.missing_sources)} source(s) in the project are no longer in {folder} "
                       f"(kept): {', '.join(report.missing_sources[:5])}{' ...' if len(report.missing_sources) > 5 else ''}")
+        if report.excluded_sources:
+            err.print(f"note: {len(report.excluded_sources)} source(s) in the project are excluded now (--exclude, "
+                      f".qualkamignore) and kept as they were: {escape(', '.join(report.excluded_sources[:5]))}"
+                      f"{' ...' if len(report.excluded_sources) > 5 else ''}", soft_wrap=True)
         if not quiet:
             counts = store.counts()
             out.print(f"[bold]qualkam code[/] · codebook {escape(book.describe())}", soft_wrap=True, highlight=False)
