@@ -38,3 +38,18 @@ class ModelNotFoundError(QualkamError):
 
 class StoreError(QualkamError):
     """The project store is missing, from a newer qualkam, or locked too long."""
+
+
+def debugging() -> bool:
+    """``QUALKAM_DEBUG=1``: let unexpected exceptions through, with their traceback."""
+    import os
+
+    return bool(os.environ.get("QUALKAM_DEBUG"))
+
+
+def unexpected(exc: BaseException) -> str:
+    """The one-line reason for a file that failed in a way qualkam did not foresee: a bug to
+    report, said as such, while the run goes on with the other files."""
+    detail = " ".join(str(exc).split())[:200]
+    return (f"could not be coded: {type(exc).__name__}{': ' + detail if detail else ''} (a bug in qualkam; "
+            "run again with QUALKAM_DEBUG=1 and report the traceback)")

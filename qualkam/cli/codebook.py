@@ -51,11 +51,15 @@ def show_cli(path: str = typer.Argument(..., help="Codebook YAML path, or 'kam'.
         for phase in book.phases:
             phases.add(f"{escape(phase.label)} [cyan]{phase.id}[/]")
 
-    def grow(branch: Tree, parent: str | None) -> None:
-        for code in book.children(parent):
-            grow(branch.add(_node(book, code)), code.id)
-
-    grow(tree.add("[bold]codes[/]"), None)
+    children: dict[str | None, list[Code]] = {}
+    for code in book.codes.values():
+        children.setdefault(code.parent, []).append(code)
+    top = tree.add("[bold]codes[/]")
+    stack: list[tuple[Tree, Code]] = [(top, c) for c in reversed(children.get(None, []))]
+    while stack:  # iterative: a deep tree cannot exhaust Python's recursion
+        branch, code = stack.pop()
+        node = branch.add(_node(book, code))
+        stack.extend((node, child) for child in reversed(children.get(code.id, [])))
     out.print(tree)
 
 
