@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from ..projects import clone_for, merge_from
+from ..projects import check_coder_name, clone_for, merge_from
 from ..store import DEFAULT_PROJECT, Project
 from .app import EXIT_OK, EXIT_PROBLEMS, app
 from .console import err, out
@@ -22,7 +22,7 @@ def clone_cli(
     project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="The master project."),
 ) -> None:
     """Copy the project for one coder, without anybody else's codings, memos or audit lines."""
-    target = out_file or project.with_name(f"{project.stem}-{coder}.db")
+    target = out_file or project.with_name(f"{project.stem}-{check_coder_name(coder)}.db")
     with Project.open(project) as store:
         made = clone_for(store, coder, target)
     out.print(f"{made}: a copy of {project} for {coder}; code it with --project {made}", soft_wrap=True)

@@ -83,7 +83,7 @@ def reliability_cli(
     unit: str = typer.Option("segment", "--unit", help="segment, sentence, or character (unitized alpha on the coders' spans)."),
     level: str = typer.Option("nominal", "--level", help="Presence/absence of a code is nominal (binary), so alpha is the same at every level; see 'qualkam agreement' for rated data."),
     replicates: int = typer.Option(0, "--bootstrap", help="Bootstrap replicates for 95% intervals (e.g. 1000)."),
-    seed: int = typer.Option(0, "--seed", help="Seed for the bootstrap, for reproducible intervals."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed for the bootstrap, for reproducible intervals."),
     minimum: float = typer.Option(0.667, "--minimum", help="Report the probability that alpha is below this."),
     distance: str = typer.Option("masi", "--distance", help="Overall alpha over code sets: masi or jaccard."),
     fmt: str = typer.Option("table", "--format", help="table, json or csv."),
