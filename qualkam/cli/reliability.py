@@ -31,13 +31,13 @@ def _num(value: object, places: int = 3) -> str:
 
 def _table(report: ReliabilityReport) -> Table:
     frame = report.per_code
-    table = Table(title=f"agreement · {', '.join(report.coders)} · unit: {report.unit}", header_style="bold",
+    table = Table(title=escape(f"agreement · {', '.join(report.coders)} · unit: {report.unit}"), header_style="bold",
                   box=box.SIMPLE_HEAD, pad_edge=False)
     if report.unit == "character":
         for name in ("code", "unitized α", ""):
             table.add_column(name)
         for row in frame.itertuples(index=False):
-            table.add_row(row.code, _num(row.krippendorff_alpha), row.alpha_interpretation or "")
+            table.add_row(escape(row.code), _num(row.krippendorff_alpha), row.alpha_interpretation or "")
         return table
     kappa = "cohen_kappa" if len(report.coders) == 2 else "fleiss_kappa"
     columns = [("code", "left"), ("units", "right"), ("prev.", "right"), ("differ", "right"), ("% agr.", "right"),
@@ -45,7 +45,7 @@ def _table(report: ReliabilityReport) -> Table:
                ("α", "right"), ("α verdict", "left")]
     rows = []
     for row in frame.to_dict(orient="records"):
-        cells = [row["code"], str(row["n_pairable"]), _num(row["prevalence"], 2), str(row["n_disagree"]),
+        cells = [escape(row["code"]), str(row["n_pairable"]), _num(row["prevalence"], 2), str(row["n_disagree"]),
                  _num(row["percent_agreement"]), _num(row[kappa]),
                  _BANDS.get(row["kappa_interpretation"], row["kappa_interpretation"] or "—"),
                  _num(row["gwet_ac1"]), _num(row["krippendorff_alpha"]), (row["alpha_interpretation"] or "—").split()[0]]
@@ -71,7 +71,7 @@ def _bootstrap_table(report: ReliabilityReport, minimum: float, replicates: int,
     for name in ("code", "α 95% CI", f"P(α < {minimum:g})", "κ 95% CI"):
         table.add_column(name, justify="left" if name == "code" else "right")
     for row in report.per_code.to_dict(orient="records"):
-        table.add_row(row["code"], f"{_num(row['alpha_low'])} – {_num(row['alpha_high'])}",
+        table.add_row(escape(row["code"]), f"{_num(row['alpha_low'])} – {_num(row['alpha_high'])}",
                       _num(row["p_alpha_below_minimum"]), f"{_num(row['kappa_low'])} – {_num(row['kappa_high'])}")
     return table
 
@@ -123,4 +123,4 @@ def reliability_cli(
     else:
         with atomic_open(out_file) as handle:
             handle.write(text)
-        err.print(f"wrote {out_file}")
+        err.print(f"wrote {escape(str(out_file))}")

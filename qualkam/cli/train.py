@@ -83,7 +83,7 @@ def train_cli(
     """Train a text classifier on people's codings; report held-out precision, recall and F1 vs the rules."""
     with Project.open(project) as store:
         result = train(store, layer=source_layer, min_examples=min_examples, folds=folds, seed=seed, epochs=epochs,
-                       progress=lambda message: err.print(f"training: {message}", highlight=False))
+                       progress=lambda message: err.print(f"training: {escape(message)}", highlight=False))
     if result.skipped:
         listed = ", ".join(f"{code} ({n})" for code, n in result.skipped.items())
         err.print(f"note: {len(result.skipped)} code(s) skipped, fewer than {min_examples} positive segments: "

@@ -39,7 +39,7 @@ def _count(items: str) -> int:
 def _terminal_table(table: pd.DataFrame, title: str) -> Table:
     """Counts in columns and each code's flags under its name, so a 100-column terminal holds
     it; the lists of source types, phases and roles are in the CSV and JSON."""
-    grid = Table(title=title, header_style="bold")
+    grid = Table(title=escape(title), header_style="bold")
     grid.add_column("code", overflow="fold", max_width=44)
     for name in ("segments", "sources", "speakers", "types", "phases"):
         grid.add_column(name, justify="right", no_wrap=True)
@@ -81,7 +81,7 @@ def triangulate_cli(
         table = triangulation_table(store, layer=layer)
     if out_file is not None:
         _write(table, out_file)
-        err.print(f"wrote {out_file}")
+        err.print(f"wrote {escape(str(out_file))}")
     if fmt is TableFormat.csv:
         typer.echo(table.to_csv(index=False), nl=False)
     elif fmt is TableFormat.json:
