@@ -41,7 +41,7 @@ class _Checked:
             return super().construct_object(node, deep)  # type: ignore[misc]
         except yaml.YAMLError:
             raise
-        except (ValueError, TypeError, OverflowError, ArithmeticError, UnicodeError) as exc:
+        except (ValueError, TypeError, ArithmeticError, LookupError, AttributeError) as exc:
             raise ConstructorError(None, None, f"cannot read the {node.tag.rsplit(':', 1)[-1]} value "
                                    f"{str(node.value)[:40]!r}: {exc}", node.start_mark) from exc
 

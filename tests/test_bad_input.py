@@ -204,3 +204,12 @@ def test_an_unforeseen_error_while_storing_is_rolled_back_and_reported(
     assert "ValueError: cannot store" in line
     with Project.open(tmp_path / "p.db") as store:
         assert [r[0] for r in store.query("SELECT path FROM sources")] == ["z_good.txt"]
+
+
+def test_an_alias_bomb_in_a_sidecar_is_one_warning_and_the_files_are_coded(runner: CliRunner, corpus: Path, tmp_path: Path) -> None:
+    _place(corpus, "metadata.yaml", BOMB)
+    _place(corpus, "x.md", GOOD)
+    result = _code(runner, corpus, tmp_path)
+    lines = [line for line in result.output.splitlines() if "metadata.yaml" in line]
+    assert len(lines) == 1 and "expands to more than" in lines[0], result.output
+    assert "coded 3" in result.output
