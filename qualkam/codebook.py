@@ -17,8 +17,8 @@ from typing import Any, Iterator
 import yaml
 
 try:  # the regular-expression parser, to read a REGEX's structure (see regex_problem)
-    import re._constants as _sre_constants
-    import re._parser as _sre_parse
+    import re._constants as _sre_constants  # type: ignore[import-not-found,unused-ignore]
+    import re._parser as _sre_parse  # type: ignore[import-not-found,unused-ignore]
 except ImportError:  # Python < 3.11
     import sre_constants as _sre_constants  # type: ignore[no-redef]
     import sre_parse as _sre_parse  # type: ignore[no-redef]

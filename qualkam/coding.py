@@ -323,6 +323,7 @@ def code_folder(
                 _flush(pending, codebook_id, project, report, suggest, learned)  # type: ignore[arg-type]
             tick(key.path)()
             continue
+        assert not isinstance(result, Failed)  # a failed source became a Problem above
         segments, suggestions = result if result is not None else (None, [])
         if isinstance(key, UnchangedFile):
             _finish(None, None, [], codebook_id, project, report, tick(str(key.path)), suggest, learned, pending)

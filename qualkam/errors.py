@@ -75,6 +75,9 @@ def from_environment(exc: BaseException, project: str | None = None) -> QualkamE
         if "locked" in text or "busy" in text:
             return QualkamError(f"{where} is locked by another program (SQLite: {exc}); close it and run again")
         return None
+    if isinstance(exc, sqlite3.DatabaseError) and ("malformed" in str(exc) or "not a database" in str(exc)):
+        return QualkamError(f"the project file is damaged (SQLite: {exc}); restore it from a backup, or make a new "
+                            "project with another --project path")
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM):
         name = f" {exc.filename}" if exc.filename else ""
         advice = {errno.ENOSPC: "the disk is full; free some space and run again",

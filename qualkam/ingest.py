@@ -152,7 +152,7 @@ def prepare(folder: Path, files: list[Path], codebook: Codebook, encoding: str |
         except Exception as exc:
             if debugging():
                 raise
-            items = [i for i in items if isinstance(i, Problem)] + [Problem(str(path), unexpected(exc))]
+            items = [*(i for i in items if isinstance(i, Problem)), Problem(str(path), unexpected(exc))]
         yield from items
 
 

@@ -63,7 +63,7 @@ def test_a_read_only_project_is_exit_2_with_what_to_do(runner: CliRunner, tmp_pa
     assert "read-only" in result.output and "bug" not in result.output
 
 
-@pytest.mark.parametrize("failure", ["sqlite", "enospc", "erofs"])
+@pytest.mark.parametrize("failure", ["sqlite", "enospc", "erofs", "malformed"])
 def test_a_full_disk_is_exit_2_with_what_to_do(runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                failure: str) -> None:
     import qualkam.coding as coding
@@ -71,15 +71,18 @@ def test_a_full_disk_is_exit_2_with_what_to_do(runner: CliRunner, tmp_path: Path
     def full(*args, **kwargs):
         if failure == "sqlite":
             raise sqlite3.OperationalError("database or disk is full")
+        if failure == "malformed":
+            raise sqlite3.DatabaseError("database disk image is malformed")
         code = errno.ENOSPC if failure == "enospc" else errno.EROFS
         raise OSError(code, "No space left on device" if failure == "enospc" else "Read-only file system",
                       str(tmp_path / "out" / "excerpts.csv"))
 
-    if failure == "sqlite":
+    if failure in ("sqlite", "malformed"):
         monkeypatch.setattr(Project, "store_source", full)
     else:
         monkeypatch.setattr(coding, "write_outputs", full)
     result = _code(runner, tmp_path, tmp_path / "p.db")
     assert result.exit_code == 2, result.output
     assert "bug" not in result.output
-    assert {"sqlite": "disk is full", "enospc": "disk is full", "erofs": "read-only"}[failure] in result.output
+    assert {"sqlite": "disk is full", "enospc": "disk is full", "erofs": "read-only",
+            "malformed": "damaged"}[failure] in result.output

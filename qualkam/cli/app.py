@@ -28,7 +28,7 @@ class QualkamGroup(TyperGroup):
             raise typer.Exit(exc.exit_code) from None
         except (typer.Exit, typer.Abort, TyperException):  # usage errors: Typer reports them
             raise
-        except (OSError, sqlite3.OperationalError) as exc:  # a full disk, a read-only project: not a bug
+        except (OSError, sqlite3.DatabaseError) as exc:  # a full disk, a read-only project: not a bug
             mapped = from_environment(exc)
             if mapped is None:
                 _internal(exc)
