@@ -161,6 +161,11 @@ def _prepare_one(path: Path, folder: Path, codebook: Codebook, encoding: str | N
                  seen_ids: dict[str, str]) -> Iterator[PreparedSource | Problem | UnchangedFile]:
     """``prepare`` for one file."""
     rel = str(path.relative_to(folder))
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:  # bytes the file system gave that are not text (os.fsdecode's surrogates)
+        yield Problem(str(path), "the file name is not valid UTF-8 text; rename the file")
+        return
     if known is not None and path.parent not in sidecar_stats:
         sidecar_stats[path.parent] = _sidecar_stats(path.parent)
     if path.parent not in sidecars:

@@ -213,3 +213,18 @@ def test_an_alias_bomb_in_a_sidecar_is_one_warning_and_the_files_are_coded(runne
     lines = [line for line in result.output.splitlines() if "metadata.yaml" in line]
     assert len(lines) == 1 and "expands to more than" in lines[0], result.output
     assert "coded 3" in result.output
+
+
+def test_a_file_name_that_is_not_utf8_is_one_line(runner: CliRunner, corpus: Path, tmp_path: Path) -> None:
+    import os
+
+    try:
+        with open(os.path.join(os.fsencode(corpus), b"bad\xff.md"), "wb") as handle:
+            handle.write(GOOD.encode("utf-8"))
+    except OSError:
+        pytest.skip("this file system refuses names that are not UTF-8")
+    result = _code(runner, corpus, tmp_path)
+    assert result.exit_code == 1, result.output
+    (line,) = [line for line in result.output.splitlines() if "bad" in line]
+    assert "file name is not valid UTF-8" in line
+    assert "coded 2" in result.output
