@@ -16,6 +16,13 @@ from typing import Any, Iterator
 
 import yaml
 
+try:  # the regular-expression parser, to read a REGEX's structure (see regex_problem)
+    import re._constants as _sre_constants  # type: ignore[import-not-found,unused-ignore]
+    import re._parser as _sre_parse  # type: ignore[import-not-found,unused-ignore]
+except ImportError:  # Python < 3.11
+    import sre_constants as _sre_constants  # type: ignore[no-redef]
+    import sre_parse as _sre_parse  # type: ignore[no-redef]
+
 from .errors import CodebookError, InputError
 from .yamlload import FastTextDateLoader, TextDateLoader, error_problem, error_where
 from .yamlload import load as load_yaml
@@ -30,6 +37,10 @@ CODE_KEYS = {
     "attributes", "patterns", "children",
 }
 PATTERN_KEYS = {"lemmas", "tokens", "exclude_lemmas", "exclude_tokens"}
+MAX_REPEAT = 100  # the largest n in a token pattern's OP "{n}" / "{n,m}" (spaCy writes out n tokens)
+MAX_REGEX = 1000  # characters in one REGEX
+MAX_CODE_DEPTH = 50  # levels in the code tree (a real codebook has a handful)
+_OP = re.compile(r"^\{\s*(\d*)\s*(,?)\s*(\d*)\s*\}$")
 NEEDS_MODEL = {"POS", "TAG", "DEP", "MORPH", "ENT_TYPE", "ENT_IOB", "ENT_ID", "SENT_START", "IS_SENT_START"}
 BUILTIN = {"kam": "kam.yaml"}
 DEFAULT_CODEBOOK = "kam"  # the built-in codebook a NEW project starts with; an existing project keeps its own
@@ -285,9 +296,14 @@ def _token_patterns(v: _Validator, node: dict[str, Any], key: str, where: str) -
         if not isinstance(pattern, list) or not pattern or not all(isinstance(t, dict) and t for t in pattern):
             v.error(node, key, label, "a token pattern must be a non-empty list of non-empty {ATTR: value} mappings")
             continue
+        problems = [f"{label}[{i}]: {problem}" for i, token in enumerate(pattern) for problem in _token_problems(token)]
+        for problem in problems:
+            v.error(node, key, problem.split(": ", 1)[0], problem.split(": ", 1)[1])
+        if problems:
+            continue
         try:
             checker.add("check", [pattern])
-        except (MatchPatternError, ValueError, TypeError, KeyError) as exc:
+        except (MatchPatternError, ValueError, TypeError, KeyError, re.error, OverflowError) as exc:
             first = " ".join(str(exc).split())[:200]
             v.error(node, key, label, f"spaCy rejects this pattern: {first}")
             continue
@@ -296,6 +312,72 @@ def _token_patterns(v: _Validator, node: dict[str, Any], key: str, where: str) -
             v.warn(node, key, label, f"uses {sorted(used & NEEDS_MODEL)}, which only a trained pipeline (--model) sets")
         out.append(pattern)
     return out
+
+
+def _token_problems(token: dict[str, Any]) -> list[str]:
+    """What spaCy would accept but must not run: an ``OP`` repeat spaCy writes out n times
+    (``{99999999999}`` never finished), and a ``REGEX`` that does not compile or can
+    backtrack catastrophically (``(a+)+$`` takes seconds on a 30-letter word; see
+    ``regex_problem``). Checked before spaCy sees the pattern."""
+    problems = []
+    for attr, value in token.items():
+        if str(attr).upper() == "OP" and isinstance(value, str):
+            match = _OP.match(value)
+            numbers = [int(n) for n in match.groups()[::2] if n] if match else []
+            if any(n > MAX_REPEAT for n in numbers):
+                problems.append(f"OP {value!r} repeats a token more than {MAX_REPEAT} times; use a smaller count")
+        if isinstance(value, dict):
+            for predicate, expression in value.items():
+                if str(predicate).upper() != "REGEX":
+                    continue
+                if not isinstance(expression, str):
+                    problems.append(f"{attr}.REGEX must be a text, not {expression!r}")
+                    continue
+                problem = regex_problem(expression)
+                if problem:
+                    problems.append(f"{attr}.REGEX {expression[:60]!r}: {problem}")
+    return problems
+
+
+def regex_problem(expression: str) -> str | None:
+    """Why a REGEX is refused, or None. The rule (docs/codebook-format.md): it must compile,
+    be at most ``MAX_REGEX`` characters, and have no repeat inside a repeat (``(a+)+``,
+    ``(\\w*\\s?)*``) and no alternatives inside a repeat that can start the same way
+    (``(a|ab)*``, ``(x|\\w)+``), the shapes that backtrack exponentially. Python's re has no
+    time limit, so a pattern that could run for hours is refused when the codebook loads."""
+    if len(expression) > MAX_REGEX:
+        return f"longer than {MAX_REGEX} characters"
+    try:
+        parsed = _sre_parse.parse(expression)
+    except (re.error, RecursionError, OverflowError, ValueError) as exc:
+        return f"not a valid regular expression ({' '.join(str(exc).split())[:120]})"
+    stack: list[tuple[Any, bool]] = [(parsed, False)]
+    while stack:
+        items, repeated = stack.pop()
+        for op, av in items:
+            name = str(op)
+            if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+                _low, high, sub = av
+                repeats = high is _sre_constants.MAXREPEAT or high > 1
+                if repeats and repeated and name != "POSSESSIVE_REPEAT":
+                    return "a repeat inside a repeat (such as (a+)+) can take hours to fail; rewrite it without nesting"
+                stack.append((sub, repeated or repeats))
+            elif name == "SUBPATTERN":
+                stack.append((av[-1], repeated))
+            elif name == "ATOMIC_GROUP":
+                stack.append((av, False))  # an atomic group never backtracks into itself
+            elif name in ("ASSERT", "ASSERT_NOT"):
+                stack.append((av[1], repeated))
+            elif name == "BRANCH":
+                branches = av[1]
+                firsts = [b[0] for b in branches if b and str(b[0][0]) == "LITERAL"]
+                if repeated and (len(firsts) < len(branches) or len({f[1] for f in firsts}) < len(firsts)):
+                    return ("alternatives inside a repeat that can match the same text (such as (a|ab)+) can take "
+                            "hours to fail; make each alternative start with a different letter")
+                stack.extend((b, repeated) for b in branches)
+            elif name == "GROUPREF_EXISTS":
+                stack.extend((b, repeated) for b in av[1:] if b)
+    return None
 
 
 def _date(v: _Validator, node: dict[str, Any], key: str, where: str) -> dt.date | None:
@@ -472,16 +554,28 @@ def _parse_codes(v: _Validator, data: dict[str, Any]) -> dict[str, Code]:
         if code.parent is not None and code.parent not in codes:
             v.problems.append(f"{v.path}:{code.line}: code '{code.id}'.parent: unknown parent {code.parent!r}")
             code.parent = None
+    depth: dict[str, int] = {}  # code -> levels above it; each chain walked once (a long chain is linear)
     for code in codes.values():
-        seen = {code.id}
-        parent = code.parent
-        while parent is not None:
-            if parent in seen:
-                v.problems.append(f"{v.path}:{code.line}: code '{code.id}'.parent: the parent chain loops back to {parent!r}")
-                code.parent = None
+        chain: list[str] = []
+        on_chain: set[str] = set()
+        current: str | None = code.id
+        while current is not None and current not in depth:
+            if current in on_chain:
+                loop = codes[current]
+                v.problems.append(f"{v.path}:{loop.line}: code '{loop.id}'.parent: the parent chain loops back to {loop.id!r}")
+                loop.parent = None
+                depth[current] = 0
                 break
-            seen.add(parent)
-            parent = codes[parent].parent
+            chain.append(current)
+            on_chain.add(current)
+            current = codes[current].parent
+        base = depth[current] + 1 if current is not None else 0
+        for offset, cid in enumerate(reversed(chain)):
+            depth.setdefault(cid, base + offset)
+    too_deep = [c for c in codes.values() if depth.get(c.id, 0) == MAX_CODE_DEPTH]
+    for code in too_deep:
+        v.problems.append(f"{v.path}:{code.line}: code '{code.id}'.parent: the code tree is more than {MAX_CODE_DEPTH} "
+                          "levels deep here; a codebook is read and shown as a tree, keep it shallower")
     return codes
 
 

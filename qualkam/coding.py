@@ -13,6 +13,7 @@ codebook, unit and pipeline).
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -28,10 +29,10 @@ from .codebook import (
     load_codebook,
     resolve_path,
 )
-from .errors import CodebookChangeError, QualkamError
+from .errors import CodebookChangeError, QualkamError, debugging, unexpected
 from .export import write_outputs
 from .ingest import PreparedSource, Problem, UnchangedFile, discover, prepare
-from .nlp import load_pipeline, pipeline_name
+from .nlp import load_pipeline, pipe, pipeline_name
 from .parallel import available_cores, ordered_map, start_method
 from .segment import Segment, Unit, resolve_turns, split_turn
 from .store import FileState, Project, SourceRecord
@@ -136,6 +137,7 @@ class CodeReport:
     model_id: int | None = None
     codebook: Codebook | None = None  # the codebook the run used (see ``codebook.describe()``)
     codebook_notes: list[str] = field(default_factory=list)  # how it was chosen, what it changed
+    folder: Path = Path(".")
 
     @property
     def skipped(self) -> list[Problem]:
@@ -148,7 +150,7 @@ def segment_and_suggest(source: PreparedSource, unit: Unit, suggester: Suggester
     (``rules=False``: segments only, for ``--suggest model``)."""
     text = source.raw.text
     resolved = resolve_turns(source.turns, source.meta)
-    docs = suggester.nlp.pipe(text[turn.start:turn.end] for turn, *_ in resolved)
+    docs = pipe(suggester.nlp, (text[turn.start:turn.end] for turn, *_ in resolved))
     segments: list[Segment] = []
     suggestions: list[list[Suggestion]] = []
     for (turn, speaker, role, speaker_unit), doc in zip(resolved, docs):
@@ -202,10 +204,29 @@ def _worker_init(codebook: Codebook, model: str | None, unit: Unit, rules: bool,
     _WORKER = (suggester or Suggester(codebook, load_pipeline(model)), unit, rules)
 
 
-def _worker_code(source: PreparedSource) -> tuple[list[Segment], list[list[Suggestion]]]:
+@dataclass
+class Failed:
+    """A source whose segmenting or matching raised: reported as that file's problem."""
+
+    reason: str
+
+
+def _guarded(source: PreparedSource, unit: Unit, suggester: Suggester,
+             rules: bool) -> "tuple[list[Segment], list[list[Suggestion]]] | Failed":
+    """``segment_and_suggest``, with an unforeseen exception turned into ``Failed`` so one
+    source cannot stop the run (nor, in a worker, break the pool)."""
+    try:
+        return segment_and_suggest(source, unit, suggester, rules)
+    except Exception as exc:
+        if debugging():
+            raise
+        return Failed(unexpected(exc))
+
+
+def _worker_code(source: PreparedSource) -> "tuple[list[Segment], list[list[Suggestion]]] | Failed":
     assert _WORKER is not None, "_worker_init did not run"
     suggester, unit, rules = _WORKER
-    return segment_and_suggest(source, unit, suggester, rules)
+    return _guarded(source, unit, suggester, rules)
 
 
 def resolve_jobs(jobs: int | None, files: list[Path]) -> int:
@@ -270,7 +291,15 @@ def _flush(pending: Pending, codebook_id: int, project: Project, report: CodeRep
 
 def _store(record: SourceRecord, segments: list[Segment], suggestions: list[list[Suggestion]], codebook_id: int,
            project: Project, report: CodeReport) -> None:
-    stored = project.store_source(record, codebook_id, segments, suggestions)
+    try:
+        stored = project.store_source(record, codebook_id, segments, suggestions)
+    except sqlite3.Error:
+        raise  # the store itself (full disk, read-only, locked): the run cannot go on
+    except Exception as exc:  # this source's data: its transaction rolled back, the run goes on
+        if debugging():
+            raise
+        report.problems.append(Problem(str(report.folder / record.path), unexpected(exc)))
+        return
     report.coded += 1
     report.segments += stored.segments
     report.suggestions += stored.suggestions
@@ -320,7 +349,7 @@ def code_folder(
     files, problems = discover(folder, exclude, own)
     workers = resolve_jobs(jobs, files)
     report = CodeReport(files=len(files), problems=list(problems), model_id=learned.id if learned else None,
-                        codebook=codebook, codebook_notes=choice.notes)
+                        codebook=codebook, codebook_notes=choice.notes, folder=folder)
     pipeline = pipeline_name(model)
     rules = suggest != "model"
     # The suggest mode and model version join the fingerprint (only when not the default, so
@@ -357,7 +386,15 @@ def code_folder(
                 yield item, None
                 continue
             seen.add(item.id)
-            record = _record(item, unit, pipeline, codebook, extra)
+            try:
+                record = _record(item, unit, pipeline, codebook, extra)
+            except Exception as exc:  # e.g. metadata the fingerprint cannot hold
+                if debugging():
+                    raise
+                problem = Problem(str(item.path), unexpected(exc))
+                report.problems.append(problem)
+                yield problem, None
+                continue
             if known.get(record.id) != record.fingerprint:
                 yield record, item
                 continue
@@ -372,14 +409,18 @@ def code_folder(
     def worker_args() -> tuple:  # when the pool starts: forked workers inherit the suggester built here
         return codebook, model, unit, rules, suggester() if start_method() == "fork" else None
 
-    coded = ordered_map(work(), lambda source: segment_and_suggest(source, unit, suggester(), rules), workers,
+    coded = ordered_map(work(), lambda source: _guarded(source, unit, suggester(), rules), workers,
                         _worker_code, _worker_init, worker_args)
     for key, result in coded:
+        if isinstance(result, Failed) and isinstance(key, SourceRecord):
+            key = Problem(str(folder / key.path), result.reason)
+            report.problems.append(key)
         if isinstance(key, Problem):
             if pending:  # progress stays in file order
                 _flush(pending, codebook_id, project, report, suggest, learned)  # type: ignore[arg-type]
             tick(key.path)()
             continue
+        assert not isinstance(result, Failed)  # a failed source became a Problem above
         segments, suggestions = result if result is not None else (None, [])
         if isinstance(key, UnchangedFile):
             _finish(None, None, [], codebook_id, project, report, tick(str(key.path)), suggest, learned, pending)

@@ -49,3 +49,51 @@ class ModelNotFoundError(QualkamError):
 
 class StoreError(QualkamError):
     """The project store is missing, from a newer qualkam, or locked too long."""
+
+
+def debugging() -> bool:
+    """``QUALKAM_DEBUG=1``: let unexpected exceptions through, with their traceback."""
+    import os
+
+    return bool(os.environ.get("QUALKAM_DEBUG"))
+
+
+def unexpected(exc: BaseException) -> str:
+    """The one-line reason for a file that failed in a way qualkam did not foresee: a bug to
+    report, said as such, while the run goes on with the other files."""
+    detail = " ".join(str(exc).split())[:200]
+    return (f"could not be coded: {type(exc).__name__}{': ' + detail if detail else ''} (a bug in qualkam; "
+            "run again with QUALKAM_DEBUG=1 and report the traceback)")
+
+
+def from_environment(exc: BaseException, project: str | None = None) -> QualkamError | None:
+    """The computer said no (a full disk, a read-only file or folder, no permission): a
+    QualkamError saying what to do, exit 2; None for anything else (then it is a bug)."""
+    import errno
+    import sqlite3
+
+    if isinstance(exc, sqlite3.OperationalError):
+        text = str(exc).lower()
+        where = f"the project {project}" if project else "the project"
+        if "disk is full" in text or "disk i/o error" in text:
+            return QualkamError(f"cannot write {where}: the disk is full (SQLite: {exc}); free some space and run "
+                                "again: what was stored before is kept")
+        if "readonly" in text or "read-only" in text:
+            return QualkamError(f"cannot write {where}: it is read-only (SQLite: {exc}); make the file and its folder "
+                                "writable, or copy the project somewhere you can write and use --project")
+        if "unable to open" in text:
+            return QualkamError(f"cannot open {where} (SQLite: {exc}); check the path exists and its folder is writable")
+        if "locked" in text or "busy" in text:
+            return QualkamError(f"{where} is locked by another program (SQLite: {exc}); close it and run again")
+        return None
+    if isinstance(exc, sqlite3.DatabaseError) and ("malformed" in str(exc) or "not a database" in str(exc)):
+        return QualkamError(f"the project file is damaged (SQLite: {exc}); restore it from a backup, or make a new "
+                            "project with another --project path")
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM):
+        name = f" {exc.filename}" if exc.filename else ""
+        advice = {errno.ENOSPC: "the disk is full; free some space and run again",
+                  errno.EDQUOT: "the disk quota is used up; free some space and run again",
+                  errno.EROFS: "the file system is read-only; write to another folder (e.g. --out or --project)"}
+        return QualkamError(f"cannot write{name}: {advice.get(exc.errno, 'permission denied; make it writable or write elsewhere')} "
+                            f"({exc.strerror or exc})")
+    return None

@@ -109,42 +109,68 @@ def _with_front_matter(path: Path, text: str, fmt: str, used: str | None) -> Raw
     return RawSource(body, fmt, used, front, body_line)
 
 
+WORD_MAX_UNPACKED = 512 * 1024 * 1024  # a .docx unpacking to more is refused before reading (zip bomb)
+
+
 def _read_docx(path: Path, data: bytes) -> RawSource:
     import docx
-    from docx.table import Table
 
+    try:
+        unpacked = sum(info.file_size for info in zipfile.ZipFile(io.BytesIO(data)).infolist())
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise SourceError(str(path), "not a valid Word .docx file; open and re-save it in Word") from exc
+    if unpacked > WORD_MAX_UNPACKED:
+        raise SourceError(str(path), f"the Word file unpacks to {unpacked / 2**20:,.0f} MB, more than "
+                          f"{WORD_MAX_UNPACKED // 2**20} MB; save the transcript as a smaller file")
     try:
         document = docx.Document(io.BytesIO(data))
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise SourceError(str(path), "not a valid Word .docx file; open and re-save it in Word") from exc
     except Exception as exc:  # python-docx raises its own PackageNotFoundError and lxml errors
         raise SourceError(str(path), f"not a valid Word .docx file ({type(exc).__name__}); re-save it in Word") from exc
+    if document.element.body is None:
+        raise SourceError(str(path), "the Word document has no body (word/document.xml lacks <w:body>); re-save it in Word")
+    try:
+        lines = _docx_lines(document)
+        title = document.core_properties.title
+    except Exception as exc:  # python-docx reads attributes lazily: a hostile value fails here
+        raise SourceError(str(path), f"cannot read the Word document's content ({type(exc).__name__}: "
+                          f"{str(exc)[:120]}); open and re-save it in Word") from exc
+    # Paragraphs become blank-line separated blocks so "paragraph" segmentation follows Word's.
+    text = normalise("\n\n".join(line.strip() for line in lines if line.strip()))
+    if not text.strip():
+        raise SourceError(str(path), "the Word document holds no text")
+    raw = _with_front_matter(path, text, "docx", None)
+    if title:
+        raw.file_fields["title"] = title
+    return raw
+
+
+def _docx_lines(document: Any) -> list[str]:
+    from docx.table import Table
+
     lines: list[str] = []
     for block in document.iter_inner_content():
         if isinstance(block, Table):
             lines.extend(_table_lines(block))
         else:
             lines.append(block.text)
-    # Paragraphs become blank-line separated blocks so "paragraph" segmentation follows Word's.
-    text = normalise("\n\n".join(line.strip() for line in lines if line.strip()))
-    if not text.strip():
-        raise SourceError(str(path), "the Word document holds no text")
-    raw = _with_front_matter(path, text, "docx", None)
-    props = document.core_properties
-    if props.title:
-        raw.file_fields["title"] = props.title
-    return raw
+    return lines
 
 
 _TABLE_TIME = re.compile(rf"[\[(]?[ \t]*({TIME})[ \t]*[\])]?")
 
 
 def _table_lines(table: Any) -> list[str]:
-    """Transcripts kept as tables: (speaker, words) or (time, speaker, words) rows."""
+    """Transcripts kept as tables: (speaker, words) or (time, speaker, words) rows. Each cell
+    is read as written (``w:tc``), not through the layout grid: a merged cell appears once,
+    and a hostile span (``w:gridSpan`` of "x" or of a billion) is never expanded."""
+    from docx.table import _Cell
+
     lines = []
-    for row in table.rows:
-        cells = [cell.text.strip() for cell in row.cells]
-        cells = [c for i, c in enumerate(cells) if c and (i == 0 or c != cells[i - 1])]
+    for tr in table._tbl.tr_lst:
+        cells = [_Cell(tc, table).text.strip() for tc in tr.tc_lst]
+        cells = [c for c in cells if c]
         if len(cells) == 2:
             lines.append(f"{cells[0]}: {cells[1]}")
         elif len(cells) == 3 and (time := _TABLE_TIME.fullmatch(cells[0])):
@@ -162,14 +188,21 @@ def _read_vtt(path: Path, text: str, used: str) -> RawSource:
 
     try:
         captions = webvtt.from_string(text)
+        cues = _vtt_cues(captions)
     except MalformedFileError as exc:
         raise SourceError(str(path), f"not a valid WebVTT file: {exc}") from exc
+    except (ValueError, OverflowError) as exc:  # a time the clock cannot hold
+        raise SourceError(str(path), f"not a valid WebVTT file: a cue time is out of range ({exc})") from exc
+    return _from_cues(path, cues, "vtt", used)
+
+
+def _vtt_cues(captions: Any) -> list[Cue]:
     cues = []
     for caption in captions:
         words = " ".join(caption.text.split())
         speaker = caption.voice
         cues.append(_cue((caption.start_in_seconds, caption.start), (caption.end_in_seconds, caption.end), speaker, words))
-    return _from_cues(path, cues, "vtt", used)
+    return cues
 
 
 def _read_srt(path: Path, text: str, used: str) -> RawSource:
@@ -179,6 +212,8 @@ def _read_srt(path: Path, text: str, used: str) -> RawSource:
         subtitles = list(srt.parse(text))
     except srt.SRTParseError as exc:
         raise SourceError(str(path), f"not a valid SRT file: {exc}") from exc
+    except (ValueError, OverflowError) as exc:  # a time the clock cannot hold (hour 99999999999)
+        raise SourceError(str(path), f"not a valid SRT file: a cue time is out of range ({exc})") from exc
     cues = []
     for sub in subtitles:
         words = " ".join(re.sub(r"<[^>]+>", "", sub.content).split())

@@ -152,20 +152,44 @@ def _read_csv(path: Path, data: bytes) -> list[list[Any]]:
     return [row for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
 
 
-def _read_xlsx(path: Path) -> list[list[Any]]:
-    from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException
+XLSX_MAX_COLUMNS = 200  # columns read from a sheet: a coding sheet has about ten
+XLSX_MAX_UNPACKED = 1024 * 1024 * 1024  # a workbook unpacking to more is refused before reading
 
+
+def _read_xlsx(path: Path) -> list[tuple[int, list[Any]]]:
+    """The sheet's non-blank rows with their row numbers, read as a stream. Memory follows the
+    cells present, never the size the sheet declares: a ``<dimension ref="A1:XFD200000">``
+    made openpyxl pad every row to 16,384 cells and add 200,000 empty rows (gigabytes)."""
+    from openpyxl import load_workbook
+
+    unreadable = (f"{path}: not a readable XLSX workbook ({{}}); save it again from Excel as .xlsx "
+                  "or as 'CSV UTF-8'")
+    try:
+        unpacked = sum(info.file_size for info in zipfile.ZipFile(path).infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise InputError(unreadable.format(exc)) from exc
+    if unpacked > XLSX_MAX_UNPACKED:
+        raise InputError(f"{path}: the workbook unpacks to {unpacked / 2**30:,.1f} GB, more than "
+                         f"{XLSX_MAX_UNPACKED // 2**30} GB; export the sheet to import as 'CSV UTF-8'")
     try:
         book = load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError) as exc:
-        raise InputError(f"{path}: not a readable XLSX workbook ({exc}); save it again from Excel as .xlsx "
-                         "or as 'CSV UTF-8'") from exc
+    except Exception as exc:  # openpyxl's own, zipfile's, zlib's and XML errors: all a damaged file
+        raise InputError(unreadable.format(f"{type(exc).__name__}: {' '.join(str(exc).split())[:120]}")) from exc
+    rows: list[tuple[int, list[Any]]] = []
     try:
         sheet = book[SHEET_NAME] if SHEET_NAME in book.sheetnames else book.worksheets[0]
-        return [list(row) for row in sheet.iter_rows(values_only=True)]
+        sheet.reset_dimensions()  # ignore the declared size: rows are as long as their last cell
+        for number, row in enumerate(sheet.iter_rows(max_col=XLSX_MAX_COLUMNS, values_only=True), start=1):
+            if any(value is not None and str(value).strip() for value in row):
+                values = list(row)
+                while values and values[-1] is None:
+                    values.pop()
+                rows.append((number, values))
+    except Exception as exc:  # a broken deflate stream or XML shows only while the rows are read
+        raise InputError(unreadable.format(f"{type(exc).__name__}: {' '.join(str(exc).split())[:120]}")) from exc
     finally:
         book.close()
+    return rows
 
 
 def read_table(path: str | Path) -> Table:
@@ -186,8 +210,10 @@ def read_table(path: str | Path) -> Table:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
     if not data.strip():
         raise InputError(f"{path}: empty file; nothing to import")
-    grid = _read_xlsx(path) if suffix in (".xlsx", ".xlsm") else _read_csv(path, data)
-    numbered = [(n, row) for n, row in enumerate(grid, start=1) if any(_cell(v).strip() for v in row)]
+    if suffix in (".xlsx", ".xlsm"):
+        numbered = [(n, row) for n, row in _read_xlsx(path) if any(_cell(v).strip() for v in row)]
+    else:
+        numbered = [(n, row) for n, row in enumerate(_read_csv(path, data), start=1) if any(_cell(v).strip() for v in row)]
     if not numbered:
         raise InputError(f"{path}: empty file; nothing to import")
     (header_row, header), body = numbered[0], numbered[1:]

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from .codebook import Codebook
-from .errors import InputError, SourceError
+from .errors import InputError, SourceError, debugging, unexpected
 from .formats import SUPPORTED, RawSource, read_source
 from .ignore import SourceFilter
 from .metadata import SIDECAR_NAMES, MetadataError, SourceMeta, build_meta, load_sidecar
@@ -174,69 +174,92 @@ def prepare(folder: Path, files: list[Path], codebook: Codebook, encoding: str |
     seen_ids: dict[str, str] = {}
     started = time.time()
     for path in files:
-        rel = str(path.relative_to(folder))
-        if known is not None and path.parent not in sidecar_stats:
-            sidecar_stats[path.parent] = _sidecar_stats(path.parent)
-        if path.parent not in sidecars:
-            try:
-                entries, sidecar_path = load_sidecar(path.parent)
-            except MetadataError as exc:
-                yield Problem(str(path.parent), str(exc), skipped=False)
-                entries, sidecar_path = {}, None
-            sidecars[path.parent] = entries
-            if sidecar_path is not None:
-                present = {p.name for p in path.parent.iterdir()}
-                for name in sorted(set(entries) - present):
-                    yield Problem(str(sidecar_path), f"describes {name!r}, which is not in the folder", skipped=False)
-        state = None
-        if known is not None:
-            try:
-                resolved = path.resolve()
-                state = FileState(str(resolved), file_key(resolved, sidecar_stats[path.parent], settings, started))
-            except OSError:
-                state = None  # read_source reports the file
-            before = known.get(state.path) if state is not None else None
-            if state is not None and before is not None and before.key == state.key and before.source_id not in seen_ids:
-                for warning in before.warnings:
-                    yield Problem(str(path), warning, skipped=False)
-                seen_ids[before.source_id] = str(path)
-                yield UnchangedFile(path, before.source_id)
-                continue
-        described = sidecars[path.parent].get(path.name, {})
+        # One file's failure is that file's problem: an exception qualkam did not foresee
+        # (a reader's bug, a library's) is reported with the file, and the run goes on.
+        items: list[PreparedSource | Problem | UnchangedFile] = []
         try:
-            # A spreadsheet's or JSON file's column names come from its sidecar entry.
-            raw = read_source(path, encoding, columns=described.get("columns"))
-        except SourceError as exc:
-            yield Problem(exc.path, exc.reason)
-            continue
-        fields = dict(raw.file_fields)
-        fields.update(described)
-        fields.update(raw.front_matter or {})
-        fields.pop("columns", None)  # how to read the file, not an attribute of the source
+            for item in _prepare_one(path, folder, codebook, encoding, known, settings, started, sidecars,
+                                     sidecar_stats, seen_ids):
+                items.append(item)
+        except Exception as exc:
+            if debugging():
+                raise
+            items = [*(i for i in items if isinstance(i, Problem)), Problem(str(path), unexpected(exc))]
+        yield from items
+
+
+def _prepare_one(path: Path, folder: Path, codebook: Codebook, encoding: str | None, known: dict[str, FileState] | None,
+                 settings: str, started: float, sidecars: dict[Path, dict[str, dict]], sidecar_stats: dict[Path, list[list]],
+                 seen_ids: dict[str, str]) -> Iterator[PreparedSource | Problem | UnchangedFile]:
+    """``prepare`` for one file."""
+    rel = str(path.relative_to(folder))
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:  # bytes the file system gave that are not text (os.fsdecode's surrogates)
+        yield Problem(str(path), "the file name is not valid UTF-8 text; rename the file")
+        return
+    if known is not None and path.parent not in sidecar_stats:
+        sidecar_stats[path.parent] = _sidecar_stats(path.parent)
+    if path.parent not in sidecars:
         try:
-            meta = build_meta(fields, str(path))
+            entries, sidecar_path = load_sidecar(path.parent)
         except MetadataError as exc:
-            yield Problem(str(path), str(exc).removeprefix(f"{path}: "))
-            continue
-        warnings = list(raw.warnings) + [warning.removeprefix(f"{path}: ") for warning in meta.warnings]
-        if meta.type and meta.type not in codebook.source_types:
-            warnings.append(f"source type {meta.type!r} is not one of the codebook's ({', '.join(codebook.source_types)}); add it to source_types")
-        phase, phase_problem = codebook.resolve_phase(meta.phase, meta.date, meta.attributes)
-        if phase_problem:
-            warnings.append(phase_problem)
-        for warning in warnings:
-            yield Problem(str(path), warning, skipped=False)
-        source = PreparedSource(path, rel, raw, meta, phase)
-        if source.id in seen_ids:
-            yield Problem(str(path), f"id {source.id!r} is already used by {seen_ids[source.id]}; give each source its own id")
-            continue
-        seen_ids[source.id] = str(path)
-        if state is not None:
-            state.source_id, state.warnings = source.id, warnings
-            source.state = state
-        source.turns = raw.cue_turns if raw.cue_turns is not None else text_turns(raw.text, meta)
-        unlabelled = no_turns_warning(raw, meta, source.turns)
-        if unlabelled:
-            warnings.append(unlabelled)
-            yield Problem(str(path), unlabelled, skipped=False)
-        yield source
+            yield Problem(str(path.parent), str(exc), skipped=False)
+            entries, sidecar_path = {}, None
+        sidecars[path.parent] = entries
+        if sidecar_path is not None:
+            present = {p.name for p in path.parent.iterdir()}
+            for name in sorted(set(entries) - present):
+                yield Problem(str(sidecar_path), f"describes {name!r}, which is not in the folder", skipped=False)
+    state = None
+    if known is not None:
+        try:
+            resolved = path.resolve()
+            state = FileState(str(resolved), file_key(resolved, sidecar_stats[path.parent], settings, started))
+        except OSError:
+            state = None  # read_source reports the file
+        before = known.get(state.path) if state is not None else None
+        if state is not None and before is not None and before.key == state.key and before.source_id not in seen_ids:
+            for warning in before.warnings:
+                yield Problem(str(path), warning, skipped=False)
+            seen_ids[before.source_id] = str(path)
+            yield UnchangedFile(path, before.source_id)
+            return
+    described = sidecars[path.parent].get(path.name, {})
+    try:
+        # A spreadsheet's or JSON file's column names come from its sidecar entry.
+        raw = read_source(path, encoding, columns=described.get("columns"))
+    except SourceError as exc:
+        yield Problem(exc.path, exc.reason)
+        return
+    fields = dict(raw.file_fields)
+    fields.update(described)
+    fields.update(raw.front_matter or {})
+    fields.pop("columns", None)  # how to read the file, not an attribute of the source
+    try:
+        meta = build_meta(fields, str(path))
+    except MetadataError as exc:
+        yield Problem(str(path), str(exc).removeprefix(f"{path}: "))
+        return
+    warnings = list(raw.warnings) + [warning.removeprefix(f"{path}: ") for warning in meta.warnings]
+    if meta.type and meta.type not in codebook.source_types:
+        warnings.append(f"source type {meta.type!r} is not one of the codebook's ({', '.join(codebook.source_types)}); add it to source_types")
+    phase, phase_problem = codebook.resolve_phase(meta.phase, meta.date, meta.attributes)
+    if phase_problem:
+        warnings.append(phase_problem)
+    for warning in warnings:
+        yield Problem(str(path), warning, skipped=False)
+    source = PreparedSource(path, rel, raw, meta, phase)
+    if source.id in seen_ids:
+        yield Problem(str(path), f"id {source.id!r} is already used by {seen_ids[source.id]}; give each source its own id")
+        return
+    seen_ids[source.id] = str(path)
+    if state is not None:
+        state.source_id, state.warnings = source.id, warnings
+        source.state = state
+    source.turns = raw.cue_turns if raw.cue_turns is not None else text_turns(raw.text, meta)
+    unlabelled = no_turns_warning(raw, meta, source.turns)
+    if unlabelled:
+        warnings.append(unlabelled)
+        yield Problem(str(path), unlabelled, skipped=False)
+    yield source

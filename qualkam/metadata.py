@@ -108,7 +108,7 @@ def parse_participants(value: Any, where: str) -> dict[str, Participant]:
         if info is None or isinstance(info, str):
             result[label] = Participant(label, info or None)
         elif isinstance(info, dict):
-            unknown = set(info) - {"role", "unit", "name", "label"}
+            unknown = {str(k) for k in info} - {"role", "unit", "name", "label"}
             if unknown:
                 raise MetadataError(f"{where}: participant {label!r} has unknown field(s) {sorted(unknown)}; use role, unit, name")
             result[label] = Participant(
@@ -155,7 +155,24 @@ def _coerce_attribute(value: Any) -> Any:
         return stripped
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
-    return value
+    return _plain(value)
+
+
+def _plain(value: Any) -> Any:
+    """YAML can give what JSON cannot hold (mapping keys of mixed types, sets, bytes): make it
+    JSON data, keys as text, so the fingerprint and the store take any front matter."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = [_plain(v) for v in value]
+        return sorted(items, key=repr) if isinstance(value, (set, frozenset)) else items
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
 
 
 def build_meta(fields: dict[str, Any], where: str) -> SourceMeta:

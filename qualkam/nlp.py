@@ -8,9 +8,11 @@ and ``LEMMA`` token patterns match whatever the capitalisation in the transcript
 
 from __future__ import annotations
 
+import re
+from collections import deque
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 import spacy
 from spacy.language import Language
@@ -85,11 +87,70 @@ def _trained(name: str) -> Language:
     return nlp
 
 
+# spaCy's tokenizer strips affixes one at a time, searching and copying the rest of the
+# word each time: a word of n punctuation marks (30,000 '=' in one turn) costs n^2 and ran
+# for many minutes (issue 11). Words longer than LONG_WORD are tokenized in pieces of
+# WORD_PIECE characters, which bounds the cost per character; shorter words (any URL a
+# transcript quotes) are tokenized whole, exactly as before.
+LONG_WORD = 100
+WORD_PIECE = 50
+_LONG_WORD = re.compile(r"\S{%d,}" % (LONG_WORD + 1))
+
+
+class BoundedTokenizer:
+    """spaCy's tokenizer, given very long words in pieces; the Doc's text is unchanged."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __call__(self, text: str) -> Doc:
+        cuts = [cut for word in _LONG_WORD.finditer(text) for cut in range(word.start() + WORD_PIECE, word.end(), WORD_PIECE)]
+        if not cuts:
+            return self.inner(text)
+        bounds = [0, *cuts, len(text)]
+        return Doc.from_docs([self.inner(text[a:b]) for a, b in zip(bounds, bounds[1:])], ensure_whitespace=False)
+
+    def __getattr__(self, name: str) -> Any:  # rules, vocab, to_bytes ...: the wrapped tokenizer's
+        return getattr(self.inner, name)
+
+
+def split_long(text: str, limit: int) -> list[str]:
+    """``text`` in pieces of at most ``limit`` characters, cut at a paragraph break, a line
+    break or a space near the end of each piece when there is one; joined they give ``text``."""
+    pieces = []
+    while len(text) > limit:
+        window = text[:limit]
+        cut = max(window.rfind("\n\n") + 2, window.rfind("\n") + 1, window.rfind(" ") + 1)
+        cut = cut if cut > limit // 2 else limit
+        pieces.append(text[:cut])
+        text = text[cut:]
+    pieces.append(text)
+    return pieces
+
+
+def pipe(nlp: Language, texts: Iterable[str]) -> Iterator[Doc]:
+    """``nlp.pipe(texts)`` for texts of any length: one longer than ``nlp.max_length`` (spaCy
+    refuses it: a turn of over a million characters) is processed in pieces and joined."""
+    counts: deque[int] = deque()
+
+    def parts() -> Iterator[str]:
+        for text in texts:
+            pieces = split_long(text, nlp.max_length)
+            counts.append(len(pieces))
+            yield from pieces
+
+    docs = iter(nlp.pipe(parts()))
+    for doc in docs:
+        n = counts.popleft()
+        yield doc if n == 1 else Doc.from_docs([doc, *(next(docs) for _ in range(n - 1))], ensure_whitespace=False)
+
+
 @lru_cache(maxsize=4)
 def load_pipeline(model: str | None = None) -> Language:
     """Return the pipeline for ``model`` (None or ``blank:en`` for the default); cached."""
     nlp = _blank_english() if model in (None, "", DEFAULT_PIPELINE) else _trained(model)
     nlp.add_pipe("qualkam_lower_lemma", last=True)
+    nlp.tokenizer = BoundedTokenizer(nlp.tokenizer)
     return nlp
 
 

@@ -11,6 +11,7 @@ applied); merging the same file again adds nothing.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,10 +39,24 @@ class MergeReport:
         return self.conflicts + self.text_differs + self.not_in_master
 
 
+_NOT_IN_NAME = re.compile(r"[/\\\x00-\x1f\x7f:*?\"<>|]")
+
+
+def check_coder_name(coder: str, option: str = "--for") -> str:
+    """A coder's name, fit to be part of a file name (``project clone`` names the copy after
+    the coder): no path separator or other character a file system refuses, not '.' or '..'."""
+    name = coder.strip()
+    if not name:
+        raise QualkamError(f"a coder name is needed ({option} NAME)")
+    if _NOT_IN_NAME.search(name) or name.startswith(".") or len(name) > 100:
+        raise QualkamError(f"{option} {coder!r}: a coder name is a plain name (letters, digits, spaces, '-', '_'; "
+                           "no '/', '\\', ':' or other path characters, not starting with '.', at most 100 characters)")
+    return name
+
+
 def clone_for(project: Project, coder: str, out: str | Path) -> Path:
     """A copy of the project for one coder, with nobody else's decisions in it."""
-    if not coder.strip():
-        raise QualkamError("a coder name is needed (--for NAME)")
+    check_coder_name(coder)
     out = Path(out)
     if out.exists():
         raise QualkamError(f"{out} exists already; choose another --out or remove it first")
@@ -67,7 +82,9 @@ def _open_other(path: str | Path) -> sqlite3.Connection:
     if not path.is_file():
         raise QualkamError(f"no project file at {path}")
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        # A URI, so the file opens read-only; quoted, so '#', '?' and '%' in a folder name stay
+        # part of the path (unquoted, 'a#b.db' opened 'a' and failed).
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         conn.row_factory = sqlite3.Row
         names = {r[0] for r in conn.execute("SELECT name FROM migrations")}
     except sqlite3.DatabaseError as exc:

@@ -24,7 +24,7 @@ from spacy.tokens import Doc
 
 from .errors import QualkamError
 from .matrix import layer_filter
-from .nlp import DEFAULT_PIPELINE, load_pipeline
+from .nlp import DEFAULT_PIPELINE, load_pipeline, pipe
 from .retrieval import code_infos, merge_spans, records_of, resolve_codes, resolve_phases, resolve_source_types
 from .store import Project
 
@@ -155,13 +155,13 @@ def search(
     rows = [dict(r) for r in project.query(sql, [*layer_params, *args])]
     # Projects coded before lemmas were stored: lemmatize those segments now.
     missing = [r for r in rows if r["lemmas"] is None]
-    for row, doc in zip(missing, nlp.pipe(r["text"] for r in missing)):
+    for row, doc in zip(missing, pipe(nlp, (r["text"] for r in missing))):
         row["lemmas"] = " ".join(w[0] for w in word_tokens(doc))
     hits = [r for r in rows if all(_contains(stored_words(r["lemmas"]), p) for p in phrases)]
     total = len(hits)
     hits = hits[:limit] if limit else hits
     order = {code: info.position for code, info in code_infos(project).items()}
-    for row, doc in zip(hits, nlp.pipe(r["text"] for r in hits)):
+    for row, doc in zip(hits, pipe(nlp, (r["text"] for r in hits))):
         row["matches"] = [{"start": row["start"] + a, "end": row["start"] + b, "text": row["text"][a:b]}
                           for a, b in find_spans(doc, phrases)]
         row["codes"] = sorted((row["codes"] or "").split(",") if row["codes"] else [],

@@ -337,6 +337,18 @@ class Project:
         try:
             conn = sqlite3.connect(str(path), timeout=60, isolation_level=None)
             conn.row_factory = sqlite3.Row
+            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if "migrations" not in tables:  # checked before anything is written to the file
+                conn.close()
+                if tables:
+                    shown = ", ".join(sorted(tables)[:5]) + (" ..." if len(tables) > 5 else "")
+                    raise StoreError(f"{path} is a SQLite database but not a qualkam project (its tables: {shown}); "
+                                     "it is left as it is: give another --project path")
+                if not create:
+                    raise StoreError(f"{path} is an empty file, not a qualkam project yet; run 'qualkam code DIR "
+                                     f"--project {path}' to make one there, or give another --project path")
+                conn = sqlite3.connect(str(path), timeout=60, isolation_level=None)
+                conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA busy_timeout = 60000")
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]

@@ -22,7 +22,7 @@ import pandas as pd
 
 from .errors import QualkamError
 from .importing import segments_for_span
-from .nlp import load_pipeline
+from .nlp import load_pipeline, pipe
 from .store import Project
 
 UNITS = ("segment", "sentence", "character")
@@ -106,7 +106,7 @@ def _segment_units(project: Project, sources: set[str]) -> pd.DataFrame:
 def _sentence_units(segments: pd.DataFrame) -> pd.DataFrame:
     nlp = load_pipeline()
     rows = []
-    for seg, doc in zip(segments.itertuples(index=False), nlp.pipe(segments["text"].tolist())):
+    for seg, doc in zip(segments.itertuples(index=False), pipe(nlp, segments["text"].tolist())):
         for index, sent in enumerate(doc.sents):
             text = sent.text.strip()
             if text:

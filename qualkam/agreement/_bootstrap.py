@@ -104,6 +104,8 @@ def bootstrap(ratings: Any, level: str = "nominal", replicates: int = 1000, seed
     minimum acceptable alpha (Hayes & Krippendorff 2007, p. 85). The same seed gives the same
     result; alpha and kappa draw from separate streams of it."""
     check_bootstrap_args(replicates, minimum, alpha_method, confidence)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise QualkamError(f"--seed must be a whole number, 0 or more; got {seed!r}")
     prep = prepare(ratings, level, categories)
     point = _coefficients(prep)
     kappa_name = "cohen_kappa" if prep.n_coders == 2 else "fleiss_kappa"

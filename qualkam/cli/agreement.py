@@ -50,7 +50,7 @@ def agreement_cli(
     level: Level = typer.Option(Level.nominal, "--level", help="Level of measurement for Krippendorff's alpha; the kappa family is always nominal."),
     categories: str = typer.Option(None, "--categories", help="Every possible category, comma-separated (lowest to highest for ordinal labels); default: the values seen."),
     replicates: int = typer.Option(0, "--bootstrap", help="Bootstrap replicates for 95% intervals of alpha and kappa (1000 is usual); 0 for none."),
-    seed: int = typer.Option(0, "--seed", help="Random seed for the bootstrap: the same seed gives the same intervals."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Random seed for the bootstrap: the same seed gives the same intervals."),
     minimum: float = typer.Option(0.667, "--minimum", help="Smallest acceptable alpha; with --bootstrap, reports p(alpha < minimum)."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, csv, or json (one object) on stdout."),
 ) -> None:

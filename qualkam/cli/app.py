@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+import sqlite3
+from typing import Any, NoReturn
 
 import typer
 from rich.markup import escape
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
-from ..errors import QualkamError
+from ..errors import QualkamError, from_environment
 from .console import err
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -27,16 +28,26 @@ class QualkamGroup(TyperGroup):
             raise typer.Exit(exc.exit_code) from None
         except (typer.Exit, typer.Abort, TyperException):  # usage errors: Typer reports them
             raise
+        except (OSError, sqlite3.DatabaseError) as exc:  # a full disk, a read-only project: not a bug
+            mapped = from_environment(exc)
+            if mapped is None:
+                _internal(exc)
+            err.print(f"[bold red]error:[/] {escape(str(mapped))}", highlight=False, soft_wrap=True)
+            raise typer.Exit(mapped.exit_code) from None
         except KeyboardInterrupt:
             err.print("interrupted; every finished source is saved")
             raise typer.Exit(130) from None
         except Exception as exc:  # a bug: say so plainly, keep the traceback for QUALKAM_DEBUG=1
-            if os.environ.get("QUALKAM_DEBUG"):
-                raise
-            err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))}\n"
-                      "This is a bug in qualkam; run again with QUALKAM_DEBUG=1 and report the traceback.",
-                      highlight=False)
-            raise typer.Exit(EXIT_INTERNAL) from None
+            _internal(exc)
+
+
+def _internal(exc: Exception) -> NoReturn:
+    if os.environ.get("QUALKAM_DEBUG"):
+        raise exc
+    err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))}\n"
+              "This is a bug in qualkam; run again with QUALKAM_DEBUG=1 and report the traceback.",
+              highlight=False)
+    raise typer.Exit(EXIT_INTERNAL) from None
 
 
 app = typer.Typer(

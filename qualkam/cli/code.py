@@ -66,11 +66,11 @@ def code_cli(
             err.print(f"[yellow]warning:[/] {report.detached} human coding(s) lost their text after a source changed; "
                       "they are kept in the store without a segment")
         for code, count in report.retired_in_use.items():
-            err.print(f"[yellow]warning:[/] {count} coding(s) by people use {code!r}, which this codebook no longer has; "
+            err.print(f"[yellow]warning:[/] {count} coding(s) by people use {escape(repr(code))}, which this codebook no longer has; "
                       f"they are kept: map them with 'qualkam codebook migrate'", soft_wrap=True)
         if report.missing_sources:
-            err.print(f"note: {len(report.missing_sources)} source(s) in the project are no longer in {folder} "
-                      f"(kept): {', '.join(report.missing_sources[:5])}{' ...' if len(report.missing_sources) > 5 else ''}")
+            err.print(f"note: {len(report.missing_sources)} source(s) in the project are no longer in {escape(str(folder))} "
+                      f"(kept): {escape(', '.join(report.missing_sources[:5]))}{' ...' if len(report.missing_sources) > 5 else ''}")
         if report.excluded_sources:
             err.print(f"note: {len(report.excluded_sources)} source(s) in the project are excluded now (--exclude, "
                       f".qualkamignore) and kept as they were: {escape(', '.join(report.excluded_sources[:5]))}"
@@ -80,12 +80,12 @@ def code_cli(
             out.print(f"[bold]qualkam code[/] · codebook {escape(book.describe())}", soft_wrap=True, highlight=False)
             out.print(f"files {report.files} · coded {report.coded} · unchanged {report.unchanged} · "
                       f"skipped {len(report.skipped)}", soft_wrap=True)
-            out.print(f"project {project}: {counts['sources']} sources, {counts['segments']} segments "
+            out.print(f"project {escape(str(project))}: {counts['sources']} sources, {counts['segments']} segments "
                       f"({unit.value}), {counts['suggestions']} suggestions, {counts['human_codings']} human codings",
                       soft_wrap=True)
             if report.model_id is not None:
                 out.print(f"suggestions: {suggest} (model {report.model_id})", soft_wrap=True)
-            out.print(f"outputs: {', '.join(str(p) for p in report.outputs)}", soft_wrap=True)
+            out.print(f"outputs: {escape(', '.join(str(p) for p in report.outputs))}", soft_wrap=True)
             matrix = build_matrix(store, rows="phase", cols="code")
             out.print(matrix_table(matrix, title="Segments per code and phase", transpose=True, hide_empty=True))
     raise typer.Exit(EXIT_PROBLEMS if report.skipped or report.problems else EXIT_OK)

@@ -30,7 +30,7 @@ def validate_cli(
         err.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
     leaves = [c for c in book.codes.values() if not book.children(c.id)]
     patterns = sum(len(c.patterns.lemmas) + len(c.patterns.tokens) for c in book.codes.values())
-    out.print(f"{path}: valid · {len(book.codes)} codes ({len(leaves)} leaves), {len(book.phases)} phases, "
+    out.print(f"{escape(path)}: valid · {len(book.codes)} codes ({len(leaves)} leaves), {len(book.phases)} phases, "
               f"{len(book.phase_rules)} phase rules, {patterns} patterns", soft_wrap=True)
     raise typer.Exit(EXIT_PROBLEMS if strict and book.warnings else EXIT_OK)
 
@@ -67,11 +67,15 @@ def show_cli(
     if book.compare:
         tree.add(f"[bold]compare:[/] {escape(', '.join(c.attribute for c in book.compare))}")
 
-    def grow(branch: Tree, parent: str | None) -> None:
-        for code in book.children(parent):
-            grow(branch.add(_node(book, code)), code.id)
-
-    grow(tree.add("[bold]codes[/]"), None)
+    children: dict[str | None, list[Code]] = {}
+    for code in book.codes.values():
+        children.setdefault(code.parent, []).append(code)
+    top = tree.add("[bold]codes[/]")
+    stack: list[tuple[Tree, Code]] = [(top, c) for c in reversed(children.get(None, []))]
+    while stack:  # iterative: a deep tree cannot exhaust Python's recursion
+        branch, code = stack.pop()
+        node = branch.add(_node(book, code))
+        stack.extend((node, child) for child in reversed(children.get(code.id, [])))
     out.print(tree)
 
 
@@ -89,10 +93,10 @@ def migrate_cli(
     migration = Migration.parse(rename, merge, split)
     with Project.open(project) as store:
         report = migrate_codebook(store, book, migration, coder)
-    out.print(f"codebook {book.name} {book.version} is current · {report.moved} coding(s) moved, "
+    out.print(f"codebook {escape(book.name)} {escape(book.version)} is current · {report.moved} coding(s) moved, "
               f"{report.collapsed} merged into an existing one", soft_wrap=True)
     for old, count in report.to_recode.items():
-        out.print(f"{count} coding(s) of split code {old!r} to re-code: qualkam review --coder NAME --code {old} "
+        out.print(f"{count} coding(s) of split code {escape(repr(old))} to re-code: qualkam review --coder NAME --code {escape(old)} "
                   "--status accepted", soft_wrap=True)
 
 

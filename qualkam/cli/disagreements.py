@@ -38,7 +38,7 @@ def _cell(value: object) -> str:
 
 
 def _numbers(frame: pd.DataFrame, title: str, index: bool = False) -> Table:
-    table = Table(title=title, header_style="bold")
+    table = Table(title=escape(title), header_style="bold")
     if index:
         table.add_column(escape(frame.index.name or ""), no_wrap=True, overflow="ellipsis", max_width=44)
     for column in frame.columns:

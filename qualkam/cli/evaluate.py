@@ -35,8 +35,8 @@ def _short(value: object, limit: int = TEXT_CHARS) -> str:
 
 def _per_code(report: EvaluationReport) -> Table:
     overall = report.overall
-    table = Table(title=f"suggestions ({report.suggest}) against {report.against} · {overall['sources']} source(s) "
-                        f"seen, {overall['segments']} segments", header_style="bold", box=box.SIMPLE_HEAD,
+    table = Table(title=escape(f"suggestions ({report.suggest}) against {report.against} · {overall['sources']} source(s) "
+                        f"seen, {overall['segments']} segments"), header_style="bold", box=box.SIMPLE_HEAD,
                   pad_edge=False)
     table.add_column("code", no_wrap=True, overflow="ellipsis", min_width=12, max_width=44)
     for name in ("ref", "sugg", "TP", "FP", "FN", "P", "R", "F1"):
@@ -163,4 +163,4 @@ def evaluate_cli(
         return
     with atomic_open(out_file) as handle:
         handle.write(text)
-    err.print(f"wrote {out_file}")
+    err.print(f"wrote {escape(str(out_file))}")

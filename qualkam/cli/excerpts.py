@@ -21,7 +21,7 @@ from .console import err, out
 
 def excerpts_table(frame: pd.DataFrame, title: str) -> Table:
     """Excerpts for the terminal: who, where and whose coding beside the text, evidence in bold yellow."""
-    table = Table(title=title, header_style="bold", show_lines=True)
+    table = Table(title=escape(title), header_style="bold", show_lines=True)
     table.add_column("code · source · coding", overflow="fold", max_width=30)
     table.add_column("text", overflow="fold", ratio=1, min_width=30)
     for row in frame.to_dict("records"):
@@ -76,7 +76,7 @@ def excerpts_cli(
     used = layer or ("all" if (coder or status) else "auto")
     described = describe_filters(**filters)
     if frame.empty:
-        err.print(f"no excerpts match{': ' + described if described else ''} (from {used})", highlight=False,
+        err.print(escape(f"no excerpts match{': ' + described if described else ''} (from {used})"), highlight=False,
                   soft_wrap=True)
         raise typer.Exit(0)
     subtitle = f"{len(frame)} excerpt(s){' · ' + described if described else ''} · from {used}"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import typer
+from rich.markup import escape
 
 from ..export import write_csv
 from ..matrix import build_matrix, cooccurrence_pairs
@@ -56,10 +57,10 @@ def matrix_cli(
     title = titled(rows, cols)
     if out_file is not None:
         write_csv(matrix, out_file, index=True)
-        err.print(f"wrote {out_file}")
+        err.print(f"wrote {escape(str(out_file))}")
     if plot is not None:
         heatmap(matrix, plot, title=title)
-        err.print(f"wrote {plot}")
+        err.print(f"wrote {escape(str(plot))}")
     if fmt is MatrixFormat.csv:
         typer.echo(matrix.to_csv(), nl=False)
         return

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from ..decisions import add_memo
 from ..store import DEFAULT_PROJECT, Project
@@ -28,7 +29,7 @@ def memo_add_cli(
     kind, ident = parse_target(on)
     with Project.open(project) as store:
         memo_id = add_memo(store, coder, kind or "project", ident, text)
-    err.print(f"memo {memo_id} saved on {on}")
+    err.print(f"memo {memo_id} saved on {escape(on)}")
 
 
 @memo_app.command("list")

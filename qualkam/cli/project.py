@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
-from ..projects import clone_for, merge_from
+from ..projects import check_coder_name, clone_for, merge_from
 from ..store import DEFAULT_PROJECT, Project
 from .app import EXIT_OK, EXIT_PROBLEMS, app
 from .console import err, out
@@ -22,10 +23,10 @@ def clone_cli(
     project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="The master project."),
 ) -> None:
     """Copy the project for one coder, without anybody else's codings, memos or audit lines."""
-    target = out_file or project.with_name(f"{project.stem}-{coder}.db")
+    target = out_file or project.with_name(f"{project.stem}-{check_coder_name(coder)}.db")
     with Project.open(project) as store:
         made = clone_for(store, coder, target)
-    out.print(f"{made}: a copy of {project} for {coder}; code it with --project {made}", soft_wrap=True)
+    out.print(escape(f"{made}: a copy of {project} for {coder}; code it with --project {made}"), soft_wrap=True)
 
 
 @project_app.command("merge")
@@ -38,8 +39,8 @@ def merge_cli(
     with Project.open(project) as store:
         report = merge_from(store, other, coder)
     for line in report.problems:
-        err.print(f"[yellow]not merged:[/] {line}", soft_wrap=True, markup=True, highlight=False)
+        err.print(f"[yellow]not merged:[/] {escape(line)}", soft_wrap=True, markup=True, highlight=False)
     out.print(f"merged {other} into {project}: {report.new} new coding(s), {report.unchanged} already here, "
               f"{len(report.conflicts)} conflict(s), {report.memos} memo(s) · coders: {', '.join(report.coders) or 'none'}",
-              soft_wrap=True)
+              soft_wrap=True, markup=False)
     raise typer.Exit(EXIT_PROBLEMS if report.problems else EXIT_OK)

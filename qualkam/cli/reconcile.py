@@ -104,7 +104,7 @@ def run_loop(store: Project, plan: Plan, decider: str) -> tuple[int, int]:
             try:  # a typo in a code id must not end the session
                 choice = _choice(key, plan, known)
                 if choice is None:
-                    out.print(f"unknown key {key!r}; {escape(keys_help(plan.coders))}")
+                    out.print(f"unknown key {escape(repr(key))}; {escape(keys_help(plan.coders))}")
                     continue
                 reason = _ask("reason (Enter for none): ")
                 result = decide_disagreement(store, plan, item, choice, decider, reason)

@@ -37,7 +37,7 @@ def _words(value: object) -> str:
 def _table(report: ReliabilityReport) -> Table:
     records = report.records()  # the values of the JSON, None where missing (issue 11)
     # collapse_padding: two spaces between columns, not three, so the verdicts fit 100 columns
-    table = Table(title=f"agreement · {', '.join(report.coders)} · unit: {report.unit}", header_style="bold",
+    table = Table(title=escape(f"agreement · {', '.join(report.coders)} · unit: {report.unit}"), header_style="bold",
                   box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     if report.unit == "character":
         for name in ("code", "unitized α", ""):
@@ -95,7 +95,7 @@ def reliability_cli(
     unit: str = typer.Option("segment", "--unit", help="segment, sentence, or character (unitized alpha on the coders' spans)."),
     level: str = typer.Option("nominal", "--level", help="Presence/absence of a code is nominal (binary), so alpha is the same at every level; see 'qualkam agreement' for rated data."),
     replicates: int = typer.Option(0, "--bootstrap", help="Bootstrap replicates for 95% intervals (e.g. 1000)."),
-    seed: int = typer.Option(0, "--seed", help="Seed for the bootstrap, for reproducible intervals."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed for the bootstrap, for reproducible intervals."),
     minimum: float = typer.Option(0.667, "--minimum", help="Report the probability that alpha is below this."),
     distance: str = typer.Option("masi", "--distance", help="Overall alpha over code sets: masi or jaccard."),
     fmt: str = typer.Option("table", "--format", help="table, json or csv."),
@@ -135,4 +135,4 @@ def reliability_cli(
     else:
         with atomic_open(out_file) as handle:
             handle.write(text)
-        err.print(f"wrote {out_file}")
+        err.print(f"wrote {escape(str(out_file))}")

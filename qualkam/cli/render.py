@@ -20,7 +20,7 @@ def matrix_table(matrix: pd.DataFrame, title: str | None = None, transpose: bool
         frame = frame.loc[frame.sum(axis=1) > 0]
         if empty:
             notes.append(hidden_note(len(empty), "empty row", empty))
-    table = Table(title=title, header_style="bold", caption=escape("; ".join(notes)) if notes else None)
+    table = Table(title=escape(title) if title else None, header_style="bold", caption=escape("; ".join(notes)) if notes else None)
     table.add_column(escape(str(frame.index.name or "")), no_wrap=True, overflow="ellipsis", max_width=44)
     for column in frame.columns:
         # Underscores become spaces so long ids wrap at word breaks in a narrow column.
@@ -40,13 +40,13 @@ def _cell(value: object) -> str:
     """A count as is; a share or proportion with 3 decimals so a column lines up."""
     if not value:
         return "[dim]·[/]"
-    return f"{value:.3f}" if isinstance(value, float) else str(value)
+    return f"{value:.3f}" if isinstance(value, float) else escape(str(value))
 
 
 def frame_table(frame: pd.DataFrame, title: str | None = None, numeric: tuple[str, ...] = ()) -> Table:
     """A plain table, one record a row (co-occurring code pairs): the first column is the
     record's name and doesn't wrap, ``numeric`` columns are right-aligned, the rest fold."""
-    table = Table(title=title, header_style="bold")
+    table = Table(title=escape(title) if title else None, header_style="bold")
     for position, column in enumerate(frame.columns):
         if position == 0:  # the record's name: cut, never wrapped, like a matrix's row names
             table.add_column(str(column).replace("_", " "), no_wrap=True, overflow="ellipsis", max_width=44)

@@ -133,7 +133,7 @@ def review_cli(
                     add_memo(store, coder, "segment", str(item.segment_id), _ask("memo: "))
                     continue
                 elif key != "s":
-                    out.print(f"unknown key {key!r}; {escape(HELP)}")
+                    out.print(f"unknown key {escape(repr(key))}; {escape(HELP)}")
                     continue
             except QualkamError as exc:  # a typo in a code id must not end the session
                 err.print(f"[red]{escape(str(exc))}[/]")
@@ -141,4 +141,4 @@ def review_cli(
             save_progress(store, coder, filters, item)
             history.append(index)
             index += 1
-        err.print(f"{decided} decision(s) saved for {coder}; {max(len(queue) - index, 0)} item(s) left in this queue")
+        err.print(f"{decided} decision(s) saved for {escape(coder)}; {max(len(queue) - index, 0)} item(s) left in this queue")

@@ -53,16 +53,16 @@ def search_cli(
     words = " AND ".join(f'"{" ".join(p)}"' for p in result.phrases)
     described = describe_filters(code=code or (), phase=phase or (), source_type=source_type or ())
     if result.total == 0:
-        err.print(f"no segments match {words}{' (' + described + ')' if described else ''}", highlight=False,
+        err.print(escape(f"no segments match {words}{' (' + described + ')' if described else ''}"), highlight=False,
                   soft_wrap=True)
         raise typer.Exit(0)
     shown = len(result.hits)
     status = f"{result.total} segment(s) match {words}" + (f"; showing {shown}" if shown < result.total else "")
     if fmt != "table":
-        err.print(status, highlight=False, soft_wrap=True)
+        err.print(escape(status), highlight=False, soft_wrap=True)
         write_text(to_csv(result.hits) if fmt == "csv" else to_json(result.hits), out_file)
         return
-    table = Table(title=status, header_style="bold", show_lines=True)
+    table = Table(title=escape(status), header_style="bold", show_lines=True)
     table.add_column("source · speaker · codes", overflow="fold", max_width=30)
     table.add_column("text", overflow="fold", ratio=1, min_width=30)
     for row in result.hits.to_dict("records"):

@@ -58,10 +58,10 @@ def emit(frame: pd.DataFrame, fmt: str, out_file: Path | None, title: str | None
         return
     if fmt == "table" and out_file is None:
         # The terminal view is a summary: long cells are cut; --format csv|json has everything.
-        table = Table(title=title, header_style="bold", show_lines=False)
+        table = Table(title=escape(title) if title else None, header_style="bold", show_lines=False)
         cells = [[escape(_short(v)) for v in row] for row in frame.itertuples(index=False)]
         for column in frame.columns:
-            table.add_column(str(column), overflow="fold")
+            table.add_column(escape(str(column)), overflow="fold")
         for row in cells:
             table.add_row(*row)
         out.print(table)
@@ -72,4 +72,4 @@ def emit(frame: pd.DataFrame, fmt: str, out_file: Path | None, title: str | None
         return
     with atomic_open(out_file) as handle:
         handle.write(text)
-    err.print(f"wrote {len(frame)} row(s) to {out_file}")
+    err.print(f"wrote {len(frame)} row(s) to {escape(str(out_file))}")

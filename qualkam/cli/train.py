@@ -75,7 +75,7 @@ def train_cli(
                                      "consensus, or coder:NAME."),
     min_examples: int = typer.Option(5, "--min-examples", help="Skip codes with fewer positive segments than this."),
     folds: int = typer.Option(5, "--folds", help="Cross-validation folds, split by source."),
-    seed: int = typer.Option(0, "--seed", help="Random seed: the same data and seed give the same model."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Random seed: the same data and seed give the same model."),
     epochs: int = typer.Option(DEFAULT_EPOCHS, "--epochs", help="Passes over the training segments."),
     as_json: bool = typer.Option(False, "--json", help="Print the stored metrics as JSON on stdout."),
     project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
@@ -83,7 +83,7 @@ def train_cli(
     """Train a text classifier on people's codings; report held-out precision, recall and F1 vs the rules."""
     with Project.open(project) as store:
         result = train(store, layer=source_layer, min_examples=min_examples, folds=folds, seed=seed, epochs=epochs,
-                       progress=lambda message: err.print(f"training: {message}", highlight=False))
+                       progress=lambda message: err.print(f"training: {escape(message)}", highlight=False))
     if result.skipped:
         listed = ", ".join(f"{code} ({n})" for code, n in result.skipped.items())
         err.print(f"note: {len(result.skipped)} code(s) skipped, fewer than {min_examples} positive segments: "

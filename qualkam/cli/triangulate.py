@@ -37,7 +37,7 @@ def _terminal_table(table: pd.DataFrame, title: str) -> Table:
     """Counts in columns and each code's flags under its name, so a 100-column terminal holds
     it; the lists of source types, phases and roles are in the CSV and JSON."""
     unplaced = any(NONE in str(v).split(", ") for column in ("source_types", "phases") for v in table[column])
-    grid = Table(title=title, header_style="bold",
+    grid = Table(title=escape(title), header_style="bold",
                  caption=f"{NONE} is not counted: sources with no phase or type support a code, but are no "
                          "phase or type of their own" if unplaced else None)
     grid.add_column("code", overflow="fold", max_width=44)
@@ -81,7 +81,7 @@ def triangulate_cli(
         table = triangulation_table(store, layer=layer)
     if out_file is not None:
         _write(table, out_file)
-        err.print(f"wrote {out_file}")
+        err.print(f"wrote {escape(str(out_file))}")
     if fmt is TableFormat.csv:
         typer.echo(table.to_csv(index=False), nl=False)
     elif fmt is TableFormat.json:
