@@ -25,6 +25,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from .cells import frame_csv
 from .errors import QualkamError
 from .retrieval import PAGE_CSS, md_escape
 from .retrieval import resolve_codes as resolve_code_specs
@@ -330,5 +331,5 @@ def render(report: DisagreementReport, fmt: str) -> str:
     if fmt == "html":
         return render_html(report)
     if fmt == "csv":
-        return report.units.to_csv(index=False)
+        return frame_csv(report.units)
     raise QualkamError(f"unknown --format {fmt!r} for a file; use md, csv or html")

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from .decisions import Action, apply_decision
+from .cells import restore
 from .errors import InputError, QualkamError
 from .sheets import SHEET_COLUMNS, SHEET_NAME, comparable
 from .store import Project, now, record_audit
@@ -187,6 +188,8 @@ def read_table(path: str | Path) -> Table:
     if not data.strip():
         raise InputError(f"{path}: empty file; nothing to import")
     grid = _read_xlsx(path) if suffix in (".xlsx", ".xlsm") else _read_csv(path, data)
+    # A sheet qualkam wrote quotes text that a spreadsheet would run ('=...); read the words back.
+    grid = [[restore(v) for v in row] for row in grid]
     numbered = [(n, row) for n, row in enumerate(grid, start=1) if any(_cell(v).strip() for v in row)]
     if not numbered:
         raise InputError(f"{path}: empty file; nothing to import")

@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import pandas as pd
 
+from .cells import frame_csv
 from .errors import QualkamError
 from .export import EXCERPT_COLUMNS, evidence_item_text
 from .matrix import layer_filter
@@ -475,7 +476,7 @@ def to_html(frame: pd.DataFrame, title: str = "Coded excerpts", subtitle: str = 
 def render(frame: pd.DataFrame, fmt: str, title: str = "Coded excerpts", subtitle: str = "") -> str:
     """Text of ``frame`` in a file format: csv, json, md or html."""
     if fmt == "csv":
-        return csv_frame(frame).to_csv(index=False)
+        return frame_csv(csv_frame(frame))
     if fmt == "json":
         return to_json(frame)
     if fmt == "md":

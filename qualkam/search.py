@@ -22,6 +22,7 @@ import pandas as pd
 from spacy.language import Language
 from spacy.tokens import Doc
 
+from .cells import frame_csv
 from .errors import QualkamError
 from .matrix import layer_filter
 from .nlp import DEFAULT_PIPELINE, load_pipeline
@@ -177,7 +178,7 @@ def matches_text(matches: list[dict[str, Any]]) -> str:
 
 
 def to_csv(frame: pd.DataFrame) -> str:
-    return frame.assign(codes=frame["codes"].map(" ".join), matches=frame["matches"].map(matches_text)).to_csv(index=False)
+    return frame.assign(codes=frame["codes"].map(" ".join), matches=frame["matches"].map(matches_text)).pipe(frame_csv)
 
 
 def to_json(frame: pd.DataFrame) -> str:

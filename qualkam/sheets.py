@@ -10,7 +10,6 @@ source was re-coded since the sheet was made (issue 3, "Coding by people").
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 import unicodedata
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Collection, Sequence
 
+from .cells import csv_lines, xlsx_value
 from .errors import InputError, QualkamError
 from .export import atomic_open
 from .store import Project
@@ -206,9 +206,7 @@ def write_csv_sheet(rows: list[dict[str, Any]], columns: list[str], path: Path) 
     """A sheet as CSV, atomically; UTF-8 with a BOM, without which Excel reads the file in the
     local ANSI code page."""
     with atomic_open(path, encoding="utf-8-sig") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
+        handle.write(csv_lines([columns, *([row.get(c) for c in columns] for row in rows)], lineterminator="\r\n"))
 
 
 def fill_sheet(sheet: Any, columns: Sequence[str], rows: list[dict[str, Any]], widths: dict[str, int],
@@ -222,7 +220,7 @@ def fill_sheet(sheet: Any, columns: Sequence[str], rows: list[dict[str, Any]], w
     bold, shade = Font(bold=True), PatternFill("solid", fgColor="FFF2CC")
     wrap, top = Alignment(wrap_text=True, vertical="top"), Alignment(vertical="top")
     for col, name in enumerate(columns, start=1):
-        cell = sheet.cell(row=1, column=col, value=name)
+        cell = sheet.cell(row=1, column=col, value=xlsx_value(name))
         cell.font = bold
         if name in to_fill:
             cell.fill = shade
@@ -230,9 +228,7 @@ def fill_sheet(sheet: Any, columns: Sequence[str], rows: list[dict[str, Any]], w
     for r, row in enumerate(rows, start=2):
         for col, name in enumerate(columns, start=1):
             value = row[name]
-            cell = sheet.cell(row=r, column=col, value=clean_cell(value) if isinstance(value, str) else value)
-            if isinstance(value, str) and value.startswith("="):
-                cell.data_type = "s"  # words, not a formula
+            cell = sheet.cell(row=r, column=col, value=xlsx_value(value))
             cell.alignment = wrap if wrapped is None or name in wrapped else top
             if name in to_fill:
                 cell.fill = shade
@@ -266,7 +262,7 @@ def _write_xlsx(rows: list[dict[str, Any]], codes: list[tuple[str, str, str, str
         lookup.column_dimensions[get_column_letter(col)].width = width
     for r, code in enumerate(codes, start=2):
         for col, value in enumerate(code, start=1):
-            lookup.cell(row=r, column=col, value=clean_cell(value)).alignment = wrap
+            lookup.cell(row=r, column=col, value=xlsx_value(value)).alignment = wrap
     lookup.freeze_panes = "A2"
     with atomic_open(path, "wb") as handle:
         book.save(handle)

@@ -12,6 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from ..cells import frame_csv
 from ..agreement import (COEFFICIENTS, AgreementResult, BootstrapResult, bootstrap, coefficients, interpret_alpha,
                          interpret_kappa, long_to_ratings, read_long)
 from .app import app
@@ -71,7 +72,7 @@ def agreement_cli(
         return
     rows = _rows(result, boot)
     if fmt is Format.csv:
-        typer.echo(rows.to_csv(index=False), nl=False)
+        typer.echo(frame_csv(rows), nl=False)
         return
     out.print(_table(rows, result, file))
     _status(result, boot)

@@ -11,6 +11,7 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
+from ..cells import frame_csv
 from ..errors import QualkamError
 from ..evaluate import AGAINST_HELP, SUGGEST, EvaluationReport, evaluate
 from ..export import atomic_open
@@ -157,7 +158,7 @@ def evaluate_cli(
     if fmt == "json":
         text = json.dumps(report.as_dict(), indent=1, ensure_ascii=False, allow_nan=False) + "\n"
     else:
-        text = report.per_code.to_csv(index=False)
+        text = frame_csv(report.per_code)
     if out_file is None:
         out.file.write(text)
         return

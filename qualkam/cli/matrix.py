@@ -12,6 +12,7 @@ import typer
 from ..export import write_csv
 from ..matrix import build_matrix, cooccurrence_pairs
 from ..plot import heatmap, image_format  # matplotlib itself loads only when a plot is drawn
+from ..cells import frame_csv
 from ..store import DEFAULT_PROJECT, Project
 from .app import app
 from .console import err, out
@@ -57,7 +58,7 @@ def matrix_cli(
         heatmap(matrix, plot, title=title)
         err.print(f"wrote {plot}")
     if fmt is MatrixFormat.csv:
-        typer.echo(matrix.to_csv(), nl=False)
+        typer.echo(frame_csv(matrix, index=True), nl=False)
         return
     if rows == "code" and normalize == "none":
         _print_cooccurrence(matrix, title, window)

@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich import box
 from rich.table import Table
 
+from ..cells import frame_csv
 from ..errors import QualkamError
 from ..export import atomic_open
 from ..reliability import ReliabilityReport, reliability
@@ -117,7 +118,7 @@ def reliability_cli(
             err.print(f"note: {escape(note)}", soft_wrap=True)
         return
     text = json.dumps(report.as_dict(), indent=1, ensure_ascii=False, default=str) if fmt == "json" \
-        else report.per_code.to_csv(index=False)
+        else frame_csv(report.per_code)
     if out_file is None:
         out.file.write(text + ("\n" if not text.endswith("\n") else ""))
     else:

@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..errors import QualkamError
+from ..cells import frame_csv
 from ..export import atomic_open
 from .console import err, out
 
@@ -66,7 +67,7 @@ def emit(frame: pd.DataFrame, fmt: str, out_file: Path | None, title: str | None
             table.add_row(*row)
         out.print(table)
         return
-    text = frame.to_json(orient="records", force_ascii=False, indent=1) if fmt == "json" else frame.to_csv(index=False)
+    text = frame.to_json(orient="records", force_ascii=False, indent=1) if fmt == "json" else frame_csv(frame)
     if out_file is None:
         out.file.write(text if text.endswith("\n") else text + "\n")
         return

@@ -12,6 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from ..cells import frame_csv
 from ..errors import QualkamError
 from ..export import atomic_open, write_csv
 from ..store import DEFAULT_PROJECT, Project
@@ -83,7 +84,7 @@ def triangulate_cli(
         _write(table, out_file)
         err.print(f"wrote {out_file}")
     if fmt is TableFormat.csv:
-        typer.echo(table.to_csv(index=False), nl=False)
+        typer.echo(frame_csv(table), nl=False)
     elif fmt is TableFormat.json:
         typer.echo(_json(table), nl=False)
     else:
