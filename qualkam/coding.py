@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 from . import __version__
 from .codebook import Codebook
+from .choices import unknown
 from .errors import QualkamError
 from .export import write_outputs
 from .ingest import PreparedSource, Problem, UnchangedFile, discover, prepare
@@ -214,7 +215,7 @@ def code_folder(
     by this process, so the result is the same for any number of jobs.
     """
     if suggest not in SUGGEST_MODES:
-        raise QualkamError(f"unknown --suggest {suggest!r}; use {', '.join(SUGGEST_MODES)}")
+        raise unknown("--suggest", suggest, SUGGEST_MODES)
     learned = None
     if suggest != "rules":
         from .learn import load_model  # spaCy textcat and scikit-learn only when asked for

@@ -12,7 +12,6 @@ too, so a dimension pulls in both of its poles.
 
 from __future__ import annotations
 
-import difflib
 import html
 import json
 import math
@@ -23,6 +22,7 @@ from typing import Any, Callable, Iterable, Sequence
 import pandas as pd
 
 from .cells import frame_csv
+from .choices import check_all, unknown
 from .errors import QualkamError
 from .export import EXCERPT_COLUMNS, evidence_item_text
 from .matrix import layer_filter
@@ -64,9 +64,7 @@ def _listing(values: Iterable[str]) -> str:
 
 
 def _unknown(kind: str, option: str, value: str, existing: Sequence[str]) -> QualkamError:
-    close = difflib.get_close_matches(value, list(existing), n=2, cutoff=0.75)
-    hint = f" (did you mean {' or '.join(close)}?)" if close else ""
-    return QualkamError(f"unknown {kind} {value!r} in {option}{hint}; this project has: {_listing(existing)}")
+    return unknown(kind, value, existing, option)  # one message everywhere (qualkam.choices)
 
 
 def descendants(codes: dict[str, CodeInfo], code_id: str) -> list[str]:
@@ -151,7 +149,7 @@ def check_layer(layer: str) -> tuple[str, tuple[Any, ...]]:
     try:
         return layer_filter(layer)
     except QualkamError:
-        raise QualkamError(f"unknown --from {layer!r}; use auto, suggestions, human, consensus, coder:NAME or all") from None
+        raise unknown("--from", layer, ["auto", "suggestions", "human", "consensus", "coder:NAME", ALL_LAYER]) from None
 
 
 # -- retrieval ------------------------------------------------------------------------------
@@ -172,6 +170,7 @@ def retrieve(
     coders: Sequence[str] = (),
     statuses: Sequence[str] = (),
     layer: str | None = None,
+    sources: Sequence[str] = (),
 ) -> pd.DataFrame:
     """The coded excerpts that pass every filter, one row per coding, grouped by code.
 
@@ -206,6 +205,9 @@ def retrieve(
     if roles:
         among("s.role", _match_values("role", "--role", roles,
                                       _distinct(project, "SELECT DISTINCT role FROM segments ORDER BY role")))
+    if sources:
+        among("src.id", _match_values("source", "--source", sources,
+                                      _distinct(project, "SELECT id FROM sources ORDER BY id")))
     if speakers:
         among("s.speaker", _match_values("speaker", "--speaker", speakers,
                                          _distinct(project, "SELECT DISTINCT speaker FROM segments ORDER BY speaker")))
@@ -216,10 +218,7 @@ def retrieve(
         except QualkamError as exc:
             raise QualkamError(f"{exc}; machine suggestions have no coder: use --status suggested") from None
     if statuses:
-        bad = [s for s in statuses if s not in STATUSES]
-        if bad:
-            raise QualkamError(f"--status {bad[0]!r}: use one of {', '.join(STATUSES)}")
-        among("c.status", list(dict.fromkeys(statuses)))
+        among("c.status", check_all("status", statuses, STATUSES, "--status"))
     sql = f"""
         SELECT c.id AS coding_id, src.id AS source, c.segment_id AS segment, s.speaker, s.role, s.speaker_unit AS unit,
                src.type AS source_type, src.phase, src.date, c.start, c."end" AS "end", c.code_id AS code,

@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any, Collection, Sequence
 
 from .cells import csv_lines, xlsx_value
+from .choices import closest, listing
 from .errors import InputError, QualkamError
 from .export import atomic_open
-from .store import Project
+from .store import Project, known_names
 
 SHEET_COLUMNS = [
     "segment", "source", "position", "speaker", "role", "phase", "before", "text", "after",
@@ -99,26 +100,26 @@ def _descendants(project: Project, code_ids: Sequence[str]) -> set[str]:
     return found
 
 
-def _check_filters(project: Project, sources: Sequence[str], phases: Sequence[str], codes: Sequence[str]) -> None:
-    """Every unknown filter value is one error line that lists what the project has."""
+def _check_filters(project: Project, sources: Sequence[str], phases: Sequence[str], codes: Sequence[str],
+                   speakers: Sequence[str] = ()) -> None:
+    """Every unknown filter value is one error line that lists what the project has (and the closest)."""
     problems = []
-    for option, values, table in (("--source", sources, "sources"), ("--phase", phases, "phases"),
-                                  ("--code", codes, "codes")):
+    for option, values, kind in (("--source", sources, "source"), ("--phase", phases, "phase"),
+                                 ("--code", codes, "code"), ("--speaker", speakers, "speaker")):
         if not values:
             continue
-        known = {r[0] for r in project.query(f"SELECT id FROM {table}")}
-        if table == "phases":
-            known |= {r[0] for r in project.query("SELECT DISTINCT phase FROM sources WHERE phase IS NOT NULL")}
+        known = known_names(project, kind)
         for value in values:
             if value not in known:
-                sample = ", ".join(sorted(known)[:8]) + (" ..." if len(known) > 8 else "")
-                problems.append(f"{option} {value!r} is not in the project; known: {sample or '(none)'}")
+                close = closest(value, known)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                problems.append(f"{option} {value!r} is not in the project{hint}; choose from: {listing(known, 8)}")
     if problems:
         raise InputError("\n".join(problems))
 
 
 def sheet_rows(project: Project, coder: str, sources: Sequence[str] = (), phases: Sequence[str] = (),
-               codes: Sequence[str] = ()) -> list[dict[str, Any]]:
+               codes: Sequence[str] = (), speakers: Sequence[str] = ()) -> list[dict[str, Any]]:
     """One dict per segment (keys: ``SHEET_COLUMNS``), in source and position order.
 
     ``sources`` / ``phases`` keep only those sources; ``codes`` keeps segments where one of
@@ -127,8 +128,11 @@ def sheet_rows(project: Project, coder: str, sources: Sequence[str] = (), phases
     coder = (coder or "").strip()
     if not coder:
         raise InputError("a sheet is made for one coder: pass --coder NAME")
-    _check_filters(project, sources, phases, codes)
+    _check_filters(project, sources, phases, codes, speakers)
     where, params = [], []
+    if speakers:
+        where.append(f"s.speaker IN ({','.join('?' * len(speakers))})")
+        params += list(speakers)
     if sources:
         where.append(f"src.id IN ({','.join('?' * len(sources))})")
         params += list(sources)
@@ -285,9 +289,9 @@ def default_sheet_path(coder: str) -> Path:
 
 
 def export_sheet(project: Project, coder: str, out: str | Path | None = None, sources: Sequence[str] = (),
-                 phases: Sequence[str] = (), codes: Sequence[str] = ()) -> SheetReport:
+                 phases: Sequence[str] = (), codes: Sequence[str] = (), speakers: Sequence[str] = ()) -> SheetReport:
     """Make a coding sheet for ``coder``: build the rows, write them, say what was written."""
-    rows = sheet_rows(project, coder, sources, phases, codes)
+    rows = sheet_rows(project, coder, sources, phases, codes, speakers)
     if not rows:
         raise QualkamError("no segments match the filters; check --source, --phase and --code "
                            "(or run 'qualkam code DIR' first)")

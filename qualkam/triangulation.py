@@ -8,6 +8,8 @@ it is seen before a code is written up.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 
 from .matrix import NONE, code_table, codings_frame, speaker_keys
@@ -27,7 +29,8 @@ def _values(series: pd.Series, order: list[str] | None = None, keep_none: bool =
     return known + rest + ([NONE] if NONE in present else [])
 
 
-def triangulation_table(project: Project, layer: str = "auto") -> pd.DataFrame:
+def triangulation_table(project: Project, layer: str = "auto", sources: Sequence[str] = (),
+                        speakers: Sequence[str] = (), phases: Sequence[str] = ()) -> pd.DataFrame:
     """One row per code with codings in ``layer``, in codebook order (see COLUMNS).
 
     ``sources`` counts independent sources; ``speakers`` counts distinct people, with
@@ -36,7 +39,7 @@ def triangulation_table(project: Project, layer: str = "auto") -> pd.DataFrame:
     roles known. ``flags`` is a comma list: "one source type", "one speaker" (or "no named
     speaker" when no supporting segment names one), "one source"; empty when support is broad.
     """
-    frame = codings_frame(project, layer)
+    frame = codings_frame(project, layer, sources, speakers, phases)
     codes = code_table(project)
     labels = dict(zip(codes["id"], codes["label"]))
     order = list(codes["id"]) + sorted(set(frame["code"]) - set(codes["id"]))

@@ -46,7 +46,7 @@ def test_train_prints_held_out_figures_and_lists_skipped_codes(runner: CliRunner
     for words in ("budget (18) ·", "trust (18) ·", "formal · micro", "post_bureaucratic · macro", "all codes · micro"):
         assert words in result.output
     assert "1 code(s) skipped, fewer than 5 positive segments: rare (2)" in result.output
-    again = _train(runner, db, "--json")
+    again = _train(runner, db, "--format", "json")
     metrics = json.loads(again.stdout)
     assert again.exit_code == 0 and metrics["model"] == 2 and set(metrics["per_code"]) == {"budget", "trust"}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
+from typing import Optional
 
 import pandas as pd
 import typer
@@ -16,6 +17,7 @@ from ..cells import frame_csv
 from ..store import DEFAULT_PROJECT, Project
 from .app import app
 from .console import err, out
+from .options import format_option, phase_option, source_option, speaker_option
 from .render import frame_table, matrix_table
 
 TERMINAL_PAIRS = 25  # a screenful; the CSV and the heatmap have them all
@@ -39,7 +41,10 @@ def matrix_cli(
     layer: str = typer.Option("auto", "--from", help="Codings to count: auto, suggestions, human, consensus, coder:NAME."),
     out_file: Path = typer.Option(None, "--out", "-o", help="Write the matrix to this CSV file."),
     plot: Path = typer.Option(None, "--plot", help="Draw the matrix as a heatmap: FILE.png or FILE.svg."),
-    fmt: MatrixFormat = typer.Option(MatrixFormat.table, "--format", "-f", help="table, or csv on stdout for piping."),
+    fmt: MatrixFormat = format_option(MatrixFormat, MatrixFormat.table, "table, or csv on stdout for piping."),
+    source: Optional[list[str]] = source_option(),
+    speaker: Optional[list[str]] = speaker_option(),
+    phase: Optional[list[str]] = phase_option(),
     project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
 ) -> None:
     """Count coded segments (or sources, speakers, shares) per row value and code; or codes
@@ -48,7 +53,7 @@ def matrix_cli(
         image_format(plot)  # a bad suffix stops the run before any work
     with Project.open(project) as store:
         matrix = build_matrix(store, rows=rows, cols=cols, value=value, layer=layer, normalize=normalize,
-                              window=window)
+                              window=window, sources=source or (), speakers=speaker or (), phases=phase or ())
     what = "co-occurrence" + (f" (window {window})" if window else "") if rows == "code" else value
     title = f"{what}{' / row total' if normalize == 'row' else ''} · {rows} x {cols} · from {layer}"
     if out_file is not None:
