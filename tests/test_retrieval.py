@@ -130,7 +130,7 @@ def test_unknown_filters_name_what_exists(coded: Project) -> None:
         retrieve(coded, codes=["attr:colour=red"])
     with pytest.raises(QualkamError, match="unknown coder 'zoe' in --from"):
         retrieve(coded, layer="coder:zoe")
-    with pytest.raises(QualkamError, match="--status 'maybe'"):
+    with pytest.raises(QualkamError, match="unknown status 'maybe' in --status; choose from: suggested"):
         retrieve(coded, statuses=["maybe"])
 
 

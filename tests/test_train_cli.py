@@ -53,7 +53,7 @@ def test_train_prints_held_out_figures_and_lists_skipped_codes(runner: CliRunner
 
 def test_train_errors_are_clear(runner: CliRunner, db: Path, tmp_path: Path) -> None:
     result = runner.invoke(app, ["train", "--from", "coder:nobody", "--project", str(db)])
-    assert result.exit_code == 2 and "no codings by nobody" in result.output
+    assert result.exit_code == 2 and "unknown coder 'nobody' in --from; choose from: ana" in result.output
     result = runner.invoke(app, ["train", "--project", str(tmp_path / "missing.db")])
     assert result.exit_code == 2 and "no qualkam project" in result.output
 
