@@ -140,7 +140,7 @@ def _reference_condition(project: Project, against: str) -> tuple[str, tuple[Any
         return "c.coder IS NOT NULL", (), "human"
     if against == "consensus":
         if "consensus" not in coders:
-            raise QualkamError("no consensus codings in this project yet; run 'qualkam reconcile --coders A,B "
+            raise QualkamError("no consensus codings in this project yet; run 'qualkam reconcile --coder A --coder B "
                                "--decider NAME' first, or use --against human or coder:NAME")
         return "c.coder = 'consensus'", (), "consensus"
     name = against[6:]

@@ -218,11 +218,21 @@ def test_version(runner: CliRunner) -> None:
 
 @pytest.mark.parametrize("command", [
     ("matrix",), ("triangulate",), ("excerpts",), ("search", "trust"), ("reliability",), ("disagreements",),
-    ("memo", "list"), ("audit",), ("evaluate",), ("agreement", "x.csv"), ("train",),
+    ("memo", "list"), ("audit",), ("evaluate",), ("agreement", "x.csv"), ("train",), ("codebook", "lint"),
 ])
 def test_every_data_command_has_format_and_f(runner: CliRunner, command: tuple) -> None:
     text = " ".join(_ok(runner, *command, "--help").output.split())
     assert "--format" in text and "-f" in text
+
+
+def test_agreement_categories_are_a_repeated_option(runner: CliRunner, tmp_path: Path) -> None:
+    data = tmp_path / "r.csv"
+    data.write_text("unit,coder,value\n1,a,lo\n1,b,hi\n2,a,mid\n2,b,mid\n3,a,hi\n3,b,hi\n", encoding="utf-8")
+    common = ("agreement", data, "--level", "ordinal", "-f", "json")
+    repeated = json.loads(_ok(runner, *common, "--category", "lo", "--category", "mid", "--category", "hi").stdout)
+    comma = json.loads(_ok(runner, *common, "--categories", "lo,mid,hi").stdout)
+    reverse = json.loads(_ok(runner, *common, "--category", "mid", "--category", "lo", "--category", "hi").stdout)
+    assert repeated == comma != reverse, "the order given is the ordinal scale"
 
 
 def test_memo_list_and_audit_take_the_format_from_out(runner: CliRunner, db: Path, tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from enum import Enum
 from pathlib import Path
+from typing import Optional
 
 import pandas as pd
 import typer
@@ -16,6 +17,7 @@ from ..cells import frame_csv
 from ..agreement import (COEFFICIENTS, AgreementResult, BootstrapResult, bootstrap, coefficients, interpret_alpha,
                          interpret_kappa, long_to_ratings, read_long)
 from .app import app
+from .options import format_option, listed
 from .console import err, out
 
 LABELS = {
@@ -49,17 +51,17 @@ def agreement_cli(
     coder: str = typer.Option("coder", "--coder", help="Column naming the coder."),
     value: str = typer.Option("value", "--value", help="Column with the value the coder gave the unit."),
     level: Level = typer.Option(Level.nominal, "--level", help="Level of measurement for Krippendorff's alpha; the kappa family is always nominal."),
-    categories: str = typer.Option(None, "--categories", help="Every possible category, comma-separated (lowest to highest for ordinal labels); default: the values seen."),
+    categories: Optional[list[str]] = typer.Option(None, "--category", "--categories", help="A possible category; repeat for every one, lowest to highest for ordinal labels (the old comma form a,b,c works too); default: the values seen."),
     replicates: int = typer.Option(0, "--bootstrap", help="Bootstrap replicates for 95% intervals of alpha and kappa (1000 is usual); 0 for none."),
     seed: int = typer.Option(0, "--seed", help="Random seed for the bootstrap: the same seed gives the same intervals."),
     minimum: float = typer.Option(0.667, "--minimum", help="Smallest acceptable alpha; with --bootstrap, reports p(alpha < minimum)."),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, csv, or json (one object) on stdout."),
+    fmt: Format = format_option(Format, Format.table, "table, csv, or json (one object) on stdout."),
 ) -> None:
     """Agreement between coders on one variable: percent agreement, Cohen's kappa, Scott's pi,
     Fleiss' kappa, Brennan & Prediger, Gwet's AC1 and Krippendorff's alpha (docs/agreement.md)."""
     frame = read_long(file, unit=unit, coder=coder, value=value, level=level.value)
     ratings = long_to_ratings(frame)
-    given = [c.strip() for c in categories.split(",") if c.strip()] if categories else None
+    given = listed(categories) or None
     result = coefficients(ratings, level=level.value, categories=given)
     boot = None
     if replicates:
