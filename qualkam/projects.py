@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .decisions import Action, apply_decision
 from .errors import QualkamError, StoreError
-from .choices import check_choice
+from .choices import check_choice, unknown
 from .importing import segments_for_span
 from .store import Project, now, record_audit
 
@@ -108,7 +108,7 @@ def merge_from(project: Project, other_path: str | Path, coder: str | None = Non
         other_hashes = {r[0]: r[1] for r in other.execute("SELECT id, content_hash FROM sources")}
         if coder and not rows:
             known = [r[0] for r in other.execute("SELECT DISTINCT coder FROM codings WHERE coder IS NOT NULL")]
-            raise QualkamError(f"{other_path} has no codings by {coder!r}; it has: {', '.join(known) or 'none'}")
+            raise unknown("coder", coder, known, f"--coder (the coders of {other_path})")
     finally:
         other.close()
     with project.transaction() as conn:

@@ -77,6 +77,8 @@ def memos_frame(project: Project, target: str | None = None, coder: str | None =
     listed too, with the id ``coding:N``, as being on that coding's segment and code.
     """
     kind, ident = parse_target(target)
+    if kind in ("code", "source") and ident is not None:
+        ident = check_known(project, kind, [ident], "--on")[0]
     if coder:
         writers = [*known_names(project, "memo writer"), *known_names(project, "coder")]
         coder = check_choice("memo writer", coder, list(dict.fromkeys(writers)), "--coder")

@@ -84,6 +84,8 @@ def test_the_helper_names_the_choices_and_the_closest() -> None:
     (("reliability", "--coder", "anaa", "--coder", "ben"), "did you mean 'ana'?"),
     (("reliability", "--code", "soft_contro"), "did you mean 'soft_control'?"),
     (("reliability", "--unit", "segmnt"), "did you mean 'segment'?"),
+    (("reliability", "--level", "nomnal"), "did you mean 'nominal'?"),
+    (("memo", "list", "--on", "source:int-sale"), "did you mean 'int-sales'?"),
     (("disagreements", "--coder", "ana", "--coder", "bn"), "did you mean 'ben'?"),
     (("disagreements", "--phase", "pre-kam"), "did you mean 'pre_kam'?"),
     (("review", "--coder", "cy", "--code", "soft_contro"), "did you mean 'soft_control'?"),

@@ -16,6 +16,7 @@ from ..cells import frame_csv
 from ..export import atomic_open
 from ..reliability import ReliabilityReport, reliability
 from ..store import DEFAULT_PROJECT, Project
+from ..choices import check_choice
 from .app import app
 from .options import coder_list_option, format_option, listed, phase_option, source_option, speaker_option
 from .tables import choose_format
@@ -101,6 +102,7 @@ def reliability_cli(
 ) -> None:
     """Agreement per code and overall: percent agreement, kappas, AC1, Krippendorff's alpha."""
     fmt = choose_format(fmt, out_file, ("table", "json", "csv")) if (fmt or out_file) else "table"
+    level = check_choice("--level", level, ("nominal", "ordinal", "interval", "ratio"))
     with Project.open(project) as store:
         report = reliability(store, listed(coders) or None, listed(codes) or None, unit, replicates, seed, minimum,
                              distance, sources=source or (), speakers=speaker or (), phases=phase or ())
