@@ -20,12 +20,15 @@ from typing import Any, Iterable, Sequence
 import pandas as pd
 
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+# A line feed is quoted too: it is harmless, but readers that turn a carriage return into a line
+# feed (qualkam's own, Excel's) would otherwise leave the quote of a "\r..." cell on reading back.
+_QUOTED = (*TRIGGERS, "\n")
 QUOTE = "'"
 _NEEDS_QUOTES = frozenset(',;\t|"\r\n')
 
 
 def _starts_formula(text: str) -> bool:
-    return text.lstrip(QUOTE)[:1] in TRIGGERS
+    return text.lstrip(QUOTE)[:1] in _QUOTED
 
 
 def neutralise(value: Any) -> Any:

@@ -225,3 +225,22 @@ def test_sheet_round_trip_reads_the_words_back(runner: CliRunner, hostile: Path,
     with Project.open(hostile) as project:
         row = project.query("SELECT memo FROM codings WHERE coder = 'dora' AND segment_id = ?", (seg,))[0]
     assert row["memo"] == "+plus memo"
+
+
+@given(st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+                        max_size=12), min_size=2, max_size=2))
+def test_a_csv_written_here_reads_back_the_same_words(tmp_path_factory, cells: list[str]) -> None:
+    from qualkam.errors import QualkamError
+    from qualkam.importing import read_table
+
+    path = tmp_path_factory.mktemp("csv") / "t.csv"
+    with open(path, "w", encoding="utf-8-sig", newline="") as handle:
+        handle.write(csv_lines([["first", "second"], [*cells, ]], lineterminator="\r\n"))
+    try:
+        header, body = read_table(path)
+    except QualkamError:  # a row of blanks is "nothing to import": a clear error, never a crash
+        assert not any(c.strip() for c in cells)
+        return
+    assert header == ["first", "second"]
+    # The reader makes every line end a line feed (as Excel does); nothing else changes.
+    assert [str(v) for v in body[0][1]] == [c.replace("\r\n", "\n").replace("\r", "\n") for c in cells]
