@@ -103,6 +103,7 @@ def test_the_helper_names_the_choices_and_the_closest() -> None:
     (("evaluate", "--suggest", "rule"), "did you mean 'rules'?"),
     (("train", "--from", "coder:anna"), "did you mean 'ana'?"),
     (("project", "merge", "x.db", "--prefer", "their"), "did you mean 'theirs'?"),
+    (("agreement", "x.csv", "--level", "ordnal"), "did you mean 'ordinal'?"),
 ])
 def test_unknown_names_and_values_say_the_choices(runner: CliRunner, db: Path, args: tuple, expect: str) -> None:
     assert expect in _bad(runner, *args, "--project", db)

@@ -17,7 +17,7 @@ from ..cells import frame_csv
 from ..agreement import (COEFFICIENTS, AgreementResult, BootstrapResult, bootstrap, coefficients, interpret_alpha,
                          interpret_kappa, long_to_ratings, read_long)
 from .app import app
-from .options import format_option, listed
+from .options import choice_parser, format_option, listed
 from .console import err, out
 
 LABELS = {
@@ -50,7 +50,8 @@ def agreement_cli(
     unit: str = typer.Option("unit", "--unit", help="Column naming the unit (segment, item, case)."),
     coder: str = typer.Option("coder", "--coder", help="Column naming the coder."),
     value: str = typer.Option("value", "--value", help="Column with the value the coder gave the unit."),
-    level: Level = typer.Option(Level.nominal, "--level", help="Level of measurement for Krippendorff's alpha; the kappa family is always nominal."),
+    level: Level = typer.Option(Level.nominal, "--level", parser=choice_parser("level", Level, "--level"),
+                                metavar="[" + "|".join(m.value for m in Level) + "]", help="Level of measurement for Krippendorff's alpha; the kappa family is always nominal."),
     categories: Optional[list[str]] = typer.Option(None, "--category", "--categories", help="A possible category; repeat for every one, lowest to highest for ordinal labels (the old comma form a,b,c works too); default: the values seen."),
     replicates: int = typer.Option(0, "--bootstrap", help="Bootstrap replicates for 95% intervals of alpha and kappa (1000 is usual); 0 for none."),
     seed: int = typer.Option(0, "--seed", help="Random seed for the bootstrap: the same seed gives the same intervals."),
