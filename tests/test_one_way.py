@@ -103,10 +103,15 @@ def test_the_helper_names_the_choices_and_the_closest() -> None:
     (("evaluate", "--suggest", "rule"), "did you mean 'rules'?"),
     (("train", "--from", "coder:anna"), "did you mean 'ana'?"),
     (("project", "merge", "x.db", "--prefer", "their"), "did you mean 'theirs'?"),
-    (("agreement", "x.csv", "--level", "ordnal"), "did you mean 'ordinal'?"),
 ])
 def test_unknown_names_and_values_say_the_choices(runner: CliRunner, db: Path, args: tuple, expect: str) -> None:
     assert expect in _bad(runner, *args, "--project", db)
+
+
+def test_agreement_level_says_the_choices(runner: CliRunner, tmp_path: Path) -> None:
+    data = tmp_path / "r.csv"
+    data.write_text("unit,coder,value\n1,a,x\n1,b,x\n", encoding="utf-8")
+    assert "did you mean 'ordinal'?" in _bad(runner, "agreement", data, "--level", "ordnal")
 
 
 def test_dates_are_strict_and_iso(runner: CliRunner, db: Path) -> None:
