@@ -29,6 +29,7 @@ from .codebook import (
     load_codebook,
     resolve_path,
 )
+from .choices import unknown
 from .errors import CodebookChangeError, QualkamError, debugging, unexpected
 from .export import write_outputs
 from .ingest import PreparedSource, Problem, UnchangedFile, discover, prepare
@@ -336,7 +337,7 @@ def code_folder(
     and ``out_dir`` are never read as sources.
     """
     if suggest not in SUGGEST_MODES:
-        raise QualkamError(f"unknown --suggest {suggest!r}; use {', '.join(SUGGEST_MODES)}")
+        raise unknown("--suggest", suggest, SUGGEST_MODES)
     choice = choose_codebook(project, codebook, replace_codebook)
     codebook = choice.codebook
     learned = None

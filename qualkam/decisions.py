@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from .choices import unknown
 from .errors import QualkamError
 from .store import Project, now, record_audit
 
@@ -49,7 +50,8 @@ def check_code(conn: sqlite3.Connection, code_id: str) -> None:
     """Raise a clear error for a code the project does not know."""
     row = conn.execute("SELECT retired_at FROM codes WHERE id = ?", (code_id,)).fetchone()
     if row is None:
-        raise QualkamError(f"unknown code {code_id!r}; see 'qualkam codebook show' for the codes of this project")
+        known = [r[0] for r in conn.execute("SELECT id FROM codes WHERE retired_at IS NULL ORDER BY position")]
+        raise unknown("code", code_id, known)
 
 
 def apply_decision(
@@ -132,7 +134,7 @@ def add_memo(project: Project, coder: str, target_type: str, target_id: str | No
         if target_type != "project":
             table = {"code": "codes", "source": "sources", "segment": "segments"}[target_type]
             if conn.execute(f"SELECT 1 FROM {table} WHERE id = ?", (target_id,)).fetchone() is None:
-                raise QualkamError(f"unknown {target_type} {target_id!r}")
+                raise unknown(target_type, target_id, [r[0] for r in conn.execute(f"SELECT id FROM {table}")], "--on")
         else:
             target_id = None
         stamp = now()

@@ -25,6 +25,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from .cells import frame_csv
+from .choices import check_choice
 from .errors import QualkamError
 from .retrieval import PAGE_CSS, md_escape
 from .retrieval import resolve_codes as resolve_code_specs
@@ -99,12 +101,13 @@ def _pair_kappa(engine, a: np.ndarray, b: np.ndarray) -> float:
 
 
 def disagreements(project: Project, coders: Sequence[str] | None = None, codes: Sequence[str] | None = None,
-                  unit: str = "segment") -> DisagreementReport:
-    """Compare the coders' codings: differing units, confusion, pairwise agreement, prevalence."""
-    if unit not in UNIT_KINDS:
-        raise QualkamError(f"unknown --unit {unit!r}; disagreements are listed by {' or '.join(UNIT_KINDS)}")
+                  unit: str = "segment", sources: Sequence[str] = (), speakers: Sequence[str] = (),
+                  phases: Sequence[str] = ()) -> DisagreementReport:
+    """Compare the coders' codings: differing units, confusion, pairwise agreement, prevalence;
+    ``sources``, ``speakers``, ``phases`` keep only those units."""
+    unit = check_choice("--unit", unit, UNIT_KINDS)
     picked = expand_codes(project, codes)
-    data = coding_data(project, list(coders) if coders else None, picked, unit)
+    data = coding_data(project, list(coders) if coders else None, picked, unit, sources, speakers, phases)
     labels = {r[0]: r[1] for r in project.query("SELECT id, label FROM codes")}
     if picked:
         # A parent pulled in with its children but used by nobody would only add a row of zeros;
@@ -330,5 +333,5 @@ def render(report: DisagreementReport, fmt: str) -> str:
     if fmt == "html":
         return render_html(report)
     if fmt == "csv":
-        return report.units.to_csv(index=False)
+        return frame_csv(report.units)
     raise QualkamError(f"unknown --format {fmt!r} for a file; use md, csv or html")

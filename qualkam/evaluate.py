@@ -30,6 +30,7 @@ from typing import Any, Hashable, NamedTuple
 import pandas as pd
 
 from .errors import QualkamError
+from .choices import check_all, check_choice, unknown
 from .matrix import layer_filter
 from .store import Project
 from .units import seen_sources
@@ -126,7 +127,7 @@ def _reference_condition(project: Project, against: str) -> tuple[str, tuple[Any
     Checks the layer and says how to get one when the project has none of it.
     """
     if against not in ("human", "consensus") and not (against.startswith("coder:") and against[6:]):
-        raise QualkamError(f"unknown --against {against!r}; use {AGAINST_HELP}")
+        raise unknown("--against", against, ["human", "consensus", "coder:NAME"])
     layer_filter(against)  # one definition of the layers, shared with the matrices
     coders = [r[0] for r in project.query(
         "SELECT coder FROM codings WHERE coder IS NOT NULL GROUP BY coder ORDER BY MIN(id)")]
@@ -139,13 +140,12 @@ def _reference_condition(project: Project, against: str) -> tuple[str, tuple[Any
         return "c.coder IS NOT NULL", (), "human"
     if against == "consensus":
         if "consensus" not in coders:
-            raise QualkamError("no consensus codings in this project yet; run 'qualkam reconcile --coders A,B "
+            raise QualkamError("no consensus codings in this project yet; run 'qualkam reconcile --coder A --coder B "
                                "--decider NAME' first, or use --against human or coder:NAME")
         return "c.coder = 'consensus'", (), "consensus"
     name = against[6:]
     if name not in coders:
-        raise QualkamError(f"unknown coder {name!r} in --against {against}; coders in this project: "
-                           f"{', '.join(people + (['consensus'] if 'consensus' in coders else [])) or 'none yet'}")
+        raise unknown("coder", name, people + (["consensus"] if "consensus" in coders else []), "--against")
     return "c.coder = ?", (name,), against
 
 
@@ -155,9 +155,7 @@ def _resolve_codes(project: Project, codes: list[str] | None) -> tuple[list[str]
     order = [r[0] for r in rows]
     labels = {r[0]: r[1] for r in rows}
     if codes:
-        unknown = [c for c in codes if c not in labels]
-        if unknown:
-            raise QualkamError(f"unknown code(s) {', '.join(unknown)} in --codes; see 'qualkam codebook show'")
+        codes = check_all("code", codes, order, "--code")
         return [c for c in order if c in codes], labels
     return order, labels
 
@@ -186,8 +184,7 @@ def evaluate(project: Project, against: str = "human", suggest: str = "rules",
     origin suggested the code there). Raises ``QualkamError`` for an unknown layer or coder,
     a reference with no codings, or no suggestions of the chosen origin in the project.
     """
-    if suggest not in SUGGEST:
-        raise QualkamError(f"unknown --suggest {suggest!r}; use {', '.join(SUGGEST)}")
+    suggest = check_choice("--suggest", suggest, list(SUGGEST))
     condition, params, name = _reference_condition(project, against)
     origins = SUGGEST[suggest]
     marks = ",".join("?" * len(origins))

@@ -17,6 +17,7 @@ from typing import IO, Any
 import pandas as pd
 
 from . import __version__
+from .cells import frame_csv
 from .errors import QualkamError
 from .matrix import build_matrix
 from .retrieval import (
@@ -61,7 +62,7 @@ def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
 def write_csv(frame: pd.DataFrame, path: str | Path, index: bool = False) -> Path:
     """Write a DataFrame as UTF-8 CSV atomically."""
     with atomic_open(path) as handle:
-        frame.to_csv(handle, index=index)
+        handle.write(frame_csv(frame, index=index))
     return Path(path)
 
 

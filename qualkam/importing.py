@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from .decisions import Action, apply_decision
+from .cells import restore
 from .errors import InputError, QualkamError
 from .sheets import SHEET_COLUMNS, SHEET_NAME, comparable
 from .store import Project, now, record_audit
@@ -210,10 +211,12 @@ def read_table(path: str | Path) -> Table:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
     if not data.strip():
         raise InputError(f"{path}: empty file; nothing to import")
+    # A sheet qualkam wrote quotes text that a spreadsheet would run ('=...); read the words back.
     if suffix in (".xlsx", ".xlsm"):
-        numbered = [(n, row) for n, row in _read_xlsx(path) if any(_cell(v).strip() for v in row)]
+        grid = _read_xlsx(path)
     else:
-        numbered = [(n, row) for n, row in enumerate(_read_csv(path, data), start=1) if any(_cell(v).strip() for v in row)]
+        grid = list(enumerate(_read_csv(path, data), start=1))
+    numbered = [(n, [restore(v) for v in row]) for n, row in grid if any(_cell(v).strip() for v in row)]
     if not numbered:
         raise InputError(f"{path}: empty file; nothing to import")
     (header_row, header), body = numbered[0], numbered[1:]

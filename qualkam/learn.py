@@ -64,6 +64,7 @@ from spacy.strings import hash_string
 from spacy.tokens import Doc
 from spacy.util import registry
 
+from .choices import unknown
 from .errors import QualkamError
 from .segment import Segment
 from .store import Project, now, record_audit
@@ -157,8 +158,10 @@ def layer_coders(project: Project, layer: str) -> list[str]:
     elif layer.startswith("coder:") and layer[6:]:
         coders = [layer[6:]]
     else:
-        raise QualkamError(f"unknown --from {layer!r}; use human, consensus or coder:NAME")
+        raise unknown("--from", layer, ["human", "consensus", "coder:NAME"])
     known = [r[0] for r in project.query("SELECT coder FROM codings WHERE coder IS NOT NULL GROUP BY coder ORDER BY MIN(id)")]
+    if layer.startswith("coder:") and coders[0] not in known:
+        raise unknown("coder", coders[0], known, "--from")
     missing = [c for c in coders if c not in known]
     if not coders or missing:
         raise QualkamError(f"no codings by {', '.join(missing) or 'any person'} in {project.path}; coders in this "

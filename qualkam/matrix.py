@@ -21,17 +21,20 @@ import json
 import math
 from collections import defaultdict
 from itertools import combinations
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 
+from .choices import check_choice, check_known, unknown
 from .errors import QualkamError
-from .store import Project
+from .store import Project, source_attribute_keys
 from .turns import SHORTHAND
 
 NONE = "(none)"
 SEGMENT_FIELDS = {"speaker", "role", "speaker_unit", "unit"}
 SOURCE_FIELDS = {"phase", "source_type", "source", "date", "title", "format"}
+ROW_FIELDS = ("phase", "source_type", "role", "speaker", "unit", "source", "date", "title", "format", "code")
 VALUES = ("segments", "share", "sources", "speakers")
 NORMALIZE = ("none", "row")
 DECIMALS = 3
@@ -57,31 +60,65 @@ def layer_filter(layer: str) -> tuple[str, tuple[Any, ...]]:
     raise QualkamError(f"unknown layer {layer!r}; use auto, suggestions, human, consensus or coder:NAME")
 
 
-def codings_frame(project: Project, layer: str = "auto") -> pd.DataFrame:
-    """One row per coding in the layer, joined with its segment and source, attributes expanded."""
-    condition, params = layer_filter(layer)
+LAYERS = ("auto", "suggestions", "human", "consensus")
+
+
+def check_layer(project: Project, layer: str, option: str = "--from", layers: Sequence[str] = LAYERS) -> str:
+    """``layer`` if it is one of ``layers`` or ``coder:NAME`` for a coder of the project;
+    otherwise an error with the choices and a did-you-mean (a misspelt coder gives nothing)."""
+    layer = (layer or "").strip()
+    if layer.startswith("coder:"):
+        check_known(project, "coder", [layer[6:].strip()], option)
+        return layer
+    return check_choice("layer", layer, [*layers, "coder:NAME"], option)
+
+
+def _filters(project: Project, sources: Sequence[str], speakers: Sequence[str], phases: Sequence[str],
+             ) -> tuple[str, list[Any]]:
+    """SQL (on ``s`` and ``src``) keeping only the named sources, speakers and phases; each name checked."""
+    where: list[str] = []
+    params: list[Any] = []
+    for column, kind, option, values in (("src.id", "source", "--source", sources),
+                                         ("s.speaker", "speaker", "--speaker", speakers),
+                                         ("src.phase", "phase", "--phase", phases)):
+        names = check_known(project, kind, values, option)
+        if names:
+            where.append(f"{column} IN ({','.join('?' * len(names))})")
+            params += names
+    return "".join(f" AND {w}" for w in where), params
+
+
+def codings_frame(project: Project, layer: str = "auto", sources: Sequence[str] = (), speakers: Sequence[str] = (),
+                  phases: Sequence[str] = ()) -> pd.DataFrame:
+    """One row per coding in the layer, joined with its segment and source, attributes expanded;
+    ``sources``, ``speakers``, ``phases`` keep only those."""
+    condition, params = layer_filter(check_layer(project, layer))
+    extra, extra_params = _filters(project, sources, speakers, phases)
     sql = f"""
         SELECT c.id AS coding_id, c.segment_id AS segment, s.position, src.id AS source, s.speaker, s.role,
                s.speaker_unit, src.type AS source_type, src.phase, src.date, src.title, src.format,
                src.attributes AS source_attributes, c.code_id AS code, c.coder, c.origin, c.status
         FROM codings c JOIN segments s ON s.id = c.segment_id JOIN sources src ON src.id = c.source_id
-        WHERE {condition}
+        WHERE {condition}{extra}
         ORDER BY src.id, s.position, c.code_id
     """
-    frame = pd.read_sql_query(sql, project.conn, params=params)
+    frame = pd.read_sql_query(sql, project.conn, params=[*params, *extra_params])
     frame["unit"] = frame["speaker_unit"]
     return frame
 
 
-def segments_frame(project: Project) -> pd.DataFrame:
+def segments_frame(project: Project, sources: Sequence[str] = (), speakers: Sequence[str] = (),
+                   phases: Sequence[str] = ()) -> pd.DataFrame:
     """Every segment of the project, coded or not, with its source's fields: the
     denominator of a share, since a row's uncoded segments are part of its evidence."""
+    extra, params = _filters(project, sources, speakers, phases)
     frame = pd.read_sql_query(
-        """SELECT s.id AS segment, s.position, src.id AS source, s.speaker, s.role, s.speaker_unit,
+        f"""SELECT s.id AS segment, s.position, src.id AS source, s.speaker, s.role, s.speaker_unit,
                   src.type AS source_type, src.phase, src.date, src.title, src.format,
                   src.attributes AS source_attributes
-           FROM segments s JOIN sources src ON src.id = s.source_id ORDER BY src.id, s.position""",
-        project.conn,
+           FROM segments s JOIN sources src ON src.id = s.source_id WHERE 1 = 1{extra}
+           ORDER BY src.id, s.position""",
+        project.conn, params=params,
     )
     frame["unit"] = frame["speaker_unit"]
     return frame
@@ -163,7 +200,8 @@ def normalize_rows(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def build_matrix(project: Project, rows: str = "phase", cols: str = "code", value: str = "segments",
-                 layer: str = "auto", normalize: str = "none", window: int = 0) -> pd.DataFrame:
+                 layer: str = "auto", normalize: str = "none", window: int = 0, sources: Sequence[str] = (),
+                 speakers: Sequence[str] = (), phases: Sequence[str] = ()) -> pd.DataFrame:
     """Rows x columns table: distinct segments, sources or speakers per cell, or the
     ``share`` of the row's segments (coded or not) that carry the column's code.
 
@@ -173,10 +211,12 @@ def build_matrix(project: Project, rows: str = "phase", cols: str = "code", valu
     ``cooccurrence``; ``window`` only applies there). ``normalize="row"`` divides each
     cell by its row total.
     """
-    if value not in VALUES:
-        raise QualkamError(f"unknown --value {value!r}; use {', '.join(VALUES)}")
-    if normalize not in NORMALIZE:
-        raise QualkamError(f"unknown --normalize {normalize!r}; use {' or '.join(NORMALIZE)}")
+    value = check_choice("--value", value, VALUES)
+    normalize = check_choice("--normalize", normalize, NORMALIZE)
+    check_layer(project, layer)
+    if rows != "code" and rows not in SOURCE_FIELDS | SEGMENT_FIELDS:
+        check_choice("row attribute", rows, [*ROW_FIELDS, *source_attribute_keys(project)], "--rows")
+    filters = {"sources": sources, "speakers": speakers, "phases": phases}
     if rows == "code":
         if cols != "code":
             raise QualkamError(f"--rows code goes with --cols code (the co-occurrence matrix), not --cols {cols!r}; "
@@ -184,11 +224,11 @@ def build_matrix(project: Project, rows: str = "phase", cols: str = "code", valu
         if value != "segments":
             raise QualkamError(f"co-occurrence counts segments; --value {value!r} applies to attribute x code "
                                "matrices (drop --value, or use --rows phase, source_type, ...)")
-        table = cooccurrence(project, layer, window)
+        table = cooccurrence(project, layer, window, **filters)
         return normalize_rows(table) if normalize == "row" else table
     if window:
         raise QualkamError("--window applies to the co-occurrence matrix only (--rows code --cols code)")
-    frame = codings_frame(project, layer)
+    frame = codings_frame(project, layer, **filters)
     codes = code_table(project)
     if cols == "code":
         order = _code_order(codes, set(frame["code"]))
@@ -197,12 +237,13 @@ def build_matrix(project: Project, rows: str = "phase", cols: str = "code", valu
         key = cols[5:]
         mapping = {row.id: row.attributes.get(key) for row in codes.itertuples() if row.attributes.get(key) is not None}
         if not mapping:
-            raise QualkamError(f"no code has the attribute {key!r}; check the codebook's code attributes")
+            keys = sorted({k for attributes in codes["attributes"] for k in attributes})
+            raise unknown("code attribute", key, keys, "--cols attr:NAME")
         order = list(dict.fromkeys(str(v) for v in mapping.values()))
         frame = frame.assign(col=frame["code"].map(lambda c: None if mapping.get(c) is None else str(mapping[c])))
         frame = frame[frame["col"].notna()]
     else:
-        raise QualkamError(f"unknown --cols {cols!r}; use code or attr:NAME (e.g. attr:pole)")
+        raise unknown("--cols", cols, ["code", "attr:NAME"])
     frame = frame.assign(row=_row_values(frame, rows))
     measure = {"segments": "segment", "share": "segment", "sources": "source", "speakers": "speaker"}[value]
     if value == "speakers":
@@ -213,7 +254,7 @@ def build_matrix(project: Project, rows: str = "phase", cols: str = "code", valu
     present = list(table.index) if len(table) else []
     if value == "share":
         # The denominator is every segment with that row value, coded or not.
-        segments = segments_frame(project)
+        segments = segments_frame(project, **filters)
         totals = segments.assign(row=_row_values(segments, rows)).groupby("row")["segment"].nunique()
         present = list(dict.fromkeys(present + list(totals.index)))
     row_order = _row_order(project, rows, present)
@@ -228,7 +269,8 @@ def build_matrix(project: Project, rows: str = "phase", cols: str = "code", valu
     return table
 
 
-def cooccurrence(project: Project, layer: str = "auto", window: int = 0) -> pd.DataFrame:
+def cooccurrence(project: Project, layer: str = "auto", window: int = 0, sources: Sequence[str] = (),
+                 speakers: Sequence[str] = (), phases: Sequence[str] = ()) -> pd.DataFrame:
     """Code x code matrix, square and in codebook order: which codes are applied together.
 
     Off the diagonal, a cell counts the segments carrying both codes; with ``window=N``
@@ -239,7 +281,7 @@ def cooccurrence(project: Project, layer: str = "auto", window: int = 0) -> pd.D
     """
     if isinstance(window, bool) or not isinstance(window, int) or window < 0:
         raise QualkamError(f"--window must be a whole number of segments, 0 or more; got {window!r}")
-    frame = codings_frame(project, layer)
+    frame = codings_frame(project, layer, sources, speakers, phases)
     codes = code_table(project)
     order = _code_order(codes, set(frame["code"]))
     known = set(order)

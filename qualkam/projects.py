@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .decisions import Action, apply_decision
 from .errors import QualkamError, StoreError
+from .choices import check_choice, unknown
 from .importing import segments_for_span
 from .store import Project, now, record_audit
 
@@ -30,6 +31,7 @@ class MergeReport:
     new: int = 0
     unchanged: int = 0
     conflicts: list[str] = field(default_factory=list)
+    settled: list[str] = field(default_factory=list)  # conflicts --prefer decided
     text_differs: list[str] = field(default_factory=list)
     not_in_master: list[str] = field(default_factory=list)
     memos: int = 0
@@ -94,8 +96,19 @@ def _open_other(path: str | Path) -> sqlite3.Connection:
     return conn
 
 
-def merge_from(project: Project, other_path: str | Path, coder: str | None = None) -> MergeReport:
-    """Bring the people's codings and memos of another project into this one (one transaction)."""
+PREFER = ("mine", "theirs")
+
+
+def merge_from(project: Project, other_path: str | Path, coder: str | None = None,
+               prefer: str | None = None) -> MergeReport:
+    """Bring the people's codings and memos of another project into this one (one transaction).
+
+    A conflict (the same coder decided a segment and code one way here and the other way
+    there) is reported and kept as it is here, unless ``prefer`` settles it: ``mine`` keeps
+    this project's decision, ``theirs`` takes the other project's (audited like any decision).
+    """
+    if prefer is not None:
+        prefer = check_choice("--prefer", prefer, PREFER)
     other = _open_other(other_path)
     report = MergeReport()
     try:
@@ -112,7 +125,7 @@ def merge_from(project: Project, other_path: str | Path, coder: str | None = Non
         other_hashes = {r[0]: r[1] for r in other.execute("SELECT id, content_hash FROM sources")}
         if coder and not rows:
             known = [r[0] for r in other.execute("SELECT DISTINCT coder FROM codings WHERE coder IS NOT NULL")]
-            raise QualkamError(f"{other_path} has no codings by {coder!r}; it has: {', '.join(known) or 'none'}")
+            raise unknown("coder", coder, known, f"--coder (the coders of {other_path})")
     finally:
         other.close()
     with project.transaction() as conn:
@@ -142,7 +155,7 @@ def merge_from(project: Project, other_path: str | Path, coder: str | None = Non
                     'SELECT id, start, "end" FROM segments WHERE source_id = ? ORDER BY position', (source,))]
             span = (row["start"], row["end"])
             for seg_id, start, end in segments_for_span(span[0], span[1], segments[source]):
-                _merge_one(conn, row, seg_id, (start, end), str(other_path), report)
+                _merge_one(conn, row, seg_id, (start, end), str(other_path), report, prefer)
         for memo in memos:
             if coder is None or memo["coder"] == coder:
                 found, target = _memo_target(conn, memo, other_segments, other_hashes, by_hash)
@@ -155,16 +168,23 @@ def merge_from(project: Project, other_path: str | Path, coder: str | None = Non
 
 
 def _merge_one(conn: sqlite3.Connection, row: sqlite3.Row, seg_id: int, span: tuple[int, int], via: str,
-               report: MergeReport) -> None:
+               report: MergeReport, prefer: str | None = None) -> None:
     existing = conn.execute("SELECT status FROM codings WHERE segment_id = ? AND code_id = ? AND coder = ?",
                             (seg_id, row["code_id"], row["coder"])).fetchone()
     if existing is not None:
         if existing["status"] == row["status"]:
             report.unchanged += 1
-        else:
-            report.conflicts.append(
-                f"{row['coder']} on segment {seg_id}, code {row['code_id']}: {existing['status']} here, "
-                f"{row['status']} in {Path(via).name}; kept as it is here")
+            return
+        what = (f"{row['coder']} on segment {seg_id}, code {row['code_id']}: {existing['status']} here, "
+                f"{row['status']} in {Path(via).name}")
+        if prefer is None:
+            report.conflicts.append(f"{what}; kept as it is here (settle with --prefer mine or --prefer theirs)")
+            return
+        report.settled.append(f"{what}; {'kept' if prefer == 'mine' else 'took'} {existing['status'] if prefer == 'mine' else row['status']} (--prefer {prefer})")
+        if prefer == "theirs":
+            action = Action.accept if row["status"] == "accepted" else Action.reject
+            apply_decision(conn, row["coder"], seg_id, row["code_id"], action, memo=row["memo"], at=row["updated_at"],
+                           span=span, via=f"merge {via} --prefer theirs")
         return
     action = Action.accept if row["status"] == "accepted" else Action.reject
     if row["origin"] == "human" and action is Action.accept:

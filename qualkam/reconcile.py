@@ -128,7 +128,7 @@ def check_names(coders: Sequence[str], consensus: str, decider: str | None = Non
         raise QualkamError(f"--as {consensus!r} is one of the coders being reconciled; name the consensus "
                            "coder differently (default: consensus)")
     if len(set(coders)) < 2:
-        raise QualkamError("reconcile needs at least two coders: --coders A,B")
+        raise QualkamError("reconcile needs at least two coders: --coder A --coder B")
     if decider is not None and not decider.strip():
         raise QualkamError("--decider needs the name of the person deciding, e.g. --decider ana")
 

@@ -7,6 +7,7 @@ the coefficients from qualkam.agreement (segment and sentence units) or qualkam.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .agreement import interpret_alpha, per_code, set_alpha
+from .choices import check_choice
 from .errors import QualkamError
 from .store import Project
 from .units import UNITS, coder_spans, coding_data
@@ -57,16 +59,18 @@ def _labels(project: Project) -> dict[str, str]:
 
 def reliability(project: Project, coders: list[str] | None = None, codes: list[str] | None = None,
                 unit: str = "segment", replicates: int = 0, seed: int = 0, minimum: float = 0.667,
-                distance: str = "masi") -> ReliabilityReport:
-    """Agreement per code (presence/absence in each unit) and overall, between ``coders``."""
-    if unit not in UNITS:
-        raise QualkamError(f"unknown --unit {unit!r}; use {', '.join(UNITS)}")
-    if distance not in ("masi", "jaccard"):
-        raise QualkamError(f"unknown --distance {distance!r}; use masi or jaccard")
+                distance: str = "masi", sources: Sequence[str] = (), speakers: Sequence[str] = (),
+                phases: Sequence[str] = ()) -> ReliabilityReport:
+    """Agreement per code (presence/absence in each unit) and overall, between ``coders``;
+    ``sources``, ``speakers``, ``phases`` keep only those units."""
+    unit = check_choice("--unit", unit, UNITS)
+    distance = check_choice("--distance", distance, ("masi", "jaccard"))
     labels = _labels(project)
     if unit == "character":
-        return _character(project, coders, codes, labels)
-    data = coding_data(project, coders, codes, unit)
+        if speakers:
+            raise QualkamError("--speaker needs units that have a speaker: --unit segment or sentence")
+        return _character(project, coders, codes, labels, sources, phases)
+    data = coding_data(project, coders, codes, unit, sources, speakers, phases)
     frame = per_code(data.presence, data.codes, replicates=replicates, seed=seed, minimum=minimum)
     frame.insert(1, "label", frame["code"].map(labels))
     overall_alpha = set_alpha(data.sets(), distance=distance)
@@ -85,10 +89,10 @@ def reliability(project: Project, coders: list[str] | None = None, codes: list[s
 
 
 def _character(project: Project, coders: list[str] | None, codes: list[str] | None,
-               labels: dict[str, str]) -> ReliabilityReport:
+               labels: dict[str, str], only: Sequence[str] = (), phases: Sequence[str] = ()) -> ReliabilityReport:
     from .unitized import unitized_alpha_sources
 
-    coders, codes, sources = coder_spans(project, coders, codes)
+    coders, codes, sources = coder_spans(project, coders, codes, only, phases)
     whole = unitized_alpha_sources(sources, method="2016")
     rows = []
     for code in codes:

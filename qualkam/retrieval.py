@@ -29,7 +29,6 @@ too, so a dimension pulls in both of its poles.
 
 from __future__ import annotations
 
-import difflib
 import html
 import json
 import math
@@ -39,6 +38,8 @@ from typing import Any, Callable, Iterable, Sequence
 
 import pandas as pd
 
+from .cells import frame_csv
+from .choices import check_all, unknown
 from .errors import QualkamError
 from .matrix import layer_filter
 from .store import Project
@@ -100,9 +101,7 @@ def _listing(values: Iterable[str]) -> str:
 
 
 def _unknown(kind: str, option: str, value: str, existing: Sequence[str]) -> QualkamError:
-    close = difflib.get_close_matches(value, list(existing), n=2, cutoff=0.75)
-    hint = f" (did you mean {' or '.join(close)}?)" if close else ""
-    return QualkamError(f"unknown {kind} {value!r} in {option}{hint}; this project has: {_listing(existing)}")
+    return unknown(kind, value, existing, option)  # one message everywhere (qualkam.choices)
 
 
 def descendants(codes: dict[str, CodeInfo], code_id: str) -> list[str]:
@@ -187,7 +186,7 @@ def check_layer(layer: str) -> tuple[str, tuple[Any, ...]]:
     try:
         return layer_filter(layer)
     except QualkamError:
-        raise QualkamError(f"unknown --from {layer!r}; use auto, suggestions, human, consensus, coder:NAME or all") from None
+        raise unknown("--from", layer, ["auto", "suggestions", "human", "consensus", "coder:NAME", ALL_LAYER]) from None
 
 
 # -- retrieval ------------------------------------------------------------------------------
@@ -208,6 +207,7 @@ def retrieve(
     statuses: Sequence[str] = (),
     layer: str | None = None,
     by_coder: bool = False,
+    sources: Sequence[str] = (),
 ) -> pd.DataFrame:
     """The coded excerpts that pass every filter, one row per segment x code, grouped by code.
 
@@ -249,6 +249,9 @@ def retrieve(
     if roles:
         among("s.role", _match_values("role", "--role", roles,
                                       _distinct(project, "SELECT DISTINCT role FROM segments ORDER BY role")))
+    if sources:
+        among("src.id", _match_values("source", "--source", sources,
+                                      _distinct(project, "SELECT id FROM sources ORDER BY id")))
     if speakers:
         among("s.speaker", _match_values("speaker", "--speaker", speakers,
                                          _distinct(project, "SELECT DISTINCT speaker FROM segments ORDER BY speaker")))
@@ -259,10 +262,7 @@ def retrieve(
         except QualkamError as exc:
             raise QualkamError(f"{exc}; machine suggestions have no coder: use --status suggested") from None
     if statuses:
-        bad = [s for s in statuses if s not in STATUSES]
-        if bad:
-            raise QualkamError(f"--status {bad[0]!r}: use one of {', '.join(STATUSES)}")
-        among("c.status", list(dict.fromkeys(statuses)))
+        among("c.status", check_all("status", statuses, STATUSES, "--status"))
     sql = f"""
         SELECT c.id AS coding_id, src.id AS source, c.segment_id AS segment, s.speaker, s.role, s.speaker_unit AS unit,
                src.type AS source_type, src.phase, src.date, s.time_start, s.time_end, c.start, c."end" AS "end", c.code_id AS code,
@@ -584,7 +584,7 @@ def to_html(frame: pd.DataFrame, title: str = "Coded excerpts", subtitle: str = 
 def render(frame: pd.DataFrame, fmt: str, title: str = "Coded excerpts", subtitle: str = "") -> str:
     """Text of ``frame`` in a file format: csv, json, md or html."""
     if fmt == "csv":
-        return csv_frame(frame).to_csv(index=False)
+        return frame_csv(csv_frame(frame))
     if fmt == "json":
         return to_json(frame)
     if fmt == "md":

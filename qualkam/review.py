@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .choices import check_choice, check_known, unknown
 from .errors import QualkamError
 from .store import Project, now
 
@@ -21,19 +23,36 @@ STATUSES = ("suggested", "accepted", "rejected", "all")
 ORDERS = ("reading", "uncertain")
 
 
+def _many(value: str | Sequence[str] | None) -> list[str]:
+    """A filter's values: one name, several (repeated options) or none."""
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(dict.fromkeys(value))
+
+
+def _one_key(value: str | Sequence[str] | None) -> Any:
+    names = _many(value)
+    return None if not names else names[0] if len(names) == 1 else names
+
+
 @dataclass(frozen=True)
 class Filters:
-    """What part of the project a review covers."""
+    """What part of the project a review covers: each of code, source, phase and speaker is
+    one name, a sequence of names (any of them) or None."""
 
-    code: str | None = None
-    source: str | None = None
-    phase: str | None = None
+    code: str | Sequence[str] | None = None
+    source: str | Sequence[str] | None = None
+    phase: str | Sequence[str] | None = None
     status: str = "suggested"
     order: str = "reading"
+    speaker: str | Sequence[str] | None = None
 
     def key(self) -> str:
-        # The reading order keeps its old key, so progress saved before --order existed still resumes.
-        base = [self.code, self.source, self.phase, self.status]
+        # The reading order keeps its old key, so progress saved before --order existed still resumes;
+        # one value per filter keeps the key it had before filters could be repeated.
+        base = [_one_key(self.code), _one_key(self.source), _one_key(self.phase), self.status]
+        if _many(self.speaker):
+            base.append({"speaker": _many(self.speaker)})
         return json.dumps(base if self.order == "reading" else [*base, self.order])
 
 
@@ -68,7 +87,7 @@ class ItemView:
 def _descendants(project: Project, code: str) -> list[str]:
     rows = project.query("SELECT id, parent FROM codes")
     if code not in {r["id"] for r in rows}:
-        raise QualkamError(f"unknown code {code!r}; see 'qualkam codebook show'")
+        raise unknown("code", code, [r["id"] for r in rows], "--code")
     found, frontier = [code], [code]
     while frontier:
         frontier = [r["id"] for r in rows if r["parent"] in frontier]
@@ -79,25 +98,19 @@ def _descendants(project: Project, code: str) -> list[str]:
 def build_queue(project: Project, coder: str, filters: Filters) -> list[Item]:
     """The items of this review in reading order (source, then position in it), or with
     ``order="uncertain"`` the model's least sure suggestions first (see ``uncertain_first``)."""
-    if filters.status not in STATUSES:
-        raise QualkamError(f"unknown --status {filters.status!r}; use {', '.join(STATUSES)}")
-    if filters.order not in ORDERS:
-        raise QualkamError(f"unknown --order {filters.order!r}; use {', '.join(ORDERS)}")
+    check_choice("--status", filters.status, STATUSES)
+    check_choice("--order", filters.order, ORDERS)
     where, params = ["1 = 1"], []
-    if filters.source:
-        if not project.query("SELECT 1 FROM sources WHERE id = ?", (filters.source,)):
-            raise QualkamError(f"unknown source {filters.source!r}; source ids are shown in excerpts.csv")
-        where.append("s.source_id = ?")
-        params.append(filters.source)
-    if filters.phase:
-        if not project.query("SELECT 1 FROM phases WHERE id = ?", (filters.phase,)):
-            known = ", ".join(r[0] for r in project.query("SELECT id FROM phases ORDER BY position"))
-            raise QualkamError(f"unknown phase {filters.phase!r}; the project's phases: {known}")
-        where.append("src.phase = ?")
-        params.append(filters.phase)
+    for column, kind, option, values in (("s.source_id", "source", "--source", filters.source),
+                                         ("src.phase", "phase", "--phase", filters.phase),
+                                         ("s.speaker", "speaker", "--speaker", filters.speaker)):
+        names = check_known(project, kind, _many(values), option)
+        if names:
+            where.append(f"{column} IN ({','.join('?' * len(names))})")
+            params += names
     code_clause = ""
-    if filters.code:
-        codes = _descendants(project, filters.code)
+    if _many(filters.code):
+        codes = list(dict.fromkeys(c for code in _many(filters.code) for c in _descendants(project, code)))
         code_clause = f" AND c.code_id IN ({','.join('?' * len(codes))})"
         params_codes = codes
     else:

@@ -22,8 +22,10 @@ import pandas as pd
 from spacy.language import Language
 from spacy.tokens import Doc
 
+from .cells import frame_csv
 from .errors import QualkamError
-from .matrix import layer_filter
+from .choices import check_known
+from .matrix import check_layer, layer_filter
 from .nlp import DEFAULT_PIPELINE, load_pipeline, pipe
 from .retrieval import code_infos, merge_spans, records_of, resolve_codes, resolve_phases, resolve_source_types
 from .store import Project
@@ -111,6 +113,8 @@ def search(
     limit: int | None = None,
     layer: str = "auto",
     model: str | None = None,
+    sources: Sequence[str] = (),
+    speakers: Sequence[str] = (),
 ) -> SearchResult:
     """Segments whose lemmas contain every phrase of ``query``, with the matched spans.
 
@@ -124,7 +128,7 @@ def search(
     phrases = list(dict.fromkeys(p for p in phrases if p))
     if not phrases:
         raise QualkamError("the query has no words to search for; e.g. qualkam search \"account plan\"")
-    condition, layer_params = layer_filter(layer)
+    condition, layer_params = layer_filter(check_layer(project, layer))
     where, args = [], []
     # A cheap pre-filter in SQL: every query lemma must appear somewhere in the stored lemmas.
     for word in dict.fromkeys(w for p in phrases for w in p):
@@ -144,6 +148,12 @@ def search(
         picked = resolve_source_types(project, source_types)
         where.append(f"src.type IN ({','.join('?' * len(picked))})")
         args += picked
+    for column, kind, option, values in (("src.id", "source", "--source", sources),
+                                         ("s.speaker", "speaker", "--speaker", speakers)):
+        picked = check_known(project, kind, values, option)
+        if picked:
+            where.append(f"{column} IN ({','.join('?' * len(picked))})")
+            args += picked
     sql = f"""
         SELECT src.id AS source, s.id AS segment, s.speaker, s.role, s.speaker_unit AS unit, src.type AS source_type,
                src.phase, src.date, s.start, s."end" AS "end", s.lemmas, s.text,
@@ -177,7 +187,7 @@ def matches_text(matches: list[dict[str, Any]]) -> str:
 
 
 def to_csv(frame: pd.DataFrame) -> str:
-    return frame.assign(codes=frame["codes"].map(" ".join), matches=frame["matches"].map(matches_text)).to_csv(index=False)
+    return frame.assign(codes=frame["codes"].map(" ".join), matches=frame["matches"].map(matches_text)).pipe(frame_csv)
 
 
 def to_json(frame: pd.DataFrame) -> str:

@@ -10,7 +10,6 @@ source was re-coded since the sheet was made (issue 3, "Coding by people").
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 import unicodedata
@@ -19,9 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Collection, Sequence
 
+from .cells import csv_lines, xlsx_value
+from .choices import closest, listing
 from .errors import InputError, QualkamError
 from .export import atomic_open
-from .store import Project
+from .store import Project, known_names
 
 SHEET_COLUMNS = [
     "segment", "source", "position", "speaker", "role", "phase", "before", "text", "after",
@@ -99,26 +100,26 @@ def _descendants(project: Project, code_ids: Sequence[str]) -> set[str]:
     return found
 
 
-def _check_filters(project: Project, sources: Sequence[str], phases: Sequence[str], codes: Sequence[str]) -> None:
-    """Every unknown filter value is one error line that lists what the project has."""
+def _check_filters(project: Project, sources: Sequence[str], phases: Sequence[str], codes: Sequence[str],
+                   speakers: Sequence[str] = ()) -> None:
+    """Every unknown filter value is one error line that lists what the project has (and the closest)."""
     problems = []
-    for option, values, table in (("--source", sources, "sources"), ("--phase", phases, "phases"),
-                                  ("--code", codes, "codes")):
+    for option, values, kind in (("--source", sources, "source"), ("--phase", phases, "phase"),
+                                 ("--code", codes, "code"), ("--speaker", speakers, "speaker")):
         if not values:
             continue
-        known = {r[0] for r in project.query(f"SELECT id FROM {table}")}
-        if table == "phases":
-            known |= {r[0] for r in project.query("SELECT DISTINCT phase FROM sources WHERE phase IS NOT NULL")}
+        known = known_names(project, kind)
         for value in values:
             if value not in known:
-                sample = ", ".join(sorted(known)[:8]) + (" ..." if len(known) > 8 else "")
-                problems.append(f"{option} {value!r} is not in the project; known: {sample or '(none)'}")
+                close = closest(value, known)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                problems.append(f"{option} {value!r} is not in the project{hint}; choose from: {listing(known, 8)}")
     if problems:
         raise InputError("\n".join(problems))
 
 
 def sheet_rows(project: Project, coder: str, sources: Sequence[str] = (), phases: Sequence[str] = (),
-               codes: Sequence[str] = ()) -> list[dict[str, Any]]:
+               codes: Sequence[str] = (), speakers: Sequence[str] = ()) -> list[dict[str, Any]]:
     """One dict per segment (keys: ``SHEET_COLUMNS``), in source and position order.
 
     ``sources`` / ``phases`` keep only those sources; ``codes`` keeps segments where one of
@@ -127,8 +128,11 @@ def sheet_rows(project: Project, coder: str, sources: Sequence[str] = (), phases
     coder = (coder or "").strip()
     if not coder:
         raise InputError("a sheet is made for one coder: pass --coder NAME")
-    _check_filters(project, sources, phases, codes)
+    _check_filters(project, sources, phases, codes, speakers)
     where, params = [], []
+    if speakers:
+        where.append(f"s.speaker IN ({','.join('?' * len(speakers))})")
+        params += list(speakers)
     if sources:
         where.append(f"src.id IN ({','.join('?' * len(sources))})")
         params += list(sources)
@@ -206,9 +210,7 @@ def write_csv_sheet(rows: list[dict[str, Any]], columns: list[str], path: Path) 
     """A sheet as CSV, atomically; UTF-8 with a BOM, without which Excel reads the file in the
     local ANSI code page."""
     with atomic_open(path, encoding="utf-8-sig") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
+        handle.write(csv_lines([columns, *([row.get(c) for c in columns] for row in rows)], lineterminator="\r\n"))
 
 
 def fill_sheet(sheet: Any, columns: Sequence[str], rows: list[dict[str, Any]], widths: dict[str, int],
@@ -222,7 +224,7 @@ def fill_sheet(sheet: Any, columns: Sequence[str], rows: list[dict[str, Any]], w
     bold, shade = Font(bold=True), PatternFill("solid", fgColor="FFF2CC")
     wrap, top = Alignment(wrap_text=True, vertical="top"), Alignment(vertical="top")
     for col, name in enumerate(columns, start=1):
-        cell = sheet.cell(row=1, column=col, value=name)
+        cell = sheet.cell(row=1, column=col, value=xlsx_value(name))
         cell.font = bold
         if name in to_fill:
             cell.fill = shade
@@ -230,9 +232,7 @@ def fill_sheet(sheet: Any, columns: Sequence[str], rows: list[dict[str, Any]], w
     for r, row in enumerate(rows, start=2):
         for col, name in enumerate(columns, start=1):
             value = row[name]
-            cell = sheet.cell(row=r, column=col, value=clean_cell(value) if isinstance(value, str) else value)
-            if isinstance(value, str) and value.startswith("="):
-                cell.data_type = "s"  # words, not a formula
+            cell = sheet.cell(row=r, column=col, value=xlsx_value(value))
             cell.alignment = wrap if wrapped is None or name in wrapped else top
             if name in to_fill:
                 cell.fill = shade
@@ -266,7 +266,7 @@ def _write_xlsx(rows: list[dict[str, Any]], codes: list[tuple[str, str, str, str
         lookup.column_dimensions[get_column_letter(col)].width = width
     for r, code in enumerate(codes, start=2):
         for col, value in enumerate(code, start=1):
-            lookup.cell(row=r, column=col, value=clean_cell(value)).alignment = wrap
+            lookup.cell(row=r, column=col, value=xlsx_value(value)).alignment = wrap
     lookup.freeze_panes = "A2"
     with atomic_open(path, "wb") as handle:
         book.save(handle)
@@ -289,9 +289,9 @@ def default_sheet_path(coder: str) -> Path:
 
 
 def export_sheet(project: Project, coder: str, out: str | Path | None = None, sources: Sequence[str] = (),
-                 phases: Sequence[str] = (), codes: Sequence[str] = ()) -> SheetReport:
+                 phases: Sequence[str] = (), codes: Sequence[str] = (), speakers: Sequence[str] = ()) -> SheetReport:
     """Make a coding sheet for ``coder``: build the rows, write them, say what was written."""
-    rows = sheet_rows(project, coder, sources, phases, codes)
+    rows = sheet_rows(project, coder, sources, phases, codes, speakers)
     if not rows:
         raise QualkamError("no segments match the filters; check --source, --phase and --code "
                            "(or run 'qualkam code DIR' first)")

@@ -604,3 +604,85 @@ def _occurrences(text: str, needle: str) -> list[int]:
         hits.append(pos)
         pos = text.find(needle, pos + 1)
     return hits
+
+
+# -- names a project knows: what an option may name (qualkam.choices says "did you mean") ---
+_KNOWN_SQL = {
+    "coder": "SELECT coder FROM codings WHERE coder IS NOT NULL GROUP BY coder ORDER BY MIN(id)",
+    "code": "SELECT id FROM codes ORDER BY position",
+    "source": "SELECT id FROM sources ORDER BY id",
+    "phase": "SELECT id FROM (SELECT id, position FROM phases UNION ALL "
+             "SELECT DISTINCT phase, 1e9 FROM sources WHERE phase IS NOT NULL AND phase <> '' "
+             "AND phase NOT IN (SELECT id FROM phases)) ORDER BY position, id",
+    "speaker": "SELECT DISTINCT speaker FROM segments WHERE speaker IS NOT NULL AND speaker <> '' ORDER BY speaker",
+    "role": "SELECT DISTINCT role FROM segments WHERE role IS NOT NULL AND role <> '' ORDER BY role",
+    "source type": "SELECT DISTINCT type FROM sources WHERE type IS NOT NULL AND type <> '' ORDER BY type",
+    "actor": "SELECT actor FROM audit GROUP BY actor ORDER BY MIN(id)",
+    "memo writer": "SELECT coder FROM memos GROUP BY coder ORDER BY MIN(id)",
+}
+
+
+def known_names(project: Project, kind: str) -> list[str]:
+    """Every coder, code, source, phase, speaker, role, source type, actor or memo writer of the project."""
+    return [str(row[0]) for row in project.query(_KNOWN_SQL[kind])]
+
+
+def source_attribute_keys(project: Project) -> list[str]:
+    """The attribute names any source carries (``site``, ``meeting_number`` ...)."""
+    keys: dict[str, None] = {}
+    for (text,) in project.query("SELECT attributes FROM sources"):
+        try:
+            keys.update(dict.fromkeys(json.loads(text or "{}")))
+        except ValueError:
+            continue
+    return sorted(keys)
+
+
+# -- memos: edited and deleted like codings, with the before and after in the audit trail ----
+def _memo_ref(memo_id: str) -> tuple[str, int]:
+    """``12`` (a memo) or ``coding:12`` (the memo on a coding, e.g. from a sheet's coded row)."""
+    text = str(memo_id).strip()
+    kind, _, number = text.rpartition(":")
+    if kind not in ("", "coding") or not number.isdigit():
+        from .errors import QualkamError
+
+        raise QualkamError(f"memo id {text!r}: write the number 'qualkam memo list' shows, e.g. 12 or coding:12")
+    return ("coding" if kind else "memo"), int(number)
+
+
+def change_memo(project: Project, memo_id: str, coder: str | None, text: str | None) -> dict[str, Any]:
+    """Replace a memo's text (``text``) or delete it (None), in one audited transaction;
+    returns the memo as it was. ``coder`` is who makes the change (the audit's actor)."""
+    from .errors import QualkamError
+
+    kind, number = _memo_ref(memo_id)
+    if text is not None and not text.strip():
+        raise QualkamError("an empty memo was not saved; to remove a memo use 'qualkam memo delete ID'")
+    stamp = now()
+    with project.transaction() as conn:
+        if kind == "memo":
+            row = conn.execute("SELECT * FROM memos WHERE id = ?", (number,)).fetchone()
+        else:
+            row = conn.execute("SELECT * FROM codings WHERE id = ? AND memo IS NOT NULL AND memo <> ''",
+                               (number,)).fetchone()
+        if row is None:
+            known = [str(r[0]) for r in conn.execute("SELECT id FROM memos ORDER BY id")]
+            known += [f"coding:{r[0]}" for r in conn.execute(
+                "SELECT id FROM codings WHERE memo IS NOT NULL AND memo <> '' ORDER BY id")]
+            from .choices import unknown
+
+            raise unknown("memo", memo_id, known)
+        before = dict(row)
+        old = before["memo"] if kind == "coding" else before["text"]
+        if kind == "memo" and text is not None:
+            conn.execute("UPDATE memos SET text = ?, updated_at = ? WHERE id = ?", (text.strip(), stamp, number))
+        elif kind == "memo":
+            conn.execute("DELETE FROM memos WHERE id = ?", (number,))
+        else:
+            conn.execute("UPDATE codings SET memo = ?, updated_at = ? WHERE id = ?",
+                         (text.strip() if text is not None else None, stamp, number))
+        entity, ident = ("memo", str(number)) if kind == "memo" else ("coding", str(number))
+        actor = (coder or "").strip() or before["coder"]  # by default the memo's writer changes it
+        record_audit(conn, actor, "edit memo" if text is not None else "delete memo", entity, ident,
+                     {"memo": str(memo_id), "text": old}, {"memo": str(memo_id), "text": text.strip()} if text else None)
+    return before

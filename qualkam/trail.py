@@ -6,8 +6,9 @@ import json
 
 import pandas as pd
 
+from .choices import check_choice, check_known, parse_date
 from .errors import QualkamError
-from .store import Project
+from .store import Project, known_names
 
 
 def _where(conditions: dict[str, object]) -> tuple[str, list[object]]:
@@ -16,9 +17,19 @@ def _where(conditions: dict[str, object]) -> tuple[str, list[object]]:
     return " AND ".join(["1 = 1", *given]), list(given.values())
 
 
+ENTITIES = ("coding", "codebook", "code", "source", "segment", "project", "memo", "model")
+
+
 def audit_frame(project: Project, actor: str | None = None, since: str | None = None,
                 entity: str | None = None) -> pd.DataFrame:
-    """Every recorded change (who, when, what, before/after JSON), oldest first."""
+    """Every recorded change (who, when, what, before/after JSON), oldest first. ``since`` is
+    an ISO date or time (checked strictly); ``actor`` and ``entity`` must be ones the trail has."""
+    if actor:
+        actor = check_known(project, "actor", [actor], "--actor")[0]
+    if entity:
+        entity = check_choice("entity", entity, ENTITIES, "--entity")
+    if since:
+        since = parse_date(since, "--since")
     where, params = _where({"actor = ?": actor, "at >= ?": since, "entity = ?": entity})
     return pd.read_sql_query(
         f"SELECT id, at, actor, action, entity, entity_id, before, after, note FROM audit "
@@ -38,6 +49,8 @@ def audit_summary(frame: pd.DataFrame) -> pd.DataFrame:
             return f"{before.get('code')} -> {after.get('code')}"
         if row["action"] == "memo":
             return str(after.get("text", ""))
+        if row["action"] in ("edit memo", "delete memo"):
+            return f"memo {before.get('memo')}: {before.get('text')!s} -> {after.get('text') if after else '(deleted)'}"
         return ", ".join(f"{k}={v}" for k, v in after.items() if k != "hash")
 
     summary = frame[["id", "at", "actor", "action", "entity", "note"]].copy()
@@ -58,11 +71,20 @@ def parse_target(text: str | None) -> tuple[str | None, str | None]:
 
 
 def memos_frame(project: Project, target: str | None = None, coder: str | None = None) -> pd.DataFrame:
-    """Memos with what they are about; segment memos carry the segment's source and text."""
+    """Memos with what they are about; segment memos carry the segment's source and text.
+
+    A memo written on a coding (a coded row of a sheet, ``review``'s memo on a decision) is
+    listed too, with the id ``coding:N``, as being on that coding's segment and code.
+    """
     kind, ident = parse_target(target)
+    if kind in ("code", "source") and ident is not None:
+        ident = check_known(project, kind, [ident], "--on")[0]
+    if coder:
+        writers = [*known_names(project, "memo writer"), *known_names(project, "coder")]
+        coder = check_choice("memo writer", coder, list(dict.fromkeys(writers)), "--coder")
     where, params = _where({"m.target_type = ?": kind, "m.target_id = ?": ident, "m.coder = ?": coder})
-    return pd.read_sql_query(
-        f"""SELECT m.id, m.created_at, m.coder, m.target_type, m.target_id,
+    memos = pd.read_sql_query(
+        f"""SELECT CAST(m.id AS TEXT) AS id, m.created_at, m.coder, m.target_type, m.target_id,
                    CASE m.target_type WHEN 'segment' THEN s.source_id WHEN 'source' THEN m.target_id END AS source,
                    CASE m.target_type WHEN 'segment' THEN s.text WHEN 'code' THEN k.label END AS about,
                    m.text AS memo
@@ -70,3 +92,19 @@ def memos_frame(project: Project, target: str | None = None, coder: str | None =
             LEFT JOIN segments s ON m.target_type = 'segment' AND s.id = CAST(m.target_id AS INTEGER)
             LEFT JOIN codes k ON m.target_type = 'code' AND k.id = m.target_id
             WHERE {where} ORDER BY m.id""", project.conn, params=params)
+    if kind in ("project", "source"):
+        return memos
+    on_coding, coding_params = _where({"c.segment_id = ?": ident if kind == "segment" else None,
+                                       "c.code_id = ?": ident if kind == "code" else None, "c.coder = ?": coder})
+    codings = pd.read_sql_query(
+        f"""SELECT 'coding:' || c.id AS id, c.updated_at AS created_at, c.coder, 'coding' AS target_type,
+                   c.code_id || ' on segment ' || c.segment_id AS target_id, c.source_id AS source,
+                   s.text AS about, c.memo
+            FROM codings c LEFT JOIN segments s ON s.id = c.segment_id
+            WHERE c.coder IS NOT NULL AND c.memo IS NOT NULL AND c.memo <> '' AND {on_coding}
+            ORDER BY c.id""", project.conn, params=coding_params)
+    if codings.empty:
+        return memos
+    if memos.empty:
+        return codings
+    return pd.concat([memos, codings], ignore_index=True)

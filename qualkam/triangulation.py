@@ -8,6 +8,8 @@ it is seen before a code is written up.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 
 from .matrix import NONE, code_table, codings_frame, speaker_keys
@@ -33,7 +35,8 @@ def count_known(items: str) -> int:
     return sum(1 for item in items.split(", ") if item and item != NONE) if items else 0
 
 
-def triangulation_table(project: Project, layer: str = "auto") -> pd.DataFrame:
+def triangulation_table(project: Project, layer: str = "auto", sources: Sequence[str] = (),
+                        speakers: Sequence[str] = (), phases: Sequence[str] = ()) -> pd.DataFrame:
     """One row per code with codings in ``layer``, in codebook order (see COLUMNS).
 
     ``sources`` counts independent sources; ``speakers`` counts distinct people, with
@@ -43,7 +46,7 @@ def triangulation_table(project: Project, layer: str = "auto") -> pd.DataFrame:
     comma list: "one source type" (one known type at most), "one speaker" (or "no named
     speaker" when no supporting segment names one), "one source"; empty when support is broad.
     """
-    frame = codings_frame(project, layer)
+    frame = codings_frame(project, layer, sources, speakers, phases)
     codes = code_table(project)
     labels = dict(zip(codes["id"], codes["label"]))
     order = list(codes["id"]) + sorted(set(frame["code"]) - set(codes["id"]))

@@ -15,11 +15,13 @@ rule of docs/importing.md), or ``character`` (the coders' own spans, for unitize
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from .choices import check_all, check_choice, check_known
 from .errors import QualkamError
 from .importing import segments_for_span
 from .nlp import load_pipeline, pipe
@@ -59,10 +61,7 @@ def project_coders(project: Project) -> list[str]:
 def resolve_coders(project: Project, coders: list[str] | None) -> list[str]:
     known = project_coders(project) + (["consensus"] if project.query(
         "SELECT 1 FROM codings WHERE coder = 'consensus' LIMIT 1") else [])
-    chosen = coders or [c for c in known if c != "consensus"]
-    unknown = [c for c in chosen if c not in known]
-    if unknown:
-        raise QualkamError(f"unknown coder(s) {', '.join(unknown)}; coders in this project: {', '.join(known) or 'none yet'}")
+    chosen = check_all("coder", coders, known, "--coder") if coders else [c for c in known if c != "consensus"]
     if len(set(chosen)) < 2:
         raise QualkamError(f"agreement needs at least two coders; this project has {', '.join(known) or 'none'} "
                            "(merge another coder's project with 'qualkam project merge', or import their codings)")
@@ -73,9 +72,7 @@ def resolve_codes(project: Project, coders: list[str], codes: list[str] | None) 
     """The codes to measure: those given (checked), else every code some coder accepted."""
     order = [r[0] for r in project.query("SELECT id FROM codes ORDER BY position")]
     if codes:
-        unknown = [c for c in codes if c not in order]
-        if unknown:
-            raise QualkamError(f"unknown code(s) {', '.join(unknown)}; see 'qualkam codebook show'")
+        codes = check_all("code", codes, order, "--code")
         return [c for c in order if c in codes]
     used = {r[0] for r in project.query(
         f"SELECT DISTINCT code_id FROM codings WHERE status = 'accepted' AND coder IN ({','.join('?' * len(coders))})",
@@ -115,11 +112,25 @@ def _sentence_units(segments: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["unit", "segment", "source", "start", "end", "text", "speaker"])
 
 
+def source_filter(project: Project, sources: Sequence[str] = (), phases: Sequence[str] = ()) -> set[str] | None:
+    """The source ids ``--source`` and ``--phase`` keep (each name checked); None: no filter."""
+    if not sources and not phases:
+        return None
+    kept = set(check_known(project, "source", sources, "--source")) if sources else None
+    if phases:
+        wanted = check_known(project, "phase", phases, "--phase")
+        marks = ",".join("?" * len(wanted))
+        in_phase = {r[0] for r in project.query(f"SELECT id FROM sources WHERE phase IN ({marks})", wanted)}
+        kept = in_phase if kept is None else kept & in_phase
+    return kept
+
+
 def coding_data(project: Project, coders: list[str] | None = None, codes: list[str] | None = None,
-                unit: str = "segment") -> CodingData:
-    """Reliability data for segment or sentence units (character units: see ``coder_spans``)."""
-    if unit not in ("segment", "sentence"):
-        raise QualkamError(f"unknown --unit {unit!r}; use {', '.join(UNITS)}")
+                unit: str = "segment", sources: Sequence[str] = (), speakers: Sequence[str] = (),
+                phases: Sequence[str] = ()) -> CodingData:
+    """Reliability data for segment or sentence units (character units: see ``coder_spans``);
+    ``sources``, ``speakers`` and ``phases`` keep only those units."""
+    unit = check_choice("--unit", unit, ("segment", "sentence"))
     coders = resolve_coders(project, coders)
     codes = resolve_codes(project, coders, codes)
     if not codes:
@@ -127,6 +138,12 @@ def coding_data(project: Project, coders: list[str] | None = None, codes: list[s
     codings = _codings(project, coders)
     seen = seen_sources(codings, coders)
     units = _segment_units(project, set().union(*seen.values()))
+    kept = source_filter(project, sources, phases)
+    if kept is not None:
+        units = units[units["source"].isin(kept)].reset_index(drop=True)
+    if speakers:
+        units = units[units["speaker"].isin(check_known(project, "speaker", speakers, "--speaker"))]
+        units = units.reset_index(drop=True)
     if unit == "sentence":
         units = _sentence_units(units)
     presence = np.full((len(codes), len(coders), len(units)), np.nan)
@@ -149,7 +166,8 @@ def coding_data(project: Project, coders: list[str] | None = None, codes: list[s
     return CodingData(coders, codes, units, presence)
 
 
-def coder_spans(project: Project, coders: list[str] | None = None, codes: list[str] | None = None
+def coder_spans(project: Project, coders: list[str] | None = None, codes: list[str] | None = None,
+                sources_only: Sequence[str] = (), phases: Sequence[str] = (),
                 ) -> tuple[list[str], list[str], dict[str, tuple[dict[str, list[tuple[int, int, str]]], int]]]:
     """Character-level data: each coder's accepted spans, source by source.
 
@@ -165,7 +183,10 @@ def coder_spans(project: Project, coders: list[str] | None = None, codes: list[s
     lengths = {r[0]: r[1] for r in project.query("SELECT id, length(text) FROM sources")}
     accepted = codings[(codings["status"] == "accepted") & codings["code"].isin(codes)]
     sources: dict[str, tuple[dict[str, list[tuple[int, int, str]]], int]] = {}
-    for source in sorted(set().union(*seen.values())):
+    kept = source_filter(project, sources_only, phases)
+    if kept is not None:
+        accepted = accepted[accepted["source"].isin(kept)]
+    for source in sorted(set().union(*seen.values()) & (kept if kept is not None else set(lengths))):
         spans = {coder: [] for coder in coders if source in seen[coder]}
         sources[source] = (spans, lengths[source])
     for row in accepted.itertuples(index=False):

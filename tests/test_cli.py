@@ -137,7 +137,7 @@ def test_matrix_command(runner: CliRunner, folder: Path, small_codebook_path: Pa
     result = _run(runner, "matrix", "--project", tmp_path / "none.db")
     assert result.exit_code == 2 and "no qualkam project at" in result.output
     result = _run(runner, "matrix", "--rows", "nonsense", "--project", db)
-    assert result.exit_code == 2 and "no source has the attribute 'nonsense'" in result.output
+    assert result.exit_code == 2 and "unknown row attribute 'nonsense' in --rows; choose from: phase" in result.output
 
 
 def test_failed_export_keeps_the_good_file(runner: CliRunner, folder: Path, small_codebook_path: Path, tmp_path: Path, monkeypatch) -> None:

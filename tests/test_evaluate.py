@@ -183,7 +183,7 @@ def test_errors(coded: Path) -> None:
             evaluate(project, "human")
         decide(project, "ana", _segments(project, "int-sales")[1], "hard_control", "accept")
         for against, message in [("coder:zed", "unknown coder 'zed'.*ana"), ("consensus", "qualkam reconcile"),
-                                 ("auto", "use human, consensus or coder:NAME"), ("coder:", "unknown --against")]:
+                                 ("auto", "choose from: human, consensus, coder:NAME"), ("coder:", "unknown --against")]:
             with pytest.raises(QualkamError, match=message):
                 evaluate(project, against)
         with pytest.raises(QualkamError, match="unknown --suggest"):

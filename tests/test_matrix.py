@@ -82,8 +82,8 @@ def test_layers_respect_peoples_decisions(coded: Project) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"rows": "nonsense"}, "no source has the attribute 'nonsense'"),
-        ({"cols": "attr:colour"}, "no code has the attribute 'colour'"),
+        ({"rows": "nonsense"}, "unknown row attribute 'nonsense' in --rows; choose from: phase"),
+        ({"cols": "attr:colour"}, "unknown code attribute 'colour' in --cols attr:NAME; choose from: dimension, pole"),
         ({"cols": "codes"}, "unknown --cols 'codes'"),
         ({"value": "words"}, "unknown --value 'words'"),
         ({"layer": "robots"}, "unknown layer 'robots'"),

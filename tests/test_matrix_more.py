@@ -145,8 +145,8 @@ def test_cooccurrence_pairs_largest_first(coded: Project) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"value": "percent"}, "unknown --value 'percent'; use segments, share, sources, speakers"),
-        ({"normalize": "column"}, "unknown --normalize 'column'; use none or row"),
+        ({"value": "percent"}, "unknown --value 'percent'; choose from: segments, share, sources, speakers"),
+        ({"normalize": "column"}, "unknown --normalize 'column'; choose from: none, row"),
         ({"rows": "code", "cols": "code", "window": -1}, "--window must be a whole number of segments, 0 or more"),
         ({"rows": "phase", "window": 2}, "--window applies to the co-occurrence matrix only"),
         ({"rows": "code", "cols": "attr:pole"}, "--rows code goes with --cols code"),

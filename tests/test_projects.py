@@ -133,4 +133,4 @@ def test_clone_and_merge_from_the_command_line(master: Path, runner: CliRunner) 
     merged = runner.invoke(app, ["project", "merge", str(copy), "--coder", "ana", "--project", str(master)])
     assert merged.exit_code == 0 and "1 new coding(s)" in merged.output and "coders: ana" in merged.output
     nobody = runner.invoke(app, ["project", "merge", str(copy), "--coder", "zed", "--project", str(master)])
-    assert nobody.exit_code == 2 and "has no codings by 'zed'" in nobody.output
+    assert nobody.exit_code == 2 and "unknown coder 'zed' in --coder (the coders of" in nobody.output

@@ -118,11 +118,11 @@ def test_each_persons_coding_is_shown_once_with_its_coder(coded: Project) -> Non
 
 
 def test_unknown_filters_name_what_exists(coded: Project) -> None:
-    with pytest.raises(QualkamError, match=r"unknown code 'soft_contrl' in --code \(did you mean soft_control\?\).*hard_control"):
+    with pytest.raises(QualkamError, match=r"unknown code 'soft_contrl' in --code; choose from: .*hard_control.*\(did you mean 'soft_control'\?\)"):
         retrieve(coded, codes=["soft_contrl"])
     with pytest.raises(QualkamError, match="unknown phase 'post_kam' in --phase.*pre_kam, formal_kam"):
         retrieve(coded, phases=["post_kam"])
-    with pytest.raises(QualkamError, match="unknown coder 'zoe' in --coder; this project has: \\(none yet\\)"):
+    with pytest.raises(QualkamError, match="unknown coder 'zoe' in --coder; choose from: \\(none yet\\)"):
         retrieve(coded, coders=["zoe"])
     with pytest.raises(QualkamError, match="unknown value of the code attribute 'pole'.*formal, post_bureaucratic"):
         retrieve(coded, codes=["attr:pole=informal"])
@@ -130,7 +130,7 @@ def test_unknown_filters_name_what_exists(coded: Project) -> None:
         retrieve(coded, codes=["attr:colour=red"])
     with pytest.raises(QualkamError, match="unknown coder 'zoe' in --from"):
         retrieve(coded, layer="coder:zoe")
-    with pytest.raises(QualkamError, match="--status 'maybe'"):
+    with pytest.raises(QualkamError, match="unknown status 'maybe' in --status; choose from: suggested"):
         retrieve(coded, statuses=["maybe"])
 
 

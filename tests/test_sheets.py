@@ -107,9 +107,10 @@ def test_xlsx_layout_bold_frozen_wrapped_with_codes_sheet(runner: CliRunner, db:
     assert sheet.cell(row=2, column=text_col).alignment.wrap_text
     assert sheet.column_dimensions["H"].width > sheet.column_dimensions["A"].width
     assert any("codes" in (v.prompt or "") for v in sheet.data_validations.dataValidation)
-    # A text beginning with '=' stays words, not a formula.
-    formula_like = [r for r in sheet.iter_rows(min_row=2, values_only=True) if str(r[text_col - 1]).startswith("=")]
-    assert formula_like and formula_like[0][text_col - 1].startswith("=SUM(A1) is what he typed")
+    # A text beginning with '=' stays words, not a formula: quoted as OWASP says (issue 11, section 6).
+    formula_like = [r for r in sheet.iter_rows(min_row=2) if str(r[text_col - 1].value).startswith("'=")]
+    assert formula_like and formula_like[0][text_col - 1].value.startswith("'=SUM(A1) is what he typed")
+    assert formula_like[0][text_col - 1].data_type == "s"
     codes = [[c.value for c in row] for row in book["codes"].iter_rows()]
     assert codes[0] == ["id", "label", "parent", "definition"]
     assert [row[0] for row in codes[1:]] == ["control", "hard_control", "soft_control"]

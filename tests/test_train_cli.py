@@ -46,14 +46,14 @@ def test_train_prints_held_out_figures_and_lists_skipped_codes(runner: CliRunner
     for words in ("budget (18) ·", "trust (18) ·", "formal · micro", "post_bureaucratic · macro", "all codes · micro"):
         assert words in result.output
     assert "1 code(s) skipped, fewer than 5 positive segments: rare (2)" in result.output
-    again = _train(runner, db, "--json")
+    again = _train(runner, db, "--format", "json")
     metrics = json.loads(again.stdout)
     assert again.exit_code == 0 and metrics["model"] == 2 and set(metrics["per_code"]) == {"budget", "trust"}
 
 
 def test_train_errors_are_clear(runner: CliRunner, db: Path, tmp_path: Path) -> None:
     result = runner.invoke(app, ["train", "--from", "coder:nobody", "--project", str(db)])
-    assert result.exit_code == 2 and "no codings by nobody" in result.output
+    assert result.exit_code == 2 and "unknown coder 'nobody' in --from; choose from: ana" in result.output
     result = runner.invoke(app, ["train", "--project", str(tmp_path / "missing.db")])
     assert result.exit_code == 2 and "no qualkam project" in result.output
 

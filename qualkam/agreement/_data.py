@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..choices import closest
 from ..errors import InputError, QualkamError
 from ..textio import DecodeError, decode
 
@@ -251,8 +252,10 @@ def read_long(path: str | Path, unit: str = "unit", coder: str = "coder", value:
     columns = {}
     for option, name in (("--unit", unit), ("--coder", coder), ("--value", value)):
         if name not in header:
+            close = closest(name, [h for h in header if h])
             raise InputError(f"{path}: no column {name!r} (given by {option}); the columns are: "
-                             f"{', '.join(h for h in header if h) or '(none)'}")
+                             f"{', '.join(h for h in header if h) or '(none)'}"
+                             + (f" (did you mean {close[0]!r}?)" if close else ""))
         columns[option] = header.index(name)
     records = []
     for line, row in rows:

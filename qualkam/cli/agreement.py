@@ -6,15 +6,18 @@ from __future__ import annotations
 import json
 from enum import Enum
 from pathlib import Path
+from typing import Optional
 
 import pandas as pd
 import typer
 from rich.markup import escape
 from rich.table import Table
 
+from ..cells import frame_csv
 from ..agreement import (COEFFICIENTS, AgreementResult, BootstrapResult, bootstrap, coefficients, interpret_alpha,
                          interpret_kappa, long_to_ratings, read_long)
 from .app import app
+from .options import choice_parser, format_option, listed
 from .console import err, out
 
 LABELS = {
@@ -47,18 +50,19 @@ def agreement_cli(
     unit: str = typer.Option("unit", "--unit", help="Column naming the unit (segment, item, case)."),
     coder: str = typer.Option("coder", "--coder", help="Column naming the coder."),
     value: str = typer.Option("value", "--value", help="Column with the value the coder gave the unit."),
-    level: Level = typer.Option(Level.nominal, "--level", help="Level of measurement for Krippendorff's alpha; the kappa family is always nominal."),
-    categories: str = typer.Option(None, "--categories", help="Every possible category, comma-separated (lowest to highest for ordinal labels); default: the values seen."),
+    level: Level = typer.Option(Level.nominal, "--level", parser=choice_parser("level", Level, "--level"),
+                                metavar="[" + "|".join(m.value for m in Level) + "]", help="Level of measurement for Krippendorff's alpha; the kappa family is always nominal."),
+    categories: Optional[list[str]] = typer.Option(None, "--category", "--categories", help="A possible category; repeat for every one, lowest to highest for ordinal labels (the old comma form a,b,c works too); default: the values seen."),
     replicates: int = typer.Option(0, "--bootstrap", help="Bootstrap replicates for 95% intervals of alpha and kappa (1000 is usual); 0 for none."),
     seed: int = typer.Option(0, "--seed", min=0, help="Random seed for the bootstrap: the same seed gives the same intervals."),
     minimum: float = typer.Option(0.667, "--minimum", help="Smallest acceptable alpha; with --bootstrap, reports p(alpha < minimum)."),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, csv, or json (one object) on stdout."),
+    fmt: Format = format_option(Format, Format.table, "table, csv, or json (one object) on stdout."),
 ) -> None:
     """Agreement between coders on one variable: percent agreement, Cohen's kappa, Scott's pi,
     Fleiss' kappa, Brennan & Prediger, Gwet's AC1 and Krippendorff's alpha (docs/agreement.md)."""
     frame = read_long(file, unit=unit, coder=coder, value=value, level=level.value)
     ratings = long_to_ratings(frame)
-    given = [c.strip() for c in categories.split(",") if c.strip()] if categories else None
+    given = listed(categories) or None
     result = coefficients(ratings, level=level.value, categories=given)
     boot = None
     if replicates:
@@ -71,7 +75,7 @@ def agreement_cli(
         return
     rows = _rows(result, boot)
     if fmt is Format.csv:
-        typer.echo(rows.to_csv(index=False), nl=False)
+        typer.echo(frame_csv(rows), nl=False)
         return
     out.print(_table(rows, result, file))
     _status(result, boot)

@@ -60,6 +60,22 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 
+def _version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        typer.echo(f"qualkam {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(False, "--version", "-V", callback=_version, is_eager=True,
+                                 help="Print qualkam's version and exit."),
+) -> None:
+    """Qualitative coding of interviews, meetings and field notes: suggest, code, triangulate."""
+
+
 # Each command module registers itself on `app` when imported; one line per module.
 from . import code as _code  # noqa: E402,F401
 from . import codebook as _codebook  # noqa: E402,F401

@@ -3,25 +3,29 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 
 from ..store import DEFAULT_PROJECT, Project
-from ..trail import audit_frame, audit_summary
+from ..trail import ENTITIES, audit_frame, audit_summary
 from .app import app
-from .tables import emit
+from .options import format_option
+from .tables import FORMATS, choose_format, emit
 
 
 @app.command("audit")
 def audit_cli(
     actor: str = typer.Option(None, "--actor", "--coder", help="Only changes by this person."),
-    since: str = typer.Option(None, "--since", help="Only changes at or after this time (ISO, e.g. 2026-11-01)."),
-    entity: str = typer.Option(None, "--entity", help="Only coding, codebook, code, source, segment or project."),
-    fmt: str = typer.Option("table", "--format", help="table, csv or json."),
+    since: str = typer.Option(None, "--since", help="Only changes at or after this date or time: YYYY-MM-DD or "
+                                                    "YYYY-MM-DDTHH:MM[:SS][+HH:MM] (ISO 8601; UTC if no zone)."),
+    entity: str = typer.Option(None, "--entity", help=f"Only one of {', '.join(ENTITIES)}."),
+    fmt: Optional[str] = format_option(FORMATS, None, "table, csv or json. Default: table, or from the --out suffix."),
     out_file: Path = typer.Option(None, "--out", "-o", help="Write to this file."),
     project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
 ) -> None:
     """Export the audit trail: who changed what, when, before and after."""
+    fmt = choose_format(fmt, out_file, FORMATS)
     with Project.open(project) as store:
         frame = audit_frame(store, actor, since, entity)
     if fmt == "table" and out_file is None:

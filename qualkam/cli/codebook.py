@@ -111,7 +111,7 @@ def lint_cli(
                                f"{DEFAULT_CODEBOOK})."),
     project: Path = typer.Option(None, "--project", "-p", help=f"Project store file (default: {DEFAULT_PROJECT} if "
                                                               "it exists; without one only the static checks run)."),
-    fmt: str = typer.Option("table", "--format", help="table or json."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
     show: int = typer.Option(10, "--show", help="Findings listed per check in the table (0: all; JSON has all)."),
 ) -> None:
     """Find what validation cannot: leaves without patterns, patterns shared by codes or matching

@@ -15,6 +15,8 @@ from ..disagreements import (FORMATS, DisagreementReport, coder_column, confusio
 from ..errors import QualkamError
 from ..store import DEFAULT_PROJECT, Project
 from .app import app
+from .options import (coder_list_option, format_option, listed, listed_codes, phase_option, source_option,
+                      speaker_option)
 from .tables import choose_format, write_text
 from .console import err, out
 
@@ -83,12 +85,15 @@ def print_report(report: DisagreementReport) -> None:
 def disagreements_cli(
     code: Optional[list[str]] = typer.Option(
         None, "--code", "-k", help="Only this code (its descendants included) or attr:KEY=VALUE; repeat for more."),
-    coders: Optional[str] = typer.Option(
-        None, "--coders", help="Coders to compare, separated by commas (ana,ben). Default: every coder but consensus."),
+    coders: Optional[list[str]] = coder_list_option(
+        "A coder to compare (repeat: --coder ana --coder ben). Default: every coder but consensus."),
     unit: str = typer.Option("segment", "--unit", help="segment (default) or sentence."),
-    fmt: Optional[str] = typer.Option(
-        None, "--format", "-f", help="table, md, csv (the unit list) or html. Default: table, or from the --out suffix."),
+    fmt: Optional[str] = format_option(
+        FORMATS, None, "table, md, csv (the unit list) or html. Default: table, or from the --out suffix."),
     out_file: Optional[Path] = typer.Option(None, "--out", "-o", help="Write to this file (atomically)."),
+    source: Optional[list[str]] = source_option(),
+    speaker: Optional[list[str]] = speaker_option(),
+    phase: Optional[list[str]] = phase_option(),
     project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
 ) -> None:
     """Where coders differ: each unit they coded differently (with the text and what each gave),
@@ -100,7 +105,8 @@ def disagreements_cli(
     """
     chosen = choose_format(fmt, out_file, FORMATS)
     with Project.open(project) as store:
-        report = disagreements(store, split_coders(coders), code, unit)
+        report = disagreements(store, listed(coders) or None, listed_codes(code) or None, unit,
+                               sources=source or (), speakers=speaker or (), phases=phase or ())
     err.print(escape(summary(report)), soft_wrap=True)
     if chosen == "table":
         print_report(report)

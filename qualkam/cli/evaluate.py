@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Optional
 
 import pandas as pd
 import typer
@@ -11,11 +12,14 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
+from ..cells import frame_csv
 from ..errors import QualkamError
 from ..evaluate import AGAINST_HELP, SUGGEST, EvaluationReport, evaluate
 from ..export import atomic_open
 from ..store import DEFAULT_PROJECT, Project
 from .app import app
+from .options import format_option, listed
+from .tables import choose_format
 from .console import err, out
 
 FORMATS = ("table", "json", "csv")
@@ -120,21 +124,21 @@ def _errors(frame: pd.DataFrame, title: str, show: int, evidence: bool) -> Table
 def evaluate_cli(
     against: str = typer.Option("human", "--against", help=f"The reference layer: {AGAINST_HELP}."),
     suggest: str = typer.Option("rules", "--suggest", help=f"Which suggestions to score: {', '.join(SUGGEST)}."),
-    codes: str = typer.Option(None, "--codes", help="Comma-separated code ids (default: every code with a "
-                                                    "reference coding or a suggestion)."),
+    codes: Optional[list[str]] = typer.Option(None, "--code", "--codes", help="A code id (repeat for more; "
+                                              "default: every code with a reference coding or a suggestion)."),
     show: int = typer.Option(10, "--show", min=0, help="How many rules, false positives and false negatives "
                                                        "the table view lists."),
-    fmt: str = typer.Option("table", "--format", help="table, json (everything) or csv (the per-code table)."),
+    fmt: Optional[str] = format_option(FORMATS, None, "table, json (everything) or csv (the per-code table). "
+                                                      "Default: table, or from the --out suffix."),
     out_file: Path = typer.Option(None, "--out", "-o", help="Write json or csv to this file."),
     project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
 ) -> None:
     """Precision, recall and F1 of the suggestions per code, on the sources the reference has seen,
     with the false positives (which rule over-fires) and false negatives (what the patterns miss)."""
-    if fmt not in FORMATS:
-        raise QualkamError(f"unknown --format {fmt!r}; use {', '.join(FORMATS)}")
-    chosen = [c.strip() for c in codes.split(",") if c.strip()] if codes else None
-    if codes is not None and not chosen:
-        raise QualkamError("--codes is empty; give code ids separated by commas")
+    fmt = choose_format(fmt, out_file, FORMATS) if (fmt or out_file) else "table"
+    chosen = listed(codes) or None
+    if codes and not chosen:
+        raise QualkamError("--code is empty; give a code id (repeat --code for more)")
     with Project.open(project) as store:
         report = evaluate(store, against, suggest, chosen)
     if fmt == "table" and out_file is None:
@@ -157,7 +161,7 @@ def evaluate_cli(
     if fmt == "json":
         text = json.dumps(report.as_dict(), indent=1, ensure_ascii=False, allow_nan=False) + "\n"
     else:
-        text = report.per_code.to_csv(index=False)
+        text = frame_csv(report.per_code)
     if out_file is None:
         out.file.write(text)
         return

@@ -10,7 +10,6 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ..errors import QualkamError
 from ..retrieval import FORMATS, attribution, coding_note, describe_filters, mark_spans, marked, render, retrieve
 from ..store import DEFAULT_PROJECT, Project
 from .app import app
@@ -42,6 +41,7 @@ def excerpts_cli(
     source_type: Optional[list[str]] = typer.Option(None, "--source-type", "-t", help="interview, meeting, fieldnote, ..."),
     role: Optional[list[str]] = typer.Option(None, "--role", help="A speaker's role, e.g. 'Sales Director'."),
     speaker: Optional[list[str]] = typer.Option(None, "--speaker", help="A speaker's name."),
+    source: Optional[list[str]] = typer.Option(None, "--source", help="A source id (repeat for more)."),
     coder: Optional[list[str]] = typer.Option(None, "--coder", help="A person's codings only."),
     status: Optional[list[str]] = typer.Option(None, "--status", help="suggested, accepted or rejected."),
     layer: Optional[str] = typer.Option(
@@ -68,11 +68,11 @@ def excerpts_cli(
     """
     output = choose_format(fmt, out_file, FORMATS)
     filters = dict(code=code or (), phase=phase or (), source_type=source_type or (), role=role or (),
-                   speaker=speaker or (), coder=coder or (), status=status or ())
+                   speaker=speaker or (), coder=coder or (), status=status or (), source=source or ())
     with Project.open(project) as store:
         frame = retrieve(store, codes=filters["code"], phases=filters["phase"], source_types=filters["source_type"],
                          roles=filters["role"], speakers=filters["speaker"], coders=filters["coder"],
-                         statuses=filters["status"], layer=layer, by_coder=by_coder)
+                         statuses=filters["status"], layer=layer, by_coder=by_coder, sources=filters["source"])
     used = layer or ("all" if (coder or status) else "auto")
     described = describe_filters(**filters)
     if frame.empty:

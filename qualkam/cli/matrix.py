@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
+from typing import Optional
 
 import pandas as pd
 import typer
@@ -13,9 +14,11 @@ from rich.markup import escape
 from ..export import write_csv
 from ..matrix import build_matrix, cooccurrence_pairs
 from ..plot import heatmap, image_format  # matplotlib itself loads only when a plot is drawn
+from ..cells import frame_csv
 from ..store import DEFAULT_PROJECT, Project
 from .app import app
 from .console import err, out
+from .options import format_option, phase_option, source_option, speaker_option
 from .render import frame_table, hidden_note, matrix_table
 
 TERMINAL_PAIRS = 25  # a screenful; the CSV and the heatmap have them all
@@ -39,7 +42,10 @@ def matrix_cli(
     layer: str = typer.Option("auto", "--from", help="Codings to count: auto, suggestions, human, consensus, coder:NAME."),
     out_file: Path = typer.Option(None, "--out", "-o", help="Write the matrix to this CSV file."),
     plot: Path = typer.Option(None, "--plot", help="Draw the matrix as a heatmap: FILE.png, FILE.svg or FILE.pdf."),
-    fmt: MatrixFormat = typer.Option(MatrixFormat.table, "--format", "-f", help="table, or csv on stdout for piping."),
+    fmt: MatrixFormat = format_option(MatrixFormat, MatrixFormat.table, "table, or csv on stdout for piping."),
+    source: Optional[list[str]] = source_option(),
+    speaker: Optional[list[str]] = speaker_option(),
+    phase: Optional[list[str]] = phase_option(),
     project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
 ) -> None:
     """Count coded segments (or sources, speakers, shares) per row value and code; or codes
@@ -48,7 +54,7 @@ def matrix_cli(
         image_format(plot)  # a bad suffix stops the run before any work
     with Project.open(project) as store:
         matrix = build_matrix(store, rows=rows, cols=cols, value=value, layer=layer, normalize=normalize,
-                              window=window)
+                              window=window, sources=source or (), speakers=speaker or (), phases=phase or ())
     what = "co-occurrence" + (f" (window {window})" if window else "") if rows == "code" else value
 
     def titled(down: str, across: str) -> str:  # the title reads as the table is printed
@@ -62,7 +68,7 @@ def matrix_cli(
         heatmap(matrix, plot, title=title)
         err.print(f"wrote {escape(str(plot))}")
     if fmt is MatrixFormat.csv:
-        typer.echo(matrix.to_csv(), nl=False)
+        typer.echo(frame_csv(matrix, index=True), nl=False)
         return
     if rows == "code" and normalize == "none":
         _print_cooccurrence(matrix, title, window)

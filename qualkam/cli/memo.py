@@ -1,20 +1,22 @@
-"""``qualkam memo add|list``: memos on the project, a code, a source or a segment."""
+"""``qualkam memo add|list|edit|delete``: memos on the project, a code, a source or a segment."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 from rich.markup import escape
 
 from ..decisions import add_memo
-from ..store import DEFAULT_PROJECT, Project
+from ..store import DEFAULT_PROJECT, Project, change_memo
 from ..trail import memos_frame, parse_target
 from .app import app
 from .console import err
-from .tables import emit
+from .options import format_option
+from .tables import FORMATS, choose_format, emit
 
-memo_app = typer.Typer(help="Write and list memos.", no_args_is_help=True)
+memo_app = typer.Typer(help="Write, list, edit and delete memos.", no_args_is_help=True)
 app.add_typer(memo_app, name="memo")
 
 
@@ -36,11 +38,37 @@ def memo_add_cli(
 def memo_list_cli(
     on: str = typer.Option(None, "--on", help="Only memos on project, code:ID, source:ID or segment:N."),
     coder: str = typer.Option(None, "--coder", help="Only this coder's memos."),
-    fmt: str = typer.Option("table", "--format", help="table, csv or json."),
+    fmt: Optional[str] = format_option(FORMATS, None, "table, csv or json. Default: table, or from the --out suffix."),
     out_file: Path = typer.Option(None, "--out", "-o", help="Write to this file."),
     project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
 ) -> None:
-    """List (or export) memos with what they are about."""
+    """List (or export) memos with what they are about, memos written on codings too (id coding:N)."""
+    fmt = choose_format(fmt, out_file, FORMATS)
     with Project.open(project) as store:
         frame = memos_frame(store, on, coder)
     emit(frame, fmt, out_file, title="memos", empty="no memos")
+
+
+@memo_app.command("edit")
+def memo_edit_cli(
+    memo_id: str = typer.Argument(..., metavar="ID", help="The memo's id from 'qualkam memo list' (N or coding:N)."),
+    text: str = typer.Argument(..., help="The new text."),
+    coder: Optional[str] = typer.Option(None, "--coder", help="Who edits it (default: who wrote it)."),
+    project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
+) -> None:
+    """Replace a memo's text; the old and new text go in the audit trail."""
+    with Project.open(project) as store:
+        change_memo(store, memo_id, coder, text)
+    err.print(f"memo {escape(memo_id)} edited")
+
+
+@memo_app.command("delete")
+def memo_delete_cli(
+    memo_id: str = typer.Argument(..., metavar="ID", help="The memo's id from 'qualkam memo list' (N or coding:N)."),
+    coder: Optional[str] = typer.Option(None, "--coder", help="Who deletes it (default: who wrote it)."),
+    project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
+) -> None:
+    """Delete a memo; its text stays in the audit trail."""
+    with Project.open(project) as store:
+        change_memo(store, memo_id, coder, None)
+    err.print(f"memo {escape(memo_id)} deleted")

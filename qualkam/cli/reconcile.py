@@ -23,8 +23,8 @@ from ..reconcile import (DEFAULT_CONSENSUS, Choice, Disagreement, Plan, apply_ag
                          decide_disagreement, known_codes, other_choice, plan_reconcile, read_sheet, write_sheet)
 from ..store import DEFAULT_PROJECT, Project
 from .app import app
+from .options import listed, listed_codes
 from .console import err, out
-from .disagreements import split_coders
 
 TEXT_CHARS = 1500  # a very long turn is cut on screen; the sheet has all of it
 
@@ -119,7 +119,8 @@ def run_loop(store: Project, plan: Plan, decider: str) -> tuple[int, int]:
 
 @app.command("reconcile")
 def reconcile_cli(
-    coders: str = typer.Option(..., "--coders", help="The coders to reconcile, separated by commas: ana,ben."),
+    coders: list[str] = typer.Option(..., "--coder", "--coders", help="A coder to reconcile (repeat: --coder ana "
+                                     "--coder ben; the old --coders ana,ben works too)."),
     consensus: str = typer.Option(DEFAULT_CONSENSUS, "--as", help="Name of the consensus coder (a layer like any coder)."),
     decider: str = typer.Option(..., "--decider", help="Who decides: recorded as the actor of every consensus coding."),
     code: Optional[list[str]] = typer.Option(
@@ -143,9 +144,9 @@ def reconcile_cli(
     """
     if sheet_out is not None and sheet_in is not None:
         raise QualkamError("--sheet-out writes a sheet, --sheet-in reads a filled one; give one of them")
-    names = split_coders(coders) or []
+    names = listed(coders)
     with Project.open(project) as store:
-        plan = plan_reconcile(store, names, consensus, code)
+        plan = plan_reconcile(store, names, consensus, listed_codes(code) or None)
         agreed_new = len(plan.agreements)
         applied = apply_agreements(store, plan, decider)
         who = ", ".join(plan.coders)

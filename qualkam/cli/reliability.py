@@ -5,17 +5,21 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Optional
 
 import typer
 from rich.markup import escape
 from rich import box
 from rich.table import Table
 
-from ..errors import QualkamError
+from ..cells import frame_csv
 from ..export import atomic_open
 from ..reliability import ReliabilityReport, reliability
 from ..store import DEFAULT_PROJECT, Project
+from ..choices import check_choice
 from .app import app
+from .options import coder_list_option, format_option, listed, phase_option, source_option, speaker_option
+from .tables import choose_format
 from .console import err, out
 
 
@@ -90,24 +94,30 @@ def _bootstrap_table(report: ReliabilityReport, minimum: float, replicates: int,
 
 @app.command("reliability")
 def reliability_cli(
-    coders: str = typer.Option(None, "--coders", help="Comma-separated coders (default: every person who coded)."),
-    codes: str = typer.Option(None, "--codes", help="Comma-separated code ids (default: every code a coder accepted)."),
+    coders: Optional[list[str]] = coder_list_option("A coder to compare (repeat: --coder ana --coder ben; "
+                                                    "default: every person who coded)."),
+    codes: Optional[list[str]] = typer.Option(None, "--code", "--codes", help="A code id (repeat for more; default: "
+                                              "every code a coder accepted)."),
     unit: str = typer.Option("segment", "--unit", help="segment, sentence, or character (unitized alpha on the coders' spans)."),
     level: str = typer.Option("nominal", "--level", help="Presence/absence of a code is nominal (binary), so alpha is the same at every level; see 'qualkam agreement' for rated data."),
     replicates: int = typer.Option(0, "--bootstrap", help="Bootstrap replicates for 95% intervals (e.g. 1000)."),
     seed: int = typer.Option(0, "--seed", min=0, help="Seed for the bootstrap, for reproducible intervals."),
     minimum: float = typer.Option(0.667, "--minimum", help="Report the probability that alpha is below this."),
     distance: str = typer.Option("masi", "--distance", help="Overall alpha over code sets: masi or jaccard."),
-    fmt: str = typer.Option("table", "--format", help="table, json or csv."),
+    fmt: Optional[str] = format_option(("table", "json", "csv"), None, "table, json or csv. Default: table, or "
+                                       "from the --out suffix."),
     out_file: Path = typer.Option(None, "--out", "-o", help="Write json or csv to this file."),
+    source: Optional[list[str]] = source_option(),
+    speaker: Optional[list[str]] = speaker_option(),
+    phase: Optional[list[str]] = phase_option(),
     project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
 ) -> None:
     """Agreement per code and overall: percent agreement, kappas, AC1, Krippendorff's alpha."""
-    split = lambda text: [t.strip() for t in text.split(",") if t.strip()] if text else None  # noqa: E731
-    if fmt not in ("table", "json", "csv"):
-        raise QualkamError(f"unknown --format {fmt!r}; use table, json or csv")
+    fmt = choose_format(fmt, out_file, ("table", "json", "csv")) if (fmt or out_file) else "table"
+    level = check_choice("--level", level, ("nominal", "ordinal", "interval", "ratio"))
     with Project.open(project) as store:
-        report = reliability(store, split(coders), split(codes), unit, replicates, seed, minimum, distance)
+        report = reliability(store, listed(coders) or None, listed(codes) or None, unit, replicates, seed, minimum,
+                             distance, sources=source or (), speakers=speaker or (), phases=phase or ())
     if level != "nominal":
         report.notes.append(f"--level {level}: presence/absence is binary, so alpha is the same at every level")
     if fmt == "table" and out_file is None:
@@ -129,7 +139,7 @@ def reliability_cli(
             err.print(f"note: {escape(note)}", soft_wrap=True)
         return
     text = json.dumps(report.as_dict(), indent=1, ensure_ascii=False, default=str, allow_nan=False) if fmt == "json" \
-        else report.per_code.to_csv(index=False)
+        else frame_csv(report.per_code)
     if out_file is None:
         out.file.write(text + ("\n" if not text.endswith("\n") else ""))
     else:

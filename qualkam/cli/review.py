@@ -1,7 +1,7 @@
 """``qualkam review``: decide on suggestions one keystroke at a time, in context.
 
 Keys: a accept · r reject · c add another code · d remove a code · m memo · s skip ·
-b back · q quit · ? help. In a terminal one key is enough; from a pipe or a test, one
+b back · q quit · ? help; n / p page through a segment too long for the screen. In a terminal one key is enough; from a pipe or a test, one
 key per line. Every decision is saved at once, in its own transaction.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Optional
 
 import typer
 from rich.markup import escape
@@ -17,12 +18,14 @@ from rich.text import Text
 
 from ..decisions import Action, add_memo, decide
 from ..errors import QualkamError
-from ..review import Filters, Item, ItemView, build_queue, resume_index, save_progress, view
+from ..review import Filters, ItemView, build_queue, resume_index, save_progress, view
 from ..store import DEFAULT_PROJECT, Project
 from .app import app
 from .console import err, out
+from .options import code_option, listed_codes, phase_option, source_option, speaker_option
 
 HELP = "a accept · r reject · c add code · d remove code · m memo · s skip · b back · q quit · ? help"
+SHORT_HELP = "a accept r reject c add d remove m memo s skip b back q quit ?"  # fits 80 columns
 
 
 def _key() -> str:
@@ -41,55 +44,93 @@ def _ask(prompt: str) -> str:
     return line.strip()
 
 
-def _render(v: ItemView, index: int, total: int) -> Panel:
-    body = Text()
+def _wrapped(text: Text, width: int) -> list[Text]:
+    """``text`` as the lines a terminal of ``width`` columns shows."""
+    return list(text.wrap(out, max(width, 20)))
+
+
+def _page_size(height: int, fixed: int) -> int:
+    # The panel's two borders, the line the key is typed on, and a page line.
+    return max(height - 2 - 1 - 1 - fixed, 3)
+
+
+def _render(v: ItemView, index: int, total: int, page: int = 0, width: int | None = None,
+            height: int | None = None) -> tuple[Panel, int]:
+    """The panel for one item, fitted to the terminal (80x24 at least): the title (where, which
+    item) and the suggestions always show; a segment too long for the rest is cut into pages
+    (``n`` next page, ``p`` previous). Returns the panel and the number of pages."""
+    width = width or out.size.width
+    height = height or out.size.height
+    inner = max(width - 4, 20)  # borders and padding
+    context = Text()
     if v.before:
-        body.append(f"… {v.before[:300]}\n\n", style="dim")
+        context.append(f"… {v.before[:300]}\n\n", style="dim")
     who = f"{v.speaker} ({v.role})" if v.speaker and v.role else (v.speaker or "")
     if who:
-        body.append(f"{who}: ", style="bold")
+        context.append(f"{who}: ", style="bold")
     text = Text(v.text)
     current = next((s for s in v.suggestions if s["code"] == v.item.code_id), None)
     for ev in (current or {}).get("evidence", []):
         if "start" in ev:  # a model suggestion's evidence is a similar segment elsewhere, not words here
             text.stylize("bold black on yellow", ev["start"] - v.start, ev["end"] - v.start)
-    body.append_text(text)
+    context.append_text(text)
     if v.after:
-        body.append(f"\n\n… {v.after[:300]}", style="dim")
-    body.append("\n\n")
+        context.append(f"\n\n… {v.after[:300]}", style="dim")
+    listing = Text()
     for s in v.suggestions:
         marker = "▶ " if s["code"] == v.item.code_id else "  "
         decided = v.decisions.get(s["code"], "")
         words = ", ".join(e["text"] if "start" in e else f"like {e.get('source')} #{e.get('segment')}"
                           for e in s["evidence"])
-        body.append(f"{marker}{s['code']} — {v.labels.get(s['code'], '')} ({s['score']:.2f}"
-                    f"{' model' if s.get('origin') == 'model' else ''}) [{words}] {decided}\n")
+        listing.append(f"{marker}{s['code']} — {v.labels.get(s['code'], '')} ({s['score']:.2f}"
+                       f"{' model' if s.get('origin') == 'model' else ''}) [{words}] {decided}\n")
         if marker.strip() and s.get("origin") == "model":
             for e in s["evidence"][:2]:  # what a person already coded this way, to judge by
-                body.append(f"      similar ({e.get('similarity', 0):.2f}), {e.get('source')}: {e.get('text', '')}\n",
-                            style="dim")
+                listing.append(f"      similar ({e.get('similarity', 0):.2f}), {e.get('source')}: "
+                               f"{e.get('text', '')}\n", style="dim")
     for code, status in v.decisions.items():
         if code not in {s["code"] for s in v.suggestions}:
-            body.append(f"  {code} — {v.labels.get(code, '')} (by hand) {status}\n")
+            listing.append(f"  {code} — {v.labels.get(code, '')} (by hand) {status}\n")
+    listing.rstrip()
+    bottom = _wrapped(listing, inner) if listing.plain else []
+    most = max((height - 4) // 3, 3)  # the suggestions take at most a third of the screen
+    if len(bottom) > most:
+        current_line = next((i for i, line in enumerate(bottom) if line.plain.startswith("▶")), 0)
+        first = min(max(current_line - most // 2, 0), len(bottom) - most + 1)
+        hidden = len(bottom) - (most - 1)
+        bottom = bottom[first:first + most - 1] + [Text(f"  … {hidden} more line(s) of suggestions", style="dim")]
+    lines = _wrapped(context, inner)
+    size = _page_size(height, len(bottom) + 1)
+    pages = max((len(lines) + size - 1) // size, 1)
+    page = min(max(page, 0), pages - 1)
+    shown = lines[page * size:(page + 1) * size]
+    body = Text("\n").join(shown)
+    if pages > 1:
+        body.append(f"\n— page {page + 1} of {pages}: n next page, p previous —", style="bold cyan")
+    body.append("\n\n")
+    body.append_text(Text("\n").join(bottom))
     title = f"{index + 1}/{total} · {v.source} · {v.source_type or '?'} · {v.phase or 'no phase'}"
     if v.time_start:
         title += f" · {v.time_start}"
-    return Panel(body, title=escape(title), subtitle=escape(HELP), expand=False)
+    help_line = HELP if width >= len(HELP) + 6 else SHORT_HELP
+    return Panel(body, title=escape(title), subtitle=escape(help_line), width=min(width, max(inner + 4, 24))), pages
 
 
 @app.command("review")
 def review_cli(
     coder: str = typer.Option(..., "--coder", help="Your name: every decision is recorded under it."),
-    code: str = typer.Option(None, "--code", help="Only suggestions of this code (and its children)."),
-    source: str = typer.Option(None, "--source", help="Only this source."),
-    phase: str = typer.Option(None, "--phase", help="Only sources of this phase."),
+    code: Optional[list[str]] = code_option("Only suggestions of this code and its children (repeat for more)."),
+    source: Optional[list[str]] = source_option(),
+    phase: Optional[list[str]] = phase_option(),
+    speaker: Optional[list[str]] = speaker_option(),
     status: str = typer.Option("suggested", "--status", help="suggested (still to decide), accepted, rejected or all."),
     order: str = typer.Option("reading", "--order", help="reading (source by source) or uncertain (the model's "
                               "least sure suggestions first, rules after)."),
     project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
 ) -> None:
     """Review suggestions segment by segment; resumes where you stopped."""
-    filters = Filters(code=code, source=source, phase=phase, status=status, order=order)
+    filters = Filters(code=listed_codes(code) or None, source=source or None, phase=phase or None, status=status,
+                      order=order, speaker=speaker or None)
     with Project.open(project) as store:
         queue = build_queue(store, coder, filters)
         if not queue:
@@ -101,14 +142,21 @@ def review_cli(
             err.print(f"resuming at item {index + 1} of {len(queue)}")
         history: list[int] = []
         decided = 0
+        page, shown_index = 0, -1
         while 0 <= index < len(queue):
             item = queue[index]
+            if index != shown_index:
+                page, shown_index = 0, index
             v = view(store, coder, item)
-            out.print(_render(v, index, len(queue)))
+            panel, pages = _render(v, index, len(queue), page)
+            out.print(panel)
             key = _key()
             try:
                 if key == "q":
                     break
+                if key in ("n", "p"):  # page through a long segment; the header stays
+                    page = (page + (1 if key == "n" else -1)) % pages
+                    continue
                 if key == "?":
                     out.print(escape(HELP))
                     continue

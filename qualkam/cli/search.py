@@ -9,13 +9,13 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ..errors import QualkamError
 from ..retrieval import describe_filters, marked, present
 from ..search import search, to_csv, to_json
 from ..store import DEFAULT_PROJECT, Project
 from .app import app
 from .console import err, out
-from .tables import write_text
+from .options import format_option, source_option, speaker_option
+from .tables import choose_format, write_text
 
 SEARCH_FORMATS = ("table", "csv", "json")
 
@@ -27,10 +27,12 @@ def search_cli(
         None, "--code", "-k", help="Only segments coded with this code (or below it), or attr:KEY=VALUE."),
     phase: Optional[list[str]] = typer.Option(None, "--phase", help="A phase id or label."),
     source_type: Optional[list[str]] = typer.Option(None, "--source-type", "-t", help="interview, meeting, fieldnote, ..."),
+    source: Optional[list[str]] = source_option(),
+    speaker: Optional[list[str]] = speaker_option(),
     limit: Optional[int] = typer.Option(None, "--limit", "-n", help="Show at most N segments."),
     layer: str = typer.Option(
         "auto", "--from", help="Codings for --code and the codes column: auto, suggestions, human, consensus, coder:NAME."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table, csv or json."),
+    fmt: Optional[str] = format_option(SEARCH_FORMATS, None, "table, csv or json. Default: table, or from the --out suffix."),
     out_file: Optional[Path] = typer.Option(None, "--out", "-o", help="Write csv or json to this file (atomically)."),
     project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
 ) -> None:
@@ -43,15 +45,13 @@ def search_cli(
     repeated (OR within one option, AND across options). csv and json give each match as
     source character offsets. No match is not an error: a note on stderr and exit 0.
     """
-    if fmt not in SEARCH_FORMATS:
-        raise QualkamError(f"unknown --format {fmt!r}; use {', '.join(SEARCH_FORMATS)}")
-    if fmt == "table" and out_file is not None:
-        raise QualkamError("a table is for the terminal; with --out pass --format csv or json")
+    fmt = choose_format(fmt, out_file, SEARCH_FORMATS)
     with Project.open(project) as store:
         result = search(store, query, codes=code or (), phases=phase or (), source_types=source_type or (),
-                        limit=limit, layer=layer)
+                        limit=limit, layer=layer, sources=source or (), speakers=speaker or ())
     words = " AND ".join(f'"{" ".join(p)}"' for p in result.phrases)
-    described = describe_filters(code=code or (), phase=phase or (), source_type=source_type or ())
+    described = describe_filters(code=code or (), phase=phase or (), source_type=source_type or (),
+                                 source=source or (), speaker=speaker or ())
     if result.total == 0:
         err.print(escape(f"no segments match {words}{' (' + described + ')' if described else ''}"), highlight=False,
                   soft_wrap=True)

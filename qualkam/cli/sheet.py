@@ -9,6 +9,7 @@ import typer
 from ..sheets import export_sheet
 from ..store import DEFAULT_PROJECT, Project
 from .app import app
+from .options import listed_codes
 from .console import err
 
 sheet_app = typer.Typer(help="Coding sheets: a spreadsheet per coder, filled in Excel and imported back.",
@@ -25,6 +26,7 @@ def export_cli(
     phase: list[str] = typer.Option(None, "--phase", help="Only sources of this phase (repeat for more)."),
     code: list[str] = typer.Option(None, "--code",
                                    help="Only segments suggested or coded with this code or a code below it (repeat)."),
+    speaker: list[str] = typer.Option(None, "--speaker", help="Only this speaker's segments (repeat for more)."),
     project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
 ) -> None:
     """Write one row per segment, with its context, the suggestions and their evidence, and
@@ -34,6 +36,6 @@ def export_cli(
     (separated by ; or ,), then run 'qualkam import codings FILE --coder NAME'.
     """
     with Project.open(project) as store:
-        report = export_sheet(store, coder, out_file, source or (), phase or (), code or ())
+        report = export_sheet(store, coder, out_file, source or (), phase or (), listed_codes(code), speaker or ())
     err.print(f"wrote {report.path}: {report.rows} segments for {coder.strip()} "
               f"({report.suggested} with suggestions, {report.decided} already decided)", soft_wrap=True, markup=False)

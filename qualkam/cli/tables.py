@@ -10,6 +10,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..errors import QualkamError
+from ..cells import frame_csv
+from ..choices import check_choice
 from ..export import atomic_open
 from .console import err, out
 
@@ -26,8 +28,7 @@ def choose_format(fmt: str | None, out_file: Path | None, formats: tuple[str, ..
         fmt = SUFFIX_FORMATS.get(out_file.suffix.lower())
         if fmt is None or fmt not in formats:
             raise QualkamError(f"--out {out_file}: cannot tell the format from '{out_file.suffix}'; pass --format {files}")
-    if fmt not in formats:
-        raise QualkamError(f"unknown --format {fmt!r}; use {', '.join(formats)}")
+    fmt = check_choice("--format", fmt, formats)
     if fmt == "table" and out_file is not None:
         raise QualkamError(f"a table is for the terminal; with --out pass --format {files}")
     return fmt
@@ -51,8 +52,7 @@ def _short(value: object, limit: int = 60) -> str:
 
 def emit(frame: pd.DataFrame, fmt: str, out_file: Path | None, title: str | None = None, empty: str = "nothing to show") -> None:
     """One place for table/csv/json output; files are written atomically."""
-    if fmt not in FORMATS:
-        raise QualkamError(f"unknown --format {fmt!r}; use {', '.join(FORMATS)}")
+    fmt = check_choice("--format", fmt, FORMATS)
     if frame.empty and out_file is None:
         err.print(empty)
         return
@@ -66,7 +66,7 @@ def emit(frame: pd.DataFrame, fmt: str, out_file: Path | None, title: str | None
             table.add_row(*row)
         out.print(table)
         return
-    text = frame.to_json(orient="records", force_ascii=False, indent=1) if fmt == "json" else frame.to_csv(index=False)
+    text = frame.to_json(orient="records", force_ascii=False, indent=1) if fmt == "json" else frame_csv(frame)
     if out_file is None:
         out.file.write(text if text.endswith("\n") else text + "\n")
         return

@@ -21,6 +21,7 @@ from ..learn import DEFAULT_EPOCHS, TrainResult, train
 from ..store import DEFAULT_PROJECT, Project
 from .app import EXIT_OK, app
 from .console import err, out
+from .options import format_option
 
 
 def _num(value: float | None) -> str:
@@ -77,7 +78,8 @@ def train_cli(
     folds: int = typer.Option(5, "--folds", help="Cross-validation folds, split by source."),
     seed: int = typer.Option(0, "--seed", min=0, help="Random seed: the same data and seed give the same model."),
     epochs: int = typer.Option(DEFAULT_EPOCHS, "--epochs", help="Passes over the training segments."),
-    as_json: bool = typer.Option(False, "--json", help="Print the stored metrics as JSON on stdout."),
+    fmt: str = format_option(("table", "json"), "table", "table, or json: the stored metrics on stdout."),
+    as_json: bool = typer.Option(False, "--json", hidden=True, help="The same as --format json (kept for old scripts)."),
     project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
 ) -> None:
     """Train a text classifier on people's codings; report held-out precision, recall and F1 vs the rules."""
@@ -90,7 +92,7 @@ def train_cli(
                   f"{escape(listed)}", soft_wrap=True)
     if result.retired:
         err.print(f"note: retired code(s) not trained: {escape(', '.join(result.retired))}", soft_wrap=True)
-    if as_json:
+    if as_json or fmt == "json":
         out.print_json(json.dumps({"model": result.model_id, **result.metrics}))
         raise typer.Exit(EXIT_OK)
     out.print(f"[bold]qualkam train[/] · from {escape(result.layer)} · model {result.model_id} · "

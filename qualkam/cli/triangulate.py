@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 from enum import Enum
 from pathlib import Path
+from typing import Optional
 
 import pandas as pd
 import typer
 from rich.markup import escape
 from rich.table import Table
 
+from ..cells import frame_csv
 from ..errors import QualkamError
 from ..export import atomic_open, write_csv
 from ..matrix import NONE
@@ -19,6 +21,7 @@ from ..store import DEFAULT_PROJECT, Project
 from ..triangulation import count_known, triangulation_table
 from .app import app
 from .console import err, out
+from .options import format_option, phase_option, source_option, speaker_option
 
 
 class TableFormat(str, Enum):
@@ -69,8 +72,11 @@ def _write(frame: pd.DataFrame, path: Path) -> None:
 @app.command("triangulate")
 def triangulate_cli(
     layer: str = typer.Option("auto", "--from", help="Codings to count: auto, suggestions, human, consensus, coder:NAME."),
-    fmt: TableFormat = typer.Option(TableFormat.table, "--format", "-f", help="table, or csv / json on stdout for piping."),
+    fmt: TableFormat = format_option(TableFormat, TableFormat.table, "table, or csv / json on stdout for piping."),
     out_file: Path = typer.Option(None, "--out", "-o", help="Write the table to FILE.csv or FILE.json."),
+    source: Optional[list[str]] = source_option(),
+    speaker: Optional[list[str]] = speaker_option(),
+    phase: Optional[list[str]] = phase_option(),
     project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
 ) -> None:
     """Per code: how many sources, speakers, source types, phases and roles support it, and
@@ -78,12 +84,13 @@ def triangulate_cli(
     if out_file is not None:
         _out_kind(out_file)  # a bad suffix stops the run before any work
     with Project.open(project) as store:
-        table = triangulation_table(store, layer=layer)
+        table = triangulation_table(store, layer=layer, sources=source or (), speakers=speaker or (),
+                                    phases=phase or ())
     if out_file is not None:
         _write(table, out_file)
         err.print(f"wrote {escape(str(out_file))}")
     if fmt is TableFormat.csv:
-        typer.echo(table.to_csv(index=False), nl=False)
+        typer.echo(frame_csv(table), nl=False)
     elif fmt is TableFormat.json:
         typer.echo(_json(table), nl=False)
     else:
