@@ -48,6 +48,7 @@ _LAYER_SQL = {
     "suggestions": "c.coder IS NULL",
     "human": "c.coder IS NOT NULL AND c.status = 'accepted'",
     "consensus": "c.coder = 'consensus' AND c.status = 'accepted'",
+    "all": "1 = 1",  # every coding, decided or not, rejected ones included
 }
 
 
@@ -57,10 +58,10 @@ def layer_filter(layer: str) -> tuple[str, tuple[Any, ...]]:
         return _LAYER_SQL[layer], ()
     if layer.startswith("coder:") and layer[6:]:
         return "c.coder = ? AND c.status = 'accepted'", (layer[6:],)
-    raise QualkamError(f"unknown layer {layer!r}; use auto, suggestions, human, consensus or coder:NAME")
+    raise QualkamError(f"unknown layer {layer!r}; use auto, suggestions, human, consensus, all or coder:NAME")
 
 
-LAYERS = ("auto", "suggestions", "human", "consensus")
+LAYERS = ("auto", "suggestions", "human", "consensus", "all")
 
 
 def check_layer(project: Project, layer: str, option: str = "--from", layers: Sequence[str] = LAYERS) -> str:

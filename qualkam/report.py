@@ -300,9 +300,6 @@ def _excerpts_html(project: Project, layer: str) -> str:
 def build_report(project: Project, layer: str = "auto", title: str = "qualkam report") -> str:
     """The whole report as one HTML string (see the module docstring for what it holds)."""
     check_layer(layer)
-    if layer == "all":
-        raise QualkamError("--from all mixes rejected codings into the counts; use auto, suggestions, human, "
-                           "consensus or coder:NAME")
     info = summary(project)
     bodies = {
         "summary": _summary_html(info),

@@ -576,6 +576,26 @@ def test_names_from_a_strangers_file_are_kept_verbatim_as_data(tmp_path: Path) -
         assert [tuple(r) for r in project.query("SELECT id, label, definition FROM codes")] == \
             [("hyperlink_http_evil_example_x_a1_click", formula, "@SUM(1+1)")]
         assert [r[0] for r in project.query("SELECT coder FROM codings WHERE coder IS NOT NULL")] == ["+cmd|calc"]
+    # ... and never a live formula in what qualkam writes from it (issue 11, section 6).
+    import csv
+
+    import openpyxl
+    from typer.testing import CliRunner
+
+    runner, db = CliRunner(), tmp_path / "p.db"
+    assert run_cli(runner, "sheet", "export", "--coder", "Nadia", "--out", tmp_path / "s.xlsx", "--project", db).exit_code == 0
+    book = openpyxl.load_workbook(tmp_path / "s.xlsx")
+    cells = [cell for sheet in book.worksheets for row in sheet.iter_rows() for cell in row if cell.value is not None]
+    assert not [c.coordinate for c in cells if c.data_type == "f"]
+    assert any(c.value == "'" + formula for c in cells)  # the name, kept, neutralised
+    for args in (("sheet", "export", "--coder", "Nadia", "--out", tmp_path / "s.csv"),
+                 ("excerpts", "--format", "csv", "--out", tmp_path / "e.csv"),
+                 ("memo", "list", "--out", tmp_path / "m.csv")):
+        run_cli(runner, *args, "--project", db)
+    for name in ("s.csv", "e.csv"):
+        with open(tmp_path / name, encoding="utf-8-sig", newline="") as handle:
+            fields = [field for row in csv.reader(handle) for field in row]
+        assert fields and not [f for f in fields if f[:1] in ("=", "+", "-", "@", "\t", "\r")], name
 
 
 @settings(max_examples=200, deadline=None)

@@ -39,7 +39,7 @@ def matrix_cli(
     value: str = typer.Option("segments", "--value", help="What a cell holds: segments, share (of the row's segments), sources or speakers."),
     normalize: str = typer.Option("none", "--normalize", help="none, or row: each cell divided by its row total."),
     window: int = typer.Option(0, "--window", help="Co-occurrence only: count codes on segments up to N positions apart."),
-    layer: str = typer.Option("auto", "--from", help="Codings to count: auto, suggestions, human, consensus, coder:NAME."),
+    layer: str = typer.Option("auto", "--from", help="Codings to count: auto, suggestions, human, consensus, coder:NAME or all (rejected ones too)."),
     out_file: Path = typer.Option(None, "--out", "-o", help="Write the matrix to this CSV file."),
     plot: Path = typer.Option(None, "--plot", help="Draw the matrix as a heatmap: FILE.png, FILE.svg or FILE.pdf."),
     fmt: MatrixFormat = format_option(MatrixFormat, MatrixFormat.table, "table, or csv on stdout for piping."),

@@ -16,7 +16,7 @@ from .console import err
 @app.command("report")
 def report_cli(
     out_file: Path = typer.Option(Path("qualkam-out/report.html"), "--out", "-o", help="The HTML file to write (atomically)."),
-    layer: str = typer.Option("auto", "--from", help="Codings to report: auto, suggestions, human, consensus, coder:NAME."),
+    layer: str = typer.Option("auto", "--from", help="Codings to report: auto, suggestions, human, consensus, coder:NAME or all (rejected ones too)."),
     project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
 ) -> None:
     """Write one self-contained HTML report: summary, heatmaps, the balance of

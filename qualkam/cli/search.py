@@ -31,7 +31,7 @@ def search_cli(
     speaker: Optional[list[str]] = speaker_option(),
     limit: Optional[int] = typer.Option(None, "--limit", "-n", help="Show at most N segments."),
     layer: str = typer.Option(
-        "auto", "--from", help="Codings for --code and the codes column: auto, suggestions, human, consensus, coder:NAME."),
+        "auto", "--from", help="Codings for --code and the codes column: auto, suggestions, human, consensus, coder:NAME or all."),
     fmt: Optional[str] = format_option(SEARCH_FORMATS, None, "table, csv or json. Default: table, or from the --out suffix."),
     out_file: Optional[Path] = typer.Option(None, "--out", "-o", help="Write csv or json to this file (atomically)."),
     project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),

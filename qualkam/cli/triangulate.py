@@ -71,7 +71,7 @@ def _write(frame: pd.DataFrame, path: Path) -> None:
 
 @app.command("triangulate")
 def triangulate_cli(
-    layer: str = typer.Option("auto", "--from", help="Codings to count: auto, suggestions, human, consensus, coder:NAME."),
+    layer: str = typer.Option("auto", "--from", help="Codings to count: auto, suggestions, human, consensus, coder:NAME or all (rejected ones too)."),
     fmt: TableFormat = format_option(TableFormat, TableFormat.table, "table, or csv / json on stdout for piping."),
     out_file: Path = typer.Option(None, "--out", "-o", help="Write the table to FILE.csv or FILE.json."),
     source: Optional[list[str]] = source_option(),

@@ -45,7 +45,7 @@ from ..errors import CodebookError, QualkamError
 from ..importing import segments_for_span
 from ..metadata import Participant, SourceMeta
 from ..store import Project, SourceRecord, now, record_audit, save_codebook
-from ..yamlload import TextDateLoader
+from ..yamlload import load as load_yaml
 from .guids import canonical, guid_for, remember
 from .positions import READING_TEXT, normalise_line_endings, read_positions  # noqa: F401 - the CLI's and tests' names
 from . import segdata
@@ -636,7 +636,7 @@ class _Importer:
         if not new:
             return current, current_id
         if current is not None:
-            data = yaml.load(current.text, Loader=TextDateLoader)  # noqa: S506 - a SafeLoader subclass
+            data = load_yaml(current.text)  # bounded, as every YAML qualkam reads
             data["version"] = f"{current.version} + {self.path.name}"
             head = f"# {current.name} {current.version}, with {len(new)} code(s) imported from {self.path.name}\n"
         else:

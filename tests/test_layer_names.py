@@ -1,0 +1,52 @@
+"""Every command that takes ``--from`` accepts the same layer names (issue 11, section 7)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from qualkam.decisions import decide
+from qualkam.store import Project
+
+from .conftest import code_two_sources, run_cli
+
+LAYERS = ["auto", "suggestions", "human", "consensus", "all", "coder:ana"]
+
+
+@pytest.fixture
+def coded(tmp_path: Path, small_codebook) -> Path:
+    db = tmp_path / "p.db"
+    with Project.open(db, create=True) as project:
+        code_two_sources(tmp_path, small_codebook, project)
+        suggested = project.query("SELECT segment_id, code_id FROM codings WHERE coder IS NULL ORDER BY id")
+        assert len(suggested) >= 2
+        decide(project, "ana", suggested[0][0], suggested[0][1], "accept")
+        decide(project, "consensus", suggested[0][0], suggested[0][1], "accept")
+        decide(project, "ana", suggested[1][0], suggested[1][1], "reject")
+    return db
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_every_command_with_from_accepts_every_layer(coded: Path, tmp_path: Path, layer: str) -> None:
+    runner = CliRunner()
+    commands = [
+        ["matrix", "--rows", "phase"],
+        ["triangulate"],
+        ["excerpts", "--format", "csv"],
+        ["search", "trust"],
+        ["report", "--out", tmp_path / "r.html"],
+        ["export", "qdpx", tmp_path / "x.qdpx"],
+    ]
+    for command in commands:
+        result = run_cli(runner, *command, "--from", layer, "--project", coded)
+        assert result.exit_code == 0, (command, layer, result.output)
+
+
+def test_all_counts_rejected_codings_that_auto_leaves_out(coded: Path) -> None:
+    from qualkam.matrix import codings_frame
+
+    with Project.open(coded) as project:
+        everything, auto = codings_frame(project, "all"), codings_frame(project, "auto")
+    assert len(everything) > len(auto)
