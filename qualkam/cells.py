@@ -88,7 +88,14 @@ def frame_csv(frame: pd.DataFrame, index: bool = False, lineterminator: str = "\
     # pandas formats the numbers; the fields are then re-quoted by the rule above. With
     # "\r\n" as its line end pandas quotes a field holding a carriage return, so it reads back whole.
     text = safe_frame(frame, index).to_csv(index=index, lineterminator="\r\n")
-    return _join(csv.reader(io.StringIO(text, newline="")), lineterminator)
+    # Our own text, read back: a field as long as the text is no hostile input (a turn of a
+    # million characters passed csv's default limit of 131,072 and stopped the outputs).
+    limit = csv.field_size_limit()
+    csv.field_size_limit(max(limit, len(text) + 1))
+    try:
+        return _join(csv.reader(io.StringIO(text, newline="")), lineterminator)
+    finally:
+        csv.field_size_limit(limit)
 
 
 def xlsx_value(value: Any) -> Any:

@@ -151,10 +151,10 @@ def test_an_unforeseen_error_in_one_file_is_reported_with_its_type_and_the_run_g
 
     real = ingest.read_source
 
-    def flaky(path: Path, encoding: str | None = None):
+    def flaky(path: Path, encoding: str | None = None, **options: object):
         if path.name == "a_good.md":
             raise ZeroDivisionError("boom")
-        return real(path, encoding)
+        return real(path, encoding, **options)
 
     monkeypatch.setattr(ingest, "read_source", flaky)
     result = _code(runner, corpus, tmp_path)

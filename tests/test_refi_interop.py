@@ -316,21 +316,34 @@ def _deep_codes(depth: int) -> str:
     return f"<CodeBook><Codes>{opened}{'</Code>' * depth}</Codes></CodeBook>"
 
 
-def test_1200_nested_codes_import_and_export_without_recursion(tmp_path: Path, runner) -> None:
+def test_1200_nested_codes_are_refused_clearly_and_the_project_is_untouched(tmp_path: Path, runner) -> None:
+    """The tree is parsed with a stack (no RecursionError, exit 3, as before the fix); a codebook
+    deeper than 50 levels is refused as a whole (exit 2), naming the level, nothing written."""
     path = qdpx(tmp_path / "deep.qdpx", project_xml("", codes=_deep_codes(1200)),
                 {f"sources/{SOURCE}.txt": "I: Hello there.\n"})
     db = tmp_path / "p.db"
     result = run_cli(runner, "import", "qdpx", path, "--project", db)
+    assert result.exit_code == 2, result.output
+    assert "more than 50 levels deep" in result.output and "RecursionError" not in result.output
+    with Project.open(db, create=True) as project:
+        assert project.query("SELECT COUNT(*) FROM codes")[0][0] == 0
+
+
+def test_a_deep_code_tree_within_the_limit_imports_and_exports(tmp_path: Path, runner) -> None:
+    path = qdpx(tmp_path / "deep.qdpx", project_xml("", codes=_deep_codes(45)),
+                {f"sources/{SOURCE}.txt": "I: Hello there.\n"})
+    db = tmp_path / "p.db"
+    result = run_cli(runner, "import", "qdpx", path, "--project", db)
     assert result.exit_code == 0, result.output
-    assert "codes: 1200 new" in result.output
+    assert "codes: 45 new" in result.output
     with Project.open(db) as project:
         parents = dict(project.query("SELECT label, parent FROM codes"))
-        assert len(parents) == 1200 and parents["level 0"] is None and parents["level 1199"] == "level_1198"
+        assert len(parents) == 45 and parents["level 0"] is None and parents["level 44"] == "level_43"
     for kind in ("qdpx", "qdc"):
         result = run_cli(runner, "export", kind, tmp_path / f"out.{kind}", "--project", db)
         assert result.exit_code == 0, result.output
     result = run_cli(runner, "import", "qdc", tmp_path / "out.qdc", "--project", tmp_path / "fresh.db")
-    assert result.exit_code == 0 and "codes: 1200 new" in result.output, result.output
+    assert result.exit_code == 0 and "codes: 45 new" in result.output, result.output
 
 
 # -- qualkam's own segments travel in the archive ------------------------------------------------
