@@ -110,14 +110,16 @@ def no_turns_warning(raw: RawSource, meta: SourceMeta, turns: list[Turn]) -> str
     """A text of some length in which no speaker turn was found: a JSON file renamed .txt, or a
     transcript whose labels qualkam does not know (issue 11). Field notes and documents (a
     ``type`` that is not a conversation) are expected to have none."""
-    if raw.cue_turns is not None or any(t.speaker for t in turns) or len(raw.text) < NO_TURNS_MIN_CHARS:
+    # Text that opens like JSON is never a transcript as it stands, whatever its length.
+    looks_json = raw.text.lstrip()[:1] in ("{", "[") and raw.text.rstrip()[-1:] in ("}", "]")
+    if raw.cue_turns is not None or any(t.speaker for t in turns) or not raw.text.strip():
+        return None
+    if len(raw.text) < NO_TURNS_MIN_CHARS and not looks_json:
         return None
     if meta.type and meta.type not in CONVERSATIONS:
         return None
     longest = max((t.end - t.start for t in turns), default=0)
-    hint = ""
-    if raw.text.lstrip()[:1] in ("{", "["):
-        hint = " It looks like JSON: if it is a JSON transcript, name it .json."
+    hint = " It looks like JSON: if it is a JSON transcript, name it .json." if looks_json else ""
     return (f"no speaker turns found in {len(raw.text):,} characters: coded as {len(turns)} segment(s) without a "
             f"speaker, the longest {longest:,} characters.{hint} If it is a transcript, start each turn with "
             f"'Name:' (the forms are in docs/sources-format.md); if it is notes or a document, give it a type "

@@ -383,6 +383,14 @@ def test_a_long_text_without_speaker_turns_is_coded_with_a_warning(tmp_path: Pat
     assert "Name:" in reason and "type" in reason and ".json" in reason
 
 
+def test_a_short_json_file_renamed_txt_is_warned_about_too(tmp_path: Path, small_codebook) -> None:
+    src = tmp_path / "src"
+    write(src / "tiny.txt", json.dumps([{"speaker": "A", "text": "We trust each other."}]))
+    items = list(prepare(src, sorted(src.iterdir()), small_codebook))
+    warnings = [p for p in items if isinstance(p, Problem)]
+    assert len(warnings) == 1 and "no speaker turns" in warnings[0].reason and ".json" in warnings[0].reason
+
+
 def test_every_timed_format_stores_each_segments_start_and_end(tmp_path: Path, small_codebook) -> None:
     src = tmp_path / "src"
     write(src / "a.vtt", "WEBVTT\n\n00:00:01.000 --> 00:00:03.000\nAnn: We trust each other.\n\n"
