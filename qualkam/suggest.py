@@ -15,8 +15,10 @@ from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc
 
 from .codebook import Codebook
+from .errors import QualkamError
 
 _SEP = "\x1f"
+_ANNOTATED = {"POS", "TAG", "MORPH", "LEMMA", "DEP"}  # attributes spaCy's Matcher refuses on a doc without them
 
 
 @dataclass
@@ -74,6 +76,7 @@ class Suggester:
         self._ex_phrases = PhraseMatcher(vocab, attr="LEMMA")
         self._ex_tokens = Matcher(vocab)
         self.has_exclusions = False
+        self._check_annotations()
         for code in codebook.codes.values():
             pats = code.patterns
             self._add_phrases(self._phrases, code.id, pats.lemmas)
@@ -84,6 +87,24 @@ class Suggester:
                 self._add_phrases(self._ex_phrases, code.id, pats.exclude_lemmas)
                 for index, pattern in enumerate(pats.exclude_tokens):
                     self._ex_tokens.add(f"{code.id}{_SEP}exclude:{index + 1}", [_lower_lemmas(pattern)])
+
+    def _check_annotations(self) -> None:
+        """Token patterns on POS, TAG, MORPH, LEMMA or DEP need a pipeline that sets them: spaCy's
+        Matcher raises on every document otherwise, so say it once, before any file is read."""
+        users: dict[str, list[str]] = {}
+        for code in self.codebook.codes.values():
+            for pattern in [*code.patterns.tokens, *code.patterns.exclude_tokens]:
+                for attr in {str(key).upper() for token in pattern for key in token} & _ANNOTATED:
+                    users.setdefault(attr, []).append(code.id)
+        if not users:
+            return
+        probe = self.nlp("We follow the procedure here.")
+        missing = sorted(attr for attr in users if not probe.has_annotation(attr))
+        if missing:
+            which = "; ".join(f"{attr} (code {', '.join(dict.fromkeys(users[attr]))})" for attr in missing)
+            raise QualkamError(f"the codebook's token patterns use {which}, which this spaCy pipeline does not set; "
+                               "install a trained pipeline and pass --model (e.g. en_core_web_sm), or match on "
+                               "LOWER or LEMMA instead")
 
     @property
     def matchers(self) -> list[PhraseMatcher | Matcher]:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from qualkam.codebook import parse_codebook, regex_problem
-from qualkam.errors import CodebookError
+from qualkam.errors import CodebookError, QualkamError
 
 from .conftest import run_cli, write
 
@@ -108,8 +108,23 @@ def test_any_token_patterns_either_load_or_are_a_codebook_error_and_loaded_ones_
         assert all(p.startswith("h.yaml:") for p in exc.problems)
         return
     nlp = load_pipeline()
-    suggester = Suggester(book, nlp)
+    try:
+        suggester = Suggester(book, nlp)
+    except QualkamError as exc:  # POS, TAG, MORPH or DEP: the blank pipeline sets none of them
+        assert "does not set" in str(exc) and "--model" in str(exc)
+        return
     doc = nlp("We follow the procedure, aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa! 12 abababababababababababab?")
     started = time.monotonic()
     suggester.matches(doc)
     assert time.monotonic() - started < 2
+
+
+def test_a_pattern_on_pos_with_the_blank_pipeline_stops_the_run_once_and_clearly(tmp_path, runner) -> None:
+    """spaCy's Matcher raised E155 on every document (a 'bug' per file); now one exit 2 up front."""
+    book = write(tmp_path / "pos.yaml", HEAD + "  - id: verbs\n    label: Verbs\n    patterns:\n"
+                 "      tokens:\n        - [{POS: VERB}]\n")
+    write(tmp_path / "src" / "a.txt", "I: What happened?\nR: We follow the procedure.\n")
+    result = run_cli(runner, "code", tmp_path / "src", "--codebook", book, "--project", tmp_path / "p.db",
+                     "--out", tmp_path / "out")
+    assert result.exit_code == 2, result.output
+    assert "POS (code verbs)" in result.output and "--model" in result.output and "bug" not in result.output
