@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import os
+
 import pytest
+from hypothesis import settings
 from typer.testing import CliRunner
 
 from qualkam.codebook import load_codebook
 from qualkam.store import Project
+
+# Property tests explore new inputs on a developer's machine; in CI (CI=true) they replay a
+# fixed sequence, so whether a submission lands never depends on the draw. What a local run
+# finds becomes an example test.
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"
