@@ -41,13 +41,13 @@ import pandas as pd
 from .cells import frame_csv
 from .choices import check_all, unknown
 from .errors import QualkamError
-from .matrix import layer_filter
+from .matrix import LAYERS, layer_filter
 from .store import Project
 
 STATUSES = ("suggested", "accepted", "rejected")
 FORMATS = ("table", "csv", "md", "html", "json")
 # ``all`` is retrieval's own layer: every coding, rejected ones and decided suggestions included.
-ALL_LAYER = "all"
+ALL_LAYER = "all"  # every coding, rejected ones too (one of matrix.LAYERS)
 
 # The columns of excerpts in CSV (``qualkam excerpts`` and ``qualkam-out/excerpts.csv``): one
 # row per segment x code, with who applied and who rejected it (see the module docstring) ...
@@ -180,13 +180,11 @@ def resolve_source_types(project: Project, given: Sequence[str]) -> list[str]:
 
 
 def check_layer(layer: str) -> tuple[str, tuple[Any, ...]]:
-    """SQL condition for a layer, with retrieval's extra ``all``."""
-    if layer == ALL_LAYER:
-        return "1 = 1", ()
+    """SQL condition for a layer (``matrix.layer_filter``), or the choices with a did-you-mean."""
     try:
         return layer_filter(layer)
     except QualkamError:
-        raise unknown("--from", layer, ["auto", "suggestions", "human", "consensus", "coder:NAME", ALL_LAYER]) from None
+        raise unknown("--from", layer, [*LAYERS, "coder:NAME"]) from None
 
 
 # -- retrieval ------------------------------------------------------------------------------
