@@ -100,10 +100,6 @@ def _listing(values: Iterable[str]) -> str:
     return ", ".join(values) if values else "(none yet)"
 
 
-def _unknown(kind: str, option: str, value: str, existing: Sequence[str]) -> QualkamError:
-    return unknown(kind, value, existing, option)  # one message everywhere (qualkam.choices)
-
-
 def descendants(codes: dict[str, CodeInfo], code_id: str) -> list[str]:
     """``code_id`` and every code below it, in codebook order."""
     children: dict[str | None, list[str]] = {}
@@ -132,17 +128,17 @@ def resolve_codes(project: Project, specs: Sequence[str], option: str = "--code"
                 raise QualkamError(f"{option} {spec!r}: write a code attribute as attr:KEY=VALUE, e.g. attr:pole=formal")
             keys = sorted({k for info in codes.values() for k in info.attributes})
             if key not in keys:
-                raise _unknown("code attribute", option, key, keys)
+                raise unknown("code attribute", key, keys, option)
             values = sorted({str(info.attributes[key]) for info in codes.values() if key in info.attributes})
             if value not in values:
-                raise _unknown(f"value of the code attribute {key!r}", option, value, values)
+                raise unknown(f"value of the code attribute {key!r}", value, values, option)
             for info in codes.values():
                 if str(info.attributes.get(key)) == value:
                     picked.extend(descendants(codes, info.id))
         elif spec in codes:
             picked.extend(descendants(codes, spec))
         else:
-            raise _unknown("code", option, spec, list(codes))
+            raise unknown("code", spec, list(codes), option)
     return list(dict.fromkeys(picked))
 
 
@@ -156,7 +152,7 @@ def _match_values(kind: str, option: str, given: Sequence[str], existing: Sequen
     for value in given:
         hit = lookup.get(value.strip().casefold())
         if hit is None:
-            raise _unknown(kind, option, value, list(existing))
+            raise unknown(kind, value, list(existing), option)
         out.append(hit)
     return list(dict.fromkeys(out))
 
@@ -226,7 +222,7 @@ def retrieve(
     if layer.startswith("coder:"):  # a misspelt name would silently give nothing
         known = _distinct(project, "SELECT DISTINCT coder FROM codings WHERE coder IS NOT NULL ORDER BY coder")
         if layer[6:] not in known:
-            raise _unknown("coder", "--from", layer[6:], known)
+            raise unknown("coder", layer[6:], known, "--from")
     where, args = [condition], list(params)
     if layer != ALL_LAYER:  # a person's coding whose words left the source is listed only with every coding
         where.append("c.segment_id IS NOT NULL")
