@@ -29,7 +29,11 @@ JOURNAL_SUFFIXES = ("-wal", "-shm", "-journal")  # SQLite's files beside a datab
 
 
 def _compile(lines: Sequence[str], where: str, numbered: bool) -> GitIgnoreSpec:
-    for number, line in enumerate(lines, start=1):
+    try:
+        return GitIgnoreSpec.from_lines(lines)
+    except (GitIgnorePatternError, ValueError, TypeError):
+        pass
+    for number, line in enumerate(lines, start=1):  # only to name the line that is wrong
         try:
             GitIgnoreSpec.from_lines([line])
         except (GitIgnorePatternError, ValueError, TypeError) as exc:
