@@ -35,19 +35,20 @@ import sys
 import time
 import unicodedata
 import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a clone without installing
 
-from qualkam.codebook import Codebook, load_codebook  # noqa: E402
-from qualkam.ingest import PreparedSource, discover, prepare  # noqa: E402
-from qualkam.segment import resolve_turns  # noqa: E402
-from qualkam.turns import match_label  # noqa: E402
+from qualkam.coding.codebook import Codebook, load_codebook  # noqa: E402
+from qualkam.coding.segment import resolve_turns  # noqa: E402
+from qualkam.sources.ingest import PreparedSource, discover, prepare  # noqa: E402
+from qualkam.sources.turns import match_label  # noqa: E402
 
 SAMPLES = ROOT / "sample_transcripts"
 FIRST_DAY, LAST_DAY = dt.date(2010, 9, 1), dt.date(2013, 12, 31)  # mostly inside the four phases, some before and after
@@ -66,22 +67,57 @@ Lambert Morgan Novak Osei Patel Quinn Rowe Sharma Thornton Underwood Vaughan Wal
 Nakamura Ishida Kobayashi Ueda Müller Ó_Briain Fernández Lindqvist Nowak Byrne Carter Desai
 Ashworth Bell Kowalski Mensah""".replace("_", " ").split()
 ROLES = [  # (role, unit): the sample transcripts' roles, with the units of a UK sales subsidiary
-    ("Key Account Manager", "KAM"), ("National Account Manager", "KAM"), ("Key Account Sales Manager", "KAM"),
-    ("Sales Director", "Sales"), ("Sales Manager", "Field sales"), ("Field Sales Executive", "Field sales"),
-    ("Branch Sales Manager", "non-KAM"), ("Marketing Director", "Marketing"), ("Marketing Manager", "Marketing"),
-    ("Sports Marketing Executive", "Marketing"), ("Product Manager", "Product"),
-    ("Supply Chain Manager", "Supply chain"), ("Finance Manager", "Finance"), ("Managing Director", "Board"),
+    ("Key Account Manager", "KAM"),
+    ("National Account Manager", "KAM"),
+    ("Key Account Sales Manager", "KAM"),
+    ("Sales Director", "Sales"),
+    ("Sales Manager", "Field sales"),
+    ("Field Sales Executive", "Field sales"),
+    ("Branch Sales Manager", "non-KAM"),
+    ("Marketing Director", "Marketing"),
+    ("Marketing Manager", "Marketing"),
+    ("Sports Marketing Executive", "Marketing"),
+    ("Product Manager", "Product"),
+    ("Supply Chain Manager", "Supply chain"),
+    ("Finance Manager", "Finance"),
+    ("Managing Director", "Board"),
     ("External Advisor", "KAM"),
 ]
 ACCOUNTS = ["Sportsline", "Pro:Direct Active", "Allsport Warehouse", "Fieldhouse"]
-SITES = ["Head office, Milton Keynes", "Manchester office", "Boardroom, head office", "Meeting room 2, head office",
-         "Video conference", "North West field sales territory", "Osaka, Kansai regional sales branch"]
-TOPICS = ["account plan", "autumn depth", "summer colourway", "decision log", "quarter-end orders",
-          "marketing contribution", "forecast change", "range review", "handover sheet", "promotion calendar"]
+SITES = [
+    "Head office, Milton Keynes",
+    "Manchester office",
+    "Boardroom, head office",
+    "Meeting room 2, head office",
+    "Video conference",
+    "North West field sales territory",
+    "Osaka, Kansai regional sales branch",
+]
+TOPICS = [
+    "account plan",
+    "autumn depth",
+    "summer colourway",
+    "decision log",
+    "quarter-end orders",
+    "marketing contribution",
+    "forecast change",
+    "range review",
+    "handover sheet",
+    "promotion calendar",
+]
 ASIDES = ["Over coffee with", "In the corridor with", "Lunch with", "In the car with", "After the meeting, with"]
 DOC_KINDS = ["proposal", "minutes", "account plan summary", "memo", "review"]
-SECTIONS = ["Where we are", "What we propose", "Account reviews", "Matters arising", "Risks", "Next steps",
-            "Roles and responsibilities", "Decisions", "Open questions"]
+SECTIONS = [
+    "Where we are",
+    "What we propose",
+    "Account reviews",
+    "Matters arising",
+    "Risks",
+    "Next steps",
+    "Roles and responsibilities",
+    "Decisions",
+    "Open questions",
+]
 
 
 @dataclass
@@ -102,8 +138,16 @@ KINDS = {
     "document": Kind(15, (500, 2000), {".md": 55, ".txt": 45}, "documents"),
 }
 # The first files cover every format and type, so even a corpus of 2,000 words exercises every reader.
-OPENING = [("interview", ".txt"), ("meeting", ".vtt"), ("interview", ".docx"), ("meeting", ".srt"),
-           ("fieldnote", ".md"), ("email", ".txt"), ("document", ".md"), ("meeting", ".md")]
+OPENING = [
+    ("interview", ".txt"),
+    ("meeting", ".vtt"),
+    ("interview", ".docx"),
+    ("meeting", ".srt"),
+    ("fieldnote", ".md"),
+    ("email", ".txt"),
+    ("document", ".md"),
+    ("meeting", ".md"),
+]
 MEETING_GROUPS = {"steering": "steering", "account_team": "account-teams", "sub_group": "sub-groups"}
 
 
@@ -184,6 +228,7 @@ class Source:
 
 # ---------------------------------------------------------------------------------- pools
 
+
 def _plain_lines(text: str) -> bool:
     """True when no line could be read as a speaker label (so a paragraph stays a paragraph)."""
     return not any(match_label(line, None) for line in text.splitlines())
@@ -209,7 +254,7 @@ def _prose(text: str) -> str | None:
 
 def _pool_source(source: PreparedSource, pools: Pools) -> None:
     for turn, speaker, role, _ in resolve_turns(source.turns, source.meta):
-        text = source.raw.text[turn.start:turn.end]
+        text = source.raw.text[turn.start : turn.end]
         if speaker and source.meta.type in ("interview", "meeting"):
             (pools.questions if role == "Researcher" else pools.answers).append(" ".join(text.split()))
             continue
@@ -225,6 +270,7 @@ def _pool_source(source: PreparedSource, pools: Pools) -> None:
 
 
 # ---------------------------------------------------------------------------------- people
+
 
 def _ascii(text: str) -> str:
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
@@ -262,7 +308,9 @@ def assign_labels(source: Source, rng: random.Random) -> None:
         if source.style == "shorthand":
             person.label = "I" if is_researcher else "R"
         elif source.suffix in (".vtt", ".srt"):
-            remote = not is_researcher and rng.random() < 0.15  # a Zoom display name such as "Chloe Tanner (Manchester)"
+            remote = (
+                not is_researcher and rng.random() < 0.15
+            )  # a Zoom display name such as "Chloe Tanner (Manchester)"
             person.label = f"{person.name} ({rng.choice(['Manchester', 'MK', 'Osaka'])})" if remote else person.name
         elif is_researcher:
             person.label = person.label.upper() if source.style == "upper_role" else person.label
@@ -306,6 +354,7 @@ def participants_csv(source: Source) -> str:
 
 
 # ---------------------------------------------------------------------------------- blocks
+
 
 def interview_blocks(source: Source, pools: Pools, decks: dict[str, Deck], rng: random.Random) -> Iterator[Block]:
     """Researcher questions, each followed by one or two respondents' answers."""
@@ -370,8 +419,12 @@ def email_blocks(source: Source, pools: Pools, decks: dict[str, Deck], rng: rand
         sender, *others = rng.sample(source.people, len(source.people))
         if not first:
             yield Block("-----Original Message-----", atomic=True)
-        headers = [f"From: {sender.name}", f"Sent: {sent.day:02d} {sent:%B %Y %H:%M}", f"To: {'; '.join(p.name for p in others)}",
-                   f"Subject: {'RE: ' if first else ''}{subject}"]
+        headers = [
+            f"From: {sender.name}",
+            f"Sent: {sent.day:02d} {sent:%B %Y %H:%M}",
+            f"To: {'; '.join(p.name for p in others)}",
+            f"Subject: {'RE: ' if first else ''}{subject}",
+        ]
         yield Block("\n".join(headers), atomic=True)
         yield Block(f"{_first(others[0])}," if len(others) == 1 else "All,", atomic=True)
         for _ in range(rng.randint(1, 3)):
@@ -382,8 +435,11 @@ def email_blocks(source: Source, pools: Pools, decks: dict[str, Deck], rng: rand
 
 
 BLOCKS: dict[str, Callable[[Source, Pools, dict[str, Deck], random.Random], Iterator[Block]]] = {
-    "interview": interview_blocks, "meeting": meeting_blocks, "fieldnote": fieldnote_blocks,
-    "document": document_blocks, "email": email_blocks,
+    "interview": interview_blocks,
+    "meeting": meeting_blocks,
+    "fieldnote": fieldnote_blocks,
+    "document": document_blocks,
+    "email": email_blocks,
 }
 
 
@@ -406,6 +462,7 @@ def take(blocks: Iterator[Block], target: int) -> list[Block]:
 
 
 # ---------------------------------------------------------------------------------- rendering
+
 
 def _clock(seconds: float, sep: str = ".", millis: bool = True) -> str:
     whole = int(seconds)
@@ -487,7 +544,9 @@ def _fixed_zip(data: bytes) -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
-            dst.writestr(zipfile.ZipInfo(info.filename, FIXED_TIME.timetuple()[:6]), src.read(info), zipfile.ZIP_DEFLATED)
+            dst.writestr(
+                zipfile.ZipInfo(info.filename, FIXED_TIME.timetuple()[:6]), src.read(info), zipfile.ZIP_DEFLATED
+            )
     return out.getvalue()
 
 
@@ -518,6 +577,7 @@ def encode(text: str, suffix: str, rng: random.Random) -> bytes:
 
 
 # ---------------------------------------------------------------------------------- sources
+
 
 def random_date(rng: random.Random) -> dt.date:
     return FIRST_DAY + dt.timedelta(days=rng.randint(0, (LAST_DAY - FIRST_DAY).days))
@@ -622,16 +682,21 @@ def render(source: Source, rng: random.Random) -> tuple[bytes, dict[str, Any] | 
 
 # ---------------------------------------------------------------------------------- sidecars
 
+
 def write_sidecar(folder: Path, entries: dict[str, dict[str, Any]], style: str) -> None:
     """``metadata.yaml`` (mapping or list form) or ``metadata.csv`` for the files in ``folder``."""
     if style == "csv":
-        extras = sorted({k for e in entries.values() for k in e} - {"id", "type", "date", "phase", "title", "participants"})
+        extras = sorted(
+            {k for e in entries.values() for k in e} - {"id", "type", "date", "phase", "title", "participants"}
+        )
         columns = ["file", "id", "type", "date", "phase", "title", *extras, "participants"]
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, columns, lineterminator="\n")
         writer.writeheader()
         for name, entry in entries.items():
-            writer.writerow({"file": name, **{k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in entry.items()}})
+            writer.writerow(
+                {"file": name, **{k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in entry.items()}}
+            )
         (folder / "metadata.csv").write_text(buffer.getvalue(), encoding="utf-8")
         return
     data: Any = entries if style == "yaml" else [{"file": name, **entry} for name, entry in entries.items()]
@@ -647,6 +712,7 @@ def sidecar_entry(source: Source, style: str) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------- the corpus
 
+
 def generate(folder: Path, words: int, seed: int = 7) -> CorpusInfo:
     """Write a corpus of about ``words`` words into ``folder`` (new or empty); same inputs, same files."""
     folder = Path(folder)
@@ -657,7 +723,9 @@ def generate(folder: Path, words: int, seed: int = 7) -> CorpusInfo:
     rng = random.Random(seed)
     codebook = load_codebook("kam")
     pools = load_pools(codebook=codebook)
-    decks = {name: Deck(getattr(pools, name), rng) for name in ("questions", "answers", "fieldnotes", "documents", "emails")}
+    decks = {
+        name: Deck(getattr(pools, name), rng) for name in ("questions", "answers", "fieldnotes", "documents", "emails")
+    }
     opening = list(OPENING)
     rng.shuffle(opening)
     cap = max(150, words // 8)  # small corpora still get several files
@@ -702,8 +770,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(exc))
     folders = len({p.parent for p in info.folder.rglob("*") if p.is_file()})
     formats = ", ".join(f"{suffix} {count}" for suffix, count in info.by_format.items())
-    print(f"{info.files} files ({formats}) in {folders} folders, {info.words:,} words, "
-          f"to {info.folder} in {time.perf_counter() - started:.1f} s")
+    print(
+        f"{info.files} files ({formats}) in {folders} folders, {info.words:,} words, "
+        f"to {info.folder} in {time.perf_counter() - started:.1f} s"
+    )
     return 0
 
 

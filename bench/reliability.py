@@ -76,9 +76,17 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         krippendorff = None
     if krippendorff is not None:
+
         def package_alphas() -> np.ndarray:
-            return np.array([krippendorff.alpha(reliability_data=presence[i], level_of_measurement="nominal",
-                                                value_domain=[0.0, 1.0]) for i in range(args.codes)])
+            return np.array(
+                [
+                    krippendorff.alpha(
+                        reliability_data=presence[i], level_of_measurement="nominal", value_domain=[0.0, 1.0]
+                    )
+                    for i in range(args.codes)
+                ]
+            )
+
         theirs_time, theirs = best_of(args.repeats, package_alphas)
         diff = float(np.nanmax(np.abs(ours["krippendorff_alpha"].to_numpy() - theirs)))
         agree = diff <= 1e-9 and np.array_equal(np.isnan(theirs), ours["krippendorff_alpha"].isna().to_numpy())
@@ -87,13 +95,19 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = [("qualkam per_code, point estimates (7 coefficients)", f"{ours_time:.4f}")]
     if krippendorff is not None:
-        rows += [("krippendorff package, nominal alpha only", f"{theirs_time:.4f}"),
-                 ("ratio package / qualkam", f"{theirs_time / ours_time:.1f}x")]
-    rows += [(f"qualkam per_code + bootstrap ({args.replicates} replicates)", f"{full_time:.4f}"),
-             ("whole run (data, timings, checks)", f"{wall:.2f}")]
+        rows += [
+            ("krippendorff package, nominal alpha only", f"{theirs_time:.4f}"),
+            ("ratio package / qualkam", f"{theirs_time / ours_time:.1f}x"),
+        ]
+    rows += [
+        (f"qualkam per_code + bootstrap ({args.replicates} replicates)", f"{full_time:.4f}"),
+        ("whole run (data, timings, checks)", f"{wall:.2f}"),
+    ]
     if krippendorff is not None:
         rows.append(("alphas agree to 1e-9", f"{'yes' if agree else 'NO'} (max |diff| {diff:.1e})"))
-        rows.append(("target: point estimates no slower than the package", "met" if ours_time <= theirs_time else "MISSED"))
+        rows.append(
+            ("target: point estimates no slower than the package", "met" if ours_time <= theirs_time else "MISSED")
+        )
     rows.append(("target: whole run under 10 s", "met" if wall < 10 else "MISSED"))
     width = max(len(r[0]) for r in rows)
     print(f"{HEADER}: {args.codes} codes x {args.segments} segments x {args.coders} coders, seed {args.seed}")
@@ -102,9 +116,11 @@ def main(argv: list[str] | None = None) -> int:
     for label, value in rows:
         print(f"{label:<{width}}  {value}")
     prevalence = full["prevalence"]
-    print(f"prevalence {prevalence.min():.3f}..{prevalence.max():.3f}; alpha {full['krippendorff_alpha'].min():.3f}.."
-          f"{full['krippendorff_alpha'].max():.3f}; mean 95% alpha interval width "
-          f"{(full['alpha_high'] - full['alpha_low']).mean():.3f}")
+    print(
+        f"prevalence {prevalence.min():.3f}..{prevalence.max():.3f}; alpha {full['krippendorff_alpha'].min():.3f}.."
+        f"{full['krippendorff_alpha'].max():.3f}; mean 95% alpha interval width "
+        f"{(full['alpha_high'] - full['alpha_low']).mean():.3f}"
+    )
     if krippendorff is not None and not agree:
         return 1
     return 0

@@ -37,15 +37,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a clone without installing
 
 from bench.corpus import generate  # noqa: E402
-from qualkam.codebook import load_codebook  # noqa: E402
-from qualkam.coding import code_folder  # noqa: E402
-from qualkam.export import write_csv, write_outputs  # noqa: E402
-from qualkam.ingest import PreparedSource, discover, prepare  # noqa: E402
-from qualkam.matrix import build_matrix  # noqa: E402
-from qualkam.nlp import load_pipeline  # noqa: E402
+from qualkam.analysis.matrix import build_matrix  # noqa: E402
+from qualkam.coding.codebook import load_codebook  # noqa: E402
+from qualkam.coding.nlp import load_pipeline  # noqa: E402
+from qualkam.coding.run import code_folder  # noqa: E402
+from qualkam.coding.suggest import Suggester  # noqa: E402
 from qualkam.parallel import available_cores  # noqa: E402
-from qualkam.store import Project  # noqa: E402
-from qualkam.suggest import Suggester  # noqa: E402
+from qualkam.render.outputs import write_csv, write_outputs  # noqa: E402
+from qualkam.sources.ingest import PreparedSource, discover, prepare  # noqa: E402
+from qualkam.store.project import Project  # noqa: E402
 
 MB = 1024 * 1024
 # Every matrix `qualkam matrix` offers over codes, besides the two `qualkam code` writes.
@@ -65,8 +65,9 @@ class Run:
 def run_cli(args: list[str]) -> Run:
     """Run ``python -m qualkam ARGS`` and measure it from outside (os.wait4 gives its rusage)."""
     start = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-m", "qualkam", *args], cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "qualkam", *args], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - start
     process.returncode = os.waitstatus_to_exitcode(status)
@@ -108,9 +109,13 @@ def same_results(work: Path) -> bool:
     dumps = []
     for name in ("one", "many"):
         with Project.open(work / f"{name}.db") as project:
-            rows = [tuple(r) for r in project.query(
-                "SELECT s.id, s.source_id, s.start, s.\"end\", s.speaker, s.lemmas, c.code_id, c.score, c.evidence "
-                "FROM segments s LEFT JOIN codings c ON c.segment_id = s.id ORDER BY s.id, c.id")]
+            rows = [
+                tuple(r)
+                for r in project.query(
+                    'SELECT s.id, s.source_id, s.start, s."end", s.speaker, s.lemmas, c.code_id, c.score, c.evidence '
+                    "FROM segments s LEFT JOIN codings c ON c.segment_id = s.id ORDER BY s.id, c.id"
+                )
+            ]
         csvs = {p.name: p.read_bytes() for p in sorted((work / f"{name}-out").glob("*.csv"))}
         dumps.append((rows, csvs))
     return dumps[0] == dumps[1]
@@ -140,12 +145,24 @@ def measure(words: int, work: Path, jobs: int) -> dict[str, float | int | bool]:
     warm = run_cli([*common, "-p", str(work / "one.db"), "-o", str(work / "one-out"), "--jobs", "1"])
     many = run_cli([*common, "-p", str(work / "many.db"), "-o", str(work / "many-out"), "--jobs", str(jobs)])
     return {
-        "words": text_words, "files": info.files, "generated": generated,
-        "base_wps": text_words / base_seconds, "base_cpu": base_cpu, "cold_cpu": one.cpu_seconds, "inproc_wps": text_words / inproc, "inproc_s": inproc,
+        "words": text_words,
+        "files": info.files,
+        "generated": generated,
+        "base_wps": text_words / base_seconds,
+        "base_cpu": base_cpu,
+        "cold_cpu": one.cpu_seconds,
+        "inproc_wps": text_words / inproc,
+        "inproc_s": inproc,
         "inproc_warm_s": inproc_warm,
-        "cold_wps": text_words / one.seconds, "cold_s": one.seconds, "cold_rss": one.peak_rss,
-        "warm_s": warm.seconds, "many_wps": text_words / many.seconds, "many_s": many.seconds,
-        "many_rss": many.peak_rss, "identical": same_results(work), "exit": max(one.exit_code, warm.exit_code),
+        "cold_wps": text_words / one.seconds,
+        "cold_s": one.seconds,
+        "cold_rss": one.peak_rss,
+        "warm_s": warm.seconds,
+        "many_wps": text_words / many.seconds,
+        "many_s": many.seconds,
+        "many_rss": many.peak_rss,
+        "identical": same_results(work),
+        "exit": max(one.exit_code, warm.exit_code),
     }
 
 
@@ -160,13 +177,17 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return (f"{cpu}, {available_cores()} cores available, Python {platform.python_version()}, "
-            f"spaCy {spacy.__version__}, {platform.system()} {platform.release()}")
+    return (
+        f"{cpu}, {available_cores()} cores available, Python {platform.python_version()}, "
+        f"spaCy {spacy.__version__}, {platform.system()} {platform.release()}"
+    )
 
 
 def table(results: dict[int, dict], jobs: int) -> list[str]:
     sizes = sorted(results)
-    head = "| figure | " + " | ".join(f"{results[n]['words']:,} words ({results[n]['files']} files)" for n in sizes) + " |"
+    head = (
+        "| figure | " + " | ".join(f"{results[n]['words']:,} words ({results[n]['files']} files)" for n in sizes) + " |"
+    )
     lines = [head, "|---|" + "---|" * len(sizes)]
 
     def row(label: str, fmt) -> None:
@@ -178,8 +199,10 @@ def table(results: dict[int, dict], jobs: int) -> list[str]:
     row("qualkam code end to end, cold, --jobs 1, words/s", lambda r: f"{r['cold_wps']:,.0f} ({r['cold_s']:.1f} s)")
     row("  ratio to baseline", lambda r: f"{r['cold_wps'] / r['base_wps']:.2f}")
     row("  ratio to baseline in CPU time (start-up included)", lambda r: f"{r['base_cpu'] / r['cold_cpu']:.2f}")
-    row(f"qualkam code end to end, cold, --jobs {jobs}, words/s",
-        lambda r: f"{r['many_wps']:,.0f} ({r['many_s']:.1f} s)")
+    row(
+        f"qualkam code end to end, cold, --jobs {jobs}, words/s",
+        lambda r: f"{r['many_wps']:,.0f} ({r['many_s']:.1f} s)",
+    )
     row(f"  speed-up of --jobs {jobs} over --jobs 1", lambda r: f"{r['cold_s'] / r['many_s']:.2f}x")
     row(f"  store and CSVs identical, --jobs 1 vs {jobs}", lambda r: "yes" if r["identical"] else "NO")
     row("qualkam code end to end, warm re-run (nothing changed)", lambda r: f"{r['warm_s']:.2f} s")
@@ -213,19 +236,30 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(table(results, args.jobs)))
         small, large = min(sizes), max(sizes)
         seconds, count = all_matrices(work / f"w{large}" / "one.db", work / f"w{large}" / "matrices")
-        print(f"\nevery matrix and the excerpts ({count} CSV files) from the {results[large]['words']:,}-word "
-              f"store: {seconds:.2f} s (target < 3 s)")
+        print(
+            f"\nevery matrix and the excerpts ({count} CSV files) from the {results[large]['words']:,}-word "
+            f"store: {seconds:.2f} s (target < 3 s)"
+        )
         every = results.values()
         verdicts = {
-            "cold in process >= 0.70 of the baseline, every size": all(r["inproc_wps"] / r["base_wps"] >= 0.70 for r in every),
-            f"cold end to end >= 0.70 of the baseline at {large:,} words":
-                results[large]["cold_wps"] / results[large]["base_wps"] >= 0.70,
+            "cold in process >= 0.70 of the baseline, every size": all(
+                r["inproc_wps"] / r["base_wps"] >= 0.70 for r in every
+            ),
+            f"cold end to end >= 0.70 of the baseline at {large:,} words": results[large]["cold_wps"]
+            / results[large]["base_wps"]
+            >= 0.70,
             f"--jobs {args.jobs} faster than --jobs 1 with the same results, every size": all(
-                r["identical"] and r["many_s"] < r["cold_s"] for r in every),
-            "warm re-run < 5% of cold in process, every size": all(r["inproc_warm_s"] / r["inproc_s"] < 0.05 for r in every),
-            f"warm re-run < 5% of cold end to end at {large:,} words": results[large]["warm_s"] / results[large]["cold_s"] < 0.05,
+                r["identical"] and r["many_s"] < r["cold_s"] for r in every
+            ),
+            "warm re-run < 5% of cold in process, every size": all(
+                r["inproc_warm_s"] / r["inproc_s"] < 0.05 for r in every
+            ),
+            f"warm re-run < 5% of cold end to end at {large:,} words": results[large]["warm_s"]
+            / results[large]["cold_s"]
+            < 0.05,
             "warm re-run < 5% of cold end to end, every size (process start-up included)": all(
-                r["warm_s"] / r["cold_s"] < 0.05 for r in every),
+                r["warm_s"] / r["cold_s"] < 0.05 for r in every
+            ),
             "matrices and CSVs < 3 s": seconds < 3,
         }
         if large != small:
@@ -236,8 +270,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"target {name}: {'met' if met else 'MISSED'}")
         if args.reliability != "skip":
             print(flush=True)
-            subprocess.run([sys.executable, str(ROOT / "bench" / "reliability.py"), *args.reliability.split()],
-                           check=False)
+            subprocess.run(
+                [sys.executable, str(ROOT / "bench" / "reliability.py"), *args.reliability.split()], check=False
+            )
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)

@@ -29,11 +29,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a clone without installing
 
-from qualkam.codebook import load_codebook  # noqa: E402
-from qualkam.coding import code_folder  # noqa: E402
-from qualkam.decisions import Action, apply_decision  # noqa: E402
-from qualkam.learn import train  # noqa: E402
-from qualkam.store import Project  # noqa: E402
+from qualkam.coding.codebook import load_codebook  # noqa: E402
+from qualkam.coding.decisions import Action, apply_decision  # noqa: E402
+from qualkam.coding.learn import train  # noqa: E402
+from qualkam.coding.run import code_folder  # noqa: E402
+from qualkam.store.project import Project  # noqa: E402
 
 HEADER = "qualkam train benchmark"
 TURNS_PER_SOURCE = 50
@@ -68,7 +68,7 @@ def code_words(codes: int, per_code: int, rng: random.Random) -> list[list[str]]
 def codebook_yaml(words: list[list[str]]) -> str:
     """Three parents: a formal pole, a post-bureaucratic pole, and a group with no pole; the
     rules know two words of each code."""
-    lines = ['name: Bench codebook', 'version: "1"', "codes:"]
+    lines = ["name: Bench codebook", 'version: "1"', "codes:"]
     third = max(1, len(words) // 3)
     parents = [("formal_dims", "formal"), ("post_dims", "post_bureaucratic"), ("context", None)]
     for p, (parent, pole) in enumerate(parents):
@@ -76,8 +76,13 @@ def codebook_yaml(words: list[list[str]]) -> str:
         lines += [f"  - id: {parent}", f"    label: {parent}", "    children:"]
         for i in members:
             attrs = f"{{pole: {pole}}}" if pole else "{}"
-            lines += [f"      - id: code{i:02d}", f"        label: Code {i}", f"        attributes: {attrs}",
-                      "        patterns:", f"          lemmas: [{words[i][0]}, {words[i][1]}]"]
+            lines += [
+                f"      - id: code{i:02d}",
+                f"        label: Code {i}",
+                f"        attributes: {attrs}",
+                "        patterns:",
+                f"          lemmas: [{words[i][0]}, {words[i][1]}]",
+            ]
     return "\n".join(lines) + "\n"
 
 
@@ -91,8 +96,9 @@ def turn(rng: random.Random, words: list[list[str]], codes: list[int], length: i
     return " ".join(body).capitalize() + "."
 
 
-def write_corpus(folder: Path, words: list[list[str]], turns: int, length: int, seed: int,
-                 prefix: str) -> dict[tuple[str, int], list[int]]:
+def write_corpus(
+    folder: Path, words: list[list[str]], turns: int, length: int, seed: int, prefix: str
+) -> dict[tuple[str, int], list[int]]:
     """Sources of TURNS_PER_SOURCE turns; returns (source id, turn position) -> true codes."""
     rng = random.Random(seed)
     truth: dict[tuple[str, int], list[int]] = {}
@@ -145,8 +151,9 @@ def main(argv: list[str] | None = None) -> int:
                     for c in codes:  # turns left uncoded are negatives: the person saw their source
                         apply_decision(conn, "bench", ids[key], f"code{c:02d}", Action.add, via="bench")
             options = {"epochs": args.epochs} if args.epochs else {}
-            train_time, result = timed(lambda: train(project, layer="coder:bench", min_examples=5,
-                                                     folds=args.folds, seed=args.seed, **options))
+            train_time, result = timed(
+                lambda: train(project, layer="coder:bench", min_examples=5, folds=args.folds, seed=args.seed, **options)
+            )
         # A second, unseen folder of about --words words: rules alone, model alone, both.
         per_turn = args.turn_words + 4
         fresh_turns = max(TURNS_PER_SOURCE, args.words // per_turn)
@@ -158,27 +165,40 @@ def main(argv: list[str] | None = None) -> int:
                 copy = root / f"{mode}.db"  # a fresh copy each time, so every source is coded anew
                 shutil.copy(db, copy)
                 with Project.open(copy) as project:
-                    seconds, report = timed(lambda: code_folder(root / "fresh", book, project, out_dir=None,
-                                                                suggest=mode))
+                    seconds, report = timed(
+                        lambda: code_folder(root / "fresh", book, project, out_dir=None, suggest=mode)
+                    )
                 timings[mode] = min(seconds, timings.get(mode, seconds))
                 timings[mode + "_suggestions"] = report.suggestions
     overall = result.metrics["overall"]
     rows = [
-        (f"train: {result.segments} segments, {len(result.codes)} codes, {result.metrics['folds']} folds + final",
-         f"{train_time:.1f} s"),
-        ("cross-validated micro F1: rules / model",
-         f"{overall['rules']['micro']['f1']:.3f} / {overall['model']['micro']['f1']:.3f}"),
-        ("cross-validated macro F1: rules / model",
-         f"{overall['rules']['macro']['f1']:.3f} / {overall['model']['macro']['f1']:.3f}"),
+        (
+            f"train: {result.segments} segments, {len(result.codes)} codes, {result.metrics['folds']} folds + final",
+            f"{train_time:.1f} s",
+        ),
+        (
+            "cross-validated micro F1: rules / model",
+            f"{overall['rules']['micro']['f1']:.3f} / {overall['model']['micro']['f1']:.3f}",
+        ),
+        (
+            "cross-validated macro F1: rules / model",
+            f"{overall['rules']['macro']['f1']:.3f} / {overall['model']['macro']['f1']:.3f}",
+        ),
     ]
     for mode in ("rules", "model", "both"):
-        rows.append((f"code --suggest {mode}: {total_words:,} words ({timings[mode + '_suggestions']:,} suggestions)",
-                     f"{timings[mode]:.2f} s, {total_words / timings[mode]:,.0f} words/s"))
+        rows.append(
+            (
+                f"code --suggest {mode}: {total_words:,} words ({timings[mode + '_suggestions']:,} suggestions)",
+                f"{timings[mode]:.2f} s, {total_words / timings[mode]:,.0f} words/s",
+            )
+        )
     ratio_model = timings["rules"] / timings["model"]
     ratio_both = timings["rules"] / timings["both"]
-    rows += [("speed with the model / rules alone (model, both)", f"{ratio_model:.2f}, {ratio_both:.2f}"),
-             ("target: training within 2 minutes", "met" if train_time <= 120 else "MISSED"),
-             ("target: model at least half the speed of rules", "met" if min(ratio_model, ratio_both) >= 0.5 else "MISSED")]
+    rows += [
+        ("speed with the model / rules alone (model, both)", f"{ratio_model:.2f}, {ratio_both:.2f}"),
+        ("target: training within 2 minutes", "met" if train_time <= 120 else "MISSED"),
+        ("target: model at least half the speed of rules", "met" if min(ratio_model, ratio_both) >= 0.5 else "MISSED"),
+    ]
     width = max(len(r[0]) for r in rows)
     print(f"{HEADER}: {args.coded} coded segments, {args.codes} codes, seed {args.seed}")
     for label, value in rows:

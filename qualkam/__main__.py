@@ -1,5 +1,5 @@
 """``python -m qualkam`` runs the CLI."""
 
-from .cli import main
+from qualkam.cli import main
 
 main()

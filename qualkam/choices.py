@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .errors import QualkamError
+from qualkam.errors import QualkamError
 
 SHOWN = 20  # choices listed in a message; more are counted, not listed
 
@@ -38,12 +38,15 @@ def closest(value: str, choices: Iterable[object], n: int = 1) -> list[str]:
 
 
 def unknown(kind: str, value: object, choices: Iterable[object], option: str | None = None) -> QualkamError:
-    """The error for an unknown ``kind``: its valid choices and, if one is close, a did-you-mean."""
+    """The error for an unknown ``kind``: its valid choices and, if one is close, a did-you-mean.
+    ``option`` is the argument at fault (``layer``; the CLI shows its flag, ``--from``)."""
     names = [str(c) for c in dict.fromkeys(choices)]
-    where = f" in {option}" if option else ""
     close = closest(str(value), names)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return QualkamError(f"unknown {kind} {str(value)!r}{where}; choose from: {listing(names)}{hint}")
+    argument = option if option and not option.startswith("-") else None
+    where = " in {argument}" if argument else (f" in {option}" if option else "")
+    message = f"unknown {kind} {str(value)!r}{where}; choose from: {listing(names)}{hint}"
+    return QualkamError(message, argument=argument)
 
 
 def check_choice(kind: str, value: str, choices: Sequence[object], option: str | None = None) -> str:
@@ -92,15 +95,16 @@ def parse_date(value: str, option: str = "--since") -> str:
         else:
             raise ValueError(text)
     except ValueError:
-        raise QualkamError(f"{option} {value!r} is not a date; write {DATE_FORMATS}, "
-                           "e.g. 2026-11-01 or 2026-11-01T09:30") from None
+        raise QualkamError(
+            f"{option} {value!r} is not a date; write {DATE_FORMATS}, e.g. 2026-11-01 or 2026-11-01T09:30"
+        ) from None
     return moment.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def check_known(project: Any, kind: str, values: Iterable[str] | None, option: str | None = None) -> list[str]:
     """Values of an option naming a project's coders, codes, sources, phases, speakers ...:
-    each must be one the project has (``qualkam.store.known_names``)."""
-    from .store import known_names
+    each must be one the project has (``qualkam.store.project.known_names``)."""
+    from qualkam.store.project import known_names
 
     values = [v for v in (values or []) if v is not None]
     if not values:

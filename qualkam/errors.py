@@ -6,9 +6,26 @@ from typing import Any
 
 
 class QualkamError(Exception):
-    """Base class: an error a user can act on. The message names the place and the fix."""
+    """Base class: an error a user can act on. The message names the place and the fix.
+
+    ``argument`` names the function argument at fault (``layer``, ``min_examples``) in the
+    library's own words; the CLI shows it as its option (``--from``, ``--min-examples``), so
+    the core never speaks of flags a notebook user does not have.
+    """
 
     exit_code = 2
+
+    def __init__(self, *args: object, argument: str | None = None) -> None:
+        super().__init__(*args)
+        self.argument = argument
+
+    def __str__(self) -> str:
+        return self.worded(self.argument)
+
+    def worded(self, name: str | None) -> str:
+        """The message with ``{argument}`` written as ``name`` (the CLI passes its flag)."""
+        text = super().__str__()
+        return text.replace("{argument}", name) if name else text
 
 
 class InputError(QualkamError):
@@ -36,7 +53,7 @@ class CodebookError(QualkamError):
 
 class CodebookChangeError(QualkamError):
     """A run would replace the codebook of a project that holds people's codings; ``change``
-    (a ``qualkam.codebook.CodebookChange``) says what would change. Nothing was written."""
+    (a ``qualkam.coding.codebook.CodebookChange``) says what would change. Nothing was written."""
 
     def __init__(self, message: str, change: Any) -> None:
         super().__init__(message)
@@ -62,8 +79,10 @@ def unexpected(exc: BaseException) -> str:
     """The one-line reason for a file that failed in a way qualkam did not foresee: a bug to
     report, said as such, while the run goes on with the other files."""
     detail = " ".join(str(exc).split())[:200]
-    return (f"could not be coded: {type(exc).__name__}{': ' + detail if detail else ''} (a bug in qualkam; "
-            "run again with QUALKAM_DEBUG=1 and report the traceback)")
+    return (
+        f"could not be coded: {type(exc).__name__}{': ' + detail if detail else ''} (a bug in qualkam; "
+        "run again with QUALKAM_DEBUG=1 and report the traceback)"
+    )
 
 
 def from_environment(exc: BaseException, project: str | None = None) -> QualkamError | None:
@@ -76,24 +95,36 @@ def from_environment(exc: BaseException, project: str | None = None) -> QualkamE
         text = str(exc).lower()
         where = f"the project {project}" if project else "the project"
         if "disk is full" in text or "disk i/o error" in text:
-            return QualkamError(f"cannot write {where}: the disk is full (SQLite: {exc}); free some space and run "
-                                "again: what was stored before is kept")
+            return QualkamError(
+                f"cannot write {where}: the disk is full (SQLite: {exc}); free some space and run "
+                "again: what was stored before is kept"
+            )
         if "readonly" in text or "read-only" in text:
-            return QualkamError(f"cannot write {where}: it is read-only (SQLite: {exc}); make the file and its folder "
-                                "writable, or copy the project somewhere you can write and use --project")
+            return QualkamError(
+                f"cannot write {where}: it is read-only (SQLite: {exc}); make the file and its folder "
+                "writable, or copy the project somewhere you can write and use --project"
+            )
         if "unable to open" in text:
-            return QualkamError(f"cannot open {where} (SQLite: {exc}); check the path exists and its folder is writable")
+            return QualkamError(
+                f"cannot open {where} (SQLite: {exc}); check the path exists and its folder is writable"
+            )
         if "locked" in text or "busy" in text:
             return QualkamError(f"{where} is locked by another program (SQLite: {exc}); close it and run again")
         return None
     if isinstance(exc, sqlite3.DatabaseError) and ("malformed" in str(exc) or "not a database" in str(exc)):
-        return QualkamError(f"the project file is damaged (SQLite: {exc}); restore it from a backup, or make a new "
-                            "project with another --project path")
+        return QualkamError(
+            f"the project file is damaged (SQLite: {exc}); restore it from a backup, or make a new "
+            "project with another --project path"
+        )
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM):
         name = f" {exc.filename}" if exc.filename else ""
-        advice = {errno.ENOSPC: "the disk is full; free some space and run again",
-                  errno.EDQUOT: "the disk quota is used up; free some space and run again",
-                  errno.EROFS: "the file system is read-only; write to another folder (e.g. --out or --project)"}
-        return QualkamError(f"cannot write{name}: {advice.get(exc.errno, 'permission denied; make it writable or write elsewhere')} "
-                            f"({exc.strerror or exc})")
+        advice = {
+            errno.ENOSPC: "the disk is full; free some space and run again",
+            errno.EDQUOT: "the disk quota is used up; free some space and run again",
+            errno.EROFS: "the file system is read-only; write to another folder (e.g. --out or --project)",
+        }
+        return QualkamError(
+            f"cannot write{name}: {advice.get(exc.errno, 'permission denied; make it writable or write elsewhere')} "
+            f"({exc.strerror or exc})"
+        )
     return None

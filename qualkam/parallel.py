@@ -14,11 +14,12 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Callable, Iterable, Iterator, TypeVar
+from typing import TypeVar
 
-from .errors import QualkamError
+from qualkam.errors import QualkamError
 
 K = TypeVar("K")
 A = TypeVar("A")
@@ -82,9 +83,14 @@ def _start_worker(main: int, initializer: Callable[..., None] | None, args: tupl
         initializer(*args)
 
 
-def ordered_map(items: Iterable[tuple[K, A | None]], local: Callable[[A], R], jobs: int = 1,
-                remote: Callable[[A], R] | None = None, initializer: Callable[..., None] | None = None,
-                initargs: Callable[[], tuple] = tuple) -> Iterator[tuple[K, R | None]]:
+def ordered_map(
+    items: Iterable[tuple[K, A | None]],
+    local: Callable[[A], R],
+    jobs: int = 1,
+    remote: Callable[[A], R] | None = None,
+    initializer: Callable[..., None] | None = None,
+    initargs: Callable[[], tuple] = tuple,
+) -> Iterator[tuple[K, R | None]]:
     """Yield ``(key, result)`` for each ``(key, arg)`` in order; ``arg`` None passes through
     with result None (nothing to compute).
 
@@ -117,9 +123,12 @@ def ordered_map(items: Iterable[tuple[K, A | None]], local: Callable[[A], R], jo
                 queue.append((key, None))
             else:
                 if pool is None:
-                    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context(start_method()),
-                                               initializer=_start_worker,
-                                               initargs=(os.getpid(), initializer, initargs()))
+                    pool = ProcessPoolExecutor(
+                        jobs,
+                        mp_context=multiprocessing.get_context(start_method()),
+                        initializer=_start_worker,
+                        initargs=(os.getpid(), initializer, initargs()),
+                    )
                 queue.append((key, pool.submit(remote, arg)))
                 in_flight += 1
             while queue and (queue[0][1] is None or in_flight >= window):
@@ -127,8 +136,10 @@ def ordered_map(items: Iterable[tuple[K, A | None]], local: Callable[[A], R], jo
         while queue:
             yield head()
     except BrokenProcessPool as exc:  # from a result or from submitting to the broken pool
-        raise QualkamError("a worker process stopped unexpectedly (out of memory?); what was stored is "
-                           "kept: run again, or with --jobs 1") from exc
+        raise QualkamError(
+            "a worker process stopped unexpectedly (out of memory?); what was stored is "
+            "kept: run again, or with --jobs 1"
+        ) from exc
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)

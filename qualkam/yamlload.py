@@ -42,8 +42,12 @@ class _Checked:
         except yaml.YAMLError:
             raise
         except (ValueError, TypeError, ArithmeticError, LookupError, AttributeError) as exc:
-            raise ConstructorError(None, None, f"cannot read the {node.tag.rsplit(':', 1)[-1]} value "
-                                   f"{str(node.value)[:40]!r}: {exc}", node.start_mark) from exc
+            raise ConstructorError(
+                None,
+                None,
+                f"cannot read the {node.tag.rsplit(':', 1)[-1]} value {str(node.value)[:40]!r}: {exc}",
+                node.start_mark,
+            ) from exc
 
 
 class TextDateLoader(_Checked, yaml.SafeLoader):
@@ -79,29 +83,38 @@ def check_graph(root: yaml.Node | None, max_nodes: int = MAX_NODES, max_depth: i
             on_path.discard(key)
             size = 1 + sum(sizes[id(child)] for child in _children(node))
             if size > max_nodes:
-                raise YAMLLimitError(f"the document expands to more than {max_nodes:,} values "
-                                     "(aliases repeat data); remove the repeated aliases", node.start_mark)
+                raise YAMLLimitError(
+                    f"the document expands to more than {max_nodes:,} values "
+                    "(aliases repeat data); remove the repeated aliases",
+                    node.start_mark,
+                )
             sizes[key] = size
             continue
         if key in on_path:
-            raise YAMLLimitError("an alias refers to a node that contains it (recursive data); "
-                                 "write the value out instead", node.start_mark)
+            raise YAMLLimitError(
+                "an alias refers to a node that contains it (recursive data); write the value out instead",
+                node.start_mark,
+            )
         if key in sizes:
             continue
         if depth > max_depth:
             raise YAMLLimitError(f"nested more than {max_depth} levels deep", node.start_mark)
         if isinstance(node, yaml.ScalarNode):
             if _SURROGATE.search(node.value):
-                raise YAMLLimitError("holds a lone surrogate escape (such as \\ud800), which is not a "
-                                     "character; remove it", node.start_mark)
+                raise YAMLLimitError(
+                    "holds a lone surrogate escape (such as \\ud800), which is not a character; remove it",
+                    node.start_mark,
+                )
             sizes[key] = 1
             continue
         on_path.add(key)
         stack.append((node, depth, True))
         for child in _children(node):
             if id(child) in on_path:
-                raise YAMLLimitError("an alias refers to a node that contains it (recursive data); "
-                                     "write the value out instead", child.start_mark)
+                raise YAMLLimitError(
+                    "an alias refers to a node that contains it (recursive data); write the value out instead",
+                    child.start_mark,
+                )
             if id(child) not in sizes:
                 stack.append((child, depth + 1, False))
 

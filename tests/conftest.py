@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import os
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
 from typer.testing import CliRunner
 
-from qualkam.codebook import load_codebook
-from qualkam.store import Project
+from qualkam.coding.codebook import load_codebook
+from qualkam.store.project import Project
 
 # Property tests explore new inputs on a developer's machine; in CI (CI=true) they replay a
 # fixed sequence, so whether a submission lands never depends on the draw. What a local run
@@ -121,7 +120,7 @@ OTHER = "---\nid: int-b\n---\nI: And the reporting lines?\nR: We trust each othe
 
 def code_two_sources(tmp_path: Path, codebook, project: Project) -> dict[str, int]:
     """INTERVIEW and OTHER coded into ``project``; segment ids by their first twelve characters."""
-    from qualkam.coding import code_folder
+    from qualkam.coding.run import code_folder
 
     write(tmp_path / "src" / "int.md", INTERVIEW)
     write(tmp_path / "src" / "b.md", OTHER)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from qualkam.formats import read_source
-from qualkam.metadata import build_meta
-from qualkam.segment import resolve_turns, text_turns
+from qualkam.coding.segment import resolve_turns, text_turns
+from qualkam.sources.formats import read_source
+from qualkam.sources.metadata import build_meta
 
 TURNS = Path(__file__).parent / "fixtures" / "turns"
 
@@ -26,7 +26,7 @@ def expected(path: Path) -> list[dict]:
     raw = read_source(path)
     meta = build_meta(raw.front_matter or {}, str(path))
     return [
-        {"speaker": s, "role": r, "unit": u, "time": t.time_start, "text": raw.text[t.start:t.end]}
+        {"speaker": s, "role": r, "unit": u, "time": t.time_start, "text": raw.text[t.start : t.end]}
         for t, s, r, u in resolve_turns(text_turns(raw.text, meta), meta)
     ]
 

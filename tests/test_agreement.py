@@ -10,9 +10,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from qualkam.agreement import (COEFFICIENTS, JSON_KEYS, AgreementResult, bootstrap, coefficients, interpret_alpha,
-                               interpret_kappa, long_to_ratings, paradox_warning, per_code, read_long, set_alpha)
-from qualkam.agreement import jaccard_distance, masi_distance
+from qualkam.agreement import (
+    COEFFICIENTS,
+    JSON_KEYS,
+    AgreementResult,
+    bootstrap,
+    coefficients,
+    interpret_alpha,
+    interpret_kappa,
+    jaccard_distance,
+    long_to_ratings,
+    masi_distance,
+    paradox_warning,
+    per_code,
+    read_long,
+    set_alpha,
+)
 from qualkam.errors import InputError, QualkamError
 
 from .conftest import SHARED, needs_shared
@@ -31,24 +44,75 @@ KRIPPENDORFF_2011_C = [
 BEN_GERRY = [[0, 1, 0, 0, 0, 0, 0, 0, 1, 0], [1, 1, 1, 0, 0, 1, 0, 0, 0, 0]]
 # kgwet/irrCAC README, cac.raw4raters (Gwet 2014, Handbook 4th ed., p. 120): 12 units (rows) x 4 raters.
 GWET_RAW4RATERS = [
-    [1, 1, N, 1], [2, 2, 3, 2], [3, 3, 3, 3], [3, 3, 3, 3], [2, 2, 2, 2], [1, 2, 3, 4], [4, 4, 4, 4],
-    [1, 1, 2, 1], [2, 2, 2, 2], [N, 5, 5, 5], [N, N, 1, 1], [N, N, 3, N],
+    [1, 1, N, 1],
+    [2, 2, 3, 2],
+    [3, 3, 3, 3],
+    [3, 3, 3, 3],
+    [2, 2, 2, 2],
+    [1, 2, 3, 4],
+    [4, 4, 4, 4],
+    [1, 1, 2, 1],
+    [2, 2, 2, 2],
+    [N, 5, 5, 5],
+    [N, N, 1, 1],
+    [N, N, 3, N],
 ]
 # Wikipedia "Fleiss' kappa" worked example: 10 subjects x counts of 14 raters in categories 1..5; kappa .210.
 FLEISS_WIKIPEDIA_COUNTS = [
-    [0, 0, 0, 0, 14], [0, 2, 6, 4, 2], [0, 0, 3, 5, 6], [0, 3, 9, 2, 0], [2, 2, 8, 1, 1],
-    [7, 7, 0, 0, 0], [3, 2, 6, 3, 0], [2, 5, 3, 2, 2], [6, 5, 2, 1, 0], [0, 2, 2, 3, 7],
+    [0, 0, 0, 0, 14],
+    [0, 2, 6, 4, 2],
+    [0, 0, 3, 5, 6],
+    [0, 3, 9, 2, 0],
+    [2, 2, 8, 1, 1],
+    [7, 7, 0, 0, 0],
+    [3, 2, 6, 3, 0],
+    [2, 5, 3, 2, 2],
+    [6, 5, 2, 1, 0],
+    [0, 2, 2, 3, 7],
 ]
 # Hayes, A. F. & Krippendorff, K. (2007). Communication Methods and Measures 1(1):77-89, Table 1:
 # 40 newspaper articles (rows) x 5 observers, tone 0-3; KALPHA: ordinal alpha .7598, 239 pairs.
 HAYES_TABLE1 = [
-    [1, 1, 2, N, 2], [1, 1, 0, 1, N], [2, 3, 3, 3, N], [N, 0, 0, N, 0], [0, 0, 0, N, 0], [0, 0, 0, N, 0],
-    [1, 0, 2, N, 1], [1, N, 2, 0, N], [2, 2, 2, N, 2], [2, 1, 1, 1, N], [N, 1, 0, 0, N], [0, 0, 0, 0, N],
-    [1, 2, 2, 2, N], [3, 3, 2, 2, 3], [1, 1, 1, N, 1], [1, 1, 1, N, 1], [2, 1, 2, N, 2], [1, 2, 3, 3, N],
-    [1, 1, 0, 1, N], [0, 0, 0, N, 0], [0, 0, 1, 1, N], [0, 0, N, 0, 0], [2, 3, 3, 3, N], [0, 0, 0, 0, N],
-    [1, 2, N, 2, 2], [0, 1, 1, 1, N], [0, 0, 0, 1, 0], [1, 2, 1, 2, N], [1, 1, 2, 2, N], [1, 1, 2, N, 2],
-    [1, 1, 0, N, 0], [2, 1, 2, 1, N], [2, 2, N, 2, 2], [3, 2, 2, 2, N], [2, 2, 2, N, 2], [2, 2, 3, N, 2],
-    [2, 2, 2, N, 2], [2, 2, N, 1, 2], [2, 2, 2, 2, N], [1, 1, 1, N, 1],
+    [1, 1, 2, N, 2],
+    [1, 1, 0, 1, N],
+    [2, 3, 3, 3, N],
+    [N, 0, 0, N, 0],
+    [0, 0, 0, N, 0],
+    [0, 0, 0, N, 0],
+    [1, 0, 2, N, 1],
+    [1, N, 2, 0, N],
+    [2, 2, 2, N, 2],
+    [2, 1, 1, 1, N],
+    [N, 1, 0, 0, N],
+    [0, 0, 0, 0, N],
+    [1, 2, 2, 2, N],
+    [3, 3, 2, 2, 3],
+    [1, 1, 1, N, 1],
+    [1, 1, 1, N, 1],
+    [2, 1, 2, N, 2],
+    [1, 2, 3, 3, N],
+    [1, 1, 0, 1, N],
+    [0, 0, 0, N, 0],
+    [0, 0, 1, 1, N],
+    [0, 0, N, 0, 0],
+    [2, 3, 3, 3, N],
+    [0, 0, 0, 0, N],
+    [1, 2, N, 2, 2],
+    [0, 1, 1, 1, N],
+    [0, 0, 0, 1, 0],
+    [1, 2, 1, 2, N],
+    [1, 1, 2, 2, N],
+    [1, 1, 2, N, 2],
+    [1, 1, 0, N, 0],
+    [2, 1, 2, 1, N],
+    [2, 2, N, 2, 2],
+    [3, 2, 2, 2, N],
+    [2, 2, 2, N, 2],
+    [2, 2, 3, N, 2],
+    [2, 2, 2, N, 2],
+    [2, 2, N, 1, 2],
+    [2, 2, 2, 2, N],
+    [1, 1, 1, N, 1],
 ]
 
 
@@ -62,8 +126,10 @@ def close(value: float | None, published: float, tolerance: float = 5e-4) -> boo
 
 # --- published values, copied here so a clone without ../shared still checks them ------------
 
-@pytest.mark.parametrize("level, published", [("nominal", 0.743), ("ordinal", 0.815), ("interval", 0.849),
-                                              ("ratio", 0.797)])
+
+@pytest.mark.parametrize(
+    "level, published", [("nominal", 0.743), ("ordinal", 0.815), ("interval", 0.849), ("ratio", 0.797)]
+)
 def test_krippendorff_2011_alpha_at_every_level(level: str, published: float) -> None:
     result = coefficients(KRIPPENDORFF_2011_C, level=level)
     assert close(result.krippendorff_alpha, published)
@@ -99,7 +165,9 @@ def test_cohen_wikipedia_grant_proposals() -> None:
 
 
 def test_fleiss_wikipedia() -> None:
-    raters = [[category + 1 for category, count in enumerate(row) for _ in range(count)] for row in FLEISS_WIKIPEDIA_COUNTS]
+    raters = [
+        [category + 1 for category, count in enumerate(row) for _ in range(count)] for row in FLEISS_WIKIPEDIA_COUNTS
+    ]
     assert close(coefficients(transpose(raters)).fleiss_kappa, 0.210)
 
 
@@ -143,7 +211,7 @@ def _ratings(entry: dict) -> list[list]:
 
 def _tolerance(published: float) -> float:
     decimals = len(repr(float(published)).split(".")[1].rstrip("0")) if "." in repr(float(published)) else 0
-    return min(5e-4, 0.5 * 10 ** -decimals) + 1e-12
+    return min(5e-4, 0.5 * 10**-decimals) + 1e-12
 
 
 @pytest.mark.shared
@@ -164,8 +232,11 @@ def test_published_example(entry: dict) -> None:
 @pytest.mark.shared
 @needs_shared
 def test_shared_bootstrap_numbers() -> None:
-    entry = next(e for e in json.loads(PUBLISHED.read_text(encoding="utf-8"))
-                 if e["name"] == "hayes_krippendorff2007_table1_ordinal")
+    entry = next(
+        e
+        for e in json.loads(PUBLISHED.read_text(encoding="utf-8"))
+        if e["name"] == "hayes_krippendorff2007_table1_ordinal"
+    )
     reference = entry["bootstrap"]
     boot = bootstrap(_ratings(entry), level="ordinal", replicates=20000, seed=1)
     low, high = reference["kalpha_algorithm_reimplementation_M239_20000draws_seed12345"]
@@ -179,10 +250,13 @@ def test_shared_bootstrap_numbers() -> None:
 
 # --- cross-checks on random data -----------------------------------------------------------------
 
+
 def _random_ratings(seed: int, coders: int, units: int = 60, categories: int = 4, missing: float = 0.15) -> np.ndarray:
     rng = np.random.default_rng(seed)
     truth = rng.integers(0, categories, units)
-    ratings = np.where(rng.random((coders, units)) < 0.7, truth, rng.integers(0, categories, (coders, units))).astype(float)
+    ratings = np.where(rng.random((coders, units)) < 0.7, truth, rng.integers(0, categories, (coders, units))).astype(
+        float
+    )
     ratings[rng.random(ratings.shape) < missing] = np.nan
     return ratings
 
@@ -213,7 +287,8 @@ def test_kappas_match_statsmodels(seed: int) -> None:
         assert coefficients(complete).fleiss_kappa == pytest.approx(inter_rater.fleiss_kappa(counts), abs=1e-9)
         # Brennan-Prediger is statsmodels' fleiss_kappa(method="randolph") when every category is used
         assert coefficients(complete).brennan_prediger == pytest.approx(
-            inter_rater.fleiss_kappa(counts, method="randolph"), abs=1e-9)
+            inter_rater.fleiss_kappa(counts, method="randolph"), abs=1e-9
+        )
 
 
 def test_labels_numbers_and_frames_give_the_same_nominal_result() -> None:
@@ -230,6 +305,7 @@ def test_labels_numbers_and_frames_give_the_same_nominal_result() -> None:
 
 # --- degenerate data ------------------------------------------------------------------------------
 
+
 def _json_clean(result: AgreementResult) -> dict:
     record = result.as_dict()
     json.dumps(record, allow_nan=False)  # never a NaN in output
@@ -239,12 +315,15 @@ def _json_clean(result: AgreementResult) -> dict:
     return record
 
 
-@pytest.mark.parametrize("ratings, reason", [
-    ([[1, 2, 3]], "two coders"),
-    ([], "two coders"),
-    ([[N, N], [N, N]], "no unit"),
-    ([[1, N], [N, 2]], "no unit"),
-])
+@pytest.mark.parametrize(
+    "ratings, reason",
+    [
+        ([[1, 2, 3]], "two coders"),
+        ([], "two coders"),
+        ([[N, N], [N, N]], "no unit"),
+        ([[1, N], [N, 2]], "no unit"),
+    ],
+)
 def test_nothing_to_compare_gives_none_with_a_reason(ratings: list, reason: str) -> None:
     record = _json_clean(coefficients(ratings))
     assert all(record[name] is None and reason in record["notes"][name] for name in COEFFICIENTS)
@@ -274,16 +353,19 @@ def test_non_nominal_levels_keep_the_kappas_on_categories() -> None:
     assert interval.krippendorff_alpha != nominal.krippendorff_alpha
 
 
-@pytest.mark.parametrize("ratings, kwargs, message", [
-    ([[1, "a"], [1, 2]], {}, "mix numbers"),
-    ([[1, 2], [1]], {}, "coders x units"),
-    ([["a", "b"], ["a", "a"]], {"level": "interval"}, "needs numbers"),
-    ([["lo", "hi"], ["lo", "lo"]], {"level": "ordinal"}, "order of the labels"),
-    ([["lo", "hi"], ["lo", "mid"]], {"categories": ["lo", "hi"]}, "'mid' is not among"),
-    ([[1, 2], [1, 3]], {"categories": [1, 2]}, "3 is not among"),
-    ([[-1, 2], [1, 2]], {"level": "ratio"}, ">= 0"),
-    ([[1, 2], [1, 2]], {"level": "nominall"}, "unknown level"),
-])
+@pytest.mark.parametrize(
+    "ratings, kwargs, message",
+    [
+        ([[1, "a"], [1, 2]], {}, "mix numbers"),
+        ([[1, 2], [1]], {}, "coders x units"),
+        ([["a", "b"], ["a", "a"]], {"level": "interval"}, "needs numbers"),
+        ([["lo", "hi"], ["lo", "lo"]], {"level": "ordinal"}, "order of the labels"),
+        ([["lo", "hi"], ["lo", "mid"]], {"categories": ["lo", "hi"]}, "'mid' is not among"),
+        ([[1, 2], [1, 3]], {"categories": [1, 2]}, "3 is not among"),
+        ([[-1, 2], [1, 2]], {"level": "ratio"}, ">= 0"),
+        ([[1, 2], [1, 2]], {"level": "nominall"}, "unknown level"),
+    ],
+)
 def test_bad_ratings_raise_one_clear_error(ratings: list, kwargs: dict, message: str) -> None:
     with pytest.raises(QualkamError, match=message):
         coefficients(ratings, **kwargs)
@@ -298,11 +380,26 @@ def test_ordinal_labels_follow_the_given_order() -> None:
 
 # --- interpretation -------------------------------------------------------------------------------
 
+
 def test_interpretations() -> None:
     assert [interpret_alpha(v) for v in (0.85, 0.800, 0.7, 0.667, 0.5, None)] == [
-        "reliable", "reliable", "tentative conclusions only", "tentative conclusions only", "unreliable", "not computed"]
+        "reliable",
+        "reliable",
+        "tentative conclusions only",
+        "tentative conclusions only",
+        "unreliable",
+        "not computed",
+    ]
     assert [interpret_kappa(v) for v in (-0.1, 0.0, 0.2, 0.35, 0.6, 0.75, 0.81, float("nan"))] == [
-        "poor", "slight", "slight", "fair", "moderate", "substantial", "almost perfect", "not computed"]
+        "poor",
+        "slight",
+        "slight",
+        "fair",
+        "moderate",
+        "substantial",
+        "almost perfect",
+        "not computed",
+    ]
 
 
 def test_paradox_warning() -> None:
@@ -315,6 +412,7 @@ def test_paradox_warning() -> None:
 
 
 # --- set-valued alpha -----------------------------------------------------------------------------
+
 
 def test_set_distances() -> None:
     a, b = frozenset({"x", "y"}), frozenset({"x"})
@@ -347,6 +445,7 @@ def test_set_alpha_by_hand() -> None:
 
 
 # --- bootstrap ------------------------------------------------------------------------------------
+
 
 def test_bootstrap_is_reproducible_and_contains_the_estimate() -> None:
     ratings = _random_ratings(3, 3, units=80)
@@ -382,6 +481,7 @@ def test_bootstrap_of_undefined_alpha_says_why() -> None:
 
 # --- per_code, the fast path -----------------------------------------------------------------------
 
+
 def _presence(seed: int, codes: int, coders: int, units: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     truth = rng.random((codes, units)) < rng.uniform(0.02, 0.4, (codes, 1))
@@ -399,11 +499,17 @@ def test_per_code_equals_coefficients_code_by_code(coders: int) -> None:
         result = coefficients(presence[i], categories=[0, 1])
         for name in COEFFICIENTS:
             value = getattr(result, name)
-            assert (math.isnan(frame.loc[i, name]) if value is None else frame.loc[i, name] == pytest.approx(value, abs=1e-12))
+            assert (
+                math.isnan(frame.loc[i, name])
+                if value is None
+                else frame.loc[i, name] == pytest.approx(value, abs=1e-12)
+            )
         assert frame.loc[i, "n_pairable"] == result.n_pairable
         assert frame.loc[i, "prevalence"] == pytest.approx(result.prevalence.get(1.0, result.prevalence.get(1, 0.0)))
     never = frame.loc[0]
-    assert never["prevalence"] == 0 and math.isnan(never["krippendorff_alpha"]) and "krippendorff_alpha" in never["notes"]
+    assert (
+        never["prevalence"] == 0 and math.isnan(never["krippendorff_alpha"]) and "krippendorff_alpha" in never["notes"]
+    )
     assert never["gwet_ac1"] == 1.0 and never["paradox_warning"]
 
 
@@ -437,6 +543,7 @@ def test_per_code_rejects_bad_presence() -> None:
 
 # --- long CSV files -------------------------------------------------------------------------------
 
+
 def _csv(tmp_path: Path, text: str, name: str = "ratings.csv") -> Path:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
@@ -452,13 +559,20 @@ def test_read_long_numbers_labels_and_missing(tmp_path: Path) -> None:
     assert list(labels["value"]) == ["yes", "no"]
 
 
-@pytest.mark.parametrize("text, kwargs, message", [
-    ("unit,coder,value\n1,a,x\n1,b,y\n1,a,z\n", {}, r"ratings.csv:4: unit '1' is coded twice by coder 'a' \(first on line 2\)"),
-    ("unit,coder,label\n1,a,x\n", {}, "no column 'value' .*the columns are: unit, coder, label"),
-    ("unit,coder,value\n1,a,1\n1,b,high\n", {"level": "interval"}, "ratings.csv:3: value 'high' is not a number"),
-    ("unit,coder,value\n,a,1\n", {}, "ratings.csv:2: empty 'unit' cell"),
-    ("unit,coder,value\n", {}, "no rows"),
-])
+@pytest.mark.parametrize(
+    "text, kwargs, message",
+    [
+        (
+            "unit,coder,value\n1,a,x\n1,b,y\n1,a,z\n",
+            {},
+            r"ratings.csv:4: unit '1' is coded twice by coder 'a' \(first on line 2\)",
+        ),
+        ("unit,coder,label\n1,a,x\n", {}, "no column 'value' .*the columns are: unit, coder, label"),
+        ("unit,coder,value\n1,a,1\n1,b,high\n", {"level": "interval"}, "ratings.csv:3: value 'high' is not a number"),
+        ("unit,coder,value\n,a,1\n", {}, "ratings.csv:2: empty 'unit' cell"),
+        ("unit,coder,value\n", {}, "no rows"),
+    ],
+)
 def test_read_long_errors_name_the_place(tmp_path: Path, text: str, kwargs: dict, message: str) -> None:
     with pytest.raises(InputError, match=message):
         read_long(_csv(tmp_path, text), **kwargs)

@@ -60,15 +60,31 @@ def test_json_with_bootstrap_adds_one_key_and_is_reproducible(runner: CliRunner)
 
 def test_two_coders_with_labels_and_a_null_with_its_note(runner: CliRunner, tmp_path: Path) -> None:
     path = _csv(tmp_path, "segment,who,code\ns1,ana,yes\ns1,ben,yes\ns2,ana,yes\ns2,ben,yes\n")
-    result = runner.invoke(app, ["agreement", str(path), "--unit", "segment", "--coder", "who", "--value", "code",
-                                 "--format", "json"])
+    result = runner.invoke(
+        app, ["agreement", str(path), "--unit", "segment", "--coder", "who", "--value", "code", "--format", "json"]
+    )
     assert result.exit_code == 0, result.output
     record = json.loads(result.stdout)
     assert record["percent_agreement"] == 1.0
     for name in COEFFICIENTS[1:]:
         assert record[name] is None and record["notes"][name]
-    given = runner.invoke(app, ["agreement", str(path), "--unit", "segment", "--coder", "who", "--value", "code",
-                                "--format", "json", "--categories", "yes,no"])
+    given = runner.invoke(
+        app,
+        [
+            "agreement",
+            str(path),
+            "--unit",
+            "segment",
+            "--coder",
+            "who",
+            "--value",
+            "code",
+            "--format",
+            "json",
+            "--categories",
+            "yes,no",
+        ],
+    )
     assert json.loads(given.stdout)["gwet_ac1"] == 1.0
 
 
@@ -87,16 +103,20 @@ def test_ordinal_table_says_what_the_level_applies_to(runner: CliRunner) -> None
     assert "nominal categories" in result.stderr and "p(alpha < 0.667)" in result.stderr
 
 
-@pytest.mark.parametrize("text, args, message", [
-    (None, [], "no such file"),
-    ("unit,coder,label\n1,a,x\n", [], "no column 'value' (given by --value); the columns are: unit, coder, label"),
-    ("unit,coder,value\n1,a,x\n1,b,y\n1,a,z\n", [], "ratings.csv:4: unit '1' is coded twice by coder 'a'"),
-    ("unit,coder,value\n1,a,1\n1,b,high\n", ["--level", "interval"], "ratings.csv:3: value 'high' is not a number"),
-    ("unit,coder,value\n1,a,lo\n1,b,hi\n", ["--level", "ordinal"], "--categories"),
-    ("unit,coder,value\n1,a,1\n1,b,2\n", ["--bootstrap", "-3"], "at least 1 replicate"),
-])
-def test_bad_input_is_one_line_and_exit_2(runner: CliRunner, tmp_path: Path, text: str | None, args: list[str],
-                                          message: str) -> None:
+@pytest.mark.parametrize(
+    "text, args, message",
+    [
+        (None, [], "no such file"),
+        ("unit,coder,label\n1,a,x\n", [], "no column 'value' (given by --value); the columns are: unit, coder, label"),
+        ("unit,coder,value\n1,a,x\n1,b,y\n1,a,z\n", [], "ratings.csv:4: unit '1' is coded twice by coder 'a'"),
+        ("unit,coder,value\n1,a,1\n1,b,high\n", ["--level", "interval"], "ratings.csv:3: value 'high' is not a number"),
+        ("unit,coder,value\n1,a,lo\n1,b,hi\n", ["--level", "ordinal"], "--categories"),
+        ("unit,coder,value\n1,a,1\n1,b,2\n", ["--bootstrap", "-3"], "at least 1 replicate"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    runner: CliRunner, tmp_path: Path, text: str | None, args: list[str], message: str
+) -> None:
     path = tmp_path / "ratings.csv" if text is None else _csv(tmp_path, text)
     result = runner.invoke(app, ["agreement", str(path), *args])
     assert result.exit_code == 2, result.output
@@ -111,7 +131,22 @@ def test_help(runner: CliRunner) -> None:
 
 @pytest.mark.slow
 def test_benchmark_script_runs_on_small_sizes() -> None:
-    run = subprocess.run([sys.executable, str(ROOT / "bench" / "reliability.py"), "--codes", "3", "--segments", "200",
-                          "--replicates", "20", "--repeats", "1"], capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "reliability.py"),
+            "--codes",
+            "3",
+            "--segments",
+            "200",
+            "--replicates",
+            "20",
+            "--repeats",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "qualkam agreement benchmark" in run.stdout and "seconds / result" in run.stdout

@@ -31,20 +31,28 @@ def _csv(tmp_path: Path, text: str, name: str = "ratings.csv") -> Path:
 
 def _no_nan(text: str) -> dict:
     """JSON as a strict reader takes it: NaN or Infinity in it is an error."""
+
     def refuse(token: str) -> None:
         raise AssertionError(f"{token} in the JSON")
+
     return json.loads(text, parse_constant=refuse)
 
 
-@pytest.mark.parametrize("text, message", [
-    # an unterminated quote used to swallow the rest of the file into one value
-    ('unit,coder,value\n1,a,"2\n1,b,2\n2,a,1\n2,b,1\n', "ratings.csv:2: a quote opened on this line is never closed"),
-    ('unit,coder,value\n1,a,"2\n1,b,2"\n2,a,1\n2,b,1\n', "ratings.csv:2: a quoted cell runs over lines 2-3"),
-    ("unit,coder,value\n1,a,2,9\n1,b,2\n", "ratings.csv:2: 4 cells, but the header has 3 columns"),
-    ("unit,coder,value\n1,a,2\n1,b\n", "ratings.csv:3: 2 cells, but the header has 3 columns"),
-    ('unit,coder,value\n1,a,"2"x\n1,b,2\n', "ratings.csv:2: not valid CSV"),
-    ("unit,coder,value,coder\n1,a,2,x\n", "ratings.csv:1: column 'coder' appears twice"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        # an unterminated quote used to swallow the rest of the file into one value
+        (
+            'unit,coder,value\n1,a,"2\n1,b,2\n2,a,1\n2,b,1\n',
+            "ratings.csv:2: a quote opened on this line is never closed",
+        ),
+        ('unit,coder,value\n1,a,"2\n1,b,2"\n2,a,1\n2,b,1\n', "ratings.csv:2: a quoted cell runs over lines 2-3"),
+        ("unit,coder,value\n1,a,2,9\n1,b,2\n", "ratings.csv:2: 4 cells, but the header has 3 columns"),
+        ("unit,coder,value\n1,a,2\n1,b\n", "ratings.csv:3: 2 cells, but the header has 3 columns"),
+        ('unit,coder,value\n1,a,"2"x\n1,b,2\n', "ratings.csv:2: not valid CSV"),
+        ("unit,coder,value,coder\n1,a,2,x\n", "ratings.csv:1: column 'coder' appears twice"),
+    ],
+)
 def test_malformed_csv_is_refused_with_its_line(runner: CliRunner, tmp_path: Path, text: str, message: str) -> None:
     result = run_cli(runner, "agreement", _csv(tmp_path, text))
     assert result.exit_code == 2, result.output
@@ -70,7 +78,9 @@ def test_huge_values_give_the_same_alpha_as_in_smaller_units(runner: CliRunner, 
     small = [[1.0, 1.7, 0.0, 0.3], [0.0, 1.0, 0.5, 0.35]]
     huge = [[v * 1e308 for v in row] for row in small]
     expected = coefficients(small, level=level).krippendorff_alpha
-    assert expected is not None and coefficients(huge, level=level).krippendorff_alpha == pytest.approx(expected, rel=1e-12)
+    assert expected is not None and coefficients(huge, level=level).krippendorff_alpha == pytest.approx(
+        expected, rel=1e-12
+    )
     lines = ["unit,coder,value"] + [f"{u},{c},{huge[i][u]!r}" for i, c in enumerate("ab") for u in range(4)]
     path = _csv(tmp_path, "\n".join(lines) + "\n")
     result = run_cli(runner, "agreement", path, "--level", level, "--format", "json", "--bootstrap", "50")
@@ -119,10 +129,15 @@ _name = st.text(alphabet="abcdefghij _-'\"", min_size=1, max_size=5).map(str.str
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.dictionaries(st.tuples(_name, _name), st.one_of(st.none(), st.integers(-50, 50),
-                                                          st.floats(-1e6, 1e6, allow_nan=False)), min_size=1,
-                       max_size=12),
-       st.sampled_from([",", ";", "\t"]))
+@given(
+    st.dictionaries(
+        st.tuples(_name, _name),
+        st.one_of(st.none(), st.integers(-50, 50), st.floats(-1e6, 1e6, allow_nan=False)),
+        min_size=1,
+        max_size=12,
+    ),
+    st.sampled_from([",", ";", "\t"]),
+)
 def test_well_formed_csv_reads_back_exactly(tmp_path: Path, ratings: dict, delimiter: str) -> None:
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\n")

@@ -15,8 +15,9 @@ from typer.testing import CliRunner
 from .conftest import SMALL_CODEBOOK, run_cli, write
 
 GOOD = "I: How were the sales targets set?\nR: We had to follow the procedure.\n"
-BOMB = ('a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
-        + "".join(f"{n}: &{n} [{','.join([f'*{p}'] * 9)}]\n" for p, n in zip("abcdef", "bcdefg")))
+BOMB = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
+    f"{n}: &{n} [{','.join([f'*{p}'] * 9)}]\n" for p, n in zip("abcdef", "bcdefg")
+)
 
 
 def _docx(mutate) -> bytes:
@@ -47,11 +48,19 @@ HOSTILE: dict[str, tuple[str, str | bytes, str]] = {
     "srt absurd hour": ("t.srt", "1\n99999999999:00:00,000 --> 99999999999:00:01,000\nHello there\n", "out of range"),
     "docx without body": ("t.docx", _docx(lambda x: re.sub(r"<w:body>.*</w:body>", "", x, flags=re.S)), "no body"),
     "docx non-numeric span": ("t.docx", _docx(lambda x: x.replace("<w:tcW ", '<w:gridSpan w:val="x"/><w:tcW ', 1)), ""),
-    "docx huge span": ("t.docx", _docx(lambda x: x.replace("<w:tcW ", '<w:gridSpan w:val="99999999999999999999"/><w:tcW ', 1)), ""),
+    "docx huge span": (
+        "t.docx",
+        _docx(lambda x: x.replace("<w:tcW ", '<w:gridSpan w:val="99999999999999999999"/><w:tcW ', 1)),
+        "",
+    ),
     "bad yaml tag int": ("t.md", _front("x: !!int abc"), "cannot read the int value"),
     "bad yaml tag float": ("t.md", _front("x: !!float abc"), "cannot read the float value"),
     "1000 nested brackets": ("t.md", _front("x: " + "[" * 1000 + "]" * 1000), "nesting depth"),
-    "deep block nesting": ("t.md", _front("".join("  " * i + f"k{i}:\n" for i in range(150)) + "  " * 150 + "v: 1"), "nested more than"),
+    "deep block nesting": (
+        "t.md",
+        _front("".join("  " * i + f"k{i}:\n" for i in range(150)) + "  " * 150 + "v: 1"),
+        "nested more than",
+    ),
     "recursive alias": ("t.md", _front("x: &a [*a]"), "recursive"),
     "recursive alias mapping": ("t.md", _front("participants: &a {b: *a}"), "recursive"),
     "lone surrogate": ("t.md", _front('title: "\\ud800"'), "lone surrogate"),
@@ -70,7 +79,9 @@ def corpus(tmp_path: Path) -> Path:
 
 def _code(runner: CliRunner, src: Path, tmp_path: Path, *extra: str):
     book = write(tmp_path / "book.yaml", SMALL_CODEBOOK)
-    return run_cli(runner, "code", src, "-c", book, "-p", tmp_path / "p.db", "-o", tmp_path / "out", "--jobs", "1", *extra)
+    return run_cli(
+        runner, "code", src, "-c", book, "-p", tmp_path / "p.db", "-o", tmp_path / "out", "--jobs", "1", *extra
+    )
 
 
 def _place(src: Path, name: str, content: str | bytes) -> Path:
@@ -84,7 +95,9 @@ def _place(src: Path, name: str, content: str | bytes) -> Path:
 
 
 @pytest.mark.parametrize("case", sorted(HOSTILE))
-def test_a_hostile_file_is_one_line_and_the_others_are_coded(runner: CliRunner, corpus: Path, tmp_path: Path, case: str) -> None:
+def test_a_hostile_file_is_one_line_and_the_others_are_coded(
+    runner: CliRunner, corpus: Path, tmp_path: Path, case: str
+) -> None:
     name, content, reason = HOSTILE[case]
     bad = _place(corpus, name, content)
     result = _code(runner, corpus, tmp_path)
@@ -125,7 +138,7 @@ def test_thirty_thousand_equals_signs_in_one_turn_take_seconds(runner: CliRunner
 
 
 def test_tokenizer_pieces_keep_the_text_and_short_words_whole() -> None:
-    from qualkam.nlp import load_pipeline, pipe
+    from qualkam.coding.nlp import load_pipeline, pipe
 
     nlp = load_pipeline()
     url = "https://example.com/" + "a" * 70
@@ -146,8 +159,9 @@ def test_tokenizer_pieces_keep_the_text_and_short_words_whole() -> None:
 
 
 def test_an_unforeseen_error_in_one_file_is_reported_with_its_type_and_the_run_goes_on(
-        runner: CliRunner, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import qualkam.ingest as ingest
+    runner: CliRunner, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import qualkam.sources.ingest as ingest
 
     real = ingest.read_source
 
@@ -166,8 +180,9 @@ def test_an_unforeseen_error_in_one_file_is_reported_with_its_type_and_the_run_g
 
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_an_unforeseen_error_while_segmenting_is_that_files_problem(
-        runner: CliRunner, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: str) -> None:
-    import qualkam.coding as coding
+    runner: CliRunner, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: str
+) -> None:
+    import qualkam.coding.run as coding
     import qualkam.parallel as parallel
 
     real = coding.segment_and_suggest
@@ -187,8 +202,9 @@ def test_an_unforeseen_error_while_segmenting_is_that_files_problem(
 
 
 def test_an_unforeseen_error_while_storing_is_rolled_back_and_reported(
-        runner: CliRunner, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from qualkam.store import Project
+    runner: CliRunner, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qualkam.store.project import Project
 
     real = Project.store_source
 
@@ -206,7 +222,9 @@ def test_an_unforeseen_error_while_storing_is_rolled_back_and_reported(
         assert [r[0] for r in store.query("SELECT path FROM sources")] == ["z_good.txt"]
 
 
-def test_an_alias_bomb_in_a_sidecar_is_one_warning_and_the_files_are_coded(runner: CliRunner, corpus: Path, tmp_path: Path) -> None:
+def test_an_alias_bomb_in_a_sidecar_is_one_warning_and_the_files_are_coded(
+    runner: CliRunner, corpus: Path, tmp_path: Path
+) -> None:
     _place(corpus, "metadata.yaml", BOMB)
     _place(corpus, "x.md", GOOD)
     result = _code(runner, corpus, tmp_path)

@@ -9,11 +9,11 @@ from types import ModuleType
 
 import pytest
 
-from qualkam.codebook import load_codebook
-from qualkam.coding import code_folder
-from qualkam.ingest import PreparedSource, discover, prepare
-from qualkam.segment import resolve_turns
-from qualkam.store import Project
+from qualkam.coding.codebook import load_codebook
+from qualkam.coding.run import code_folder
+from qualkam.coding.segment import resolve_turns
+from qualkam.sources.ingest import PreparedSource, discover, prepare
+from qualkam.store.project import Project
 
 from .conftest import ROOT
 
@@ -82,7 +82,7 @@ def test_words_formats_folders_and_speakers(generated: tuple) -> None:
         assert source.meta.type in {"interview", "meeting", "fieldnote", "document", "email"}
         assert source.meta.date and source.meta.participants
         for turn, speaker, role, _ in resolve_turns(source.turns, source.meta):
-            read += len(source.raw.text[turn.start:turn.end].split())
+            read += len(source.raw.text[turn.start : turn.end].split())
             assert speaker is None or role, (source.rel, speaker)
         if source.meta.type in ("interview", "meeting"):
             assert all(t.speaker for t in source.turns), source.rel

@@ -12,15 +12,34 @@ from .conftest import ROOT
 
 def test_the_benchmark_runs_on_a_small_corpus_and_prints_every_figure(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "run.py"), "--words", "3000", "--jobs", "2", "--work", str(tmp_path),
-         "--reliability", "--codes 4 --segments 400 --replicates 20 --repeats 1"],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        [
+            sys.executable,
+            str(ROOT / "bench" / "run.py"),
+            "--words",
+            "3000",
+            "--jobs",
+            "2",
+            "--work",
+            str(tmp_path),
+            "--reliability",
+            "--codes 4 --segments 400 --replicates 20 --repeats 1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     out = result.stdout
-    for figure in ("spaCy nlp.pipe + the same matchers (baseline), words/s", "ratio to baseline (target >= 0.70)",
-                   "cold, --jobs 2, words/s", "warm re-run (nothing changed)", "peak RSS, --jobs 1",
-                   "every matrix and the excerpts (8 CSV files)", "qualkam agreement benchmark"):
+    for figure in (
+        "spaCy nlp.pipe + the same matchers (baseline), words/s",
+        "ratio to baseline (target >= 0.70)",
+        "cold, --jobs 2, words/s",
+        "warm re-run (nothing changed)",
+        "peak RSS, --jobs 1",
+        "every matrix and the excerpts (8 CSV files)",
+        "qualkam agreement benchmark",
+    ):
         assert figure in out, figure
     assert "store and CSVs identical, --jobs 1 vs 2 | yes |" in out
     row = next(line for line in out.splitlines() if line.startswith("| qualkam code in process, 1 job"))

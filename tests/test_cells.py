@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
-from qualkam.cells import TRIGGERS, csv_lines, frame_csv, neutralise, restore
-from qualkam.coding import code_folder
-from qualkam.decisions import add_memo, decide
-from qualkam.store import Project
+from qualkam.coding.decisions import add_memo, decide
+from qualkam.coding.run import code_folder
+from qualkam.render.cells import TRIGGERS, csv_lines, frame_csv, neutralise, restore
+from qualkam.store.project import Project
 
 from .conftest import INTERVIEW, OTHER, run_cli, write
 
@@ -38,12 +38,15 @@ def hostile(tmp_path: Path, small_codebook) -> Path:
     with Project.open(path, create=True) as project:
         code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
         with project.transaction() as conn:
-            conn.execute("UPDATE codes SET id = ?, label = ?, definition = ? WHERE id = 'hard_control'",
-                         (EVIL, EVIL, "-definition"))
+            conn.execute(
+                "UPDATE codes SET id = ?, label = ?, definition = ? WHERE id = 'hard_control'",
+                (EVIL, EVIL, "-definition"),
+            )
             conn.execute("UPDATE codings SET code_id = ? WHERE code_id = 'hard_control'", (EVIL,))
             conn.execute("UPDATE segments SET speaker = ? WHERE speaker = 'Sarah Collins'", (SPEAKER,))
-            first, second = [r[0] for r in conn.execute("SELECT id FROM segments WHERE speaker = ? ORDER BY id",
-                                                        (SPEAKER,))][:2]
+            first, second = [
+                r[0] for r in conn.execute("SELECT id FROM segments WHERE speaker = ? ORDER BY id", (SPEAKER,))
+            ][:2]
         suggestions = project.query("SELECT segment_id, code_id FROM codings WHERE coder IS NULL")
         for i, row in enumerate(suggestions):
             decide(project, CODER, row["segment_id"], row["code_id"], "accept", memo=MEMO)
@@ -113,7 +116,8 @@ def test_sheet_export_xlsx_and_csv_neutralise_every_cell(runner: CliRunner, host
     _check_xlsx(xlsx, (EVIL, SPEAKER, "\t=1+2", "\r@SUM"))
     book = load_workbook(xlsx)
     assert book["codes"]["A2"].value.startswith("'") or any(
-        c.value == "'" + EVIL for row in book["codes"].iter_rows() for c in row)
+        c.value == "'" + EVIL for row in book["codes"].iter_rows() for c in row
+    )
     _cli(runner, "sheet", "export", "--coder", CODER, "--out", csv_path, "--project", hostile)
     _check_csv(_read(csv_path, "utf-8-sig"), (SPEAKER, "\t=1+2", "\r@SUM"))
 
@@ -121,35 +125,56 @@ def test_sheet_export_xlsx_and_csv_neutralise_every_cell(runner: CliRunner, host
 def test_reconcile_sheet_header_and_cells(runner: CliRunner, hostile: Path, tmp_path: Path) -> None:
     for name in ("r.xlsx", "r.csv"):
         out = tmp_path / name
-        _cli(runner, "reconcile", "--coders", f"{CODER},{OTHER_CODER}", "--decider", "carol", "--sheet-out", out,
-             "--project", hostile)
+        _cli(
+            runner,
+            "reconcile",
+            "--coders",
+            f"{CODER},{OTHER_CODER}",
+            "--decider",
+            "carol",
+            "--sheet-out",
+            out,
+            "--project",
+            hostile,
+        )
         if name.endswith(".xlsx"):
             _check_xlsx(out, (CODER, OTHER_CODER))
         else:
             _check_csv(_read(out, "utf-8-sig"), (CODER, OTHER_CODER))
 
 
-@pytest.mark.parametrize("args, expect", [
-    (("excerpts", "--format", "csv"), (EVIL, SPEAKER, "\t=1+2", "\r@SUM", CODER)),
-    (("memo", "list", "--format", "csv"), (CODER, MEMO, "-minus")),
-    (("audit", "--format", "csv"), (CODER,)),
-    (("disagreements", "--format", "csv"), (SPEAKER,)),
-    (("matrix", "--rows", "speaker", "--format", "csv"), (EVIL, SPEAKER)),
-    (("triangulate", "--format", "csv"), (EVIL,)),
-    (("reliability", "--format", "csv"), (EVIL,)),
-    (("search", "sales", "--format", "csv"), (SPEAKER,)),
-    (("evaluate", "--against", f"coder:{CODER}", "--format", "csv"), (EVIL,)),
-])
+@pytest.mark.parametrize(
+    "args, expect",
+    [
+        (("excerpts", "--format", "csv"), (EVIL, SPEAKER, "\t=1+2", "\r@SUM", CODER)),
+        (("memo", "list", "--format", "csv"), (CODER, MEMO, "-minus")),
+        (("audit", "--format", "csv"), (CODER,)),
+        (("disagreements", "--format", "csv"), (SPEAKER,)),
+        (("matrix", "--rows", "speaker", "--format", "csv"), (EVIL, SPEAKER)),
+        (("triangulate", "--format", "csv"), (EVIL,)),
+        (("reliability", "--format", "csv"), (EVIL,)),
+        (("search", "sales", "--format", "csv"), (SPEAKER,)),
+        (("evaluate", "--against", f"coder:{CODER}", "--format", "csv"), (EVIL,)),
+    ],
+)
 def test_every_csv_on_stdout_is_neutralised(runner: CliRunner, hostile: Path, args: tuple, expect: tuple) -> None:
     result = _cli(runner, *args, "--project", hostile)
     _check_csv(result.stdout, expect)
 
 
-@pytest.mark.parametrize("args", [
-    ("excerpts", "--format", "csv"), ("memo", "list", "--format", "csv"), ("audit", "--format", "csv"),
-    ("triangulate",), ("matrix", "--rows", "speaker"), ("disagreements", "--format", "csv"),
-    ("search", "sales", "--format", "csv"), ("reliability", "--format", "csv"),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("excerpts", "--format", "csv"),
+        ("memo", "list", "--format", "csv"),
+        ("audit", "--format", "csv"),
+        ("triangulate",),
+        ("matrix", "--rows", "speaker"),
+        ("disagreements", "--format", "csv"),
+        ("search", "sales", "--format", "csv"),
+        ("reliability", "--format", "csv"),
+    ],
+)
 def test_every_csv_file_is_neutralised(runner: CliRunner, hostile: Path, tmp_path: Path, args: tuple) -> None:
     out = tmp_path / "out.csv"
     _cli(runner, *args, "--out", out, "--project", hostile)
@@ -157,7 +182,7 @@ def test_every_csv_file_is_neutralised(runner: CliRunner, hostile: Path, tmp_pat
 
 
 def test_code_outputs_are_neutralised(hostile: Path, tmp_path: Path) -> None:
-    from qualkam.export import write_outputs
+    from qualkam.render.outputs import write_outputs
 
     with Project.open(hostile) as project:
         written = write_outputs(project, tmp_path / "out")
@@ -196,8 +221,7 @@ def test_restore_undoes_neutralise(text: str) -> None:
 
 
 @pytest.mark.parametrize("suffix", [".xlsx", ".csv"])
-def test_sheet_round_trip_reads_the_words_back(runner: CliRunner, hostile: Path, tmp_path: Path,
-                                               suffix: str) -> None:
+def test_sheet_round_trip_reads_the_words_back(runner: CliRunner, hostile: Path, tmp_path: Path, suffix: str) -> None:
     sheet = tmp_path / f"s{suffix}"
     _cli(runner, "sheet", "export", "--coder", "dora", "--out", sheet, "--project", hostile)
     with Project.open(hostile) as project:
@@ -227,15 +251,30 @@ def test_sheet_round_trip_reads_the_words_back(runner: CliRunner, hostile: Path,
     assert row["memo"] == "+plus memo"
 
 
-@given(st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
-                        max_size=12), min_size=2, max_size=2))
+@given(
+    st.lists(
+        st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=12),
+        min_size=2,
+        max_size=2,
+    )
+)
 def test_a_csv_written_here_reads_back_the_same_words(tmp_path_factory, cells: list[str]) -> None:
     from qualkam.errors import QualkamError
-    from qualkam.importing import read_table
+    from qualkam.interchange.codings_import import read_table
 
     path = tmp_path_factory.mktemp("csv") / "t.csv"
     with open(path, "w", encoding="utf-8-sig", newline="") as handle:
-        handle.write(csv_lines([["first", "second"], [*cells, ]], lineterminator="\r\n"))
+        handle.write(
+            csv_lines(
+                [
+                    ["first", "second"],
+                    [
+                        *cells,
+                    ],
+                ],
+                lineterminator="\r\n",
+            )
+        )
     try:
         header, body = read_table(path)
     except QualkamError:  # a row of blanks is "nothing to import": a clear error, never a crash

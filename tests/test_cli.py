@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from qualkam.cli import app
 
-from .conftest import FIXTURES, INTERVIEW, write, run_cli as _run
+from .conftest import FIXTURES, INTERVIEW, write
+from .conftest import run_cli as _run
 
 
 @pytest.fixture
@@ -20,13 +21,20 @@ def folder(tmp_path: Path) -> Path:
     write(src / "interviews" / "int.md", INTERVIEW)
     (src / "interviews" / "docx").mkdir()
     (src / "interviews" / "docx" / "mkt.docx").write_bytes((FIXTURES / "formats" / "interview.docx").read_bytes())
-    write(src / "interviews" / "docx" / "metadata.yaml", "mkt.docx: {type: interview, date: 2011-06-01, participants: {I: Researcher, R: {role: Marketing Director, unit: KAM}}}\n")
-    write(src / "meetings" / "m9.vtt", "WEBVTT\n\n1\n00:00:01.000 --> 00:00:03.000\nTom Reed: We trust each other now.\n")
+    write(
+        src / "interviews" / "docx" / "metadata.yaml",
+        "mkt.docx: {type: interview, date: 2011-06-01, participants: {I: Researcher, R: {role: Marketing Director, unit: KAM}}}\n",
+    )
+    write(
+        src / "meetings" / "m9.vtt", "WEBVTT\n\n1\n00:00:01.000 --> 00:00:03.000\nTom Reed: We trust each other now.\n"
+    )
     write(src / "meetings" / "metadata.csv", "file,type,meeting_number\nm9.vtt,meeting,9\n")
     return src
 
 
-def test_code_writes_store_outputs_and_summary(runner: CliRunner, folder: Path, small_codebook_path: Path, tmp_path: Path) -> None:
+def test_code_writes_store_outputs_and_summary(
+    runner: CliRunner, folder: Path, small_codebook_path: Path, tmp_path: Path
+) -> None:
     db, out = tmp_path / "p.db", tmp_path / "out"
     result = _run(runner, "code", folder, "--codebook", small_codebook_path, "--project", db, "--out", out)
     assert result.exit_code == 0, result.output
@@ -34,12 +42,36 @@ def test_code_writes_store_outputs_and_summary(runner: CliRunner, folder: Path, 
     assert "Segments per code and phase" in result.output and "soft_control" in result.output
     with open(out / "excerpts.csv", encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    required = {"source", "segment", "speaker", "role", "source_type", "phase", "start", "end", "code", "code_label",
-                "coders", "rejected_by", "time_start", "time_end", "origin", "status", "score", "evidence", "text"}
+    required = {
+        "source",
+        "segment",
+        "speaker",
+        "role",
+        "source_type",
+        "phase",
+        "start",
+        "end",
+        "code",
+        "code_label",
+        "coders",
+        "rejected_by",
+        "time_start",
+        "time_end",
+        "origin",
+        "status",
+        "score",
+        "evidence",
+        "text",
+    }
     assert required <= set(rows[0])
     trust = [r for r in rows if r["source"] == "int-sales" and r["code"] == "soft_control"][0]
     assert (trust["speaker"], trust["role"], trust["phase"], trust["status"], trust["origin"]) == (
-        "Sarah Collins", "Sales Director", "pre_kam", "suggested", "rule")
+        "Sarah Collins",
+        "Sales Director",
+        "pre_kam",
+        "suggested",
+        "rule",
+    )
     assert "trust each other [lemma:trust each other]" in trust["evidence"]
     matrix = (out / "matrix_phase_code.csv").read_text(encoding="utf-8").splitlines()
     assert matrix[0] == "phase,hard_control,soft_control"
@@ -49,15 +81,30 @@ def test_code_writes_store_outputs_and_summary(runner: CliRunner, folder: Path, 
     assert again.exit_code == 0 and "coded 0 · unchanged 3" in again.output
 
 
-def test_sentence_and_paragraph_units(runner: CliRunner, folder: Path, small_codebook_path: Path, tmp_path: Path) -> None:
+def test_sentence_and_paragraph_units(
+    runner: CliRunner, folder: Path, small_codebook_path: Path, tmp_path: Path
+) -> None:
     for unit, segments in (("sentence", 13), ("paragraph", 9)):
-        result = _run(runner, "code", folder, "-c", small_codebook_path, "-p", tmp_path / f"{unit}.db",
-                      "-o", tmp_path / unit, "--unit", unit)
+        result = _run(
+            runner,
+            "code",
+            folder,
+            "-c",
+            small_codebook_path,
+            "-p",
+            tmp_path / f"{unit}.db",
+            "-o",
+            tmp_path / unit,
+            "--unit",
+            unit,
+        )
         assert result.exit_code == 0
         assert f"{segments} segments ({unit})" in result.output
 
 
-def test_bad_files_are_reported_once_and_good_ones_coded(runner: CliRunner, folder: Path, small_codebook_path: Path, tmp_path: Path) -> None:
+def test_bad_files_are_reported_once_and_good_ones_coded(
+    runner: CliRunner, folder: Path, small_codebook_path: Path, tmp_path: Path
+) -> None:
     (folder / "empty.txt").write_bytes(b"")
     (folder / "photo.txt").write_bytes(b"\x89PNG\x00\x00\x00IHDR")
     (folder / "notes.pdf").write_bytes(b"%PDF-1.4")
@@ -69,9 +116,13 @@ def test_bad_files_are_reported_once_and_good_ones_coded(runner: CliRunner, fold
     locked.chmod(0o644)
     assert result.exit_code == 1
     output = result.output
-    for name, reason in (("empty.txt", "empty file"), ("photo.txt", "binary file"), ("notes.pdf", "not a readable PDF"),
-                         ("slides.pptx", "unknown file type '.pptx'"),
-                         ("bad.md", "malformed front matter")):
+    for name, reason in (
+        ("empty.txt", "empty file"),
+        ("photo.txt", "binary file"),
+        ("notes.pdf", "not a readable PDF"),
+        ("slides.pptx", "unknown file type '.pptx'"),
+        ("bad.md", "malformed front matter"),
+    ):
         assert output.count(name) == 1, f"{name} reported once:\n{output}"
         (line,) = [line for line in output.splitlines() if name in line]
         assert line.startswith("skipped: ") and reason in line
@@ -90,7 +141,9 @@ def test_bad_files_are_reported_once_and_good_ones_coded(runner: CliRunner, fold
         ("file", "is not a folder"),
     ],
 )
-def test_bad_folders_stop_with_one_line_and_exit_2(runner: CliRunner, tmp_path: Path, small_codebook_path: Path, setup: str, message: str) -> None:
+def test_bad_folders_stop_with_one_line_and_exit_2(
+    runner: CliRunner, tmp_path: Path, small_codebook_path: Path, setup: str, message: str
+) -> None:
     target = tmp_path / "target"
     if setup == "empty":
         target.mkdir()
@@ -102,12 +155,19 @@ def test_bad_folders_stop_with_one_line_and_exit_2(runner: CliRunner, tmp_path: 
     assert len([line for line in result.output.splitlines() if line.strip()]) == 1
 
 
-def test_missing_codebook_and_missing_model(runner: CliRunner, folder: Path, tmp_path: Path, small_codebook_path: Path) -> None:
+def test_missing_codebook_and_missing_model(
+    runner: CliRunner, folder: Path, tmp_path: Path, small_codebook_path: Path
+) -> None:
     result = _run(runner, "code", folder, "-c", tmp_path / "nope.yaml", "-p", tmp_path / "p.db")
     assert result.exit_code == 2 and "codebook not found" in result.output
-    result = _run(runner, "code", folder, "-c", small_codebook_path, "-p", tmp_path / "p.db", "--model", "en_core_web_zz")
+    result = _run(
+        runner, "code", folder, "-c", small_codebook_path, "-p", tmp_path / "p.db", "--model", "en_core_web_zz"
+    )
     assert result.exit_code == 2
-    assert "spaCy pipeline 'en_core_web_zz' is not installed" in result.output and "pip install en_core_web_zz" in result.output
+    assert (
+        "spaCy pipeline 'en_core_web_zz' is not installed" in result.output
+        and "pip install en_core_web_zz" in result.output
+    )
 
 
 def test_codebook_validate_and_show(runner: CliRunner, small_codebook_path: Path, tmp_path: Path) -> None:
@@ -118,7 +178,10 @@ def test_codebook_validate_and_show(runner: CliRunner, small_codebook_path: Path
     assert shown.exit_code == 0
     for text in ("Small test codebook", "Pre-KAM", "Mode of control", "Hard control", "soft_control", "pole=formal"):
         assert text in shown.output
-    bad = write(tmp_path / "bad.yaml", 'name: x\nversion: "1"\ncodes:\n  - {id: a, label: A, parent: zz}\n  - {id: a, label: B}\n')
+    bad = write(
+        tmp_path / "bad.yaml",
+        'name: x\nversion: "1"\ncodes:\n  - {id: a, label: A, parent: zz}\n  - {id: a, label: B}\n',
+    )
     result = _run(runner, "codebook", "validate", bad)
     assert result.exit_code == 2
     assert "bad.yaml:4: code 'a'.parent: unknown parent 'zz'" in result.output
@@ -128,7 +191,9 @@ def test_codebook_validate_and_show(runner: CliRunner, small_codebook_path: Path
 def test_matrix_command(runner: CliRunner, folder: Path, small_codebook_path: Path, tmp_path: Path) -> None:
     db = tmp_path / "p.db"
     _run(runner, "code", folder, "-c", small_codebook_path, "-p", db, "-o", tmp_path / "out")
-    result = _run(runner, "matrix", "--rows", "phase", "--cols", "attr:pole", "--project", db, "--out", tmp_path / "poles.csv")
+    result = _run(
+        runner, "matrix", "--rows", "phase", "--cols", "attr:pole", "--project", db, "--out", tmp_path / "poles.csv"
+    )
     assert result.exit_code == 0
     assert (tmp_path / "poles.csv").read_text(encoding="utf-8").splitlines()[0] == "phase,formal,post_bureaucratic"
     assert "bureaucratic" in result.output and "formal_kam" in result.output
@@ -140,7 +205,9 @@ def test_matrix_command(runner: CliRunner, folder: Path, small_codebook_path: Pa
     assert result.exit_code == 2 and "unknown row attribute 'nonsense' in --rows; choose from: phase" in result.output
 
 
-def test_failed_export_keeps_the_good_file(runner: CliRunner, folder: Path, small_codebook_path: Path, tmp_path: Path, monkeypatch) -> None:
+def test_failed_export_keeps_the_good_file(
+    runner: CliRunner, folder: Path, small_codebook_path: Path, tmp_path: Path, monkeypatch
+) -> None:
     db, out = tmp_path / "p.db", tmp_path / "out"
     _run(runner, "code", folder, "-c", small_codebook_path, "-p", db, "-o", out)
     good = (out / "excerpts.csv").read_bytes()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qualkam.codebook import load_codebook, parse_codebook
+from qualkam.coding.codebook import load_codebook, parse_codebook
 from qualkam.errors import CodebookError, InputError
 
 from .conftest import SMALL_CODEBOOK
@@ -68,8 +68,12 @@ def test_every_problem_is_listed_with_line_and_field() -> None:
 
 
 def test_reversed_dates_and_yaml_syntax_errors() -> None:
-    reversed_dates = SMALL_CODEBOOK.replace("date: {from: 2011-01-01, to: 2011-08-31}", "date: {from: 2011-09-01, to: 2011-08-31}")
-    with pytest.raises(CodebookError, match=r"x.yaml:9: phase_rules\[1\].date: 'from' 2011-09-01 is after 'to' 2011-08-31"):
+    reversed_dates = SMALL_CODEBOOK.replace(
+        "date: {from: 2011-01-01, to: 2011-08-31}", "date: {from: 2011-09-01, to: 2011-08-31}"
+    )
+    with pytest.raises(
+        CodebookError, match=r"x.yaml:9: phase_rules\[1\].date: 'from' 2011-09-01 is after 'to' 2011-08-31"
+    ):
         parse_codebook(reversed_dates, "x.yaml")
     with pytest.raises(CodebookError, match=r"x.yaml:4: not valid YAML: expected the node content"):
         parse_codebook("name: x\nversion: 1\ncodes: [\n  - {\n", "x.yaml")
@@ -85,7 +89,9 @@ def test_parent_loops_and_nested_parent_mismatch() -> None:
 
 
 def test_model_only_attributes_warn() -> None:
-    text = SMALL_CODEBOOK.replace("[{LEMMA: follow}, {LOWER: the}, {LEMMA: procedure}]", "[{POS: VERB}, {LEMMA: procedure}]")
+    text = SMALL_CODEBOOK.replace(
+        "[{LEMMA: follow}, {LOWER: the}, {LEMMA: procedure}]", "[{POS: VERB}, {LEMMA: procedure}]"
+    )
     book = parse_codebook(text, "x.yaml")
     assert any("only a trained pipeline" in w for w in book.warnings)
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from qualkam.codebook import load_codebook
-from qualkam.coding import code_folder
-from qualkam.store import Project
+from qualkam.coding.codebook import load_codebook
+from qualkam.coding.run import code_folder
+from qualkam.store.project import Project
 
 from .conftest import ROOT
 
@@ -58,8 +58,15 @@ def _spans_csv(db: Path, path: Path, codes: list[str]) -> int:
 
 def _qualkam(*args: str, stdin: int | None = None) -> subprocess.Popen:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([sys.executable, "-m", "qualkam", *args], stdin=stdin, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+    return subprocess.Popen(
+        [sys.executable, "-m", "qualkam", *args],
+        stdin=stdin,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=env,
+    )
 
 
 def _check_store(db: Path) -> sqlite3.Connection:
@@ -76,7 +83,9 @@ def _check_store(db: Path) -> sqlite3.Connection:
 
 def test_a_review_and_two_imports_at_once_lose_and_duplicate_nothing(db: Path, tmp_path: Path) -> None:
     with Project.open(db) as project:
-        queue = project.query("SELECT COUNT(DISTINCT segment_id || '/' || code_id) FROM codings WHERE coder IS NULL")[0][0]
+        queue = project.query("SELECT COUNT(DISTINCT segment_id || '/' || code_id) FROM codings WHERE coder IS NULL")[
+            0
+        ][0]
     expected_ben = _spans_csv(db, tmp_path / "ben.csv", ["knowledge_sharing", "sfa_crm"])
     review = _qualkam("review", "--coder", "ana", "--project", str(db), stdin=subprocess.PIPE)
     first = _qualkam("import", "codings", str(tmp_path / "ben.csv"), "--coder", "ben", "--project", str(db))
@@ -148,9 +157,9 @@ FORKSERVER_RUN = """
 import sys
 from pathlib import Path
 from qualkam import parallel
-from qualkam.codebook import load_codebook
-from qualkam.coding import code_folder
-from qualkam.store import Project
+from qualkam.coding.codebook import load_codebook
+from qualkam.coding.run import code_folder
+from qualkam.store.project import Project
 if __name__ == "__main__":
     parallel.START_METHOD = "forkserver"
     with Project.open(sys.argv[2], create=True) as project:
@@ -180,8 +189,13 @@ def test_killing_a_run_with_workers_leaves_no_worker_behind_and_a_rerun_complete
     else:
         script = tmp_path / "run.py"
         script.write_text(FORKSERVER_RUN, encoding="utf-8")
-        run = subprocess.Popen([sys.executable, str(script), str(folder), str(db)], cwd=ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        run = subprocess.Popen(
+            [sys.executable, str(script), str(folder), str(db)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
     deadline = time.monotonic() + 60
     while len(_workers(run.pid, method)) < 2 and time.monotonic() < deadline and run.poll() is None:
         time.sleep(0.05)

@@ -13,21 +13,25 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from qualkam.codebook import load_codebook
-from qualkam.coding import code_folder
-from qualkam.matrix import build_matrix
-from qualkam.plot import heatmap, image_format
-from qualkam.report import build_report
-from qualkam.store import Project
+from qualkam.analysis.matrix import build_matrix
+from qualkam.coding.codebook import load_codebook
+from qualkam.coding.run import code_folder
+from qualkam.render.plot import heatmap, image_format
+from qualkam.render.report import build_report
+from qualkam.store.project import Project
 
 from .conftest import run_cli, write
 
 # Seven codes, one per word, so a matrix by source type is wider than tall (and printed
 # transposed); 'gamma' never occurs, so its row is empty.
 WORDS = ["alpha", "beta", "gamma", "delta", "omega", "kappa", "sigma"]
-CODEBOOK = "name: Words\nversion: '1'\nphases:\n  - {id: early, label: Early}\n  - {id: late, label: Late}\ncodes:\n" + "".join(
-    f"  - id: {w}_code\n    label: {w.title()}\n    attributes: {{group: g{i % 2}}}\n    patterns:\n      lemmas: [{w}]\n"
-    for i, w in enumerate(WORDS))
+CODEBOOK = (
+    "name: Words\nversion: '1'\nphases:\n  - {id: early, label: Early}\n  - {id: late, label: Late}\ncodes:\n"
+    + "".join(
+        f"  - id: {w}_code\n    label: {w.title()}\n    attributes: {{group: g{i % 2}}}\n    patterns:\n      lemmas: [{w}]\n"
+        for i, w in enumerate(WORDS)
+    )
+)
 
 
 def _source(name: str, kind: str, extra: str, words: list[str]) -> str:
@@ -37,8 +41,13 @@ def _source(name: str, kind: str, extra: str, words: list[str]) -> str:
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
     write(tmp_path / "words.yaml", CODEBOOK)
-    write(tmp_path / "src" / "a.md", _source("a", "interview", "phase: early\nword_count: 175\n", ["alpha", "beta", "delta"]))
-    write(tmp_path / "src" / "b.md", _source("b", "meeting", "phase: late\nword_count: 9\n", ["omega", "kappa", "sigma"]))
+    write(
+        tmp_path / "src" / "a.md",
+        _source("a", "interview", "phase: early\nword_count: 175\n", ["alpha", "beta", "delta"]),
+    )
+    write(
+        tmp_path / "src" / "b.md", _source("b", "meeting", "phase: late\nword_count: 9\n", ["omega", "kappa", "sigma"])
+    )
     write(tmp_path / "src" / "c.md", _source("c", "meeting", "", ["alpha", "sigma"]))
     with Project.open(tmp_path / "p.db", create=True) as project:
         code_folder(tmp_path / "src", load_codebook(tmp_path / "words.yaml"), project, out_dir=None)
@@ -51,8 +60,9 @@ def test_integer_attributes_stay_integers_and_sort_as_numbers(db: Path, runner: 
     assert list(matrix.index) == ["9", "175", "(none)"]
     table = run_cli(runner, "matrix", "--rows", "word_count", "--cols", "attr:group", "-p", db).stdout
     assert "175" in table and "175.0" not in table and "9.0" not in table
-    rows = list(csv.reader(io.StringIO(run_cli(runner, "matrix", "--rows", "word_count", "--format", "csv",
-                                               "-p", db).stdout)))
+    rows = list(
+        csv.reader(io.StringIO(run_cli(runner, "matrix", "--rows", "word_count", "--format", "csv", "-p", db).stdout))
+    )
     assert [r[0] for r in rows[1:]] == ["9", "175", "(none)"]
 
 
@@ -91,7 +101,7 @@ def test_pdf_heatmaps(tmp_path: Path, db: Path, runner: CliRunner) -> None:
 
 def test_triangulate_does_not_count_none_as_a_phase_or_a_type(db: Path, runner: CliRunner) -> None:
     """alpha_code and sigma_code are each in one phased source and in c, which has no phase."""
-    from qualkam.triangulation import triangulation_table
+    from qualkam.analysis.triangulation import triangulation_table
 
     with Project.open(db) as project:
         rows = {r["code"]: r for r in triangulation_table(project).to_dict("records")}

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from qualkam.coding import code_folder
-from qualkam.decisions import add_memo, decide
+from qualkam.coding.decisions import add_memo, decide
+from qualkam.coding.run import code_folder
 from qualkam.errors import QualkamError
-from qualkam.store import Project
+from qualkam.store.project import Project
 
 from .conftest import INTERVIEW, write
 
@@ -32,12 +32,16 @@ def test_accept_reject_add_remove(coded: Project) -> None:
     assert decide(coded, "ana", seg, "soft_control", "accept").change == "unchanged"
     assert decide(coded, "ana", seg, "hard_control", "add").change == "inserted"
     assert decide(coded, "ana", seg, "hard_control", "remove").status == "rejected"
-    rows = {r["code_id"]: (r["origin"], r["status"]) for r in coded.query(
-        "SELECT code_id, origin, status FROM codings WHERE coder = 'ana'")}
+    rows = {
+        r["code_id"]: (r["origin"], r["status"])
+        for r in coded.query("SELECT code_id, origin, status FROM codings WHERE coder = 'ana'")
+    }
     assert rows == {"soft_control": ("rule", "accepted"), "hard_control": ("human", "rejected")}
     trail = coded.query("SELECT actor, action, entity, before, after FROM audit WHERE entity = 'coding' ORDER BY id")
     assert [(r["actor"], r["action"]) for r in trail] == [("ana", "accept"), ("ana", "add"), ("ana", "remove")]
-    assert json.loads(trail[2]["before"])["status"] == "accepted" and json.loads(trail[2]["after"])["status"] == "rejected"
+    assert (
+        json.loads(trail[2]["before"])["status"] == "accepted" and json.loads(trail[2]["after"])["status"] == "rejected"
+    )
 
 
 def test_a_machine_rerun_never_touches_decisions(coded: Project, tmp_path: Path, small_codebook) -> None:

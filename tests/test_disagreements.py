@@ -19,13 +19,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from qualkam.coding import code_folder
-from qualkam.decisions import decide
-from qualkam.disagreements import PER_UNIT, disagreements, render_html, render_markdown
+from qualkam.analysis.disagreements import PER_UNIT, disagreements, render_html, render_markdown
+from qualkam.coding.decisions import decide
+from qualkam.coding.run import code_folder
 from qualkam.errors import QualkamError
-from qualkam.store import Project
+from qualkam.store.project import Project
 
-from .conftest import write, run_cli as _run
+from .conftest import run_cli as _run
+from .conftest import write
 
 SIX_TURNS = """\
 ---
@@ -41,7 +42,9 @@ I: Anything else?
 Sam: Follow the procedure, always.
 """
 
-OTHER = "---\nid: int-b\ntype: interview\n---\nI: And the reporting lines?\nR: We trust each other. Gut feeling, mostly.\n"
+OTHER = (
+    "---\nid: int-b\ntype: interview\n---\nI: And the reporting lines?\nR: We trust each other. Gut feeling, mostly.\n"
+)
 
 H, S = "hard_control", "soft_control"
 CODINGS = {
@@ -91,14 +94,19 @@ def test_two_coders_units_confusion_agreement_prevalence(two: Path) -> None:
     assert (report.compared, report.skipped, report.differ) == (6, 2, 3), "int-b is missing for ana"
     assert list(report.units["segment"]) == [seg[("int-a", p)] for p in (1, 2, 5)]
     assert [tuple(r) for r in report.units[["ana", "ben"]].itertuples(index=False)] == [
-        ("hard_control; soft_control", "hard_control"), ("", "soft_control"), ("hard_control", "")]
+        ("hard_control; soft_control", "hard_control"),
+        ("", "soft_control"),
+        ("hard_control", ""),
+    ]
     assert report.units["speaker"].tolist() == ["Sam", "I", "Sam"]
     assert "<b>really</b>" in report.units["text"].iloc[1]
 
     confusion = report.confusion.set_index("code")
     assert confusion.loc[H, ["units", "both", "only_a", "only_b", "neither"]].tolist() == [6, 2, 1, 0, 3]
     assert confusion.loc[S, ["units", "both", "only_a", "only_b", "neither"]].tolist() == [6, 1, 1, 1, 3]
-    assert confusion.loc[H, "agreement"] == pytest.approx(5 / 6) and confusion.loc[S, "agreement"] == pytest.approx(4 / 6)
+    assert confusion.loc[H, "agreement"] == pytest.approx(5 / 6) and confusion.loc[S, "agreement"] == pytest.approx(
+        4 / 6
+    )
 
     assert report.agreement.loc["ana", "ben"] == pytest.approx(9 / 12) == report.agreement.loc["ben", "ana"]
     assert report.agreement.loc["ana", "mean"] == pytest.approx(0.75)
@@ -164,9 +172,15 @@ def test_markdown_and_html_hold_every_part(two: Path) -> None:
     with Project.open(two) as project:
         report = disagreements(project)
     md = render_markdown(report)
-    for part in ("## Units where the coders differ (3)", "## Confusion per code", "## Agreement between coders",
-                 "## Prevalence per coder", "| code | units | both | only ana | only ben | neither | agreement |",
-                 "- **ana**: (no code)", "6 compared (seen by every coder) · 2 skipped as missing"):
+    for part in (
+        "## Units where the coders differ (3)",
+        "## Confusion per code",
+        "## Agreement between coders",
+        "## Prevalence per coder",
+        "| code | units | both | only ana | only ben | neither | agreement |",
+        "- **ana**: (no code)",
+        "6 compared (seen by every coder) · 2 skipped as missing",
+    ):
         assert part in md, part
     assert "\\<b\\>really\\</b\\>" in md, "transcript text is escaped"
     page = render_html(report)

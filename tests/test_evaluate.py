@@ -18,11 +18,11 @@ import pytest
 from typer.testing import CliRunner
 
 from qualkam.cli import app
-from qualkam.coding import code_folder
-from qualkam.decisions import decide
-from qualkam.evaluate import evaluate, prf, scores
+from qualkam.coding.decisions import decide
+from qualkam.coding.evaluate import evaluate, prf, scores
+from qualkam.coding.run import code_folder
 from qualkam.errors import QualkamError
-from qualkam.store import Project
+from qualkam.store.project import Project
 
 from .conftest import INTERVIEW, write
 
@@ -68,10 +68,13 @@ def _insert_model(project: Project, segment: int, code: str, score: float, evide
             """INSERT INTO codings (segment_id, source_id, start, "end", text, code_id, coder, origin, status, score,
                evidence, created_at, updated_at)
                SELECT id, source_id, start, "end", text, ?, NULL, 'model', 'suggested', ?, ?, 'now', 'now'
-               FROM segments WHERE id = ?""", (code, score, evidence, segment))
+               FROM segments WHERE id = ?""",
+            (code, score, evidence, segment),
+        )
 
 
 # -- prf --------------------------------------------------------------------------------------
+
 
 def test_prf_counts_and_scores() -> None:
     tp, fp, fn, precision, recall, f1 = prf({1, 2, 3}, {2, 3, 4})
@@ -88,6 +91,7 @@ def test_prf_undefined_is_none_never_nan() -> None:
 
 
 # -- the library ------------------------------------------------------------------------------
+
 
 def test_per_code_precision_recall_f1_by_hand(reviewed: Path) -> None:
     with Project.open(reviewed) as project:
@@ -123,8 +127,12 @@ def test_per_rule_tp_and_fp(reviewed: Path) -> None:
     with Project.open(reviewed) as project:
         report = evaluate(project, "coder:ana")
     rules = {(r.code, r.rule): (r.tp, r.fp) for r in report.per_rule.itertuples()}
-    assert rules == {("hard_control", "lemma:sales target"): (1, 1), ("hard_control", "tokens:1"): (1, 0),
-                     ("soft_control", "lemma:trust each other"): (1, 0), ("soft_control", "lemma:gut feeling"): (1, 0)}
+    assert rules == {
+        ("hard_control", "lemma:sales target"): (1, 1),
+        ("hard_control", "tokens:1"): (1, 0),
+        ("soft_control", "lemma:trust each other"): (1, 0),
+        ("soft_control", "lemma:gut feeling"): (1, 0),
+    }
 
 
 def test_unseen_source_contributes_nothing(reviewed: Path) -> None:
@@ -182,8 +190,12 @@ def test_errors(coded: Path) -> None:
         with pytest.raises(QualkamError, match="no people's codings"):
             evaluate(project, "human")
         decide(project, "ana", _segments(project, "int-sales")[1], "hard_control", "accept")
-        for against, message in [("coder:zed", "unknown coder 'zed'.*ana"), ("consensus", "qualkam reconcile"),
-                                 ("auto", "choose from: human, consensus, coder:NAME"), ("coder:", "unknown --against")]:
+        for against, message in [
+            ("coder:zed", "unknown coder 'zed'.*ana"),
+            ("consensus", "qualkam reconcile"),
+            ("auto", "choose from: human, consensus, coder:NAME"),
+            ("coder:", "unknown --against"),
+        ]:
             with pytest.raises(QualkamError, match=message):
                 evaluate(project, against)
         with pytest.raises(QualkamError, match="unknown --suggest"):
@@ -203,9 +215,11 @@ def test_rejections_only_is_a_reference(coded: Path) -> None:
 
 # -- the CLI ----------------------------------------------------------------------------------
 
+
 def test_cli_table(reviewed: Path, runner: CliRunner) -> None:
-    result = runner.invoke(app, ["evaluate", "--against", "coder:ana", "--project", str(reviewed)],
-                           env={"COLUMNS": "120"})
+    result = runner.invoke(
+        app, ["evaluate", "--against", "coder:ana", "--project", str(reviewed)], env={"COLUMNS": "120"}
+    )
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert out.index("hard_control") < out.index("soft_control")
@@ -224,8 +238,20 @@ def test_cli_show_limits_the_lists(reviewed: Path, runner: CliRunner) -> None:
 def test_cli_json_has_no_nan(reviewed: Path, runner: CliRunner) -> None:
     with Project.open(reviewed) as project:
         decide(project, "ana", _segments(project, "int-sales")[2], "control", "add")
-    result = runner.invoke(app, ["evaluate", "--against", "coder:ana", "--codes", "control,hard_control,soft_control",
-                                 "--format", "json", "--project", str(reviewed)])
+    result = runner.invoke(
+        app,
+        [
+            "evaluate",
+            "--against",
+            "coder:ana",
+            "--codes",
+            "control,hard_control,soft_control",
+            "--format",
+            "json",
+            "--project",
+            str(reviewed),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "NaN" not in result.stdout
     data = json.loads(result.stdout, parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
@@ -239,8 +265,9 @@ def test_cli_json_has_no_nan(reviewed: Path, runner: CliRunner) -> None:
 
 def test_cli_csv_to_file(reviewed: Path, runner: CliRunner, tmp_path: Path) -> None:
     target = tmp_path / "eval.csv"
-    result = runner.invoke(app, ["evaluate", "--against", "coder:ana", "--format", "csv", "--out", str(target),
-                                 "--project", str(reviewed)])
+    result = runner.invoke(
+        app, ["evaluate", "--against", "coder:ana", "--format", "csv", "--out", str(target), "--project", str(reviewed)]
+    )
     assert result.exit_code == 0, result.output
     lines = target.read_text(encoding="utf-8").splitlines()
     assert lines[0] == "code,label,reference,suggested,tp,fp,fn,precision,recall,f1"
@@ -248,9 +275,11 @@ def test_cli_csv_to_file(reviewed: Path, runner: CliRunner, tmp_path: Path) -> N
 
 
 def test_cli_errors_exit_2(reviewed: Path, runner: CliRunner) -> None:
-    for args, message in [(["--against", "coder:zed"], "unknown coder 'zed'"),
-                          (["--suggest", "model"], "run qualkam train, then qualkam code --suggest model"),
-                          (["--format", "xml"], "unknown --format")]:
+    for args, message in [
+        (["--against", "coder:zed"], "unknown coder 'zed'"),
+        (["--suggest", "model"], "run qualkam train, then qualkam code --suggest model"),
+        (["--format", "xml"], "unknown --format"),
+    ]:
         result = runner.invoke(app, ["evaluate", *args, "--project", str(reviewed)])
         assert result.exit_code == 2, args
         assert message in result.stderr and "Traceback" not in result.output
@@ -258,21 +287,27 @@ def test_cli_errors_exit_2(reviewed: Path, runner: CliRunner) -> None:
 
 def test_cli_model_success(reviewed: Path, runner: CliRunner) -> None:
     """Model evidence is similar coded segments, without offsets: shown as where it resembles."""
-    similar = json.dumps([{"segment": 99, "source": "int-other", "text": "We trust them.", "similarity": 0.4,
-                           "rule": "model:similar"}])
+    similar = json.dumps(
+        [{"segment": 99, "source": "int-other", "text": "We trust them.", "similarity": 0.4, "rule": "model:similar"}]
+    )
     with Project.open(reviewed) as project:
         s0, _, s2 = _segments(project, "int-sales")
         _insert_model(project, s2, "soft_control", 0.9, similar)
         _insert_model(project, s0, "soft_control", 0.7, similar)
-    result = runner.invoke(app, ["evaluate", "--against", "coder:ana", "--suggest", "model", "--format", "json",
-                                 "--project", str(reviewed)])
+    result = runner.invoke(
+        app,
+        ["evaluate", "--against", "coder:ana", "--suggest", "model", "--format", "json", "--project", str(reviewed)],
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["suggest"] == "model" and data["overall"]["micro"]["tp"] == 1
     assert data["false_positives"][0]["evidence"] == "similar to int-other · segment 99"
     assert data["rules"] == [{"code": "soft_control", "rule": "model:similar", "tp": 1, "fp": 1, "precision": 0.5}]
-    table = runner.invoke(app, ["evaluate", "--against", "coder:ana", "--suggest", "model",
-                                "--project", str(reviewed)], env={"COLUMNS": "120"})
+    table = runner.invoke(
+        app,
+        ["evaluate", "--against", "coder:ana", "--suggest", "model", "--project", str(reviewed)],
+        env={"COLUMNS": "120"},
+    )
     assert table.exit_code == 0 and "similar to int-other" in table.stdout
 
 

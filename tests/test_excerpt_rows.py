@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from qualkam.codebook import load_codebook
-from qualkam.coding import code_folder
-from qualkam.decisions import decide
-from qualkam.export import excerpts_frame, write_outputs
-from qualkam.report import build_report
-from qualkam.retrieval import retrieve, to_html, to_json, to_markdown
-from qualkam.store import Project
+from qualkam.analysis.excerpts import retrieve, to_html, to_json, to_markdown
+from qualkam.coding.codebook import load_codebook
+from qualkam.coding.decisions import decide
+from qualkam.coding.run import code_folder
+from qualkam.render.outputs import excerpts_frame, write_outputs
+from qualkam.render.report import build_report
+from qualkam.store.project import Project
 
 from .conftest import run_cli, write
 from .test_retrieval import build_corpus, segment_of
@@ -111,7 +111,9 @@ def test_cli_every_format_merges_and_by_coder_splits(runner: CliRunner, db: Path
     assert [d["coders"] for d in data if d["coders"]] == [["ana", "ben"]]
     table = run_cli(runner, "excerpts", "--code", "soft_control", "-p", db).stdout
     assert table.count("Sales Director") == 1 and "ana, ben" in table
-    per_coder_md = run_cli(runner, "excerpts", "--code", "soft_control", "--format", "md", "--by-coder", "-p", db).stdout
+    per_coder_md = run_cli(
+        runner, "excerpts", "--code", "soft_control", "--format", "md", "--by-coder", "-p", db
+    ).stdout
     assert per_coder_md.count("Gut feelings") == 2 and "(accepted by ana)" in per_coder_md
 
 
@@ -124,17 +126,23 @@ def test_report_quotes_each_passage_once(db: Path) -> None:
 
 def test_excerpts_carry_the_segments_time_in_the_recording(db: Path, runner: CliRunner) -> None:
     with Project.open(db) as project:
-        frame = retrieve(project, codes=["soft_control"], source_types=["meeting"], speakers=["Tom Reed"],
-                         layer="suggestions")
+        frame = retrieve(
+            project, codes=["soft_control"], source_types=["meeting"], speakers=["Tom Reed"], layer="suggestions"
+        )
         call = frame[frame["source"] == "call-07"].iloc[0]
         assert (call["time_start"], call["time_end"]) == ("00:01:02.000", "00:01:40.000")
         untimed = frame[frame["source"] == "meeting-09"].iloc[0]
         assert untimed["time_start"] is None or untimed["time_start"] != untimed["time_start"]
         md, html, data = to_markdown(frame), to_html(frame), json.loads(to_json(frame))
     assert "00:01:02.000–00:01:40.000" in md and "00:01:02.000–00:01:40.000" in html
-    assert {"time_start": "00:01:02.000", "time_end": "00:01:40.000"}.items() <= next(d for d in data if d["source"] == "call-07").items()
-    rows = list(csv.DictReader(io.StringIO(run_cli(runner, "excerpts", "--speaker", "Tom Reed", "--format", "csv",
-                                                   "-p", db).stdout)))
+    assert {"time_start": "00:01:02.000", "time_end": "00:01:40.000"}.items() <= next(
+        d for d in data if d["source"] == "call-07"
+    ).items()
+    rows = list(
+        csv.DictReader(
+            io.StringIO(run_cli(runner, "excerpts", "--speaker", "Tom Reed", "--format", "csv", "-p", db).stdout)
+        )
+    )
     timed = [r for r in rows if r["source"] == "call-07"]
     assert timed and timed[0]["time_start"] == "00:01:02.000" and timed[0]["time_end"] == "00:01:40.000"
 
@@ -144,7 +152,7 @@ def test_outputs_written_in_the_old_layout_are_rebuilt(db: Path, tmp_path: Path)
     layout) is rebuilt even though the project has not changed since."""
     import json as _json
 
-    from qualkam.export import MANIFEST
+    from qualkam.render.outputs import MANIFEST
 
     out = tmp_path / "out"
     with Project.open(db) as project:
@@ -153,8 +161,10 @@ def test_outputs_written_in_the_old_layout_are_rebuilt(db: Path, tmp_path: Path)
         del manifest["made_from"]["layout"]
         (out / MANIFEST).write_text(_json.dumps(manifest), encoding="utf-8")
         (out / "excerpts.csv").write_text("source,coder\n", encoding="utf-8")
-        manifest["files"]["excerpts.csv"] = [(out / "excerpts.csv").stat().st_size,
-                                             (out / "excerpts.csv").stat().st_mtime_ns]
+        manifest["files"]["excerpts.csv"] = [
+            (out / "excerpts.csv").stat().st_size,
+            (out / "excerpts.csv").stat().st_mtime_ns,
+        ]
         (out / MANIFEST).write_text(_json.dumps(manifest), encoding="utf-8")
         write_outputs(project, out)
     assert (out / "excerpts.csv").read_text(encoding="utf-8").startswith("source,segment,")

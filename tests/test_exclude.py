@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qualkam.coding import code_folder
+from qualkam.coding.run import code_folder
 from qualkam.errors import InputError
-from qualkam.ingest import discover
-from qualkam.store import Project
+from qualkam.sources.ingest import discover
+from qualkam.store.project import Project
 
 from .conftest import INTERVIEW, OTHER, run_cli, write
 
@@ -21,7 +21,9 @@ def _names(files: list[Path], root: Path) -> list[str]:
     return [p.relative_to(root).as_posix() for p in files]
 
 
-def test_code_dot_inside_the_data_folder_twice_reads_no_qualkam_file(runner, tmp_path, small_codebook_path, monkeypatch) -> None:
+def test_code_dot_inside_the_data_folder_twice_reads_no_qualkam_file(
+    runner, tmp_path, small_codebook_path, monkeypatch
+) -> None:
     src = tmp_path / "src"
     write(src / "int.md", INTERVIEW)
     write(src / "b.md", OTHER)
@@ -86,8 +88,21 @@ def test_exclude_globs_and_qualkamignore_files(tmp_path, small_codebook, runner,
     with Project.open(tmp_path / "p.db", create=True) as project:
         report = code_folder(src, small_codebook, project, out_dir=None, exclude=["team/"])
     assert report.problems == [] and report.files == 2
-    result = run_cli(runner, "code", src, "-c", small_codebook_path, "-p", tmp_path / "q.db", "-o", tmp_path / "out",
-                     "--exclude", "int.md", "--exclude", "team/")
+    result = run_cli(
+        runner,
+        "code",
+        src,
+        "-c",
+        small_codebook_path,
+        "-p",
+        tmp_path / "q.db",
+        "-o",
+        tmp_path / "out",
+        "--exclude",
+        "int.md",
+        "--exclude",
+        "team/",
+    )
     assert result.exit_code == 0, result.output
     assert "files 1 · coded 1" in result.output
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from qualkam.coding.segment import resolve_turns, text_turns
 from qualkam.errors import SourceError
-from qualkam.formats import read_source
-from qualkam.metadata import build_meta
-from qualkam.segment import resolve_turns, text_turns
+from qualkam.sources.formats import read_source
+from qualkam.sources.metadata import build_meta
 
 from .conftest import FIXTURES, write
 
@@ -18,7 +18,9 @@ def _turns(path: Path, fields: dict | None = None):
     raw = read_source(path)
     meta = build_meta({**(fields or {}), **(raw.front_matter or {})}, str(path))
     turns = raw.cue_turns if raw.cue_turns is not None else text_turns(raw.text, meta)
-    return raw, [(s, r, u, t.time_start, t.time_end, raw.text[t.start:t.end]) for t, s, r, u in resolve_turns(turns, meta)]
+    return raw, [
+        (s, r, u, t.time_start, t.time_end, raw.text[t.start : t.end]) for t, s, r, u in resolve_turns(turns, meta)
+    ]
 
 
 def test_docx_paragraphs_and_table_rows_become_turns() -> None:
@@ -34,13 +36,16 @@ def test_docx_paragraphs_and_table_rows_become_turns() -> None:
 
 
 def test_vtt_voice_tags_and_zoom_prefixes_merge_consecutive_cues(tmp_path: Path) -> None:
-    path = write(tmp_path / "m.vtt", (
-        "WEBVTT\n\n"
-        "1\n00:00:01.000 --> 00:00:03.000\nZ. Victor Zhou (xinbenlv): We trust each other.\n\n"
-        "2\n00:00:03.500 --> 00:00:05.000\nZ. Victor Zhou (xinbenlv): The reporting lines are clear.\n\n"
-        "3\n00:00:06.000 --> 00:00:08.250\n<v Ann Lee>Gut feeling, mostly.</v>\n\n"
-        "4\n00:00:09.000 --> 00:00:10.000\nTom: See https://example.org: fine.\n"
-    ))
+    path = write(
+        tmp_path / "m.vtt",
+        (
+            "WEBVTT\n\n"
+            "1\n00:00:01.000 --> 00:00:03.000\nZ. Victor Zhou (xinbenlv): We trust each other.\n\n"
+            "2\n00:00:03.500 --> 00:00:05.000\nZ. Victor Zhou (xinbenlv): The reporting lines are clear.\n\n"
+            "3\n00:00:06.000 --> 00:00:08.250\n<v Ann Lee>Gut feeling, mostly.</v>\n\n"
+            "4\n00:00:09.000 --> 00:00:10.000\nTom: See https://example.org: fine.\n"
+        ),
+    )
     raw, turns = _turns(path, {"participants": {"Ann Lee": {"role": "Product Manager", "unit": "non-KAM"}}})
     assert [t[0] for t in turns] == ["Z. Victor Zhou (xinbenlv)", "Ann Lee", "Tom"]
     first = turns[0]
@@ -53,13 +58,16 @@ def test_vtt_voice_tags_and_zoom_prefixes_merge_consecutive_cues(tmp_path: Path)
 
 
 def test_srt_cues_with_and_without_speakers(tmp_path: Path) -> None:
-    path = write(tmp_path / "s.srt", (
-        "1\n00:00:01,000 --> 00:00:02,000\nKate: Everything slowed down.\n\n"
-        "2\n00:00:02,100 --> 00:00:03,000\nKate: We signed off <i>twice</i>.\n\n"
-        "3\n00:00:10,000 --> 00:00:11,000\nand then nobody knew\n\n"
-        "4\n00:00:11,200 --> 00:00:12,000\nwho owned the plan\n\n"
-        "5\n00:00:20,000 --> 00:00:21,000\nmuch later\n"
-    ))
+    path = write(
+        tmp_path / "s.srt",
+        (
+            "1\n00:00:01,000 --> 00:00:02,000\nKate: Everything slowed down.\n\n"
+            "2\n00:00:02,100 --> 00:00:03,000\nKate: We signed off <i>twice</i>.\n\n"
+            "3\n00:00:10,000 --> 00:00:11,000\nand then nobody knew\n\n"
+            "4\n00:00:11,200 --> 00:00:12,000\nwho owned the plan\n\n"
+            "5\n00:00:20,000 --> 00:00:21,000\nmuch later\n"
+        ),
+    )
     raw, turns = _turns(path)
     assert raw.format == "srt"
     assert [t[0] for t in turns] == ["Kate", None, None]

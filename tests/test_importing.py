@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from qualkam.coding import code_folder
+from qualkam.coding.run import code_folder
 from qualkam.errors import InputError
-from qualkam.importing import ImportRowsError, import_codings, read_table, segments_for_span
-from qualkam.store import Project
+from qualkam.interchange.codings_import import ImportRowsError, import_codings, read_table, segments_for_span
+from qualkam.store.project import Project
 
-from .conftest import INTERVIEW, write, run_cli as _run
+from .conftest import INTERVIEW, write
+from .conftest import run_cli as _run
 
 A, B, C = (1, 3, 34), (2, 50, 152), (3, 161, 216)
 
@@ -40,9 +41,13 @@ def _csv(tmp_path: Path, text: str, name: str = "spans.csv") -> Path:
 
 def _codings(db: Path) -> list[tuple]:
     with Project.open(db) as project:
-        return [tuple(r) for r in project.query(
-            'SELECT segment_id, code_id, coder, origin, status, start, "end", text, memo FROM codings '
-            "WHERE coder IS NOT NULL ORDER BY coder, segment_id, code_id")]
+        return [
+            tuple(r)
+            for r in project.query(
+                'SELECT segment_id, code_id, coder, origin, status, start, "end", text, memo FROM codings '
+                "WHERE coder IS NOT NULL ORDER BY coder, segment_id, code_id"
+            )
+        ]
 
 
 def _audit_count(db: Path) -> int:
@@ -50,23 +55,29 @@ def _audit_count(db: Path) -> int:
         return project.query("SELECT COUNT(*) FROM audit")[0][0]
 
 
-@pytest.mark.parametrize("span, expected", [
-    ((83, 103), [(2, 83, 103)]),                    # inside B: B holds all of the span
-    ((130, 190), [(3, 161, 190)]),                  # across B and C: C holds 29 of 60 (no) but 29 of C's 55 is over half
-    ((100, 216), [(2, 100, 152), (3, 161, 216)]),   # 52 of B's 102 and all of C
-    ((101, 216), [(2, 101, 152), (3, 161, 216)]),   # exactly half of B (51 of 102) still codes it
-    ((102, 216), [(3, 161, 216)]),                  # 50 of B's 102 and 50 of the span's 114: B is not coded
-    ((20, 70), []),                                 # 14 of A, 20 of B: less than half of either, and of the span
-])
+@pytest.mark.parametrize(
+    "span, expected",
+    [
+        ((83, 103), [(2, 83, 103)]),  # inside B: B holds all of the span
+        ((130, 190), [(3, 161, 190)]),  # across B and C: C holds 29 of 60 (no) but 29 of C's 55 is over half
+        ((100, 216), [(2, 100, 152), (3, 161, 216)]),  # 52 of B's 102 and all of C
+        ((101, 216), [(2, 101, 152), (3, 161, 216)]),  # exactly half of B (51 of 102) still codes it
+        ((102, 216), [(3, 161, 216)]),  # 50 of B's 102 and 50 of the span's 114: B is not coded
+        ((20, 70), []),  # 14 of A, 20 of B: less than half of either, and of the span
+    ],
+)
 def test_overlap_rule_hand_computed(span: tuple[int, int], expected: list[tuple[int, int, int]]) -> None:
     assert segments_for_span(*span, [A, B, C]) == expected
 
 
 def test_long_csv_spans_become_codings_with_clipped_spans(runner: CliRunner, db: Path, tmp_path: Path) -> None:
-    spans = _csv(tmp_path, "source,start,end,code,memo\n"
-                           "int-sales,83,103,hard_control,imposed\n"     # inside B, a suggestion: origin rule
-                           "int-sales,130,190,soft_control,\n"           # across B and C: codes C only
-                           "int-sales,101,216,hard_control,\n")          # half of B (merges with row 2) and all of C
+    spans = _csv(
+        tmp_path,
+        "source,start,end,code,memo\n"
+        "int-sales,83,103,hard_control,imposed\n"  # inside B, a suggestion: origin rule
+        "int-sales,130,190,soft_control,\n"  # across B and C: codes C only
+        "int-sales,101,216,hard_control,\n",
+    )  # half of B (merges with row 2) and all of C
     result = _run(runner, "import", "codings", spans, "--coder", "ana", "--project", db)
     assert result.exit_code == 0, result.output
     assert "(long CSV, ana): 3 new, 0 changed, 0 unchanged codings · 3 rows read" in result.output
@@ -84,28 +95,33 @@ def test_long_csv_spans_become_codings_with_clipped_spans(runner: CliRunner, db:
 
 
 def test_coder_column_overrides_and_makes_coder_optional(db: Path, tmp_path: Path) -> None:
-    spans = _csv(tmp_path, "source,start,end,code,coder\n"
-                           "int-sales,83,103,hard_control,ben\n"
-                           "int-sales,83,103,hard_control,\n")
+    spans = _csv(
+        tmp_path, "source,start,end,code,coder\nint-sales,83,103,hard_control,ben\nint-sales,83,103,hard_control,\n"
+    )
     with Project.open(db) as project:
         with pytest.raises(ImportRowsError) as caught:
             import_codings(project, spans)
-        assert [str(p) for p in caught.value.problems] == ["row 3: no coder: fill the coder column or pass --coder NAME"]
+        assert [str(p) for p in caught.value.problems] == [
+            "row 3: no coder: fill the coder column or pass --coder NAME"
+        ]
         report = import_codings(project, spans, coder="ana")
     assert (report.new, report.coders) == (2, ["ana", "ben"])
     assert [(c[0], c[2]) for c in _codings(db)] == [(2, "ana"), (2, "ben")]
 
 
 def test_bad_rows_are_all_reported_and_nothing_imported(runner: CliRunner, db: Path, tmp_path: Path) -> None:
-    spans = _csv(tmp_path, "source,start,end,code\n"
-                           "int-sales,83,103,hard_control\n"      # 2: good, but the file is all or nothing
-                           "int-sales,83,103,hard_contrl\n"       # 3: unknown code
-                           "int-sale,83,103,hard_control\n"       # 4: unknown source
-                           "int-sales,-5,10,hard_control\n"       # 5: negative
-                           "int-sales,40,40,hard_control\n"       # 6: empty span
-                           "int-sales,200,999,hard_control\n"     # 7: beyond the text (217 characters)
-                           "int-sales,abc,103,hard_control\n"     # 8: not a number
-                           "int-sales,20,70,hard_control\n")      # 9: codes no segment
+    spans = _csv(
+        tmp_path,
+        "source,start,end,code\n"
+        "int-sales,83,103,hard_control\n"  # 2: good, but the file is all or nothing
+        "int-sales,83,103,hard_contrl\n"  # 3: unknown code
+        "int-sale,83,103,hard_control\n"  # 4: unknown source
+        "int-sales,-5,10,hard_control\n"  # 5: negative
+        "int-sales,40,40,hard_control\n"  # 6: empty span
+        "int-sales,200,999,hard_control\n"  # 7: beyond the text (217 characters)
+        "int-sales,abc,103,hard_control\n"  # 8: not a number
+        "int-sales,20,70,hard_control\n",
+    )  # 9: codes no segment
     before, audit = _codings(db), _audit_count(db)
     result = _run(runner, "import", "codings", spans, "--coder", "ana", "--project", db)
     assert result.exit_code == 2
@@ -146,17 +162,25 @@ def test_semicolon_csv_and_xlsx_long_files(db: Path, tmp_path: Path) -> None:
         assert import_codings(project, tmp_path / "spans.xlsx", "ana").new == 1
 
 
-@pytest.mark.parametrize("name, content, message", [
-    ("missing.csv", None, "missing.csv: no such file"),
-    ("empty.csv", b"", "empty.csv: empty file; nothing to import"),
-    ("blank.xlsx", b"   \n", "blank.xlsx: empty file; nothing to import"),
-    ("header.csv", b"source,start,end,code\n", "header.csv: a header but no rows"),
-    ("notes.pdf", b"%PDF-1.4", "notes.pdf: not a CSV or XLSX file (.pdf)"),
-    ("fake.xlsx", b"not a zip at all", "fake.xlsx: not a readable XLSX workbook"),
-    ("other.csv", b"name,age\nana,3\n", "other.csv: not a coding sheet (columns segment, codes, ...) nor a long CSV"),
-])
-def test_bad_files_give_one_clear_line(runner: CliRunner, db: Path, tmp_path: Path, name: str,
-                                       content: bytes | None, message: str) -> None:
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("missing.csv", None, "missing.csv: no such file"),
+        ("empty.csv", b"", "empty.csv: empty file; nothing to import"),
+        ("blank.xlsx", b"   \n", "blank.xlsx: empty file; nothing to import"),
+        ("header.csv", b"source,start,end,code\n", "header.csv: a header but no rows"),
+        ("notes.pdf", b"%PDF-1.4", "notes.pdf: not a CSV or XLSX file (.pdf)"),
+        ("fake.xlsx", b"not a zip at all", "fake.xlsx: not a readable XLSX workbook"),
+        (
+            "other.csv",
+            b"name,age\nana,3\n",
+            "other.csv: not a coding sheet (columns segment, codes, ...) nor a long CSV",
+        ),
+    ],
+)
+def test_bad_files_give_one_clear_line(
+    runner: CliRunner, db: Path, tmp_path: Path, name: str, content: bytes | None, message: str
+) -> None:
     path = tmp_path / name
     if content is not None:
         path.write_bytes(content)
@@ -181,9 +205,10 @@ def test_help_documents_the_overlap_rule(runner: CliRunner) -> None:
 
 def test_an_error_from_the_store_rolls_back_the_whole_file(db: Path, tmp_path: Path) -> None:
     # Row 2 is applied first; row 3's coder name is refused by apply_decision inside the transaction.
-    spans = _csv(tmp_path, "source,start,end,code,coder\n"
-                           "int-sales,83,103,hard_control,ana\n"
-                           "int-sales,161,216,soft_control,qualkam-bot\n")
+    spans = _csv(
+        tmp_path,
+        "source,start,end,code,coder\nint-sales,83,103,hard_control,ana\nint-sales,161,216,soft_control,qualkam-bot\n",
+    )
     with Project.open(db) as project:
         audit = _audit_count(db)
         with pytest.raises(ImportRowsError) as caught:

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from qualkam import formats, ingest
-from qualkam.codebook import load_codebook
-from qualkam.coding import code_folder
-from qualkam.decisions import Action, decide
-from qualkam.export import MANIFEST, write_outputs
-from qualkam.segment import Unit
-from qualkam.store import Project
+from qualkam.coding.codebook import load_codebook
+from qualkam.coding.decisions import Action, decide
+from qualkam.coding.run import code_folder
+from qualkam.coding.segment import Unit
+from qualkam.render.outputs import MANIFEST, write_outputs
+from qualkam.sources import formats, ingest
+from qualkam.store.project import Project
 
 from .conftest import INTERVIEW, OTHER, write
 
@@ -37,7 +37,7 @@ def age(*paths: Path, seconds: float = 100) -> None:
 
 @pytest.fixture
 def reads(monkeypatch) -> list[str]:
-    """The files a run reads (qualkam.ingest calls formats.read_source for each)."""
+    """The files a run reads (qualkam.sources.ingest calls formats.read_source for each)."""
     seen: list[str] = []
     real = formats.read_source
 
@@ -127,8 +127,9 @@ def test_an_unread_file_still_claims_its_id(folder, small_codebook, project) -> 
     run(folder, project, small_codebook)
     age(write(folder / "zz.md", OTHER.replace("reporting", "reward")))  # the same id as b.md
     report = run(folder, project, small_codebook)
-    assert [str(p) for p in report.skipped] == [f"{folder / 'zz.md'}: id 'int-b' is already used by {folder / 'b.md'}; "
-                                                "give each source its own id"]
+    assert [str(p) for p in report.skipped] == [
+        f"{folder / 'zz.md'}: id 'int-b' is already used by {folder / 'b.md'}; give each source its own id"
+    ]
 
 
 def test_a_source_removed_from_the_project_is_read_again(folder, small_codebook, project, reads) -> None:
@@ -147,7 +148,9 @@ def test_the_revision_counts_only_transactions_that_change_something(folder, sma
     uid, start = project.revision()
     assert start > 0 and len(uid) == 32
     run(folder, project, small_codebook)
-    assert project.revision() == (uid, start), "a re-run with nothing changed writes nothing (the codebook is current too)"
+    assert project.revision() == (uid, start), (
+        "a re-run with nothing changed writes nothing (the codebook is current too)"
+    )
     with project.transaction() as conn:
         conn.execute("SELECT COUNT(*) FROM sources").fetchone()
     assert project.revision() == (uid, start)
@@ -161,7 +164,9 @@ def test_outputs_from_an_unchanged_project_are_not_written_again(folder, small_c
     code_folder(folder, small_codebook, project, out_dir=out)
     stamps = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
     assert set(stamps) == {"excerpts.csv", "matrix_phase_code.csv", "matrix_source_type_code.csv", MANIFEST}
-    assert oct((out / "excerpts.csv").stat().st_mode & 0o777) == oct(0o666 & ~current_umask()), "not private to its owner"
+    assert oct((out / "excerpts.csv").stat().st_mode & 0o777) == oct(0o666 & ~current_umask()), (
+        "not private to its owner"
+    )
     code_folder(folder, small_codebook, project, out_dir=out)
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == stamps, "nothing changed: nothing rewritten"
 

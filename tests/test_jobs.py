@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from qualkam import coding, parallel
-from qualkam.codebook import load_codebook
-from qualkam.coding import code_folder, resolve_jobs
+from qualkam import parallel
+from qualkam.coding import run as coding
+from qualkam.coding.codebook import load_codebook
+from qualkam.coding.run import code_folder, resolve_jobs
 from qualkam.errors import QualkamError
 from qualkam.parallel import ordered_map
-from qualkam.store import Project
+from qualkam.store.project import Project
 
 from .conftest import ROOT, run_cli
 
@@ -57,8 +58,9 @@ def test_one_and_two_jobs_give_identical_stores_and_outputs(tmp_path: Path) -> N
     path = folder / "interviews" / "int-06-sales-director.txt"
     text = path.read_text(encoding="utf-8")
     path.write_text(text + "\nResearcher: And the forecast for next year?\n", encoding="utf-8")
-    again = [run(folder, tmp_path / f"{name}.db", tmp_path / f"again{jobs}", jobs)
-             for name, jobs in (("one", 1), ("two", 2))]
+    again = [
+        run(folder, tmp_path / f"{name}.db", tmp_path / f"again{jobs}", jobs) for name, jobs in (("one", 1), ("two", 2))
+    ]
     assert [(r.coded, r.unchanged) for r in again] == [(1, 21), (1, 21)]
     assert dump(tmp_path / "one.db") == dump(tmp_path / "two.db")
     assert outputs(tmp_path / "again1") == outputs(tmp_path / "again2")
@@ -75,7 +77,9 @@ def test_jobs_option_on_the_command_line(tmp_path: Path, runner) -> None:
             assert project.counts()["sources"] == 0, "refused before anything was coded"
 
 
-def test_default_jobs_use_every_core_unless_workers_start_slowly_for_a_small_folder(tmp_path: Path, monkeypatch) -> None:
+def test_default_jobs_use_every_core_unless_workers_start_slowly_for_a_small_folder(
+    tmp_path: Path, monkeypatch
+) -> None:
     files = [tmp_path / f"{n}.txt" for n in range(3)]
     for path in files:
         path.write_text("x" * 400, encoding="utf-8")
@@ -104,8 +108,9 @@ def test_ordered_map_keeps_order_and_passes_through_items_with_nothing_to_do() -
     expected = [(f"k{n}", None if n % 3 == 0 else n * n) for n in range(20)]
     assert list(ordered_map(iter(items), square)) == expected
     assert list(ordered_map(iter(items), square, 2, square)) == expected
-    assert list(ordered_map(iter([("a", None)]), square, 2, lambda n: n)) == [("a", None)], \
+    assert list(ordered_map(iter([("a", None)]), square, 2, lambda n: n)) == [("a", None)], (
         "nothing to compute: no pool is started (the lambda could not even be sent to one)"
+    )
 
 
 def test_ordered_map_consumes_lazily_and_reraises_a_worker_error() -> None:

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import pytest
 
-from qualkam.codebook import load_codebook, resolve_path
-from qualkam.nlp import load_pipeline
-from qualkam.suggest import Suggester
+from qualkam.coding.codebook import load_codebook, resolve_path
+from qualkam.coding.nlp import load_pipeline
+from qualkam.coding.suggest import Suggester
 
 from .conftest import ROOT
 
 DIMENSIONS = [
-    "bureaucratic_disposition", "division_of_labour", "social_ordering", "kam_importance", "mode_of_control",
-    "decision_making", "vision", "locale_of_power", "objective",
+    "bureaucratic_disposition",
+    "division_of_labour",
+    "social_ordering",
+    "kam_importance",
+    "mode_of_control",
+    "decision_making",
+    "vision",
+    "locale_of_power",
+    "objective",
 ]
 
 
@@ -48,9 +55,17 @@ def test_nine_dimensions_each_with_two_poles(kam) -> None:
 def test_creep_coordination_and_japan_themes(kam) -> None:
     assert len(kam.children("bureaucratic_creep")) == 7
     assert {c.id for c in kam.children("coordination")} == {
-        "front_end_coordination", "back_end_coordination", "organisational_transformation"}
+        "front_end_coordination",
+        "back_end_coordination",
+        "organisational_transformation",
+    }
     assert {c.id for c in kam.children("japan_themes")} == {
-        "kam_vs_non_kam_unit", "formalisation_centralisation", "knowledge_sharing", "customer_kpis", "sfa_crm"}
+        "kam_vs_non_kam_unit",
+        "formalisation_centralisation",
+        "knowledge_sharing",
+        "customer_kpis",
+        "sfa_crm",
+    }
 
 
 def test_every_code_is_written_for_a_coder(kam) -> None:

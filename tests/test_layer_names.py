@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from qualkam.decisions import decide
-from qualkam.store import Project
+from qualkam.coding.decisions import decide
+from qualkam.store.project import Project
 
 from .conftest import code_two_sources, run_cli
 
@@ -45,7 +45,7 @@ def test_every_command_with_from_accepts_every_layer(coded: Path, tmp_path: Path
 
 
 def test_all_counts_rejected_codings_that_auto_leaves_out(coded: Path) -> None:
-    from qualkam.matrix import codings_frame
+    from qualkam.analysis.matrix import codings_frame
 
     with Project.open(coded) as project:
         everything, auto = codings_frame(project, "all"), codings_frame(project, "auto")

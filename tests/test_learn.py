@@ -16,17 +16,26 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qualkam.codebook import load_codebook
-from qualkam.coding import code_folder
-from qualkam.decisions import Action, decide
-from qualkam.errors import QualkamError
-from qualkam.export import excerpts_frame
-from qualkam.learn import (
-    DEFAULT_THRESHOLD, NoModelError, assign_folds, best_threshold, calibrate, cross_validate, latest_thresholds,
-    load_model, platt, train, training_set,
+from qualkam.coding.codebook import load_codebook
+from qualkam.coding.decisions import Action, decide
+from qualkam.coding.learn import (
+    DEFAULT_THRESHOLD,
+    NoModelError,
+    assign_folds,
+    best_threshold,
+    calibrate,
+    cross_validate,
+    latest_thresholds,
+    load_model,
+    platt,
+    train,
+    training_set,
 )
-from qualkam.review import Filters, build_queue
-from qualkam.store import Project
+from qualkam.coding.review import Filters, build_queue
+from qualkam.coding.run import code_folder
+from qualkam.errors import QualkamError
+from qualkam.render.outputs import excerpts_frame
+from qualkam.store.project import Project
 
 from .conftest import write
 
@@ -86,8 +95,9 @@ def build_project(root: Path) -> Path:
             if kind:
                 decide(project, "ana", seg["id"], kind, Action.add)
             elif project.query("SELECT 1 FROM codings WHERE segment_id = ? AND coder IS NULL", (seg["id"],)):
-                for row in project.query("SELECT code_id FROM codings WHERE segment_id = ? AND coder IS NULL",
-                                         (seg["id"],)):
+                for row in project.query(
+                    "SELECT code_id FROM codings WHERE segment_id = ? AND coder IS NULL", (seg["id"],)
+                ):
                     decide(project, "ana", seg["id"], row[0], Action.reject)
         for seg in segments[:2]:  # two examples only: too few to learn
             decide(project, "ana", seg["id"], "rare", Action.add)
@@ -114,10 +124,12 @@ def trained(base: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def copy(tmp_path: Path):
     """A writable copy of a module-level project."""
+
     def make(source: Path) -> Path:
         target = tmp_path / "project.db"
         shutil.copy(source, target)
         return target
+
     return make
 
 
@@ -230,8 +242,10 @@ def test_code_with_the_model_stores_calibrated_suggestions_with_evidence(base: P
     report = _code(db, base / "src", "model")
     assert report.coded == 7 and report.model_id == 1, "a new suggest mode re-suggests every source"
     with Project.open(db) as project:
-        rows = project.query("SELECT c.code_id, c.origin, c.score, c.evidence, c.source_id, s.position "
-                             "FROM codings c JOIN segments s ON s.id = c.segment_id WHERE c.coder IS NULL")
+        rows = project.query(
+            "SELECT c.code_id, c.origin, c.score, c.evidence, c.source_id, s.position "
+            "FROM codings c JOIN segments s ON s.id = c.segment_id WHERE c.coder IS NULL"
+        )
         assert rows and {r["origin"] for r in rows} == {"model"}, "--suggest model: the model alone"
         assert all(0.0 <= r["score"] <= 1.0 for r in rows)
         unseen = [r for r in rows if r["source_id"] == "int-7"]
@@ -242,9 +256,13 @@ def test_code_with_the_model_stores_calibrated_suggestions_with_evidence(base: P
         for item in evidence:
             assert set(item) == {"segment", "source", "text", "similarity", "rule"} and item["rule"] == "model:similar"
             assert item["source"] in SOURCES[:6] and 0 < item["similarity"] <= 1 and len(item["text"]) <= 160
-            assert unseen[0]["code_id"] in {r[0] for r in project.query(
-                "SELECT code_id FROM codings WHERE segment_id = ? AND coder = 'ana' AND status = 'accepted'",
-                (item["segment"],))}, "evidence: a segment a person coded with this code"
+            assert unseen[0]["code_id"] in {
+                r[0]
+                for r in project.query(
+                    "SELECT code_id FROM codings WHERE segment_id = ? AND coder = 'ana' AND status = 'accepted'",
+                    (item["segment"],),
+                )
+            }, "evidence: a segment a person coded with this code"
         frame = excerpts_frame(project)  # evidence without start/end renders in excerpts.csv
         model_rows = frame[frame["origin"] == "model"]
         assert model_rows["evidence"].str.contains(r"\[model:similar: segment \d+ of int-").all()
@@ -279,14 +297,22 @@ def test_uncertain_order_puts_the_least_sure_model_suggestion_first(base: Path, 
         thresholds = latest_thresholds(project)
         reading = build_queue(project, "zoe", Filters())
         queue = build_queue(project, "zoe", Filters(order="uncertain"))
-        model = {(r[0], r[1]): r[2] for r in project.query(
-            "SELECT segment_id, code_id, score FROM codings WHERE coder IS NULL AND origin = 'model'")}
+        model = {
+            (r[0], r[1]): r[2]
+            for r in project.query(
+                "SELECT segment_id, code_id, score FROM codings WHERE coder IS NULL AND origin = 'model'"
+            )
+        }
     assert sorted(queue, key=lambda i: (i.segment_id, i.code_id)) == sorted(
-        reading, key=lambda i: (i.segment_id, i.code_id)), "the same items, another order"
-    distance = [abs(logit(model[(i.segment_id, i.code_id)]) - logit(thresholds[i.code_id]))
-                for i in queue if (i.segment_id, i.code_id) in model]
+        reading, key=lambda i: (i.segment_id, i.code_id)
+    ), "the same items, another order"
+    distance = [
+        abs(logit(model[(i.segment_id, i.code_id)]) - logit(thresholds[i.code_id]))
+        for i in queue
+        if (i.segment_id, i.code_id) in model
+    ]
     assert distance == sorted(distance) and len(distance) == len(model)
-    head, tail = queue[:len(model)], queue[len(model):]
+    head, tail = queue[: len(model)], queue[len(model) :]
     assert all((i.segment_id, i.code_id) in model for i in head)
     assert tail == [i for i in reading if (i.segment_id, i.code_id) not in model], "rules after, in reading order"
     assert Filters().key() == json.dumps([None, None, None, "suggested"]), "old progress keys still resume"
@@ -299,10 +325,17 @@ def test_model_suggestions_are_the_same_with_two_jobs(base: Path, trained: Path,
         db = tmp_path / f"jobs{jobs}.db"
         shutil.copy(trained, db)
         with Project.open(db) as project:
-            report = code_folder(base / "src", load_codebook(base / "book.yaml"), project, out_dir=None,
-                                 suggest="both", jobs=jobs)
+            report = code_folder(
+                base / "src", load_codebook(base / "book.yaml"), project, out_dir=None, suggest="both", jobs=jobs
+            )
             assert report.coded == 7
-            rows.append([tuple(r) for r in project.query(
-                "SELECT segment_id, source_id, start, \"end\", code_id, origin, score, evidence FROM codings "
-                "WHERE coder IS NULL ORDER BY id")])
+            rows.append(
+                [
+                    tuple(r)
+                    for r in project.query(
+                        'SELECT segment_id, source_id, start, "end", code_id, origin, score, evidence FROM codings '
+                        "WHERE coder IS NULL ORDER BY id"
+                    )
+                ]
+            )
     assert {r[5] for r in rows[0]} == {"rule", "model"} and rows[0] == rows[1]

@@ -9,11 +9,11 @@ import pytest
 from typer.testing import CliRunner
 
 from qualkam.cli import app
-from qualkam.codebook import load_codebook
-from qualkam.coding import code_folder
-from qualkam.decisions import decide
-from qualkam.lint import lint, pattern_lines
-from qualkam.store import Project
+from qualkam.coding.codebook import load_codebook
+from qualkam.coding.decisions import decide
+from qualkam.coding.lint import lint, pattern_lines
+from qualkam.coding.run import code_folder
+from qualkam.store.project import Project
 
 from .conftest import INTERVIEW, ROOT, write
 
@@ -111,8 +111,11 @@ def test_parent_cooccurrence_needs_parent_codings(flawed: Path, flawed_project: 
 
 
 def test_clean_codebook_exits_0(tmp_path: Path, runner: CliRunner) -> None:
-    path = write(tmp_path / "clean.yaml", 'name: Clean\nversion: "1"\ncodes:\n  - id: trust\n    label: Trust\n'
-                                          "    patterns: {lemmas: [trust each other]}\n")
+    path = write(
+        tmp_path / "clean.yaml",
+        'name: Clean\nversion: "1"\ncodes:\n  - id: trust\n    label: Trust\n'
+        "    patterns: {lemmas: [trust each other]}\n",
+    )
     write(tmp_path / "src" / "int.md", INTERVIEW)
     with Project.open(tmp_path / "p.db", create=True) as project:
         code_folder(tmp_path / "src", load_codebook(path), project, out_dir=None)
@@ -136,8 +139,12 @@ def test_cli_default_codebook_is_the_projects(flawed_project: Path, runner: CliR
     result = runner.invoke(app, ["codebook", "lint", "--project", str(flawed_project), "--format", "json"])
     assert result.exit_code == 1, result.output
     data = json.loads(result.stdout)
-    assert data["counts"] == {"no_patterns": 1, "shared_pattern": 2, "unmatched_pattern": 2,
-                              "no_parent_cooccurrence": 0}
+    assert data["counts"] == {
+        "no_patterns": 1,
+        "shared_pattern": 2,
+        "unmatched_pattern": 2,
+        "no_parent_cooccurrence": 0,
+    }
     assert data["project"] == str(flawed_project)
     assert {f["kind"] for f in data["findings"]} == {"no_patterns", "shared_pattern", "unmatched_pattern"}
 
@@ -175,6 +182,9 @@ def test_kam_on_the_sample_project(sample_project: Path, runner: CliRunner) -> N
     assert all(f["where"].startswith("codebooks/kam.yaml:") for f in data["findings"])
     # ... and not the phrases the samples do use (they are what the coding run suggested).
     with Project.open(sample_project) as project:
-        fired = {(r[0], e["rule"]) for r in project.query("SELECT code_id, evidence FROM codings WHERE coder IS NULL")
-                 for e in json.loads(r[1])}
+        fired = {
+            (r[0], e["rule"])
+            for r in project.query("SELECT code_id, evidence FROM codings WHERE coder IS NULL")
+            for e in json.loads(r[1])
+        }
     assert fired and not (fired & unmatched)

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from qualkam.coding import code_folder
-from qualkam.decisions import add_memo, decide
-from qualkam.store import Project
+from qualkam.coding.decisions import add_memo, decide
+from qualkam.coding.run import code_folder
+from qualkam.store.project import Project
 
 from .conftest import run_cli, write
 
@@ -23,10 +23,12 @@ FILE = "[red]file[/].md"
 
 @pytest.fixture
 def project(tmp_path: Path, small_codebook) -> Path:
-    text = (f'---\nid: "{SOURCE}"\nparticipants: {{"{SPEAKER}": {{role: "[blink]Boss[/]"}}}}\n---\n'
-            f"{SPEAKER}: We had to follow the procedure and meet the sales target.\n"
-            "I: Do you trust each other? Gut feeling?\n"
-            f"{SPEAKER}: We trust each other, a gut feeling.\n")
+    text = (
+        f'---\nid: "{SOURCE}"\nparticipants: {{"{SPEAKER}": {{role: "[blink]Boss[/]"}}}}\n---\n'
+        f"{SPEAKER}: We had to follow the procedure and meet the sales target.\n"
+        "I: Do you trust each other? Gut feeling?\n"
+        f"{SPEAKER}: We trust each other, a gut feeling.\n"
+    )
     write(tmp_path / "src" / FILE, text)
     db = tmp_path / "p.db"
     with Project.open(db, create=True) as store:
@@ -43,16 +45,20 @@ def _flat(output: str) -> str:
     return " ".join(output.replace("│", " ").split())
 
 
-@pytest.mark.parametrize(("args", "literals"), [
-    (["matrix", "--rows", "source", "--cols", "code"], [SOURCE]),
-    (["triangulate"], []),
-    (["excerpts", "--from", "human"], [SOURCE, CODER_A]),
-    (["reliability"], [CODER_A, CODER_B]),
-    (["memo", "list"], [CODER_A, "[bold]memo[/]"]),
-    (["audit"], [CODER_A]),
-])
-def test_names_from_the_data_print_literally(runner: CliRunner, project: Path, args: list[str], literals: list[str],
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("args", "literals"),
+    [
+        (["matrix", "--rows", "source", "--cols", "code"], [SOURCE]),
+        (["triangulate"], []),
+        (["excerpts", "--from", "human"], [SOURCE, CODER_A]),
+        (["reliability"], [CODER_A, CODER_B]),
+        (["memo", "list"], [CODER_A, "[bold]memo[/]"]),
+        (["audit"], [CODER_A]),
+    ],
+)
+def test_names_from_the_data_print_literally(
+    runner: CliRunner, project: Path, args: list[str], literals: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from qualkam.cli.console import err, out
 
     monkeypatch.setattr(out, "width", 300)  # no wrapping inside a name
@@ -64,11 +70,24 @@ def test_names_from_the_data_print_literally(runner: CliRunner, project: Path, a
         assert literal in flat, f"{literal!r} missing from:\n{result.output}"
 
 
-def test_a_file_name_with_markup_prints_literally_in_code(runner: CliRunner, tmp_path: Path, small_codebook_path: Path) -> None:
+def test_a_file_name_with_markup_prints_literally_in_code(
+    runner: CliRunner, tmp_path: Path, small_codebook_path: Path
+) -> None:
     write(tmp_path / "src" / FILE, "---\ntitle: [oops\n---\nI: hi\n")
     write(tmp_path / "src" / "ok.md", "I: hi\nR: we trust each other\n")
-    result = run_cli(runner, "code", tmp_path / "src", "-c", small_codebook_path, "-p", tmp_path / "[b]p[/b].db",
-                     "-o", tmp_path / "out", "--jobs", "1")
+    result = run_cli(
+        runner,
+        "code",
+        tmp_path / "src",
+        "-c",
+        small_codebook_path,
+        "-p",
+        tmp_path / "[b]p[/b].db",
+        "-o",
+        tmp_path / "out",
+        "--jobs",
+        "1",
+    )
     assert result.exit_code == 1, result.output
     flat = _flat(result.output)
     assert FILE in flat and "[b]p[/b].db" in flat

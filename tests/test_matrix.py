@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from qualkam.coding import code_folder
+from qualkam.analysis.matrix import build_matrix
+from qualkam.coding.run import code_folder
 from qualkam.errors import QualkamError
-from qualkam.matrix import build_matrix
-from qualkam.store import Project, now
+from qualkam.store.project import Project, now
 
 from .conftest import INTERVIEW, write
 
@@ -34,8 +34,11 @@ Tom Reed: Trust each other, yes.
 def coded(tmp_path: Path, small_codebook, project: Project) -> Project:
     write(tmp_path / "src" / "int.md", INTERVIEW)
     write(tmp_path / "src" / "m" / "m9.vtt", MEETING)
-    write(tmp_path / "src" / "m" / "metadata.csv", "file,type,meeting_number,site,participants\n"
-          "m9.vtt,meeting,9,Leeds,Tom Reed=Sales Manager|KAM; Ann Lee=Product Manager|non-KAM\n")
+    write(
+        tmp_path / "src" / "m" / "metadata.csv",
+        "file,type,meeting_number,site,participants\n"
+        "m9.vtt,meeting,9,Leeds,Tom Reed=Sales Manager|KAM; Ann Lee=Product Manager|non-KAM\n",
+    )
     code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
     return project
 
@@ -70,10 +73,14 @@ def test_columns_grouped_by_code_attribute(coded: Project) -> None:
 def test_layers_respect_peoples_decisions(coded: Project) -> None:
     seg = coded.query("SELECT id, source_id, start, \"end\", text FROM segments WHERE text LIKE 'Gut feeling%'")[0]
     with coded.transaction() as conn:
-        conn.execute("""INSERT INTO codings (segment_id, source_id, start, "end", text, code_id, coder, origin, status,
+        conn.execute(
+            """INSERT INTO codings (segment_id, source_id, start, "end", text, code_id, coder, origin, status,
                         created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'soft_control', 'ana', 'rule', 'rejected', ?, ?)""",
-                     (seg["id"], seg["source_id"], seg["start"], seg["end"], seg["text"], now(), now()))
-    assert build_matrix(coded, rows="phase").loc["formal_kam", "soft_control"] == 2, "a rejected suggestion no longer counts"
+            (seg["id"], seg["source_id"], seg["start"], seg["end"], seg["text"], now(), now()),
+        )
+    assert build_matrix(coded, rows="phase").loc["formal_kam", "soft_control"] == 2, (
+        "a rejected suggestion no longer counts"
+    )
     assert build_matrix(coded, rows="phase", layer="suggestions").loc["formal_kam", "soft_control"] == 3
     assert build_matrix(coded, rows="phase", layer="human").to_numpy().sum() == 0
     assert build_matrix(coded, rows="phase", layer="coder:ana").to_numpy().sum() == 0

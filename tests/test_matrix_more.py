@@ -20,14 +20,15 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from qualkam.analysis.matrix import build_matrix, cooccurrence, cooccurrence_pairs
 from qualkam.cli import app
-from qualkam.coding import code_folder
-from qualkam.decisions import decide
+from qualkam.coding.decisions import decide
+from qualkam.coding.run import code_folder
 from qualkam.errors import QualkamError
-from qualkam.matrix import build_matrix, cooccurrence, cooccurrence_pairs
-from qualkam.store import Project
+from qualkam.store.project import Project
 
-from .conftest import INTERVIEW, write, run_cli as _run
+from .conftest import INTERVIEW, write
+from .conftest import run_cli as _run
 
 MEETING = """\
 WEBVTT
@@ -58,8 +59,11 @@ Tom Reed: Trust each other, yes.
 def coded(tmp_path: Path, small_codebook, project: Project) -> Project:
     write(tmp_path / "src" / "int.md", INTERVIEW)
     write(tmp_path / "src" / "m" / "m9.vtt", MEETING)
-    write(tmp_path / "src" / "m" / "metadata.csv", "file,type,meeting_number,participants\n"
-          "m9.vtt,meeting,9,Tom Reed=Sales Manager|KAM; Ann Lee=Product Manager|non-KAM\n")
+    write(
+        tmp_path / "src" / "m" / "metadata.csv",
+        "file,type,meeting_number,participants\n"
+        "m9.vtt,meeting,9,Tom Reed=Sales Manager|KAM; Ann Lee=Product Manager|non-KAM\n",
+    )
     code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
     return project
 
@@ -91,7 +95,10 @@ def test_normalize_row_divides_by_the_row_total(coded: Project) -> None:
     rows = build_matrix(coded, rows="phase", normalize="row")
     assert rows.loc["pre_kam"].tolist() == [0.667, 0.333]
     assert rows.loc["formal_kam"].tolist() == [0.25, 0.75], "1 and 3 of the 4 codings in the row"
-    assert build_matrix(coded, rows="source_type", value="sources", normalize="row").loc["meeting"].tolist() == [0.5, 0.5]
+    assert build_matrix(coded, rows="source_type", value="sources", normalize="row").loc["meeting"].tolist() == [
+        0.5,
+        0.5,
+    ]
 
 
 def test_normalize_keeps_an_empty_row_at_zero(coded: Project) -> None:
@@ -139,7 +146,8 @@ def test_build_matrix_code_by_code_is_cooccurrence(coded: Project) -> None:
 def test_cooccurrence_pairs_largest_first(coded: Project) -> None:
     pairs = cooccurrence_pairs(cooccurrence(coded, window=3))
     assert pairs.to_dict(orient="records") == [
-        {"code": "hard_control", "with": "soft_control", "count": 5, "code_segments": 3, "with_segments": 4}]
+        {"code": "hard_control", "with": "soft_control", "count": 5, "code_segments": 3, "with_segments": 4}
+    ]
 
 
 @pytest.mark.parametrize(
@@ -170,11 +178,15 @@ def test_cli_share_table(runner: CliRunner, coded: Project) -> None:
 
 def test_cli_csv_on_stdout_is_clean_and_out_file_written(runner: CliRunner, coded: Project, tmp_path: Path) -> None:
     out = tmp_path / "share.csv"
-    result = runner.invoke(app, ["matrix", "--normalize", "row", "--format", "csv", "--out", str(out),
-                                 "--project", str(coded.path)])
+    result = runner.invoke(
+        app, ["matrix", "--normalize", "row", "--format", "csv", "--out", str(out), "--project", str(coded.path)]
+    )
     assert result.exit_code == 0, result.stderr
-    assert result.stdout.splitlines() == ["phase,hard_control,soft_control", "pre_kam,0.667,0.333",
-                                          "formal_kam,0.25,0.75"]
+    assert result.stdout.splitlines() == [
+        "phase,hard_control,soft_control",
+        "pre_kam,0.667,0.333",
+        "formal_kam,0.25,0.75",
+    ]
     assert f"wrote {out}" in result.stderr and "wrote" not in result.stdout
     assert out.read_text(encoding="utf-8") == result.stdout
 
@@ -183,8 +195,9 @@ def test_cli_cooccurrence_small_square_and_csv(runner: CliRunner, coded: Project
     table = _run(runner, "matrix", "--rows", "code", "--cols", "code", "--window", "1", "-p", coded.path)
     assert table.exit_code == 0, table.output
     assert "co-occurrence (window 1) · code x code · from auto" in " ".join(table.output.split())
-    as_csv = _run(runner, "matrix", "--rows", "code", "--cols", "code", "--window", "3", "--format", "csv",
-                  "-p", coded.path)
+    as_csv = _run(
+        runner, "matrix", "--rows", "code", "--cols", "code", "--window", "3", "--format", "csv", "-p", coded.path
+    )
     rows = list(csv.reader(io.StringIO(as_csv.output)))
     assert rows == [["code", "hard_control", "soft_control"], ["hard_control", "3", "5"], ["soft_control", "5", "4"]]
 
@@ -213,16 +226,18 @@ def test_cli_plot_writes_png_and_svg(runner: CliRunner, coded: Project, tmp_path
         (["--format", "xlsx"], "Invalid value for '--format'"),
     ],
 )
-def test_cli_bad_input_exits_2_with_the_fix(runner: CliRunner, coded: Project, tmp_path: Path,
-                                             args: list[str], message: str) -> None:
+def test_cli_bad_input_exits_2_with_the_fix(
+    runner: CliRunner, coded: Project, tmp_path: Path, args: list[str], message: str
+) -> None:
     result = _run(runner, "matrix", *args, "-p", coded.path)
     assert result.exit_code == 2
     assert message in " ".join(result.output.split()), result.output
     assert not (tmp_path / "heat.jpg").exists()
 
 
-def test_cli_cooccurrence_of_many_codes_lists_pairs(runner: CliRunner, coded: Project,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_cooccurrence_of_many_codes_lists_pairs(
+    runner: CliRunner, coded: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import qualkam.cli.matrix as matrix_cli
 
     monkeypatch.setattr(matrix_cli, "SMALL_SQUARE", 1)  # as if the 40 codes of the KAM codebook were in use

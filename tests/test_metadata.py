@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from qualkam.ingest import Problem, PreparedSource, discover, prepare
-from qualkam.metadata import MetadataError, parse_participants
+from qualkam.sources.ingest import PreparedSource, Problem, discover, prepare
+from qualkam.sources.metadata import MetadataError, parse_participants
 
 from .conftest import write
 
@@ -34,11 +34,14 @@ def test_csv_sidecar_with_front_matter_winning(tmp_path: Path, small_codebook) -
     tmp_path = tmp_path / "src"
     write(tmp_path / "m9.vtt", "WEBVTT\n\n1\n00:00:01.000 --> 00:00:02.000\nTom Reed: We trust each other.\n")
     write(tmp_path / "n.md", "---\ntype: fieldnote\n---\nA quiet day.\n")
-    write(tmp_path / "metadata.csv", (
-        "file,id,type,date,meeting_number,site,participants\n"
-        "m9.vtt,sg-09,meeting,2012-05-01,9,Leeds,Tom Reed=Sales Manager|KAM\n"
-        "n.md,,meeting,2011-02-03,,,\n"
-    ))
+    write(
+        tmp_path / "metadata.csv",
+        (
+            "file,id,type,date,meeting_number,site,participants\n"
+            "m9.vtt,sg-09,meeting,2012-05-01,9,Leeds,Tom Reed=Sales Manager|KAM\n"
+            "n.md,,meeting,2011-02-03,,,\n"
+        ),
+    )
     sources, problems = _prepare(tmp_path, small_codebook)
     assert problems == []
     by_id = {s.id: s for s in sources}
@@ -53,7 +56,10 @@ def test_csv_sidecar_with_front_matter_winning(tmp_path: Path, small_codebook) -
 def test_yaml_sidecar_list_form_and_a_missing_file(tmp_path: Path, small_codebook) -> None:
     tmp_path = tmp_path / "src"
     write(tmp_path / "a.txt", "Just words.\n")
-    write(tmp_path / "metadata.yaml", "- {file: a.txt, type: document, phase: Formal KAM}\n- {file: gone.txt, type: email}\n")
+    write(
+        tmp_path / "metadata.yaml",
+        "- {file: a.txt, type: document, phase: Formal KAM}\n- {file: gone.txt, type: email}\n",
+    )
     sources, problems = _prepare(tmp_path, small_codebook)
     assert sources[0].phase == "formal_kam", "a phase may be given by its label"
     assert [p.reason for p in problems] == ["describes 'gone.txt', which is not in the folder"]

@@ -9,20 +9,25 @@ import pytest
 from typer.testing import CliRunner
 
 from qualkam.cli import app
-from qualkam.codebook import parse_codebook
-from qualkam.coding import code_folder
-from qualkam.decisions import decide
+from qualkam.coding.codebook import parse_codebook
+from qualkam.coding.decisions import decide
+from qualkam.coding.migrate import Migration, migrate_codebook
+from qualkam.coding.run import code_folder
 from qualkam.errors import QualkamError
-from qualkam.migrate import Migration, migrate_codebook
-from qualkam.store import Project
+from qualkam.store.project import Project
 
 from .conftest import INTERVIEW, SMALL_CODEBOOK, write
 
 RENAMED = SMALL_CODEBOOK.replace("id: soft_control", "id: normative_control").replace('version: "1"', 'version: "2"')
-MERGED = (SMALL_CODEBOOK.replace('version: "1"', 'version: "3"')
-          .replace("      - id: soft_control\n        label: Soft control\n", "      - id: any_control\n        label: Any control\n")
-          .split("      - id: hard_control")[0]
-          + "      - id: any_control\n        label: Any control\n        patterns:\n          lemmas: [sales target, trust each other]\n")
+MERGED = (
+    SMALL_CODEBOOK.replace('version: "1"', 'version: "3"')
+    .replace(
+        "      - id: soft_control\n        label: Soft control\n",
+        "      - id: any_control\n        label: Any control\n",
+    )
+    .split("      - id: hard_control")[0]
+    + "      - id: any_control\n        label: Any control\n        patterns:\n          lemmas: [sales target, trust each other]\n"
+)
 
 
 @pytest.fixture
@@ -38,16 +43,26 @@ def coded(tmp_path: Path, small_codebook, project: Project) -> Project:
 
 
 def _people(project: Project) -> list[tuple]:
-    return sorted(tuple(r) for r in project.query(
-        "SELECT s.position, c.code_id, c.coder, c.status FROM codings c JOIN segments s ON s.id = c.segment_id "
-        "WHERE c.coder IS NOT NULL"))
+    return sorted(
+        tuple(r)
+        for r in project.query(
+            "SELECT s.position, c.code_id, c.coder, c.status FROM codings c JOIN segments s ON s.id = c.segment_id "
+            "WHERE c.coder IS NOT NULL"
+        )
+    )
 
 
 def test_rename_moves_codings_and_records_each(coded: Project) -> None:
-    report = migrate_codebook(coded, parse_codebook(RENAMED, "v2.yaml"), Migration.parse(["soft_control=normative_control"], [], []), "lead")
+    report = migrate_codebook(
+        coded, parse_codebook(RENAMED, "v2.yaml"), Migration.parse(["soft_control=normative_control"], [], []), "lead"
+    )
     assert report.collapsed == 0
-    assert _people(coded) == [(1, "hard_control", "ana", "accepted"), (1, "normative_control", "ana", "rejected"),
-                              (2, "normative_control", "ana", "accepted"), (2, "normative_control", "ben", "accepted")]
+    assert _people(coded) == [
+        (1, "hard_control", "ana", "accepted"),
+        (1, "normative_control", "ana", "rejected"),
+        (2, "normative_control", "ana", "accepted"),
+        (2, "normative_control", "ben", "accepted"),
+    ]
     renames = coded.query("SELECT before, after FROM audit WHERE action = 'rename'")
     assert len(renames) == 3 and json.loads(renames[0]["after"]) == {"code": "normative_control"}
     assert coded.query("SELECT retired_at IS NOT NULL FROM codes WHERE id = 'soft_control'")[0][0] == 1
@@ -57,8 +72,11 @@ def test_merge_collapses_one_coders_pair_with_accepted_winning(coded: Project) -
     book = parse_codebook(MERGED, "v3.yaml")
     report = migrate_codebook(coded, book, Migration.parse([], ["hard_control,soft_control=any_control"], []), "lead")
     assert report.collapsed == 1
-    assert _people(coded) == [(1, "any_control", "ana", "accepted"), (2, "any_control", "ana", "accepted"),
-                              (2, "any_control", "ben", "accepted")]
+    assert _people(coded) == [
+        (1, "any_control", "ana", "accepted"),
+        (2, "any_control", "ana", "accepted"),
+        (2, "any_control", "ben", "accepted"),
+    ]
 
 
 def test_unmapped_codes_in_use_stop_the_migration_and_change_nothing(coded: Project) -> None:
@@ -66,7 +84,9 @@ def test_unmapped_codes_in_use_stop_the_migration_and_change_nothing(coded: Proj
     with pytest.raises(QualkamError, match=r"'soft_control' has 3 coding\(s\) by people.*--rename soft_control=NEW"):
         migrate_codebook(coded, parse_codebook(RENAMED, "v2.yaml"), Migration(), "lead")
     with pytest.raises(QualkamError, match="'ghost' is not a code of this project"):
-        migrate_codebook(coded, parse_codebook(RENAMED, "v2.yaml"), Migration.parse(["ghost=normative_control"], [], []), "lead")
+        migrate_codebook(
+            coded, parse_codebook(RENAMED, "v2.yaml"), Migration.parse(["ghost=normative_control"], [], []), "lead"
+        )
     assert (_people(coded), coded.counts()) == before
     assert coded.query("SELECT COUNT(*) FROM codebooks")[0][0] == 1
 
@@ -74,15 +94,40 @@ def test_unmapped_codes_in_use_stop_the_migration_and_change_nothing(coded: Proj
 def test_split_keeps_codings_for_recoding_via_cli(coded: Project, tmp_path: Path) -> None:
     split = SMALL_CODEBOOK.replace('version: "1"', 'version: "4"').replace(
         "      - id: soft_control\n        label: Soft control\n",
-        "      - id: trust\n        label: Trust\n      - id: norms\n        label: Norms\n      - id: soft_x\n        label: X\n")
+        "      - id: trust\n        label: Trust\n      - id: norms\n        label: Norms\n      - id: soft_x\n        label: X\n",
+    )
     path = write(tmp_path / "v4.yaml", split)
-    result = CliRunner().invoke(app, ["codebook", "migrate", str(path), "--coder", "lead", "--split", "soft_control=trust,norms",
-                                      "--project", str(coded.path)])
+    result = CliRunner().invoke(
+        app,
+        [
+            "codebook",
+            "migrate",
+            str(path),
+            "--coder",
+            "lead",
+            "--split",
+            "soft_control=trust,norms",
+            "--project",
+            str(coded.path),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "3 coding(s) of split code 'soft_control' to re-code" in result.output
-    assert ("soft_control" in {r[1] for r in _people(coded)})
-    bad = CliRunner().invoke(app, ["codebook", "migrate", str(path), "--coder", "lead", "--merge", "soft_control=trust",
-                                   "--project", str(coded.path)])
+    assert "soft_control" in {r[1] for r in _people(coded)}
+    bad = CliRunner().invoke(
+        app,
+        [
+            "codebook",
+            "migrate",
+            str(path),
+            "--coder",
+            "lead",
+            "--merge",
+            "soft_control=trust",
+            "--project",
+            str(coded.path),
+        ],
+    )
     assert bad.exit_code == 2 and "write A,B=C" in bad.output
 
 

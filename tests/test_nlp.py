@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import spacy
 
+from qualkam.coding.nlp import load_pipeline
 from qualkam.errors import ModelNotFoundError
-from qualkam.nlp import load_pipeline
 
 
 def test_default_pipeline_is_offline_blank_english() -> None:
@@ -28,5 +28,7 @@ def test_a_named_pipeline_on_disk_is_loaded_and_given_sentences(tmp_path: Path) 
 
 
 def test_a_missing_pipeline_says_how_to_install_it() -> None:
-    with pytest.raises(ModelNotFoundError, match=r"'en_core_web_zz' is not installed.*pip install en_core_web_zz.*leave out --model"):
+    with pytest.raises(
+        ModelNotFoundError, match=r"'en_core_web_zz' is not installed.*pip install en_core_web_zz.*leave out --model"
+    ):
         load_pipeline("en_core_web_zz")

@@ -19,12 +19,12 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from qualkam import __version__
-from qualkam.cli import app
 from qualkam.choices import check_choice, parse_date, unknown
-from qualkam.coding import code_folder
-from qualkam.decisions import decide
+from qualkam.cli import app
+from qualkam.coding.decisions import decide
+from qualkam.coding.run import code_folder
 from qualkam.errors import QualkamError
-from qualkam.store import Project
+from qualkam.store.project import Project
 
 from .conftest import INTERVIEW, OTHER, run_cli, write
 
@@ -65,45 +65,51 @@ def test_the_helper_names_the_choices_and_the_closest() -> None:
         check_choice("format", "jsn", ["table", "json"])
 
 
-@pytest.mark.parametrize("args, expect", [
-    (("matrix", "--from", "coder:anaa"), "unknown coder 'anaa' in --from; choose from: ana, ben (did you mean 'ana'?)"),
-    (("triangulate", "--from", "coder:bne"), "did you mean 'ben'?"),
-    (("matrix", "--from", "humman"), "did you mean 'human'?"),
-    (("matrix", "--rows", "phse"), "did you mean 'phase'?"),
-    (("matrix", "--cols", "attr:pol"), "did you mean 'pole'?"),
-    (("matrix", "--value", "segment"), "did you mean 'segments'?"),
-    (("matrix", "--source", "int-sale"), "did you mean 'int-sales'?"),
-    (("matrix", "--speaker", "Sarah Colins"), "did you mean 'Sarah Collins'?"),
-    (("matrix", "--phase", "formal"), "choose from: pre_kam, formal_kam"),
-    (("matrix", "--format", "cvs"), "did you mean 'csv'?"),
-    (("triangulate", "-f", "jsn"), "did you mean 'json'?"),
-    (("excerpts", "--source", "int-sale"), "did you mean 'int-sales'?"),
-    (("excerpts", "--status", "acepted"), "did you mean 'accepted'?"),
-    (("search", "trust", "--speaker", "Tomm"), "choose from:"),
-    (("search", "trust", "--format", "jsn"), "did you mean 'json'?"),
-    (("reliability", "--coder", "anaa", "--coder", "ben"), "did you mean 'ana'?"),
-    (("reliability", "--code", "soft_contro"), "did you mean 'soft_control'?"),
-    (("reliability", "--unit", "segmnt"), "did you mean 'segment'?"),
-    (("reliability", "--level", "nomnal"), "did you mean 'nominal'?"),
-    (("memo", "list", "--on", "source:int-sale"), "did you mean 'int-sales'?"),
-    (("disagreements", "--coder", "ana", "--coder", "bn"), "did you mean 'ben'?"),
-    (("disagreements", "--phase", "pre-kam"), "did you mean 'pre_kam'?"),
-    (("review", "--coder", "cy", "--code", "soft_contro"), "did you mean 'soft_control'?"),
-    (("review", "--coder", "cy", "--source", "int-sale"), "did you mean 'int-sales'?"),
-    (("review", "--coder", "cy", "--status", "sugested"), "did you mean 'suggested'?"),
-    (("sheet", "export", "--coder", "cy", "--source", "int-sale"), "did you mean 'int-sales'?"),
-    (("memo", "list", "--coder", "anna"), "did you mean 'ana'?"),
-    (("memo", "add", "x", "--coder", "ana", "--on", "code:soft_contro"), "did you mean 'soft_control'?"),
-    (("audit", "--actor", "anaa"), "did you mean 'ana'?"),
-    (("audit", "--entity", "codings"), "did you mean 'coding'?"),
-    (("audit", "--since", "yesterday"), "--since 'yesterday' is not a date; write YYYY-MM-DD"),
-    (("audit", "--since", "1/11/2026"), "is not a date"),
-    (("audit", "--format", "jsno"), "did you mean 'json'?"),
-    (("evaluate", "--against", "coder:anna"), "did you mean 'ana'?"),
-    (("evaluate", "--suggest", "rule"), "did you mean 'rules'?"),
-    (("train", "--from", "coder:anna"), "did you mean 'ana'?"),
-    (("project", "merge", "x.db", "--prefer", "their"), "did you mean 'theirs'?"),
-])
+@pytest.mark.parametrize(
+    "args, expect",
+    [
+        (
+            ("matrix", "--from", "coder:anaa"),
+            "unknown coder 'anaa' in --from; choose from: ana, ben (did you mean 'ana'?)",
+        ),
+        (("triangulate", "--from", "coder:bne"), "did you mean 'ben'?"),
+        (("matrix", "--from", "humman"), "did you mean 'human'?"),
+        (("matrix", "--rows", "phse"), "did you mean 'phase'?"),
+        (("matrix", "--cols", "attr:pol"), "did you mean 'pole'?"),
+        (("matrix", "--value", "segment"), "did you mean 'segments'?"),
+        (("matrix", "--source", "int-sale"), "did you mean 'int-sales'?"),
+        (("matrix", "--speaker", "Sarah Colins"), "did you mean 'Sarah Collins'?"),
+        (("matrix", "--phase", "formal"), "choose from: pre_kam, formal_kam"),
+        (("matrix", "--format", "cvs"), "did you mean 'csv'?"),
+        (("triangulate", "-f", "jsn"), "did you mean 'json'?"),
+        (("excerpts", "--source", "int-sale"), "did you mean 'int-sales'?"),
+        (("excerpts", "--status", "acepted"), "did you mean 'accepted'?"),
+        (("search", "trust", "--speaker", "Tomm"), "choose from:"),
+        (("search", "trust", "--format", "jsn"), "did you mean 'json'?"),
+        (("reliability", "--coder", "anaa", "--coder", "ben"), "did you mean 'ana'?"),
+        (("reliability", "--code", "soft_contro"), "did you mean 'soft_control'?"),
+        (("reliability", "--unit", "segmnt"), "did you mean 'segment'?"),
+        (("reliability", "--level", "nomnal"), "did you mean 'nominal'?"),
+        (("memo", "list", "--on", "source:int-sale"), "did you mean 'int-sales'?"),
+        (("disagreements", "--coder", "ana", "--coder", "bn"), "did you mean 'ben'?"),
+        (("disagreements", "--phase", "pre-kam"), "did you mean 'pre_kam'?"),
+        (("review", "--coder", "cy", "--code", "soft_contro"), "did you mean 'soft_control'?"),
+        (("review", "--coder", "cy", "--source", "int-sale"), "did you mean 'int-sales'?"),
+        (("review", "--coder", "cy", "--status", "sugested"), "did you mean 'suggested'?"),
+        (("sheet", "export", "--coder", "cy", "--source", "int-sale"), "did you mean 'int-sales'?"),
+        (("memo", "list", "--coder", "anna"), "did you mean 'ana'?"),
+        (("memo", "add", "x", "--coder", "ana", "--on", "code:soft_contro"), "did you mean 'soft_control'?"),
+        (("audit", "--actor", "anaa"), "did you mean 'ana'?"),
+        (("audit", "--entity", "codings"), "did you mean 'coding'?"),
+        (("audit", "--since", "yesterday"), "--since 'yesterday' is not a date; write YYYY-MM-DD"),
+        (("audit", "--since", "1/11/2026"), "is not a date"),
+        (("audit", "--format", "jsno"), "did you mean 'json'?"),
+        (("evaluate", "--against", "coder:anna"), "did you mean 'ana'?"),
+        (("evaluate", "--suggest", "rule"), "did you mean 'rules'?"),
+        (("train", "--from", "coder:anna"), "did you mean 'ana'?"),
+        (("project", "merge", "x.db", "--prefer", "their"), "did you mean 'theirs'?"),
+    ],
+)
 def test_unknown_names_and_values_say_the_choices(runner: CliRunner, db: Path, args: tuple, expect: str) -> None:
     assert expect in _bad(runner, *args, "--project", db)
 
@@ -121,8 +127,9 @@ def test_dates_are_strict_and_iso(runner: CliRunner, db: Path) -> None:
         with pytest.raises(QualkamError, match="accepted|YYYY-MM-DD"):
             parse_date(bad)
     rows = json.loads(_ok(runner, "audit", "--since", "2000-01-01", "--format", "json", "--project", db).stdout)
-    assert rows and not json.loads(_ok(runner, "audit", "--since", "2999-01-01", "-f", "json",
-                                       "--project", db).stdout or "[]")
+    assert rows and not json.loads(
+        _ok(runner, "audit", "--since", "2999-01-01", "-f", "json", "--project", db).stdout or "[]"
+    )
 
 
 @given(st.text(max_size=30))
@@ -154,8 +161,10 @@ def test_review_code_is_repeatable(runner: CliRunner, db: Path) -> None:
 
 def test_reliability_code_and_coder_are_repeated_options(runner: CliRunner, db: Path) -> None:
     def per_code(*args: str) -> list[str]:
-        return [r["code"] for r in json.loads(_ok(runner, "reliability", *args, "-f", "json", "--project", db)
-                                              .stdout)["codes"]]
+        return [
+            r["code"]
+            for r in json.loads(_ok(runner, "reliability", *args, "-f", "json", "--project", db).stdout)["codes"]
+        ]
 
     both = per_code("--code", "hard_control", "--code", "soft_control")
     assert both == ["hard_control", "soft_control"]
@@ -168,12 +177,15 @@ def _csv_rows(runner: CliRunner, db: Path, *args: str) -> int:
     return len([line for line in text.splitlines() if line.strip()]) - 1
 
 
-@pytest.mark.parametrize("command", [
-    ("excerpts", "--format", "csv"),
-    ("search", "trust", "--format", "csv"),
-    ("triangulate", "--format", "json"),
-    ("disagreements", "--format", "csv"),
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("excerpts", "--format", "csv"),
+        ("search", "trust", "--format", "csv"),
+        ("triangulate", "--format", "json"),
+        ("disagreements", "--format", "csv"),
+    ],
+)
 def test_source_speaker_phase_filter_every_listing(runner: CliRunner, db: Path, command: tuple) -> None:
     def count(*filters: str) -> int:
         result = run_cli(runner, *command, *filters, "--project", db)
@@ -205,10 +217,10 @@ def test_matrix_and_reliability_filter_by_source(runner: CliRunner, db: Path) ->
 
 
 def test_filters_in_the_core_functions(db: Path) -> None:
-    from qualkam.matrix import build_matrix
-    from qualkam.reliability import reliability
-    from qualkam.retrieval import retrieve
-    from qualkam.triangulation import triangulation_table
+    from qualkam.agreement.reliability import reliability
+    from qualkam.analysis.excerpts import retrieve
+    from qualkam.analysis.matrix import build_matrix
+    from qualkam.analysis.triangulation import triangulation_table
 
     with Project.open(db) as project:
         assert set(build_matrix(project, rows="source", sources=["int-b"]).index) == {"int-b"}
@@ -224,10 +236,23 @@ def test_version(runner: CliRunner) -> None:
     assert result.stdout.strip() == f"qualkam {__version__}"
 
 
-@pytest.mark.parametrize("command", [
-    ("matrix",), ("triangulate",), ("excerpts",), ("search", "trust"), ("reliability",), ("disagreements",),
-    ("memo", "list"), ("audit",), ("evaluate",), ("agreement", "x.csv"), ("train",), ("codebook", "lint"),
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("matrix",),
+        ("triangulate",),
+        ("excerpts",),
+        ("search", "trust"),
+        ("reliability",),
+        ("disagreements",),
+        ("memo", "list"),
+        ("audit",),
+        ("evaluate",),
+        ("agreement", "x.csv"),
+        ("train",),
+        ("codebook", "lint"),
+    ],
+)
 def test_every_data_command_has_format_and_f(runner: CliRunner, command: tuple) -> None:
     text = " ".join(_ok(runner, *command, "--help").output.split())
     assert "--format" in text and "-f" in text
@@ -262,12 +287,15 @@ def test_memos_are_edited_and_deleted_with_an_audit_trail(runner: CliRunner, db:
     _ok(runner, "memo", "delete", memo_id, "--project", db)
     assert "no memos" in _ok(runner, "memo", "list", "--project", db).output
     with Project.open(db) as project:
-        trail = [(r["actor"], r["action"], json.loads(r["before"])["text"], r["after"]) for r in project.query(
-            "SELECT * FROM audit WHERE action IN ('edit memo', 'delete memo') ORDER BY id")]
+        trail = [
+            (r["actor"], r["action"], json.loads(r["before"])["text"], r["after"])
+            for r in project.query("SELECT * FROM audit WHERE action IN ('edit memo', 'delete memo') ORDER BY id")
+        ]
     assert trail[0][:3] == ("ben", "edit memo", "first words") and "better words" in trail[0][3]
     assert trail[1][:3] == ("ana", "delete memo", "better words") and trail[1][3] is None
-    assert "did you mean" in _bad(runner, "memo", "edit", "99", "x", "--project", db) or "choose from" in \
-        _bad(runner, "memo", "edit", "99", "x", "--project", db)
+    assert "did you mean" in _bad(runner, "memo", "edit", "99", "x", "--project", db) or "choose from" in _bad(
+        runner, "memo", "edit", "99", "x", "--project", db
+    )
 
 
 def test_a_memo_on_a_coded_sheet_row_is_listed_and_editable(runner: CliRunner, db: Path, tmp_path: Path) -> None:
@@ -292,7 +320,7 @@ def test_a_memo_on_a_coded_sheet_row_is_listed_and_editable(runner: CliRunner, d
 
 # -- project merge --prefer -----------------------------------------------------------------------
 def _conflict(db: Path) -> tuple[Path, int]:
-    from qualkam.projects import clone_for
+    from qualkam.coding.blind import clone_for
 
     with Project.open(db) as project:
         other = clone_for(project, "ana", db.with_name("ana.db"))
@@ -305,8 +333,9 @@ def _conflict(db: Path) -> tuple[Path, int]:
 
 def _status(db: Path, seg: int) -> str:
     with sqlite3.connect(db) as conn:
-        return conn.execute("SELECT status FROM codings WHERE coder = 'ana' AND segment_id = ? ORDER BY id",
-                            (seg,)).fetchone()[0]
+        return conn.execute(
+            "SELECT status FROM codings WHERE coder = 'ana' AND segment_id = ? ORDER BY id", (seg,)
+        ).fetchone()[0]
 
 
 def test_merge_prefer_settles_conflicts(runner: CliRunner, db: Path) -> None:
@@ -319,8 +348,9 @@ def test_merge_prefer_settles_conflicts(runner: CliRunner, db: Path) -> None:
     theirs = _ok(runner, "project", "merge", other, "--prefer", "theirs", "--project", db)
     assert "1 settled" in theirs.output and _status(db, seg) == "rejected"
     with Project.open(db) as project:
-        assert project.query("SELECT note FROM audit WHERE action = 'reject' AND actor = 'ana' ORDER BY id DESC")[0][0] \
-            .endswith("--prefer theirs")
+        assert project.query("SELECT note FROM audit WHERE action = 'reject' AND actor = 'ana' ORDER BY id DESC")[0][
+            0
+        ].endswith("--prefer theirs")
     again = _ok(runner, "project", "merge", other, "--project", db)
     assert "0 conflict(s)" in again.output
 
@@ -334,7 +364,7 @@ def _screen(panel) -> list[str]:
 
 def test_review_screen_fits_80x24_and_pages_long_segments(db: Path) -> None:
     from qualkam.cli.review import _render
-    from qualkam.review import Filters, build_queue, view
+    from qualkam.coding.review import Filters, build_queue, view
 
     long_text = " ".join(f"word{i}" for i in range(1500)) + " we had to follow the procedure."
     with Project.open(db) as project:
@@ -357,8 +387,10 @@ def test_review_screen_fits_80x24_and_pages_long_segments(db: Path) -> None:
 
 def test_review_pages_with_n_and_p(runner: CliRunner, db: Path) -> None:
     with sqlite3.connect(db) as conn:
-        conn.execute("UPDATE segments SET text = ? WHERE id = (SELECT MIN(segment_id) FROM codings)",
-                     (" ".join(f"word{i}" for i in range(2000)),))
+        conn.execute(
+            "UPDATE segments SET text = ? WHERE id = (SELECT MIN(segment_id) FROM codings)",
+            (" ".join(f"word{i}" for i in range(2000)),),
+        )
     result = runner.invoke(app, ["review", "--coder", "cy", "--project", str(db)], input="n\nn\np\nq\n")
     assert result.exit_code == 0, result.output
     assert "page 2 of" in result.output and "page 3 of" in result.output

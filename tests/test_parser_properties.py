@@ -14,19 +14,65 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qualkam.errors import SourceError
-from qualkam.formats import read_source
-from qualkam.metadata import MetadataError, build_meta, load_sidecar, split_front_matter
+from qualkam.sources.formats import read_source
+from qualkam.sources.metadata import MetadataError, build_meta, load_sidecar, split_front_matter
 
-FAST = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+FAST = settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 
 # YAML-ish pieces that reach the constructor's corners: tags, anchors, aliases, flow
 # collections, escapes (surrogates), merge keys, odd keys.
-_PIECES = st.sampled_from([
-    "a", "b", "1", "-1", "0x1F", "1e400", ".nan", "null", "~", "true", "!!int", "!!float", "!!binary", "!!set",
-    "!!str", "!!timestamp", "!!python/none", "&x", "*x", "&y", "*y", "<<:", "[", "]", "{", "}", ",", ":", ": ",
-    "- ", "\n", "\n  ", '"\\ud800"', '"\\U0001F600"', "'q'", "?", "|", ">", "#c", "2011-13-45", "participants:",
-    "date:", "id:", "phase:", "{1: a, b: c}", "[*x, *x]",
-])
+_PIECES = st.sampled_from(
+    [
+        "a",
+        "b",
+        "1",
+        "-1",
+        "0x1F",
+        "1e400",
+        ".nan",
+        "null",
+        "~",
+        "true",
+        "!!int",
+        "!!float",
+        "!!binary",
+        "!!set",
+        "!!str",
+        "!!timestamp",
+        "!!python/none",
+        "&x",
+        "*x",
+        "&y",
+        "*y",
+        "<<:",
+        "[",
+        "]",
+        "{",
+        "}",
+        ",",
+        ":",
+        ": ",
+        "- ",
+        "\n",
+        "\n  ",
+        '"\\ud800"',
+        '"\\U0001F600"',
+        "'q'",
+        "?",
+        "|",
+        ">",
+        "#c",
+        "2011-13-45",
+        "participants:",
+        "date:",
+        "id:",
+        "phase:",
+        "{1: a, b: c}",
+        "[*x, *x]",
+    ]
+)
 
 
 @FAST
@@ -52,11 +98,16 @@ def test_any_sidecar_is_read_or_a_metadata_error(tmp_path: Path, block: str) -> 
         pass
 
 
-_TIME = st.builds(lambda h, m, s, ms: f"{h}:{m:02d}:{s:02d},{ms:03d}",
-                  st.one_of(st.integers(0, 99), st.integers(0, 10**30)), st.integers(0, 99), st.integers(0, 99),
-                  st.integers(0, 999))
-_CUE = st.builds(lambda n, a, b, words: f"{n}\n{a} --> {b}\n{words}\n", st.integers(-5, 10**20), _TIME, _TIME,
-                 st.text(max_size=30))
+_TIME = st.builds(
+    lambda h, m, s, ms: f"{h}:{m:02d}:{s:02d},{ms:03d}",
+    st.one_of(st.integers(0, 99), st.integers(0, 10**30)),
+    st.integers(0, 99),
+    st.integers(0, 99),
+    st.integers(0, 999),
+)
+_CUE = st.builds(
+    lambda n, a, b, words: f"{n}\n{a} --> {b}\n{words}\n", st.integers(-5, 10**20), _TIME, _TIME, st.text(max_size=30)
+)
 
 
 @FAST
@@ -96,19 +147,36 @@ def _docx_with(xml: str) -> bytes:
     source, target = zipfile.ZipFile(io.BytesIO(_DOCX)), io.BytesIO()
     with zipfile.ZipFile(target, "w") as out:
         for item in source.infolist():
-            out.writestr(item, xml.encode("utf-8") if item.filename == "word/document.xml" else source.read(item.filename))
+            out.writestr(
+                item, xml.encode("utf-8") if item.filename == "word/document.xml" else source.read(item.filename)
+            )
     return target.getvalue()
 
 
-_INSERTS = st.sampled_from(['<w:gridSpan w:val="{v}"/>', '<w:vMerge w:val="{v}"/>', '<w:br w:type="{v}"/>',
-                            '<w:tab/>', '<w:tbl>', '</w:tbl>', '<w:tr>', '<w:tc>', '<w:p>', '</w:p>', "<w:body/>"])
+_INSERTS = st.sampled_from(
+    [
+        '<w:gridSpan w:val="{v}"/>',
+        '<w:vMerge w:val="{v}"/>',
+        '<w:br w:type="{v}"/>',
+        "<w:tab/>",
+        "<w:tbl>",
+        "</w:tbl>",
+        "<w:tr>",
+        "<w:tc>",
+        "<w:p>",
+        "</w:p>",
+        "<w:body/>",
+    ]
+)
 _VALUES = st.sampled_from(["x", "0", "-1", "99999999999999999999", "", "restart", "continue", "page", "1.5"])
 
 
 @FAST
-@given(st.lists(st.tuples(st.integers(0, len(_XML)), _INSERTS, _VALUES), max_size=4),
-       st.lists(st.tuples(st.sampled_from(_ATTRIBUTES), _VALUES), max_size=3),
-       st.lists(st.sampled_from(_ELEMENTS), max_size=2))
+@given(
+    st.lists(st.tuples(st.integers(0, len(_XML)), _INSERTS, _VALUES), max_size=4),
+    st.lists(st.tuples(st.sampled_from(_ATTRIBUTES), _VALUES), max_size=3),
+    st.lists(st.sampled_from(_ELEMENTS), max_size=2),
+)
 def test_any_damaged_word_xml_is_read_or_a_source_error(tmp_path: Path, inserts, attributes, removed) -> None:
     xml = _XML
     for attribute, value in attributes:

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from qualkam.errors import QualkamError
-from qualkam.plot import heatmap, image_format
+from qualkam.render.plot import heatmap, image_format
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -73,7 +73,13 @@ def test_an_empty_matrix_still_draws(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("path", "fmt", "expected"),
-    [("a.png", None, "png"), ("a.SVG", None, "svg"), (None, "svg", "svg"), (None, None, "png"), ("a.svg", "svg", "svg")],
+    [
+        ("a.png", None, "png"),
+        ("a.SVG", None, "svg"),
+        (None, "svg", "svg"),
+        (None, None, "png"),
+        ("a.svg", "svg", "svg"),
+    ],
 )
 def test_image_format_from_suffix_or_fmt(path: str | None, fmt: str | None, expected: str) -> None:
     assert image_format(path, fmt) == expected
@@ -88,8 +94,9 @@ def test_image_format_from_suffix_or_fmt(path: str | None, fmt: str | None, expe
         ("heat.png", "svg", "the suffix says .png but the format asked for is svg"),
     ],
 )
-def test_unsupported_formats_are_refused_before_drawing(small: pd.DataFrame, tmp_path: Path, path: str | None,
-                                                        fmt: str | None, message: str) -> None:
+def test_unsupported_formats_are_refused_before_drawing(
+    small: pd.DataFrame, tmp_path: Path, path: str | None, fmt: str | None, message: str
+) -> None:
     target = None if path is None else tmp_path / path
     with pytest.raises(QualkamError, match=message.replace(".", r"\.")):
         heatmap(small, target, fmt=fmt)

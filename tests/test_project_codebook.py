@@ -14,12 +14,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qualkam.codebook import load_codebook, parse_codebook
-from qualkam.coding import CodebookChangeError, code_folder
-from qualkam.decisions import decide
+from qualkam.coding.codebook import load_codebook, parse_codebook
+from qualkam.coding.decisions import decide
+from qualkam.coding.run import CodebookChangeError, code_folder
 from qualkam.errors import CodebookError
-from qualkam.report import build_report
-from qualkam.store import Project
+from qualkam.render.report import build_report
+from qualkam.store.project import Project
 
 from .conftest import run_cli, write
 
@@ -203,13 +203,19 @@ def test_compare_is_validated_with_clear_errors() -> None:
 
 
 @settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow], deadline=None)
-@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8),
-                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
-                    max_leaves=8))
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+        max_leaves=8,
+    )
+)
 def test_any_compare_value_is_accepted_or_reported(value) -> None:
     import yaml
 
-    text = WARD.replace("compare: [tone]\n", "compare: " + yaml.safe_dump(value, default_flow_style=True).strip() + "\n")
+    text = WARD.replace(
+        "compare: [tone]\n", "compare: " + yaml.safe_dump(value, default_flow_style=True).strip() + "\n"
+    )
     try:
         book = parse_codebook(text, "w.yaml")
     except CodebookError as exc:
@@ -244,7 +250,7 @@ def test_no_declaration_no_balance_section(ward, tmp_path: Path) -> None:
 
 
 def test_rows_unit_is_the_speakers_unit_else_the_source_attribute(ward, tmp_path: Path) -> None:
-    from qualkam.matrix import build_matrix
+    from qualkam.analysis.matrix import build_matrix
 
     src, book = ward
     write(src / "cal.md", "---\ndate: 2021-06-01\nunit: East\n---\nCal: The night shift again.\n")
@@ -256,7 +262,7 @@ def test_rows_unit_is_the_speakers_unit_else_the_source_attribute(ward, tmp_path
 
 
 def test_training_groups_codes_by_the_compared_attribute_not_pole(ward, tmp_path: Path) -> None:
-    from qualkam.learn import code_groups
+    from qualkam.coding.learn import code_groups
 
     src, book = ward
     with Project.open(tmp_path / "p.db", create=True) as project:
@@ -313,7 +319,7 @@ def test_a_stored_codebook_that_no_longer_validates_is_said_and_can_be_replaced(
 
 
 def test_the_qdc_export_reads_the_projects_codebook_not_the_last_loaded(ward, tmp_path: Path) -> None:
-    from qualkam.refi.export import export_qdc
+    from qualkam.interchange.refi.writer import export_qdc
 
     src, _ = ward
     with_include = WARD.replace("    label: Workload\n", "    label: Workload\n    include: [Shift length counts]\n")

@@ -9,11 +9,11 @@ import pytest
 from typer.testing import CliRunner
 
 from qualkam.cli import app
-from qualkam.coding import code_folder
-from qualkam.decisions import add_memo, decide
+from qualkam.coding.blind import clone_for, merge_from
+from qualkam.coding.decisions import add_memo, decide
+from qualkam.coding.run import code_folder
 from qualkam.errors import QualkamError
-from qualkam.projects import clone_for, merge_from
-from qualkam.store import Project
+from qualkam.store.project import Project
 
 from .conftest import INTERVIEW, write
 
@@ -45,9 +45,13 @@ def _seg(project: Project, words: str) -> int:
 
 def _people(db: Path) -> list[tuple]:
     with Project.open(db) as project:
-        return sorted(tuple(r) for r in project.query(
-            "SELECT src.id, s.position, c.code_id, c.coder, c.status, c.origin, c.created_at FROM codings c "
-            "JOIN segments s ON s.id = c.segment_id JOIN sources src ON src.id = s.source_id WHERE c.coder IS NOT NULL"))
+        return sorted(
+            tuple(r)
+            for r in project.query(
+                "SELECT src.id, s.position, c.code_id, c.coder, c.status, c.origin, c.created_at FROM codings c "
+                "JOIN segments s ON s.id = c.segment_id JOIN sources src ON src.id = s.source_id WHERE c.coder IS NOT NULL"
+            )
+        )
 
 
 def _clone(master: Path, coder: str) -> Path:
@@ -88,8 +92,13 @@ def test_merge_keeps_coder_time_memo_and_is_idempotent(master: Path) -> None:
     assert set(before) <= set(after), "nothing already in the master changes"
     assert set(ana_rows) <= set(after), "same coder, status, origin and time as in ana's project"
     with Project.open(master) as project:
-        assert project.query("SELECT memo FROM codings WHERE coder = 'ana' AND code_id = 'hard_control'")[0][0] == "US targets"
-        memo = project.query("SELECT m.text, s.text FROM memos m JOIN segments s ON s.id = CAST(m.target_id AS INTEGER)")[0]
+        assert (
+            project.query("SELECT memo FROM codings WHERE coder = 'ana' AND code_id = 'hard_control'")[0][0]
+            == "US targets"
+        )
+        memo = project.query(
+            "SELECT m.text, s.text FROM memos m JOIN segments s ON s.id = CAST(m.target_id AS INTEGER)"
+        )[0]
         assert memo[0] == "contrast with int-sales" and "more than the reporting" in memo[1]
 
 
@@ -103,7 +112,9 @@ def test_conflicts_and_changed_texts_are_reported_not_applied(master: Path, runn
     before = _people(master)
     result = runner.invoke(app, ["project", "merge", str(ana), "--project", str(master)])
     assert result.exit_code == 1
-    assert "lead on segment" in result.output and "accepted here, rejected in lead.db; kept as it is here" in result.output
+    assert (
+        "lead on segment" in result.output and "accepted here, rejected in lead.db; kept as it is here" in result.output
+    )
     assert "source 'int-b': its text differs between the two projects" in result.output
     assert _people(master) == before
 

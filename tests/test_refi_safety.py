@@ -11,10 +11,10 @@ import pytest
 from typer.testing import CliRunner
 
 from qualkam.cli import app
-from qualkam.refi import safezip
-from qualkam.refi.importing import import_qdc, import_qdpx
-from qualkam.refi.safezip import RefiFileError, open_qdpx
-from qualkam.store import Project
+from qualkam.interchange.refi import safezip
+from qualkam.interchange.refi.reader import import_qdc, import_qdpx
+from qualkam.interchange.refi.safezip import RefiFileError, open_qdpx
+from qualkam.store.project import Project
 
 from .conftest import write
 from .test_refi_import import SOURCE, TEXT, project_xml, qdpx, snapshot
@@ -67,16 +67,20 @@ def _refused(db: Path, path: Path, match: str, runner: CliRunner) -> None:
     assert snapshot(db) == before
 
 
-@pytest.mark.parametrize("name, match", [
-    ("../evil.txt", "climbs out of the archive"),
-    ("sources/../../evil.txt", "climbs out of the archive"),
-    ("/etc/x", "is an absolute path"),
-    ("C:/Windows/evil.txt", "is an absolute path"),
-    ("..\\evil.txt", "backslash"),
-    ("sources\\..\\..\\evil.txt", "backslash"),
-])
-def test_member_names_that_leave_the_archive_are_refused(tmp_path: Path, db: Path, runner: CliRunner, name: str,
-                                                        match: str) -> None:
+@pytest.mark.parametrize(
+    "name, match",
+    [
+        ("../evil.txt", "climbs out of the archive"),
+        ("sources/../../evil.txt", "climbs out of the archive"),
+        ("/etc/x", "is an absolute path"),
+        ("C:/Windows/evil.txt", "is an absolute path"),
+        ("..\\evil.txt", "backslash"),
+        ("sources\\..\\..\\evil.txt", "backslash"),
+    ],
+)
+def test_member_names_that_leave_the_archive_are_refused(
+    tmp_path: Path, db: Path, runner: CliRunner, name: str, match: str
+) -> None:
     path = qdpx(tmp_path / "evil.qdpx", GOOD_QDE, {f"sources/{SOURCE}.txt": TEXT, name: "pwned"})
     _refused(db, path, match, runner)
     assert not (tmp_path / "evil.txt").exists() and not (tmp_path.parent / "evil.txt").exists()
@@ -110,8 +114,9 @@ def test_a_highly_compressed_member_is_refused_as_a_zip_bomb(tmp_path: Path, db:
     _refused(db, path, "zip bomb", runner)
 
 
-def test_the_total_uncompressed_size_is_capped(tmp_path: Path, db: Path, runner: CliRunner,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_total_uncompressed_size_is_capped(
+    tmp_path: Path, db: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(safezip, "MAX_TOTAL_BYTES", 50_000)  # the real cap is 500 MB; keep the test fast
     big = "".join(f"line {i} of an ordinary transcript\n" for i in range(3000))  # ~100 kB, compresses ~5:1
     path = qdpx(tmp_path / "big.qdpx", GOOD_QDE, {f"sources/{SOURCE}.txt": big})
@@ -128,11 +133,14 @@ def test_a_member_that_inflates_beyond_its_declared_size_is_stopped(tmp_path: Pa
             archive.read(info)
 
 
-@pytest.mark.parametrize("data, match", [
-    (b"PK\x03\x04 this is not really a zip", "not a readable .qdpx"),
-    (b"", "not a readable .qdpx"),
-    (b"<Project/>", "not a readable .qdpx"),
-])
+@pytest.mark.parametrize(
+    "data, match",
+    [
+        (b"PK\x03\x04 this is not really a zip", "not a readable .qdpx"),
+        (b"", "not a readable .qdpx"),
+        (b"<Project/>", "not a readable .qdpx"),
+    ],
+)
 def test_a_broken_zip_is_one_clear_line(tmp_path: Path, db: Path, runner: CliRunner, data: bytes, match: str) -> None:
     path = tmp_path / "broken.qdpx"
     path.write_bytes(data)
@@ -165,7 +173,9 @@ def test_a_file_that_is_not_refi_qda_is_refused(tmp_path: Path, db: Path, runner
 
 
 def test_a_dangling_internal_path_is_a_warning_and_adds_no_source(tmp_path: Path, db: Path, runner: CliRunner) -> None:
-    xml = project_xml("", path="internal://5F2E0000-0000-4000-8000-00000000DEAD.txt").replace(SOURCE, "5F2E0000-0000-4000-8000-0000000000AA")
+    xml = project_xml("", path="internal://5F2E0000-0000-4000-8000-00000000DEAD.txt").replace(
+        SOURCE, "5F2E0000-0000-4000-8000-0000000000AA"
+    )
     path = qdpx(tmp_path / "dangling.qdpx", xml, {f"sources/{SOURCE}.txt": TEXT})
     before = snapshot(db)
     with Project.open(db) as project:

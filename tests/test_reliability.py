@@ -9,12 +9,13 @@ import pytest
 from typer.testing import CliRunner
 
 from qualkam.agreement import coefficients
+from qualkam.agreement.reliability import reliability
 from qualkam.cli import app
-from qualkam.decisions import decide
-from qualkam.reliability import reliability
-from qualkam.store import Project
+from qualkam.coding.decisions import decide
+from qualkam.store.project import Project
 
 from .conftest import code_two_sources
+
 
 @pytest.fixture
 def coded(tmp_path: Path, small_codebook, project: Project) -> Project:
@@ -48,12 +49,17 @@ def test_per_code_figures_match_the_engine_on_the_same_data(coded: Project) -> N
 
 def test_cli_json_csv_bootstrap_and_character(coded: Project, runner: CliRunner) -> None:
     db = str(coded.path)
-    result = runner.invoke(app, ["reliability", "--format", "json", "--bootstrap", "200", "--seed", "3", "--project", db])
+    result = runner.invoke(
+        app, ["reliability", "--format", "json", "--bootstrap", "200", "--seed", "3", "--project", db]
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["coders"] == ["ana", "ben"] and {c["code"] for c in data["codes"]} == {"hard_control", "soft_control"}
-    again = json.loads(runner.invoke(app, ["reliability", "--format", "json", "--bootstrap", "200", "--seed", "3",
-                                           "--project", db]).stdout)
+    again = json.loads(
+        runner.invoke(
+            app, ["reliability", "--format", "json", "--bootstrap", "200", "--seed", "3", "--project", db]
+        ).stdout
+    )
     assert data == again, "the seed makes the intervals reproducible"
     table = runner.invoke(app, ["reliability", "--project", db])
     assert table.exit_code == 0 and "hard_con" in table.output and "overall:" in table.output
@@ -69,8 +75,13 @@ def test_cli_json_csv_bootstrap_and_character(coded: Project, runner: CliRunner)
 
 def test_bad_requests_exit_2(coded: Project, runner: CliRunner) -> None:
     db = str(coded.path)
-    for args, message in ((["--coders", "ana"], "at least two coders"), (["--coders", "ana,zed"], "unknown coder"),
-                          (["--codes", "nope"], "unknown code"), (["--unit", "word"], "unknown --unit"),
-                          (["--format", "xml"], "unknown --format"), (["--distance", "cosine"], "unknown --distance")):
+    for args, message in (
+        (["--coders", "ana"], "at least two coders"),
+        (["--coders", "ana,zed"], "unknown coder"),
+        (["--codes", "nope"], "unknown code"),
+        (["--unit", "word"], "unknown --unit"),
+        (["--format", "xml"], "unknown --format"),
+        (["--distance", "cosine"], "unknown --distance"),
+    ):
         result = runner.invoke(app, ["reliability", *args, "--project", db])
         assert result.exit_code == 2 and message in result.output, (args, result.output)

@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+import qualkam.agreement.reliability as reliability_module
 import qualkam.cli.reliability as reliability_cli
-import qualkam.reliability as reliability_module
-from qualkam.reliability import reliability
-from qualkam.report import build_report
-from qualkam.store import Project
+from qualkam.agreement.reliability import reliability
+from qualkam.render.report import build_report
+from qualkam.store.project import Project
 
 from .conftest import run_cli
 from .test_reliability import coded  # noqa: F401  (the fixture)
@@ -66,8 +66,12 @@ def _synthetic(coded: Project, missing: object) -> reliability_module.Reliabilit
 
 
 @pytest.mark.parametrize("missing", [None, np.nan], ids=["None (pandas 2)", "NaN (pandas 3)"])
-def test_rendering_reads_missing_values_as_missing(coded: Project, runner: CliRunner, monkeypatch,  # noqa: F811
-                                                   missing: object) -> None:
+def test_rendering_reads_missing_values_as_missing(
+    coded: Project,
+    runner: CliRunner,
+    monkeypatch,  # noqa: F811
+    missing: object,
+) -> None:
     report = _synthetic(coded, missing)
     codes = list(report.per_code["code"])
     monkeypatch.setattr(reliability_cli, "reliability", lambda *a, **k: report)
@@ -88,8 +92,11 @@ def test_rendering_reads_missing_values_as_missing(coded: Project, runner: CliRu
     assert section.count(FLAG) == 1 and "<td>not computed</td>" in section and ">nan<" not in section.lower()
 
 
-def test_character_unit_table_prints_missing_alpha_as_a_dash(coded: Project, runner: CliRunner,  # noqa: F811
-                                                             monkeypatch) -> None:
+def test_character_unit_table_prints_missing_alpha_as_a_dash(
+    coded: Project,
+    runner: CliRunner,  # noqa: F811
+    monkeypatch,
+) -> None:
     report = reliability(coded, unit="character")
     report.per_code.loc[report.per_code.index[0], ["krippendorff_alpha", "alpha_interpretation"]] = [np.nan, np.nan]
     monkeypatch.setattr(reliability_cli, "reliability", lambda *a, **k: report)

@@ -9,12 +9,12 @@ import pytest
 from typer.testing import CliRunner
 
 from qualkam.cli import app
-from qualkam.codebook import parse_codebook
-from qualkam.coding import code_folder
-from qualkam.decisions import decide
+from qualkam.coding.codebook import parse_codebook
+from qualkam.coding.decisions import decide
+from qualkam.coding.run import code_folder
 from qualkam.errors import QualkamError
-from qualkam.report import SECTIONS, build_report, inline_svg
-from qualkam.store import Project
+from qualkam.render.report import SECTIONS, build_report, inline_svg
+from qualkam.store.project import Project
 
 from .test_retrieval import build_corpus, segment_of
 
@@ -67,12 +67,16 @@ def test_report_summary_balance_and_excerpts(page: str) -> None:
 
 
 def test_svg_is_made_fit_for_html() -> None:
-    raw = (b'<?xml version="1.0"?>\n<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "http://www.w3.org/x.dtd">\n'
-           b'<svg xmlns:xlink="http://www.w3.org/1999/xlink" width="1pt" xmlns="http://www.w3.org/2000/svg">'
-           b'<metadata><dc:title>https://matplotlib.org/</dc:title></metadata>'
-           b'<clipPath id="p1"/><g clip-path="url(#p1)"><use xlink:href="#m2"/></g></svg>')
-    assert inline_svg(raw, "hm") == ('<svg role="img" aria-label="hm" width="1pt"><clipPath id="hm-p1"/>'
-                                     '<g clip-path="url(#hm-p1)"><use xlink:href="#hm-m2"/></g></svg>')
+    raw = (
+        b'<?xml version="1.0"?>\n<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "http://www.w3.org/x.dtd">\n'
+        b'<svg xmlns:xlink="http://www.w3.org/1999/xlink" width="1pt" xmlns="http://www.w3.org/2000/svg">'
+        b"<metadata><dc:title>https://matplotlib.org/</dc:title></metadata>"
+        b'<clipPath id="p1"/><g clip-path="url(#p1)"><use xlink:href="#m2"/></g></svg>'
+    )
+    assert inline_svg(raw, "hm") == (
+        '<svg role="img" aria-label="hm" width="1pt"><clipPath id="hm-p1"/>'
+        '<g clip-path="url(#hm-p1)"><use xlink:href="#hm-m2"/></g></svg>'
+    )
 
 
 def test_layers_and_the_command(runner: CliRunner, tmp_path: Path) -> None:
@@ -93,7 +97,7 @@ def test_layers_and_the_command(runner: CliRunner, tmp_path: Path) -> None:
 
 
 def test_report_has_a_reliability_section_with_two_coders(tmp_path: Path, small_codebook) -> None:
-    from qualkam.coding import code_folder
+    from qualkam.coding.run import code_folder
 
     from .conftest import INTERVIEW, write
 

@@ -7,27 +7,35 @@ from pathlib import Path
 
 import pytest
 
-from qualkam.coding import code_folder
-from qualkam.segment import Unit
-from qualkam.store import Project, now
+from qualkam.coding.run import code_folder
+from qualkam.coding.segment import Unit
+from qualkam.store.project import Project, now
 
 from .conftest import INTERVIEW, write
 
 
 def _accept(project: Project, segment_text_part: str, code: str, coder: str = "ana") -> int:
     """Record a person's coding on the segment containing the words (as review will)."""
-    row = project.query("SELECT id, source_id, start, \"end\", text FROM segments WHERE text LIKE ?", (f"%{segment_text_part}%",))[0]
+    row = project.query(
+        'SELECT id, source_id, start, "end", text FROM segments WHERE text LIKE ?', (f"%{segment_text_part}%",)
+    )[0]
     with project.transaction() as conn:
-        return int(conn.execute(
-            """INSERT INTO codings (segment_id, source_id, start, "end", text, code_id, coder, origin, status,
+        return int(
+            conn.execute(
+                """INSERT INTO codings (segment_id, source_id, start, "end", text, code_id, coder, origin, status,
                evidence, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'human', 'accepted', '[]', ?, ?)""",
-            (row["id"], row["source_id"], row["start"], row["end"], row["text"], code, coder, now(), now()),
-        ).lastrowid)
+                (row["id"], row["source_id"], row["start"], row["end"], row["text"], code, coder, now(), now()),
+            ).lastrowid
+        )
 
 
 def _snapshot(project: Project) -> list[tuple]:
-    return [tuple(r) for r in project.query(
-        'SELECT segment_id, code_id, coder, origin, status, start, "end", text FROM codings ORDER BY id')]
+    return [
+        tuple(r)
+        for r in project.query(
+            'SELECT segment_id, code_id, coder, origin, status, start, "end", text FROM codings ORDER BY id'
+        )
+    ]
 
 
 def test_rerun_is_idempotent(tmp_path: Path, small_codebook, project: Project) -> None:
@@ -40,16 +48,24 @@ def test_rerun_is_idempotent(tmp_path: Path, small_codebook, project: Project) -
     assert _snapshot(project) == before
 
 
-def test_changed_source_keeps_human_codings_and_refreshes_suggestions(tmp_path: Path, small_codebook, project: Project) -> None:
+def test_changed_source_keeps_human_codings_and_refreshes_suggestions(
+    tmp_path: Path, small_codebook, project: Project
+) -> None:
     path = write(tmp_path / "src" / "int.md", INTERVIEW)
     code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
     coding = _accept(project, "now we trust each other", "soft_control")
     question = "How were the sales targets set?"
     _accept(project, question, "soft_control", coder="ben")
-    path.write_text(INTERVIEW.replace("I: How were the sales targets set?\n", "I: Tell me about the reporting lines.\n"), encoding="utf-8")
+    path.write_text(
+        INTERVIEW.replace("I: How were the sales targets set?\n", "I: Tell me about the reporting lines.\n"),
+        encoding="utf-8",
+    )
     report = code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
     assert report.coded == 1
-    row = project.query('SELECT c.segment_id, c.text, s.text AS seg FROM codings c JOIN segments s ON s.id = c.segment_id WHERE c.id = ?', (coding,))[0]
+    row = project.query(
+        "SELECT c.segment_id, c.text, s.text AS seg FROM codings c JOIN segments s ON s.id = c.segment_id WHERE c.id = ?",
+        (coding,),
+    )[0]
     assert "now we trust each other" in row["seg"], "the person's coding follows its words"
     assert report.detached == 1, "the coding on the rewritten question lost its words"
     detached = project.query("SELECT coder, text FROM codings WHERE segment_id IS NULL")
@@ -65,13 +81,17 @@ def test_unit_change_resegments_and_reanchors(tmp_path: Path, small_codebook, pr
     coding = _accept(project, "Gut feelings matter", "soft_control")
     report = code_folder(tmp_path / "src", small_codebook, project, unit=Unit.sentence, out_dir=None)
     assert report.coded == 1 and report.detached == 0 and report.reanchored == 1
-    seg = project.query("SELECT s.text FROM codings c JOIN segments s ON s.id = c.segment_id WHERE c.id = ?", (coding,))[0][0]
+    seg = project.query(
+        "SELECT s.text FROM codings c JOIN segments s ON s.id = c.segment_id WHERE c.id = ?", (coding,)
+    )[0][0]
     assert seg in {"Honestly, now we trust each other.", "Gut feelings matter."}
     counts = project.counts()
     assert counts["segments"] > 4 and counts["human_codings"] == 1
 
 
-def test_a_failed_write_leaves_the_store_as_it_was(tmp_path: Path, small_codebook, project: Project, monkeypatch) -> None:
+def test_a_failed_write_leaves_the_store_as_it_was(
+    tmp_path: Path, small_codebook, project: Project, monkeypatch
+) -> None:
     write(tmp_path / "src" / "int.md", INTERVIEW)
     code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
     before = _snapshot(project), project.counts()

@@ -10,14 +10,15 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from qualkam.codebook import load_codebook
-from qualkam.coding import code_folder
-from qualkam.decisions import decide
+from qualkam.analysis.excerpts import retrieve, to_html, to_json, to_markdown
+from qualkam.coding.codebook import load_codebook
+from qualkam.coding.decisions import decide
+from qualkam.coding.run import code_folder
 from qualkam.errors import QualkamError
-from qualkam.retrieval import retrieve, to_html, to_json, to_markdown
-from qualkam.store import Project
+from qualkam.store.project import Project
 
-from .conftest import INTERVIEW, SMALL_CODEBOOK, write, run_cli as _run
+from .conftest import INTERVIEW, SMALL_CODEBOOK, write
+from .conftest import run_cli as _run
 
 # The small codebook with definitions, which the Markdown and HTML forms print under each code.
 CODEBOOK = SMALL_CODEBOOK.replace(
@@ -71,8 +72,10 @@ def coded(tmp_path: Path):
 
 def _picked(frame) -> list[tuple[str, str, str | None]]:
     """(first words, code, coder) of each excerpt, in the frame's order."""
-    return [(row.text.split(".")[0][:20], row.code, None if row.coder is None or row.coder != row.coder else row.coder)
-            for row in frame.itertuples()]
+    return [
+        (row.text.split(".")[0][:20], row.code, None if row.coder is None or row.coder != row.coder else row.coder)
+        for row in frame.itertuples()
+    ]
 
 
 def test_a_parent_code_pulls_in_its_children_and_attributes_select_codes(coded: Project) -> None:
@@ -106,7 +109,9 @@ def test_each_persons_coding_is_shown_once_with_its_coder(coded: Project) -> Non
     auto = retrieve(coded, codes=["soft_control"], by_coder=True)
     # auto: the accepted suggestion is shown as each person's coding; the rejected one is gone
     assert list(zip(auto["segment"], auto["coder"], auto["status"])) == [
-        (sarah_trust, "ana", "accepted"), (sarah_trust, "ben", "accepted")]
+        (sarah_trust, "ana", "accepted"),
+        (sarah_trust, "ben", "accepted"),
+    ]
     # a person's coding made from a suggestion keeps the suggestion's evidence
     assert [e["text"] for e in auto["evidence"].iloc[0]] == ["trust each other", "Gut feelings"]
     rejected = retrieve(coded, statuses=["rejected"], by_coder=True)
@@ -118,7 +123,10 @@ def test_each_persons_coding_is_shown_once_with_its_coder(coded: Project) -> Non
 
 
 def test_unknown_filters_name_what_exists(coded: Project) -> None:
-    with pytest.raises(QualkamError, match=r"unknown code 'soft_contrl' in --code; choose from: .*hard_control.*\(did you mean 'soft_control'\?\)"):
+    with pytest.raises(
+        QualkamError,
+        match=r"unknown code 'soft_contrl' in --code; choose from: .*hard_control.*\(did you mean 'soft_control'\?\)",
+    ):
         retrieve(coded, codes=["soft_contrl"])
     with pytest.raises(QualkamError, match="unknown phase 'post_kam' in --phase.*pre_kam, formal_kam"):
         retrieve(coded, phases=["post_kam"])
@@ -140,7 +148,10 @@ def test_markdown_groups_under_code_headings_with_definition_and_attribution(cod
     assert hard < soft
     assert "*Definition:* Control through trust, norms and culture." in text[soft:]
     assert "> Honestly, now we **trust each other**. **Gut feelings** matter." in text
-    assert "> — Sarah Collins, Sales Director · interview int-sales · Pre-KAM · 2011-03-02 (suggested by the rules)" in text
+    assert (
+        "> — Sarah Collins, Sales Director · interview int-sales · Pre-KAM · 2011-03-02 (suggested by the rules)"
+        in text
+    )
     assert "\\<script\\>" in text and "<script>" not in text  # markup in a transcript stays text
 
 
@@ -159,8 +170,14 @@ def test_json_is_a_list_of_objects(coded: Project) -> None:
     assert [i["speaker"] for i in items] == ["I", "Sarah Collins"]
     first = items[0]
     assert first["coders"] == [] and first["status"] == "suggested" and first["phase_label"] == "Pre-KAM"
-    assert first["evidence"] == [{"start": first["start"] + 13, "end": first["start"] + 26,
-                                  "text": "sales targets", "rule": "lemma:sales target"}]
+    assert first["evidence"] == [
+        {
+            "start": first["start"] + 13,
+            "end": first["start"] + 26,
+            "text": "sales targets",
+            "rule": "lemma:sales target",
+        }
+    ]
 
 
 # -- the command ----------------------------------------------------------------------------
@@ -170,8 +187,10 @@ def test_cli_csv_on_stdout_and_files_by_suffix(runner: CliRunner, tmp_path: Path
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert [(r["speaker"], r["code"], r["code_label"]) for r in rows] == [
-        ("I", "hard_control", "Hard control"), ("Sarah Collins", "hard_control", "Hard control"),
-        ("Sarah Collins", "soft_control", "Soft control")]
+        ("I", "hard_control", "Hard control"),
+        ("Sarah Collins", "hard_control", "Hard control"),
+        ("Sarah Collins", "soft_control", "Soft control"),
+    ]
     assert rows[2]["evidence"].startswith("trust each other [lemma:trust each other] @")
     for name, needle in (("out.md", "## Soft control"), ("out.html", "<mark>"), ("out.json", '"code": "soft_control"')):
         done = _run(runner, "excerpts", "-k", "soft_control", "--out", tmp_path / name, "-p", db)

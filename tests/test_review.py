@@ -8,9 +8,9 @@ import pytest
 from typer.testing import CliRunner
 
 from qualkam.cli import app
-from qualkam.coding import code_folder
-from qualkam.review import Filters, build_queue
-from qualkam.store import Project
+from qualkam.coding.review import Filters, build_queue
+from qualkam.coding.run import code_folder
+from qualkam.store.project import Project
 
 from .conftest import INTERVIEW, write
 
@@ -26,9 +26,14 @@ def db(tmp_path: Path, small_codebook) -> Path:
 
 def _decisions(db: Path, coder: str = "ana") -> list[tuple]:
     with Project.open(db) as project:
-        return [tuple(r) for r in project.query(
-            "SELECT s.position, c.code_id, c.origin, c.status FROM codings c JOIN segments s ON s.id = c.segment_id "
-            "WHERE c.coder = ? ORDER BY s.position, c.code_id", (coder,))]
+        return [
+            tuple(r)
+            for r in project.query(
+                "SELECT s.position, c.code_id, c.origin, c.status FROM codings c JOIN segments s ON s.id = c.segment_id "
+                "WHERE c.coder = ? ORDER BY s.position, c.code_id",
+                (coder,),
+            )
+        ]
 
 
 def _review(runner: CliRunner, db: Path, keys: str, *extra: str):
@@ -42,7 +47,10 @@ def test_queue_lists_every_suggestion_in_reading_order(db: Path) -> None:
         queue = build_queue(project, "ana", Filters())
         positions = {r[0]: r[1] for r in project.query("SELECT id, position FROM segments")}
     assert [(positions[i.segment_id], i.code_id) for i in queue] == [
-        (0, "hard_control"), (1, "hard_control"), (2, "soft_control")]
+        (0, "hard_control"),
+        (1, "hard_control"),
+        (2, "soft_control"),
+    ]
 
 
 def test_keystrokes_accept_reject_add_memo_and_quit(runner: CliRunner, db: Path) -> None:
@@ -50,8 +58,11 @@ def test_keystrokes_accept_reject_add_memo_and_quit(runner: CliRunner, db: Path)
     assert result.exit_code == 0
     assert "Sarah Collins (Sales Director)" in result.output and "1/3 · int-sales" in result.output
     assert "hard_control — Hard control (0.50) [sales targets]" in result.output
-    assert _decisions(db) == [(0, "hard_control", "rule", "accepted"), (1, "hard_control", "rule", "rejected"),
-                             (2, "hard_control", "human", "accepted")]
+    assert _decisions(db) == [
+        (0, "hard_control", "rule", "accepted"),
+        (1, "hard_control", "rule", "rejected"),
+        (2, "hard_control", "human", "accepted"),
+    ]
     with Project.open(db) as project:
         memo = project.query("SELECT coder, target_type, text FROM memos")
         assert [tuple(m) for m in memo] == [("ana", "segment", "Ironic tone?")]

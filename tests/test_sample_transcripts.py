@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from qualkam.codebook import load_codebook
-from qualkam.coding import code_folder
-from qualkam.ingest import PreparedSource, Problem, discover, prepare
-from qualkam.matrix import build_matrix
-from qualkam.store import Project
+from qualkam.analysis.matrix import build_matrix
+from qualkam.coding.codebook import load_codebook
+from qualkam.coding.run import code_folder
+from qualkam.sources.ingest import PreparedSource, Problem, discover, prepare
+from qualkam.store.project import Project
 
 from .conftest import ROOT
 
@@ -31,7 +31,12 @@ def test_spread_over_phases_types_formats_and_units(prepared) -> None:
     sources, problems = prepared
     assert problems == []
     assert len(sources) >= 14
-    assert set(Counter(s.phase for s in sources)) >= {"pre_kam", "kam_implementation", "formal_kam", "post_bureaucratic_kam"}
+    assert set(Counter(s.phase for s in sources)) >= {
+        "pre_kam",
+        "kam_implementation",
+        "formal_kam",
+        "post_bureaucratic_kam",
+    }
     assert set(Counter(s.meta.type for s in sources)) >= {"interview", "meeting", "fieldnote", "document", "email"}
     assert {s.raw.format for s in sources} >= {"text", "markdown", "docx", "vtt", "srt"}
     units = {p.unit for s in sources for p in s.meta.participants.values()}
@@ -40,7 +45,7 @@ def test_spread_over_phases_types_formats_and_units(prepared) -> None:
 
 
 def test_every_speaker_label_resolves_to_a_participant(prepared) -> None:
-    from qualkam.segment import resolve_turns
+    from qualkam.coding.segment import resolve_turns
 
     for source in prepared[0]:
         for turn, speaker, role, _ in resolve_turns(source.turns, source.meta):
@@ -63,7 +68,7 @@ def test_every_offset_finds_its_words_again(tmp_path: Path) -> None:
         code_folder(SAMPLES, load_codebook("kam"), project, out_dir=None)
         texts = {r["id"]: r["text"] for r in project.query("SELECT id, text FROM sources")}
         segments = project.query('SELECT source_id, start, "end", text FROM segments')
-        assert segments and all(texts[s["source_id"]][s["start"]:s["end"]] == s["text"] for s in segments)
+        assert segments and all(texts[s["source_id"]][s["start"] : s["end"]] == s["text"] for s in segments)
         for row in project.query("SELECT source_id, evidence FROM codings"):
             for ev in json.loads(row["evidence"]):
-                assert texts[row["source_id"]][ev["start"]:ev["end"]] == ev["text"]
+                assert texts[row["source_id"]][ev["start"] : ev["end"]] == ev["text"]

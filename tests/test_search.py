@@ -10,12 +10,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from qualkam.analysis.search import parse_query, search
+from qualkam.errors import QualkamError
+from qualkam.store.project import Project
 
 from .conftest import run_cli as _run
-from qualkam.errors import QualkamError
-from qualkam.search import parse_query, search
-from qualkam.store import Project
-
 from .test_retrieval import build_corpus
 
 
@@ -27,7 +26,9 @@ def coded(tmp_path: Path):
 
 def _found(project: Project, *query: str, **filters) -> list[str]:
     """First words of each matching segment."""
-    return [text.split(" ")[0] + " " + text.split(" ")[1] for text in search(project, list(query), **filters).hits["text"]]
+    return [
+        text.split(" ")[0] + " " + text.split(" ")[1] for text in search(project, list(query), **filters).hits["text"]
+    ]
 
 
 def test_plural_and_capitalised_variants_find_each_other(coded: Project) -> None:
@@ -37,8 +38,10 @@ def test_plural_and_capitalised_variants_find_each_other(coded: Project) -> None
         hit = result.hits.iloc[0]
         assert hit["speaker"] == "Ana Lopez" and hit["codes"] == []
         assert [m["text"] for m in hit["matches"]] == ["account plans", "Account Plan"]
-        assert [hit["text"][m["start"] - hit["start"]:m["end"] - hit["start"]] for m in hit["matches"]] == [
-            "account plans", "Account Plan"]  # offsets are source offsets, like evidence
+        assert [hit["text"][m["start"] - hit["start"] : m["end"] - hit["start"]] for m in hit["matches"]] == [
+            "account plans",
+            "Account Plan",
+        ]  # offsets are source offsets, like evidence
 
 
 def test_phrases_keep_word_order_and_unrelated_segments_stay_out(coded: Project) -> None:

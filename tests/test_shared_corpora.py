@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from qualkam.formats import read_source
-from qualkam.turns import find_turns
+from qualkam.sources.formats import read_source
+from qualkam.sources.turns import find_turns
 
 from .conftest import SHARED, needs_shared
 
@@ -51,8 +51,8 @@ def test_zoom_chat_export_messages_are_turns() -> None:
     turns = find_turns(raw.text)
     stamps = re.findall(r"^\d\d:\d\d:\d\d\t", raw.text, re.M)
     assert len(turns) == len(stamps)
-    reply = next(t for t in turns if raw.text[t.start:t.end].startswith('Replying to "Was there a decision'))
-    assert reply.speaker == "Justin Traglia" and raw.text[reply.start:reply.end].endswith("has not been merged yet.")
+    reply = next(t for t in turns if raw.text[t.start : t.end].startswith('Replying to "Was there a decision'))
+    assert reply.speaker == "Justin Traglia" and raw.text[reply.start : reply.end].endswith("has not been merged yet.")
     assert turns[1].speaker == "stokes", "lower-case handles are speakers in a chat export"
 
 
@@ -67,9 +67,12 @@ def test_talkmoves_workbooks_give_turns_with_times_and_no_tags() -> None:
 
     path = TALKMOVES / "Math AU 1 transcript.xlsx"
     raw = read_source(path)
-    turns = [(t.speaker, t.time_start, t.time_end, raw.text[t.start:t.end]) for t in raw.cue_turns]
-    assert turns[:3] == [("T", "00:00:20", "00:00:43", "I'm wired."), ("T", "00:00:43", "00:00:54", "It's running."),
-                         ("SN", "00:00:54", "00:00:57", "(inaudible) please turn off the air.")]
+    turns = [(t.speaker, t.time_start, t.time_end, raw.text[t.start : t.end]) for t in raw.cue_turns]
+    assert turns[:3] == [
+        ("T", "00:00:20", "00:00:43", "I'm wired."),
+        ("T", "00:00:43", "00:00:54", "It's running."),
+        ("SN", "00:00:54", "00:00:57", "(inaudible) please turn off the air."),
+    ]
     assert turns[4] == ("T", "00:01:07", "00:01:17", "Well not really, but if you really have to I suppose. Okay.")
     # An independent reading: one turn per run of rows with one Turn number and speaker (two rows
     # without a number are turns of their own), every sentence kept, no tag read as text.

@@ -9,19 +9,23 @@ import pytest
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
-from qualkam.coding import code_folder
-from qualkam.sheets import SHEET_COLUMNS, shorten, sheet_rows
-from qualkam.store import Project
+from qualkam.coding.run import code_folder
+from qualkam.interchange.sheets import SHEET_COLUMNS, sheet_rows, shorten
+from qualkam.store.project import Project
 
-from .conftest import INTERVIEW, write, run_cli as _run
+from .conftest import INTERVIEW, write
+from .conftest import run_cli as _run
 
 
 @pytest.fixture
 def db(tmp_path: Path, small_codebook) -> Path:
     """The small interview coded into a project: segments 1 (I), 2 and 3 (Sarah Collins)."""
     write(tmp_path / "src" / "int.md", INTERVIEW)
-    write(tmp_path / "src" / "m9.md", "---\nid: meeting-9\ntype: meeting\ndate: 2012-01-01\n---\n"
-                                      "Tom Reed: =SUM(A1) is what he typed, and we trust each other.\n")
+    write(
+        tmp_path / "src" / "m9.md",
+        "---\nid: meeting-9\ntype: meeting\ndate: 2012-01-01\n---\n"
+        "Tom Reed: =SUM(A1) is what he typed, and we trust each other.\n",
+    )
     path = tmp_path / "project.db"
     with Project.open(path, create=True) as project:
         code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
@@ -35,15 +39,24 @@ def _seg(db: Path, words: str) -> int:
 
 def _codings(db: Path) -> list[tuple]:
     with Project.open(db) as project:
-        return [tuple(r) for r in project.query(
-            'SELECT segment_id, code_id, coder, origin, status, memo, start, "end" FROM codings '
-            "WHERE coder IS NOT NULL ORDER BY segment_id, code_id")]
+        return [
+            tuple(r)
+            for r in project.query(
+                'SELECT segment_id, code_id, coder, origin, status, memo, start, "end" FROM codings '
+                "WHERE coder IS NOT NULL ORDER BY segment_id, code_id"
+            )
+        ]
 
 
 def _audit(db: Path) -> list[tuple]:
     with Project.open(db) as project:
-        return [tuple(r) for r in project.query("SELECT actor, action, entity, entity_id, note FROM audit "
-                                                "WHERE entity IN ('coding', 'segment') ORDER BY id")]
+        return [
+            tuple(r)
+            for r in project.query(
+                "SELECT actor, action, entity, entity_id, note FROM audit "
+                "WHERE entity IN ('coding', 'segment') ORDER BY id"
+            )
+        ]
 
 
 def _fill_xlsx(path: Path, fills: dict[int, dict[str, str]]) -> None:
@@ -75,7 +88,12 @@ def test_sheet_rows_show_context_suggestions_and_decisions(db: Path) -> None:
     row = rows[targets]
     assert list(row) == SHEET_COLUMNS
     assert (row["source"], row["position"], row["speaker"], row["role"], row["phase"]) == (
-        "int-sales", 1, "Sarah Collins", "Sales Director", "pre_kam")
+        "int-sales",
+        1,
+        "Sarah Collins",
+        "Sales Director",
+        "pre_kam",
+    )
     assert row["before"] == "I: How were the sales targets set?"
     assert row["after"] == "Sarah Collins: Honestly, now we trust each other. Gut feelings matter."
     assert row["text"].startswith("They came from the US.")
@@ -128,8 +146,9 @@ def test_export_filters_and_unknown_filters(runner: CliRunner, db: Path, tmp_pat
     assert {r["source"] for r in rows("--source", "meeting-9")} == {"meeting-9"}
     assert {r["source"] for r in rows("--phase", "pre_kam")} == {"int-sales"}
     # A parent code finds the segments of its children.
-    assert {r["segment"] for r in rows("--code", "control")} == {r["segment"] for r in rows("--code", "hard_control")} | {
-        r["segment"] for r in rows("--code", "soft_control")}
+    assert {r["segment"] for r in rows("--code", "control")} == {
+        r["segment"] for r in rows("--code", "hard_control")
+    } | {r["segment"] for r in rows("--code", "soft_control")}
     assert len(rows("--code", "soft_control")) == 2
     bad = _run(runner, "sheet", "export", "--coder", "ana", "--project", db, "--source", "nope", "--code", "zzz")
     assert bad.exit_code == 2
@@ -149,13 +168,18 @@ def test_csv_export_has_a_bom(runner: CliRunner, db: Path, tmp_path: Path) -> No
 def test_round_trip_export_fill_import_reimport(runner: CliRunner, db: Path, tmp_path: Path, suffix: str) -> None:
     question, targets, trust = _seg(db, "sales targets set"), _seg(db, "follow the procedure"), _seg(db, "Gut feelings")
     sheet = tmp_path / f"ana.{suffix}"
-    assert _run(runner, "sheet", "export", "--coder", "ana", "--source", "int-sales", "-o", sheet, "-p", db).exit_code == 0
+    assert (
+        _run(runner, "sheet", "export", "--coder", "ana", "--source", "int-sales", "-o", sheet, "-p", db).exit_code == 0
+    )
     fill = _fill_xlsx if suffix == "xlsx" else _fill_csv
-    fill(sheet, {
-        question: {"codes": "soft_control", "reject": "hard_control"},
-        targets: {"codes": "hard_control", "memo": "Targets imposed by the US parent."},
-        trust: {"memo": "Irony?"},
-    })
+    fill(
+        sheet,
+        {
+            question: {"codes": "soft_control", "reject": "hard_control"},
+            targets: {"codes": "hard_control", "memo": "Targets imposed by the US parent."},
+            trust: {"memo": "Irony?"},
+        },
+    )
     result = _run(runner, "import", "codings", sheet, "--coder", "ana", "--project", db)
     assert result.exit_code == 0, result.output
     assert "3 new, 0 changed, 0 unchanged codings · 1 new segment memo(s) · 3 rows read" in result.output
@@ -171,7 +195,11 @@ def test_round_trip_export_fill_import_reimport(runner: CliRunner, db: Path, tmp
     assert memos == [("segment", str(trust), "ana", "Irony?")]
     trail = _audit(db)
     assert sorted((a[0], a[1], a[2]) for a in trail) == [
-        ("ana", "accept", "coding"), ("ana", "add", "coding"), ("ana", "memo", "segment"), ("ana", "reject", "coding")]
+        ("ana", "accept", "coding"),
+        ("ana", "add", "coding"),
+        ("ana", "memo", "segment"),
+        ("ana", "reject", "coding"),
+    ]
     assert {a[4] for a in trail} == {f"import ana.{suffix}"}
 
     again = _run(runner, "import", "codings", sheet, "--coder", "ana", "--project", db)
@@ -179,7 +207,9 @@ def test_round_trip_export_fill_import_reimport(runner: CliRunner, db: Path, tmp
     assert _audit(db) == trail
 
     # The next export shows the decisions; changing one is one changed coding and one audit line.
-    assert _run(runner, "sheet", "export", "--coder", "ana", "--source", "int-sales", "-o", sheet, "-p", db).exit_code == 0
+    assert (
+        _run(runner, "sheet", "export", "--coder", "ana", "--source", "int-sales", "-o", sheet, "-p", db).exit_code == 0
+    )
     with Project.open(db) as project:
         decided = {r["segment"]: r["decided"] for r in sheet_rows(project, "ana", sources=["int-sales"])}
     assert decided[question] == "accepted: soft_control\nrejected: hard_control"
@@ -195,13 +225,18 @@ def test_bad_sheet_rows_are_all_reported_and_nothing_imported(runner: CliRunner,
     question, targets, trust = _seg(db, "sales targets set"), _seg(db, "follow the procedure"), _seg(db, "Gut feelings")
     sheet = tmp_path / "ana.xlsx"
     _run(runner, "sheet", "export", "--coder", "ana", "--source", "int-sales", "-o", sheet, "-p", db)
-    _fill_xlsx(sheet, {
-        question: {"codes": "soft_control, hard_contrl"},          # row 2: a typo
-        targets: {"codes": "hard_control", "text": "They came from Mars."},  # row 3: the words were edited
-        trust: {"codes": "soft_control", "reject": "hard_control"},  # row 4: rejects what was never suggested
-    })
+    _fill_xlsx(
+        sheet,
+        {
+            question: {"codes": "soft_control, hard_contrl"},  # row 2: a typo
+            targets: {"codes": "hard_control", "text": "They came from Mars."},  # row 3: the words were edited
+            trust: {"codes": "soft_control", "reject": "hard_control"},  # row 4: rejects what was never suggested
+        },
+    )
     book = load_workbook(sheet)
-    book["segments"].append([99999, "int-sales", 9, "", "", "", "", "Gone.", "", "", "", "soft_control", "", ""])  # row 5
+    book["segments"].append(
+        [99999, "int-sales", 9, "", "", "", "", "Gone.", "", "", "", "soft_control", "", ""]
+    )  # row 5
     book.save(sheet)
     before, trail = _codings(db), _audit(db)
     result = _run(runner, "import", "codings", sheet, "--coder", "ana", "--project", db)

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from qualkam.errors import StoreError
-from qualkam.store import Project
+from qualkam.store.project import Project
 
 from .conftest import SMALL_CODEBOOK, run_cli, write
 
@@ -48,7 +48,9 @@ def test_an_empty_file_becomes_a_project_only_when_asked(tmp_path: Path) -> None
         assert store.counts()["sources"] == 0
 
 
-def test_a_read_only_project_is_exit_2_with_what_to_do(runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_read_only_project_is_exit_2_with_what_to_do(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     db = tmp_path / "p.db"
     assert _code(runner, tmp_path, db).exit_code == 0
     write(tmp_path / "src" / "b.md", GOOD.replace("sales", "other"))
@@ -57,16 +59,17 @@ def test_a_read_only_project_is_exit_2_with_what_to_do(runner: CliRunner, tmp_pa
     def read_only(path, *args, **kwargs):  # tests run as root, who ignores file modes
         return real(f"file:{path}?mode=ro", *args, uri=True, **kwargs)
 
-    monkeypatch.setattr("qualkam.store.sqlite3.connect", read_only)
+    monkeypatch.setattr("qualkam.store.project.sqlite3.connect", read_only)
     result = _code(runner, tmp_path, db)
     assert result.exit_code == 2, result.output
     assert "read-only" in result.output and "bug" not in result.output
 
 
 @pytest.mark.parametrize("failure", ["sqlite", "enospc", "erofs", "malformed"])
-def test_a_full_disk_is_exit_2_with_what_to_do(runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                               failure: str) -> None:
-    import qualkam.coding as coding
+def test_a_full_disk_is_exit_2_with_what_to_do(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: str
+) -> None:
+    import qualkam.coding.run as coding
 
     def full(*args, **kwargs):
         if failure == "sqlite":
@@ -74,8 +77,11 @@ def test_a_full_disk_is_exit_2_with_what_to_do(runner: CliRunner, tmp_path: Path
         if failure == "malformed":
             raise sqlite3.DatabaseError("database disk image is malformed")
         code = errno.ENOSPC if failure == "enospc" else errno.EROFS
-        raise OSError(code, "No space left on device" if failure == "enospc" else "Read-only file system",
-                      str(tmp_path / "out" / "excerpts.csv"))
+        raise OSError(
+            code,
+            "No space left on device" if failure == "enospc" else "Read-only file system",
+            str(tmp_path / "out" / "excerpts.csv"),
+        )
 
     if failure in ("sqlite", "malformed"):
         monkeypatch.setattr(Project, "store_source", full)
@@ -84,5 +90,6 @@ def test_a_full_disk_is_exit_2_with_what_to_do(runner: CliRunner, tmp_path: Path
     result = _code(runner, tmp_path, tmp_path / "p.db")
     assert result.exit_code == 2, result.output
     assert "bug" not in result.output
-    assert {"sqlite": "disk is full", "enospc": "disk is full", "erofs": "read-only",
-            "malformed": "damaged"}[failure] in result.output
+    assert {"sqlite": "disk is full", "enospc": "disk is full", "erofs": "read-only", "malformed": "damaged"}[
+        failure
+    ] in result.output

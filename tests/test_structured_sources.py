@@ -12,33 +12,39 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qualkam.coding import code_folder
+from qualkam.coding.run import code_folder
+from qualkam.coding.segment import Unit
 from qualkam.errors import SourceError
-from qualkam.formats import read_source
-from qualkam.ingest import Problem, discover, prepare
-from qualkam.segment import Unit
-from qualkam.store import Project
-from qualkam.structured import parse_columns, read_time
+from qualkam.sources.formats import read_source
+from qualkam.sources.ingest import Problem, discover, prepare
+from qualkam.sources.structured import parse_columns, read_time
+from qualkam.store.project import Project
 
 from .conftest import write
 
 
 def _turns(raw):
-    return [(t.speaker, t.time_start, t.time_end, raw.text[t.start:t.end]) for t in raw.cue_turns]
+    return [(t.speaker, t.time_start, t.time_end, raw.text[t.start : t.end]) for t in raw.cue_turns]
 
 
 # ---- JSON -------------------------------------------------------------------------------
 
+
 def test_qmsum_meeting_transcripts(tmp_path: Path) -> None:
-    path = write(tmp_path / "Bed003.json", json.dumps({
-        "topic_list": [{"topic": "intro", "relevant_text_span": [["0", "2"]]}],
-        "general_query_list": [{"query": "Summarize", "answer": "..."}],
-        "meeting_transcripts": [
-            {"speaker": "Project Manager", "content": "Okay. {vocalsound} Let's start."},
-            {"speaker": "Project Manager", "content": "First the budget."},
-            {"speaker": "Marketing", "content": "We trust each other."},
-        ],
-    }))
+    path = write(
+        tmp_path / "Bed003.json",
+        json.dumps(
+            {
+                "topic_list": [{"topic": "intro", "relevant_text_span": [["0", "2"]]}],
+                "general_query_list": [{"query": "Summarize", "answer": "..."}],
+                "meeting_transcripts": [
+                    {"speaker": "Project Manager", "content": "Okay. {vocalsound} Let's start."},
+                    {"speaker": "Project Manager", "content": "First the budget."},
+                    {"speaker": "Marketing", "content": "We trust each other."},
+                ],
+            }
+        ),
+    )
     raw = read_source(path)
     assert raw.format == "json"
     assert _turns(raw) == [
@@ -49,30 +55,54 @@ def test_qmsum_meeting_transcripts(tmp_path: Path) -> None:
 
 
 def test_whisper_segments_with_and_without_speakers(tmp_path: Path) -> None:
-    path = write(tmp_path / "w.json", json.dumps({
-        "text": " Hello there. We trust each other.",
-        "segments": [
-            {"id": 0, "start": 0.0, "end": 2.5, "text": " Hello there.", "tokens": [1, 2]},
-            {"id": 1, "start": 2.5, "end": 65.25, "text": " We trust each other."},
-        ],
-        "language": "en",
-    }))
+    path = write(
+        tmp_path / "w.json",
+        json.dumps(
+            {
+                "text": " Hello there. We trust each other.",
+                "segments": [
+                    {"id": 0, "start": 0.0, "end": 2.5, "text": " Hello there.", "tokens": [1, 2]},
+                    {"id": 1, "start": 2.5, "end": 65.25, "text": " We trust each other."},
+                ],
+                "language": "en",
+            }
+        ),
+    )
     raw = read_source(path)
     assert _turns(raw) == [(None, "00:00:00", "00:01:05.250", "Hello there. We trust each other.")]
-    diarized = write(tmp_path / "d.json", json.dumps({"segments": [
-        {"start": 1, "end": 2, "text": "Hi.", "speaker": "SPEAKER_00"},
-        {"start": 3, "end": 4, "text": "Hello.", "speaker": "SPEAKER_01"},
-    ]}))
+    diarized = write(
+        tmp_path / "d.json",
+        json.dumps(
+            {
+                "segments": [
+                    {"start": 1, "end": 2, "text": "Hi.", "speaker": "SPEAKER_00"},
+                    {"start": 3, "end": 4, "text": "Hello.", "speaker": "SPEAKER_01"},
+                ]
+            }
+        ),
+    )
     assert [t[:3] for t in _turns(read_source(diarized))] == [
-        ("SPEAKER_00", "00:00:01", "00:00:02"), ("SPEAKER_01", "00:00:03", "00:00:04")]
+        ("SPEAKER_00", "00:00:01", "00:00:02"),
+        ("SPEAKER_01", "00:00:03", "00:00:04"),
+    ]
 
 
 def test_a_top_level_list_with_usual_key_names_and_time_stamps(tmp_path: Path) -> None:
-    path = write(tmp_path / "t.json", json.dumps([
-        {"speaker_name": "Ann", "utterance": "We trust each other.", "start_time": "00:01:02.5", "end_time": "00:01:09"},
-        {"spk": "Bob", "sentence": "Gut feeling.", "start_ms": 70000},
-        {"name": "Ann", "transcript": "Indeed.", "timestamp": "1:20"},
-    ]))
+    path = write(
+        tmp_path / "t.json",
+        json.dumps(
+            [
+                {
+                    "speaker_name": "Ann",
+                    "utterance": "We trust each other.",
+                    "start_time": "00:01:02.5",
+                    "end_time": "00:01:09",
+                },
+                {"spk": "Bob", "sentence": "Gut feeling.", "start_ms": 70000},
+                {"name": "Ann", "transcript": "Indeed.", "timestamp": "1:20"},
+            ]
+        ),
+    )
     assert _turns(read_source(path)) == [
         ("Ann", "00:01:02.5", "00:01:09", "We trust each other."),
         ("Bob", "00:01:10", "1:20", "Gut feeling."),
@@ -81,8 +111,11 @@ def test_a_top_level_list_with_usual_key_names_and_time_stamps(tmp_path: Path) -
 
 
 def test_absurd_json_times_are_warned_about_and_dropped(tmp_path: Path) -> None:
-    path = write(tmp_path / "t.json", '[{"speaker": "A", "text": "hi", "start": ' + "9" * 400 + ', "end": NaN},'
-                                      ' {"speaker": "B", "text": "yo", "start": -3, "end": 1e999}]')
+    path = write(
+        tmp_path / "t.json",
+        '[{"speaker": "A", "text": "hi", "start": ' + "9" * 400 + ', "end": NaN},'
+        ' {"speaker": "B", "text": "yo", "start": -3, "end": 1e999}]',
+    )
     raw = read_source(path)
     assert [t[:3] for t in _turns(raw)] == [("A", None, None), ("B", None, None)]
     assert raw.warnings and raw.warnings[0].startswith("4 time value(s)")
@@ -96,14 +129,17 @@ def test_keys_named_in_the_metadata(tmp_path: Path) -> None:
     assert _turns(raw) == [("Ann", "00:00:05", None, "We trust.")]
 
 
-@pytest.mark.parametrize("content, reason", [
-    ('{"a": 1, "b": [1, 2]}', r"no list of turns.*found keys: a, b.*speaker.*text.*meeting_transcripts"),
-    ("[1, 2, 3]", "no list of turns"),
-    ('{"segments": [{"start": 1}]}', "no list of turns"),
-    ('{"speaker": "Ann", ', r"not valid JSON \(line 1, column \d+"),
-    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
-    ('[{"speaker": "A", "text": "hi", "start": ' + "9" * 5000 + "}]", "not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        ('{"a": 1, "b": [1, 2]}', r"no list of turns.*found keys: a, b.*speaker.*text.*meeting_transcripts"),
+        ("[1, 2, 3]", "no list of turns"),
+        ('{"segments": [{"start": 1}]}', "no list of turns"),
+        ('{"speaker": "Ann", ', r"not valid JSON \(line 1, column \d+"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ('[{"speaker": "A", "text": "hi", "start": ' + "9" * 5000 + "}]", "not valid JSON"),
+    ],
+)
 def test_json_that_is_not_a_transcript_says_what_was_expected(tmp_path: Path, content: str, reason: str) -> None:
     path = write(tmp_path / "x.json", content)
     with pytest.raises(SourceError, match=reason):
@@ -112,9 +148,14 @@ def test_json_that_is_not_a_transcript_says_what_was_expected(tmp_path: Path, co
 
 _json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(
-        st.sampled_from(["speaker", "text", "content", "start", "end", "segments", "name", "utterances", "x"]),
-        children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(["speaker", "text", "content", "start", "end", "segments", "name", "utterances", "x"]),
+            children,
+            max_size=4,
+        )
+    ),
     max_leaves=30,
 )
 
@@ -133,6 +174,7 @@ def test_any_json_gives_turns_or_a_source_error(tmp_path: Path, value) -> None:
 
 
 # ---- Spreadsheets -----------------------------------------------------------------------
+
 
 def _xlsx(path: Path, rows: list[list], sheets: dict[str, list[list]] | None = None) -> Path:
     import openpyxl
@@ -185,10 +227,14 @@ def test_a_talkmoves_style_workbook_gives_turns_with_times(tmp_path: Path) -> No
 
 
 def test_csv_and_tsv_transcripts_with_usual_and_named_columns(tmp_path: Path) -> None:
-    path = write(tmp_path / "t.csv", "Start;End;Speaker;Text;Code\n0:01;0:04;Ann;We trust each other.;soft\n"
-                                     "0:05;0:09;Bob;\"Gut; feeling\";\n")
-    assert _turns(read_source(path)) == [("Ann", "0:01", "0:04", "We trust each other."),
-                                         ("Bob", "0:05", "0:09", "Gut; feeling")]
+    path = write(
+        tmp_path / "t.csv",
+        'Start;End;Speaker;Text;Code\n0:01;0:04;Ann;We trust each other.;soft\n0:05;0:09;Bob;"Gut; feeling";\n',
+    )
+    assert _turns(read_source(path)) == [
+        ("Ann", "0:01", "0:04", "We trust each other."),
+        ("Bob", "0:05", "0:09", "Gut; feeling"),
+    ]
     tsv = write(tmp_path / "t.tsv", "who\tsaid\tat\nAnn\tHello.\t12.5\n")
     with pytest.raises(SourceError, match=r"no speaker and text columns.*found: who, said, at.*columns"):
         read_source(tsv)
@@ -210,7 +256,10 @@ def test_sidecar_names_columns_and_metadata_csv_is_never_a_transcript(tmp_path: 
     with Project.open(tmp_path / "p.db", create=True) as project:
         report = code_folder(src, small_codebook, project, out_dir=None)
         assert report.skipped == []
-        rows = [tuple(r) for r in project.query("SELECT speaker, time_start, time_end, text FROM segments ORDER BY position")]
+        rows = [
+            tuple(r)
+            for r in project.query("SELECT speaker, time_start, time_end, text FROM segments ORDER BY position")
+        ]
         attrs = project.query("SELECT attributes FROM sources")[0][0]
     assert rows == [("Ann", "00:00:03", "00:00:09", "We trust each other."), ("Bob", "00:00:09", None, "Gut feeling.")]
     assert "columns" not in json.loads(attrs or "{}")
@@ -247,12 +296,15 @@ def test_a_workbook_claiming_a_huge_dimension_is_read_in_bounded_time(tmp_path: 
     assert _turns(raw) == [("Ann", None, None, "We trust each other.")]
 
 
-@pytest.mark.parametrize("name, content, reason", [
-    ("bad.xlsx", b"PK\x03\x04 not really a zip", "not a readable .xlsx workbook"),
-    ("old.xlsx", b"\xd0\xcf\x11\xe0 old excel", "not a readable .xlsx workbook"),
-    ("q.csv", b'speaker,text\nAnn,"unterminated\n', r"line \d+"),
-    ("n.csv", b"a,b\n1,2\n", "no speaker and text columns"),
-])
+@pytest.mark.parametrize(
+    "name, content, reason",
+    [
+        ("bad.xlsx", b"PK\x03\x04 not really a zip", "not a readable .xlsx workbook"),
+        ("old.xlsx", b"\xd0\xcf\x11\xe0 old excel", "not a readable .xlsx workbook"),
+        ("q.csv", b'speaker,text\nAnn,"unterminated\n', r"line \d+"),
+        ("n.csv", b"a,b\n1,2\n", "no speaker and text columns"),
+    ],
+)
 def test_bad_spreadsheets_raise_a_reason(tmp_path: Path, name: str, content: bytes, reason: str) -> None:
     path = tmp_path / name
     path.write_bytes(content)
@@ -260,8 +312,13 @@ def test_bad_spreadsheets_raise_a_reason(tmp_path: Path, name: str, content: byt
         read_source(path)
 
 
-_cells = st.one_of(st.none(), st.integers(-10**6, 10**6), st.floats(allow_nan=True), st.text(max_size=15),
-                   st.sampled_from(["Speaker", "Text", "Time", "End", "Turn", "00:01:02", "1:02", "Ann", "-5"]))
+_cells = st.one_of(
+    st.none(),
+    st.integers(-(10**6), 10**6),
+    st.floats(allow_nan=True),
+    st.text(max_size=15),
+    st.sampled_from(["Speaker", "Text", "Time", "End", "Turn", "00:01:02", "1:02", "Ann", "-5"]),
+)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -283,10 +340,21 @@ def test_any_csv_gives_turns_or_a_source_error(tmp_path: Path, rows) -> None:
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.lists(st.one_of(st.none(), st.integers(-10**6, 10**6), st.floats(allow_nan=False, allow_infinity=False),
-                                   st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cc", "Cs"]), max_size=15),
-                                   st.sampled_from(["Speaker", "Sentence", "TimeStamp", "Ann", "1:02"])), max_size=5),
-                max_size=6))
+@given(
+    st.lists(
+        st.lists(
+            st.one_of(
+                st.none(),
+                st.integers(-(10**6), 10**6),
+                st.floats(allow_nan=False, allow_infinity=False),
+                st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cc", "Cs"]), max_size=15),
+                st.sampled_from(["Speaker", "Sentence", "TimeStamp", "Ann", "1:02"]),
+            ),
+            max_size=5,
+        ),
+        max_size=6,
+    )
+)
 def test_any_workbook_gives_turns_or_a_source_error(tmp_path: Path, rows) -> None:
     path = _xlsx(tmp_path / "h.xlsx", rows)
     try:
@@ -298,6 +366,7 @@ def test_any_workbook_gives_turns_or_a_source_error(tmp_path: Path, rows) -> Non
 
 
 # ---- PDF --------------------------------------------------------------------------------
+
 
 def pdf_with_lines(lines: list[str]) -> bytes:
     """A one-page PDF whose text layer holds ``lines`` (Helvetica, one line each)."""
@@ -329,15 +398,26 @@ def pdf_with_lines(lines: list[str]) -> bytes:
 
 def test_a_pdf_transcript_with_a_text_layer(tmp_path: Path) -> None:
     path = tmp_path / "int.pdf"
-    path.write_bytes(pdf_with_lines(["Interview, 3 May", "[00:01:02] Ann: We trust each other.", "It took years.",
-                                     "Bob (00:02:00): Gut feeling."]))
+    path.write_bytes(
+        pdf_with_lines(
+            [
+                "Interview, 3 May",
+                "[00:01:02] Ann: We trust each other.",
+                "It took years.",
+                "Bob (00:02:00): Gut feeling.",
+            ]
+        )
+    )
     raw = read_source(path)
     assert raw.format == "pdf" and raw.cue_turns is None
-    from qualkam.turns import find_turns
+    from qualkam.sources.turns import find_turns
 
-    turns = [(t.speaker, t.time_start, raw.text[t.start:t.end]) for t in find_turns(raw.text)]
-    assert turns == [(None, None, "Interview, 3 May"), ("Ann", "00:01:02", "We trust each other.\nIt took years."),
-                     ("Bob", "00:02:00", "Gut feeling.")]
+    turns = [(t.speaker, t.time_start, raw.text[t.start : t.end]) for t in find_turns(raw.text)]
+    assert turns == [
+        (None, None, "Interview, 3 May"),
+        ("Ann", "00:01:02", "We trust each other.\nIt took years."),
+        ("Bob", "00:02:00", "Gut feeling."),
+    ]
 
 
 def test_a_pdf_without_a_text_layer_says_to_ocr_it(tmp_path: Path) -> None:
@@ -369,6 +449,7 @@ def test_any_pdf_bytes_give_text_or_a_source_error(tmp_path: Path, tail: bytes) 
 
 # ---- A file with no speaker turns ---------------------------------------------------------
 
+
 def test_a_long_text_without_speaker_turns_is_coded_with_a_warning(tmp_path: Path, small_codebook) -> None:
     src = tmp_path / "src"
     blob = json.dumps({"meeting_transcripts": [{"speaker": "A", "content": "We trust each other. " * 5}] * 40})
@@ -393,22 +474,50 @@ def test_a_short_json_file_renamed_txt_is_warned_about_too(tmp_path: Path, small
 
 def test_every_timed_format_stores_each_segments_start_and_end(tmp_path: Path, small_codebook) -> None:
     src = tmp_path / "src"
-    write(src / "a.vtt", "WEBVTT\n\n00:00:01.000 --> 00:00:03.000\nAnn: We trust each other.\n\n"
-                         "00:00:04.000 --> 00:00:05.000\nBob: Gut feeling.\n")
-    write(src / "b.srt", "1\n00:00:01,000 --> 00:00:03,000\nAnn: We trust each other.\n\n"
-                         "2\n00:00:04,000 --> 00:00:05,000\nBob: Gut feeling.\n")
-    write(src / "c.md", "**Ann:** \\[00:01\\] We trust each other.\n\n**Bob:** \\[00:04\\] Gut feeling.\n\n"
-                        "**Ann:** [00:07] Indeed.\n")
-    write(src / "d.json", json.dumps({"segments": [{"start": 1, "end": 3, "speaker": "Ann", "text": "We trust each other."},
-                                                   {"start": 4, "end": 5, "speaker": "Bob", "text": "Gut feeling."}]}))
-    _xlsx(src / "e.xlsx", [["Start", "End", "Speaker", "Text"], ["0:01", "0:03", "Ann", "We trust each other."],
-                           ["0:04", "0:05", "Bob", "Gut feeling."]])
-    write(src / "f.csv", "TimeStamp,Speaker,Sentence\n00:00:01,Ann,We trust each other.\n00:00:04,Bob,Gut feeling.\n"
-                         "00:00:07,Ann,Indeed.\n")
+    write(
+        src / "a.vtt",
+        "WEBVTT\n\n00:00:01.000 --> 00:00:03.000\nAnn: We trust each other.\n\n"
+        "00:00:04.000 --> 00:00:05.000\nBob: Gut feeling.\n",
+    )
+    write(
+        src / "b.srt",
+        "1\n00:00:01,000 --> 00:00:03,000\nAnn: We trust each other.\n\n"
+        "2\n00:00:04,000 --> 00:00:05,000\nBob: Gut feeling.\n",
+    )
+    write(
+        src / "c.md",
+        "**Ann:** \\[00:01\\] We trust each other.\n\n**Bob:** \\[00:04\\] Gut feeling.\n\n**Ann:** [00:07] Indeed.\n",
+    )
+    write(
+        src / "d.json",
+        json.dumps(
+            {
+                "segments": [
+                    {"start": 1, "end": 3, "speaker": "Ann", "text": "We trust each other."},
+                    {"start": 4, "end": 5, "speaker": "Bob", "text": "Gut feeling."},
+                ]
+            }
+        ),
+    )
+    _xlsx(
+        src / "e.xlsx",
+        [
+            ["Start", "End", "Speaker", "Text"],
+            ["0:01", "0:03", "Ann", "We trust each other."],
+            ["0:04", "0:05", "Bob", "Gut feeling."],
+        ],
+    )
+    write(
+        src / "f.csv",
+        "TimeStamp,Speaker,Sentence\n00:00:01,Ann,We trust each other.\n00:00:04,Bob,Gut feeling.\n"
+        "00:00:07,Ann,Indeed.\n",
+    )
     with Project.open(tmp_path / "p.db", create=True) as project:
         report = code_folder(src, small_codebook, project, out_dir=None, unit=Unit.sentence)
         assert report.problems == []
-        rows = project.query("SELECT source_id, speaker, time_start, time_end FROM segments ORDER BY source_id, position")
+        rows = project.query(
+            "SELECT source_id, speaker, time_start, time_end FROM segments ORDER BY source_id, position"
+        )
     by_source: dict[str, list] = {}
     for row in rows:
         by_source.setdefault(row[0], []).append(tuple(row)[1:])
@@ -421,8 +530,20 @@ def test_every_timed_format_stores_each_segments_start_and_end(tmp_path: Path, s
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=20), st.datetimes(),
-                 st.times(), st.timedeltas()), st.booleans(), st.booleans())
+@given(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.floats(),
+        st.text(max_size=20),
+        st.datetimes(),
+        st.times(),
+        st.timedeltas(),
+    ),
+    st.booleans(),
+    st.booleans(),
+)
 def test_read_time_gives_a_time_nothing_or_none(value, millis: bool, day_fraction: bool) -> None:
     got = read_time(value, millis=millis, day_fraction=day_fraction)
     if got is not None:
@@ -432,8 +553,14 @@ def test_read_time_gives_a_time_nothing_or_none(value, millis: bool, day_fractio
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.one_of(st.text(max_size=40), st.dictionaries(st.text(max_size=8), st.one_of(st.text(max_size=8), st.integers(), st.none()),
-                                                       max_size=4), st.lists(st.integers(), max_size=3), st.integers()))
+@given(
+    st.one_of(
+        st.text(max_size=40),
+        st.dictionaries(st.text(max_size=8), st.one_of(st.text(max_size=8), st.integers(), st.none()), max_size=4),
+        st.lists(st.integers(), max_size=3),
+        st.integers(),
+    )
+)
 def test_parse_columns_gives_names_or_a_source_error(value) -> None:
     try:
         named = parse_columns(value, "m.yaml")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from qualkam.nlp import load_pipeline
-from qualkam.suggest import Suggester, score
+from qualkam.coding.nlp import load_pipeline
+from qualkam.coding.suggest import Suggester, score
 
 
 def _suggest(codebook, text: str):
@@ -19,7 +19,7 @@ def test_lemma_phrases_match_any_case_and_inflection(small_codebook) -> None:
     assert set(found) == {"hard_control", "soft_control"}
     hard = found["hard_control"].evidence[0]
     assert (hard.text, hard.rule) == ("SALES TARGETS", "lemma:sales target")
-    assert text[hard.start - 100:hard.end - 100] == "SALES TARGETS", "evidence offsets point into the source"
+    assert text[hard.start - 100 : hard.end - 100] == "SALES TARGETS", "evidence offsets point into the source"
     assert found["soft_control"].evidence[0].text == "Gut Feelings"
 
 

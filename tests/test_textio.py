@@ -6,7 +6,7 @@ import codecs
 
 import pytest
 
-from qualkam.textio import DecodeError, decode
+from qualkam.sources.textio import DecodeError, decode
 
 from .conftest import FIXTURES
 

@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from qualkam.cli import app
-from qualkam.learn import latest_thresholds
-from qualkam.store import Project
+from qualkam.coding.learn import latest_thresholds
+from qualkam.store.project import Project
 
 from .conftest import ROOT
 from .test_learn import build_project, logit
@@ -34,8 +34,9 @@ def db(base: Path, tmp_path: Path) -> Path:
 
 
 def _train(runner: CliRunner, db: Path, *extra: str):
-    return runner.invoke(app, ["train", "--from", "coder:ana", "--folds", "3", "--epochs", "2", "--project", str(db),
-                               *extra])
+    return runner.invoke(
+        app, ["train", "--from", "coder:ana", "--folds", "3", "--epochs", "2", "--project", str(db), *extra]
+    )
 
 
 def test_train_prints_held_out_figures_and_lists_skipped_codes(runner: CliRunner, db: Path) -> None:
@@ -59,25 +60,57 @@ def test_train_errors_are_clear(runner: CliRunner, db: Path, tmp_path: Path) -> 
 
 
 def test_code_suggest_model_without_a_model_exits_2(runner: CliRunner, base: Path, db: Path, tmp_path: Path) -> None:
-    result = runner.invoke(app, ["code", str(base / "src"), "-c", str(base / "book.yaml"), "--project", str(db),
-                                 "--out", str(tmp_path / "out"), "--suggest", "model"])
+    result = runner.invoke(
+        app,
+        [
+            "code",
+            str(base / "src"),
+            "-c",
+            str(base / "book.yaml"),
+            "--project",
+            str(db),
+            "--out",
+            str(tmp_path / "out"),
+            "--suggest",
+            "model",
+        ],
+    )
     assert result.exit_code == 2
     assert "run qualkam train first" in result.output
 
 
-def test_code_suggest_both_then_review_least_sure_first(runner: CliRunner, base: Path, db: Path, tmp_path: Path) -> None:
+def test_code_suggest_both_then_review_least_sure_first(
+    runner: CliRunner, base: Path, db: Path, tmp_path: Path
+) -> None:
     assert _train(runner, db).exit_code == 0
-    result = runner.invoke(app, ["code", str(base / "src"), "-c", str(base / "book.yaml"), "--project", str(db),
-                                 "--out", str(tmp_path / "out"), "--suggest", "both"])
+    result = runner.invoke(
+        app,
+        [
+            "code",
+            str(base / "src"),
+            "-c",
+            str(base / "book.yaml"),
+            "--project",
+            str(db),
+            "--out",
+            str(tmp_path / "out"),
+            "--suggest",
+            "both",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "suggestions: both (model 1)" in result.output
     excerpts = (tmp_path / "out" / "excerpts.csv").read_text(encoding="utf-8")
     assert ",model,suggested," in excerpts and "[model:similar: segment " in excerpts
     with Project.open(db) as project:
         thresholds = latest_thresholds(project)
-        least = min(project.query("SELECT code_id, score, s.source_id, s.position FROM codings c "
-                                  "JOIN segments s ON s.id = c.segment_id WHERE coder IS NULL AND origin = 'model'"),
-                    key=lambda r: abs(logit(r["score"]) - logit(thresholds[r["code_id"]])))
+        least = min(
+            project.query(
+                "SELECT code_id, score, s.source_id, s.position FROM codings c "
+                "JOIN segments s ON s.id = c.segment_id WHERE coder IS NULL AND origin = 'model'"
+            ),
+            key=lambda r: abs(logit(r["score"]) - logit(thresholds[r["code_id"]])),
+        )
     review = runner.invoke(app, ["review", "--coder", "zoe", "--order", "uncertain", "--project", str(db)], input="q\n")
     assert review.exit_code == 0, review.output
     first = review.output.split("╰")[0]
@@ -95,8 +128,9 @@ def test_bench_script_runs_on_small_sizes(capsys: pytest.CaptureFixture[str]) ->
     bench = importlib.util.module_from_spec(spec)
     assert spec.loader is not None
     spec.loader.exec_module(bench)
-    code = bench.main(["--coded", "150", "--codes", "6", "--words", "3000", "--folds", "2", "--epochs", "1",
-                       "--repeats", "1"])
+    code = bench.main(
+        ["--coded", "150", "--codes", "6", "--words", "3000", "--folds", "2", "--epochs", "1", "--repeats", "1"]
+    )
     output = capsys.readouterr().out
     assert code in (0, 1), "1 only when a speed or time target is missed, which small sizes may do"
     assert "qualkam train benchmark: 150 coded segments, 6 codes" in output

@@ -15,13 +15,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from qualkam.coding import code_folder
-from qualkam.decisions import decide
+from qualkam.analysis.triangulation import COLUMNS, triangulation_table
+from qualkam.coding.decisions import decide
+from qualkam.coding.run import code_folder
 from qualkam.errors import QualkamError
-from qualkam.store import Project
-from qualkam.triangulation import COLUMNS, triangulation_table
+from qualkam.store.project import Project
 
-from .conftest import write, run_cli as _run
+from .conftest import run_cli as _run
+from .conftest import write
 
 INT_A = """\
 ---
@@ -93,14 +94,25 @@ def test_one_row_per_code_with_its_support(coded: Project) -> None:
     assert list(table["code"]) == ["hard_control", "soft_control"], "codebook order; the empty parent is left out"
     hard, soft = _rows(table)["hard_control"], _rows(table)["soft_control"]
     assert hard == {
-        "code": "hard_control", "label": "Hard control", "segments": 3, "sources": 3,
+        "code": "hard_control",
+        "label": "Hard control",
+        "segments": 3,
+        "sources": 3,
         "speakers": 2,  # the I of each interview is a different person; the memo names no one
-        "source_types": "document, interview", "phases": "pre_kam, (none)", "roles": "Researcher", "flags": "",
+        "source_types": "document, interview",
+        "phases": "pre_kam, (none)",
+        "roles": "Researcher",
+        "flags": "",
     }
     assert soft == {
-        "code": "soft_control", "label": "Soft control", "segments": 3, "sources": 3,
+        "code": "soft_control",
+        "label": "Soft control",
+        "segments": 3,
+        "sources": 3,
         "speakers": 2,  # Sarah Collins in two sources is one person, R another
-        "source_types": "email, interview", "phases": "pre_kam, formal_kam", "roles": "Buyer, Sales Director",
+        "source_types": "email, interview",
+        "phases": "pre_kam, formal_kam",
+        "roles": "Buyer, Sales Director",
         "flags": "",
     }
 
@@ -141,7 +153,10 @@ def test_cli_table_csv_json_and_out(runner: CliRunner, coded: Project, tmp_path:
 
     as_csv = _run(runner, "triangulate", "--format", "csv", "-p", coded.path)
     assert as_csv.stdout.splitlines()[0] == ",".join(COLUMNS)
-    assert as_csv.stdout.splitlines()[1] == 'hard_control,Hard control,3,3,2,"document, interview","pre_kam, (none)",Researcher,'
+    assert (
+        as_csv.stdout.splitlines()[1]
+        == 'hard_control,Hard control,3,3,2,"document, interview","pre_kam, (none)",Researcher,'
+    )
 
     out = tmp_path / "tri.json"
     as_json = _run(runner, "triangulate", "-f", "json", "--out", out, "-p", coded.path)

@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qualkam.errors import QualkamError
-from qualkam.unitized import (
+from qualkam.agreement.unitized import (
     UnitizingError,
     per_value_binary,
     unitized_alpha,
     unitized_alpha_sources,
 )
+from qualkam.errors import QualkamError
 
 from .conftest import SHARED, needs_shared
 
@@ -74,10 +74,7 @@ def ref_2016_sources(sources):
 
 def ref_2016_per_code(spans, length):
     codes = {v for c in spans for _, _, v in spans[c]}
-    return {
-        code: ref_2016({c: [s for s in spans[c] if s[2] == code] for c in spans}, length)[1]
-        for code in codes
-    }
+    return {code: ref_2016({c: [s for s in spans[c] if s[2] == code] for c in spans}, length)[1] for code in codes}
 
 
 def _delta2(b1, l1, w1, b2, l2, w2):
@@ -104,9 +101,9 @@ def ref_2004(spans, length):
         units = [(b, ln) for c in coders for b, ln, w in segs[c] if w]
         gaps = [ln for c in coders for b, ln, w in segs[c] if not w]
         n_c = len(units)
-        d_o = sum(
-            _delta2(*g, *h) for i in coders for j in coders if i != j for g in segs[i] for h in segs[j]
-        ) / (m * (m - 1) * L * L)
+        d_o = sum(_delta2(*g, *h) for i in coders for j in coders if i != j for g in segs[i] for h in segs[j]) / (
+            m * (m - 1) * L * L
+        )
         num = sum(
             (n_c - 1) * (2 * ln**3 - 3 * ln**2 + ln) / 3 + ln**2 * sum(g - ln + 1 for g in gaps if g >= ln)
             for _, ln in units
@@ -194,13 +191,17 @@ def test_book_example_2004_literal() -> None:
 @pytest.mark.shared
 def test_book_example_2004_shared() -> None:
     examples = {e["name"]: e for e in json.loads((SHARED / "reliability" / "published-examples.json").read_text())}
-    for name, category in [("ualpha2004_book_category_c", "c"), ("ualpha2004_book_category_k", "k"),
-                           ("ualpha2004_book_joint", None)]:
+    for name, category in [
+        ("ualpha2004_book_category_c", "c"),
+        ("ualpha2004_book_category_k", "k"),
+        ("ualpha2004_book_joint", None),
+    ]:
         ex = examples[name]
         data = ex["data"]
         units = {cat: {c: [tuple(u) for u in us] for c, us in by.items()} for cat, by in data["units"].items()}
-        res = unitized_alpha(_book_spans(units, data["continuum_begin"]), data["continuum_length"],
-                             method="2004", category=category)
+        res = unitized_alpha(
+            _book_spans(units, data["continuum_begin"]), data["continuum_length"], method="2004", category=category
+        )
         assert res.alpha == pytest.approx(ex["computed_value"], abs=1e-9), name
         # The joint's published .8591 comes from rounded intermediates: the JSON's note says 5e-4.
         tolerance = 5e-4 if category is None else 5e-5
@@ -211,8 +212,9 @@ def test_dkpro_2004_test_vector() -> None:
     """Not published: dkpro-statistics' UnitizingAgreementTest (r0 -11111111-, r1 --1-1-1---)
     gives D_o .9100, D_e .5351, α -.7003 for the 2004 form (to 1e-4, as it asserts); an
     independent implementation. Exactly: D_o = 91/100, D_e = 0.535185."""
-    res = unitized_alpha({"r0": [(1, 9, "A")], "r1": [(2, 3, "A"), (4, 5, "A"), (6, 7, "A")]}, 10,
-                         method="2004", category="A")
+    res = unitized_alpha(
+        {"r0": [(1, 9, "A")], "r1": [(2, 3, "A"), (4, 5, "A"), (6, 7, "A")]}, 10, method="2004", category="A"
+    )
     assert res.observed == pytest.approx(0.91)
     assert res.expected == pytest.approx(0.5351, abs=1e-4)
     assert res.alpha == pytest.approx(-0.7003, abs=1e-4)
@@ -385,7 +387,8 @@ def test_uncoded_text_raises_alpha_and_where_it_sits_matters_only_in_2004() -> N
 
     assert unitized_alpha(shifted(100), 200).alpha == pytest.approx(unitized_alpha(spans, 200).alpha, rel=1e-12)
     assert unitized_alpha(shifted(100), 200, method="2004").alpha != pytest.approx(
-        unitized_alpha(spans, 200, method="2004").alpha, rel=1e-6)
+        unitized_alpha(spans, 200, method="2004").alpha, rel=1e-6
+    )
 
 
 # --- overlapping spans and the input rules

@@ -7,12 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qualkam.decisions import decide
+from qualkam.agreement.units import coder_spans, coding_data
+from qualkam.coding.decisions import decide
 from qualkam.errors import QualkamError
-from qualkam.store import Project
-from qualkam.units import coder_spans, coding_data
+from qualkam.store.project import Project
 
 from .conftest import code_two_sources
+
 
 @pytest.fixture
 def coded(tmp_path: Path, small_codebook, project: Project) -> Project:

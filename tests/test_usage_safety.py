@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from qualkam.coding import code_folder
-from qualkam.decisions import decide
+from qualkam.coding.blind import check_coder_name, clone_for
+from qualkam.coding.decisions import decide
+from qualkam.coding.run import code_folder
 from qualkam.errors import QualkamError
-from qualkam.projects import check_coder_name, clone_for
-from qualkam.store import Project
+from qualkam.store.project import Project
 
 from .conftest import INTERVIEW, run_cli, write
 

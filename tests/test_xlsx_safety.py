@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from qualkam.errors import InputError
-from qualkam.importing import read_table
+from qualkam.interchange.codings_import import read_table
 
 from .conftest import run_cli
 
@@ -48,7 +48,9 @@ def _max_rss_mb() -> float:
 
 
 def test_a_declared_dimension_of_xfd200000_is_never_allocated(tmp_path: Path) -> None:
-    data = _rewrite(_workbook(ROWS), SHEET, lambda x: x.replace(b'<dimension ref="A1:E2"/>', b'<dimension ref="A1:XFD200000"/>'))
+    data = _rewrite(
+        _workbook(ROWS), SHEET, lambda x: x.replace(b'<dimension ref="A1:E2"/>', b'<dimension ref="A1:XFD200000"/>')
+    )
     assert b"XFD200000" in zipfile.ZipFile(io.BytesIO(data)).read(SHEET)
     path = tmp_path / "big.xlsx"
     path.write_bytes(data)
@@ -94,7 +96,7 @@ def test_a_damaged_workbook_is_exit_2_with_a_clear_message(runner: CliRunner, tm
     path.write_bytes(data)
     with pytest.raises(InputError, match="not a readable XLSX workbook"):
         read_table(path)
-    from qualkam.store import Project
+    from qualkam.store.project import Project
 
     Project.open(tmp_path / "p.db", create=True).close()
     result = run_cli(runner, "import", "codings", path, "--project", tmp_path / "p.db")
@@ -102,12 +104,14 @@ def test_a_damaged_workbook_is_exit_2_with_a_clear_message(runner: CliRunner, tm
     assert "not a readable XLSX workbook" in result.output and "bug" not in result.output
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(st.binary(min_size=1, max_size=400), st.integers(0, 4000))
 def test_any_damage_to_a_workbook_is_an_input_error(tmp_path: Path, noise: bytes, where: int) -> None:
     data = bytearray(_workbook(ROWS))
     where %= len(data)
-    data[where:where + len(noise)] = noise
+    data[where : where + len(noise)] = noise
     path = tmp_path / "fuzz.xlsx"
     path.write_bytes(bytes(data))
     try:

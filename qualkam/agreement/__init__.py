@@ -16,15 +16,28 @@ Formulas, sources and the rules for degenerate data: docs/agreement.md.
 
 from __future__ import annotations
 
-from ._binary import per_code
-from ._bootstrap import BootstrapResult, bootstrap
-from ._core import COEFFICIENTS, JSON_KEYS, AgreementResult, coefficients
-from ._data import LEVELS, long_to_ratings, read_long
-from ._interpret import interpret_alpha, interpret_kappa, paradox_warning
-from ._sets import jaccard_distance, masi_distance, set_alpha
+from qualkam.agreement._binary import per_code
+from qualkam.agreement._bootstrap import BootstrapResult, bootstrap
+from qualkam.agreement._core import COEFFICIENTS, JSON_KEYS, AgreementResult, coefficients
+from qualkam.agreement._data import LEVELS, long_to_ratings, read_long
+from qualkam.agreement._interpret import interpret_alpha, interpret_kappa, paradox_warning
+from qualkam.agreement._sets import jaccard_distance, masi_distance, set_alpha
 
 __all__ = [
-    "COEFFICIENTS", "JSON_KEYS", "LEVELS", "AgreementResult", "BootstrapResult", "bootstrap", "coefficients",
-    "interpret_alpha", "interpret_kappa", "jaccard_distance", "long_to_ratings", "masi_distance",
-    "paradox_warning", "per_code", "read_long", "set_alpha",
+    "COEFFICIENTS",
+    "JSON_KEYS",
+    "LEVELS",
+    "AgreementResult",
+    "BootstrapResult",
+    "bootstrap",
+    "coefficients",
+    "interpret_alpha",
+    "interpret_kappa",
+    "jaccard_distance",
+    "long_to_ratings",
+    "masi_distance",
+    "paradox_warning",
+    "per_code",
+    "read_long",
+    "set_alpha",
 ]

@@ -16,9 +16,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ..errors import QualkamError
-from ._bootstrap import check_bootstrap_args, unit_weights
-from ._interpret import interpret_alpha, interpret_kappa, paradox_warning
+from qualkam.agreement._bootstrap import check_bootstrap_args, unit_weights
+from qualkam.agreement._interpret import interpret_alpha, interpret_kappa, paradox_warning
+from qualkam.errors import QualkamError
 
 _EPS = 1e-12
 _TWO_CODERS = "Cohen's kappa and Scott's pi are for exactly two coders; the data have {n} (see fleiss_kappa)"
@@ -43,13 +43,22 @@ def _check(presence: np.ndarray, codes: Sequence[str]) -> np.ndarray:
     bad = ~np.isnan(x) & (x != 0) & (x != 1)
     if bad.any():
         code, coder, unit = (int(i[0]) for i in np.nonzero(bad))
-        raise QualkamError(f"presence must be 0, 1 or NaN; code {codes[code]!r}, coder {coder}, unit {unit} "
-                           f"is {x[code, coder, unit]!r}")
+        raise QualkamError(
+            f"presence must be 0, 1 or NaN; code {codes[code]!r}, coder {coder}, unit {unit} "
+            f"is {x[code, coder, unit]!r}"
+        )
     return x
 
 
-def per_code(presence: np.ndarray, codes: Sequence[str], replicates: int = 0, seed: int = 0, minimum: float = 0.667,
-             alpha_method: str = "coincidences", confidence: float = 0.95) -> pd.DataFrame:
+def per_code(
+    presence: np.ndarray,
+    codes: Sequence[str],
+    replicates: int = 0,
+    seed: int = 0,
+    minimum: float = 0.667,
+    alpha_method: str = "coincidences",
+    confidence: float = 0.95,
+) -> pd.DataFrame:
     """One row per code: every coefficient of :func:`qualkam.agreement.coefficients` (same
     definitions, categories 0 and 1 so q = 2), n_units (rated by anyone), n_pairable (rated by
     two or more), n_disagree (pairable units where the coders differ), prevalence (share of 1s
@@ -77,7 +86,7 @@ def per_code(presence: np.ndarray, codes: Sequence[str], replicates: int = 0, se
     percent = _ratio(pa_unit.sum(axis=1), n_pairable)
     share_unit = np.where(rated, n1 / np.where(rated, m, 1.0), 0.0)
     pi1 = _ratio(share_unit.sum(axis=1), n_rated)
-    fleiss = _chance_corrected(percent, pi1 ** 2 + (1.0 - pi1) ** 2)
+    fleiss = _chance_corrected(percent, pi1**2 + (1.0 - pi1) ** 2)
     ac1 = _chance_corrected(percent, 2.0 * pi1 * (1.0 - pi1))  # q = 2: sum pi(1-pi)/(q-1)
     bp = _chance_corrected(percent, np.full(n_codes, 0.5))
 
@@ -87,9 +96,11 @@ def per_code(presence: np.ndarray, codes: Sequence[str], replicates: int = 0, se
     o01_unit = np.where(pairable, n0 * n1 / m_minus_1, 0.0)
     o01 = o01_unit.sum(axis=1)
     # binary alpha = 1 - (n.. - 1) o_01 / (n_0 n_1)   (Krippendorff 2011, section A)
-    alpha = np.where(zeros_paired * ones_paired > 0,
-                     1.0 - (n_values - 1.0) * o01 / np.where(zeros_paired * ones_paired > 0, zeros_paired * ones_paired, 1.0),
-                     np.nan)
+    alpha = np.where(
+        zeros_paired * ones_paired > 0,
+        1.0 - (n_values - 1.0) * o01 / np.where(zeros_paired * ones_paired > 0, zeros_paired * ones_paired, 1.0),
+        np.nan,
+    )
 
     cohen = scott = np.full(n_codes, np.nan)
     if n_coders == 2:
@@ -101,27 +112,29 @@ def per_code(presence: np.ndarray, codes: Sequence[str], replicates: int = 0, se
         po = _ratio(agree, n_both)
         cohen = _chance_corrected(po, p_a * p_b + (1.0 - p_a) * (1.0 - p_b))
         mean = (p_a + p_b) / 2.0
-        scott = _chance_corrected(po, mean ** 2 + (1.0 - mean) ** 2)
+        scott = _chance_corrected(po, mean**2 + (1.0 - mean) ** 2)
 
     prevalence = _ratio(n1.sum(axis=1), m.sum(axis=1))
     kappa = cohen if n_coders == 2 else fleiss
-    frame = pd.DataFrame({
-        "code": list(codes),
-        "n_units": n_rated.astype(int),
-        "n_pairable": n_pairable.astype(int),
-        "n_disagree": (pairable & (n1 > 0) & (n0 > 0)).sum(axis=1).astype(int),
-        "prevalence": prevalence,
-        "percent_agreement": percent,
-        "cohen_kappa": cohen,
-        "scott_pi": scott,
-        "fleiss_kappa": fleiss,
-        "brennan_prediger": bp,
-        "gwet_ac1": ac1,
-        "krippendorff_alpha": alpha,
-        "alpha_interpretation": [interpret_alpha(v) for v in alpha],
-        "kappa_interpretation": [interpret_kappa(v) for v in kappa],
-        "paradox_warning": [paradox_warning(p) if p == p else None for p in prevalence],
-    })
+    frame = pd.DataFrame(
+        {
+            "code": list(codes),
+            "n_units": n_rated.astype(int),
+            "n_pairable": n_pairable.astype(int),
+            "n_disagree": (pairable & (n1 > 0) & (n0 > 0)).sum(axis=1).astype(int),
+            "prevalence": prevalence,
+            "percent_agreement": percent,
+            "cohen_kappa": cohen,
+            "scott_pi": scott,
+            "fleiss_kappa": fleiss,
+            "brennan_prediger": bp,
+            "gwet_ac1": ac1,
+            "krippendorff_alpha": alpha,
+            "alpha_interpretation": [interpret_alpha(v) for v in alpha],
+            "kappa_interpretation": [interpret_kappa(v) for v in kappa],
+            "paradox_warning": [paradox_warning(p) if p == p else None for p in prevalence],
+        }
+    )
     frame["notes"] = [_notes(frame.iloc[i], n_coders) for i in range(n_codes)]
     if replicates > 0:
         check_bootstrap_args(replicates, minimum, alpha_method, confidence)
@@ -133,14 +146,27 @@ def per_code(presence: np.ndarray, codes: Sequence[str], replicates: int = 0, se
             expected = _ratio(2.0 * zeros_paired * ones_paired, n_values * (n_values - 1.0))
             defined = ~np.isnan(alpha)
             disagree = np.zeros((n_codes, replicates))
-            disagree[defined] = alpha_stream.binomial(draws[defined, None], p_disagree[defined, None],
-                                                      size=(int(defined.sum()), replicates))
+            disagree[defined] = alpha_stream.binomial(
+                draws[defined, None], p_disagree[defined, None], size=(int(defined.sum()), replicates)
+            )
             alpha_reps = np.full((n_codes, replicates), np.nan)
             alpha_reps[defined] = 1.0 - disagree[defined] / draws[defined, None] / expected[defined, None]
         else:
             alpha_reps = None
-        kappa_reps, units_alpha = _unit_replicates(ones, valid, pairable, rated, m, n1, pa_unit, share_unit, o01_unit,
-                                                   kappa_stream, replicates, with_alpha=alpha_reps is None)
+        kappa_reps, units_alpha = _unit_replicates(
+            ones,
+            valid,
+            pairable,
+            rated,
+            m,
+            n1,
+            pa_unit,
+            share_unit,
+            o01_unit,
+            kappa_stream,
+            replicates,
+            with_alpha=alpha_reps is None,
+        )
         if alpha_reps is None:
             alpha_reps = units_alpha
         _add_interval(frame, "alpha", alpha_reps, tail)
@@ -160,9 +186,20 @@ def _add_interval(frame: pd.DataFrame, name: str, reps: np.ndarray, tail: float)
     frame[f"{name}_low"], frame[f"{name}_high"] = low, high
 
 
-def _unit_replicates(ones: np.ndarray, valid: np.ndarray, pairable: np.ndarray, rated: np.ndarray, m: np.ndarray,
-                     n1: np.ndarray, pa_unit: np.ndarray, share_unit: np.ndarray, o01_unit: np.ndarray,
-                     rng: np.random.Generator, replicates: int, with_alpha: bool) -> tuple[np.ndarray, np.ndarray | None]:
+def _unit_replicates(
+    ones: np.ndarray,
+    valid: np.ndarray,
+    pairable: np.ndarray,
+    rated: np.ndarray,
+    m: np.ndarray,
+    n1: np.ndarray,
+    pa_unit: np.ndarray,
+    share_unit: np.ndarray,
+    o01_unit: np.ndarray,
+    rng: np.random.Generator,
+    replicates: int,
+    with_alpha: bool,
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Kappa (and, if asked, alpha) for every replicate and code: unit weights @ per-unit terms."""
     n_codes, n_coders, n_units = ones.shape
     if n_coders == 2:
@@ -186,11 +223,13 @@ def _unit_replicates(ones: np.ndarray, valid: np.ndarray, pairable: np.ndarray, 
         else:
             pa = _ratio(sums[:, 1], sums[:, 0])
             pi1 = _ratio(sums[:, 3], sums[:, 2])
-            kappa[:, rows] = _chance_corrected(pa, pi1 ** 2 + (1.0 - pi1) ** 2).T
+            kappa[:, rows] = _chance_corrected(pa, pi1**2 + (1.0 - pi1) ** 2).T
         if with_alpha:
             n, ones_paired, o01 = sums[:, -3], sums[:, -2], sums[:, -1]
             product = (n - ones_paired) * ones_paired
-            alpha[:, rows] = np.where(product > 0, 1.0 - (n - 1.0) * o01 / np.where(product > 0, product, 1.0), np.nan).T
+            alpha[:, rows] = np.where(
+                product > 0, 1.0 - (n - 1.0) * o01 / np.where(product > 0, product, 1.0), np.nan
+            ).T
         start += len(block)
     return kappa, alpha
 
@@ -206,11 +245,15 @@ def _notes(row: pd.Series, n_coders: int) -> str:
     if n_coders != 2:
         notes.append("cohen_kappa, scott_pi: " + _TWO_CODERS.format(n=n_coders))
     elif row["cohen_kappa"] != row["cohen_kappa"]:
-        notes.append("cohen_kappa, scott_pi: both coders put every unit they share in one category: chance "
-                     "agreement is 1 and the coefficient is 0/0; see percent agreement and AC1")
+        notes.append(
+            "cohen_kappa, scott_pi: both coders put every unit they share in one category: chance "
+            "agreement is 1 and the coefficient is 0/0; see percent agreement and AC1"
+        )
     if row["fleiss_kappa"] != row["fleiss_kappa"]:
         notes.append(f"fleiss_kappa: {single}: chance agreement is 1 and kappa is 0/0; see percent agreement and AC1")
     if row["krippendorff_alpha"] != row["krippendorff_alpha"]:
-        notes.append("krippendorff_alpha: no variation among the pairable values, so expected disagreement is 0 "
-                     "and alpha is 0/0 (Krippendorff 2011)")
+        notes.append(
+            "krippendorff_alpha: no variation among the pairable values, so expected disagreement is 0 "
+            "and alpha is 0/0 (Krippendorff 2011)"
+        )
     return "; ".join(notes)

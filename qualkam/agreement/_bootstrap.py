@@ -22,9 +22,18 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import QualkamError
-from ._core import _coefficients, alpha_from, chance_corrected, coincidences, delta, expected_sum, pairable_marginals, pairs_of
-from ._data import Prepared, prepare
+from qualkam.agreement._core import (
+    _coefficients,
+    alpha_from,
+    chance_corrected,
+    coincidences,
+    delta,
+    expected_sum,
+    pairable_marginals,
+    pairs_of,
+)
+from qualkam.agreement._data import Prepared, prepare
+from qualkam.errors import QualkamError
 
 ALPHA_METHODS = ("coincidences", "units")
 _CHUNK = 100  # replicates per block of unit weights: 100 x units floats at a time
@@ -55,10 +64,16 @@ class BootstrapResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "replicates": self.replicates, "seed": self.seed, "confidence": self.confidence,
-            "alpha_method": self.alpha_method, "alpha_ci": _pair(self.alpha_low, self.alpha_high),
-            "minimum": self.minimum, "p_alpha_below_minimum": self.p_alpha_below_minimum,
-            "kappa": self.kappa_name, "kappa_ci": _pair(self.kappa_low, self.kappa_high), "notes": dict(self.notes),
+            "replicates": self.replicates,
+            "seed": self.seed,
+            "confidence": self.confidence,
+            "alpha_method": self.alpha_method,
+            "alpha_ci": _pair(self.alpha_low, self.alpha_high),
+            "minimum": self.minimum,
+            "p_alpha_below_minimum": self.p_alpha_below_minimum,
+            "kappa": self.kappa_name,
+            "kappa_ci": _pair(self.kappa_low, self.kappa_high),
+            "notes": dict(self.notes),
         }
 
 
@@ -96,9 +111,16 @@ def interval(samples: np.ndarray, confidence: float) -> tuple[float | None, floa
     return float(low), float(high)
 
 
-def bootstrap(ratings: Any, level: str = "nominal", replicates: int = 1000, seed: int = 0, minimum: float = 0.667,
-              categories: Sequence[Any] | None = None, alpha_method: str = "coincidences",
-              confidence: float = 0.95) -> BootstrapResult:
+def bootstrap(
+    ratings: Any,
+    level: str = "nominal",
+    replicates: int = 1000,
+    seed: int = 0,
+    minimum: float = 0.667,
+    categories: Sequence[Any] | None = None,
+    alpha_method: str = "coincidences",
+    confidence: float = 0.95,
+) -> BootstrapResult:
     """95% percentile intervals for Krippendorff's alpha and for kappa (Cohen's for two
     coders, else Fleiss'), and q = p(alpha < minimum), the probability of failing to reach the
     minimum acceptable alpha (Hayes & Krippendorff 2007, p. 85). The same seed gives the same
@@ -111,8 +133,23 @@ def bootstrap(ratings: Any, level: str = "nominal", replicates: int = 1000, seed
     kappa_name = "cohen_kappa" if prep.n_coders == 2 else "fleiss_kappa"
     alpha_stream, kappa_stream = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
     notes: dict[str, str] = {}
-    result = BootstrapResult(point.krippendorff_alpha, None, None, None, minimum, kappa_name, getattr(point, kappa_name),
-                             None, None, replicates, seed, confidence, alpha_method, 0, notes)
+    result = BootstrapResult(
+        point.krippendorff_alpha,
+        None,
+        None,
+        None,
+        minimum,
+        kappa_name,
+        getattr(point, kappa_name),
+        None,
+        None,
+        replicates,
+        seed,
+        confidence,
+        alpha_method,
+        0,
+        notes,
+    )
     if result.alpha is None:
         notes["krippendorff_alpha"] = point.notes["krippendorff_alpha"]
     else:
@@ -137,8 +174,10 @@ def bootstrap(ratings: Any, level: str = "nominal", replicates: int = 1000, seed
 def _note_undefined(notes: dict[str, str], name: str, samples: np.ndarray) -> None:
     undefined = int((~np.isfinite(samples)).sum())
     if undefined:
-        notes[name] = (f"{undefined} of {samples.size} replicates had no variation (coefficient 0/0) and are left "
-                       "out of the interval")
+        notes[name] = (
+            f"{undefined} of {samples.size} replicates had no variation (coefficient 0/0) and are left "
+            "out of the interval"
+        )
 
 
 def _alpha_coincidences(prep: Prepared, rng: np.random.Generator, replicates: int) -> tuple[np.ndarray, int]:

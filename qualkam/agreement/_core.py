@@ -11,11 +11,18 @@ from typing import Any
 
 import numpy as np
 
-from ._data import Prepared, prepare
-from ._interpret import paradox_warning
+from qualkam.agreement._data import Prepared, prepare
+from qualkam.agreement._interpret import paradox_warning
 
-COEFFICIENTS = ("percent_agreement", "cohen_kappa", "scott_pi", "fleiss_kappa", "brennan_prediger", "gwet_ac1",
-                "krippendorff_alpha")
+COEFFICIENTS = (
+    "percent_agreement",
+    "cohen_kappa",
+    "scott_pi",
+    "fleiss_kappa",
+    "brennan_prediger",
+    "gwet_ac1",
+    "krippendorff_alpha",
+)
 JSON_KEYS = (*COEFFICIENTS, "n_units", "n_coders", "notes")
 _EPS = 1e-12  # 1 - pe below this is 0/0, not a number
 
@@ -78,7 +85,7 @@ def pairs_of(prep: Prepared) -> Pairs:
             seconds.append(codes[b, unit])
             units.append(unit)
     empty = np.zeros(0, dtype=np.int64)
-    join = (lambda parts: np.concatenate(parts) if parts else empty)
+    join = lambda parts: np.concatenate(parts) if parts else empty
     return Pairs(join(firsts), join(seconds), join(units), valid.sum(axis=0))
 
 
@@ -121,14 +128,14 @@ def delta(level: str, c: np.ndarray, k: np.ndarray, n_c: np.ndarray, values: np.
         total = x[c] + x[k]
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(total == 0, 0.0, (diff / np.where(total == 0, 1.0, total)) ** 2)
-    return diff ** 2
+    return diff**2
 
 
 def expected_sum(level: str, n_c: np.ndarray, values: np.ndarray | None) -> float:
     """sum_c sum_k n_c n_k delta^2_ck, without building the K x K matrix where a closed form exists."""
     n = n_c.sum()
     if level == "nominal":
-        return float(n * n - (n_c ** 2).sum())
+        return float(n * n - (n_c**2).sum())
     if level in ("ordinal", "interval"):
         x = _positions(level, n_c, values)
         mean = (n_c * x).sum() / n
@@ -136,14 +143,15 @@ def expected_sum(level: str, n_c: np.ndarray, values: np.ndarray | None) -> floa
     used = np.nonzero(n_c)[0]
     total = 0.0
     for start in range(0, used.size, 512):  # ratio: pairwise, a block of rows at a time
-        rows = used[start:start + 512]
+        rows = used[start : start + 512]
         block = delta(level, rows[:, None], used[None, :], n_c, values)
         total += float((n_c[rows, None] * block * n_c[None, used]).sum())
     return total
 
 
-def alpha_from(level: str, cells: tuple[np.ndarray, np.ndarray, np.ndarray], n_c: np.ndarray,
-               values: np.ndarray | None) -> float | None:
+def alpha_from(
+    level: str, cells: tuple[np.ndarray, np.ndarray, np.ndarray], n_c: np.ndarray, values: np.ndarray | None
+) -> float | None:
     """alpha = 1 - D_o / D_e = 1 - (n - 1) sum o_ck d_ck / sum n_c n_k d_ck; None when D_e = 0."""
     c, k, o = cells
     n = n_c.sum()
@@ -191,8 +199,9 @@ def coefficients(ratings: Any, level: str = "nominal", categories: Sequence[Any]
 
 
 def _coefficients(prep: Prepared) -> AgreementResult:
-    result = AgreementResult(n_units=prep.n_units, n_coders=prep.n_coders, level=prep.level,
-                             categories=list(prep.categories))
+    result = AgreementResult(
+        n_units=prep.n_units, n_coders=prep.n_coders, level=prep.level, categories=list(prep.categories)
+    )
     valid, codes = prep.valid, prep.codes
     q = len(prep.categories)
     m = valid.sum(axis=0)
@@ -219,7 +228,7 @@ def _coefficients(prep: Prepared) -> AgreementResult:
     units_of_values = np.nonzero(valid)[1]
     pi = np.bincount(codes[valid], weights=1.0 / m[units_of_values], minlength=q) / (m >= 1).sum()
     single = f"every rating is {_only(prep, counts)}"
-    result.fleiss_kappa = chance_corrected(pa, float((pi ** 2).sum()))
+    result.fleiss_kappa = chance_corrected(pa, float((pi**2).sum()))
     if result.fleiss_kappa is None:
         notes["fleiss_kappa"] = f"{single}: chance agreement is 1 and kappa is 0/0; see percent agreement and AC1"
     if q < 2:
@@ -235,15 +244,20 @@ def _coefficients(prep: Prepared) -> AgreementResult:
     if prep.n_coders == 2:
         _two_coders(prep, result)
     else:
-        notes["cohen_kappa"] = f"Cohen's kappa is for exactly two coders; the data have {prep.n_coders} (see fleiss_kappa)"
-        notes["scott_pi"] = (f"Scott's pi is for exactly two coders; the data have {prep.n_coders} "
-                             "(fleiss_kappa generalises it)")
+        notes["cohen_kappa"] = (
+            f"Cohen's kappa is for exactly two coders; the data have {prep.n_coders} (see fleiss_kappa)"
+        )
+        notes["scott_pi"] = (
+            f"Scott's pi is for exactly two coders; the data have {prep.n_coders} (fleiss_kappa generalises it)"
+        )
 
     n_c = pairable_marginals(prep)
     result.krippendorff_alpha = alpha_from(prep.level, coincidences(prep, pairs), n_c, prep.values)
     if result.krippendorff_alpha is None:
-        notes["krippendorff_alpha"] = (f"no variation: every pairable value is {_only(prep, n_c)}, so expected "
-                                       "disagreement is 0 and alpha is 0/0 (Krippendorff 2011)")
+        notes["krippendorff_alpha"] = (
+            f"no variation: every pairable value is {_only(prep, n_c)}, so expected "
+            "disagreement is 0 and alpha is 0/0 (Krippendorff 2011)"
+        )
     return _finite(result)
 
 
@@ -254,8 +268,10 @@ def _finite(result: AgreementResult) -> AgreementResult:
         value = getattr(result, name)
         if value is not None and not np.isfinite(value):
             setattr(result, name, None)
-            result.notes[name] = (f"could not be computed in double precision (the arithmetic gave {value}); "
-                                  "check the values for extreme magnitudes")
+            result.notes[name] = (
+                f"could not be computed in double precision (the arithmetic gave {value}); "
+                "check the values for extreme magnitudes"
+            )
     return result
 
 
@@ -271,7 +287,7 @@ def _conger(prep: Prepared, pa: float) -> float | None:
     if r < 2:
         return None
     mean = shares.mean(axis=0)
-    return chance_corrected(pa, float((mean ** 2 - shares.var(axis=0, ddof=1) / r).sum()))
+    return chance_corrected(pa, float((mean**2 - shares.var(axis=0, ddof=1) / r).sum()))
 
 
 def _two_coders(prep: Prepared, result: AgreementResult) -> None:
@@ -287,8 +303,10 @@ def _two_coders(prep: Prepared, result: AgreementResult) -> None:
     result.scott_pi = chance_corrected(po, float((((p_a + p_b) / 2.0) ** 2).sum()))
     for name in ("cohen_kappa", "scott_pi"):
         if getattr(result, name) is None:
-            result.notes[name] = ("both coders put every unit they share in one category: chance agreement "
-                                  "is 1 and the coefficient is 0/0; see percent agreement and AC1")
+            result.notes[name] = (
+                "both coders put every unit they share in one category: chance agreement "
+                "is 1 and the coefficient is 0/0; see percent agreement and AC1"
+            )
 
 
 def _none_all(result: AgreementResult, reason: str) -> AgreementResult:

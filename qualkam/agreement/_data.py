@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..choices import closest
-from ..errors import InputError, QualkamError
-from ..textio import DecodeError, decode
+from qualkam.choices import closest
+from qualkam.errors import InputError, QualkamError
+from qualkam.sources.textio import DecodeError, decode
 
 LEVELS = ("nominal", "ordinal", "interval", "ratio")
 # Cells read as missing in a CSV: empty, or R's NA. Anything else is a value (a label "None" too).
@@ -80,8 +80,9 @@ def _matrix(ratings: Any) -> np.ndarray:
     if array.ndim == 1 and array.size == 0:
         array = array.reshape(0, 0)
     if array.ndim != 2:
-        raise QualkamError(f"ratings must be coders x units (2 dimensions), not {array.ndim}; "
-                           "one row per coder, one column per unit")
+        raise QualkamError(
+            f"ratings must be coders x units (2 dimensions), not {array.ndim}; one row per coder, one column per unit"
+        )
     return array
 
 
@@ -113,16 +114,21 @@ def prepare(ratings: Any, level: str = "nominal", categories: Sequence[Any] | No
     if is_number.any():
         number = present[is_number][0]
         label = present[~is_number][0]
-        raise QualkamError(f"ratings mix numbers ({number!r}) and labels ({label!r}); use one kind "
-                           "(numbers for ordinal/interval/ratio data)")
+        raise QualkamError(
+            f"ratings mix numbers ({number!r}) and labels ({label!r}); use one kind "
+            "(numbers for ordinal/interval/ratio data)"
+        )
     labels = np.array([str(v) for v in present], dtype=object)
     if level in ("interval", "ratio"):
-        raise QualkamError(f"the {level} level needs numbers; {labels[0]!r} is not one "
-                           "(use level='nominal' for labels)")
+        raise QualkamError(
+            f"the {level} level needs numbers; {labels[0]!r} is not one (use level='nominal' for labels)"
+        )
     if categories is None:
         if level == "ordinal":
-            raise QualkamError("the ordinal level needs the order of the labels: pass categories=[...] "
-                               f"(--categories) from lowest to highest; labels seen: {', '.join(sorted(set(labels))[:8])}")
+            raise QualkamError(
+                "the ordinal level needs the order of the labels: pass categories=[...] "
+                f"(--categories) from lowest to highest; labels seen: {', '.join(sorted(set(labels))[:8])}"
+            )
         order = sorted(set(labels))
     else:
         order = [str(c) for c in categories]
@@ -130,8 +136,9 @@ def prepare(ratings: Any, level: str = "nominal", categories: Sequence[Any] | No
             raise QualkamError(f"categories {order!r} name a category twice")
         unknown = sorted(set(labels) - set(order))
         if unknown:
-            raise QualkamError(f"rating {unknown[0]!r} is not among the categories {order!r}; "
-                               "add it or correct the rating")
+            raise QualkamError(
+                f"rating {unknown[0]!r} is not among the categories {order!r}; add it or correct the rating"
+            )
     index = {label: i for i, label in enumerate(order)}
     codes = np.full(array.shape, -1, dtype=np.int64)
     codes[~missing] = [index[label] for label in labels]
@@ -148,13 +155,16 @@ def _from_numbers(values: np.ndarray, valid: np.ndarray, level: str, categories:
             raise QualkamError(f"categories {list(categories)!r} name a category twice")
         unknown = observed[~np.isin(observed, cats)]
         if unknown.size:
-            raise QualkamError(f"rating {_plain(unknown[0])!r} is not among the categories {list(categories)!r}; "
-                               "add it or correct the rating")
+            raise QualkamError(
+                f"rating {_plain(unknown[0])!r} is not among the categories {list(categories)!r}; "
+                "add it or correct the rating"
+            )
         if level != "ordinal":  # only the ordinal level takes its order from the list
             cats = np.sort(cats)
     if level == "ratio" and cats.size and cats.min() < 0:
-        raise QualkamError(f"the ratio level needs values >= 0 (a true zero); got {_plain(cats.min())}; "
-                           "use the interval level")
+        raise QualkamError(
+            f"the ratio level needs values >= 0 (a true zero); got {_plain(cats.min())}; use the interval level"
+        )
     codes = np.full(values.shape, -1, dtype=np.int64)
     if cats.size:
         lookup = np.argsort(cats, kind="stable")
@@ -177,8 +187,10 @@ def _check_finite(values: np.ndarray, valid: np.ndarray) -> None:
     bad = valid & ~np.isfinite(values)
     if bad.any():
         coder, unit = (int(i[0]) for i in np.nonzero(bad))
-        raise QualkamError(f"rating {values[coder, unit]!r} (coder {coder}, unit {unit}) is not a finite number; "
-                           "give a number, or None/NaN for a missing rating")
+        raise QualkamError(
+            f"rating {values[coder, unit]!r} (coder {coder}, unit {unit}) is not a finite number; "
+            "give a number, or None/NaN for a missing rating"
+        )
 
 
 def _plain(value: float) -> int | float:
@@ -221,24 +233,31 @@ def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
         started = reader.line_num + 1
         for row in reader:
             if reader.line_num > started:
-                raise InputError(f"{path}:{started}: a quoted cell runs over lines {started}-{reader.line_num}; "
-                                 "each row of ratings is one line (close the quote on its line)")
+                raise InputError(
+                    f"{path}:{started}: a quoted cell runs over lines {started}-{reader.line_num}; "
+                    "each row of ratings is one line (close the quote on its line)"
+                )
             if any(cell.strip() for cell in row) and len(row) != len(header):
-                raise InputError(f"{path}:{started}: {len(row)} cells, but the header has {len(header)} columns; "
-                                 "give every row one cell per column (an empty cell for a missing value)")
+                raise InputError(
+                    f"{path}:{started}: {len(row)} cells, but the header has {len(header)} columns; "
+                    "give every row one cell per column (an empty cell for a missing value)"
+                )
             if any(cell.strip() for cell in row):
                 rows.append((started, row))
             started = reader.line_num + 1
     except csv.Error as exc:
         if "unexpected end of data" in str(exc):
-            raise InputError(f"{path}:{started}: a quote opened on this line is never closed, so the rest of the "
-                             "file would be read as one value; close it or remove it") from exc
+            raise InputError(
+                f"{path}:{started}: a quote opened on this line is never closed, so the rest of the "
+                "file would be read as one value; close it or remove it"
+            ) from exc
         raise InputError(f"{path}:{started}: not valid CSV ({exc})") from exc
     return header, rows
 
 
-def read_long(path: str | Path, unit: str = "unit", coder: str = "coder", value: str = "value",
-              level: str = "nominal") -> pd.DataFrame:
+def read_long(
+    path: str | Path, unit: str = "unit", coder: str = "coder", value: str = "value", level: str = "nominal"
+) -> pd.DataFrame:
     """Read and check a long CSV (one row per unit x coder) into columns unit, coder, value, line.
 
     Values become numbers when every one of them is a number, else they stay labels. Empty
@@ -253,9 +272,10 @@ def read_long(path: str | Path, unit: str = "unit", coder: str = "coder", value:
     for option, name in (("--unit", unit), ("--coder", coder), ("--value", value)):
         if name not in header:
             close = closest(name, [h for h in header if h])
-            raise InputError(f"{path}: no column {name!r} (given by {option}); the columns are: "
-                             f"{', '.join(h for h in header if h) or '(none)'}"
-                             + (f" (did you mean {close[0]!r}?)" if close else ""))
+            raise InputError(
+                f"{path}: no column {name!r} (given by {option}); the columns are: "
+                f"{', '.join(h for h in header if h) or '(none)'}" + (f" (did you mean {close[0]!r}?)" if close else "")
+            )
         columns[option] = header.index(name)
     records = []
     for line, row in rows:
@@ -272,22 +292,28 @@ def read_long(path: str | Path, unit: str = "unit", coder: str = "coder", value:
     if len(dupes):
         row = dupes.iloc[0]
         more = f"; {len(dupes) - 1} more duplicate row(s)" if len(dupes) > 1 else ""
-        raise InputError(f"{path}:{row['line']}: unit {row['unit']!r} is coded twice by coder {row['coder']!r} "
-                         f"(first on line {first_line[dupes.index[0]]}{more}); keep one row per unit and coder")
+        raise InputError(
+            f"{path}:{row['line']}: unit {row['unit']!r} is coded twice by coder {row['coder']!r} "
+            f"(first on line {first_line[dupes.index[0]]}{more}); keep one row per unit and coder"
+        )
     raw = frame["value"]
     missing = raw.isin(CSV_MISSING)
     for cell, line in zip(raw[~missing], frame["line"][~missing]):
         if _non_finite(cell):
-            raise InputError(f"{path}:{line}: value {cell!r} is not a finite number; give a number, or leave the "
-                             "cell empty (or NA) for a missing value")
+            raise InputError(
+                f"{path}:{line}: value {cell!r} is not a finite number; give a number, or leave the "
+                "cell empty (or NA) for a missing value"
+            )
     numbers_ = pd.to_numeric(raw.where(~missing), errors="coerce")
     bad = ~missing & numbers_.isna()
     if not bad.any():
         frame["value"] = numbers_.astype(float)
     elif level in ("interval", "ratio"):
         row = frame[bad].iloc[0]
-        raise InputError(f"{path}:{row['line']}: value {row['value']!r} is not a number; the {level} level "
-                         "needs numbers (use --level nominal for labels)")
+        raise InputError(
+            f"{path}:{row['line']}: value {row['value']!r} is not a number; the {level} level "
+            "needs numbers (use --level nominal for labels)"
+        )
     else:
         frame["value"] = raw.where(~missing, None).astype(object)
     return frame

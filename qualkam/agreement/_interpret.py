@@ -66,5 +66,7 @@ def paradox_warning(prevalence: float | Mapping[object, float] | Iterable[float]
     rarer = 1.0 - dominant
     if rarer >= PARADOX_SHARE:
         return None
-    return (f"kappa paradox: one category holds {dominant:.1%} of ratings (the rest {rarer:.1%}); "
-            "kappa is unstable here, read Gwet's AC1 and Krippendorff's alpha beside it")
+    return (
+        f"kappa paradox: one category holds {dominant:.1%} of ratings (the rest {rarer:.1%}); "
+        "kappa is unstable here, read Gwet's AC1 and Krippendorff's alpha beside it"
+    )

@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import QualkamError
-from ._core import Pairs, coincidences, pairs_of
-from ._data import Prepared
+from qualkam.agreement._core import Pairs, coincidences, pairs_of
+from qualkam.agreement._data import Prepared
+from qualkam.errors import QualkamError
 
 DISTANCES = ("masi", "jaccard")
 
@@ -61,7 +61,9 @@ def set_alpha(sets: Any, distance: str = "masi") -> float | None:
             if cell is None:
                 continue
             if isinstance(cell, str) or not isinstance(cell, Iterable):
-                raise QualkamError(f"coder {i}, unit {j}: {cell!r} is not a set of codes; use frozenset({{...}}) or None")
+                raise QualkamError(
+                    f"coder {i}, unit {j}: {cell!r} is not a set of codes; use frozenset({{...}}) or None"
+                )
             codes[i, j] = values.setdefault(frozenset(cell), len(values))
     prep = Prepared(codes, list(values), None, "nominal")
     return _alpha_with(prep, list(values), masi_distance if distance == "masi" else jaccard_distance)

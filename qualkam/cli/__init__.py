@@ -8,6 +8,6 @@ were skipped or a check failed; 2 bad usage or input that stopped the run; 3 int
 
 from __future__ import annotations
 
-from .app import app, main
+from qualkam.cli.app import app, main
 
 __all__ = ["app", "main"]

@@ -6,19 +6,27 @@ from __future__ import annotations
 import json
 from enum import Enum
 from pathlib import Path
-from typing import Optional
 
 import pandas as pd
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ..cells import frame_csv
-from ..agreement import (COEFFICIENTS, AgreementResult, BootstrapResult, bootstrap, coefficients, interpret_alpha,
-                         interpret_kappa, long_to_ratings, read_long)
-from .app import app
-from .options import choice_parser, format_option, listed
-from .console import err, out
+from qualkam.agreement import (
+    COEFFICIENTS,
+    AgreementResult,
+    BootstrapResult,
+    bootstrap,
+    coefficients,
+    interpret_alpha,
+    interpret_kappa,
+    long_to_ratings,
+    read_long,
+)
+from qualkam.cli.app import app
+from qualkam.cli.console import err, out
+from qualkam.cli.options import choice_parser, format_option, listed
+from qualkam.render.cells import frame_csv
 
 LABELS = {
     "percent_agreement": "percent agreement",
@@ -46,16 +54,34 @@ class Format(str, Enum):
 
 @app.command("agreement")
 def agreement_cli(
-    file: Path = typer.Argument(..., help="CSV with one row per unit x coder (values may be numbers or labels; empty or NA = missing)."),
+    file: Path = typer.Argument(
+        ..., help="CSV with one row per unit x coder (values may be numbers or labels; empty or NA = missing)."
+    ),
     unit: str = typer.Option("unit", "--unit", help="Column naming the unit (segment, item, case)."),
     coder: str = typer.Option("coder", "--coder", help="Column naming the coder."),
     value: str = typer.Option("value", "--value", help="Column with the value the coder gave the unit."),
-    level: Level = typer.Option(Level.nominal, "--level", parser=choice_parser("level", Level, "--level"),
-                                metavar="[" + "|".join(m.value for m in Level) + "]", help="Level of measurement for Krippendorff's alpha; the kappa family is always nominal."),
-    categories: Optional[list[str]] = typer.Option(None, "--category", "--categories", help="A possible category; repeat for every one, lowest to highest for ordinal labels (the old comma form a,b,c works too); default: the values seen."),
-    replicates: int = typer.Option(0, "--bootstrap", help="Bootstrap replicates for 95% intervals of alpha and kappa (1000 is usual); 0 for none."),
-    seed: int = typer.Option(0, "--seed", min=0, help="Random seed for the bootstrap: the same seed gives the same intervals."),
-    minimum: float = typer.Option(0.667, "--minimum", help="Smallest acceptable alpha; with --bootstrap, reports p(alpha < minimum)."),
+    level: Level = typer.Option(
+        Level.nominal,
+        "--level",
+        parser=choice_parser("level", Level, "--level"),
+        metavar="[" + "|".join(m.value for m in Level) + "]",
+        help="Level of measurement for Krippendorff's alpha; the kappa family is always nominal.",
+    ),
+    categories: list[str] | None = typer.Option(
+        None,
+        "--category",
+        "--categories",
+        help="A possible category; repeat for every one, lowest to highest for ordinal labels (the old comma form a,b,c works too); default: the values seen.",
+    ),
+    replicates: int = typer.Option(
+        0, "--bootstrap", help="Bootstrap replicates for 95% intervals of alpha and kappa (1000 is usual); 0 for none."
+    ),
+    seed: int = typer.Option(
+        0, "--seed", min=0, help="Random seed for the bootstrap: the same seed gives the same intervals."
+    ),
+    minimum: float = typer.Option(
+        0.667, "--minimum", help="Smallest acceptable alpha; with --bootstrap, reports p(alpha < minimum)."
+    ),
     fmt: Format = format_option(Format, Format.table, "table, csv, or json (one object) on stdout."),
 ) -> None:
     """Agreement between coders on one variable: percent agreement, Cohen's kappa, Scott's pi,
@@ -66,7 +92,9 @@ def agreement_cli(
     result = coefficients(ratings, level=level.value, categories=given)
     boot = None
     if replicates:
-        boot = bootstrap(ratings, level=level.value, replicates=replicates, seed=seed, minimum=minimum, categories=given)
+        boot = bootstrap(
+            ratings, level=level.value, replicates=replicates, seed=seed, minimum=minimum, categories=given
+        )
     if fmt is Format.json:
         record = result.as_dict()
         if boot is not None:
@@ -132,19 +160,25 @@ def _table(rows: pd.DataFrame, result: AgreementResult, file: Path) -> Table:
 
 def _status(result: AgreementResult, boot: BootstrapResult | None) -> None:
     """What the numbers rest on, on stderr: pairable units, the level, the paradox, the bootstrap."""
-    lines = [f"{result.n_pairable} of {result.n_units} units have values from two coders or more "
-             f"({result.n_values} pairable values); categories: {', '.join(map(str, result.categories[:12]))}"
-             f"{' ...' if len(result.categories) > 12 else ''}"]
+    lines = [
+        f"{result.n_pairable} of {result.n_units} units have values from two coders or more "
+        f"({result.n_values} pairable values); categories: {', '.join(map(str, result.categories[:12]))}"
+        f"{' ...' if len(result.categories) > 12 else ''}"
+    ]
     if result.level != "nominal":
-        lines.append(f"alpha uses the {result.level} level; the kappa family, AC1 and percent agreement compare "
-                     "the values as nominal categories")
+        lines.append(
+            f"alpha uses the {result.level} level; the kappa family, AC1 and percent agreement compare "
+            "the values as nominal categories"
+        )
     if result.paradox:
         lines.append(f"warning: {result.paradox}")
     if boot is not None:
         if boot.p_alpha_below_minimum is not None:
-            lines.append(f"bootstrap: {boot.replicates} replicates, seed {boot.seed}; alpha by Hayes & Krippendorff "
-                         f"(2007), {boot.draws} pairs a replicate; {LABELS[boot.kappa_name]} by resampling units; "
-                         f"p(alpha < {boot.minimum:g}) = {boot.p_alpha_below_minimum:.4f}")
+            lines.append(
+                f"bootstrap: {boot.replicates} replicates, seed {boot.seed}; alpha by Hayes & Krippendorff "
+                f"(2007), {boot.draws} pairs a replicate; {LABELS[boot.kappa_name]} by resampling units; "
+                f"p(alpha < {boot.minimum:g}) = {boot.p_alpha_below_minimum:.4f}"
+            )
         lines += [f"bootstrap: {why}" for why in boot.notes.values()]
     for line in lines:
         err.print(escape(line), soft_wrap=True)

@@ -11,8 +11,8 @@ from rich.markup import escape
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
-from ..errors import QualkamError, from_environment
-from .console import err
+from qualkam.cli.console import err
+from qualkam.errors import QualkamError, from_environment
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -44,9 +44,11 @@ class QualkamGroup(TyperGroup):
 def _internal(exc: Exception) -> NoReturn:
     if os.environ.get("QUALKAM_DEBUG"):
         raise exc
-    err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))}\n"
-              "This is a bug in qualkam; run again with QUALKAM_DEBUG=1 and report the traceback.",
-              highlight=False)
+    err.print(
+        f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))}\n"
+        "This is a bug in qualkam; run again with QUALKAM_DEBUG=1 and report the traceback.",
+        highlight=False,
+    )
     raise typer.Exit(EXIT_INTERNAL) from None
 
 
@@ -60,9 +62,10 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 
+
 def _version(value: bool) -> None:
     if value:
-        from .. import __version__
+        from qualkam import __version__
 
         typer.echo(f"qualkam {__version__}")
         raise typer.Exit(0)
@@ -70,33 +73,36 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main(
-    version: bool = typer.Option(False, "--version", "-V", callback=_version, is_eager=True,
-                                 help="Print qualkam's version and exit."),
+    version: bool = typer.Option(
+        False, "--version", "-V", callback=_version, is_eager=True, help="Print qualkam's version and exit."
+    ),
 ) -> None:
     """Qualitative coding of interviews, meetings and field notes: suggest, code, triangulate."""
 
 
-# Each command module registers itself on `app` when imported; one line per module.
-from . import code as _code  # noqa: E402,F401
-from . import codebook as _codebook  # noqa: E402,F401
-from . import matrix as _matrix  # noqa: E402,F401
-from . import triangulate as _triangulate  # noqa: E402,F401
-from . import excerpts as _excerpts  # noqa: E402,F401
-from . import search as _search  # noqa: E402,F401
-from . import report as _report  # noqa: E402,F401
-from . import review as _review  # noqa: E402,F401
-from . import memo as _memo  # noqa: E402,F401
-from . import audit as _audit  # noqa: E402,F401
-from . import project as _project  # noqa: E402,F401
-from . import reliability as _reliability  # noqa: E402,F401
-from . import sheet as _sheet  # noqa: E402,F401
-from . import importing as _importing  # noqa: E402,F401
-from . import agreement as _agreement  # noqa: E402,F401
-from . import disagreements as _disagreements  # noqa: E402,F401
-from . import reconcile as _reconcile  # noqa: E402,F401
-from . import export as _export  # noqa: E402,F401
-from . import evaluate as _evaluate  # noqa: E402,F401
-from . import train as _train  # noqa: E402,F401
+# Each command module registers itself on `app` when imported, in the order --help lists them.
+# isort: off
+from qualkam.cli import code as _code  # noqa: E402,F401
+from qualkam.cli import codebook as _codebook  # noqa: E402,F401
+from qualkam.cli import matrix as _matrix  # noqa: E402,F401
+from qualkam.cli import triangulate as _triangulate  # noqa: E402,F401
+from qualkam.cli import excerpts as _excerpts  # noqa: E402,F401
+from qualkam.cli import search as _search  # noqa: E402,F401
+from qualkam.cli import report as _report  # noqa: E402,F401
+from qualkam.cli import review as _review  # noqa: E402,F401
+from qualkam.cli import memo as _memo  # noqa: E402,F401
+from qualkam.cli import audit as _audit  # noqa: E402,F401
+from qualkam.cli import project as _project  # noqa: E402,F401
+from qualkam.cli import reliability as _reliability  # noqa: E402,F401
+from qualkam.cli import sheet as _sheet  # noqa: E402,F401
+from qualkam.cli import importing as _importing  # noqa: E402,F401
+from qualkam.cli import agreement as _agreement  # noqa: E402,F401
+from qualkam.cli import disagreements as _disagreements  # noqa: E402,F401
+from qualkam.cli import reconcile as _reconcile  # noqa: E402,F401
+from qualkam.cli import export as _export  # noqa: E402,F401
+from qualkam.cli import evaluate as _evaluate  # noqa: E402,F401
+from qualkam.cli import train as _train  # noqa: E402,F401
+# isort: on
 
 
 def main() -> None:

@@ -3,24 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
-from ..store import DEFAULT_PROJECT, Project
-from ..trail import ENTITIES, audit_frame, audit_summary
-from .app import app
-from .options import format_option
-from .tables import FORMATS, choose_format, emit
+from qualkam.analysis.trail import ENTITIES, audit_frame, audit_summary
+from qualkam.cli.app import app
+from qualkam.cli.options import format_option
+from qualkam.cli.tables import FORMATS, choose_format, emit
+from qualkam.store.project import DEFAULT_PROJECT, Project
 
 
 @app.command("audit")
 def audit_cli(
     actor: str = typer.Option(None, "--actor", "--coder", help="Only changes by this person."),
-    since: str = typer.Option(None, "--since", help="Only changes at or after this date or time: YYYY-MM-DD or "
-                                                    "YYYY-MM-DDTHH:MM[:SS][+HH:MM] (ISO 8601; UTC if no zone)."),
+    since: str = typer.Option(
+        None,
+        "--since",
+        help="Only changes at or after this date or time: YYYY-MM-DD or "
+        "YYYY-MM-DDTHH:MM[:SS][+HH:MM] (ISO 8601; UTC if no zone).",
+    ),
     entity: str = typer.Option(None, "--entity", help=f"Only one of {', '.join(ENTITIES)}."),
-    fmt: Optional[str] = format_option(FORMATS, None, "table, csv or json. Default: table, or from the --out suffix."),
+    fmt: str | None = format_option(FORMATS, None, "table, csv or json. Default: table, or from the --out suffix."),
     out_file: Path = typer.Option(None, "--out", "-o", help="Write to this file."),
     project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
 ) -> None:

@@ -8,51 +8,102 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..codebook import DEFAULT_CODEBOOK
-from ..coding import code_folder
-from ..matrix import build_matrix
-from ..segment import Unit
-from ..store import DEFAULT_PROJECT, Project
-from .app import EXIT_OK, EXIT_PROBLEMS, app
-from .console import err, out
-from .render import matrix_table
+from qualkam.analysis.matrix import build_matrix
+from qualkam.cli.app import EXIT_OK, EXIT_PROBLEMS, app
+from qualkam.cli.console import err, out
+from qualkam.cli.show import matrix_table
+from qualkam.coding.codebook import DEFAULT_CODEBOOK
+from qualkam.coding.run import code_folder
+from qualkam.coding.segment import Unit
+from qualkam.store.project import DEFAULT_PROJECT, Project
 
 
 @app.command("code")
 def code_cli(
-    folder: Path = typer.Argument(..., help="Folder of transcripts, read recursively: .txt .md .docx .pdf "
-                               ".vtt .srt .json (lists of turns) .xlsx .csv .tsv (a turn or sentence a row)."),
-    codebook: str = typer.Option(None, "--codebook", "-c", help="Codebook YAML path, or 'kam' for the built-in one. "
-                                 f"Default: the project's own codebook; '{DEFAULT_CODEBOOK}' for a new project."),
-    replace_codebook: bool = typer.Option(False, "--replace-codebook", help="Use --codebook even though it differs "
-                                          "from the codebook of a project with people's codings (they are kept)."),
-    project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file (created if missing); never read as a source."),
+    folder: Path = typer.Argument(
+        ...,
+        help="Folder of transcripts, read recursively: .txt .md .docx .pdf "
+        ".vtt .srt .json (lists of turns) .xlsx .csv .tsv (a turn or sentence a row).",
+    ),
+    codebook: str = typer.Option(
+        None,
+        "--codebook",
+        "-c",
+        help="Codebook YAML path, or 'kam' for the built-in one. "
+        f"Default: the project's own codebook; '{DEFAULT_CODEBOOK}' for a new project.",
+    ),
+    replace_codebook: bool = typer.Option(
+        False,
+        "--replace-codebook",
+        help="Use --codebook even though it differs "
+        "from the codebook of a project with people's codings (they are kept).",
+    ),
+    project: Path = typer.Option(
+        Path(DEFAULT_PROJECT),
+        "--project",
+        "-p",
+        help="Project store file (created if missing); never read as a source.",
+    ),
     out_dir: Path = typer.Option(Path("qualkam-out"), "--out", "-o", help="Folder for excerpts.csv and the matrices."),
     unit: Unit = typer.Option(Unit.turn, "--unit", "-u", help="Segment unit: speaker turn, paragraph or sentence."),
-    model: str = typer.Option(None, "--model", "-m", help="An installed trained spaCy pipeline (default: blank English, no download)."),
-    encoding: str = typer.Option(None, "--encoding", help="Force a text encoding (default: BOM, then UTF-8, then Windows-1252)."),
+    model: str = typer.Option(
+        None, "--model", "-m", help="An installed trained spaCy pipeline (default: blank English, no download)."
+    ),
+    encoding: str = typer.Option(
+        None, "--encoding", help="Force a text encoding (default: BOM, then UTF-8, then Windows-1252)."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only problems."),
-    suggest: str = typer.Option("rules", "--suggest", help="rules (the codebook's patterns), model (the newest "
-                                "model from 'qualkam train') or both."),
-    jobs: int = typer.Option(None, "--jobs", "-j", help="Worker processes for segmenting and matching "
-                             "(default: every core). Results do not depend on it."),
-    exclude: list[str] = typer.Option(None, "--exclude", "-x", help="Files not to read, a gitignore pattern relative "
-                                      "to FOLDER ('drafts/', '*.csv'); repeat it. A .qualkamignore file in FOLDER "
-                                      "or its subfolders works the same way."),
+    suggest: str = typer.Option(
+        "rules",
+        "--suggest",
+        help="rules (the codebook's patterns), model (the newest model from 'qualkam train') or both.",
+    ),
+    jobs: int = typer.Option(
+        None,
+        "--jobs",
+        "-j",
+        help="Worker processes for segmenting and matching (default: every core). Results do not depend on it.",
+    ),
+    exclude: list[str] = typer.Option(
+        None,
+        "--exclude",
+        "-x",
+        help="Files not to read, a gitignore pattern relative "
+        "to FOLDER ('drafts/', '*.csv'); repeat it. A .qualkamignore file in FOLDER "
+        "or its subfolders works the same way.",
+    ),
 ) -> None:
     """Code a folder of transcripts: suggest codes with their evidence, store them, export CSVs."""
     with Project.open(project, create=True) as store:
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=err, transient=True, disable=quiet or not err.is_terminal,
-                      auto_refresh=False) as bar:  # no refresh thread: worker processes can be forked
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+            disable=quiet or not err.is_terminal,
+            auto_refresh=False,
+        ) as bar:  # no refresh thread: worker processes can be forked
             task = bar.add_task("coding", total=None)
 
             def tick(done: int, total: int, path: str) -> None:
                 bar.update(task, completed=done, total=total, description=f"coding {Path(path).name}", refresh=True)
 
-            report = code_folder(folder, codebook, store, unit=unit, model=model, encoding=encoding,
-                                 out_dir=out_dir, progress=tick, suggest=suggest, jobs=jobs,
-                                 replace_codebook=replace_codebook, exclude=exclude or ())
+            report = code_folder(
+                folder,
+                codebook,
+                store,
+                unit=unit,
+                model=model,
+                encoding=encoding,
+                out_dir=out_dir,
+                progress=tick,
+                suggest=suggest,
+                jobs=jobs,
+                replace_codebook=replace_codebook,
+                exclude=exclude or (),
+            )
         book = report.codebook
         assert book is not None
         for warning in book.warnings:
@@ -63,26 +114,41 @@ def code_cli(
             kind = "skipped" if problem.skipped else "warning"
             err.print(f"[{'red' if problem.skipped else 'yellow'}]{kind}:[/] {escape(str(problem))}", soft_wrap=True)
         if report.detached:
-            err.print(f"[yellow]warning:[/] {report.detached} human coding(s) lost their text after a source changed; "
-                      "they are kept in the store without a segment")
+            err.print(
+                f"[yellow]warning:[/] {report.detached} human coding(s) lost their text after a source changed; "
+                "they are kept in the store without a segment"
+            )
         for code, count in report.retired_in_use.items():
-            err.print(f"[yellow]warning:[/] {count} coding(s) by people use {escape(repr(code))}, which this codebook no longer has; "
-                      f"they are kept: map them with 'qualkam codebook migrate'", soft_wrap=True)
+            err.print(
+                f"[yellow]warning:[/] {count} coding(s) by people use {escape(repr(code))}, which this codebook no longer has; "
+                f"they are kept: map them with 'qualkam codebook migrate'",
+                soft_wrap=True,
+            )
         if report.missing_sources:
-            err.print(f"note: {len(report.missing_sources)} source(s) in the project are no longer in {escape(str(folder))} "
-                      f"(kept): {escape(', '.join(report.missing_sources[:5]))}{' ...' if len(report.missing_sources) > 5 else ''}")
+            err.print(
+                f"note: {len(report.missing_sources)} source(s) in the project are no longer in {escape(str(folder))} "
+                f"(kept): {escape(', '.join(report.missing_sources[:5]))}{' ...' if len(report.missing_sources) > 5 else ''}"
+            )
         if report.excluded_sources:
-            err.print(f"note: {len(report.excluded_sources)} source(s) in the project are excluded now (--exclude, "
-                      f".qualkamignore) and kept as they were: {escape(', '.join(report.excluded_sources[:5]))}"
-                      f"{' ...' if len(report.excluded_sources) > 5 else ''}", soft_wrap=True)
+            err.print(
+                f"note: {len(report.excluded_sources)} source(s) in the project are excluded now (--exclude, "
+                f".qualkamignore) and kept as they were: {escape(', '.join(report.excluded_sources[:5]))}"
+                f"{' ...' if len(report.excluded_sources) > 5 else ''}",
+                soft_wrap=True,
+            )
         if not quiet:
             counts = store.counts()
             out.print(f"[bold]qualkam code[/] · codebook {escape(book.describe())}", soft_wrap=True, highlight=False)
-            out.print(f"files {report.files} · coded {report.coded} · unchanged {report.unchanged} · "
-                      f"skipped {len(report.skipped)}", soft_wrap=True)
-            out.print(f"project {escape(str(project))}: {counts['sources']} sources, {counts['segments']} segments "
-                      f"({unit.value}), {counts['suggestions']} suggestions, {counts['human_codings']} human codings",
-                      soft_wrap=True)
+            out.print(
+                f"files {report.files} · coded {report.coded} · unchanged {report.unchanged} · "
+                f"skipped {len(report.skipped)}",
+                soft_wrap=True,
+            )
+            out.print(
+                f"project {escape(str(project))}: {counts['sources']} sources, {counts['segments']} segments "
+                f"({unit.value}), {counts['suggestions']} suggestions, {counts['human_codings']} human codings",
+                soft_wrap=True,
+            )
             if report.model_id is not None:
                 out.print(f"suggestions: {suggest} (model {report.model_id})", soft_wrap=True)
             out.print(f"outputs: {escape(', '.join(str(p) for p in report.outputs))}", soft_wrap=True)

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.markup import escape
 from rich.tree import Tree
 
-from pathlib import Path
-
-from ..codebook import DEFAULT_CODEBOOK, Code, Codebook, load_codebook
-from ..errors import QualkamError
-from ..migrate import Migration, migrate_codebook
-from ..store import DEFAULT_PROJECT, Project
-from .app import EXIT_OK, EXIT_PROBLEMS, app
-from .console import err, out
+from qualkam.cli.app import EXIT_OK, EXIT_PROBLEMS, app
+from qualkam.cli.console import err, out
+from qualkam.coding.codebook import DEFAULT_CODEBOOK, Code, Codebook, load_codebook
+from qualkam.coding.migrate import Migration, migrate_codebook
+from qualkam.errors import QualkamError
+from qualkam.store.project import DEFAULT_PROJECT, Project
 
 codebook_app = typer.Typer(help="Check and show codebooks.", no_args_is_help=True)
 app.add_typer(codebook_app, name="codebook")
@@ -30,8 +30,11 @@ def validate_cli(
         err.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
     leaves = [c for c in book.codes.values() if not book.children(c.id)]
     patterns = sum(len(c.patterns.lemmas) + len(c.patterns.tokens) for c in book.codes.values())
-    out.print(f"{escape(path)}: valid · {len(book.codes)} codes ({len(leaves)} leaves), {len(book.phases)} phases, "
-              f"{len(book.phase_rules)} phase rules, {patterns} patterns", soft_wrap=True)
+    out.print(
+        f"{escape(path)}: valid · {len(book.codes)} codes ({len(leaves)} leaves), {len(book.phases)} phases, "
+        f"{len(book.phase_rules)} phase rules, {patterns} patterns",
+        soft_wrap=True,
+    )
     raise typer.Exit(EXIT_PROBLEMS if strict and book.warnings else EXIT_OK)
 
 
@@ -45,8 +48,12 @@ def _node(book: Codebook, code: Code) -> str:
 @codebook_app.command("show")
 def show_cli(
     path: str = typer.Argument(None, help="Codebook YAML path, or 'kam' (default: the project's codebook)."),
-    project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p",
-                                 help="Project store file whose codebook to show when no PATH is given."),
+    project: Path = typer.Option(
+        Path(DEFAULT_PROJECT),
+        "--project",
+        "-p",
+        help="Project store file whose codebook to show when no PATH is given.",
+    ),
 ) -> None:
     """Draw the codebook as a tree: phases, compared attributes, then codes with their attributes.
     Without PATH, the codebook of the project (--project)."""
@@ -54,8 +61,10 @@ def show_cli(
         with Project.open(project) as store:
             book = store.codebook()
         if book is None:
-            raise QualkamError(f"{project} has no codebook yet; code a folder first (qualkam code DIR --codebook "
-                               "PATH), or name a codebook to show: qualkam codebook show kam")
+            raise QualkamError(
+                f"{project} has no codebook yet; code a folder first (qualkam code DIR --codebook "
+                "PATH), or name a codebook to show: qualkam codebook show kam"
+            )
         err.print(f"{escape(book.describe())} of {escape(str(project))}", soft_wrap=True, highlight=False)
     else:
         book = load_codebook(path)
@@ -85,7 +94,9 @@ def migrate_cli(
     coder: str = typer.Option(..., "--coder", help="Who makes the change (recorded in the audit trail)."),
     rename: list[str] = typer.Option([], "--rename", help="OLD=NEW: move every coding of OLD to NEW (repeatable)."),
     merge: list[str] = typer.Option([], "--merge", help="A,B=C: codings of A and B become C (repeatable)."),
-    split: list[str] = typer.Option([], "--split", help="OLD=N1,N2: keep OLD's codings on OLD for re-coding (repeatable)."),
+    split: list[str] = typer.Option(
+        [], "--split", help="OLD=N1,N2: keep OLD's codings on OLD for re-coding (repeatable)."
+    ),
     project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
 ) -> None:
     """Move to a new codebook version, keeping every coding attached; one transaction."""
@@ -93,24 +104,38 @@ def migrate_cli(
     migration = Migration.parse(rename, merge, split)
     with Project.open(project) as store:
         report = migrate_codebook(store, book, migration, coder)
-    out.print(f"codebook {escape(book.name)} {escape(book.version)} is current · {report.moved} coding(s) moved, "
-              f"{report.collapsed} merged into an existing one", soft_wrap=True)
+    out.print(
+        f"codebook {escape(book.name)} {escape(book.version)} is current · {report.moved} coding(s) moved, "
+        f"{report.collapsed} merged into an existing one",
+        soft_wrap=True,
+    )
     for old, count in report.to_recode.items():
-        out.print(f"{count} coding(s) of split code {escape(repr(old))} to re-code: qualkam review --coder NAME --code {escape(old)} "
-                  "--status accepted", soft_wrap=True)
+        out.print(
+            f"{count} coding(s) of split code {escape(repr(old))} to re-code: qualkam review --coder NAME --code {escape(old)} "
+            "--status accepted",
+            soft_wrap=True,
+        )
 
 
-_LINT_HEADINGS = {"no_patterns": "leaves without patterns", "shared_pattern": "lemma phrases shared by several codes",
-                  "unmatched_pattern": "patterns that match nothing in the project",
-                  "no_parent_cooccurrence": "children coded without their parent"}
+_LINT_HEADINGS = {
+    "no_patterns": "leaves without patterns",
+    "shared_pattern": "lemma phrases shared by several codes",
+    "unmatched_pattern": "patterns that match nothing in the project",
+    "no_parent_cooccurrence": "children coded without their parent",
+}
 
 
 @codebook_app.command("lint")
 def lint_cli(
-    path: str = typer.Argument(None, help="Codebook YAML path, or 'kam' (default: the project's codebook, else "
-                               f"{DEFAULT_CODEBOOK})."),
-    project: Path = typer.Option(None, "--project", "-p", help=f"Project store file (default: {DEFAULT_PROJECT} if "
-                                                              "it exists; without one only the static checks run)."),
+    path: str = typer.Argument(
+        None, help=f"Codebook YAML path, or 'kam' (default: the project's codebook, else {DEFAULT_CODEBOOK})."
+    ),
+    project: Path = typer.Option(
+        None,
+        "--project",
+        "-p",
+        help=f"Project store file (default: {DEFAULT_PROJECT} if it exists; without one only the static checks run).",
+    ),
     fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
     show: int = typer.Option(10, "--show", help="Findings listed per check in the table (0: all; JSON has all)."),
 ) -> None:
@@ -118,7 +143,7 @@ def lint_cli(
     nothing in the project, children coded without their parent. Exit code 1 when lint finds something."""
     import json
 
-    from ..lint import KINDS, lint
+    from qualkam.coding.lint import KINDS, lint
 
     if fmt not in ("table", "json"):
         raise QualkamError(f"unknown --format {fmt!r}; use table or json")
@@ -149,11 +174,14 @@ def lint_cli(
                     shown = finding.detail if len(finding.detail) <= 96 else finding.detail[:95] + "…"
                     out.print(f"    [dim]{escape(shown)}[/]", soft_wrap=True, highlight=False)
             if len(listed) < len(found_here):
-                out.print(f"  … {len(found_here) - len(listed)} more (--show 0 lists them all; --format json)",
-                          soft_wrap=True)
+                out.print(
+                    f"  … {len(found_here) - len(listed)} more (--show 0 lists them all; --format json)", soft_wrap=True
+                )
         counts = ", ".join(f"{n} {_LINT_HEADINGS[kind]}" for kind, n in report.counts().items() if n)
-        out.print(f"{len(report.findings)} finding(s)" + (f": {counts}" if counts else " in the checks that ran"),
-                  soft_wrap=True)
+        out.print(
+            f"{len(report.findings)} finding(s)" + (f": {counts}" if counts else " in the checks that ran"),
+            soft_wrap=True,
+        )
     for note in report.notes:
         err.print(f"note: {escape(note)}", soft_wrap=True)
     raise typer.Exit(EXIT_PROBLEMS if report.findings else EXIT_OK)

@@ -3,22 +3,37 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import pandas as pd
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ..disagreements import (FORMATS, DisagreementReport, coder_column, confusion_view, disagreements,
-                             prevalence_view, render, summary, unit_view)
-from ..errors import QualkamError
-from ..store import DEFAULT_PROJECT, Project
-from .app import app
-from .options import (coder_list_option, format_option, listed, listed_codes, phase_option, source_option,
-                      speaker_option)
-from .tables import choose_format, write_text
-from .console import err, out
+from qualkam.analysis.disagreements import (
+    FORMATS,
+    DisagreementReport,
+    coder_column,
+    confusion_view,
+    disagreements,
+    prevalence_view,
+    render,
+    summary,
+    unit_view,
+)
+from qualkam.cli.app import app
+from qualkam.cli.console import err, out
+from qualkam.cli.options import (
+    coder_list_option,
+    format_option,
+    listed,
+    listed_codes,
+    phase_option,
+    source_option,
+    speaker_option,
+)
+from qualkam.cli.tables import choose_format, write_text
+from qualkam.errors import QualkamError
+from qualkam.store.project import DEFAULT_PROJECT, Project
 
 TEXT_CHARS = 200  # the terminal shows the start of a unit; md, html and csv have all of it
 
@@ -45,16 +60,22 @@ def _numbers(frame: pd.DataFrame, title: str, index: bool = False) -> Table:
         table.add_column(escape(frame.index.name or ""), no_wrap=True, overflow="ellipsis", max_width=44)
     for column in frame.columns:
         numeric = pd.api.types.is_numeric_dtype(frame[column])
-        table.add_column(escape(str(column)), justify="right" if numeric else "left", no_wrap=not numeric,
-                         overflow="fold" if numeric else "ellipsis", max_width=None if numeric else 44)
+        table.add_column(
+            escape(str(column)),
+            justify="right" if numeric else "left",
+            no_wrap=not numeric,
+            overflow="fold" if numeric else "ellipsis",
+            max_width=None if numeric else 44,
+        )
     for name, row in frame.iterrows():
         table.add_row(*([escape(str(name))] if index else []), *[_cell(v) for v in row])
     return table
 
 
 def _units_table(report: DisagreementReport) -> Table:
-    table = Table(title=f"Units where the coders differ ({report.differ})", header_style="bold", show_lines=True,
-                  expand=True)
+    table = Table(
+        title=f"Units where the coders differ ({report.differ})", header_style="bold", show_lines=True, expand=True
+    )
     table.add_column("where · text", overflow="fold", ratio=1, min_width=30)
     for coder in report.coders:
         table.add_column(escape(coder), overflow="fold", max_width=26)
@@ -83,17 +104,20 @@ def print_report(report: DisagreementReport) -> None:
 
 @app.command("disagreements")
 def disagreements_cli(
-    code: Optional[list[str]] = typer.Option(
-        None, "--code", "-k", help="Only this code (its descendants included) or attr:KEY=VALUE; repeat for more."),
-    coders: Optional[list[str]] = coder_list_option(
-        "A coder to compare (repeat: --coder ana --coder ben). Default: every coder but consensus."),
+    code: list[str] | None = typer.Option(
+        None, "--code", "-k", help="Only this code (its descendants included) or attr:KEY=VALUE; repeat for more."
+    ),
+    coders: list[str] | None = coder_list_option(
+        "A coder to compare (repeat: --coder ana --coder ben). Default: every coder but consensus."
+    ),
     unit: str = typer.Option("segment", "--unit", help="segment (default) or sentence."),
-    fmt: Optional[str] = format_option(
-        FORMATS, None, "table, md, csv (the unit list) or html. Default: table, or from the --out suffix."),
-    out_file: Optional[Path] = typer.Option(None, "--out", "-o", help="Write to this file (atomically)."),
-    source: Optional[list[str]] = source_option(),
-    speaker: Optional[list[str]] = speaker_option(),
-    phase: Optional[list[str]] = phase_option(),
+    fmt: str | None = format_option(
+        FORMATS, None, "table, md, csv (the unit list) or html. Default: table, or from the --out suffix."
+    ),
+    out_file: Path | None = typer.Option(None, "--out", "-o", help="Write to this file (atomically)."),
+    source: list[str] | None = source_option(),
+    speaker: list[str] | None = speaker_option(),
+    phase: list[str] | None = phase_option(),
     project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
 ) -> None:
     """Where coders differ: each unit they coded differently (with the text and what each gave),
@@ -105,8 +129,15 @@ def disagreements_cli(
     """
     chosen = choose_format(fmt, out_file, FORMATS)
     with Project.open(project) as store:
-        report = disagreements(store, listed(coders) or None, listed_codes(code) or None, unit,
-                               sources=source or (), speakers=speaker or (), phases=phase or ())
+        report = disagreements(
+            store,
+            listed(coders) or None,
+            listed_codes(code) or None,
+            unit,
+            sources=source or (),
+            speakers=speaker or (),
+            phases=phase or (),
+        )
     err.print(escape(summary(report)), soft_wrap=True)
     if chosen == "table":
         print_report(report)

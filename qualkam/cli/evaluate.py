@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import pandas as pd
 import typer
@@ -12,15 +11,15 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from ..cells import frame_csv
-from ..errors import QualkamError
-from ..evaluate import AGAINST_HELP, SUGGEST, EvaluationReport, evaluate
-from ..export import atomic_open
-from ..store import DEFAULT_PROJECT, Project
-from .app import app
-from .options import format_option, listed
-from .tables import choose_format
-from .console import err, out
+from qualkam.cli.app import app
+from qualkam.cli.console import err, out
+from qualkam.cli.options import format_option, listed
+from qualkam.cli.tables import choose_format
+from qualkam.coding.evaluate import AGAINST_HELP, SUGGEST, EvaluationReport, evaluate
+from qualkam.errors import QualkamError
+from qualkam.render.cells import frame_csv
+from qualkam.render.outputs import atomic_open
+from qualkam.store.project import DEFAULT_PROJECT, Project
 
 FORMATS = ("table", "json", "csv")
 TEXT_CHARS = 90  # the terminal shows the start of a segment; json and csv have all of it
@@ -39,15 +38,30 @@ def _short(value: object, limit: int = TEXT_CHARS) -> str:
 
 def _per_code(report: EvaluationReport) -> Table:
     overall = report.overall
-    table = Table(title=escape(f"suggestions ({report.suggest}) against {report.against} · {overall['sources']} source(s) "
-                        f"seen, {overall['segments']} segments"), header_style="bold", box=box.SIMPLE_HEAD,
-                  pad_edge=False)
+    table = Table(
+        title=escape(
+            f"suggestions ({report.suggest}) against {report.against} · {overall['sources']} source(s) "
+            f"seen, {overall['segments']} segments"
+        ),
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
     table.add_column("code", no_wrap=True, overflow="ellipsis", min_width=12, max_width=44)
     for name in ("ref", "sugg", "TP", "FP", "FN", "P", "R", "F1"):
         table.add_column(name, justify="right", no_wrap=True)
     for row in report.per_code.itertuples(index=False):
-        table.add_row(escape(row.code), str(row.reference), str(row.suggested), str(row.tp), str(row.fp),
-                      str(row.fn), _num(row.precision), _num(row.recall), _num(row.f1))
+        table.add_row(
+            escape(row.code),
+            str(row.reference),
+            str(row.suggested),
+            str(row.tp),
+            str(row.fp),
+            str(row.fn),
+            _num(row.precision),
+            _num(row.recall),
+            _num(row.f1),
+        )
     return table
 
 
@@ -57,8 +71,12 @@ def _rules(report: EvaluationReport, show: int) -> Table | None:
         return None
     # Over-firing first: the rules that cost most precision are the ones to look at.
     frame = frame.sort_values(["fp", "tp"], ascending=[False, True], kind="stable").head(show)
-    table = Table(title=f"rules by false positives (top {len(frame)} of {len(report.per_rule)})",
-                  header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(
+        title=f"rules by false positives (top {len(frame)} of {len(report.per_rule)})",
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
     table.add_column("code", no_wrap=True, overflow="ellipsis", max_width=40)
     table.add_column("rule", overflow="fold")
     for name in ("TP", "FP", "P"):
@@ -78,14 +96,18 @@ def _context(row: object, before: int = 40, after: int = 50) -> str:
     for span in spans:
         a, b = span[0] - row.start, span[1] - row.start
         if 0 <= a < b <= len(text):
-            head, tail = text[max(0, a - before):a], text[b:b + after]
+            head, tail = text[max(0, a - before) : a], text[b : b + after]
             if a > before and " " in head:  # start on a whole word
-                head = head[head.index(" ") + 1:]
+                head = head[head.index(" ") + 1 :]
             if b + after < len(text) and " " in tail.strip():
-                tail = tail[:tail.rstrip().rindex(" ")]
-            return ("…" if a > before else "") + escape(_flat(head) + (" " if head[-1:].isspace() else "")) \
-                + f"[bold reverse]{escape(_flat(text[a:b]))}[/]" \
-                + escape((" " if tail[:1].isspace() else "") + _flat(tail)) + ("…" if b + after < len(text) else "")
+                tail = tail[: tail.rstrip().rindex(" ")]
+            return (
+                ("…" if a > before else "")
+                + escape(_flat(head) + (" " if head[-1:].isspace() else ""))
+                + f"[bold reverse]{escape(_flat(text[a:b]))}[/]"
+                + escape((" " if tail[:1].isspace() else "") + _flat(tail))
+                + ("…" if b + after < len(text) else "")
+            )
     return _short(text)
 
 
@@ -105,8 +127,13 @@ def _errors(frame: pd.DataFrame, title: str, show: int, evidence: bool) -> Table
     if frame.empty:
         return None
     shown = _spread(frame, evidence).head(show)
-    table = Table(title=f"{title} ({len(shown)} of {len(frame)})", header_style="bold", box=box.SIMPLE_HEAD,
-                  pad_edge=False, show_lines=True)
+    table = Table(
+        title=f"{title} ({len(shown)} of {len(frame)})",
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        show_lines=True,
+    )
     longest = max(len(c) for c in shown["code"])
     table.add_column("code · where", overflow="fold", min_width=min(36, longest), max_width=36)
     if evidence:
@@ -124,12 +151,18 @@ def _errors(frame: pd.DataFrame, title: str, show: int, evidence: bool) -> Table
 def evaluate_cli(
     against: str = typer.Option("human", "--against", help=f"The reference layer: {AGAINST_HELP}."),
     suggest: str = typer.Option("rules", "--suggest", help=f"Which suggestions to score: {', '.join(SUGGEST)}."),
-    codes: Optional[list[str]] = typer.Option(None, "--code", "--codes", help="A code id (repeat for more; "
-                                              "default: every code with a reference coding or a suggestion)."),
-    show: int = typer.Option(10, "--show", min=0, help="How many rules, false positives and false negatives "
-                                                       "the table view lists."),
-    fmt: Optional[str] = format_option(FORMATS, None, "table, json (everything) or csv (the per-code table). "
-                                                      "Default: table, or from the --out suffix."),
+    codes: list[str] | None = typer.Option(
+        None,
+        "--code",
+        "--codes",
+        help="A code id (repeat for more; default: every code with a reference coding or a suggestion).",
+    ),
+    show: int = typer.Option(
+        10, "--show", min=0, help="How many rules, false positives and false negatives the table view lists."
+    ),
+    fmt: str | None = format_option(
+        FORMATS, None, "table, json (everything) or csv (the per-code table). Default: table, or from the --out suffix."
+    ),
     out_file: Path = typer.Option(None, "--out", "-o", help="Write json or csv to this file."),
     project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
 ) -> None:
@@ -144,14 +177,21 @@ def evaluate_cli(
     if fmt == "table" and out_file is None:
         out.print(_per_code(report))
         micro, macro = report.overall["micro"], report.overall["macro"]
-        out.print(f"micro: P {_num(micro['precision'])} · R {_num(micro['recall'])} · F1 {_num(micro['f1'])} "
-                  f"(TP {micro['tp']}, FP {micro['fp']}, FN {micro['fn']})   macro over {macro['codes']} code(s): "
-                  f"P {_num(macro['precision'])} · R {_num(macro['recall'])} · F1 {_num(macro['f1'])}",
-                  soft_wrap=True)
-        tables = (_rules(report, show),
-                  _errors(report.false_positives, "false positives: suggested, not in the reference", show, True),
-                  _errors(report.false_negatives, "false negatives: in the reference, not suggested", show, False)
-                  ) if show else ()
+        out.print(
+            f"micro: P {_num(micro['precision'])} · R {_num(micro['recall'])} · F1 {_num(micro['f1'])} "
+            f"(TP {micro['tp']}, FP {micro['fp']}, FN {micro['fn']})   macro over {macro['codes']} code(s): "
+            f"P {_num(macro['precision'])} · R {_num(macro['recall'])} · F1 {_num(macro['f1'])}",
+            soft_wrap=True,
+        )
+        tables = (
+            (
+                _rules(report, show),
+                _errors(report.false_positives, "false positives: suggested, not in the reference", show, True),
+                _errors(report.false_negatives, "false negatives: in the reference, not suggested", show, False),
+            )
+            if show
+            else ()
+        )
         for table in tables:
             if table is not None:
                 out.print(table)

@@ -7,14 +7,16 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from ..codebook import load_codebook
-from ..refi.export import ExportReport, export_qdc, export_qdpx
-from ..store import DEFAULT_PROJECT, Project
-from .app import EXIT_OK, EXIT_PROBLEMS, app
-from .console import err
+from qualkam.cli.app import EXIT_OK, EXIT_PROBLEMS, app
+from qualkam.cli.console import err
+from qualkam.coding.codebook import load_codebook
+from qualkam.interchange.refi.writer import ExportReport, export_qdc, export_qdpx
+from qualkam.store.project import DEFAULT_PROJECT, Project
 
-export_app = typer.Typer(help="Export the project (.qdpx) or a codebook (.qdc) for NVivo, ATLAS.ti, MAXQDA and "
-                              "other REFI-QDA tools.", no_args_is_help=True)
+export_app = typer.Typer(
+    help="Export the project (.qdpx) or a codebook (.qdc) for NVivo, ATLAS.ti, MAXQDA and other REFI-QDA tools.",
+    no_args_is_help=True,
+)
 app.add_typer(export_app, name="export")
 
 
@@ -25,11 +27,14 @@ def _plural(n: int, word: str) -> str:
 @export_app.command("qdpx")
 def qdpx_cli(
     out_file: Path = typer.Argument(..., help="The .qdpx file to write (replaced only when the export succeeds)."),
-    layer: str = typer.Option("human", "--from",
-                              help="Whose codings: human (every person's accepted codings but 'consensus'), "
-                                   "coder:NAME, consensus, all (every person including 'consensus'), suggestions "
-                                   "(the machine's, as user 'qualkam (machine)', for review in another tool) or auto "
-                                   "(people's codings and the suggestions nobody decided)."),
+    layer: str = typer.Option(
+        "human",
+        "--from",
+        help="Whose codings: human (every person's accepted codings but 'consensus'), "
+        "coder:NAME, consensus, all (every person including 'consensus'), suggestions "
+        "(the machine's, as user 'qualkam (machine)', for review in another tool) or auto "
+        "(people's codings and the suggestions nobody decided).",
+    ),
     project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
 ) -> None:
     """Write the project as a REFI-QDA project (.qdpx) for NVivo, ATLAS.ti, MAXQDA and others.
@@ -45,16 +50,20 @@ def qdpx_cli(
     """
     with Project.open(project) as store:
         report = export_qdpx(store, out_file, layer)
-    _finish(report, f"{_plural(report.sources, 'source')}, {_plural(report.codes, 'code')}, "
-                    f"{_plural(report.codings, 'coding')}, {_plural(report.users, 'user')}, "
-                    f"{_plural(report.notes, 'note')} (from {report.layer})")
+    _finish(
+        report,
+        f"{_plural(report.sources, 'source')}, {_plural(report.codes, 'code')}, "
+        f"{_plural(report.codings, 'coding')}, {_plural(report.users, 'user')}, "
+        f"{_plural(report.notes, 'note')} (from {report.layer})",
+    )
 
 
 @export_app.command("qdc")
 def qdc_cli(
     out_file: Path = typer.Argument(..., help="The .qdc file to write (replaced only when the export succeeds)."),
-    codebook: str = typer.Option(None, "--codebook", "-c",
-                                 help="A codebook YAML, or 'kam' (no project needed). Default: the project's codebook."),
+    codebook: str = typer.Option(
+        None, "--codebook", "-c", help="A codebook YAML, or 'kam' (no project needed). Default: the project's codebook."
+    ),
     project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
 ) -> None:
     """Write a codebook as a REFI-QDA codebook (.qdc), from the project or a YAML file.

@@ -10,23 +10,25 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from ..importing import import_codings
-from ..refi.importing import READING_TEXT, describe, import_qdc, import_qdpx
-from ..refi.importing import ImportReport as RefiReport
-from ..store import DEFAULT_PROJECT, Project
-from .app import EXIT_OK, EXIT_PROBLEMS, app
-from .console import err, out
+from qualkam.cli.app import EXIT_OK, EXIT_PROBLEMS, app
+from qualkam.cli.console import err, out
+from qualkam.interchange.codings_import import import_codings
+from qualkam.interchange.refi.reader import READING_TEXT, describe, import_qdc, import_qdpx
+from qualkam.interchange.refi.reader import ImportReport as RefiReport
+from qualkam.store.project import DEFAULT_PROJECT, Project
 
-import_app = typer.Typer(help="Import codings made outside qualkam: coding sheets, span CSVs, REFI-QDA projects.",
-                         no_args_is_help=True)
+import_app = typer.Typer(
+    help="Import codings made outside qualkam: coding sheets, span CSVs, REFI-QDA projects.", no_args_is_help=True
+)
 app.add_typer(import_app, name="import")
 
 
 @import_app.command("codings")
 def codings_cli(
     file: Path = typer.Argument(..., help="A filled-in coding sheet (.xlsx/.csv) or a long CSV of spans."),
-    coder: str = typer.Option(None, "--coder",
-                              help="Whose codings these are; needed for a sheet, and for a long CSV without a coder column."),
+    coder: str = typer.Option(
+        None, "--coder", help="Whose codings these are; needed for a sheet, and for a long CSV without a coder column."
+    ),
     project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
 ) -> None:
     """Import people's codings from a coding sheet or a long CSV; all rows or none.
@@ -48,9 +50,13 @@ def codings_cli(
     with Project.open(project) as store:
         report = import_codings(store, file, coder)
     memos = f" · {report.memos} new segment memo(s)" if report.memos else ""
-    out.print(f"imported {file} ({'coding sheet' if report.kind == 'sheet' else 'long CSV'}, "
-              f"{', '.join(report.coders) or 'no coder'}): {report.new} new, {report.changed} changed, "
-              f"{report.unchanged} unchanged codings{memos} · {report.rows} rows read", soft_wrap=True, markup=False)
+    out.print(
+        f"imported {file} ({'coding sheet' if report.kind == 'sheet' else 'long CSV'}, "
+        f"{', '.join(report.coders) or 'no coder'}): {report.new} new, {report.changed} changed, "
+        f"{report.unchanged} unchanged codings{memos} · {report.rows} rows read",
+        soft_wrap=True,
+        markup=False,
+    )
 
 
 def _refi_summary(report: RefiReport) -> None:
@@ -59,25 +65,52 @@ def _refi_summary(report: RefiReport) -> None:
     made_by = f" ({report.origin})" if report.origin else ""
     out.print(f"imported {report.path}{made_by}", soft_wrap=True, markup=False)
     if report.kind == "qdpx":
-        head = describe([(found["sources"], "text source"), (found["codes"], "code"), (found["selections"], "selection")])
-        rest = describe([(found["users"], "user"), (found["notes"], "note"), (found["cases"], "case"),
-                         (found["variables"], "variable")])
-        out.print(f"  found: {head} with {describe([(found['codings'], 'coding')])}, {rest}", soft_wrap=True, markup=False)
-        out.print(f"  sources: {len(report.sources_new)} new, {len(report.sources_matched)} already in the project "
-                  "(same text)", soft_wrap=True, markup=False)
+        head = describe(
+            [(found["sources"], "text source"), (found["codes"], "code"), (found["selections"], "selection")]
+        )
+        rest = describe(
+            [
+                (found["users"], "user"),
+                (found["notes"], "note"),
+                (found["cases"], "case"),
+                (found["variables"], "variable"),
+            ]
+        )
+        out.print(
+            f"  found: {head} with {describe([(found['codings'], 'coding')])}, {rest}", soft_wrap=True, markup=False
+        )
+        out.print(
+            f"  sources: {len(report.sources_new)} new, {len(report.sources_matched)} already in the project "
+            "(same text)",
+            soft_wrap=True,
+            markup=False,
+        )
     else:
-        out.print(f"  found: {describe([(found['codes'], 'code'), (found['sets'], 'set')])}", soft_wrap=True, markup=False)
-    out.print(f"  codes: {len(report.codes_new)} new, {report.codes_matched} already in the project"
-              + (f" (codebook version '{report.codebook_version}')" if report.codebook_version else ""),
-              soft_wrap=True, markup=False)
+        out.print(
+            f"  found: {describe([(found['codes'], 'code'), (found['sets'], 'set')])}", soft_wrap=True, markup=False
+        )
+    out.print(
+        f"  codes: {len(report.codes_new)} new, {report.codes_matched} already in the project"
+        + (f" (codebook version '{report.codebook_version}')" if report.codebook_version else ""),
+        soft_wrap=True,
+        markup=False,
+    )
     if report.kind == "qdpx":
-        out.print(f"  codings: {report.codings_new} new, {report.codings_changed} changed, {report.codings_unchanged} "
-                  "unchanged (one per segment, code and coder)", soft_wrap=True, markup=False)
+        out.print(
+            f"  codings: {report.codings_new} new, {report.codings_changed} changed, {report.codings_unchanged} "
+            "unchanged (one per segment, code and coder)",
+            soft_wrap=True,
+            markup=False,
+        )
         out.print(f"  memos: {report.memos_new} new, {report.memos_unchanged} unchanged", soft_wrap=True, markup=False)
         out.print(f"  coders: {', '.join(report.coders) or 'none'}", soft_wrap=True, markup=False)
         if report.machine_codings:
-            out.print(f"  machine suggestions: {report.machine_codings} codings by 'qualkam (machine)' not imported "
-                      "(the codebook's rules suggest them here)", soft_wrap=True, markup=False)
+            out.print(
+                f"  machine suggestions: {report.machine_codings} codings by 'qualkam (machine)' not imported "
+                "(the codebook's rules suggest them here)",
+                soft_wrap=True,
+                markup=False,
+            )
         by_reading: dict[str, list[str]] = {}
         for source_id, reading in report.readings.items():
             by_reading.setdefault(reading, []).append(source_id)
@@ -91,7 +124,9 @@ def _refi_summary(report: RefiReport) -> None:
 def qdpx_cli(
     file: Path = typer.Argument(..., help="A REFI-QDA project (.qdpx) from NVivo, ATLAS.ti, MAXQDA, qualkam, ..."),
     as_coder: str = typer.Option(None, "--as-coder", help="Import every user's codings and notes as this one coder."),
-    project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file (created if missing)."),
+    project: Path = typer.Option(
+        Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file (created if missing)."
+    ),
 ) -> None:
     """Import a REFI-QDA project: sources, codes, people's codings, cases, variables, notes.
 
@@ -113,7 +148,9 @@ def qdpx_cli(
 @import_app.command("qdc")
 def qdc_cli(
     file: Path = typer.Argument(..., help="A REFI-QDA codebook (.qdc)."),
-    project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file (created if missing)."),
+    project: Path = typer.Option(
+        Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file (created if missing)."
+    ),
 ) -> None:
     """Import a REFI-QDA codebook: the code tree with colours, descriptions and attributes.
 

@@ -5,21 +5,20 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Optional
 
 import pandas as pd
 import typer
 from rich.markup import escape
 
-from ..export import write_csv
-from ..matrix import build_matrix, cooccurrence_pairs
-from ..plot import heatmap, image_format  # matplotlib itself loads only when a plot is drawn
-from ..cells import frame_csv
-from ..store import DEFAULT_PROJECT, Project
-from .app import app
-from .console import err, out
-from .options import format_option, phase_option, source_option, speaker_option
-from .render import frame_table, hidden_note, matrix_table
+from qualkam.analysis.matrix import build_matrix, cooccurrence_pairs
+from qualkam.cli.app import app
+from qualkam.cli.console import err, out
+from qualkam.cli.options import format_option, phase_option, source_option, speaker_option
+from qualkam.cli.show import frame_table, hidden_note, matrix_table
+from qualkam.render.cells import frame_csv
+from qualkam.render.outputs import write_csv
+from qualkam.render.plot import heatmap, image_format  # matplotlib itself loads only when a plot is drawn
+from qualkam.store.project import DEFAULT_PROJECT, Project
 
 TERMINAL_PAIRS = 25  # a screenful; the CSV and the heatmap have them all
 SMALL_SQUARE = 8  # up to this many codes in use, the square matrix fits a terminal
@@ -34,18 +33,33 @@ class MatrixFormat(str, Enum):
 
 @app.command("matrix")
 def matrix_cli(
-    rows: str = typer.Option("phase", "--rows", "-r", help="phase, source_type, role, speaker, unit, source, a source attribute, or code (with --cols code: co-occurrence)."),
-    cols: str = typer.Option("code", "--cols", help="code, or attr:NAME to group codes by a code attribute (attr:pole)."),
-    value: str = typer.Option("segments", "--value", help="What a cell holds: segments, share (of the row's segments), sources or speakers."),
+    rows: str = typer.Option(
+        "phase",
+        "--rows",
+        "-r",
+        help="phase, source_type, role, speaker, unit, source, a source attribute, or code (with --cols code: co-occurrence).",
+    ),
+    cols: str = typer.Option(
+        "code", "--cols", help="code, or attr:NAME to group codes by a code attribute (attr:pole)."
+    ),
+    value: str = typer.Option(
+        "segments", "--value", help="What a cell holds: segments, share (of the row's segments), sources or speakers."
+    ),
     normalize: str = typer.Option("none", "--normalize", help="none, or row: each cell divided by its row total."),
-    window: int = typer.Option(0, "--window", help="Co-occurrence only: count codes on segments up to N positions apart."),
-    layer: str = typer.Option("auto", "--from", help="Codings to count: auto, suggestions, human, consensus, coder:NAME or all (rejected ones too)."),
+    window: int = typer.Option(
+        0, "--window", help="Co-occurrence only: count codes on segments up to N positions apart."
+    ),
+    layer: str = typer.Option(
+        "auto",
+        "--from",
+        help="Codings to count: auto, suggestions, human, consensus, coder:NAME or all (rejected ones too).",
+    ),
     out_file: Path = typer.Option(None, "--out", "-o", help="Write the matrix to this CSV file."),
     plot: Path = typer.Option(None, "--plot", help="Draw the matrix as a heatmap: FILE.png, FILE.svg or FILE.pdf."),
     fmt: MatrixFormat = format_option(MatrixFormat, MatrixFormat.table, "table, or csv on stdout for piping."),
-    source: Optional[list[str]] = source_option(),
-    speaker: Optional[list[str]] = speaker_option(),
-    phase: Optional[list[str]] = phase_option(),
+    source: list[str] | None = source_option(),
+    speaker: list[str] | None = speaker_option(),
+    phase: list[str] | None = phase_option(),
     project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
 ) -> None:
     """Count coded segments (or sources, speakers, shares) per row value and code; or codes
@@ -53,8 +67,18 @@ def matrix_cli(
     if plot is not None:
         image_format(plot)  # a bad suffix stops the run before any work
     with Project.open(project) as store:
-        matrix = build_matrix(store, rows=rows, cols=cols, value=value, layer=layer, normalize=normalize,
-                              window=window, sources=source or (), speakers=speaker or (), phases=phase or ())
+        matrix = build_matrix(
+            store,
+            rows=rows,
+            cols=cols,
+            value=value,
+            layer=layer,
+            normalize=normalize,
+            window=window,
+            sources=source or (),
+            speakers=speaker or (),
+            phases=phase or (),
+        )
     what = "co-occurrence" + (f" (window {window})" if window else "") if rows == "code" else value
 
     def titled(down: str, across: str) -> str:  # the title reads as the table is printed
@@ -87,10 +111,17 @@ def _print_cooccurrence(matrix: pd.DataFrame, title: str, window: int) -> None:
         out.print(matrix_table(matrix.loc[used, used], title=title, hidden=note))
         return
     pairs = cooccurrence_pairs(matrix)
-    pairs = pairs.rename(columns={"count": f"within {window}" if window else "together",
-                                  "code_segments": "code total", "with_segments": "with total"})
+    pairs = pairs.rename(
+        columns={
+            "count": f"within {window}" if window else "together",
+            "code_segments": "code total",
+            "with_segments": "with total",
+        }
+    )
     shown = pairs.head(TERMINAL_PAIRS)
     out.print(frame_table(shown, title=title, numeric=tuple(pairs.columns[2:])))
     if len(pairs) > len(shown):
         more = len(pairs) - len(shown)
-        err.print(f"... {more} more pair{'s' if more != 1 else ''}; --format csv or --plot FILE.png for the whole matrix")
+        err.print(
+            f"... {more} more pair{'s' if more != 1 else ''}; --format csv or --plot FILE.png for the whole matrix"
+        )

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.markup import escape
 
-from ..decisions import add_memo
-from ..store import DEFAULT_PROJECT, Project, change_memo
-from ..trail import memos_frame, parse_target
-from .app import app
-from .console import err
-from .options import format_option
-from .tables import FORMATS, choose_format, emit
+from qualkam.analysis.trail import memos_frame, parse_target
+from qualkam.cli.app import app
+from qualkam.cli.console import err
+from qualkam.cli.options import format_option
+from qualkam.cli.tables import FORMATS, choose_format, emit
+from qualkam.coding.decisions import add_memo
+from qualkam.store.project import DEFAULT_PROJECT, Project, change_memo
 
 memo_app = typer.Typer(help="Write, list, edit and delete memos.", no_args_is_help=True)
 app.add_typer(memo_app, name="memo")
@@ -38,7 +37,7 @@ def memo_add_cli(
 def memo_list_cli(
     on: str = typer.Option(None, "--on", help="Only memos on project, code:ID, source:ID or segment:N."),
     coder: str = typer.Option(None, "--coder", help="Only this coder's memos."),
-    fmt: Optional[str] = format_option(FORMATS, None, "table, csv or json. Default: table, or from the --out suffix."),
+    fmt: str | None = format_option(FORMATS, None, "table, csv or json. Default: table, or from the --out suffix."),
     out_file: Path = typer.Option(None, "--out", "-o", help="Write to this file."),
     project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
 ) -> None:
@@ -53,7 +52,7 @@ def memo_list_cli(
 def memo_edit_cli(
     memo_id: str = typer.Argument(..., metavar="ID", help="The memo's id from 'qualkam memo list' (N or coding:N)."),
     text: str = typer.Argument(..., help="The new text."),
-    coder: Optional[str] = typer.Option(None, "--coder", help="Who edits it (default: who wrote it)."),
+    coder: str | None = typer.Option(None, "--coder", help="Who edits it (default: who wrote it)."),
     project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
 ) -> None:
     """Replace a memo's text; the old and new text go in the audit trail."""
@@ -65,7 +64,7 @@ def memo_edit_cli(
 @memo_app.command("delete")
 def memo_delete_cli(
     memo_id: str = typer.Argument(..., metavar="ID", help="The memo's id from 'qualkam memo list' (N or coding:N)."),
-    coder: Optional[str] = typer.Option(None, "--coder", help="Who deletes it (default: who wrote it)."),
+    coder: str | None = typer.Option(None, "--coder", help="Who deletes it (default: who wrote it)."),
     project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
 ) -> None:
     """Delete a memo; its text stays in the audit trail."""

@@ -10,8 +10,8 @@ from typing import Any
 
 import typer
 
-from ..choices import check_choice, split_list
-from ..errors import QualkamError
+from qualkam.choices import check_choice, split_list
+from qualkam.errors import QualkamError
 
 
 def choice_parser(kind: str, choices: type[Enum] | Sequence[str], option: str) -> Callable[[Any], Any]:
@@ -34,9 +34,14 @@ def choice_parser(kind: str, choices: type[Enum] | Sequence[str], option: str) -
 def format_option(choices: type[Enum] | Sequence[str], default: Any = None, help: str | None = None) -> Any:
     """``--format/-f`` with fixed choices (validated with a did-you-mean)."""
     names = [m.value for m in choices] if isinstance(choices, type) else list(choices)
-    return typer.Option(default, "--format", "-f", parser=choice_parser("format", choices, "--format"),
-                        metavar="[" + "|".join(names) + "]",
-                        help=help or f"{', '.join(names)}" + ("" if default is None else ""))
+    return typer.Option(
+        default,
+        "--format",
+        "-f",
+        parser=choice_parser("format", choices, "--format"),
+        metavar="[" + "|".join(names) + "]",
+        help=help or f"{', '.join(names)}" + ("" if default is None else ""),
+    )
 
 
 def code_option(help: str = "Only this code and the codes below it (repeat for more; a,b also works).") -> Any:

@@ -7,11 +7,11 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from ..projects import PREFER, check_coder_name, clone_for, merge_from
-from ..store import DEFAULT_PROJECT, Project
-from .app import EXIT_OK, EXIT_PROBLEMS, app
-from .console import err, out
-from .options import choice_parser
+from qualkam.cli.app import EXIT_OK, EXIT_PROBLEMS, app
+from qualkam.cli.console import err, out
+from qualkam.cli.options import choice_parser
+from qualkam.coding.blind import PREFER, check_coder_name, clone_for, merge_from
+from qualkam.store.project import DEFAULT_PROJECT, Project
 
 project_app = typer.Typer(help="Clone a project for a coder, merge coders' projects back.", no_args_is_help=True)
 app.add_typer(project_app, name="project")
@@ -34,9 +34,14 @@ def clone_cli(
 def merge_cli(
     other: Path = typer.Argument(..., help="A coder's project file to bring in."),
     coder: str = typer.Option(None, "--coder", help="Only this coder's codings (default: every person's)."),
-    prefer: str = typer.Option(None, "--prefer", parser=choice_parser("prefer", PREFER, "--prefer"),
-                               metavar="[mine|theirs]", help="Settle conflicts (one coder decided a segment and "
-                               "code both ways): mine keeps this project's decision, theirs takes the other's."),
+    prefer: str = typer.Option(
+        None,
+        "--prefer",
+        parser=choice_parser("prefer", PREFER, "--prefer"),
+        metavar="[mine|theirs]",
+        help="Settle conflicts (one coder decided a segment and "
+        "code both ways): mine keeps this project's decision, theirs takes the other's.",
+    ),
     project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="The master project."),
 ) -> None:
     """Bring another project's codings and memos in; nothing already here changes, unless
@@ -47,7 +52,10 @@ def merge_cli(
         err.print(f"[yellow]not merged:[/] {escape(line)}", soft_wrap=True, markup=True, highlight=False)
     for line in report.settled:
         err.print(f"settled: {escape(line)}", soft_wrap=True, highlight=False)
-    out.print(f"merged {other} into {project}: {report.new} new coding(s), {report.unchanged} already here, "
-              f"{len(report.conflicts)} conflict(s){f', {len(report.settled)} settled' if report.settled else ''}, {report.memos} memo(s) · coders: {', '.join(report.coders) or 'none'}",
-              soft_wrap=True, markup=False)
+    out.print(
+        f"merged {other} into {project}: {report.new} new coding(s), {report.unchanged} already here, "
+        f"{len(report.conflicts)} conflict(s){f', {len(report.settled)} settled' if report.settled else ''}, {report.memos} memo(s) · coders: {', '.join(report.coders) or 'none'}",
+        soft_wrap=True,
+        markup=False,
+    )
     raise typer.Exit(EXIT_PROBLEMS if report.problems else EXIT_OK)

@@ -10,21 +10,32 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.markup import escape
 from rich.panel import Panel
 from rich.text import Text
 
-from ..disagreements import NO_CODE, code_list
-from ..errors import QualkamError
-from ..reconcile import (DEFAULT_CONSENSUS, Choice, Disagreement, Plan, apply_agreements, apply_sheet,
-                         decide_disagreement, known_codes, other_choice, plan_reconcile, read_sheet, write_sheet)
-from ..store import DEFAULT_PROJECT, Project
-from .app import app
-from .options import listed, listed_codes
-from .console import err, out
+from qualkam.analysis.disagreements import NO_CODE, code_list
+from qualkam.cli.app import app
+from qualkam.cli.console import err, out
+from qualkam.cli.options import listed, listed_codes
+from qualkam.coding.reconcile import (
+    DEFAULT_CONSENSUS,
+    Choice,
+    Disagreement,
+    Plan,
+    apply_agreements,
+    apply_sheet,
+    decide_disagreement,
+    known_codes,
+    other_choice,
+    plan_reconcile,
+    read_sheet,
+    write_sheet,
+)
+from qualkam.errors import QualkamError
+from qualkam.store.project import DEFAULT_PROJECT, Project
 
 TEXT_CHARS = 1500  # a very long turn is cut on screen; the sheet has all of it
 
@@ -119,16 +130,25 @@ def run_loop(store: Project, plan: Plan, decider: str) -> tuple[int, int]:
 
 @app.command("reconcile")
 def reconcile_cli(
-    coders: list[str] = typer.Option(..., "--coder", "--coders", help="A coder to reconcile (repeat: --coder ana "
-                                     "--coder ben; the old --coders ana,ben works too)."),
-    consensus: str = typer.Option(DEFAULT_CONSENSUS, "--as", help="Name of the consensus coder (a layer like any coder)."),
+    coders: list[str] = typer.Option(
+        ...,
+        "--coder",
+        "--coders",
+        help="A coder to reconcile (repeat: --coder ana --coder ben; the old --coders ana,ben works too).",
+    ),
+    consensus: str = typer.Option(
+        DEFAULT_CONSENSUS, "--as", help="Name of the consensus coder (a layer like any coder)."
+    ),
     decider: str = typer.Option(..., "--decider", help="Who decides: recorded as the actor of every consensus coding."),
-    code: Optional[list[str]] = typer.Option(
-        None, "--code", "-k", help="Only this code (its descendants included) or attr:KEY=VALUE; repeat for more."),
-    sheet_out: Optional[Path] = typer.Option(
-        None, "--sheet-out", help="Write the disagreements to decide to FILE.csv or FILE.xlsx instead of asking."),
-    sheet_in: Optional[Path] = typer.Option(
-        None, "--sheet-in", help="Apply the decisions of a filled-in sheet (all rows or none)."),
+    code: list[str] | None = typer.Option(
+        None, "--code", "-k", help="Only this code (its descendants included) or attr:KEY=VALUE; repeat for more."
+    ),
+    sheet_out: Path | None = typer.Option(
+        None, "--sheet-out", help="Write the disagreements to decide to FILE.csv or FILE.xlsx instead of asking."
+    ),
+    sheet_in: Path | None = typer.Option(
+        None, "--sheet-in", help="Apply the decisions of a filled-in sheet (all rows or none)."
+    ),
     project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
 ) -> None:
     """Reconcile coders segment by segment into a consensus coder; resumes where you stopped.
@@ -150,30 +170,55 @@ def reconcile_cli(
         agreed_new = len(plan.agreements)
         applied = apply_agreements(store, plan, decider)
         who = ", ".join(plan.coders)
-        err.print(escape(f"agreements: {plan.agreed} segment(s) where {who} gave the same codes; "
-                         f"{agreed_new} newly given to {consensus} ({applied.codings} coding(s))"), soft_wrap=True)
-        err.print(escape(f"disagreements: {len(plan.pending) + len(plan.decided)} · {len(plan.decided)} already "
-                         f"decided · {len(plan.pending)} to decide · {plan.missing} segment(s) skipped "
-                         "(not seen by every coder)"), soft_wrap=True)
+        err.print(
+            escape(
+                f"agreements: {plan.agreed} segment(s) where {who} gave the same codes; "
+                f"{agreed_new} newly given to {consensus} ({applied.codings} coding(s))"
+            ),
+            soft_wrap=True,
+        )
+        err.print(
+            escape(
+                f"disagreements: {len(plan.pending) + len(plan.decided)} · {len(plan.decided)} already "
+                f"decided · {len(plan.pending)} to decide · {plan.missing} segment(s) skipped "
+                "(not seen by every coder)"
+            ),
+            soft_wrap=True,
+        )
         if sheet_out is not None:
             if not plan.pending:
                 err.print("nothing left to decide; no sheet written")
                 return
             write_sheet(plan, sheet_out)
-            err.print(escape(f"wrote {sheet_out}: {len(plan.pending)} disagreement(s); fill 'decision' with "
-                             f"{', '.join(plan.coders)}, both, neither or code ids (and a reason), then run "
-                             f"again with --sheet-in {sheet_out}"), soft_wrap=True)
+            err.print(
+                escape(
+                    f"wrote {sheet_out}: {len(plan.pending)} disagreement(s); fill 'decision' with "
+                    f"{', '.join(plan.coders)}, both, neither or code ids (and a reason), then run "
+                    f"again with --sheet-in {sheet_out}"
+                ),
+                soft_wrap=True,
+            )
             return
         if sheet_in is not None:
             decisions, undecided = read_sheet(store, plan, sheet_in)
             done = apply_sheet(store, plan, decisions, decider)
-            err.print(escape(f"applied {sheet_in}: {len(decisions)} decision(s) by {decider} ({done.codings} "
-                             f"coding(s) written, {done.unchanged} unchanged) · {undecided} row(s) undecided · "
-                             f"{len(plan.pending)} disagreement(s) left"), soft_wrap=True)
+            err.print(
+                escape(
+                    f"applied {sheet_in}: {len(decisions)} decision(s) by {decider} ({done.codings} "
+                    f"coding(s) written, {done.unchanged} unchanged) · {undecided} row(s) undecided · "
+                    f"{len(plan.pending)} disagreement(s) left"
+                ),
+                soft_wrap=True,
+            )
             return
         if not plan.pending:
             err.print("nothing left to decide")
             return
         decided, skipped = run_loop(store, plan, decider)
-        err.print(escape(f"{decided} decision(s) saved for {consensus} by {decider}; {skipped} skipped; "
-                         f"{len(plan.pending)} left to decide"), soft_wrap=True)
+        err.print(
+            escape(
+                f"{decided} decision(s) saved for {consensus} by {decider}; {skipped} skipped; "
+                f"{len(plan.pending)} left to decide"
+            ),
+            soft_wrap=True,
+        )

@@ -5,23 +5,21 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Optional
 
 import typer
-from rich.markup import escape
 from rich import box
+from rich.markup import escape
 from rich.table import Table
 
-from ..cells import frame_csv
-from ..export import atomic_open
-from ..reliability import ReliabilityReport, reliability
-from ..store import DEFAULT_PROJECT, Project
-from ..choices import check_choice
-from .app import app
-from .options import coder_list_option, format_option, listed, phase_option, source_option, speaker_option
-from .tables import choose_format
-from .console import err, out
-
+from qualkam.agreement.reliability import ReliabilityReport, reliability
+from qualkam.choices import check_choice
+from qualkam.cli.app import app
+from qualkam.cli.console import err, out
+from qualkam.cli.options import coder_list_option, format_option, listed, phase_option, source_option, speaker_option
+from qualkam.cli.tables import choose_format
+from qualkam.render.cells import frame_csv
+from qualkam.render.outputs import atomic_open
+from qualkam.store.project import DEFAULT_PROJECT, Project
 
 # Landis & Koch's bands, shortened to fit a terminal table (the JSON keeps the full words).
 _BANDS = {"almost perfect": "near-perfect", "substantial": "substant."}
@@ -41,34 +39,56 @@ def _words(value: object) -> str:
 def _table(report: ReliabilityReport) -> Table:
     records = report.records()  # the values of the JSON, None where missing (issue 11)
     # collapse_padding: two spaces between columns, not three, so the verdicts fit 100 columns
-    table = Table(title=escape(f"agreement · {', '.join(report.coders)} · unit: {report.unit}"), header_style="bold",
-                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    table = Table(
+        title=escape(f"agreement · {', '.join(report.coders)} · unit: {report.unit}"),
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
     if report.unit == "character":
         for name in ("code", "unitized α", ""):
             table.add_column(name)
         for row in records:
-            table.add_row(escape(str(row["code"])), _num(row["krippendorff_alpha"]),
-                          _words(row["alpha_interpretation"]))
+            table.add_row(
+                escape(str(row["code"])), _num(row["krippendorff_alpha"]), _words(row["alpha_interpretation"])
+            )
         return table
     kappa = "cohen_kappa" if len(report.coders) == 2 else "fleiss_kappa"
     # The kappa-paradox flag is written inside the kappa cell ("0.400 !"), so a narrow
     # terminal that cuts the right-hand columns never hides it.
-    columns = [("code", "left"), ("units", "right"), ("prev.", "right"), ("differ", "right"), ("% agr.", "right"),
-               ("κ" if kappa == "cohen_kappa" else "Fleiss κ", "right"), ("κ band", "left"),
-               ("AC1", "right"), ("α", "right"), ("α verdict", "left")]
+    columns = [
+        ("code", "left"),
+        ("units", "right"),
+        ("prev.", "right"),
+        ("differ", "right"),
+        ("% agr.", "right"),
+        ("κ" if kappa == "cohen_kappa" else "Fleiss κ", "right"),
+        ("κ band", "left"),
+        ("AC1", "right"),
+        ("α", "right"),
+        ("α verdict", "left"),
+    ]
     rows = []
     for row in records:
         alpha_words = _words(row["alpha_interpretation"])
-        rows.append([
-            escape(str(row["code"])), str(row["n_pairable"]), _num(row["prevalence"], 2), str(row["n_disagree"]),
-            _num(row["percent_agreement"]), _num(row[kappa]) + (" !" if row["paradox_warning"] is not None else "  "),
-            _BANDS.get(row["kappa_interpretation"], _words(row["kappa_interpretation"])),
-            _num(row["gwet_ac1"]), _num(row["krippendorff_alpha"]),
-            # "tentative conclusions only" is cut to its first word to fit; "not computed" stays whole
-            alpha_words if alpha_words == "not computed" else alpha_words.split()[0]])
+        rows.append(
+            [
+                escape(str(row["code"])),
+                str(row["n_pairable"]),
+                _num(row["prevalence"], 2),
+                str(row["n_disagree"]),
+                _num(row["percent_agreement"]),
+                _num(row[kappa]) + (" !" if row["paradox_warning"] is not None else "  "),
+                _BANDS.get(row["kappa_interpretation"], _words(row["kappa_interpretation"])),
+                _num(row["gwet_ac1"]),
+                _num(row["krippendorff_alpha"]),
+                # "tentative conclusions only" is cut to its first word to fit; "not computed" stays whole
+                alpha_words if alpha_words == "not computed" else alpha_words.split()[0],
+            ]
+        )
     # Figures never shrink; only the code column gives way (cut with an ellipsis).
-    widths = [max([len(name)] + [len(r[i]) for r in rows] + [1])
-              for i, (name, _) in enumerate(columns)]
+    widths = [max([len(name)] + [len(r[i]) for r in rows] + [1]) for i, (name, _) in enumerate(columns)]
     room = out.width - sum(widths[1:]) - 2 * len(widths) - 1
     for index, (name, justify) in enumerate(columns):
         if index == 0:
@@ -82,42 +102,70 @@ def _table(report: ReliabilityReport) -> Table:
 
 def _bootstrap_table(report: ReliabilityReport, minimum: float, replicates: int, seed: int) -> Table:
     """Intervals in a table of their own, so the main table still fits a terminal."""
-    table = Table(title=f"bootstrap · {replicates} replicates · seed {seed}", header_style="bold",
-                  box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(
+        title=f"bootstrap · {replicates} replicates · seed {seed}",
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
     for name in ("code", "α 95% CI", f"P(α < {minimum:g})", "κ 95% CI"):
         table.add_column(name, justify="left" if name == "code" else "right")
     for row in report.records():
-        table.add_row(escape(str(row["code"])), f"{_num(row['alpha_low'])} – {_num(row['alpha_high'])}",
-                      _num(row["p_alpha_below_minimum"]), f"{_num(row['kappa_low'])} – {_num(row['kappa_high'])}")
+        table.add_row(
+            escape(str(row["code"])),
+            f"{_num(row['alpha_low'])} – {_num(row['alpha_high'])}",
+            _num(row["p_alpha_below_minimum"]),
+            f"{_num(row['kappa_low'])} – {_num(row['kappa_high'])}",
+        )
     return table
 
 
 @app.command("reliability")
 def reliability_cli(
-    coders: Optional[list[str]] = coder_list_option("A coder to compare (repeat: --coder ana --coder ben; "
-                                                    "default: every person who coded)."),
-    codes: Optional[list[str]] = typer.Option(None, "--code", "--codes", help="A code id (repeat for more; default: "
-                                              "every code a coder accepted)."),
-    unit: str = typer.Option("segment", "--unit", help="segment, sentence, or character (unitized alpha on the coders' spans)."),
-    level: str = typer.Option("nominal", "--level", help="Presence/absence of a code is nominal (binary), so alpha is the same at every level; see 'qualkam agreement' for rated data."),
+    coders: list[str] | None = coder_list_option(
+        "A coder to compare (repeat: --coder ana --coder ben; default: every person who coded)."
+    ),
+    codes: list[str] | None = typer.Option(
+        None, "--code", "--codes", help="A code id (repeat for more; default: every code a coder accepted)."
+    ),
+    unit: str = typer.Option(
+        "segment", "--unit", help="segment, sentence, or character (unitized alpha on the coders' spans)."
+    ),
+    level: str = typer.Option(
+        "nominal",
+        "--level",
+        help="Presence/absence of a code is nominal (binary), so alpha is the same at every level; see 'qualkam agreement' for rated data.",
+    ),
     replicates: int = typer.Option(0, "--bootstrap", help="Bootstrap replicates for 95% intervals (e.g. 1000)."),
     seed: int = typer.Option(0, "--seed", min=0, help="Seed for the bootstrap, for reproducible intervals."),
     minimum: float = typer.Option(0.667, "--minimum", help="Report the probability that alpha is below this."),
     distance: str = typer.Option("masi", "--distance", help="Overall alpha over code sets: masi or jaccard."),
-    fmt: Optional[str] = format_option(("table", "json", "csv"), None, "table, json or csv. Default: table, or "
-                                       "from the --out suffix."),
+    fmt: str | None = format_option(
+        ("table", "json", "csv"), None, "table, json or csv. Default: table, or from the --out suffix."
+    ),
     out_file: Path = typer.Option(None, "--out", "-o", help="Write json or csv to this file."),
-    source: Optional[list[str]] = source_option(),
-    speaker: Optional[list[str]] = speaker_option(),
-    phase: Optional[list[str]] = phase_option(),
+    source: list[str] | None = source_option(),
+    speaker: list[str] | None = speaker_option(),
+    phase: list[str] | None = phase_option(),
     project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
 ) -> None:
     """Agreement per code and overall: percent agreement, kappas, AC1, Krippendorff's alpha."""
     fmt = choose_format(fmt, out_file, ("table", "json", "csv")) if (fmt or out_file) else "table"
     level = check_choice("--level", level, ("nominal", "ordinal", "interval", "ratio"))
     with Project.open(project) as store:
-        report = reliability(store, listed(coders) or None, listed(codes) or None, unit, replicates, seed, minimum,
-                             distance, sources=source or (), speakers=speaker or (), phases=phase or ())
+        report = reliability(
+            store,
+            listed(coders) or None,
+            listed(codes) or None,
+            unit,
+            replicates,
+            seed,
+            minimum,
+            distance,
+            sources=source or (),
+            speakers=speaker or (),
+            phases=phase or (),
+        )
     if level != "nominal":
         report.notes.append(f"--level {level}: presence/absence is binary, so alpha is the same at every level")
     if fmt == "table" and out_file is None:
@@ -126,20 +174,33 @@ def reliability_cli(
             out.print(_bootstrap_table(report, minimum, replicates, seed))
         overall = report.overall
         if "krippendorff_alpha_sets" in overall:
-            out.print(f"overall: Krippendorff's alpha over the set of codes per unit ({overall['distance'].upper()}) "
-                      f"= {_num(overall['krippendorff_alpha_sets'])} ({overall['interpretation'] or '—'}), "
-                      f"{overall['n_units']} units, {overall['n_codes']} codes", soft_wrap=True)
+            out.print(
+                f"overall: Krippendorff's alpha over the set of codes per unit ({overall['distance'].upper()}) "
+                f"= {_num(overall['krippendorff_alpha_sets'])} ({overall['interpretation'] or '—'}), "
+                f"{overall['n_units']} units, {overall['n_codes']} codes",
+                soft_wrap=True,
+            )
         else:
-            out.print(f"overall: unitized alpha, any code vs none = {_num(overall['unitized_alpha_binary'])}; "
-                      f"joint over codes = {_num(overall['unitized_alpha_joint'])}", soft_wrap=True)
-        out.print("α: ≥ .800 reliable, ≥ .667 tentative conclusions only (Krippendorff 2004); κ bands after "
-                  "Landis & Koch (1977); ! beside κ = so rare (or common) a code that κ is unstable (the kappa "
-                  "paradox): read AC1 and α", style="dim", soft_wrap=True)
+            out.print(
+                f"overall: unitized alpha, any code vs none = {_num(overall['unitized_alpha_binary'])}; "
+                f"joint over codes = {_num(overall['unitized_alpha_joint'])}",
+                soft_wrap=True,
+            )
+        out.print(
+            "α: ≥ .800 reliable, ≥ .667 tentative conclusions only (Krippendorff 2004); κ bands after "
+            "Landis & Koch (1977); ! beside κ = so rare (or common) a code that κ is unstable (the kappa "
+            "paradox): read AC1 and α",
+            style="dim",
+            soft_wrap=True,
+        )
         for note in report.notes:
             err.print(f"note: {escape(note)}", soft_wrap=True)
         return
-    text = json.dumps(report.as_dict(), indent=1, ensure_ascii=False, default=str, allow_nan=False) if fmt == "json" \
+    text = (
+        json.dumps(report.as_dict(), indent=1, ensure_ascii=False, default=str, allow_nan=False)
+        if fmt == "json"
         else frame_csv(report.per_code)
+    )
     if out_file is None:
         out.file.write(text + ("\n" if not text.endswith("\n") else ""))
     else:

@@ -6,17 +6,23 @@ from pathlib import Path
 
 import typer
 
-from ..export import atomic_open
-from ..report import build_report
-from ..store import DEFAULT_PROJECT, Project
-from .app import app
-from .console import err
+from qualkam.cli.app import app
+from qualkam.cli.console import err
+from qualkam.render.outputs import atomic_open
+from qualkam.render.report import build_report
+from qualkam.store.project import DEFAULT_PROJECT, Project
 
 
 @app.command("report")
 def report_cli(
-    out_file: Path = typer.Option(Path("qualkam-out/report.html"), "--out", "-o", help="The HTML file to write (atomically)."),
-    layer: str = typer.Option("auto", "--from", help="Codings to report: auto, suggestions, human, consensus, coder:NAME or all (rejected ones too)."),
+    out_file: Path = typer.Option(
+        Path("qualkam-out/report.html"), "--out", "-o", help="The HTML file to write (atomically)."
+    ),
+    layer: str = typer.Option(
+        "auto",
+        "--from",
+        help="Codings to report: auto, suggestions, human, consensus, coder:NAME or all (rejected ones too).",
+    ),
     project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
 ) -> None:
     """Write one self-contained HTML report: summary, heatmaps, the balance of

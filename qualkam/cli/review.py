@@ -9,20 +9,19 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.markup import escape
 from rich.panel import Panel
 from rich.text import Text
 
-from ..decisions import Action, add_memo, decide
-from ..errors import QualkamError
-from ..review import Filters, ItemView, build_queue, resume_index, save_progress, view
-from ..store import DEFAULT_PROJECT, Project
-from .app import app
-from .console import err, out
-from .options import code_option, listed_codes, phase_option, source_option, speaker_option
+from qualkam.cli.app import app
+from qualkam.cli.console import err, out
+from qualkam.cli.options import code_option, listed_codes, phase_option, source_option, speaker_option
+from qualkam.coding.decisions import Action, add_memo, decide
+from qualkam.coding.review import Filters, ItemView, build_queue, resume_index, save_progress, view
+from qualkam.errors import QualkamError
+from qualkam.store.project import DEFAULT_PROJECT, Project
 
 HELP = "a accept · r reject · c add code · d remove code · m memo · s skip · b back · q quit · ? help"
 SHORT_HELP = "a accept r reject c add d remove m memo s skip b back q quit ?"  # fits 80 columns
@@ -54,8 +53,9 @@ def _page_size(height: int, fixed: int) -> int:
     return max(height - 2 - 1 - 1 - fixed, 3)
 
 
-def _render(v: ItemView, index: int, total: int, page: int = 0, width: int | None = None,
-            height: int | None = None) -> tuple[Panel, int]:
+def _render(
+    v: ItemView, index: int, total: int, page: int = 0, width: int | None = None, height: int | None = None
+) -> tuple[Panel, int]:
     """The panel for one item, fitted to the terminal (80x24 at least): the title (where, which
     item) and the suggestions always show; a segment too long for the rest is cut into pages
     (``n`` next page, ``p`` previous). Returns the panel and the number of pages."""
@@ -80,14 +80,19 @@ def _render(v: ItemView, index: int, total: int, page: int = 0, width: int | Non
     for s in v.suggestions:
         marker = "▶ " if s["code"] == v.item.code_id else "  "
         decided = v.decisions.get(s["code"], "")
-        words = ", ".join(e["text"] if "start" in e else f"like {e.get('source')} #{e.get('segment')}"
-                          for e in s["evidence"])
-        listing.append(f"{marker}{s['code']} — {v.labels.get(s['code'], '')} ({s['score']:.2f}"
-                       f"{' model' if s.get('origin') == 'model' else ''}) [{words}] {decided}\n")
+        words = ", ".join(
+            e["text"] if "start" in e else f"like {e.get('source')} #{e.get('segment')}" for e in s["evidence"]
+        )
+        listing.append(
+            f"{marker}{s['code']} — {v.labels.get(s['code'], '')} ({s['score']:.2f}"
+            f"{' model' if s.get('origin') == 'model' else ''}) [{words}] {decided}\n"
+        )
         if marker.strip() and s.get("origin") == "model":
             for e in s["evidence"][:2]:  # what a person already coded this way, to judge by
-                listing.append(f"      similar ({e.get('similarity', 0):.2f}), {e.get('source')}: "
-                               f"{e.get('text', '')}\n", style="dim")
+                listing.append(
+                    f"      similar ({e.get('similarity', 0):.2f}), {e.get('source')}: {e.get('text', '')}\n",
+                    style="dim",
+                )
     for code, status in v.decisions.items():
         if code not in {s["code"] for s in v.suggestions}:
             listing.append(f"  {code} — {v.labels.get(code, '')} (by hand) {status}\n")
@@ -98,12 +103,12 @@ def _render(v: ItemView, index: int, total: int, page: int = 0, width: int | Non
         current_line = next((i for i, line in enumerate(bottom) if line.plain.startswith("▶")), 0)
         first = min(max(current_line - most // 2, 0), len(bottom) - most + 1)
         hidden = len(bottom) - (most - 1)
-        bottom = bottom[first:first + most - 1] + [Text(f"  … {hidden} more line(s) of suggestions", style="dim")]
+        bottom = bottom[first : first + most - 1] + [Text(f"  … {hidden} more line(s) of suggestions", style="dim")]
     lines = _wrapped(context, inner)
     size = _page_size(height, len(bottom) + 1)
     pages = max((len(lines) + size - 1) // size, 1)
     page = min(max(page, 0), pages - 1)
-    shown = lines[page * size:(page + 1) * size]
+    shown = lines[page * size : (page + 1) * size]
     body = Text("\n").join(shown)
     if pages > 1:
         body.append(f"\n— page {page + 1} of {pages}: n next page, p previous —", style="bold cyan")
@@ -119,18 +124,27 @@ def _render(v: ItemView, index: int, total: int, page: int = 0, width: int | Non
 @app.command("review")
 def review_cli(
     coder: str = typer.Option(..., "--coder", help="Your name: every decision is recorded under it."),
-    code: Optional[list[str]] = code_option("Only suggestions of this code and its children (repeat for more)."),
-    source: Optional[list[str]] = source_option(),
-    phase: Optional[list[str]] = phase_option(),
-    speaker: Optional[list[str]] = speaker_option(),
+    code: list[str] | None = code_option("Only suggestions of this code and its children (repeat for more)."),
+    source: list[str] | None = source_option(),
+    phase: list[str] | None = phase_option(),
+    speaker: list[str] | None = speaker_option(),
     status: str = typer.Option("suggested", "--status", help="suggested (still to decide), accepted, rejected or all."),
-    order: str = typer.Option("reading", "--order", help="reading (source by source) or uncertain (the model's "
-                              "least sure suggestions first, rules after)."),
+    order: str = typer.Option(
+        "reading",
+        "--order",
+        help="reading (source by source) or uncertain (the model's least sure suggestions first, rules after).",
+    ),
     project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
 ) -> None:
     """Review suggestions segment by segment; resumes where you stopped."""
-    filters = Filters(code=listed_codes(code) or None, source=source or None, phase=phase or None, status=status,
-                      order=order, speaker=speaker or None)
+    filters = Filters(
+        code=listed_codes(code) or None,
+        source=source or None,
+        phase=phase or None,
+        status=status,
+        order=order,
+        speaker=speaker or None,
+    )
     with Project.open(project) as store:
         queue = build_queue(store, coder, filters)
         if not queue:
@@ -189,4 +203,6 @@ def review_cli(
             save_progress(store, coder, filters, item)
             history.append(index)
             index += 1
-        err.print(f"{decided} decision(s) saved for {escape(coder)}; {max(len(queue) - index, 0)} item(s) left in this queue")
+        err.print(
+            f"{decided} decision(s) saved for {escape(coder)}; {max(len(queue) - index, 0)} item(s) left in this queue"
+        )

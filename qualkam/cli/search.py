@@ -3,37 +3,44 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ..retrieval import describe_filters, marked, present
-from ..search import search, to_csv, to_json
-from ..store import DEFAULT_PROJECT, Project
-from .app import app
-from .console import err, out
-from .options import format_option, source_option, speaker_option
-from .tables import choose_format, write_text
+from qualkam.analysis.excerpts import describe_filters, marked, present
+from qualkam.analysis.search import search, to_csv, to_json
+from qualkam.cli.app import app
+from qualkam.cli.console import err, out
+from qualkam.cli.options import format_option, source_option, speaker_option
+from qualkam.cli.tables import choose_format, write_text
+from qualkam.store.project import DEFAULT_PROJECT, Project
 
 SEARCH_FORMATS = ("table", "csv", "json")
 
 
 @app.command("search")
 def search_cli(
-    query: list[str] = typer.Argument(..., help="Words or a quoted phrase, e.g. \"account plan\"."),
-    code: Optional[list[str]] = typer.Option(
-        None, "--code", "-k", help="Only segments coded with this code (or below it), or attr:KEY=VALUE."),
-    phase: Optional[list[str]] = typer.Option(None, "--phase", help="A phase id or label."),
-    source_type: Optional[list[str]] = typer.Option(None, "--source-type", "-t", help="interview, meeting, fieldnote, ..."),
-    source: Optional[list[str]] = source_option(),
-    speaker: Optional[list[str]] = speaker_option(),
-    limit: Optional[int] = typer.Option(None, "--limit", "-n", help="Show at most N segments."),
+    query: list[str] = typer.Argument(..., help='Words or a quoted phrase, e.g. "account plan".'),
+    code: list[str] | None = typer.Option(
+        None, "--code", "-k", help="Only segments coded with this code (or below it), or attr:KEY=VALUE."
+    ),
+    phase: list[str] | None = typer.Option(None, "--phase", help="A phase id or label."),
+    source_type: list[str] | None = typer.Option(
+        None, "--source-type", "-t", help="interview, meeting, fieldnote, ..."
+    ),
+    source: list[str] | None = source_option(),
+    speaker: list[str] | None = speaker_option(),
+    limit: int | None = typer.Option(None, "--limit", "-n", help="Show at most N segments."),
     layer: str = typer.Option(
-        "auto", "--from", help="Codings for --code and the codes column: auto, suggestions, human, consensus, coder:NAME or all."),
-    fmt: Optional[str] = format_option(SEARCH_FORMATS, None, "table, csv or json. Default: table, or from the --out suffix."),
-    out_file: Optional[Path] = typer.Option(None, "--out", "-o", help="Write csv or json to this file (atomically)."),
+        "auto",
+        "--from",
+        help="Codings for --code and the codes column: auto, suggestions, human, consensus, coder:NAME or all.",
+    ),
+    fmt: str | None = format_option(
+        SEARCH_FORMATS, None, "table, csv or json. Default: table, or from the --out suffix."
+    ),
+    out_file: Path | None = typer.Option(None, "--out", "-o", help="Write csv or json to this file (atomically)."),
     project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
 ) -> None:
     """Search the segments by lemma: 'account plans' finds 'Account Plan' and 'account planning'.
@@ -47,14 +54,27 @@ def search_cli(
     """
     fmt = choose_format(fmt, out_file, SEARCH_FORMATS)
     with Project.open(project) as store:
-        result = search(store, query, codes=code or (), phases=phase or (), source_types=source_type or (),
-                        limit=limit, layer=layer, sources=source or (), speakers=speaker or ())
+        result = search(
+            store,
+            query,
+            codes=code or (),
+            phases=phase or (),
+            source_types=source_type or (),
+            limit=limit,
+            layer=layer,
+            sources=source or (),
+            speakers=speaker or (),
+        )
     words = " AND ".join(f'"{" ".join(p)}"' for p in result.phrases)
-    described = describe_filters(code=code or (), phase=phase or (), source_type=source_type or (),
-                                 source=source or (), speaker=speaker or ())
+    described = describe_filters(
+        code=code or (), phase=phase or (), source_type=source_type or (), source=source or (), speaker=speaker or ()
+    )
     if result.total == 0:
-        err.print(escape(f"no segments match {words}{' (' + described + ')' if described else ''}"), highlight=False,
-                  soft_wrap=True)
+        err.print(
+            escape(f"no segments match {words}{' (' + described + ')' if described else ''}"),
+            highlight=False,
+            soft_wrap=True,
+        )
         raise typer.Exit(0)
     shown = len(result.hits)
     status = f"{result.total} segment(s) match {words}" + (f"; showing {shown}" if shown < result.total else "")
@@ -66,10 +86,12 @@ def search_cli(
     table.add_column("source · speaker · codes", overflow="fold", max_width=30)
     table.add_column("text", overflow="fold", ratio=1, min_width=30)
     for row in result.hits.to_dict("records"):
-        about = [f"[bold]{escape(row['source'])}[/] #{row['segment']}",
-                 *(escape(str(row[k])) for k in ("speaker", "role") if present(row[k])),
-                 " · ".join(escape(str(row[k])) for k in ("phase", "date") if present(row[k])),
-                 *(f"[dim]{escape(c)}[/]" for c in row["codes"])]
+        about = [
+            f"[bold]{escape(row['source'])}[/] #{row['segment']}",
+            *(escape(str(row[k])) for k in ("speaker", "role") if present(row[k])),
+            " · ".join(escape(str(row[k])) for k in ("phase", "date") if present(row[k])),
+            *(f"[dim]{escape(c)}[/]" for c in row["codes"]),
+        ]
         text = row["text"]
         spans = [(m["start"] - row["start"], m["end"] - row["start"]) for m in row["matches"]]
         table.add_row("\n".join(a for a in about if a), marked(text, spans, escape, "[reverse bold]", "[/]").strip())

@@ -9,11 +9,11 @@ import pandas as pd
 from rich.markup import escape
 from rich.table import Table
 
-from ..errors import QualkamError
-from ..cells import frame_csv
-from ..choices import check_choice
-from ..export import atomic_open
-from .console import err, out
+from qualkam.choices import check_choice
+from qualkam.cli.console import err, out
+from qualkam.errors import QualkamError
+from qualkam.render.cells import frame_csv
+from qualkam.render.outputs import atomic_open
 
 FORMATS = ("table", "csv", "json")
 SUFFIX_FORMATS = {".csv": "csv", ".json": "json", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html"}
@@ -27,7 +27,9 @@ def choose_format(fmt: str | None, out_file: Path | None, formats: tuple[str, ..
             return "table"
         fmt = SUFFIX_FORMATS.get(out_file.suffix.lower())
         if fmt is None or fmt not in formats:
-            raise QualkamError(f"--out {out_file}: cannot tell the format from '{out_file.suffix}'; pass --format {files}")
+            raise QualkamError(
+                f"--out {out_file}: cannot tell the format from '{out_file.suffix}'; pass --format {files}"
+            )
     fmt = check_choice("--format", fmt, formats)
     if fmt == "table" and out_file is not None:
         raise QualkamError(f"a table is for the terminal; with --out pass --format {files}")
@@ -50,7 +52,9 @@ def _short(value: object, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def emit(frame: pd.DataFrame, fmt: str, out_file: Path | None, title: str | None = None, empty: str = "nothing to show") -> None:
+def emit(
+    frame: pd.DataFrame, fmt: str, out_file: Path | None, title: str | None = None, empty: str = "nothing to show"
+) -> None:
     """One place for table/csv/json output; files are written atomically."""
     fmt = check_choice("--format", fmt, FORMATS)
     if frame.empty and out_file is None:

@@ -17,11 +17,11 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from ..learn import DEFAULT_EPOCHS, TrainResult, train
-from ..store import DEFAULT_PROJECT, Project
-from .app import EXIT_OK, app
-from .console import err, out
-from .options import format_option
+from qualkam.cli.app import EXIT_OK, app
+from qualkam.cli.console import err, out
+from qualkam.cli.options import format_option
+from qualkam.coding.learn import DEFAULT_EPOCHS, TrainResult, train
+from qualkam.store.project import DEFAULT_PROJECT, Project
 
 
 def _num(value: float | None) -> str:
@@ -43,15 +43,22 @@ def _columns(table: Table, first: str) -> None:
 def code_table(result: TrainResult) -> Table:
     """Per code, grouped: held-out precision, recall and F1 of the rules and of the model."""
     m = result.metrics
-    table = Table(title=f"held out · {m['folds']} folds by source · {result.segments} segments, {result.sources} sources",
-                  box=box.SIMPLE_HEAD, padding=(0, 0), header_style="bold")
+    table = Table(
+        title=f"held out · {m['folds']} folds by source · {result.segments} segments, {result.sources} sources",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 0),
+        header_style="bold",
+    )
     _columns(table, "code (positives) · threshold")
     for group, row in m["per_group"].items():
         table.add_row(f"[bold]{escape(group)}[/]")
         for code in row["codes"]:
             figures = m["per_code"][code]
-            table.add_row(f"  {escape(code)} ({figures['positives']}) · {figures['threshold']:.2f}",
-                          *_prf(figures["rules"]), *_prf(figures["model"]))
+            table.add_row(
+                f"  {escape(code)} ({figures['positives']}) · {figures['threshold']:.2f}",
+                *_prf(figures["rules"]),
+                *_prf(figures["model"]),
+            )
     return table
 
 
@@ -64,45 +71,69 @@ def group_table(result: TrainResult) -> Table:
     rows.append(("all codes", m["overall"]["rules"], m["overall"]["model"]))
     for name, rules, model in rows:
         for kind in ("micro", "macro"):
-            table.add_row(f"{'[bold]' if name == 'all codes' else ''}{escape(name)} · {kind}"
-                          f"{'[/]' if name == 'all codes' else ''}",
-                          *_prf(rules[kind] if rules else None), *_prf(model[kind] if model else None))
+            table.add_row(
+                f"{'[bold]' if name == 'all codes' else ''}{escape(name)} · {kind}"
+                f"{'[/]' if name == 'all codes' else ''}",
+                *_prf(rules[kind] if rules else None),
+                *_prf(model[kind] if model else None),
+            )
     return table
 
 
 @app.command("train")
 def train_cli(
-    source_layer: str = typer.Option("human", "--from", help="Whose codings to learn from: human (every person), "
-                                     "consensus, or coder:NAME."),
+    source_layer: str = typer.Option(
+        "human", "--from", help="Whose codings to learn from: human (every person), consensus, or coder:NAME."
+    ),
     min_examples: int = typer.Option(5, "--min-examples", help="Skip codes with fewer positive segments than this."),
     folds: int = typer.Option(5, "--folds", help="Cross-validation folds, split by source."),
     seed: int = typer.Option(0, "--seed", min=0, help="Random seed: the same data and seed give the same model."),
     epochs: int = typer.Option(DEFAULT_EPOCHS, "--epochs", help="Passes over the training segments."),
     fmt: str = format_option(("table", "json"), "table", "table, or json: the stored metrics on stdout."),
-    as_json: bool = typer.Option(False, "--json", hidden=True, help="The same as --format json (kept for old scripts)."),
+    as_json: bool = typer.Option(
+        False, "--json", hidden=True, help="The same as --format json (kept for old scripts)."
+    ),
     project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
 ) -> None:
     """Train a text classifier on people's codings; report held-out precision, recall and F1 vs the rules."""
     with Project.open(project) as store:
-        result = train(store, layer=source_layer, min_examples=min_examples, folds=folds, seed=seed, epochs=epochs,
-                       progress=lambda message: err.print(f"training: {escape(message)}", highlight=False))
+        result = train(
+            store,
+            layer=source_layer,
+            min_examples=min_examples,
+            folds=folds,
+            seed=seed,
+            epochs=epochs,
+            progress=lambda message: err.print(f"training: {escape(message)}", highlight=False),
+        )
     if result.skipped:
         listed = ", ".join(f"{code} ({n})" for code, n in result.skipped.items())
-        err.print(f"note: {len(result.skipped)} code(s) skipped, fewer than {min_examples} positive segments: "
-                  f"{escape(listed)}", soft_wrap=True)
+        err.print(
+            f"note: {len(result.skipped)} code(s) skipped, fewer than {min_examples} positive segments: "
+            f"{escape(listed)}",
+            soft_wrap=True,
+        )
     if result.retired:
         err.print(f"note: retired code(s) not trained: {escape(', '.join(result.retired))}", soft_wrap=True)
     if as_json or fmt == "json":
         out.print_json(json.dumps({"model": result.model_id, **result.metrics}))
         raise typer.Exit(EXIT_OK)
-    out.print(f"[bold]qualkam train[/] · from {escape(result.layer)} · model {result.model_id} · "
-              f"{len(result.codes)} code(s) trained, {len(result.skipped)} skipped · {result.seconds:.1f} s",
-              soft_wrap=True)
+    out.print(
+        f"[bold]qualkam train[/] · from {escape(result.layer)} · model {result.model_id} · "
+        f"{len(result.codes)} code(s) trained, {len(result.skipped)} skipped · {result.seconds:.1f} s",
+        soft_wrap=True,
+    )
     if not result.metrics["rule_suggestions_on_these_segments"]:
-        out.print("no rule suggestions are stored on these segments, so the rules column is empty "
-                  "(run 'qualkam code DIR' to compare)", soft_wrap=True)
+        out.print(
+            "no rule suggestions are stored on these segments, so the rules column is empty "
+            "(run 'qualkam code DIR' to compare)",
+            soft_wrap=True,
+        )
     out.print(code_table(result))
     out.print(group_table(result))
-    out.print(f"groups: {escape(str(result.metrics.get('grouping')))}. The model's figures score each test fold with a calibration and threshold "
-              "fitted on the other folds only. Next: qualkam code DIR --suggest model|both", soft_wrap=True)
+    out.print(
+        f"groups: {escape(str(result.metrics.get('grouping')))}. The model's figures score each test fold with a calibration and threshold "
+        "fitted on the other folds only. Next: qualkam code DIR --suggest model|both",
+        soft_wrap=True,
+    )
     raise typer.Exit(EXIT_OK)

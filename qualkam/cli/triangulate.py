@@ -6,22 +6,21 @@ from __future__ import annotations
 import json
 from enum import Enum
 from pathlib import Path
-from typing import Optional
 
 import pandas as pd
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ..cells import frame_csv
-from ..errors import QualkamError
-from ..export import atomic_open, write_csv
-from ..matrix import NONE
-from ..store import DEFAULT_PROJECT, Project
-from ..triangulation import count_known, triangulation_table
-from .app import app
-from .console import err, out
-from .options import format_option, phase_option, source_option, speaker_option
+from qualkam.analysis.matrix import NONE
+from qualkam.analysis.triangulation import count_known, triangulation_table
+from qualkam.cli.app import app
+from qualkam.cli.console import err, out
+from qualkam.cli.options import format_option, phase_option, source_option, speaker_option
+from qualkam.errors import QualkamError
+from qualkam.render.cells import frame_csv
+from qualkam.render.outputs import atomic_open, write_csv
+from qualkam.store.project import DEFAULT_PROJECT, Project
 
 
 class TableFormat(str, Enum):
@@ -40,16 +39,27 @@ def _terminal_table(table: pd.DataFrame, title: str) -> Table:
     """Counts in columns and each code's flags under its name, so a 100-column terminal holds
     it; the lists of source types, phases and roles are in the CSV and JSON."""
     unplaced = any(NONE in str(v).split(", ") for column in ("source_types", "phases") for v in table[column])
-    grid = Table(title=escape(title), header_style="bold",
-                 caption=f"{NONE} is not counted: sources with no phase or type support a code, but are no "
-                         "phase or type of their own" if unplaced else None)
+    grid = Table(
+        title=escape(title),
+        header_style="bold",
+        caption=f"{NONE} is not counted: sources with no phase or type support a code, but are no "
+        "phase or type of their own"
+        if unplaced
+        else None,
+    )
     grid.add_column("code", overflow="fold", max_width=44)
     for name in ("segments", "sources", "speakers", "types", "phases"):
         grid.add_column(name, justify="right", no_wrap=True)
     for row in table.itertuples(index=False):
         name = escape(row.code) + (f"\n[yellow]! {escape(row.flags)}[/]" if row.flags else "")
-        grid.add_row(name, str(row.segments), str(row.sources), str(row.speakers),
-                     str(count_known(row.source_types)), str(count_known(row.phases)))
+        grid.add_row(
+            name,
+            str(row.segments),
+            str(row.sources),
+            str(row.speakers),
+            str(count_known(row.source_types)),
+            str(count_known(row.phases)),
+        )
     return grid
 
 
@@ -71,12 +81,16 @@ def _write(frame: pd.DataFrame, path: Path) -> None:
 
 @app.command("triangulate")
 def triangulate_cli(
-    layer: str = typer.Option("auto", "--from", help="Codings to count: auto, suggestions, human, consensus, coder:NAME or all (rejected ones too)."),
+    layer: str = typer.Option(
+        "auto",
+        "--from",
+        help="Codings to count: auto, suggestions, human, consensus, coder:NAME or all (rejected ones too).",
+    ),
     fmt: TableFormat = format_option(TableFormat, TableFormat.table, "table, or csv / json on stdout for piping."),
     out_file: Path = typer.Option(None, "--out", "-o", help="Write the table to FILE.csv or FILE.json."),
-    source: Optional[list[str]] = source_option(),
-    speaker: Optional[list[str]] = speaker_option(),
-    phase: Optional[list[str]] = phase_option(),
+    source: list[str] | None = source_option(),
+    speaker: list[str] | None = speaker_option(),
+    phase: list[str] | None = phase_option(),
     project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
 ) -> None:
     """Per code: how many sources, speakers, source types, phases and roles support it, and
@@ -84,8 +98,9 @@ def triangulate_cli(
     if out_file is not None:
         _out_kind(out_file)  # a bad suffix stops the run before any work
     with Project.open(project) as store:
-        table = triangulation_table(store, layer=layer, sources=source or (), speakers=speaker or (),
-                                    phases=phase or ())
+        table = triangulation_table(
+            store, layer=layer, sources=source or (), speakers=speaker or (), phases=phase or ()
+        )
     if out_file is not None:
         _write(table, out_file)
         err.print(f"wrote {escape(str(out_file))}")

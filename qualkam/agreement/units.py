@@ -1,0 +1,223 @@
+"""From people's codings to reliability data: who coded what, in which units.
+
+The rule for missing data (documented in docs/reliability.md): a coder has *seen* a source
+when they made at least one decision in it (accepted or rejected, by review, sheet, import
+or merge). For every source a coder has seen, each of its units is coded 1 (the coder
+accepted the code there) or 0 (they did not); for a source the coder has not seen, the
+coder's values are missing. A rejected suggestion therefore counts as 0, like a code the
+coder never gave. The ``consensus`` coder is a result, not a rater, and is left out unless
+named.
+
+Units: ``segment`` (the project's segments), ``sentence`` (each segment cut by the
+pipeline's sentencizer; a coding covers the sentences its span codes under the half-overlap
+rule of docs/importing.md), or ``character`` (the coders' own spans, for unitized alpha).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from qualkam.choices import check_all, check_choice, check_known
+from qualkam.coding.nlp import load_pipeline, pipe
+from qualkam.errors import QualkamError
+from qualkam.interchange.codings_import import segments_for_span
+from qualkam.store.project import Project
+
+UNITS = ("segment", "sentence", "character")
+
+
+@dataclass
+class CodingData:
+    """Presence of each code for each coder in each unit: codes x coders x units, NaN = missing."""
+
+    coders: list[str]
+    codes: list[str]
+    units: pd.DataFrame  # one row per unit: unit id, source, segment, start, end, text
+    presence: np.ndarray
+
+    def sets(self) -> list[list[frozenset[str] | None]]:
+        """Coders x units: the set of codes each coder gave each unit (None where missing)."""
+        result = []
+        for c in range(len(self.coders)):
+            row = []
+            for u in range(len(self.units)):
+                column = self.presence[:, c, u]
+                row.append(
+                    None if np.isnan(column).any() else frozenset(code for code, v in zip(self.codes, column) if v == 1)
+                )
+            result.append(row)
+        return result
+
+
+def project_coders(project: Project) -> list[str]:
+    """People who decided anything, in order of their first decision; ``consensus`` excluded."""
+    return [
+        r[0]
+        for r in project.query(
+            "SELECT coder FROM codings WHERE coder IS NOT NULL AND coder != 'consensus' GROUP BY coder ORDER BY MIN(id)"
+        )
+    ]
+
+
+def resolve_coders(project: Project, coders: list[str] | None) -> list[str]:
+    known = project_coders(project) + (
+        ["consensus"] if project.query("SELECT 1 FROM codings WHERE coder = 'consensus' LIMIT 1") else []
+    )
+    chosen = check_all("coder", coders, known, "--coder") if coders else [c for c in known if c != "consensus"]
+    if len(set(chosen)) < 2:
+        raise QualkamError(
+            f"agreement needs at least two coders; this project has {', '.join(known) or 'none'} "
+            "(merge another coder's project with 'qualkam project merge', or import their codings)"
+        )
+    return list(dict.fromkeys(chosen))
+
+
+def resolve_codes(project: Project, coders: list[str], codes: list[str] | None) -> list[str]:
+    """The codes to measure: those given (checked), else every code some coder accepted."""
+    order = [r[0] for r in project.query("SELECT id FROM codes ORDER BY position")]
+    if codes:
+        codes = check_all("code", codes, order, "--code")
+        return [c for c in order if c in codes]
+    used = {
+        r[0]
+        for r in project.query(
+            f"SELECT DISTINCT code_id FROM codings WHERE status = 'accepted' AND coder IN ({','.join('?' * len(coders))})",
+            tuple(coders),
+        )
+    }
+    return [c for c in order if c in used]
+
+
+def _codings(project: Project, coders: list[str]) -> pd.DataFrame:
+    return pd.read_sql_query(
+        f"""SELECT c.segment_id, c.source_id AS source, c.start, c."end", c.code_id AS code, c.coder, c.status
+            FROM codings c WHERE c.coder IN ({",".join("?" * len(coders))}) AND c.segment_id IS NOT NULL""",
+        project.conn,
+        params=tuple(coders),
+    )
+
+
+def seen_sources(codings: pd.DataFrame, coders: list[str]) -> dict[str, set[str]]:
+    """Coder -> the sources they made at least one decision in."""
+    return {coder: set(codings.loc[codings["coder"] == coder, "source"]) for coder in coders}
+
+
+def _segment_units(project: Project, sources: set[str]) -> pd.DataFrame:
+    frame = pd.read_sql_query(
+        'SELECT id AS segment, source_id AS source, start, "end", text, speaker FROM segments '
+        "ORDER BY source_id, position",
+        project.conn,
+    )
+    frame = frame[frame["source"].isin(sources)].reset_index(drop=True)
+    frame.insert(0, "unit", frame["segment"].astype(str))
+    return frame
+
+
+def _sentence_units(segments: pd.DataFrame) -> pd.DataFrame:
+    nlp = load_pipeline()
+    rows = []
+    for seg, doc in zip(segments.itertuples(index=False), pipe(nlp, segments["text"].tolist())):
+        for index, sent in enumerate(doc.sents):
+            text = sent.text.strip()
+            if text:
+                start = seg.start + sent.start_char + (len(sent.text) - len(sent.text.lstrip()))
+                rows.append(
+                    (f"{seg.segment}.{index}", seg.segment, seg.source, start, start + len(text), text, seg.speaker)
+                )
+    return pd.DataFrame(rows, columns=["unit", "segment", "source", "start", "end", "text", "speaker"])
+
+
+def source_filter(project: Project, sources: Sequence[str] = (), phases: Sequence[str] = ()) -> set[str] | None:
+    """The source ids ``--source`` and ``--phase`` keep (each name checked); None: no filter."""
+    if not sources and not phases:
+        return None
+    kept = set(check_known(project, "source", sources, "--source")) if sources else None
+    if phases:
+        wanted = check_known(project, "phase", phases, "--phase")
+        marks = ",".join("?" * len(wanted))
+        in_phase = {r[0] for r in project.query(f"SELECT id FROM sources WHERE phase IN ({marks})", wanted)}
+        kept = in_phase if kept is None else kept & in_phase
+    return kept
+
+
+def coding_data(
+    project: Project,
+    coders: list[str] | None = None,
+    codes: list[str] | None = None,
+    unit: str = "segment",
+    sources: Sequence[str] = (),
+    speakers: Sequence[str] = (),
+    phases: Sequence[str] = (),
+) -> CodingData:
+    """Reliability data for segment or sentence units (character units: see ``coder_spans``);
+    ``sources``, ``speakers`` and ``phases`` keep only those units."""
+    unit = check_choice("--unit", unit, ("segment", "sentence"))
+    coders = resolve_coders(project, coders)
+    codes = resolve_codes(project, coders, codes)
+    if not codes:
+        raise QualkamError("no code has been accepted by these coders yet; nothing to compare")
+    codings = _codings(project, coders)
+    seen = seen_sources(codings, coders)
+    units = _segment_units(project, set().union(*seen.values()))
+    kept = source_filter(project, sources, phases)
+    if kept is not None:
+        units = units[units["source"].isin(kept)].reset_index(drop=True)
+    if speakers:
+        units = units[units["speaker"].isin(check_known(project, "speaker", speakers, "--speaker"))]
+        units = units.reset_index(drop=True)
+    if unit == "sentence":
+        units = _sentence_units(units)
+    presence = np.full((len(codes), len(coders), len(units)), np.nan)
+    code_index = {c: i for i, c in enumerate(codes)}
+    for j, coder in enumerate(coders):
+        presence[:, j, units["source"].isin(seen[coder]).to_numpy()] = 0.0
+    accepted = codings[(codings["status"] == "accepted") & codings["code"].isin(code_index)]
+    if unit == "segment":
+        where = {seg: i for i, seg in enumerate(units["segment"])}
+        for row in accepted.itertuples(index=False):
+            if row.segment_id in where:
+                presence[code_index[row.code], coders.index(row.coder), where[row.segment_id]] = 1.0
+    else:
+        by_segment: dict[int, list[tuple[int, int, int]]] = {}
+        for i, row in enumerate(units.itertuples(index=False)):
+            by_segment.setdefault(row.segment, []).append((i, row.start, row.end))
+        for row in accepted.itertuples(index=False):
+            for i, _, _ in segments_for_span(row.start, row.end, by_segment.get(row.segment_id, [])):
+                presence[code_index[row.code], coders.index(row.coder), i] = 1.0
+    return CodingData(coders, codes, units, presence)
+
+
+def coder_spans(
+    project: Project,
+    coders: list[str] | None = None,
+    codes: list[str] | None = None,
+    sources_only: Sequence[str] = (),
+    phases: Sequence[str] = (),
+) -> tuple[list[str], list[str], dict[str, tuple[dict[str, list[tuple[int, int, str]]], int]]]:
+    """Character-level data: each coder's accepted spans, source by source.
+
+    Returns (coders, codes, ``{source: ({coder: [(start, end, code)]}, length)}``), the shape
+    ``qualkam.agreement.unitized.unitized_alpha_sources`` takes. A coder appears in a source only if
+    they have seen it (an empty list: seen, nothing marked), so a source nobody else saw
+    is missing for them rather than "nothing found".
+    """
+    coders = resolve_coders(project, coders)
+    codes = resolve_codes(project, coders, codes)
+    codings = _codings(project, coders)
+    seen = seen_sources(codings, coders)
+    lengths = {r[0]: r[1] for r in project.query("SELECT id, length(text) FROM sources")}
+    accepted = codings[(codings["status"] == "accepted") & codings["code"].isin(codes)]
+    sources: dict[str, tuple[dict[str, list[tuple[int, int, str]]], int]] = {}
+    kept = source_filter(project, sources_only, phases)
+    if kept is not None:
+        accepted = accepted[accepted["source"].isin(kept)]
+    for source in sorted(set().union(*seen.values()) & (kept if kept is not None else set(lengths))):
+        spans = {coder: [] for coder in coders if source in seen[coder]}
+        sources[source] = (spans, lengths[source])
+    for row in accepted.itertuples(index=False):
+        sources[row.source][0][row.coder].append((int(row.start), int(row.end), row.code))
+    return coders, codes, sources

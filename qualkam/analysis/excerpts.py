@@ -1,0 +1,660 @@
+"""Retrieval of coded excerpts: which passages carry a code, filtered the way a paper needs.
+
+``retrieve`` returns one row per segment x code: a passage that two people coded, or that
+the rules suggested and a person accepted, is one excerpt, with the people who applied the
+code in ``coders`` (``by_coder=True`` gives one row per coding instead, each with its
+``coder``). The renderers turn those rows into CSV, JSON, Markdown or one self-contained
+HTML file, grouped under each code with its label and definition, each excerpt a quotation
+with its attribution (and its time in the recording) and the evidence words marked.
+
+What the columns of a merged row mean (issue 11; docs/excerpts.md says it for users):
+
+- ``coders``: the people who applied the code to the segment (accepted it), in name order,
+  joined by ``"; "`` ("" when only the machine suggested it); a list in JSON.
+- ``rejected_by``: the people who rejected it, likewise. Empty in the default ``auto``
+  layer, which leaves rejected codings out; filled with ``--from all``, ``--status``,
+  ``--coder`` and in ``qualkam-out/excerpts.csv``, which lists every coding.
+- ``status``: ``accepted`` when someone applied it, else ``rejected`` when someone
+  rejected it, else ``suggested``.
+- ``origin``: where the merged codings came from, ``rule``, ``model`` or ``human``
+  (added by hand), several joined by ``"; "`` in that order.
+- ``score``: the machine's score for the code on the segment (the highest); empty when
+  the machine never suggested it.
+- ``evidence``: the suggestion's evidence, each item once.
+
+Filters: each option may be given several times; values of one option are alternatives
+(OR), different options must all hold (AND). A code filter takes the code's descendants
+too, so a dimension pulls in both of its poles.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from qualkam.analysis.matrix import LAYERS, layer_filter
+from qualkam.choices import check_all, unknown
+from qualkam.errors import QualkamError
+from qualkam.render.cells import frame_csv
+from qualkam.store.project import Project
+
+STATUSES = ("suggested", "accepted", "rejected")
+FORMATS = ("table", "csv", "md", "html", "json")
+# ``all`` is retrieval's own layer: every coding, rejected ones and decided suggestions included.
+ALL_LAYER = "all"  # every coding, rejected ones too (one of matrix.LAYERS)
+
+# The columns of excerpts in CSV (``qualkam excerpts`` and ``qualkam-out/excerpts.csv``): one
+# row per segment x code, with who applied and who rejected it (see the module docstring) ...
+EXCERPT_COLUMNS = [
+    "source",
+    "segment",
+    "speaker",
+    "role",
+    "unit",
+    "source_type",
+    "phase",
+    "date",
+    "time_start",
+    "time_end",
+    "start",
+    "end",
+    "code",
+    "code_label",
+    "coders",
+    "rejected_by",
+    "origin",
+    "status",
+    "score",
+    "evidence",
+    "text",
+]
+# ... or, with --by-coder, one row per coding with its coder (empty for a machine suggestion).
+BY_CODER_COLUMNS = [c for c in EXCERPT_COLUMNS if c != "rejected_by"]
+BY_CODER_COLUMNS[BY_CODER_COLUMNS.index("coders")] = "coder"
+ORIGINS = ("rule", "model", "human")
+JOIN = "; "
+
+
+def evidence_item_text(e: dict) -> str:
+    """One piece of evidence for a CSV cell: the words, the rule and where they are in the
+    source; a model suggestion's evidence is a similar segment elsewhere, so it has no offsets."""
+    if "start" in e:
+        return f"{e['text']} [{e['rule']}] @{e['start']}-{e['end']}"
+    return (
+        f"{e.get('text', '')} [{e.get('rule')}: segment {e.get('segment')} of {e.get('source')}, "
+        f"similarity {e.get('similarity')}]"
+    )
+
+
+# -- resolving filters ----------------------------------------------------------------------
+@dataclass
+class CodeInfo:
+    """What a rendering needs to head a group of excerpts."""
+
+    id: str
+    label: str
+    definition: str | None
+    color: str | None
+    parent: str | None
+    position: int
+    attributes: dict[str, Any]
+
+
+def code_infos(project: Project) -> dict[str, CodeInfo]:
+    """Every code the project knows (retired ones too: people's codings may use them), in codebook order."""
+    rows = project.query(
+        "SELECT id, parent, label, definition, color, attributes, position FROM codes ORDER BY position"
+    )
+    return {
+        row["id"]: CodeInfo(
+            row["id"],
+            row["label"],
+            row["definition"],
+            row["color"],
+            row["parent"],
+            row["position"],
+            json.loads(row["attributes"] or "{}"),
+        )
+        for row in rows
+    }
+
+
+def _listing(values: Iterable[str]) -> str:
+    values = list(values)
+    return ", ".join(values) if values else "(none yet)"
+
+
+def descendants(codes: dict[str, CodeInfo], code_id: str) -> list[str]:
+    """``code_id`` and every code below it, in codebook order."""
+    children: dict[str | None, list[str]] = {}
+    for info in codes.values():
+        children.setdefault(info.parent, []).append(info.id)
+    found, stack = [], [code_id]
+    while stack:
+        current = stack.pop()
+        if current in found:  # a cycle would be a codebook bug; do not loop on it
+            continue
+        found.append(current)
+        stack.extend(reversed(children.get(current, [])))
+    return sorted(found, key=lambda c: codes[c].position if c in codes else math.inf)
+
+
+def resolve_codes(project: Project, specs: Sequence[str], option: str = "--code") -> list[str]:
+    """Code ids picked by ``--code`` values: ``ID`` (with its descendants) or ``attr:KEY=VALUE``."""
+    codes = code_infos(project)
+    picked: list[str] = []
+    for spec in specs:
+        spec = spec.strip()
+        if spec.startswith("attr:"):
+            key, sep, value = spec[5:].partition("=")
+            key, value = key.strip(), value.strip()
+            if not sep or not key or not value:
+                raise QualkamError(
+                    f"{option} {spec!r}: write a code attribute as attr:KEY=VALUE, e.g. attr:pole=formal"
+                )
+            keys = sorted({k for info in codes.values() for k in info.attributes})
+            if key not in keys:
+                raise unknown("code attribute", key, keys, option)
+            values = sorted({str(info.attributes[key]) for info in codes.values() if key in info.attributes})
+            if value not in values:
+                raise unknown(f"value of the code attribute {key!r}", value, values, option)
+            for info in codes.values():
+                if str(info.attributes.get(key)) == value:
+                    picked.extend(descendants(codes, info.id))
+        elif spec in codes:
+            picked.extend(descendants(codes, spec))
+        else:
+            raise unknown("code", spec, list(codes), option)
+    return list(dict.fromkeys(picked))
+
+
+def _match_values(
+    kind: str, option: str, given: Sequence[str], existing: Sequence[str], aliases: dict[str, str] | None = None
+) -> list[str]:
+    """Map each given value to a stored one, ignoring case; unknown values are an error."""
+    lookup = {str(v).casefold(): str(v) for v in existing}
+    for alias, value in (aliases or {}).items():
+        lookup.setdefault(alias.casefold(), value)
+    out = []
+    for value in given:
+        hit = lookup.get(value.strip().casefold())
+        if hit is None:
+            raise unknown(kind, value, list(existing), option)
+        out.append(hit)
+    return list(dict.fromkeys(out))
+
+
+def _distinct(project: Project, sql: str) -> list[str]:
+    return [row[0] for row in project.query(sql) if row[0] not in (None, "")]
+
+
+def resolve_phases(project: Project, given: Sequence[str]) -> list[str]:
+    """Phase ids for ``--phase`` values (an id or a label, any case)."""
+    declared = project.query("SELECT id, label FROM phases ORDER BY position")
+    ids = [row["id"] for row in declared]
+    ids += [p for p in _distinct(project, "SELECT DISTINCT phase FROM sources ORDER BY phase") if p not in ids]
+    labels = {row["label"]: row["id"] for row in declared}
+    return _match_values("phase", "--phase", given, ids, labels)
+
+
+def resolve_source_types(project: Project, given: Sequence[str]) -> list[str]:
+    return _match_values(
+        "source type", "--source-type", given, _distinct(project, "SELECT DISTINCT type FROM sources ORDER BY type")
+    )
+
+
+def check_layer(layer: str) -> tuple[str, tuple[Any, ...]]:
+    """SQL condition for a layer (``matrix.layer_filter``), or the choices with a did-you-mean."""
+    try:
+        return layer_filter(layer)
+    except QualkamError:
+        raise unknown("--from", layer, [*LAYERS, "coder:NAME"]) from None
+
+
+# -- retrieval ------------------------------------------------------------------------------
+_EXTRA_COLUMNS = ["phase_label", "title", "code_definition", "code_color"]
+FRAME_COLUMNS = ["coding_id", *BY_CODER_COLUMNS, *_EXTRA_COLUMNS]
+MERGED_COLUMNS = ["coding_ids", *EXCERPT_COLUMNS, *_EXTRA_COLUMNS]
+
+
+def retrieve(
+    project: Project,
+    *,
+    codes: Sequence[str] = (),
+    phases: Sequence[str] = (),
+    source_types: Sequence[str] = (),
+    roles: Sequence[str] = (),
+    speakers: Sequence[str] = (),
+    coders: Sequence[str] = (),
+    statuses: Sequence[str] = (),
+    layer: str | None = None,
+    by_coder: bool = False,
+    sources: Sequence[str] = (),
+) -> pd.DataFrame:
+    """The coded excerpts that pass every filter, one row per segment x code, grouped by code.
+
+    The codings that pass are merged per segment and code (columns ``coders``,
+    ``rejected_by``, ``status``, ``origin``, ``score``, ``evidence`` as the module docstring
+    says); ``by_coder=True`` keeps one row per coding with its ``coder``. Each row has the
+    segment's ``time_start`` / ``time_end`` in the recording (None when untimed).
+
+    ``layer`` defaults to ``auto`` (what the project holds as coded) unless ``coders`` or
+    ``statuses`` are given, which ask about decisions themselves and so default to ``all``.
+    In ``auto`` a suggestion a person has accepted is shown once, as that person's coding.
+    A person's coding made from a suggestion carries the suggestion's evidence and score, so
+    its words can still be marked. ``evidence`` is a list of dicts with source offsets.
+    """
+    if layer is None:
+        layer = ALL_LAYER if (coders or statuses) else "auto"
+    condition, params = check_layer(layer)
+    if layer.startswith("coder:"):  # a misspelt name would silently give nothing
+        known = _distinct(project, "SELECT DISTINCT coder FROM codings WHERE coder IS NOT NULL ORDER BY coder")
+        if layer[6:] not in known:
+            raise unknown("coder", layer[6:], known, "--from")
+    where, args = [condition], list(params)
+    if layer != ALL_LAYER:  # a person's coding whose words left the source is listed only with every coding
+        where.append("c.segment_id IS NOT NULL")
+    if layer == "auto":
+        where.append(
+            "NOT (c.coder IS NULL AND EXISTS (SELECT 1 FROM codings a WHERE a.segment_id = c.segment_id "
+            "AND a.code_id = c.code_id AND a.coder IS NOT NULL AND a.status = 'accepted'))"
+        )
+
+    def among(column: str, values: Sequence[str]) -> None:
+        where.append(f"{column} IN ({','.join('?' * len(values))})")
+        args.extend(values)
+
+    if codes:
+        among("c.code_id", resolve_codes(project, codes))
+    if phases:
+        among("src.phase", resolve_phases(project, phases))
+    if source_types:
+        among("src.type", resolve_source_types(project, source_types))
+    if roles:
+        among(
+            "s.role",
+            _match_values(
+                "role", "--role", roles, _distinct(project, "SELECT DISTINCT role FROM segments ORDER BY role")
+            ),
+        )
+    if sources:
+        among(
+            "src.id",
+            _match_values("source", "--source", sources, _distinct(project, "SELECT id FROM sources ORDER BY id")),
+        )
+    if speakers:
+        among(
+            "s.speaker",
+            _match_values(
+                "speaker",
+                "--speaker",
+                speakers,
+                _distinct(project, "SELECT DISTINCT speaker FROM segments ORDER BY speaker"),
+            ),
+        )
+    if coders:
+        known = _distinct(project, "SELECT DISTINCT coder FROM codings WHERE coder IS NOT NULL ORDER BY coder")
+        try:
+            among("c.coder", _match_values("coder", "--coder", coders, known))
+        except QualkamError as exc:
+            raise QualkamError(f"{exc}; machine suggestions have no coder: use --status suggested") from None
+    if statuses:
+        among("c.status", check_all("status", statuses, STATUSES, "--status"))
+    sql = f"""
+        SELECT c.id AS coding_id, src.id AS source, c.segment_id AS segment, s.speaker, s.role, s.speaker_unit AS unit,
+               src.type AS source_type, src.phase, src.date, s.time_start, s.time_end, c.start, c."end" AS "end", c.code_id AS code,
+               COALESCE(k.label, c.code_id) AS code_label, c.coder, c.origin, c.status,
+               COALESCE(c.score, (SELECT MAX(m.score) FROM codings m WHERE m.segment_id = c.segment_id
+                                  AND m.code_id = c.code_id AND m.coder IS NULL)) AS score,
+               CASE WHEN c.evidence != '[]' THEN c.evidence ELSE COALESCE((SELECT m.evidence FROM codings m
+                    WHERE m.segment_id = c.segment_id AND m.code_id = c.code_id AND m.coder IS NULL
+                    ORDER BY m.score DESC LIMIT 1), '[]') END AS evidence,
+               c.text, COALESCE(p.label, src.phase) AS phase_label, src.title,
+               k.definition AS code_definition, k.color AS code_color
+        FROM codings c LEFT JOIN segments s ON s.id = c.segment_id JOIN sources src ON src.id = c.source_id
+        LEFT JOIN codes k ON k.id = c.code_id LEFT JOIN phases p ON p.id = src.phase
+        WHERE {" AND ".join(f"({w})" for w in where)}
+        ORDER BY COALESCE(k.position, 1e9), c.code_id, COALESCE(p.position, 1e9), src.date, src.id, c.start,
+                 c.coder IS NOT NULL, c.coder
+    """
+    frame = pd.read_sql_query(sql, project.conn, params=args)
+    frame["evidence"] = frame["evidence"].map(lambda raw: json.loads(raw or "[]"))
+    frame["segment"] = frame["segment"].astype("Int64")
+    frame = frame[FRAME_COLUMNS]
+    return frame if by_coder else merge_codings(frame)
+
+
+def _joined(names: Iterable[Any]) -> str:
+    return JOIN.join(sorted({str(n) for n in names if present(n)}))
+
+
+def merge_codings(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per segment x code from rows of single codings, in the order of their first row
+    (what the merged columns mean: see the module docstring)."""
+    groups: dict[tuple[Any, Any], list[dict[str, Any]]] = {}
+    for row in frame.to_dict("records"):
+        # A detached coding (its words left the source: no segment) stays a row of its own.
+        where = row["segment"] if present(row["segment"]) else ("detached", row["coding_id"])
+        groups.setdefault((where, row["code"]), []).append(row)
+    merged = []
+    for rows in groups.values():
+        first = dict(rows[0])
+        coders = _joined(r["coder"] for r in rows if r["status"] == "accepted")
+        rejected = _joined(r["coder"] for r in rows if r["status"] == "rejected")
+        scores = [float(r["score"]) for r in rows if present(r["score"])]
+        evidence, seen = [], set()
+        for r in rows:
+            for item in r["evidence"]:
+                key = json.dumps(item, sort_keys=True, default=str)
+                if key not in seen:
+                    seen.add(key)
+                    evidence.append(item)
+        first.update(
+            coding_ids=[int(r["coding_id"]) for r in rows],
+            coders=coders,
+            rejected_by=rejected,
+            status="accepted" if coders else "rejected" if rejected else "suggested",
+            origin=JOIN.join(o for o in ORIGINS if any(r["origin"] == o for r in rows)),
+            score=max(scores) if scores else None,
+            evidence=evidence,
+        )
+        merged.append(first)
+    out = pd.DataFrame(merged, columns=MERGED_COLUMNS)
+    out["segment"] = out["segment"].astype("Int64")
+    out["score"] = pd.to_numeric(out["score"], errors="coerce").astype("float64")
+    return out
+
+
+def describe_filters(**given: Any) -> str:
+    """The filters of a query in one phrase, for 'no excerpts match ...' and titles."""
+    parts = []
+    for name, values in given.items():
+        if values:
+            values = [values] if isinstance(values, str) else list(values)
+            parts.append(f"{name.replace('_', ' ')} {' or '.join(map(str, values))}")
+    return ", ".join(parts)
+
+
+# -- serialising ----------------------------------------------------------------------------
+def _clean(value: Any) -> Any:
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if hasattr(value, "item"):  # numpy scalars -> plain Python for json
+        return value.item()
+    return value
+
+
+def evidence_text(evidence: list[dict[str, Any]]) -> str:
+    """Evidence as in ``excerpts.csv``: ``words [rule] @start-end; ...``."""
+    return "; ".join(evidence_item_text(e) for e in evidence)
+
+
+def is_merged(frame: pd.DataFrame) -> bool:
+    """Rows per segment x code (with ``coders``), not per coding (with ``coder``)."""
+    return "coders" in frame.columns
+
+
+def csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The columns of ``qualkam-out/excerpts.csv``, so both files read alike."""
+    columns = EXCERPT_COLUMNS if is_merged(frame) else BY_CODER_COLUMNS
+    return frame.assign(evidence=frame["evidence"].map(evidence_text))[columns]
+
+
+def records_of(frame: pd.DataFrame, keep_lists: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Rows as plain dicts for JSON: NaN and NA become null, numpy scalars plain numbers."""
+    return [{k: (v if k in keep_lists else _clean(v)) for k, v in row.items()} for row in frame.to_dict("records")]
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Excerpts for JSON: the csv columns plus the phase label, evidence as objects, and
+    ``coders`` / ``rejected_by`` as lists of names."""
+    columns = EXCERPT_COLUMNS if is_merged(frame) else BY_CODER_COLUMNS
+    keep = [*columns[: columns.index("phase") + 1], "phase_label", *columns[columns.index("phase") + 1 :]]
+    if not is_merged(frame):
+        return records_of(frame[keep], keep_lists=("evidence",))
+    names = {k: frame[k].map(lambda v: v.split(JOIN) if present(v) else []) for k in ("coders", "rejected_by")}
+    return records_of(frame[keep].assign(**names), keep_lists=("evidence", "coders", "rejected_by"))
+
+
+def to_json(frame: pd.DataFrame) -> str:
+    return json.dumps(records(frame), ensure_ascii=False, indent=2) + "\n"
+
+
+def mark_spans(text: str, start: int, evidence: Iterable[dict[str, Any]]) -> list[tuple[int, int]]:
+    """Evidence offsets (in the source) as merged spans within ``text`` that begins at ``start``.
+
+    A span whose words are not where the offsets say (the source moved) is left unmarked
+    rather than marking the wrong words.
+    """
+    spans = []
+    for item in evidence:
+        if "start" not in item:  # a model suggestion's similar segment lies elsewhere
+            continue
+        a, b = int(item["start"]) - start, int(item["end"]) - start
+        if 0 <= a < b <= len(text) and text[a:b] == item.get("text", text[a:b]):
+            spans.append((a, b))
+    return merge_spans(spans)
+
+
+def merge_spans(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Overlapping or touching spans joined, in order, so each word is marked once."""
+    merged: list[tuple[int, int]] = []
+    for a, b in sorted(spans):
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def marked(text: str, spans: Sequence[tuple[int, int]], escape: Callable[[str], str], before: str, after: str) -> str:
+    """``text`` escaped piece by piece with ``before`` / ``after`` around each span."""
+    pieces, at = [], 0
+    for a, b in spans:
+        pieces += [escape(text[at:a]), before, escape(text[a:b]), after]
+        at = b
+    pieces.append(escape(text[at:]))
+    return "".join(pieces)
+
+
+def present(value: Any) -> bool:
+    """A value worth showing: not None, NaN or empty."""
+    return _clean(value) not in (None, "")
+
+
+def recording_time(row: dict[str, Any]) -> str:
+    """Where the segment is in the recording: ``00:01:02–00:01:40``, the start alone, or ''."""
+    start, end = (str(row[k]) if present(row.get(k)) else "" for k in ("time_start", "time_end"))
+    return f"{start}–{end}" if start and end else start or (f"until {end}" if end else "")
+
+
+def attribution(row: dict[str, Any]) -> list[str]:
+    """Who said it, where and when: speaker, role, source type and id, phase, date, time in the recording."""
+    who = ", ".join(str(row[k]) for k in ("speaker", "role") if present(row.get(k)))
+    where = " ".join(str(row[k]) for k in ("source_type", "source") if present(row.get(k)))
+    parts = [who, where] + [str(row[k]) for k in ("phase_label", "date") if present(row.get(k))]
+    return [p for p in parts + [recording_time(row)] if p]
+
+
+def _machine(row: dict[str, Any]) -> str:
+    origins = str(row.get("origin") or "")
+    return "suggested by the models" if "model" in origins and "rule" not in origins else "suggested by the rules"
+
+
+def coding_note(row: dict[str, Any]) -> str:
+    """Whose coding this is: the people who applied (or rejected) it, or the machine's suggestion."""
+    if "coders" in row:  # a merged row
+        parts = [
+            f"{verb} by {', '.join(str(row[key]).split(JOIN))}"
+            for verb, key in (("accepted", "coders"), ("rejected", "rejected_by"))
+            if present(row.get(key))
+        ]
+        return "; ".join(parts) or _machine(row)
+    if present(row.get("coder")):
+        return f"{row['status']} by {row['coder']}"
+    return _machine(row)
+
+
+def _groups(frame: pd.DataFrame) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """(code head, excerpts) in the frame's order, which is codebook order."""
+    groups: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
+    for row in frame.to_dict("records"):
+        head = groups.setdefault(
+            row["code"],
+            (
+                {
+                    "code": row["code"],
+                    "label": row["code_label"],
+                    "definition": _clean(row.get("code_definition")),
+                    "color": _clean(row.get("code_color")),
+                },
+                [],
+            ),
+        )
+        head[1].append(row)
+    return list(groups.values())
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|])")
+
+
+def md_escape(text: str) -> str:
+    """Escape what Markdown would read as formatting or HTML, so a quotation stays verbatim."""
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def _quote(text: str) -> str:
+    return "\n".join(f"> {line}".rstrip() for line in text.strip("\n").split("\n"))
+
+
+def to_markdown(frame: pd.DataFrame, title: str = "Coded excerpts", subtitle: str = "") -> str:
+    """Excerpts under a heading per code (label, id, definition), each a quotation with its
+    attribution, evidence words in bold: ready to paste into a paper's draft."""
+    lines = [f"# {md_escape(title)}", ""]
+    if subtitle:
+        lines += [f"_{md_escape(subtitle)}_", ""]
+    for head, rows in _groups(frame):
+        lines += [f"## {md_escape(head['label'])} (`{head['code']}`)", ""]
+        if head["definition"]:
+            lines += [f"*Definition:* {md_escape(' '.join(head['definition'].split()))}", ""]
+        lines += [f"{len(rows)} excerpt{'s' if len(rows) != 1 else ''}", ""]
+        for row in rows:
+            text = row["text"]
+            body = marked(text, mark_spans(text, int(row["start"]), row["evidence"]), md_escape, "**", "**")
+            lines.append(_quote(body))
+            lines.append(">")
+            lines.append(f"> — {md_escape(' · '.join(attribution(row)))} ({md_escape(coding_note(row))})")
+            lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+# -- HTML -----------------------------------------------------------------------------------
+EXCERPTS_CSS = """
+.excerpts .toc { columns: 2; font-size: .9rem; padding-left: 1.2rem; }
+.excerpts section.code { margin: 2rem 0; padding-left: 1rem; border-left: 4px solid var(--code-color, #7a869a); }
+.excerpts .code-head { margin: 0 0 .3rem; font-size: 1.15rem; }
+.excerpts .code-id { font: .8rem ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; color: #5a6372;
+  background: #f1f3f6; padding: .05rem .35rem; border-radius: 3px; margin-left: .4rem; font-weight: normal; }
+.excerpts .definition { margin: .2rem 0 .4rem; color: #3d4450; font-style: italic; }
+.excerpts .count { margin: 0 0 .8rem; color: #6b7380; font-size: .85rem; }
+.excerpts figure { margin: 0 0 1.1rem; }
+.excerpts blockquote { margin: 0; padding: .55rem .9rem; background: #f7f8fa; border-radius: 4px;
+  white-space: pre-wrap; line-height: 1.5; }
+.excerpts mark { background: #ffe58a; padding: 0 .1rem; border-radius: 2px; }
+.excerpts figcaption { margin: .25rem 0 0 .9rem; font-size: .85rem; color: #4a5260; }
+.excerpts .coding { color: #7b8494; margin-left: .4rem; }
+"""
+
+PAGE_CSS = """
+body { font: 16px/1.45 -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; color: #1d2330;
+  margin: 0; background: #fff; }
+main { max-width: 60rem; margin: 0 auto; padding: 1.5rem 2rem 4rem; }
+h1 { font-size: 1.7rem; margin: 0 0 .3rem; }
+.subtitle { color: #5a6372; margin: 0 0 1.5rem; }
+"""
+
+_COLOR = re.compile(r"^#[0-9a-fA-F]{3,8}$")
+
+
+def _anchor(code_id: str) -> str:
+    return "code-" + re.sub(r"[^A-Za-z0-9_-]", "-", code_id)
+
+
+def excerpts_html_section(frame: pd.DataFrame, heading_level: int = 3) -> str:
+    """The excerpts as an HTML fragment (class ``excerpts``); style it with ``EXCERPTS_CSS``.
+
+    Every piece of transcript text goes through ``html.escape``: transcripts are data, and a
+    ``<script>`` in one must show as text, never run.
+    """
+    esc = html.escape
+    groups = _groups(frame)
+    h = f"h{heading_level}"
+    parts = ['<div class="excerpts">', '<ul class="toc">']
+    for head, rows in groups:
+        parts.append(f'<li><a href="#{_anchor(head["code"])}">{esc(head["label"])}</a> ({len(rows)})</li>')
+    parts.append("</ul>")
+    for head, rows in groups:
+        color = head["color"] if head["color"] and _COLOR.match(head["color"]) else None
+        style = f' style="--code-color: {color}"' if color else ""
+        parts.append(f'<section class="code" id="{_anchor(head["code"])}"{style}>')
+        parts.append(
+            f'<{h} class="code-head">{esc(head["label"])}<span class="code-id">{esc(head["code"])}</span></{h}>'
+        )
+        if head["definition"]:
+            parts.append(f'<p class="definition">{esc(" ".join(head["definition"].split()))}</p>')
+        parts.append(f'<p class="count">{len(rows)} excerpt{"s" if len(rows) != 1 else ""}</p>')
+        for row in rows:
+            text = row["text"].strip("\n")
+            lead = len(row["text"]) - len(row["text"].lstrip("\n"))
+            spans = mark_spans(text, int(row["start"]) + lead, row["evidence"])
+            body = marked(text, spans, esc, "<mark>", "</mark>")
+            parts.append('<figure class="excerpt">')
+            parts.append(f"<blockquote>{body}</blockquote>")
+            parts.append(
+                f"<figcaption>— {esc(' · '.join(attribution(row)))}"
+                f'<span class="coding">{esc(coding_note(row))}</span></figcaption>'
+            )
+            parts.append("</figure>")
+        parts.append("</section>")
+    parts.append("</div>")
+    return "\n".join(parts)
+
+
+def to_html(frame: pd.DataFrame, title: str = "Coded excerpts", subtitle: str = "") -> str:
+    """One self-contained HTML file: inline CSS, no scripts, no external references."""
+    esc = html.escape
+    return "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en">',
+            '<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">',
+            f"<title>{esc(title)}</title>",
+            f"<style>{PAGE_CSS}{EXCERPTS_CSS}</style></head>",
+            "<body><main>",
+            f"<h1>{esc(title)}</h1>",
+            f'<p class="subtitle">{esc(subtitle)}</p>' if subtitle else "",
+            excerpts_html_section(frame, heading_level=2),
+            "</main></body></html>",
+            "",
+        ]
+    )
+
+
+def render(frame: pd.DataFrame, fmt: str, title: str = "Coded excerpts", subtitle: str = "") -> str:
+    """Text of ``frame`` in a file format: csv, json, md or html."""
+    if fmt == "csv":
+        return frame_csv(csv_frame(frame))
+    if fmt == "json":
+        return to_json(frame)
+    if fmt == "md":
+        return to_markdown(frame, title, subtitle)
+    if fmt == "html":
+        return to_html(frame, title, subtitle)
+    raise QualkamError(f"unknown --format {fmt!r} for a file; use csv, json, md or html")

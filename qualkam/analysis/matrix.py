@@ -1,0 +1,370 @@
+"""Matrices for triangulation: any source or segment attribute x codes (or code groups).
+
+A matrix is read from one *layer* of codings:
+
+- ``auto`` (default): what the project currently holds as coded: every accepted human
+  coding, plus every machine suggestion that no person has rejected;
+- ``suggestions``: machine suggestions only;
+- ``human``: accepted human codings of any coder;
+- ``coder:NAME``: one coder's accepted codings;
+- ``consensus``: the accepted codings of the coder named ``consensus``.
+
+A cell counts distinct segments, sources or speakers, or gives a ``share`` of the row's
+segments; ``normalize="row"`` turns any matrix into row proportions so rows of different
+sizes (a long interview phase, a short meeting phase) can be compared. ``cooccurrence``
+gives the code x code matrix: which codes are applied together.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from itertools import combinations
+from typing import Any
+
+import pandas as pd
+
+from qualkam.choices import check_choice, check_known, unknown
+from qualkam.errors import QualkamError
+from qualkam.sources.turns import SHORTHAND
+from qualkam.store.project import Project, source_attribute_keys
+
+NONE = "(none)"
+SEGMENT_FIELDS = {"speaker", "role", "speaker_unit", "unit"}
+SOURCE_FIELDS = {"phase", "source_type", "source", "date", "title", "format"}
+ROW_FIELDS = ("phase", "source_type", "role", "speaker", "unit", "source", "date", "title", "format", "code")
+VALUES = ("segments", "share", "sources", "speakers")
+NORMALIZE = ("none", "row")
+DECIMALS = 3
+
+_LAYER_SQL = {
+    "auto": (
+        "((c.coder IS NOT NULL AND c.status = 'accepted') OR (c.coder IS NULL AND NOT EXISTS ("
+        "SELECT 1 FROM codings r WHERE r.segment_id = c.segment_id AND r.code_id = c.code_id "
+        "AND r.coder IS NOT NULL AND r.status = 'rejected')))"
+    ),
+    "suggestions": "c.coder IS NULL",
+    "human": "c.coder IS NOT NULL AND c.status = 'accepted'",
+    "consensus": "c.coder = 'consensus' AND c.status = 'accepted'",
+    "all": "1 = 1",  # every coding, decided or not, rejected ones included
+}
+
+
+def layer_filter(layer: str) -> tuple[str, tuple[Any, ...]]:
+    """SQL condition (on alias ``c``) and parameters for a layer name."""
+    if layer in _LAYER_SQL:
+        return _LAYER_SQL[layer], ()
+    if layer.startswith("coder:") and layer[6:]:
+        return "c.coder = ? AND c.status = 'accepted'", (layer[6:],)
+    raise QualkamError(f"unknown layer {layer!r}; use auto, suggestions, human, consensus, all or coder:NAME")
+
+
+LAYERS = ("auto", "suggestions", "human", "consensus", "all")
+
+
+def check_layer(project: Project, layer: str, option: str = "--from", layers: Sequence[str] = LAYERS) -> str:
+    """``layer`` if it is one of ``layers`` or ``coder:NAME`` for a coder of the project;
+    otherwise an error with the choices and a did-you-mean (a misspelt coder gives nothing)."""
+    layer = (layer or "").strip()
+    if layer.startswith("coder:"):
+        check_known(project, "coder", [layer[6:].strip()], option)
+        return layer
+    return check_choice("layer", layer, [*layers, "coder:NAME"], option)
+
+
+def _filters(
+    project: Project,
+    sources: Sequence[str],
+    speakers: Sequence[str],
+    phases: Sequence[str],
+) -> tuple[str, list[Any]]:
+    """SQL (on ``s`` and ``src``) keeping only the named sources, speakers and phases; each name checked."""
+    where: list[str] = []
+    params: list[Any] = []
+    for column, kind, option, values in (
+        ("src.id", "source", "--source", sources),
+        ("s.speaker", "speaker", "--speaker", speakers),
+        ("src.phase", "phase", "--phase", phases),
+    ):
+        names = check_known(project, kind, values, option)
+        if names:
+            where.append(f"{column} IN ({','.join('?' * len(names))})")
+            params += names
+    return "".join(f" AND {w}" for w in where), params
+
+
+def codings_frame(
+    project: Project,
+    layer: str = "auto",
+    sources: Sequence[str] = (),
+    speakers: Sequence[str] = (),
+    phases: Sequence[str] = (),
+) -> pd.DataFrame:
+    """One row per coding in the layer, joined with its segment and source, attributes expanded;
+    ``sources``, ``speakers``, ``phases`` keep only those."""
+    condition, params = layer_filter(check_layer(project, layer))
+    extra, extra_params = _filters(project, sources, speakers, phases)
+    sql = f"""
+        SELECT c.id AS coding_id, c.segment_id AS segment, s.position, src.id AS source, s.speaker, s.role,
+               s.speaker_unit, src.type AS source_type, src.phase, src.date, src.title, src.format,
+               src.attributes AS source_attributes, c.code_id AS code, c.coder, c.origin, c.status
+        FROM codings c JOIN segments s ON s.id = c.segment_id JOIN sources src ON src.id = c.source_id
+        WHERE {condition}{extra}
+        ORDER BY src.id, s.position, c.code_id
+    """
+    frame = pd.read_sql_query(sql, project.conn, params=[*params, *extra_params])
+    frame["unit"] = frame["speaker_unit"]
+    return frame
+
+
+def segments_frame(
+    project: Project, sources: Sequence[str] = (), speakers: Sequence[str] = (), phases: Sequence[str] = ()
+) -> pd.DataFrame:
+    """Every segment of the project, coded or not, with its source's fields: the
+    denominator of a share, since a row's uncoded segments are part of its evidence."""
+    extra, params = _filters(project, sources, speakers, phases)
+    frame = pd.read_sql_query(
+        f"""SELECT s.id AS segment, s.position, src.id AS source, s.speaker, s.role, s.speaker_unit,
+                  src.type AS source_type, src.phase, src.date, src.title, src.format,
+                  src.attributes AS source_attributes
+           FROM segments s JOIN sources src ON src.id = s.source_id WHERE 1 = 1{extra}
+           ORDER BY src.id, s.position""",
+        project.conn,
+        params=params,
+    )
+    frame["unit"] = frame["speaker_unit"]
+    return frame
+
+
+def code_table(project: Project) -> pd.DataFrame:
+    """The current codes in codebook order, with their attributes as a dict."""
+    frame = pd.read_sql_query(
+        "SELECT id, parent, label, attributes, position FROM codes ORDER BY position", project.conn
+    )
+    frame["attributes"] = frame["attributes"].map(json.loads)
+    return frame
+
+
+def speaker_keys(frame: pd.DataFrame) -> pd.Series:
+    """Who a speaker is across sources: the name, except for shorthand labels (I, R, ...),
+    which name a different person in every interview and so count once per source."""
+    short = frame["speaker"].str.casefold().isin(SHORTHAND.keys())
+    return frame["speaker"].where(~short, frame["source"] + ": " + frame["speaker"])
+
+
+def _row_values(frame: pd.DataFrame, rows: str) -> pd.Series:
+    if rows in SOURCE_FIELDS:
+        values = frame[rows]
+    elif rows in SEGMENT_FIELDS:
+        # The speaker's own value (participants metadata), else the source attribute of that
+        # name: `unit` is the speaker's unit, or the unit a whole source is about.
+        name = "unit" if rows == "speaker_unit" else rows
+        fallback = frame["source_attributes"].map(lambda text: json.loads(text).get(name))
+        values = frame[rows].where(frame[rows].notna() & (frame[rows] != ""), fallback)
+    else:
+        # dtype object: pandas would turn [175, None] into [175.0, NaN] and the row "175.0" (issue 11)
+        values = pd.Series(
+            [json.loads(text).get(rows) for text in frame["source_attributes"]], index=frame.index, dtype=object
+        )
+        if values.isna().all() and len(frame):
+            raise QualkamError(
+                f"no source has the attribute {rows!r}; rows can be phase, source_type, role, speaker, "
+                "unit, source, date, or a source attribute such as site"
+            )
+    return values.map(value_text).astype(object)
+
+
+def value_text(value: Any) -> str:
+    """An attribute's value as a row name: ``(none)`` when missing, a whole number without
+    ``.0`` (a float column's 175.0 is the 175 that someone wrote), anything else as written."""
+    if value is None or value is pd.NA or value == "" or (isinstance(value, float) and pd.isna(value)):
+        return NONE
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _natural(value: str) -> tuple[int, float, str]:
+    """Numbers in numeric order (9 before 175), before any text in text order."""
+    try:
+        number = float(value)
+    except ValueError:
+        return (1, 0.0, value)
+    return (0, number, value) if math.isfinite(number) else (1, 0.0, value)
+
+
+def _row_order(project: Project, rows: str, present: list[str]) -> list[str]:
+    if rows == "phase":
+        declared = [r[0] for r in project.query("SELECT id FROM phases ORDER BY position")]
+        return (
+            declared
+            + sorted(p for p in present if p not in declared and p != NONE)
+            + ([NONE] if NONE in present else [])
+        )
+    return sorted((p for p in present if p != NONE), key=_natural) + ([NONE] if NONE in present else [])
+
+
+def _code_order(codes: pd.DataFrame, used: set[str]) -> list[str]:
+    """Codebook order; a parent code only when something is coded with it (leaves always,
+    since an empty leaf is a finding and an empty parent is just a heading)."""
+    parents = set(codes["parent"].dropna())
+    return [c for c in codes["id"] if c in used or c not in parents]
+
+
+def normalize_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """Each cell divided by its row total (0 for an empty row), rounded to 3 decimals."""
+    totals = table.sum(axis=1)
+    shares = table.div(totals.where(totals != 0), axis=0).fillna(0.0)
+    return shares.astype(float).round(DECIMALS)
+
+
+def build_matrix(
+    project: Project,
+    rows: str = "phase",
+    cols: str = "code",
+    value: str = "segments",
+    layer: str = "auto",
+    normalize: str = "none",
+    window: int = 0,
+    sources: Sequence[str] = (),
+    speakers: Sequence[str] = (),
+    phases: Sequence[str] = (),
+) -> pd.DataFrame:
+    """Rows x columns table: distinct segments, sources or speakers per cell, or the
+    ``share`` of the row's segments (coded or not) that carry the column's code.
+
+    ``cols`` is ``code`` or ``attr:NAME`` (codes grouped by a code attribute such as pole);
+    every phase the codebook declares is a row even when it is empty, because an absence
+    is a finding too. ``rows="code", cols="code"`` is the co-occurrence matrix (see
+    ``cooccurrence``; ``window`` only applies there). ``normalize="row"`` divides each
+    cell by its row total.
+    """
+    value = check_choice("--value", value, VALUES)
+    normalize = check_choice("--normalize", normalize, NORMALIZE)
+    check_layer(project, layer)
+    if rows != "code" and rows not in SOURCE_FIELDS | SEGMENT_FIELDS:
+        check_choice("row attribute", rows, [*ROW_FIELDS, *source_attribute_keys(project)], "--rows")
+    filters = {"sources": sources, "speakers": speakers, "phases": phases}
+    if rows == "code":
+        if cols != "code":
+            raise QualkamError(
+                f"--rows code goes with --cols code (the co-occurrence matrix), not --cols {cols!r}; "
+                "for codes down the side use --rows ATTRIBUTE and read the table transposed"
+            )
+        if value != "segments":
+            raise QualkamError(
+                f"co-occurrence counts segments; --value {value!r} applies to attribute x code "
+                "matrices (drop --value, or use --rows phase, source_type, ...)"
+            )
+        table = cooccurrence(project, layer, window, **filters)
+        return normalize_rows(table) if normalize == "row" else table
+    if window:
+        raise QualkamError("--window applies to the co-occurrence matrix only (--rows code --cols code)")
+    frame = codings_frame(project, layer, **filters)
+    codes = code_table(project)
+    if cols == "code":
+        order = _code_order(codes, set(frame["code"]))
+        frame = frame.assign(col=frame["code"])
+    elif cols.startswith("attr:") and cols[5:]:
+        key = cols[5:]
+        mapping = {row.id: row.attributes.get(key) for row in codes.itertuples() if row.attributes.get(key) is not None}
+        if not mapping:
+            keys = sorted({k for attributes in codes["attributes"] for k in attributes})
+            raise unknown("code attribute", key, keys, "--cols attr:NAME")
+        order = list(dict.fromkeys(str(v) for v in mapping.values()))
+        frame = frame.assign(col=frame["code"].map(lambda c: None if mapping.get(c) is None else str(mapping[c])))
+        frame = frame[frame["col"].notna()]
+    else:
+        raise unknown("--cols", cols, ["code", "attr:NAME"])
+    frame = frame.assign(row=_row_values(frame, rows))
+    measure = {"segments": "segment", "share": "segment", "sources": "source", "speakers": "speaker"}[value]
+    if value == "speakers":
+        frame = frame[frame["speaker"].notna()]
+        frame = frame.assign(speaker=speaker_keys(frame))
+    counts = frame.groupby(["row", "col"])[measure].nunique()
+    table = counts.unstack("col", fill_value=0) if len(counts) else pd.DataFrame()
+    present = list(table.index) if len(table) else []
+    if value == "share":
+        # The denominator is every segment with that row value, coded or not.
+        segments = segments_frame(project, **filters)
+        totals = segments.assign(row=_row_values(segments, rows)).groupby("row")["segment"].nunique()
+        present = list(dict.fromkeys(present + list(totals.index)))
+    row_order = _row_order(project, rows, present)
+    table = table.reindex(index=row_order, columns=order, fill_value=0).fillna(0).astype(int)
+    if value == "share":
+        denominators = totals.reindex(row_order).fillna(0)
+        table = table.div(denominators.where(denominators != 0), axis=0).fillna(0.0).astype(float).round(DECIMALS)
+    if normalize == "row":
+        table = normalize_rows(table)
+    table.index.name = rows
+    table.columns.name = cols
+    return table
+
+
+def cooccurrence(
+    project: Project,
+    layer: str = "auto",
+    window: int = 0,
+    sources: Sequence[str] = (),
+    speakers: Sequence[str] = (),
+    phases: Sequence[str] = (),
+) -> pd.DataFrame:
+    """Code x code matrix, square and in codebook order: which codes are applied together.
+
+    Off the diagonal, a cell counts the segments carrying both codes; with ``window=N``
+    it counts pairs of segments of the same source at most N positions apart (a segment
+    paired with itself included) where one carries each code, because in talk a theme
+    and its counterpart are often a turn or two apart. The diagonal is always the number
+    of segments with that code.
+    """
+    if isinstance(window, bool) or not isinstance(window, int) or window < 0:
+        raise QualkamError(f"--window must be a whole number of segments, 0 or more; got {window!r}")
+    frame = codings_frame(project, layer, sources, speakers, phases)
+    codes = code_table(project)
+    order = _code_order(codes, set(frame["code"]))
+    known = set(order)
+    frame = frame[frame["code"].isin(known)]
+    # source -> position -> codes on that segment (a code once, even if several coders chose it)
+    by_source: dict[str, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for source, position, code in frame[["source", "position", "code"]].itertuples(index=False):
+        by_source[source][int(position)].add(code)
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    for positions in by_source.values():
+        for position, here in positions.items():
+            for code in here:
+                counts[code, code] += 1
+            for a, b in combinations(sorted(here), 2):
+                counts[a, b] += 1
+            for step in range(1, window + 1):
+                there = positions.get(position + step)
+                if not there:
+                    continue
+                # One pair of segments counts once for a pair of codes, whichever way round.
+                pairs = {(min(a, b), max(a, b)) for a in here for b in there if a != b}
+                for a, b in pairs:
+                    counts[a, b] += 1
+    table = pd.DataFrame(0, index=order, columns=order, dtype=int)
+    for (a, b), n in counts.items():
+        table.loc[a, b] = n
+        table.loc[b, a] = n
+    table.index.name = "code"
+    table.columns.name = "code"
+    return table
+
+
+def cooccurrence_pairs(matrix: pd.DataFrame) -> pd.DataFrame:
+    """The non-zero cells above the diagonal of a co-occurrence matrix, largest first: the
+    readable form of a 40 x 40 matrix in a terminal or a report."""
+    codes = list(matrix.index)
+    values = matrix.to_numpy()
+    rows = [
+        {"code": a, "with": b, "count": values[i, j], "code_segments": values[i, i], "with_segments": values[j, j]}
+        for i, a in enumerate(codes)
+        for j, b in enumerate(codes)
+        if j > i and values[i, j]
+    ]
+    frame = pd.DataFrame(rows, columns=["code", "with", "count", "code_segments", "with_segments"])
+    # Stable sort: equal counts stay in codebook order.
+    return frame.sort_values("count", ascending=False, kind="stable").reset_index(drop=True)

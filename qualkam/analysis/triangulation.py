@@ -1,0 +1,91 @@
+"""Triangulation: for each code, how many independent sources, speakers, source types,
+phases and roles support it, and where that support is thin.
+
+A finding resting on one interview, one voice or one kind of document is weaker than one
+seen across meetings, e-mails and field notes; the ``flags`` column names that weakness so
+it is seen before a code is written up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from qualkam.analysis.matrix import NONE, code_table, codings_frame, speaker_keys
+from qualkam.store.project import Project
+
+COLUMNS = ["code", "label", "segments", "sources", "speakers", "source_types", "phases", "roles", "flags"]
+FLAGS = ("one source type", "one speaker", "no named speaker", "one source")
+
+
+def _values(series: pd.Series, order: list[str] | None = None, keep_none: bool = True) -> list[str]:
+    """Distinct values, ``(none)`` last when kept; in ``order`` first when one is given."""
+    present = {NONE if v is None or (isinstance(v, float) and pd.isna(v)) or v == "" else str(v) for v in series}
+    if not keep_none:
+        present.discard(NONE)
+    known = [v for v in (order or []) if v in present]
+    rest = sorted(v for v in present if v not in known and v != NONE)
+    return known + rest + ([NONE] if NONE in present else [])
+
+
+def count_known(items: str) -> int:
+    """How many values a listed column names, ``(none)`` left out: sources without a phase
+    or type are support, but not another phase or type (issue 11)."""
+    return sum(1 for item in items.split(", ") if item and item != NONE) if items else 0
+
+
+def triangulation_table(
+    project: Project,
+    layer: str = "auto",
+    sources: Sequence[str] = (),
+    speakers: Sequence[str] = (),
+    phases: Sequence[str] = (),
+) -> pd.DataFrame:
+    """One row per code with codings in ``layer``, in codebook order (see COLUMNS).
+
+    ``sources`` counts independent sources; ``speakers`` counts distinct people, with
+    shorthand labels (I, R) once per source as in the matrices. Source types and phases list
+    ``(none)`` for sources without one, since the source still counts; roles list only the
+    roles known; counts of these lists (``count_known``) leave ``(none)`` out. ``flags`` is a
+    comma list: "one source type" (one known type at most), "one speaker" (or "no named
+    speaker" when no supporting segment names one), "one source"; empty when support is broad.
+    """
+    frame = codings_frame(project, layer, sources, speakers, phases)
+    codes = code_table(project)
+    labels = dict(zip(codes["id"], codes["label"]))
+    order = list(codes["id"]) + sorted(set(frame["code"]) - set(codes["id"]))
+    phase_order = [r[0] for r in project.query("SELECT id FROM phases ORDER BY position")]
+    named = frame["speaker"].notna() & (frame["speaker"] != "")
+    frame = frame.assign(who=speaker_keys(frame).where(named))
+    rows = []
+    for code in order:
+        support = frame[frame["code"] == code]
+        if support.empty:
+            continue
+        types = _values(support["source_type"])
+        speakers = support["who"].dropna().nunique()
+        sources = support["source"].nunique()
+        flags = []
+        if count_known(", ".join(types)) <= 1:  # sources with no type are no second kind of source
+            flags.append("one source type")
+        if speakers == 1:
+            flags.append("one speaker")
+        elif speakers == 0:
+            flags.append("no named speaker")
+        if sources == 1:
+            flags.append("one source")
+        rows.append(
+            {
+                "code": code,
+                "label": labels.get(code, code),
+                "segments": support["segment"].nunique(),
+                "sources": sources,
+                "speakers": speakers,
+                "source_types": ", ".join(types),
+                "phases": ", ".join(_values(support["phase"], phase_order)),
+                "roles": ", ".join(_values(support["role"], keep_none=False)),
+                "flags": ", ".join(flags),
+            }
+        )
+    return pd.DataFrame(rows, columns=COLUMNS)

@@ -1,0 +1,92 @@
+"""Layers of codings: which codings a matrix, an excerpt list, an export or a model is made from.
+
+This is the one definition; every command's ``--from`` and every library ``layer=`` argument
+is parsed here, so one layer means the same codings everywhere.
+
+- ``auto``: what the project holds as coded: every person's accepted codings, and the
+  machine's suggestions that no person has decided yet (accepted or rejected).
+- ``suggestions``: the machine's suggestions (rules and model), decided or not.
+- ``human``: every person's accepted codings, the consensus coder's included.
+- ``consensus``: the accepted codings of the consensus coder (``qualkam reconcile``).
+- ``coder:NAME``: one person's accepted codings.
+- ``all``: every coding: suggestions, and people's accepted and rejected decisions.
+
+``human``, ``consensus`` and ``coder:NAME`` are people's layers: the ones reliability and
+training can use (``Layer.people``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from qualkam.errors import QualkamError
+
+CONSENSUS = "consensus"  # the coder that reconciliation writes to
+NAMES = ("auto", "suggestions", "human", "consensus", "all")
+PEOPLE = ("human", "consensus")  # with coder:NAME, the layers made of people's decisions
+SHOWN = (*NAMES, "coder:NAME")
+
+_ACCEPTED = "c.coder IS NOT NULL AND c.status = 'accepted'"
+_UNDECIDED = (
+    "c.coder IS NULL AND NOT EXISTS (SELECT 1 FROM codings d WHERE d.segment_id = c.segment_id "
+    "AND d.code_id = c.code_id AND d.coder IS NOT NULL)"
+)
+_SQL = {
+    "auto": f"(({_ACCEPTED}) OR ({_UNDECIDED}))",
+    "suggestions": "c.coder IS NULL",
+    "human": _ACCEPTED,
+    "consensus": f"{_ACCEPTED} AND c.coder = '{CONSENSUS}'",
+    "all": "1 = 1",
+}
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A parsed layer name (see the module docstring for what each one holds)."""
+
+    name: str  # one of NAMES, or "coder"
+    coder: str | None = None  # for coder:NAME
+
+    @classmethod
+    def parse(cls, value: str | Layer, argument: str = "layer", allowed: Sequence[str] = NAMES) -> Layer:
+        """``auto``, ``human``, ``coder:ana`` ... as a Layer; anything else is an error naming
+        ``argument`` with the choices and a did-you-mean. ``allowed`` narrows the named layers
+        (``coder:NAME`` is always allowed)."""
+        if isinstance(value, Layer):
+            layer = value
+        else:
+            text = (value or "").strip()
+            if text.startswith("coder:"):
+                name = text[len("coder:") :].strip()
+                if not name:
+                    raise QualkamError(f"{argument} 'coder:' names no coder; write coder:NAME", argument=argument)
+                return cls("coder", name)
+            from qualkam.choices import check_choice
+
+            layer = cls(check_choice("layer", text, [*allowed, "coder:NAME"], argument))
+        if layer.name != "coder" and layer.name not in allowed:
+            from qualkam.choices import unknown
+
+            raise unknown("layer", str(layer), [*allowed, "coder:NAME"], argument)
+        return layer
+
+    def __str__(self) -> str:
+        return f"coder:{self.coder}" if self.name == "coder" else self.name
+
+    @property
+    def people(self) -> bool:
+        """Made only of people's decisions (human, consensus, coder:NAME)."""
+        return self.name in PEOPLE or self.name == "coder"
+
+    def sql(self, alias: str = "c") -> tuple[str, tuple[Any, ...]]:
+        """The SQL condition on the ``codings`` table (as ``alias``) and its parameters."""
+        if self.name == "coder":
+            condition, params = f"{_ACCEPTED} AND c.coder = ?", (self.coder,)
+        else:
+            condition, params = _SQL[self.name], ()
+        if alias != "c":
+            condition = re.sub(r"\bc\.", f"{alias}.", condition)
+        return condition, params
