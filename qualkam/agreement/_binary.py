@@ -168,6 +168,7 @@ def per_code(
             with_alpha=alpha_reps is None,
         )
         if alpha_reps is None:
+            assert units_alpha is not None, "asked for with_alpha"
             alpha_reps = units_alpha
         _add_interval(frame, "alpha", alpha_reps, tail)
         with np.errstate(invalid="ignore"):
@@ -211,7 +212,7 @@ def _unit_replicates(
         terms += [m * pairable, n1 * pairable, o01_unit]
     features = np.concatenate([np.asarray(t, dtype=float).T for t in terms], axis=1)  # units x (terms * codes)
     kappa = np.empty((n_codes, replicates))
-    alpha = np.empty((n_codes, replicates)) if with_alpha else None
+    alpha = np.empty((n_codes, replicates))  # filled only with_alpha
     start = 0
     for block in unit_weights(rng, n_units, replicates):
         sums = (block @ features).reshape(len(block), len(terms), n_codes)
@@ -231,7 +232,7 @@ def _unit_replicates(
                 product > 0, 1.0 - (n - 1.0) * o01 / np.where(product > 0, product, 1.0), np.nan
             ).T
         start += len(block)
-    return kappa, alpha
+    return kappa, (alpha if with_alpha else None)
 
 
 def _notes(row: pd.Series, n_coders: int) -> str:

@@ -85,7 +85,10 @@ def pairs_of(prep: Prepared) -> Pairs:
             seconds.append(codes[b, unit])
             units.append(unit)
     empty = np.zeros(0, dtype=np.int64)
-    join = lambda parts: np.concatenate(parts) if parts else empty
+
+    def join(parts: list[np.ndarray]) -> np.ndarray:
+        return np.concatenate(parts) if parts else empty
+
     return Pairs(join(firsts), join(seconds), join(units), valid.sum(axis=0))
 
 
@@ -104,14 +107,15 @@ def pairable_marginals(prep: Prepared) -> np.ndarray:
     return np.bincount(prep.codes[:, pairable][prep.valid[:, pairable]], minlength=len(prep.categories)).astype(float)
 
 
-def _positions(level: str, n_c: np.ndarray, values: np.ndarray | None) -> np.ndarray | None:
+def _positions(level: str, n_c: np.ndarray, values: np.ndarray | None) -> np.ndarray:
     """Where each category sits on the line the metric measures: the values themselves
-    (interval, ratio) or their cumulative mid-rank frequency (ordinal, Krippendorff 2011)."""
+    (interval, ratio) or their cumulative mid-rank frequency (ordinal, Krippendorff 2011).
+    Nominal categories sit nowhere: the caller never asks for them."""
     if level == "ordinal":
         return np.cumsum(n_c) - n_c / 2.0
-    if level in ("interval", "ratio"):
+    if level in ("interval", "ratio") and values is not None:
         return values
-    return None
+    raise ValueError(f"no positions for level {level!r} with values {values!r}")
 
 
 def delta(level: str, c: np.ndarray, k: np.ndarray, n_c: np.ndarray, values: np.ndarray | None) -> np.ndarray:
@@ -210,7 +214,7 @@ def _coefficients(prep: Prepared) -> AgreementResult:
     result.n_values = int(m[pairable].sum())
     counts = np.bincount(codes[valid], minlength=q).astype(float)
     if counts.sum() > 0:
-        result.prevalence = {cat: float(n / counts.sum()) for cat, n in zip(prep.categories, counts)}
+        result.prevalence = {cat: float(n / counts.sum()) for cat, n in zip(prep.categories, counts, strict=True)}
         result.paradox = paradox_warning(list(result.prevalence.values())) if q >= 2 else None
     if prep.n_coders < 2:
         return _none_all(result, f"needs two coders or more; the data have {prep.n_coders}")

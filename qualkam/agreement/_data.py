@@ -298,7 +298,7 @@ def read_long(
         )
     raw = frame["value"]
     missing = raw.isin(CSV_MISSING)
-    for cell, line in zip(raw[~missing], frame["line"][~missing]):
+    for cell, line in zip(raw[~missing], frame["line"][~missing], strict=True):
         if _non_finite(cell):
             raise InputError(
                 f"{path}:{line}: value {cell!r} is not a finite number; give a number, or leave the "

@@ -82,5 +82,5 @@ def _alpha_with(prep: Prepared, items: list[frozenset], metric: Any) -> float | 
     if expected <= 1e-12:
         return None
     index = {v: i for i, v in enumerate(used)}
-    observed = float(sum(weight * d[index[a], index[b]] for a, b, weight in zip(c, k, o)))
+    observed = float(sum(weight * d[index[a], index[b]] for a, b, weight in zip(c, k, o, strict=True)))
     return 1.0 - (n_c.sum() - 1.0) * observed / expected

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import resources
@@ -17,12 +18,13 @@ from typing import Any
 
 import yaml
 
-try:  # the regular-expression parser, to read a REGEX's structure (see regex_problem)
-    import re._constants as _sre_constants  # type: ignore[import-not-found,unused-ignore]
-    import re._parser as _sre_parse  # type: ignore[import-not-found,unused-ignore]
-except ImportError:  # Python < 3.11
-    import sre_constants as _sre_constants  # type: ignore[no-redef]
-    import sre_parse as _sre_parse  # type: ignore[no-redef]
+# the regular-expression parser, to read a REGEX's structure (see regex_problem)
+if sys.version_info >= (3, 11):
+    import re._constants as _sre_constants
+    import re._parser as _sre_parse
+else:
+    import sre_constants as _sre_constants
+    import sre_parse as _sre_parse
 
 from qualkam.errors import CodebookError, InputError
 from qualkam.yamlload import FastTextDateLoader, TextDateLoader, error_problem, error_where
@@ -224,8 +226,8 @@ class _FastLineLoader(FastTextDateLoader):
     """_LineLoader on libyaml's parser."""
 
 
-def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:
-    mapping = loader.construct_mapping(node, deep=True)
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    mapping: dict[Any, Any] = dict(loader.construct_mapping(node, deep=True))
     lines = {"": node.start_mark.line + 1}
     for key_node, _ in node.value:
         lines[str(key_node.value)] = key_node.start_mark.line + 1

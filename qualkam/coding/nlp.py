@@ -8,6 +8,7 @@ and ``LEMMA`` token patterns match whatever the capitalisation in the transcript
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -95,7 +96,7 @@ def _trained(name: str) -> Language:
 # transcript quotes) are tokenized whole, exactly as before.
 LONG_WORD = 100
 WORD_PIECE = 50
-_LONG_WORD = re.compile(r"\S{%d,}" % (LONG_WORD + 1))
+_LONG_WORD = re.compile(rf"\S{{{LONG_WORD + 1},}}")
 
 
 class BoundedTokenizer:
@@ -113,7 +114,8 @@ class BoundedTokenizer:
         if not cuts:
             return self.inner(text)
         bounds = [0, *cuts, len(text)]
-        return Doc.from_docs([self.inner(text[a:b]) for a, b in zip(bounds, bounds[1:])], ensure_whitespace=False)
+        pieces = [self.inner(text[a:b]) for a, b in itertools.pairwise(bounds)]
+        return Doc.from_docs(pieces, ensure_whitespace=False)
 
     def __getattr__(self, name: str) -> Any:  # rules, vocab, to_bytes ...: the wrapped tokenizer's
         return getattr(self.inner, name)

@@ -118,7 +118,7 @@ class Suggester:
     def _add_phrases(self, matcher: PhraseMatcher, code_id: str, phrases: list[str]) -> None:
         if not phrases:
             return
-        for phrase, doc in zip(phrases, self.nlp.pipe(phrases)):
+        for phrase, doc in zip(phrases, self.nlp.pipe(phrases), strict=True):
             matcher.add(f"{code_id}{_SEP}lemma:{phrase}", [doc])
 
     def _raw(self, doc: Doc, phrase: PhraseMatcher, token: Matcher) -> Iterable[tuple[str, str, int, int]]:

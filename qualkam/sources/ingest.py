@@ -284,7 +284,8 @@ def _prepare_one(
     warnings = list(raw.warnings) + [warning.removeprefix(f"{path}: ") for warning in meta.warnings]
     if meta.type and meta.type not in codebook.source_types:
         warnings.append(
-            f"source type {meta.type!r} is not one of the codebook's ({', '.join(codebook.source_types)}); add it to source_types"
+            f"source type {meta.type!r} is not one of the codebook's ({', '.join(codebook.source_types)}); "
+            "add it to source_types"
         )
     phase, phase_problem = codebook.resolve_phase(meta.phase, meta.date, meta.attributes)
     if phase_problem:

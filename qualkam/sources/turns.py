@@ -7,6 +7,7 @@ Markdown and Word alike.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -227,6 +228,6 @@ def find_turns(text: str, known: Callable[[str], bool] | None = None) -> list[Tu
 
 def end_at_next_start(turns: list[Turn]) -> None:
     """A turn whose source gives only start times ends where the next turn, if timed, begins."""
-    for turn, after in zip(turns, turns[1:]):
+    for turn, after in itertools.pairwise(turns):
         if turn.time_start and turn.time_end is None and after.time_start:
             turn.time_end = after.time_start

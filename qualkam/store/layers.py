@@ -83,10 +83,11 @@ class Layer:
 
     def sql(self, alias: str = "c") -> tuple[str, tuple[Any, ...]]:
         """The SQL condition on the ``codings`` table (as ``alias``) and its parameters."""
+        params: tuple[Any, ...] = ()
         if self.name == "coder":
             condition, params = f"{_ACCEPTED} AND c.coder = ?", (self.coder,)
         else:
-            condition, params = _SQL[self.name], ()
+            condition = _SQL[self.name]
         if alias != "c":
             condition = re.sub(r"\bc\.", f"{alias}.", condition)
         return condition, params
