@@ -81,7 +81,9 @@ def test_merge_collapses_one_coders_pair_with_accepted_winning(coded: Project) -
 
 def test_unmapped_codes_in_use_stop_the_migration_and_change_nothing(coded: Project) -> None:
     before = _people(coded), coded.counts()
-    with pytest.raises(QualkamError, match=r"'soft_control' has 3 coding\(s\) by people.*--rename soft_control=NEW"):
+    with pytest.raises(
+        QualkamError, match=r"'soft_control' has 3 coding\(s\) by people.*a rename \(soft_control=NEW\)"
+    ):
         migrate_codebook(coded, parse_codebook(RENAMED, "v2.yaml"), Migration(), "lead")
     with pytest.raises(QualkamError, match="'ghost' is not a code of this project"):
         migrate_codebook(

@@ -10,9 +10,10 @@ from typer.testing import CliRunner
 
 from qualkam.cli import app
 from qualkam.coding.blind import clone_for, merge_from
-from qualkam.coding.decisions import add_memo, decide
+from qualkam.coding.decisions import decide
 from qualkam.coding.run import code_folder
 from qualkam.errors import QualkamError
+from qualkam.store.memos import add_memo
 from qualkam.store.project import Project
 
 from .conftest import INTERVIEW, write
@@ -144,4 +145,5 @@ def test_clone_and_merge_from_the_command_line(master: Path, runner: CliRunner) 
     merged = runner.invoke(app, ["project", "merge", str(copy), "--coder", "ana", "--project", str(master)])
     assert merged.exit_code == 0 and "1 new coding(s)" in merged.output and "coders: ana" in merged.output
     nobody = runner.invoke(app, ["project", "merge", str(copy), "--coder", "zed", "--project", str(master)])
-    assert nobody.exit_code == 2 and "unknown coder 'zed' in --coder (the coders of" in nobody.output
+    assert nobody.exit_code == 2 and f"unknown coder of {copy} 'zed' in " in nobody.output.replace("\n", "")
+    assert "choose from: ana" in nobody.output

@@ -9,7 +9,8 @@ import pytest
 
 from qualkam.coding.run import code_folder
 from qualkam.coding.segment import Unit
-from qualkam.store.project import Project, now
+from qualkam.store.audit import now
+from qualkam.store.project import Project
 
 from .conftest import INTERVIEW, write
 
@@ -100,7 +101,7 @@ def test_a_failed_write_leaves_the_store_as_it_was(
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(Project, "_reanchor", boom)
+    monkeypatch.setattr("qualkam.store.sources._reanchor", boom)
     # Issue 11: the failure is that file's problem, reported with its type; the run goes on.
     report = code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
     assert [p.path.endswith("int.md") and "RuntimeError: disk full" in p.reason for p in report.skipped] == [True]

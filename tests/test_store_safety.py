@@ -84,7 +84,7 @@ def test_a_full_disk_is_exit_2_with_what_to_do(
         )
 
     if failure in ("sqlite", "malformed"):
-        monkeypatch.setattr(Project, "store_source", full)
+        monkeypatch.setattr(coding, "store_source", full)
     else:
         monkeypatch.setattr(coding, "write_outputs", full)
     result = _code(runner, tmp_path, tmp_path / "p.db")

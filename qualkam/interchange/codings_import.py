@@ -31,7 +31,8 @@ from qualkam.errors import InputError, QualkamError
 from qualkam.interchange.sheets import SHEET_COLUMNS, SHEET_NAME, comparable
 from qualkam.render.cells import restore
 from qualkam.sources.textio import DecodeError, decode
-from qualkam.store.project import Project, now, record_audit
+from qualkam.store.audit import now, record_audit
+from qualkam.store.project import Project
 
 LONG_COLUMNS = ("source", "start", "end", "code")
 LONG_OPTIONAL = ("coder", "memo")
@@ -448,9 +449,10 @@ def _plan_long(
 
 
 # -- applying -----------------------------------------------------------------------------
-def _add_segment_memo(conn: Any, memo: _SegmentMemo, via: str) -> bool:
+def _add_segment_memo(project: Project, memo: _SegmentMemo, via: str) -> bool:
     """A memo on a segment, once: the same words from the same coder are not added again."""
     target = str(memo.segment_id)
+    conn = project.conn
     if conn.execute(
         "SELECT 1 FROM memos WHERE target_type = 'segment' AND target_id = ? AND coder = ? AND text = ?",
         (target, memo.coder, memo.text),
@@ -464,7 +466,7 @@ def _add_segment_memo(conn: Any, memo: _SegmentMemo, via: str) -> bool:
             (target, memo.coder, memo.text, stamp, stamp),
         ).lastrowid
     )
-    record_audit(conn, memo.coder, "memo", "segment", target, None, {"memo": memo_id, "text": memo.text}, via)
+    record_audit(project, memo.coder, "memo", "segment", target, None, {"memo": memo_id, "text": memo.text}, via)
     return True
 
 
@@ -490,11 +492,11 @@ def import_codings(project: Project, path: str | Path, coder: str | None = None)
         raise ImportRowsError(path, problems)
     report = ImportReport(path=path, kind=kind, rows=len(body))
     via = f"import {path.name}"
-    with project.transaction() as conn:
+    with project.transaction():
         for decision in decisions:
             try:
                 outcome = apply_decision(
-                    conn,
+                    project,
                     decision.coder,
                     decision.segment_id,
                     decision.code_id,
@@ -513,7 +515,7 @@ def import_codings(project: Project, path: str | Path, coder: str | None = None)
             else:
                 report.unchanged += 1
         for memo in memos:
-            report.memos += _add_segment_memo(conn, memo, via)
+            report.memos += _add_segment_memo(project, memo, via)
         if problems:  # rolls the whole transaction back
             raise ImportRowsError(path, list(dict.fromkeys(problems)))
     report.coders = [coder.strip()] if kind == "sheet" and coder else sorted({d.coder for d in decisions})
