@@ -50,7 +50,8 @@ def _people(db: Path) -> list[tuple]:
             tuple(r)
             for r in project.query(
                 "SELECT src.id, s.position, c.code_id, c.coder, c.status, c.origin, c.created_at FROM codings c "
-                "JOIN segments s ON s.id = c.segment_id JOIN sources src ON src.id = s.source_id WHERE c.coder IS NOT NULL"
+                "JOIN segments s ON s.id = c.segment_id JOIN sources src ON src.id = s.source_id "
+                "WHERE c.coder IS NOT NULL"
             )
         )
 

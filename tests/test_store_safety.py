@@ -103,7 +103,8 @@ def _memo_texts(project: Project) -> list[str]:
 def _write_memo(project: Project, text: str) -> None:
     with project.transaction() as conn:
         conn.execute(
-            "INSERT INTO memos (target_type, coder, text, created_at, updated_at) VALUES ('project', 'ana', ?, 'x', 'x')",
+            "INSERT INTO memos (target_type, coder, text, created_at, updated_at) "
+            "VALUES ('project', 'ana', ?, 'x', 'x')",
             (text,),
         )
 

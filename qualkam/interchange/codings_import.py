@@ -33,6 +33,7 @@ from qualkam.render.cells import restore
 from qualkam.sources.textio import DecodeError, decode
 from qualkam.store.audit import now, record_audit
 from qualkam.store.project import Project
+from qualkam.store.schema import row_id
 
 LONG_COLUMNS = ("source", "start", "end", "code")
 LONG_OPTIONAL = ("coder", "memo")
@@ -459,12 +460,12 @@ def _add_segment_memo(project: Project, memo: _SegmentMemo, via: str) -> bool:
     ).fetchone():
         return False
     stamp = now()
-    memo_id = int(
+    memo_id = row_id(
         conn.execute(
             "INSERT INTO memos (target_type, target_id, coder, text, created_at, updated_at) "
             "VALUES ('segment', ?, ?, ?, ?, ?)",
             (target, memo.coder, memo.text, stamp, stamp),
-        ).lastrowid
+        )
     )
     record_audit(project, memo.coder, "memo", "segment", target, None, {"memo": memo_id, "text": memo.text}, via)
     return True

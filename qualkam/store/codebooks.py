@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from qualkam.store.audit import now, record_audit
+from qualkam.store.schema import row_id
 
 if TYPE_CHECKING:
     from qualkam.coding.codebook import Codebook
@@ -31,11 +32,11 @@ def save_codebook(project: Project, codebook: Codebook, actor: str = "qualkam") 
             if current == ours == len(codebook.codes):
                 return codebook_id  # already the current codebook: nothing to write
         else:
-            codebook_id = int(
+            codebook_id = row_id(
                 conn.execute(
                     "INSERT INTO codebooks (hash, name, version, path, yaml, loaded_at) VALUES (?, ?, ?, ?, ?, ?)",
                     (codebook.hash, codebook.name, codebook.version, codebook.path, codebook.text, now()),
-                ).lastrowid
+                )
             )
             record_audit(
                 project,

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from qualkam.errors import QualkamError
 from qualkam.store.audit import now, record_audit, where
+from qualkam.store.schema import row_id
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,12 +35,12 @@ def add_memo(project: Project, coder: str, target_type: str, target_id: str | No
         else:
             target_id = None
         stamp = now()
-        memo_id = int(
+        memo_id = row_id(
             conn.execute(
                 "INSERT INTO memos (target_type, target_id, coder, text, created_at, updated_at) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 (target_type, target_id, coder, text.strip(), stamp, stamp),
-            ).lastrowid
+            )
         )
         record_audit(project, coder, "memo", target_type, target_id, None, {"memo": memo_id, "text": text.strip()})
     return memo_id

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from qualkam.errors import QualkamError, StoreError
 from qualkam.store.audit import now, record_audit
+from qualkam.store.schema import row_id
 
 if TYPE_CHECKING:
     from qualkam.store.project import Project
@@ -88,13 +89,13 @@ def write_decision(
             record_audit(project, actor or coder, action, "coding", str(before["id"]), before, after, via)
             return Outcome("updated", before["id"], status)
         origin = machine["origin"] if machine is not None and action != "add" else "human"
-        coding_id = int(
+        coding_id = row_id(
             conn.execute(
                 """INSERT INTO codings (segment_id, source_id, start, "end", text, code_id, coder, origin, status,
                    score, evidence, memo, created_at, updated_at)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, '[]', ?, ?, ?)""",
                 (segment_id, seg["source_id"], start, end, text, code_id, coder, origin, status, memo, stamp, stamp),
-            ).lastrowid
+            )
         )
         after = coding_row(project, coding_id)
         record_audit(project, actor or coder, action, "coding", str(coding_id), None, after, via)

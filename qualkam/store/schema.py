@@ -6,6 +6,8 @@ Each migration runs inside one transaction with the line that records it in the
 
 from __future__ import annotations
 
+import sqlite3
+
 SCHEMA_VERSION = 1
 
 # Named migrations, applied in order inside one transaction each and recorded in `migrations`.
@@ -177,3 +179,10 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
 ]
+
+
+def row_id(cursor: sqlite3.Cursor) -> int:
+    """The id SQLite gave the row an INSERT just wrote."""
+    if cursor.lastrowid is None:
+        raise RuntimeError("the INSERT wrote no row")  # a bug: every caller inserts one row
+    return int(cursor.lastrowid)

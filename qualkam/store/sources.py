@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from qualkam.store.audit import now
+from qualkam.store.schema import row_id
 
 if TYPE_CHECKING:
     from qualkam.coding.segment import Segment
@@ -182,12 +183,12 @@ def _store_source(
                 fields + (seg_id,),
             )
         else:
-            seg_id = int(
+            seg_id = row_id(
                 conn.execute(
                     """INSERT INTO segments (source_id, position, speaker, role, speaker_unit, time_start, time_end,
                    lemmas, start, "end", text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                     (record.id,) + fields + (seg.start, seg.end, seg.text),
-                ).lastrowid
+                )
             )
         kept.add(seg_id)
         new_ids.append(seg_id)
