@@ -23,7 +23,6 @@ from qualkam.interchange.codings_import import segments_for_span
 from qualkam.store.audit import record_audit
 from qualkam.store.memos import copy_memo
 from qualkam.store.people import (
-    code_ids,
     copy_project,
     keep_only,
     person_status,
@@ -33,6 +32,7 @@ from qualkam.store.people import (
     source_ids_by_hash,
 )
 from qualkam.store.project import Project
+from qualkam.store.reads import code_tree
 
 
 @dataclass
@@ -108,7 +108,7 @@ def merge_from(
     with project.transaction():
         by_hash = source_ids_by_hash(project)
         master_ids = set(by_hash.values())
-        unknown_codes = sorted({r["code_id"] for r in rows} - code_ids(project))
+        unknown_codes = sorted({r["code_id"] for r in rows} - set(code_tree(project)))
         if unknown_codes:
             raise QualkamError(
                 f"{other_path} uses codes this project does not have: {', '.join(unknown_codes)}; "

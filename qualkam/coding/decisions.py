@@ -13,10 +13,11 @@ from enum import Enum
 
 from qualkam.choices import unknown
 from qualkam.errors import QualkamError
-from qualkam.store.codebooks import code_known, current_code_ids
+from qualkam.store.codebooks import code_known
 from qualkam.store.layers import CONSENSUS
 from qualkam.store.people import Outcome, write_decision
 from qualkam.store.project import Project
+from qualkam.store.reads import code_tree
 
 __all__ = ["Action", "Outcome", "apply_decision", "check_code", "decide"]
 
@@ -32,8 +33,8 @@ class Action(str, Enum):
 
 def check_code(project: Project, code_id: str) -> None:
     """Raise a clear error for a code the project does not know."""
-    if not code_known(project, code_id):
-        raise unknown("code", code_id, current_code_ids(project))
+    if not code_known(project, code_id):  # one indexed look-up: imports check every row
+        raise unknown("code", code_id, [c for c, node in code_tree(project).items() if not node.retired])
 
 
 def check_coder(coder: str | None) -> str:

@@ -23,8 +23,8 @@ from qualkam.coding.codebook import Codebook
 from qualkam.errors import QualkamError
 from qualkam.store.audit import record_audit
 from qualkam.store.codebooks import move_codings, people_codings_by_code, save_codebook
-from qualkam.store.people import code_ids
 from qualkam.store.project import Project
+from qualkam.store.reads import code_tree
 
 
 @dataclass
@@ -71,7 +71,7 @@ class MigrationReport:
 def migrate_codebook(project: Project, codebook: Codebook, migration: Migration, actor: str) -> MigrationReport:
     """Apply the mappings and make ``codebook`` current, in one transaction."""
     with project.transaction():
-        known = code_ids(project)
+        known = set(code_tree(project))
         problems = []
         for old, new in migration.renames.items():
             if old not in known:

@@ -171,11 +171,6 @@ def code_known(project: Project, code_id: str) -> bool:
     return project.conn.execute("SELECT 1 FROM codes WHERE id = ?", (code_id,)).fetchone() is not None
 
 
-def current_code_ids(project: Project) -> list[str]:
-    """The current (not retired) codes, in codebook order."""
-    return [r[0] for r in project.conn.execute("SELECT id FROM codes WHERE retired_at IS NULL ORDER BY position")]
-
-
 @dataclass
 class Moved:
     """What moving one code's codings to another did."""

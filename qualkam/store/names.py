@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from qualkam.store.reads import coders
+
 if TYPE_CHECKING:
     from qualkam.store.project import Project
 
 _KNOWN_SQL = {
-    "coder": "SELECT coder FROM codings WHERE coder IS NOT NULL GROUP BY coder ORDER BY MIN(id)",
     "code": "SELECT id FROM codes ORDER BY position",
     "source": "SELECT id FROM sources ORDER BY id",
     "phase": "SELECT id FROM (SELECT id, position FROM phases UNION ALL "
@@ -21,11 +22,14 @@ _KNOWN_SQL = {
     "actor": "SELECT actor FROM audit GROUP BY actor ORDER BY MIN(id)",
     "memo writer": "SELECT coder FROM memos GROUP BY coder ORDER BY MIN(id)",
 }
-KINDS = tuple(_KNOWN_SQL)
+KINDS = ("coder", *_KNOWN_SQL)
 
 
 def known_names(project: Project, kind: str) -> list[str]:
-    """Every coder, code, source, phase, speaker, role, source type, actor or memo writer of the project."""
+    """Every coder, code, source, phase, speaker, role, source type, actor or memo writer of the
+    project (coders: ``reads.coders``, in the order they first coded)."""
+    if kind == "coder":
+        return coders(project)
     return [str(row[0]) for row in project.conn.execute(_KNOWN_SQL[kind])]
 
 

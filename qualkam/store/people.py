@@ -121,11 +121,6 @@ def source_ids_by_hash(project: Project) -> dict[str, str]:
     return {r["content_hash"]: r["id"] for r in project.conn.execute("SELECT id, content_hash FROM sources")}
 
 
-def code_ids(project: Project) -> set[str]:
-    """Every code the project has, current or retired."""
-    return {r[0] for r in project.conn.execute("SELECT id FROM codes")}
-
-
 def segment_spans(project: Project, source_id: str) -> list[tuple[int, int, int]]:
     """(segment id, start, end) of a source's segments, in order."""
     return [
