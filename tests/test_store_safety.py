@@ -181,3 +181,19 @@ def test_store_errors_name_the_project_argument_not_a_flag(tmp_path: Path) -> No
             Project.open(path)
         assert caught.value.argument == "project" and "--" not in str(caught.value)
         assert "--project" in caught.value.worded("--project")
+
+
+def test_opening_the_store_imports_no_heavy_library() -> None:
+    """The store starts light (issue 12, point 7): spaCy, pandas, scikit-learn and matplotlib
+    load only when a command needs them (pandas inside the reads that return a DataFrame)."""
+    import subprocess
+    import sys
+
+    modules = ", ".join(
+        f"qualkam.store.{name}"
+        for name in ("project", "schema", "sources", "codebooks", "people", "memos", "names", "audit", "reads")
+    )
+    heavy = ("spacy", "pandas", "sklearn", "matplotlib")
+    code = f"import sys, {modules}; print(' '.join(m for m in {heavy!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == ""
