@@ -146,10 +146,10 @@ def main(argv: list[str] | None = None) -> int:
         with Project.open(db, create=True) as project:
             code_folder(root / "coded", book, project, out_dir=None)
             ids = {(r[0], r[1]): r[2] for r in project.query("SELECT source_id, position, id FROM segments")}
-            with project.transaction() as conn:  # one person codes every turn (bulk, one transaction)
+            with project.transaction():  # one person codes every turn (bulk, one transaction)
                 for key, codes in truth.items():
                     for c in codes:  # turns left uncoded are negatives: the person saw their source
-                        apply_decision(conn, "bench", ids[key], f"code{c:02d}", Action.add, via="bench")
+                        apply_decision(project, "bench", ids[key], f"code{c:02d}", Action.add, via="bench")
             options = {"epochs": args.epochs} if args.epochs else {}
             train_time, result = timed(
                 lambda: train(project, layer="coder:bench", min_examples=5, folds=args.folds, seed=args.seed, **options)

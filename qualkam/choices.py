@@ -103,8 +103,8 @@ def parse_date(value: str, option: str = "--since") -> str:
 
 def check_known(project: Any, kind: str, values: Iterable[str] | None, option: str | None = None) -> list[str]:
     """Values of an option naming a project's coders, codes, sources, phases, speakers ...:
-    each must be one the project has (``qualkam.store.project.known_names``)."""
-    from qualkam.store.project import known_names
+    each must be one the project has (``qualkam.store.names.known_names``)."""
+    from qualkam.store.names import known_names
 
     values = [v for v in (values or []) if v is not None]
     if not values:

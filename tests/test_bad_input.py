@@ -204,16 +204,17 @@ def test_an_unforeseen_error_while_segmenting_is_that_files_problem(
 def test_an_unforeseen_error_while_storing_is_rolled_back_and_reported(
     runner: CliRunner, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import qualkam.coding.run as coding
     from qualkam.store.project import Project
 
-    real = Project.store_source
+    real = coding.store_source
 
-    def flaky(self, record, *args, **kwargs):
+    def flaky(project, record, *args, **kwargs):
         if record.path.endswith("a_good.md"):
             raise ValueError("cannot store")
-        return real(self, record, *args, **kwargs)
+        return real(project, record, *args, **kwargs)
 
-    monkeypatch.setattr(Project, "store_source", flaky)
+    monkeypatch.setattr(coding, "store_source", flaky)
     result = _code(runner, corpus, tmp_path)
     assert result.exit_code == 1, result.output
     (line,) = [line for line in result.output.splitlines() if "a_good.md" in line]

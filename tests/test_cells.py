@@ -17,9 +17,10 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
-from qualkam.coding.decisions import add_memo, decide
+from qualkam.coding.decisions import decide
 from qualkam.coding.run import code_folder
 from qualkam.render.cells import TRIGGERS, csv_lines, frame_csv, neutralise, restore
+from qualkam.store.memos import add_memo
 from qualkam.store.project import Project
 
 from .conftest import INTERVIEW, OTHER, run_cli, write

@@ -2,7 +2,9 @@
 
 These start `python -m qualkam` as separate processes, as two researchers (or a researcher
 and a script) would, and check the store afterwards: no decision lost or duplicated, every
-coding with its audit line, and an import either whole or absent.
+coding with its audit line, and an import either whole or absent. An import is killed only
+once it says it is inside its transaction (after its first, middle or last decision), so the
+kill is known to land mid-write rather than during start-up.
 """
 
 from __future__ import annotations
@@ -123,16 +125,73 @@ def test_killing_a_review_keeps_every_saved_decision(db: Path) -> None:
     assert again.returncode == 0 and "resuming at item" in err
 
 
-@pytest.mark.parametrize("delay", [0.5, 1.2, 2.0])
-def test_killing_an_import_leaves_all_or_nothing(db: Path, tmp_path: Path, delay: float) -> None:
+# A child that runs the CLI like `python -m qualkam`, but stops for good right after its Nth
+# decision is written: inside the import's one transaction, which it reports in a marker file
+# (whether SQLite has a transaction open, and how deeply transactions are nested there).
+STOPPING_IMPORT = """
+import os, sys, time
+from qualkam.coding import decisions
+
+real, calls = decisions.write_decision, 0
+
+def counted(project, *args, **kwargs):
+    global calls
+    outcome = real(project, *args, **kwargs)
+    calls += 1
+    if calls == int(os.environ["STOP_AT"]):
+        marker = os.environ["MARKER"]
+        with open(marker + ".tmp", "w") as handle:
+            handle.write(f"{int(project.conn.in_transaction)} {project._depth}")
+        os.replace(marker + ".tmp", marker)
+        time.sleep(600)  # killed here, mid-transaction
+    return outcome
+
+decisions.write_decision = counted
+from qualkam.cli import main
+sys.argv = ["qualkam", *sys.argv[1:]]
+main()
+"""
+
+
+@pytest.mark.parametrize("point", ["first", "middle", "last"])
+def test_killing_an_import_inside_its_transaction_leaves_nothing_of_it(db: Path, tmp_path: Path, point: str) -> None:
     expected = _spans_csv(db, tmp_path / "big.csv", ["knowledge_sharing", "sfa_crm", "customer_kpis", "vision_formal"])
-    job = _qualkam("import", "codings", str(tmp_path / "big.csv"), "--coder", "ben", "--project", str(db))
-    time.sleep(delay)
+    stop_at = {"first": 1, "middle": expected // 2, "last": expected}[point]
+    script, marker = tmp_path / "stopping_import.py", tmp_path / "inside"
+    script.write_text(STOPPING_IMPORT, encoding="utf-8")
+    job = subprocess.Popen(
+        [sys.executable, str(script), "import", "codings", str(tmp_path / "big.csv"), "--coder", "ben"]
+        + ["--project", str(db)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+            "STOP_AT": str(stop_at),
+            "MARKER": str(marker),
+        },
+    )
+    deadline = time.monotonic() + 120
+    while not marker.exists() and job.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if not marker.exists() or job.poll() is not None:
+        job.kill()
+        pytest.fail(f"the import never stopped at decision {stop_at}: {job.communicate(timeout=30)[1][-500:]}")
+    in_transaction, depth = map(int, marker.read_text().split())
+    assert in_transaction == 1 and depth >= 2, "the decision is a step (savepoint) of the import's transaction"
+    with sqlite3.connect(db, timeout=30) as reader:  # what another process sees meanwhile: nothing yet
+        assert reader.execute("SELECT COUNT(*) FROM codings WHERE coder = 'ben'").fetchone()[0] == 0
+    reader.close()
     job.send_signal(signal.SIGKILL)
-    job.wait(timeout=30)
+    job.communicate(timeout=30)
+    assert job.returncode == -signal.SIGKILL, "killed mid-transaction, not finished"
     conn = _check_store(db)
-    ben = conn.execute("SELECT COUNT(*) FROM codings WHERE coder = 'ben'").fetchone()[0]
-    assert ben in (0, expected), "an import is one transaction"
+    assert conn.execute("SELECT COUNT(*) FROM codings WHERE coder = 'ben'").fetchone()[0] == 0, (
+        f"killed after {stop_at} of {expected} decisions: an import is one transaction, so none of them is kept"
+    )
+    assert conn.execute("SELECT COUNT(*) FROM audit WHERE actor = 'ben'").fetchone()[0] == 0
     conn.close()
     rerun = _qualkam("import", "codings", str(tmp_path / "big.csv"), "--coder", "ben", "--project", str(db))
     _, err = rerun.communicate(timeout=120)

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from qualkam.coding.decisions import add_memo, decide
+from qualkam.coding.decisions import decide
 from qualkam.coding.run import code_folder
 from qualkam.errors import QualkamError
+from qualkam.store.memos import add_memo
 from qualkam.store.project import Project
 
 from .conftest import INTERVIEW, write

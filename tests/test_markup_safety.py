@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from qualkam.coding.decisions import add_memo, decide
+from qualkam.coding.decisions import decide
 from qualkam.coding.run import code_folder
+from qualkam.store.memos import add_memo
 from qualkam.store.project import Project
 
 from .conftest import run_cli, write

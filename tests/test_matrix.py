@@ -9,7 +9,8 @@ import pytest
 from qualkam.analysis.matrix import build_matrix
 from qualkam.coding.run import code_folder
 from qualkam.errors import QualkamError
-from qualkam.store.project import Project, now
+from qualkam.store.audit import now
+from qualkam.store.project import Project
 
 from .conftest import INTERVIEW, write
 

@@ -26,7 +26,8 @@ MERGED = (
         "      - id: any_control\n        label: Any control\n",
     )
     .split("      - id: hard_control")[0]
-    + "      - id: any_control\n        label: Any control\n        patterns:\n          lemmas: [sales target, trust each other]\n"
+    + "      - id: any_control\n        label: Any control\n        patterns:\n"
+    + "          lemmas: [sales target, trust each other]\n"
 )
 
 
@@ -81,7 +82,9 @@ def test_merge_collapses_one_coders_pair_with_accepted_winning(coded: Project) -
 
 def test_unmapped_codes_in_use_stop_the_migration_and_change_nothing(coded: Project) -> None:
     before = _people(coded), coded.counts()
-    with pytest.raises(QualkamError, match=r"'soft_control' has 3 coding\(s\) by people.*--rename soft_control=NEW"):
+    with pytest.raises(
+        QualkamError, match=r"'soft_control' has 3 coding\(s\) by people.*a rename \(soft_control=NEW\)"
+    ):
         migrate_codebook(coded, parse_codebook(RENAMED, "v2.yaml"), Migration(), "lead")
     with pytest.raises(QualkamError, match="'ghost' is not a code of this project"):
         migrate_codebook(
@@ -94,7 +97,8 @@ def test_unmapped_codes_in_use_stop_the_migration_and_change_nothing(coded: Proj
 def test_split_keeps_codings_for_recoding_via_cli(coded: Project, tmp_path: Path) -> None:
     split = SMALL_CODEBOOK.replace('version: "1"', 'version: "4"').replace(
         "      - id: soft_control\n        label: Soft control\n",
-        "      - id: trust\n        label: Trust\n      - id: norms\n        label: Norms\n      - id: soft_x\n        label: X\n",
+        "      - id: trust\n        label: Trust\n      - id: norms\n        label: Norms\n"
+        "      - id: soft_x\n        label: X\n",
     )
     path = write(tmp_path / "v4.yaml", split)
     result = CliRunner().invoke(

@@ -19,6 +19,7 @@ from qualkam.coding.decisions import decide
 from qualkam.coding.run import CodebookChangeError, code_folder
 from qualkam.errors import CodebookError
 from qualkam.render.report import build_report
+from qualkam.store.codebooks import people_codings_by_code
 from qualkam.store.project import Project
 
 from .conftest import run_cli, write
@@ -153,7 +154,7 @@ def test_a_different_codebook_is_refused_once_people_have_coded(runner, ward, tm
     assert "replacing the project's codebook Ward climate 0.3" in " ".join(accepted.stderr.split())
     with Project.open(db) as project:
         assert project.codebook().name == "KAM framework"  # type: ignore[union-attr]
-        assert project.human_codings_by_code() == {"support": 1, "workload": 1}, "people's codings are kept"
+        assert people_codings_by_code(project) == {"support": 1, "workload": 1}, "people's codings are kept"
         assert [r[0] for r in project.query("SELECT id FROM phases ORDER BY position")][0] == "pre_kam"
         assert "before" not in {r[0] for r in project.query("SELECT id FROM phases")}
 

@@ -10,9 +10,10 @@ from typer.testing import CliRunner
 
 from qualkam.cli import app
 from qualkam.coding.blind import clone_for, merge_from
-from qualkam.coding.decisions import add_memo, decide
+from qualkam.coding.decisions import decide
 from qualkam.coding.run import code_folder
 from qualkam.errors import QualkamError
+from qualkam.store.memos import add_memo
 from qualkam.store.project import Project
 
 from .conftest import INTERVIEW, write
@@ -49,7 +50,8 @@ def _people(db: Path) -> list[tuple]:
             tuple(r)
             for r in project.query(
                 "SELECT src.id, s.position, c.code_id, c.coder, c.status, c.origin, c.created_at FROM codings c "
-                "JOIN segments s ON s.id = c.segment_id JOIN sources src ON src.id = s.source_id WHERE c.coder IS NOT NULL"
+                "JOIN segments s ON s.id = c.segment_id JOIN sources src ON src.id = s.source_id "
+                "WHERE c.coder IS NOT NULL"
             )
         )
 
@@ -144,4 +146,5 @@ def test_clone_and_merge_from_the_command_line(master: Path, runner: CliRunner) 
     merged = runner.invoke(app, ["project", "merge", str(copy), "--coder", "ana", "--project", str(master)])
     assert merged.exit_code == 0 and "1 new coding(s)" in merged.output and "coders: ana" in merged.output
     nobody = runner.invoke(app, ["project", "merge", str(copy), "--coder", "zed", "--project", str(master)])
-    assert nobody.exit_code == 2 and "unknown coder 'zed' in --coder (the coders of" in nobody.output
+    assert nobody.exit_code == 2 and f"unknown coder of {copy} 'zed' in " in nobody.output.replace("\n", "")
+    assert "choose from: ana" in nobody.output

@@ -15,13 +15,14 @@ from lxml import etree
 
 from qualkam.cli import app
 from qualkam.coding.codebook import load_codebook
-from qualkam.coding.decisions import Action, add_memo, apply_decision, decide
+from qualkam.coding.decisions import Action, apply_decision, decide
 from qualkam.coding.run import code_folder
 from qualkam.errors import QualkamError
 from qualkam.interchange.refi import writer as refi_export
 from qualkam.interchange.refi.guids import remember
 from qualkam.interchange.refi.positions import utf16_offsets
 from qualkam.interchange.refi.writer import code_description, export_qdc, export_qdpx, xml_datetime
+from qualkam.store.memos import add_memo
 from qualkam.store.project import Project
 
 from .conftest import ROOT, SHARED, needs_shared, write
@@ -322,7 +323,7 @@ def test_utf16_positions_give_back_the_coded_words(tmp_path: Path, small_codeboo
             for word, coder in zip(words, ["ana", "ana", "cy"]):
                 seg = conn.execute("SELECT id, start, text FROM segments WHERE instr(text, ?) > 0", (word,)).fetchone()
                 start = seg["start"] + seg["text"].index(word)
-                apply_decision(conn, coder, seg["id"], "hard_control", Action.add, span=(start, start + len(word)))
+                apply_decision(project, coder, seg["id"], "hard_control", Action.add, span=(start, start + len(word)))
         whole = project.query("SELECT id, text FROM segments WHERE speaker = 'Zoë'")[0]
         decide(project, "ben", whole["id"], "soft_control", "add")
         export_qdpx(project, tmp_path / "emoji.qdpx")

@@ -24,11 +24,12 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from qualkam.coding.decisions import add_memo, decide
+from qualkam.coding.decisions import decide
 from qualkam.coding.run import code_folder
 from qualkam.interchange.refi.positions import READINGS, utf16_offsets
 from qualkam.interchange.refi.reader import import_qdpx, read_positions
 from qualkam.interchange.refi.writer import export_qdpx
+from qualkam.store.memos import add_memo
 from qualkam.store.project import Project
 
 from .conftest import SHARED, needs_shared, run_cli, write

@@ -21,10 +21,11 @@ from typer.testing import CliRunner
 
 from qualkam.cli import app
 from qualkam.coding.codebook import load_codebook
-from qualkam.coding.decisions import Action, add_memo, apply_decision, decide
+from qualkam.coding.decisions import Action, apply_decision, decide
 from qualkam.coding.run import code_folder
 from qualkam.interchange.refi.reader import import_qdc, import_qdpx
 from qualkam.interchange.refi.writer import export_qdc, export_qdpx
+from qualkam.store.memos import add_memo
 from qualkam.store.project import Project
 
 from .conftest import ROOT
@@ -48,10 +49,10 @@ def trip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
             if i % 2:
                 decide(project, "ben", segment, code, "accept")
         long = project.query('SELECT id, start FROM segments WHERE "end" - start > 80 ORDER BY id DESC LIMIT 1')[0]
-        with project.transaction() as conn:
-            apply_decision(conn, "consensus", suggested[1][0], suggested[1][1], Action.accept, actor="carol")
+        with project.transaction():
+            apply_decision(project, "consensus", suggested[1][0], suggested[1][1], Action.accept, actor="carol")
             apply_decision(
-                conn, "ana", long["id"], suggested[0][1], Action.add, span=(long["start"] + 4, long["start"] + 60)
+                project, "ana", long["id"], suggested[0][1], Action.add, span=(long["start"] + 4, long["start"] + 60)
             )
         add_memo(project, "ana", "project", None, "Overall: the poles shift after the programme.")
         add_memo(project, "ana", "code", suggested[0][1], "Watch this code in the Japanese case.")

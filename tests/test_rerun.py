@@ -9,7 +9,8 @@ import pytest
 
 from qualkam.coding.run import code_folder
 from qualkam.coding.segment import Unit
-from qualkam.store.project import Project, now
+from qualkam.store.audit import now
+from qualkam.store.project import Project
 
 from .conftest import INTERVIEW, write
 
@@ -63,7 +64,8 @@ def test_changed_source_keeps_human_codings_and_refreshes_suggestions(
     report = code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
     assert report.coded == 1
     row = project.query(
-        "SELECT c.segment_id, c.text, s.text AS seg FROM codings c JOIN segments s ON s.id = c.segment_id WHERE c.id = ?",
+        "SELECT c.segment_id, c.text, s.text AS seg FROM codings c JOIN segments s ON s.id = c.segment_id "
+        "WHERE c.id = ?",
         (coding,),
     )[0]
     assert "now we trust each other" in row["seg"], "the person's coding follows its words"
@@ -100,7 +102,7 @@ def test_a_failed_write_leaves_the_store_as_it_was(
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(Project, "_reanchor", boom)
+    monkeypatch.setattr("qualkam.store.sources._reanchor", boom)
     # Issue 11: the failure is that file's problem, reported with its type; the run goes on.
     report = code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
     assert [p.path.endswith("int.md") and "RuntimeError: disk full" in p.reason for p in report.skipped] == [True]
@@ -110,7 +112,8 @@ def test_a_failed_write_leaves_the_store_as_it_was(
 def test_machine_rows_cannot_pose_as_people(project: Project) -> None:
     with pytest.raises(sqlite3.IntegrityError):
         with project.transaction() as conn:
-            conn.execute("""INSERT INTO sources (id, path, format, content_hash, fingerprint, text, unit, added_at, updated_at)
+            conn.execute("""INSERT INTO sources (id, path, format, content_hash, fingerprint, text, unit,
+                            added_at, updated_at)
                             VALUES ('s', 's', 'text', 'h', 'f', 't', 'turn', 'x', 'x')""")
             conn.execute("""INSERT INTO codings (source_id, start, "end", text, code_id, coder, origin, status,
                             created_at, updated_at) VALUES ('s', 0, 1, 't', 'c', NULL, 'rule', 'accepted', 'x', 'x')""")

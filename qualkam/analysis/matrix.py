@@ -29,7 +29,8 @@ import pandas as pd
 from qualkam.choices import check_choice, check_known, unknown
 from qualkam.errors import QualkamError
 from qualkam.sources.turns import SHORTHAND
-from qualkam.store.project import Project, source_attribute_keys
+from qualkam.store.names import source_attribute_keys
+from qualkam.store.project import Project
 
 NONE = "(none)"
 SEGMENT_FIELDS = {"speaker", "role", "speaker_unit", "unit"}

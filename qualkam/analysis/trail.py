@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import json
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from qualkam.choices import check_choice, check_known, parse_date
 from qualkam.errors import QualkamError
-from qualkam.store.project import Project, known_names
+from qualkam.store.audit import audit_table
+from qualkam.store.memos import coding_memo_table, memo_table
+from qualkam.store.names import known_names
+from qualkam.store.project import Project
 
-
-def _where(conditions: dict[str, object]) -> tuple[str, list[object]]:
-    """``a = ? AND b >= ?`` from the conditions that were given (None: not filtered)."""
-    given = {clause: value for clause, value in conditions.items() if value}
-    return " AND ".join(["1 = 1", *given]), list(given.values())
-
+if TYPE_CHECKING:
+    import pandas as pd
 
 ENTITIES = ("coding", "codebook", "code", "source", "segment", "project", "memo", "model")
 
@@ -26,17 +24,12 @@ def audit_frame(
     """Every recorded change (who, when, what, before/after JSON), oldest first. ``since`` is
     an ISO date or time (checked strictly); ``actor`` and ``entity`` must be ones the trail has."""
     if actor:
-        actor = check_known(project, "actor", [actor], "--actor")[0]
+        actor = check_known(project, "actor", [actor], "actor")[0]
     if entity:
-        entity = check_choice("entity", entity, ENTITIES, "--entity")
+        entity = check_choice("entity", entity, ENTITIES, "entity")
     if since:
-        since = parse_date(since, "--since")
-    where, params = _where({"actor = ?": actor, "at >= ?": since, "entity = ?": entity})
-    return pd.read_sql_query(
-        f"SELECT id, at, actor, action, entity, entity_id, before, after, note FROM audit WHERE {where} ORDER BY id",
-        project.conn,
-        params=params,
-    )
+        since = parse_date(since, "--since")  # choices.parse_date names its option as given
+    return audit_table(project, actor, since, entity)
 
 
 def audit_summary(frame: pd.DataFrame) -> pd.DataFrame:
@@ -65,62 +58,38 @@ def audit_summary(frame: pd.DataFrame) -> pd.DataFrame:
     return summary
 
 
-def parse_target(text: str | None) -> tuple[str | None, str | None]:
-    """``code:ID``, ``source:ID``, ``segment:N`` or ``project`` -> (type, id)."""
+def parse_target(text: str | None, argument: str = "on") -> tuple[str | None, str | None]:
+    """``code:ID``, ``source:ID``, ``segment:N`` or ``project`` -> (type, id); anything else is
+    an error naming ``argument``."""
     if text is None:
         return None, None
     if text == "project":
         return "project", None
     kind, sep, ident = text.partition(":")
     if not sep or kind not in ("code", "source", "segment") or not ident:
-        raise QualkamError(f"--on {text!r}: write project, code:ID, source:ID or segment:N")
+        raise QualkamError(f"{{argument}} {text!r}: write project, code:ID, source:ID or segment:N", argument=argument)
     return kind, ident
 
 
-def memos_frame(project: Project, target: str | None = None, coder: str | None = None) -> pd.DataFrame:
-    """Memos with what they are about; segment memos carry the segment's source and text.
+def memos_frame(project: Project, on: str | None = None, coder: str | None = None) -> pd.DataFrame:
+    """Memos with what they are about (``on``: only those on the project, ``code:ID``,
+    ``source:ID`` or ``segment:N``); segment memos carry the segment's source and text.
 
     A memo written on a coding (a coded row of a sheet, ``review``'s memo on a decision) is
     listed too, with the id ``coding:N``, as being on that coding's segment and code.
     """
-    kind, ident = parse_target(target)
+    import pandas as pd
+
+    kind, ident = parse_target(on)
     if kind in ("code", "source") and ident is not None:
-        ident = check_known(project, kind, [ident], "--on")[0]
+        ident = check_known(project, kind, [ident], "on")[0]
     if coder:
         writers = [*known_names(project, "memo writer"), *known_names(project, "coder")]
-        coder = check_choice("memo writer", coder, list(dict.fromkeys(writers)), "--coder")
-    where, params = _where({"m.target_type = ?": kind, "m.target_id = ?": ident, "m.coder = ?": coder})
-    memos = pd.read_sql_query(
-        f"""SELECT CAST(m.id AS TEXT) AS id, m.created_at, m.coder, m.target_type, m.target_id,
-                   CASE m.target_type WHEN 'segment' THEN s.source_id WHEN 'source' THEN m.target_id END AS source,
-                   CASE m.target_type WHEN 'segment' THEN s.text WHEN 'code' THEN k.label END AS about,
-                   m.text AS memo
-            FROM memos m
-            LEFT JOIN segments s ON m.target_type = 'segment' AND s.id = CAST(m.target_id AS INTEGER)
-            LEFT JOIN codes k ON m.target_type = 'code' AND k.id = m.target_id
-            WHERE {where} ORDER BY m.id""",
-        project.conn,
-        params=params,
-    )
+        coder = check_choice("memo writer", coder, list(dict.fromkeys(writers)), "coder")
+    memos = memo_table(project, kind, ident, coder)
     if kind in ("project", "source"):
         return memos
-    on_coding, coding_params = _where(
-        {
-            "c.segment_id = ?": ident if kind == "segment" else None,
-            "c.code_id = ?": ident if kind == "code" else None,
-            "c.coder = ?": coder,
-        }
-    )
-    codings = pd.read_sql_query(
-        f"""SELECT 'coding:' || c.id AS id, c.updated_at AS created_at, c.coder, 'coding' AS target_type,
-                   c.code_id || ' on segment ' || c.segment_id AS target_id, c.source_id AS source,
-                   s.text AS about, c.memo
-            FROM codings c LEFT JOIN segments s ON s.id = c.segment_id
-            WHERE c.coder IS NOT NULL AND c.memo IS NOT NULL AND c.memo <> '' AND {on_coding}
-            ORDER BY c.id""",
-        project.conn,
-        params=coding_params,
-    )
+    codings = coding_memo_table(project, ident if kind == "segment" else None, ident if kind == "code" else None, coder)
     if codings.empty:
         return memos
     if memos.empty:

@@ -12,8 +12,8 @@ from qualkam.cli.app import app
 from qualkam.cli.console import err
 from qualkam.cli.options import format_option
 from qualkam.cli.tables import FORMATS, choose_format, emit
-from qualkam.coding.decisions import add_memo
-from qualkam.store.project import DEFAULT_PROJECT, Project, change_memo
+from qualkam.store.memos import add_memo, change_memo
+from qualkam.store.project import DEFAULT_PROJECT, Project
 
 memo_app = typer.Typer(help="Write, list, edit and delete memos.", no_args_is_help=True)
 app.add_typer(memo_app, name="memo")

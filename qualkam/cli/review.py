@@ -18,9 +18,10 @@ from rich.text import Text
 from qualkam.cli.app import app
 from qualkam.cli.console import err, out
 from qualkam.cli.options import code_option, listed_codes, phase_option, source_option, speaker_option
-from qualkam.coding.decisions import Action, add_memo, decide
+from qualkam.coding.decisions import Action, decide
 from qualkam.coding.review import Filters, ItemView, build_queue, resume_index, save_progress, view
 from qualkam.errors import QualkamError
+from qualkam.store.memos import add_memo
 from qualkam.store.project import DEFAULT_PROJECT, Project
 
 HELP = "a accept · r reject · c add code · d remove code · m memo · s skip · b back · q quit · ? help"

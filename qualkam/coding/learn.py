@@ -69,7 +69,8 @@ from qualkam.choices import unknown
 from qualkam.coding.segment import Segment
 from qualkam.coding.suggest import Suggestion
 from qualkam.errors import QualkamError
-from qualkam.store.project import Project, now, record_audit
+from qualkam.store.audit import now, record_audit
+from qualkam.store.project import Project
 
 ARCHITECTURE = "spacy.TextCatBOW.v3"
 NGRAM_SIZE = 2
@@ -796,7 +797,7 @@ def train(
             ).lastrowid
         )
         record_audit(
-            conn,
+            project,
             "qualkam",
             "train",
             "model",

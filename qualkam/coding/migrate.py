@@ -21,7 +21,10 @@ from dataclasses import dataclass, field
 
 from qualkam.coding.codebook import Codebook
 from qualkam.errors import QualkamError
-from qualkam.store.project import Project, record_audit, save_codebook
+from qualkam.store.audit import record_audit
+from qualkam.store.codebooks import move_codings, people_codings_by_code, save_codebook
+from qualkam.store.project import Project
+from qualkam.store.reads import code_tree
 
 
 @dataclass
@@ -32,25 +35,27 @@ class Migration:
     splits: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
-    def parse(cls, renames: list[str], merges: list[str], splits: list[str]) -> Migration:
+    def parse(cls, rename: list[str], merge: list[str], split: list[str]) -> Migration:
+        """Each ``rename`` is OLD=NEW, each ``merge`` A,B=C, each ``split`` OLD=NEW1,NEW2; a
+        malformed one is an error naming its argument."""
         migration = cls()
-        for text in renames:
+        for text in rename:
             old, sep, new = text.partition("=")
             if not sep or not old.strip() or not new.strip() or "," in old + new:
-                raise QualkamError(f"--rename {text!r}: write OLD=NEW")
+                raise QualkamError(f"{{argument}} {text!r}: write OLD=NEW", argument="rename")
             migration.renames[old.strip()] = new.strip()
-        for text in merges:
+        for text in merge:
             olds, sep, new = text.partition("=")
             parts = [o.strip() for o in olds.split(",") if o.strip()]
             if not sep or len(parts) < 2 or not new.strip() or "," in new:
-                raise QualkamError(f"--merge {text!r}: write A,B=C (two or more codes into one)")
+                raise QualkamError(f"{{argument}} {text!r}: write A,B=C (two or more codes into one)", argument="merge")
             for old in parts:
                 migration.renames[old] = new.strip()
-        for text in splits:
+        for text in split:
             old, sep, news = text.partition("=")
             parts = [n.strip() for n in news.split(",") if n.strip()]
             if not sep or not old.strip() or len(parts) < 2:
-                raise QualkamError(f"--split {text!r}: write OLD=NEW1,NEW2")
+                raise QualkamError(f"{{argument}} {text!r}: write OLD=NEW1,NEW2", argument="split")
             migration.splits[old.strip()] = parts
         return migration
 
@@ -65,8 +70,8 @@ class MigrationReport:
 
 def migrate_codebook(project: Project, codebook: Codebook, migration: Migration, actor: str) -> MigrationReport:
     """Apply the mappings and make ``codebook`` current, in one transaction."""
-    with project.transaction() as conn:
-        known = {r[0] for r in conn.execute("SELECT id FROM codes")}
+    with project.transaction():
+        known = set(code_tree(project))
         problems = []
         for old, new in migration.renames.items():
             if old not in known:
@@ -77,69 +82,27 @@ def migrate_codebook(project: Project, codebook: Codebook, migration: Migration,
             if old not in known:
                 problems.append(f"{old!r} is not a code of this project")
             problems += [f"{n!r} is not in the new codebook {codebook.path}" for n in news if n not in codebook.codes]
-        used = {
-            r[0]: r[1]
-            for r in conn.execute("SELECT code_id, COUNT(*) FROM codings WHERE coder IS NOT NULL GROUP BY code_id")
-        }
+        used = people_codings_by_code(project)
         orphans = sorted(
             c for c in used if c not in codebook.codes and c not in migration.renames and c not in migration.splits
         )
         problems += [
             f"{c!r} has {used[c]} coding(s) by people but is not in the new codebook; "
-            f"map it with --rename {c}=NEW, --merge {c},OTHER=NEW or --split {c}=NEW1,NEW2"
+            f"map it with a rename ({c}=NEW), a merge ({c},OTHER=NEW) or a split ({c}=NEW1,NEW2)"
             for c in orphans
         ]
         if problems:
             raise QualkamError("the codebook was not migrated:\n" + "\n".join(problems))
-        report = MigrationReport(codebook_id=save_codebook(conn, codebook, actor))
+        report = MigrationReport(codebook_id=save_codebook(project, codebook, actor))
         for old, new in migration.renames.items():
-            rows = conn.execute(
-                "SELECT id, segment_id, coder, status FROM codings WHERE code_id = ?", (old,)
-            ).fetchall()
-            for row in rows:
-                clash = None
-                if row["coder"] is not None:
-                    clash = conn.execute(
-                        "SELECT id, status FROM codings WHERE segment_id = ? AND code_id = ? AND coder = ?",
-                        (row["segment_id"], new, row["coder"]),
-                    ).fetchone()
-                if clash is not None:
-                    status = "accepted" if "accepted" in (row["status"], clash["status"]) else "rejected"
-                    conn.execute("UPDATE codings SET status = ? WHERE id = ?", (status, clash["id"]))
-                    conn.execute("DELETE FROM codings WHERE id = ?", (row["id"],))
-                    record_audit(
-                        conn,
-                        actor,
-                        "merge",
-                        "coding",
-                        str(row["id"]),
-                        {"code": old, "status": row["status"]},
-                        {"into": clash["id"], "code": new, "status": status},
-                        "codebook migrate",
-                    )
-                    report.collapsed += 1
-                else:
-                    conn.execute("UPDATE codings SET code_id = ? WHERE id = ?", (new, row["id"]))
-                    if row["coder"] is not None:
-                        record_audit(
-                            conn,
-                            actor,
-                            "rename",
-                            "coding",
-                            str(row["id"]),
-                            {"code": old},
-                            {"code": new},
-                            "codebook migrate",
-                        )
-                    report.moved += 1
+            moved = move_codings(project, old, new, actor)
+            report.moved += moved.moved
+            report.collapsed += moved.collapsed
+        after = people_codings_by_code(project) if migration.splits else {}
         for old in migration.splits:
-            report.to_recode[old] = int(
-                conn.execute("SELECT COUNT(*) FROM codings WHERE code_id = ? AND coder IS NOT NULL", (old,)).fetchone()[
-                    0
-                ]
-            )
+            report.to_recode[old] = after.get(old, 0)
         record_audit(
-            conn,
+            project,
             actor,
             "migrate",
             "codebook",

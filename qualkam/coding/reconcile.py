@@ -183,7 +183,7 @@ def plan_reconcile(
 
 
 def _write(
-    conn: sqlite3.Connection,
+    project: Project,
     plan: Plan,
     segment_id: int,
     accept: frozenset[str],
@@ -195,7 +195,7 @@ def _write(
 ) -> None:
     for code in sorted(accept) + sorted(reject - accept):
         action = Action.accept if code in accept else Action.reject
-        outcome = apply_decision(conn, plan.consensus, segment_id, code, action, memo=memo, via=note, actor=decider)
+        outcome = apply_decision(project, plan.consensus, segment_id, code, action, memo=memo, via=note, actor=decider)
         if outcome.change == "unchanged":
             applied.unchanged += 1
             continue
@@ -207,9 +207,9 @@ def apply_agreements(project: Project, plan: Plan, decider: str) -> Applied:
     """Give the consensus coder every agreed set, in one transaction."""
     check_names(plan.coders, plan.consensus, decider)
     applied = Applied()
-    with project.transaction() as conn:
+    with project.transaction():
         for segment_id, codes in plan.agreements:
-            _write(conn, plan, segment_id, codes, frozenset(), decider.strip(), AGREEMENT_NOTE, None, applied)
+            _write(project, plan, segment_id, codes, frozenset(), decider.strip(), AGREEMENT_NOTE, None, applied)
     plan.agreements = []
     return applied
 
@@ -225,7 +225,7 @@ def _existing(conn: sqlite3.Connection, plan: Plan, segment_id: int) -> frozense
 
 
 def _decide(
-    conn: sqlite3.Connection,
+    project: Project,
     plan: Plan,
     item: Disagreement,
     choice: Choice,
@@ -237,11 +237,11 @@ def _decide(
     reason = (reason or "").strip() or None
     note = f"reconcile: {choice.label()}" + (f"; reason: {reason}" if reason else "")
     _write(
-        conn,
+        project,
         plan,
         item.segment_id,
         result,
-        item.union() | _existing(conn, plan, item.segment_id),
+        item.union() | _existing(project.conn, plan, item.segment_id),
         decider.strip(),
         note,
         reason,
@@ -256,8 +256,8 @@ def decide_disagreement(
     """One decision, saved at once in its own transaction; returns the consensus set."""
     check_names(plan.coders, plan.consensus, decider)
     applied = Applied()
-    with project.transaction() as conn:
-        result = _decide(conn, plan, item, choice, decider, reason, applied)
+    with project.transaction():
+        result = _decide(project, plan, item, choice, decider, reason, applied)
     if item in plan.pending:
         plan.pending.remove(item)
         plan.decided.append(item)
@@ -430,9 +430,9 @@ def apply_sheet(project: Project, plan: Plan, decisions: Sequence[SheetDecision]
     """Every decision of a sheet in one transaction: all rows or none."""
     check_names(plan.coders, plan.consensus, decider)
     applied = Applied()
-    with project.transaction() as conn:
+    with project.transaction():
         for decision in decisions:
-            _decide(conn, plan, decision.item, decision.choice, decider, decision.reason, applied)
+            _decide(project, plan, decision.item, decision.choice, decider, decision.reason, applied)
     for decision in decisions:
         if decision.item in plan.pending:
             plan.pending.remove(decision.item)

@@ -17,7 +17,8 @@ from typing import Any
 
 from qualkam.choices import check_choice, check_known, unknown
 from qualkam.errors import QualkamError
-from qualkam.store.project import Project, now
+from qualkam.store.audit import now
+from qualkam.store.project import Project
 
 STATUSES = ("suggested", "accepted", "rejected", "all")
 ORDERS = ("reading", "uncertain")

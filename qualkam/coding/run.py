@@ -38,7 +38,17 @@ from qualkam.errors import CodebookChangeError, QualkamError, debugging, unexpec
 from qualkam.parallel import available_cores, ordered_map, start_method
 from qualkam.render.outputs import write_outputs
 from qualkam.sources.ingest import PreparedSource, Problem, UnchangedFile, discover, prepare
-from qualkam.store.project import FileState, Project, SourceRecord
+from qualkam.store.codebooks import people_codings_by_code, save_codebook
+from qualkam.store.project import Project
+from qualkam.store.sources import (
+    FileState,
+    SourceRecord,
+    file_states,
+    fingerprints,
+    remember_files,
+    source_paths,
+    store_source,
+)
 
 if TYPE_CHECKING:
     from qualkam.coding.learn import Model
@@ -87,7 +97,7 @@ def choose_codebook(
     if current is None or current.hash == book.hash:
         return CodebookChoice(book, current)
     change = compare_codebooks(current, book)
-    used = project.human_codings_by_code()
+    used = people_codings_by_code(project)
     people = sum(used.values())
     lost = {c: used[c] for c in change.removed if c in used}
     detail = "\n".join(f"  {line}" for line in change.lines())
@@ -340,7 +350,7 @@ def _store(
     report: CodeReport,
 ) -> None:
     try:
-        stored = project.store_source(record, codebook_id, segments, suggestions)
+        stored = store_source(project, record, codebook_id, segments, suggestions)
     except sqlite3.Error:
         raise  # the store itself (full disk, read-only, locked): the run cannot go on
     except Exception as exc:  # this source's data: its transaction rolled back, the run goes on
@@ -410,8 +420,8 @@ def code_folder(
     # fingerprints of rule runs stay as they were): `--suggest model` after a rules run, or
     # after a new `qualkam train`, must re-suggest.
     extra = () if learned is None else (f"suggest:{suggest}", f"model:{learned.id}")
-    codebook_id = project.save_codebook(codebook)
-    known = project.fingerprints()
+    codebook_id = save_codebook(project, codebook)
+    known = fingerprints(project)
     # What a file's stat key stands for besides the file: a change to any of these re-reads it.
     settings = json.dumps([__version__, unit.value, pipeline, codebook.hash, extra, encoding])
     restated: list[FileState] = []  # unchanged sources read again (their stat changed): remember the new stat
@@ -430,7 +440,7 @@ def code_folder(
 
     def work() -> Iterator[tuple[Problem | UnchangedFile | SourceRecord, PreparedSource | None]]:
         """Each file in order: a problem, or its record with the source to code (None: unchanged)."""
-        for item in prepare(folder, files, codebook, encoding, project.file_states(), settings):
+        for item in prepare(folder, files, codebook, encoding, file_states(project), settings):
             if isinstance(item, Problem):
                 report.problems.append(item)
                 if item.skipped:
@@ -489,8 +499,8 @@ def code_folder(
             _finish(key, segments, suggestions, codebook_id, project, report, tick(key.path), suggest, learned, pending)
     if pending:
         _flush(pending, codebook_id, project, report, suggest, learned)  # type: ignore[arg-type]
-    project.remember_files(restated)
-    paths = project.source_paths()
+    remember_files(project, restated)
+    paths = source_paths(project)
     for source_id in sorted(set(known) - seen):
         path = paths.get(source_id)
         there = path is not None and (folder / path).is_file()

@@ -31,7 +31,9 @@ from qualkam.errors import InputError, QualkamError
 from qualkam.interchange.sheets import SHEET_COLUMNS, SHEET_NAME, comparable
 from qualkam.render.cells import restore
 from qualkam.sources.textio import DecodeError, decode
-from qualkam.store.project import Project, now, record_audit
+from qualkam.store.audit import now, record_audit
+from qualkam.store.project import Project
+from qualkam.store.schema import row_id
 
 LONG_COLUMNS = ("source", "start", "end", "code")
 LONG_OPTIONAL = ("coder", "memo")
@@ -448,23 +450,24 @@ def _plan_long(
 
 
 # -- applying -----------------------------------------------------------------------------
-def _add_segment_memo(conn: Any, memo: _SegmentMemo, via: str) -> bool:
+def _add_segment_memo(project: Project, memo: _SegmentMemo, via: str) -> bool:
     """A memo on a segment, once: the same words from the same coder are not added again."""
     target = str(memo.segment_id)
+    conn = project.conn
     if conn.execute(
         "SELECT 1 FROM memos WHERE target_type = 'segment' AND target_id = ? AND coder = ? AND text = ?",
         (target, memo.coder, memo.text),
     ).fetchone():
         return False
     stamp = now()
-    memo_id = int(
+    memo_id = row_id(
         conn.execute(
             "INSERT INTO memos (target_type, target_id, coder, text, created_at, updated_at) "
             "VALUES ('segment', ?, ?, ?, ?, ?)",
             (target, memo.coder, memo.text, stamp, stamp),
-        ).lastrowid
+        )
     )
-    record_audit(conn, memo.coder, "memo", "segment", target, None, {"memo": memo_id, "text": memo.text}, via)
+    record_audit(project, memo.coder, "memo", "segment", target, None, {"memo": memo_id, "text": memo.text}, via)
     return True
 
 
@@ -490,11 +493,11 @@ def import_codings(project: Project, path: str | Path, coder: str | None = None)
         raise ImportRowsError(path, problems)
     report = ImportReport(path=path, kind=kind, rows=len(body))
     via = f"import {path.name}"
-    with project.transaction() as conn:
+    with project.transaction():
         for decision in decisions:
             try:
                 outcome = apply_decision(
-                    conn,
+                    project,
                     decision.coder,
                     decision.segment_id,
                     decision.code_id,
@@ -513,7 +516,7 @@ def import_codings(project: Project, path: str | Path, coder: str | None = None)
             else:
                 report.unchanged += 1
         for memo in memos:
-            report.memos += _add_segment_memo(conn, memo, via)
+            report.memos += _add_segment_memo(project, memo, via)
         if problems:  # rolls the whole transaction back
             raise ImportRowsError(path, list(dict.fromkeys(problems)))
     report.coders = [coder.strip()] if kind == "sheet" and coder else sorted({d.coder for d in decisions})

@@ -23,7 +23,8 @@ from qualkam.choices import closest, listing
 from qualkam.errors import InputError, QualkamError
 from qualkam.render.cells import csv_lines, xlsx_value
 from qualkam.render.outputs import atomic_open
-from qualkam.store.project import Project, known_names
+from qualkam.store.names import known_names
+from qualkam.store.project import Project
 
 SHEET_COLUMNS = [
     "segment",

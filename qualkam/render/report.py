@@ -22,7 +22,8 @@ from qualkam.analysis.triangulation import triangulation_table
 from qualkam.coding.codebook import Comparison
 from qualkam.errors import CodebookError, QualkamError
 from qualkam.render.plot import heatmap
-from qualkam.store.project import Project, now
+from qualkam.store.audit import now
+from qualkam.store.project import Project
 
 esc = html.escape
 

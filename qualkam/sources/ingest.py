@@ -24,7 +24,7 @@ from qualkam.sources.formats import SUPPORTED, RawSource, read_source
 from qualkam.sources.ignore import SourceFilter
 from qualkam.sources.metadata import SIDECAR_NAMES, MetadataError, SourceMeta, build_meta, load_sidecar
 from qualkam.sources.turns import Turn
-from qualkam.store.project import FileState
+from qualkam.store.sources import FileState
 
 
 @dataclass

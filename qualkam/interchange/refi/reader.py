@@ -50,7 +50,10 @@ from qualkam.interchange.refi.positions import READING_TEXT, normalise_line_endi
 from qualkam.interchange.refi.safezip import RefiFileError, SafeArchive, open_qdpx, read_qdc, read_qde
 from qualkam.interchange.refi.writer import MACHINE_USER
 from qualkam.sources.metadata import Participant, SourceMeta
-from qualkam.store.project import Project, SourceRecord, now, record_audit, save_codebook
+from qualkam.store.audit import now, record_audit
+from qualkam.store.codebooks import save_codebook
+from qualkam.store.project import Project
+from qualkam.store.sources import SourceRecord, store_source
 from qualkam.yamlload import load as load_yaml
 
 SOURCE_FIELDS = ("type", "date", "phase", "title")
@@ -715,7 +718,7 @@ class _Importer:
         except CodebookError as exc:  # our own codebook failing is a bug worth a clear report
             raise QualkamError(f"{self.path}: the imported codes do not make a valid codebook:\n{exc}") from exc
         self.report.codebook_version = f"{book.name} {book.version}"
-        return book, save_codebook(self.conn, book, self.as_coder or "qualkam")
+        return book, save_codebook(self.project, book, self.as_coder or "qualkam")
 
     # -- sources --
     def import_sources(self, archive: SafeArchive) -> None:
@@ -914,7 +917,7 @@ class _Importer:
             unit=unit,
             pipeline=pipeline,
         )
-        self.project._store_source(self.conn, record, self.codebook_id, segments, suggestions, "rule")  # type: ignore[arg-type]
+        store_source(self.project, record, self.codebook_id, segments, suggestions, "rule")  # type: ignore[arg-type]
         if source.description.strip():
             self._memo(
                 "source",
@@ -1029,7 +1032,7 @@ class _Importer:
         for decision in decisions.values():
             action = Action.accept if (decision.segment_id, decision.code_id) in suggested else Action.add
             outcome = apply_decision(
-                self.conn,
+                self.project,
                 decision.coder,
                 decision.segment_id,
                 decision.code_id,
@@ -1078,7 +1081,7 @@ class _Importer:
                 ).lastrowid
             )
             record_audit(
-                self.conn, coder, "memo", target_type, target_id, None, {"memo": memo_id, "text": text}, self.via
+                self.project, coder, "memo", target_type, target_id, None, {"memo": memo_id, "text": text}, self.via
             )
             self.report.memos_new += 1
         if coder not in self.report.coders:
@@ -1235,7 +1238,7 @@ def import_qdpx(project: Project, path: str | Path, as_coder: str | None = None)
             importer.remember_metadata()
             if _changed(report):  # importing the same file again leaves no trace, not even here
                 record_audit(
-                    conn,
+                    project,
                     as_coder or "qualkam",
                     "import",
                     "project",
@@ -1268,7 +1271,7 @@ def import_qdc(project: Project, path: str | Path) -> ImportReport:
         importer.remember_metadata()
         if report.codes_new:
             record_audit(
-                conn, "qualkam", "import", "codebook", str(path), None, _summary(report), parsed.origin or None
+                project, "qualkam", "import", "codebook", str(path), None, _summary(report), parsed.origin or None
             )
     return report
 

@@ -41,7 +41,8 @@ from qualkam.interchange.refi.positions import utf16_offsets
 from qualkam.interchange.refi.segdata import MEMBER as SEGMENTS_MEMBER
 from qualkam.interchange.refi.segdata import build as build_segments
 from qualkam.render.outputs import atomic_open
-from qualkam.store.project import Project, current_codebook_row
+from qualkam.store.codebooks import current_codebook_row
+from qualkam.store.project import Project
 
 PROJECT_NS = "urn:QDA-XML:project:1.0"
 CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"
@@ -173,10 +174,10 @@ def _from_codebook(codebook: Codebook) -> list[_Code]:
     ]
 
 
-def _latest_codebook(conn: sqlite3.Connection) -> dict[str, Code]:
+def _latest_codebook(project: Project) -> dict[str, Code]:
     """Codes of the latest stored codebook version: the include / exclude lists live only in
     its YAML. A version that no longer validates gives nothing (definitions alone)."""
-    row = current_codebook_row(conn)  # the project's own codebook, not the last one loaded
+    row = current_codebook_row(project)  # the project's own codebook, not the last one loaded
     if row is None:
         return {}
     try:
@@ -185,12 +186,12 @@ def _latest_codebook(conn: sqlite3.Connection) -> dict[str, Code]:
         return {}
 
 
-def _project_codes(conn: sqlite3.Connection, also: set[str] | None = None) -> list[_Code]:
+def _project_codes(project: Project, also: set[str] | None = None) -> list[_Code]:
     """Current codes in tree order, plus retired ones that ``also`` needs (codings or memos
     still point at them) with their retired ancestors, so no reference dangles."""
     rows = {
         r["id"]: r
-        for r in conn.execute(
+        for r in project.conn.execute(
             "SELECT id, parent, label, definition, color, attributes, retired_at FROM codes ORDER BY position, id"
         )
     }
@@ -199,7 +200,7 @@ def _project_codes(conn: sqlite3.Connection, also: set[str] | None = None) -> li
         while cid is not None and cid in rows and cid not in keep:
             keep.add(cid)
             cid = rows[cid]["parent"]
-    parsed = _latest_codebook(conn)
+    parsed = _latest_codebook(project)
     out = []
     for cid, r in rows.items():
         if cid not in keep:
@@ -298,7 +299,7 @@ def export_qdc(project_or_codebook: Project | Codebook, out_path: str | Path) ->
     if isinstance(project_or_codebook, Codebook):
         codes, guid = _from_codebook(project_or_codebook), _Guids(None)
     else:
-        codes, guid = _project_codes(project_or_codebook.conn), _Guids(project_or_codebook.conn)
+        codes, guid = _project_codes(project_or_codebook), _Guids(project_or_codebook.conn)
     if not codes:
         raise QualkamError("the codebook has no codes to export; load one with 'qualkam code' or pass --codebook")
     code_guids = {c.id: guid("code", c.id) for c in codes}
@@ -490,7 +491,7 @@ def export_qdpx(project: Project, out_path: str | Path, layer: str = "human") ->
     codings = kept
 
     memo_codes = {m["target_id"] for m in memos if m["target_type"] == "code"}
-    codes = _project_codes(conn, {c["code_id"] for c in codings} | memo_codes)
+    codes = _project_codes(project, {c["code_id"] for c in codings} | memo_codes)
     code_guids = {c.id: guid("code", c.id) for c in codes}
     users = sorted({c["coder"] for c in codings} | {m["coder"] for m in memos})
     user_guids = {u: guid("user", u) for u in users}

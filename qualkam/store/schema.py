@@ -1,0 +1,188 @@
+"""The project's schema: named migrations, applied in order by ``Project.open``.
+
+Each migration runs inside one transaction with the line that records it in the
+``migrations`` table, so a project is always at one named version (docs/style.md, practice 7).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+SCHEMA_VERSION = 1
+
+# Named migrations, applied in order inside one transaction each and recorded in `migrations`.
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "001_initial",
+        """
+        CREATE TABLE codebooks (
+            id INTEGER PRIMARY KEY,
+            hash TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL,
+            version TEXT NOT NULL,
+            path TEXT,
+            yaml TEXT NOT NULL,
+            loaded_at TEXT NOT NULL
+        );
+        CREATE TABLE codes (
+            id TEXT PRIMARY KEY,
+            parent TEXT,
+            label TEXT NOT NULL,
+            definition TEXT,
+            color TEXT,
+            attributes TEXT NOT NULL DEFAULT '{}',
+            position INTEGER NOT NULL,
+            codebook_id INTEGER REFERENCES codebooks(id)
+        );
+        CREATE TABLE phases (
+            id TEXT PRIMARY KEY,
+            label TEXT NOT NULL,
+            description TEXT,
+            position INTEGER NOT NULL
+        );
+        CREATE TABLE sources (
+            id TEXT PRIMARY KEY,
+            path TEXT NOT NULL,
+            format TEXT NOT NULL,
+            encoding TEXT,
+            content_hash TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            type TEXT,
+            date TEXT,
+            phase TEXT,
+            title TEXT,
+            participants TEXT NOT NULL DEFAULT '{}',
+            attributes TEXT NOT NULL DEFAULT '{}',
+            text TEXT NOT NULL,
+            unit TEXT NOT NULL,
+            codebook_id INTEGER REFERENCES codebooks(id),
+            pipeline TEXT,
+            added_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE segments (
+            id INTEGER PRIMARY KEY,
+            source_id TEXT NOT NULL REFERENCES sources(id),
+            position INTEGER NOT NULL,
+            start INTEGER NOT NULL,
+            "end" INTEGER NOT NULL,
+            speaker TEXT,
+            role TEXT,
+            speaker_unit TEXT,
+            time_start TEXT,
+            time_end TEXT,
+            text TEXT NOT NULL
+        );
+        CREATE INDEX segments_source ON segments(source_id, position);
+        CREATE TABLE codings (
+            id INTEGER PRIMARY KEY,
+            segment_id INTEGER REFERENCES segments(id),
+            source_id TEXT NOT NULL REFERENCES sources(id),
+            start INTEGER NOT NULL,
+            "end" INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            code_id TEXT NOT NULL,
+            coder TEXT,
+            origin TEXT NOT NULL CHECK (origin IN ('rule', 'model', 'human')),
+            status TEXT NOT NULL CHECK (status IN ('suggested', 'accepted', 'rejected')),
+            score REAL,
+            evidence TEXT NOT NULL DEFAULT '[]',
+            memo TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            CHECK ((coder IS NULL) = (status = 'suggested'))
+        );
+        CREATE INDEX codings_segment ON codings(segment_id, code_id);
+        CREATE INDEX codings_source ON codings(source_id);
+        """,
+    ),
+    (
+        "002_people",
+        """
+        ALTER TABLE codes ADD COLUMN retired_at TEXT;
+        ALTER TABLE segments ADD COLUMN lemmas TEXT;
+        CREATE UNIQUE INDEX codings_person ON codings(segment_id, code_id, coder) WHERE coder IS NOT NULL;
+        CREATE INDEX codings_coder ON codings(coder, status);
+        CREATE TABLE memos (
+            id INTEGER PRIMARY KEY,
+            target_type TEXT NOT NULL CHECK (target_type IN ('project', 'code', 'source', 'segment')),
+            target_id TEXT,
+            coder TEXT NOT NULL,
+            text TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE audit (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            entity TEXT NOT NULL,
+            entity_id TEXT,
+            before TEXT,
+            after TEXT,
+            note TEXT
+        );
+        CREATE TABLE review_progress (
+            coder TEXT NOT NULL,
+            queue TEXT NOT NULL,
+            segment_id INTEGER,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (coder, queue)
+        );
+        """,
+    ),
+    (
+        "003_refi_guids",
+        """
+        CREATE TABLE refi_guids (
+            kind TEXT NOT NULL,
+            local_id TEXT NOT NULL,
+            guid TEXT NOT NULL,
+            PRIMARY KEY (kind, local_id)
+        );
+        CREATE INDEX refi_guids_guid ON refi_guids(guid);
+        """,
+    ),
+    (
+        # Learned suggestions (issue 6): one row per `qualkam train`, the newest is used.
+        "004_models",
+        """
+        CREATE TABLE models (
+            id INTEGER PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            layer TEXT NOT NULL,
+            codes TEXT NOT NULL,
+            settings TEXT NOT NULL,
+            data TEXT NOT NULL,
+            metrics TEXT NOT NULL,
+            model BLOB NOT NULL
+        );
+        """,
+    ),
+    (
+        # Incremental runs (issue 7): each file's stat key when it was coded, so a re-run
+        # skips an unchanged file without reading it (see qualkam.sources.ingest.file_key); and a
+        # revision counted up by every transaction that changes anything, so outputs made
+        # from an unchanged store need not be written again (qualkam.render.outputs.write_outputs).
+        "005_source_files",
+        """
+        CREATE TABLE source_files (
+            path TEXT PRIMARY KEY,
+            source_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            warnings TEXT NOT NULL DEFAULT '[]'
+        );
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value NOT NULL);
+        INSERT INTO meta (key, value) VALUES ('revision', 0);
+        INSERT INTO meta (key, value) VALUES ('project_uid', lower(hex(randomblob(16))));
+        """,
+    ),
+]
+
+
+def row_id(cursor: sqlite3.Cursor) -> int:
+    """The id SQLite gave the row an INSERT just wrote."""
+    if cursor.lastrowid is None:
+        raise RuntimeError("the INSERT wrote no row")  # a bug: every caller inserts one row
+    return int(cursor.lastrowid)
