@@ -142,18 +142,18 @@ class Model:
             self._similar = (columns, examples, by_code)
         return self._similar
 
-    def suggest(self, source_id: str, segments: Sequence[Segment]) -> list[list[ModelSuggestion]]:
+    def suggest(self, source_id: str, segments: Sequence[Segment]) -> list[list[Suggestion]]:
         """Model suggestions per segment, each with the most similar segments people coded
         with that code (TF-IDF cosine; this very segment left out when it was an example)."""
         return self.suggest_many([(source_id, segments)])[0]
 
-    def suggest_many(self, batch: Sequence[tuple[str, Sequence[Segment]]]) -> list[list[list[ModelSuggestion]]]:
+    def suggest_many(self, batch: Sequence[tuple[str, Sequence[Segment]]]) -> list[list[list[Suggestion]]]:
         """``suggest`` for several sources at once, (source id, segments) each: one pass of
         the classifiers and of the evidence over all their segments (the same suggestions as
         one call per source, with far less per-call overhead)."""
         segments = [seg for _, segs in batch for seg in segs]
         owner = [source for source, segs in batch for _ in segs]
-        result: list[list[ModelSuggestion]] = [[] for _ in segments]
+        result: list[list[Suggestion]] = [[] for _ in segments]
         if segments:
             self._suggest_into(segments, owner, result)
         out, at = [], 0
@@ -162,9 +162,7 @@ class Model:
             at += len(segs)
         return out
 
-    def _suggest_into(
-        self, segments: Sequence[Segment], owner: Sequence[str], result: list[list[ModelSuggestion]]
-    ) -> None:
+    def _suggest_into(self, segments: Sequence[Segment], owner: Sequence[str], result: list[list[Suggestion]]) -> None:
         inputs = [model_input(s.text, s.lemmas) for s in segments]
         calibrated, tfidf_rows = self._scores(inputs)
         chosen = calibrated >= self.thresholds
