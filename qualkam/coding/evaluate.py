@@ -161,7 +161,7 @@ def _words(evidence: dict[str, Any]) -> str:
 
 
 def evaluate(
-    project: Project, against: str = "human", suggest: str = "rules", codes: list[str] | None = None
+    project: Project, against: str | Layer = "human", suggest: str = "rules", codes: list[str] | None = None
 ) -> EvaluationReport:
     """Score the machine suggestions against a reference layer of people's codings, per code.
 
