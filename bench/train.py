@@ -25,6 +25,7 @@ import shutil
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a clone without installing
@@ -34,6 +35,7 @@ from qualkam.coding.decisions import Action, apply_decision  # noqa: E402
 from qualkam.coding.learn import train  # noqa: E402
 from qualkam.coding.run import code_folder  # noqa: E402
 from qualkam.store.project import Project  # noqa: E402
+from qualkam.store.training import segments  # noqa: E402
 
 HEADER = "qualkam train benchmark"
 TURNS_PER_SOURCE = 50
@@ -145,7 +147,11 @@ def main(argv: list[str] | None = None) -> int:
         db = root / "project.db"
         with Project.open(db, create=True) as project:
             code_folder(root / "coded", book, project, out_dir=None)
-            ids = {(r[0], r[1]): r[2] for r in project.query("SELECT source_id, position, id FROM segments")}
+            frame = segments(project)
+            ids = {
+                (s, int(p)): int(i)
+                for s, p, i in zip(frame["source"], frame["position"], frame["segment"], strict=True)
+            }
             with project.transaction():  # one person codes every turn (bulk, one transaction)
                 for key, codes in truth.items():
                     for c in codes:  # turns left uncoded are negatives: the person saw their source
@@ -166,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
                 shutil.copy(db, copy)
                 with Project.open(copy) as project:
                     seconds, report = timed(
-                        lambda: code_folder(root / "fresh", book, project, out_dir=None, suggest=mode)
+                        partial(code_folder, root / "fresh", book, project, out_dir=None, suggest=mode)
                     )
                 timings[mode] = min(seconds, timings.get(mode, seconds))
                 timings[mode + "_suggestions"] = report.suggestions

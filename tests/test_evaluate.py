@@ -169,7 +169,7 @@ def test_undefined_figures_are_none_with_a_note(reviewed: Path) -> None:
 
 def test_model_suggestions_alone_and_both(reviewed: Path) -> None:
     with Project.open(reviewed) as project:
-        with pytest.raises(QualkamError, match="run qualkam train, then qualkam code --suggest model"):
+        with pytest.raises(QualkamError, match="run qualkam train, then qualkam code with model suggestions"):
             evaluate(project, "coder:ana", "model")
         _, s1, _ = _segments(project, "int-sales")
         _insert_model(project, s1, "soft_control", 0.8)
@@ -194,11 +194,11 @@ def test_errors(coded: Path) -> None:
             ("coder:zed", "unknown coder 'zed'.*ana"),
             ("consensus", "qualkam reconcile"),
             ("auto", "choose from: human, consensus, coder:NAME"),
-            ("coder:", "unknown --against"),
+            ("coder:", "against 'coder:' names no coder"),
         ]:
             with pytest.raises(QualkamError, match=message):
                 evaluate(project, against)
-        with pytest.raises(QualkamError, match="unknown --suggest"):
+        with pytest.raises(QualkamError, match="unknown value 'rule' in suggest; choose from: rules, model, both"):
             evaluate(project, "human", "rule")
         with pytest.raises(QualkamError, match="unknown code.*nope"):
             evaluate(project, "human", codes=["nope"])
@@ -277,7 +277,7 @@ def test_cli_csv_to_file(reviewed: Path, runner: CliRunner, tmp_path: Path) -> N
 def test_cli_errors_exit_2(reviewed: Path, runner: CliRunner) -> None:
     for args, message in [
         (["--against", "coder:zed"], "unknown coder 'zed'"),
-        (["--suggest", "model"], "run qualkam train, then qualkam code --suggest model"),
+        (["--suggest", "model"], "run qualkam train, then qualkam code with model suggestions"),
         (["--format", "xml"], "unknown --format"),
     ]:
         result = runner.invoke(app, ["evaluate", *args, "--project", str(reviewed)])

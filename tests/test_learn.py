@@ -11,6 +11,8 @@ import json
 import math
 import random
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,7 @@ import pytest
 
 from qualkam.coding.codebook import load_codebook
 from qualkam.coding.decisions import Action, decide
+from qualkam.coding.evaluate import evaluate
 from qualkam.coding.learn import (
     DEFAULT_THRESHOLD,
     NoModelError,
@@ -35,9 +38,10 @@ from qualkam.coding.review import Filters, build_queue
 from qualkam.coding.run import code_folder
 from qualkam.errors import QualkamError
 from qualkam.render.outputs import excerpts_frame
+from qualkam.store.layers import Layer
 from qualkam.store.project import Project
 
-from .conftest import write
+from .conftest import ROOT, write
 
 CODEBOOK = """\
 name: Learn test codebook
@@ -147,12 +151,108 @@ def test_training_set_counts_seen_sources_only_and_skips_rare_codes(base: Path) 
 
 def test_unknown_layer_or_coder_is_a_clear_error(base: Path) -> None:
     with Project.open(base / "project.db") as project:
-        with pytest.raises(QualkamError, match="unknown --from 'people'"):
+        with pytest.raises(QualkamError, match="unknown layer 'people' in layer; choose from: human, consensus, coder"):
             training_set(project, "people")
-        with pytest.raises(QualkamError, match="unknown coder 'bob' in --from; choose from: ana"):
+        with pytest.raises(QualkamError, match="unknown coder 'bob' in layer; choose from: ana"):
             training_set(project, "coder:bob")
         with pytest.raises(QualkamError, match="no code has 50 or more positive segments"):
             training_set(project, "coder:ana", min_examples=50)
+
+
+def test_library_errors_name_arguments_not_flags(base: Path) -> None:
+    """A notebook user calling train(min_examples=0) is told about min_examples, not about a
+    command-line flag they do not have (issue 12); the CLI words the same error as its flag."""
+    with Project.open(base / "project.db") as project:
+        for kwargs, argument, message in [
+            ({"min_examples": 0}, "min_examples", "min_examples must be at least 1"),
+            ({"epochs": 0}, "epochs", "epochs must be at least 1"),
+            ({"folds": 1}, "folds", "folds must be at least 2"),
+            ({"min_examples": 50}, "min_examples", "code more segments, or lower min_examples"),
+            ({"layer": "coder:bob"}, "layer", "unknown coder 'bob' in layer; choose from: ana"),
+            ({"layer": "auto"}, "layer", "unknown layer 'auto' in layer; choose from: human, consensus, coder:NAME"),
+        ]:
+            with pytest.raises(QualkamError) as caught:
+                train(project, **{"layer": "coder:ana", **kwargs})
+            assert message in str(caught.value) and caught.value.argument == argument
+            assert "--" not in str(caught.value)
+        with pytest.raises(QualkamError) as caught:
+            training_set(project, "coder:ana", min_examples=0)
+        assert caught.value.worded("--min-examples") == "--min-examples must be at least 1", "as the CLI shows it"
+
+
+def _layer_codings(project: Project, layer: str) -> set[tuple[int, str]]:
+    condition, params = Layer.parse(layer).sql("c")
+    return {
+        (r[0], r[1])
+        for r in project.query(f"SELECT segment_id, code_id FROM codings c WHERE {condition}", params)
+        if r[0] is not None
+    }
+
+
+def test_training_layer_holds_the_codings_of_the_shared_layer(base: Path, copy) -> None:
+    """Issue 12: one layer, one set of codings. The positives train learns from are the
+    codings Layer.sql gives, on the sources the layer has seen; ``human`` includes the
+    consensus coder, as everywhere else."""
+    db = copy(base / "project.db")
+    with Project.open(db) as project:
+        segments = project.query("SELECT id, source_id, position FROM segments ORDER BY source_id, position")
+        for seg in segments:
+            kind = KINDS[seg["position"]]
+            if seg["source_id"] == "int-2" and kind:
+                decide(project, "ben", seg["id"], "budget", Action.add)
+            if seg["source_id"] == "int-3" and seg["position"] == 2:
+                decide(project, "consensus", seg["id"], "trust", Action.add)
+        for layer in ("coder:ana", "coder:ben", "consensus", "human"):
+            data = training_set(project, layer, min_examples=1)
+            seen = set(data.segments["source"])
+            learned = {
+                (int(seg), code)
+                for i, seg in enumerate(data.segments["segment"])
+                for j, code in enumerate(data.codes)
+                if data.labels[i, j]
+            }
+            source_of = {r["id"]: r["source_id"] for r in segments}
+            expected = {(s, c) for s, c in _layer_codings(project, layer) if source_of[s] in seen and c in data.codes}
+            assert learned == expected, layer
+        human = training_set(project, "human", min_examples=1)
+        assert human.coders == ["ana", "ben", "consensus"]
+        assert human.positives["trust"] == training_set(project, "coder:ana").positives["trust"] + 1
+
+
+def test_train_and_evaluate_agree_on_the_same_predictions(trained: Path) -> None:
+    """One precision/recall/F1 (qualkam.coding.metrics): the rule suggestions train compares
+    on its segments get the same per-code and macro figures from evaluate."""
+    with Project.open(trained) as project:
+        metrics = json.loads(project.query("SELECT metrics FROM models WHERE id = 1")[0][0])
+        report = evaluate(project, "coder:ana", "rules", codes=["budget", "trust"])
+    for code in ("budget", "trust"):
+        row = report.per_code.set_index("code").loc[code]
+        figures = metrics["per_code"][code]["rules"]
+        assert (row["tp"], row["fp"], row["fn"]) == (figures["tp"], figures["fp"], figures["fn"])
+    trained_macro, evaluated_macro = metrics["overall"]["rules"]["macro"], report.overall["macro"]
+    assert trained_macro == evaluated_macro
+    assert trained_macro["f1"] == pytest.approx(
+        (metrics["per_code"]["budget"]["rules"]["f1"] + metrics["per_code"]["trust"]["rules"]["f1"]) / 2
+    )
+    assert metrics["overall"]["rules"]["micro"] == report.overall["micro"]
+
+
+@pytest.mark.slow
+def test_importing_learn_is_light_and_loading_a_model_needs_no_cli(trained: Path) -> None:
+    script = f"""
+import sys
+import qualkam.coding.learn as learn
+from qualkam.coding.learn import DEFAULT_EPOCHS, latest_thresholds, training_set
+assert "sklearn" not in sys.modules, "scikit-learn on import"
+assert "qualkam.coding.learn.classifiers" not in sys.modules, "the classifiers (spaCy pipeline) on import"
+from qualkam.store.project import Project
+with Project.open({str(trained)!r}) as project:
+    model = learn.load_model(project)
+    assert model.scores(["budget spreadsheet forecast"]).shape == (1, 2)
+assert not [m for m in sys.modules if m.startswith("qualkam.cli")], "the CLI was imported"
+"""
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
 
 
 def test_assign_folds_keeps_each_source_whole_and_balanced() -> None:

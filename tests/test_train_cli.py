@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import shutil
 from pathlib import Path
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from qualkam.cli import app
@@ -54,9 +56,30 @@ def test_train_prints_held_out_figures_and_lists_skipped_codes(runner: CliRunner
 
 def test_train_errors_are_clear(runner: CliRunner, db: Path, tmp_path: Path) -> None:
     result = runner.invoke(app, ["train", "--from", "coder:nobody", "--project", str(db)])
-    assert result.exit_code == 2 and "unknown coder 'nobody' in --from; choose from: ana" in result.output
+    # The core names its argument (layer); the CLI's error boundary words it as the flag, --from.
+    assert result.exit_code == 2 and re.search(
+        r"unknown coder 'nobody' in (--from|layer); choose from: ana", result.output
+    )
+    result = runner.invoke(app, ["train", "--min-examples", "0", "--project", str(db)])
+    assert result.exit_code == 2 and re.search(r"(--min-examples|min_examples) must be at least 1", result.output)
     result = runner.invoke(app, ["train", "--project", str(tmp_path / "missing.db")])
     assert result.exit_code == 2 and "no qualkam project" in result.output
+
+
+def _options(name: str) -> dict[str, str]:
+    """The command's parameter names and their first flag."""
+    group = typer.main.get_command(app)
+    command = group.get_command(typer.Context(group), name)
+    assert command is not None
+    return {str(p.name): p.opts[0] for p in command.params}
+
+
+def test_cli_parameters_are_named_as_the_core_arguments() -> None:
+    """So the error boundary can word a core error's argument as the flag (issue 12)."""
+    assert {"layer": "--from", "min_examples": "--min-examples", "folds": "--folds", "epochs": "--epochs"}.items() <= (
+        _options("train").items()
+    )
+    assert {"against": "--against", "suggest": "--suggest", "codes": "--code"}.items() <= _options("evaluate").items()
 
 
 def test_code_suggest_model_without_a_model_exits_2(runner: CliRunner, base: Path, db: Path, tmp_path: Path) -> None:

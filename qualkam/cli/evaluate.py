@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import typer
@@ -90,7 +91,7 @@ def _flat(text: str) -> str:
     return " ".join(text.split())
 
 
-def _context(row: object, before: int = 40, after: int = 50) -> str:
+def _context(row: Any, before: int = 40, after: int = 50) -> str:
     """The words around the first piece of evidence, highlighted: why the rule fired, in place."""
     text, spans = str(row.text), getattr(row, "spans", None) or []
     for span in spans:

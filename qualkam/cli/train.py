@@ -1,6 +1,6 @@
 """``qualkam train``: learn suggestions from people's codings, with honest held-out figures.
 
-The work is in qualkam/learn.py; this wrapper parses options, shows progress on stderr and
+The work is in qualkam/coding/learn/; this wrapper parses options, shows progress on stderr and
 prints the cross-validated figures on stdout. Codes skipped for too few examples are
 listed on stderr and do not change the exit code (0): a rare code is expected, not a fault in
 the input; ``qualkam code --suggest rules`` still covers it.
@@ -82,8 +82,11 @@ def group_table(result: TrainResult) -> Table:
 
 @app.command("train")
 def train_cli(
-    source_layer: str = typer.Option(
-        "human", "--from", help="Whose codings to learn from: human (every person), consensus, or coder:NAME."
+    layer: str = typer.Option(
+        "human",
+        "--from",
+        help="Whose codings to learn from: human (every person, the consensus coder included), consensus, "
+        "or coder:NAME.",
     ),
     min_examples: int = typer.Option(5, "--min-examples", help="Skip codes with fewer positive segments than this."),
     folds: int = typer.Option(5, "--folds", help="Cross-validation folds, split by source."),
@@ -99,7 +102,7 @@ def train_cli(
     with Project.open(project) as store:
         result = train(
             store,
-            layer=source_layer,
+            layer=layer,
             min_examples=min_examples,
             folds=folds,
             seed=seed,
@@ -132,8 +135,8 @@ def train_cli(
     out.print(code_table(result))
     out.print(group_table(result))
     out.print(
-        f"groups: {escape(str(result.metrics.get('grouping')))}. The model's figures score each test fold with a calibration and threshold "
-        "fitted on the other folds only. Next: qualkam code DIR --suggest model|both",
+        f"groups: {escape(str(result.metrics.get('grouping')))}. The model's figures score each test fold with a "
+        "calibration and threshold fitted on the other folds only. Next: qualkam code DIR --suggest model|both",
         soft_wrap=True,
     )
     raise typer.Exit(EXIT_OK)

@@ -4,37 +4,42 @@ Issue 6 ("Codebook diagnostics"). A researcher tunes the codebook's patterns by 
 pattern over-fires (false positives, per rule) and which concept the patterns miss (false
 negatives). The unit is the segment: a (segment, code) pair is *suggested* when any chosen
 origin (``rule``, ``model`` or ``both``) suggested the code there, and is in the *reference*
-when the reference layer (``human``, ``coder:NAME`` or ``consensus``, see
-``qualkam.analysis.matrix.layer_filter``) accepted it.
+when the reference layer (a people's layer: ``human``, ``coder:NAME`` or ``consensus``, see
+``qualkam.store.layers``) accepted it.
 
 Coverage rule (docs/reliability.md, ``qualkam.agreement.units.seen_sources``): only sources the
 reference has *seen* (decided anything in) are evaluated. A suggestion in a source nobody
 looked at is not a false positive; it is simply not judged.
 
-Undefined figures: precision is None when nothing was suggested (0/0), recall is None when
-the reference has nothing (0/0); F1 = 2·TP / (2·TP + FP + FN) is None only when both are
-empty. Macro averages run over the codes with at least one reference coding or suggestion:
-macro precision over those whose precision is defined, macro recall over those whose recall
-is defined, macro F1 over all of them. Micro averages pool the counts of those codes.
+The figures are ``qualkam.coding.metrics``', the ones ``train`` reports too: undefined ratios
+are None, never NaN. Macro averages run over the codes with at least one reference coding or
+suggestion: macro precision over those whose precision is defined, macro recall over those
+whose recall is defined, macro F1 over all of them. Micro averages pool the counts of those
+codes.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import sqlite3
 from collections import defaultdict
-from collections.abc import Hashable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 import pandas as pd
 
 from qualkam.agreement.units import seen_sources
-from qualkam.analysis.matrix import layer_filter
 from qualkam.choices import check_all, check_choice, unknown
+from qualkam.coding.metrics import PRF, prf, scores, summary
 from qualkam.errors import QualkamError
+from qualkam.store import models
+from qualkam.store import training as store
+from qualkam.store.layers import CONSENSUS, PEOPLE, Layer
 from qualkam.store.project import Project
+from qualkam.store.reads import code_tree
+from qualkam.store.reads import coders as project_coders
+
+__all__ = ["AGAINST_HELP", "PRF", "SUGGEST", "EvaluationReport", "evaluate", "prf", "scores"]
 
 SUGGEST = {"rules": ("rule",), "model": ("model",), "both": ("rule", "model")}
 AGAINST_HELP = "human, consensus or coder:NAME"
@@ -56,36 +61,6 @@ FP_COLUMNS = [
 ]
 FN_COLUMNS = ["code", "source", "segment", "position", "speaker", "start", "text"]
 RULE_COLUMNS = ["code", "rule", "tp", "fp", "precision"]
-
-
-class PRF(NamedTuple):
-    """Counts and scores of one comparison; unpacks as (tp, fp, fn, precision, recall, f1)."""
-
-    tp: int
-    fp: int
-    fn: int
-    precision: float | None
-    recall: float | None
-    f1: float | None
-
-
-def scores(tp: int, fp: int, fn: int) -> PRF:
-    """Precision, recall and F1 from counts; None where a ratio is 0/0 (never NaN)."""
-    precision = tp / (tp + fp) if tp + fp else None
-    recall = tp / (tp + fn) if tp + fn else None
-    f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else None
-    return PRF(tp, fp, fn, precision, recall, f1)
-
-
-def prf(pred: set[Hashable], gold: set[Hashable]) -> PRF:
-    """Compare a predicted set with a gold set of units (e.g. (segment, code) pairs)."""
-    tp = len(pred & gold)
-    return scores(tp, len(pred) - tp, len(gold) - tp)
-
-
-def _mean(values: list[float | None]) -> float | None:
-    defined = [v for v in values if v is not None]
-    return sum(defined) / len(defined) if defined else None
 
 
 @dataclass
@@ -136,46 +111,35 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def _reference_condition(project: Project, against: str) -> tuple[str, tuple[Any, ...], str]:
-    """SQL for every decision of the reference (accepted or rejected), and a name for it.
-
-    Checks the layer and says how to get one when the project has none of it.
-    """
-    if against not in ("human", "consensus") and not (against.startswith("coder:") and against[6:]):
-        raise unknown("--against", against, ["human", "consensus", "coder:NAME"])
-    layer_filter(against)  # one definition of the layers, shared with the matrices
-    coders = [
-        r[0] for r in project.query("SELECT coder FROM codings WHERE coder IS NOT NULL GROUP BY coder ORDER BY MIN(id)")
-    ]
-    people = [c for c in coders if c != "consensus"]
-    if against == "human":
-        if not coders:
-            raise QualkamError(
-                "no people's codings in this project yet, so there is no reference; review "
-                "suggestions (qualkam review --coder NAME) or import codings "
-                "(qualkam import codings FILE --coder NAME) first"
-            )
-        return "c.coder IS NOT NULL", (), "human"
-    if against == "consensus":
-        if "consensus" not in coders:
-            raise QualkamError(
-                "no consensus codings in this project yet; run 'qualkam reconcile --coder A --coder B "
-                "--decider NAME' first, or use --against human or coder:NAME"
-            )
-        return "c.coder = 'consensus'", (), "consensus"
-    name = against[6:]
-    if name not in coders:
-        raise unknown("coder", name, people + (["consensus"] if "consensus" in coders else []), "--against")
-    return "c.coder = ?", (name,), against
+def _reference(project: Project, against: str | Layer) -> tuple[list[str], str]:
+    """The coders whose decisions (accepted or rejected) make up the reference layer, and
+    its name. Checks the layer and says how to get one when the project has none of it."""
+    layer = Layer.parse(against, argument="against", allowed=PEOPLE)
+    coders = project_coders(project)
+    if layer.name == "human" and not coders:
+        raise QualkamError(
+            "no people's codings in this project yet, so there is no reference; review "
+            "suggestions (qualkam review) or import codings (qualkam import codings) first"
+        )
+    if layer.name == CONSENSUS and CONSENSUS not in coders:
+        raise QualkamError(
+            "no consensus codings in this project yet; reconcile two coders first (qualkam reconcile), "
+            "or use {argument} human or coder:NAME",
+            argument="against",
+        )
+    if layer.name == "coder" and layer.coder not in coders:
+        people = [c for c in coders if c != CONSENSUS]
+        raise unknown("coder", layer.coder, people + ([CONSENSUS] if CONSENSUS in coders else []), "against")
+    return store.layer_coders(project, layer), str(layer)
 
 
 def _resolve_codes(project: Project, codes: list[str] | None) -> tuple[list[str], dict[str, str]]:
     """Code ids in codebook order (checked when given) and their labels."""
-    rows = project.query("SELECT id, label FROM codes ORDER BY position")
-    order = [r[0] for r in rows]
-    labels = {r[0]: r[1] for r in rows}
+    nodes = sorted(code_tree(project).values(), key=lambda node: node.position)
+    order = [node.id for node in nodes]
+    labels = {node.id: node.label for node in nodes}
     if codes:
-        codes = check_all("code", codes, order, "--code")
+        codes = check_all("code", codes, order, "codes")
         return [c for c in order if c in codes], labels
     return order, labels
 
@@ -197,7 +161,7 @@ def _words(evidence: dict[str, Any]) -> str:
 
 
 def evaluate(
-    project: Project, against: str = "human", suggest: str = "rules", codes: list[str] | None = None
+    project: Project, against: str | Layer = "human", suggest: str = "rules", codes: list[str] | None = None
 ) -> EvaluationReport:
     """Score the machine suggestions against a reference layer of people's codings, per code.
 
@@ -205,20 +169,14 @@ def evaluate(
     origin suggested the code there). Raises ``QualkamError`` for an unknown layer or coder,
     a reference with no codings, or no suggestions of the chosen origin in the project.
     """
-    suggest = check_choice("--suggest", suggest, list(SUGGEST))
-    condition, params, name = _reference_condition(project, against)
+    suggest = check_choice("value", suggest, list(SUGGEST), "suggest")
+    coders, name = _reference(project, against)
     origins = SUGGEST[suggest]
-    marks = ",".join("?" * len(origins))
-    available = {
-        r[0]
-        for r in project.query(
-            f"SELECT DISTINCT origin FROM codings WHERE coder IS NULL AND origin IN ({marks})", origins
-        )
-    }
+    available = store.suggestion_origins(project, origins)
     if not available:
         if suggest == "model":
             raise QualkamError(
-                "no model suggestions in this project; run qualkam train, then qualkam code --suggest model"
+                "no model suggestions in this project; run qualkam train, then qualkam code with model suggestions"
             )
         raise QualkamError(
             f"no {'rule' if suggest == 'rules' else 'machine'} suggestions in this project; run "
@@ -228,50 +186,40 @@ def evaluate(
     chosen = set(order)
     notes: list[str] = []
     if suggest == "both" and len(available) < 2:
-        notes.append(f"--suggest both: only {next(iter(available))} suggestions exist in this project")
+        only = next(iter(available))
+        notes.append(f"suggestions of both origins asked for: only {only} suggestions exist in this project")
 
-    decisions = pd.read_sql_query(
-        f"""SELECT c.coder, c.source_id AS source, c.segment_id AS segment, c.code_id AS code, c.status
-            FROM codings c WHERE {condition} AND c.segment_id IS NOT NULL""",
-        project.conn,
-        params=params,
-    )
-    coders = list(dict.fromkeys(decisions["coder"]))
+    decisions = store.decisions(project, coders)
     seen: set[str] = set().union(*seen_sources(decisions, coders).values()) if coders else set()
     accepted = decisions[
         (decisions["status"] == "accepted") & decisions["source"].isin(seen) & decisions["code"].isin(chosen)
     ]
-    gold = {(int(s), c) for s, c in zip(accepted["segment"], accepted["code"])}
+    gold = {(int(s), c) for s, c in zip(accepted["segment"], accepted["code"], strict=True)}
 
-    suggestions = project.query(
-        f"""SELECT c.segment_id, c.source_id, c.code_id, c.origin, c.score, c.evidence
-            FROM codings c WHERE c.coder IS NULL AND c.status = 'suggested' AND c.segment_id IS NOT NULL
-            AND c.origin IN ({marks})""",
-        origins,
-    )
     pred_info: dict[tuple[int, str], dict[str, Any]] = {}
     unseen_sources: set[str] = set()
-    for row in suggestions:
-        if row["code_id"] not in chosen:
+    for suggestion in store.suggestions(project, origins):
+        if suggestion.code not in chosen:
             continue
-        if row["source_id"] not in seen:
-            unseen_sources.add(row["source_id"])
+        if suggestion.source not in seen:
+            unseen_sources.add(suggestion.source)
             continue
-        key = (int(row["segment_id"]), row["code_id"])
+        key = (suggestion.segment, suggestion.code)
         info = pred_info.setdefault(key, {"origins": set(), "score": None, "evidence": []})
-        info["origins"].add(row["origin"])
-        if row["score"] is not None:
-            info["score"] = max(info["score"] or 0.0, float(row["score"]))
-        evidence = _evidence(row["evidence"])
+        info["origins"].add(suggestion.origin)
+        if suggestion.score is not None:
+            info["score"] = max(info["score"] or 0.0, float(suggestion.score))
+        evidence = _evidence(suggestion.evidence)
         info["evidence"].extend(evidence)
         if not evidence:  # a model suggestion may carry no words; it still counts under its origin
-            info["evidence"].append({"text": "", "rule": row["origin"]})
+            info["evidence"].append({"text": "", "rule": suggestion.origin})
     pred = set(pred_info)
 
-    segments = _segments(project, {s for s, _ in pred | gold})
+    segments = store.segment_places(project, {s for s, _ in pred | gold})
+    results: dict[str, PRF] = {}
     rows = []
     for code in order:
-        result = prf({k for k in pred if k[1] == code}, {k for k in gold if k[1] == code})
+        result = results[code] = prf({k for k in pred if k[1] == code}, {k for k in gold if k[1] == code})
         rows.append(
             {
                 "code": code,
@@ -285,24 +233,13 @@ def evaluate(
     active = per_code[(per_code["reference"] > 0) | (per_code["suggested"] > 0)]
     if not codes:  # every code was considered; show the ones with something to say
         per_code = active.reset_index(drop=True)
-    micro = scores(int(active["tp"].sum()), int(active["fp"].sum()), int(active["fn"].sum()))
     records = _records(active)
+    figures = summary(results, list(active["code"]))
     overall = {
-        "micro": micro._asdict(),
-        "macro": {
-            "precision": _mean([r["precision"] for r in records]),
-            "recall": _mean([r["recall"] for r in records]),
-            "f1": _mean([r["f1"] for r in records]),
-            "codes": len(records),
-            "codes_with_precision": sum(r["precision"] is not None for r in records),
-            "codes_with_recall": sum(r["recall"] is not None for r in records),
-        },
+        "micro": figures["micro"]._asdict(),
+        "macro": figures["macro"],
         "sources": len(seen),
-        "segments": sum(
-            int(r[1])
-            for r in project.query("SELECT source_id, COUNT(*) FROM segments GROUP BY source_id")
-            if r[0] in seen
-        ),
+        "segments": sum(n for source, n in store.segments_per_source(project).items() if source in seen),
         "reference": len(gold),
         "suggested": len(pred),
     }
@@ -365,7 +302,7 @@ def evaluate(
         columns=RULE_COLUMNS,
     )
 
-    trained_on = _model_layer(project) if "model" in origins else None
+    trained_on = models.newest_layer(project) if "model" in origins else None
     if trained_on is not None and (trained_on == name or "human" in (trained_on, name)):
         notes.append(
             f"the newest model learned from {trained_on}, which overlaps this reference: the model's "
@@ -399,34 +336,3 @@ def evaluate(
         sorted(seen),
         notes,
     )
-
-
-def _model_layer(project: Project) -> str | None:
-    """The layer the newest trained model learned from (None: no model table or no model)."""
-    try:
-        row = project.query("SELECT layer FROM models ORDER BY id DESC LIMIT 1")
-    except sqlite3.OperationalError:  # a project from before `qualkam train`
-        return None
-    return row[0][0] if row else None
-
-
-def _segments(project: Project, ids: set[int]) -> dict[int, dict[str, Any]]:
-    if not ids:
-        return {}
-    found: dict[int, dict[str, Any]] = {}
-    listed = sorted(ids)
-    for i in range(0, len(listed), 500):  # SQLite caps the number of parameters
-        chunk = listed[i : i + 500]
-        for row in project.query(
-            f"SELECT id, source_id, position, speaker, start, text FROM segments "
-            f"WHERE id IN ({','.join('?' * len(chunk))})",
-            chunk,
-        ):
-            found[int(row["id"])] = {
-                "source": row["source_id"],
-                "position": int(row["position"]),
-                "speaker": row["speaker"],
-                "start": int(row["start"]),
-                "text": row["text"],
-            }
-    return found

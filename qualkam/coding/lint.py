@@ -28,6 +28,7 @@ from spacy.language import Language
 from qualkam.coding.codebook import Codebook
 from qualkam.coding.nlp import load_pipeline
 from qualkam.coding.suggest import Suggester
+from qualkam.store import training as store
 from qualkam.store.project import Project
 
 KINDS = ("no_patterns", "shared_pattern", "unmatched_pattern", "no_parent_cooccurrence")
@@ -147,23 +148,23 @@ def check_shared(book: Codebook, nlp: Language) -> list[Finding]:
     owners: dict[tuple[str, ...], list[tuple[str, str]]] = defaultdict(list)
     for code in book.codes.values():
         phrases = code.patterns.lemmas
-        for phrase, doc in zip(phrases, nlp.pipe(phrases)):
+        for phrase, doc in zip(phrases, nlp.pipe(phrases), strict=True):
             key = tuple(t.lemma_ for t in doc)
             if code.id not in [c for c, _ in owners[key]]:
                 owners[key].append((code.id, phrase))
     lines = pattern_lines(book)
     findings = []
-    for key, found in owners.items():
+    for found in owners.values():
         if len(found) < 2:
             continue
-        for code, phrase in found:
-            others = ", ".join(f"{c} ({p!r})" if p != phrase else c for c, p in found if c != code)
+        for code_id, phrase in found:
+            others = ", ".join(f"{c} ({p!r})" if p != phrase else c for c, p in found if c != code_id)
             findings.append(
                 Finding(
                     "shared_pattern",
-                    code,
-                    _where(book, code, lines.get((code, f"lemma:{phrase}"))),
-                    f"code {code!r}: lemma phrase {phrase!r} is also a pattern of {others}; "
+                    code_id,
+                    _where(book, code_id, lines.get((code_id, f"lemma:{phrase}"))),
+                    f"code {code_id!r}: lemma phrase {phrase!r} is also a pattern of {others}; "
                     "every match suggests all of them",
                     f"lemma:{phrase}",
                     phrase,
@@ -181,15 +182,15 @@ def check_unmatched(book: Codebook, project: Project, nlp: Language) -> tuple[li
     since it never produces evidence either.
     """
     suggester = Suggester(book, nlp)
-    texts = [r[0] for r in project.query("SELECT text FROM segments ORDER BY source_id, position")]
+    texts = store.segment_texts(project)
     fired: Counter[tuple[str, str]] = Counter()
     raw: Counter[tuple[str, str]] = Counter()
     for doc in nlp.pipe(texts):
-        for code, evidence in suggester.matches(doc):
-            fired[code, evidence.rule] += 1
+        for code_id, evidence in suggester.matches(doc):
+            fired[code_id, evidence.rule] += 1
         # The matcher before exclusions and de-duplication: tells "never there" from "dropped".
-        for code, rule, _, _ in suggester._raw(doc, suggester._phrases, suggester._tokens):
-            raw[code, rule] += 1
+        for code_id, rule, _, _ in suggester._raw(doc, suggester._phrases, suggester._tokens):
+            raw[code_id, rule] += 1
     lines = pattern_lines(book)
     findings = []
     for code in book.codes.values():
@@ -222,11 +223,8 @@ def check_unmatched(book: Codebook, project: Project, nlp: Language) -> tuple[li
 def check_parent_cooccurrence(book: Codebook, project: Project) -> tuple[list[Finding], list[str]]:
     """Children people coded only where their (coded) parent is absent; (findings, notes)."""
     segments: dict[str, set[int]] = defaultdict(set)
-    for code, segment in project.query(
-        "SELECT code_id, segment_id FROM codings WHERE coder IS NOT NULL "
-        "AND status = 'accepted' AND segment_id IS NOT NULL"
-    ):
-        segments[code].add(int(segment))
+    for code_id, segment in store.people_accepted(project):
+        segments[code_id].add(segment)
     if not segments:
         return [], ["parent co-occurrence: no people's codings in the project yet, so the check did not run"]
     findings, uncoded_parents = [], set()
@@ -264,7 +262,7 @@ def lint(book: Codebook, project: Project | None = None, nlp: Language | None = 
     English one without a project), so patterns are matched as the coding run matches them.
     """
     if nlp is None:
-        nlp = load_pipeline(_project_pipeline(project) if project is not None else None)
+        nlp = load_pipeline(store.main_pipeline(project) if project is not None else None)
     checks = ["no_patterns", "shared_pattern"]
     report = LintReport(book.path, str(project.path) if project is not None else None, checks)
     report.findings += check_no_patterns(book)
@@ -272,7 +270,7 @@ def lint(book: Codebook, project: Project | None = None, nlp: Language | None = 
     if project is None:
         report.notes.append(
             "no project: only the static checks ran (leaves without patterns, shared patterns); "
-            "pass --project PATH to match the patterns against its segments and check parents"
+            "give a project to match the patterns against its segments and check parents"
         )
         return report
     checks += ["unmatched_pattern", "no_parent_cooccurrence"]
@@ -287,15 +285,6 @@ def lint(book: Codebook, project: Project | None = None, nlp: Language | None = 
     report.findings += cooccurrence
     report.notes += notes
     return report
-
-
-def _project_pipeline(project: Project) -> str | None:
-    """The pipeline most of the project's sources were coded with (None: the default)."""
-    row = project.query(
-        "SELECT pipeline, COUNT(*) AS n FROM sources WHERE pipeline IS NOT NULL "
-        "GROUP BY pipeline ORDER BY n DESC LIMIT 1"
-    )
-    return row[0][0] if row else None
 
 
 def project_codebook(project: Project) -> tuple[str, str] | None:

@@ -7,9 +7,9 @@ so a coder can judge it. Scoring is documented in docs/codebook-format.md.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from spacy.language import Language
 from spacy.matcher import Matcher, PhraseMatcher
@@ -35,13 +35,20 @@ class Evidence:
         return {"start": self.start, "end": self.end, "text": self.text, "rule": self.rule}
 
 
+class EvidenceItem(Protocol):
+    """What the store needs of any suggestion's evidence: the rules' ``Evidence``, or a trained
+    model's similar segments (``qualkam.coding.learn.model.SimilarSegment``)."""
+
+    def as_dict(self) -> dict[str, Any]: ...
+
+
 @dataclass
 class Suggestion:
-    """A code proposed for a segment by the rules."""
+    """A code proposed for a segment by the rules (or, as a subclass, by a trained model)."""
 
     code_id: str
     score: float
-    evidence: list[Evidence] = field(default_factory=list)
+    evidence: Sequence[EvidenceItem] = field(default_factory=list)
 
 
 def score(distinct_rules: int) -> float:

@@ -62,7 +62,7 @@ class Layer:
             if text.startswith("coder:"):
                 name = text[len("coder:") :].strip()
                 if not name:
-                    raise QualkamError(f"{argument} 'coder:' names no coder; write coder:NAME", argument=argument)
+                    raise QualkamError("{argument} 'coder:' names no coder; write coder:NAME", argument=argument)
                 return cls("coder", name)
             from qualkam.choices import check_choice
 

@@ -1,0 +1,273 @@
+"""Training: cross-validate by source, calibrate, fit the final model, store it.
+
+Honest quality: k-fold cross-validation split by source (``data.assign_folds``: no source is
+in both the training and the test part of a fold). Each fold's model scores its test
+sources; those out-of-fold scores are compared, on the same segments, with the rule
+suggestions already in the store (origin ``rule``): per code, per code group, micro and
+macro, with the one definition of precision, recall and F1 that ``evaluate`` uses
+(``qualkam.coding.metrics``). So that no test label chooses its own calibration or
+threshold, the cross-validated figures apply to each test fold a calibration and threshold
+fitted on the other folds' out-of-fold scores only; the stored model's calibration is fitted
+on all of them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from qualkam.coding import metrics
+from qualkam.coding.learn.calibration import best_threshold, calibrate, platt
+from qualkam.coding.learn.data import (
+    TrainingSet,
+    assign_folds,
+    code_groups,
+    group_attribute,
+    grouping,
+    training_set,
+)
+from qualkam.coding.learn.model import EVIDENCE_CHARS
+from qualkam.errors import QualkamError
+from qualkam.store import models
+from qualkam.store import training as store
+from qualkam.store.layers import Layer
+
+if TYPE_CHECKING:
+    from qualkam.store.project import Project
+
+DEFAULT_EPOCHS = 10
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class TrainResult:
+    """What ``train`` did: the stored model and its cross-validated figures."""
+
+    model_id: int
+    layer: str
+    codes: list[str]
+    skipped: dict[str, int]
+    retired: dict[str, int]
+    fold_of_source: dict[str, int]
+    metrics: dict[str, Any]
+    sources: int
+    segments: int
+    seconds: float
+
+
+def rule_predictions(project: Project, data: TrainingSet) -> tuple[np.ndarray, int]:
+    """The rule suggestions in the store on the training segments (segments x codes), and how
+    many (segment, code) suggestions fall on those segments."""
+    row_of = {int(seg): i for i, seg in enumerate(data.segments["segment"])}
+    col_of = {c: j for j, c in enumerate(data.codes)}
+    pred = np.zeros(data.labels.shape, dtype=bool)
+    stored = 0
+    for seg, code in store.rule_suggestions(project):
+        if seg in row_of:
+            stored += 1
+            if code in col_of:
+                pred[row_of[seg], col_of[code]] = True
+    return pred, stored
+
+
+def cross_validate(
+    data: TrainingSet,
+    fold_of_source: dict[str, int],
+    seed: int = 0,
+    epochs: int = DEFAULT_EPOCHS,
+    progress: Progress | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Out-of-fold scores (segments x codes x 2), the model's held-out 0/1 predictions (each
+    test fold calibrated and thresholded on the other folds' scores only), and each
+    segment's fold."""
+    from qualkam.coding.learn import classifiers
+
+    docs, examples = classifiers.examples(list(data.segments["input"]), data.codes, data.labels)
+    texts = list(data.segments["input"])
+    fold = np.array([fold_of_source[s] for s in data.segments["source"]])
+    k = max(fold_of_source.values()) + 1
+    oof = np.zeros((*data.labels.shape, 2), dtype=float)
+    for f in range(k):
+        if progress:
+            progress(f"fold {f + 1}/{k}")
+        test = np.flatnonzero(fold == f)
+        train_rows = np.flatnonzero(fold != f)
+        nlp = classifiers.fit([examples[i] for i in train_rows], data.labels[train_rows], data.codes, seed + f, epochs)
+        oof[test] = classifiers.scores(nlp, [texts[i] for i in test], data.codes, [docs[i] for i in test])[0]
+    held_out = np.zeros(data.labels.shape, dtype=bool)
+    for f in range(k):
+        test, other = fold == f, fold != f
+        for j in range(len(data.codes)):
+            weights, intercept = platt(oof[other, j], data.labels[other, j])
+            cut = best_threshold(calibrate(oof[other, j], weights, intercept), data.labels[other, j])
+            held_out[test, j] = calibrate(oof[test, j], weights, intercept) >= cut
+    return oof, held_out, fold
+
+
+def _summary(per_code: dict[str, metrics.PRF], codes: list[str]) -> dict[str, Any]:
+    found = metrics.summary(per_code, codes)
+    return {"micro": found["micro"].figures(), "macro": found["macro"]}
+
+
+def evaluate_folds(
+    project: Project, data: TrainingSet, held_out: np.ndarray, fold: np.ndarray, thresholds: dict[str, float]
+) -> dict[str, Any]:
+    """Per code, per group, micro and macro figures of the model and of the stored rules."""
+    rules, stored_rules = rule_predictions(project, data)
+    groups = code_groups(project, data.codes)
+    per_code: dict[str, Any] = {}
+    model_counts: dict[str, metrics.PRF] = {}
+    rule_counts: dict[str, metrics.PRF] = {}
+    for j, code in enumerate(data.codes):
+        truth = data.labels[:, j]
+        model_counts[code] = metrics.compare(held_out[:, j], truth)
+        rule_counts[code] = metrics.compare(rules[:, j], truth)
+        per_code[code] = {
+            "group": groups[code],
+            "positives": int(truth.sum()),
+            "threshold": thresholds[code],
+            "model": model_counts[code].figures(),
+            "rules": rule_counts[code].figures() if stored_rules else None,
+        }
+    per_group = {}
+    for group in dict.fromkeys(groups[c] for c in data.codes):
+        members = [c for c in data.codes if groups[c] == group]
+        per_group[group] = {
+            "codes": members,
+            "model": _summary(model_counts, members),
+            "rules": _summary(rule_counts, members) if stored_rules else None,
+        }
+    k = int(fold.max()) + 1 if len(fold) else 0
+    by_fold: dict[str, list[float | None]] = {"model": [], "rules": []}
+    for f in range(k):
+        rows = fold == f
+        by_fold["model"].append(metrics.compare(held_out[rows], data.labels[rows]).f1)
+        by_fold["rules"].append(metrics.compare(rules[rows], data.labels[rows]).f1 if stored_rules else None)
+    return {
+        "folds": k,
+        "split": "by source",
+        "unit": "segment",
+        "grouping": grouping(group_attribute(project)),
+        "rule_suggestions_on_these_segments": stored_rules,
+        "per_code": per_code,
+        "per_group": per_group,
+        "overall": {
+            "model": _summary(model_counts, data.codes),
+            "rules": _summary(rule_counts, data.codes) if stored_rules else None,
+        },
+        "micro_f1_by_fold": by_fold,
+    }
+
+
+def train(
+    project: Project,
+    layer: str | Layer = "human",
+    min_examples: int = 5,
+    folds: int = 5,
+    seed: int = 0,
+    epochs: int = DEFAULT_EPOCHS,
+    progress: Progress | None = None,
+) -> TrainResult:
+    """Train on ``layer``, cross-validate by source, calibrate, and store a new model version."""
+    if epochs < 1:
+        raise QualkamError("{argument} must be at least 1", argument="epochs")
+    import spacy
+
+    from qualkam.coding.learn import classifiers
+
+    started = time.perf_counter()
+    data = training_set(project, layer, min_examples)
+    sizes = data.segments.groupby("source").size().to_dict()
+    fold_of_source = assign_folds(sizes, folds, seed)
+    oof, held_out, fold = cross_validate(data, fold_of_source, seed, epochs, progress)
+    calibration: dict[str, dict[str, Any]] = {}
+    for j, code in enumerate(data.codes):
+        weights, intercept = platt(oof[:, j], data.labels[:, j])
+        calibration[code] = {
+            "weights": weights,
+            "intercept": intercept,
+            "threshold": best_threshold(calibrate(oof[:, j], weights, intercept), data.labels[:, j]),
+        }
+    figures = evaluate_folds(project, data, held_out, fold, {c: v["threshold"] for c, v in calibration.items()})
+    if progress:
+        progress("final model on every example")
+    _, examples = classifiers.examples(list(data.segments["input"]), data.codes, data.labels)
+    nlp = classifiers.fit(examples, data.labels, data.codes, seed, epochs)
+    blob = nlp.to_bytes()
+    positive_rows = np.flatnonzero(data.labels.any(axis=1))
+    examples_data = [
+        {
+            "segment": int(data.segments.at[i, "segment"]),
+            "source": data.segments.at[i, "source"],
+            "text": data.segments.at[i, "text"][:EVIDENCE_CHARS],
+            "input": data.segments.at[i, "input"],
+            "codes": [c for j, c in enumerate(data.codes) if data.labels[i, j]],
+        }
+        for i in positive_rows
+    ]
+    settings = {
+        "from": data.layer,
+        "coders": data.coders,
+        "min_examples": min_examples,
+        "folds": folds,
+        "seed": seed,
+        "epochs": epochs,
+        "architecture": classifiers.ARCHITECTURE,
+        "ngram_size": classifiers.NGRAM_SIZE,
+        "length": classifiers.HASH_LENGTH,
+        "learn_rate": classifiers.LEARN_RATE,
+        "batch_size": classifiers.BATCH_SIZE,
+        "tfidf_lr_c": classifiers.LR_C,
+        "input": "lemmas",
+        "ensemble": classifiers.PIPES,
+        "calibration": "platt on both scores",
+        "threshold": "max F1 on out-of-fold scores",
+        "spacy": spacy.__version__,
+        "config": nlp.config.to_str(),
+    }
+    store_data = {
+        "sources": sorted(sizes),
+        "segments": len(data.segments),
+        "segment_ids": [int(s) for s in data.segments["segment"]],
+        "positives": {c: data.positives[c] for c in data.codes},
+        "skipped": data.skipped,
+        "retired": data.retired,
+        "fold_of_source": fold_of_source,
+        "calibration": calibration,
+        "examples": examples_data,
+    }
+    seconds = time.perf_counter() - started
+    figures["seconds"] = round(seconds, 2)
+    model_id = models.add_model(
+        project,
+        data.layer,
+        data.codes,
+        settings,
+        store_data,
+        figures,
+        blob,
+        audit={
+            "from": data.layer,
+            "codes": len(data.codes),
+            "skipped": len(data.skipped),
+            "segments": len(data.segments),
+            "sources": len(sizes),
+        },
+    )
+    return TrainResult(
+        model_id,
+        data.layer,
+        data.codes,
+        data.skipped,
+        data.retired,
+        fold_of_source,
+        figures,
+        len(sizes),
+        len(data.segments),
+        seconds,
+    )
