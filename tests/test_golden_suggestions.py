@@ -103,13 +103,16 @@ def _evidence(name: str) -> list[tuple[str, str, str]]:
 
 @pytest.mark.parametrize("case", cases(), ids=lambda p: p.name)
 def test_golden_evidence_points_into_its_segment(case: Path) -> None:
-    # A careless rewrite cannot pass: every span holds its words, inside its segment.
+    # A careless rewrite cannot pass: every span holds its words, inside its segment, at the
+    # same characters of input.txt (offsets count characters, not bytes: see non-ascii).
+    source = (case / "input.txt").read_text(encoding="utf-8")
     for segment in _golden(case.name):
+        assert source[segment["start"] : segment["start"] + len(segment["text"])] == segment["text"]
         for suggestion in segment["suggestions"]:
             assert 0 < suggestion["score"] < 1
             for e in suggestion["evidence"]:
                 inside = segment["text"][e["start"] - segment["start"] : e["end"] - segment["start"]]
-                assert inside == e["text"], (case.name, segment["segment"], e)
+                assert inside == e["text"] == source[e["start"] : e["end"]], (case.name, segment["segment"], e)
 
 
 def test_golden_files_say_what_the_cases_are_about() -> None:
