@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -164,3 +165,41 @@ def test_agreement_per_code_between_two_coders(coded: Path, runner) -> None:
     assert [c["code"] for c in report["codes"]] == list(frame["code"])
     assert [c["n_disagree"] for c in report["codes"]] == list(frame["n_disagree"])
     assert report["overall"] == pytest.approx(frame.attrs["overall"])
+
+
+def _python_blocks(text: str) -> list[str]:
+    return re.findall(r"```python\n(.+?)\n```", text, re.S)
+
+
+DOC = ROOT / "docs" / "python-api.md"
+
+
+@pytest.mark.slow
+def test_the_documented_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # docs/python-api.md (and the README's "Using it from Python", which shows the same
+    # example) must run as printed, from a folder holding sample_transcripts/.
+    doc = DOC.read_text(encoding="utf-8")
+    (example,) = _python_blocks(doc)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Using it from Python", 1)[-1].split("\n## ", 1)[0]
+    if "qualkam.open(" in section:  # the README shows the API: the same example, not a second one
+        assert _python_blocks(section) == [example]
+    (tmp_path / "sample_transcripts").symlink_to(ROOT / "sample_transcripts")
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, object] = {}
+    exec(compile(example, str(DOC), "exec"), namespace)
+    poles, quotes, agreement = namespace["poles"], namespace["quotes"], namespace["agreement"]
+    assert isinstance(poles, pd.DataFrame) and list(poles.columns) == ["formal", "post_bureaucratic"]
+    assert isinstance(quotes, pd.DataFrame) and not quotes.empty
+    assert quotes["code"].str.startswith("creep_").all()
+    assert isinstance(agreement, pd.DataFrame) and agreement.attrs["coders"] == ["ana", "ben"]
+    assert (agreement["percent_agreement"] < 1).any() and (agreement["percent_agreement"] == 1).any()
+    # the errors shown in the doc are the ones raised, argument names and all
+    shown = re.findall(r"^>>> (.+)\nQualkamError: (.+)$", doc, re.M)
+    assert len(shown) == 2
+    with qualkam.open("study.db") as study:
+        for call, message in shown:
+            with pytest.raises(QualkamError) as caught:
+                eval(call, {"study": study})
+            pattern = ".*".join(re.escape(part) for part in message.split("..."))
+            assert re.fullmatch(pattern, str(caught.value)), (call, str(caught.value))
