@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # annotations only: importing qualkam loads nothing else
     from qualkam.api import ProjectView
 
 __version__ = "0.1.0"
+__all__ = ["__version__"]  # not "open": ``from qualkam import *`` must not hide the built-in open()
 
 
 def open(path: str | Path, create: bool = False) -> ProjectView:
