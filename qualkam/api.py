@@ -1,0 +1,229 @@
+"""The notebook API: ``qualkam.open(path)`` and a project's tables as pandas DataFrames.
+
+Each method is a thin call to the function the matching command calls, so a notebook and
+the CLI give the same numbers for the same arguments::
+
+    segments(...)    qualkam.store.segments.segments
+    codings(...)     qualkam.store.segments.codings
+    excerpts(...)    qualkam.analysis.excerpts.retrieve             (qualkam excerpts)
+    matrix(...)      qualkam.analysis.matrix.build_matrix           (qualkam matrix)
+    agreement(...)   qualkam.agreement.reliability.reliability      (qualkam reliability)
+
+Arguments are named as in those functions; a filter takes one name or a list of names.
+Errors are ``qualkam.errors.QualkamError`` naming the argument at fault (``layer``,
+``speakers``), never a CLI flag.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from qualkam.errors import QualkamError, StoreError
+from qualkam.store import segments as tables
+from qualkam.store.layers import Layer
+from qualkam.store.segments import SegmentFilter
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from qualkam.store.project import Project
+
+Names = str | Sequence[str] | None  # one name, or alternatives (any of them)
+
+
+def _names(value: Names) -> list[str]:
+    """A filter's value as a list: ``"ana"`` is ``["ana"]``, None is no filter."""
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+def open(path: str | Path, create: bool = False) -> ProjectView:  # noqa: A001 - qualkam.open reads like open()
+    """The project store at ``path``, for reading tables (``with qualkam.open(p) as project:``).
+    ``create=True`` makes an empty project there if there is none (to code a folder into)."""
+    from qualkam.store.project import Project
+
+    path = Path(path)
+    if not create and not path.exists():
+        raise StoreError(
+            f"no qualkam project at {path}; make one with qualkam.open({str(path)!r}, create=True) and "
+            "qualkam.coding.run.code_folder, or with 'qualkam code DIR'",
+            argument="path",
+        )
+    return ProjectView(Project.open(path, create=create))
+
+
+class ProjectView:
+    """An open project: its segments, codings, excerpts, matrices and agreement as DataFrames.
+
+    ``.project`` is the store itself (``qualkam.store.project.Project``), for the library's
+    other functions (``code_folder``, ``decide``, ``import_codings`` ...). Close it with
+    ``.close()``, or use it in a ``with`` block.
+    """
+
+    def __init__(self, project: Project) -> None:
+        self._project: Project | None = project
+        self.path = project.path
+
+    @property
+    def project(self) -> Project:
+        if self._project is None:
+            raise QualkamError(f"the project {self.path} is closed; open it again with qualkam.open")
+        return self._project
+
+    def close(self) -> None:
+        if self._project is not None:
+            self._project.close()
+            self._project = None
+
+    def __enter__(self) -> ProjectView:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        if self._project is None:
+            return f"<qualkam project {self.path} (closed)>"
+        counts = self._project.counts()
+        return (
+            f"<qualkam project {self.path}: {counts['sources']} sources, {counts['segments']} segments, "
+            f"{counts['suggestions']} suggestions, {counts['human_codings']} people's codings>"
+        )
+
+    def segments(
+        self,
+        sources: Names = None,
+        phases: Names = None,
+        speakers: Names = None,
+        roles: Names = None,
+        source_types: Names = None,
+    ) -> pd.DataFrame:
+        """One row per segment, coded or not, with its speaker, role, time and its source's
+        phase and type; the filters keep only those names (each checked against the project)."""
+        return tables.segments(self.project, _filter(sources, phases, speakers, roles, source_types))
+
+    def codings(
+        self,
+        layer: Layer | str = "auto",
+        codes: Names = None,
+        sources: Names = None,
+        phases: Names = None,
+        speakers: Names = None,
+        roles: Names = None,
+        source_types: Names = None,
+    ) -> pd.DataFrame:
+        """One row per coding of ``layer`` (auto, suggestions, human, consensus, coder:NAME or
+        all; see ``qualkam.store.layers``), with its segment, score and evidence; ``codes``
+        keeps those codes and the codes below them."""
+        where = _filter(sources, phases, speakers, roles, source_types)
+        return tables.codings(self.project, layer, where, _names(codes))
+
+    def excerpts(
+        self,
+        codes: Names = None,
+        layer: Layer | str | None = None,
+        phases: Names = None,
+        source_types: Names = None,
+        roles: Names = None,
+        speakers: Names = None,
+        coders: Names = None,
+        statuses: Names = None,
+        sources: Names = None,
+        by_coder: bool = False,
+    ) -> pd.DataFrame:
+        """The coded passages, one row per segment and code (``by_coder``: per coding), as
+        ``qualkam excerpts`` lists them; ``layer`` defaults to auto (all with coders or statuses)."""
+        from qualkam.analysis.excerpts import retrieve
+
+        return retrieve(
+            self.project,
+            codes=_names(codes),
+            phases=_names(phases),
+            source_types=_names(source_types),
+            roles=_names(roles),
+            speakers=_names(speakers),
+            coders=_names(coders),
+            statuses=_names(statuses),
+            layer=None if layer is None else str(Layer.parse(layer, argument="layer")),
+            by_coder=by_coder,
+            sources=_names(sources),
+        )
+
+    def matrix(
+        self,
+        rows: str = "phase",
+        cols: str = "code",
+        layer: Layer | str = "auto",
+        value: str = "segments",
+        normalize: str = "none",
+        window: int = 0,
+        sources: Names = None,
+        speakers: Names = None,
+        phases: Names = None,
+    ) -> pd.DataFrame:
+        """``rows`` x ``cols`` counts, as ``qualkam matrix``: rows a source or segment field
+        (phase, source_type, role, speaker ...) or ``code`` (with cols ``code``: co-occurrence);
+        cols ``code`` or ``attr:NAME``; ``value`` segments, share, sources or speakers."""
+        from qualkam.analysis.matrix import build_matrix
+
+        return build_matrix(
+            self.project,
+            rows=rows,
+            cols=cols,
+            value=value,
+            layer=str(Layer.parse(layer, argument="layer")),
+            normalize=normalize,
+            window=window,
+            sources=_names(sources),
+            speakers=_names(speakers),
+            phases=_names(phases),
+        )
+
+    def agreement(
+        self,
+        coders: Names = None,
+        codes: Names = None,
+        unit: str = "segment",
+        replicates: int = 0,
+        seed: int = 0,
+        minimum: float = 0.667,
+        distance: str = "masi",
+        sources: Names = None,
+        speakers: Names = None,
+        phases: Names = None,
+    ) -> pd.DataFrame:
+        """Agreement between people per code, as ``qualkam reliability``: percent agreement,
+        kappas, AC1 and Krippendorff's alpha (``replicates``: bootstrap intervals). The overall
+        figure, the coders, the unit and any notes are in the frame's ``attrs``."""
+        from qualkam.agreement.reliability import plain, reliability
+
+        report = reliability(
+            self.project,
+            _names(coders) or None,
+            _names(codes) or None,
+            unit,
+            replicates,
+            seed,
+            minimum,
+            distance,
+            sources=_names(sources),
+            speakers=_names(speakers),
+            phases=_names(phases),
+        )
+        frame = report.per_code.copy()
+        frame.attrs.update(
+            {
+                "overall": {k: plain(v) for k, v in report.overall.items()},
+                "coders": list(report.coders),
+                "unit": report.unit,
+                "notes": report.notes,
+            }
+        )
+        return frame
+
+
+def _filter(sources: Names, phases: Names, speakers: Names, roles: Names, source_types: Names) -> SegmentFilter:
+    return SegmentFilter(_names(sources), _names(phases), _names(speakers), _names(roles), _names(source_types))
