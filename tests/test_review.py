@@ -29,8 +29,8 @@ def _decisions(db: Path, coder: str = "ana") -> list[tuple]:
         return [
             tuple(r)
             for r in project.query(
-                "SELECT s.position, c.code_id, c.origin, c.status FROM codings c JOIN segments s ON s.id = c.segment_id "
-                "WHERE c.coder = ? ORDER BY s.position, c.code_id",
+                "SELECT s.position, c.code_id, c.origin, c.status FROM codings c "
+                "JOIN segments s ON s.id = c.segment_id WHERE c.coder = ? ORDER BY s.position, c.code_id",
                 (coder,),
             )
         ]
