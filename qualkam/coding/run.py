@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -47,6 +47,39 @@ Progress = Callable[[int, int, str], None]
 SUGGEST_MODES = ("rules", "model", "both")  # the codebook's rules, the trained model (qualkam train), or both
 
 
+CODEBOOK_ARGUMENTS = ("codebook", "replace_codebook")  # what choose_codebook's notes and errors name
+
+
+def worded(text: str, names: Mapping[str, str] | None = None) -> str:
+    """``text`` with each ``{codebook}`` and ``{replace_codebook}`` written as that argument's
+    name, or as ``names`` spells it (the CLI passes its flags: ``--codebook``, ...)."""
+    for argument in CODEBOOK_ARGUMENTS:
+        text = text.replace("{" + argument + "}", (names or {}).get(argument, argument))
+    return text
+
+
+@dataclass(frozen=True)
+class Note:
+    """A note on the codebook a run chose. The text names the arguments as ``{codebook}`` and
+    ``{replace_codebook}``: ``str(note)`` writes their names, ``note.worded(flags)`` the CLI's."""
+
+    text: str
+
+    def __str__(self) -> str:
+        return worded(self.text)
+
+    def worded(self, names: Mapping[str, str] | None = None) -> str:
+        return worded(self.text, names)
+
+
+class CodebookRefusedError(CodebookChangeError):
+    """The CodebookChangeError of ``choose_codebook``: its message names two arguments
+    (``codebook``, ``replace_codebook``), written as in ``Note``."""
+
+    def worded(self, name: str | Mapping[str, str] | None = None) -> str:
+        return worded(Exception.__str__(self), name if isinstance(name, Mapping) else None)
+
+
 @dataclass
 class CodebookChoice:
     """The codebook a run uses, why, and what it changes in the project."""
@@ -54,7 +87,7 @@ class CodebookChoice:
     codebook: Codebook
     previous: Codebook | None = None  # the project's codebook before the run (None: a new project)
     change: CodebookChange | None = None  # set when the run replaces the project's codebook
-    notes: list[str] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
 
 
 def choose_codebook(
@@ -65,23 +98,26 @@ def choose_codebook(
     ``requested`` None: the project's stored codebook; the built-in default only for a project
     with none yet. A requested codebook that differs from the project's is used when no person
     has coded in the project (a note says so); with people's codings it raises
-    CodebookChangeError saying what would change, unless ``replace`` is true.
+    CodebookChangeError saying what would change, unless ``replace`` is true. Notes and the
+    error name the arguments of ``code_folder``: ``codebook`` and ``replace_codebook``.
     """
     # A stored version that no longer validates can still be compared with (by its codes) and
     # replaced, but not coded with.
     current = project.codebook(strict=requested is None)
-    notes: list[str] = []
+    notes: list[Note] = []
     if requested is None:
         if current is not None:
             stale = _file_changed(current)
             if stale:
                 notes.append(
-                    f"the codebook file {stale} has changed since the project stored it; this run uses "
-                    f"the stored version (pass --codebook {stale} to use the file)"
+                    Note(
+                        f"the codebook file {stale} has changed since the project stored it; this run uses "
+                        f"the stored version (pass {{codebook}} {stale} to use the file)"
+                    )
                 )
             return CodebookChoice(current, current, notes=notes)
         book = load_codebook(DEFAULT_CODEBOOK)
-        new = f"a new project: the built-in codebook '{DEFAULT_CODEBOOK}' (pass --codebook PATH for your own)"
+        new = Note(f"a new project: the built-in codebook '{DEFAULT_CODEBOOK}' (pass {{codebook}} PATH for your own)")
         return CodebookChoice(book, None, notes=[new])
     book = requested if isinstance(requested, Codebook) else load_codebook(requested)
     if current is None or current.hash == book.hash:
@@ -98,25 +134,29 @@ def choose_codebook(
             if lost
             else "; no coding by people uses a removed code"
         )
-        raise CodebookChangeError(
+        raise CodebookRefusedError(
             f"{project.path} holds {people} coding(s) by people made with the codebook {current.name} "
             f"{current.version}; {book.describe()} is a different codebook{lost_text}. It would change:\n{detail}\n"
-            "Nothing was changed. To keep the project's codebook, drop --codebook; to use this one anyway, add "
-            "--replace-codebook; to rename, merge or split codes so people's codings follow them, run "
+            "Nothing was changed. To keep the project's codebook, drop {codebook}; to use this one anyway, add "
+            "{replace_codebook}; to rename, merge or split codes so people's codings follow them, run "
             "'qualkam codebook migrate NEW.yaml --coder NAME' first.",
             change,
         )
     if people:
         notes.append(
-            f"replacing the project's codebook {current.name} {current.version} with {book.describe()} "
-            f"(--replace-codebook); {people} coding(s) by people are kept"
-            + (f", {sum(lost.values())} of them on removed codes" if lost else "")
-            + f":\n{detail}"
+            Note(
+                f"replacing the project's codebook {current.name} {current.version} with {book.describe()} "
+                f"({{replace_codebook}}); {people} coding(s) by people are kept"
+                + (f", {sum(lost.values())} of them on removed codes" if lost else "")
+                + f":\n{detail}"
+            )
         )
     else:
         notes.append(
-            f"the project's codebook was {current.name} {current.version}; this run uses {book.describe()} "
-            f"instead (no coding by people yet, so nothing of theirs changes):\n{detail}"
+            Note(
+                f"the project's codebook was {current.name} {current.version}; this run uses {book.describe()} "
+                f"instead (no coding by people yet, so nothing of theirs changes):\n{detail}"
+            )
         )
     return CodebookChoice(book, current, change, notes)
 
@@ -151,7 +191,7 @@ class CodeReport:
     retired_in_use: dict[str, int] = field(default_factory=dict)
     model_id: int | None = None
     codebook: Codebook | None = None  # the codebook the run used (see ``codebook.describe()``)
-    codebook_notes: list[str] = field(default_factory=list)  # how it was chosen, what it changed
+    codebook_notes: list[Note] = field(default_factory=list)  # how it was chosen, what it changed
     folder: Path = Path(".")
 
     @property
