@@ -111,6 +111,31 @@ def test_default_jobs_use_every_core_unless_workers_start_slowly_for_a_small_fol
         resolve_jobs(0, files)
 
 
+def test_a_coding_run_checks_and_chooses_before_it_writes(tmp_path: Path, small_codebook) -> None:
+    from qualkam.coding.run import CodingRun
+
+    from .conftest import INTERVIEW, OTHER, write
+
+    write(tmp_path / "src" / "int.md", INTERVIEW)
+    write(tmp_path / "src" / "b.md", OTHER)
+    progress: list[tuple[int, int, str]] = []
+    with Project.open(tmp_path / "p.db", create=True) as project:
+        with pytest.raises(QualkamError) as bad:
+            CodingRun(tmp_path / "src", small_codebook, project, jobs=0)
+        assert bad.value.argument == "jobs"
+        coding_run = CodingRun(
+            tmp_path / "src", small_codebook, project, out_dir=None, progress=lambda *step: progress.append(step)
+        )
+        assert sorted(p.name for p in coding_run.files) == ["b.md", "int.md"]
+        assert coding_run.codebook is small_codebook and coding_run.workers >= 1
+        assert project.codebook() is None and project.counts()["sources"] == 0, "nothing written yet"
+        report = coding_run.run()
+        assert report is coding_run.report and report.coded == 2 == project.counts()["sources"]
+        assert [(done, total) for done, total, _ in progress] == [(1, 2), (2, 2)], "progress in file order"
+        again = CodingRun(tmp_path / "src", None, project, out_dir=None).run()
+        assert (again.coded, again.unchanged) == (0, 2)
+
+
 def square(n: int) -> int:
     if n < 0:
         raise ValueError("unlucky")

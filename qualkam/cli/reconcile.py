@@ -133,9 +133,10 @@ def run_loop(session: ReconcileSession) -> None:
 
 @app.command("reconcile")
 def reconcile_cli(
+    *,  # keyword-only: the options keep their order in --help, required or not
     coders: Coders,
-    decider: Decider,
     consensus: Consensus = DEFAULT_CONSENSUS,
+    decider: Decider,
     code: Codes = None,
     sheet_out: SheetOut = None,
     sheet_in: SheetIn = None,
