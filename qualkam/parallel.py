@@ -138,7 +138,8 @@ def ordered_map(
     except BrokenProcessPool as exc:  # from a result or from submitting to the broken pool
         raise QualkamError(
             "a worker process stopped unexpectedly (out of memory?); what was stored is "
-            "kept: run again, or with --jobs 1"
+            "kept: run again, or with {argument} 1",
+            argument="jobs",
         ) from exc
     finally:
         if pool is not None:

@@ -23,7 +23,8 @@ def folder(tmp_path: Path) -> Path:
     (src / "interviews" / "docx" / "mkt.docx").write_bytes((FIXTURES / "formats" / "interview.docx").read_bytes())
     write(
         src / "interviews" / "docx" / "metadata.yaml",
-        "mkt.docx: {type: interview, date: 2011-06-01, participants: {I: Researcher, R: {role: Marketing Director, unit: KAM}}}\n",
+        "mkt.docx: {type: interview, date: 2011-06-01, "
+        "participants: {I: Researcher, R: {role: Marketing Director, unit: KAM}}}\n",
     )
     write(
         src / "meetings" / "m9.vtt", "WEBVTT\n\n1\n00:00:01.000 --> 00:00:03.000\nTom Reed: We trust each other now.\n"
@@ -243,3 +244,36 @@ def test_every_command_has_help(runner: CliRunner) -> None:
         for name in path:
             command = command.commands[name]
         assert (command.help or "").strip(), f"{' '.join(path)} has no help text"
+
+
+def test_the_codebook_choice_names_arguments_in_the_library_and_flags_on_the_command_line(
+    runner: CliRunner, folder: Path, small_codebook_path: Path, tmp_path: Path
+) -> None:
+    from qualkam.coding.codebook import load_codebook
+    from qualkam.coding.decisions import decide
+    from qualkam.coding.run import CodebookChangeError, choose_codebook, code_folder
+    from qualkam.store.project import Project
+
+    with Project.open(tmp_path / "lib.db", create=True) as project:
+        (note,) = choose_codebook(project).notes
+        assert "pass codebook PATH for your own" in str(note) and "--" not in str(note)
+        code_folder(folder, load_codebook(small_codebook_path), project, out_dir=None)
+        segment = project.query("SELECT segment_id FROM codings LIMIT 1")[0][0]
+        decide(project, "ana", segment, "hard_control", "accept")
+        with pytest.raises(CodebookChangeError) as refused:
+            choose_codebook(project, "kam")
+        message = str(refused.value)
+        assert "drop codebook;" in message and "add replace_codebook;" in message
+        assert "--codebook" not in message and "--replace-codebook" not in message
+        (replaced,) = choose_codebook(project, "kam", replace=True).notes
+        assert "(replace_codebook)" in str(replaced)
+
+    db = tmp_path / "cli.db"
+    first = _run(runner, "code", folder, "--project", db, "--out", tmp_path / "out")
+    assert "pass --codebook PATH for your own" in first.stderr
+    with Project.open(db) as project:
+        decide(project, "ana", project.query("SELECT segment_id FROM codings LIMIT 1")[0][0], "kam_context", "add")
+    cli = _run(runner, "code", folder, "-c", small_codebook_path, "--project", db, "--out", tmp_path / "out")
+    assert cli.exit_code == 2
+    said = " ".join(cli.stderr.split())
+    assert "drop --codebook;" in said and "add --replace-codebook;" in said

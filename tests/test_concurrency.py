@@ -289,7 +289,7 @@ def test_a_worker_killed_mid_run_stops_the_run_with_a_clear_error_and_keeps_what
     os.kill(workers[0], signal.SIGKILL)  # as the kernel's out-of-memory killer would
     out, err = run.communicate(timeout=60)
     assert run.returncode == 2 and "Traceback" not in err and "internal error" not in err
-    assert "a worker process stopped unexpectedly" in err and "--jobs 1" in err
+    assert "a worker process stopped unexpectedly" in err and "jobs 1" in err  # the CLI names it --jobs
     stored = _check_store(db).execute("SELECT COUNT(*) FROM sources").fetchone()[0]
     assert not (tmp_path / "out" / "excerpts.csv").exists(), "no outputs from a run that failed"
     again = _qualkam("code", str(folder), "-p", str(db), "-o", str(tmp_path / "out"), "-q", "--jobs", "1")

@@ -386,7 +386,7 @@ def test_without_a_model_suggesting_with_it_is_an_error(base: Path, copy) -> Non
     db = copy(base / "project.db")
     with pytest.raises(NoModelError, match="run qualkam train first"):
         _code(db, base / "src", "model")
-    with pytest.raises(QualkamError, match="unknown --suggest 'magic'"):
+    with pytest.raises(QualkamError, match="unknown suggestion mode 'magic' in suggest"):
         _code(db, base / "src", "magic")
 
 

@@ -105,13 +105,16 @@ def test_agreements_applied_once_with_the_decider_as_actor(db: Path) -> None:
 
 def test_names_are_checked(db: Path) -> None:
     with Project.open(db) as project:
-        with pytest.raises(QualkamError, match="one of the coders"):
+        with pytest.raises(QualkamError, match="consensus 'ana' is one of the coders") as same:
             plan_reconcile(project, ["ana", "ben"], consensus="ana")
-        with pytest.raises(QualkamError, match="at least two coders"):
+        with pytest.raises(QualkamError, match="at least two coders") as one:
             plan_reconcile(project, ["ana"])
         plan = plan_reconcile(project, ["ana", "ben"])
-        with pytest.raises(QualkamError, match="--decider"):
+        with pytest.raises(QualkamError, match="^decider needs the name") as nobody:
             decide_disagreement(project, plan, plan.pending[0], Choice("both"), " ")
+    # The core names its arguments (the CLI shows them as --as, --coder, --decider).
+    assert [e.value.argument for e in (same, one, nobody)] == ["consensus", "coders", "decider"]
+    assert not any("--" in str(e.value) for e in (same, one, nobody))
 
 
 def test_loop_keep_a_keep_b_quit_resume_union_neither_other_skip(runner: CliRunner, db: Path) -> None:
@@ -187,6 +190,7 @@ def test_sheet_round_trip(runner: CliRunner, db: Path, tmp_path: Path) -> None:
         rows,
         ["ana", "Ben", "both", "neither", "soft_control; control", ""],
         ["fits the definition", "", "", "", "", ""],
+        strict=True,
     ):
         row.update(decision=decision, reason=reason)
     with open(sheet, "w", encoding="utf-8", newline="") as handle:
@@ -274,3 +278,44 @@ def test_code_filter_reconciles_one_code_at_a_time(runner: CliRunner, db: Path) 
 def positions_of(db: Path) -> dict[int, int]:
     with Project.open(db) as project:
         return positions(project)
+
+
+# -- the session without a terminal -------------------------------------------------------------
+def test_a_session_decides_skips_and_quits_without_a_terminal(db: Path) -> None:
+    from qualkam.coding.reconcile import ReconcileSession
+
+    with Project.open(db) as project:
+        plan = plan_reconcile(project, ["ana", "ben"])
+        apply_agreements(project, plan, "lead")
+        session = ReconcileSession(project, plan, "lead")
+        seg = positions(project)
+        assert (session.total, session.left) == (6, 6)
+        assert session.current is not None and session.current.segment_id == seg[1]
+        assert session.choice("1") == session.choice("a") == Choice("coder", coder="ana")
+        assert session.choice("b") == Choice("coder", coder="ben")
+        assert (session.choice("u"), session.choice("n"), session.choice("x")) == (
+            Choice("both"),
+            Choice("neither"),
+            None,
+        )
+        assert session.decide(session.choice("1"), "reason one") == frozenset({H})
+        with pytest.raises(QualkamError, match="unknown code"):
+            session.choice("o", "no_such_code")
+        assert session.index == 1, "a typo keeps the session on the same disagreement"
+        session.skip()
+        other = session.choice("o", "control")
+        assert session.decide(other) == frozenset({"control"})
+        session.quit()
+        assert session.finished and session.current is None
+        assert (session.decided, session.skipped, session.left) == (2, 1, 4)
+    result = consensus(db)
+    assert result[1] == {H: ("accepted", "reason one"), S: ("rejected", "reason one")}
+    assert 2 not in result, "skipped"
+    assert result[3] == {"control": ("accepted", None), H: ("rejected", None), S: ("rejected", None)}
+
+    with Project.open(db) as project:
+        again = ReconcileSession(project, plan_reconcile(project, ["ana", "ben"]), "lead")
+        assert again.current is not None and again.current.segment_id == seg[2], "decided ones are not asked again"
+        while again.current is not None:
+            again.decide(Choice("neither"))
+        assert again.left == 0 and again.decided == 4

@@ -29,8 +29,8 @@ def _decisions(db: Path, coder: str = "ana") -> list[tuple]:
         return [
             tuple(r)
             for r in project.query(
-                "SELECT s.position, c.code_id, c.origin, c.status FROM codings c JOIN segments s ON s.id = c.segment_id "
-                "WHERE c.coder = ? ORDER BY s.position, c.code_id",
+                "SELECT s.position, c.code_id, c.origin, c.status FROM codings c "
+                "JOIN segments s ON s.id = c.segment_id WHERE c.coder = ? ORDER BY s.position, c.code_id",
                 (coder,),
             )
         ]
@@ -97,3 +97,57 @@ def test_filters_and_bad_filters(runner: CliRunner, db: Path) -> None:
     assert "unknown phase 'later'" in _review(runner, db, "", "--phase", "later").output
     empty = _review(runner, db, "", "--source", "int-sales", "--status", "rejected")
     assert empty.exit_code == 0 and "nothing to review" in empty.output
+
+
+# -- the session without a terminal -------------------------------------------------------------
+def test_a_session_walks_the_queue_without_a_terminal(db: Path) -> None:
+    from qualkam.coding.review import ReviewSession
+
+    with Project.open(db) as project:
+        session = ReviewSession(project, "ana")
+        assert (session.total, session.index, session.resumed, session.left) == (3, 0, False, 3)
+        first = session.current
+        assert first is not None and session.view().item == first
+        assert session.act("accept") is None
+        assert session.index == 1 and session.decided == 1
+        session.act("back")
+        assert session.current == first, "back returns to the item left last"
+        session.act("reject")
+        session.act("add", "hard_control")
+        session.act("memo", "Ironic tone?")
+        assert session.index == 1, "adding a code and writing a memo stay on the item"
+        session.act("skip")
+        assert (session.index, session.decided, session.left) == (2, 3, 1)
+        session.act("quit")
+        assert session.finished and session.current is None
+    assert _decisions(db) == [(0, "hard_control", "rule", "rejected"), (1, "hard_control", "human", "accepted")]
+
+
+def test_a_session_keeps_its_place_on_a_typo_and_resumes_after_the_last_item_left(db: Path) -> None:
+    from qualkam.coding.review import ReviewSession
+    from qualkam.errors import QualkamError
+
+    with Project.open(db) as project:
+        session = ReviewSession(project, "ana")
+        with pytest.raises(QualkamError, match="unknown code 'no_such_code'"):
+            session.act("add", "no_such_code")
+        assert (session.index, session.decided) == (0, 0)
+        session.act("skip")
+        again = ReviewSession(project, "ana")
+        assert again.resumed and again.index == 1
+        while not again.finished:
+            again.act("accept")
+        assert (again.decided, again.left) == (2, 0)
+        assert again.act("accept") is None, "nothing happens after the end"
+    assert [d[3] for d in _decisions(db)] == ["accepted", "accepted"]
+
+
+def test_accepting_with_no_suggestion_is_a_note_not_a_change(db: Path) -> None:
+    from qualkam.coding.review import NO_SUGGESTION, Item, ReviewSession
+
+    with Project.open(db) as project:
+        session = ReviewSession(project, "ana")
+        session.queue[0] = Item(session.queue[0].segment_id, None)
+        assert session.act("accept") == NO_SUGGESTION
+        assert (session.index, session.decided) == (0, 0)
+    assert _decisions(db) == []

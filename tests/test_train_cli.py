@@ -143,7 +143,7 @@ def test_code_suggest_both_then_review_least_sure_first(
     reading = runner.invoke(app, ["review", "--coder", "zoe", "--project", str(db)], input="q\n")
     assert "· int-1 ·" in reading.output.split("╰")[0], "the default order is unchanged: reading order"
     bad = runner.invoke(app, ["review", "--coder", "zoe", "--order", "random", "--project", str(db)], input="q\n")
-    assert bad.exit_code == 2 and "unknown --order 'random'" in bad.output
+    assert bad.exit_code == 2 and "unknown order 'random'" in bad.output
 
 
 def test_bench_script_runs_on_small_sizes(capsys: pytest.CaptureFixture[str]) -> None:

@@ -13,13 +13,20 @@ from qualkam.cli.app import EXIT_OK, EXIT_PROBLEMS, app
 from qualkam.cli.console import err, out
 from qualkam.cli.show import matrix_table
 from qualkam.coding.codebook import DEFAULT_CODEBOOK
-from qualkam.coding.run import code_folder
+from qualkam.coding.run import CodebookRefusedError, code_folder
 from qualkam.coding.segment import Unit
+from qualkam.errors import QualkamError
 from qualkam.store.project import DEFAULT_PROJECT, Project
+
+
+def _flags(ctx: typer.Context) -> dict[str, str]:
+    """Each option's parameter name (= the core's argument name) -> its flag as typed."""
+    return {p.name: p.opts[0] for p in ctx.command.params if p.name and p.opts and p.param_type_name == "option"}
 
 
 @app.command("code")
 def code_cli(
+    ctx: typer.Context,
     folder: Path = typer.Argument(
         ...,
         help="Folder of transcripts, read recursively: .txt .md .docx .pdf "
@@ -74,6 +81,7 @@ def code_cli(
     ),
 ) -> None:
     """Code a folder of transcripts: suggest codes with their evidence, store them, export CSVs."""
+    flags = _flags(ctx)
     with Project.open(project, create=True) as store:
         with Progress(
             TextColumn("{task.description}"),
@@ -90,26 +98,29 @@ def code_cli(
             def tick(done: int, total: int, path: str) -> None:
                 bar.update(task, completed=done, total=total, description=f"coding {Path(path).name}", refresh=True)
 
-            report = code_folder(
-                folder,
-                codebook,
-                store,
-                unit=unit,
-                model=model,
-                encoding=encoding,
-                out_dir=out_dir,
-                progress=tick,
-                suggest=suggest,
-                jobs=jobs,
-                replace_codebook=replace_codebook,
-                exclude=exclude or (),
-            )
+            try:
+                report = code_folder(
+                    folder,
+                    codebook,
+                    store,
+                    unit=unit,
+                    model=model,
+                    encoding=encoding,
+                    out_dir=out_dir,
+                    progress=tick,
+                    suggest=suggest,
+                    jobs=jobs,
+                    replace_codebook=replace_codebook,
+                    exclude=exclude or (),
+                )
+            except CodebookRefusedError as exc:  # it names two arguments: say them as flags
+                raise QualkamError(exc.worded(flags)) from None
         book = report.codebook
         assert book is not None
         for warning in book.warnings:
             err.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
         for note in report.codebook_notes:
-            err.print(f"note: {escape(note)}", soft_wrap=True, highlight=False)
+            err.print(f"note: {escape(note.worded(flags))}", soft_wrap=True, highlight=False)
         for problem in report.problems:
             kind = "skipped" if problem.skipped else "warning"
             err.print(f"[{'red' if problem.skipped else 'yellow'}]{kind}:[/] {escape(str(problem))}", soft_wrap=True)
@@ -120,14 +131,15 @@ def code_cli(
             )
         for code, count in report.retired_in_use.items():
             err.print(
-                f"[yellow]warning:[/] {count} coding(s) by people use {escape(repr(code))}, which this codebook no longer has; "
-                f"they are kept: map them with 'qualkam codebook migrate'",
+                f"[yellow]warning:[/] {count} coding(s) by people use {escape(repr(code))}, which this codebook "
+                "no longer has; they are kept: map them with 'qualkam codebook migrate'",
                 soft_wrap=True,
             )
         if report.missing_sources:
+            more = " ..." if len(report.missing_sources) > 5 else ""
             err.print(
                 f"note: {len(report.missing_sources)} source(s) in the project are no longer in {escape(str(folder))} "
-                f"(kept): {escape(', '.join(report.missing_sources[:5]))}{' ...' if len(report.missing_sources) > 5 else ''}"
+                f"(kept): {escape(', '.join(report.missing_sources[:5]))}{more}"
             )
         if report.excluded_sources:
             err.print(

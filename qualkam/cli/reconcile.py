@@ -10,34 +10,49 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.panel import Panel
 from rich.text import Text
 
-from qualkam.analysis.disagreements import NO_CODE, code_list
 from qualkam.cli.app import app
 from qualkam.cli.console import err, out
 from qualkam.cli.options import listed, listed_codes
-from qualkam.coding.reconcile import (
-    DEFAULT_CONSENSUS,
-    Choice,
-    Disagreement,
-    Plan,
-    apply_agreements,
-    apply_sheet,
-    decide_disagreement,
-    known_codes,
-    other_choice,
-    plan_reconcile,
-    read_sheet,
-    write_sheet,
-)
-from qualkam.errors import QualkamError
-from qualkam.store.project import DEFAULT_PROJECT, Project
+
+if TYPE_CHECKING:
+    from qualkam.coding.reconcile import Disagreement, Plan, ReconcileSession
 
 TEXT_CHARS = 1500  # a very long turn is cut on screen; the sheet has all of it
+DEFAULT_CONSENSUS = "consensus"  # qualkam.coding.reconcile.DEFAULT_CONSENSUS, without importing the core
+
+# Options of this command (the shared aliases of qualkam/cli/options.py will replace them).
+Coders = Annotated[
+    list[str],
+    typer.Option(
+        "--coder",
+        "--coders",
+        help="A coder to reconcile (repeat: --coder ana --coder ben; the old --coders ana,ben works too).",
+    ),
+]
+Consensus = Annotated[str, typer.Option("--as", help="Name of the consensus coder (a layer like any coder).")]
+Decider = Annotated[
+    str, typer.Option("--decider", help="Who decides: recorded as the actor of every consensus coding.")
+]
+Codes = Annotated[
+    list[str] | None,
+    typer.Option("--code", "-k", help="Only this code (its descendants included) or attr:KEY=VALUE; repeat for more."),
+]
+SheetOut = Annotated[
+    Path | None,
+    typer.Option("--sheet-out", help="Write the disagreements to decide to FILE.csv or FILE.xlsx instead of asking."),
+]
+SheetIn = Annotated[
+    Path | None, typer.Option("--sheet-in", help="Apply the decisions of a filled-in sheet (all rows or none).")
+]
+ProjectPath = Annotated[Path, typer.Option("--project", "-p", help="Project store file.")]
+DEFAULT_PROJECT = Path("qualkam.db")  # qualkam.store.project.DEFAULT_PROJECT, without importing the store
 
 
 def _key() -> str:
@@ -65,13 +80,15 @@ def keys_help(coders: list[str]) -> str:
 
 
 def _panel(plan: Plan, item: Disagreement, index: int, total: int) -> Panel:
+    from qualkam.analysis.disagreements import NO_CODE, code_list
+
     body = Text()
     if item.speaker:
         body.append(f"{item.speaker}: ", style="bold")
     text = item.text.strip()
     body.append(text if len(text) <= TEXT_CHARS else text[: TEXT_CHARS - 1] + "…")
     body.append("\n\n")
-    for number, (coder, given) in enumerate(zip(plan.coders, item.sets), start=1):
+    for number, (coder, given) in enumerate(zip(plan.coders, item.sets, strict=True), start=1):
         body.append(f"{number} {coder}: ", style="bold")
         shown = code_list(given, plan.codes)
         body.append((shown or NO_CODE) + "\n", style="" if shown else "dim")
@@ -79,77 +96,51 @@ def _panel(plan: Plan, item: Disagreement, index: int, total: int) -> Panel:
     return Panel(body, title=escape(title), subtitle=escape(keys_help(plan.coders)))
 
 
-def _choice(key: str, plan: Plan, known: list[str]) -> Choice | None:
-    """The choice a key stands for (None: not a choice key). ``o`` asks for the codes."""
-    coders = plan.coders
-    if key.isdigit() and 1 <= int(key) <= len(coders):
-        return Choice("coder", coder=coders[int(key) - 1])
-    if key in ("a", "b"):
-        return Choice("coder", coder=coders["ab".index(key)])
-    if key == "u":
-        return Choice("both")
-    if key == "n":
-        return Choice("neither")
-    if key == "o":
-        return other_choice(_ask("codes (ids separated by ;): "), known)
-    return None
+def run_loop(session: ReconcileSession) -> None:
+    """Ask about each pending disagreement; every decision is saved at once."""
+    from qualkam.analysis.disagreements import NO_CODE, code_list
+    from qualkam.coding.reconcile import OTHER_KEY, QUIT_KEY, SKIP_KEY
+    from qualkam.errors import QualkamError
 
-
-def run_loop(store: Project, plan: Plan, decider: str) -> tuple[int, int]:
-    """Ask about each pending disagreement; every decision is saved at once. Returns (decided, skipped)."""
-    items = list(plan.pending)
-    known = known_codes(store)
-    decided = skipped = 0
-    for index, item in enumerate(items):
-        out.print(_panel(plan, item, index, len(items)))
+    plan = session.plan
+    while (item := session.current) is not None:
+        out.print(_panel(plan, item, session.index, session.total))
         while True:
             key = _key()
-            if key == "q":
-                return decided, skipped
-            if key == "s":
-                skipped += 1
+            if key == QUIT_KEY:
+                session.quit()
+                return
+            if key == SKIP_KEY:
+                session.skip()
                 break
             if key == "?":
                 out.print(escape(keys_help(plan.coders)))
                 continue
             try:  # a typo in a code id must not end the session
-                choice = _choice(key, plan, known)
+                codes = _ask("codes (ids separated by ;): ") if key == OTHER_KEY else None
+                choice = session.choice(key, codes)
                 if choice is None:
                     out.print(f"unknown key {escape(repr(key))}; {escape(keys_help(plan.coders))}")
                     continue
                 reason = _ask("reason (Enter for none): ")
-                result = decide_disagreement(store, plan, item, choice, decider, reason)
+                result = session.decide(choice, reason)
             except QualkamError as exc:
                 err.print(f"[red]{escape(str(exc))}[/]")
                 continue
             out.print(f"→ {escape(plan.consensus)}: {escape(code_list(result, plan.codes) or NO_CODE)}")
-            decided += 1
             break
-    return decided, skipped
 
 
 @app.command("reconcile")
 def reconcile_cli(
-    coders: list[str] = typer.Option(
-        ...,
-        "--coder",
-        "--coders",
-        help="A coder to reconcile (repeat: --coder ana --coder ben; the old --coders ana,ben works too).",
-    ),
-    consensus: str = typer.Option(
-        DEFAULT_CONSENSUS, "--as", help="Name of the consensus coder (a layer like any coder)."
-    ),
-    decider: str = typer.Option(..., "--decider", help="Who decides: recorded as the actor of every consensus coding."),
-    code: list[str] | None = typer.Option(
-        None, "--code", "-k", help="Only this code (its descendants included) or attr:KEY=VALUE; repeat for more."
-    ),
-    sheet_out: Path | None = typer.Option(
-        None, "--sheet-out", help="Write the disagreements to decide to FILE.csv or FILE.xlsx instead of asking."
-    ),
-    sheet_in: Path | None = typer.Option(
-        None, "--sheet-in", help="Apply the decisions of a filled-in sheet (all rows or none)."
-    ),
-    project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
+    *,  # keyword-only: the options keep their order in --help, required or not
+    coders: Coders,
+    consensus: Consensus = DEFAULT_CONSENSUS,
+    decider: Decider,
+    code: Codes = None,
+    sheet_out: SheetOut = None,
+    sheet_in: SheetIn = None,
+    project: ProjectPath = DEFAULT_PROJECT,
 ) -> None:
     """Reconcile coders segment by segment into a consensus coder; resumes where you stopped.
 
@@ -162,6 +153,17 @@ def reconcile_cli(
     Segments already decided for the consensus coder are not asked again. The consensus is
     then a layer like any other: qualkam matrix --from consensus (or --from coder:NAME).
     """
+    from qualkam.coding.reconcile import (
+        ReconcileSession,
+        apply_agreements,
+        apply_sheet,
+        plan_reconcile,
+        read_sheet,
+        write_sheet,
+    )
+    from qualkam.errors import QualkamError
+    from qualkam.store.project import Project
+
     if sheet_out is not None and sheet_in is not None:
         raise QualkamError("--sheet-out writes a sheet, --sheet-in reads a filled one; give one of them")
     names = listed(coders)
@@ -214,11 +216,12 @@ def reconcile_cli(
         if not plan.pending:
             err.print("nothing left to decide")
             return
-        decided, skipped = run_loop(store, plan, decider)
+        session = ReconcileSession(store, plan, decider)
+        run_loop(session)
         err.print(
             escape(
-                f"{decided} decision(s) saved for {consensus} by {decider}; {skipped} skipped; "
-                f"{len(plan.pending)} left to decide"
+                f"{session.decided} decision(s) saved for {consensus} by {decider}; {session.skipped} skipped; "
+                f"{session.left} left to decide"
             ),
             soft_wrap=True,
         )

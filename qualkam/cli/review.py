@@ -1,14 +1,17 @@
 """``qualkam review``: decide on suggestions one keystroke at a time, in context.
 
 Keys: a accept · r reject · c add another code · d remove a code · m memo · s skip ·
-b back · q quit · ? help; n / p page through a segment too long for the screen. In a terminal one key is enough; from a pipe or a test, one
-key per line. Every decision is saved at once, in its own transaction.
+b back · q quit · ? help; n / p page through a segment too long for the screen. In a terminal
+one key is enough; from a pipe or a test, one key per line. Every decision is saved at once,
+in its own transaction. The session itself (``qualkam.coding.review.ReviewSession``) is in
+the core; this module reads keys and draws the screen.
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -17,12 +20,31 @@ from rich.text import Text
 
 from qualkam.cli.app import app
 from qualkam.cli.console import err, out
-from qualkam.cli.options import code_option, listed_codes, phase_option, source_option, speaker_option
-from qualkam.coding.decisions import Action, decide
-from qualkam.coding.review import Filters, ItemView, build_queue, resume_index, save_progress, view
-from qualkam.errors import QualkamError
-from qualkam.store.memos import add_memo
-from qualkam.store.project import DEFAULT_PROJECT, Project
+from qualkam.cli.options import listed_codes
+
+if TYPE_CHECKING:
+    from qualkam.coding.review import ItemView
+
+# Options of this command (the shared aliases of qualkam/cli/options.py will replace them).
+Coder = Annotated[str, typer.Option("--coder", help="Your name: every decision is recorded under it.")]
+Codes = Annotated[
+    list[str] | None, typer.Option("--code", help="Only suggestions of this code and its children (repeat for more).")
+]
+Sources = Annotated[list[str] | None, typer.Option("--source", help="Only this source (repeat for more).")]
+Phases = Annotated[list[str] | None, typer.Option("--phase", help="Only sources of this phase (repeat for more).")]
+Speakers = Annotated[
+    list[str] | None, typer.Option("--speaker", help="Only this speaker's segments (repeat for more).")
+]
+Status = Annotated[str, typer.Option("--status", help="suggested (still to decide), accepted, rejected or all.")]
+Order = Annotated[
+    str,
+    typer.Option(
+        "--order",
+        help="reading (source by source) or uncertain (the model's least sure suggestions first, rules after).",
+    ),
+]
+ProjectPath = Annotated[Path, typer.Option("--project", "-p", help="Project store file.")]
+DEFAULT_PROJECT = Path("qualkam.db")  # qualkam.store.project.DEFAULT_PROJECT, without importing the store
 
 HELP = "a accept · r reject · c add code · d remove code · m memo · s skip · b back · q quit · ? help"
 SHORT_HELP = "a accept r reject c add d remove m memo s skip b back q quit ?"  # fits 80 columns
@@ -124,20 +146,20 @@ def _render(
 
 @app.command("review")
 def review_cli(
-    coder: str = typer.Option(..., "--coder", help="Your name: every decision is recorded under it."),
-    code: list[str] | None = code_option("Only suggestions of this code and its children (repeat for more)."),
-    source: list[str] | None = source_option(),
-    phase: list[str] | None = phase_option(),
-    speaker: list[str] | None = speaker_option(),
-    status: str = typer.Option("suggested", "--status", help="suggested (still to decide), accepted, rejected or all."),
-    order: str = typer.Option(
-        "reading",
-        "--order",
-        help="reading (source by source) or uncertain (the model's least sure suggestions first, rules after).",
-    ),
-    project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
+    coder: Coder,
+    code: Codes = None,
+    source: Sources = None,
+    phase: Phases = None,
+    speaker: Speakers = None,
+    status: Status = "suggested",
+    order: Order = "reading",
+    project: ProjectPath = DEFAULT_PROJECT,
 ) -> None:
     """Review suggestions segment by segment; resumes where you stopped."""
+    from qualkam.coding.review import ACTIONS, ASKS, Filters, ReviewSession
+    from qualkam.errors import QualkamError
+    from qualkam.store.project import Project
+
     filters = Filters(
         code=listed_codes(code) or None,
         source=source or None,
@@ -147,63 +169,34 @@ def review_cli(
         speaker=speaker or None,
     )
     with Project.open(project) as store:
-        queue = build_queue(store, coder, filters)
-        if not queue:
+        session = ReviewSession(store, coder, filters)
+        if not session.total:
             err.print("nothing to review with these filters")
             raise typer.Exit(0)
-        resumed = resume_index(store, coder, filters, queue)
-        index = resumed or 0
-        if resumed is not None:
-            err.print(f"resuming at item {index + 1} of {len(queue)}")
-        history: list[int] = []
-        decided = 0
+        if session.resumed:
+            err.print(f"resuming at item {session.index + 1} of {session.total}")
         page, shown_index = 0, -1
-        while 0 <= index < len(queue):
-            item = queue[index]
-            if index != shown_index:
-                page, shown_index = 0, index
-            v = view(store, coder, item)
-            panel, pages = _render(v, index, len(queue), page)
+        while not session.finished:
+            if session.index != shown_index:
+                page, shown_index = 0, session.index
+            panel, pages = _render(session.view(), session.index, session.total, page)
             out.print(panel)
             key = _key()
+            if key in ("n", "p"):  # page through a long segment; the header stays
+                page = (page + (1 if key == "n" else -1)) % pages
+                continue
+            if key == "?":
+                out.print(escape(HELP))
+                continue
+            action = ACTIONS.get(key)
+            if action is None:
+                out.print(f"unknown key {escape(repr(key))}; {escape(HELP)}")
+                continue
             try:
-                if key == "q":
-                    break
-                if key in ("n", "p"):  # page through a long segment; the header stays
-                    page = (page + (1 if key == "n" else -1)) % pages
-                    continue
-                if key == "?":
-                    out.print(escape(HELP))
-                    continue
-                if key == "b":
-                    index = history.pop() if history else index
-                    continue
-                if key in ("a", "r"):
-                    if item.code_id is None:
-                        out.print("no suggestion here to accept or reject; use c to add a code")
-                        continue
-                    decide(store, coder, item.segment_id, item.code_id, Action.accept if key == "a" else Action.reject)
-                    decided += 1
-                elif key == "c":
-                    decide(store, coder, item.segment_id, _ask("code to add: "), Action.add)
-                    decided += 1
-                    continue  # stay on the segment: more codes may follow
-                elif key == "d":
-                    decide(store, coder, item.segment_id, _ask("code to remove: "), Action.remove)
-                    decided += 1
-                    continue
-                elif key == "m":
-                    add_memo(store, coder, "segment", str(item.segment_id), _ask("memo: "))
-                    continue
-                elif key != "s":
-                    out.print(f"unknown key {escape(repr(key))}; {escape(HELP)}")
-                    continue
+                note = session.act(action, _ask(ASKS[action]) if action in ASKS else None)
             except QualkamError as exc:  # a typo in a code id must not end the session
                 err.print(f"[red]{escape(str(exc))}[/]")
                 continue
-            save_progress(store, coder, filters, item)
-            history.append(index)
-            index += 1
-        err.print(
-            f"{decided} decision(s) saved for {escape(coder)}; {max(len(queue) - index, 0)} item(s) left in this queue"
-        )
+            if note:
+                out.print(note)
+        err.print(f"{session.decided} decision(s) saved for {escape(coder)}; {session.left} item(s) left in this queue")

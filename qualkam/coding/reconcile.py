@@ -17,7 +17,6 @@ the reason as the codings' memo and in the audit note.
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +30,8 @@ from qualkam.interchange.codings_import import ImportRowsError, RowProblem, read
 from qualkam.interchange.sheets import fill_sheet, sheet_path, write_csv_sheet
 from qualkam.render.outputs import atomic_open
 from qualkam.store.project import Project
+from qualkam.store.reads import code_tree
+from qualkam.store.review import accepted_codes, segment_ids, segments_coded_by
 
 DEFAULT_CONSENSUS = "consensus"
 BOTH, NEITHER = "both", "neither"
@@ -85,6 +86,8 @@ class Choice:
     def result(self, coders: Sequence[str], item: Disagreement) -> frozenset[str]:
         """The consensus set this choice gives on ``item``."""
         if self.kind == "coder":
+            if self.coder is None or self.coder not in coders:
+                raise QualkamError(f"{self.coder!r} is not one of the coders reconciled ({', '.join(coders)})")
             return item.sets[list(coders).index(self.coder)]
         if self.kind == BOTH:
             return item.union()
@@ -122,18 +125,20 @@ class Applied:
 
 
 def check_names(coders: Sequence[str], consensus: str, decider: str | None = None) -> None:
-    """The consensus coder must be a new layer, not one of the coders it reconciles."""
+    """The consensus coder must be a new layer, not one of the coders it reconciles. Errors
+    name the argument at fault: ``consensus``, ``coders`` or ``decider``."""
     if not consensus or not consensus.strip():
-        raise QualkamError("--as needs a name for the consensus coder, e.g. --as consensus")
+        raise QualkamError("{argument} needs a name for the consensus coder (default: consensus)", argument="consensus")
     if consensus in coders:
         raise QualkamError(
-            f"--as {consensus!r} is one of the coders being reconciled; name the consensus "
-            "coder differently (default: consensus)"
+            f"{{argument}} {consensus!r} is one of the coders being reconciled; name the consensus "
+            "coder differently (default: consensus)",
+            argument="consensus",
         )
     if len(set(coders)) < 2:
-        raise QualkamError("reconcile needs at least two coders: --coder A --coder B")
+        raise QualkamError("reconcile needs at least two coders; name two or more in {argument}", argument="coders")
     if decider is not None and not decider.strip():
-        raise QualkamError("--decider needs the name of the person deciding, e.g. --decider ana")
+        raise QualkamError("{argument} needs the name of the person deciding, e.g. ana", argument="decider")
 
 
 def plan_reconcile(
@@ -144,13 +149,7 @@ def plan_reconcile(
     check_names(coders, consensus)
     data = coding_data(project, coders, expand_codes(project, codes), "segment")
     sets = data.sets()
-    done = {
-        r[0]
-        for r in project.query(
-            f"SELECT DISTINCT segment_id FROM codings WHERE coder = ? AND code_id IN ({','.join('?' * len(data.codes))})",
-            (consensus, *data.codes),
-        )
-    }
+    done = segments_coded_by(project, consensus, data.codes)
     plan = Plan(
         coders=data.coders,
         codes=data.codes,
@@ -158,7 +157,7 @@ def plan_reconcile(
         agreements=[],
         pending=[],
         decided=[],
-        labels={r[0]: r[1] for r in project.query("SELECT id, label FROM codes")},
+        labels={code.id: code.label for code in code_tree(project).values()},
     )
     for u, row in enumerate(data.units.itertuples(index=False)):
         given = tuple(sets[c][u] for c in range(len(coders)))
@@ -214,16 +213,6 @@ def apply_agreements(project: Project, plan: Plan, decider: str) -> Applied:
     return applied
 
 
-def _existing(conn: sqlite3.Connection, plan: Plan, segment_id: int) -> frozenset[str]:
-    """Codes the consensus coder holds on a segment among the reconciled ones (a changed mind rejects them)."""
-    rows = conn.execute(
-        f"SELECT code_id FROM codings WHERE coder = ? AND segment_id = ? AND status = 'accepted' "
-        f"AND code_id IN ({','.join('?' * len(plan.codes))})",
-        (plan.consensus, segment_id, *plan.codes),
-    ).fetchall()
-    return frozenset(r[0] for r in rows)
-
-
 def _decide(
     project: Project,
     plan: Plan,
@@ -241,7 +230,8 @@ def _decide(
         plan,
         item.segment_id,
         result,
-        item.union() | _existing(project.conn, plan, item.segment_id),
+        # Codes the consensus coder already holds here among the reconciled ones: a changed mind rejects them.
+        item.union() | accepted_codes(project, plan.consensus, item.segment_id, plan.codes),
         decider.strip(),
         note,
         reason,
@@ -265,7 +255,8 @@ def decide_disagreement(
 
 
 def known_codes(project: Project) -> list[str]:
-    return [r[0] for r in project.query("SELECT id FROM codes ORDER BY position")]
+    """Every code id of the project, retired ones included."""
+    return list(code_tree(project))
 
 
 def other_choice(text: str, known: Sequence[str]) -> Choice:
@@ -317,7 +308,7 @@ def sheet_rows(plan: Plan) -> list[dict[str, Any]]:
             "speaker": item.speaker,
             "text": item.text,
         }
-        for coder, given in zip(plan.coders, item.sets):
+        for coder, given in zip(plan.coders, item.sets, strict=True):
             row[coder_column(coder, SHEET_FIXED)] = code_list(given, plan.codes)
         row.update(decision="", reason="")
         rows.append(row)
@@ -326,7 +317,7 @@ def sheet_rows(plan: Plan) -> list[dict[str, Any]]:
 
 def write_sheet(plan: Plan, path: str | Path) -> Path:
     """The pending disagreements as .csv or .xlsx, written atomically."""
-    path, suffix = sheet_path(path, "--sheet-out", "reconcile.xlsx")
+    path, suffix = sheet_path(path, "sheet_out", "reconcile.xlsx")
     columns, rows = sheet_columns(plan), sheet_rows(plan)
     if suffix == ".csv":
         write_csv_sheet(rows, columns, path)
@@ -363,14 +354,14 @@ def read_sheet(project: Project, plan: Plan, path: str | Path) -> tuple[list[She
     path = Path(path)
     header, body = read_table(path)
     problems = [
-        RowProblem(1, f"missing column {name!r}; the sheet from --sheet-out has it")
+        RowProblem(1, f"missing column {name!r}; the sheet from {{argument}} has it")
         for name in ("segment", "decision")
         if name not in header
     ]
     if problems:
-        raise ImportRowsError(path, problems)
+        raise _bad_rows(path, problems)
     known = known_codes(project)
-    segments = {r[0] for r in project.query("SELECT id FROM segments")}
+    segments = segment_ids(project)
     where = {name: header.index(name) for name in ("segment", "decision", "reason") if name in header}
     get = lambda row, name: _text(row[where[name]]) if name in where and where[name] < len(row) else ""  # noqa: E731
     lookup = {item.segment_id: item for item in (*plan.pending, *plan.decided)}
@@ -405,8 +396,8 @@ def read_sheet(project: Project, plan: Plan, path: str | Path) -> tuple[list[She
                         f"segment {segment}: the coders {', '.join(plan.coders)} do not disagree here (or one has not "
                         "seen its source); nothing to decide"
                         if segment in segments
-                        else f"unknown segment {segment}: the sheet is from another project or its source was re-coded; "
-                        "write a new sheet with --sheet-out"
+                        else f"unknown segment {segment}: the sheet is from another project or its source was "
+                        "re-coded; write a new sheet with {argument}"
                     ),
                 )
             )
@@ -422,8 +413,15 @@ def read_sheet(project: Project, plan: Plan, path: str | Path) -> tuple[list[She
             continue
         decisions.append(SheetDecision(number, item, choice, reason or None))
     if problems:
-        raise ImportRowsError(path, problems)
+        raise _bad_rows(path, problems)
     return decisions, undecided
+
+
+def _bad_rows(path: Path, problems: list[RowProblem]) -> ImportRowsError:
+    # Some reasons point to the sheet ``write_sheet`` makes: the CLI's --sheet-out.
+    error = ImportRowsError(path, problems)
+    error.argument = "sheet_out"
+    return error
 
 
 def apply_sheet(project: Project, plan: Plan, decisions: Sequence[SheetDecision], decider: str) -> Applied:
@@ -438,3 +436,83 @@ def apply_sheet(project: Project, plan: Plan, decisions: Sequence[SheetDecision]
             plan.pending.remove(decision.item)
             plan.decided.append(decision.item)
     return applied
+
+
+# -- a reconcile session: the loop of the ``reconcile`` command, without a terminal ----------
+OTHER_KEY = "o"  # other codes: the decider types their ids
+SKIP_KEY, QUIT_KEY = "s", "q"
+
+
+class ReconcileSession:
+    """A decider walking the pending disagreements of a plan once, in reading order: the
+    current one, a choice for it (each saved at once, in its own transaction), skip, quit.
+
+    Keys: ``1``..``n`` (or ``a`` / ``b``) keep that coder's codes, ``u`` both, ``n`` neither,
+    ``o`` other codes (``choice("o", codes="a; b")``). A notebook or a test calls
+    ``decide(Choice(...))`` directly; the ``reconcile`` command reads keys and shows ``current``.
+    """
+
+    def __init__(self, project: Project, plan: Plan, decider: str) -> None:
+        self.project = project
+        self.plan = plan
+        self.decider = decider
+        self.items = list(plan.pending)  # the disagreements to ask about, fixed when the session starts
+        self.index = 0
+        self.decided = 0
+        self.skipped = 0
+        self._known = known_codes(project)
+        self._quit = False
+
+    @property
+    def total(self) -> int:
+        return len(self.items)
+
+    @property
+    def finished(self) -> bool:
+        return self._quit or self.index >= len(self.items)
+
+    @property
+    def current(self) -> Disagreement | None:
+        """The disagreement to decide now (None: the session is over)."""
+        return None if self.finished else self.items[self.index]
+
+    @property
+    def left(self) -> int:
+        """Disagreements of the plan still to decide (skipped ones included)."""
+        return len(self.plan.pending)
+
+    def choice(self, key: str, codes: str | None = None) -> Choice | None:
+        """The choice a key stands for (None: not a choice key). ``o`` takes ``codes``, the
+        typed code ids; an unknown id is a QualkamError naming it."""
+        coders = self.plan.coders
+        if key.isdigit() and 1 <= int(key) <= len(coders):
+            return Choice("coder", coder=coders[int(key) - 1])
+        if key in ("a", "b"):
+            return Choice("coder", coder=coders["ab".index(key)])
+        if key == "u":
+            return Choice(BOTH)
+        if key == "n":
+            return Choice(NEITHER)
+        if key == OTHER_KEY:
+            return other_choice(codes or "", self._known)
+        return None
+
+    def decide(self, choice: Choice, reason: str | None = None) -> frozenset[str]:
+        """Decide the current disagreement; returns the consensus set and moves on. On a
+        QualkamError nothing is written and the session stays where it was."""
+        item = self.current
+        if item is None:
+            raise QualkamError("the reconciliation is over; nothing left to decide in this session")
+        result = decide_disagreement(self.project, self.plan, item, choice, self.decider, reason)
+        self.decided += 1
+        self.index += 1
+        return result
+
+    def skip(self) -> None:
+        """Leave the current disagreement undecided (a later session asks again)."""
+        if self.current is not None:
+            self.skipped += 1
+            self.index += 1
+
+    def quit(self) -> None:
+        self._quit = True

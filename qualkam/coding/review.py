@@ -1,6 +1,9 @@
 """The review queue: which suggestions a coder still has to decide, in what order, and the
-context to show with each. The terminal loop lives in qualkam/cli/review.py; this module
-holds no I/O, so a notebook or a test can walk the same queue.
+context to show with each. The terminal (qualkam/cli/review.py) only reads keys and
+shows; this module holds no I/O, so a notebook or a test can walk the same queue.
+
+``ReviewSession`` is the review itself: the current item, what each action does, where the
+walk stands.
 
 An item is one machine suggestion on one segment (or, with ``status="all"``, any segment
 that has a suggestion or a coding by this coder). Progress is saved per coder and per queue
@@ -15,10 +18,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from qualkam.choices import check_choice, check_known, unknown
+from qualkam.choices import check_choice, check_known
+from qualkam.coding.decisions import Action, decide
 from qualkam.errors import QualkamError
-from qualkam.store.audit import now
+from qualkam.store.memos import add_memo
 from qualkam.store.project import Project
+from qualkam.store.reads import code_and_below, code_tree
+from qualkam.store.review import (
+    last_reviewed,
+    model_scores,
+    queue_items,
+    reading_positions,
+    save_review_progress,
+    segment_in_context,
+)
 
 STATUSES = ("suggested", "accepted", "rejected", "all")
 ORDERS = ("reading", "uncertain")
@@ -85,60 +98,26 @@ class ItemView:
     labels: dict[str, str] = field(default_factory=dict)
 
 
-def _descendants(project: Project, code: str) -> list[str]:
-    rows = project.query("SELECT id, parent FROM codes")
-    if code not in {r["id"] for r in rows}:
-        raise unknown("code", code, [r["id"] for r in rows], "--code")
-    found, frontier = [code], [code]
-    while frontier:
-        frontier = [r["id"] for r in rows if r["parent"] in frontier]
-        found += frontier
-    return found
-
-
 def build_queue(project: Project, coder: str, filters: Filters) -> list[Item]:
     """The items of this review in reading order (source, then position in it), or with
     ``order="uncertain"`` the model's least sure suggestions first (see ``uncertain_first``)."""
-    check_choice("--status", filters.status, STATUSES)
-    check_choice("--order", filters.order, ORDERS)
-    where, params = ["1 = 1"], []
-    for column, kind, option, values in (
-        ("s.source_id", "source", "--source", filters.source),
-        ("src.phase", "phase", "--phase", filters.phase),
-        ("s.speaker", "speaker", "--speaker", filters.speaker),
-    ):
-        names = check_known(project, kind, _many(values), option)
-        if names:
-            where.append(f"{column} IN ({','.join('?' * len(names))})")
-            params += names
-    code_clause = ""
-    if _many(filters.code):
-        codes = list(dict.fromkeys(c for code in _many(filters.code) for c in _descendants(project, code)))
-        code_clause = f" AND c.code_id IN ({','.join('?' * len(codes))})"
-        params_codes = codes
-    else:
-        params_codes = []
-    if filters.status == "suggested":
-        sql = f"""SELECT DISTINCT s.id, c.code_id, src.id AS src, s.position FROM codings c
-                  JOIN segments s ON s.id = c.segment_id JOIN sources src ON src.id = s.source_id
-                  WHERE c.coder IS NULL {code_clause} AND {" AND ".join(where)}
-                  AND NOT EXISTS (SELECT 1 FROM codings d WHERE d.segment_id = c.segment_id
-                                  AND d.code_id = c.code_id AND d.coder = ?)
-                  ORDER BY src.id, s.position, c.code_id"""
-        rows = project.query(sql, (*params_codes, *params, coder))
-    elif filters.status in ("accepted", "rejected"):
-        sql = f"""SELECT DISTINCT s.id, c.code_id, src.id AS src, s.position FROM codings c
-                  JOIN segments s ON s.id = c.segment_id JOIN sources src ON src.id = s.source_id
-                  WHERE c.coder = ? AND c.status = ? {code_clause} AND {" AND ".join(where)}
-                  ORDER BY src.id, s.position, c.code_id"""
-        rows = project.query(sql, (coder, filters.status, *params_codes, *params))
-    else:
-        sql = f"""SELECT DISTINCT s.id, c.code_id, src.id AS src, s.position FROM codings c
-                  JOIN segments s ON s.id = c.segment_id JOIN sources src ON src.id = s.source_id
-                  WHERE (c.coder IS NULL OR c.coder = ?) {code_clause} AND {" AND ".join(where)}
-                  ORDER BY src.id, s.position, c.code_id"""
-        rows = project.query(sql, (coder, *params_codes, *params))
-    items = [Item(r[0], r[1]) for r in rows]
+    check_choice("status", filters.status, STATUSES, "status")
+    check_choice("order", filters.order, ORDERS, "order")
+    named = {
+        kind: check_known(project, kind, _many(values), kind)
+        for kind, values in (("source", filters.source), ("phase", filters.phase), ("speaker", filters.speaker))
+    }
+    codes = code_and_below(project, check_known(project, "code", _many(filters.code), "code"))
+    pairs = queue_items(
+        project,
+        coder,
+        filters.status,
+        codes=codes,
+        sources=named["source"],
+        phases=named["phase"],
+        speakers=named["speaker"],
+    )
+    items = [Item(segment_id, code_id) for segment_id, code_id in pairs]
     return uncertain_first(project, items) if filters.order == "uncertain" else items
 
 
@@ -154,18 +133,12 @@ def uncertain_first(project: Project, items: list[Item]) -> list[Item]:
         return math.log(p / (1 - p))
 
     thresholds = latest_thresholds(project)
-    scores = {
-        (r[0], r[1]): r[2]
-        for r in project.query(
-            "SELECT segment_id, code_id, MAX(score) FROM codings WHERE coder IS NULL AND origin = 'model' "
-            "AND score IS NOT NULL GROUP BY segment_id, code_id"
-        )
-    }
-    distance = {
-        i: abs(logit(scores[(item.segment_id, item.code_id)]) - logit(thresholds.get(item.code_id, DEFAULT_THRESHOLD)))
-        for i, item in enumerate(items)
-        if (item.segment_id, item.code_id) in scores
-    }
+    scores = model_scores(project)
+    distance: dict[int, float] = {}
+    for i, item in enumerate(items):
+        score = None if item.code_id is None else scores.get((item.segment_id, item.code_id))
+        if item.code_id is not None and score is not None:
+            distance[i] = abs(logit(score) - logit(thresholds.get(item.code_id, DEFAULT_THRESHOLD)))
     model = sorted(distance, key=lambda i: (distance[i], i))
     return [items[i] for i in model] + [item for i, item in enumerate(items) if i not in distance]
 
@@ -173,27 +146,16 @@ def uncertain_first(project: Project, items: list[Item]) -> list[Item]:
 def resume_index(project: Project, coder: str, filters: Filters, queue: list[Item]) -> int | None:
     """Where to start: just after the last item this coder handled in this queue (None: a
     first review of this queue). Decided items have left the queue, skipped ones wait."""
-    row = project.query("SELECT segment_id FROM review_progress WHERE coder = ? AND queue = ?", (coder, filters.key()))
-    if not row or row[0][0] is None or not queue:
+    last = last_reviewed(project, coder, filters.key())
+    if last is None or not queue:
         return None
-    last = row[0][0]
     if filters.order != "reading":  # not in reading order: after the last item handled, if it is still here
         hits = [index for index, item in enumerate(queue) if item.segment_id == last]
         return (hits[-1] + 1) % len(queue) if hits else 0
-    order = project.query(
-        "SELECT s.id, src.id, s.position FROM segments s JOIN sources src ON src.id = s.source_id WHERE s.id = ?",
-        (last,),
-    )
-    if not order:
+    positions = reading_positions(project, [last, *(item.segment_id for item in queue)])
+    if last not in positions:
         return 0
-    key = (order[0][1], order[0][2])
-    positions = {
-        r[0]: (r[1], r[2])
-        for r in project.query(
-            f"SELECT s.id, s.source_id, s.position FROM segments s WHERE s.id IN ({','.join('?' * len(queue))})",
-            tuple(i.segment_id for i in queue),
-        )
-    }
+    key = positions[last]
     for index, item in enumerate(queue):
         if positions[item.segment_id] > key:
             return index
@@ -202,60 +164,133 @@ def resume_index(project: Project, coder: str, filters: Filters, queue: list[Ite
 
 def save_progress(project: Project, coder: str, filters: Filters, item: Item) -> None:
     """Remember the last item handled (its own small transaction)."""
-    with project.transaction() as conn:
-        conn.execute(
-            """INSERT INTO review_progress (coder, queue, segment_id, updated_at) VALUES (?, ?, ?, ?)
-               ON CONFLICT(coder, queue) DO UPDATE SET segment_id = excluded.segment_id, updated_at = excluded.updated_at""",
-            (coder, filters.key(), item.segment_id, now()),
-        )
-
-
-def _neighbour(project: Project, source: str, position: int) -> str | None:
-    row = project.query("SELECT speaker, text FROM segments WHERE source_id = ? AND position = ?", (source, position))
-    if not row:
-        return None
-    speaker, text = row[0]
-    return f"{speaker}: {text}" if speaker else text
+    save_review_progress(project, coder, filters.key(), item.segment_id)
 
 
 def view(project: Project, coder: str, item: Item) -> ItemView:
     """The segment in context: the turn before and after, who spoke, and every suggestion."""
-    seg = project.query(
-        """SELECT s.*, src.type AS source_type, src.phase FROM segments s JOIN sources src ON src.id = s.source_id
-           WHERE s.id = ?""",
-        (item.segment_id,),
-    )
-    if not seg:
+    s = segment_in_context(project, item.segment_id, coder)
+    if s is None:
         raise QualkamError(f"segment {item.segment_id} is gone (its source changed); run the review again")
-    s = seg[0]
-    suggestions = [
-        {"code": r["code_id"], "score": r["score"], "origin": r["origin"], "evidence": json.loads(r["evidence"])}
-        for r in project.query(
-            "SELECT code_id, score, origin, evidence FROM codings WHERE segment_id = ? AND coder IS NULL "
-            "ORDER BY score DESC, code_id",
-            (item.segment_id,),
-        )
-    ]
-    decisions = {
-        r[0]: r[1]
-        for r in project.query(
-            "SELECT code_id, status FROM codings WHERE segment_id = ? AND coder = ?", (item.segment_id, coder)
-        )
-    }
-    labels = {r[0]: r[1] for r in project.query("SELECT id, label FROM codes")}
     return ItemView(
         item=item,
-        source=s["source_id"],
-        source_type=s["source_type"],
-        phase=s["phase"],
-        speaker=s["speaker"],
-        role=s["role"],
-        time_start=s["time_start"],
-        text=s["text"],
-        start=s["start"],
-        before=_neighbour(project, s["source_id"], s["position"] - 1),
-        after=_neighbour(project, s["source_id"], s["position"] + 1),
-        suggestions=suggestions,
-        decisions=decisions,
-        labels=labels,
+        source=s.source,
+        source_type=s.source_type,
+        phase=s.phase,
+        speaker=s.speaker,
+        role=s.role,
+        time_start=s.time_start,
+        text=s.text,
+        start=s.start,
+        before=s.before,
+        after=s.after,
+        suggestions=s.suggestions,
+        decisions=s.decisions,
+        labels={code.id: code.label for code in code_tree(project).values()},
     )
+
+
+# -- a review session: the loop of the ``review`` command, without a terminal ----------------
+ACTIONS = {
+    "a": "accept",
+    "r": "reject",
+    "c": "add",
+    "d": "remove",
+    "m": "memo",
+    "s": "skip",
+    "b": "back",
+    "q": "quit",
+}
+"""The key for each action of a review (the terminal reads one key; a test may too)."""
+
+ASKS = {"add": "code to add: ", "remove": "code to remove: ", "memo": "memo: "}
+"""Actions that need words from the reviewer, and the question to ask for them."""
+
+NO_SUGGESTION = "no suggestion here to accept or reject; use c to add a code"
+
+
+class ReviewSession:
+    """One coder walking a review queue: the current item, what each action does to it, and
+    where the walk stands. Every decision is saved at once (its own transaction); leaving an
+    item (decided or skipped) saves the progress, so a new session resumes after it.
+
+    A notebook or a test drives it with ``act("accept")``, ``act("add", "trust")`` ...; the
+    ``review`` command reads keys and shows ``view()``.
+    """
+
+    def __init__(self, project: Project, coder: str, filters: Filters | None = None) -> None:
+        self.project = project
+        self.coder = coder
+        self.filters = filters or Filters()
+        self.queue = build_queue(project, coder, self.filters)
+        start = resume_index(project, coder, self.filters, self.queue)
+        self.resumed = start is not None  # True: a review of this queue ran before
+        self.index = start or 0
+        self.decided = 0  # decisions saved in this session (accept, reject, add, remove)
+        self._history: list[int] = []  # items left, most recent last: where ``back`` goes
+        self._quit = False
+
+    @property
+    def total(self) -> int:
+        return len(self.queue)
+
+    @property
+    def finished(self) -> bool:
+        """Quit, or past the last item."""
+        return self._quit or not 0 <= self.index < len(self.queue)
+
+    @property
+    def current(self) -> Item | None:
+        """The item to decide now (None: the session is over)."""
+        return None if self.finished else self.queue[self.index]
+
+    @property
+    def left(self) -> int:
+        """Items from the current one to the end of the queue."""
+        return max(len(self.queue) - self.index, 0)
+
+    def view(self) -> ItemView:
+        """The current item in context."""
+        item = self.current
+        if item is None:
+            raise QualkamError("the review is over; nothing to show")
+        return view(self.project, self.coder, item)
+
+    def act(self, action: str, text: str | None = None) -> str | None:
+        """Do one of ``ACTIONS``' values to the current item. ``add``, ``remove`` and ``memo``
+        take ``text`` (the code, or the memo) and stay on the item, since more may follow;
+        ``accept``, ``reject`` and ``skip`` move on; ``back`` returns to the item left last.
+
+        Returns a note for the reviewer when the action does not apply (nothing changed);
+        a QualkamError (a code the project does not know) also leaves everything as it was.
+        """
+        item = self.current
+        if action == "quit":
+            self._quit = True
+            return None
+        if item is None:
+            return None
+        if action == "back":
+            self.index = self._history.pop() if self._history else self.index
+            return None
+        if action in ("accept", "reject"):
+            if item.code_id is None:
+                return NO_SUGGESTION
+            decide(self.project, self.coder, item.segment_id, item.code_id, Action(action))
+            self.decided += 1
+        elif action in ("add", "remove"):
+            decide(self.project, self.coder, item.segment_id, text or "", Action(action))
+            self.decided += 1
+            return None
+        elif action == "memo":
+            add_memo(self.project, self.coder, "segment", str(item.segment_id), text or "")
+            return None
+        elif action != "skip":
+            raise ValueError(f"unknown review action {action!r}; one of {', '.join(ACTIONS.values())}")
+        self._leave(item)
+        return None
+
+    def _leave(self, item: Item) -> None:
+        save_progress(self.project, self.coder, self.filters, item)
+        self._history.append(self.index)
+        self.index += 1

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,6 +39,7 @@ from qualkam.render.outputs import write_outputs
 from qualkam.sources.ingest import PreparedSource, Problem, UnchangedFile, discover, prepare
 from qualkam.store.codebooks import people_codings_by_code, save_codebook
 from qualkam.store.project import Project
+from qualkam.store.run import retired_codes_in_use
 from qualkam.store.sources import (
     FileState,
     SourceRecord,
@@ -57,6 +57,39 @@ Progress = Callable[[int, int, str], None]
 SUGGEST_MODES = ("rules", "model", "both")  # the codebook's rules, the trained model (qualkam train), or both
 
 
+CODEBOOK_ARGUMENTS = ("codebook", "replace_codebook")  # what choose_codebook's notes and errors name
+
+
+def worded(text: str, names: Mapping[str, str] | None = None) -> str:
+    """``text`` with each ``{codebook}`` and ``{replace_codebook}`` written as that argument's
+    name, or as ``names`` spells it (the CLI passes its flags: ``--codebook``, ...)."""
+    for argument in CODEBOOK_ARGUMENTS:
+        text = text.replace("{" + argument + "}", (names or {}).get(argument, argument))
+    return text
+
+
+@dataclass(frozen=True)
+class Note:
+    """A note on the codebook a run chose. The text names the arguments as ``{codebook}`` and
+    ``{replace_codebook}``: ``str(note)`` writes their names, ``note.worded(flags)`` the CLI's."""
+
+    text: str
+
+    def __str__(self) -> str:
+        return worded(self.text)
+
+    def worded(self, names: Mapping[str, str] | None = None) -> str:
+        return worded(self.text, names)
+
+
+class CodebookRefusedError(CodebookChangeError):
+    """The CodebookChangeError of ``choose_codebook``: its message names two arguments
+    (``codebook``, ``replace_codebook``), written as in ``Note``."""
+
+    def worded(self, name: str | Mapping[str, str] | None = None) -> str:
+        return worded(Exception.__str__(self), name if isinstance(name, Mapping) else None)
+
+
 @dataclass
 class CodebookChoice:
     """The codebook a run uses, why, and what it changes in the project."""
@@ -64,7 +97,7 @@ class CodebookChoice:
     codebook: Codebook
     previous: Codebook | None = None  # the project's codebook before the run (None: a new project)
     change: CodebookChange | None = None  # set when the run replaces the project's codebook
-    notes: list[str] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
 
 
 def choose_codebook(
@@ -75,23 +108,26 @@ def choose_codebook(
     ``requested`` None: the project's stored codebook; the built-in default only for a project
     with none yet. A requested codebook that differs from the project's is used when no person
     has coded in the project (a note says so); with people's codings it raises
-    CodebookChangeError saying what would change, unless ``replace`` is true.
+    CodebookChangeError saying what would change, unless ``replace`` is true. Notes and the
+    error name the arguments of ``code_folder``: ``codebook`` and ``replace_codebook``.
     """
     # A stored version that no longer validates can still be compared with (by its codes) and
     # replaced, but not coded with.
     current = project.codebook(strict=requested is None)
-    notes: list[str] = []
+    notes: list[Note] = []
     if requested is None:
         if current is not None:
             stale = _file_changed(current)
             if stale:
                 notes.append(
-                    f"the codebook file {stale} has changed since the project stored it; this run uses "
-                    f"the stored version (pass --codebook {stale} to use the file)"
+                    Note(
+                        f"the codebook file {stale} has changed since the project stored it; this run uses "
+                        f"the stored version (pass {{codebook}} {stale} to use the file)"
+                    )
                 )
             return CodebookChoice(current, current, notes=notes)
         book = load_codebook(DEFAULT_CODEBOOK)
-        new = f"a new project: the built-in codebook '{DEFAULT_CODEBOOK}' (pass --codebook PATH for your own)"
+        new = Note(f"a new project: the built-in codebook '{DEFAULT_CODEBOOK}' (pass {{codebook}} PATH for your own)")
         return CodebookChoice(book, None, notes=[new])
     book = requested if isinstance(requested, Codebook) else load_codebook(requested)
     if current is None or current.hash == book.hash:
@@ -108,25 +144,29 @@ def choose_codebook(
             if lost
             else "; no coding by people uses a removed code"
         )
-        raise CodebookChangeError(
+        raise CodebookRefusedError(
             f"{project.path} holds {people} coding(s) by people made with the codebook {current.name} "
             f"{current.version}; {book.describe()} is a different codebook{lost_text}. It would change:\n{detail}\n"
-            "Nothing was changed. To keep the project's codebook, drop --codebook; to use this one anyway, add "
-            "--replace-codebook; to rename, merge or split codes so people's codings follow them, run "
+            "Nothing was changed. To keep the project's codebook, drop {codebook}; to use this one anyway, add "
+            "{replace_codebook}; to rename, merge or split codes so people's codings follow them, run "
             "'qualkam codebook migrate NEW.yaml --coder NAME' first.",
             change,
         )
     if people:
         notes.append(
-            f"replacing the project's codebook {current.name} {current.version} with {book.describe()} "
-            f"(--replace-codebook); {people} coding(s) by people are kept"
-            + (f", {sum(lost.values())} of them on removed codes" if lost else "")
-            + f":\n{detail}"
+            Note(
+                f"replacing the project's codebook {current.name} {current.version} with {book.describe()} "
+                f"({{replace_codebook}}); {people} coding(s) by people are kept"
+                + (f", {sum(lost.values())} of them on removed codes" if lost else "")
+                + f":\n{detail}"
+            )
         )
     else:
         notes.append(
-            f"the project's codebook was {current.name} {current.version}; this run uses {book.describe()} "
-            f"instead (no coding by people yet, so nothing of theirs changes):\n{detail}"
+            Note(
+                f"the project's codebook was {current.name} {current.version}; this run uses {book.describe()} "
+                f"instead (no coding by people yet, so nothing of theirs changes):\n{detail}"
+            )
         )
     return CodebookChoice(book, current, change, notes)
 
@@ -161,7 +201,7 @@ class CodeReport:
     retired_in_use: dict[str, int] = field(default_factory=dict)
     model_id: int | None = None
     codebook: Codebook | None = None  # the codebook the run used (see ``codebook.describe()``)
-    codebook_notes: list[str] = field(default_factory=list)  # how it was chosen, what it changed
+    codebook_notes: list[Note] = field(default_factory=list)  # how it was chosen, what it changed
     folder: Path = Path(".")
 
     @property
@@ -179,10 +219,10 @@ def segment_and_suggest(
     docs = pipe(suggester.nlp, (text[turn.start : turn.end] for turn, *_ in resolved))
     segments: list[Segment] = []
     suggestions: list[list[Suggestion]] = []
-    for (turn, speaker, role, speaker_unit), doc in zip(resolved, docs):
+    for (turn, speaker, role, speaker_unit), doc in zip(resolved, docs, strict=False):
         spans = split_turn(text, turn, doc, unit)
         matched = suggester.suggest(doc, turn.start, spans) if rules else [[] for _ in spans]
-        for (start, end), found in zip(spans, matched):
+        for (start, end), found in zip(spans, matched, strict=False):
             span = doc.char_span(start - turn.start, end - turn.start, alignment_mode="expand")
             lemmas = " ".join(t.lemma_ for t in span if not t.is_space) if span is not None else None
             segments.append(
@@ -229,11 +269,17 @@ def _record(
 
 MODEL_BATCH = 2000  # segments of consecutive sources the model scores in one pass (bounds the memory held)
 
-# (record, segments, rule suggestions, progress callback); segments None: unchanged, nothing to store
-Pending = list[tuple["SourceRecord | None", "list[Segment] | None", list[list[Suggestion]], Callable[[], None]]]
 
-# A worker process's suggester and settings, made once by _worker_init (see qualkam.parallel).
-_WORKER: tuple[Suggester, Unit, bool] | None = None
+@dataclass(frozen=True)
+class _Worker:
+    """What a worker process codes with, made once by ``_worker_init`` (see qualkam.parallel)."""
+
+    suggester: Suggester
+    unit: Unit
+    rules: bool
+
+
+_WORKER: _Worker | None = None
 
 
 def _worker_init(
@@ -241,7 +287,7 @@ def _worker_init(
 ) -> None:
     """Build the worker's suggester, or take the one a forked worker inherited."""
     global _WORKER
-    _WORKER = (suggester or Suggester(codebook, load_pipeline(model)), unit, rules)
+    _WORKER = _Worker(suggester or Suggester(codebook, load_pipeline(model)), unit, rules)
 
 
 @dataclass
@@ -266,17 +312,16 @@ def _guarded(
 
 def _worker_code(source: PreparedSource) -> tuple[list[Segment], list[list[Suggestion]]] | Failed:
     assert _WORKER is not None, "_worker_init did not run"
-    suggester, unit, rules = _WORKER
-    return _guarded(source, unit, suggester, rules)
+    return _guarded(source, _WORKER.unit, _WORKER.suggester, _WORKER.rules)
 
 
 def resolve_jobs(jobs: int | None, files: list[Path]) -> int:
-    """``--jobs``: a number given is used as it is; by default every core. Forked workers
+    """``jobs``: a number given is used as it is; by default every core. Forked workers
     start at no cost; workers that must start afresh (another thread runs, or no fork on this
     platform) cost seconds, so then a small folder is coded in this process."""
     if jobs is not None:
         if jobs < 1:
-            raise QualkamError(f"--jobs {jobs}: give 1 or more worker processes")
+            raise QualkamError(f"{{argument}} {jobs}: give 1 or more worker processes", argument="jobs")
         return jobs
     cores = available_cores()
     if cores == 1 or start_method() == "fork":
@@ -295,74 +340,253 @@ def resolve_jobs(jobs: int | None, files: list[Path]) -> int:
 AUTO_JOBS_MIN_BYTES = 1_000_000  # about 150,000 words: below it, one process beats workers started afresh
 
 
-def _finish(
-    record: SourceRecord | None,
-    segments: list[Segment] | None,
-    suggestions: list[list[Suggestion]],
-    codebook_id: int,
-    project: Project,
-    report: CodeReport,
-    done: Callable[[], None],
-    suggest: str = "rules",
-    learned: Model | None = None,
-    pending: Pending | None = None,
-) -> None:
-    """Store one coded source (``segments`` None: unchanged, nothing to store); with a model,
-    queue it in ``pending`` for ``_flush`` (the model suggests for a batch of sources at once)."""
-    if record is None or segments is None:
-        report.unchanged += 1
-        if pending:  # progress stays in file order
-            pending.append((record, None, [], done))
+@dataclass
+class _Waiting:
+    """A source coded by the rules, waiting for the model's batch; ``segments`` None: an
+    unchanged source, whose progress waits so progress stays in file order."""
+
+    record: SourceRecord | None
+    segments: list[Segment] | None
+    suggestions: list[list[Suggestion]]
+    path: str
+
+
+class CodingRun:
+    """One ``qualkam code`` run over a folder: what it was asked (the settings), the project
+    it writes, its progress, and the summary it returns (``CodeReport``).
+
+    Making one checks the arguments, chooses the codebook and the model and finds the files,
+    writing nothing. ``run()`` then stores the codebook, and for each file in order reads it,
+    codes it (here or in worker processes) and stores it in its own transaction; at the end
+    it notes sources no longer there and writes the outputs. ``code_folder`` is the same as
+    a function call.
+    """
+
+    def __init__(
+        self,
+        folder: str | Path,
+        codebook: Codebook | str | Path | None,
+        project: Project,
+        unit: Unit = Unit.turn,
+        model: str | None = None,
+        encoding: str | None = None,
+        out_dir: str | Path | None = "qualkam-out",
+        progress: Progress | None = None,
+        suggest: str = "rules",
+        jobs: int | None = None,
+        replace_codebook: bool = False,
+        exclude: Sequence[str] = (),
+    ) -> None:
+        # What the run was asked, and what it codes with: checked and chosen here, before
+        # anything is written (a wrong value or a refused codebook leaves the project as it was).
+        self.project = project
+        self.folder = Path(folder)
+        self.unit = unit
+        self.model = model
+        self.encoding = encoding
+        self.out_dir = out_dir
+        self.progress = progress
+        if suggest not in SUGGEST_MODES:
+            raise unknown("suggestion mode", suggest, SUGGEST_MODES, "suggest")
+        self.suggest = suggest
+        self.rules = suggest != "model"
+        choice = choose_codebook(project, codebook, replace_codebook)
+        self.codebook = choice.codebook
+        self.learned: Model | None = None
+        if suggest != "rules":
+            from qualkam.coding.learn import load_model  # spaCy textcat and scikit-learn only when asked for
+
+            self.learned = load_model(project)
+        own = [project.path] + ([Path(out_dir)] if out_dir is not None else [])
+        self.files, problems = discover(self.folder, exclude, own)
+        self.workers = resolve_jobs(jobs, self.files)
+        self.pipeline = pipeline_name(model)
+        # The suggest mode and model version join the fingerprint (only when not the default, so
+        # fingerprints of rule runs stay as they were): `--suggest model` after a rules run, or
+        # after a new `qualkam train`, must re-suggest.
+        self.extra: tuple[str, ...] = ()
+        if self.learned is not None:
+            self.extra = (f"suggest:{suggest}", f"model:{self.learned.id}")
+        # What a file's stat key stands for besides the file: a change to any of these re-reads it.
+        self.settings = json.dumps([__version__, unit.value, self.pipeline, self.codebook.hash, self.extra, encoding])
+        # What the run has done so far: the summary and the progress.
+        self.report = CodeReport(
+            files=len(self.files),
+            problems=list(problems),
+            model_id=self.learned.id if self.learned else None,
+            codebook=self.codebook,
+            codebook_notes=choice.notes,
+            folder=self.folder,
+        )
+        self.codebook_id = 0  # the stored codebook's row, once run() has saved it
+        self.known: dict[str, str] = {}  # source id -> fingerprint stored before the run
+        self.handled = 0  # files done, for progress
+        self.seen: set[str] = set()  # source ids found in the folder
+        self.restated: list[FileState] = []  # unchanged sources read again (their stat changed)
+        self.waiting: list[_Waiting] = []  # coded, waiting for the model's batch
+        self._suggester: Suggester | None = None
+
+    def run(self) -> CodeReport:
+        """Code the folder; returns the summary (``self.report``)."""
+        self.codebook_id = save_codebook(self.project, self.codebook)
+        self.known = fingerprints(self.project)
+        coded = ordered_map(
+            self._sources(),
+            self._code_here,
+            self.workers,
+            _worker_code,
+            _worker_init,
+            self._worker_args,
+        )
+        for key, result in coded:
+            self._take(key, result)
+        self._flush()
+        self._wrap_up()
+        return self.report
+
+    # -- each file in order ------------------------------------------------------------------
+    def _sources(self) -> Iterator[tuple[Problem | UnchangedFile | SourceRecord, PreparedSource | None]]:
+        """Each file in order: a problem, or its record with the source to code (None: unchanged)."""
+        report = self.report
+        states = file_states(self.project)
+        for item in prepare(self.folder, self.files, self.codebook, self.encoding, states, self.settings):
+            if isinstance(item, Problem):
+                report.problems.append(item)
+                if item.skipped:
+                    yield item, None
+                continue
+            if isinstance(item, UnchangedFile):
+                self.seen.add(item.source_id)
+                yield item, None
+                continue
+            self.seen.add(item.id)
+            try:
+                record = _record(item, self.unit, self.pipeline, self.codebook, self.extra)
+            except Exception as exc:  # e.g. metadata the fingerprint cannot hold
+                if debugging():
+                    raise
+                problem = Problem(str(item.path), unexpected(exc))
+                report.problems.append(problem)
+                yield problem, None
+                continue
+            if self.known.get(record.id) != record.fingerprint:
+                yield record, item
+                continue
+            if item.state is not None:
+                self.restated.append(item.state)
+            yield record, None
+
+    def _suggester_here(self) -> Suggester:
+        """The suggester of this process, built only if it codes a source itself (or forks workers)."""
+        if self._suggester is None:
+            self._suggester = Suggester(self.codebook, load_pipeline(self.model))
+        return self._suggester
+
+    def _code_here(self, source: PreparedSource) -> tuple[list[Segment], list[list[Suggestion]]] | Failed:
+        return _guarded(source, self.unit, self._suggester_here(), self.rules)
+
+    def _worker_args(self) -> tuple:
+        # When the pool starts: forked workers inherit the suggester built here.
+        forked = start_method() == "fork"
+        return self.codebook, self.model, self.unit, self.rules, self._suggester_here() if forked else None
+
+    def _take(
+        self,
+        key: Problem | UnchangedFile | SourceRecord,
+        result: tuple[list[Segment], list[list[Suggestion]]] | Failed | None,
+    ) -> None:
+        """One file's outcome, in file order: a problem, an unchanged source, or a coded one."""
+        if isinstance(result, Failed) and isinstance(key, SourceRecord):
+            key = Problem(str(self.folder / key.path), result.reason)
+            self.report.problems.append(key)
+        if isinstance(key, Problem):
+            self._flush()  # progress stays in file order
+            self._done(key.path)
+            return
+        assert not isinstance(result, Failed)  # a failed source became a Problem above
+        if isinstance(key, UnchangedFile):
+            self._unchanged(str(key.path))
+        elif result is None:
+            self._unchanged(key.path)
         else:
-            done()
-        return
-    if learned is not None and pending is not None:
-        pending.append((record, segments, suggestions, done))
-        if sum(len(p[1] or ()) for p in pending) >= MODEL_BATCH:
-            _flush(pending, codebook_id, project, report, suggest, learned)
-        return
-    _store(record, segments, suggestions, codebook_id, project, report)
-    done()
+            self._coded(key, *result)
 
+    def _unchanged(self, path: str) -> None:
+        self.report.unchanged += 1
+        if self.waiting:  # progress stays in file order
+            self.waiting.append(_Waiting(None, None, [], path))
+        else:
+            self._done(path)
 
-def _flush(
-    pending: Pending, codebook_id: int, project: Project, report: CodeReport, suggest: str, learned: Model
-) -> None:
-    """The model's suggestions for the queued sources in one pass; store them in order."""
-    found_all = iter(
-        learned.suggest_many([(record.id, segments) for record, segments, _, _ in pending if segments is not None])
-    )
-    for record, segments, suggestions, done in pending:
-        if segments is not None:
-            found = next(found_all)
-            suggestions = found if suggest == "model" else [rules + model for rules, model in zip(suggestions, found)]
-            _store(record, segments, suggestions, codebook_id, project, report)
-        done()
-    pending.clear()
+    def _coded(self, record: SourceRecord, segments: list[Segment], suggestions: list[list[Suggestion]]) -> None:
+        """Store a coded source; with a model, queue it for ``_flush`` (the model suggests for
+        a batch of sources at once)."""
+        if self.learned is not None:
+            self.waiting.append(_Waiting(record, segments, suggestions, record.path))
+            if sum(len(w.segments or ()) for w in self.waiting) >= MODEL_BATCH:
+                self._flush()
+            return
+        self._store(record, segments, suggestions)
+        self._done(record.path)
 
+    def _flush(self) -> None:
+        """The model's suggestions for the queued sources in one pass; store them in order."""
+        if not self.waiting:
+            return
+        assert self.learned is not None, "only a run with a model queues sources"
+        found_all = iter(
+            self.learned.suggest_many(
+                [(w.record.id, w.segments) for w in self.waiting if w.record is not None and w.segments is not None]
+            )
+        )
+        for w in self.waiting:
+            if w.record is not None and w.segments is not None:
+                found = next(found_all)
+                suggestions: Sequence[Sequence[Suggestion]] = (
+                    found
+                    if self.suggest == "model"
+                    else [[*rules, *model] for rules, model in zip(w.suggestions, found, strict=False)]
+                )
+                self._store(w.record, w.segments, suggestions)
+            self._done(w.path)
+        self.waiting.clear()
 
-def _store(
-    record: SourceRecord,
-    segments: list[Segment],
-    suggestions: list[list[Suggestion]],
-    codebook_id: int,
-    project: Project,
-    report: CodeReport,
-) -> None:
-    try:
-        stored = store_source(project, record, codebook_id, segments, suggestions)
-    except sqlite3.Error:
-        raise  # the store itself (full disk, read-only, locked): the run cannot go on
-    except Exception as exc:  # this source's data: its transaction rolled back, the run goes on
-        if debugging():
-            raise
-        report.problems.append(Problem(str(report.folder / record.path), unexpected(exc)))
-        return
-    report.coded += 1
-    report.segments += stored.segments
-    report.suggestions += stored.suggestions
-    report.reanchored += stored.reanchored
-    report.detached += stored.detached
+    def _store(
+        self, record: SourceRecord, segments: Sequence[Segment], suggestions: Sequence[Sequence[Suggestion]]
+    ) -> None:
+        report = self.report
+        try:
+            stored = store_source(self.project, record, self.codebook_id, segments, suggestions)
+        except sqlite3.Error:
+            raise  # the store itself (full disk, read-only, locked): the run cannot go on
+        except Exception as exc:  # this source's data: its transaction rolled back, the run goes on
+            if debugging():
+                raise
+            report.problems.append(Problem(str(report.folder / record.path), unexpected(exc)))
+            return
+        report.coded += 1
+        report.segments += stored.segments
+        report.suggestions += stored.suggestions
+        report.reanchored += stored.reanchored
+        report.detached += stored.detached
+
+    def _done(self, path: str) -> None:
+        self.handled += 1
+        if self.progress is not None:
+            self.progress(self.handled, len(self.files), path)
+
+    # -- after the last file -----------------------------------------------------------------
+    def _wrap_up(self) -> None:
+        project, report = self.project, self.report
+        remember_files(project, self.restated)
+        paths = source_paths(project)
+        for source_id in sorted(set(self.known) - self.seen):
+            path = paths.get(source_id)
+            there = path is not None and (self.folder / path).is_file()
+            (report.excluded_sources if there else report.missing_sources).append(source_id)
+        report.retired_in_use = retired_codes_in_use(project)
+        if self.out_dir is not None:
+            report.outputs = write_outputs(project, self.out_dir)
 
 
 def code_folder(
@@ -393,125 +617,17 @@ def code_folder(
     patterns of files not to read, added to the folder's ``.qualkamignore``; the project store
     and ``out_dir`` are never read as sources.
     """
-    if suggest not in SUGGEST_MODES:
-        raise unknown("--suggest", suggest, SUGGEST_MODES)
-    choice = choose_codebook(project, codebook, replace_codebook)
-    codebook = choice.codebook
-    learned = None
-    if suggest != "rules":
-        from qualkam.coding.learn import load_model  # spaCy textcat and scikit-learn only when asked for
-
-        learned = load_model(project)
-    folder = Path(folder)
-    own = [project.path] + ([Path(out_dir)] if out_dir is not None else [])
-    files, problems = discover(folder, exclude, own)
-    workers = resolve_jobs(jobs, files)
-    report = CodeReport(
-        files=len(files),
-        problems=list(problems),
-        model_id=learned.id if learned else None,
-        codebook=codebook,
-        codebook_notes=choice.notes,
-        folder=folder,
-    )
-    pipeline = pipeline_name(model)
-    rules = suggest != "model"
-    # The suggest mode and model version join the fingerprint (only when not the default, so
-    # fingerprints of rule runs stay as they were): `--suggest model` after a rules run, or
-    # after a new `qualkam train`, must re-suggest.
-    extra = () if learned is None else (f"suggest:{suggest}", f"model:{learned.id}")
-    codebook_id = save_codebook(project, codebook)
-    known = fingerprints(project)
-    # What a file's stat key stands for besides the file: a change to any of these re-reads it.
-    settings = json.dumps([__version__, unit.value, pipeline, codebook.hash, extra, encoding])
-    restated: list[FileState] = []  # unchanged sources read again (their stat changed): remember the new stat
-    seen: set[str] = set()
-    handled = 0
-    pending: Pending | None = [] if learned is not None else None  # coded, waiting for the model's batch
-
-    def tick(path: str) -> Callable[[], None]:
-        def done() -> None:
-            nonlocal handled
-            handled += 1
-            if progress is not None:
-                progress(handled, len(files), path)
-
-        return done
-
-    def work() -> Iterator[tuple[Problem | UnchangedFile | SourceRecord, PreparedSource | None]]:
-        """Each file in order: a problem, or its record with the source to code (None: unchanged)."""
-        for item in prepare(folder, files, codebook, encoding, file_states(project), settings):
-            if isinstance(item, Problem):
-                report.problems.append(item)
-                if item.skipped:
-                    yield item, None
-                continue
-            if isinstance(item, UnchangedFile):
-                seen.add(item.source_id)
-                yield item, None
-                continue
-            seen.add(item.id)
-            try:
-                record = _record(item, unit, pipeline, codebook, extra)
-            except Exception as exc:  # e.g. metadata the fingerprint cannot hold
-                if debugging():
-                    raise
-                problem = Problem(str(item.path), unexpected(exc))
-                report.problems.append(problem)
-                yield problem, None
-                continue
-            if known.get(record.id) != record.fingerprint:
-                yield record, item
-                continue
-            if item.state is not None:
-                restated.append(item.state)
-            yield record, None
-
-    @cache
-    def suggester() -> Suggester:  # built only if this process codes a source itself
-        return Suggester(codebook, load_pipeline(model))
-
-    def worker_args() -> tuple:  # when the pool starts: forked workers inherit the suggester built here
-        return codebook, model, unit, rules, suggester() if start_method() == "fork" else None
-
-    coded = ordered_map(
-        work(),
-        lambda source: _guarded(source, unit, suggester(), rules),
-        workers,
-        _worker_code,
-        _worker_init,
-        worker_args,
-    )
-    for key, result in coded:
-        if isinstance(result, Failed) and isinstance(key, SourceRecord):
-            key = Problem(str(folder / key.path), result.reason)
-            report.problems.append(key)
-        if isinstance(key, Problem):
-            if pending:  # progress stays in file order
-                _flush(pending, codebook_id, project, report, suggest, learned)  # type: ignore[arg-type]
-            tick(key.path)()
-            continue
-        assert not isinstance(result, Failed)  # a failed source became a Problem above
-        segments, suggestions = result if result is not None else (None, [])
-        if isinstance(key, UnchangedFile):
-            _finish(None, None, [], codebook_id, project, report, tick(str(key.path)), suggest, learned, pending)
-        else:
-            _finish(key, segments, suggestions, codebook_id, project, report, tick(key.path), suggest, learned, pending)
-    if pending:
-        _flush(pending, codebook_id, project, report, suggest, learned)  # type: ignore[arg-type]
-    remember_files(project, restated)
-    paths = source_paths(project)
-    for source_id in sorted(set(known) - seen):
-        path = paths.get(source_id)
-        there = path is not None and (folder / path).is_file()
-        (report.excluded_sources if there else report.missing_sources).append(source_id)
-    report.retired_in_use = {
-        r[0]: r[1]
-        for r in project.query(
-            "SELECT c.code_id, COUNT(*) FROM codings c JOIN codes k ON k.id = c.code_id "
-            "WHERE k.retired_at IS NOT NULL AND c.coder IS NOT NULL GROUP BY c.code_id ORDER BY c.code_id"
-        )
-    }
-    if out_dir is not None:
-        report.outputs = write_outputs(project, out_dir)
-    return report
+    return CodingRun(
+        folder,
+        codebook,
+        project,
+        unit=unit,
+        model=model,
+        encoding=encoding,
+        out_dir=out_dir,
+        progress=progress,
+        suggest=suggest,
+        jobs=jobs,
+        replace_codebook=replace_codebook,
+        exclude=exclude,
+    ).run()
