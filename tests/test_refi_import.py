@@ -307,10 +307,10 @@ def test_read_positions_rules() -> None:
 def test_guids_in_any_case_with_braces_meet_and_are_remembered(tmp_path: Path, nvivo_file: Path) -> None:
     with Project.open(tmp_path / "p.db", create=True) as project:
         import_qdpx(project, nvivo_file)
-        assert guid_for(project.conn, "code", "formal_control") == CODE_A
-        assert guid_for(project.conn, "code", "soft_control") == CODE_B
-        assert guid_for(project.conn, "source", "int-trial") == SOURCE
-        assert guid_for(project.conn, "user", "Nadia") == USER
+        assert guid_for(project, "code", "formal_control") == CODE_A
+        assert guid_for(project, "code", "soft_control") == CODE_B
+        assert guid_for(project, "source", "int-trial") == SOURCE
+        assert guid_for(project, "user", "Nadia") == USER
         defn = project.query("SELECT id, parent, label, color, definition FROM codes ORDER BY position")
         assert [tuple(r) for r in defn] == [
             ("formal_control", None, "Formal control", "#1F77B4", ""),

@@ -57,7 +57,7 @@ def trip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
         add_memo(project, "ana", "code", suggested[0][1], "Watch this code in the Japanese case.")
         add_memo(project, "ben", "source", "int-01-managing-director", "A long first interview.")
         add_memo(project, "ana", "segment", str(suggested[2][0]), "Who is 'we' here: the board or the account team?")
-        export_qdpx(project, out, "all")
+        export_qdpx(project, out, "human")
     with Project.open(fresh, create=True) as project:
         report = import_qdpx(project, out)
         assert report.warnings == []
@@ -150,7 +150,7 @@ def test_a_second_export_keeps_every_guid(trip, tmp_path: Path) -> None:
     _, first, fresh = trip
     second = tmp_path / "again.qdpx"
     with Project.open(fresh) as project:
-        export_qdpx(project, second, "all")
+        export_qdpx(project, second, "human")
 
     def guids(path: Path) -> set[tuple[str, str]]:
         with zipfile.ZipFile(path) as archive:
