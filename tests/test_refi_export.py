@@ -319,7 +319,7 @@ def test_utf16_positions_give_back_the_coded_words(tmp_path: Path, small_codeboo
         code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
         with project.transaction() as conn:
             # One coding per segment, code and coder: two spans in one turn need two coders.
-            for word, coder in zip(words, ["ana", "ana", "cy"]):
+            for word, coder in zip(words, ["ana", "ana", "cy"], strict=False):
                 seg = conn.execute("SELECT id, start, text FROM segments WHERE instr(text, ?) > 0", (word,)).fetchone()
                 start = seg["start"] + seg["text"].index(word)
                 apply_decision(conn, coder, seg["id"], "hard_control", Action.add, span=(start, start + len(word)))

@@ -507,7 +507,7 @@ def test_segment_data_validation_never_crashes(entry, text: str) -> None:
             continue
         assert unit in ("turn", "paragraph", "sentence")
         assert all(0 <= s.start < s.end <= len(text) for s in segments)
-        assert all(a.end <= b.start for a, b in zip(segments, segments[1:]))
+        assert all(a.end <= b.start for a, b in zip(segments, segments[1:], strict=False))
 
 
 @settings(max_examples=100, deadline=None)
@@ -526,7 +526,7 @@ def test_segment_data_that_qualkam_writes_is_read_back(text: str, data) -> None:
             "time_start": data.draw(st.none() | st.just("00:00:01.500")),
             "time_end": None,
         }
-        for a, b in zip(cuts, cuts[1:])
+        for a, b in zip(cuts, cuts[1:], strict=False)
     ]
     entry = parse(build([("ABCDEF01-0000-4000-8000-000000000001", "s", text, "sentence", rows)]))
     unit, segments = validate(entry["ABCDEF01-0000-4000-8000-000000000001"], text)

@@ -472,7 +472,7 @@ class _Importer:
         store.remember(self.project, kind, local_id, good)
 
     def coder(self, *users: str | None) -> str:
-        """Who made something: ``--as-coder``, else the first user named, else the project's
+        """Who made something: ``as_coder``, else the first user named, else the project's
         creator, else the only user, else ``imported``."""
         if self.as_coder:
             return self.as_coder
@@ -486,12 +486,12 @@ class _Importer:
             self._warned_users.add(FALLBACK_CODER)
             self.warn(
                 f"some codings or notes name no user; they were imported as coder {FALLBACK_CODER!r} "
-                "(pass --as-coder NAME to choose)"
+                "(choose one with the as_coder argument)"
             )
         return FALLBACK_CODER
 
     def _machine(self, *users: str | None) -> bool:
-        """Whether a coding is by qualkam's machine user (``export qdpx --from suggestions``)."""
+        """Whether a coding is by qualkam's machine user (``export_qdpx(layer='suggestions')``)."""
         first = next((u for u in users if u), None)
         return first is not None and self.parsed.users.get(first) == MACHINE_USER
 
@@ -1094,7 +1094,7 @@ def import_qdpx(project: Project, path: str | Path, as_coder: str | None = None)
     notes, in one transaction (nothing is written when anything fails)."""
     path = Path(path)
     if as_coder is not None and not as_coder.strip():
-        raise QualkamError("--as-coder needs a name")
+        raise QualkamError("{argument} needs a name: the coder every user's work is imported as", argument="as_coder")
     with open_qdpx(path) as archive:
         root = read_qde(archive)
         where = f"{path}:{archive.qde.filename}"
