@@ -11,11 +11,14 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from qualkam.store.layers import Layer
-from qualkam.store.project import current_codebook_row, save_codebook
+from qualkam.store.project import current_codebook_row, record_audit, save_codebook
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from qualkam.coding.codebook import Codebook
-    from qualkam.store.project import Project
+    from qualkam.coding.segment import Segment
+    from qualkam.store.project import Project, SourceRecord
 
 # A fixed namespace for qualkam's name-based GUIDs (uuid5 of the project's URL).
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/qualkam/qualkam/refi-qda")
@@ -176,3 +179,20 @@ def usual_pipeline(project: Project) -> tuple[str | None, str | None]:
 def code_ids(project: Project) -> list[str]:
     """Every code id, current and retired."""
     return [r[0] for r in project.conn.execute("SELECT id FROM codes")]
+
+
+def add_source(
+    project: Project,
+    record: SourceRecord,
+    codebook_id: int | None,
+    segments: Sequence[Segment],
+    suggestions: Sequence[Sequence[Any]],
+) -> None:
+    """Store an imported source with its segments and the rules' suggestions (inside the
+    caller's transaction), as ``qualkam code`` stores a source."""
+    project._store_source(project.conn, record, codebook_id, segments, suggestions, "rule")  # type: ignore[arg-type]
+
+
+def audit(project: Project, actor: str, entity: str, entity_id: str, summary: Any, note: str | None) -> None:
+    """The audit line of an import (inside the caller's transaction)."""
+    record_audit(project.conn, actor, "import", entity, entity_id, None, summary, note)

@@ -52,7 +52,7 @@ from qualkam.interchange.refi.writer import MACHINE_USER
 from qualkam.sources.metadata import Participant, SourceMeta
 from qualkam.store import refi as store
 from qualkam.store.imports import add_memo_once, segment_spans, suggested_pairs
-from qualkam.store.project import Project, SourceRecord, record_audit
+from qualkam.store.project import Project, SourceRecord
 from qualkam.yamlload import load as load_yaml
 
 SOURCE_FIELDS = ("type", "date", "phase", "title")
@@ -424,7 +424,7 @@ class _Importer:
         as_coder: str | None,
     ) -> None:
         self.project = project
-        self.conn = conn
+        self.conn = conn  # the import's transaction, for apply_decision (qualkam.coding.decisions)
         self.path = path
         self.parsed = parsed
         self.report = report
@@ -833,7 +833,7 @@ class _Importer:
             unit=unit,
             pipeline=pipeline,
         )
-        self.project._store_source(self.conn, record, self.codebook_id, segments, suggestions, "rule")  # type: ignore[arg-type]
+        store.add_source(self.project, record, self.codebook_id, segments, suggestions)
         if source.description.strip():
             self._memo(
                 "source",
@@ -1111,15 +1111,8 @@ def import_qdpx(project: Project, path: str | Path, as_coder: str | None = None)
             importer.import_notes(archive)
             importer.remember_metadata()
             if _changed(report):  # importing the same file again leaves no trace, not even here
-                record_audit(
-                    conn,
-                    as_coder or "qualkam",
-                    "import",
-                    "project",
-                    str(path),
-                    None,
-                    _summary(report),
-                    parsed.origin or None,
+                store.audit(
+                    project, as_coder or "qualkam", "project", str(path), _summary(report), parsed.origin or None
                 )
     return report
 
@@ -1144,9 +1137,7 @@ def import_qdc(project: Project, path: str | Path) -> ImportReport:
         importer.import_codes()
         importer.remember_metadata()
         if report.codes_new:
-            record_audit(
-                conn, "qualkam", "import", "codebook", str(path), None, _summary(report), parsed.origin or None
-            )
+            store.audit(project, "qualkam", "codebook", str(path), _summary(report), parsed.origin or None)
     return report
 
 
