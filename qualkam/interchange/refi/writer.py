@@ -350,11 +350,12 @@ def project_model(project: Project, layer: str | Layer = "human") -> ProjectExpo
     cases, sources with the codings of ``layer`` (people's as theirs, the machine's as
     ``MACHINE_USER``'s), memos as notes, code attribute values as sets."""
     chosen = export_layer(layer)
+    # GUIDs are handed out in one fixed order (codes, users, sources, selections, notes,
+    # variables, cases, codings, sets): two objects remembered under one GUID get the same
+    # one back on every export.
     guid = _Guids(project)
     only_coder = chosen.coder if chosen.name == "coder" else None
-
     sources = store.sources(project)
-    texts = {s["id"]: s["text"] for s in sources}
     codings = _machine(store.codings(project, chosen))
     memos = store.memos(project, only_coder)
     if only_coder and not codings and not memos:
@@ -363,11 +364,72 @@ def project_model(project: Project, layer: str | Layer = "human") -> ProjectExpo
             f"coders: {', '.join(store.authors(project)) or 'none yet'}",
             argument="layer",
         )
+    codings, skipped = _exportable(project, codings, {s["id"]: s["text"] for s in sources})
+    memo_codes = {m["target_id"] for m in memos if m["target_type"] == "code"}
+    codes = _project_codes(project, {c["code_id"] for c in codings} | memo_codes)
+    code_guids = {c.id: guid("code", c.id) for c in codes}
+    users = sorted({c["coder"] for c in codings} | {m["coder"] for m in memos})
+    user_guids = {u: guid("user", u) for u in users}
+    source_guids = {s["id"]: guid("source", s["id"]) for s in sources}
+    selections = _selections(codings, guid)
+    notes = _notes(project, memos, selections, code_guids, source_guids, guid)
+    variables, values = _variables(sources, guid)
+    cases = _cases(sources, source_guids, guid)
+    begun, modified = _times(project, sources, codings, memos)
+    refi = model.Project(
+        name=project.path.stem,
+        origin=ORIGIN,
+        created=begun,
+        modified=modified,
+        users={user_guids[user]: user for user in users},
+        variables={variable.guid: variable for variable in variables.values()},
+        cases=cases,
+    )
+    for s in sources:
+        source = model.Source(
+            source_guids[s["id"]],
+            s["id"],
+            path=f"internal://{source_guids[s['id']].lower()}.txt",
+            at=xml_datetime(s["added_at"]),
+            note_refs=notes.sources.get(s["id"], []),
+        )
+        table = utf16_offsets(s["text"])
+        for group in selections.get(s["id"], []):
+            source.selections.append(_selection(group, table, code_guids, user_guids, guid))
+        for name, variable in variables.items():
+            if s["id"] in values[name]:
+                source.values[variable.guid] = _typed(variable.type, values[name][s["id"]])
+        refi.sources.append(source)
+    refi.codes = _model_codes(codes, code_guids, notes.codes)
+    for m, note_guid, about in notes.notes:
+        refi.notes.append(
+            model.Note(
+                note_guid,
+                about,
+                content=m["text"],
+                path=f"internal://{note_guid.lower()}.txt",
+                user=user_guids[m["coder"]],
+                at=xml_datetime(m["created_at"]),
+            )
+        )
+    # The project memos are the project's Description too (what most tools show), and its notes.
+    project_notes = [(m, note_guid) for m, note_guid, _ in notes.notes if m["target_type"] == "project"]
+    refi.description = project_description([m["text"] for m, _ in project_notes])
+    refi.note_refs = [note_guid for _, note_guid in project_notes]
+    refi.sets = _model_sets(codes, code_guids, guid)
+    # qualkam's own segments (turns, speakers, roles, times), which REFI-QDA has no place for.
+    rows = store.segments_by_source(project)
+    segment_data = build_segments(
+        [(source_guids[s["id"]].lower(), s["id"], s["text"], s["unit"], rows.get(s["id"], [])) for s in sources]
+    )
+    return ProjectExport(refi, {source_guids[s["id"]]: s["text"] for s in sources}, segment_data, skipped)
 
-    # Codings whose words are gone (detached) or whose code is unknown have no place to go.
+
+def _exportable(project: Project, codings: list[dict[str, Any]], texts: dict[str, str]) -> tuple[list[Any], list[str]]:
+    """(the codings an export can place, why the others cannot go): a coding whose words are
+    gone (detached) or whose code is unknown has no place to go."""
     code_ids = set(store.code_ids(project))
-    skipped: list[str] = []
-    kept = []
+    kept, skipped = [], []
     for c in codings:
         text = texts.get(c["source_id"], "")
         if (
@@ -383,17 +445,13 @@ def project_model(project: Project, layer: str | Layer = "human") -> ProjectExpo
             skipped.append(f"coding {c['id']} ({c['coder']}): unknown code {c['code_id']!r}; not exported")
         else:
             kept.append(c)
-    codings = kept
+    return kept, skipped
 
-    memo_codes = {m["target_id"] for m in memos if m["target_type"] == "code"}
-    codes = _project_codes(project, {c["code_id"] for c in codings} | memo_codes)
-    code_guids = {c.id: guid("code", c.id) for c in codes}
-    users = sorted({c["coder"] for c in codings} | {m["coder"] for m in memos})
-    user_guids = {u: guid("user", u) for u in users}
-    source_guids = {s["id"]: guid("source", s["id"]) for s in sources}
 
-    # Selections: one per (source, span, coder, coding memo), holding that coder's codings of the
-    # span; a coding's memo is its selection's Description (the schema gives Coding none).
+def _selections(codings: list[dict[str, Any]], guid: _Guids) -> dict[str, list[dict[str, Any]]]:
+    """Source id -> its selections: one per (span, coder, coding memo), holding that coder's
+    codings of the span; a coding's memo is its selection's Description (the schema gives
+    Coding none)."""
     selections: dict[str, list[dict[str, Any]]] = {}
     groups: dict[tuple[str, int, int, str, str], dict[str, Any]] = {}
     for c in codings:
@@ -401,7 +459,6 @@ def project_model(project: Project, layer: str | Layer = "human") -> ProjectExpo
         group_key = (c["source_id"], c["start"], c["end"], c["coder"], memo)
         if group_key not in groups:
             groups[group_key] = {
-                "source": c["source_id"],
                 "start": c["start"],
                 "end": c["end"],
                 "coder": c["coder"],
@@ -415,12 +472,29 @@ def project_model(project: Project, layer: str | Layer = "human") -> ProjectExpo
         group = groups[group_key]
         group["codings"].append(c)
         group["at"] = min(group["at"], c["created_at"])
+    return selections
 
-    # Notes, and where each is referenced from.
-    code_notes: dict[str, list[str]] = {}
-    source_notes: dict[str, list[str]] = {}
+
+@dataclass
+class _Notes:
+    notes: list[tuple[Any, str, str]]  # (memo, note GUID, name)
+    codes: dict[str, list[str]]  # code id -> note GUIDs
+    sources: dict[str, list[str]]  # source id -> note GUIDs
+
+
+def _notes(
+    project: Project,
+    memos: list[Any],
+    selections: dict[str, list[dict[str, Any]]],
+    code_guids: dict[str, str],
+    source_guids: dict[str, str],
+    guid: _Guids,
+) -> _Notes:
+    """Each memo as a note, and where it is referenced from: its code, its source, or the
+    selection over its segment (that coder's, else anyone's; with none, a new selection with
+    no coding, there to carry the note). Sorts each source's selections."""
+    found = _Notes([], {}, {})
     segments = store.segment_places(project)
-    notes: list[tuple[Any, str, str]] = []
     for m in memos:
         note_guid = guid("note", m["id"])
         target, tid = m["target_type"], m["target_id"]
@@ -428,9 +502,9 @@ def project_model(project: Project, layer: str | Layer = "human") -> ProjectExpo
             f"memo by {m['coder']} on the project" if target == "project" else f"memo by {m['coder']} on {target} {tid}"
         )
         if target == "code" and tid in code_guids:
-            code_notes.setdefault(tid, []).append(note_guid)
+            found.codes.setdefault(tid, []).append(note_guid)
         elif target == "source" and tid in source_guids:
-            source_notes.setdefault(tid, []).append(note_guid)
+            found.sources.setdefault(tid, []).append(note_guid)
         elif target == "segment" and tid is not None and tid.isdigit() and int(tid) in segments:
             seg = segments[int(tid)]
             same = [
@@ -439,10 +513,9 @@ def project_model(project: Project, layer: str | Layer = "human") -> ProjectExpo
             own = [g for g in same if g["coder"] == m["coder"]] or same
             if own:
                 own[0]["notes"].append(note_guid)
-            else:  # a selection with no coding, there to carry the note
+            else:
                 selections.setdefault(seg["source_id"], []).append(
                     {
-                        "source": seg["source_id"],
                         "start": seg["start"],
                         "end": seg["end"],
                         "coder": m["coder"],
@@ -455,11 +528,15 @@ def project_model(project: Project, layer: str | Layer = "human") -> ProjectExpo
                 )
         elif target != "project":
             about += " (no longer in the project)"
-        notes.append((m, note_guid, about))
+        found.notes.append((m, note_guid, about))
     for groups_of_source in selections.values():
         groups_of_source.sort(key=lambda g: (g["start"], g["end"], g["coder"], g["memo"], g["guid"]))
+    return found
 
-    # Times: no export clock, so an unchanged project exports byte for byte the same.
+
+def _times(project: Project, sources: list[Any], codings: list[Any], memos: list[Any]) -> tuple[str | None, str | None]:
+    """(when the project began, its latest exported change): no export clock, so an unchanged
+    project exports byte for byte the same."""
     stamps = (
         [s["added_at"] for s in sources]
         + [s["updated_at"] for s in sources]
@@ -469,8 +546,12 @@ def project_model(project: Project, layer: str | Layer = "human") -> ProjectExpo
     )
     times = sorted(t for t in map(xml_datetime, stamps) if t)
     begun = min(filter(None, (xml_datetime(t) for t in store.beginnings(project))), default=None)
+    return begun, times[-1] if times else None
 
-    # Variables: the source fields first, then attributes by name; one type per variable.
+
+def _variables(sources: list[Any], guid: _Guids) -> tuple[dict[str, model.Variable], dict[str, dict[str, Any]]]:
+    """(name -> variable, name -> source id -> value): the source fields first, then
+    attributes by name; one type per variable."""
     found: dict[str, dict[str, Any]] = {}
     for s in sources:
         # An attribute cannot shadow a source field (metadata keeps them apart anyway).
@@ -482,10 +563,13 @@ def project_model(project: Project, layer: str | Layer = "human") -> ProjectExpo
     variables = {
         name: model.Variable(guid("variable", name), name, _variable_type(found[name].values())) for name in order
     }
+    return variables, found
 
-    # Cases: one per speaker, role and unit, referring to every source that lists it.
-    # The participant's full name rides in the Description when it differs from the label
-    # ("R" for David Hale), so an import gives segments their speakers' names back.
+
+def _cases(sources: list[Any], source_guids: dict[str, str], guid: _Guids) -> list[model.Case]:
+    """One case per speaker, role and unit, referring to every source that lists it. The
+    participant's full name rides in the Description when it differs from the label ("R" for
+    David Hale), so an import gives segments their speakers' names back."""
     cases: dict[tuple[str, str, str, str], list[str]] = {}
     for s in sources:
         for label, person in sorted(_loads(s["participants"]).items()):
@@ -498,92 +582,36 @@ def project_model(project: Project, layer: str | Layer = "human") -> ProjectExpo
                 name if name != str(label) else "",
             )
             cases.setdefault(key, []).append(s["id"])
-    case_models = []
+    found = []
     case_names = unique_names([label for label, *_ in sorted(cases)])
     for ((label, role, unit, name), source_ids), case_name in zip(sorted(cases.items()), case_names, strict=True):
         case_key = f"{label}|{role}|{unit}" + (f"|{name}" if name else "")
         # A case renamed to be unique ("Gary (2)") keeps its speaker label in the Description.
         parts = (("label", label if case_name != label else ""), ("name", name), ("role", role), ("unit", unit))
         described = "; ".join(f"{k}: {v}" for k, v in parts if v)
-        case_models.append(
-            model.Case(
-                guid("case", case_key), case_name, described, [source_guids[source_id] for source_id in source_ids]
-            )
-        )
+        found.append(model.Case(guid("case", case_key), case_name, described, [source_guids[s] for s in source_ids]))
+    return found
 
-    source_models = []
-    for s in sources:
-        sguid = source_guids[s["id"]]
-        table = utf16_offsets(s["text"])
-        source_models.append(
-            model.Source(
-                sguid,
-                s["id"],
-                path=f"internal://{sguid.lower()}.txt",
-                at=xml_datetime(s["added_at"]),
-                selections=[
-                    model.Selection(
-                        group["guid"],
-                        table[group["start"]],
-                        table[group["end"]],
-                        user=user_guids[group["coder"]],
-                        at=xml_datetime(group["at"]),
-                        description=group["memo"],
-                        codings=[
-                            model.Coding(
-                                guid("coding", c["id"]),
-                                code_guids[c["code_id"]],
-                                user_guids[c["coder"]],
-                                xml_datetime(c["created_at"]),
-                            )
-                            for c in group["codings"]
-                        ],
-                        note_refs=group["notes"],
-                    )
-                    for group in selections.get(s["id"], [])
-                ],
-                values={
-                    variable.guid: _typed(variable.type, found[name][s["id"]])
-                    for name, variable in variables.items()
-                    if s["id"] in found[name]
-                },
-                note_refs=source_notes.get(s["id"], []),
-            )
-        )
 
-    # The project memos are the project's Description too (what most tools show), and its notes.
-    project_notes = [(m, note_guid) for m, note_guid, _ in notes if m["target_type"] == "project"]
-    refi = model.Project(
-        name=project.path.stem,
-        origin=ORIGIN,
-        created=begun,
-        modified=times[-1] if times else None,
-        description=project_description([m["text"] for m, _ in project_notes]),
-        note_refs=[note_guid for _, note_guid in project_notes],
-        users={user_guids[user]: user for user in users},
-        codes=_model_codes(codes, code_guids, code_notes),
-        variables={variable.guid: variable for variable in variables.values()},
-        cases=case_models,
-        sources=source_models,
-        notes=[
-            model.Note(
-                note_guid,
-                about,
-                content=m["text"],
-                path=f"internal://{note_guid.lower()}.txt",
-                user=user_guids[m["coder"]],
-                at=xml_datetime(m["created_at"]),
+def _selection(
+    group: dict[str, Any], table: list[int], code_guids: dict[str, str], user_guids: dict[str, str], guid: _Guids
+) -> model.Selection:
+    """A selection with its codings, positions in UTF-16 code units (``table``)."""
+    return model.Selection(
+        group["guid"],
+        table[group["start"]],
+        table[group["end"]],
+        user=user_guids[group["coder"]],
+        at=xml_datetime(group["at"]),
+        description=group["memo"],
+        codings=[
+            model.Coding(
+                guid("coding", c["id"]), code_guids[c["code_id"]], user_guids[c["coder"]], xml_datetime(c["created_at"])
             )
-            for m, note_guid, about in notes
+            for c in group["codings"]
         ],
-        sets=_model_sets(codes, code_guids, guid),
+        note_refs=group["notes"],
     )
-    # qualkam's own segments (turns, speakers, roles, times), which REFI-QDA has no place for.
-    rows = store.segments_by_source(project)
-    segment_data = build_segments(
-        [(source_guids[s["id"]].lower(), s["id"], s["text"], s["unit"], rows.get(s["id"], [])) for s in sources]
-    )
-    return ProjectExport(refi, {source_guids[s["id"]]: s["text"] for s in sources}, segment_data, skipped)
 
 
 def export_qdpx(project: Project, out_path: str | Path, layer: str | Layer = "human") -> ExportReport:
@@ -746,52 +774,56 @@ def serialise_project(refi: model.Project) -> bytes:
     if refi.variables:
         holder = _sub(root, ns, "Variables")
         for variable in refi.variables.values():
-            _sub(
-                holder,
-                ns,
-                "Variable",
-                {"guid": _ref(variable.guid), "name": variable.name, "typeOfVariable": variable.type},
-            )
+            attributes = {"guid": _ref(variable.guid), "name": variable.name, "typeOfVariable": variable.type}
+            _sub(holder, ns, "Variable", attributes)
     if refi.cases:
-        holder = _sub(root, ns, "Cases")
-        for case in refi.cases:
-            node = _sub(holder, ns, "Case", {"guid": _ref(case.guid), "name": case.name})
-            if case.description:
-                _sub(node, ns, "Description", text=case.description)
-            _write_values(node, ns, case.values, refi.variables)
-            for source_guid in case.sources:
-                _sub(node, ns, "SourceRef", {"targetGUID": _ref(source_guid)})
+        _write_cases(_sub(root, ns, "Cases"), ns, refi.cases, refi.variables)
     if refi.sources:
         holder = _sub(root, ns, "Sources")
         for source in refi.sources:
             _write_source(holder, ns, source, refi.variables)
     if refi.notes:
-        holder = _sub(root, ns, "Notes")
-        for note in refi.notes:
-            # The text also as a file (QualCoder reads a note's plainTextPath as a journal).
-            node = _sub(
-                holder,
-                ns,
-                "Note",
-                {
-                    "guid": _ref(note.guid),
-                    "name": note.name,
-                    "plainTextPath": note.path,
-                    "creatingUser": _ref(note.user),
-                    "creationDateTime": note.at,
-                    "modifiedDateTime": note.modified,
-                },
-            )
-            if note.description:
-                _sub(node, ns, "Description", text=note.description)
-            if note.content is not None:
-                _sub(node, ns, "PlainTextContent", text=note.content)
+        _write_notes(_sub(root, ns, "Notes"), ns, refi.notes)
     _write_sets(root, ns, refi.sets, "targetGUID")
     if refi.description:
         _sub(root, ns, "Description", text=refi.description)
     for note_guid in refi.note_refs:
         _sub(root, ns, "NoteRef", {"targetGUID": _ref(note_guid)})
     return _serialise(root)
+
+
+def _write_cases(
+    holder: etree._Element, ns: str, cases: Sequence[model.Case], variables: dict[str, model.Variable]
+) -> None:
+    for case in cases:
+        node = _sub(holder, ns, "Case", {"guid": _ref(case.guid), "name": case.name})
+        if case.description:
+            _sub(node, ns, "Description", text=case.description)
+        _write_values(node, ns, case.values, variables)
+        for source_guid in case.sources:
+            _sub(node, ns, "SourceRef", {"targetGUID": _ref(source_guid)})
+
+
+def _write_notes(holder: etree._Element, ns: str, notes: Sequence[model.Note]) -> None:
+    for note in notes:
+        # The text also as a file (QualCoder reads a note's plainTextPath as a journal).
+        node = _sub(
+            holder,
+            ns,
+            "Note",
+            {
+                "guid": _ref(note.guid),
+                "name": note.name,
+                "plainTextPath": note.path,
+                "creatingUser": _ref(note.user),
+                "creationDateTime": note.at,
+                "modifiedDateTime": note.modified,
+            },
+        )
+        if note.description:
+            _sub(node, ns, "Description", text=note.description)
+        if note.content is not None:
+            _sub(node, ns, "PlainTextContent", text=note.content)
 
 
 def serialise_codebook(refi: model.Project) -> bytes:
