@@ -102,7 +102,7 @@ def test_coder_column_overrides_and_makes_coder_optional(db: Path, tmp_path: Pat
         with pytest.raises(ImportRowsError) as caught:
             import_codings(project, spans)
         assert [str(p) for p in caught.value.problems] == [
-            "row 3: no coder: fill the coder column or pass --coder NAME"
+            "row 3: no coder: fill the coder column or give the coder of the whole file"
         ]
         report = import_codings(project, spans, coder="ana")
     assert (report.new, report.coders) == (2, ["ana", "ben"])

@@ -123,7 +123,7 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         add_memo(project, "ben", "segment", str(bare), "Nobody coded this; ask Sarah.")
         add_memo(project, "ana", "project", None, "Second round starts Monday.")
         paths = {"db": db}
-        for layer in ("human", "all", "consensus", "coder:ana"):
+        for layer in ("human", "consensus", "coder:ana"):
             paths[layer] = export_qdpx(project, folder / f"{layer.replace(':', '-')}.qdpx", layer).path
         paths["qdc"] = export_qdc(project, folder / "project.qdc").path
     paths["kam"] = export_qdc(load_codebook("kam"), folder / "kam.qdc").path
@@ -131,7 +131,7 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def test_every_export_has_schema_order_no_empty_containers_and_no_dangling_reference(sample) -> None:
-    for layer in ("human", "all", "consensus", "coder:ana"):
+    for layer in ("human", "consensus", "coder:ana"):
         root = _qde(sample[layer])
         assert _local(root) == "Project" and root.get("origin").startswith("qualkam ")
         _check_structure(root)
@@ -168,8 +168,8 @@ def test_layers_choose_whose_codings_and_memos(sample) -> None:
         names = {u.get("guid"): u.get("name") for u in root.iter(f"{P}User")}
         return {names[c.get("creatingUser")] for c in root.iter(f"{P}Coding")}
 
-    assert coders("human") == {"ana", "ben"}
-    assert coders("all") == {"ana", "ben", "consensus"}
+    # human is every person's accepted codings, the consensus coder's included (store/layers.py).
+    assert coders("human") == {"ana", "ben", "consensus"}
     assert coders("consensus") == {"consensus"}
     assert coders("coder:ana") == {"ana"}
     with Project.open(sample["db"]) as project:
@@ -287,8 +287,8 @@ def test_a_remembered_guid_is_kept(tmp_path: Path, small_codebook) -> None:
     write(tmp_path / "src" / "a.txt", "I: Do you trust each other?\nR: We trust each other now.\n")
     with Project.open(tmp_path / "p.db", create=True) as project:
         code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
-        with project.transaction() as conn:
-            remember(conn, "code", "soft_control", "0A1B2C3D-0000-4000-8000-00000000ABCD")
+        with project.transaction():
+            remember(project, "code", "soft_control", "0A1B2C3D-0000-4000-8000-00000000ABCD")
         export_qdpx(project, tmp_path / "p.qdpx")
         export_qdc(project, tmp_path / "p.qdc")
     root = _qde(tmp_path / "p.qdpx")
@@ -320,7 +320,7 @@ def test_utf16_positions_give_back_the_coded_words(tmp_path: Path, small_codeboo
         code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
         with project.transaction() as conn:
             # One coding per segment, code and coder: two spans in one turn need two coders.
-            for word, coder in zip(words, ["ana", "ana", "cy"]):
+            for word, coder in zip(words, ["ana", "ana", "cy"], strict=False):
                 seg = conn.execute("SELECT id, start, text FROM segments WHERE instr(text, ?) > 0", (word,)).fetchone()
                 start = seg["start"] + seg["text"].index(word)
                 apply_decision(project, coder, seg["id"], "hard_control", Action.add, span=(start, start + len(word)))
@@ -388,8 +388,14 @@ def test_a_failed_export_leaves_the_good_file_untouched(sample, tmp_path: Path, 
 
 def test_bad_layers_and_targets_are_refused(sample, tmp_path: Path) -> None:
     with Project.open(sample["db"]) as project:
-        with pytest.raises(QualkamError, match="unknown layer 'people'.*use auto, suggestions"):
+        with pytest.raises(QualkamError, match="unknown layer 'people' in layer; choose from: auto, suggestions"):
             export_qdpx(project, tmp_path / "x.qdpx", "people")
+        # REFI-QDA has no place for rejected codings, which the layer 'all' holds.
+        with pytest.raises(QualkamError) as refused:
+            export_qdpx(project, tmp_path / "x.qdpx", "all")
+        assert refused.value.argument == "layer"
+        assert str(refused.value).startswith("layer 'all' cannot be exported")
+        assert "no place for them; use auto or human" in str(refused.value)
         with pytest.raises(QualkamError, match="coder 'zed' has no accepted codings.*coders: ana, ben, consensus"):
             export_qdpx(project, tmp_path / "x.qdpx", "coder:zed")
         with pytest.raises(QualkamError, match="is a folder"):
@@ -421,12 +427,12 @@ def test_detached_codings_are_listed_not_exported(tmp_path: Path, small_codebook
 
 def test_cli_export_qdpx_prints_one_summary_line(sample, tmp_path: Path, runner) -> None:
     out = tmp_path / "out.qdpx"
-    result = runner.invoke(app, ["export", "qdpx", str(out), "--from", "all", "--project", str(sample["db"])])
+    result = runner.invoke(app, ["export", "qdpx", str(out), "--from", "human", "--project", str(sample["db"])])
     assert result.exit_code == 0, result.output
     assert result.output.strip().splitlines() == [
-        f"wrote {out}: 22 sources, 51 codes, 19 codings, 3 users, 5 notes (from all)"
+        f"wrote {out}: 22 sources, 51 codes, 19 codings, 3 users, 5 notes (from human)"
     ]
-    assert out.read_bytes() == sample["all"].read_bytes()
+    assert out.read_bytes() == sample["human"].read_bytes()
 
 
 def test_cli_export_errors_exit_2_without_a_file(sample, tmp_path: Path, runner) -> None:
@@ -475,7 +481,7 @@ def _assert_valid(schema: etree.XMLSchema, root: etree._Element) -> None:
 def test_every_project_export_validates_against_the_official_schema(
     sample, schemas, tmp_path: Path, small_codebook
 ) -> None:
-    for layer in ("human", "all", "consensus", "coder:ana"):
+    for layer in ("human", "consensus", "coder:ana"):
         _assert_valid(schemas["Project"], _qde(sample[layer]))
     with Project.open(sample["db"]) as project:  # the machine's suggestions as a user's codings
         for layer in ("auto", "suggestions"):

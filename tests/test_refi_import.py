@@ -307,10 +307,10 @@ def test_read_positions_rules() -> None:
 def test_guids_in_any_case_with_braces_meet_and_are_remembered(tmp_path: Path, nvivo_file: Path) -> None:
     with Project.open(tmp_path / "p.db", create=True) as project:
         import_qdpx(project, nvivo_file)
-        assert guid_for(project.conn, "code", "formal_control") == CODE_A
-        assert guid_for(project.conn, "code", "soft_control") == CODE_B
-        assert guid_for(project.conn, "source", "int-trial") == SOURCE
-        assert guid_for(project.conn, "user", "Nadia") == USER
+        assert guid_for(project, "code", "formal_control") == CODE_A
+        assert guid_for(project, "code", "soft_control") == CODE_B
+        assert guid_for(project, "source", "int-trial") == SOURCE
+        assert guid_for(project, "user", "Nadia") == USER
         defn = project.query("SELECT id, parent, label, color, definition FROM codes ORDER BY position")
         assert [tuple(r) for r in defn] == [
             ("formal_control", None, "Formal control", "#1F77B4", ""),
@@ -376,7 +376,7 @@ def test_variables_cases_notes_and_sets_come_back_as_metadata_participants_memos
         "<Variables>"
         + "".join(
             f'<Variable guid="{g}" name="{n}" typeOfVariable="{t}"/>'
-            for (n, g), t in zip(var.items(), ["Text", "Date", "Text", "Integer", "Text"])
+            for (n, g), t in zip(var.items(), ["Text", "Date", "Text", "Integer", "Text"], strict=True)
         )
         + "</Variables>"
     )
@@ -477,7 +477,14 @@ def test_codings_without_a_user_fall_back_and_say_so(tmp_path: Path) -> None:
         report = import_qdpx(
             project, qdpx(tmp_path / "x.qdpx", project_xml(sels, users=""), {f"sources/{SOURCE}.txt": TEXT})
         )
-        assert report.coders == ["imported"] and any("--as-coder" in w for w in report.warnings)
+        assert report.coders == ["imported"] and any("as_coder argument" in w for w in report.warnings)
+
+
+def test_an_empty_as_coder_names_the_argument(tmp_path: Path) -> None:
+    with Project.open(tmp_path / "p.db", create=True) as project:
+        with pytest.raises(QualkamError) as caught:
+            import_qdpx(project, tmp_path / "x.qdpx", as_coder=" ")
+    assert caught.value.argument == "as_coder" and str(caught.value).startswith("as_coder needs a name")
 
 
 def test_a_coding_on_an_unknown_code_or_outside_the_text_is_reported_not_fatal(tmp_path: Path) -> None:
@@ -579,7 +586,7 @@ QDC = f"""<?xml version="1.0" encoding="utf-8"?>
   </Codes>
   <Sets><Set guid="D1000000-0000-4000-8000-000000000009" name="pole: soft"><MemberCode guid="{CODE_B.lower()}"/></Set></Sets>
 </CodeBook>
-"""
+"""  # noqa: E501 - one line of XML as a tool writes it
 
 
 def test_qdc_gives_the_tree_colours_descriptions_and_set_attributes(tmp_path: Path) -> None:

@@ -508,7 +508,7 @@ def test_segment_data_validation_never_crashes(entry, text: str) -> None:
             continue
         assert unit in ("turn", "paragraph", "sentence")
         assert all(0 <= s.start < s.end <= len(text) for s in segments)
-        assert all(a.end <= b.start for a, b in zip(segments, segments[1:]))
+        assert all(a.end <= b.start for a, b in zip(segments, segments[1:], strict=False))
 
 
 @settings(max_examples=100, deadline=None)
@@ -527,7 +527,7 @@ def test_segment_data_that_qualkam_writes_is_read_back(text: str, data) -> None:
             "time_start": data.draw(st.none() | st.just("00:00:01.500")),
             "time_end": None,
         }
-        for a, b in zip(cuts, cuts[1:])
+        for a, b in zip(cuts, cuts[1:], strict=False)
     ]
     entry = parse(build([("ABCDEF01-0000-4000-8000-000000000001", "s", text, "sentence", rows)]))
     unit, segments = validate(entry["ABCDEF01-0000-4000-8000-000000000001"], text)
@@ -587,7 +587,7 @@ def test_export_auto_gives_peoples_codings_and_the_undecided_suggestions(reviewe
     assert _codings_by_user(tmp_path / "auto.qdpx") == {"ana": 1, MACHINE: n - 2}
 
 
-@pytest.mark.parametrize("layer", ["auto", "suggestions", "human", "consensus", "all", "coder:ana"])
+@pytest.mark.parametrize("layer", ["auto", "suggestions", "human", "consensus", "coder:ana"])
 def test_every_layer_name_works_on_export(reviewed: Path, tmp_path: Path, runner, layer: str) -> None:
     if layer == "consensus":
         with Project.open(reviewed) as project:
@@ -604,7 +604,15 @@ def test_an_unknown_layer_lists_the_layers_and_a_close_one(reviewed: Path, tmp_p
     result = run_cli(runner, "export", "qdpx", tmp_path / "x.qdpx", "--from", "sugestions", "--project", reviewed)
     assert result.exit_code == 2
     assert "did you mean 'suggestions'" in result.output
-    assert "auto, suggestions, human, consensus, all or coder:NAME" in result.output
+    assert "choose from: auto, suggestions, human, consensus, coder:NAME" in result.output
+    assert not (tmp_path / "x.qdpx").exists()
+
+
+def test_the_layer_all_is_refused_on_export(reviewed: Path, tmp_path: Path, runner) -> None:
+    """'all' holds people's rejected codings, which REFI-QDA cannot express."""
+    result = run_cli(runner, "export", "qdpx", tmp_path / "x.qdpx", "--from", "all", "--project", reviewed)
+    assert result.exit_code == 2
+    assert "'all' cannot be exported" in result.output and "use auto or human" in result.output
     assert not (tmp_path / "x.qdpx").exists()
 
 

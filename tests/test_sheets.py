@@ -10,7 +10,9 @@ from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from qualkam.coding.run import code_folder
-from qualkam.interchange.sheets import SHEET_COLUMNS, sheet_rows, shorten
+from qualkam.errors import InputError
+from qualkam.interchange.codings_import import import_codings
+from qualkam.interchange.sheets import SHEET_COLUMNS, export_sheet, sheet_rows, shorten
 from qualkam.store.project import Project
 
 from .conftest import INTERVIEW, write
@@ -152,7 +154,7 @@ def test_export_filters_and_unknown_filters(runner: CliRunner, db: Path, tmp_pat
     assert len(rows("--code", "soft_control")) == 2
     bad = _run(runner, "sheet", "export", "--coder", "ana", "--project", db, "--source", "nope", "--code", "zzz")
     assert bad.exit_code == 2
-    assert "--source 'nope' is not in the project" in bad.output and "--code 'zzz' is not in the project" in bad.output
+    assert "source 'nope' is not in the project" in bad.output and "code 'zzz' is not in the project" in bad.output
     wrong = _run(runner, "sheet", "export", "--coder", "ana", "--project", db, "--out", tmp_path / "x.ods")
     assert wrong.exit_code == 2 and "written as .xlsx or .csv" in wrong.output
 
@@ -254,4 +256,27 @@ def test_a_sheet_needs_its_coder(runner: CliRunner, db: Path, tmp_path: Path) ->
     sheet = tmp_path / "ana.csv"
     _run(runner, "sheet", "export", "--coder", "ana", "-o", sheet, "-p", db)
     result = _run(runner, "import", "codings", sheet, "--project", db)
-    assert result.exit_code == 2 and "is a coding sheet; say whose it is with --coder NAME" in result.output
+    assert result.exit_code == 2 and "is a coding sheet; say whose it is with" in result.output
+
+
+def test_core_errors_name_arguments_not_flags(db: Path, tmp_path: Path) -> None:
+    """A notebook user is told about ``coder`` and ``out``, never about ``--coder`` (issue 12)."""
+    with Project.open(db) as project:
+        with pytest.raises(InputError) as no_coder:
+            sheet_rows(project, " ")
+        with pytest.raises(InputError) as bad_suffix:
+            export_sheet(project, "ana", tmp_path / "x.ods")
+        with pytest.raises(InputError) as unknown:
+            sheet_rows(project, "ana", sources=["nope"])
+        sheet = tmp_path / "ana.csv"
+        export_sheet(project, "ana", sheet)
+        with pytest.raises(InputError) as unnamed:
+            import_codings(project, sheet)
+    assert (no_coder.value.argument, bad_suffix.value.argument, unnamed.value.argument) == ("coder", "out", "coder")
+    assert str(no_coder.value) == "a sheet is made for one coder: give their name as coder"
+    assert str(bad_suffix.value).startswith("out ") and "written as .xlsx or .csv" in str(bad_suffix.value)
+    assert no_coder.value.worded("--coder").endswith("give their name as --coder")
+    assert str(unnamed.value).endswith("is a coding sheet; say whose it is with coder")
+    assert str(unknown.value).startswith("source 'nope' is not in the project")
+    for caught in (no_coder, bad_suffix, unknown, unnamed):
+        assert "--" not in str(caught.value)

@@ -30,10 +30,10 @@ def qdpx_cli(
     layer: str = typer.Option(
         "human",
         "--from",
-        help="Whose codings: human (every person's accepted codings but 'consensus'), "
-        "coder:NAME, consensus, all (every person including 'consensus'), suggestions "
-        "(the machine's, as user 'qualkam (machine)', for review in another tool) or auto "
-        "(people's codings and the suggestions nobody decided).",
+        help="Whose codings: human (every person's accepted codings, 'consensus' included), "
+        "coder:NAME, consensus, suggestions (the machine's, as user 'qualkam (machine)', for "
+        "review in another tool) or auto (people's codings and the suggestions nobody decided). "
+        "Not all: REFI-QDA has no place for rejected codings.",
     ),
     project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
 ) -> None:

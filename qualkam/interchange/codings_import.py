@@ -31,9 +31,9 @@ from qualkam.errors import InputError, QualkamError
 from qualkam.interchange.sheets import SHEET_COLUMNS, SHEET_NAME, comparable
 from qualkam.render.cells import restore
 from qualkam.sources.textio import DecodeError, decode
-from qualkam.store.audit import now, record_audit
+from qualkam.store import imports as store
 from qualkam.store.project import Project
-from qualkam.store.schema import row_id
+from qualkam.store.reads import code_tree
 
 LONG_COLUMNS = ("source", "start", "end", "code")
 LONG_OPTIONAL = ("coder", "memo")
@@ -259,7 +259,7 @@ def _header_problems(header: list[str], body: list[tuple[int, list[Any]]], allow
 
 def _cells(header: list[str], row: list[Any]) -> dict[str, Any]:
     cells: dict[str, Any] = {}
-    for name, value in zip(header, row):
+    for name, value in zip(header, row, strict=False):
         if name and name not in cells:
             cells[name] = value
     return cells
@@ -272,7 +272,7 @@ def _unknown_code(code: str, known: set[str], column: str) -> str:
 
 
 def _known_codes(project: Project) -> set[str]:
-    return {r[0] for r in project.query("SELECT id FROM codes")}
+    return set(code_tree(project))
 
 
 def _plan_sheet(
@@ -280,16 +280,13 @@ def _plan_sheet(
 ) -> tuple[list[_Decision], list[_SegmentMemo], list[RowProblem]]:
     """Decisions from a coding sheet. Rows with nothing in codes, reject and memo are only read."""
     if not coder or not coder.strip():
-        raise InputError(f"{path} is a coding sheet; say whose it is with --coder NAME")
+        raise InputError(f"{path} is a coding sheet; say whose it is with {{argument}}", argument="coder")
     coder = coder.strip()
     problems = _header_problems(header, body, SHEET_COLUMNS)
     known = _known_codes(project)
-    segments = {r["id"]: (r["source_id"], r["text"]) for r in project.query("SELECT id, source_id, text FROM segments")}
-    suggested = {(r[0], r[1]) for r in project.query("SELECT segment_id, code_id FROM codings WHERE coder IS NULL")}
-    mine = {
-        (r["segment_id"], r["code_id"]): (r["start"], r["end"])
-        for r in project.query('SELECT segment_id, code_id, start, "end" FROM codings WHERE coder = ?', (coder,))
-    }
+    segments = store.segment_texts(project)
+    suggested = store.suggested_pairs(project)
+    mine = store.coder_spans(project, coder)
     decisions: list[_Decision] = []
     memos: list[_SegmentMemo] = []
     first_row: dict[int, int] = {}
@@ -377,9 +374,9 @@ def _plan_long(
     """Decisions from a long CSV of spans; rows that give the same (segment, code, coder) merge."""
     problems = _header_problems(header, body, LONG_COLUMNS + LONG_OPTIONAL)
     known = _known_codes(project)
-    lengths = {r[0]: r[1] for r in project.query("SELECT id, length(text) FROM sources")}
+    lengths = store.source_lengths(project)
     spans: dict[str, list[tuple[int, int, int]]] = {}
-    suggested = {(r[0], r[1]) for r in project.query("SELECT segment_id, code_id FROM codings WHERE coder IS NULL")}
+    suggested = store.suggested_pairs(project)
     merged: dict[tuple[int, str, str], _Decision] = {}
     for number, row in body:
         cells = _cells(header, row)
@@ -413,17 +410,12 @@ def _plan_long(
         elif code not in known:
             reasons.append(_unknown_code(code, known, "code"))
         if not who:
-            reasons.append("no coder: fill the coder column or pass --coder NAME")
+            reasons.append("no coder: fill the coder column or give the coder of the whole file")
         hits: list[tuple[int, int, int]] = []
         if not reasons:
             assert start is not None and end is not None
             if source not in spans:
-                spans[source] = [
-                    (r[0], r[1], r[2])
-                    for r in project.query(
-                        'SELECT id, start, "end" FROM segments WHERE source_id = ? ORDER BY start', (source,)
-                    )
-                ]
+                spans[source] = store.segment_spans(project, source)
             hits = segments_for_span(start, end, spans[source])
             if not hits:
                 reasons.append(
@@ -450,27 +442,6 @@ def _plan_long(
 
 
 # -- applying -----------------------------------------------------------------------------
-def _add_segment_memo(project: Project, memo: _SegmentMemo, via: str) -> bool:
-    """A memo on a segment, once: the same words from the same coder are not added again."""
-    target = str(memo.segment_id)
-    conn = project.conn
-    if conn.execute(
-        "SELECT 1 FROM memos WHERE target_type = 'segment' AND target_id = ? AND coder = ? AND text = ?",
-        (target, memo.coder, memo.text),
-    ).fetchone():
-        return False
-    stamp = now()
-    memo_id = row_id(
-        conn.execute(
-            "INSERT INTO memos (target_type, target_id, coder, text, created_at, updated_at) "
-            "VALUES ('segment', ?, ?, ?, ?, ?)",
-            (target, memo.coder, memo.text, stamp, stamp),
-        )
-    )
-    record_audit(project, memo.coder, "memo", "segment", target, None, {"memo": memo_id, "text": memo.text}, via)
-    return True
-
-
 def import_codings(project: Project, path: str | Path, coder: str | None = None) -> ImportReport:
     """Import a coding sheet or a long CSV whole, or raise ``ImportRowsError`` and import nothing."""
     path = Path(path)
@@ -516,7 +487,7 @@ def import_codings(project: Project, path: str | Path, coder: str | None = None)
             else:
                 report.unchanged += 1
         for memo in memos:
-            report.memos += _add_segment_memo(project, memo, via)
+            report.memos += store.add_memo_once(project, "segment", str(memo.segment_id), memo.coder, memo.text, via)[1]
         if problems:  # rolls the whole transaction back
             raise ImportRowsError(path, list(dict.fromkeys(problems)))
     report.coders = [coder.strip()] if kind == "sheet" and coder else sorted({d.coder for d in decisions})

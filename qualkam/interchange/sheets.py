@@ -23,8 +23,10 @@ from qualkam.choices import closest, listing
 from qualkam.errors import InputError, QualkamError
 from qualkam.render.cells import csv_lines, xlsx_value
 from qualkam.render.outputs import atomic_open
+from qualkam.store import imports as store
 from qualkam.store.names import known_names
 from qualkam.store.project import Project
+from qualkam.store.reads import code_and_below, code_tree
 
 SHEET_COLUMNS = [
     "segment",
@@ -114,32 +116,12 @@ def _with_speaker(speaker: str | None, text: str) -> str:
     return f"{speaker}: {text}" if speaker else text
 
 
-def _descendants(project: Project, code_ids: Sequence[str]) -> set[str]:
-    """The codes named and every code below them, so ``--code control`` finds its children."""
-    found: set[str] = set()
-    frontier = list(code_ids)
-    while frontier:
-        found.update(frontier)
-        marks = ",".join("?" * len(frontier))
-        frontier = [
-            r[0]
-            for r in project.query(f"SELECT id FROM codes WHERE parent IN ({marks})", frontier)
-            if r[0] not in found
-        ]
-    return found
-
-
 def _check_filters(
     project: Project, sources: Sequence[str], phases: Sequence[str], codes: Sequence[str], speakers: Sequence[str] = ()
 ) -> None:
     """Every unknown filter value is one error line that lists what the project has (and the closest)."""
     problems = []
-    for option, values, kind in (
-        ("--source", sources, "source"),
-        ("--phase", phases, "phase"),
-        ("--code", codes, "code"),
-        ("--speaker", speakers, "speaker"),
-    ):
+    for values, kind in ((sources, "source"), (phases, "phase"), (codes, "code"), (speakers, "speaker")):
         if not values:
             continue
         known = known_names(project, kind)
@@ -147,7 +129,7 @@ def _check_filters(
             if value not in known:
                 close = closest(value, known)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
-                problems.append(f"{option} {value!r} is not in the project{hint}; choose from: {listing(known, 8)}")
+                problems.append(f"{kind} {value!r} is not in the project{hint}; choose from: {listing(known, 8)}")
     if problems:
         raise InputError("\n".join(problems))
 
@@ -167,50 +149,21 @@ def sheet_rows(
     """
     coder = (coder or "").strip()
     if not coder:
-        raise InputError("a sheet is made for one coder: pass --coder NAME")
+        raise InputError("a sheet is made for one coder: give their name as {argument}", argument="coder")
     _check_filters(project, sources, phases, codes, speakers)
-    where, params = [], []
-    if speakers:
-        where.append(f"s.speaker IN ({','.join('?' * len(speakers))})")
-        params += list(speakers)
-    if sources:
-        where.append(f"src.id IN ({','.join('?' * len(sources))})")
-        params += list(sources)
-    if phases:
-        where.append(f"src.phase IN ({','.join('?' * len(phases))})")
-        params += list(phases)
-    segments = project.query(
-        f"""SELECT s.id, s.source_id, s.position, s.speaker, s.role, s.text, src.phase
-            FROM segments s JOIN sources src ON src.id = s.source_id
-            {"WHERE " + " AND ".join(where) if where else ""}
-            ORDER BY s.source_id, s.position""",
-        params,
-    )
+    segments = store.sheet_segments(project, sources, phases, speakers)
 
     suggested: dict[int, list[str]] = defaultdict(list)
-    for row in project.query("""SELECT c.segment_id, c.code_id, c.score, c.evidence FROM codings c
-                                LEFT JOIN codes k ON k.id = c.code_id
-                                WHERE c.coder IS NULL ORDER BY c.segment_id, c.score DESC, k.position"""):
+    for row in store.suggestions_by_segment(project):
         words = list(dict.fromkeys(e["text"] for e in json.loads(row["evidence"] or "[]")))
         score = f" ({row['score']:.2f})" if row["score"] is not None else ""
         suggested[row["segment_id"]].append(f"{row['code_id']}{score}: {'; '.join(words)}".rstrip(": "))
     decided: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-    for row in project.query(
-        """SELECT c.segment_id, c.code_id, c.status FROM codings c
-                                LEFT JOIN codes k ON k.id = c.code_id
-                                WHERE c.coder = ? ORDER BY k.position, c.code_id""",
-        (coder,),
-    ):
+    for row in store.coder_decisions(project, coder):
         decided[row["segment_id"]][row["status"]].append(row["code_id"])
     wanted: set[int] | None = None
     if codes:
-        ids = sorted(_descendants(project, codes))
-        wanted = {
-            r[0]
-            for r in project.query(
-                f"SELECT DISTINCT segment_id FROM codings WHERE code_id IN ({','.join('?' * len(ids))})", ids
-            )
-        }
+        wanted = store.segments_coded_with(project, code_and_below(project, codes))
 
     rows: list[dict[str, Any]] = []
     for i, seg in enumerate(segments):
@@ -242,23 +195,25 @@ def sheet_rows(
 
 def _code_list(project: Project) -> list[tuple[str, str, str, str]]:
     return [
-        (r["id"], r["label"], r["parent"] or "", " ".join((r["definition"] or "").split()))
-        for r in project.query(
-            "SELECT id, label, parent, definition FROM codes WHERE retired_at IS NULL ORDER BY position"
-        )
+        (code.id, code.label, code.parent or "", " ".join(code.definition.split()))
+        for code in code_tree(project, retired=False).values()
     ]
 
 
-def sheet_path(path: str | Path, option: str, example: str) -> tuple[Path, str]:
-    """A sheet's file name checked (``.xlsx`` or ``.csv``, not a folder): the path and its suffix."""
+def sheet_path(path: str | Path, argument: str, example: str) -> tuple[Path, str]:
+    """A sheet's file name checked (``.xlsx`` or ``.csv``, not a folder): the path and its suffix.
+    ``argument`` names the argument that gave the path (``out``)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         raise InputError(
-            f"{option} {path}: a sheet is written as .xlsx or .csv, not {suffix or 'a file without suffix'}"
+            f"{{argument}} {path}: a sheet is written as .xlsx or .csv, not {suffix or 'a file without suffix'}",
+            argument=argument,
         )
     if path.is_dir():
-        raise InputError(f"{option} {path} is a folder; give a file name such as {path / example}")
+        raise InputError(
+            f"{{argument}} {path} is a folder; give a file name such as {path / example}", argument=argument
+        )
     return path, suffix
 
 
@@ -340,7 +295,7 @@ def _write_xlsx(rows: list[dict[str, Any]], codes: list[tuple[str, str, str, str
 
 def write_sheet(project: Project, coder: str, path: str | Path, rows: list[dict[str, Any]]) -> Path:
     """Write ``rows`` as XLSX or CSV (by the suffix of ``path``), atomically."""
-    path, suffix = sheet_path(path, "--out", "sheet.xlsx")
+    path, suffix = sheet_path(path, "out", "sheet.xlsx")
     if suffix == ".csv":
         write_csv_sheet(rows, SHEET_COLUMNS, path)
     else:
@@ -367,7 +322,8 @@ def export_sheet(
     rows = sheet_rows(project, coder, sources, phases, codes, speakers)
     if not rows:
         raise QualkamError(
-            "no segments match the filters; check --source, --phase and --code (or run 'qualkam code DIR' first)"
+            "no segments match the filters; check the sources, phases, codes and speakers asked for "
+            "(or run 'qualkam code DIR' first)"
         )
     path = write_sheet(project, coder, out if out is not None else default_sheet_path(coder), rows)
     return SheetReport(

@@ -112,7 +112,7 @@ def counts(project: Project) -> dict[str, int]:
 def store_source(
     project: Project,
     record: SourceRecord,
-    codebook_id: int,
+    codebook_id: int | None,
     segments: Sequence[Segment],
     suggestions: Sequence[Sequence[Suggestion]],
     origin: str = "rule",
@@ -127,7 +127,7 @@ def _store_source(
     project: Project,
     conn: sqlite3.Connection,
     record: SourceRecord,
-    codebook_id: int,
+    codebook_id: int | None,
     segments: Sequence[Segment],
     suggestions: Sequence[Sequence[Suggestion]],
     origin: str,

@@ -1,19 +1,20 @@
 """Stable GUIDs for REFI-QDA: the same object gets the same GUID in every export.
 
 An object imported from another tool keeps the GUID it came with (recorded in
-``refi_guids``), so a round trip qualkam -> tool -> qualkam -> tool does not multiply
-objects. Anything else gets a name-based UUID (RFC 4122 version 5) of its kind and key,
-which is the same on every export of the project.
+``refi_guids`` by ``qualkam.store.refi.remember``), so a round trip qualkam -> tool ->
+qualkam -> tool does not multiply objects. Anything else gets a name-based UUID (RFC 4122
+version 5) of its kind and key, which is the same on every export of the project
+(``qualkam.store.refi.guid_for``).
 """
 
 from __future__ import annotations
 
 import re
-import sqlite3
-import uuid
 
-# A fixed namespace for qualkam's name-based GUIDs (uuid5 of the project's URL).
-NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/qualkam/qualkam/refi-qda")
+from qualkam.store.refi import NAMESPACE, guid_for, name_guid, remember
+
+__all__ = ["NAMESPACE", "canonical", "guid_for", "name_guid", "remember"]
+
 _GUID = re.compile(r"^\{?([0-9a-fA-F]{8})-?([0-9a-fA-F]{4})-?([0-9a-fA-F]{4})-?([0-9a-fA-F]{4})-?([0-9a-fA-F]{12})\}?$")
 
 
@@ -23,18 +24,3 @@ def canonical(text: str) -> str | None:
     GUIDs that other tools made."""
     match = _GUID.match(text.strip()) if text else None
     return "-".join(match.groups()).upper() if match else None
-
-
-def guid_for(conn: sqlite3.Connection, kind: str, local_id: str) -> str:
-    """The GUID of a project object: remembered if it was imported, else name-based."""
-    row = conn.execute("SELECT guid FROM refi_guids WHERE kind = ? AND local_id = ?", (kind, str(local_id))).fetchone()
-    if row is not None:
-        return row[0]
-    return str(uuid.uuid5(NAMESPACE, f"{kind}:{local_id}")).upper()
-
-
-def remember(conn: sqlite3.Connection, kind: str, local_id: str, guid: str) -> None:
-    """Record the GUID an imported object came with (inside the caller's transaction)."""
-    conn.execute(
-        "INSERT OR REPLACE INTO refi_guids (kind, local_id, guid) VALUES (?, ?, ?)", (kind, str(local_id), guid)
-    )

@@ -114,7 +114,7 @@ def _name_score(raw: str, spans: list[Span | None], names: list[str]) -> int:
     """How well the selections' names (ATLAS.ti and others write the quotation's words there)
     match the text a reading selects: 2 for the same words, 1 for words it opens with."""
     score = 0
-    for span, name in zip(spans, names):
+    for span, name in zip(spans, names, strict=False):
         words = _words(str(name or "")).rstrip("…").rstrip(".").strip()
         if span is None or len(words) < 5:
             continue
@@ -173,6 +173,8 @@ READING_TEXT = {
     "utf-16": "read as UTF-16 code units (as NVivo and ATLAS.ti count)",
     "code points": "read as code points",
     "utf-16, CRLF as one": "read as UTF-16 code units, each CRLF counted as one",
-    "code points, CRLF as one": "read as code points, each CRLF counted as one (as QualCoder's MAXQDA export and qc count)",
+    "code points, CRLF as one": (
+        "read as code points, each CRLF counted as one (as QualCoder's MAXQDA export and qc count)"
+    ),
     "none": "no selections",
 }

