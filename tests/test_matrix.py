@@ -89,10 +89,10 @@ def test_layers_respect_peoples_decisions(coded: Project) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"rows": "nonsense"}, "unknown row attribute 'nonsense' in --rows; choose from: phase"),
-        ({"cols": "attr:colour"}, "unknown code attribute 'colour' in --cols attr:NAME; choose from: dimension, pole"),
-        ({"cols": "codes"}, "unknown --cols 'codes'"),
-        ({"value": "words"}, "unknown --value 'words'"),
+        ({"rows": "nonsense"}, "unknown row attribute 'nonsense' in rows; choose from: phase"),
+        ({"cols": "attr:colour"}, "unknown code attribute 'colour' in cols; choose from: dimension, pole"),
+        ({"cols": "codes"}, "unknown column kind 'codes' in cols"),
+        ({"value": "words"}, "unknown value 'words' in value"),
         ({"layer": "robots"}, "unknown layer 'robots'"),
     ],
 )

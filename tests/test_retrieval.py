@@ -125,20 +125,20 @@ def test_each_persons_coding_is_shown_once_with_its_coder(coded: Project) -> Non
 def test_unknown_filters_name_what_exists(coded: Project) -> None:
     with pytest.raises(
         QualkamError,
-        match=r"unknown code 'soft_contrl' in --code; choose from: .*hard_control.*\(did you mean 'soft_control'\?\)",
+        match=r"unknown code 'soft_contrl' in codes; choose from: .*hard_control.*\(did you mean 'soft_control'\?\)",
     ):
         retrieve(coded, codes=["soft_contrl"])
-    with pytest.raises(QualkamError, match="unknown phase 'post_kam' in --phase.*pre_kam, formal_kam"):
+    with pytest.raises(QualkamError, match="unknown phase 'post_kam' in phases.*pre_kam, formal_kam"):
         retrieve(coded, phases=["post_kam"])
-    with pytest.raises(QualkamError, match="unknown coder 'zoe' in --coder; choose from: \\(none yet\\)"):
+    with pytest.raises(QualkamError, match="unknown coder 'zoe' in coders; choose from: \\(none yet\\)"):
         retrieve(coded, coders=["zoe"])
     with pytest.raises(QualkamError, match="unknown value of the code attribute 'pole'.*formal, post_bureaucratic"):
         retrieve(coded, codes=["attr:pole=informal"])
     with pytest.raises(QualkamError, match="unknown code attribute 'colour'.*dimension, pole"):
         retrieve(coded, codes=["attr:colour=red"])
-    with pytest.raises(QualkamError, match="unknown coder 'zoe' in --from"):
+    with pytest.raises(QualkamError, match="unknown coder 'zoe' in layer"):
         retrieve(coded, layer="coder:zoe")
-    with pytest.raises(QualkamError, match="unknown status 'maybe' in --status; choose from: suggested"):
+    with pytest.raises(QualkamError, match="unknown status 'maybe' in statuses; choose from: suggested"):
         retrieve(coded, statuses=["maybe"])
 
 

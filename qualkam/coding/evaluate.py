@@ -5,7 +5,7 @@ pattern over-fires (false positives, per rule) and which concept the patterns mi
 negatives). The unit is the segment: a (segment, code) pair is *suggested* when any chosen
 origin (``rule``, ``model`` or ``both``) suggested the code there, and is in the *reference*
 when the reference layer (``human``, ``coder:NAME`` or ``consensus``, see
-``qualkam.analysis.matrix.layer_filter``) accepted it.
+``qualkam.store.layers``) accepted it.
 
 Coverage rule (docs/reliability.md, ``qualkam.agreement.units.seen_sources``): only sources the
 reference has *seen* (decided anything in) are evaluated. A suggestion in a source nobody
@@ -31,7 +31,6 @@ from typing import Any, NamedTuple
 import pandas as pd
 
 from qualkam.agreement.units import seen_sources
-from qualkam.analysis.matrix import layer_filter
 from qualkam.choices import check_all, check_choice, unknown
 from qualkam.errors import QualkamError
 from qualkam.store.project import Project
@@ -143,7 +142,6 @@ def _reference_condition(project: Project, against: str) -> tuple[str, tuple[Any
     """
     if against not in ("human", "consensus") and not (against.startswith("coder:") and against[6:]):
         raise unknown("--against", against, ["human", "consensus", "coder:NAME"])
-    layer_filter(against)  # one definition of the layers, shared with the matrices
     coders = [
         r[0] for r in project.query("SELECT coder FROM codings WHERE coder IS NOT NULL GROUP BY coder ORDER BY MIN(id)")
     ]
