@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from qualkam.store.layers import NAMES, Layer
+from qualkam.store.layers import CONSENSUS, NAMES, PEOPLE, Layer
 from qualkam.store.reads import coders as project_coders
 
 if TYPE_CHECKING:
@@ -31,6 +31,18 @@ def known_layer(project: Project, value: str | Layer, argument: str = "layer", a
         if layer.coder not in known:
             raise unknown("coder", layer.coder, known, argument)
     return layer
+
+
+def layer_people(project: Project, value: str | Layer, argument: str = "layer") -> list[str]:
+    """The coders whose decisions make a people's layer (``human``, ``consensus``,
+    ``coder:NAME``): for ``human`` every person who coded, the consensus coder included,
+    in the order they first coded. Another layer is an error naming ``argument``."""
+    layer = known_layer(project, value, argument, allowed=PEOPLE)
+    if layer.name == "coder":
+        return [str(layer.coder)]
+    if layer.name == CONSENSUS:
+        return [CONSENSUS]
+    return project_coders(project)
 
 
 def _among(where: list[str], args: list[Any], column: str, values: Sequence[Any]) -> None:
