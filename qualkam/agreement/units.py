@@ -201,7 +201,7 @@ def coder_spans(
     if kept is not None:
         accepted = accepted[accepted["source"].isin(kept)]
     for source in sorted(set().union(*seen.values()) & (kept if kept is not None else set(lengths))):
-        spans = {coder: [] for coder in coders if source in seen[coder]}
+        spans: dict[str, list[tuple[int, int, str]]] = {coder: [] for coder in coders if source in seen[coder]}
         sources[source] = (spans, lengths[source])
     for row in accepted.itertuples(index=False):
         sources[row.source][0][row.coder].append((int(row.start), int(row.end), row.code))

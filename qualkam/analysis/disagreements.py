@@ -86,7 +86,7 @@ def expand_codes(project: Project, codes: Sequence[str] | None) -> list[str] | N
 def _kappa_engine():  # -> Callable | None
     """Cohen's kappa comes from the agreement engine when it is installed (issue 4)."""
     try:
-        from qualkam.agreement import coefficients  # type: ignore[attr-defined]
+        from qualkam.agreement import coefficients
     except ImportError:  # TODO(issue 4): the engine is written in parallel; percent agreement only until then
         return None
     return coefficients
@@ -198,8 +198,8 @@ def disagreements(
     shares = {}
     for j, coder in enumerate(coders_):
         n = seen[coder]
-        given = (p[:, j, seen_mask[j]] == 1).sum(axis=1) if n else np.zeros(len(codes_))
-        shares[coder] = [g / n if n else float("nan") for g in given]
+        carried = (p[:, j, seen_mask[j]] == 1).sum(axis=1) if n else np.zeros(len(codes_))
+        shares[coder] = [g / n if n else float("nan") for g in carried]
     prevalence = pd.DataFrame(shares, index=pd.Index(codes_, name="code"))
     prevalence.loc[PER_UNIT] = prevalence.sum(axis=0)
     return DisagreementReport(
@@ -400,4 +400,4 @@ def render(report: DisagreementReport, fmt: str) -> str:
         return render_html(report)
     if fmt == "csv":
         return frame_csv(report.units)
-    raise QualkamError(f"unknown --format {fmt!r} for a file; use md, csv or html")
+    raise QualkamError(f"unknown {{argument}} {fmt!r} for a file; use md, csv or html", argument="fmt")

@@ -543,4 +543,4 @@ def render(frame: pd.DataFrame, fmt: str, title: str = "Coded excerpts", subtitl
         return to_markdown(frame, title, subtitle)
     if fmt == "html":
         return to_html(frame, title, subtitle)
-    raise QualkamError(f"unknown --format {fmt!r} for a file; use csv, json, md or html")
+    raise QualkamError(f"unknown {{argument}} {fmt!r} for a file; use csv, json, md or html", argument="fmt")
