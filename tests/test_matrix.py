@@ -75,7 +75,8 @@ def test_layers_respect_peoples_decisions(coded: Project) -> None:
     with coded.transaction() as conn:
         conn.execute(
             """INSERT INTO codings (segment_id, source_id, start, "end", text, code_id, coder, origin, status,
-                        created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'soft_control', 'ana', 'rule', 'rejected', ?, ?)""",
+                        created_at, updated_at)
+               VALUES (?, ?, ?, ?, ?, 'soft_control', 'ana', 'rule', 'rejected', ?, ?)""",
             (seg["id"], seg["source_id"], seg["start"], seg["end"], seg["text"], now(), now()),
         )
     assert build_matrix(coded, rows="phase").loc["formal_kam", "soft_control"] == 2, (
