@@ -205,11 +205,6 @@ def test_the_documented_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyP
             assert re.fullmatch(pattern, str(caught.value)), (call, str(caught.value))
 
 
-@pytest.mark.xfail(
-    reason="build_matrix, retrieve and reliability still name CLI flags (--from, --rows, --code, --unit) until "
-    "the analysis and agreement branches of issue 12 are merged; then remove this marker",
-    strict=False,
-)
 def test_no_method_speaks_of_cli_flags(coded: Path) -> None:
     with qualkam.open(coded) as view:
         for call, argument in (

@@ -144,7 +144,7 @@ def test_code_filter_and_coder_choice(three: Path) -> None:
             disagreements(project, codes=["nope"])
         with pytest.raises(QualkamError, match="unknown coder"):
             disagreements(project, coders=["ana", "zed"])
-        with pytest.raises(QualkamError, match="unknown --unit"):
+        with pytest.raises(QualkamError, match="unknown unit '.*' in unit"):
             disagreements(project, unit="word")
     assert soft.codes == [S] and soft.differ == 2, "only the soft_control differences: positions 1 and 2"
     assert list(soft.units["ana"]) == ["soft_control", ""]

@@ -76,7 +76,8 @@ def test_layers_respect_peoples_decisions(coded: Project) -> None:
     with coded.transaction() as conn:
         conn.execute(
             """INSERT INTO codings (segment_id, source_id, start, "end", text, code_id, coder, origin, status,
-                        created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'soft_control', 'ana', 'rule', 'rejected', ?, ?)""",
+                        created_at, updated_at)
+               VALUES (?, ?, ?, ?, ?, 'soft_control', 'ana', 'rule', 'rejected', ?, ?)""",
             (seg["id"], seg["source_id"], seg["start"], seg["end"], seg["text"], now(), now()),
         )
     assert build_matrix(coded, rows="phase").loc["formal_kam", "soft_control"] == 2, (
@@ -90,10 +91,10 @@ def test_layers_respect_peoples_decisions(coded: Project) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"rows": "nonsense"}, "unknown row attribute 'nonsense' in --rows; choose from: phase"),
-        ({"cols": "attr:colour"}, "unknown code attribute 'colour' in --cols attr:NAME; choose from: dimension, pole"),
-        ({"cols": "codes"}, "unknown --cols 'codes'"),
-        ({"value": "words"}, "unknown --value 'words'"),
+        ({"rows": "nonsense"}, "unknown row attribute 'nonsense' in rows; choose from: phase"),
+        ({"cols": "attr:colour"}, "unknown code attribute 'colour' in cols; choose from: dimension, pole"),
+        ({"cols": "codes"}, "unknown column kind 'codes' in cols"),
+        ({"value": "words"}, "unknown value 'words' in value"),
         ({"layer": "robots"}, "unknown layer 'robots'"),
     ],
 )

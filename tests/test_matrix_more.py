@@ -153,11 +153,11 @@ def test_cooccurrence_pairs_largest_first(coded: Project) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"value": "percent"}, "unknown --value 'percent'; choose from: segments, share, sources, speakers"),
-        ({"normalize": "column"}, "unknown --normalize 'column'; choose from: none, row"),
-        ({"rows": "code", "cols": "code", "window": -1}, "--window must be a whole number of segments, 0 or more"),
-        ({"rows": "phase", "window": 2}, "--window applies to the co-occurrence matrix only"),
-        ({"rows": "code", "cols": "attr:pole"}, "--rows code goes with --cols code"),
+        ({"value": "percent"}, "unknown value 'percent' in value; choose from: segments, share, sources, speakers"),
+        ({"normalize": "column"}, "unknown normalization 'column' in normalize; choose from: none, row"),
+        ({"rows": "code", "cols": "code", "window": -1}, "window must be a whole number of segments, 0 or more"),
+        ({"rows": "phase", "window": 2}, "window applies to the co-occurrence matrix only"),
+        ({"rows": "code", "cols": "attr:pole"}, "rows 'code' goes with cols 'code'"),
         ({"rows": "code", "cols": "code", "value": "sources"}, "co-occurrence counts segments"),
     ],
 )
@@ -217,12 +217,12 @@ def test_cli_plot_writes_png_and_svg(runner: CliRunner, coded: Project, tmp_path
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--value", "words"], "unknown --value 'words'"),
-        (["--normalize", "col"], "unknown --normalize 'col'"),
+        (["--value", "words"], "unknown value 'words' in --value"),
+        (["--normalize", "col"], "unknown normalization 'col' in --normalize"),
         (["--plot", "heat.jpg"], "heat.jpg: cannot draw a heatmap as '.jpg'; name the file .png, .svg or .pdf"),
         (["--plot", "heat"], "cannot draw a heatmap as no suffix"),
         (["--rows", "code", "--cols", "code", "--window", "-1"], "--window must be a whole number"),
-        (["--rows", "code", "--cols", "attr:pole"], "--rows code goes with --cols code"),
+        (["--rows", "code", "--cols", "attr:pole"], "rows 'code' goes with cols 'code'"),
         (["--format", "xlsx"], "Invalid value for '--format'"),
     ],
 )

@@ -79,9 +79,9 @@ def test_bad_requests_exit_2(coded: Project, runner: CliRunner) -> None:
         (["--coders", "ana"], "at least two coders"),
         (["--coders", "ana,zed"], "unknown coder"),
         (["--codes", "nope"], "unknown code"),
-        (["--unit", "word"], "unknown --unit"),
+        (["--unit", "word"], "unknown unit 'word' in --unit"),
         (["--format", "xml"], "unknown --format"),
-        (["--distance", "cosine"], "unknown --distance"),
+        (["--distance", "cosine"], "unknown set distance 'cosine' in --distance"),
     ):
         result = runner.invoke(app, ["reliability", *args, "--project", db])
         assert result.exit_code == 2 and message in result.output, (args, result.output)

@@ -90,7 +90,7 @@ def test_a_parent_code_pulls_in_its_children_and_attributes_select_codes(coded: 
 
 def test_filters_combine_or_within_and_across(coded: Project) -> None:
     formal = retrieve(coded, codes=["control"], phases=["formal_kam"])
-    assert list(zip(formal["speaker"], formal["code"])) == [("Tom Reed", "soft_control")]
+    assert list(zip(formal["speaker"], formal["code"], strict=True)) == [("Tom Reed", "soft_control")]
     by_label = retrieve(coded, phases=["Formal KAM"])  # a phase label works as well as its id
     assert list(by_label["segment"]) == list(formal["segment"])
     sarah = retrieve(coded, source_types=["interview"], roles=["sales director"])  # roles ignore case
@@ -108,14 +108,14 @@ def test_each_persons_coding_is_shown_once_with_its_coder(coded: Project) -> Non
     decide(coded, "ben", tom, "soft_control", "reject")
     auto = retrieve(coded, codes=["soft_control"], by_coder=True)
     # auto: the accepted suggestion is shown as each person's coding; the rejected one is gone
-    assert list(zip(auto["segment"], auto["coder"], auto["status"])) == [
+    assert list(zip(auto["segment"], auto["coder"], auto["status"], strict=True)) == [
         (sarah_trust, "ana", "accepted"),
         (sarah_trust, "ben", "accepted"),
     ]
     # a person's coding made from a suggestion keeps the suggestion's evidence
     assert [e["text"] for e in auto["evidence"].iloc[0]] == ["trust each other", "Gut feelings"]
     rejected = retrieve(coded, statuses=["rejected"], by_coder=True)
-    assert list(zip(rejected["segment"], rejected["coder"])) == [(tom, "ben")]
+    assert list(zip(rejected["segment"], rejected["coder"], strict=True)) == [(tom, "ben")]
     bens = retrieve(coded, coders=["ben"], by_coder=True)  # --coder alone looks at every decision, rejected ones too
     assert sorted(bens["status"]) == ["accepted", "rejected"]
     suggestions = retrieve(coded, codes=["soft_control"], layer="suggestions")
@@ -125,20 +125,20 @@ def test_each_persons_coding_is_shown_once_with_its_coder(coded: Project) -> Non
 def test_unknown_filters_name_what_exists(coded: Project) -> None:
     with pytest.raises(
         QualkamError,
-        match=r"unknown code 'soft_contrl' in --code; choose from: .*hard_control.*\(did you mean 'soft_control'\?\)",
+        match=r"unknown code 'soft_contrl' in codes; choose from: .*hard_control.*\(did you mean 'soft_control'\?\)",
     ):
         retrieve(coded, codes=["soft_contrl"])
-    with pytest.raises(QualkamError, match="unknown phase 'post_kam' in --phase.*pre_kam, formal_kam"):
+    with pytest.raises(QualkamError, match="unknown phase 'post_kam' in phases.*pre_kam, formal_kam"):
         retrieve(coded, phases=["post_kam"])
-    with pytest.raises(QualkamError, match="unknown coder 'zoe' in --coder; choose from: \\(none yet\\)"):
+    with pytest.raises(QualkamError, match="unknown coder 'zoe' in coders; choose from: \\(none yet\\)"):
         retrieve(coded, coders=["zoe"])
     with pytest.raises(QualkamError, match="unknown value of the code attribute 'pole'.*formal, post_bureaucratic"):
         retrieve(coded, codes=["attr:pole=informal"])
     with pytest.raises(QualkamError, match="unknown code attribute 'colour'.*dimension, pole"):
         retrieve(coded, codes=["attr:colour=red"])
-    with pytest.raises(QualkamError, match="unknown coder 'zoe' in --from"):
+    with pytest.raises(QualkamError, match="unknown coder 'zoe' in layer"):
         retrieve(coded, layer="coder:zoe")
-    with pytest.raises(QualkamError, match="unknown status 'maybe' in --status; choose from: suggested"):
+    with pytest.raises(QualkamError, match="unknown status 'maybe' in statuses; choose from: suggested"):
         retrieve(coded, statuses=["maybe"])
 
 

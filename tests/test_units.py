@@ -62,5 +62,5 @@ def test_not_enough_coders_or_unknown_ones(coded: Project) -> None:
         coding_data(coded, coders=["ana"])
     with pytest.raises(QualkamError, match="unknown coder"):
         coding_data(coded, coders=["ana", "zed"])
-    with pytest.raises(QualkamError, match="unknown --unit"):
+    with pytest.raises(QualkamError, match="unknown unit 'word' in unit"):
         coding_data(coded, unit="word")

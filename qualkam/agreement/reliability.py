@@ -19,6 +19,7 @@ from qualkam.agreement.units import UNITS, coder_spans, coding_data
 from qualkam.choices import check_choice
 from qualkam.errors import QualkamError
 from qualkam.store.project import Project
+from qualkam.store.reads import code_tree
 
 
 @dataclass
@@ -59,7 +60,7 @@ def plain(value: Any) -> Any:
 
 
 def _labels(project: Project) -> dict[str, str]:
-    return {r[0]: r[1] for r in project.query("SELECT id, label FROM codes")}
+    return {code: node.label for code, node in code_tree(project).items()}
 
 
 def reliability(
@@ -77,12 +78,14 @@ def reliability(
 ) -> ReliabilityReport:
     """Agreement per code (presence/absence in each unit) and overall, between ``coders``;
     ``sources``, ``speakers``, ``phases`` keep only those units."""
-    unit = check_choice("--unit", unit, UNITS)
-    distance = check_choice("--distance", distance, ("masi", "jaccard"))
+    unit = check_choice("unit", unit, UNITS, "unit")
+    distance = check_choice("set distance", distance, ("masi", "jaccard"), "distance")
     labels = _labels(project)
     if unit == "character":
         if speakers:
-            raise QualkamError("--speaker needs units that have a speaker: --unit segment or sentence")
+            raise QualkamError(
+                "{argument} needs units that have a speaker: unit 'segment' or 'sentence'", argument="speakers"
+            )
         return _character(project, coders, codes, labels, sources, phases)
     data = coding_data(project, coders, codes, unit, sources, speakers, phases)
     frame = per_code(data.presence, data.codes, replicates=replicates, seed=seed, minimum=minimum)

@@ -57,6 +57,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import numpy as np
 
@@ -183,10 +184,17 @@ def _collect(items: Sequence[tuple[object, tuple[Spans, int]]]) -> _Table:
     """Validate every span and build the arrays. Raises UnitizingError naming the span."""
     values: dict[Hashable, int] = {}
     coders: dict[str, int] = {}
-    src_l, coder_l, val_l, start_l, end_l = [], [], [], [], []
-    kept_ids, kept_m, kept_L, kept_coders = [], [], [], []
+    src_l: list[int] = []
+    coder_l: list[int] = []
+    val_l: list[int] = []
+    start_l: list[int] = []
+    end_l: list[int] = []
+    kept_ids: list[object] = []
+    kept_m: list[int] = []
+    kept_L: list[int] = []
+    kept_coders: list[list[int]] = []
     notes: list[str] = []
-    all_coders: set = set()
+    all_coders: set[str] = set()
     total_length = 0
     for source_id, pair in items:
         try:
@@ -201,10 +209,10 @@ def _collect(items: Sequence[tuple[object, tuple[Spans, int]]]) -> _Table:
         length = int(length)
         total_length += length
         rows = []
-        for coder, coder_spans in spans.items():
-            all_coders.add(coder)
+        for name, coder_spans in spans.items():
+            all_coders.add(name)
             for span in coder_spans:
-                rows.append((coder, *_check_span(where, coder, span, length)))
+                rows.append((name, *_check_span(where, name, span, length)))
                 values.setdefault(rows[-1][3], len(values))
         present = list(spans)
         if len(present) < 2 or length == 0:
@@ -217,14 +225,14 @@ def _collect(items: Sequence[tuple[object, tuple[Spans, int]]]) -> _Table:
         kept_m.append(len(present))
         kept_L.append(length)
         kept_coders.append([coders.setdefault(c, len(coders)) for c in present])
-        for coder, start, end, value in rows:
-            if start == end:
+        for who, first, last, value in rows:
+            if first == last:
                 continue  # an empty span marks no character
             src_l.append(s_idx)
-            coder_l.append(coders[coder])
+            coder_l.append(coders[who])
             val_l.append(values[value])
-            start_l.append(start)
-            end_l.append(end)
+            start_l.append(first)
+            end_l.append(last)
     n_src, n_cod = len(kept_ids), len(coders)
     present_arr = np.zeros((n_src, n_cod), dtype=bool)
     for s, idx in enumerate(kept_coders):
@@ -259,7 +267,7 @@ def _collect(items: Sequence[tuple[object, tuple[Spans, int]]]) -> _Table:
 
 def _check_span(where: str, coder: str, span: object, length: int) -> tuple[int, int, Hashable]:
     try:
-        start, end, value = span  # type: ignore[misc]
+        start, end, value = cast("Iterable[Any]", span)
     except (TypeError, ValueError):
         raise UnitizingError(f"{where}coder {coder!r}: span {span!r} is not (start, end, value)") from None
     if not all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in (start, end)):

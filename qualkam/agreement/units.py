@@ -25,7 +25,12 @@ from qualkam.choices import check_all, check_choice, check_known
 from qualkam.coding.nlp import load_pipeline, pipe
 from qualkam.errors import QualkamError
 from qualkam.interchange.codings_import import segments_for_span
+from qualkam.store.analysis import segments_table, source_lengths, sources_in_phases
+from qualkam.store.codings import codes_accepted_by, decisions
+from qualkam.store.layers import CONSENSUS
 from qualkam.store.project import Project
+from qualkam.store.reads import code_tree
+from qualkam.store.reads import coders as coders_of
 
 UNITS = ("segment", "sentence", "character")
 
@@ -47,7 +52,9 @@ class CodingData:
             for u in range(len(self.units)):
                 column = self.presence[:, c, u]
                 row.append(
-                    None if np.isnan(column).any() else frozenset(code for code, v in zip(self.codes, column) if v == 1)
+                    None
+                    if np.isnan(column).any()
+                    else frozenset(code for code, v in zip(self.codes, column, strict=True) if v == 1)
                 )
             result.append(row)
         return result
@@ -55,50 +62,34 @@ class CodingData:
 
 def project_coders(project: Project) -> list[str]:
     """People who decided anything, in order of their first decision; ``consensus`` excluded."""
-    return [
-        r[0]
-        for r in project.query(
-            "SELECT coder FROM codings WHERE coder IS NOT NULL AND coder != 'consensus' GROUP BY coder ORDER BY MIN(id)"
-        )
-    ]
+    return coders_of(project, consensus=False)
 
 
 def resolve_coders(project: Project, coders: list[str] | None) -> list[str]:
-    known = project_coders(project) + (
-        ["consensus"] if project.query("SELECT 1 FROM codings WHERE coder = 'consensus' LIMIT 1") else []
-    )
-    chosen = check_all("coder", coders, known, "--coder") if coders else [c for c in known if c != "consensus"]
+    known = coders_of(project)
+    known = [c for c in known if c != CONSENSUS] + [c for c in known if c == CONSENSUS]
+    chosen = check_all("coder", coders, known, "coders") if coders else [c for c in known if c != CONSENSUS]
     if len(set(chosen)) < 2:
         raise QualkamError(
             f"agreement needs at least two coders; this project has {', '.join(known) or 'none'} "
-            "(merge another coder's project with 'qualkam project merge', or import their codings)"
+            "(merge another coder's project with 'qualkam project merge', or import their codings)",
+            argument="coders",
         )
     return list(dict.fromkeys(chosen))
 
 
 def resolve_codes(project: Project, coders: list[str], codes: list[str] | None) -> list[str]:
     """The codes to measure: those given (checked), else every code some coder accepted."""
-    order = [r[0] for r in project.query("SELECT id FROM codes ORDER BY position")]
+    order = list(code_tree(project))
     if codes:
-        codes = check_all("code", codes, order, "--code")
+        codes = check_all("code", codes, order, "codes")
         return [c for c in order if c in codes]
-    used = {
-        r[0]
-        for r in project.query(
-            f"SELECT DISTINCT code_id FROM codings WHERE status = 'accepted' AND coder IN ({','.join('?' * len(coders))})",
-            tuple(coders),
-        )
-    }
+    used = codes_accepted_by(project, coders)
     return [c for c in order if c in used]
 
 
 def _codings(project: Project, coders: list[str]) -> pd.DataFrame:
-    return pd.read_sql_query(
-        f"""SELECT c.segment_id, c.source_id AS source, c.start, c."end", c.code_id AS code, c.coder, c.status
-            FROM codings c WHERE c.coder IN ({",".join("?" * len(coders))}) AND c.segment_id IS NOT NULL""",
-        project.conn,
-        params=tuple(coders),
-    )
+    return decisions(project, coders)
 
 
 def seen_sources(codings: pd.DataFrame, coders: list[str]) -> dict[str, set[str]]:
@@ -107,11 +98,7 @@ def seen_sources(codings: pd.DataFrame, coders: list[str]) -> dict[str, set[str]
 
 
 def _segment_units(project: Project, sources: set[str]) -> pd.DataFrame:
-    frame = pd.read_sql_query(
-        'SELECT id AS segment, source_id AS source, start, "end", text, speaker FROM segments '
-        "ORDER BY source_id, position",
-        project.conn,
-    )
+    frame = segments_table(project)
     frame = frame[frame["source"].isin(sources)].reset_index(drop=True)
     frame.insert(0, "unit", frame["segment"].astype(str))
     return frame
@@ -120,7 +107,7 @@ def _segment_units(project: Project, sources: set[str]) -> pd.DataFrame:
 def _sentence_units(segments: pd.DataFrame) -> pd.DataFrame:
     nlp = load_pipeline()
     rows = []
-    for seg, doc in zip(segments.itertuples(index=False), pipe(nlp, segments["text"].tolist())):
+    for seg, doc in zip(segments.itertuples(index=False), pipe(nlp, segments["text"].tolist()), strict=True):
         for index, sent in enumerate(doc.sents):
             text = sent.text.strip()
             if text:
@@ -132,14 +119,12 @@ def _sentence_units(segments: pd.DataFrame) -> pd.DataFrame:
 
 
 def source_filter(project: Project, sources: Sequence[str] = (), phases: Sequence[str] = ()) -> set[str] | None:
-    """The source ids ``--source`` and ``--phase`` keep (each name checked); None: no filter."""
+    """The source ids ``sources`` and ``phases`` keep (each name checked); None: no filter."""
     if not sources and not phases:
         return None
-    kept = set(check_known(project, "source", sources, "--source")) if sources else None
+    kept = set(check_known(project, "source", sources, "sources")) if sources else None
     if phases:
-        wanted = check_known(project, "phase", phases, "--phase")
-        marks = ",".join("?" * len(wanted))
-        in_phase = {r[0] for r in project.query(f"SELECT id FROM sources WHERE phase IN ({marks})", wanted)}
+        in_phase = sources_in_phases(project, check_known(project, "phase", phases, "phases"))
         kept = in_phase if kept is None else kept & in_phase
     return kept
 
@@ -155,11 +140,11 @@ def coding_data(
 ) -> CodingData:
     """Reliability data for segment or sentence units (character units: see ``coder_spans``);
     ``sources``, ``speakers`` and ``phases`` keep only those units."""
-    unit = check_choice("--unit", unit, ("segment", "sentence"))
+    unit = check_choice("unit", unit, ("segment", "sentence"), "unit")
     coders = resolve_coders(project, coders)
     codes = resolve_codes(project, coders, codes)
     if not codes:
-        raise QualkamError("no code has been accepted by these coders yet; nothing to compare")
+        raise QualkamError("no code has been accepted by these coders yet; nothing to compare", argument="codes")
     codings = _codings(project, coders)
     seen = seen_sources(codings, coders)
     units = _segment_units(project, set().union(*seen.values()))
@@ -167,7 +152,7 @@ def coding_data(
     if kept is not None:
         units = units[units["source"].isin(kept)].reset_index(drop=True)
     if speakers:
-        units = units[units["speaker"].isin(check_known(project, "speaker", speakers, "--speaker"))]
+        units = units[units["speaker"].isin(check_known(project, "speaker", speakers, "speakers"))]
         units = units.reset_index(drop=True)
     if unit == "sentence":
         units = _sentence_units(units)
@@ -209,14 +194,14 @@ def coder_spans(
     codes = resolve_codes(project, coders, codes)
     codings = _codings(project, coders)
     seen = seen_sources(codings, coders)
-    lengths = {r[0]: r[1] for r in project.query("SELECT id, length(text) FROM sources")}
+    lengths = source_lengths(project)
     accepted = codings[(codings["status"] == "accepted") & codings["code"].isin(codes)]
     sources: dict[str, tuple[dict[str, list[tuple[int, int, str]]], int]] = {}
     kept = source_filter(project, sources_only, phases)
     if kept is not None:
         accepted = accepted[accepted["source"].isin(kept)]
     for source in sorted(set().union(*seen.values()) & (kept if kept is not None else set(lengths))):
-        spans = {coder: [] for coder in coders if source in seen[coder]}
+        spans: dict[str, list[tuple[int, int, str]]] = {coder: [] for coder in coders if source in seen[coder]}
         sources[source] = (spans, lengths[source])
     for row in accepted.itertuples(index=False):
         sources[row.source][0][row.coder].append((int(row.start), int(row.end), row.code))

@@ -32,6 +32,7 @@ from qualkam.choices import check_choice
 from qualkam.errors import QualkamError
 from qualkam.render.cells import frame_csv
 from qualkam.store.project import Project
+from qualkam.store.reads import code_tree
 
 UNIT_KINDS = ("segment", "sentence")
 FORMATS = ("table", "md", "csv", "html")
@@ -85,7 +86,7 @@ def expand_codes(project: Project, codes: Sequence[str] | None) -> list[str] | N
 def _kappa_engine():  # -> Callable | None
     """Cohen's kappa comes from the agreement engine when it is installed (issue 4)."""
     try:
-        from qualkam.agreement import coefficients  # type: ignore[attr-defined]
+        from qualkam.agreement import coefficients
     except ImportError:  # TODO(issue 4): the engine is written in parallel; percent agreement only until then
         return None
     return coefficients
@@ -111,14 +112,15 @@ def disagreements(
 ) -> DisagreementReport:
     """Compare the coders' codings: differing units, confusion, pairwise agreement, prevalence;
     ``sources``, ``speakers``, ``phases`` keep only those units."""
-    unit = check_choice("--unit", unit, UNIT_KINDS)
+    unit = check_choice("unit", unit, UNIT_KINDS, "unit")
     picked = expand_codes(project, codes)
     data = coding_data(project, list(coders) if coders else None, picked, unit, sources, speakers, phases)
-    labels = {r[0]: r[1] for r in project.query("SELECT id, label FROM codes")}
+    tree = code_tree(project)
+    labels = {code: node.label for code, node in tree.items()}
     if picked:
         # A parent pulled in with its children but used by nobody would only add a row of zeros;
         # a leaf code named on purpose stays, so "nobody used it" shows.
-        parents = {r[0] for r in project.query("SELECT DISTINCT parent FROM codes WHERE parent IS NOT NULL")}
+        parents = {node.parent for node in tree.values() if node.parent is not None}
         named = set(codes or ()) - parents
         used = ~np.all(np.nan_to_num(data.presence, nan=0.0) == 0, axis=(1, 2))
         keep = [i for i, c in enumerate(data.codes) if used[i] or c in named]
@@ -196,8 +198,8 @@ def disagreements(
     shares = {}
     for j, coder in enumerate(coders_):
         n = seen[coder]
-        given = (p[:, j, seen_mask[j]] == 1).sum(axis=1) if n else np.zeros(len(codes_))
-        shares[coder] = [g / n if n else float("nan") for g in given]
+        carried = (p[:, j, seen_mask[j]] == 1).sum(axis=1) if n else np.zeros(len(codes_))
+        shares[coder] = [g / n if n else float("nan") for g in carried]
     prevalence = pd.DataFrame(shares, index=pd.Index(codes_, name="code"))
     prevalence.loc[PER_UNIT] = prevalence.sum(axis=0)
     return DisagreementReport(
@@ -398,4 +400,4 @@ def render(report: DisagreementReport, fmt: str) -> str:
         return render_html(report)
     if fmt == "csv":
         return frame_csv(report.units)
-    raise QualkamError(f"unknown --format {fmt!r} for a file; use md, csv or html")
+    raise QualkamError(f"unknown {{argument}} {fmt!r} for a file; use md, csv or html", argument="fmt")

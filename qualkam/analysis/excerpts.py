@@ -34,21 +34,24 @@ import json
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
-from qualkam.analysis.matrix import LAYERS, layer_filter
 from qualkam.choices import check_all, unknown
 from qualkam.errors import QualkamError
 from qualkam.render.cells import frame_csv
+from qualkam.store.analysis import phases as declared_phases
+from qualkam.store.codings import excerpt_codings, known_layer
+from qualkam.store.layers import Layer
+from qualkam.store.names import known_names
 from qualkam.store.project import Project
+from qualkam.store.reads import code_tree, descendants
+from qualkam.store.reads import coders as project_coders
 
 STATUSES = ("suggested", "accepted", "rejected")
 FORMATS = ("table", "csv", "md", "html", "json")
-# ``all`` is retrieval's own layer: every coding, rejected ones and decided suggestions included.
-ALL_LAYER = "all"  # every coding, rejected ones too (one of matrix.LAYERS)
+ALL_LAYER = "all"  # every coding: suggestions, accepted and rejected decisions (qualkam.store.layers)
 
 # The columns of excerpts in CSV (``qualkam excerpts`` and ``qualkam-out/excerpts.csv``): one
 # row per segment x code, with who applied and who rejected it (see the module docstring) ...
@@ -94,61 +97,9 @@ def evidence_item_text(e: dict) -> str:
 
 
 # -- resolving filters ----------------------------------------------------------------------
-@dataclass
-class CodeInfo:
-    """What a rendering needs to head a group of excerpts."""
-
-    id: str
-    label: str
-    definition: str | None
-    color: str | None
-    parent: str | None
-    position: int
-    attributes: dict[str, Any]
-
-
-def code_infos(project: Project) -> dict[str, CodeInfo]:
-    """Every code the project knows (retired ones too: people's codings may use them), in codebook order."""
-    rows = project.query(
-        "SELECT id, parent, label, definition, color, attributes, position FROM codes ORDER BY position"
-    )
-    return {
-        row["id"]: CodeInfo(
-            row["id"],
-            row["label"],
-            row["definition"],
-            row["color"],
-            row["parent"],
-            row["position"],
-            json.loads(row["attributes"] or "{}"),
-        )
-        for row in rows
-    }
-
-
-def _listing(values: Iterable[str]) -> str:
-    values = list(values)
-    return ", ".join(values) if values else "(none yet)"
-
-
-def descendants(codes: dict[str, CodeInfo], code_id: str) -> list[str]:
-    """``code_id`` and every code below it, in codebook order."""
-    children: dict[str | None, list[str]] = {}
-    for info in codes.values():
-        children.setdefault(info.parent, []).append(info.id)
-    found, stack = [], [code_id]
-    while stack:
-        current = stack.pop()
-        if current in found:  # a cycle would be a codebook bug; do not loop on it
-            continue
-        found.append(current)
-        stack.extend(reversed(children.get(current, [])))
-    return sorted(found, key=lambda c: codes[c].position if c in codes else math.inf)
-
-
-def resolve_codes(project: Project, specs: Sequence[str], option: str = "--code") -> list[str]:
-    """Code ids picked by ``--code`` values: ``ID`` (with its descendants) or ``attr:KEY=VALUE``."""
-    codes = code_infos(project)
+def resolve_codes(project: Project, specs: Sequence[str], argument: str = "codes") -> list[str]:
+    """Code ids picked by ``codes`` values: ``ID`` (with its descendants) or ``attr:KEY=VALUE``."""
+    codes = code_tree(project)
     picked: list[str] = []
     for spec in specs:
         spec = spec.strip()
@@ -157,26 +108,26 @@ def resolve_codes(project: Project, specs: Sequence[str], option: str = "--code"
             key, value = key.strip(), value.strip()
             if not sep or not key or not value:
                 raise QualkamError(
-                    f"{option} {spec!r}: write a code attribute as attr:KEY=VALUE, e.g. attr:pole=formal"
+                    f"{{argument}} {spec!r}: write a code attribute as attr:KEY=VALUE, e.g. attr:pole=formal",
+                    argument=argument,
                 )
             keys = sorted({k for info in codes.values() for k in info.attributes})
             if key not in keys:
-                raise unknown("code attribute", key, keys, option)
+                raise unknown("code attribute", key, keys, argument)
             values = sorted({str(info.attributes[key]) for info in codes.values() if key in info.attributes})
             if value not in values:
-                raise unknown(f"value of the code attribute {key!r}", value, values, option)
-            for info in codes.values():
-                if str(info.attributes.get(key)) == value:
-                    picked.extend(descendants(codes, info.id))
+                raise unknown(f"value of the code attribute {key!r}", value, values, argument)
+            having = [i for i, info in codes.items() if str(info.attributes.get(key)) == value]
+            picked.extend(descendants(codes, having))
         elif spec in codes:
-            picked.extend(descendants(codes, spec))
+            picked.extend(descendants(codes, [spec]))
         else:
-            raise unknown("code", spec, list(codes), option)
+            raise unknown("code", spec, list(codes), argument)
     return list(dict.fromkeys(picked))
 
 
 def _match_values(
-    kind: str, option: str, given: Sequence[str], existing: Sequence[str], aliases: dict[str, str] | None = None
+    kind: str, argument: str, given: Sequence[str], existing: Sequence[str], aliases: dict[str, str] | None = None
 ) -> list[str]:
     """Map each given value to a stored one, ignoring case; unknown values are an error."""
     lookup = {str(v).casefold(): str(v) for v in existing}
@@ -186,36 +137,19 @@ def _match_values(
     for value in given:
         hit = lookup.get(value.strip().casefold())
         if hit is None:
-            raise unknown(kind, value, list(existing), option)
+            raise unknown(kind, value, list(existing), argument)
         out.append(hit)
     return list(dict.fromkeys(out))
 
 
-def _distinct(project: Project, sql: str) -> list[str]:
-    return [row[0] for row in project.query(sql) if row[0] not in (None, "")]
+def resolve_phases(project: Project, given: Sequence[str], argument: str = "phases") -> list[str]:
+    """Phase ids for ``phases`` values (an id or a label, any case)."""
+    labels = {phase.label: phase.id for phase in declared_phases(project)}
+    return _match_values("phase", argument, given, known_names(project, "phase"), labels)
 
 
-def resolve_phases(project: Project, given: Sequence[str]) -> list[str]:
-    """Phase ids for ``--phase`` values (an id or a label, any case)."""
-    declared = project.query("SELECT id, label FROM phases ORDER BY position")
-    ids = [row["id"] for row in declared]
-    ids += [p for p in _distinct(project, "SELECT DISTINCT phase FROM sources ORDER BY phase") if p not in ids]
-    labels = {row["label"]: row["id"] for row in declared}
-    return _match_values("phase", "--phase", given, ids, labels)
-
-
-def resolve_source_types(project: Project, given: Sequence[str]) -> list[str]:
-    return _match_values(
-        "source type", "--source-type", given, _distinct(project, "SELECT DISTINCT type FROM sources ORDER BY type")
-    )
-
-
-def check_layer(layer: str) -> tuple[str, tuple[Any, ...]]:
-    """SQL condition for a layer (``matrix.layer_filter``), or the choices with a did-you-mean."""
-    try:
-        return layer_filter(layer)
-    except QualkamError:
-        raise unknown("--from", layer, [*LAYERS, "coder:NAME"]) from None
+def resolve_source_types(project: Project, given: Sequence[str], argument: str = "source_types") -> list[str]:
+    return _match_values("source type", argument, given, known_names(project, "source type"))
 
 
 # -- retrieval ------------------------------------------------------------------------------
@@ -234,7 +168,7 @@ def retrieve(
     speakers: Sequence[str] = (),
     coders: Sequence[str] = (),
     statuses: Sequence[str] = (),
-    layer: str | None = None,
+    layer: str | Layer | None = None,
     by_coder: bool = False,
     sources: Sequence[str] = (),
 ) -> pd.DataFrame:
@@ -253,78 +187,31 @@ def retrieve(
     """
     if layer is None:
         layer = ALL_LAYER if (coders or statuses) else "auto"
-    condition, params = check_layer(layer)
-    if layer.startswith("coder:"):  # a misspelt name would silently give nothing
-        known = _distinct(project, "SELECT DISTINCT coder FROM codings WHERE coder IS NOT NULL ORDER BY coder")
-        if layer[6:] not in known:
-            raise unknown("coder", layer[6:], known, "--from")
-    where, args = [condition], list(params)
-    if layer != ALL_LAYER:  # a person's coding whose words left the source is listed only with every coding
-        where.append("c.segment_id IS NOT NULL")
-    if layer == "auto":
-        where.append(
-            "NOT (c.coder IS NULL AND EXISTS (SELECT 1 FROM codings a WHERE a.segment_id = c.segment_id "
-            "AND a.code_id = c.code_id AND a.coder IS NOT NULL AND a.status = 'accepted'))"
-        )
-
-    def among(column: str, values: Sequence[str]) -> None:
-        where.append(f"{column} IN ({','.join('?' * len(values))})")
-        args.extend(values)
-
+    parsed = known_layer(project, layer)
+    filters: dict[str, list[str]] = {}
     if codes:
-        among("c.code_id", resolve_codes(project, codes))
+        filters["codes"] = resolve_codes(project, codes)
     if phases:
-        among("src.phase", resolve_phases(project, phases))
+        filters["phases"] = resolve_phases(project, phases)
     if source_types:
-        among("src.type", resolve_source_types(project, source_types))
+        filters["source_types"] = resolve_source_types(project, source_types)
     if roles:
-        among(
-            "s.role",
-            _match_values(
-                "role", "--role", roles, _distinct(project, "SELECT DISTINCT role FROM segments ORDER BY role")
-            ),
-        )
+        filters["roles"] = _match_values("role", "roles", roles, known_names(project, "role"))
     if sources:
-        among(
-            "src.id",
-            _match_values("source", "--source", sources, _distinct(project, "SELECT id FROM sources ORDER BY id")),
-        )
+        filters["sources"] = _match_values("source", "sources", sources, known_names(project, "source"))
     if speakers:
-        among(
-            "s.speaker",
-            _match_values(
-                "speaker",
-                "--speaker",
-                speakers,
-                _distinct(project, "SELECT DISTINCT speaker FROM segments ORDER BY speaker"),
-            ),
-        )
+        filters["speakers"] = _match_values("speaker", "speakers", speakers, known_names(project, "speaker"))
     if coders:
-        known = _distinct(project, "SELECT DISTINCT coder FROM codings WHERE coder IS NOT NULL ORDER BY coder")
         try:
-            among("c.coder", _match_values("coder", "--coder", coders, known))
+            filters["coders"] = _match_values("coder", "coders", coders, project_coders(project))
         except QualkamError as exc:
-            raise QualkamError(f"{exc}; machine suggestions have no coder: use --status suggested") from None
+            raise QualkamError(
+                f"{exc.args[0]}; machine suggestions have no coder: ask for the status 'suggested'",
+                argument=exc.argument,
+            ) from None
     if statuses:
-        among("c.status", check_all("status", statuses, STATUSES, "--status"))
-    sql = f"""
-        SELECT c.id AS coding_id, src.id AS source, c.segment_id AS segment, s.speaker, s.role, s.speaker_unit AS unit,
-               src.type AS source_type, src.phase, src.date, s.time_start, s.time_end, c.start, c."end" AS "end", c.code_id AS code,
-               COALESCE(k.label, c.code_id) AS code_label, c.coder, c.origin, c.status,
-               COALESCE(c.score, (SELECT MAX(m.score) FROM codings m WHERE m.segment_id = c.segment_id
-                                  AND m.code_id = c.code_id AND m.coder IS NULL)) AS score,
-               CASE WHEN c.evidence != '[]' THEN c.evidence ELSE COALESCE((SELECT m.evidence FROM codings m
-                    WHERE m.segment_id = c.segment_id AND m.code_id = c.code_id AND m.coder IS NULL
-                    ORDER BY m.score DESC LIMIT 1), '[]') END AS evidence,
-               c.text, COALESCE(p.label, src.phase) AS phase_label, src.title,
-               k.definition AS code_definition, k.color AS code_color
-        FROM codings c LEFT JOIN segments s ON s.id = c.segment_id JOIN sources src ON src.id = c.source_id
-        LEFT JOIN codes k ON k.id = c.code_id LEFT JOIN phases p ON p.id = src.phase
-        WHERE {" AND ".join(f"({w})" for w in where)}
-        ORDER BY COALESCE(k.position, 1e9), c.code_id, COALESCE(p.position, 1e9), src.date, src.id, c.start,
-                 c.coder IS NOT NULL, c.coder
-    """
-    frame = pd.read_sql_query(sql, project.conn, params=args)
+        filters["statuses"] = check_all("status", statuses, STATUSES, "statuses")
+    frame = excerpt_codings(project, parsed, **filters)
     frame["evidence"] = frame["evidence"].map(lambda raw: json.loads(raw or "[]"))
     frame["segment"] = frame["segment"].astype("Int64")
     frame = frame[FRAME_COLUMNS]
@@ -657,4 +544,4 @@ def render(frame: pd.DataFrame, fmt: str, title: str = "Coded excerpts", subtitl
         return to_markdown(frame, title, subtitle)
     if fmt == "html":
         return to_html(frame, title, subtitle)
-    raise QualkamError(f"unknown --format {fmt!r} for a file; use csv, json, md or html")
+    raise QualkamError(f"unknown {{argument}} {fmt!r} for a file; use csv, json, md or html", argument="fmt")

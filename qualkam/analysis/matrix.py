@@ -1,13 +1,7 @@
 """Matrices for triangulation: any source or segment attribute x codes (or code groups).
 
-A matrix is read from one *layer* of codings:
-
-- ``auto`` (default): what the project currently holds as coded: every accepted human
-  coding, plus every machine suggestion that no person has rejected;
-- ``suggestions``: machine suggestions only;
-- ``human``: accepted human codings of any coder;
-- ``coder:NAME``: one coder's accepted codings;
-- ``consensus``: the accepted codings of the coder named ``consensus``.
+A matrix is read from one *layer* of codings (``auto`` by default; what each layer holds:
+``qualkam.store.layers``).
 
 A cell counts distinct segments, sources or speakers, or gives a ``share`` of the row's
 segments; ``normalize="row"`` turns any matrix into row proportions so rows of different
@@ -29,8 +23,12 @@ import pandas as pd
 from qualkam.choices import check_choice, check_known, unknown
 from qualkam.errors import QualkamError
 from qualkam.sources.turns import SHORTHAND
+from qualkam.store.analysis import phase_ids
+from qualkam.store.codings import known_layer, layer_codings, segments_with_sources
+from qualkam.store.layers import Layer
 from qualkam.store.names import source_attribute_keys
 from qualkam.store.project import Project
+from qualkam.store.reads import code_tree
 
 NONE = "(none)"
 SEGMENT_FIELDS = {"speaker", "role", "speaker_unit", "unit"}
@@ -40,82 +38,29 @@ VALUES = ("segments", "share", "sources", "speakers")
 NORMALIZE = ("none", "row")
 DECIMALS = 3
 
-_LAYER_SQL = {
-    "auto": (
-        "((c.coder IS NOT NULL AND c.status = 'accepted') OR (c.coder IS NULL AND NOT EXISTS ("
-        "SELECT 1 FROM codings r WHERE r.segment_id = c.segment_id AND r.code_id = c.code_id "
-        "AND r.coder IS NOT NULL AND r.status = 'rejected')))"
-    ),
-    "suggestions": "c.coder IS NULL",
-    "human": "c.coder IS NOT NULL AND c.status = 'accepted'",
-    "consensus": "c.coder = 'consensus' AND c.status = 'accepted'",
-    "all": "1 = 1",  # every coding, decided or not, rejected ones included
-}
-
-
-def layer_filter(layer: str) -> tuple[str, tuple[Any, ...]]:
-    """SQL condition (on alias ``c``) and parameters for a layer name."""
-    if layer in _LAYER_SQL:
-        return _LAYER_SQL[layer], ()
-    if layer.startswith("coder:") and layer[6:]:
-        return "c.coder = ? AND c.status = 'accepted'", (layer[6:],)
-    raise QualkamError(f"unknown layer {layer!r}; use auto, suggestions, human, consensus, all or coder:NAME")
-
-
-LAYERS = ("auto", "suggestions", "human", "consensus", "all")
-
-
-def check_layer(project: Project, layer: str, option: str = "--from", layers: Sequence[str] = LAYERS) -> str:
-    """``layer`` if it is one of ``layers`` or ``coder:NAME`` for a coder of the project;
-    otherwise an error with the choices and a did-you-mean (a misspelt coder gives nothing)."""
-    layer = (layer or "").strip()
-    if layer.startswith("coder:"):
-        check_known(project, "coder", [layer[6:].strip()], option)
-        return layer
-    return check_choice("layer", layer, [*layers, "coder:NAME"], option)
-
 
 def _filters(
-    project: Project,
-    sources: Sequence[str],
-    speakers: Sequence[str],
-    phases: Sequence[str],
-) -> tuple[str, list[Any]]:
-    """SQL (on ``s`` and ``src``) keeping only the named sources, speakers and phases; each name checked."""
-    where: list[str] = []
-    params: list[Any] = []
-    for column, kind, option, values in (
-        ("src.id", "source", "--source", sources),
-        ("s.speaker", "speaker", "--speaker", speakers),
-        ("src.phase", "phase", "--phase", phases),
-    ):
-        names = check_known(project, kind, values, option)
-        if names:
-            where.append(f"{column} IN ({','.join('?' * len(names))})")
-            params += names
-    return "".join(f" AND {w}" for w in where), params
+    project: Project, sources: Sequence[str], speakers: Sequence[str], phases: Sequence[str]
+) -> dict[str, list[str]]:
+    """The named sources, speakers and phases, each checked against the project."""
+    return {
+        "sources": check_known(project, "source", sources, "sources"),
+        "speakers": check_known(project, "speaker", speakers, "speakers"),
+        "phases": check_known(project, "phase", phases, "phases"),
+    }
 
 
 def codings_frame(
     project: Project,
-    layer: str = "auto",
+    layer: str | Layer = "auto",
     sources: Sequence[str] = (),
     speakers: Sequence[str] = (),
     phases: Sequence[str] = (),
 ) -> pd.DataFrame:
     """One row per coding in the layer, joined with its segment and source, attributes expanded;
     ``sources``, ``speakers``, ``phases`` keep only those."""
-    condition, params = layer_filter(check_layer(project, layer))
-    extra, extra_params = _filters(project, sources, speakers, phases)
-    sql = f"""
-        SELECT c.id AS coding_id, c.segment_id AS segment, s.position, src.id AS source, s.speaker, s.role,
-               s.speaker_unit, src.type AS source_type, src.phase, src.date, src.title, src.format,
-               src.attributes AS source_attributes, c.code_id AS code, c.coder, c.origin, c.status
-        FROM codings c JOIN segments s ON s.id = c.segment_id JOIN sources src ON src.id = c.source_id
-        WHERE {condition}{extra}
-        ORDER BY src.id, s.position, c.code_id
-    """
-    frame = pd.read_sql_query(sql, project.conn, params=[*params, *extra_params])
+    parsed = known_layer(project, layer)
+    frame = layer_codings(project, parsed, **_filters(project, sources, speakers, phases))
     frame["unit"] = frame["speaker_unit"]
     return frame
 
@@ -125,27 +70,25 @@ def segments_frame(
 ) -> pd.DataFrame:
     """Every segment of the project, coded or not, with its source's fields: the
     denominator of a share, since a row's uncoded segments are part of its evidence."""
-    extra, params = _filters(project, sources, speakers, phases)
-    frame = pd.read_sql_query(
-        f"""SELECT s.id AS segment, s.position, src.id AS source, s.speaker, s.role, s.speaker_unit,
-                  src.type AS source_type, src.phase, src.date, src.title, src.format,
-                  src.attributes AS source_attributes
-           FROM segments s JOIN sources src ON src.id = s.source_id WHERE 1 = 1{extra}
-           ORDER BY src.id, s.position""",
-        project.conn,
-        params=params,
-    )
+    frame = segments_with_sources(project, **_filters(project, sources, speakers, phases))
     frame["unit"] = frame["speaker_unit"]
     return frame
 
 
 def code_table(project: Project) -> pd.DataFrame:
-    """The current codes in codebook order, with their attributes as a dict."""
-    frame = pd.read_sql_query(
-        "SELECT id, parent, label, attributes, position FROM codes ORDER BY position", project.conn
+    """The project's codes (current ones first, then retired ones) in codebook order, with
+    their attributes as a dict."""
+    nodes = code_tree(project).values()
+    return pd.DataFrame(
+        {
+            "id": [n.id for n in nodes],
+            "parent": [n.parent for n in nodes],
+            "label": [n.label for n in nodes],
+            "attributes": [n.attributes for n in nodes],
+            "position": [n.position for n in nodes],
+        },
+        columns=["id", "parent", "label", "attributes", "position"],
     )
-    frame["attributes"] = frame["attributes"].map(json.loads)
-    return frame
 
 
 def speaker_keys(frame: pd.DataFrame) -> pd.Series:
@@ -172,7 +115,8 @@ def _row_values(frame: pd.DataFrame, rows: str) -> pd.Series:
         if values.isna().all() and len(frame):
             raise QualkamError(
                 f"no source has the attribute {rows!r}; rows can be phase, source_type, role, speaker, "
-                "unit, source, date, or a source attribute such as site"
+                "unit, source, date, or a source attribute such as site",
+                argument="rows",
             )
     return values.map(value_text).astype(object)
 
@@ -198,7 +142,7 @@ def _natural(value: str) -> tuple[int, float, str]:
 
 def _row_order(project: Project, rows: str, present: list[str]) -> list[str]:
     if rows == "phase":
-        declared = [r[0] for r in project.query("SELECT id FROM phases ORDER BY position")]
+        declared = phase_ids(project)
         return (
             declared
             + sorted(p for p in present if p not in declared and p != NONE)
@@ -226,7 +170,7 @@ def build_matrix(
     rows: str = "phase",
     cols: str = "code",
     value: str = "segments",
-    layer: str = "auto",
+    layer: str | Layer = "auto",
     normalize: str = "none",
     window: int = 0,
     sources: Sequence[str] = (),
@@ -242,27 +186,31 @@ def build_matrix(
     ``cooccurrence``; ``window`` only applies there). ``normalize="row"`` divides each
     cell by its row total.
     """
-    value = check_choice("--value", value, VALUES)
-    normalize = check_choice("--normalize", normalize, NORMALIZE)
-    check_layer(project, layer)
+    value = check_choice("value", value, VALUES, "value")
+    normalize = check_choice("normalization", normalize, NORMALIZE, "normalize")
+    layer = known_layer(project, layer)
     if rows != "code" and rows not in SOURCE_FIELDS | SEGMENT_FIELDS:
-        check_choice("row attribute", rows, [*ROW_FIELDS, *source_attribute_keys(project)], "--rows")
+        check_choice("row attribute", rows, [*ROW_FIELDS, *source_attribute_keys(project)], "rows")
     filters = {"sources": sources, "speakers": speakers, "phases": phases}
     if rows == "code":
         if cols != "code":
             raise QualkamError(
-                f"--rows code goes with --cols code (the co-occurrence matrix), not --cols {cols!r}; "
-                "for codes down the side use --rows ATTRIBUTE and read the table transposed"
+                f"rows 'code' goes with cols 'code' (the co-occurrence matrix), not cols {cols!r}; "
+                "for codes down the side use rows ATTRIBUTE and read the table transposed",
+                argument="cols",
             )
         if value != "segments":
             raise QualkamError(
-                f"co-occurrence counts segments; --value {value!r} applies to attribute x code "
-                "matrices (drop --value, or use --rows phase, source_type, ...)"
+                f"co-occurrence counts segments; value {value!r} applies to attribute x code "
+                "matrices (leave value as segments, or use rows phase, source_type, ...)",
+                argument="value",
             )
         table = cooccurrence(project, layer, window, **filters)
         return normalize_rows(table) if normalize == "row" else table
     if window:
-        raise QualkamError("--window applies to the co-occurrence matrix only (--rows code --cols code)")
+        raise QualkamError(
+            "{argument} applies to the co-occurrence matrix only (rows 'code', cols 'code')", argument="window"
+        )
     frame = codings_frame(project, layer, **filters)
     codes = code_table(project)
     if cols == "code":
@@ -273,12 +221,12 @@ def build_matrix(
         mapping = {row.id: row.attributes.get(key) for row in codes.itertuples() if row.attributes.get(key) is not None}
         if not mapping:
             keys = sorted({k for attributes in codes["attributes"] for k in attributes})
-            raise unknown("code attribute", key, keys, "--cols attr:NAME")
+            raise unknown("code attribute", key, keys, "cols")
         order = list(dict.fromkeys(str(v) for v in mapping.values()))
         frame = frame.assign(col=frame["code"].map(lambda c: None if mapping.get(c) is None else str(mapping[c])))
         frame = frame[frame["col"].notna()]
     else:
-        raise unknown("--cols", cols, ["code", "attr:NAME"])
+        raise unknown("column kind", cols, ["code", "attr:NAME"], "cols")
     frame = frame.assign(row=_row_values(frame, rows))
     measure = {"segments": "segment", "share": "segment", "sources": "source", "speakers": "speaker"}[value]
     if value == "speakers":
@@ -306,7 +254,7 @@ def build_matrix(
 
 def cooccurrence(
     project: Project,
-    layer: str = "auto",
+    layer: str | Layer = "auto",
     window: int = 0,
     sources: Sequence[str] = (),
     speakers: Sequence[str] = (),
@@ -321,7 +269,9 @@ def cooccurrence(
     of segments with that code.
     """
     if isinstance(window, bool) or not isinstance(window, int) or window < 0:
-        raise QualkamError(f"--window must be a whole number of segments, 0 or more; got {window!r}")
+        raise QualkamError(
+            f"{{argument}} must be a whole number of segments, 0 or more; got {window!r}", argument="window"
+        )
     frame = codings_frame(project, layer, sources, speakers, phases)
     codes = code_table(project)
     order = _code_order(codes, set(frame["code"]))

@@ -24,19 +24,21 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from qualkam.analysis.excerpts import (
-    code_infos,
     merge_spans,
     records_of,
     resolve_codes,
     resolve_phases,
     resolve_source_types,
 )
-from qualkam.analysis.matrix import check_layer, layer_filter
 from qualkam.choices import check_known
 from qualkam.coding.nlp import DEFAULT_PIPELINE, load_pipeline, pipe
 from qualkam.errors import QualkamError
 from qualkam.render.cells import frame_csv
+from qualkam.store.analysis import main_pipeline
+from qualkam.store.codings import known_layer, search_candidates
+from qualkam.store.layers import Layer
 from qualkam.store.project import Project
+from qualkam.store.reads import code_tree
 
 _WORD = re.compile(r"\w")
 _QUOTED = re.compile(r'"([^"]*)"')
@@ -108,10 +110,7 @@ def find_spans(doc: Doc, phrases: Sequence[Sequence[str]]) -> list[tuple[int, in
 def project_pipeline(project: Project, model: str | None = None) -> Language:
     """The pipeline the project's segments were lemmatized with, so query and text agree."""
     if model is None:
-        row = project.conn.execute(
-            "SELECT pipeline, COUNT(*) AS n FROM sources WHERE pipeline IS NOT NULL GROUP BY pipeline ORDER BY n DESC"
-        ).fetchone()
-        model = row["pipeline"] if row else None
+        model = main_pipeline(project)
     return load_pipeline(None if model in (None, "", DEFAULT_PIPELINE) else model)
 
 
@@ -132,7 +131,7 @@ def search(
     phases: Sequence[str] = (),
     source_types: Sequence[str] = (),
     limit: int | None = None,
-    layer: str = "auto",
+    layer: str | Layer = "auto",
     model: str | None = None,
     sources: Sequence[str] = (),
     speakers: Sequence[str] = (),
@@ -143,60 +142,32 @@ def search(
     descendants. ``matches`` holds source offsets, like the evidence of a suggestion.
     """
     if limit is not None and limit < 1:
-        raise QualkamError(f"--limit {limit}: give a positive number of segments")
+        raise QualkamError(f"{{argument}} {limit}: give a positive number of segments", argument="limit")
     nlp = project_pipeline(project, model)
     phrases = [tuple(w[0] for w in word_tokens(doc)) for doc in nlp.pipe(parse_query(query))]
     phrases = list(dict.fromkeys(p for p in phrases if p))
     if not phrases:
         raise QualkamError('the query has no words to search for; e.g. qualkam search "account plan"')
-    condition, layer_params = layer_filter(check_layer(project, layer))
-    where, args = [], []
-    # A cheap pre-filter in SQL: every query lemma must appear somewhere in the stored lemmas.
-    for word in dict.fromkeys(w for p in phrases for w in p):
-        escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        where.append("(s.lemmas IS NULL OR s.lemmas LIKE ? ESCAPE '\\')")
-        args.append(f"%{escaped}%")
-    if codes:
-        picked = resolve_codes(project, codes)
-        where.append(
-            f"EXISTS (SELECT 1 FROM codings c WHERE c.segment_id = s.id AND {condition} "
-            f"AND c.code_id IN ({','.join('?' * len(picked))}))"
-        )
-        args += [*layer_params, *picked]
-    if phases:
-        picked = resolve_phases(project, phases)
-        where.append(f"src.phase IN ({','.join('?' * len(picked))})")
-        args += picked
-    if source_types:
-        picked = resolve_source_types(project, source_types)
-        where.append(f"src.type IN ({','.join('?' * len(picked))})")
-        args += picked
-    for column, kind, option, values in (
-        ("src.id", "source", "--source", sources),
-        ("s.speaker", "speaker", "--speaker", speakers),
-    ):
-        picked = check_known(project, kind, values, option)
-        if picked:
-            where.append(f"{column} IN ({','.join('?' * len(picked))})")
-            args += picked
-    sql = f"""
-        SELECT src.id AS source, s.id AS segment, s.speaker, s.role, s.speaker_unit AS unit, src.type AS source_type,
-               src.phase, src.date, s.start, s."end" AS "end", s.lemmas, s.text,
-               (SELECT group_concat(DISTINCT c.code_id) FROM codings c WHERE c.segment_id = s.id AND {condition}) AS codes
-        FROM segments s JOIN sources src ON src.id = s.source_id
-        {"WHERE " + " AND ".join(where) if where else ""}
-        ORDER BY src.date, src.id, s.position
-    """
-    rows = [dict(r) for r in project.query(sql, [*layer_params, *args])]
+    parsed = known_layer(project, layer)
+    rows = search_candidates(
+        project,
+        parsed,
+        [w for p in phrases for w in p],
+        codes=resolve_codes(project, codes) if codes else (),
+        phases=resolve_phases(project, phases) if phases else (),
+        source_types=resolve_source_types(project, source_types) if source_types else (),
+        sources=check_known(project, "source", sources, "sources"),
+        speakers=check_known(project, "speaker", speakers, "speakers"),
+    )
     # Projects coded before lemmas were stored: lemmatize those segments now.
     missing = [r for r in rows if r["lemmas"] is None]
-    for row, doc in zip(missing, pipe(nlp, (r["text"] for r in missing))):
+    for row, doc in zip(missing, pipe(nlp, (r["text"] for r in missing)), strict=True):
         row["lemmas"] = " ".join(w[0] for w in word_tokens(doc))
     hits = [r for r in rows if all(_contains(stored_words(r["lemmas"]), p) for p in phrases)]
     total = len(hits)
     hits = hits[:limit] if limit else hits
-    order = {code: info.position for code, info in code_infos(project).items()}
-    for row, doc in zip(hits, pipe(nlp, (r["text"] for r in hits))):
+    order = {code: info.position for code, info in code_tree(project).items()}
+    for row, doc in zip(hits, pipe(nlp, (r["text"] for r in hits)), strict=True):
         row["matches"] = [
             {"start": row["start"] + a, "end": row["start"] + b, "text": row["text"][a:b]}
             for a, b in find_spans(doc, phrases)

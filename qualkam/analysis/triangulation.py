@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import pandas as pd
 
 from qualkam.analysis.matrix import NONE, code_table, codings_frame, speaker_keys
+from qualkam.store.analysis import phase_ids
+from qualkam.store.layers import Layer
 from qualkam.store.project import Project
 
 COLUMNS = ["code", "label", "segments", "sources", "speakers", "source_types", "phases", "roles", "flags"]
@@ -37,7 +39,7 @@ def count_known(items: str) -> int:
 
 def triangulation_table(
     project: Project,
-    layer: str = "auto",
+    layer: str | Layer = "auto",
     sources: Sequence[str] = (),
     speakers: Sequence[str] = (),
     phases: Sequence[str] = (),
@@ -53,9 +55,9 @@ def triangulation_table(
     """
     frame = codings_frame(project, layer, sources, speakers, phases)
     codes = code_table(project)
-    labels = dict(zip(codes["id"], codes["label"]))
+    labels = dict(zip(codes["id"], codes["label"], strict=True))
     order = list(codes["id"]) + sorted(set(frame["code"]) - set(codes["id"]))
-    phase_order = [r[0] for r in project.query("SELECT id FROM phases ORDER BY position")]
+    phase_order = phase_ids(project)
     named = frame["speaker"].notna() & (frame["speaker"] != "")
     frame = frame.assign(who=speaker_keys(frame).where(named))
     rows = []

@@ -24,7 +24,8 @@ class QualkamGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except QualkamError as exc:
-            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            message = exc.worded(_flag(self, ctx, exc.argument))
+            err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
         except (typer.Exit, typer.Abort, TyperException):  # usage errors: Typer reports them
             raise
@@ -39,6 +40,29 @@ class QualkamGroup(TyperGroup):
             raise typer.Exit(130) from None
         except Exception as exc:  # a bug: say so plainly, keep the traceback for QUALKAM_DEBUG=1
             _internal(exc)
+
+
+def _flag(group: Any, ctx: typer.Context, argument: str | None) -> str | None:
+    """The option of the command that ran whose parameter is ``argument`` (``layer`` ->
+    ``--from``); a singular parameter name stands for a plural argument (``source`` for
+    ``sources``). The argument's own name when no option matches."""
+    if not argument:
+        return argument
+    command = group.get_command(ctx, ctx.invoked_subcommand or "")
+    commands = [command] if command is not None else []
+    if hasattr(command, "list_commands"):  # a sub-group's command is no longer known: any of them
+        commands = [command.get_command(ctx, name) for name in command.list_commands(ctx)]
+    names = (
+        [argument]
+        + ([argument[:-1]] if argument.endswith("s") else [])
+        + ([argument[:-2]] if argument.endswith("es") else [])
+    )
+    for name in names:
+        for cmd in commands:
+            for param in getattr(cmd, "params", []):
+                if param.name == name and getattr(param, "param_type_name", "") == "option":
+                    return max(param.opts, key=lambda opt: (opt.startswith("--"), len(opt)))
+    return argument
 
 
 def _internal(exc: Exception) -> NoReturn:

@@ -16,13 +16,16 @@ from typing import Any
 
 import pandas as pd
 
-from qualkam.analysis.excerpts import EXCERPTS_CSS, PAGE_CSS, check_layer, excerpts_html_section, retrieve
+from qualkam.analysis.excerpts import EXCERPTS_CSS, PAGE_CSS, excerpts_html_section, retrieve
 from qualkam.analysis.matrix import NONE, build_matrix
 from qualkam.analysis.triangulation import triangulation_table
 from qualkam.coding.codebook import Comparison
 from qualkam.errors import CodebookError, QualkamError
 from qualkam.render.plot import heatmap
+from qualkam.store.analysis import phase_ids, source_types_and_phases
 from qualkam.store.audit import now
+from qualkam.store.codings import coder_decisions, known_layer
+from qualkam.store.layers import Layer
 from qualkam.store.project import Project
 
 esc = html.escape
@@ -120,15 +123,13 @@ def inline_svg(data: bytes, prefix: str) -> str:
 
 # -- sections -------------------------------------------------------------------------------
 def _phase_order(project: Project) -> list[str]:
-    return [row[0] for row in project.query("SELECT id FROM phases ORDER BY position")]
+    return phase_ids(project)
 
 
 def summary(project: Project) -> dict[str, Any]:
     """The numbers of the summary: counts, sources by type and phase, coders and their decisions."""
     counts = project.counts()
-    sources = pd.read_sql_query(
-        "SELECT COALESCE(type, ?) AS type, COALESCE(phase, ?) AS phase FROM sources", project.conn, params=(NONE, NONE)
-    )
+    sources = source_types_and_phases(project, NONE)
     if len(sources):
         by = pd.crosstab(sources["type"], sources["phase"])
         phases = [p for p in _phase_order(project) if p in by.columns]
@@ -138,12 +139,7 @@ def summary(project: Project) -> dict[str, Any]:
     else:
         by = pd.DataFrame()
     by.index.name, by.columns.name = "source type", None
-    coders = pd.read_sql_query(
-        """SELECT coder, SUM(status = 'accepted') AS accepted, SUM(status = 'rejected') AS rejected,
-                  COUNT(DISTINCT segment_id) AS segments
-           FROM codings WHERE coder IS NOT NULL GROUP BY coder ORDER BY coder""",
-        project.conn,
-    ).set_index("coder")
+    coders = coder_decisions(project)
     book = project.codebook_row()  # the project's own codebook, not the last one loaded
     return {
         "counts": counts,
@@ -340,9 +336,9 @@ def _excerpts_html(project: Project, layer: str) -> str:
     )
 
 
-def build_report(project: Project, layer: str = "auto", title: str = "qualkam report") -> str:
+def build_report(project: Project, layer: str | Layer = "auto", title: str = "qualkam report") -> str:
     """The whole report as one HTML string (see the module docstring for what it holds)."""
-    check_layer(layer)
+    layer = str(known_layer(project, layer))
     info = summary(project)
     bodies = {
         "summary": _summary_html(info),

@@ -1,0 +1,231 @@
+"""Codings read for analysis: the codings of a layer joined with their segment and source,
+with the filters of matrices, excerpts, search and reliability.
+
+Every function takes names already checked by its caller (``qualkam.choices``) and a parsed
+``Layer``; each returns a DataFrame (or plain values). ``known_layer`` parses a layer for a
+project, so a misspelt coder is an error rather than an empty result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from qualkam.store.layers import CONSENSUS, NAMES, PEOPLE, Layer
+from qualkam.store.reads import coders as project_coders
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from qualkam.store.project import Project
+
+
+def known_layer(project: Project, value: str | Layer, argument: str = "layer", allowed: Sequence[str] = NAMES) -> Layer:
+    """``Layer.parse`` for this project: ``coder:NAME`` must name one of its coders
+    (with the choices and a did-you-mean), since a misspelt coder would silently give nothing."""
+    layer = Layer.parse(value, argument=argument, allowed=allowed)
+    if layer.name == "coder":
+        from qualkam.choices import unknown
+
+        known = project_coders(project)
+        if layer.coder not in known:
+            raise unknown("coder", layer.coder, known, argument)
+    return layer
+
+
+def layer_people(project: Project, value: str | Layer, argument: str = "layer") -> list[str]:
+    """The coders whose decisions make a people's layer (``human``, ``consensus``,
+    ``coder:NAME``): for ``human`` every person who coded, the consensus coder included,
+    in the order they first coded. Another layer is an error naming ``argument``."""
+    layer = known_layer(project, value, argument, allowed=PEOPLE)
+    if layer.name == "coder":
+        return [str(layer.coder)]
+    if layer.name == CONSENSUS:
+        return [CONSENSUS]
+    return project_coders(project)
+
+
+def _among(where: list[str], args: list[Any], column: str, values: Sequence[Any]) -> None:
+    where.append(f"{column} IN ({','.join('?' * len(values))})")
+    args.extend(values)
+
+
+def _frame(project: Project, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.read_sql_query(sql, project.conn, params=list(params))
+
+
+def _segment_filters(
+    sources: Sequence[str], speakers: Sequence[str], phases: Sequence[str]
+) -> tuple[list[str], list[Any]]:
+    """Conditions (on ``s`` and ``src``) keeping only the named sources, speakers and phases."""
+    where: list[str] = []
+    args: list[Any] = []
+    for column, values in (("src.id", sources), ("s.speaker", speakers), ("src.phase", phases)):
+        if values:
+            _among(where, args, column, values)
+    return where, args
+
+
+def layer_codings(
+    project: Project,
+    layer: Layer,
+    sources: Sequence[str] = (),
+    speakers: Sequence[str] = (),
+    phases: Sequence[str] = (),
+) -> pd.DataFrame:
+    """One row per coding of ``layer`` on a segment, joined with its segment and source (the
+    source's attributes as JSON text), ordered by source, position and code."""
+    condition, params = layer.sql("c")
+    where, args = _segment_filters(sources, speakers, phases)
+    sql = f"""
+        SELECT c.id AS coding_id, c.segment_id AS segment, s.position, src.id AS source, s.speaker, s.role,
+               s.speaker_unit, src.type AS source_type, src.phase, src.date, src.title, src.format,
+               src.attributes AS source_attributes, c.code_id AS code, c.coder, c.origin, c.status
+        FROM codings c JOIN segments s ON s.id = c.segment_id JOIN sources src ON src.id = c.source_id
+        WHERE {" AND ".join([condition, *where])}
+        ORDER BY src.id, s.position, c.code_id
+    """
+    return _frame(project, sql, [*params, *args])
+
+
+def segments_with_sources(
+    project: Project, sources: Sequence[str] = (), speakers: Sequence[str] = (), phases: Sequence[str] = ()
+) -> pd.DataFrame:
+    """Every segment, coded or not, with its source's fields (the denominator of a share)."""
+    where, args = _segment_filters(sources, speakers, phases)
+    sql = f"""SELECT s.id AS segment, s.position, src.id AS source, s.speaker, s.role, s.speaker_unit,
+                     src.type AS source_type, src.phase, src.date, src.title, src.format,
+                     src.attributes AS source_attributes
+              FROM segments s JOIN sources src ON src.id = s.source_id WHERE {" AND ".join(["1 = 1", *where])}
+              ORDER BY src.id, s.position"""
+    return _frame(project, sql, args)
+
+
+def excerpt_codings(
+    project: Project,
+    layer: Layer,
+    *,
+    codes: Sequence[str] = (),
+    phases: Sequence[str] = (),
+    source_types: Sequence[str] = (),
+    roles: Sequence[str] = (),
+    sources: Sequence[str] = (),
+    speakers: Sequence[str] = (),
+    coders: Sequence[str] = (),
+    statuses: Sequence[str] = (),
+) -> pd.DataFrame:
+    """One row per coding of ``layer`` that passes every filter, with what an excerpt shows:
+    its segment and source, the code's label, definition and colour, the phase's label, and
+    the machine's score and evidence (a person's coding made from a suggestion carries the
+    suggestion's). Ordered by code, phase, date, source, offset, suggestion before people.
+    Codings whose words left the source (no segment) are kept only in the ``all`` layer."""
+    condition, params = layer.sql("c")
+    where, args = [condition], list(params)
+    if layer.name != "all":
+        where.append("c.segment_id IS NOT NULL")
+    for column, values in (
+        ("c.code_id", codes),
+        ("src.phase", phases),
+        ("src.type", source_types),
+        ("s.role", roles),
+        ("src.id", sources),
+        ("s.speaker", speakers),
+        ("c.coder", coders),
+        ("c.status", statuses),
+    ):
+        if values:
+            _among(where, args, column, values)
+    sql = f"""
+        SELECT c.id AS coding_id, src.id AS source, c.segment_id AS segment, s.speaker, s.role,
+               s.speaker_unit AS unit, src.type AS source_type, src.phase, src.date, s.time_start, s.time_end,
+               c.start, c."end" AS "end", c.code_id AS code,
+               COALESCE(k.label, c.code_id) AS code_label, c.coder, c.origin, c.status,
+               COALESCE(c.score, (SELECT MAX(m.score) FROM codings m WHERE m.segment_id = c.segment_id
+                                  AND m.code_id = c.code_id AND m.coder IS NULL)) AS score,
+               CASE WHEN c.evidence != '[]' THEN c.evidence ELSE COALESCE((SELECT m.evidence FROM codings m
+                    WHERE m.segment_id = c.segment_id AND m.code_id = c.code_id AND m.coder IS NULL
+                    ORDER BY m.score DESC LIMIT 1), '[]') END AS evidence,
+               c.text, COALESCE(p.label, src.phase) AS phase_label, src.title,
+               k.definition AS code_definition, k.color AS code_color
+        FROM codings c LEFT JOIN segments s ON s.id = c.segment_id JOIN sources src ON src.id = c.source_id
+        LEFT JOIN codes k ON k.id = c.code_id LEFT JOIN phases p ON p.id = src.phase
+        WHERE {" AND ".join(f"({w})" for w in where)}
+        ORDER BY COALESCE(k.position, 1e9), c.code_id, COALESCE(p.position, 1e9), src.date, src.id, c.start,
+                 c.coder IS NOT NULL, c.coder
+    """
+    return _frame(project, sql, args)
+
+
+def search_candidates(
+    project: Project,
+    layer: Layer,
+    words: Sequence[str],
+    *,
+    codes: Sequence[str] = (),
+    phases: Sequence[str] = (),
+    source_types: Sequence[str] = (),
+    sources: Sequence[str] = (),
+    speakers: Sequence[str] = (),
+) -> list[dict[str, Any]]:
+    """Segments that may hold every word (their stored lemmas contain each, or they have no
+    lemmas yet) and pass the filters, with the codes of ``layer`` on them (``a,b`` text);
+    ``codes`` keeps segments coded in ``layer`` with one of them. By date, source, position."""
+    condition, layer_params = layer.sql("c")
+    where: list[str] = []
+    args: list[Any] = []
+    for word in dict.fromkeys(words):
+        escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        where.append("(s.lemmas IS NULL OR s.lemmas LIKE ? ESCAPE '\\')")
+        args.append(f"%{escaped}%")
+    if codes:
+        where.append(
+            f"EXISTS (SELECT 1 FROM codings c WHERE c.segment_id = s.id AND {condition} "
+            f"AND c.code_id IN ({','.join('?' * len(codes))}))"
+        )
+        args += [*layer_params, *codes]
+    filters = (("src.phase", phases), ("src.type", source_types), ("src.id", sources), ("s.speaker", speakers))
+    for column, values in filters:
+        if values:
+            _among(where, args, column, values)
+    sql = f"""
+        SELECT src.id AS source, s.id AS segment, s.speaker, s.role, s.speaker_unit AS unit,
+               src.type AS source_type, src.phase, src.date, s.start, s."end" AS "end", s.lemmas, s.text,
+               (SELECT group_concat(DISTINCT c.code_id) FROM codings c
+                WHERE c.segment_id = s.id AND {condition}) AS codes
+        FROM segments s JOIN sources src ON src.id = s.source_id
+        {"WHERE " + " AND ".join(where) if where else ""}
+        ORDER BY src.date, src.id, s.position
+    """
+    return [dict(r) for r in project.conn.execute(sql, [*layer_params, *args]).fetchall()]
+
+
+def decisions(project: Project, coders: Sequence[str]) -> pd.DataFrame:
+    """Every decision (accepted or rejected) of ``coders`` on a segment: segment_id, source,
+    start, end, code, coder, status (reliability data and its coverage rule)."""
+    return _frame(
+        project,
+        f"""SELECT c.segment_id, c.source_id AS source, c.start, c."end", c.code_id AS code, c.coder, c.status
+            FROM codings c WHERE c.coder IN ({",".join("?" * len(coders))}) AND c.segment_id IS NOT NULL""",
+        coders,
+    )
+
+
+def codes_accepted_by(project: Project, coders: Sequence[str]) -> set[str]:
+    """The codes any of ``coders`` accepted somewhere."""
+    rows = project.conn.execute(
+        f"SELECT DISTINCT code_id FROM codings WHERE status = 'accepted' AND coder IN ({','.join('?' * len(coders))})",
+        tuple(coders),
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def coder_decisions(project: Project) -> pd.DataFrame:
+    """Per coder (index, in the order they first coded): accepted, rejected, and the segments decided."""
+    return _frame(
+        project,
+        """SELECT coder, SUM(status = 'accepted') AS accepted, SUM(status = 'rejected') AS rejected,
+                  COUNT(DISTINCT segment_id) AS segments
+           FROM codings WHERE coder IS NOT NULL GROUP BY coder ORDER BY MIN(id)""",
+    ).set_index("coder")
