@@ -13,6 +13,8 @@ import sqlite3
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from qualkam.store.schema import fetch_all
+
 if TYPE_CHECKING:
     from qualkam.store.project import Project
 
@@ -66,7 +68,7 @@ def add_model(
 def stored_model(project: Project, model_id: int | None = None) -> StoredModel | None:
     """Model ``model_id``, or the newest; None when there is no such model."""
     sql = "SELECT * FROM models " + ("WHERE id = ?" if model_id is not None else "ORDER BY id DESC LIMIT 1")
-    rows = project.query(sql, (model_id,) if model_id is not None else ())
+    rows = fetch_all(project, sql, (model_id,) if model_id is not None else ())
     if not rows:
         return None
     row = rows[0]
@@ -86,15 +88,15 @@ def model_rows(project: Project) -> list[dict[str, Any]]:
     """Every stored model version, newest first: id, created_at, layer, codes (JSON), bytes."""
     return [
         dict(r)
-        for r in project.query(
-            "SELECT id, created_at, layer, codes, length(model) AS bytes FROM models ORDER BY id DESC"
+        for r in fetch_all(
+            project, "SELECT id, created_at, layer, codes, length(model) AS bytes FROM models ORDER BY id DESC"
         )
     ]
 
 
 def newest_data(project: Project) -> dict[str, Any] | None:
     """The data document of the newest model (calibration, thresholds...); None without one."""
-    row = project.query("SELECT data FROM models ORDER BY id DESC LIMIT 1")
+    row = fetch_all(project, "SELECT data FROM models ORDER BY id DESC LIMIT 1")
     return json.loads(row[0][0]) if row else None
 
 
@@ -102,7 +104,7 @@ def newest_layer(project: Project) -> str | None:
     """The layer the newest model learned from; None without a model, or in a project from
     before ``qualkam train`` (no models table)."""
     try:
-        row = project.query("SELECT layer FROM models ORDER BY id DESC LIMIT 1")
+        row = fetch_all(project, "SELECT layer FROM models ORDER BY id DESC LIMIT 1")
     except sqlite3.OperationalError:
         return None
     return row[0][0] if row else None

@@ -7,6 +7,11 @@ Each migration runs inside one transaction with the line that records it in the
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from qualkam.store.project import Project
 
 SCHEMA_VERSION = 1
 
@@ -186,3 +191,8 @@ def row_id(cursor: sqlite3.Cursor) -> int:
     if cursor.lastrowid is None:
         raise RuntimeError("the INSERT wrote no row")  # a bug: every caller inserts one row
     return int(cursor.lastrowid)
+
+
+def fetch_all(project: Project, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+    """Every row of one query on the project's connection (store modules only)."""
+    return project.conn.execute(sql, params).fetchall()

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from qualkam.store.layers import CONSENSUS, Layer
 from qualkam.store.reads import coders as project_coders
+from qualkam.store.schema import fetch_all
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -64,12 +65,12 @@ def segments(project: Project) -> pd.DataFrame:
 
 def segment_texts(project: Project) -> list[str]:
     """The text of every segment, in reading order."""
-    return [r[0] for r in project.query("SELECT text FROM segments ORDER BY source_id, position")]
+    return [r[0] for r in fetch_all(project, "SELECT text FROM segments ORDER BY source_id, position")]
 
 
 def segments_per_source(project: Project) -> dict[str, int]:
     """Source id -> how many segments it has."""
-    return {r[0]: int(r[1]) for r in project.query("SELECT source_id, COUNT(*) FROM segments GROUP BY source_id")}
+    return {r[0]: int(r[1]) for r in fetch_all(project, "SELECT source_id, COUNT(*) FROM segments GROUP BY source_id")}
 
 
 def segment_places(project: Project, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
@@ -78,7 +79,8 @@ def segment_places(project: Project, ids: Iterable[int]) -> dict[int, dict[str, 
     listed = sorted(set(ids))
     for i in range(0, len(listed), 500):  # SQLite caps the number of parameters
         chunk = listed[i : i + 500]
-        for row in project.query(
+        for row in fetch_all(
+            project,
             f"SELECT id, source_id, position, speaker, start, text FROM segments "
             f"WHERE id IN ({','.join('?' * len(chunk))})",
             chunk,
@@ -97,9 +99,10 @@ def rule_suggestions(project: Project) -> list[tuple[int, str]]:
     """(segment, code) of every rule suggestion on a segment, whatever people decided since."""
     return [
         (int(r[0]), r[1])
-        for r in project.query(
+        for r in fetch_all(
+            project,
             "SELECT DISTINCT segment_id, code_id FROM codings "
-            "WHERE coder IS NULL AND origin = 'rule' AND segment_id IS NOT NULL"
+            "WHERE coder IS NULL AND origin = 'rule' AND segment_id IS NOT NULL",
         )
     ]
 
@@ -109,8 +112,8 @@ def suggestion_origins(project: Project, origins: Sequence[str]) -> set[str]:
     marks = ",".join("?" * len(origins))
     return {
         r[0]
-        for r in project.query(
-            f"SELECT DISTINCT origin FROM codings WHERE coder IS NULL AND origin IN ({marks})", tuple(origins)
+        for r in fetch_all(
+            project, f"SELECT DISTINCT origin FROM codings WHERE coder IS NULL AND origin IN ({marks})", tuple(origins)
         )
     }
 
@@ -132,7 +135,8 @@ def suggestions(project: Project, origins: Sequence[str]) -> list[StoredSuggesti
     marks = ",".join("?" * len(origins))
     return [
         StoredSuggestion(int(r[0]), r[1], r[2], r[3], r[4], r[5])
-        for r in project.query(
+        for r in fetch_all(
+            project,
             f"""SELECT segment_id, source_id, code_id, origin, score, evidence FROM codings
                 WHERE coder IS NULL AND status = 'suggested' AND segment_id IS NOT NULL
                 AND origin IN ({marks})""",
@@ -145,17 +149,19 @@ def people_accepted(project: Project) -> list[tuple[str, int]]:
     """(code, segment) of every code a person (any coder) accepted on a segment."""
     return [
         (r[0], int(r[1]))
-        for r in project.query(
+        for r in fetch_all(
+            project,
             "SELECT code_id, segment_id FROM codings WHERE coder IS NOT NULL "
-            "AND status = 'accepted' AND segment_id IS NOT NULL"
+            "AND status = 'accepted' AND segment_id IS NOT NULL",
         )
     ]
 
 
 def main_pipeline(project: Project) -> str | None:
     """The spaCy pipeline most of the project's sources were coded with (None: none recorded)."""
-    row = project.query(
+    row = fetch_all(
+        project,
         "SELECT pipeline, COUNT(*) AS n FROM sources WHERE pipeline IS NOT NULL "
-        "GROUP BY pipeline ORDER BY n DESC LIMIT 1"
+        "GROUP BY pipeline ORDER BY n DESC LIMIT 1",
     )
     return row[0][0] if row else None
