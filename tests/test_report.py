@@ -82,7 +82,7 @@ def test_svg_is_made_fit_for_html() -> None:
 def test_layers_and_the_command(runner: CliRunner, tmp_path: Path) -> None:
     db = build_corpus(tmp_path)
     with Project.open(db) as project:
-        with pytest.raises(QualkamError, match="unknown --from 'people'"):
+        with pytest.raises(QualkamError, match="unknown layer 'people'"):
             build_report(project, layer="people")
         human = build_report(project, layer="human")  # nobody has coded: empty, not broken
     assert "Nothing is coded in this layer yet." in human and "No coded excerpts in this layer." in human

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from qualkam.analysis.excerpts import check_layer, retrieve
+from qualkam.analysis.excerpts import retrieve
 from qualkam.analysis.matrix import NONE, build_matrix
 from qualkam.analysis.triangulation import triangulation_table
 from qualkam.coding.codebook import Comparison
@@ -22,6 +22,7 @@ from qualkam.errors import CodebookError, QualkamError
 from qualkam.render.html import Cell, Table, anchor, excerpt_groups, render_page, table, trusted, value_cell
 from qualkam.render.number import number
 from qualkam.render.plot import heatmap
+from qualkam.store.layers import Layer
 from qualkam.store.project import Project, now
 
 SECTIONS = [
@@ -257,7 +258,7 @@ def _excerpts_view(project: Project, layer: str) -> dict[str, Any]:
 
 def build_report(project: Project, layer: str = "auto", title: str = "qualkam report") -> str:
     """The whole report as one HTML string (see the module docstring for what it holds)."""
-    check_layer(layer)
+    layer = str(Layer.parse(layer, argument="layer"))
     info = summary(project)
     views = {
         "summary": ("summary", _summary_view(info)),
