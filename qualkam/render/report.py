@@ -148,10 +148,10 @@ def _balance_view(project: Project, layer: str, comparison: Comparison) -> dict[
             if share:
                 spans.append(
                     {
-                        "width": f"{share * 100:.1f}",
+                        "width": number(share * 100, places=1),
                         "color": colors[value],
                         "title": f"{value}: {int(row[value])}",
-                        "percent": f"{share * 100:.0f}",
+                        "percent": number(share * 100, places=0),
                     }
                 )
         bars.append({"label": str(phase), "total": total, "spans": spans})
@@ -215,7 +215,7 @@ def _reliability_view(project: Project, replicates: int = 1000, seed: int = 0) -
 
     def interval(r: dict[str, Any]) -> str:
         low, high = r.get("alpha_low"), r.get("alpha_high")
-        return f"{low:.3f} – {high:.3f}" if low is not None and high is not None else ""
+        return f"{number(low)} – {number(high)}" if low is not None and high is not None else ""
 
     shown = pd.DataFrame(
         {
