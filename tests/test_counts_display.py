@@ -28,7 +28,8 @@ WORDS = ["alpha", "beta", "gamma", "delta", "omega", "kappa", "sigma"]
 CODEBOOK = (
     "name: Words\nversion: '1'\nphases:\n  - {id: early, label: Early}\n  - {id: late, label: Late}\ncodes:\n"
     + "".join(
-        f"  - id: {w}_code\n    label: {w.title()}\n    attributes: {{group: g{i % 2}}}\n    patterns:\n      lemmas: [{w}]\n"
+        f"  - id: {w}_code\n    label: {w.title()}\n    attributes: {{group: g{i % 2}}}\n"
+        f"    patterns:\n      lemmas: [{w}]\n"
         for i, w in enumerate(WORDS)
     )
 )

@@ -19,10 +19,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from qualkam.analysis.disagreements import PER_UNIT, disagreements, render_html, render_markdown
+from qualkam.analysis.disagreements import PER_UNIT, disagreements, render_markdown
 from qualkam.coding.decisions import decide
 from qualkam.coding.run import code_folder
 from qualkam.errors import QualkamError
+from qualkam.render.html import disagreements_page
 from qualkam.store.project import Project
 
 from .conftest import run_cli as _run
@@ -183,10 +184,10 @@ def test_markdown_and_html_hold_every_part(two: Path) -> None:
     ):
         assert part in md, part
     assert "\\<b\\>really\\</b\\>" in md, "transcript text is escaped"
-    page = render_html(report)
+    page = disagreements_page(report)
     assert page.startswith("<!DOCTYPE html>") and "<script" not in page and "http" not in page
     assert "&lt;b&gt;really&lt;/b&gt;" in page and "<b>really" not in page
-    assert page.count("<table>") == 3 + (report.kappa is not None) and "only ben" in page and "0.750" in page
+    assert page.count("<table") == 3 + (report.kappa is not None) and "only ben" in page and "0.750" in page
 
 
 def test_cli_table_csv_md_html(runner: CliRunner, two: Path, tmp_path: Path) -> None:

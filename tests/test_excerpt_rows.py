@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from qualkam.analysis.excerpts import retrieve, to_html, to_json, to_markdown
+from qualkam.analysis.excerpts import retrieve, to_json, to_markdown
 from qualkam.coding.codebook import load_codebook
 from qualkam.coding.decisions import decide
 from qualkam.coding.run import code_folder
+from qualkam.render.html import excerpts_page
 from qualkam.render.outputs import excerpts_frame, write_outputs
 from qualkam.render.report import build_report
 from qualkam.store.project import Project
@@ -133,7 +134,7 @@ def test_excerpts_carry_the_segments_time_in_the_recording(db: Path, runner: Cli
         assert (call["time_start"], call["time_end"]) == ("00:01:02.000", "00:01:40.000")
         untimed = frame[frame["source"] == "meeting-09"].iloc[0]
         assert untimed["time_start"] is None or untimed["time_start"] != untimed["time_start"]
-        md, html, data = to_markdown(frame), to_html(frame), json.loads(to_json(frame))
+        md, html, data = to_markdown(frame), excerpts_page(frame), json.loads(to_json(frame))
     assert "00:01:02.000–00:01:40.000" in md and "00:01:02.000–00:01:40.000" in html
     assert {"time_start": "00:01:02.000", "time_end": "00:01:40.000"}.items() <= next(
         d for d in data if d["source"] == "call-07"

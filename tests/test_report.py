@@ -34,7 +34,7 @@ def test_report_is_self_contained(page: str) -> None:
     for outside in ("http://", "https://", "<script", "<link", "@import", "url(http", 'src="'):
         assert outside not in page, outside
     # the transcript's markup is shown as text
-    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
 
 
 def test_report_has_every_section_heatmaps_and_tables(page: str) -> None:

@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from qualkam.analysis.excerpts import retrieve, to_html, to_json, to_markdown
+from qualkam.analysis.excerpts import retrieve, to_json, to_markdown
 from qualkam.coding.codebook import load_codebook
 from qualkam.coding.decisions import decide
 from qualkam.coding.run import code_folder
 from qualkam.errors import QualkamError
+from qualkam.render.html import excerpts_page
 from qualkam.store.project import Project
 
 from .conftest import INTERVIEW, SMALL_CODEBOOK, write
@@ -156,9 +157,9 @@ def test_markdown_groups_under_code_headings_with_definition_and_attribution(cod
 
 
 def test_html_is_self_contained_escapes_the_transcript_and_marks_evidence(coded: Project) -> None:
-    page = to_html(retrieve(coded, codes=["soft_control"]))
+    page = excerpts_page(retrieve(coded, codes=["soft_control"]))
     assert page.startswith("<!DOCTYPE html>") and "<style>" in page
-    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; that" in page
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; that" in page
     assert "<script" not in page and "http://" not in page and "https://" not in page
     assert "We <mark>trust each other</mark> now," in page
     assert '<p class="definition">Control through trust, norms and culture.</p>' in page

@@ -12,12 +12,11 @@ with the same coverage rule: a unit counts for a coder only in a source they hav
   coders is compared on the units both have seen (with two coders, the same units).
 - Prevalence is per coder, over the units that coder has seen.
 
-Every function returns data; ``render_markdown`` / ``render_html`` turn a report into text.
+Every function returns data; ``render_markdown`` and ``qualkam.render.html.disagreements_page`` turn a report into text.
 """
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
@@ -26,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from qualkam.agreement.units import coding_data
-from qualkam.analysis.excerpts import PAGE_CSS, md_escape
+from qualkam.analysis.excerpts import md_escape
 from qualkam.analysis.excerpts import resolve_codes as resolve_code_specs
 from qualkam.choices import check_choice
 from qualkam.errors import QualkamError
@@ -311,93 +310,14 @@ def render_markdown(report: DisagreementReport, title: str = "Disagreements betw
     return "\n".join(lines).rstrip() + "\n"
 
 
-DISAGREEMENTS_CSS = """
-table { border-collapse: collapse; margin: .5rem 0 1.5rem; font-size: .9rem; }
-th, td { border: 1px solid #d9dde3; padding: .25rem .55rem; text-align: right; }
-th:first-child, td.w { text-align: left; }
-th { background: #f1f3f6; }
-figure.unit { margin: 0 0 1.2rem; }
-figure.unit blockquote { margin: 0; padding: .55rem .9rem; background: #f7f8fa; border-radius: 4px;
-  white-space: pre-wrap; line-height: 1.5; }
-figure.unit figcaption { margin: .25rem 0 .3rem .9rem; font-size: .85rem; color: #4a5260; }
-ul.given { margin: .2rem 0 0; }
-.none { color: #8a93a2; font-style: italic; }
-"""
-
-
-def _html_table(frame: pd.DataFrame, index: bool = False) -> str:
-    esc = html.escape
-    header = ([frame.index.name or ""] if index else []) + [str(c) for c in frame.columns]
-    words = ([True] if index else []) + [not pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
-    parts = ["<table>", "<tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>"]
-    for name, row in frame.iterrows():
-        cells = ([str(name)] if index else []) + [_number(v) for v in row]
-        parts.append(
-            "<tr>"
-            + "".join(f'<td class="w">{esc(c)}</td>' if w else f"<td>{esc(c)}</td>" for c, w in zip(cells, words))
-            + "</tr>"
-        )
-    parts.append("</table>")
-    return "\n".join(parts)
-
-
-def render_html(report: DisagreementReport, title: str = "Disagreements between coders") -> str:
-    """One self-contained HTML file (inline CSS, no scripts); every transcript text escaped."""
-    esc = html.escape
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en">',
-        '<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{esc(title)}</title>",
-        f"<style>{PAGE_CSS}{DISAGREEMENTS_CSS}</style></head>",
-        "<body><main>",
-        f"<h1>{esc(title)}</h1>",
-        f'<p class="subtitle">{esc(summary(report))}</p>',
-        f"<h2>Units where the coders differ ({report.differ})</h2>",
-    ]
-    if report.units.empty:
-        parts.append("<p>The coders gave the same codes to every compared unit.</p>")
-    for row in report.units.to_dict("records"):
-        where = f"{row['source']} · {report.unit} {row['unit']}" + (f" · {row['speaker']}" if row["speaker"] else "")
-        parts.append('<figure class="unit">')
-        parts.append(f"<figcaption>{esc(where)}</figcaption>")
-        parts.append(f"<blockquote>{esc(row['text'].strip())}</blockquote>")
-        given = []
-        for coder in report.coders:
-            value = row[coder_column(coder)]
-            shown = esc(value) if value else f'<span class="none">{esc(NO_CODE)}</span>'
-            given.append(f"<li><strong>{esc(coder)}</strong>: {shown}</li>")
-        parts.append('<ul class="given">' + "".join(given) + "</ul>")
-        parts.append("</figure>")
-    parts.append("<h2>Confusion per code</h2>")
-    if len(report.coders) > 2:
-        parts.append("<p>Per pair of coders, on the units both have seen.</p>")
-    parts.append(_html_table(confusion_view(report)))
-    parts.append("<h2>Agreement between coders</h2>")
-    parts.append(
-        "<p>Percent agreement over every code and every unit both coders have seen; "
-        "<code>mean</code> is a coder's mean agreement with the others.</p>"
-    )
-    parts.append(_html_table(report.agreement, index=True))
-    if report.kappa is not None:
-        parts.append("<p>Cohen's kappa on the same decisions:</p>")
-        parts.append(_html_table(report.kappa, index=True))
-    parts.append("<h2>Prevalence per coder</h2>")
-    parts.append(
-        f"<p>Share of the units each coder has seen that the coder gave each code; "
-        f"<code>{esc(PER_UNIT)}</code> is their sum.</p>"
-    )
-    parts.append(_html_table(prevalence_view(report), index=True))
-    parts += ["</main></body></html>", ""]
-    return "\n".join(parts)
-
-
 def render(report: DisagreementReport, fmt: str) -> str:
     """A report as file text: md or html (all four parts) or csv (the unit list)."""
     if fmt == "md":
         return render_markdown(report)
     if fmt == "html":
-        return render_html(report)
+        from qualkam.render.html import disagreements_page  # the renderer reads this module's views
+
+        return disagreements_page(report)
     if fmt == "csv":
         return frame_csv(report.units)
     raise QualkamError(f"unknown {{argument}} {fmt!r} for a file; use md, csv or html", argument="fmt")

@@ -29,7 +29,6 @@ too, so a dimension pulls in both of its poles.
 
 from __future__ import annotations
 
-import html
 import json
 import math
 import re
@@ -442,98 +441,6 @@ def to_markdown(frame: pd.DataFrame, title: str = "Coded excerpts", subtitle: st
     return "\n".join(lines).rstrip() + "\n"
 
 
-# -- HTML -----------------------------------------------------------------------------------
-EXCERPTS_CSS = """
-.excerpts .toc { columns: 2; font-size: .9rem; padding-left: 1.2rem; }
-.excerpts section.code { margin: 2rem 0; padding-left: 1rem; border-left: 4px solid var(--code-color, #7a869a); }
-.excerpts .code-head { margin: 0 0 .3rem; font-size: 1.15rem; }
-.excerpts .code-id { font: .8rem ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; color: #5a6372;
-  background: #f1f3f6; padding: .05rem .35rem; border-radius: 3px; margin-left: .4rem; font-weight: normal; }
-.excerpts .definition { margin: .2rem 0 .4rem; color: #3d4450; font-style: italic; }
-.excerpts .count { margin: 0 0 .8rem; color: #6b7380; font-size: .85rem; }
-.excerpts figure { margin: 0 0 1.1rem; }
-.excerpts blockquote { margin: 0; padding: .55rem .9rem; background: #f7f8fa; border-radius: 4px;
-  white-space: pre-wrap; line-height: 1.5; }
-.excerpts mark { background: #ffe58a; padding: 0 .1rem; border-radius: 2px; }
-.excerpts figcaption { margin: .25rem 0 0 .9rem; font-size: .85rem; color: #4a5260; }
-.excerpts .coding { color: #7b8494; margin-left: .4rem; }
-"""
-
-PAGE_CSS = """
-body { font: 16px/1.45 -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; color: #1d2330;
-  margin: 0; background: #fff; }
-main { max-width: 60rem; margin: 0 auto; padding: 1.5rem 2rem 4rem; }
-h1 { font-size: 1.7rem; margin: 0 0 .3rem; }
-.subtitle { color: #5a6372; margin: 0 0 1.5rem; }
-"""
-
-_COLOR = re.compile(r"^#[0-9a-fA-F]{3,8}$")
-
-
-def _anchor(code_id: str) -> str:
-    return "code-" + re.sub(r"[^A-Za-z0-9_-]", "-", code_id)
-
-
-def excerpts_html_section(frame: pd.DataFrame, heading_level: int = 3) -> str:
-    """The excerpts as an HTML fragment (class ``excerpts``); style it with ``EXCERPTS_CSS``.
-
-    Every piece of transcript text goes through ``html.escape``: transcripts are data, and a
-    ``<script>`` in one must show as text, never run.
-    """
-    esc = html.escape
-    groups = _groups(frame)
-    h = f"h{heading_level}"
-    parts = ['<div class="excerpts">', '<ul class="toc">']
-    for head, rows in groups:
-        parts.append(f'<li><a href="#{_anchor(head["code"])}">{esc(head["label"])}</a> ({len(rows)})</li>')
-    parts.append("</ul>")
-    for head, rows in groups:
-        color = head["color"] if head["color"] and _COLOR.match(head["color"]) else None
-        style = f' style="--code-color: {color}"' if color else ""
-        parts.append(f'<section class="code" id="{_anchor(head["code"])}"{style}>')
-        parts.append(
-            f'<{h} class="code-head">{esc(head["label"])}<span class="code-id">{esc(head["code"])}</span></{h}>'
-        )
-        if head["definition"]:
-            parts.append(f'<p class="definition">{esc(" ".join(head["definition"].split()))}</p>')
-        parts.append(f'<p class="count">{len(rows)} excerpt{"s" if len(rows) != 1 else ""}</p>')
-        for row in rows:
-            text = row["text"].strip("\n")
-            lead = len(row["text"]) - len(row["text"].lstrip("\n"))
-            spans = mark_spans(text, int(row["start"]) + lead, row["evidence"])
-            body = marked(text, spans, esc, "<mark>", "</mark>")
-            parts.append('<figure class="excerpt">')
-            parts.append(f"<blockquote>{body}</blockquote>")
-            parts.append(
-                f"<figcaption>— {esc(' · '.join(attribution(row)))}"
-                f'<span class="coding">{esc(coding_note(row))}</span></figcaption>'
-            )
-            parts.append("</figure>")
-        parts.append("</section>")
-    parts.append("</div>")
-    return "\n".join(parts)
-
-
-def to_html(frame: pd.DataFrame, title: str = "Coded excerpts", subtitle: str = "") -> str:
-    """One self-contained HTML file: inline CSS, no scripts, no external references."""
-    esc = html.escape
-    return "\n".join(
-        [
-            "<!DOCTYPE html>",
-            '<html lang="en">',
-            '<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">',
-            f"<title>{esc(title)}</title>",
-            f"<style>{PAGE_CSS}{EXCERPTS_CSS}</style></head>",
-            "<body><main>",
-            f"<h1>{esc(title)}</h1>",
-            f'<p class="subtitle">{esc(subtitle)}</p>' if subtitle else "",
-            excerpts_html_section(frame, heading_level=2),
-            "</main></body></html>",
-            "",
-        ]
-    )
-
-
 def render(frame: pd.DataFrame, fmt: str, title: str = "Coded excerpts", subtitle: str = "") -> str:
     """Text of ``frame`` in a file format: csv, json, md or html."""
     if fmt == "csv":
@@ -543,5 +450,7 @@ def render(frame: pd.DataFrame, fmt: str, title: str = "Coded excerpts", subtitl
     if fmt == "md":
         return to_markdown(frame, title, subtitle)
     if fmt == "html":
-        return to_html(frame, title, subtitle)
+        from qualkam.render.html import excerpts_page  # the renderer reads this module's helpers
+
+        return excerpts_page(frame, title, subtitle)
     raise QualkamError(f"unknown {{argument}} {fmt!r} for a file; use csv, json, md or html", argument="fmt")

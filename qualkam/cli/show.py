@@ -6,6 +6,8 @@ import pandas as pd
 from rich.markup import escape
 from rich.table import Table
 
+from qualkam.render.number import number
+
 
 def matrix_table(
     matrix: pd.DataFrame, title: str | None = None, transpose: bool = False, hide_empty: bool = False, hidden: str = ""
@@ -40,10 +42,10 @@ def hidden_note(count: int, what: str, names: list[str], shown: int = 6) -> str:
 
 
 def _cell(value: object) -> str:
-    """A count as is; a share or proportion with 3 decimals so a column lines up."""
+    """A count as is; a share or proportion with 3 decimals so a column lines up; a dash when missing."""
     if not value:
         return "[dim]·[/]"
-    return f"{value:.3f}" if isinstance(value, float) else escape(str(value))
+    return escape(number(value, places=3))
 
 
 def frame_table(frame: pd.DataFrame, title: str | None = None, numeric: tuple[str, ...] = ()) -> Table:
@@ -58,5 +60,7 @@ def frame_table(frame: pd.DataFrame, title: str | None = None, numeric: tuple[st
         else:
             table.add_column(str(column).replace("_", " "), overflow="fold")
     for row in frame.itertuples(index=False):
-        table.add_row(*[_cell(v) if name in numeric else escape(str(v)) for name, v in zip(frame.columns, row)])
+        table.add_row(
+            *[_cell(v) if name in numeric else escape(str(v)) for name, v in zip(frame.columns, row, strict=True)]
+        )
     return table

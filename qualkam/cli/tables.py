@@ -12,8 +12,9 @@ from rich.table import Table
 from qualkam.choices import check_choice
 from qualkam.cli.console import err, out
 from qualkam.errors import QualkamError
+from qualkam.render import files
 from qualkam.render.cells import frame_csv
-from qualkam.render.outputs import atomic_open
+from qualkam.render.number import missing
 
 FORMATS = ("table", "csv", "json")
 SUFFIX_FORMATS = {".csv": "csv", ".json": "json", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html"}
@@ -42,13 +43,12 @@ def write_text(text: str, out_file: Path | None) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
-    with atomic_open(out_file) as handle:
-        handle.write(text)
+    files.write_text(text, out_file)
     err.print(f"wrote {escape(str(out_file))}", highlight=False)
 
 
 def _short(value: object, limit: int = 60) -> str:
-    text = "" if value is None or (isinstance(value, float) and pd.isna(value)) else " ".join(str(value).split())
+    text = "" if missing(value) else " ".join(str(value).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -70,10 +70,9 @@ def emit(
             table.add_row(*row)
         out.print(table)
         return
-    text = frame.to_json(orient="records", force_ascii=False, indent=1) if fmt == "json" else frame_csv(frame)
+    text = files.frame_json(frame) if fmt == "json" else frame_csv(frame)
     if out_file is None:
         out.file.write(text if text.endswith("\n") else text + "\n")
         return
-    with atomic_open(out_file) as handle:
-        handle.write(text)
+    files.write_text(text, out_file)
     err.print(f"wrote {len(frame)} row(s) to {escape(str(out_file))}")

@@ -1,18 +1,12 @@
-"""Exports: coded excerpts and matrices as CSV, always written atomically.
-
-A failed export must never replace a good file with a broken one, so every file is written
-to a temporary file in the target folder and moved into place with ``os.replace``.
+"""The outputs of ``qualkam code``: coded excerpts and matrices as CSV, written atomically
+through ``qualkam.render.files`` and left alone while the project has not changed.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pandas as pd
 
@@ -26,46 +20,11 @@ from qualkam.analysis.excerpts import (
 )
 from qualkam.analysis.matrix import build_matrix
 from qualkam.errors import QualkamError
-from qualkam.render.cells import frame_csv
+from qualkam.render.files import atomic_open, write_csv, write_text
 from qualkam.store.project import Project
 
+# atomic_open and write_csv live in qualkam.render.files; named here too for the modules that import them from here.
 __all__ = ["EXCERPT_COLUMNS", "atomic_open", "evidence_item_text", "excerpts_frame", "write_csv", "write_outputs"]
-
-
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
-
-@contextmanager
-def atomic_open(
-    path: str | Path, mode: str = "w", encoding: str | None = "utf-8", newline: str | None = ""
-) -> Iterator[IO]:
-    """Open a temporary file beside ``path``; on success it replaces ``path`` in one step."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise QualkamError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    try:
-        kwargs = {} if "b" in mode else {"encoding": encoding, "newline": newline}
-        with os.fdopen(fd, mode, **kwargs) as handle:
-            os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes it private; outputs in a shared folder are not
-            yield handle
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def write_csv(frame: pd.DataFrame, path: str | Path, index: bool = False) -> Path:
-    """Write a DataFrame as UTF-8 CSV atomically."""
-    with atomic_open(path) as handle:
-        handle.write(frame_csv(frame, index=index))
-    return Path(path)
 
 
 def excerpts_frame(project: Project, by_coder: bool = False) -> pd.DataFrame:
@@ -132,6 +91,5 @@ def write_outputs(project: Project, out_dir: str | Path, layer: str = "auto") ->
     written = [write_csv(excerpts_frame(project), out / names[0])]
     for rows, name in (("phase", names[1]), ("source_type", names[2])):
         written.append(write_csv(build_matrix(project, rows=rows, cols="code", layer=layer), out / name, index=True))
-    with atomic_open(out / MANIFEST) as handle:
-        json.dump({"made_from": made_from, "files": _file_stamps(written)}, handle, indent=1)
+    write_text(json.dumps({"made_from": made_from, "files": _file_stamps(written)}, indent=1), out / MANIFEST)
     return written

@@ -16,7 +16,8 @@ from typing import Any
 import pandas as pd
 
 from qualkam.errors import QualkamError
-from qualkam.render.outputs import atomic_open
+from qualkam.render.files import write_bytes
+from qualkam.render.number import number
 
 FORMATS = ("png", "svg", "pdf")
 _NAMES = ".png, .svg or .pdf"
@@ -44,13 +45,13 @@ def image_format(path: str | Path | None = None, fmt: str | None = None) -> str:
 
 
 def _cell_text(value: Any) -> str:
-    if value == 0 or pd.isna(value):
+    if value == 0:
         return ""
-    if isinstance(value, float) and not float(value).is_integer():
-        # Shares and row proportions: up to 3 decimals, as stored, without the leading 0.
-        text = f"{value:.3f}".rstrip("0")
+    text = number(value, places=3, dash="", whole=True)
+    if "." in text:  # shares and row proportions: up to 3 decimals, as stored, without the leading 0
+        text = text.rstrip("0")
         return text[1:] if text.startswith("0.") else text
-    return str(int(value))
+    return text
 
 
 def _figure(matrix: pd.DataFrame, title: str) -> Any:
@@ -150,6 +151,5 @@ def heatmap(matrix: pd.DataFrame, path: str | Path | None = None, title: str = "
         fig.savefig(buffer, format=kind, bbox_inches="tight", pad_inches=0.15, metadata=_METADATA[kind])
     data = buffer.getvalue()
     if path is not None:
-        with atomic_open(path, "wb") as handle:
-            handle.write(data)
+        write_bytes(data, path)
     return data

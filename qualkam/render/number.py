@@ -1,0 +1,37 @@
+"""Numbers for reading: the one "number or dash" every renderer uses (issue 12).
+
+A count shows as a count, a share or coefficient with a fixed number of places, and a value
+that is not there (None, NaN, pandas' NA) as a dash, so an empty cell never passes for a zero.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+DASH = "—"
+
+
+def missing(value: Any) -> bool:
+    """None, NaN, pandas' NA or NaT: a value that is not there."""
+    if value is None:
+        return True
+    if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
+        return math.isnan(float(value))
+    return type(value).__name__ in ("NAType", "NaTType")  # pandas' NA and NaT, without importing pandas
+
+
+def number(value: Any, places: int = 3, dash: str = DASH, whole: bool = False) -> str:
+    """``value`` as text: a count as is, any other number with ``places`` decimals (a whole one
+    without them if ``whole``), ``dash`` when missing; text and booleans as they are."""
+    if missing(value):
+        return dash
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return str(value)
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    real = float(value)
+    if whole and real.is_integer():
+        return str(int(real))
+    return f"{real:.{places}f}"
