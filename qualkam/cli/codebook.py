@@ -8,14 +8,14 @@ import typer
 from rich.markup import escape
 from rich.tree import Tree
 
-from qualkam.cli.app import EXIT_OK, EXIT_PROBLEMS, app
+from qualkam.cli.app import EXIT_OK, EXIT_PROBLEMS, QualkamGroup, app
 from qualkam.cli.console import err, out
 from qualkam.coding.codebook import DEFAULT_CODEBOOK, Code, Codebook, load_codebook
 from qualkam.coding.migrate import Migration, migrate_codebook
 from qualkam.errors import QualkamError
 from qualkam.store.project import DEFAULT_PROJECT, Project
 
-codebook_app = typer.Typer(help="Check and show codebooks.", no_args_is_help=True)
+codebook_app = typer.Typer(cls=QualkamGroup, help="Check and show codebooks.", no_args_is_help=True)
 app.add_typer(codebook_app, name="codebook")
 
 

@@ -7,13 +7,14 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from qualkam.cli.app import EXIT_OK, EXIT_PROBLEMS, app
+from qualkam.cli.app import EXIT_OK, EXIT_PROBLEMS, QualkamGroup, app
 from qualkam.cli.console import err
 from qualkam.coding.codebook import load_codebook
 from qualkam.interchange.refi.writer import ExportReport, export_qdc, export_qdpx
 from qualkam.store.project import DEFAULT_PROJECT, Project
 
 export_app = typer.Typer(
+    cls=QualkamGroup,
     help="Export the project (.qdpx) or a codebook (.qdc) for NVivo, ATLAS.ti, MAXQDA and other REFI-QDA tools.",
     no_args_is_help=True,
 )

@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from qualkam.cli.app import EXIT_OK, EXIT_PROBLEMS, app
+from qualkam.cli.app import EXIT_OK, EXIT_PROBLEMS, QualkamGroup, app
 from qualkam.cli.console import err, out
 from qualkam.interchange.codings_import import import_codings
 from qualkam.interchange.refi.reader import READING_TEXT, describe, import_qdc, import_qdpx
@@ -18,7 +18,9 @@ from qualkam.interchange.refi.reader import ImportReport as RefiReport
 from qualkam.store.project import DEFAULT_PROJECT, Project
 
 import_app = typer.Typer(
-    help="Import codings made outside qualkam: coding sheets, span CSVs, REFI-QDA projects.", no_args_is_help=True
+    cls=QualkamGroup,
+    help="Import codings made outside qualkam: coding sheets, span CSVs, REFI-QDA projects.",
+    no_args_is_help=True,
 )
 app.add_typer(import_app, name="import")
 

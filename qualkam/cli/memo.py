@@ -8,14 +8,14 @@ import typer
 from rich.markup import escape
 
 from qualkam.analysis.trail import memos_frame, parse_target
-from qualkam.cli.app import app
+from qualkam.cli.app import QualkamGroup, app
 from qualkam.cli.console import err
 from qualkam.cli.options import format_option
 from qualkam.cli.tables import FORMATS, choose_format, emit
 from qualkam.coding.decisions import add_memo
 from qualkam.store.project import DEFAULT_PROJECT, Project, change_memo
 
-memo_app = typer.Typer(help="Write, list, edit and delete memos.", no_args_is_help=True)
+memo_app = typer.Typer(cls=QualkamGroup, help="Write, list, edit and delete memos.", no_args_is_help=True)
 app.add_typer(memo_app, name="memo")
 
 

@@ -7,13 +7,15 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from qualkam.cli.app import EXIT_OK, EXIT_PROBLEMS, app
+from qualkam.cli.app import EXIT_OK, EXIT_PROBLEMS, QualkamGroup, app
 from qualkam.cli.console import err, out
 from qualkam.cli.options import choice_parser
 from qualkam.coding.blind import PREFER, check_coder_name, clone_for, merge_from
 from qualkam.store.project import DEFAULT_PROJECT, Project
 
-project_app = typer.Typer(help="Clone a project for a coder, merge coders' projects back.", no_args_is_help=True)
+project_app = typer.Typer(
+    cls=QualkamGroup, help="Clone a project for a coder, merge coders' projects back.", no_args_is_help=True
+)
 app.add_typer(project_app, name="project")
 
 

@@ -6,14 +6,16 @@ from pathlib import Path
 
 import typer
 
-from qualkam.cli.app import app
+from qualkam.cli.app import QualkamGroup, app
 from qualkam.cli.console import err
 from qualkam.cli.options import listed_codes
 from qualkam.interchange.sheets import export_sheet
 from qualkam.store.project import DEFAULT_PROJECT, Project
 
 sheet_app = typer.Typer(
-    help="Coding sheets: a spreadsheet per coder, filled in Excel and imported back.", no_args_is_help=True
+    cls=QualkamGroup,
+    help="Coding sheets: a spreadsheet per coder, filled in Excel and imported back.",
+    no_args_is_help=True,
 )
 app.add_typer(sheet_app, name="sheet")
 
