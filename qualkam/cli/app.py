@@ -12,7 +12,7 @@ import importlib
 import os
 import sqlite3
 from collections.abc import Iterator, MutableMapping
-from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, NoReturn
 
 import typer
 from rich.markup import escape
@@ -23,7 +23,7 @@ from qualkam.cli.console import err
 from qualkam.errors import QualkamError, from_environment
 
 if TYPE_CHECKING:
-    from typer._click import Command
+    from typer._click import Command, Context, HelpFormatter
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -128,7 +128,7 @@ class QualkamGroup(TyperGroup):
     catches the error and knows the command that ran: a core error about an ``argument`` is
     worded with that command's flag."""
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: Context) -> Any:
         try:
             return super().invoke(ctx)
         except QualkamError as exc:
@@ -148,7 +148,7 @@ class QualkamGroup(TyperGroup):
         except Exception as exc:  # a bug: say so plainly, keep the traceback for QUALKAM_DEBUG=1
             _internal(exc)
 
-    def _worded(self, ctx: typer.Context, exc: QualkamError) -> str:
+    def _worded(self, ctx: Context, exc: QualkamError) -> str:
         """The message, its ``{argument}`` written as the invoked command's flag."""
         if exc.argument is None or ctx.invoked_subcommand is None:
             return str(exc)
@@ -195,17 +195,17 @@ class QualkamApp(QualkamGroup):
         self.commands = _Commands(self.commands)
         self._summaries = False
 
-    def list_commands(self, ctx: typer.Context) -> list[str]:
+    def list_commands(self, ctx: Context) -> list[str]:
         return list(self.commands)
 
-    def get_command(self, ctx: typer.Context, cmd_name: str) -> Command | None:
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
         commands = self.commands
         assert isinstance(commands, _Commands)
         if self._summaries and cmd_name in COMMANDS and cmd_name not in commands.loaded:
             return TyperCommand(cmd_name, help=COMMANDS[cmd_name].summary)
         return commands.get(cmd_name)
 
-    def format_help(self, ctx: typer.Context, formatter: Any) -> None:
+    def format_help(self, ctx: Context, formatter: HelpFormatter) -> None:
         self._summaries = True
         try:
             super().format_help(ctx, formatter)
@@ -245,9 +245,10 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main(
-    version: bool = typer.Option(
-        False, "--version", "-V", callback=_version, is_eager=True, help="Print qualkam's version and exit."
-    ),
+    version: Annotated[
+        bool,
+        typer.Option("--version", "-V", callback=_version, is_eager=True, help="Print qualkam's version and exit."),
+    ] = False,
 ) -> None:
     """Qualitative coding of interviews, meetings and field notes: suggest, code, triangulate."""
 

@@ -236,9 +236,7 @@ Coders = Annotated[
 ]
 """``--coder A --coder B`` (the old ``--coders A,B`` is read the same way, see :func:`listed`)."""
 
-Layer = Annotated[
-    str, typer.Option("--from", help=f"Codings to count: {LAYER_NAMES} (rejected ones too).")
-]
+Layer = Annotated[str, typer.Option("--from", help=f"Codings to count: {LAYER_NAMES} (rejected ones too).")]
 """``--from``: which codings (qualkam.store.layers.Layer); ``coder:NAME`` is open, so a string."""
 
 OutFile = Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file (atomically).")]
