@@ -36,20 +36,9 @@ from qualkam.cli.options import (
     value_of,
 )
 from qualkam.cli.tables import choose_format, write_text
-from qualkam.errors import QualkamError
 from qualkam.store.project import DEFAULT_PROJECT, Project
 
 TEXT_CHARS = 200  # the terminal shows the start of a unit; md, html and csv have all of it
-
-
-def split_coders(value: str | None) -> list[str] | None:
-    """``--coders ana,ben`` as a list (None: every coder of the project)."""
-    if value is None:
-        return None
-    names = [name.strip() for name in value.split(",") if name.strip()]
-    if not names:
-        raise QualkamError("--coders is empty; give names separated by commas, e.g. --coders ana,ben")
-    return names
 
 
 def _cell(value: object) -> str:
