@@ -53,3 +53,32 @@ def test_all_counts_rejected_codings_that_auto_leaves_out(coded: Path) -> None:
     with Project.open(coded) as project:
         everything, auto = codings_frame(project, "all"), codings_frame(project, "auto")
     assert len(everything) > len(auto)
+
+
+def _commands():
+    """Every (path, click command) of the CLI, command groups walked."""
+    import importlib
+
+    import typer
+
+    from qualkam.cli import app
+    from qualkam.cli.app import COMMANDS
+
+    for lazy in COMMANDS.values():
+        importlib.import_module(lazy.module)
+    stack = [((), typer.main.get_command(app))]
+    while stack:
+        path, command = stack.pop()
+        subs = getattr(command, "commands", None)
+        if subs is None:
+            yield " ".join(path), command
+        else:
+            stack += [((*path, name), sub) for name, sub in subs.items()]
+
+
+def test_every_from_option_is_the_layer_argument() -> None:
+    """The core names the layer argument `layer` (qualkam.store.layers.Layer); every command
+    calls its --from parameter so, and a core error about `layer` then shows --from."""
+    found = {path: p.name for path, command in _commands() for p in command.params if "--from" in p.opts}
+    assert {"matrix", "triangulate", "excerpts", "search", "report", "export qdpx", "train"} <= set(found)
+    assert {path: name for path, name in found.items() if name != "layer"} == {}

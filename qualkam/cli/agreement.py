@@ -4,8 +4,8 @@ CSV or one JSON object."""
 from __future__ import annotations
 
 import json
-from enum import Enum
 from pathlib import Path
+from typing import Annotated
 
 import pandas as pd
 import typer
@@ -25,7 +25,7 @@ from qualkam.agreement import (
 )
 from qualkam.cli.app import app
 from qualkam.cli.console import err, out
-from qualkam.cli.options import choice_parser, format_option, listed
+from qualkam.cli.options import Level, Minimum, Replicates, Seed, TableFormat, choice, listed
 from qualkam.render.cells import frame_csv
 
 LABELS = {
@@ -39,50 +39,40 @@ LABELS = {
 }
 
 
-class Level(str, Enum):
-    nominal = "nominal"
-    ordinal = "ordinal"
-    interval = "interval"
-    ratio = "ratio"
-
-
-class Format(str, Enum):
-    table = "table"
-    csv = "csv"
-    json = "json"
-
-
 @app.command("agreement")
 def agreement_cli(
-    file: Path = typer.Argument(
-        ..., help="CSV with one row per unit x coder (values may be numbers or labels; empty or NA = missing)."
-    ),
-    unit: str = typer.Option("unit", "--unit", help="Column naming the unit (segment, item, case)."),
-    coder: str = typer.Option("coder", "--coder", help="Column naming the coder."),
-    value: str = typer.Option("value", "--value", help="Column with the value the coder gave the unit."),
-    level: Level = typer.Option(
-        Level.nominal,
-        "--level",
-        parser=choice_parser("level", Level, "--level"),
-        metavar="[" + "|".join(m.value for m in Level) + "]",
-        help="Level of measurement for Krippendorff's alpha; the kappa family is always nominal.",
-    ),
-    categories: list[str] | None = typer.Option(
-        None,
-        "--category",
-        "--categories",
-        help="A possible category; repeat for every one, lowest to highest for ordinal labels (the old comma form a,b,c works too); default: the values seen.",
-    ),
-    replicates: int = typer.Option(
-        0, "--bootstrap", help="Bootstrap replicates for 95% intervals of alpha and kappa (1000 is usual); 0 for none."
-    ),
-    seed: int = typer.Option(
-        0, "--seed", min=0, help="Random seed for the bootstrap: the same seed gives the same intervals."
-    ),
-    minimum: float = typer.Option(
-        0.667, "--minimum", help="Smallest acceptable alpha; with --bootstrap, reports p(alpha < minimum)."
-    ),
-    fmt: Format = format_option(Format, Format.table, "table, csv, or json (one object) on stdout."),
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV with one row per unit x coder (values may be numbers or labels; empty or NA = missing)."
+        ),
+    ],
+    unit: Annotated[str, typer.Option("--unit", help="Column naming the unit (segment, item, case).")] = "unit",
+    coder: Annotated[str, typer.Option("--coder", help="Column naming the coder.")] = "coder",
+    value: Annotated[str, typer.Option("--value", help="Column with the value the coder gave the unit.")] = "value",
+    level: Annotated[
+        Level,
+        choice(
+            Level,
+            "--level",
+            help="Level of measurement for Krippendorff's alpha; the kappa family is always nominal.",
+        ),
+    ] = Level.nominal,
+    categories: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--category",
+            "--categories",
+            help="A possible category; repeat for every one, lowest to highest for ordinal labels "
+            "(the old comma form a,b,c works too); default: the values seen.",
+        ),
+    ] = None,
+    replicates: Replicates = 0,
+    seed: Seed = 0,
+    minimum: Minimum = 0.667,
+    fmt: Annotated[
+        TableFormat, choice(TableFormat, "--format", "-f", help="table, csv, or json (one object) on stdout.")
+    ] = TableFormat.table,
 ) -> None:
     """Agreement between coders on one variable: percent agreement, Cohen's kappa, Scott's pi,
     Fleiss' kappa, Brennan & Prediger, Gwet's AC1 and Krippendorff's alpha (docs/agreement.md)."""
@@ -95,14 +85,14 @@ def agreement_cli(
         boot = bootstrap(
             ratings, level=level.value, replicates=replicates, seed=seed, minimum=minimum, categories=given
         )
-    if fmt is Format.json:
+    if fmt is TableFormat.json:
         record = result.as_dict()
         if boot is not None:
             record["bootstrap"] = boot.as_dict()
         typer.echo(json.dumps(record, indent=2, ensure_ascii=False, allow_nan=False))
         return
     rows = _rows(result, boot)
-    if fmt is Format.csv:
+    if fmt is TableFormat.csv:
         typer.echo(frame_csv(rows), nl=False)
         return
     out.print(_table(rows, result, file))
@@ -176,7 +166,8 @@ def _status(result: AgreementResult, boot: BootstrapResult | None) -> None:
         if boot.p_alpha_below_minimum is not None:
             lines.append(
                 f"bootstrap: {boot.replicates} replicates, seed {boot.seed}; alpha by Hayes & Krippendorff "
-                f"(2007), {boot.draws} pairs a replicate; {LABELS[boot.kappa_name]} by resampling units; "
+                f"(2007), {boot.draws} pairs a replicate; {LABELS.get(boot.kappa_name or '', 'kappa')} "
+                "by resampling units; "
                 f"p(alpha < {boot.minimum:g}) = {boot.p_alpha_below_minimum:.4f}"
             )
         lines += [f"bootstrap: {why}" for why in boot.notes.values()]

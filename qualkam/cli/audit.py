@@ -3,34 +3,39 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
-from qualkam.analysis.trail import ENTITIES, audit_frame, audit_summary
+from qualkam.analysis.trail import audit_frame, audit_summary
 from qualkam.cli.app import app
-from qualkam.cli.options import format_option
+from qualkam.cli.options import Entity, ProjectFile, TableFormatOption, choice, value_of
 from qualkam.cli.tables import FORMATS, choose_format, emit
 from qualkam.store.project import DEFAULT_PROJECT, Project
 
 
 @app.command("audit")
 def audit_cli(
-    actor: str = typer.Option(None, "--actor", "--coder", help="Only changes by this person."),
-    since: str = typer.Option(
-        None,
-        "--since",
-        help="Only changes at or after this date or time: YYYY-MM-DD or "
-        "YYYY-MM-DDTHH:MM[:SS][+HH:MM] (ISO 8601; UTC if no zone).",
-    ),
-    entity: str = typer.Option(None, "--entity", help=f"Only one of {', '.join(ENTITIES)}."),
-    fmt: str | None = format_option(FORMATS, None, "table, csv or json. Default: table, or from the --out suffix."),
-    out_file: Path = typer.Option(None, "--out", "-o", help="Write to this file."),
-    project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
+    actor: Annotated[str | None, typer.Option("--actor", "--coder", help="Only changes by this person.")] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            help="Only changes at or after this date or time: YYYY-MM-DD or "
+            "YYYY-MM-DDTHH:MM[:SS][+HH:MM] (ISO 8601; UTC if no zone).",
+        ),
+    ] = None,
+    entity: Annotated[
+        Entity | None, choice(Entity, "--entity", help=f"Only one of {', '.join(e.value for e in Entity)}.")
+    ] = None,
+    fmt: TableFormatOption = None,
+    out_file: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file.")] = None,
+    project: ProjectFile = Path(DEFAULT_PROJECT),
 ) -> None:
     """Export the audit trail: who changed what, when, before and after."""
-    fmt = choose_format(fmt, out_file, FORMATS)
+    chosen = choose_format(value_of(fmt), out_file, FORMATS)
     with Project.open(project) as store:
-        frame = audit_frame(store, actor, since, entity)
-    if fmt == "table" and out_file is None:
+        frame = audit_frame(store, actor, since, value_of(entity))
+    if chosen == "table" and out_file is None:
         frame = audit_summary(frame)
-    emit(frame, fmt, out_file, title="audit trail", empty="no changes recorded")
+    emit(frame, chosen, out_file, title="audit trail", empty="no changes recorded")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -11,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from qualkam.analysis.matrix import build_matrix
 from qualkam.cli.app import EXIT_OK, EXIT_PROBLEMS, app
 from qualkam.cli.console import err, out
+from qualkam.cli.options import Jobs, SegmentUnit, Suggest, choice
 from qualkam.cli.show import matrix_table
 from qualkam.coding.codebook import DEFAULT_CODEBOOK
 from qualkam.coding.run import CodebookRefusedError, code_folder
@@ -27,58 +29,71 @@ def _flags(ctx: typer.Context) -> dict[str, str]:
 @app.command("code")
 def code_cli(
     ctx: typer.Context,
-    folder: Path = typer.Argument(
-        ...,
-        help="Folder of transcripts, read recursively: .txt .md .docx .pdf "
-        ".vtt .srt .json (lists of turns) .xlsx .csv .tsv (a turn or sentence a row).",
+    folder: Annotated[
+        Path,
+        typer.Argument(
+            help="Folder of transcripts, read recursively: .txt .md .docx .pdf "
+            ".vtt .srt .json (lists of turns) .xlsx .csv .tsv (a turn or sentence a row).",
+        ),
+    ],
+    codebook: Annotated[
+        str | None,
+        typer.Option(
+            "--codebook",
+            "-c",
+            help="Codebook YAML path, or 'kam' for the built-in one. "
+            f"Default: the project's own codebook; '{DEFAULT_CODEBOOK}' for a new project.",
+        ),
+    ] = None,
+    replace_codebook: Annotated[
+        bool,
+        typer.Option(
+            "--replace-codebook",
+            help="Use --codebook even though it differs "
+            "from the codebook of a project with people's codings (they are kept).",
+        ),
+    ] = False,
+    project: Annotated[
+        Path,
+        typer.Option("--project", "-p", help="Project store file (created if missing); never read as a source."),
+    ] = Path(DEFAULT_PROJECT),
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for excerpts.csv and the matrices.")] = Path(
+        "qualkam-out"
     ),
-    codebook: str = typer.Option(
-        None,
-        "--codebook",
-        "-c",
-        help="Codebook YAML path, or 'kam' for the built-in one. "
-        f"Default: the project's own codebook; '{DEFAULT_CODEBOOK}' for a new project.",
-    ),
-    replace_codebook: bool = typer.Option(
-        False,
-        "--replace-codebook",
-        help="Use --codebook even though it differs "
-        "from the codebook of a project with people's codings (they are kept).",
-    ),
-    project: Path = typer.Option(
-        Path(DEFAULT_PROJECT),
-        "--project",
-        "-p",
-        help="Project store file (created if missing); never read as a source.",
-    ),
-    out_dir: Path = typer.Option(Path("qualkam-out"), "--out", "-o", help="Folder for excerpts.csv and the matrices."),
-    unit: Unit = typer.Option(Unit.turn, "--unit", "-u", help="Segment unit: speaker turn, paragraph or sentence."),
-    model: str = typer.Option(
-        None, "--model", "-m", help="An installed trained spaCy pipeline (default: blank English, no download)."
-    ),
-    encoding: str = typer.Option(
-        None, "--encoding", help="Force a text encoding (default: BOM, then UTF-8, then Windows-1252)."
-    ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only problems."),
-    suggest: str = typer.Option(
-        "rules",
-        "--suggest",
-        help="rules (the codebook's patterns), model (the newest model from 'qualkam train') or both.",
-    ),
-    jobs: int = typer.Option(
-        None,
-        "--jobs",
-        "-j",
-        help="Worker processes for segmenting and matching (default: every core). Results do not depend on it.",
-    ),
-    exclude: list[str] = typer.Option(
-        None,
-        "--exclude",
-        "-x",
-        help="Files not to read, a gitignore pattern relative "
-        "to FOLDER ('drafts/', '*.csv'); repeat it. A .qualkamignore file in FOLDER "
-        "or its subfolders works the same way.",
-    ),
+    unit: Annotated[
+        SegmentUnit,
+        choice(SegmentUnit, "--unit", "-u", help="Segment unit: speaker turn, paragraph or sentence."),
+    ] = SegmentUnit.turn,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model", "-m", help="An installed trained spaCy pipeline (default: blank English, no download)."
+        ),
+    ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option("--encoding", help="Force a text encoding (default: BOM, then UTF-8, then Windows-1252)."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only problems.")] = False,
+    suggest: Annotated[
+        Suggest,
+        choice(
+            Suggest,
+            "--suggest",
+            help="rules (the codebook's patterns), model (the newest model from 'qualkam train') or both.",
+        ),
+    ] = Suggest.rules,
+    jobs: Jobs = None,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--exclude",
+            "-x",
+            help="Files not to read, a gitignore pattern relative "
+            "to FOLDER ('drafts/', '*.csv'); repeat it. A .qualkamignore file in FOLDER "
+            "or its subfolders works the same way.",
+        ),
+    ] = None,
 ) -> None:
     """Code a folder of transcripts: suggest codes with their evidence, store them, export CSVs."""
     flags = _flags(ctx)
@@ -103,12 +118,12 @@ def code_cli(
                     folder,
                     codebook,
                     store,
-                    unit=unit,
+                    unit=Unit(unit.value),
                     model=model,
                     encoding=encoding,
                     out_dir=out_dir,
                     progress=tick,
-                    suggest=suggest,
+                    suggest=suggest.value,
                     jobs=jobs,
                     replace_codebook=replace_codebook,
                     exclude=exclude or (),
@@ -162,7 +177,7 @@ def code_cli(
                 soft_wrap=True,
             )
             if report.model_id is not None:
-                out.print(f"suggestions: {suggest} (model {report.model_id})", soft_wrap=True)
+                out.print(f"suggestions: {suggest.value} (model {report.model_id})", soft_wrap=True)
             out.print(f"outputs: {escape(', '.join(str(p) for p in report.outputs))}", soft_wrap=True)
             matrix = build_matrix(store, rows="phase", cols="code")
             out.print(matrix_table(matrix, title="Segments per code and phase", transpose=True, hide_empty=True))

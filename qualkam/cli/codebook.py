@@ -3,26 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.markup import escape
 from rich.tree import Tree
 
-from qualkam.cli.app import EXIT_OK, EXIT_PROBLEMS, app
+from qualkam.cli.app import EXIT_OK, EXIT_PROBLEMS, QualkamGroup, app
 from qualkam.cli.console import err, out
+from qualkam.cli.options import JsonFormat, ProjectFile, choice
 from qualkam.coding.codebook import DEFAULT_CODEBOOK, Code, Codebook, load_codebook
 from qualkam.coding.migrate import Migration, migrate_codebook
 from qualkam.errors import QualkamError
 from qualkam.store.project import DEFAULT_PROJECT, Project
 
-codebook_app = typer.Typer(help="Check and show codebooks.", no_args_is_help=True)
+codebook_app = typer.Typer(cls=QualkamGroup, help="Check and show codebooks.", no_args_is_help=True)
 app.add_typer(codebook_app, name="codebook")
 
 
 @codebook_app.command("validate")
 def validate_cli(
-    path: str = typer.Argument(..., help="Codebook YAML path, or 'kam'."),
-    strict: bool = typer.Option(False, "--strict", help="Treat warnings as failures (exit code 1)."),
+    path: Annotated[str, typer.Argument(help="Codebook YAML path, or 'kam'.")],
+    strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as failures (exit code 1).")] = False,
 ) -> None:
     """Check a codebook and list every problem with its file, line and field."""
     book = load_codebook(path)
@@ -47,13 +49,13 @@ def _node(book: Codebook, code: Code) -> str:
 
 @codebook_app.command("show")
 def show_cli(
-    path: str = typer.Argument(None, help="Codebook YAML path, or 'kam' (default: the project's codebook)."),
-    project: Path = typer.Option(
-        Path(DEFAULT_PROJECT),
-        "--project",
-        "-p",
-        help="Project store file whose codebook to show when no PATH is given.",
-    ),
+    path: Annotated[
+        str | None, typer.Argument(help="Codebook YAML path, or 'kam' (default: the project's codebook).")
+    ] = None,
+    project: Annotated[
+        Path,
+        typer.Option("--project", "-p", help="Project store file whose codebook to show when no PATH is given."),
+    ] = Path(DEFAULT_PROJECT),
 ) -> None:
     """Draw the codebook as a tree: phases, compared attributes, then codes with their attributes.
     Without PATH, the codebook of the project (--project)."""
@@ -90,18 +92,23 @@ def show_cli(
 
 @codebook_app.command("migrate")
 def migrate_cli(
-    path: str = typer.Argument(..., help="The new codebook version (YAML path, or 'kam')."),
-    coder: str = typer.Option(..., "--coder", help="Who makes the change (recorded in the audit trail)."),
-    rename: list[str] = typer.Option([], "--rename", help="OLD=NEW: move every coding of OLD to NEW (repeatable)."),
-    merge: list[str] = typer.Option([], "--merge", help="A,B=C: codings of A and B become C (repeatable)."),
-    split: list[str] = typer.Option(
-        [], "--split", help="OLD=N1,N2: keep OLD's codings on OLD for re-coding (repeatable)."
-    ),
-    project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
+    path: Annotated[str, typer.Argument(help="The new codebook version (YAML path, or 'kam').")],
+    coder: Annotated[str, typer.Option("--coder", help="Who makes the change (recorded in the audit trail).")],
+    rename: Annotated[
+        list[str] | None, typer.Option("--rename", help="OLD=NEW: move every coding of OLD to NEW (repeatable).")
+    ] = None,
+    merge: Annotated[
+        list[str] | None, typer.Option("--merge", help="A,B=C: codings of A and B become C (repeatable).")
+    ] = None,
+    split: Annotated[
+        list[str] | None,
+        typer.Option("--split", help="OLD=N1,N2: keep OLD's codings on OLD for re-coding (repeatable)."),
+    ] = None,
+    project: ProjectFile = Path(DEFAULT_PROJECT),
 ) -> None:
     """Move to a new codebook version, keeping every coding attached; one transaction."""
     book = load_codebook(path)
-    migration = Migration.parse(rename, merge, split)
+    migration = Migration.parse(rename or [], merge or [], split or [])
     with Project.open(project) as store:
         report = migrate_codebook(store, book, migration, coder)
     out.print(
@@ -111,8 +118,8 @@ def migrate_cli(
     )
     for old, count in report.to_recode.items():
         out.print(
-            f"{count} coding(s) of split code {escape(repr(old))} to re-code: qualkam review --coder NAME --code {escape(old)} "
-            "--status accepted",
+            f"{count} coding(s) of split code {escape(repr(old))} to re-code: "
+            f"qualkam review --coder NAME --code {escape(old)} --status accepted",
             soft_wrap=True,
         )
 
@@ -127,17 +134,25 @@ _LINT_HEADINGS = {
 
 @codebook_app.command("lint")
 def lint_cli(
-    path: str = typer.Argument(
-        None, help=f"Codebook YAML path, or 'kam' (default: the project's codebook, else {DEFAULT_CODEBOOK})."
-    ),
-    project: Path = typer.Option(
-        None,
-        "--project",
-        "-p",
-        help=f"Project store file (default: {DEFAULT_PROJECT} if it exists; without one only the static checks run).",
-    ),
-    fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
-    show: int = typer.Option(10, "--show", help="Findings listed per check in the table (0: all; JSON has all)."),
+    path: Annotated[
+        str | None,
+        typer.Argument(
+            help=f"Codebook YAML path, or 'kam' (default: the project's codebook, else {DEFAULT_CODEBOOK})."
+        ),
+    ] = None,
+    project: Annotated[
+        Path | None,
+        typer.Option(
+            "--project",
+            "-p",
+            help=f"Project store file (default: {DEFAULT_PROJECT} if it exists; "
+            "without one only the static checks run).",
+        ),
+    ] = None,
+    fmt: Annotated[JsonFormat, choice(JsonFormat, "--format", "-f", help="table or json.")] = JsonFormat.table,
+    show: Annotated[
+        int, typer.Option("--show", help="Findings listed per check in the table (0: all; JSON has all).")
+    ] = 10,
 ) -> None:
     """Find what validation cannot: leaves without patterns, patterns shared by codes or matching
     nothing in the project, children coded without their parent. Exit code 1 when lint finds something."""
@@ -145,8 +160,6 @@ def lint_cli(
 
     from qualkam.coding.lint import KINDS, lint
 
-    if fmt not in ("table", "json"):
-        raise QualkamError(f"unknown --format {fmt!r}; use table or json")
     if project is None and Path(DEFAULT_PROJECT).is_file():
         project = Path(DEFAULT_PROJECT)
     store = Project.open(project) if project is not None else None
@@ -157,7 +170,7 @@ def lint_cli(
     finally:
         if store is not None:
             store.close()
-    if fmt == "json":
+    if fmt is JsonFormat.json:
         out.file.write(json.dumps(report.as_dict(), indent=1, ensure_ascii=False) + "\n")
     else:
         against = f"against {report.project} ({report.segments} segments)" if report.project else "static checks only"

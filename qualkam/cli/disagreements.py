@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import pandas as pd
 import typer
@@ -23,29 +24,21 @@ from qualkam.analysis.disagreements import (
 from qualkam.cli.app import app
 from qualkam.cli.console import err, out
 from qualkam.cli.options import (
-    coder_list_option,
-    format_option,
+    DisagreementFormat,
+    DisagreementUnit,
+    Phases,
+    ProjectFile,
+    Sources,
+    Speakers,
+    choice,
     listed,
     listed_codes,
-    phase_option,
-    source_option,
-    speaker_option,
+    value_of,
 )
 from qualkam.cli.tables import choose_format, write_text
-from qualkam.errors import QualkamError
 from qualkam.store.project import DEFAULT_PROJECT, Project
 
 TEXT_CHARS = 200  # the terminal shows the start of a unit; md, html and csv have all of it
-
-
-def split_coders(value: str | None) -> list[str] | None:
-    """``--coders ana,ben`` as a list (None: every coder of the project)."""
-    if value is None:
-        return None
-    names = [name.strip() for name in value.split(",") if name.strip()]
-    if not names:
-        raise QualkamError("--coders is empty; give names separated by commas, e.g. --coders ana,ben")
-    return names
 
 
 def _cell(value: object) -> str:
@@ -104,21 +97,39 @@ def print_report(report: DisagreementReport) -> None:
 
 @app.command("disagreements")
 def disagreements_cli(
-    code: list[str] | None = typer.Option(
-        None, "--code", "-k", help="Only this code (its descendants included) or attr:KEY=VALUE; repeat for more."
-    ),
-    coders: list[str] | None = coder_list_option(
-        "A coder to compare (repeat: --coder ana --coder ben). Default: every coder but consensus."
-    ),
-    unit: str = typer.Option("segment", "--unit", help="segment (default) or sentence."),
-    fmt: str | None = format_option(
-        FORMATS, None, "table, md, csv (the unit list) or html. Default: table, or from the --out suffix."
-    ),
-    out_file: Path | None = typer.Option(None, "--out", "-o", help="Write to this file (atomically)."),
-    source: list[str] | None = source_option(),
-    speaker: list[str] | None = speaker_option(),
-    phase: list[str] | None = phase_option(),
-    project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
+    codes: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--code",
+            "-k",
+            help="Only this code (its descendants included) or attr:KEY=VALUE; repeat for more.",
+        ),
+    ] = None,
+    coders: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--coder",
+            "--coders",
+            help="A coder to compare (repeat: --coder ana --coder ben). Default: every coder but consensus.",
+        ),
+    ] = None,
+    unit: Annotated[
+        DisagreementUnit, choice(DisagreementUnit, "--unit", help="segment (default) or sentence.")
+    ] = DisagreementUnit.segment,
+    fmt: Annotated[
+        DisagreementFormat | None,
+        choice(
+            DisagreementFormat,
+            "--format",
+            "-f",
+            help="table, md, csv (the unit list) or html. Default: table, or from the --out suffix.",
+        ),
+    ] = None,
+    out_file: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file (atomically).")] = None,
+    sources: Sources = None,
+    speakers: Speakers = None,
+    phases: Phases = None,
+    project: ProjectFile = Path(DEFAULT_PROJECT),
 ) -> None:
     """Where coders differ: each unit they coded differently (with the text and what each gave),
     a confusion table per code, a coder x coder agreement matrix, and each coder's prevalence.
@@ -127,16 +138,16 @@ def disagreements_cli(
     made a decision in it); the others are counted as skipped. md and html hold all four
     parts; csv is the unit list, one column of codes per coder.
     """
-    chosen = choose_format(fmt, out_file, FORMATS)
+    chosen = choose_format(value_of(fmt), out_file, FORMATS)
     with Project.open(project) as store:
         report = disagreements(
             store,
             listed(coders) or None,
-            listed_codes(code) or None,
-            unit,
-            sources=source or (),
-            speakers=speaker or (),
-            phases=phase or (),
+            listed_codes(codes) or None,
+            unit.value,
+            sources=sources or (),
+            speakers=speakers or (),
+            phases=phases or (),
         )
     err.print(escape(summary(report)), soft_wrap=True)
     if chosen == "table":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pandas as pd
 import typer
@@ -14,7 +14,7 @@ from rich.table import Table
 
 from qualkam.cli.app import app
 from qualkam.cli.console import err, out
-from qualkam.cli.options import format_option, listed
+from qualkam.cli.options import ProjectFile, Suggest, TableFormat, choice, listed, value_of
 from qualkam.cli.tables import choose_format
 from qualkam.coding.evaluate import AGAINST_HELP, SUGGEST, EvaluationReport, evaluate
 from qualkam.errors import QualkamError
@@ -150,32 +150,43 @@ def _errors(frame: pd.DataFrame, title: str, show: int, evidence: bool) -> Table
 
 @app.command("evaluate")
 def evaluate_cli(
-    against: str = typer.Option("human", "--against", help=f"The reference layer: {AGAINST_HELP}."),
-    suggest: str = typer.Option("rules", "--suggest", help=f"Which suggestions to score: {', '.join(SUGGEST)}."),
-    codes: list[str] | None = typer.Option(
-        None,
-        "--code",
-        "--codes",
-        help="A code id (repeat for more; default: every code with a reference coding or a suggestion).",
-    ),
-    show: int = typer.Option(
-        10, "--show", min=0, help="How many rules, false positives and false negatives the table view lists."
-    ),
-    fmt: str | None = format_option(
-        FORMATS, None, "table, json (everything) or csv (the per-code table). Default: table, or from the --out suffix."
-    ),
-    out_file: Path = typer.Option(None, "--out", "-o", help="Write json or csv to this file."),
-    project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
+    against: Annotated[str, typer.Option("--against", help=f"The reference layer: {AGAINST_HELP}.")] = "human",
+    suggest: Annotated[
+        Suggest, choice(Suggest, "--suggest", help=f"Which suggestions to score: {', '.join(SUGGEST)}.")
+    ] = Suggest.rules,
+    codes: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--code",
+            "--codes",
+            help="A code id (repeat for more; default: every code with a reference coding or a suggestion).",
+        ),
+    ] = None,
+    show: Annotated[
+        int,
+        typer.Option("--show", min=0, help="How many rules, false positives and false negatives the table view lists."),
+    ] = 10,
+    fmt: Annotated[
+        TableFormat | None,
+        choice(
+            TableFormat,
+            "--format",
+            "-f",
+            help="table, json (everything) or csv (the per-code table). Default: table, or from the --out suffix.",
+        ),
+    ] = None,
+    out_file: Annotated[Path | None, typer.Option("--out", "-o", help="Write json or csv to this file.")] = None,
+    project: ProjectFile = Path(DEFAULT_PROJECT),
 ) -> None:
     """Precision, recall and F1 of the suggestions per code, on the sources the reference has seen,
     with the false positives (which rule over-fires) and false negatives (what the patterns miss)."""
-    fmt = choose_format(fmt, out_file, FORMATS) if (fmt or out_file) else "table"
+    chosen_format = choose_format(value_of(fmt), out_file, FORMATS) if (fmt or out_file) else "table"
     chosen = listed(codes) or None
     if codes and not chosen:
         raise QualkamError("--code is empty; give a code id (repeat --code for more)")
     with Project.open(project) as store:
-        report = evaluate(store, against, suggest, chosen)
-    if fmt == "table" and out_file is None:
+        report = evaluate(store, against, suggest.value, chosen)
+    if chosen_format == "table" and out_file is None:
         out.print(_per_code(report))
         micro, macro = report.overall["micro"], report.overall["macro"]
         out.print(
@@ -199,7 +210,7 @@ def evaluate_cli(
         for note in report.notes:
             err.print(f"note: {escape(note)}", soft_wrap=True)
         return
-    if fmt == "json":
+    if chosen_format == "json":
         text = json.dumps(report.as_dict(), indent=1, ensure_ascii=False, allow_nan=False) + "\n"
     else:
         text = frame_csv(report.per_code)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import pandas as pd
 import typer
@@ -21,6 +22,16 @@ from qualkam.analysis.excerpts import (
 )
 from qualkam.cli.app import app
 from qualkam.cli.console import err, out
+from qualkam.cli.options import (
+    LAYER_NAMES,
+    ExcerptFormat,
+    ProjectFile,
+    Sources,
+    SourceTypes,
+    Status,
+    choice,
+    value_of,
+)
 from qualkam.cli.tables import choose_format, write_text
 from qualkam.store.project import DEFAULT_PROJECT, Project
 
@@ -45,34 +56,44 @@ def excerpts_table(frame: pd.DataFrame, title: str) -> Table:
 
 @app.command("excerpts")
 def excerpts_cli(
-    code: list[str] | None = typer.Option(
-        None, "--code", "-k", help="A code id (its descendants included) or attr:KEY=VALUE (attr:pole=formal)."
-    ),
-    phase: list[str] | None = typer.Option(None, "--phase", help="A phase id or label."),
-    source_type: list[str] | None = typer.Option(
-        None, "--source-type", "-t", help="interview, meeting, fieldnote, ..."
-    ),
-    role: list[str] | None = typer.Option(None, "--role", help="A speaker's role, e.g. 'Sales Director'."),
-    speaker: list[str] | None = typer.Option(None, "--speaker", help="A speaker's name."),
-    source: list[str] | None = typer.Option(None, "--source", help="A source id (repeat for more)."),
-    coder: list[str] | None = typer.Option(None, "--coder", help="A person's codings only."),
-    status: list[str] | None = typer.Option(None, "--status", help="suggested, accepted or rejected."),
-    layer: str | None = typer.Option(
-        None,
-        "--from",
-        help="auto, suggestions, human, consensus, coder:NAME or all (every coding, rejected "
-        "ones too). Default: auto; all when --coder or --status is given.",
-    ),
-    by_coder: bool = typer.Option(
-        False, "--by-coder", help="One row per coding, each with its coder, instead of one per segment x code."
-    ),
-    fmt: str | None = typer.Option(
-        None, "--format", "-f", help="table, csv, md, html or json. Default: table, or from the --out suffix."
-    ),
-    out_file: Path | None = typer.Option(
-        None, "--out", "-o", help="Write to this file (atomically) instead of stdout."
-    ),
-    project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
+    codes: Annotated[
+        list[str] | None,
+        typer.Option("--code", "-k", help="A code id (its descendants included) or attr:KEY=VALUE (attr:pole=formal)."),
+    ] = None,
+    phases: Annotated[list[str] | None, typer.Option("--phase", help="A phase id or label.")] = None,
+    source_types: SourceTypes = None,
+    roles: Annotated[list[str] | None, typer.Option("--role", help="A speaker's role, e.g. 'Sales Director'.")] = None,
+    speakers: Annotated[list[str] | None, typer.Option("--speaker", help="A speaker's name.")] = None,
+    sources: Sources = None,
+    coders: Annotated[list[str] | None, typer.Option("--coder", help="A person's codings only.")] = None,
+    statuses: Annotated[
+        list[Status] | None, choice(Status, "--status", help="suggested, accepted or rejected.")
+    ] = None,
+    layer: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help=f"{LAYER_NAMES} (every coding, rejected ones too). "
+            "Default: auto; all when --coder or --status is given.",
+        ),
+    ] = None,
+    by_coder: Annotated[
+        bool,
+        typer.Option("--by-coder", help="One row per coding, each with its coder, instead of one per segment x code."),
+    ] = False,
+    fmt: Annotated[
+        ExcerptFormat | None,
+        choice(
+            ExcerptFormat,
+            "--format",
+            "-f",
+            help="table, csv, md, html or json. Default: table, or from the --out suffix.",
+        ),
+    ] = None,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write to this file (atomically) instead of stdout.")
+    ] = None,
+    project: ProjectFile = Path(DEFAULT_PROJECT),
 ) -> None:
     """Retrieve coded excerpts with their source, speaker, role, phase, time, coders and evidence.
 
@@ -86,16 +107,16 @@ def excerpts_cli(
     excerpts under each code with its definition, each a quotation with its attribution,
     ready for a paper. No match is not an error: a note on stderr and exit 0.
     """
-    output = choose_format(fmt, out_file, FORMATS)
+    output = choose_format(value_of(fmt), out_file, FORMATS)
     filters = dict(
-        code=code or (),
-        phase=phase or (),
-        source_type=source_type or (),
-        role=role or (),
-        speaker=speaker or (),
-        coder=coder or (),
-        status=status or (),
-        source=source or (),
+        code=codes or (),
+        phase=phases or (),
+        source_type=source_types or (),
+        role=roles or (),
+        speaker=speakers or (),
+        coder=coders or (),
+        status=[s.value for s in statuses or ()],
+        source=sources or (),
     )
     with Project.open(project) as store:
         frame = retrieve(
@@ -111,7 +132,7 @@ def excerpts_cli(
             by_coder=by_coder,
             sources=filters["source"],
         )
-    used = layer or ("all" if (coder or status) else "auto")
+    used = layer or ("all" if (coders or statuses) else "auto")
     described = describe_filters(**filters)
     if frame.empty:
         err.print(

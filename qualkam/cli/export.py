@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.markup import escape
 
-from qualkam.cli.app import EXIT_OK, EXIT_PROBLEMS, app
+from qualkam.cli.app import EXIT_OK, EXIT_PROBLEMS, QualkamGroup, app
 from qualkam.cli.console import err
+from qualkam.cli.options import ProjectFile
 from qualkam.coding.codebook import load_codebook
 from qualkam.interchange.refi.writer import ExportReport, export_qdc, export_qdpx
 from qualkam.store.project import DEFAULT_PROJECT, Project
 
 export_app = typer.Typer(
+    cls=QualkamGroup,
     help="Export the project (.qdpx) or a codebook (.qdc) for NVivo, ATLAS.ti, MAXQDA and other REFI-QDA tools.",
     no_args_is_help=True,
 )
@@ -26,16 +29,18 @@ def _plural(n: int, word: str) -> str:
 
 @export_app.command("qdpx")
 def qdpx_cli(
-    out_file: Path = typer.Argument(..., help="The .qdpx file to write (replaced only when the export succeeds)."),
-    layer: str = typer.Option(
-        "human",
-        "--from",
-        help="Whose codings: human (every person's accepted codings, 'consensus' included), "
-        "coder:NAME, consensus, suggestions (the machine's, as user 'qualkam (machine)', for "
-        "review in another tool) or auto (people's codings and the suggestions nobody decided). "
-        "Not all: REFI-QDA has no place for rejected codings.",
-    ),
-    project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
+    out_file: Annotated[Path, typer.Argument(help="The .qdpx file to write (replaced only when the export succeeds).")],
+    layer: Annotated[
+        str,
+        typer.Option(
+            "--from",
+            help="Whose codings: human (every person's accepted codings, 'consensus' included), "
+            "coder:NAME, consensus, suggestions (the machine's, as user 'qualkam (machine)', for "
+            "review in another tool) or auto (people's codings and the suggestions nobody decided). "
+            "Not all: REFI-QDA has no place for rejected codings.",
+        ),
+    ] = "human",
+    project: ProjectFile = Path(DEFAULT_PROJECT),
 ) -> None:
     """Write the project as a REFI-QDA project (.qdpx) for NVivo, ATLAS.ti, MAXQDA and others.
 
@@ -60,11 +65,16 @@ def qdpx_cli(
 
 @export_app.command("qdc")
 def qdc_cli(
-    out_file: Path = typer.Argument(..., help="The .qdc file to write (replaced only when the export succeeds)."),
-    codebook: str = typer.Option(
-        None, "--codebook", "-c", help="A codebook YAML, or 'kam' (no project needed). Default: the project's codebook."
-    ),
-    project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
+    out_file: Annotated[Path, typer.Argument(help="The .qdc file to write (replaced only when the export succeeds).")],
+    codebook: Annotated[
+        str | None,
+        typer.Option(
+            "--codebook",
+            "-c",
+            help="A codebook YAML, or 'kam' (no project needed). Default: the project's codebook.",
+        ),
+    ] = None,
+    project: ProjectFile = Path(DEFAULT_PROJECT),
 ) -> None:
     """Write a codebook as a REFI-QDA codebook (.qdc), from the project or a YAML file.
 

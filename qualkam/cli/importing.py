@@ -6,30 +6,38 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.markup import escape
 
-from qualkam.cli.app import EXIT_OK, EXIT_PROBLEMS, app
+from qualkam.cli.app import EXIT_OK, EXIT_PROBLEMS, QualkamGroup, app
 from qualkam.cli.console import err, out
+from qualkam.cli.options import NewProjectFile, ProjectFile
 from qualkam.interchange.codings_import import import_codings
 from qualkam.interchange.refi.reader import READING_TEXT, describe, import_qdc, import_qdpx
 from qualkam.interchange.refi.reader import ImportReport as RefiReport
 from qualkam.store.project import DEFAULT_PROJECT, Project
 
 import_app = typer.Typer(
-    help="Import codings made outside qualkam: coding sheets, span CSVs, REFI-QDA projects.", no_args_is_help=True
+    cls=QualkamGroup,
+    help="Import codings made outside qualkam: coding sheets, span CSVs, REFI-QDA projects.",
+    no_args_is_help=True,
 )
 app.add_typer(import_app, name="import")
 
 
 @import_app.command("codings")
 def codings_cli(
-    file: Path = typer.Argument(..., help="A filled-in coding sheet (.xlsx/.csv) or a long CSV of spans."),
-    coder: str = typer.Option(
-        None, "--coder", help="Whose codings these are; needed for a sheet, and for a long CSV without a coder column."
-    ),
-    project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
+    file: Annotated[Path, typer.Argument(help="A filled-in coding sheet (.xlsx/.csv) or a long CSV of spans.")],
+    coder: Annotated[
+        str | None,
+        typer.Option(
+            "--coder",
+            help="Whose codings these are; needed for a sheet, and for a long CSV without a coder column.",
+        ),
+    ] = None,
+    project: ProjectFile = Path(DEFAULT_PROJECT),
 ) -> None:
     """Import people's codings from a coding sheet or a long CSV; all rows or none.
 
@@ -122,11 +130,11 @@ def _refi_summary(report: RefiReport) -> None:
 
 @import_app.command("qdpx")
 def qdpx_cli(
-    file: Path = typer.Argument(..., help="A REFI-QDA project (.qdpx) from NVivo, ATLAS.ti, MAXQDA, qualkam, ..."),
-    as_coder: str = typer.Option(None, "--as-coder", help="Import every user's codings and notes as this one coder."),
-    project: Path = typer.Option(
-        Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file (created if missing)."
-    ),
+    file: Annotated[Path, typer.Argument(help="A REFI-QDA project (.qdpx) from NVivo, ATLAS.ti, MAXQDA, qualkam, ...")],
+    as_coder: Annotated[
+        str | None, typer.Option("--as-coder", help="Import every user's codings and notes as this one coder.")
+    ] = None,
+    project: NewProjectFile = Path(DEFAULT_PROJECT),
 ) -> None:
     """Import a REFI-QDA project: sources, codes, people's codings, cases, variables, notes.
 
@@ -147,10 +155,8 @@ def qdpx_cli(
 
 @import_app.command("qdc")
 def qdc_cli(
-    file: Path = typer.Argument(..., help="A REFI-QDA codebook (.qdc)."),
-    project: Path = typer.Option(
-        Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file (created if missing)."
-    ),
+    file: Annotated[Path, typer.Argument(help="A REFI-QDA codebook (.qdc).")],
+    project: NewProjectFile = Path(DEFAULT_PROJECT),
 ) -> None:
     """Import a REFI-QDA codebook: the code tree with colours, descriptions and attributes.
 

@@ -3,8 +3,8 @@ table, CSV or heatmap."""
 
 from __future__ import annotations
 
-from enum import Enum
 from pathlib import Path
+from typing import Annotated
 
 import pandas as pd
 import typer
@@ -13,7 +13,17 @@ from rich.markup import escape
 from qualkam.analysis.matrix import build_matrix, cooccurrence_pairs
 from qualkam.cli.app import app
 from qualkam.cli.console import err, out
-from qualkam.cli.options import format_option, phase_option, source_option, speaker_option
+from qualkam.cli.options import (
+    Layer,
+    MatrixFormat,
+    Normalize,
+    Phases,
+    ProjectFile,
+    Sources,
+    Speakers,
+    Value,
+    choice,
+)
 from qualkam.cli.show import frame_table, hidden_note, matrix_table
 from qualkam.render.cells import frame_csv
 from qualkam.render.outputs import write_csv
@@ -24,43 +34,44 @@ TERMINAL_PAIRS = 25  # a screenful; the CSV and the heatmap have them all
 SMALL_SQUARE = 8  # up to this many codes in use, the square matrix fits a terminal
 
 
-class MatrixFormat(str, Enum):
-    """What goes to stdout: a table for reading, CSV for piping."""
-
-    table = "table"
-    csv = "csv"
-
-
 @app.command("matrix")
 def matrix_cli(
-    rows: str = typer.Option(
-        "phase",
-        "--rows",
-        "-r",
-        help="phase, source_type, role, speaker, unit, source, a source attribute, or code (with --cols code: co-occurrence).",
-    ),
-    cols: str = typer.Option(
-        "code", "--cols", help="code, or attr:NAME to group codes by a code attribute (attr:pole)."
-    ),
-    value: str = typer.Option(
-        "segments", "--value", help="What a cell holds: segments, share (of the row's segments), sources or speakers."
-    ),
-    normalize: str = typer.Option("none", "--normalize", help="none, or row: each cell divided by its row total."),
-    window: int = typer.Option(
-        0, "--window", help="Co-occurrence only: count codes on segments up to N positions apart."
-    ),
-    layer: str = typer.Option(
-        "auto",
-        "--from",
-        help="Codings to count: auto, suggestions, human, consensus, coder:NAME or all (rejected ones too).",
-    ),
-    out_file: Path = typer.Option(None, "--out", "-o", help="Write the matrix to this CSV file."),
-    plot: Path = typer.Option(None, "--plot", help="Draw the matrix as a heatmap: FILE.png, FILE.svg or FILE.pdf."),
-    fmt: MatrixFormat = format_option(MatrixFormat, MatrixFormat.table, "table, or csv on stdout for piping."),
-    source: list[str] | None = source_option(),
-    speaker: list[str] | None = speaker_option(),
-    phase: list[str] | None = phase_option(),
-    project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
+    rows: Annotated[
+        str,
+        typer.Option(
+            "--rows",
+            "-r",
+            help="phase, source_type, role, speaker, unit, source, a source attribute, or code "
+            "(with --cols code: co-occurrence).",
+        ),
+    ] = "phase",
+    cols: Annotated[
+        str, typer.Option("--cols", help="code, or attr:NAME to group codes by a code attribute (attr:pole).")
+    ] = "code",
+    value: Annotated[
+        Value,
+        choice(
+            Value, "--value", help="What a cell holds: segments, share (of the row's segments), sources or speakers."
+        ),
+    ] = Value.segments,
+    normalize: Annotated[
+        Normalize, choice(Normalize, "--normalize", help="none, or row: each cell divided by its row total.")
+    ] = Normalize.none,
+    window: Annotated[
+        int, typer.Option("--window", help="Co-occurrence only: count codes on segments up to N positions apart.")
+    ] = 0,
+    layer: Layer = "auto",
+    out_file: Annotated[Path | None, typer.Option("--out", "-o", help="Write the matrix to this CSV file.")] = None,
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="Draw the matrix as a heatmap: FILE.png, FILE.svg or FILE.pdf.")
+    ] = None,
+    fmt: Annotated[
+        MatrixFormat, choice(MatrixFormat, "--format", "-f", help="table, or csv on stdout for piping.")
+    ] = MatrixFormat.table,
+    sources: Sources = None,
+    speakers: Speakers = None,
+    phases: Phases = None,
+    project: ProjectFile = Path(DEFAULT_PROJECT),
 ) -> None:
     """Count coded segments (or sources, speakers, shares) per row value and code; or codes
     applied together, with --rows code --cols code."""
@@ -71,18 +82,18 @@ def matrix_cli(
             store,
             rows=rows,
             cols=cols,
-            value=value,
+            value=value.value,
             layer=layer,
-            normalize=normalize,
+            normalize=normalize.value,
             window=window,
-            sources=source or (),
-            speakers=speaker or (),
-            phases=phase or (),
+            sources=sources or (),
+            speakers=speakers or (),
+            phases=phases or (),
         )
-    what = "co-occurrence" + (f" (window {window})" if window else "") if rows == "code" else value
+    what = "co-occurrence" + (f" (window {window})" if window else "") if rows == "code" else value.value
 
     def titled(down: str, across: str) -> str:  # the title reads as the table is printed
-        return f"{what}{' / row total' if normalize == 'row' else ''} · {down} x {across} · from {layer}"
+        return f"{what}{' / row total' if normalize is Normalize.row else ''} · {down} x {across} · from {layer}"
 
     title = titled(rows, cols)
     if out_file is not None:
@@ -94,7 +105,7 @@ def matrix_cli(
     if fmt is MatrixFormat.csv:
         typer.echo(frame_csv(matrix, index=True), nl=False)
         return
-    if rows == "code" and normalize == "none":
+    if rows == "code" and normalize is Normalize.none:
         _print_cooccurrence(matrix, title, window)
         return
     # Many columns: put them down the side, where long names fit, unless the rows are more.

@@ -3,28 +3,31 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.markup import escape
 
 from qualkam.analysis.trail import memos_frame, parse_target
-from qualkam.cli.app import app
+from qualkam.cli.app import QualkamGroup, app
 from qualkam.cli.console import err
-from qualkam.cli.options import format_option
+from qualkam.cli.options import ProjectFile, TableFormatOption, value_of
 from qualkam.cli.tables import FORMATS, choose_format, emit
 from qualkam.store.memos import add_memo, change_memo
 from qualkam.store.project import DEFAULT_PROJECT, Project
 
-memo_app = typer.Typer(help="Write, list, edit and delete memos.", no_args_is_help=True)
+MemoId = Annotated[str, typer.Argument(metavar="ID", help="The memo's id from 'qualkam memo list' (N or coding:N).")]
+
+memo_app = typer.Typer(cls=QualkamGroup, help="Write, list, edit and delete memos.", no_args_is_help=True)
 app.add_typer(memo_app, name="memo")
 
 
 @memo_app.command("add")
 def memo_add_cli(
-    text: str = typer.Argument(..., help="The memo."),
-    coder: str = typer.Option(..., "--coder", help="Who writes it."),
-    on: str = typer.Option("project", "--on", help="project, code:ID, source:ID or segment:N."),
-    project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
+    text: Annotated[str, typer.Argument(help="The memo.")],
+    coder: Annotated[str, typer.Option("--coder", help="Who writes it.")],
+    on: Annotated[str, typer.Option("--on", help="project, code:ID, source:ID or segment:N.")] = "project",
+    project: ProjectFile = Path(DEFAULT_PROJECT),
 ) -> None:
     """Write a memo; it is kept in the audit trail."""
     kind, ident = parse_target(on)
@@ -35,25 +38,27 @@ def memo_add_cli(
 
 @memo_app.command("list")
 def memo_list_cli(
-    on: str = typer.Option(None, "--on", help="Only memos on project, code:ID, source:ID or segment:N."),
-    coder: str = typer.Option(None, "--coder", help="Only this coder's memos."),
-    fmt: str | None = format_option(FORMATS, None, "table, csv or json. Default: table, or from the --out suffix."),
-    out_file: Path = typer.Option(None, "--out", "-o", help="Write to this file."),
-    project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
+    on: Annotated[
+        str | None, typer.Option("--on", help="Only memos on project, code:ID, source:ID or segment:N.")
+    ] = None,
+    coder: Annotated[str | None, typer.Option("--coder", help="Only this coder's memos.")] = None,
+    fmt: TableFormatOption = None,
+    out_file: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file.")] = None,
+    project: ProjectFile = Path(DEFAULT_PROJECT),
 ) -> None:
     """List (or export) memos with what they are about, memos written on codings too (id coding:N)."""
-    fmt = choose_format(fmt, out_file, FORMATS)
+    chosen = choose_format(value_of(fmt), out_file, FORMATS)
     with Project.open(project) as store:
         frame = memos_frame(store, on, coder)
-    emit(frame, fmt, out_file, title="memos", empty="no memos")
+    emit(frame, chosen, out_file, title="memos", empty="no memos")
 
 
 @memo_app.command("edit")
 def memo_edit_cli(
-    memo_id: str = typer.Argument(..., metavar="ID", help="The memo's id from 'qualkam memo list' (N or coding:N)."),
-    text: str = typer.Argument(..., help="The new text."),
-    coder: str | None = typer.Option(None, "--coder", help="Who edits it (default: who wrote it)."),
-    project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
+    memo_id: MemoId,
+    text: Annotated[str, typer.Argument(help="The new text.")],
+    coder: Annotated[str | None, typer.Option("--coder", help="Who edits it (default: who wrote it).")] = None,
+    project: ProjectFile = Path(DEFAULT_PROJECT),
 ) -> None:
     """Replace a memo's text; the old and new text go in the audit trail."""
     with Project.open(project) as store:
@@ -63,9 +68,9 @@ def memo_edit_cli(
 
 @memo_app.command("delete")
 def memo_delete_cli(
-    memo_id: str = typer.Argument(..., metavar="ID", help="The memo's id from 'qualkam memo list' (N or coding:N)."),
-    coder: str | None = typer.Option(None, "--coder", help="Who deletes it (default: who wrote it)."),
-    project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
+    memo_id: MemoId,
+    coder: Annotated[str | None, typer.Option("--coder", help="Who deletes it (default: who wrote it).")] = None,
+    project: ProjectFile = Path(DEFAULT_PROJECT),
 ) -> None:
     """Delete a memo; its text stays in the audit trail."""
     with Project.open(project) as store:

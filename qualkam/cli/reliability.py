@@ -5,17 +5,34 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich import box
+from rich.console import JustifyMethod
 from rich.markup import escape
 from rich.table import Table
 
 from qualkam.agreement.reliability import ReliabilityReport, reliability
-from qualkam.choices import check_choice
 from qualkam.cli.app import app
 from qualkam.cli.console import err, out
-from qualkam.cli.options import coder_list_option, format_option, listed, phase_option, source_option, speaker_option
+from qualkam.cli.options import (
+    Coders,
+    Distance,
+    Level,
+    Minimum,
+    Phases,
+    ProjectFile,
+    ReliabilityUnit,
+    Replicates,
+    Seed,
+    Sources,
+    Speakers,
+    TableFormat,
+    choice,
+    listed,
+    value_of,
+)
 from qualkam.cli.tables import choose_format
 from qualkam.render.cells import frame_csv
 from qualkam.render.outputs import atomic_open
@@ -57,7 +74,7 @@ def _table(report: ReliabilityReport) -> Table:
     kappa = "cohen_kappa" if len(report.coders) == 2 else "fleiss_kappa"
     # The kappa-paradox flag is written inside the kappa cell ("0.400 !"), so a narrow
     # terminal that cuts the right-hand columns never hides it.
-    columns = [
+    columns: list[tuple[str, JustifyMethod]] = [
         ("code", "left"),
         ("units", "right"),
         ("prev.", "right"),
@@ -122,53 +139,63 @@ def _bootstrap_table(report: ReliabilityReport, minimum: float, replicates: int,
 
 @app.command("reliability")
 def reliability_cli(
-    coders: list[str] | None = coder_list_option(
-        "A coder to compare (repeat: --coder ana --coder ben; default: every person who coded)."
-    ),
-    codes: list[str] | None = typer.Option(
-        None, "--code", "--codes", help="A code id (repeat for more; default: every code a coder accepted)."
-    ),
-    unit: str = typer.Option(
-        "segment", "--unit", help="segment, sentence, or character (unitized alpha on the coders' spans)."
-    ),
-    level: str = typer.Option(
-        "nominal",
-        "--level",
-        help="Presence/absence of a code is nominal (binary), so alpha is the same at every level; see 'qualkam agreement' for rated data.",
-    ),
-    replicates: int = typer.Option(0, "--bootstrap", help="Bootstrap replicates for 95% intervals (e.g. 1000)."),
-    seed: int = typer.Option(0, "--seed", min=0, help="Seed for the bootstrap, for reproducible intervals."),
-    minimum: float = typer.Option(0.667, "--minimum", help="Report the probability that alpha is below this."),
-    distance: str = typer.Option("masi", "--distance", help="Overall alpha over code sets: masi or jaccard."),
-    fmt: str | None = format_option(
-        ("table", "json", "csv"), None, "table, json or csv. Default: table, or from the --out suffix."
-    ),
-    out_file: Path = typer.Option(None, "--out", "-o", help="Write json or csv to this file."),
-    source: list[str] | None = source_option(),
-    speaker: list[str] | None = speaker_option(),
-    phase: list[str] | None = phase_option(),
-    project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
+    coders: Coders = None,
+    codes: Annotated[
+        list[str] | None,
+        typer.Option("--code", "--codes", help="A code id (repeat for more; default: every code a coder accepted)."),
+    ] = None,
+    unit: Annotated[
+        ReliabilityUnit,
+        choice(
+            ReliabilityUnit,
+            "--unit",
+            help="segment, sentence, or character (unitized alpha on the coders' spans).",
+        ),
+    ] = ReliabilityUnit.segment,
+    level: Annotated[
+        Level,
+        choice(
+            Level,
+            "--level",
+            help="Presence/absence of a code is nominal (binary), so alpha is the same at every level; "
+            "see 'qualkam agreement' for rated data.",
+        ),
+    ] = Level.nominal,
+    replicates: Replicates = 0,
+    seed: Seed = 0,
+    minimum: Minimum = 0.667,
+    distance: Annotated[
+        Distance, choice(Distance, "--distance", help="Overall alpha over code sets: masi or jaccard.")
+    ] = Distance.masi,
+    fmt: Annotated[
+        TableFormat | None,
+        choice(TableFormat, "--format", "-f", help="table, json or csv. Default: table, or from the --out suffix."),
+    ] = None,
+    out_file: Annotated[Path | None, typer.Option("--out", "-o", help="Write json or csv to this file.")] = None,
+    sources: Sources = None,
+    speakers: Speakers = None,
+    phases: Phases = None,
+    project: ProjectFile = Path(DEFAULT_PROJECT),
 ) -> None:
     """Agreement per code and overall: percent agreement, kappas, AC1, Krippendorff's alpha."""
-    fmt = choose_format(fmt, out_file, ("table", "json", "csv")) if (fmt or out_file) else "table"
-    level = check_choice("--level", level, ("nominal", "ordinal", "interval", "ratio"))
+    chosen = choose_format(value_of(fmt), out_file, ("table", "json", "csv")) if (fmt or out_file) else "table"
     with Project.open(project) as store:
         report = reliability(
             store,
             listed(coders) or None,
             listed(codes) or None,
-            unit,
+            unit.value,
             replicates,
             seed,
             minimum,
-            distance,
-            sources=source or (),
-            speakers=speaker or (),
-            phases=phase or (),
+            distance.value,
+            sources=sources or (),
+            speakers=speakers or (),
+            phases=phases or (),
         )
-    if level != "nominal":
-        report.notes.append(f"--level {level}: presence/absence is binary, so alpha is the same at every level")
-    if fmt == "table" and out_file is None:
+    if level is not Level.nominal:
+        report.notes.append(f"--level {level.value}: presence/absence is binary, so alpha is the same at every level")
+    if chosen == "table" and out_file is None:
         out.print(_table(report))
         if replicates and "alpha_low" in report.per_code.columns:
             out.print(_bootstrap_table(report, minimum, replicates, seed))
@@ -198,7 +225,7 @@ def reliability_cli(
         return
     text = (
         json.dumps(report.as_dict(), indent=1, ensure_ascii=False, default=str, allow_nan=False)
-        if fmt == "json"
+        if chosen == "json"
         else frame_csv(report.per_code)
     )
     if out_file is None:

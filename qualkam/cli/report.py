@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from qualkam.cli.app import app
 from qualkam.cli.console import err
+from qualkam.cli.options import LAYER_NAMES, ProjectFile
 from qualkam.render.outputs import atomic_open
 from qualkam.render.report import build_report
 from qualkam.store.project import DEFAULT_PROJECT, Project
@@ -15,15 +17,13 @@ from qualkam.store.project import DEFAULT_PROJECT, Project
 
 @app.command("report")
 def report_cli(
-    out_file: Path = typer.Option(
-        Path("qualkam-out/report.html"), "--out", "-o", help="The HTML file to write (atomically)."
+    out_file: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write (atomically).")] = Path(
+        "qualkam-out/report.html"
     ),
-    layer: str = typer.Option(
-        "auto",
-        "--from",
-        help="Codings to report: auto, suggestions, human, consensus, coder:NAME or all (rejected ones too).",
-    ),
-    project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
+    layer: Annotated[
+        str, typer.Option("--from", help=f"Codings to report: {LAYER_NAMES} (rejected ones too).")
+    ] = "auto",
+    project: ProjectFile = Path(DEFAULT_PROJECT),
 ) -> None:
     """Write one self-contained HTML report: summary, heatmaps, the balance of
     each code attribute the codebook compares (compare:), triangulation, excerpts.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -12,7 +13,7 @@ from qualkam.analysis.excerpts import describe_filters, marked, present
 from qualkam.analysis.search import search, to_csv, to_json
 from qualkam.cli.app import app
 from qualkam.cli.console import err, out
-from qualkam.cli.options import format_option, source_option, speaker_option
+from qualkam.cli.options import LAYER_NAMES, ProjectFile, Sources, SourceTypes, Speakers, TableFormat, choice, value_of
 from qualkam.cli.tables import choose_format, write_text
 from qualkam.store.project import DEFAULT_PROJECT, Project
 
@@ -21,27 +22,27 @@ SEARCH_FORMATS = ("table", "csv", "json")
 
 @app.command("search")
 def search_cli(
-    query: list[str] = typer.Argument(..., help='Words or a quoted phrase, e.g. "account plan".'),
-    code: list[str] | None = typer.Option(
-        None, "--code", "-k", help="Only segments coded with this code (or below it), or attr:KEY=VALUE."
-    ),
-    phase: list[str] | None = typer.Option(None, "--phase", help="A phase id or label."),
-    source_type: list[str] | None = typer.Option(
-        None, "--source-type", "-t", help="interview, meeting, fieldnote, ..."
-    ),
-    source: list[str] | None = source_option(),
-    speaker: list[str] | None = speaker_option(),
-    limit: int | None = typer.Option(None, "--limit", "-n", help="Show at most N segments."),
-    layer: str = typer.Option(
-        "auto",
-        "--from",
-        help="Codings for --code and the codes column: auto, suggestions, human, consensus, coder:NAME or all.",
-    ),
-    fmt: str | None = format_option(
-        SEARCH_FORMATS, None, "table, csv or json. Default: table, or from the --out suffix."
-    ),
-    out_file: Path | None = typer.Option(None, "--out", "-o", help="Write csv or json to this file (atomically)."),
-    project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
+    query: Annotated[list[str], typer.Argument(help='Words or a quoted phrase, e.g. "account plan".')],
+    codes: Annotated[
+        list[str] | None,
+        typer.Option("--code", "-k", help="Only segments coded with this code (or below it), or attr:KEY=VALUE."),
+    ] = None,
+    phases: Annotated[list[str] | None, typer.Option("--phase", help="A phase id or label.")] = None,
+    source_types: SourceTypes = None,
+    sources: Sources = None,
+    speakers: Speakers = None,
+    limit: Annotated[int | None, typer.Option("--limit", "-n", help="Show at most N segments.")] = None,
+    layer: Annotated[
+        str, typer.Option("--from", help=f"Codings for --code and the codes column: {LAYER_NAMES}.")
+    ] = "auto",
+    fmt: Annotated[
+        TableFormat | None,
+        choice(TableFormat, "--format", "-f", help="table, csv or json. Default: table, or from the --out suffix."),
+    ] = None,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write csv or json to this file (atomically).")
+    ] = None,
+    project: ProjectFile = Path(DEFAULT_PROJECT),
 ) -> None:
     """Search the segments by lemma: 'account plans' finds 'Account Plan' and 'account planning'.
 
@@ -52,22 +53,26 @@ def search_cli(
     repeated (OR within one option, AND across options). csv and json give each match as
     source character offsets. No match is not an error: a note on stderr and exit 0.
     """
-    fmt = choose_format(fmt, out_file, SEARCH_FORMATS)
+    chosen = choose_format(value_of(fmt), out_file, SEARCH_FORMATS)
     with Project.open(project) as store:
         result = search(
             store,
             query,
-            codes=code or (),
-            phases=phase or (),
-            source_types=source_type or (),
+            codes=codes or (),
+            phases=phases or (),
+            source_types=source_types or (),
             limit=limit,
             layer=layer,
-            sources=source or (),
-            speakers=speaker or (),
+            sources=sources or (),
+            speakers=speakers or (),
         )
     words = " AND ".join(f'"{" ".join(p)}"' for p in result.phrases)
     described = describe_filters(
-        code=code or (), phase=phase or (), source_type=source_type or (), source=source or (), speaker=speaker or ()
+        code=codes or (),
+        phase=phases or (),
+        source_type=source_types or (),
+        source=sources or (),
+        speaker=speakers or (),
     )
     if result.total == 0:
         err.print(
@@ -78,9 +83,9 @@ def search_cli(
         raise typer.Exit(0)
     shown = len(result.hits)
     status = f"{result.total} segment(s) match {words}" + (f"; showing {shown}" if shown < result.total else "")
-    if fmt != "table":
+    if chosen != "table":
         err.print(escape(status), highlight=False, soft_wrap=True)
-        write_text(to_csv(result.hits) if fmt == "csv" else to_json(result.hits), out_file)
+        write_text(to_csv(result.hits) if chosen == "csv" else to_json(result.hits), out_file)
         return
     table = Table(title=escape(status), header_style="bold", show_lines=True)
     table.add_column("source · speaker · codes", overflow="fold", max_width=30)

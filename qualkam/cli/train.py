@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich import box
@@ -19,7 +19,7 @@ from rich.table import Table
 
 from qualkam.cli.app import EXIT_OK, app
 from qualkam.cli.console import err, out
-from qualkam.cli.options import format_option
+from qualkam.cli.options import JsonFormat, ProjectFile, choice
 from qualkam.coding.learn import DEFAULT_EPOCHS, TrainResult, train
 from qualkam.store.project import DEFAULT_PROJECT, Project
 
@@ -82,21 +82,29 @@ def group_table(result: TrainResult) -> Table:
 
 @app.command("train")
 def train_cli(
-    layer: str = typer.Option(
-        "human",
-        "--from",
-        help="Whose codings to learn from: human (every person, the consensus coder included), consensus, "
-        "or coder:NAME.",
-    ),
-    min_examples: int = typer.Option(5, "--min-examples", help="Skip codes with fewer positive segments than this."),
-    folds: int = typer.Option(5, "--folds", help="Cross-validation folds, split by source."),
-    seed: int = typer.Option(0, "--seed", min=0, help="Random seed: the same data and seed give the same model."),
-    epochs: int = typer.Option(DEFAULT_EPOCHS, "--epochs", help="Passes over the training segments."),
-    fmt: str = format_option(("table", "json"), "table", "table, or json: the stored metrics on stdout."),
-    as_json: bool = typer.Option(
-        False, "--json", hidden=True, help="The same as --format json (kept for old scripts)."
-    ),
-    project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
+    layer: Annotated[
+        str,
+        typer.Option(
+            "--from",
+            help="Whose codings to learn from: human (every person, the consensus coder included), "
+            "consensus, or coder:NAME.",
+        ),
+    ] = "human",
+    min_examples: Annotated[
+        int, typer.Option("--min-examples", help="Skip codes with fewer positive segments than this.")
+    ] = 5,
+    folds: Annotated[int, typer.Option("--folds", help="Cross-validation folds, split by source.")] = 5,
+    seed: Annotated[
+        int, typer.Option("--seed", min=0, help="Random seed: the same data and seed give the same model.")
+    ] = 0,
+    epochs: Annotated[int, typer.Option("--epochs", help="Passes over the training segments.")] = DEFAULT_EPOCHS,
+    fmt: Annotated[
+        JsonFormat, choice(JsonFormat, "--format", "-f", help="table, or json: the stored metrics on stdout.")
+    ] = JsonFormat.table,
+    as_json: Annotated[
+        bool, typer.Option("--json", hidden=True, help="The same as --format json (kept for old scripts).")
+    ] = False,
+    project: ProjectFile = Path(DEFAULT_PROJECT),
 ) -> None:
     """Train a text classifier on people's codings; report held-out precision, recall and F1 vs the rules."""
     with Project.open(project) as store:
@@ -118,7 +126,7 @@ def train_cli(
         )
     if result.retired:
         err.print(f"note: retired code(s) not trained: {escape(', '.join(result.retired))}", soft_wrap=True)
-    if as_json or fmt == "json":
+    if as_json or fmt is JsonFormat.json:
         out.print_json(json.dumps({"model": result.model_id, **result.metrics}))
         raise typer.Exit(EXIT_OK)
     out.print(

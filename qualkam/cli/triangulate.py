@@ -4,8 +4,8 @@ that support it, with the weak spots flagged."""
 from __future__ import annotations
 
 import json
-from enum import Enum
 from pathlib import Path
+from typing import Annotated
 
 import pandas as pd
 import typer
@@ -16,19 +16,11 @@ from qualkam.analysis.matrix import NONE
 from qualkam.analysis.triangulation import count_known, triangulation_table
 from qualkam.cli.app import app
 from qualkam.cli.console import err, out
-from qualkam.cli.options import format_option, phase_option, source_option, speaker_option
+from qualkam.cli.options import Layer, Phases, ProjectFile, Sources, Speakers, TableFormat, choice
 from qualkam.errors import QualkamError
 from qualkam.render.cells import frame_csv
 from qualkam.render.outputs import atomic_open, write_csv
 from qualkam.store.project import DEFAULT_PROJECT, Project
-
-
-class TableFormat(str, Enum):
-    """What goes to stdout: a table for reading, CSV or JSON for piping."""
-
-    table = "table"
-    csv = "csv"
-    json = "json"
 
 
 def _json(frame: pd.DataFrame) -> str:
@@ -81,17 +73,17 @@ def _write(frame: pd.DataFrame, path: Path) -> None:
 
 @app.command("triangulate")
 def triangulate_cli(
-    layer: str = typer.Option(
-        "auto",
-        "--from",
-        help="Codings to count: auto, suggestions, human, consensus, coder:NAME or all (rejected ones too).",
-    ),
-    fmt: TableFormat = format_option(TableFormat, TableFormat.table, "table, or csv / json on stdout for piping."),
-    out_file: Path = typer.Option(None, "--out", "-o", help="Write the table to FILE.csv or FILE.json."),
-    source: list[str] | None = source_option(),
-    speaker: list[str] | None = speaker_option(),
-    phase: list[str] | None = phase_option(),
-    project: Path = typer.Option(Path(DEFAULT_PROJECT), "--project", "-p", help="Project store file."),
+    layer: Layer = "auto",
+    fmt: Annotated[
+        TableFormat, choice(TableFormat, "--format", "-f", help="table, or csv / json on stdout for piping.")
+    ] = TableFormat.table,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the table to FILE.csv or FILE.json.")
+    ] = None,
+    sources: Sources = None,
+    speakers: Speakers = None,
+    phases: Phases = None,
+    project: ProjectFile = Path(DEFAULT_PROJECT),
 ) -> None:
     """Per code: how many sources, speakers, source types, phases and roles support it, and
     which codes rest on one source, one speaker or one kind of source."""
@@ -99,7 +91,7 @@ def triangulate_cli(
         _out_kind(out_file)  # a bad suffix stops the run before any work
     with Project.open(project) as store:
         table = triangulation_table(
-            store, layer=layer, sources=source or (), speakers=speaker or (), phases=phase or ()
+            store, layer=layer, sources=sources or (), speakers=speakers or (), phases=phases or ()
         )
     if out_file is not None:
         _write(table, out_file)
