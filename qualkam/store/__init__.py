@@ -9,4 +9,7 @@
 - ``memos``, ``audit``: memos and the audit trail, written and read back.
 - ``names``: the names a project knows (for "did you mean"); ``reads``: coders and the code
   tree; ``layers``: the one meaning of a layer of codings.
+- one module of reads per area: ``codings`` and ``analysis`` (matrices, excerpts, reliability),
+  ``segments`` (the notebook API), ``training`` and ``models`` (learnt suggestions), ``review``
+  and ``run``, ``refi`` and ``imports`` (interchange).
 """
