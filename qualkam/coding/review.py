@@ -25,6 +25,7 @@ from qualkam.store.memos import add_memo
 from qualkam.store.project import Project
 from qualkam.store.reads import code_and_below, code_tree
 from qualkam.store.review import (
+    SegmentInContext,
     last_reviewed,
     model_scores,
     queue_items,
@@ -78,23 +79,12 @@ class Item:
     code_id: str | None
 
 
-@dataclass
-class ItemView:
-    """Everything the reviewer sees for one item."""
+@dataclass(kw_only=True)
+class ItemView(SegmentInContext):
+    """Everything the reviewer sees for one item: its segment in context, plus the item and
+    the codes' labels."""
 
     item: Item
-    source: str
-    source_type: str | None
-    phase: str | None
-    speaker: str | None
-    role: str | None
-    time_start: str | None
-    text: str
-    start: int
-    before: str | None
-    after: str | None
-    suggestions: list[dict[str, Any]] = field(default_factory=list)
-    decisions: dict[str, str] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
 
 
@@ -172,22 +162,7 @@ def view(project: Project, coder: str, item: Item) -> ItemView:
     s = segment_in_context(project, item.segment_id, coder)
     if s is None:
         raise QualkamError(f"segment {item.segment_id} is gone (its source changed); run the review again")
-    return ItemView(
-        item=item,
-        source=s.source,
-        source_type=s.source_type,
-        phase=s.phase,
-        speaker=s.speaker,
-        role=s.role,
-        time_start=s.time_start,
-        text=s.text,
-        start=s.start,
-        before=s.before,
-        after=s.after,
-        suggestions=s.suggestions,
-        decisions=s.decisions,
-        labels={code.id: code.label for code in code_tree(project).values()},
-    )
+    return ItemView(**vars(s), item=item, labels={code.id: code.label for code in code_tree(project).values()})
 
 
 # -- a review session: the loop of the ``review`` command, without a terminal ----------------
