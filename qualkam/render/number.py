@@ -22,6 +22,20 @@ def missing(value: Any) -> bool:
     return type(value).__name__ in ("NAType", "NaTType")  # pandas' NA and NaT, without importing pandas
 
 
+def plain(value: Any) -> Any:
+    """``value`` as plain Python data for JSON: None where :func:`missing`, numpy scalars as Python
+    numbers, dicts, lists and tuples walked (a tuple becomes a list, as in JSON)."""
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(item) for item in value]
+    if missing(value):
+        return None
+    if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0:  # a numpy scalar; numpy not imported
+        return value.item()
+    return value
+
+
 def number(value: Any, places: int = 3, dash: str = DASH, whole: bool = False) -> str:
     """``value`` as text: a count as is, any other number with ``places`` decimals (a whole one
     without them if ``whole``), ``dash`` when missing; text and booleans as they are."""
