@@ -45,7 +45,11 @@ os.umask(_UMASK)
 def atomic_open(
     path: str | Path, mode: str = "w", encoding: str | None = "utf-8", newline: str | None = ""
 ) -> Iterator[IO]:
-    """Open a temporary file beside ``path``; on success it replaces ``path`` in one step."""
+    """Open a temporary file beside ``path``; on success it replaces ``path`` in one step.
+
+    On any error the temporary file is removed and ``path`` is left as it was; an ``OSError``
+    (a full disk, no permission) becomes one ``QualkamError`` line: ``cannot write PATH: why``.
+    """
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -58,32 +62,28 @@ def atomic_open(
             os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes it private; outputs in a shared folder are not
             yield handle
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(exc, OSError):
+            raise QualkamError(f"cannot write {path}: {exc.strerror or exc}") from exc
         raise
 
 
 def write_text(text: str, path: str | Path, encoding: str = "utf-8") -> Path:
     """Write ``text`` to ``path`` atomically, line ends as given (``utf-8-sig`` for a CSV that
-    Excel must read as UTF-8). A disk or permission error becomes one ``QualkamError`` line."""
-    try:
-        with atomic_open(path, encoding=encoding) as handle:
-            handle.write(text)
-    except OSError as exc:
-        raise QualkamError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    Excel must read as UTF-8)."""
+    with atomic_open(path, encoding=encoding) as handle:
+        handle.write(text)
     return Path(path)
 
 
 def write_bytes(data: bytes, path: str | Path) -> Path:
-    """Write ``data`` to ``path`` atomically; errors as in ``write_text``."""
-    try:
-        with atomic_open(path, "wb") as handle:
-            handle.write(data)
-    except OSError as exc:
-        raise QualkamError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    """Write ``data`` to ``path`` atomically."""
+    with atomic_open(path, "wb") as handle:
+        handle.write(data)
     return Path(path)
 
 
