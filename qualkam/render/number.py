@@ -2,6 +2,8 @@
 
 A count shows as a count, a share or coefficient with a fixed number of places, and a value
 that is not there (None, NaN, pandas' NA) as a dash, so an empty cell never passes for a zero.
+``missing`` is the one test for "not there"; ``plain`` turns cells into data JSON can hold
+(``qualkam.render.files.json_text`` passes everything through it).
 """
 
 from __future__ import annotations
