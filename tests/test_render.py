@@ -123,3 +123,85 @@ def test_pieces_cut_an_excerpt_at_its_evidence() -> None:
         (" each ", False),
         ("other", True),
     ]
+
+
+# -- one place for writing files and JSON ---------------------------------------------------
+def test_plain_data_for_json() -> None:
+    from qualkam.render.number import plain
+
+    value = {"n": np.int64(3), "x": np.float64(0.5), "gone": [math.nan, pd.NA, pd.NaT, None], "t": ("a", True)}
+    assert plain(value) == {"n": 3, "x": 0.5, "gone": [None, None, None, None], "t": ["a", True]}
+    assert type(plain(np.int64(3))) is int and type(plain(np.bool_(True))) is bool
+
+
+def test_json_text_is_json_with_a_line_end() -> None:
+    value = {
+        "code": "confiança",
+        "alpha": np.float64(0.75),
+        "kappa": math.nan,
+        "n": np.int64(2),
+        "day": pd.Timestamp(0),
+    }
+    assert files.json_text(value) == (
+        '{\n "code": "confiança",\n "alpha": 0.75,\n "kappa": null,\n "n": 2,\n "day": "1970-01-01 00:00:00"\n}\n'
+    )
+    assert files.json_text([1], indent=2) == "[\n  1\n]\n"
+
+
+def test_a_table_goes_to_csv_or_json_by_its_suffix(tmp_path: Path) -> None:
+    from qualkam.errors import QualkamError
+
+    frame = pd.DataFrame({"code": ["a"], "sources": [np.int64(2)]})
+    assert files.write_frame(frame, tmp_path / "t.CSV").read_text(encoding="utf-8") == "code,sources\na,2\n"
+    text = files.write_frame(frame, tmp_path / "t.json").read_text(encoding="utf-8")
+    assert text == '[\n  {\n    "code": "a",\n    "sources": 2\n  }\n]\n'
+    with pytest.raises(QualkamError) as bad:
+        files.write_frame(frame, tmp_path / "t.txt", argument="out_file")
+    assert bad.value.argument == "out_file"
+    assert bad.value.worded("--out") == f"--out {tmp_path / 't.txt'}: unknown file type '.txt'; name it .csv or .json"
+    assert not (tmp_path / "t.txt").exists()
+
+
+def test_a_write_error_is_one_line_and_the_good_file_stays(tmp_path: Path) -> None:
+    from qualkam.errors import QualkamError
+
+    path = files.write_text("good\n", tmp_path / "out.json")
+    with pytest.raises(QualkamError, match=r"cannot write .*out\.json: No space left on device"):
+        with files.atomic_open(path) as handle:
+            handle.write("half")
+            raise OSError(28, "No space left on device")
+    assert path.read_text(encoding="utf-8") == "good\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
+    files.write_text("a,b\r\n", tmp_path / "sheet.csv", encoding="utf-8-sig")
+    assert (tmp_path / "sheet.csv").read_bytes() == b"\xef\xbb\xbfa,b\r\n"  # the BOM Excel needs, line ends as given
+
+
+def test_command_modules_can_write_files_without_pandas() -> None:
+    """render.files and render.number import neither pandas nor numpy: a command that only
+    writes text stays light."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, qualkam.render.files, qualkam.render.number; print(sorted({'pandas', 'numpy'} & set(sys.modules)))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_files_are_written_in_one_place() -> None:
+    """Temporary files, os.replace and saving a workbook belong to render/files.py; every other
+    module writes through it, so no export can leave half a file behind."""
+    pattern = re.compile(
+        r"os\.replace|os\.rename|mkstemp|NamedTemporaryFile|\.write_text\(|\.write_bytes\(|\bopen\([^)]*['\"][wax]b?['\"]"
+        r"|\.save\(|json\.dump\("
+    )
+    allowed = {"qualkam/render/files.py"}
+    hand = [
+        f"{path.relative_to(ROOT)}:{n}"
+        for path in (ROOT / "qualkam").rglob("*.py")
+        if path.relative_to(ROOT).as_posix() not in allowed
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if pattern.search(line) and not re.search(r"\bfiles\.write_(text|bytes)\(", line)
+    ]
+    assert hand == []

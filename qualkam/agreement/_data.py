@@ -21,6 +21,7 @@ import pandas as pd
 
 from qualkam.choices import closest
 from qualkam.errors import InputError, QualkamError
+from qualkam.render.number import missing
 from qualkam.sources.textio import DecodeError, decode
 
 LEVELS = ("nominal", "ordinal", "interval", "ratio")
@@ -57,13 +58,8 @@ def check_level(level: str) -> str:
 
 
 def _is_missing(value: Any) -> bool:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    if isinstance(value, str):
-        return value.strip() == ""
-    if isinstance(value, numbers.Real):
-        return math.isnan(float(value))
-    return False
+    """Not there (``render.number.missing``), or blank text: an empty cell of a ratings CSV."""
+    return missing(value) or (isinstance(value, str) and value.strip() == "")
 
 
 def _matrix(ratings: Any) -> np.ndarray:

@@ -18,6 +18,7 @@ from qualkam.agreement import interpret_alpha, per_code, set_alpha
 from qualkam.agreement.units import UNITS, coder_spans, coding_data
 from qualkam.choices import check_choice
 from qualkam.errors import QualkamError
+from qualkam.render.number import plain
 from qualkam.store.project import Project
 from qualkam.store.reads import code_tree
 
@@ -46,17 +47,6 @@ class ReliabilityReport:
             "codes": self.records(),
             "notes": self.notes,
         }
-
-
-def plain(value: Any) -> Any:
-    """A cell as a plain Python value: None for None, NaN, NA or NaT; numpy scalars unwrapped."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, (float, np.floating)) and np.isnan(value):
-        return None
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def _labels(project: Project) -> dict[str, str]:

@@ -30,6 +30,7 @@ from qualkam.analysis.excerpts import resolve_codes as resolve_code_specs
 from qualkam.choices import check_choice
 from qualkam.errors import QualkamError
 from qualkam.render.cells import frame_csv
+from qualkam.render.number import number
 from qualkam.store.project import Project
 from qualkam.store.reads import code_tree
 
@@ -252,12 +253,6 @@ def prevalence_view(report: DisagreementReport) -> pd.DataFrame:
     return report.prevalence.rename(columns={c: f"{c} (n={report.seen[c]})" for c in report.coders})
 
 
-def _number(value: object) -> str:
-    if isinstance(value, (float, np.floating)):
-        return "—" if np.isnan(value) else f"{value:.3f}"
-    return str(value)
-
-
 def _md_table(frame: pd.DataFrame, index: bool = False) -> list[str]:
     header = ([frame.index.name or ""] if index else []) + [str(c) for c in frame.columns]
     align = (["---"] if index else []) + [
@@ -265,7 +260,7 @@ def _md_table(frame: pd.DataFrame, index: bool = False) -> list[str]:
     ]
     lines = ["| " + " | ".join(md_escape(h) for h in header) + " |", "|" + "|".join(align) + "|"]
     for name, row in frame.iterrows():
-        cells = ([str(name)] if index else []) + [_number(v) for v in row]
+        cells = ([str(name)] if index else []) + [number(v) for v in row]
         lines.append("| " + " | ".join(md_escape(c) for c in cells) + " |")
     return lines
 

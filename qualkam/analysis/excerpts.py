@@ -30,7 +30,6 @@ too, so a dimension pulls in both of its poles.
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -40,6 +39,8 @@ import pandas as pd
 from qualkam.choices import check_all, unknown
 from qualkam.errors import QualkamError
 from qualkam.render.cells import frame_csv
+from qualkam.render.files import json_text
+from qualkam.render.number import plain
 from qualkam.store.analysis import phases as declared_phases
 from qualkam.store.codings import excerpt_codings, known_layer
 from qualkam.store.layers import Layer
@@ -269,14 +270,6 @@ def describe_filters(**given: Any) -> str:
 
 
 # -- serialising ----------------------------------------------------------------------------
-def _clean(value: Any) -> Any:
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return None
-    if hasattr(value, "item"):  # numpy scalars -> plain Python for json
-        return value.item()
-    return value
-
-
 def evidence_text(evidence: list[dict[str, Any]]) -> str:
     """Evidence as in ``excerpts.csv``: ``words [rule] @start-end; ...``."""
     return "; ".join(evidence_item_text(e) for e in evidence)
@@ -295,7 +288,7 @@ def csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 def records_of(frame: pd.DataFrame, keep_lists: Sequence[str] = ()) -> list[dict[str, Any]]:
     """Rows as plain dicts for JSON: NaN and NA become null, numpy scalars plain numbers."""
-    return [{k: (v if k in keep_lists else _clean(v)) for k, v in row.items()} for row in frame.to_dict("records")]
+    return [{k: (v if k in keep_lists else plain(v)) for k, v in row.items()} for row in frame.to_dict("records")]
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -310,7 +303,7 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def to_json(frame: pd.DataFrame) -> str:
-    return json.dumps(records(frame), ensure_ascii=False, indent=2) + "\n"
+    return json_text(records(frame), indent=2)
 
 
 def mark_spans(text: str, start: int, evidence: Iterable[dict[str, Any]]) -> list[tuple[int, int]]:
@@ -352,7 +345,7 @@ def marked(text: str, spans: Sequence[tuple[int, int]], escape: Callable[[str], 
 
 def present(value: Any) -> bool:
     """A value worth showing: not None, NaN or empty."""
-    return _clean(value) not in (None, "")
+    return plain(value) not in (None, "")
 
 
 def recording_time(row: dict[str, Any]) -> str:
@@ -398,8 +391,8 @@ def _groups(frame: pd.DataFrame) -> list[tuple[dict[str, Any], list[dict[str, An
                 {
                     "code": row["code"],
                     "label": row["code_label"],
-                    "definition": _clean(row.get("code_definition")),
-                    "color": _clean(row.get("code_color")),
+                    "definition": plain(row.get("code_definition")),
+                    "color": plain(row.get("code_color")),
                 },
                 [],
             ),

@@ -22,6 +22,7 @@ import pandas as pd
 
 from qualkam.choices import check_choice, check_known, unknown
 from qualkam.errors import QualkamError
+from qualkam.render.number import missing
 from qualkam.sources.turns import SHORTHAND
 from qualkam.store.analysis import phase_ids
 from qualkam.store.codings import known_layer, layer_codings, segments_with_sources
@@ -124,7 +125,7 @@ def _row_values(frame: pd.DataFrame, rows: str) -> pd.Series:
 def value_text(value: Any) -> str:
     """An attribute's value as a row name: ``(none)`` when missing, a whole number without
     ``.0`` (a float column's 175.0 is the 175 that someone wrote), anything else as written."""
-    if value is None or value is pd.NA or value == "" or (isinstance(value, float) and pd.isna(value)):
+    if missing(value) or value == "":
         return NONE
     if isinstance(value, float) and value.is_integer():
         return str(int(value))

@@ -13,7 +13,6 @@ single words: ``'"account plan" version'`` is the phrase plus the word.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from qualkam.choices import check_known
 from qualkam.coding.nlp import DEFAULT_PIPELINE, load_pipeline, pipe
 from qualkam.errors import QualkamError
 from qualkam.render.cells import frame_csv
+from qualkam.render.files import json_text
 from qualkam.store.analysis import main_pipeline
 from qualkam.store.codings import known_layer, search_candidates
 from qualkam.store.layers import Layer
@@ -190,4 +190,4 @@ def to_csv(frame: pd.DataFrame) -> str:
 
 
 def to_json(frame: pd.DataFrame) -> str:
-    return json.dumps(records_of(frame, keep_lists=("codes", "matches")), ensure_ascii=False, indent=2) + "\n"
+    return json_text(records_of(frame, keep_lists=("codes", "matches")), indent=2)

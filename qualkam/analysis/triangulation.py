@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from qualkam.analysis.matrix import NONE, code_table, codings_frame, speaker_keys
+from qualkam.render.number import missing
 from qualkam.store.analysis import phase_ids
 from qualkam.store.layers import Layer
 from qualkam.store.project import Project
@@ -23,7 +24,7 @@ FLAGS = ("one source type", "one speaker", "no named speaker", "one source")
 
 def _values(series: pd.Series, order: list[str] | None = None, keep_none: bool = True) -> list[str]:
     """Distinct values, ``(none)`` last when kept; in ``order`` first when one is given."""
-    present = {NONE if v is None or (isinstance(v, float) and pd.isna(v)) or v == "" else str(v) for v in series}
+    present = {NONE if missing(v) or v == "" else str(v) for v in series}
     if not keep_none:
         present.discard(NONE)
     known = [v for v in (order or []) if v in present]

@@ -3,7 +3,6 @@ CSV or one JSON object."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -27,6 +26,8 @@ from qualkam.cli.app import app
 from qualkam.cli.console import err, out
 from qualkam.cli.options import Level, Minimum, Replicates, Seed, TableFormat, choice, listed
 from qualkam.render.cells import frame_csv
+from qualkam.render.files import json_text
+from qualkam.render.number import missing, number
 
 LABELS = {
     "percent_agreement": "percent agreement",
@@ -89,7 +90,7 @@ def agreement_cli(
         record = result.as_dict()
         if boot is not None:
             record["bootstrap"] = boot.as_dict()
-        typer.echo(json.dumps(record, indent=2, ensure_ascii=False, allow_nan=False))
+        typer.echo(json_text(record, indent=2), nl=False)
         return
     rows = _rows(result, boot)
     if fmt is TableFormat.csv:
@@ -125,10 +126,6 @@ def _rows(result: AgreementResult, boot: BootstrapResult | None) -> pd.DataFrame
     return pd.DataFrame(rows)
 
 
-def _number(value: object) -> str:
-    return "—" if value is None or value != value else f"{value:.3f}"
-
-
 def _table(rows: pd.DataFrame, result: AgreementResult, file: Path) -> Table:
     """Each coefficient with its interpretation beside it; where there is no value, the reason."""
     title = f"agreement · {file.name} · {result.n_units} units · {result.n_coders} coders · {result.level}"
@@ -139,10 +136,9 @@ def _table(rows: pd.DataFrame, result: AgreementResult, file: Path) -> Table:
         table.add_column("95% interval", justify="right", no_wrap=True)
     table.add_column("interpretation", overflow="fold")
     for row in rows.to_dict("records"):
-        cells = [LABELS[row["coefficient"]], _number(row["value"])]
+        cells = [LABELS[row["coefficient"]], number(row["value"])]
         if "ci_low" in row:
-            defined = row["ci_low"] is not None and row["ci_low"] == row["ci_low"]
-            cells.append(f"{_number(row['ci_low'])} – {_number(row['ci_high'])}" if defined else "")
+            cells.append("" if missing(row["ci_low"]) else f"{number(row['ci_low'])} – {number(row['ci_high'])}")
         cells.append(escape(row["interpretation"]) if row["interpretation"] else f"[dim]{escape(row['note'])}[/]")
         table.add_row(*cells)
     return table

@@ -15,6 +15,7 @@ from qualkam.cli.options import JsonFormat, ProjectFile, choice
 from qualkam.coding.codebook import DEFAULT_CODEBOOK, Code, Codebook, load_codebook
 from qualkam.coding.migrate import Migration, migrate_codebook
 from qualkam.errors import QualkamError
+from qualkam.render.files import json_text
 from qualkam.store.project import DEFAULT_PROJECT, Project
 
 codebook_app = typer.Typer(cls=QualkamGroup, help="Check and show codebooks.", no_args_is_help=True)
@@ -156,7 +157,6 @@ def lint_cli(
 ) -> None:
     """Find what validation cannot: leaves without patterns, patterns shared by codes or matching
     nothing in the project, children coded without their parent. Exit code 1 when lint finds something."""
-    import json
 
     from qualkam.coding.lint import KINDS, lint
 
@@ -171,7 +171,7 @@ def lint_cli(
         if store is not None:
             store.close()
     if fmt is JsonFormat.json:
-        out.file.write(json.dumps(report.as_dict(), indent=1, ensure_ascii=False) + "\n")
+        out.file.write(json_text(report.as_dict()))
     else:
         against = f"against {report.project} ({report.segments} segments)" if report.project else "static checks only"
         out.print(f"[bold]{escape(book.path)}[/] · {len(book.codes)} codes · {against}", soft_wrap=True)

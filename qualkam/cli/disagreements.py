@@ -36,15 +36,10 @@ from qualkam.cli.options import (
     value_of,
 )
 from qualkam.cli.tables import choose_format, write_text
+from qualkam.render.number import number
 from qualkam.store.project import DEFAULT_PROJECT, Project
 
 TEXT_CHARS = 200  # the terminal shows the start of a unit; md, html and csv have all of it
-
-
-def _cell(value: object) -> str:
-    if isinstance(value, float):
-        return "—" if pd.isna(value) else f"{value:.3f}"
-    return escape(str(value))
 
 
 def _numbers(frame: pd.DataFrame, title: str, index: bool = False) -> Table:
@@ -61,7 +56,7 @@ def _numbers(frame: pd.DataFrame, title: str, index: bool = False) -> Table:
             max_width=None if numeric else 44,
         )
     for name, row in frame.iterrows():
-        table.add_row(*([escape(str(name))] if index else []), *[_cell(v) for v in row])
+        table.add_row(*([escape(str(name))] if index else []), *[escape(number(v)) for v in row])
     return table
 
 

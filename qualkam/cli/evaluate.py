@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,25 +14,20 @@ from rich.table import Table
 from qualkam.cli.app import app
 from qualkam.cli.console import err, out
 from qualkam.cli.options import ProjectFile, Suggest, TableFormat, choice, listed, value_of
-from qualkam.cli.tables import choose_format
+from qualkam.cli.tables import choose_format, write_text
 from qualkam.coding.evaluate import AGAINST_HELP, SUGGEST, EvaluationReport, evaluate
 from qualkam.errors import QualkamError
 from qualkam.render.cells import frame_csv
-from qualkam.render.outputs import atomic_open
+from qualkam.render.files import json_text
+from qualkam.render.number import missing, number
 from qualkam.store.project import DEFAULT_PROJECT, Project
 
 FORMATS = ("table", "json", "csv")
 TEXT_CHARS = 90  # the terminal shows the start of a segment; json and csv have all of it
 
 
-def _num(value: object) -> str:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return "—"
-    return f"{value:.3f}"
-
-
 def _short(value: object, limit: int = TEXT_CHARS) -> str:
-    text = "" if value is None or (isinstance(value, float) and pd.isna(value)) else " ".join(str(value).split())
+    text = "" if missing(value) else " ".join(str(value).split())
     return escape(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
@@ -59,9 +53,9 @@ def _per_code(report: EvaluationReport) -> Table:
             str(row.tp),
             str(row.fp),
             str(row.fn),
-            _num(row.precision),
-            _num(row.recall),
-            _num(row.f1),
+            number(row.precision),
+            number(row.recall),
+            number(row.f1),
         )
     return table
 
@@ -83,7 +77,7 @@ def _rules(report: EvaluationReport, show: int) -> Table | None:
     for name in ("TP", "FP", "P"):
         table.add_column(name, justify="right", no_wrap=True)
     for row in frame.itertuples(index=False):
-        table.add_row(escape(row.code), escape(row.rule), str(row.tp), str(row.fp), _num(row.precision))
+        table.add_row(escape(row.code), escape(row.rule), str(row.tp), str(row.fp), number(row.precision))
     return table
 
 
@@ -190,9 +184,9 @@ def evaluate_cli(
         out.print(_per_code(report))
         micro, macro = report.overall["micro"], report.overall["macro"]
         out.print(
-            f"micro: P {_num(micro['precision'])} · R {_num(micro['recall'])} · F1 {_num(micro['f1'])} "
+            f"micro: P {number(micro['precision'])} · R {number(micro['recall'])} · F1 {number(micro['f1'])} "
             f"(TP {micro['tp']}, FP {micro['fp']}, FN {micro['fn']})   macro over {macro['codes']} code(s): "
-            f"P {_num(macro['precision'])} · R {_num(macro['recall'])} · F1 {_num(macro['f1'])}",
+            f"P {number(macro['precision'])} · R {number(macro['recall'])} · F1 {number(macro['f1'])}",
             soft_wrap=True,
         )
         tables = (
@@ -210,13 +204,4 @@ def evaluate_cli(
         for note in report.notes:
             err.print(f"note: {escape(note)}", soft_wrap=True)
         return
-    if chosen_format == "json":
-        text = json.dumps(report.as_dict(), indent=1, ensure_ascii=False, allow_nan=False) + "\n"
-    else:
-        text = frame_csv(report.per_code)
-    if out_file is None:
-        out.file.write(text)
-        return
-    with atomic_open(out_file) as handle:
-        handle.write(text)
-    err.print(f"wrote {escape(str(out_file))}")
+    write_text(json_text(report.as_dict()) if chosen_format == "json" else frame_csv(report.per_code), out_file)

@@ -26,7 +26,7 @@ from qualkam.cli.options import (
 )
 from qualkam.cli.show import frame_table, hidden_note, matrix_table
 from qualkam.render.cells import frame_csv
-from qualkam.render.outputs import write_csv
+from qualkam.render.files import write_csv
 from qualkam.render.plot import heatmap, image_format  # matplotlib itself loads only when a plot is drawn
 from qualkam.store.project import DEFAULT_PROJECT, Project
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 from typing import Annotated
 
@@ -33,24 +31,19 @@ from qualkam.cli.options import (
     listed,
     value_of,
 )
-from qualkam.cli.tables import choose_format
+from qualkam.cli.tables import choose_format, write_text
 from qualkam.render.cells import frame_csv
-from qualkam.render.outputs import atomic_open
+from qualkam.render.files import json_text
+from qualkam.render.number import DASH, number
 from qualkam.store.project import DEFAULT_PROJECT, Project
 
 # Landis & Koch's bands, shortened to fit a terminal table (the JSON keeps the full words).
 _BANDS = {"almost perfect": "near-perfect", "substantial": "substant."}
 
 
-def _num(value: object, places: int = 3) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    return f"{value:.{places}f}"
-
-
 def _words(value: object) -> str:
     """An interpretation, whole ("not computed", never "not"), or a dash when there is none."""
-    return str(value) if value is not None else "—"
+    return str(value) if value is not None else DASH
 
 
 def _table(report: ReliabilityReport) -> Table:
@@ -68,7 +61,7 @@ def _table(report: ReliabilityReport) -> Table:
             table.add_column(name)
         for row in records:
             table.add_row(
-                escape(str(row["code"])), _num(row["krippendorff_alpha"]), _words(row["alpha_interpretation"])
+                escape(str(row["code"])), number(row["krippendorff_alpha"]), _words(row["alpha_interpretation"])
             )
         return table
     kappa = "cohen_kappa" if len(report.coders) == 2 else "fleiss_kappa"
@@ -93,13 +86,13 @@ def _table(report: ReliabilityReport) -> Table:
             [
                 escape(str(row["code"])),
                 str(row["n_pairable"]),
-                _num(row["prevalence"], 2),
+                number(row["prevalence"], 2),
                 str(row["n_disagree"]),
-                _num(row["percent_agreement"]),
-                _num(row[kappa]) + (" !" if row["paradox_warning"] is not None else "  "),
+                number(row["percent_agreement"]),
+                number(row[kappa]) + (" !" if row["paradox_warning"] is not None else "  "),
                 _BANDS.get(row["kappa_interpretation"], _words(row["kappa_interpretation"])),
-                _num(row["gwet_ac1"]),
-                _num(row["krippendorff_alpha"]),
+                number(row["gwet_ac1"]),
+                number(row["krippendorff_alpha"]),
                 # "tentative conclusions only" is cut to its first word to fit; "not computed" stays whole
                 alpha_words if alpha_words == "not computed" else alpha_words.split()[0],
             ]
@@ -130,9 +123,9 @@ def _bootstrap_table(report: ReliabilityReport, minimum: float, replicates: int,
     for row in report.records():
         table.add_row(
             escape(str(row["code"])),
-            f"{_num(row['alpha_low'])} – {_num(row['alpha_high'])}",
-            _num(row["p_alpha_below_minimum"]),
-            f"{_num(row['kappa_low'])} – {_num(row['kappa_high'])}",
+            f"{number(row['alpha_low'])} – {number(row['alpha_high'])}",
+            number(row["p_alpha_below_minimum"]),
+            f"{number(row['kappa_low'])} – {number(row['kappa_high'])}",
         )
     return table
 
@@ -203,14 +196,14 @@ def reliability_cli(
         if "krippendorff_alpha_sets" in overall:
             out.print(
                 f"overall: Krippendorff's alpha over the set of codes per unit ({overall['distance'].upper()}) "
-                f"= {_num(overall['krippendorff_alpha_sets'])} ({overall['interpretation'] or '—'}), "
+                f"= {number(overall['krippendorff_alpha_sets'])} ({overall['interpretation'] or DASH}), "
                 f"{overall['n_units']} units, {overall['n_codes']} codes",
                 soft_wrap=True,
             )
         else:
             out.print(
-                f"overall: unitized alpha, any code vs none = {_num(overall['unitized_alpha_binary'])}; "
-                f"joint over codes = {_num(overall['unitized_alpha_joint'])}",
+                f"overall: unitized alpha, any code vs none = {number(overall['unitized_alpha_binary'])}; "
+                f"joint over codes = {number(overall['unitized_alpha_joint'])}",
                 soft_wrap=True,
             )
         out.print(
@@ -223,14 +216,4 @@ def reliability_cli(
         for note in report.notes:
             err.print(f"note: {escape(note)}", soft_wrap=True)
         return
-    text = (
-        json.dumps(report.as_dict(), indent=1, ensure_ascii=False, default=str, allow_nan=False)
-        if chosen == "json"
-        else frame_csv(report.per_code)
-    )
-    if out_file is None:
-        out.file.write(text + ("\n" if not text.endswith("\n") else ""))
-    else:
-        with atomic_open(out_file) as handle:
-            handle.write(text)
-        err.print(f"wrote {escape(str(out_file))}")
+    write_text(json_text(report.as_dict()) if chosen == "json" else frame_csv(report.per_code), out_file)

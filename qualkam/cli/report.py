@@ -10,7 +10,7 @@ import typer
 from qualkam.cli.app import app
 from qualkam.cli.console import err
 from qualkam.cli.options import LAYER_NAMES, ProjectFile
-from qualkam.render.outputs import atomic_open
+from qualkam.render.files import write_text
 from qualkam.render.report import build_report
 from qualkam.store.project import DEFAULT_PROJECT, Project
 
@@ -33,6 +33,5 @@ def report_cli(
     """
     with Project.open(project) as store:
         page = build_report(store, layer=layer)
-    with atomic_open(out_file) as handle:
-        handle.write(page)
+    write_text(page, out_file)
     err.print(f"wrote {out_file} ({len(page.encode('utf-8')) // 1024} KB)", highlight=False)

@@ -21,17 +21,14 @@ from qualkam.cli.app import EXIT_OK, app
 from qualkam.cli.console import err, out
 from qualkam.cli.options import JsonFormat, ProjectFile, choice
 from qualkam.coding.learn import DEFAULT_EPOCHS, TrainResult, train
+from qualkam.render.number import DASH, number
 from qualkam.store.project import DEFAULT_PROJECT, Project
-
-
-def _num(value: float | None) -> str:
-    return "—" if value is None else f"{value:.2f}"
 
 
 def _prf(figures: dict[str, Any] | None) -> list[str]:
     if figures is None:
-        return ["—", "—", "—"]
-    return [_num(figures.get("precision")), _num(figures.get("recall")), _num(figures.get("f1"))]
+        return [DASH, DASH, DASH]
+    return [number(figures.get(name), places=2) for name in ("precision", "recall", "f1")]
 
 
 def _columns(table: Table, first: str) -> None:

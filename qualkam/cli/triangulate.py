@@ -3,7 +3,6 @@ that support it, with the weak spots flagged."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -17,14 +16,9 @@ from qualkam.analysis.triangulation import count_known, triangulation_table
 from qualkam.cli.app import app
 from qualkam.cli.console import err, out
 from qualkam.cli.options import Layer, Phases, ProjectFile, Sources, Speakers, TableFormat, choice
-from qualkam.errors import QualkamError
 from qualkam.render.cells import frame_csv
-from qualkam.render.outputs import atomic_open, write_csv
+from qualkam.render.files import frame_kind, json_text, write_frame
 from qualkam.store.project import DEFAULT_PROJECT, Project
-
-
-def _json(frame: pd.DataFrame) -> str:
-    return json.dumps(frame.to_dict(orient="records"), ensure_ascii=False, indent=2, default=int) + "\n"
 
 
 def _terminal_table(table: pd.DataFrame, title: str) -> Table:
@@ -55,22 +49,6 @@ def _terminal_table(table: pd.DataFrame, title: str) -> Table:
     return grid
 
 
-def _out_kind(path: Path) -> str:
-    """The file's suffix picks CSV or JSON, so ``--out`` never needs a second option."""
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".json"):
-        raise QualkamError(f"--out {path}: unknown file type {suffix or '(no suffix)'!r}; name it .csv or .json")
-    return suffix[1:]
-
-
-def _write(frame: pd.DataFrame, path: Path) -> None:
-    if _out_kind(path) == "json":
-        with atomic_open(path) as handle:
-            handle.write(_json(frame))
-    else:
-        write_csv(frame, path)
-
-
 @app.command("triangulate")
 def triangulate_cli(
     layer: Layer = "auto",
@@ -88,18 +66,18 @@ def triangulate_cli(
     """Per code: how many sources, speakers, source types, phases and roles support it, and
     which codes rest on one source, one speaker or one kind of source."""
     if out_file is not None:
-        _out_kind(out_file)  # a bad suffix stops the run before any work
+        frame_kind(out_file, argument="out_file")  # the suffix picks CSV or JSON; a bad one stops the run first
     with Project.open(project) as store:
         table = triangulation_table(
             store, layer=layer, sources=sources or (), speakers=speakers or (), phases=phases or ()
         )
     if out_file is not None:
-        _write(table, out_file)
+        write_frame(table, out_file, indent=2, argument="out_file")
         err.print(f"wrote {escape(str(out_file))}")
     if fmt is TableFormat.csv:
         typer.echo(frame_csv(table), nl=False)
     elif fmt is TableFormat.json:
-        typer.echo(_json(table), nl=False)
+        typer.echo(json_text(table.to_dict(orient="records"), indent=2), nl=False)
     else:
         flagged = int((table["flags"] != "").sum())
         title = f"triangulation · {len(table)} codes · from {layer} · {flagged} flagged"

@@ -21,7 +21,6 @@ codes.
 from __future__ import annotations
 
 import json
-import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +31,7 @@ from qualkam.agreement.units import seen_sources
 from qualkam.choices import check_all, check_choice, unknown
 from qualkam.coding.metrics import PRF, prf, scores, summary
 from qualkam.errors import QualkamError
+from qualkam.render.number import plain
 from qualkam.store import models
 from qualkam.store import training as store
 from qualkam.store.layers import CONSENSUS, PEOPLE, Layer
@@ -79,7 +79,7 @@ class EvaluationReport:
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for JSON: missing figures are None, never NaN."""
-        return _clean(
+        return plain(
             {
                 "against": self.against,
                 "suggest": self.suggest,
@@ -96,19 +96,6 @@ class EvaluationReport:
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
-
-
-def _clean(value: Any) -> Any:
-    """NaN (or numpy scalars) that slipped through become None (or Python numbers)."""
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
 
 
 def _reference(project: Project, against: str | Layer) -> tuple[list[str], str]:

@@ -28,7 +28,7 @@ from qualkam.coding.decisions import Action, apply_decision
 from qualkam.errors import QualkamError
 from qualkam.interchange.codings_import import ImportRowsError, RowProblem, read_table
 from qualkam.interchange.sheets import fill_sheet, sheet_path, write_csv_sheet
-from qualkam.render.outputs import atomic_open
+from qualkam.render.files import write_workbook
 from qualkam.store.project import Project
 from qualkam.store.reads import code_tree
 from qualkam.store.review import accepted_codes, segment_ids, segments_coded_by
@@ -329,9 +329,7 @@ def write_sheet(plan: Plan, path: str | Path) -> Path:
     sheet.title = "disagreements"
     widths = {"segment": 9, "source": 22, "speaker": 16, "text": 70, "decision": 22, "reason": 40}
     fill_sheet(sheet, columns, rows, widths, ("decision", "reason"))
-    with atomic_open(path, "wb") as handle:
-        book.save(handle)
-    return path
+    return write_workbook(book, path)
 
 
 @dataclass(frozen=True)

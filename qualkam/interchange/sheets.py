@@ -22,7 +22,7 @@ from typing import Any
 from qualkam.choices import closest, listing
 from qualkam.errors import InputError, QualkamError
 from qualkam.render.cells import csv_lines, xlsx_value
-from qualkam.render.outputs import atomic_open
+from qualkam.render.files import write_text, write_workbook
 from qualkam.store import imports as store
 from qualkam.store.names import known_names
 from qualkam.store.project import Project
@@ -220,8 +220,8 @@ def sheet_path(path: str | Path, argument: str, example: str) -> tuple[Path, str
 def write_csv_sheet(rows: list[dict[str, Any]], columns: list[str], path: Path) -> None:
     """A sheet as CSV, atomically; UTF-8 with a BOM, without which Excel reads the file in the
     local ANSI code page."""
-    with atomic_open(path, encoding="utf-8-sig") as handle:
-        handle.write(csv_lines([columns, *([row.get(c) for c in columns] for row in rows)], lineterminator="\r\n"))
+    text = csv_lines([columns, *([row.get(c) for c in columns] for row in rows)], lineterminator="\r\n")
+    write_text(text, path, encoding="utf-8-sig")
 
 
 def fill_sheet(
@@ -289,8 +289,7 @@ def _write_xlsx(rows: list[dict[str, Any]], codes: list[tuple[str, str, str, str
         for col, value in enumerate(code, start=1):
             lookup.cell(row=r, column=col, value=xlsx_value(value)).alignment = wrap
     lookup.freeze_panes = "A2"
-    with atomic_open(path, "wb") as handle:
-        book.save(handle)
+    write_workbook(book, path)
 
 
 def write_sheet(project: Project, coder: str, path: str | Path, rows: list[dict[str, Any]]) -> Path:

@@ -20,11 +20,10 @@ from qualkam.analysis.excerpts import (
 )
 from qualkam.analysis.matrix import build_matrix
 from qualkam.errors import QualkamError
-from qualkam.render.files import atomic_open, write_csv, write_text
+from qualkam.render.files import json_text, write_csv, write_text
 from qualkam.store.project import Project
 
-# atomic_open and write_csv live in qualkam.render.files; named here too for the modules that import them from here.
-__all__ = ["EXCERPT_COLUMNS", "atomic_open", "evidence_item_text", "excerpts_frame", "write_csv", "write_outputs"]
+__all__ = ["EXCERPT_COLUMNS", "MANIFEST", "evidence_item_text", "excerpts_frame", "write_outputs"]
 
 
 def excerpts_frame(project: Project, by_coder: bool = False) -> pd.DataFrame:
@@ -91,5 +90,5 @@ def write_outputs(project: Project, out_dir: str | Path, layer: str = "auto") ->
     written = [write_csv(excerpts_frame(project), out / names[0])]
     for rows, name in (("phase", names[1]), ("source_type", names[2])):
         written.append(write_csv(build_matrix(project, rows=rows, cols="code", layer=layer), out / name, index=True))
-    write_text(json.dumps({"made_from": made_from, "files": _file_stamps(written)}, indent=1), out / MANIFEST)
+    write_text(json_text({"made_from": made_from, "files": _file_stamps(written)}), out / MANIFEST)
     return written

@@ -31,6 +31,7 @@ from spacy.tokens import Doc
 from spacy.util import registry
 
 from qualkam.coding.learn.calibration import logit
+from qualkam.render.files import write_bytes
 
 ARCHITECTURE = "spacy.TextCatBOW.v3"
 NGRAM_SIZE = 2
@@ -197,8 +198,7 @@ class TfidfLogistic:
         return self
 
     def to_disk(self, path: Any, *, exclude: Sequence[str] = ()) -> None:
-        Path(path).mkdir(parents=True, exist_ok=True)
-        (Path(path) / "model.msgpack").write_bytes(self.to_bytes())
+        write_bytes(self.to_bytes(), Path(path) / "model.msgpack")
 
     def from_disk(self, path: Any, *, exclude: Sequence[str] = ()) -> TfidfLogistic:
         return self.from_bytes((Path(path) / "model.msgpack").read_bytes())

@@ -14,8 +14,8 @@ What the schema forces and why the output looks the way it does:
   export time (``creationDateTime`` is when the project began, ``modifiedDateTime`` its
   latest exported change), so exporting an unchanged project twice gives byte-identical
   ``project.qde`` and ``.qdpx`` files, which diff and version control cleanly;
-- the file is built in memory and written through ``atomic_open``: a failed export never
-  replaces a good file.
+- the file is written through ``qualkam.render.files`` (a temporary file beside the target,
+  moved into place when complete): a failed export never replaces a good file.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from qualkam.interchange.refi import model
 from qualkam.interchange.refi.positions import utf16_offsets
 from qualkam.interchange.refi.segdata import MEMBER as SEGMENTS_MEMBER
 from qualkam.interchange.refi.segdata import build as build_segments
-from qualkam.render.outputs import atomic_open
+from qualkam.render.files import atomic_open, write_bytes
 from qualkam.store import refi as store
 from qualkam.store.layers import NAMES, Layer
 from qualkam.store.project import Project
@@ -325,7 +325,7 @@ def export_qdc(project_or_codebook: Project | Codebook, out_path: str | Path) ->
             "the codebook has no codes to export; load one with 'qualkam code', or export a codebook file"
         )
     data = serialise_codebook(book)
-    _write_file(out, lambda handle: handle.write(data))
+    write_bytes(data, out)
     return ExportReport(out, "qdc", codes=len(book.codes), sets=len(book.sets))
 
 
@@ -624,17 +624,16 @@ def export_qdpx(project: Project, out_path: str | Path, layer: str | Layer = "hu
     qde = serialise_project(refi)
     stamp = _zip_time(refi.modified)
 
-    def write(handle: Any) -> None:
-        with zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as archive:
-            _add(archive, "project.qde", qde, stamp)
-            for source_guid, text in export.texts.items():
-                _add(archive, f"sources/{source_guid.lower()}.txt", text.encode("utf-8"), stamp)
-            for note in refi.notes:
-                _add(archive, f"sources/{note.guid.lower()}.txt", _clean(note.content or "").encode("utf-8"), stamp)
-            if export.texts:
-                _add(archive, SEGMENTS_MEMBER, export.segments, stamp)
+    # Streamed into the temporary file: a full disk half-way stops the export, the old file stays.
+    with atomic_open(out, "wb") as handle, zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as archive:
+        _add(archive, "project.qde", qde, stamp)
+        for source_guid, text in export.texts.items():
+            _add(archive, f"sources/{source_guid.lower()}.txt", text.encode("utf-8"), stamp)
+        for note in refi.notes:
+            _add(archive, f"sources/{note.guid.lower()}.txt", _clean(note.content or "").encode("utf-8"), stamp)
+        if export.texts:
+            _add(archive, SEGMENTS_MEMBER, export.segments, stamp)
 
-    _write_file(out, write)
     found = model.counts(refi)
     return ExportReport(
         out,
@@ -928,15 +927,6 @@ def _check_target(out_path: str | Path) -> Path:
     if out.is_dir():
         raise QualkamError(f"{out} is a folder; give the path of the file to write, e.g. {out / 'project.qdpx'}")
     return out
-
-
-def _write_file(out: Path, write: Any) -> None:
-    """Write through a temporary file beside ``out``; an OS error becomes one clear line."""
-    try:
-        with atomic_open(out, "wb") as handle:
-            write(handle)
-    except OSError as exc:
-        raise QualkamError(f"cannot write {out}: {exc.strerror or exc}") from exc
 
 
 def unique_names(labels: Sequence[str]) -> list[str]:
