@@ -125,4 +125,4 @@ def code_two_sources(tmp_path: Path, codebook, project: Project) -> dict[str, in
     write(tmp_path / "src" / "int.md", INTERVIEW)
     write(tmp_path / "src" / "b.md", OTHER)
     code_folder(tmp_path / "src", codebook, project, out_dir=None)
-    return {r["text"][:12]: r["id"] for r in project.query("SELECT id, text FROM segments")}
+    return {r["text"][:12]: r["id"] for r in project.conn.execute("SELECT id, text FROM segments").fetchall()}

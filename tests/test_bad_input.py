@@ -220,7 +220,7 @@ def test_an_unforeseen_error_while_storing_is_rolled_back_and_reported(
     (line,) = [line for line in result.output.splitlines() if "a_good.md" in line]
     assert "ValueError: cannot store" in line
     with Project.open(tmp_path / "p.db") as store:
-        assert [r[0] for r in store.query("SELECT path FROM sources")] == ["z_good.txt"]
+        assert [r[0] for r in store.conn.execute("SELECT path FROM sources").fetchall()] == ["z_good.txt"]
 
 
 def test_an_alias_bomb_in_a_sidecar_is_one_warning_and_the_files_are_coded(

@@ -102,5 +102,5 @@ def test_codes_without_problems(tmp_path: Path, generated: tuple) -> None:
         report = code_folder(info.folder, load_codebook("kam"), project, out_dir=None)
         assert [str(p) for p in report.problems] == []
         assert report.files == report.coded == info.files
-        phases = {row[0] for row in project.query("SELECT phase FROM sources") if row[0]}
+        phases = {row[0] for row in project.conn.execute("SELECT phase FROM sources").fetchall() if row[0]}
     assert len(phases) > 1

@@ -49,7 +49,7 @@ def hostile(tmp_path: Path, small_codebook) -> Path:
             first, second = [
                 r[0] for r in conn.execute("SELECT id FROM segments WHERE speaker = ? ORDER BY id", (SPEAKER,))
             ][:2]
-        suggestions = project.query("SELECT segment_id, code_id FROM codings WHERE coder IS NULL")
+        suggestions = project.conn.execute("SELECT segment_id, code_id FROM codings WHERE coder IS NULL").fetchall()
         for i, row in enumerate(suggestions):
             decide(project, CODER, row["segment_id"], row["code_id"], "accept", memo=MEMO)
             decide(project, OTHER_CODER, row["segment_id"], row["code_id"], "accept" if i % 2 else "reject")
@@ -227,7 +227,7 @@ def test_sheet_round_trip_reads_the_words_back(runner: CliRunner, hostile: Path,
     sheet = tmp_path / f"s{suffix}"
     _cli(runner, "sheet", "export", "--coder", "dora", "--out", sheet, "--project", hostile)
     with Project.open(hostile) as project:
-        seg = project.query("SELECT id FROM segments WHERE text = ?", (TAB_TEXT,))[0][0]
+        seg = project.conn.execute("SELECT id FROM segments WHERE text = ?", (TAB_TEXT,)).fetchall()[0][0]
     if suffix == ".xlsx":
         book = load_workbook(sheet)
         rows = book["segments"]
@@ -249,7 +249,7 @@ def test_sheet_round_trip_reads_the_words_back(runner: CliRunner, hostile: Path,
     result = _cli(runner, "import", "codings", sheet, "--coder", "dora", "--project", hostile)
     assert "changed since" not in result.output and "differs" not in result.output, result.output
     with Project.open(hostile) as project:
-        row = project.query("SELECT memo FROM codings WHERE coder = 'dora' AND segment_id = ?", (seg,))[0]
+        row = project.conn.execute("SELECT memo FROM codings WHERE coder = 'dora' AND segment_id = ?", (seg,)).fetchall()[0]
     assert row["memo"] == "+plus memo"
 
 

@@ -24,7 +24,7 @@ def coded(tmp_path: Path, small_codebook, project: Project) -> Project:
 
 
 def _segment(project: Project, words: str) -> int:
-    return project.query("SELECT id FROM segments WHERE text LIKE ?", (f"%{words}%",))[0][0]
+    return project.conn.execute("SELECT id FROM segments WHERE text LIKE ?", (f"%{words}%",)).fetchall()[0][0]
 
 
 def test_accept_reject_add_remove(coded: Project) -> None:
@@ -35,10 +35,10 @@ def test_accept_reject_add_remove(coded: Project) -> None:
     assert decide(coded, "ana", seg, "hard_control", "remove").status == "rejected"
     rows = {
         r["code_id"]: (r["origin"], r["status"])
-        for r in coded.query("SELECT code_id, origin, status FROM codings WHERE coder = 'ana'")
+        for r in coded.conn.execute("SELECT code_id, origin, status FROM codings WHERE coder = 'ana'").fetchall()
     }
     assert rows == {"soft_control": ("rule", "accepted"), "hard_control": ("human", "rejected")}
-    trail = coded.query("SELECT actor, action, entity, before, after FROM audit WHERE entity = 'coding' ORDER BY id")
+    trail = coded.conn.execute("SELECT actor, action, entity, before, after FROM audit WHERE entity = 'coding' ORDER BY id").fetchall()
     assert [(r["actor"], r["action"]) for r in trail] == [("ana", "accept"), ("ana", "add"), ("ana", "remove")]
     assert (
         json.loads(trail[2]["before"])["status"] == "accepted" and json.loads(trail[2]["after"])["status"] == "rejected"
@@ -50,7 +50,7 @@ def test_a_machine_rerun_never_touches_decisions(coded: Project, tmp_path: Path,
     decide(coded, "ana", seg, "soft_control", "reject")
     write(tmp_path / "src" / "int.md", INTERVIEW + "\nI: Anything else about reporting lines?\n")
     code_folder(tmp_path / "src", small_codebook, coded, out_dir=None)
-    row = coded.query("SELECT status, origin FROM codings WHERE coder = 'ana'")[0]
+    row = coded.conn.execute("SELECT status, origin FROM codings WHERE coder = 'ana'").fetchall()[0]
     assert (row["status"], row["origin"]) == ("rejected", "rule")
 
 
@@ -72,7 +72,7 @@ def test_memos_on_every_target_are_audited(coded: Project) -> None:
     add_memo(coded, "ana", "code", "soft_control", "Trust talk clusters after meeting 12.")
     add_memo(coded, "ana", "source", "int-sales", "Interviewee hesitant on targets.")
     add_memo(coded, "ana", "segment", str(seg), "Irony?")
-    assert len(coded.query("SELECT * FROM memos")) == 4
-    assert len(coded.query("SELECT * FROM audit WHERE action = 'memo'")) == 4
+    assert len(coded.conn.execute("SELECT * FROM memos").fetchall()) == 4
+    assert len(coded.conn.execute("SELECT * FROM audit WHERE action = 'memo'").fetchall()) == 4
     with pytest.raises(QualkamError, match="unknown code 'nope'"):
         add_memo(coded, "ana", "code", "nope", "x")

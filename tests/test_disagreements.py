@@ -56,7 +56,7 @@ CODINGS = {
 
 
 def segment_ids(project: Project) -> dict[tuple[str, int], int]:
-    return {(r[0], r[1]): r[2] for r in project.query("SELECT source_id, position, id FROM segments")}
+    return {(r[0], r[1]): r[2] for r in project.conn.execute("SELECT source_id, position, id FROM segments").fetchall()}
 
 
 def build(tmp_path: Path, small_codebook, coders: tuple[str, ...]) -> Path:

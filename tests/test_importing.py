@@ -30,7 +30,7 @@ def db(tmp_path: Path, small_codebook) -> Path:
     path = tmp_path / "project.db"
     with Project.open(path, create=True) as project:
         code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
-        spans = [tuple(r) for r in project.query('SELECT id, start, "end" FROM segments ORDER BY start')]
+        spans = [tuple(r) for r in project.conn.execute('SELECT id, start, "end" FROM segments ORDER BY start').fetchall()]
     assert spans == [A, B, C], "the fixture's offsets moved; update the hand-computed cases"
     return path
 
@@ -43,16 +43,16 @@ def _codings(db: Path) -> list[tuple]:
     with Project.open(db) as project:
         return [
             tuple(r)
-            for r in project.query(
+            for r in project.conn.execute(
                 'SELECT segment_id, code_id, coder, origin, status, start, "end", text, memo FROM codings '
                 "WHERE coder IS NOT NULL ORDER BY coder, segment_id, code_id"
-            )
+            ).fetchall()
         ]
 
 
 def _audit_count(db: Path) -> int:
     with Project.open(db) as project:
-        return project.query("SELECT COUNT(*) FROM audit")[0][0]
+        return project.conn.execute("SELECT COUNT(*) FROM audit").fetchall()[0][0]
 
 
 @pytest.mark.parametrize(
@@ -82,7 +82,7 @@ def test_long_csv_spans_become_codings_with_clipped_spans(runner: CliRunner, db:
     assert result.exit_code == 0, result.output
     assert "(long CSV, ana): 3 new, 0 changed, 0 unchanged codings · 3 rows read" in result.output
     with Project.open(db) as project:
-        text = project.query("SELECT text FROM sources")[0][0]
+        text = project.conn.execute("SELECT text FROM sources").fetchall()[0][0]
     assert _codings(db) == [
         (2, "hard_control", "ana", "rule", "accepted", 83, 152, text[83:152], "imposed"),
         (3, "hard_control", "ana", "human", "accepted", 161, 216, text[161:216], None),

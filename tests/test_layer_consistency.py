@@ -99,7 +99,7 @@ def _exported_pairs(project: Project, path: Path) -> set[Pair]:
         node.get("guid"): parse_description(node.findtext("q:Description", default="", namespaces=ns))[3]
         for node in root.iterfind(".//q:Code", ns)
     }
-    segments = project.query('SELECT id, source_id, start, "end" FROM segments')
+    segments = project.conn.execute('SELECT id, source_id, start, "end" FROM segments').fetchall()
     pairs = set()
     for source in root.iterfind(".//q:TextSource", ns):
         for selection in source.iterfind("q:PlainTextSelection", ns):

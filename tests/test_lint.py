@@ -98,7 +98,7 @@ def test_project_checks_unmatched_and_dropped_patterns(flawed: Path, flawed_proj
 def test_parent_cooccurrence_needs_parent_codings(flawed: Path, flawed_project: Path) -> None:
     book = load_codebook(flawed)
     with Project.open(flawed_project) as project:
-        s0, s1, s2 = [r[0] for r in project.query("SELECT id FROM segments ORDER BY position")]
+        s0, s1, s2 = [r[0] for r in project.conn.execute("SELECT id FROM segments ORDER BY position").fetchall()]
         decide(project, "ana", s1, "hard_control", "accept")
         report = lint(book, project)
         assert "no_parent_cooccurrence" not in _kinds(report)
@@ -184,7 +184,7 @@ def test_kam_on_the_sample_project(sample_project: Path, runner: CliRunner) -> N
     with Project.open(sample_project) as project:
         fired = {
             (r[0], e["rule"])
-            for r in project.query("SELECT code_id, evidence FROM codings WHERE coder IS NULL")
+            for r in project.conn.execute("SELECT code_id, evidence FROM codings WHERE coder IS NULL").fetchall()
             for e in json.loads(r[1])
         }
     assert fired and not (fired & unmatched)

@@ -37,7 +37,7 @@ def db(tmp_path: Path, small_codebook) -> Path:
     path = tmp_path / "p.db"
     with Project.open(path, create=True) as project:
         code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
-        rows = project.query("SELECT segment_id, code_id FROM codings WHERE coder IS NULL ORDER BY id")
+        rows = project.conn.execute("SELECT segment_id, code_id FROM codings WHERE coder IS NULL ORDER BY id").fetchall()
         for i, row in enumerate(rows):
             decide(project, "ana", row["segment_id"], row["code_id"], "accept")
             decide(project, "ben", row["segment_id"], row["code_id"], "reject" if i % 2 == 0 else "accept")
@@ -289,7 +289,7 @@ def test_memos_are_edited_and_deleted_with_an_audit_trail(runner: CliRunner, db:
     with Project.open(db) as project:
         trail = [
             (r["actor"], r["action"], json.loads(r["before"])["text"], r["after"])
-            for r in project.query("SELECT * FROM audit WHERE action IN ('edit memo', 'delete memo') ORDER BY id")
+            for r in project.conn.execute("SELECT * FROM audit WHERE action IN ('edit memo', 'delete memo') ORDER BY id").fetchall()
         ]
     assert trail[0][:3] == ("ben", "edit memo", "first words") and "better words" in trail[0][3]
     assert trail[1][:3] == ("ana", "delete memo", "better words") and trail[1][3] is None
@@ -315,7 +315,7 @@ def test_a_memo_on_a_coded_sheet_row_is_listed_and_editable(runner: CliRunner, d
     assert [(m["memo"], m["target_type"]) for m in memos] == [("says trust, means habit", "coding")]
     _ok(runner, "memo", "edit", memos[0]["id"], "means habit", "--project", db)
     with Project.open(db) as project:
-        assert project.query("SELECT memo FROM codings WHERE coder = 'dora'")[0][0] == "means habit"
+        assert project.conn.execute("SELECT memo FROM codings WHERE coder = 'dora'").fetchall()[0][0] == "means habit"
 
 
 # -- project merge --prefer -----------------------------------------------------------------------
@@ -324,8 +324,8 @@ def _conflict(db: Path) -> tuple[Path, int]:
 
     with Project.open(db) as project:
         other = clone_for(project, "ana", db.with_name("ana.db"))
-        seg = project.query("SELECT segment_id FROM codings WHERE coder = 'ana' ORDER BY id")[0][0]
-        code = project.query("SELECT code_id FROM codings WHERE coder = 'ana' ORDER BY id")[0][0]
+        seg = project.conn.execute("SELECT segment_id FROM codings WHERE coder = 'ana' ORDER BY id").fetchall()[0][0]
+        code = project.conn.execute("SELECT code_id FROM codings WHERE coder = 'ana' ORDER BY id").fetchall()[0][0]
     with Project.open(other) as project:
         decide(project, "ana", seg, code, "reject")
     return other, seg
@@ -348,7 +348,7 @@ def test_merge_prefer_settles_conflicts(runner: CliRunner, db: Path) -> None:
     theirs = _ok(runner, "project", "merge", other, "--prefer", "theirs", "--project", db)
     assert "1 settled" in theirs.output and _status(db, seg) == "rejected"
     with Project.open(db) as project:
-        assert project.query("SELECT note FROM audit WHERE action = 'reject' AND actor = 'ana' ORDER BY id DESC")[0][
+        assert project.conn.execute("SELECT note FROM audit WHERE action = 'reject' AND actor = 'ana' ORDER BY id DESC").fetchall()[0][
             0
         ].endswith("--prefer theirs")
     again = _ok(runner, "project", "merge", other, "--project", db)

@@ -79,12 +79,12 @@ def ward(tmp_path: Path) -> tuple[Path, Path]:
 
 def suggested_codes(db: Path) -> set[str]:
     with Project.open(db) as project:
-        return {r[0] for r in project.query("SELECT DISTINCT code_id FROM codings WHERE coder IS NULL")}
+        return {r[0] for r in project.conn.execute("SELECT DISTINCT code_id FROM codings WHERE coder IS NULL").fetchall()}
 
 
 def first_segment(db: Path, words: str) -> int:
     with Project.open(db) as project:
-        return int(project.query("SELECT id FROM segments WHERE text LIKE ?", (f"%{words}%",))[0][0])
+        return int(project.conn.execute("SELECT id FROM segments WHERE text LIKE ?", (f"%{words}%",)).fetchall()[0][0])
 
 
 # -- 1. the project owns its codebook --------------------------------------------------------
@@ -155,8 +155,8 @@ def test_a_different_codebook_is_refused_once_people_have_coded(runner, ward, tm
     with Project.open(db) as project:
         assert project.codebook().name == "KAM framework"  # type: ignore[union-attr]
         assert people_codings_by_code(project) == {"support": 1, "workload": 1}, "people's codings are kept"
-        assert [r[0] for r in project.query("SELECT id FROM phases ORDER BY position")][0] == "pre_kam"
-        assert "before" not in {r[0] for r in project.query("SELECT id FROM phases")}
+        assert [r[0] for r in project.conn.execute("SELECT id FROM phases ORDER BY position").fetchall()][0] == "pre_kam"
+        assert "before" not in {r[0] for r in project.conn.execute("SELECT id FROM phases").fetchall()}
 
 
 def test_a_different_codebook_refused_in_the_library_too(ward, tmp_path: Path) -> None:

@@ -41,18 +41,18 @@ def master(tmp_path: Path, small_codebook) -> Path:
 
 
 def _seg(project: Project, words: str) -> int:
-    return project.query("SELECT id FROM segments WHERE text LIKE ?", (f"%{words}%",))[0][0]
+    return project.conn.execute("SELECT id FROM segments WHERE text LIKE ?", (f"%{words}%",)).fetchall()[0][0]
 
 
 def _people(db: Path) -> list[tuple]:
     with Project.open(db) as project:
         return sorted(
             tuple(r)
-            for r in project.query(
+            for r in project.conn.execute(
                 "SELECT src.id, s.position, c.code_id, c.coder, c.status, c.origin, c.created_at FROM codings c "
                 "JOIN segments s ON s.id = c.segment_id JOIN sources src ON src.id = s.source_id "
                 "WHERE c.coder IS NOT NULL"
-            )
+            ).fetchall()
         )
 
 
@@ -68,8 +68,8 @@ def test_clone_hides_everybody_elses_decisions(master: Path) -> None:
     assert _people(ana) == []
     with Project.open(ana) as project:
         assert project.counts()["suggestions"] == Project.open(master).counts()["suggestions"]
-        assert project.query("SELECT COUNT(*) FROM memos")[0][0] == 0
-        assert project.query("SELECT COUNT(*) FROM audit WHERE actor = 'lead'")[0][0] == 0
+        assert project.conn.execute("SELECT COUNT(*) FROM memos").fetchall()[0][0] == 0
+        assert project.conn.execute("SELECT COUNT(*) FROM audit WHERE actor = 'lead'").fetchall()[0][0] == 0
     with pytest.raises(QualkamError, match="exists already"):
         _clone(master, "ana")
 
@@ -95,12 +95,12 @@ def test_merge_keeps_coder_time_memo_and_is_idempotent(master: Path) -> None:
     assert set(ana_rows) <= set(after), "same coder, status, origin and time as in ana's project"
     with Project.open(master) as project:
         assert (
-            project.query("SELECT memo FROM codings WHERE coder = 'ana' AND code_id = 'hard_control'")[0][0]
+            project.conn.execute("SELECT memo FROM codings WHERE coder = 'ana' AND code_id = 'hard_control'").fetchall()[0][0]
             == "US targets"
         )
-        memo = project.query(
+        memo = project.conn.execute(
             "SELECT m.text, s.text FROM memos m JOIN segments s ON s.id = CAST(m.target_id AS INTEGER)"
-        )[0]
+        ).fetchall()[0]
         assert memo[0] == "contrast with int-sales" and "more than the reporting" in memo[1]
 
 
@@ -128,10 +128,10 @@ def test_a_failed_merge_leaves_the_master_as_it_was(master: Path, runner: CliRun
     with sqlite3.connect(ana) as conn:
         conn.execute("INSERT INTO codes (id, label, attributes, position) VALUES ('extra', 'Extra', '{}', 99)")
         conn.execute("UPDATE codings SET code_id = 'extra' WHERE coder = 'ana'")
-    before = _people(master), Project.open(master).query("SELECT COUNT(*) FROM audit")[0][0]
+    before = _people(master), Project.open(master).conn.execute("SELECT COUNT(*) FROM audit").fetchall()[0][0]
     result = runner.invoke(app, ["project", "merge", str(ana), "--project", str(master)])
     assert result.exit_code == 2 and "uses codes this project does not have: extra" in result.output
-    assert (_people(master), Project.open(master).query("SELECT COUNT(*) FROM audit")[0][0]) == before
+    assert (_people(master), Project.open(master).conn.execute("SELECT COUNT(*) FROM audit").fetchall()[0][0]) == before
     bad = runner.invoke(app, ["project", "merge", str(master.with_name("none.db")), "--project", str(master)])
     assert bad.exit_code == 2 and "no project file at" in bad.output
 

@@ -39,7 +39,7 @@ CY = [H, S, S, H, None, S, S, None]
 
 
 def positions(project: Project, source: str = "int-r") -> dict[int, int]:
-    return {r[0]: r[1] for r in project.query("SELECT position, id FROM segments WHERE source_id = ?", (source,))}
+    return {r[0]: r[1] for r in project.conn.execute("SELECT position, id FROM segments WHERE source_id = ?", (source,)).fetchall()}
 
 
 @pytest.fixture
@@ -62,11 +62,11 @@ def consensus(db: Path, coder: str = "consensus") -> dict[int, dict[str, tuple[s
     """Position -> code -> (status, memo) of the consensus coder's codings in int-r."""
     found: dict[int, dict[str, tuple[str, str | None]]] = {}
     with Project.open(db) as project:
-        for r in project.query(
+        for r in project.conn.execute(
             "SELECT s.position, c.code_id, c.status, c.memo FROM codings c JOIN segments s "
             "ON s.id = c.segment_id WHERE c.coder = ? AND s.source_id = 'int-r'",
             (coder,),
-        ):
+        ).fetchall():
             found.setdefault(r[0], {})[r[1]] = (r[2], r[3])
     return found
 
@@ -96,7 +96,7 @@ def test_agreements_applied_once_with_the_decider_as_actor(db: Path) -> None:
         again = apply_agreements(project, plan_reconcile(project, ["ana", "ben"]), "lead")
         audit = [
             tuple(r)
-            for r in project.query('SELECT actor, action, note FROM audit WHERE after LIKE \'%"coder": "consensus"%\'')
+            for r in project.conn.execute('SELECT actor, action, note FROM audit WHERE after LIKE \'%"coder": "consensus"%\'').fetchall()
         ]
     assert (applied.segments, applied.codings, again.codings) == (1, 1, 0)
     assert consensus(db) == {0: {H: ("accepted", None)}}
@@ -148,7 +148,7 @@ def test_loop_keep_a_keep_b_quit_resume_union_neither_other_skip(runner: CliRunn
     }
     with Project.open(db) as project:
         notes = {
-            tuple(r) for r in project.query('SELECT actor, note FROM audit WHERE after LIKE \'%"coder": "consensus"%\'')
+            tuple(r) for r in project.conn.execute('SELECT actor, note FROM audit WHERE after LIKE \'%"coder": "consensus"%\'').fetchall()
         }
     assert ("lead", "reconcile: keep ana; reason: reason one") in notes
     assert ("lead", "reconcile: other: control; reason: parent only") in notes

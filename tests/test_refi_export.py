@@ -105,7 +105,7 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     db = folder / "qualkam.db"
     with Project.open(db, create=True) as project:
         code_folder(SAMPLES, load_codebook("kam"), project, out_dir=None)
-        suggested = project.query("SELECT segment_id, code_id FROM codings WHERE coder IS NULL ORDER BY id LIMIT 12")
+        suggested = project.conn.execute("SELECT segment_id, code_id FROM codings WHERE coder IS NULL ORDER BY id LIMIT 12").fetchall()
         for i, (segment, code) in enumerate(suggested):
             decide(project, "ana", segment, code, "accept")
             if i % 2:
@@ -113,10 +113,10 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             if i % 4 == 0:
                 decide(project, "consensus", segment, code, "accept")
         seg, code = suggested[0]
-        bare = project.query(
+        bare = project.conn.execute(
             "SELECT s.id FROM segments s WHERE NOT EXISTS "
             "(SELECT 1 FROM codings c WHERE c.segment_id = s.id) ORDER BY s.id LIMIT 1"
-        )[0][0]
+        ).fetchall()[0][0]
         add_memo(project, "ana", "code", code, "Watch the line between planning and reporting.")
         add_memo(project, "ben", "source", "int-06-sales-director", "Recorded in her office; she was guarded.")
         add_memo(project, "ana", "segment", str(seg), "A clear case.")
@@ -147,7 +147,7 @@ def test_every_text_source_ships_its_text_as_utf8_named_by_guid(sample) -> None:
     members = _members(sample["human"])
     root = etree.fromstring(members["project.qde"])
     with Project.open(sample["db"]) as project:
-        texts = {r["id"]: r["text"] for r in project.query("SELECT id, text FROM sources")}
+        texts = {r["id"]: r["text"] for r in project.conn.execute("SELECT id, text FROM sources").fetchall()}
     sources = root.findall(f"{P}Sources/{P}TextSource")
     assert len(sources) == len(texts) == 22
     for source in sources:
@@ -173,8 +173,8 @@ def test_layers_choose_whose_codings_and_memos(sample) -> None:
     assert coders("consensus") == {"consensus"}
     assert coders("coder:ana") == {"ana"}
     with Project.open(sample["db"]) as project:
-        accepted = project.query("SELECT COUNT(*) FROM codings WHERE coder = 'ben' AND status = 'accepted'")[0][0]
-        rejected = project.query("SELECT COUNT(*) FROM codings WHERE coder = 'ben' AND status = 'rejected'")[0][0]
+        accepted = project.conn.execute("SELECT COUNT(*) FROM codings WHERE coder = 'ben' AND status = 'accepted'").fetchall()[0][0]
+        rejected = project.conn.execute("SELECT COUNT(*) FROM codings WHERE coder = 'ben' AND status = 'rejected'").fetchall()[0][0]
     assert rejected > 0
     human = _qde(sample["human"])
     ben = next(u.get("guid") for u in human.iter(f"{P}User") if u.get("name") == "ben")
@@ -203,10 +203,10 @@ def test_memos_become_notes_referenced_from_what_they_are_about(sample) -> None:
     )
     assert carrier.find(f"{P}Coding") is None  # a selection there only to carry the note
     with Project.open(sample["db"]) as project:
-        seg = project.query(
+        seg = project.conn.execute(
             'SELECT s.start, s."end", src.text FROM memos m JOIN segments s ON s.id = m.target_id '
             "JOIN sources src ON src.id = s.source_id WHERE m.text LIKE 'Nobody%'"
-        )[0]
+        ).fetchall()[0]
     table = utf16_offsets(seg["text"])
     assert (int(carrier.get("startPosition")), int(carrier.get("endPosition"))) == (
         table[seg["start"]],
@@ -324,7 +324,7 @@ def test_utf16_positions_give_back_the_coded_words(tmp_path: Path, small_codeboo
                 seg = conn.execute("SELECT id, start, text FROM segments WHERE instr(text, ?) > 0", (word,)).fetchone()
                 start = seg["start"] + seg["text"].index(word)
                 apply_decision(project, coder, seg["id"], "hard_control", Action.add, span=(start, start + len(word)))
-        whole = project.query("SELECT id, text FROM segments WHERE speaker = 'Zoë'")[0]
+        whole = project.conn.execute("SELECT id, text FROM segments WHERE speaker = 'Zoë'").fetchall()[0]
         decide(project, "ben", whole["id"], "soft_control", "add")
         export_qdpx(project, tmp_path / "emoji.qdpx")
     members = _members(tmp_path / "emoji.qdpx")
@@ -410,7 +410,7 @@ def test_detached_codings_are_listed_not_exported(tmp_path: Path, small_codebook
     write(tmp_path / "src" / "a.txt", "I: Do you trust each other?\nR: We trust each other now.\n")
     with Project.open(tmp_path / "p.db", create=True) as project:
         code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
-        seg = project.query("SELECT id FROM segments WHERE speaker = 'R'")[0][0]
+        seg = project.conn.execute("SELECT id FROM segments WHERE speaker = 'R'").fetchall()[0][0]
         decide(project, "ana", seg, "soft_control", "add")
         decide(project, "ana", seg, "hard_control", "add")
         with project.transaction() as conn:

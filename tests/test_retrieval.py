@@ -62,7 +62,7 @@ def build_corpus(root: Path) -> Path:
 
 
 def segment_of(project: Project, words: str) -> int:
-    return project.query("SELECT id FROM segments WHERE text LIKE ?", (f"%{words}%",))[0][0]
+    return project.conn.execute("SELECT id FROM segments WHERE text LIKE ?", (f"%{words}%",)).fetchall()[0][0]
 
 
 @pytest.fixture

@@ -28,11 +28,11 @@ def _decisions(db: Path, coder: str = "ana") -> list[tuple]:
     with Project.open(db) as project:
         return [
             tuple(r)
-            for r in project.query(
+            for r in project.conn.execute(
                 "SELECT s.position, c.code_id, c.origin, c.status FROM codings c "
                 "JOIN segments s ON s.id = c.segment_id WHERE c.coder = ? ORDER BY s.position, c.code_id",
                 (coder,),
-            )
+            ).fetchall()
         ]
 
 
@@ -45,7 +45,7 @@ def _review(runner: CliRunner, db: Path, keys: str, *extra: str):
 def test_queue_lists_every_suggestion_in_reading_order(db: Path) -> None:
     with Project.open(db) as project:
         queue = build_queue(project, "ana", Filters())
-        positions = {r[0]: r[1] for r in project.query("SELECT id, position FROM segments")}
+        positions = {r[0]: r[1] for r in project.conn.execute("SELECT id, position FROM segments").fetchall()}
     assert [(positions[i.segment_id], i.code_id) for i in queue] == [
         (0, "hard_control"),
         (1, "hard_control"),
@@ -64,7 +64,7 @@ def test_keystrokes_accept_reject_add_memo_and_quit(runner: CliRunner, db: Path)
         (2, "hard_control", "human", "accepted"),
     ]
     with Project.open(db) as project:
-        memo = project.query("SELECT coder, target_type, text FROM memos")
+        memo = project.conn.execute("SELECT coder, target_type, text FROM memos").fetchall()
         assert [tuple(m) for m in memo] == [("ana", "segment", "Ironic tone?")]
     assert "3 decision(s) saved for ana" in result.output
 
@@ -80,7 +80,7 @@ def test_back_lets_a_coder_change_their_mind(runner: CliRunner, db: Path) -> Non
     _review(runner, db, "a\nb\nr\nq\n")
     assert _decisions(db) == [(0, "hard_control", "rule", "rejected")]
     with Project.open(db) as project:
-        actions = [r[0] for r in project.query("SELECT action FROM audit WHERE entity = 'coding' ORDER BY id")]
+        actions = [r[0] for r in project.conn.execute("SELECT action FROM audit WHERE entity = 'coding' ORDER BY id").fetchall()]
     assert actions == ["accept", "reject"]
 
 

@@ -66,9 +66,9 @@ def test_coding_the_samples_shows_both_poles_shifting(tmp_path: Path) -> None:
 def test_every_offset_finds_its_words_again(tmp_path: Path) -> None:
     with Project.open(tmp_path / "p.db", create=True) as project:
         code_folder(SAMPLES, load_codebook("kam"), project, out_dir=None)
-        texts = {r["id"]: r["text"] for r in project.query("SELECT id, text FROM sources")}
-        segments = project.query('SELECT source_id, start, "end", text FROM segments')
+        texts = {r["id"]: r["text"] for r in project.conn.execute("SELECT id, text FROM sources").fetchall()}
+        segments = project.conn.execute('SELECT source_id, start, "end", text FROM segments').fetchall()
         assert segments and all(texts[s["source_id"]][s["start"] : s["end"]] == s["text"] for s in segments)
-        for row in project.query("SELECT source_id, evidence FROM codings"):
+        for row in project.conn.execute("SELECT source_id, evidence FROM codings").fetchall():
             for ev in json.loads(row["evidence"]):
                 assert texts[row["source_id"]][ev["start"] : ev["end"]] == ev["text"]

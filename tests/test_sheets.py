@@ -36,17 +36,17 @@ def db(tmp_path: Path, small_codebook) -> Path:
 
 def _seg(db: Path, words: str) -> int:
     with Project.open(db) as project:
-        return project.query("SELECT id FROM segments WHERE text LIKE ?", (f"%{words}%",))[0][0]
+        return project.conn.execute("SELECT id FROM segments WHERE text LIKE ?", (f"%{words}%",)).fetchall()[0][0]
 
 
 def _codings(db: Path) -> list[tuple]:
     with Project.open(db) as project:
         return [
             tuple(r)
-            for r in project.query(
+            for r in project.conn.execute(
                 'SELECT segment_id, code_id, coder, origin, status, memo, start, "end" FROM codings '
                 "WHERE coder IS NOT NULL ORDER BY segment_id, code_id"
-            )
+            ).fetchall()
         ]
 
 
@@ -54,10 +54,10 @@ def _audit(db: Path) -> list[tuple]:
     with Project.open(db) as project:
         return [
             tuple(r)
-            for r in project.query(
+            for r in project.conn.execute(
                 "SELECT actor, action, entity, entity_id, note FROM audit "
                 "WHERE entity IN ('coding', 'segment') ORDER BY id"
-            )
+            ).fetchall()
         ]
 
 
@@ -186,9 +186,9 @@ def test_round_trip_export_fill_import_reimport(runner: CliRunner, db: Path, tmp
     assert result.exit_code == 0, result.output
     assert "3 new, 0 changed, 0 unchanged codings · 1 new segment memo(s) · 3 rows read" in result.output
     with Project.open(db) as project:
-        seg_start, seg_end = project.query('SELECT start, "end" FROM segments WHERE id = ?', (targets,))[0]
-        q_start, q_end = project.query('SELECT start, "end" FROM segments WHERE id = ?', (question,))[0]
-        memos = [tuple(r) for r in project.query("SELECT target_type, target_id, coder, text FROM memos")]
+        seg_start, seg_end = project.conn.execute('SELECT start, "end" FROM segments WHERE id = ?', (targets,)).fetchall()[0]
+        q_start, q_end = project.conn.execute('SELECT start, "end" FROM segments WHERE id = ?', (question,)).fetchall()[0]
+        memos = [tuple(r) for r in project.conn.execute("SELECT target_type, target_id, coder, text FROM memos").fetchall()]
     assert _codings(db) == [
         (question, "hard_control", "ana", "rule", "rejected", None, q_start, q_end),
         (question, "soft_control", "ana", "human", "accepted", None, q_start, q_end),

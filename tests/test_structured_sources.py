@@ -258,9 +258,9 @@ def test_sidecar_names_columns_and_metadata_csv_is_never_a_transcript(tmp_path: 
         assert report.skipped == []
         rows = [
             tuple(r)
-            for r in project.query("SELECT speaker, time_start, time_end, text FROM segments ORDER BY position")
+            for r in project.conn.execute("SELECT speaker, time_start, time_end, text FROM segments ORDER BY position").fetchall()
         ]
-        attrs = project.query("SELECT attributes FROM sources")[0][0]
+        attrs = project.conn.execute("SELECT attributes FROM sources").fetchall()[0][0]
     assert rows == [("Ann", "00:00:03", "00:00:09", "We trust each other."), ("Bob", "00:00:09", None, "Gut feeling.")]
     assert "columns" not in json.loads(attrs or "{}")
 
@@ -515,9 +515,9 @@ def test_every_timed_format_stores_each_segments_start_and_end(tmp_path: Path, s
     with Project.open(tmp_path / "p.db", create=True) as project:
         report = code_folder(src, small_codebook, project, out_dir=None, unit=Unit.sentence)
         assert report.problems == []
-        rows = project.query(
+        rows = project.conn.execute(
             "SELECT source_id, speaker, time_start, time_end FROM segments ORDER BY source_id, position"
-        )
+        ).fetchall()
     by_source: dict[str, list] = {}
     for row in rows:
         by_source.setdefault(row[0], []).append(tuple(row)[1:])

@@ -22,7 +22,7 @@ def _project(tmp_path: Path, small_codebook) -> Path:
     db = tmp_path / "p.db"
     with Project.open(db, create=True) as project:
         code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
-        seg = project.query("SELECT id FROM segments WHERE position = 2")[0][0]
+        seg = project.conn.execute("SELECT id FROM segments WHERE position = 2").fetchall()[0][0]
         decide(project, "ana", seg, "soft_control", "accept")
     return db
 

@@ -128,10 +128,10 @@ def test_code_suggest_both_then_review_least_sure_first(
     with Project.open(db) as project:
         thresholds = latest_thresholds(project)
         least = min(
-            project.query(
+            project.conn.execute(
                 "SELECT code_id, score, s.source_id, s.position FROM codings c "
                 "JOIN segments s ON s.id = c.segment_id WHERE coder IS NULL AND origin = 'model'"
-            ),
+            ).fetchall(),
             key=lambda r: abs(logit(r["score"]) - logit(thresholds[r["code_id"]])),
         )
     review = runner.invoke(app, ["review", "--coder", "zoe", "--order", "uncertain", "--project", str(db)], input="q\n")
