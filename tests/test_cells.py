@@ -249,7 +249,9 @@ def test_sheet_round_trip_reads_the_words_back(runner: CliRunner, hostile: Path,
     result = _cli(runner, "import", "codings", sheet, "--coder", "dora", "--project", hostile)
     assert "changed since" not in result.output and "differs" not in result.output, result.output
     with Project.open(hostile) as project:
-        row = project.conn.execute("SELECT memo FROM codings WHERE coder = 'dora' AND segment_id = ?", (seg,)).fetchall()[0]
+        row = project.conn.execute(
+            "SELECT memo FROM codings WHERE coder = 'dora' AND segment_id = ?", (seg,)
+        ).fetchall()[0]
     assert row["memo"] == "+plus memo"
 
 

@@ -38,7 +38,9 @@ def test_accept_reject_add_remove(coded: Project) -> None:
         for r in coded.conn.execute("SELECT code_id, origin, status FROM codings WHERE coder = 'ana'").fetchall()
     }
     assert rows == {"soft_control": ("rule", "accepted"), "hard_control": ("human", "rejected")}
-    trail = coded.conn.execute("SELECT actor, action, entity, before, after FROM audit WHERE entity = 'coding' ORDER BY id").fetchall()
+    trail = coded.conn.execute(
+        "SELECT actor, action, entity, before, after FROM audit WHERE entity = 'coding' ORDER BY id"
+    ).fetchall()
     assert [(r["actor"], r["action"]) for r in trail] == [("ana", "accept"), ("ana", "add"), ("ana", "remove")]
     assert (
         json.loads(trail[2]["before"])["status"] == "accepted" and json.loads(trail[2]["after"])["status"] == "rejected"

@@ -34,7 +34,12 @@ Mark: Sales targets again.
 
 
 def _segments(project: Project, source: str) -> list[int]:
-    return [r[0] for r in project.conn.execute("SELECT id FROM segments WHERE source_id = ? ORDER BY position", (source,)).fetchall()]
+    return [
+        r[0]
+        for r in project.conn.execute(
+            "SELECT id FROM segments WHERE source_id = ? ORDER BY position", (source,)
+        ).fetchall()
+    ]
 
 
 @pytest.fixture

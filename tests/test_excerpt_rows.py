@@ -81,7 +81,9 @@ def test_one_row_per_segment_and_code_with_its_coders(db: Path) -> None:
 
 def test_code_outputs_have_one_row_per_pair(db: Path, tmp_path: Path) -> None:
     with Project.open(db) as project:
-        pairs = project.conn.execute("SELECT COUNT(*) FROM (SELECT DISTINCT segment_id, code_id FROM codings)").fetchall()[0][0]
+        pairs = project.conn.execute(
+            "SELECT COUNT(*) FROM (SELECT DISTINCT segment_id, code_id FROM codings)"
+        ).fetchall()[0][0]
         frame = excerpts_frame(project)
         assert len(frame) == pairs
         write_outputs(project, tmp_path / "out")

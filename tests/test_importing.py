@@ -30,7 +30,9 @@ def db(tmp_path: Path, small_codebook) -> Path:
     path = tmp_path / "project.db"
     with Project.open(path, create=True) as project:
         code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
-        spans = [tuple(r) for r in project.conn.execute('SELECT id, start, "end" FROM segments ORDER BY start').fetchall()]
+        spans = [
+            tuple(r) for r in project.conn.execute('SELECT id, start, "end" FROM segments ORDER BY start').fetchall()
+        ]
     assert spans == [A, B, C], "the fixture's offsets moved; update the hand-computed cases"
     return path
 

@@ -91,14 +91,18 @@ def build_project(root: Path) -> Path:
     db = root / "project.db"
     with Project.open(db, create=True) as project:
         code_folder(root / "src", load_codebook(root / "book.yaml"), project, out_dir=None)
-        segments = project.conn.execute("SELECT id, source_id, position FROM segments ORDER BY source_id, position").fetchall()
+        segments = project.conn.execute(
+            "SELECT id, source_id, position FROM segments ORDER BY source_id, position"
+        ).fetchall()
         for seg in segments:
             if seg["source_id"] == "int-7":
                 continue
             kind = KINDS[seg["position"]]
             if kind:
                 decide(project, "ana", seg["id"], kind, Action.add)
-            elif project.conn.execute("SELECT 1 FROM codings WHERE segment_id = ? AND coder IS NULL", (seg["id"],)).fetchall():
+            elif project.conn.execute(
+                "SELECT 1 FROM codings WHERE segment_id = ? AND coder IS NULL", (seg["id"],)
+            ).fetchall():
                 for row in project.conn.execute(
                     "SELECT code_id FROM codings WHERE segment_id = ? AND coder IS NULL", (seg["id"],)
                 ).fetchall():
@@ -195,7 +199,9 @@ def test_training_layer_holds_the_codings_of_the_shared_layer(base: Path, copy) 
     consensus coder, as everywhere else."""
     db = copy(base / "project.db")
     with Project.open(db) as project:
-        segments = project.conn.execute("SELECT id, source_id, position FROM segments ORDER BY source_id, position").fetchall()
+        segments = project.conn.execute(
+            "SELECT id, source_id, position FROM segments ORDER BY source_id, position"
+        ).fetchall()
         for seg in segments:
             kind = KINDS[seg["position"]]
             if seg["source_id"] == "int-2" and kind:
@@ -372,13 +378,17 @@ def test_code_with_the_model_stores_calibrated_suggestions_with_evidence(base: P
     both = _code(db, base / "src", "both")
     assert both.coded == 7
     with Project.open(db) as project:
-        origins = {r[0] for r in project.conn.execute("SELECT DISTINCT origin FROM codings WHERE coder IS NULL").fetchall()}
+        origins = {
+            r[0] for r in project.conn.execute("SELECT DISTINCT origin FROM codings WHERE coder IS NULL").fetchall()
+        }
         assert origins == {"rule", "model"}
         train(project, layer="coder:ana", folds=3, epochs=1)
     assert _code(db, base / "src", "both").coded == 7, "a new model re-suggests"
     assert _code(db, base / "src", "rules").coded == 7, "back to the rules"
     with Project.open(db) as project:
-        assert {r[0] for r in project.conn.execute("SELECT DISTINCT origin FROM codings WHERE coder IS NULL").fetchall()} == {"rule"}
+        assert {
+            r[0] for r in project.conn.execute("SELECT DISTINCT origin FROM codings WHERE coder IS NULL").fetchall()
+        } == {"rule"}
         assert project.conn.execute("SELECT COUNT(*) FROM codings WHERE coder IS NOT NULL").fetchall()[0][0] == people
 
 

@@ -72,7 +72,9 @@ def test_columns_grouped_by_code_attribute(coded: Project) -> None:
 
 
 def test_layers_respect_peoples_decisions(coded: Project) -> None:
-    seg = coded.conn.execute("SELECT id, source_id, start, \"end\", text FROM segments WHERE text LIKE 'Gut feeling%'").fetchall()[0]
+    seg = coded.conn.execute(
+        "SELECT id, source_id, start, \"end\", text FROM segments WHERE text LIKE 'Gut feeling%'"
+    ).fetchall()[0]
     with coded.transaction() as conn:
         conn.execute(
             """INSERT INTO codings (segment_id, source_id, start, "end", text, code_id, coder, origin, status,

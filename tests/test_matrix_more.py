@@ -69,7 +69,9 @@ def coded(tmp_path: Path, small_codebook, project: Project) -> Project:
 
 
 def _segment(project: Project, source: str, position: int) -> int:
-    return project.conn.execute("SELECT id FROM segments WHERE source_id = ? AND position = ?", (source, position)).fetchall()[0][0]
+    return project.conn.execute(
+        "SELECT id FROM segments WHERE source_id = ? AND position = ?", (source, position)
+    ).fetchall()[0][0]
 
 
 def test_fixture_is_what_the_docstring_says(coded: Project) -> None:

@@ -66,7 +66,9 @@ def test_rename_moves_codings_and_records_each(coded: Project) -> None:
     ]
     renames = coded.conn.execute("SELECT before, after FROM audit WHERE action = 'rename'").fetchall()
     assert len(renames) == 3 and json.loads(renames[0]["after"]) == {"code": "normative_control"}
-    assert coded.conn.execute("SELECT retired_at IS NOT NULL FROM codes WHERE id = 'soft_control'").fetchall()[0][0] == 1
+    assert (
+        coded.conn.execute("SELECT retired_at IS NOT NULL FROM codes WHERE id = 'soft_control'").fetchall()[0][0] == 1
+    )
 
 
 def test_merge_collapses_one_coders_pair_with_accepted_winning(coded: Project) -> None:

@@ -37,7 +37,9 @@ def db(tmp_path: Path, small_codebook) -> Path:
     path = tmp_path / "p.db"
     with Project.open(path, create=True) as project:
         code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
-        rows = project.conn.execute("SELECT segment_id, code_id FROM codings WHERE coder IS NULL ORDER BY id").fetchall()
+        rows = project.conn.execute(
+            "SELECT segment_id, code_id FROM codings WHERE coder IS NULL ORDER BY id"
+        ).fetchall()
         for i, row in enumerate(rows):
             decide(project, "ana", row["segment_id"], row["code_id"], "accept")
             decide(project, "ben", row["segment_id"], row["code_id"], "reject" if i % 2 == 0 else "accept")
@@ -289,7 +291,9 @@ def test_memos_are_edited_and_deleted_with_an_audit_trail(runner: CliRunner, db:
     with Project.open(db) as project:
         trail = [
             (r["actor"], r["action"], json.loads(r["before"])["text"], r["after"])
-            for r in project.conn.execute("SELECT * FROM audit WHERE action IN ('edit memo', 'delete memo') ORDER BY id").fetchall()
+            for r in project.conn.execute(
+                "SELECT * FROM audit WHERE action IN ('edit memo', 'delete memo') ORDER BY id"
+            ).fetchall()
         ]
     assert trail[0][:3] == ("ben", "edit memo", "first words") and "better words" in trail[0][3]
     assert trail[1][:3] == ("ana", "delete memo", "better words") and trail[1][3] is None
@@ -348,9 +352,11 @@ def test_merge_prefer_settles_conflicts(runner: CliRunner, db: Path) -> None:
     theirs = _ok(runner, "project", "merge", other, "--prefer", "theirs", "--project", db)
     assert "1 settled" in theirs.output and _status(db, seg) == "rejected"
     with Project.open(db) as project:
-        assert project.conn.execute("SELECT note FROM audit WHERE action = 'reject' AND actor = 'ana' ORDER BY id DESC").fetchall()[0][
-            0
-        ].endswith("--prefer theirs")
+        assert (
+            project.conn.execute("SELECT note FROM audit WHERE action = 'reject' AND actor = 'ana' ORDER BY id DESC")
+            .fetchall()[0][0]
+            .endswith("--prefer theirs")
+        )
     again = _ok(runner, "project", "merge", other, "--project", db)
     assert "0 conflict(s)" in again.output
 

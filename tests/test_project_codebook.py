@@ -79,7 +79,9 @@ def ward(tmp_path: Path) -> tuple[Path, Path]:
 
 def suggested_codes(db: Path) -> set[str]:
     with Project.open(db) as project:
-        return {r[0] for r in project.conn.execute("SELECT DISTINCT code_id FROM codings WHERE coder IS NULL").fetchall()}
+        return {
+            r[0] for r in project.conn.execute("SELECT DISTINCT code_id FROM codings WHERE coder IS NULL").fetchall()
+        }
 
 
 def first_segment(db: Path, words: str) -> int:
@@ -155,7 +157,9 @@ def test_a_different_codebook_is_refused_once_people_have_coded(runner, ward, tm
     with Project.open(db) as project:
         assert project.codebook().name == "KAM framework"  # type: ignore[union-attr]
         assert people_codings_by_code(project) == {"support": 1, "workload": 1}, "people's codings are kept"
-        assert [r[0] for r in project.conn.execute("SELECT id FROM phases ORDER BY position").fetchall()][0] == "pre_kam"
+        assert [r[0] for r in project.conn.execute("SELECT id FROM phases ORDER BY position").fetchall()][
+            0
+        ] == "pre_kam"
         assert "before" not in {r[0] for r in project.conn.execute("SELECT id FROM phases").fetchall()}
 
 

@@ -95,7 +95,9 @@ def test_merge_keeps_coder_time_memo_and_is_idempotent(master: Path) -> None:
     assert set(ana_rows) <= set(after), "same coder, status, origin and time as in ana's project"
     with Project.open(master) as project:
         assert (
-            project.conn.execute("SELECT memo FROM codings WHERE coder = 'ana' AND code_id = 'hard_control'").fetchall()[0][0]
+            project.conn.execute(
+                "SELECT memo FROM codings WHERE coder = 'ana' AND code_id = 'hard_control'"
+            ).fetchall()[0][0]
             == "US targets"
         )
         memo = project.conn.execute(

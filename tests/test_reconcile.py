@@ -39,7 +39,10 @@ CY = [H, S, S, H, None, S, S, None]
 
 
 def positions(project: Project, source: str = "int-r") -> dict[int, int]:
-    return {r[0]: r[1] for r in project.conn.execute("SELECT position, id FROM segments WHERE source_id = ?", (source,)).fetchall()}
+    return {
+        r[0]: r[1]
+        for r in project.conn.execute("SELECT position, id FROM segments WHERE source_id = ?", (source,)).fetchall()
+    }
 
 
 @pytest.fixture
@@ -96,7 +99,9 @@ def test_agreements_applied_once_with_the_decider_as_actor(db: Path) -> None:
         again = apply_agreements(project, plan_reconcile(project, ["ana", "ben"]), "lead")
         audit = [
             tuple(r)
-            for r in project.conn.execute('SELECT actor, action, note FROM audit WHERE after LIKE \'%"coder": "consensus"%\'').fetchall()
+            for r in project.conn.execute(
+                'SELECT actor, action, note FROM audit WHERE after LIKE \'%"coder": "consensus"%\''
+            ).fetchall()
         ]
     assert (applied.segments, applied.codings, again.codings) == (1, 1, 0)
     assert consensus(db) == {0: {H: ("accepted", None)}}
@@ -148,7 +153,10 @@ def test_loop_keep_a_keep_b_quit_resume_union_neither_other_skip(runner: CliRunn
     }
     with Project.open(db) as project:
         notes = {
-            tuple(r) for r in project.conn.execute('SELECT actor, note FROM audit WHERE after LIKE \'%"coder": "consensus"%\'').fetchall()
+            tuple(r)
+            for r in project.conn.execute(
+                'SELECT actor, note FROM audit WHERE after LIKE \'%"coder": "consensus"%\''
+            ).fetchall()
         }
     assert ("lead", "reconcile: keep ana; reason: reason one") in notes
     assert ("lead", "reconcile: other: control; reason: parent only") in notes

@@ -105,7 +105,9 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     db = folder / "qualkam.db"
     with Project.open(db, create=True) as project:
         code_folder(SAMPLES, load_codebook("kam"), project, out_dir=None)
-        suggested = project.conn.execute("SELECT segment_id, code_id FROM codings WHERE coder IS NULL ORDER BY id LIMIT 12").fetchall()
+        suggested = project.conn.execute(
+            "SELECT segment_id, code_id FROM codings WHERE coder IS NULL ORDER BY id LIMIT 12"
+        ).fetchall()
         for i, (segment, code) in enumerate(suggested):
             decide(project, "ana", segment, code, "accept")
             if i % 2:
@@ -173,8 +175,12 @@ def test_layers_choose_whose_codings_and_memos(sample) -> None:
     assert coders("consensus") == {"consensus"}
     assert coders("coder:ana") == {"ana"}
     with Project.open(sample["db"]) as project:
-        accepted = project.conn.execute("SELECT COUNT(*) FROM codings WHERE coder = 'ben' AND status = 'accepted'").fetchall()[0][0]
-        rejected = project.conn.execute("SELECT COUNT(*) FROM codings WHERE coder = 'ben' AND status = 'rejected'").fetchall()[0][0]
+        accepted = project.conn.execute(
+            "SELECT COUNT(*) FROM codings WHERE coder = 'ben' AND status = 'accepted'"
+        ).fetchall()[0][0]
+        rejected = project.conn.execute(
+            "SELECT COUNT(*) FROM codings WHERE coder = 'ben' AND status = 'rejected'"
+        ).fetchall()[0][0]
     assert rejected > 0
     human = _qde(sample["human"])
     ben = next(u.get("guid") for u in human.iter(f"{P}User") if u.get("name") == "ben")

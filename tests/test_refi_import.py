@@ -181,7 +181,11 @@ def test_every_sample_imports_with_the_counts_sources_md_gives(
         report = import_qdpx(project, SAMPLES / name)
         assert {k: report.found[k] for k in found} == found
         assert len(report.sources_new) == new_sources and report.codings_new == codings
-        assert len(report.codes_new) == found["codes"] == project.conn.execute("SELECT COUNT(*) FROM codes").fetchall()[0][0]
+        assert (
+            len(report.codes_new)
+            == found["codes"]
+            == project.conn.execute("SELECT COUNT(*) FROM codes").fetchall()[0][0]
+        )
         assert len(report.warnings) == warnings, report.warnings
         again = import_qdpx(project, SAMPLES / name)
         assert (again.codings_new, again.codings_changed, again.sources_new, again.codes_new) == (0, 0, [], [])
@@ -208,7 +212,9 @@ def test_qc_demo_keeps_the_tree_its_user_and_its_line_spans(tmp_path: Path) -> N
         parents = {r[0]: r[1] for r in project.conn.execute("SELECT id, parent FROM codes").fetchall()}
         assert parents["programming"] == "competencies" and parents["competencies"] == "rq1_definition"
         # Selection 320-400 ("line:6") is one line of the board meeting, clipped to its segment.
-        first = project.conn.execute("SELECT text FROM codings WHERE coder = ? AND start = 320", ("cp",)).fetchall()[0][0]
+        first = project.conn.execute("SELECT text FROM codings WHERE coder = ? AND start = 320", ("cp",)).fetchall()[0][
+            0
+        ]
         assert first.startswith("This district goal is engage every student")
         # Every coding's words are in its segment, and every source was segmented.
         assert (
@@ -311,7 +317,9 @@ def test_guids_in_any_case_with_braces_meet_and_are_remembered(tmp_path: Path, n
         assert guid_for(project, "code", "soft_control") == CODE_B
         assert guid_for(project, "source", "int-trial") == SOURCE
         assert guid_for(project, "user", "Nadia") == USER
-        defn = project.conn.execute("SELECT id, parent, label, color, definition FROM codes ORDER BY position").fetchall()
+        defn = project.conn.execute(
+            "SELECT id, parent, label, color, definition FROM codes ORDER BY position"
+        ).fetchall()
         assert [tuple(r) for r in defn] == [
             ("formal_control", None, "Formal control", "#1F77B4", ""),
             ("soft_control", "formal_control", "Soft control", None, "Trust instead of rules."),
@@ -430,7 +438,9 @@ def test_variables_cases_notes_and_sets_come_back_as_metadata_participants_memos
     with Project.open(tmp_path / "p.db", create=True) as project:
         report = import_qdpx(project, path)
         assert report.warnings == []
-        row = project.conn.execute("SELECT type, date, phase, title, attributes, participants FROM sources").fetchall()[0]
+        row = project.conn.execute("SELECT type, date, phase, title, attributes, participants FROM sources").fetchall()[
+            0
+        ]
         assert tuple(row)[:4] == ("interview", "2011-03-02", "pre_kam", None)
         assert json.loads(row["attributes"]) == {"minutes": 74, "site": "Milton Keynes"}
         people = json.loads(row["participants"])
@@ -441,7 +451,9 @@ def test_variables_cases_notes_and_sets_come_back_as_metadata_participants_memos
             "name": None,
         }
         assert people["I"]["role"] == "Researcher"
-        assert [tuple(r) for r in project.conn.execute("SELECT speaker, role FROM segments ORDER BY start").fetchall()] == [
+        assert [
+            tuple(r) for r in project.conn.execute("SELECT speaker, role FROM segments ORDER BY start").fetchall()
+        ] == [
             ("I", "Researcher"),
             ("Sarah Collins", "Sales Director"),
             ("Sarah Collins", "Sales Director"),
@@ -459,7 +471,9 @@ def test_variables_cases_notes_and_sets_come_back_as_metadata_participants_memos
         }
         attrs = json.loads(project.conn.execute("SELECT attributes FROM codes WHERE id = 'soft'").fetchall()[0][0])
         assert attrs == {"pole": "post_bureaucratic", "weight": 2}
-        assert json.loads(project.conn.execute("SELECT attributes FROM codes WHERE id = 'formal'").fetchall()[0][0]) == {}
+        assert (
+            json.loads(project.conn.execute("SELECT attributes FROM codes WHERE id = 'formal'").fetchall()[0][0]) == {}
+        )
 
 
 def test_as_coder_maps_every_user_to_one_coder(tmp_path: Path, nvivo_file: Path) -> None:
@@ -534,7 +548,9 @@ def test_a_code_with_a_qualkam_id_line_is_that_code(tmp_path: Path, small_codebo
         code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
         report = import_qdpx(project, qdpx(tmp_path / "x.qdpx", project_xml("", codes=codes), {}))
         assert report.codes_new == [] and report.codes_matched == 1
-        assert project.conn.execute("SELECT label FROM codes WHERE id = 'hard_control'").fetchall()[0][0] == "Hard control"
+        assert (
+            project.conn.execute("SELECT label FROM codes WHERE id = 'hard_control'").fetchall()[0][0] == "Hard control"
+        )
 
 
 def test_reimporting_adds_nothing_not_even_an_audit_line(tmp_path: Path, nvivo_file: Path) -> None:

@@ -99,7 +99,10 @@ def test_a_crlf_file_counted_one_character_per_line_end_lands_on_the_words(tmp_p
     path = qdpx(tmp_path / "maxqda-style.qdpx", xml, {f"sources/{SOURCE}.txt": raw.encode("utf-8")})
     with Project.open(tmp_path / "p.db", create=True) as project:
         report = import_qdpx(project, path)
-        coded = [r[0] for r in project.conn.execute("SELECT text FROM codings WHERE coder IS NOT NULL ORDER BY start").fetchall()]
+        coded = [
+            r[0]
+            for r in project.conn.execute("SELECT text FROM codings WHERE coder IS NOT NULL ORDER BY start").fetchall()
+        ]
     assert report.readings == {"int-trial": "code points, CRLF as one"}
     assert coded == PHRASES
 
@@ -111,7 +114,10 @@ def test_utf16_positions_over_crlf_still_read_as_utf16(tmp_path: Path) -> None:
     path = qdpx(tmp_path / "nvivo.qdpx", project_xml(_selections(spans)), {f"sources/{SOURCE}.txt": raw})
     with Project.open(tmp_path / "p.db", create=True) as project:
         report = import_qdpx(project, path)
-        coded = [r[0] for r in project.conn.execute("SELECT text FROM codings WHERE coder IS NOT NULL ORDER BY start").fetchall()]
+        coded = [
+            r[0]
+            for r in project.conn.execute("SELECT text FROM codings WHERE coder IS NOT NULL ORDER BY start").fetchall()
+        ]
     assert report.readings == {"int-trial": "utf-16"}  # no character beyond U+FFFF: the same as code points
     assert coded == PHRASES
 
@@ -211,7 +217,9 @@ def gary(tmp_path: Path, small_codebook) -> Path:
     write(tmp_path / "src" / "b.md", GARY_B)
     with Project.open(db, create=True) as project:
         code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
-        suggested = project.conn.execute("SELECT segment_id, code_id FROM codings WHERE coder IS NULL ORDER BY id").fetchall()
+        suggested = project.conn.execute(
+            "SELECT segment_id, code_id FROM codings WHERE coder IS NULL ORDER BY id"
+        ).fetchall()
         for segment, code in suggested:
             decide(project, "ana", segment, code, "accept")
         decide(project, "ana", suggested[0][0], suggested[0][1], "accept", memo="The procedure is the point here.")
@@ -236,12 +244,16 @@ def test_guids_are_written_in_lower_case(gary: Path, tmp_path: Path) -> None:
 def test_case_names_are_unique_and_the_speakers_come_back(gary: Path, tmp_path: Path) -> None:
     with Project.open(gary) as project:
         export_qdpx(project, tmp_path / "out.qdpx")
-        before = {r[0]: json.loads(r[1]) for r in project.conn.execute("SELECT id, participants FROM sources").fetchall()}
+        before = {
+            r[0]: json.loads(r[1]) for r in project.conn.execute("SELECT id, participants FROM sources").fetchall()
+        }
     names = [c.get("name") for c in _qde(tmp_path / "out.qdpx").iter(_q("Case"))]
     assert len(names) == len(set(names)) and {"Gary", "Gary (2)"} <= set(names), names
     with Project.open(tmp_path / "fresh.db", create=True) as project:
         import_qdpx(project, tmp_path / "out.qdpx")
-        after = {r[0]: json.loads(r[1]) for r in project.conn.execute("SELECT id, participants FROM sources").fetchall()}
+        after = {
+            r[0]: json.loads(r[1]) for r in project.conn.execute("SELECT id, participants FROM sources").fetchall()
+        }
     assert after == before
 
 
@@ -253,7 +265,9 @@ def test_a_coding_memo_is_its_selections_description_and_comes_back(gary: Path, 
     with Project.open(tmp_path / "fresh.db", create=True) as project:
         import_qdpx(project, tmp_path / "out.qdpx")
         memos = [r[0] for r in project.conn.execute("SELECT memo FROM codings WHERE memo IS NOT NULL").fetchall()]
-        segment_memos = project.conn.execute("SELECT COUNT(*) FROM memos WHERE target_type = 'segment'").fetchall()[0][0]
+        segment_memos = project.conn.execute("SELECT COUNT(*) FROM memos WHERE target_type = 'segment'").fetchall()[0][
+            0
+        ]
     assert memos == ["The procedure is the point here."] and segment_memos == 0
 
 
@@ -268,16 +282,18 @@ def test_the_project_memo_is_project_description_both_ways(gary: Path, tmp_path:
     assert _text(root.find(_q("Description"))) == "Fieldwork in the depot, spring round."
     with Project.open(tmp_path / "fresh.db", create=True) as project:  # our own file: the memo once
         import_qdpx(project, tmp_path / "out.qdpx")
-        assert [tuple(r) for r in project.conn.execute("SELECT coder, text FROM memos WHERE target_type = 'project'").fetchall()] == [
-            ("ana", "Fieldwork in the depot, spring round.")
-        ]
+        assert [
+            tuple(r)
+            for r in project.conn.execute("SELECT coder, text FROM memos WHERE target_type = 'project'").fetchall()
+        ] == [("ana", "Fieldwork in the depot, spring round.")]
     xml = project_xml("", extra="<Description>Coded by the Tuesday group.</Description>")
     path = qdpx(tmp_path / "other.qdpx", xml, {f"sources/{SOURCE}.txt": "I: Hello there.\n"})
     with Project.open(tmp_path / "other.db", create=True) as project:  # another tool's file
         import_qdpx(project, path)
-        assert [tuple(r) for r in project.conn.execute("SELECT coder, text FROM memos WHERE target_type = 'project'").fetchall()] == [
-            ("Nadia", "Coded by the Tuesday group.")
-        ]
+        assert [
+            tuple(r)
+            for r in project.conn.execute("SELECT coder, text FROM memos WHERE target_type = 'project'").fetchall()
+        ] == [("Nadia", "Coded by the Tuesday group.")]
 
 
 def test_notes_also_ship_as_text_files(gary: Path, tmp_path: Path) -> None:
@@ -559,7 +575,9 @@ def reviewed(tmp_path: Path, small_codebook) -> Path:
     write(tmp_path / "src" / "b.md", GARY_B)
     with Project.open(db, create=True) as project:
         code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
-        suggested = project.conn.execute("SELECT segment_id, code_id FROM codings WHERE coder IS NULL ORDER BY id").fetchall()
+        suggested = project.conn.execute(
+            "SELECT segment_id, code_id FROM codings WHERE coder IS NULL ORDER BY id"
+        ).fetchall()
         assert len(suggested) >= 4
         decide(project, "ana", suggested[0][0], suggested[0][1], "accept")
         decide(project, "ana", suggested[1][0], suggested[1][1], "reject")
@@ -658,7 +676,9 @@ def test_names_from_a_strangers_file_are_kept_verbatim_as_data(tmp_path: Path) -
         assert [tuple(r) for r in project.conn.execute("SELECT id, label, definition FROM codes").fetchall()] == [
             ("hyperlink_http_evil_example_x_a1_click", formula, "@SUM(1+1)")
         ]
-        assert [r[0] for r in project.conn.execute("SELECT coder FROM codings WHERE coder IS NOT NULL").fetchall()] == ["+cmd|calc"]
+        assert [r[0] for r in project.conn.execute("SELECT coder FROM codings WHERE coder IS NOT NULL").fetchall()] == [
+            "+cmd|calc"
+        ]
     # ... and never a live formula in what qualkam writes from it (issue 11, section 6).
     import csv
 

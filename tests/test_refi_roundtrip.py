@@ -56,7 +56,9 @@ def trip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
             decide(project, "ana", segment, code, "accept" if i % 3 else "reject")
             if i % 2:
                 decide(project, "ben", segment, code, "accept")
-        long = project.conn.execute('SELECT id, start FROM segments WHERE "end" - start > 80 ORDER BY id DESC LIMIT 1').fetchall()[0]
+        long = project.conn.execute(
+            'SELECT id, start FROM segments WHERE "end" - start > 80 ORDER BY id DESC LIMIT 1'
+        ).fetchall()[0]
         with project.transaction():
             apply_decision(project, "consensus", suggested[1][0], suggested[1][1], Action.accept, actor="carol")
             apply_decision(

@@ -80,7 +80,10 @@ def test_back_lets_a_coder_change_their_mind(runner: CliRunner, db: Path) -> Non
     _review(runner, db, "a\nb\nr\nq\n")
     assert _decisions(db) == [(0, "hard_control", "rule", "rejected")]
     with Project.open(db) as project:
-        actions = [r[0] for r in project.conn.execute("SELECT action FROM audit WHERE entity = 'coding' ORDER BY id").fetchall()]
+        actions = [
+            r[0]
+            for r in project.conn.execute("SELECT action FROM audit WHERE entity = 'coding' ORDER BY id").fetchall()
+        ]
     assert actions == ["accept", "reject"]
 
 

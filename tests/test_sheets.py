@@ -186,9 +186,15 @@ def test_round_trip_export_fill_import_reimport(runner: CliRunner, db: Path, tmp
     assert result.exit_code == 0, result.output
     assert "3 new, 0 changed, 0 unchanged codings · 1 new segment memo(s) · 3 rows read" in result.output
     with Project.open(db) as project:
-        seg_start, seg_end = project.conn.execute('SELECT start, "end" FROM segments WHERE id = ?', (targets,)).fetchall()[0]
-        q_start, q_end = project.conn.execute('SELECT start, "end" FROM segments WHERE id = ?', (question,)).fetchall()[0]
-        memos = [tuple(r) for r in project.conn.execute("SELECT target_type, target_id, coder, text FROM memos").fetchall()]
+        seg_start, seg_end = project.conn.execute(
+            'SELECT start, "end" FROM segments WHERE id = ?', (targets,)
+        ).fetchall()[0]
+        q_start, q_end = project.conn.execute('SELECT start, "end" FROM segments WHERE id = ?', (question,)).fetchall()[
+            0
+        ]
+        memos = [
+            tuple(r) for r in project.conn.execute("SELECT target_type, target_id, coder, text FROM memos").fetchall()
+        ]
     assert _codings(db) == [
         (question, "hard_control", "ana", "rule", "rejected", None, q_start, q_end),
         (question, "soft_control", "ana", "human", "accepted", None, q_start, q_end),

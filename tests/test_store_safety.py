@@ -170,7 +170,10 @@ def test_a_write_is_one_step_of_a_callers_transaction(project: Project, small_co
             save_codebook(project, small_codebook)
             assert current_codebook_row(project) is not None
             raise RuntimeError("the caller fails after the codebook was saved")
-    assert current_codebook_row(project) is None and project.conn.execute("SELECT COUNT(*) FROM audit").fetchall()[0][0] == 0
+    assert (
+        current_codebook_row(project) is None
+        and project.conn.execute("SELECT COUNT(*) FROM audit").fetchall()[0][0] == 0
+    )
     save_codebook(project, small_codebook)
     assert current_codebook_row(project)["name"] == small_codebook.name  # type: ignore[index]
 

@@ -258,7 +258,9 @@ def test_sidecar_names_columns_and_metadata_csv_is_never_a_transcript(tmp_path: 
         assert report.skipped == []
         rows = [
             tuple(r)
-            for r in project.conn.execute("SELECT speaker, time_start, time_end, text FROM segments ORDER BY position").fetchall()
+            for r in project.conn.execute(
+                "SELECT speaker, time_start, time_end, text FROM segments ORDER BY position"
+            ).fetchall()
         ]
         attrs = project.conn.execute("SELECT attributes FROM sources").fetchall()[0][0]
     assert rows == [("Ann", "00:00:03", "00:00:09", "We trust each other."), ("Bob", "00:00:09", None, "Gut feeling.")]

@@ -81,7 +81,9 @@ def coded(tmp_path: Path, small_codebook, project: Project) -> Project:
 
 
 def _segment(project: Project, source: str, words: str) -> int:
-    return project.conn.execute("SELECT id FROM segments WHERE source_id = ? AND text LIKE ?", (source, f"%{words}%")).fetchall()[0][0]
+    return project.conn.execute(
+        "SELECT id FROM segments WHERE source_id = ? AND text LIKE ?", (source, f"%{words}%")
+    ).fetchall()[0][0]
 
 
 def _rows(table) -> dict[str, dict]:
