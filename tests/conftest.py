@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from qualkam.coding.codebook import load_codebook
 from qualkam.store.project import Project
+from qualkam.store.segments import segments
 
 # Property tests explore new inputs on a developer's machine; in CI (CI=true) they replay a
 # fixed sequence, so whether a submission lands never depends on the draw. What a local run
@@ -125,4 +126,14 @@ def code_two_sources(tmp_path: Path, codebook, project: Project) -> dict[str, in
     write(tmp_path / "src" / "int.md", INTERVIEW)
     write(tmp_path / "src" / "b.md", OTHER)
     code_folder(tmp_path / "src", codebook, project, out_dir=None)
-    return {r["text"][:12]: r["id"] for r in project.conn.execute("SELECT id, text FROM segments").fetchall()}
+    frame = segments(project)
+    return dict(zip(frame["text"].str[:12], frame["segment"].astype(int), strict=True))
+
+
+def segment_with(project: Project, words: str) -> int:
+    """The id of the first segment (in source and reading order) whose text contains ``words`` (any case),
+    read as the library reads segments (``qualkam.store.segments.segments``)."""
+    frame = segments(project)
+    found = frame[frame["text"].str.contains(words, case=False, regex=False)]
+    assert len(found), f"no segment contains {words!r}"
+    return int(found["segment"].iloc[0])

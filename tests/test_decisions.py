@@ -13,7 +13,7 @@ from qualkam.errors import QualkamError
 from qualkam.store.memos import add_memo
 from qualkam.store.project import Project
 
-from .conftest import INTERVIEW, write
+from .conftest import INTERVIEW, segment_with, write
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def coded(tmp_path: Path, small_codebook, project: Project) -> Project:
 
 
 def _segment(project: Project, words: str) -> int:
-    return project.conn.execute("SELECT id FROM segments WHERE text LIKE ?", (f"%{words}%",)).fetchall()[0][0]
+    return segment_with(project, words)
 
 
 def test_accept_reject_add_remove(coded: Project) -> None:

@@ -22,7 +22,7 @@ from qualkam.render.report import build_report
 from qualkam.store.codebooks import people_codings_by_code
 from qualkam.store.project import Project
 
-from .conftest import run_cli, write
+from .conftest import run_cli, segment_with, write
 
 WARD = """\
 name: Ward climate
@@ -86,7 +86,7 @@ def suggested_codes(db: Path) -> set[str]:
 
 def first_segment(db: Path, words: str) -> int:
     with Project.open(db) as project:
-        return int(project.conn.execute("SELECT id FROM segments WHERE text LIKE ?", (f"%{words}%",)).fetchall()[0][0])
+        return segment_with(project, words)
 
 
 # -- 1. the project owns its codebook --------------------------------------------------------

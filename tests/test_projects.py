@@ -16,7 +16,7 @@ from qualkam.errors import QualkamError
 from qualkam.store.memos import add_memo
 from qualkam.store.project import Project
 
-from .conftest import INTERVIEW, write
+from .conftest import INTERVIEW, segment_with, write
 
 OTHER = """\
 ---
@@ -41,7 +41,7 @@ def master(tmp_path: Path, small_codebook) -> Path:
 
 
 def _seg(project: Project, words: str) -> int:
-    return project.conn.execute("SELECT id FROM segments WHERE text LIKE ?", (f"%{words}%",)).fetchall()[0][0]
+    return segment_with(project, words)
 
 
 def _people(db: Path) -> list[tuple]:

@@ -15,7 +15,7 @@ from qualkam.interchange.codings_import import import_codings
 from qualkam.interchange.sheets import SHEET_COLUMNS, export_sheet, sheet_rows, shorten
 from qualkam.store.project import Project
 
-from .conftest import INTERVIEW, write
+from .conftest import INTERVIEW, segment_with, write
 from .conftest import run_cli as _run
 
 
@@ -36,7 +36,7 @@ def db(tmp_path: Path, small_codebook) -> Path:
 
 def _seg(db: Path, words: str) -> int:
     with Project.open(db) as project:
-        return project.conn.execute("SELECT id FROM segments WHERE text LIKE ?", (f"%{words}%",)).fetchall()[0][0]
+        return segment_with(project, words)
 
 
 def _codings(db: Path) -> list[tuple]:
