@@ -137,3 +137,9 @@ def segment_with(project: Project, words: str) -> int:
     found = frame[frame["text"].str.contains(words, case=False, regex=False)]
     assert len(found), f"no segment contains {words!r}"
     return int(found["segment"].iloc[0])
+
+
+def segment_ids(project: Project) -> dict[tuple[str, int], int]:
+    """(source, position) -> segment id, read as the library reads segments."""
+    frame = segments(project)
+    return {(str(r.source), int(r.position)): int(r.segment) for r in frame.itertuples()}
