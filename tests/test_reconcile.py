@@ -24,8 +24,9 @@ from qualkam.coding.reconcile import Choice, apply_agreements, decide_disagreeme
 from qualkam.coding.run import code_folder
 from qualkam.errors import QualkamError
 from qualkam.store.project import Project
+from qualkam.store.segments import SegmentFilter, codings
 
-from .conftest import write
+from .conftest import segment_ids, write
 
 EIGHT_TURNS = "---\nid: int-r\ntype: interview\n---\n" + "".join(
     f"{'I' if n % 2 == 0 else 'Sam'}: Turn number {n} about the account.\n" for n in range(8)
@@ -39,10 +40,7 @@ CY = [H, S, S, H, None, S, S, None]
 
 
 def positions(project: Project, source: str = "int-r") -> dict[int, int]:
-    return {
-        r[0]: r[1]
-        for r in project.conn.execute("SELECT position, id FROM segments WHERE source_id = ?", (source,)).fetchall()
-    }
+    return {position: i for (src, position), i in segment_ids(project).items() if src == source}
 
 
 @pytest.fixture
@@ -65,12 +63,10 @@ def consensus(db: Path, coder: str = "consensus") -> dict[int, dict[str, tuple[s
     """Position -> code -> (status, memo) of the consensus coder's codings in int-r."""
     found: dict[int, dict[str, tuple[str, str | None]]] = {}
     with Project.open(db) as project:
-        for r in project.conn.execute(
-            "SELECT s.position, c.code_id, c.status, c.memo FROM codings c JOIN segments s "
-            "ON s.id = c.segment_id WHERE c.coder = ? AND s.source_id = 'int-r'",
-            (coder,),
-        ).fetchall():
-            found.setdefault(r[0], {})[r[1]] = (r[2], r[3])
+        table = codings(project, "all", SegmentFilter(sources=["int-r"]))
+        for r in table[table["coder"] == coder].itertuples():
+            memo = r.memo if isinstance(r.memo, str) else None  # pandas reads a missing memo as NaN
+            found.setdefault(r.position, {})[r.code] = (r.status, memo)
     return found
 
 
