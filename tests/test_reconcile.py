@@ -15,6 +15,7 @@ import csv
 import io
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -23,6 +24,7 @@ from qualkam.coding.decisions import decide
 from qualkam.coding.reconcile import Choice, apply_agreements, decide_disagreement, plan_reconcile
 from qualkam.coding.run import code_folder
 from qualkam.errors import QualkamError
+from qualkam.store.audit import audit_table
 from qualkam.store.project import Project
 from qualkam.store.segments import SegmentFilter, codings
 
@@ -59,6 +61,12 @@ def db(tmp_path: Path, small_codebook) -> Path:
     return path
 
 
+def _consensus_audit(project: Project) -> pd.DataFrame:
+    """The audit lines of changes to the consensus coder's codings."""
+    table = audit_table(project)
+    return table[table["after"].fillna("").str.contains('"coder": "consensus"', regex=False)]
+
+
 def consensus(db: Path, coder: str = "consensus") -> dict[int, dict[str, tuple[str, str | None]]]:
     """Position -> code -> (status, memo) of the consensus coder's codings in int-r."""
     found: dict[int, dict[str, tuple[str, str | None]]] = {}
@@ -93,12 +101,7 @@ def test_agreements_applied_once_with_the_decider_as_actor(db: Path) -> None:
         plan = plan_reconcile(project, ["ana", "ben"])
         applied = apply_agreements(project, plan, "lead")
         again = apply_agreements(project, plan_reconcile(project, ["ana", "ben"]), "lead")
-        audit = [
-            tuple(r)
-            for r in project.conn.execute(
-                'SELECT actor, action, note FROM audit WHERE after LIKE \'%"coder": "consensus"%\''
-            ).fetchall()
-        ]
+        audit = [tuple(r) for r in _consensus_audit(project)[["actor", "action", "note"]].itertuples(index=False)]
     assert (applied.segments, applied.codings, again.codings) == (1, 1, 0)
     assert consensus(db) == {0: {H: ("accepted", None)}}
     assert audit == [("lead", "accept", "reconcile: agreement")]
@@ -148,12 +151,7 @@ def test_loop_keep_a_keep_b_quit_resume_union_neither_other_skip(runner: CliRunn
         6: {S: ("accepted", None), H: ("rejected", None)},  # skipped, then keep ben
     }
     with Project.open(db) as project:
-        notes = {
-            tuple(r)
-            for r in project.conn.execute(
-                'SELECT actor, note FROM audit WHERE after LIKE \'%"coder": "consensus"%\''
-            ).fetchall()
-        }
+        notes = {tuple(r) for r in _consensus_audit(project)[["actor", "note"]].itertuples(index=False)}
     assert ("lead", "reconcile: keep ana; reason: reason one") in notes
     assert ("lead", "reconcile: other: control; reason: parent only") in notes
     assert {actor for actor, _ in notes} == {"lead"}

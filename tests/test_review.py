@@ -10,7 +10,10 @@ from typer.testing import CliRunner
 from qualkam.cli import app
 from qualkam.coding.review import Filters, build_queue
 from qualkam.coding.run import code_folder
+from qualkam.store.audit import audit_table
+from qualkam.store.memos import memo_table
 from qualkam.store.project import Project
+from qualkam.store.segments import codings
 
 from .conftest import INTERVIEW, write
 
@@ -26,14 +29,9 @@ def db(tmp_path: Path, small_codebook) -> Path:
 
 def _decisions(db: Path, coder: str = "ana") -> list[tuple]:
     with Project.open(db) as project:
-        return [
-            tuple(r)
-            for r in project.conn.execute(
-                "SELECT s.position, c.code_id, c.origin, c.status FROM codings c "
-                "JOIN segments s ON s.id = c.segment_id WHERE c.coder = ? ORDER BY s.position, c.code_id",
-                (coder,),
-            ).fetchall()
-        ]
+        table = codings(project, "all")
+        table = table[table["coder"] == coder].sort_values(["position", "code"])
+        return [tuple(r) for r in table[["position", "code", "origin", "status"]].itertuples(index=False)]
 
 
 def _review(runner: CliRunner, db: Path, keys: str, *extra: str):
@@ -64,8 +62,8 @@ def test_keystrokes_accept_reject_add_memo_and_quit(runner: CliRunner, db: Path)
         (2, "hard_control", "human", "accepted"),
     ]
     with Project.open(db) as project:
-        memo = project.conn.execute("SELECT coder, target_type, text FROM memos").fetchall()
-        assert [tuple(m) for m in memo] == [("ana", "segment", "Ironic tone?")]
+        memo = memo_table(project)[["coder", "target_type", "memo"]]
+        assert [tuple(m) for m in memo.itertuples(index=False)] == [("ana", "segment", "Ironic tone?")]
     assert "3 decision(s) saved for ana" in result.output
 
 
@@ -80,10 +78,7 @@ def test_back_lets_a_coder_change_their_mind(runner: CliRunner, db: Path) -> Non
     _review(runner, db, "a\nb\nr\nq\n")
     assert _decisions(db) == [(0, "hard_control", "rule", "rejected")]
     with Project.open(db) as project:
-        actions = [
-            r[0]
-            for r in project.conn.execute("SELECT action FROM audit WHERE entity = 'coding' ORDER BY id").fetchall()
-        ]
+        actions = list(audit_table(project, entity="coding")["action"])
     assert actions == ["accept", "reject"]
 
 
