@@ -143,3 +143,20 @@ def segment_ids(project: Project) -> dict[tuple[str, int], int]:
     """(source, position) -> segment id, read as the library reads segments."""
     frame = segments(project)
     return {(str(r.source), int(r.position)): int(r.segment) for r in frame.itertuples()}
+
+
+@pytest.fixture
+def two_coders(tmp_path: Path, small_codebook, project: Project) -> Project:
+    """The reliability tests' project: two coders on int-sales (4 segments); only ben on int-b
+    (missing for ana)."""
+    from qualkam.coding.decisions import decide
+
+    seg = code_two_sources(tmp_path, small_codebook, project)
+    decide(project, "ana", seg["How were the"], "hard_control", "accept")
+    decide(project, "ana", seg["They came fr"], "hard_control", "accept")
+    decide(project, "ana", seg["Honestly, no"], "soft_control", "accept")
+    decide(project, "ben", seg["How were the"], "hard_control", "reject")
+    decide(project, "ben", seg["They came fr"], "hard_control", "accept")
+    decide(project, "ben", seg["Honestly, no"], "soft_control", "accept")
+    decide(project, "ben", seg["We trust eac"], "soft_control", "accept")
+    return project

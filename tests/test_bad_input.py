@@ -16,7 +16,7 @@ from .conftest import SMALL_CODEBOOK, run_cli, write
 
 GOOD = "I: How were the sales targets set?\nR: We had to follow the procedure.\n"
 BOMB = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
-    f"{n}: &{n} [{','.join([f'*{p}'] * 9)}]\n" for p, n in zip("abcdef", "bcdefg")
+    f"{n}: &{n} [{','.join([f'*{p}'] * 9)}]\n" for p, n in zip("abcdef", "bcdefg", strict=True)
 )
 
 

@@ -54,7 +54,7 @@ def db(tmp_path: Path) -> Path:
 
 
 def _pairs(frame) -> list[tuple[int, str]]:
-    return list(zip(frame["segment"], frame["code"]))
+    return list(zip(frame["segment"], frame["code"], strict=True))
 
 
 def test_one_row_per_segment_and_code_with_its_coders(db: Path) -> None:
@@ -75,7 +75,7 @@ def test_one_row_per_segment_and_code_with_its_coders(db: Path) -> None:
         assert rows[(tom, "soft_control")]["status"] == "rejected"
         assert rows[(tom, "hard_control")]["coders"] == "carol" and rows[(tom, "hard_control")]["origin"] == "human"
         by_coder = retrieve(project, codes=["soft_control"], by_coder=True)
-        assert list(zip(by_coder["segment"], by_coder["coder"]))[:2] == [(sarah, "ana"), (sarah, "ben")]
+        assert list(zip(by_coder["segment"], by_coder["coder"], strict=True))[:2] == [(sarah, "ana"), (sarah, "ben")]
         assert by_coder["coder"][2:].isna().all() and len(by_coder) == len(frame) + 1
 
 

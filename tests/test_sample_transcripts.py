@@ -48,7 +48,7 @@ def test_every_speaker_label_resolves_to_a_participant(prepared) -> None:
     from qualkam.coding.segment import resolve_turns
 
     for source in prepared[0]:
-        for turn, speaker, role, _ in resolve_turns(source.turns, source.meta):
+        for turn, _speaker, role, _ in resolve_turns(source.turns, source.meta):
             if turn.speaker is not None:
                 assert role, f"{source.rel}: speaker {turn.speaker!r} has no role"
 
