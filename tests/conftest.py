@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from qualkam.coding.codebook import load_codebook
 from qualkam.store.project import Project
-from qualkam.store.segments import segments
+from qualkam.store.segments import SegmentFilter, segments
 
 # Property tests explore new inputs on a developer's machine; in CI (CI=true) they replay a
 # fixed sequence, so whether a submission lands never depends on the draw. What a local run
@@ -126,14 +126,21 @@ def code_two_sources(tmp_path: Path, codebook, project: Project) -> dict[str, in
     write(tmp_path / "src" / "int.md", INTERVIEW)
     write(tmp_path / "src" / "b.md", OTHER)
     code_folder(tmp_path / "src", codebook, project, out_dir=None)
+    return segments_by_start(project)
+
+
+def segments_by_start(project: Project) -> dict[str, int]:
+    """Segment ids by the first twelve characters of their text, read as the library reads
+    segments (``qualkam.store.segments.segments``)."""
     frame = segments(project)
     return dict(zip(frame["text"].str[:12], frame["segment"].astype(int), strict=True))
 
 
-def segment_with(project: Project, words: str) -> int:
-    """The id of the first segment (in source and reading order) whose text contains ``words`` (any case),
-    read as the library reads segments (``qualkam.store.segments.segments``)."""
-    frame = segments(project)
+def segment_with(project: Project, words: str, source: str | None = None) -> int:
+    """The id of the first segment (in source and reading order; of ``source`` when given)
+    whose text contains ``words`` (any case), read as the library reads segments
+    (``qualkam.store.segments.segments``)."""
+    frame = segments(project, SegmentFilter(sources=[source] if source else []))
     found = frame[frame["text"].str.contains(words, case=False, regex=False)]
     assert len(found), f"no segment contains {words!r}"
     return int(found["segment"].iloc[0])

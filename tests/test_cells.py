@@ -23,6 +23,7 @@ from qualkam.coding.run import code_folder
 from qualkam.render.cells import TRIGGERS, csv_lines, frame_csv, neutralise, restore
 from qualkam.store.memos import add_memo
 from qualkam.store.project import Project
+from qualkam.store.segments import segments
 
 from .conftest import INTERVIEW, OTHER, run_cli, write
 
@@ -227,7 +228,8 @@ def test_sheet_round_trip_reads_the_words_back(runner: CliRunner, hostile: Path,
     sheet = tmp_path / f"s{suffix}"
     _cli(runner, "sheet", "export", "--coder", "dora", "--out", sheet, "--project", hostile)
     with Project.open(hostile) as project:
-        seg = project.conn.execute("SELECT id FROM segments WHERE text = ?", (TAB_TEXT,)).fetchall()[0][0]
+        frame = segments(project)
+        seg = int(frame.loc[frame["text"] == TAB_TEXT, "segment"].iloc[0])
     if suffix == ".xlsx":
         book = load_workbook(sheet)
         rows = book["segments"]

@@ -16,7 +16,7 @@ from qualkam.coding.run import code_folder
 from qualkam.errors import QualkamError
 from qualkam.store.project import Project
 
-from .conftest import INTERVIEW, SMALL_CODEBOOK, write
+from .conftest import INTERVIEW, SMALL_CODEBOOK, segment_ids, write
 
 RENAMED = SMALL_CODEBOOK.replace("id: soft_control", "id: normative_control").replace('version: "1"', 'version: "2"')
 MERGED = (
@@ -35,7 +35,7 @@ MERGED = (
 def coded(tmp_path: Path, small_codebook, project: Project) -> Project:
     write(tmp_path / "src" / "int.md", INTERVIEW)
     code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
-    segs = {r["position"]: r["id"] for r in project.conn.execute("SELECT id, position FROM segments").fetchall()}
+    segs = {position: i for (_, position), i in segment_ids(project).items()}
     decide(project, "ana", segs[1], "hard_control", "accept")
     decide(project, "ana", segs[1], "soft_control", "reject")
     decide(project, "ana", segs[2], "soft_control", "accept")
