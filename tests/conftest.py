@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from hypothesis import settings
 from typer.testing import CliRunner
@@ -144,6 +146,15 @@ def segment_with(project: Project, words: str, source: str | None = None) -> int
     found = frame[frame["text"].str.contains(words, case=False, regex=False)]
     assert len(found), f"no segment contains {words!r}"
     return int(found["segment"].iloc[0])
+
+
+def records(frame: pd.DataFrame, columns: list[str]) -> list[tuple]:
+    """Rows of a table the store returns, as tuples of ``columns``; a missing value is None
+    (pandas reads a missing text or number as NaN)."""
+    return [
+        tuple(None if value is None or (isinstance(value, float) and math.isnan(value)) else value for value in row)
+        for row in frame[columns].astype(object).itertuples(index=False)
+    ]
 
 
 def segment_ids(project: Project) -> dict[tuple[str, int], int]:

@@ -16,9 +16,11 @@ from typer.testing import CliRunner
 from qualkam.coding.run import code_folder
 from qualkam.errors import InputError
 from qualkam.interchange.codings_import import ImportRowsError, import_codings, read_table, segments_for_span
+from qualkam.store.audit import audit_table
 from qualkam.store.project import Project
+from qualkam.store.segments import codings
 
-from .conftest import INTERVIEW, write
+from .conftest import INTERVIEW, records, write
 from .conftest import run_cli as _run
 
 A, B, C = (1, 3, 34), (2, 50, 152), (3, 161, 216)
@@ -43,18 +45,13 @@ def _csv(tmp_path: Path, text: str, name: str = "spans.csv") -> Path:
 
 def _codings(db: Path) -> list[tuple]:
     with Project.open(db) as project:
-        return [
-            tuple(r)
-            for r in project.conn.execute(
-                'SELECT segment_id, code_id, coder, origin, status, start, "end", text, memo FROM codings '
-                "WHERE coder IS NOT NULL ORDER BY coder, segment_id, code_id"
-            ).fetchall()
-        ]
+        people = codings(project, "all").dropna(subset=["coder"]).sort_values(["coder", "segment", "code"])
+        return records(people, ["segment", "code", "coder", "origin", "status", "start", "end", "text", "memo"])
 
 
 def _audit_count(db: Path) -> int:
     with Project.open(db) as project:
-        return project.conn.execute("SELECT COUNT(*) FROM audit").fetchall()[0][0]
+        return len(audit_table(project))
 
 
 @pytest.mark.parametrize(

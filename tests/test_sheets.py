@@ -13,9 +13,12 @@ from qualkam.coding.run import code_folder
 from qualkam.errors import InputError
 from qualkam.interchange.codings_import import import_codings
 from qualkam.interchange.sheets import SHEET_COLUMNS, export_sheet, sheet_rows, shorten
+from qualkam.store.audit import audit_table
+from qualkam.store.memos import memo_table
 from qualkam.store.project import Project
+from qualkam.store.segments import codings
 
-from .conftest import INTERVIEW, segment_with, write
+from .conftest import INTERVIEW, records, segment_with, write
 from .conftest import run_cli as _run
 
 
@@ -41,24 +44,16 @@ def _seg(db: Path, words: str) -> int:
 
 def _codings(db: Path) -> list[tuple]:
     with Project.open(db) as project:
-        return [
-            tuple(r)
-            for r in project.conn.execute(
-                'SELECT segment_id, code_id, coder, origin, status, memo, start, "end" FROM codings '
-                "WHERE coder IS NOT NULL ORDER BY segment_id, code_id"
-            ).fetchall()
-        ]
+        people = codings(project, "all").dropna(subset=["coder"]).sort_values(["segment", "code"], kind="stable")
+        return records(people, ["segment", "code", "coder", "origin", "status", "memo", "start", "end"])
 
 
 def _audit(db: Path) -> list[tuple]:
     with Project.open(db) as project:
-        return [
-            tuple(r)
-            for r in project.conn.execute(
-                "SELECT actor, action, entity, entity_id, note FROM audit "
-                "WHERE entity IN ('coding', 'segment') ORDER BY id"
-            ).fetchall()
-        ]
+        audit = audit_table(project)
+        return records(
+            audit[audit["entity"].isin(["coding", "segment"])], ["actor", "action", "entity", "entity_id", "note"]
+        )
 
 
 def _fill_xlsx(path: Path, fills: dict[int, dict[str, str]]) -> None:
@@ -192,9 +187,7 @@ def test_round_trip_export_fill_import_reimport(runner: CliRunner, db: Path, tmp
         q_start, q_end = project.conn.execute('SELECT start, "end" FROM segments WHERE id = ?', (question,)).fetchall()[
             0
         ]
-        memos = [
-            tuple(r) for r in project.conn.execute("SELECT target_type, target_id, coder, text FROM memos").fetchall()
-        ]
+        memos = records(memo_table(project), ["target_type", "target_id", "coder", "memo"])
     assert _codings(db) == [
         (question, "hard_control", "ana", "rule", "rejected", None, q_start, q_end),
         (question, "soft_control", "ana", "human", "accepted", None, q_start, q_end),
