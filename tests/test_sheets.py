@@ -16,7 +16,7 @@ from qualkam.interchange.sheets import SHEET_COLUMNS, export_sheet, sheet_rows, 
 from qualkam.store.audit import audit_table
 from qualkam.store.memos import memo_table
 from qualkam.store.project import Project
-from qualkam.store.segments import codings
+from qualkam.store.segments import codings, segments
 
 from .conftest import INTERVIEW, records, segment_with, write
 from .conftest import run_cli as _run
@@ -181,12 +181,9 @@ def test_round_trip_export_fill_import_reimport(runner: CliRunner, db: Path, tmp
     assert result.exit_code == 0, result.output
     assert "3 new, 0 changed, 0 unchanged codings · 1 new segment memo(s) · 3 rows read" in result.output
     with Project.open(db) as project:
-        seg_start, seg_end = project.conn.execute(
-            'SELECT start, "end" FROM segments WHERE id = ?', (targets,)
-        ).fetchall()[0]
-        q_start, q_end = project.conn.execute('SELECT start, "end" FROM segments WHERE id = ?', (question,)).fetchall()[
-            0
-        ]
+        spans = segments(project).set_index("segment")
+        seg_start, seg_end = (int(v) for v in spans.loc[targets, ["start", "end"]])
+        q_start, q_end = (int(v) for v in spans.loc[question, ["start", "end"]])
         memos = records(memo_table(project), ["target_type", "target_id", "coder", "memo"])
     assert _codings(db) == [
         (question, "hard_control", "ana", "rule", "rejected", None, q_start, q_end),
