@@ -157,6 +157,13 @@ def records(frame: pd.DataFrame, columns: list[str]) -> list[tuple]:
     ]
 
 
+def source_texts(project: Project) -> dict[str, str]:
+    """Source id -> its text, read as a REFI export reads sources (``qualkam.store.refi.sources``)."""
+    from qualkam.store.refi import sources
+
+    return {row["id"]: row["text"] for row in sources(project)}
+
+
 def segment_ids(project: Project) -> dict[tuple[str, int], int]:
     """(source, position) -> segment id, read as the library reads segments."""
     frame = segments(project)

@@ -20,7 +20,7 @@ from qualkam.store.audit import audit_table
 from qualkam.store.project import Project
 from qualkam.store.segments import codings
 
-from .conftest import INTERVIEW, records, write
+from .conftest import INTERVIEW, records, source_texts, write
 from .conftest import run_cli as _run
 
 A, B, C = (1, 3, 34), (2, 50, 152), (3, 161, 216)
@@ -81,7 +81,7 @@ def test_long_csv_spans_become_codings_with_clipped_spans(runner: CliRunner, db:
     assert result.exit_code == 0, result.output
     assert "(long CSV, ana): 3 new, 0 changed, 0 unchanged codings · 3 rows read" in result.output
     with Project.open(db) as project:
-        text = project.conn.execute("SELECT text FROM sources").fetchall()[0][0]
+        text = next(iter(source_texts(project).values()))
     assert _codings(db) == [
         (2, "hard_control", "ana", "rule", "accepted", 83, 152, text[83:152], "imposed"),
         (3, "hard_control", "ana", "human", "accepted", 161, 216, text[161:216], None),

@@ -17,7 +17,7 @@ from qualkam.render.outputs import MANIFEST, write_outputs
 from qualkam.sources import formats, ingest
 from qualkam.store.project import Project
 
-from .conftest import INTERVIEW, OTHER, segment_ids, write
+from .conftest import INTERVIEW, OTHER, segment_ids, source_texts, write
 
 BAD_DATE = "---\nid: notes\ntype: fieldnote\ndate: 2011-13-45\n---\nWe trust each other, she said.\n"
 
@@ -82,7 +82,7 @@ def test_a_changed_file_is_read_and_recoded(folder, small_codebook, project, rea
     reads.clear()
     report = run(folder, project, small_codebook)
     assert reads == ["b.md"] and (report.coded, report.unchanged) == (1, 2)
-    assert "Procedure" in project.conn.execute("SELECT text FROM sources WHERE id = 'int-b'").fetchall()[0][0]
+    assert "Procedure" in source_texts(project)["int-b"]
 
 
 def test_a_touched_file_is_read_once_then_skipped_again(folder, small_codebook, project, reads) -> None:

@@ -25,7 +25,7 @@ from qualkam.interchange.refi.writer import code_description, export_qdc, export
 from qualkam.store.memos import add_memo
 from qualkam.store.project import Project
 
-from .conftest import ROOT, SHARED, needs_shared, write
+from .conftest import ROOT, SHARED, needs_shared, source_texts, write
 
 SAMPLES = ROOT / "sample_transcripts"
 SCHEMAS = SHARED / "refi-qda" / "schema"
@@ -149,7 +149,7 @@ def test_every_text_source_ships_its_text_as_utf8_named_by_guid(sample) -> None:
     members = _members(sample["human"])
     root = etree.fromstring(members["project.qde"])
     with Project.open(sample["db"]) as project:
-        texts = {r["id"]: r["text"] for r in project.conn.execute("SELECT id, text FROM sources").fetchall()}
+        texts = source_texts(project)
     sources = root.findall(f"{P}Sources/{P}TextSource")
     assert len(sources) == len(texts) == 22
     for source in sources:
