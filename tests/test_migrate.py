@@ -14,9 +14,12 @@ from qualkam.coding.decisions import decide
 from qualkam.coding.migrate import Migration, migrate_codebook
 from qualkam.coding.run import code_folder
 from qualkam.errors import QualkamError
+from qualkam.store.audit import audit_table
 from qualkam.store.project import Project
+from qualkam.store.reads import code_tree
+from qualkam.store.segments import codings
 
-from .conftest import INTERVIEW, SMALL_CODEBOOK, segment_ids, write
+from .conftest import INTERVIEW, SMALL_CODEBOOK, records, segment_ids, write
 
 RENAMED = SMALL_CODEBOOK.replace("id: soft_control", "id: normative_control").replace('version: "1"', 'version: "2"')
 MERGED = (
@@ -44,13 +47,8 @@ def coded(tmp_path: Path, small_codebook, project: Project) -> Project:
 
 
 def _people(project: Project) -> list[tuple]:
-    return sorted(
-        tuple(r)
-        for r in project.conn.execute(
-            "SELECT s.position, c.code_id, c.coder, c.status FROM codings c JOIN segments s ON s.id = c.segment_id "
-            "WHERE c.coder IS NOT NULL"
-        ).fetchall()
-    )
+    people = codings(project, "all").dropna(subset=["coder"])
+    return sorted(records(people, ["position", "code", "coder", "status"]))
 
 
 def test_rename_moves_codings_and_records_each(coded: Project) -> None:
@@ -64,11 +62,10 @@ def test_rename_moves_codings_and_records_each(coded: Project) -> None:
         (2, "normative_control", "ana", "accepted"),
         (2, "normative_control", "ben", "accepted"),
     ]
-    renames = coded.conn.execute("SELECT before, after FROM audit WHERE action = 'rename'").fetchall()
+    audit = audit_table(coded)
+    renames = audit[audit["action"] == "rename"].to_dict("records")
     assert len(renames) == 3 and json.loads(renames[0]["after"]) == {"code": "normative_control"}
-    assert (
-        coded.conn.execute("SELECT retired_at IS NOT NULL FROM codes WHERE id = 'soft_control'").fetchall()[0][0] == 1
-    )
+    assert code_tree(coded)["soft_control"].retired
 
 
 def test_merge_collapses_one_coders_pair_with_accepted_winning(coded: Project) -> None:

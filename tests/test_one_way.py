@@ -24,9 +24,11 @@ from qualkam.cli import app
 from qualkam.coding.decisions import decide
 from qualkam.coding.run import code_folder
 from qualkam.errors import QualkamError
+from qualkam.store.audit import audit_table
+from qualkam.store.memos import coding_memo_table
 from qualkam.store.project import Project
 
-from .conftest import INTERVIEW, OTHER, run_cli, write
+from .conftest import INTERVIEW, OTHER, records, run_cli, write
 
 
 @pytest.fixture
@@ -290,10 +292,9 @@ def test_memos_are_edited_and_deleted_with_an_audit_trail(runner: CliRunner, db:
     assert "no memos" in _ok(runner, "memo", "list", "--project", db).output
     with Project.open(db) as project:
         trail = [
-            (r["actor"], r["action"], json.loads(r["before"])["text"], r["after"])
-            for r in project.conn.execute(
-                "SELECT * FROM audit WHERE action IN ('edit memo', 'delete memo') ORDER BY id"
-            ).fetchall()
+            (r[0], r[1], json.loads(r[2])["text"], r[3])
+            for r in records(audit_table(project), ["actor", "action", "before", "after"])
+            if r[1] in ("edit memo", "delete memo")
         ]
     assert trail[0][:3] == ("ben", "edit memo", "first words") and "better words" in trail[0][3]
     assert trail[1][:3] == ("ana", "delete memo", "better words") and trail[1][3] is None
@@ -319,7 +320,7 @@ def test_a_memo_on_a_coded_sheet_row_is_listed_and_editable(runner: CliRunner, d
     assert [(m["memo"], m["target_type"]) for m in memos] == [("says trust, means habit", "coding")]
     _ok(runner, "memo", "edit", memos[0]["id"], "means habit", "--project", db)
     with Project.open(db) as project:
-        assert project.conn.execute("SELECT memo FROM codings WHERE coder = 'dora'").fetchall()[0][0] == "means habit"
+        assert coding_memo_table(project, coder="dora")["memo"].iloc[0] == "means habit"
 
 
 # -- project merge --prefer -----------------------------------------------------------------------
@@ -352,11 +353,8 @@ def test_merge_prefer_settles_conflicts(runner: CliRunner, db: Path) -> None:
     theirs = _ok(runner, "project", "merge", other, "--prefer", "theirs", "--project", db)
     assert "1 settled" in theirs.output and _status(db, seg) == "rejected"
     with Project.open(db) as project:
-        assert (
-            project.conn.execute("SELECT note FROM audit WHERE action = 'reject' AND actor = 'ana' ORDER BY id DESC")
-            .fetchall()[0][0]
-            .endswith("--prefer theirs")
-        )
+        audit = audit_table(project, actor="ana")
+        assert audit[audit["action"] == "reject"]["note"].iloc[-1].endswith("--prefer theirs")
     again = _ok(runner, "project", "merge", other, "--project", db)
     assert "0 conflict(s)" in again.output
 
