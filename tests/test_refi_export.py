@@ -22,8 +22,9 @@ from qualkam.interchange.refi import writer as refi_export
 from qualkam.interchange.refi.guids import remember
 from qualkam.interchange.refi.positions import utf16_offsets
 from qualkam.interchange.refi.writer import code_description, export_qdc, export_qdpx, xml_datetime
-from qualkam.store.memos import add_memo
+from qualkam.store.memos import add_memo, memo_table
 from qualkam.store.project import Project
+from qualkam.store.segments import codings, segments
 
 from .conftest import ROOT, SHARED, needs_shared, source_texts, write
 
@@ -175,12 +176,9 @@ def test_layers_choose_whose_codings_and_memos(sample) -> None:
     assert coders("consensus") == {"consensus"}
     assert coders("coder:ana") == {"ana"}
     with Project.open(sample["db"]) as project:
-        accepted = project.conn.execute(
-            "SELECT COUNT(*) FROM codings WHERE coder = 'ben' AND status = 'accepted'"
-        ).fetchall()[0][0]
-        rejected = project.conn.execute(
-            "SELECT COUNT(*) FROM codings WHERE coder = 'ben' AND status = 'rejected'"
-        ).fetchall()[0][0]
+        ben_codings = codings(project, "all")
+        ben_status = ben_codings.loc[ben_codings["coder"] == "ben", "status"]
+        accepted, rejected = int((ben_status == "accepted").sum()), int((ben_status == "rejected").sum())
     assert rejected > 0
     human = _qde(sample["human"])
     ben = next(u.get("guid") for u in human.iter(f"{P}User") if u.get("name") == "ben")
@@ -209,10 +207,14 @@ def test_memos_become_notes_referenced_from_what_they_are_about(sample) -> None:
     )
     assert carrier.find(f"{P}Coding") is None  # a selection there only to carry the note
     with Project.open(sample["db"]) as project:
-        seg = project.conn.execute(
-            'SELECT s.start, s."end", src.text FROM memos m JOIN segments s ON s.id = m.target_id '
-            "JOIN sources src ON src.id = s.source_id WHERE m.text LIKE 'Nobody%'"
-        ).fetchall()[0]
+        memos = memo_table(project, kind="segment")
+        memo = memos[memos["memo"].str.startswith("Nobody")].iloc[0]
+        segment = segments(project).set_index("segment").loc[int(memo["target_id"])]
+        seg = {
+            "start": int(segment["start"]),
+            "end": int(segment["end"]),
+            "text": source_texts(project)[memo["source"]],
+        }
     table = utf16_offsets(seg["text"])
     assert (int(carrier.get("startPosition")), int(carrier.get("endPosition"))) == (
         table[seg["start"]],
