@@ -20,6 +20,7 @@ from qualkam.render.html import excerpts_page
 from qualkam.render.outputs import excerpts_frame, write_outputs
 from qualkam.render.report import build_report
 from qualkam.store.project import Project
+from qualkam.store.segments import codings
 
 from .conftest import run_cli, write
 from .test_retrieval import build_corpus, segment_of
@@ -81,9 +82,7 @@ def test_one_row_per_segment_and_code_with_its_coders(db: Path) -> None:
 
 def test_code_outputs_have_one_row_per_pair(db: Path, tmp_path: Path) -> None:
     with Project.open(db) as project:
-        pairs = project.conn.execute(
-            "SELECT COUNT(*) FROM (SELECT DISTINCT segment_id, code_id FROM codings)"
-        ).fetchall()[0][0]
+        pairs = len(codings(project, "all")[["segment", "code"]].drop_duplicates())
         frame = excerpts_frame(project)
         assert len(frame) == pairs
         write_outputs(project, tmp_path / "out")
