@@ -18,7 +18,7 @@ from qualkam.errors import InputError
 from qualkam.interchange.codings_import import ImportRowsError, import_codings, read_table, segments_for_span
 from qualkam.store.audit import audit_table
 from qualkam.store.project import Project
-from qualkam.store.segments import codings
+from qualkam.store.segments import codings, segments
 
 from .conftest import INTERVIEW, records, source_texts, write
 from .conftest import run_cli as _run
@@ -32,9 +32,7 @@ def db(tmp_path: Path, small_codebook) -> Path:
     path = tmp_path / "project.db"
     with Project.open(path, create=True) as project:
         code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
-        spans = [
-            tuple(r) for r in project.conn.execute('SELECT id, start, "end" FROM segments ORDER BY start').fetchall()
-        ]
+        spans = sorted(records(segments(project), ["segment", "start", "end"]), key=lambda span: span[1])
     assert spans == [A, B, C], "the fixture's offsets moved; update the hand-computed cases"
     return path
 

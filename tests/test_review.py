@@ -15,7 +15,7 @@ from qualkam.store.memos import memo_table
 from qualkam.store.project import Project
 from qualkam.store.segments import codings
 
-from .conftest import INTERVIEW, write
+from .conftest import INTERVIEW, segment_ids, write
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def _review(runner: CliRunner, db: Path, keys: str, *extra: str):
 def test_queue_lists_every_suggestion_in_reading_order(db: Path) -> None:
     with Project.open(db) as project:
         queue = build_queue(project, "ana", Filters())
-        positions = {r[0]: r[1] for r in project.conn.execute("SELECT id, position FROM segments").fetchall()}
+        positions = {i: position for (_, position), i in segment_ids(project).items()}
     assert [(positions[i.segment_id], i.code_id) for i in queue] == [
         (0, "hard_control"),
         (1, "hard_control"),
