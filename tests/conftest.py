@@ -157,6 +157,15 @@ def records(frame: pd.DataFrame, columns: list[str]) -> list[tuple]:
     ]
 
 
+def suggestions_in_order(project: Project) -> list[tuple[int, str]]:
+    """(segment, code) of every machine suggestion, in the order they were stored, read as the
+    library reads codings (``qualkam.store.segments.codings``)."""
+    from qualkam.store.segments import codings
+
+    table = codings(project, "suggestions").sort_values("coding")
+    return [(int(s), str(c)) for s, c in zip(table["segment"], table["code"], strict=True)]
+
+
 def source_texts(project: Project) -> dict[str, str]:
     """Source id -> its text, read as a REFI export reads sources (``qualkam.store.refi.sources``)."""
     from qualkam.store.refi import sources

@@ -25,7 +25,7 @@ from qualkam.store.memos import add_memo
 from qualkam.store.project import Project
 from qualkam.store.segments import segments
 
-from .conftest import INTERVIEW, OTHER, run_cli, write
+from .conftest import INTERVIEW, OTHER, run_cli, suggestions_in_order, write
 
 EVIL = '=HYPERLINK("http://x","y")'
 CODER, OTHER_CODER = "@cmd", "=ben"
@@ -50,10 +50,9 @@ def hostile(tmp_path: Path, small_codebook) -> Path:
             first, second = [
                 r[0] for r in conn.execute("SELECT id FROM segments WHERE speaker = ? ORDER BY id", (SPEAKER,))
             ][:2]
-        suggestions = project.conn.execute("SELECT segment_id, code_id FROM codings WHERE coder IS NULL").fetchall()
-        for i, row in enumerate(suggestions):
-            decide(project, CODER, row["segment_id"], row["code_id"], "accept", memo=MEMO)
-            decide(project, OTHER_CODER, row["segment_id"], row["code_id"], "accept" if i % 2 else "reject")
+        for i, (segment, code) in enumerate(suggestions_in_order(project)):
+            decide(project, CODER, segment, code, "accept", memo=MEMO)
+            decide(project, OTHER_CODER, segment, code, "accept" if i % 2 else "reject")
         add_memo(project, CODER, "project", None, MEMO)
         add_memo(project, CODER, "segment", str(first), "-minus memo")
         with project.transaction() as conn:

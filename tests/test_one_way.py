@@ -27,8 +27,9 @@ from qualkam.errors import QualkamError
 from qualkam.store.audit import audit_table
 from qualkam.store.memos import coding_memo_table
 from qualkam.store.project import Project
+from qualkam.store.segments import codings
 
-from .conftest import INTERVIEW, OTHER, records, run_cli, write
+from .conftest import INTERVIEW, OTHER, records, run_cli, suggestions_in_order, write
 
 
 @pytest.fixture
@@ -39,12 +40,9 @@ def db(tmp_path: Path, small_codebook) -> Path:
     path = tmp_path / "p.db"
     with Project.open(path, create=True) as project:
         code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
-        rows = project.conn.execute(
-            "SELECT segment_id, code_id FROM codings WHERE coder IS NULL ORDER BY id"
-        ).fetchall()
-        for i, row in enumerate(rows):
-            decide(project, "ana", row["segment_id"], row["code_id"], "accept")
-            decide(project, "ben", row["segment_id"], row["code_id"], "reject" if i % 2 == 0 else "accept")
+        for i, (segment, code) in enumerate(suggestions_in_order(project)):
+            decide(project, "ana", segment, code, "accept")
+            decide(project, "ben", segment, code, "reject" if i % 2 == 0 else "accept")
     return path
 
 
@@ -329,8 +327,9 @@ def _conflict(db: Path) -> tuple[Path, int]:
 
     with Project.open(db) as project:
         other = clone_for(project, "ana", db.with_name("ana.db"))
-        seg = project.conn.execute("SELECT segment_id FROM codings WHERE coder = 'ana' ORDER BY id").fetchall()[0][0]
-        code = project.conn.execute("SELECT code_id FROM codings WHERE coder = 'ana' ORDER BY id").fetchall()[0][0]
+        table = codings(project, "all").sort_values("coding")
+        first = table[table["coder"] == "ana"].iloc[0]
+        seg, code = int(first["segment"]), str(first["code"])
     with Project.open(other) as project:
         decide(project, "ana", seg, code, "reject")
     return other, seg

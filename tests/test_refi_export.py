@@ -24,9 +24,9 @@ from qualkam.interchange.refi.positions import utf16_offsets
 from qualkam.interchange.refi.writer import code_description, export_qdc, export_qdpx, xml_datetime
 from qualkam.store.memos import add_memo, memo_table
 from qualkam.store.project import Project
-from qualkam.store.segments import codings, segments
+from qualkam.store.segments import SegmentFilter, codings, segments
 
-from .conftest import ROOT, SHARED, needs_shared, source_texts, write
+from .conftest import ROOT, SHARED, needs_shared, segment_ids, source_texts, suggestions_in_order, write
 
 SAMPLES = ROOT / "sample_transcripts"
 SCHEMAS = SHARED / "refi-qda" / "schema"
@@ -106,9 +106,7 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     db = folder / "qualkam.db"
     with Project.open(db, create=True) as project:
         code_folder(SAMPLES, load_codebook("kam"), project, out_dir=None)
-        suggested = project.conn.execute(
-            "SELECT segment_id, code_id FROM codings WHERE coder IS NULL ORDER BY id LIMIT 12"
-        ).fetchall()
+        suggested = suggestions_in_order(project)[:12]
         for i, (segment, code) in enumerate(suggested):
             decide(project, "ana", segment, code, "accept")
             if i % 2:
@@ -116,10 +114,8 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             if i % 4 == 0:
                 decide(project, "consensus", segment, code, "accept")
         seg, code = suggested[0]
-        bare = project.conn.execute(
-            "SELECT s.id FROM segments s WHERE NOT EXISTS "
-            "(SELECT 1 FROM codings c WHERE c.segment_id = s.id) ORDER BY s.id LIMIT 1"
-        ).fetchall()[0][0]
+        coded = set(codings(project, "all")["segment"])
+        bare = min(i for i in segment_ids(project).values() if i not in coded)
         add_memo(project, "ana", "code", code, "Watch the line between planning and reporting.")
         add_memo(project, "ben", "source", "int-06-sales-director", "Recorded in her office; she was guarded.")
         add_memo(project, "ana", "segment", str(seg), "A clear case.")
@@ -332,8 +328,8 @@ def test_utf16_positions_give_back_the_coded_words(tmp_path: Path, small_codeboo
                 seg = conn.execute("SELECT id, start, text FROM segments WHERE instr(text, ?) > 0", (word,)).fetchone()
                 start = seg["start"] + seg["text"].index(word)
                 apply_decision(project, coder, seg["id"], "hard_control", Action.add, span=(start, start + len(word)))
-        whole = project.conn.execute("SELECT id, text FROM segments WHERE speaker = 'Zoë'").fetchall()[0]
-        decide(project, "ben", whole["id"], "soft_control", "add")
+        whole = segments(project, SegmentFilter(speakers=["Zoë"])).iloc[0]
+        decide(project, "ben", int(whole["segment"]), "soft_control", "add")
         export_qdpx(project, tmp_path / "emoji.qdpx")
     members = _members(tmp_path / "emoji.qdpx")
     root = etree.fromstring(members["project.qde"])
@@ -418,7 +414,7 @@ def test_detached_codings_are_listed_not_exported(tmp_path: Path, small_codebook
     write(tmp_path / "src" / "a.txt", "I: Do you trust each other?\nR: We trust each other now.\n")
     with Project.open(tmp_path / "p.db", create=True) as project:
         code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
-        seg = project.conn.execute("SELECT id FROM segments WHERE speaker = 'R'").fetchall()[0][0]
+        seg = int(segments(project, SegmentFilter(speakers=["R"]))["segment"].iloc[0])
         decide(project, "ana", seg, "soft_control", "add")
         decide(project, "ana", seg, "hard_control", "add")
         with project.transaction() as conn:
