@@ -23,7 +23,7 @@ from qualkam.coding.run import code_folder
 from qualkam.render.cells import TRIGGERS, csv_lines, frame_csv, neutralise, restore
 from qualkam.store.memos import add_memo
 from qualkam.store.project import Project
-from qualkam.store.segments import segments
+from qualkam.store.segments import codings, segments
 
 from .conftest import INTERVIEW, OTHER, run_cli, suggestions_in_order, write
 
@@ -250,9 +250,8 @@ def test_sheet_round_trip_reads_the_words_back(runner: CliRunner, hostile: Path,
     result = _cli(runner, "import", "codings", sheet, "--coder", "dora", "--project", hostile)
     assert "changed since" not in result.output and "differs" not in result.output, result.output
     with Project.open(hostile) as project:
-        row = project.conn.execute(
-            "SELECT memo FROM codings WHERE coder = 'dora' AND segment_id = ?", (seg,)
-        ).fetchall()[0]
+        table = codings(project, "all")
+        row = table[(table["coder"] == "dora") & (table["segment"] == seg)].iloc[0]
     assert row["memo"] == "+plus memo"
 
 
