@@ -17,6 +17,7 @@ from qualkam.errors import QualkamError
 from qualkam.store.audit import audit_table
 from qualkam.store.project import Project
 from qualkam.store.reads import code_tree
+from qualkam.store.refi import codebook_times
 from qualkam.store.segments import codings
 
 from .conftest import INTERVIEW, SMALL_CODEBOOK, records, segment_ids, write
@@ -90,7 +91,7 @@ def test_unmapped_codes_in_use_stop_the_migration_and_change_nothing(coded: Proj
             coded, parse_codebook(RENAMED, "v2.yaml"), Migration.parse(["ghost=normative_control"], [], []), "lead"
         )
     assert (_people(coded), coded.counts()) == before
-    assert coded.conn.execute("SELECT COUNT(*) FROM codebooks").fetchall()[0][0] == 1
+    assert len(codebook_times(coded)) == 1
 
 
 def test_split_keeps_codings_for_recoding_via_cli(coded: Project, tmp_path: Path) -> None:

@@ -523,7 +523,7 @@ def test_sources_already_in_the_project_are_reused_and_codes_join_its_codebook(t
         assert [c[:4] for c in human(project)] == [("int-sales", "soft_control", "Nadia", "follow the procedure")]
         current = {r["id"] for r in refi_store.codes(project) if r["retired_at"] is None}
         assert current == before | {"formal_control"}
-        assert project.conn.execute("SELECT COUNT(*) FROM codebooks").fetchall()[0][0] == 2
+        assert len(refi_store.codebook_times(project)) == 2
         # The new version carries the old codes' patterns too: suggestions still work.
         assert counts(project)["suggestions"] > 0
 
@@ -607,7 +607,7 @@ def test_qdc_gives_the_tree_colours_descriptions_and_set_attributes(tmp_path: Pa
             ("soft_control", "control", "Soft control", None, "", '{"pole": "soft"}'),
         ]
         again = import_qdc(project, path)
-        assert again.codes_new == [] and project.conn.execute("SELECT COUNT(*) FROM codebooks").fetchall()[0][0] == 1
+        assert again.codes_new == [] and len(refi_store.codebook_times(project)) == 1
 
 
 # -- CLI --------------------------------------------------------------------------------------------
