@@ -322,12 +322,15 @@ def test_utf16_positions_give_back_the_coded_words(tmp_path: Path, small_codeboo
     words = ["naïve résumé 👩\u200d💻 déjà", "🎉 Tell", "Café"]
     with Project.open(tmp_path / "p.db", create=True) as project:
         code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
-        with project.transaction() as conn:
+        stored = segments(project)
+        with project.transaction():
             # One coding per segment, code and coder: two spans in one turn need two coders.
             for word, coder in zip(words, ["ana", "ana", "cy"], strict=False):
-                seg = conn.execute("SELECT id, start, text FROM segments WHERE instr(text, ?) > 0", (word,)).fetchone()
-                start = seg["start"] + seg["text"].index(word)
-                apply_decision(project, coder, seg["id"], "hard_control", Action.add, span=(start, start + len(word)))
+                seg = stored[stored["text"].str.contains(word, regex=False)].iloc[0]
+                start = int(seg["start"]) + seg["text"].index(word)
+                apply_decision(
+                    project, coder, int(seg["segment"]), "hard_control", Action.add, span=(start, start + len(word))
+                )
         whole = segments(project, SegmentFilter(speakers=["Zoë"])).iloc[0]
         decide(project, "ben", int(whole["segment"]), "soft_control", "add")
         export_qdpx(project, tmp_path / "emoji.qdpx")

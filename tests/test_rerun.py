@@ -13,20 +13,28 @@ from qualkam.store.audit import now
 from qualkam.store.project import Project
 from qualkam.store.segments import codings, segments
 
-from .conftest import INTERVIEW, write
+from .conftest import INTERVIEW, segment_with, write
 
 
 def _accept(project: Project, segment_text_part: str, code: str, coder: str = "ana") -> int:
     """Record a person's coding on the segment containing the words (as review will)."""
-    row = project.conn.execute(
-        'SELECT id, source_id, start, "end", text FROM segments WHERE text LIKE ?', (f"%{segment_text_part}%",)
-    ).fetchall()[0]
+    row = segments(project).set_index("segment").loc[segment_with(project, segment_text_part)]
     with project.transaction() as conn:
         return int(
             conn.execute(
                 """INSERT INTO codings (segment_id, source_id, start, "end", text, code_id, coder, origin, status,
                evidence, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'human', 'accepted', '[]', ?, ?)""",
-                (row["id"], row["source_id"], row["start"], row["end"], row["text"], code, coder, now(), now()),
+                (
+                    int(row.name),
+                    row["source"],
+                    int(row["start"]),
+                    int(row["end"]),
+                    row["text"],
+                    code,
+                    coder,
+                    now(),
+                    now(),
+                ),
             ).lastrowid
         )
 
