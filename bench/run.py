@@ -111,10 +111,10 @@ def same_results(work: Path) -> bool:
         with Project.open(work / f"{name}.db") as project:
             rows = [
                 tuple(r)
-                for r in project.query(
+                for r in project.conn.execute(
                     'SELECT s.id, s.source_id, s.start, s."end", s.speaker, s.lemmas, c.code_id, c.score, c.evidence '
                     "FROM segments s LEFT JOIN codings c ON c.segment_id = s.id ORDER BY s.id, c.id"
-                )
+                ).fetchall()
             ]
         csvs = {p.name: p.read_bytes() for p in sorted((work / f"{name}-out").glob("*.csv"))}
         dumps.append((rows, csvs))

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from hypothesis import settings
 from typer.testing import CliRunner
 
 from qualkam.coding.codebook import load_codebook
 from qualkam.store.project import Project
+from qualkam.store.segments import SegmentFilter, segments
 
 # Property tests explore new inputs on a developer's machine; in CI (CI=true) they replay a
 # fixed sequence, so whether a submission lands never depends on the draw. What a local run
@@ -125,4 +128,69 @@ def code_two_sources(tmp_path: Path, codebook, project: Project) -> dict[str, in
     write(tmp_path / "src" / "int.md", INTERVIEW)
     write(tmp_path / "src" / "b.md", OTHER)
     code_folder(tmp_path / "src", codebook, project, out_dir=None)
-    return {r["text"][:12]: r["id"] for r in project.query("SELECT id, text FROM segments")}
+    return segments_by_start(project)
+
+
+def segments_by_start(project: Project) -> dict[str, int]:
+    """Segment ids by the first twelve characters of their text, read as the library reads
+    segments (``qualkam.store.segments.segments``)."""
+    frame = segments(project)
+    return dict(zip(frame["text"].str[:12], frame["segment"].astype(int), strict=True))
+
+
+def segment_with(project: Project, words: str, source: str | None = None) -> int:
+    """The id of the first segment (in source and reading order; of ``source`` when given)
+    whose text contains ``words`` (any case), read as the library reads segments
+    (``qualkam.store.segments.segments``)."""
+    frame = segments(project, SegmentFilter(sources=[source] if source else []))
+    found = frame[frame["text"].str.contains(words, case=False, regex=False)]
+    assert len(found), f"no segment contains {words!r}"
+    return int(found["segment"].iloc[0])
+
+
+def records(frame: pd.DataFrame, columns: list[str]) -> list[tuple]:
+    """Rows of a table the store returns, as tuples of ``columns``; a missing value is None
+    (pandas reads a missing text or number as NaN)."""
+    return [
+        tuple(None if value is None or (isinstance(value, float) and math.isnan(value)) else value for value in row)
+        for row in frame[columns].astype(object).itertuples(index=False)
+    ]
+
+
+def suggestions_in_order(project: Project) -> list[tuple[int, str]]:
+    """(segment, code) of every machine suggestion, in the order they were stored, read as the
+    library reads codings (``qualkam.store.segments.codings``)."""
+    from qualkam.store.segments import codings
+
+    table = codings(project, "suggestions").sort_values("coding")
+    return [(int(s), str(c)) for s, c in zip(table["segment"], table["code"], strict=True)]
+
+
+def source_texts(project: Project) -> dict[str, str]:
+    """Source id -> its text, read as a REFI export reads sources (``qualkam.store.refi.sources``)."""
+    from qualkam.store.refi import sources
+
+    return {row["id"]: row["text"] for row in sources(project)}
+
+
+def segment_ids(project: Project) -> dict[tuple[str, int], int]:
+    """(source, position) -> segment id, read as the library reads segments."""
+    frame = segments(project)
+    return {(str(r.source), int(r.position)): int(r.segment) for r in frame.itertuples()}
+
+
+@pytest.fixture
+def two_coders(tmp_path: Path, small_codebook, project: Project) -> Project:
+    """The reliability tests' project: two coders on int-sales (4 segments); only ben on int-b
+    (missing for ana)."""
+    from qualkam.coding.decisions import decide
+
+    seg = code_two_sources(tmp_path, small_codebook, project)
+    decide(project, "ana", seg["How were the"], "hard_control", "accept")
+    decide(project, "ana", seg["They came fr"], "hard_control", "accept")
+    decide(project, "ana", seg["Honestly, no"], "soft_control", "accept")
+    decide(project, "ben", seg["How were the"], "hard_control", "reject")
+    decide(project, "ben", seg["They came fr"], "hard_control", "accept")
+    decide(project, "ben", seg["Honestly, no"], "soft_control", "accept")
+    decide(project, "ben", seg["We trust eac"], "soft_control", "accept")
+    return project

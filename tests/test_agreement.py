@@ -117,7 +117,7 @@ HAYES_TABLE1 = [
 
 
 def transpose(rows: list[list]) -> list[list]:
-    return [list(column) for column in zip(*rows)]
+    return [list(column) for column in zip(*rows, strict=True)]
 
 
 def close(value: float | None, published: float, tolerance: float = 5e-4) -> bool:

@@ -147,8 +147,8 @@ def test_well_formed_csv_reads_back_exactly(tmp_path: Path, ratings: dict, delim
     path = tmp_path / "good.csv"
     path.write_text(buffer.getvalue(), encoding="utf-8")
     frame = read_long(path)
-    assert list(zip(frame["unit"], frame["coder"])) == list(ratings)
-    for got, want in zip(frame["value"], ratings.values()):
+    assert list(zip(frame["unit"], frame["coder"], strict=True)) == list(ratings)
+    for got, want in zip(frame["value"], ratings.values(), strict=True):
         if want is None:
             assert got is None or math.isnan(got)
         else:

@@ -16,7 +16,7 @@ from .conftest import SMALL_CODEBOOK, run_cli, write
 
 GOOD = "I: How were the sales targets set?\nR: We had to follow the procedure.\n"
 BOMB = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
-    f"{n}: &{n} [{','.join([f'*{p}'] * 9)}]\n" for p, n in zip("abcdef", "bcdefg")
+    f"{n}: &{n} [{','.join([f'*{p}'] * 9)}]\n" for p, n in zip("abcdef", "bcdefg", strict=True)
 )
 
 
@@ -206,6 +206,7 @@ def test_an_unforeseen_error_while_storing_is_rolled_back_and_reported(
 ) -> None:
     import qualkam.coding.run as coding
     from qualkam.store.project import Project
+    from qualkam.store.sources import source_paths
 
     real = coding.store_source
 
@@ -220,7 +221,7 @@ def test_an_unforeseen_error_while_storing_is_rolled_back_and_reported(
     (line,) = [line for line in result.output.splitlines() if "a_good.md" in line]
     assert "ValueError: cannot store" in line
     with Project.open(tmp_path / "p.db") as store:
-        assert [r[0] for r in store.query("SELECT path FROM sources")] == ["z_good.txt"]
+        assert list(source_paths(store).values()) == ["z_good.txt"]
 
 
 def test_an_alias_bomb_in_a_sidecar_is_one_warning_and_the_files_are_coded(

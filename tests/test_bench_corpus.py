@@ -14,6 +14,7 @@ from qualkam.coding.run import code_folder
 from qualkam.coding.segment import resolve_turns
 from qualkam.sources.ingest import PreparedSource, discover, prepare
 from qualkam.store.project import Project
+from qualkam.store.refi import sources
 
 from .conftest import ROOT
 
@@ -102,5 +103,5 @@ def test_codes_without_problems(tmp_path: Path, generated: tuple) -> None:
         report = code_folder(info.folder, load_codebook("kam"), project, out_dir=None)
         assert [str(p) for p in report.problems] == []
         assert report.files == report.coded == info.files
-        phases = {row[0] for row in project.query("SELECT phase FROM sources") if row[0]}
+        phases = {row["phase"] for row in sources(project) if row["phase"]}
     assert len(phases) > 1

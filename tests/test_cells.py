@@ -23,8 +23,9 @@ from qualkam.coding.run import code_folder
 from qualkam.render.cells import TRIGGERS, csv_lines, frame_csv, neutralise, restore
 from qualkam.store.memos import add_memo
 from qualkam.store.project import Project
+from qualkam.store.segments import codings, segments
 
-from .conftest import INTERVIEW, OTHER, run_cli, write
+from .conftest import INTERVIEW, OTHER, run_cli, suggestions_in_order, write
 
 EVIL = '=HYPERLINK("http://x","y")'
 CODER, OTHER_CODER = "@cmd", "=ben"
@@ -49,10 +50,9 @@ def hostile(tmp_path: Path, small_codebook) -> Path:
             first, second = [
                 r[0] for r in conn.execute("SELECT id FROM segments WHERE speaker = ? ORDER BY id", (SPEAKER,))
             ][:2]
-        suggestions = project.query("SELECT segment_id, code_id FROM codings WHERE coder IS NULL")
-        for i, row in enumerate(suggestions):
-            decide(project, CODER, row["segment_id"], row["code_id"], "accept", memo=MEMO)
-            decide(project, OTHER_CODER, row["segment_id"], row["code_id"], "accept" if i % 2 else "reject")
+        for i, (segment, code) in enumerate(suggestions_in_order(project)):
+            decide(project, CODER, segment, code, "accept", memo=MEMO)
+            decide(project, OTHER_CODER, segment, code, "accept" if i % 2 else "reject")
         add_memo(project, CODER, "project", None, MEMO)
         add_memo(project, CODER, "segment", str(first), "-minus memo")
         with project.transaction() as conn:
@@ -227,7 +227,8 @@ def test_sheet_round_trip_reads_the_words_back(runner: CliRunner, hostile: Path,
     sheet = tmp_path / f"s{suffix}"
     _cli(runner, "sheet", "export", "--coder", "dora", "--out", sheet, "--project", hostile)
     with Project.open(hostile) as project:
-        seg = project.query("SELECT id FROM segments WHERE text = ?", (TAB_TEXT,))[0][0]
+        frame = segments(project)
+        seg = int(frame.loc[frame["text"] == TAB_TEXT, "segment"].iloc[0])
     if suffix == ".xlsx":
         book = load_workbook(sheet)
         rows = book["segments"]
@@ -249,7 +250,8 @@ def test_sheet_round_trip_reads_the_words_back(runner: CliRunner, hostile: Path,
     result = _cli(runner, "import", "codings", sheet, "--coder", "dora", "--project", hostile)
     assert "changed since" not in result.output and "differs" not in result.output, result.output
     with Project.open(hostile) as project:
-        row = project.query("SELECT memo FROM codings WHERE coder = 'dora' AND segment_id = ?", (seg,))[0]
+        table = codings(project, "all")
+        row = table[(table["coder"] == "dora") & (table["segment"] == seg)].iloc[0]
     assert row["memo"] == "+plus memo"
 
 

@@ -83,7 +83,10 @@ def test_parent_loops_and_nested_parent_mismatch() -> None:
     text = 'name: x\nversion: "1"\ncodes:\n  - {id: a, label: A, parent: b}\n  - {id: b, label: B, parent: a}\n'
     with pytest.raises(CodebookError, match="loops back"):
         parse_codebook(text, "x.yaml")
-    text = 'name: x\nversion: "1"\ncodes:\n  - id: a\n    label: A\n    children:\n      - {id: b, label: B, parent: c}\n  - {id: c, label: C}\n'
+    text = (
+        'name: x\nversion: "1"\ncodes:\n  - id: a\n    label: A\n    children:\n'
+        "      - {id: b, label: B, parent: c}\n  - {id: c, label: C}\n"
+    )
     with pytest.raises(CodebookError, match="nested under 'a'"):
         parse_codebook(text, "x.yaml")
 

@@ -48,7 +48,7 @@ def db(master: Path, tmp_path: Path) -> Path:
 def _spans_csv(db: Path, path: Path, codes: list[str]) -> int:
     """A long CSV coding every segment with each of ``codes``; returns the number of codings."""
     with Project.open(db) as project:
-        segments = project.query('SELECT source_id, start, "end" FROM segments ORDER BY id')
+        segments = project.conn.execute('SELECT source_id, start, "end" FROM segments ORDER BY id').fetchall()
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["source", "start", "end", "code"])
@@ -85,9 +85,9 @@ def _check_store(db: Path) -> sqlite3.Connection:
 
 def test_a_review_and_two_imports_at_once_lose_and_duplicate_nothing(db: Path, tmp_path: Path) -> None:
     with Project.open(db) as project:
-        queue = project.query("SELECT COUNT(DISTINCT segment_id || '/' || code_id) FROM codings WHERE coder IS NULL")[
-            0
-        ][0]
+        queue = project.conn.execute(
+            "SELECT COUNT(DISTINCT segment_id || '/' || code_id) FROM codings WHERE coder IS NULL"
+        ).fetchall()[0][0]
     expected_ben = _spans_csv(db, tmp_path / "ben.csv", ["knowledge_sharing", "sfa_crm"])
     review = _qualkam("review", "--coder", "ana", "--project", str(db), stdin=subprocess.PIPE)
     first = _qualkam("import", "codings", str(tmp_path / "ben.csv"), "--coder", "ben", "--project", str(db))

@@ -10,10 +10,12 @@ import pytest
 from qualkam.coding.decisions import decide
 from qualkam.coding.run import code_folder
 from qualkam.errors import QualkamError
-from qualkam.store.memos import add_memo
+from qualkam.store.audit import audit_table
+from qualkam.store.memos import add_memo, memo_table
 from qualkam.store.project import Project
+from qualkam.store.segments import codings
 
-from .conftest import INTERVIEW, write
+from .conftest import INTERVIEW, records, segment_with, write
 
 
 @pytest.fixture
@@ -24,7 +26,13 @@ def coded(tmp_path: Path, small_codebook, project: Project) -> Project:
 
 
 def _segment(project: Project, words: str) -> int:
-    return project.query("SELECT id FROM segments WHERE text LIKE ?", (f"%{words}%",))[0][0]
+    return segment_with(project, words)
+
+
+def _ana(project: Project, columns: list[str]) -> list[tuple]:
+    """ana's codings, accepted and rejected, in the columns asked for."""
+    table = codings(project, "all")
+    return records(table[table["coder"] == "ana"], columns)
 
 
 def test_accept_reject_add_remove(coded: Project) -> None:
@@ -33,12 +41,9 @@ def test_accept_reject_add_remove(coded: Project) -> None:
     assert decide(coded, "ana", seg, "soft_control", "accept").change == "unchanged"
     assert decide(coded, "ana", seg, "hard_control", "add").change == "inserted"
     assert decide(coded, "ana", seg, "hard_control", "remove").status == "rejected"
-    rows = {
-        r["code_id"]: (r["origin"], r["status"])
-        for r in coded.query("SELECT code_id, origin, status FROM codings WHERE coder = 'ana'")
-    }
+    rows = {code: (origin, status) for code, origin, status in _ana(coded, ["code", "origin", "status"])}
     assert rows == {"soft_control": ("rule", "accepted"), "hard_control": ("human", "rejected")}
-    trail = coded.query("SELECT actor, action, entity, before, after FROM audit WHERE entity = 'coding' ORDER BY id")
+    trail = audit_table(coded, entity="coding").to_dict("records")
     assert [(r["actor"], r["action"]) for r in trail] == [("ana", "accept"), ("ana", "add"), ("ana", "remove")]
     assert (
         json.loads(trail[2]["before"])["status"] == "accepted" and json.loads(trail[2]["after"])["status"] == "rejected"
@@ -50,8 +55,7 @@ def test_a_machine_rerun_never_touches_decisions(coded: Project, tmp_path: Path,
     decide(coded, "ana", seg, "soft_control", "reject")
     write(tmp_path / "src" / "int.md", INTERVIEW + "\nI: Anything else about reporting lines?\n")
     code_folder(tmp_path / "src", small_codebook, coded, out_dir=None)
-    row = coded.query("SELECT status, origin FROM codings WHERE coder = 'ana'")[0]
-    assert (row["status"], row["origin"]) == ("rejected", "rule")
+    assert _ana(coded, ["status", "origin"])[0] == ("rejected", "rule")
 
 
 def test_bad_decisions_are_refused(coded: Project) -> None:
@@ -72,7 +76,7 @@ def test_memos_on_every_target_are_audited(coded: Project) -> None:
     add_memo(coded, "ana", "code", "soft_control", "Trust talk clusters after meeting 12.")
     add_memo(coded, "ana", "source", "int-sales", "Interviewee hesitant on targets.")
     add_memo(coded, "ana", "segment", str(seg), "Irony?")
-    assert len(coded.query("SELECT * FROM memos")) == 4
-    assert len(coded.query("SELECT * FROM audit WHERE action = 'memo'")) == 4
+    assert len(memo_table(coded)) == 4
+    assert (audit_table(coded)["action"] == "memo").sum() == 4
     with pytest.raises(QualkamError, match="unknown code 'nope'"):
         add_memo(coded, "ana", "code", "nope", "x")

@@ -27,7 +27,7 @@ from qualkam.render.html import disagreements_page
 from qualkam.store.project import Project
 
 from .conftest import run_cli as _run
-from .conftest import write
+from .conftest import segment_ids, write
 
 SIX_TURNS = """\
 ---
@@ -53,10 +53,6 @@ CODINGS = {
     "ben": {("int-a", 0): {H}, ("int-a", 1): {H}, ("int-a", 2): {S}, ("int-a", 3): {S}, ("int-b", 0): {S}},
     "cy": {("int-a", 0): {H}, ("int-a", 1): {H}, ("int-a", 3): {S}, ("int-a", 4): {S}, ("int-a", 5): {H}},
 }
-
-
-def segment_ids(project: Project) -> dict[tuple[str, int], int]:
-    return {(r[0], r[1]): r[2] for r in project.query("SELECT source_id, position, id FROM segments")}
 
 
 def build(tmp_path: Path, small_codebook, coders: tuple[str, ...]) -> Path:

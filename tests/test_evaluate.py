@@ -23,6 +23,7 @@ from qualkam.coding.evaluate import evaluate, prf, scores
 from qualkam.coding.run import code_folder
 from qualkam.errors import QualkamError
 from qualkam.store.project import Project
+from qualkam.store.segments import SegmentFilter, segments
 
 from .conftest import INTERVIEW, write
 
@@ -34,7 +35,7 @@ Mark: Sales targets again.
 
 
 def _segments(project: Project, source: str) -> list[int]:
-    return [r[0] for r in project.query("SELECT id FROM segments WHERE source_id = ? ORDER BY position", (source,))]
+    return [int(i) for i in segments(project, SegmentFilter(sources=[source]))["segment"]]
 
 
 @pytest.fixture

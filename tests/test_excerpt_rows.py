@@ -20,6 +20,7 @@ from qualkam.render.html import excerpts_page
 from qualkam.render.outputs import excerpts_frame, write_outputs
 from qualkam.render.report import build_report
 from qualkam.store.project import Project
+from qualkam.store.segments import codings
 
 from .conftest import run_cli, write
 from .test_retrieval import build_corpus, segment_of
@@ -54,7 +55,7 @@ def db(tmp_path: Path) -> Path:
 
 
 def _pairs(frame) -> list[tuple[int, str]]:
-    return list(zip(frame["segment"], frame["code"]))
+    return list(zip(frame["segment"], frame["code"], strict=True))
 
 
 def test_one_row_per_segment_and_code_with_its_coders(db: Path) -> None:
@@ -75,13 +76,13 @@ def test_one_row_per_segment_and_code_with_its_coders(db: Path) -> None:
         assert rows[(tom, "soft_control")]["status"] == "rejected"
         assert rows[(tom, "hard_control")]["coders"] == "carol" and rows[(tom, "hard_control")]["origin"] == "human"
         by_coder = retrieve(project, codes=["soft_control"], by_coder=True)
-        assert list(zip(by_coder["segment"], by_coder["coder"]))[:2] == [(sarah, "ana"), (sarah, "ben")]
+        assert list(zip(by_coder["segment"], by_coder["coder"], strict=True))[:2] == [(sarah, "ana"), (sarah, "ben")]
         assert by_coder["coder"][2:].isna().all() and len(by_coder) == len(frame) + 1
 
 
 def test_code_outputs_have_one_row_per_pair(db: Path, tmp_path: Path) -> None:
     with Project.open(db) as project:
-        pairs = project.query("SELECT COUNT(*) FROM (SELECT DISTINCT segment_id, code_id FROM codings)")[0][0]
+        pairs = len(codings(project, "all")[["segment", "code"]].drop_duplicates())
         frame = excerpts_frame(project)
         assert len(frame) == pairs
         write_outputs(project, tmp_path / "out")

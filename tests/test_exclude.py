@@ -13,6 +13,7 @@ from qualkam.coding.run import code_folder
 from qualkam.errors import InputError
 from qualkam.sources.ingest import discover
 from qualkam.store.project import Project
+from qualkam.store.sources import source_paths
 
 from .conftest import INTERVIEW, OTHER, run_cli, write
 
@@ -38,7 +39,7 @@ def test_code_dot_inside_the_data_folder_twice_reads_no_qualkam_file(
     assert "skipped" not in second.output.replace("skipped 0", "")
     assert "files 2 · coded 0 · unchanged 2" in second.output
     with Project.open(src / "qualkam.db") as project:
-        assert {r[0] for r in project.query("SELECT path FROM sources")} == {"int.md", "b.md"}
+        assert set(source_paths(project).values()) == {"int.md", "b.md"}
 
 
 def test_a_project_and_outputs_anywhere_in_the_folder_are_never_sources(tmp_path, small_codebook) -> None:

@@ -16,9 +16,11 @@ from typer.testing import CliRunner
 from qualkam.coding.run import code_folder
 from qualkam.errors import InputError
 from qualkam.interchange.codings_import import ImportRowsError, import_codings, read_table, segments_for_span
+from qualkam.store.audit import audit_table
 from qualkam.store.project import Project
+from qualkam.store.segments import codings, segments
 
-from .conftest import INTERVIEW, write
+from .conftest import INTERVIEW, records, source_texts, write
 from .conftest import run_cli as _run
 
 A, B, C = (1, 3, 34), (2, 50, 152), (3, 161, 216)
@@ -30,7 +32,7 @@ def db(tmp_path: Path, small_codebook) -> Path:
     path = tmp_path / "project.db"
     with Project.open(path, create=True) as project:
         code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
-        spans = [tuple(r) for r in project.query('SELECT id, start, "end" FROM segments ORDER BY start')]
+        spans = sorted(records(segments(project), ["segment", "start", "end"]), key=lambda span: span[1])
     assert spans == [A, B, C], "the fixture's offsets moved; update the hand-computed cases"
     return path
 
@@ -41,18 +43,13 @@ def _csv(tmp_path: Path, text: str, name: str = "spans.csv") -> Path:
 
 def _codings(db: Path) -> list[tuple]:
     with Project.open(db) as project:
-        return [
-            tuple(r)
-            for r in project.query(
-                'SELECT segment_id, code_id, coder, origin, status, start, "end", text, memo FROM codings '
-                "WHERE coder IS NOT NULL ORDER BY coder, segment_id, code_id"
-            )
-        ]
+        people = codings(project, "all").dropna(subset=["coder"]).sort_values(["coder", "segment", "code"])
+        return records(people, ["segment", "code", "coder", "origin", "status", "start", "end", "text", "memo"])
 
 
 def _audit_count(db: Path) -> int:
     with Project.open(db) as project:
-        return project.query("SELECT COUNT(*) FROM audit")[0][0]
+        return len(audit_table(project))
 
 
 @pytest.mark.parametrize(
@@ -82,7 +79,7 @@ def test_long_csv_spans_become_codings_with_clipped_spans(runner: CliRunner, db:
     assert result.exit_code == 0, result.output
     assert "(long CSV, ana): 3 new, 0 changed, 0 unchanged codings · 3 rows read" in result.output
     with Project.open(db) as project:
-        text = project.query("SELECT text FROM sources")[0][0]
+        text = next(iter(source_texts(project).values()))
     assert _codings(db) == [
         (2, "hard_control", "ana", "rule", "accepted", 83, 152, text[83:152], "imposed"),
         (3, "hard_control", "ana", "human", "accepted", 161, 216, text[161:216], None),

@@ -17,7 +17,7 @@ from qualkam.render.outputs import MANIFEST, write_outputs
 from qualkam.sources import formats, ingest
 from qualkam.store.project import Project
 
-from .conftest import INTERVIEW, OTHER, write
+from .conftest import INTERVIEW, OTHER, segment_ids, source_texts, write
 
 BAD_DATE = "---\nid: notes\ntype: fieldnote\ndate: 2011-13-45\n---\nWe trust each other, she said.\n"
 
@@ -82,7 +82,7 @@ def test_a_changed_file_is_read_and_recoded(folder, small_codebook, project, rea
     reads.clear()
     report = run(folder, project, small_codebook)
     assert reads == ["b.md"] and (report.coded, report.unchanged) == (1, 2)
-    assert "Procedure" in project.query("SELECT text FROM sources WHERE id = 'int-b'")[0][0]
+    assert "Procedure" in source_texts(project)["int-b"]
 
 
 def test_a_touched_file_is_read_once_then_skipped_again(folder, small_codebook, project, reads) -> None:
@@ -154,7 +154,7 @@ def test_the_revision_counts_only_transactions_that_change_something(folder, sma
     with project.transaction() as conn:
         conn.execute("SELECT COUNT(*) FROM sources").fetchone()
     assert project.revision() == (uid, start)
-    seg = project.query("SELECT id FROM segments ORDER BY id LIMIT 1")[0][0]
+    seg = min(segment_ids(project).values())
     decide(project, "ana", seg, "soft_control", Action.add)
     assert project.revision() == (uid, start + 1)
 
@@ -170,7 +170,7 @@ def test_outputs_from_an_unchanged_project_are_not_written_again(folder, small_c
     code_folder(folder, small_codebook, project, out_dir=out)
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == stamps, "nothing changed: nothing rewritten"
 
-    seg = project.query("SELECT id FROM segments ORDER BY id LIMIT 1")[0][0]
+    seg = min(segment_ids(project).values())
     decide(project, "ana", seg, "soft_control", Action.add)
     code_folder(folder, small_codebook, project, out_dir=out)
     assert "ana" in (out / "excerpts.csv").read_text(encoding="utf-8"), "a person's decision: outputs rebuilt"

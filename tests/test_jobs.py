@@ -29,7 +29,7 @@ def dump(db: Path) -> dict[str, list[tuple]]:
     tables = {}
     with Project.open(db) as project:
         for table in ("sources", "segments", "codings", "codes", "phases", "codebooks"):
-            rows = project.query(f"SELECT * FROM {table} ORDER BY rowid")
+            rows = project.conn.execute(f"SELECT * FROM {table} ORDER BY rowid").fetchall()
             tables[table] = [tuple(v for k, v in zip(row.keys(), row, strict=True) if k not in STAMPS) for row in rows]
     return tables
 

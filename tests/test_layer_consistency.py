@@ -22,8 +22,9 @@ from qualkam.coding.decisions import decide
 from qualkam.interchange.refi.reader import parse_description
 from qualkam.store.codings import layer_people
 from qualkam.store.project import Project
+from qualkam.store.segments import segments
 
-from .conftest import code_two_sources
+from .conftest import code_two_sources, records
 
 H, S = "hard_control", "soft_control"
 LAYERS = ["auto", "suggestions", "human", "consensus", "coder:ana", "all"]
@@ -99,12 +100,12 @@ def _exported_pairs(project: Project, path: Path) -> set[Pair]:
         node.get("guid"): parse_description(node.findtext("q:Description", default="", namespaces=ns))[3]
         for node in root.iterfind(".//q:Code", ns)
     }
-    segments = project.query('SELECT id, source_id, start, "end" FROM segments')
+    spans = records(segments(project), ["segment", "source", "start", "end"])
     pairs = set()
     for source in root.iterfind(".//q:TextSource", ns):
         for selection in source.iterfind("q:PlainTextSelection", ns):
             start = int(selection.get("startPosition"))
-            (segment,) = [s["id"] for s in segments if s["source_id"] == source.get("name") and s[2] <= start < s[3]]
+            (segment,) = [s[0] for s in spans if s[1] == source.get("name") and s[2] <= start < s[3]]
             for coding in selection.iterfind("q:Coding", ns):
                 pairs.add((segment, codes[coding.find("q:CodeRef", ns).get("targetGUID")]))
     return pairs

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -38,8 +39,12 @@ from qualkam.coding.review import Filters, build_queue
 from qualkam.coding.run import code_folder
 from qualkam.errors import QualkamError
 from qualkam.render.outputs import excerpts_frame
-from qualkam.store.layers import Layer
+from qualkam.store.audit import audit_table
+from qualkam.store.models import StoredModel, model_rows, stored_model
 from qualkam.store.project import Project
+from qualkam.store.review import model_scores
+from qualkam.store.segments import codings, segments
+from qualkam.store.sources import counts
 
 from .conftest import ROOT, write
 
@@ -91,21 +96,32 @@ def build_project(root: Path) -> Path:
     db = root / "project.db"
     with Project.open(db, create=True) as project:
         code_folder(root / "src", load_codebook(root / "book.yaml"), project, out_dir=None)
-        segments = project.query("SELECT id, source_id, position FROM segments ORDER BY source_id, position")
+        segments = _segments(project)
+        suggested = codings(project, "suggestions")
         for seg in segments:
             if seg["source_id"] == "int-7":
                 continue
             kind = KINDS[seg["position"]]
             if kind:
                 decide(project, "ana", seg["id"], kind, Action.add)
-            elif project.query("SELECT 1 FROM codings WHERE segment_id = ? AND coder IS NULL", (seg["id"],)):
-                for row in project.query(
-                    "SELECT code_id FROM codings WHERE segment_id = ? AND coder IS NULL", (seg["id"],)
-                ):
-                    decide(project, "ana", seg["id"], row[0], Action.reject)
+            else:
+                for code in suggested.loc[suggested["segment"] == seg["id"], "code"]:
+                    decide(project, "ana", seg["id"], code, Action.reject)
         for seg in segments[:2]:  # two examples only: too few to learn
             decide(project, "ana", seg["id"], "rare", Action.add)
     return db
+
+
+def _model(project: Project, model_id: int) -> StoredModel:
+    stored = stored_model(project, model_id)
+    assert stored is not None, f"no model {model_id}"
+    return stored
+
+
+def _segments(project: Project) -> list[dict[str, Any]]:
+    """Every segment's id, source and position, in source and reading order."""
+    frame = segments(project)
+    return [{"id": int(r.segment), "source_id": r.source, "position": int(r.position)} for r in frame.itertuples()]
 
 
 @pytest.fixture(scope="module")
@@ -181,12 +197,9 @@ def test_library_errors_name_arguments_not_flags(base: Path) -> None:
 
 
 def _layer_codings(project: Project, layer: str) -> set[tuple[int, str]]:
-    condition, params = Layer.parse(layer).sql("c")
-    return {
-        (r[0], r[1])
-        for r in project.query(f"SELECT segment_id, code_id FROM codings c WHERE {condition}", params)
-        if r[0] is not None
-    }
+    """The (segment, code) pairs of ``layer``, read as matrix and excerpts read them."""
+    frame = codings(project, layer)
+    return {(int(s), str(c)) for s, c in zip(frame["segment"], frame["code"], strict=True)}
 
 
 def test_training_layer_holds_the_codings_of_the_shared_layer(base: Path, copy) -> None:
@@ -195,7 +208,7 @@ def test_training_layer_holds_the_codings_of_the_shared_layer(base: Path, copy) 
     consensus coder, as everywhere else."""
     db = copy(base / "project.db")
     with Project.open(db) as project:
-        segments = project.query("SELECT id, source_id, position FROM segments ORDER BY source_id, position")
+        segments = _segments(project)
         for seg in segments:
             kind = KINDS[seg["position"]]
             if seg["source_id"] == "int-2" and kind:
@@ -223,7 +236,7 @@ def test_train_and_evaluate_agree_on_the_same_predictions(trained: Path) -> None
     """One precision/recall/F1 (qualkam.coding.metrics): the rule suggestions train compares
     on its segments get the same per-code and macro figures from evaluate."""
     with Project.open(trained) as project:
-        metrics = json.loads(project.query("SELECT metrics FROM models WHERE id = 1")[0][0])
+        metrics = _model(project, 1).metrics
         report = evaluate(project, "coder:ana", "rules", codes=["budget", "trust"])
     for code in ("budget", "trust"):
         row = report.per_code.set_index("code").loc[code]
@@ -301,10 +314,10 @@ def test_best_threshold_and_calibration() -> None:
 def test_train_stores_a_versioned_model_with_honest_metrics(trained: Path, copy) -> None:
     db = copy(trained)
     with Project.open(db) as project:
-        row = project.query("SELECT * FROM models")[0]
-        metrics, data, settings = json.loads(row["metrics"]), json.loads(row["data"]), json.loads(row["settings"])
-        assert row["layer"] == "coder:ana" and json.loads(row["codes"]) == ["budget", "trust"]
-        assert bytes(row["model"])[:1], "the pipeline's bytes"
+        stored = _model(project, 1)
+        metrics, data, settings = stored.metrics, stored.data, stored.settings
+        assert stored.layer == "coder:ana" and stored.codes == ["budget", "trust"]
+        assert stored.model[:1], "the pipeline's bytes"
         assert settings["architecture"] == "spacy.TextCatBOW.v3" and settings["folds"] == 3
         assert data["positives"] == {"budget": 18, "trust": 18} and data["skipped"] == {"rare": 2}
         assert sorted(data["sources"]) == SOURCES[:6] and data["segments"] == 48
@@ -320,10 +333,10 @@ def test_train_stores_a_versioned_model_with_honest_metrics(trained: Path, copy)
         assert metrics["overall"]["model"]["micro"]["f1"] > 0.8, "plain vocabulary is learnt"
         assert set(latest_thresholds(project)) == {"budget", "trust"}
         train(project, layer="coder:ana", folds=3, epochs=1, seed=1)
-        ids = [r[0] for r in project.query("SELECT id FROM models ORDER BY id")]
+        ids = sorted(r["id"] for r in model_rows(project))
         assert ids == [1, 2], "each train adds a version"
         assert load_model(project).id == 2 and load_model(project, 1).id == 1, "the newest is used"
-        assert project.query("SELECT COUNT(*) FROM audit WHERE action = 'train'")[0][0] == 2
+        assert (audit_table(project)["action"] == "train").sum() == 2
 
 
 def logit(p: float) -> float:
@@ -342,44 +355,38 @@ def test_code_with_the_model_stores_calibrated_suggestions_with_evidence(base: P
     report = _code(db, base / "src", "model")
     assert report.coded == 7 and report.model_id == 1, "a new suggest mode re-suggests every source"
     with Project.open(db) as project:
-        rows = project.query(
-            "SELECT c.code_id, c.origin, c.score, c.evidence, c.source_id, s.position "
-            "FROM codings c JOIN segments s ON s.id = c.segment_id WHERE c.coder IS NULL"
-        )
+        rows = codings(project, "suggestions").to_dict("records")
         assert rows and {r["origin"] for r in rows} == {"model"}, "--suggest model: the model alone"
         assert all(0.0 <= r["score"] <= 1.0 for r in rows)
-        unseen = [r for r in rows if r["source_id"] == "int-7"]
-        assert {(KINDS[r["position"]], r["code_id"]) for r in unseen} <= {("budget", "budget"), ("trust", "trust")}
+        unseen = [r for r in rows if r["source"] == "int-7"]
+        ana = codings(project, "coder:ana")
+        assert {(KINDS[r["position"]], r["code"]) for r in unseen} <= {("budget", "budget"), ("trust", "trust")}
         assert len(unseen) >= 4, "the unread interview gets suggestions"
-        evidence = json.loads(unseen[0]["evidence"])
+        evidence = unseen[0]["evidence"]
         assert 1 <= len(evidence) <= 3
         for item in evidence:
             assert set(item) == {"segment", "source", "text", "similarity", "rule"} and item["rule"] == "model:similar"
             assert item["source"] in SOURCES[:6] and 0 < item["similarity"] <= 1 and len(item["text"]) <= 160
-            assert unseen[0]["code_id"] in {
-                r[0]
-                for r in project.query(
-                    "SELECT code_id FROM codings WHERE segment_id = ? AND coder = 'ana' AND status = 'accepted'",
-                    (item["segment"],),
-                )
-            }, "evidence: a segment a person coded with this code"
+            assert unseen[0]["code"] in set(ana.loc[ana["segment"] == item["segment"], "code"]), (
+                "evidence: a segment a person coded with this code"
+            )
         frame = excerpts_frame(project)  # evidence without start/end renders in excerpts.csv
         model_rows = frame[frame["origin"] == "model"]
         assert model_rows["evidence"].str.contains(r"\[model:similar: segment \d+ of int-").all()
-        people = project.query("SELECT COUNT(*) FROM codings WHERE coder IS NOT NULL")[0][0]
+        people = counts(project)["human_codings"]
     again = _code(db, base / "src", "model")
     assert (again.coded, again.unchanged) == (0, 7), "same model, same mode: unchanged"
     both = _code(db, base / "src", "both")
     assert both.coded == 7
     with Project.open(db) as project:
-        origins = {r[0] for r in project.query("SELECT DISTINCT origin FROM codings WHERE coder IS NULL")}
+        origins = set(codings(project, "suggestions")["origin"])
         assert origins == {"rule", "model"}
         train(project, layer="coder:ana", folds=3, epochs=1)
     assert _code(db, base / "src", "both").coded == 7, "a new model re-suggests"
     assert _code(db, base / "src", "rules").coded == 7, "back to the rules"
     with Project.open(db) as project:
-        assert {r[0] for r in project.query("SELECT DISTINCT origin FROM codings WHERE coder IS NULL")} == {"rule"}
-        assert project.query("SELECT COUNT(*) FROM codings WHERE coder IS NOT NULL")[0][0] == people
+        assert set(codings(project, "suggestions")["origin"]) == {"rule"}
+        assert counts(project)["human_codings"] == people
 
 
 def test_without_a_model_suggesting_with_it_is_an_error(base: Path, copy) -> None:
@@ -397,12 +404,7 @@ def test_uncertain_order_puts_the_least_sure_model_suggestion_first(base: Path, 
         thresholds = latest_thresholds(project)
         reading = build_queue(project, "zoe", Filters())
         queue = build_queue(project, "zoe", Filters(order="uncertain"))
-        model = {
-            (r[0], r[1]): r[2]
-            for r in project.query(
-                "SELECT segment_id, code_id, score FROM codings WHERE coder IS NULL AND origin = 'model'"
-            )
-        }
+        model = model_scores(project)
     assert sorted(queue, key=lambda i: (i.segment_id, i.code_id)) == sorted(
         reading, key=lambda i: (i.segment_id, i.code_id)
     ), "the same items, another order"
@@ -432,10 +434,10 @@ def test_model_suggestions_are_the_same_with_two_jobs(base: Path, trained: Path,
             rows.append(
                 [
                     tuple(r)
-                    for r in project.query(
+                    for r in project.conn.execute(
                         'SELECT segment_id, source_id, start, "end", code_id, origin, score, evidence FROM codings '
                         "WHERE coder IS NULL ORDER BY id"
-                    )
+                    ).fetchall()
                 ]
             )
     assert {r[5] for r in rows[0]} == {"rule", "model"} and rows[0] == rows[1]

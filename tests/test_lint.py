@@ -14,6 +14,7 @@ from qualkam.coding.decisions import decide
 from qualkam.coding.lint import lint, pattern_lines
 from qualkam.coding.run import code_folder
 from qualkam.store.project import Project
+from qualkam.store.segments import codings, segments
 
 from .conftest import INTERVIEW, ROOT, write
 
@@ -98,7 +99,7 @@ def test_project_checks_unmatched_and_dropped_patterns(flawed: Path, flawed_proj
 def test_parent_cooccurrence_needs_parent_codings(flawed: Path, flawed_project: Path) -> None:
     book = load_codebook(flawed)
     with Project.open(flawed_project) as project:
-        s0, s1, s2 = [r[0] for r in project.query("SELECT id FROM segments ORDER BY position")]
+        s0, s1, s2 = [int(i) for i in segments(project)["segment"]]
         decide(project, "ana", s1, "hard_control", "accept")
         report = lint(book, project)
         assert "no_parent_cooccurrence" not in _kinds(report)
@@ -183,8 +184,8 @@ def test_kam_on_the_sample_project(sample_project: Path, runner: CliRunner) -> N
     # ... and not the phrases the samples do use (they are what the coding run suggested).
     with Project.open(sample_project) as project:
         fired = {
-            (r[0], e["rule"])
-            for r in project.query("SELECT code_id, evidence FROM codings WHERE coder IS NULL")
-            for e in json.loads(r[1])
+            (code, e["rule"])
+            for code, evidence in codings(project, "suggestions")[["code", "evidence"]].itertuples(index=False)
+            for e in evidence
         }
     assert fired and not (fired & unmatched)

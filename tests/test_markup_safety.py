@@ -13,7 +13,7 @@ from qualkam.coding.run import code_folder
 from qualkam.store.memos import add_memo
 from qualkam.store.project import Project
 
-from .conftest import run_cli, write
+from .conftest import run_cli, segment_ids, write
 
 SOURCE = "[bold red]src[/]"
 SPEAKER = "[link=http://e.x]Bo[/link]"
@@ -34,7 +34,7 @@ def project(tmp_path: Path, small_codebook) -> Path:
     db = tmp_path / "p.db"
     with Project.open(db, create=True) as store:
         code_folder(tmp_path / "src", small_codebook, store, out_dir=None)
-        segments = [r[0] for r in store.query("SELECT id FROM segments ORDER BY id")]
+        segments = sorted(segment_ids(store).values())
         for coder in (CODER_A, CODER_B):
             decide(store, coder, segments[0], "hard_control", "accept")
             decide(store, coder, segments[-1], "soft_control", "accept" if coder == CODER_A else "reject")
@@ -119,7 +119,7 @@ def hostile(tmp_path: Path, small_codebook_path: Path) -> Path:
     db = tmp_path / "p.db"
     with Project.open(db, create=True) as store:
         code_folder(tmp_path / "src", load_codebook(book), store, out_dir=None)
-        segments = [r[0] for r in store.query("SELECT id FROM segments ORDER BY id")]
+        segments = sorted(segment_ids(store).values())
         for coder in ("ann " + HOSTILE, "eve"):
             decide(store, coder, segments[0], "soft_control", "accept")
             decide(store, coder, segments[-1], "soft_control", "accept" if coder == "eve" else "reject")

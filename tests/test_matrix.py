@@ -11,6 +11,7 @@ from qualkam.coding.run import code_folder
 from qualkam.errors import QualkamError
 from qualkam.store.audit import now
 from qualkam.store.project import Project
+from qualkam.store.segments import segments
 
 from .conftest import INTERVIEW, write
 
@@ -72,13 +73,14 @@ def test_columns_grouped_by_code_attribute(coded: Project) -> None:
 
 
 def test_layers_respect_peoples_decisions(coded: Project) -> None:
-    seg = coded.query("SELECT id, source_id, start, \"end\", text FROM segments WHERE text LIKE 'Gut feeling%'")[0]
+    frame = segments(coded)
+    seg = frame[frame["text"].str.lower().str.startswith("gut feeling")].iloc[0]
     with coded.transaction() as conn:
         conn.execute(
             """INSERT INTO codings (segment_id, source_id, start, "end", text, code_id, coder, origin, status,
                         created_at, updated_at)
                VALUES (?, ?, ?, ?, ?, 'soft_control', 'ana', 'rule', 'rejected', ?, ?)""",
-            (seg["id"], seg["source_id"], seg["start"], seg["end"], seg["text"], now(), now()),
+            (int(seg["segment"]), seg["source"], int(seg["start"]), int(seg["end"]), seg["text"], now(), now()),
         )
     assert build_matrix(coded, rows="phase").loc["formal_kam", "soft_control"] == 2, (
         "a rejected suggestion no longer counts"

@@ -27,7 +27,7 @@ from qualkam.coding.run import code_folder
 from qualkam.errors import QualkamError
 from qualkam.store.project import Project
 
-from .conftest import INTERVIEW, write
+from .conftest import INTERVIEW, segment_ids, write
 from .conftest import run_cli as _run
 
 MEETING = """\
@@ -69,7 +69,7 @@ def coded(tmp_path: Path, small_codebook, project: Project) -> Project:
 
 
 def _segment(project: Project, source: str, position: int) -> int:
-    return project.query("SELECT id FROM segments WHERE source_id = ? AND position = ?", (source, position))[0][0]
+    return segment_ids(project)[source, position]
 
 
 def test_fixture_is_what_the_docstring_says(coded: Project) -> None:

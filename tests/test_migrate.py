@@ -14,9 +14,13 @@ from qualkam.coding.decisions import decide
 from qualkam.coding.migrate import Migration, migrate_codebook
 from qualkam.coding.run import code_folder
 from qualkam.errors import QualkamError
+from qualkam.store.audit import audit_table
 from qualkam.store.project import Project
+from qualkam.store.reads import code_tree
+from qualkam.store.refi import codebook_times
+from qualkam.store.segments import codings
 
-from .conftest import INTERVIEW, SMALL_CODEBOOK, write
+from .conftest import INTERVIEW, SMALL_CODEBOOK, records, segment_ids, write
 
 RENAMED = SMALL_CODEBOOK.replace("id: soft_control", "id: normative_control").replace('version: "1"', 'version: "2"')
 MERGED = (
@@ -35,7 +39,7 @@ MERGED = (
 def coded(tmp_path: Path, small_codebook, project: Project) -> Project:
     write(tmp_path / "src" / "int.md", INTERVIEW)
     code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
-    segs = {r["position"]: r["id"] for r in project.query("SELECT id, position FROM segments")}
+    segs = {position: i for (_, position), i in segment_ids(project).items()}
     decide(project, "ana", segs[1], "hard_control", "accept")
     decide(project, "ana", segs[1], "soft_control", "reject")
     decide(project, "ana", segs[2], "soft_control", "accept")
@@ -44,13 +48,8 @@ def coded(tmp_path: Path, small_codebook, project: Project) -> Project:
 
 
 def _people(project: Project) -> list[tuple]:
-    return sorted(
-        tuple(r)
-        for r in project.query(
-            "SELECT s.position, c.code_id, c.coder, c.status FROM codings c JOIN segments s ON s.id = c.segment_id "
-            "WHERE c.coder IS NOT NULL"
-        )
-    )
+    people = codings(project, "all").dropna(subset=["coder"])
+    return sorted(records(people, ["position", "code", "coder", "status"]))
 
 
 def test_rename_moves_codings_and_records_each(coded: Project) -> None:
@@ -64,9 +63,10 @@ def test_rename_moves_codings_and_records_each(coded: Project) -> None:
         (2, "normative_control", "ana", "accepted"),
         (2, "normative_control", "ben", "accepted"),
     ]
-    renames = coded.query("SELECT before, after FROM audit WHERE action = 'rename'")
+    audit = audit_table(coded)
+    renames = audit[audit["action"] == "rename"].to_dict("records")
     assert len(renames) == 3 and json.loads(renames[0]["after"]) == {"code": "normative_control"}
-    assert coded.query("SELECT retired_at IS NOT NULL FROM codes WHERE id = 'soft_control'")[0][0] == 1
+    assert code_tree(coded)["soft_control"].retired
 
 
 def test_merge_collapses_one_coders_pair_with_accepted_winning(coded: Project) -> None:
@@ -91,7 +91,7 @@ def test_unmapped_codes_in_use_stop_the_migration_and_change_nothing(coded: Proj
             coded, parse_codebook(RENAMED, "v2.yaml"), Migration.parse(["ghost=normative_control"], [], []), "lead"
         )
     assert (_people(coded), coded.counts()) == before
-    assert coded.query("SELECT COUNT(*) FROM codebooks")[0][0] == 1
+    assert len(codebook_times(coded)) == 1
 
 
 def test_split_keeps_codings_for_recoding_via_cli(coded: Project, tmp_path: Path) -> None:

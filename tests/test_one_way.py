@@ -24,9 +24,12 @@ from qualkam.cli import app
 from qualkam.coding.decisions import decide
 from qualkam.coding.run import code_folder
 from qualkam.errors import QualkamError
+from qualkam.store.audit import audit_table
+from qualkam.store.memos import coding_memo_table
 from qualkam.store.project import Project
+from qualkam.store.segments import codings
 
-from .conftest import INTERVIEW, OTHER, run_cli, write
+from .conftest import INTERVIEW, OTHER, records, run_cli, suggestions_in_order, write
 
 
 @pytest.fixture
@@ -37,10 +40,9 @@ def db(tmp_path: Path, small_codebook) -> Path:
     path = tmp_path / "p.db"
     with Project.open(path, create=True) as project:
         code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
-        rows = project.query("SELECT segment_id, code_id FROM codings WHERE coder IS NULL ORDER BY id")
-        for i, row in enumerate(rows):
-            decide(project, "ana", row["segment_id"], row["code_id"], "accept")
-            decide(project, "ben", row["segment_id"], row["code_id"], "reject" if i % 2 == 0 else "accept")
+        for i, (segment, code) in enumerate(suggestions_in_order(project)):
+            decide(project, "ana", segment, code, "accept")
+            decide(project, "ben", segment, code, "reject" if i % 2 == 0 else "accept")
     return path
 
 
@@ -288,8 +290,9 @@ def test_memos_are_edited_and_deleted_with_an_audit_trail(runner: CliRunner, db:
     assert "no memos" in _ok(runner, "memo", "list", "--project", db).output
     with Project.open(db) as project:
         trail = [
-            (r["actor"], r["action"], json.loads(r["before"])["text"], r["after"])
-            for r in project.query("SELECT * FROM audit WHERE action IN ('edit memo', 'delete memo') ORDER BY id")
+            (r[0], r[1], json.loads(r[2])["text"], r[3])
+            for r in records(audit_table(project), ["actor", "action", "before", "after"])
+            if r[1] in ("edit memo", "delete memo")
         ]
     assert trail[0][:3] == ("ben", "edit memo", "first words") and "better words" in trail[0][3]
     assert trail[1][:3] == ("ana", "delete memo", "better words") and trail[1][3] is None
@@ -315,7 +318,7 @@ def test_a_memo_on_a_coded_sheet_row_is_listed_and_editable(runner: CliRunner, d
     assert [(m["memo"], m["target_type"]) for m in memos] == [("says trust, means habit", "coding")]
     _ok(runner, "memo", "edit", memos[0]["id"], "means habit", "--project", db)
     with Project.open(db) as project:
-        assert project.query("SELECT memo FROM codings WHERE coder = 'dora'")[0][0] == "means habit"
+        assert coding_memo_table(project, coder="dora")["memo"].iloc[0] == "means habit"
 
 
 # -- project merge --prefer -----------------------------------------------------------------------
@@ -324,8 +327,9 @@ def _conflict(db: Path) -> tuple[Path, int]:
 
     with Project.open(db) as project:
         other = clone_for(project, "ana", db.with_name("ana.db"))
-        seg = project.query("SELECT segment_id FROM codings WHERE coder = 'ana' ORDER BY id")[0][0]
-        code = project.query("SELECT code_id FROM codings WHERE coder = 'ana' ORDER BY id")[0][0]
+        table = codings(project, "all").sort_values("coding")
+        first = table[table["coder"] == "ana"].iloc[0]
+        seg, code = int(first["segment"]), str(first["code"])
     with Project.open(other) as project:
         decide(project, "ana", seg, code, "reject")
     return other, seg
@@ -348,9 +352,8 @@ def test_merge_prefer_settles_conflicts(runner: CliRunner, db: Path) -> None:
     theirs = _ok(runner, "project", "merge", other, "--prefer", "theirs", "--project", db)
     assert "1 settled" in theirs.output and _status(db, seg) == "rejected"
     with Project.open(db) as project:
-        assert project.query("SELECT note FROM audit WHERE action = 'reject' AND actor = 'ana' ORDER BY id DESC")[0][
-            0
-        ].endswith("--prefer theirs")
+        audit = audit_table(project, actor="ana")
+        assert audit[audit["action"] == "reject"]["note"].iloc[-1].endswith("--prefer theirs")
     again = _ok(runner, "project", "merge", other, "--project", db)
     assert "0 conflict(s)" in again.output
 

@@ -19,10 +19,12 @@ from qualkam.coding.decisions import decide
 from qualkam.coding.run import CodebookChangeError, code_folder
 from qualkam.errors import CodebookError
 from qualkam.render.report import build_report
+from qualkam.store.analysis import phase_ids
 from qualkam.store.codebooks import people_codings_by_code
 from qualkam.store.project import Project
+from qualkam.store.segments import codings
 
-from .conftest import run_cli, write
+from .conftest import run_cli, segment_with, write
 
 WARD = """\
 name: Ward climate
@@ -79,12 +81,12 @@ def ward(tmp_path: Path) -> tuple[Path, Path]:
 
 def suggested_codes(db: Path) -> set[str]:
     with Project.open(db) as project:
-        return {r[0] for r in project.query("SELECT DISTINCT code_id FROM codings WHERE coder IS NULL")}
+        return set(codings(project, "suggestions")["code"])
 
 
 def first_segment(db: Path, words: str) -> int:
     with Project.open(db) as project:
-        return int(project.query("SELECT id FROM segments WHERE text LIKE ?", (f"%{words}%",))[0][0])
+        return segment_with(project, words)
 
 
 # -- 1. the project owns its codebook --------------------------------------------------------
@@ -155,8 +157,8 @@ def test_a_different_codebook_is_refused_once_people_have_coded(runner, ward, tm
     with Project.open(db) as project:
         assert project.codebook().name == "KAM framework"  # type: ignore[union-attr]
         assert people_codings_by_code(project) == {"support": 1, "workload": 1}, "people's codings are kept"
-        assert [r[0] for r in project.query("SELECT id FROM phases ORDER BY position")][0] == "pre_kam"
-        assert "before" not in {r[0] for r in project.query("SELECT id FROM phases")}
+        assert phase_ids(project)[0] == "pre_kam"
+        assert "before" not in set(phase_ids(project))
 
 
 def test_a_different_codebook_refused_in_the_library_too(ward, tmp_path: Path) -> None:

@@ -13,10 +13,11 @@ from qualkam.coding.blind import clone_for, merge_from
 from qualkam.coding.decisions import decide
 from qualkam.coding.run import code_folder
 from qualkam.errors import QualkamError
-from qualkam.store.memos import add_memo
+from qualkam.store.audit import audit_table
+from qualkam.store.memos import add_memo, coding_memo_table, memo_table
 from qualkam.store.project import Project
 
-from .conftest import INTERVIEW, write
+from .conftest import INTERVIEW, records, segment_with, write
 
 OTHER = """\
 ---
@@ -41,18 +42,18 @@ def master(tmp_path: Path, small_codebook) -> Path:
 
 
 def _seg(project: Project, words: str) -> int:
-    return project.query("SELECT id FROM segments WHERE text LIKE ?", (f"%{words}%",))[0][0]
+    return segment_with(project, words)
 
 
 def _people(db: Path) -> list[tuple]:
     with Project.open(db) as project:
         return sorted(
             tuple(r)
-            for r in project.query(
+            for r in project.conn.execute(
                 "SELECT src.id, s.position, c.code_id, c.coder, c.status, c.origin, c.created_at FROM codings c "
                 "JOIN segments s ON s.id = c.segment_id JOIN sources src ON src.id = s.source_id "
                 "WHERE c.coder IS NOT NULL"
-            )
+            ).fetchall()
         )
 
 
@@ -68,8 +69,8 @@ def test_clone_hides_everybody_elses_decisions(master: Path) -> None:
     assert _people(ana) == []
     with Project.open(ana) as project:
         assert project.counts()["suggestions"] == Project.open(master).counts()["suggestions"]
-        assert project.query("SELECT COUNT(*) FROM memos")[0][0] == 0
-        assert project.query("SELECT COUNT(*) FROM audit WHERE actor = 'lead'")[0][0] == 0
+        assert len(memo_table(project)) == 0
+        assert len(audit_table(project, actor="lead")) == 0
     with pytest.raises(QualkamError, match="exists already"):
         _clone(master, "ana")
 
@@ -94,13 +95,8 @@ def test_merge_keeps_coder_time_memo_and_is_idempotent(master: Path) -> None:
     assert set(before) <= set(after), "nothing already in the master changes"
     assert set(ana_rows) <= set(after), "same coder, status, origin and time as in ana's project"
     with Project.open(master) as project:
-        assert (
-            project.query("SELECT memo FROM codings WHERE coder = 'ana' AND code_id = 'hard_control'")[0][0]
-            == "US targets"
-        )
-        memo = project.query(
-            "SELECT m.text, s.text FROM memos m JOIN segments s ON s.id = CAST(m.target_id AS INTEGER)"
-        )[0]
+        assert coding_memo_table(project, code="hard_control", coder="ana")["memo"].iloc[0] == "US targets"
+        memo = records(memo_table(project, kind="segment"), ["memo", "about"])[0]
         assert memo[0] == "contrast with int-sales" and "more than the reporting" in memo[1]
 
 
@@ -128,10 +124,10 @@ def test_a_failed_merge_leaves_the_master_as_it_was(master: Path, runner: CliRun
     with sqlite3.connect(ana) as conn:
         conn.execute("INSERT INTO codes (id, label, attributes, position) VALUES ('extra', 'Extra', '{}', 99)")
         conn.execute("UPDATE codings SET code_id = 'extra' WHERE coder = 'ana'")
-    before = _people(master), Project.open(master).query("SELECT COUNT(*) FROM audit")[0][0]
+    before = _people(master), len(audit_table(Project.open(master)))
     result = runner.invoke(app, ["project", "merge", str(ana), "--project", str(master)])
     assert result.exit_code == 2 and "uses codes this project does not have: extra" in result.output
-    assert (_people(master), Project.open(master).query("SELECT COUNT(*) FROM audit")[0][0]) == before
+    assert (_people(master), len(audit_table(Project.open(master)))) == before
     bad = runner.invoke(app, ["project", "merge", str(master.with_name("none.db")), "--project", str(master)])
     assert bad.exit_code == 2 and "no project file at" in bad.output
 

@@ -15,6 +15,7 @@ import csv
 import io
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -23,9 +24,11 @@ from qualkam.coding.decisions import decide
 from qualkam.coding.reconcile import Choice, apply_agreements, decide_disagreement, plan_reconcile
 from qualkam.coding.run import code_folder
 from qualkam.errors import QualkamError
+from qualkam.store.audit import audit_table
 from qualkam.store.project import Project
+from qualkam.store.segments import SegmentFilter, codings
 
-from .conftest import write
+from .conftest import segment_ids, write
 
 EIGHT_TURNS = "---\nid: int-r\ntype: interview\n---\n" + "".join(
     f"{'I' if n % 2 == 0 else 'Sam'}: Turn number {n} about the account.\n" for n in range(8)
@@ -39,7 +42,7 @@ CY = [H, S, S, H, None, S, S, None]
 
 
 def positions(project: Project, source: str = "int-r") -> dict[int, int]:
-    return {r[0]: r[1] for r in project.query("SELECT position, id FROM segments WHERE source_id = ?", (source,))}
+    return {position: i for (src, position), i in segment_ids(project).items() if src == source}
 
 
 @pytest.fixture
@@ -58,16 +61,20 @@ def db(tmp_path: Path, small_codebook) -> Path:
     return path
 
 
+def _consensus_audit(project: Project) -> pd.DataFrame:
+    """The audit lines of changes to the consensus coder's codings."""
+    table = audit_table(project)
+    return table[table["after"].fillna("").str.contains('"coder": "consensus"', regex=False)]
+
+
 def consensus(db: Path, coder: str = "consensus") -> dict[int, dict[str, tuple[str, str | None]]]:
     """Position -> code -> (status, memo) of the consensus coder's codings in int-r."""
     found: dict[int, dict[str, tuple[str, str | None]]] = {}
     with Project.open(db) as project:
-        for r in project.query(
-            "SELECT s.position, c.code_id, c.status, c.memo FROM codings c JOIN segments s "
-            "ON s.id = c.segment_id WHERE c.coder = ? AND s.source_id = 'int-r'",
-            (coder,),
-        ):
-            found.setdefault(r[0], {})[r[1]] = (r[2], r[3])
+        table = codings(project, "all", SegmentFilter(sources=["int-r"]))
+        for r in table[table["coder"] == coder].itertuples():
+            memo = r.memo if isinstance(r.memo, str) else None  # pandas reads a missing memo as NaN
+            found.setdefault(r.position, {})[r.code] = (r.status, memo)
     return found
 
 
@@ -94,10 +101,7 @@ def test_agreements_applied_once_with_the_decider_as_actor(db: Path) -> None:
         plan = plan_reconcile(project, ["ana", "ben"])
         applied = apply_agreements(project, plan, "lead")
         again = apply_agreements(project, plan_reconcile(project, ["ana", "ben"]), "lead")
-        audit = [
-            tuple(r)
-            for r in project.query('SELECT actor, action, note FROM audit WHERE after LIKE \'%"coder": "consensus"%\'')
-        ]
+        audit = [tuple(r) for r in _consensus_audit(project)[["actor", "action", "note"]].itertuples(index=False)]
     assert (applied.segments, applied.codings, again.codings) == (1, 1, 0)
     assert consensus(db) == {0: {H: ("accepted", None)}}
     assert audit == [("lead", "accept", "reconcile: agreement")]
@@ -147,9 +151,7 @@ def test_loop_keep_a_keep_b_quit_resume_union_neither_other_skip(runner: CliRunn
         6: {S: ("accepted", None), H: ("rejected", None)},  # skipped, then keep ben
     }
     with Project.open(db) as project:
-        notes = {
-            tuple(r) for r in project.query('SELECT actor, note FROM audit WHERE after LIKE \'%"coder": "consensus"%\'')
-        }
+        notes = {tuple(r) for r in _consensus_audit(project)[["actor", "note"]].itertuples(index=False)}
     assert ("lead", "reconcile: keep ana; reason: reason one") in notes
     assert ("lead", "reconcile: other: control; reason: parent only") in notes
     assert {actor for actor, _ in notes} == {"lead"}

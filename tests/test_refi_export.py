@@ -22,10 +22,11 @@ from qualkam.interchange.refi import writer as refi_export
 from qualkam.interchange.refi.guids import remember
 from qualkam.interchange.refi.positions import utf16_offsets
 from qualkam.interchange.refi.writer import code_description, export_qdc, export_qdpx, xml_datetime
-from qualkam.store.memos import add_memo
+from qualkam.store.memos import add_memo, memo_table
 from qualkam.store.project import Project
+from qualkam.store.segments import SegmentFilter, codings, segments
 
-from .conftest import ROOT, SHARED, needs_shared, write
+from .conftest import ROOT, SHARED, needs_shared, segment_ids, source_texts, suggestions_in_order, write
 
 SAMPLES = ROOT / "sample_transcripts"
 SCHEMAS = SHARED / "refi-qda" / "schema"
@@ -105,7 +106,7 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     db = folder / "qualkam.db"
     with Project.open(db, create=True) as project:
         code_folder(SAMPLES, load_codebook("kam"), project, out_dir=None)
-        suggested = project.query("SELECT segment_id, code_id FROM codings WHERE coder IS NULL ORDER BY id LIMIT 12")
+        suggested = suggestions_in_order(project)[:12]
         for i, (segment, code) in enumerate(suggested):
             decide(project, "ana", segment, code, "accept")
             if i % 2:
@@ -113,10 +114,8 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             if i % 4 == 0:
                 decide(project, "consensus", segment, code, "accept")
         seg, code = suggested[0]
-        bare = project.query(
-            "SELECT s.id FROM segments s WHERE NOT EXISTS "
-            "(SELECT 1 FROM codings c WHERE c.segment_id = s.id) ORDER BY s.id LIMIT 1"
-        )[0][0]
+        coded = set(codings(project, "all")["segment"])
+        bare = min(i for i in segment_ids(project).values() if i not in coded)
         add_memo(project, "ana", "code", code, "Watch the line between planning and reporting.")
         add_memo(project, "ben", "source", "int-06-sales-director", "Recorded in her office; she was guarded.")
         add_memo(project, "ana", "segment", str(seg), "A clear case.")
@@ -147,7 +146,7 @@ def test_every_text_source_ships_its_text_as_utf8_named_by_guid(sample) -> None:
     members = _members(sample["human"])
     root = etree.fromstring(members["project.qde"])
     with Project.open(sample["db"]) as project:
-        texts = {r["id"]: r["text"] for r in project.query("SELECT id, text FROM sources")}
+        texts = source_texts(project)
     sources = root.findall(f"{P}Sources/{P}TextSource")
     assert len(sources) == len(texts) == 22
     for source in sources:
@@ -173,8 +172,9 @@ def test_layers_choose_whose_codings_and_memos(sample) -> None:
     assert coders("consensus") == {"consensus"}
     assert coders("coder:ana") == {"ana"}
     with Project.open(sample["db"]) as project:
-        accepted = project.query("SELECT COUNT(*) FROM codings WHERE coder = 'ben' AND status = 'accepted'")[0][0]
-        rejected = project.query("SELECT COUNT(*) FROM codings WHERE coder = 'ben' AND status = 'rejected'")[0][0]
+        ben_codings = codings(project, "all")
+        ben_status = ben_codings.loc[ben_codings["coder"] == "ben", "status"]
+        accepted, rejected = int((ben_status == "accepted").sum()), int((ben_status == "rejected").sum())
     assert rejected > 0
     human = _qde(sample["human"])
     ben = next(u.get("guid") for u in human.iter(f"{P}User") if u.get("name") == "ben")
@@ -203,10 +203,14 @@ def test_memos_become_notes_referenced_from_what_they_are_about(sample) -> None:
     )
     assert carrier.find(f"{P}Coding") is None  # a selection there only to carry the note
     with Project.open(sample["db"]) as project:
-        seg = project.query(
-            'SELECT s.start, s."end", src.text FROM memos m JOIN segments s ON s.id = m.target_id '
-            "JOIN sources src ON src.id = s.source_id WHERE m.text LIKE 'Nobody%'"
-        )[0]
+        memos = memo_table(project, kind="segment")
+        memo = memos[memos["memo"].str.startswith("Nobody")].iloc[0]
+        segment = segments(project).set_index("segment").loc[int(memo["target_id"])]
+        seg = {
+            "start": int(segment["start"]),
+            "end": int(segment["end"]),
+            "text": source_texts(project)[memo["source"]],
+        }
     table = utf16_offsets(seg["text"])
     assert (int(carrier.get("startPosition")), int(carrier.get("endPosition"))) == (
         table[seg["start"]],
@@ -318,14 +322,17 @@ def test_utf16_positions_give_back_the_coded_words(tmp_path: Path, small_codeboo
     words = ["naïve résumé 👩\u200d💻 déjà", "🎉 Tell", "Café"]
     with Project.open(tmp_path / "p.db", create=True) as project:
         code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
-        with project.transaction() as conn:
+        stored = segments(project)
+        with project.transaction():
             # One coding per segment, code and coder: two spans in one turn need two coders.
             for word, coder in zip(words, ["ana", "ana", "cy"], strict=False):
-                seg = conn.execute("SELECT id, start, text FROM segments WHERE instr(text, ?) > 0", (word,)).fetchone()
-                start = seg["start"] + seg["text"].index(word)
-                apply_decision(project, coder, seg["id"], "hard_control", Action.add, span=(start, start + len(word)))
-        whole = project.query("SELECT id, text FROM segments WHERE speaker = 'Zoë'")[0]
-        decide(project, "ben", whole["id"], "soft_control", "add")
+                seg = stored[stored["text"].str.contains(word, regex=False)].iloc[0]
+                start = int(seg["start"]) + seg["text"].index(word)
+                apply_decision(
+                    project, coder, int(seg["segment"]), "hard_control", Action.add, span=(start, start + len(word))
+                )
+        whole = segments(project, SegmentFilter(speakers=["Zoë"])).iloc[0]
+        decide(project, "ben", int(whole["segment"]), "soft_control", "add")
         export_qdpx(project, tmp_path / "emoji.qdpx")
     members = _members(tmp_path / "emoji.qdpx")
     root = etree.fromstring(members["project.qde"])
@@ -410,7 +417,7 @@ def test_detached_codings_are_listed_not_exported(tmp_path: Path, small_codebook
     write(tmp_path / "src" / "a.txt", "I: Do you trust each other?\nR: We trust each other now.\n")
     with Project.open(tmp_path / "p.db", create=True) as project:
         code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
-        seg = project.query("SELECT id FROM segments WHERE speaker = 'R'")[0][0]
+        seg = int(segments(project, SegmentFilter(speakers=["R"]))["segment"].iloc[0])
         decide(project, "ana", seg, "soft_control", "add")
         decide(project, "ana", seg, "hard_control", "add")
         with project.transaction() as conn:

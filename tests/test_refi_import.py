@@ -22,9 +22,12 @@ from qualkam.interchange.refi import reader as refi_importing
 from qualkam.interchange.refi.guids import guid_for
 from qualkam.interchange.refi.positions import from_utf16, utf16_offsets
 from qualkam.interchange.refi.reader import import_qdc, import_qdpx, make_id, parse_description, read_positions
+from qualkam.store import refi as refi_store
+from qualkam.store import segments as segment_store
 from qualkam.store.project import Project
+from qualkam.store.sources import counts
 
-from .conftest import INTERVIEW, SHARED, needs_shared, write
+from .conftest import INTERVIEW, SHARED, needs_shared, records, source_texts, write
 
 SAMPLES = SHARED / "refi-qda" / "samples"
 NS = "urn:QDA-XML:project:1.0"
@@ -106,13 +109,20 @@ def project_xml(
     )
 
 
+def _code(project: Project, code_id: str) -> sqlite3.Row:
+    """One stored code (current or retired), as a REFI export reads it."""
+    return next(r for r in refi_store.codes(project) if r["id"] == code_id)
+
+
 def human(project: Project) -> list[tuple]:
+    """People's codings with when they were made (``created_at``, which no table of the
+    library shows): raw rows on purpose."""
     return [
         tuple(r)
-        for r in project.query(
+        for r in project.conn.execute(
             "SELECT source_id, code_id, coder, text, created_at FROM codings WHERE coder IS NOT NULL "
             "ORDER BY source_id, start, code_id, coder"
-        )
+        ).fetchall()
     ]
 
 
@@ -181,7 +191,7 @@ def test_every_sample_imports_with_the_counts_sources_md_gives(
         report = import_qdpx(project, SAMPLES / name)
         assert {k: report.found[k] for k in found} == found
         assert len(report.sources_new) == new_sources and report.codings_new == codings
-        assert len(report.codes_new) == found["codes"] == project.query("SELECT COUNT(*) FROM codes")[0][0]
+        assert len(report.codes_new) == found["codes"] == len(refi_store.codes(project))
         assert len(report.warnings) == warnings, report.warnings
         again = import_qdpx(project, SAMPLES / name)
         assert (again.codings_new, again.codings_changed, again.sources_new, again.codes_new) == (0, 0, [], [])
@@ -205,20 +215,19 @@ def test_qc_demo_keeps_the_tree_its_user_and_its_line_spans(tmp_path: Path) -> N
         report = import_qdpx(project, SAMPLES / "qc-1.3.2_demo.qdpx")
         assert report.readings == {"board_2017": "same", "admin-1": "none"}
         assert report.coders == ["cp"]
-        parents = {r[0]: r[1] for r in project.query("SELECT id, parent FROM codes")}
+        parents = {r["id"]: r["parent"] for r in refi_store.codes(project)}
         assert parents["programming"] == "competencies" and parents["competencies"] == "rq1_definition"
         # Selection 320-400 ("line:6") is one line of the board meeting, clipped to its segment.
-        first = project.query("SELECT text FROM codings WHERE coder = ? AND start = 320", ("cp",))[0][0]
+        stored = segment_store.codings(project, "all")
+        first = stored[(stored["coder"] == "cp") & (stored["start"] == 320)]["text"].iloc[0]
         assert first.startswith("This district goal is engage every student")
         # Every coding's words are in its segment, and every source was segmented.
-        assert (
-            project.query(
-                "SELECT COUNT(*) FROM codings c JOIN segments s ON s.id = c.segment_id "
-                'WHERE c.start < s.start OR c."end" > s."end"'
-            )[0][0]
-            == 0
+        spans = segment_store.segments(project).set_index("segment")
+        outside = (stored["start"] < stored["segment"].map(spans["start"])) | (
+            stored["end"] > stored["segment"].map(spans["end"])
         )
-        assert project.query("SELECT COUNT(DISTINCT source_id) FROM segments")[0][0] == 2
+        assert outside.sum() == 0
+        assert segment_store.segments(project)["source"].nunique() == 2
 
 
 @pytest.mark.shared
@@ -231,20 +240,17 @@ def test_atlas_sample_imports_codes_and_notes_and_reports_each_dangling_source(t
         dangling = [w for w in report.warnings if "dangling path 'internal://" in w]
         assert len(dangling) == 6 and any("Mabêl 2ième.txt" in unicodedata.normalize("NFC", w) for w in dangling)
         assert any("PDFSource" in w for w in report.warnings)
-        labels = {r[0]: r[1] for r in project.query("SELECT id, label FROM codes")}
+        labels = {r["id"]: r["label"] for r in refi_store.codes(project)}
         assert labels["coke_diet_coke"] == "Coke::diet Coke" and labels["rushed"] == '"rushed"'
-        assert project.query("SELECT color FROM codes WHERE id = 'cornflakes'")[0][0] == "#DC0000"
-        assert (
-            project.query("SELECT definition FROM codes WHERE id = 'feelings'")[0][0]
-            == "thoughts about breakfast foods"
-        )
-        memos = project.query("SELECT target_type, coder, text FROM memos ORDER BY id")
-        assert [tuple(m) for m in memos][0] == (
+        assert _code(project, "cornflakes")["color"] == "#DC0000"
+        assert _code(project, "feelings")["definition"] == "thoughts about breakfast foods"
+        memos = refi_store.memos(project)
+        assert [(m["target_type"], m["coder"], m["text"]) for m in memos][0] == (
             "project",
             "Friedrich Markgraf",
             "This is a great project by a dynamic team of researcher-developers.",
         )
-        assert project.query("SELECT COUNT(*) FROM sources")[0][0] == 0
+        assert counts(project)["sources"] == 0
 
 
 @pytest.mark.shared
@@ -263,7 +269,7 @@ def test_nvivo_bom_crlf_and_utf16_positions_land_on_the_right_words(tmp_path: Pa
         report = import_qdpx(project, nvivo_file)
         assert report.readings == {"int-trial": "utf-16"}
         assert report.warnings == []
-        (text,) = project.query("SELECT text FROM sources")[0]
+        (text,) = source_texts(project).values()
         assert text == TEXT  # BOM gone, LF line endings
         codings = human(project)
         assert [(c[1], c[2], c[3]) for c in codings] == [
@@ -273,7 +279,7 @@ def test_nvivo_bom_crlf_and_utf16_positions_land_on_the_right_words(tmp_path: Pa
         ]
         assert {c[4] for c in codings} == {"2024-09-15T15:36:47+00:00"}
         # The two selections of one code in one turn are one coding, first to last.
-        assert project.query("SELECT COUNT(*) FROM segments")[0][0] == 3
+        assert counts(project)["segments"] == 3
 
 
 def test_a_naive_tools_code_point_positions_are_read_as_code_points(tmp_path: Path) -> None:
@@ -311,8 +317,8 @@ def test_guids_in_any_case_with_braces_meet_and_are_remembered(tmp_path: Path, n
         assert guid_for(project, "code", "soft_control") == CODE_B
         assert guid_for(project, "source", "int-trial") == SOURCE
         assert guid_for(project, "user", "Nadia") == USER
-        defn = project.query("SELECT id, parent, label, color, definition FROM codes ORDER BY position")
-        assert [tuple(r) for r in defn] == [
+        defn = refi_store.codes(project)
+        assert [(r["id"], r["parent"], r["label"], r["color"], r["definition"]) for r in defn] == [
             ("formal_control", None, "Formal control", "#1F77B4", ""),
             ("soft_control", "formal_control", "Soft control", None, "Trust instead of rules."),
         ]
@@ -328,7 +334,7 @@ def test_text_named_after_its_file_with_a_bare_path_utf16_with_bom(tmp_path: Pat
     with Project.open(tmp_path / "p.db", create=True) as project:
         report = import_qdpx(project, path)
         assert report.sources_new == ["int-trial"] and report.warnings == []
-        assert project.query("SELECT encoding FROM sources")[0][0] == "utf-16-le (BOM)"
+        assert project.conn.execute("SELECT encoding FROM sources").fetchall()[0][0] == "utf-16-le (BOM)"
         assert [c[3] for c in human(project)] == ["Gut feelings matter."]
 
 
@@ -430,8 +436,8 @@ def test_variables_cases_notes_and_sets_come_back_as_metadata_participants_memos
     with Project.open(tmp_path / "p.db", create=True) as project:
         report = import_qdpx(project, path)
         assert report.warnings == []
-        row = project.query("SELECT type, date, phase, title, attributes, participants FROM sources")[0]
-        assert tuple(row)[:4] == ("interview", "2011-03-02", "pre_kam", None)
+        row = refi_store.sources(project)[0]
+        assert (row["type"], row["date"], row["phase"], row["title"]) == ("interview", "2011-03-02", "pre_kam", None)
         assert json.loads(row["attributes"]) == {"minutes": 74, "site": "Milton Keynes"}
         people = json.loads(row["participants"])
         assert people["Sarah Collins"] == {
@@ -441,32 +447,30 @@ def test_variables_cases_notes_and_sets_come_back_as_metadata_participants_memos
             "name": None,
         }
         assert people["I"]["role"] == "Researcher"
-        assert [tuple(r) for r in project.query("SELECT speaker, role FROM segments ORDER BY start")] == [
+        assert [tuple(r) for r in records(segment_store.segments(project), ["speaker", "role"])] == [
             ("I", "Researcher"),
             ("Sarah Collins", "Sales Director"),
             ("Sarah Collins", "Sales Director"),
         ]
-        memos = {
-            r[0]: (r[1], r[2], r[3])
-            for r in project.query("SELECT text, target_type, target_id, created_at FROM memos")
-        }
-        segment = project.query("SELECT segment_id FROM codings WHERE coder IS NOT NULL")[0][0]
+        memos = {r["text"]: (r["target_type"], r["target_id"], r["created_at"]) for r in refi_store.memos(project)}
+        people = segment_store.codings(project, "all").dropna(subset=["coder"]).sort_values("coding")
+        segment = int(people["segment"].iloc[0])
         assert memos == {
             "A project memo.": ("project", None, "2024-01-02T03:04:05+00:00"),
             "A code memo.": ("code", "formal", "2024-01-02T03:04:05+00:00"),
             "A source memo.": ("source", "int-trial", "2024-01-02T03:04:05+00:00"),
             "A segment memo.": ("segment", str(segment), "2024-01-02T03:04:05+00:00"),
         }
-        attrs = json.loads(project.query("SELECT attributes FROM codes WHERE id = 'soft'")[0][0])
+        attrs = json.loads(_code(project, "soft")["attributes"])
         assert attrs == {"pole": "post_bureaucratic", "weight": 2}
-        assert json.loads(project.query("SELECT attributes FROM codes WHERE id = 'formal'")[0][0]) == {}
+        assert json.loads(_code(project, "formal")["attributes"]) == {}
 
 
 def test_as_coder_maps_every_user_to_one_coder(tmp_path: Path, nvivo_file: Path) -> None:
     with Project.open(tmp_path / "p.db", create=True) as project:
         report = import_qdpx(project, nvivo_file, as_coder="ana")
         assert report.coders == ["ana"] and {c[2] for c in human(project)} == {"ana"}
-        assert project.query("SELECT COUNT(*) FROM refi_guids WHERE kind = 'user'")[0][0] == 0
+        assert project.conn.execute("SELECT COUNT(*) FROM refi_guids WHERE kind = 'user'").fetchall()[0][0] == 0
 
 
 def test_codings_without_a_user_fall_back_and_say_so(tmp_path: Path) -> None:
@@ -507,21 +511,21 @@ def test_sources_already_in_the_project_are_reused_and_codes_join_its_codebook(t
     write(tmp_path / "src" / "int.md", INTERVIEW)
     with Project.open(tmp_path / "p.db", create=True) as project:
         code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
-        (text,) = project.query("SELECT text FROM sources")[0]
-        before = {r[0] for r in project.query("SELECT id FROM codes")}
+        (text,) = source_texts(project).values()
+        before = {r["id"] for r in refi_store.codes(project)}
         raw = "\ufeff" + text.replace("\n", "\r\n")
         sels = selection("C1000000-0000-4000-8000-000000000001", u16(raw[1:], "follow the procedure"), CODE_B)
         path = qdpx(tmp_path / "back.qdpx", project_xml(sels), {f"sources/{SOURCE}.txt": raw.encode("utf-8")})
         report = import_qdpx(project, path)
         assert report.sources_matched == ["int-sales"] and report.sources_new == []
-        assert project.query("SELECT COUNT(*) FROM sources")[0][0] == 1
+        assert counts(project)["sources"] == 1
         # "Soft control" is under another parent in the file, but its label is unique: the same code.
         assert [c[:4] for c in human(project)] == [("int-sales", "soft_control", "Nadia", "follow the procedure")]
-        current = {r[0] for r in project.query("SELECT id FROM codes WHERE retired_at IS NULL")}
+        current = {r["id"] for r in refi_store.codes(project) if r["retired_at"] is None}
         assert current == before | {"formal_control"}
-        assert project.query("SELECT COUNT(*) FROM codebooks")[0][0] == 2
+        assert len(refi_store.codebook_times(project)) == 2
         # The new version carries the old codes' patterns too: suggestions still work.
-        assert project.query("SELECT COUNT(*) FROM codings WHERE coder IS NULL")[0][0] > 0
+        assert counts(project)["suggestions"] > 0
 
 
 def test_a_code_with_a_qualkam_id_line_is_that_code(tmp_path: Path, small_codebook) -> None:
@@ -534,7 +538,7 @@ def test_a_code_with_a_qualkam_id_line_is_that_code(tmp_path: Path, small_codebo
         code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
         report = import_qdpx(project, qdpx(tmp_path / "x.qdpx", project_xml("", codes=codes), {}))
         assert report.codes_new == [] and report.codes_matched == 1
-        assert project.query("SELECT label FROM codes WHERE id = 'hard_control'")[0][0] == "Hard control"
+        assert _code(project, "hard_control")["label"] == "Hard control"
 
 
 def test_reimporting_adds_nothing_not_even_an_audit_line(tmp_path: Path, nvivo_file: Path) -> None:
@@ -595,17 +599,15 @@ def test_qdc_gives_the_tree_colours_descriptions_and_set_attributes(tmp_path: Pa
         report = import_qdc(project, path)
         assert report.codes_new == ["control", "soft_control"] and report.warnings == []
         rows = [
-            tuple(r)
-            for r in project.query(
-                "SELECT id, parent, label, color, definition, attributes FROM codes ORDER BY position"
-            )
+            (r["id"], r["parent"], r["label"], r["color"], r["definition"], r["attributes"])
+            for r in refi_store.codes(project)
         ]
         assert rows == [
             ("control", None, "Control", "#aabbcc", "Who decides.", "{}"),
             ("soft_control", "control", "Soft control", None, "", '{"pole": "soft"}'),
         ]
         again = import_qdc(project, path)
-        assert again.codes_new == [] and project.query("SELECT COUNT(*) FROM codebooks")[0][0] == 1
+        assert again.codes_new == [] and len(refi_store.codebook_times(project)) == 1
 
 
 # -- CLI --------------------------------------------------------------------------------------------

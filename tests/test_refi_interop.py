@@ -29,10 +29,13 @@ from qualkam.coding.run import code_folder
 from qualkam.interchange.refi.positions import READINGS, utf16_offsets
 from qualkam.interchange.refi.reader import import_qdpx, read_positions
 from qualkam.interchange.refi.writer import export_qdpx
-from qualkam.store.memos import add_memo
+from qualkam.store import refi as refi_store
+from qualkam.store.memos import add_memo, memo_table
 from qualkam.store.project import Project
+from qualkam.store.segments import codings
+from qualkam.store.sources import counts
 
-from .conftest import SHARED, needs_shared, run_cli, write
+from .conftest import SHARED, needs_shared, records, run_cli, suggestions_in_order, write
 from .test_refi_import import CODE_A, SOURCE, USER, project_xml, qdpx
 
 PNS = "urn:QDA-XML:project:1.0"
@@ -90,6 +93,12 @@ def _selections(spans: list[tuple[int, int]], names: list[str] | None = None) ->
     return "".join(out)
 
 
+def _people_texts(project: Project) -> list[str]:
+    """The words of people's codings, in text order."""
+    people = codings(project, "all").dropna(subset=["coder"]).sort_values("start", kind="stable")
+    return list(people["text"])
+
+
 @pytest.mark.parametrize("with_names", [False, True])
 def test_a_crlf_file_counted_one_character_per_line_end_lands_on_the_words(tmp_path: Path, with_names: bool) -> None:
     text_lf = "\n".join(LINES) + "\n"
@@ -99,7 +108,7 @@ def test_a_crlf_file_counted_one_character_per_line_end_lands_on_the_words(tmp_p
     path = qdpx(tmp_path / "maxqda-style.qdpx", xml, {f"sources/{SOURCE}.txt": raw.encode("utf-8")})
     with Project.open(tmp_path / "p.db", create=True) as project:
         report = import_qdpx(project, path)
-        coded = [r[0] for r in project.query("SELECT text FROM codings WHERE coder IS NOT NULL ORDER BY start")]
+        coded = _people_texts(project)
     assert report.readings == {"int-trial": "code points, CRLF as one"}
     assert coded == PHRASES
 
@@ -111,7 +120,7 @@ def test_utf16_positions_over_crlf_still_read_as_utf16(tmp_path: Path) -> None:
     path = qdpx(tmp_path / "nvivo.qdpx", project_xml(_selections(spans)), {f"sources/{SOURCE}.txt": raw})
     with Project.open(tmp_path / "p.db", create=True) as project:
         report = import_qdpx(project, path)
-        coded = [r[0] for r in project.query("SELECT text FROM codings WHERE coder IS NOT NULL ORDER BY start")]
+        coded = _people_texts(project)
     assert report.readings == {"int-trial": "utf-16"}  # no character beyond U+FFFF: the same as code points
     assert coded == PHRASES
 
@@ -211,7 +220,7 @@ def gary(tmp_path: Path, small_codebook) -> Path:
     write(tmp_path / "src" / "b.md", GARY_B)
     with Project.open(db, create=True) as project:
         code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
-        suggested = project.query("SELECT segment_id, code_id FROM codings WHERE coder IS NULL ORDER BY id")
+        suggested = suggestions_in_order(project)
         for segment, code in suggested:
             decide(project, "ana", segment, code, "accept")
         decide(project, "ana", suggested[0][0], suggested[0][1], "accept", memo="The procedure is the point here.")
@@ -236,12 +245,12 @@ def test_guids_are_written_in_lower_case(gary: Path, tmp_path: Path) -> None:
 def test_case_names_are_unique_and_the_speakers_come_back(gary: Path, tmp_path: Path) -> None:
     with Project.open(gary) as project:
         export_qdpx(project, tmp_path / "out.qdpx")
-        before = {r[0]: json.loads(r[1]) for r in project.query("SELECT id, participants FROM sources")}
+        before = {r["id"]: json.loads(r["participants"]) for r in refi_store.sources(project)}
     names = [c.get("name") for c in _qde(tmp_path / "out.qdpx").iter(_q("Case"))]
     assert len(names) == len(set(names)) and {"Gary", "Gary (2)"} <= set(names), names
     with Project.open(tmp_path / "fresh.db", create=True) as project:
         import_qdpx(project, tmp_path / "out.qdpx")
-        after = {r[0]: json.loads(r[1]) for r in project.query("SELECT id, participants FROM sources")}
+        after = {r["id"]: json.loads(r["participants"]) for r in refi_store.sources(project)}
     assert after == before
 
 
@@ -252,8 +261,8 @@ def test_a_coding_memo_is_its_selections_description_and_comes_back(gary: Path, 
     assert "The procedure is the point here." in described
     with Project.open(tmp_path / "fresh.db", create=True) as project:
         import_qdpx(project, tmp_path / "out.qdpx")
-        memos = [r[0] for r in project.query("SELECT memo FROM codings WHERE memo IS NOT NULL")]
-        segment_memos = project.query("SELECT COUNT(*) FROM memos WHERE target_type = 'segment'")[0][0]
+        memos = [memo for memo in codings(project, "all")["memo"] if isinstance(memo, str)]
+        segment_memos = len(memo_table(project, kind="segment"))
     assert memos == ["The procedure is the point here."] and segment_memos == 0
 
 
@@ -268,14 +277,14 @@ def test_the_project_memo_is_project_description_both_ways(gary: Path, tmp_path:
     assert _text(root.find(_q("Description"))) == "Fieldwork in the depot, spring round."
     with Project.open(tmp_path / "fresh.db", create=True) as project:  # our own file: the memo once
         import_qdpx(project, tmp_path / "out.qdpx")
-        assert [tuple(r) for r in project.query("SELECT coder, text FROM memos WHERE target_type = 'project'")] == [
+        assert [tuple(r) for r in records(memo_table(project, kind="project"), ["coder", "memo"])] == [
             ("ana", "Fieldwork in the depot, spring round.")
         ]
     xml = project_xml("", extra="<Description>Coded by the Tuesday group.</Description>")
     path = qdpx(tmp_path / "other.qdpx", xml, {f"sources/{SOURCE}.txt": "I: Hello there.\n"})
     with Project.open(tmp_path / "other.db", create=True) as project:  # another tool's file
         import_qdpx(project, path)
-        assert [tuple(r) for r in project.query("SELECT coder, text FROM memos WHERE target_type = 'project'")] == [
+        assert [tuple(r) for r in records(memo_table(project, kind="project"), ["coder", "memo"])] == [
             ("Nadia", "Coded by the Tuesday group.")
         ]
 
@@ -324,7 +333,7 @@ def test_codes_are_matched_by_their_id_line_then_by_a_label_unique_in_the_tree(t
     path = qdpx(tmp_path / "moved.qdpx", project_xml("", codes=codes), {f"sources/{SOURCE}.txt": "I: Hello there.\n"})
     with Project.open(tmp_path / "p.db") as project:
         report = import_qdpx(project, path)
-        rows = {r[0]: (r[1], r[2]) for r in project.query("SELECT id, parent, label FROM codes")}
+        rows = {r["id"]: (r["parent"], r["label"]) for r in refi_store.codes(project)}
     # hard_control (id line), soft_control (label, any case, other parent) and control (label) matched.
     assert report.codes_matched == 3
     assert rows["hard_control"] == ("control", "Hard control") and rows["soft_control"] == ("control", "Soft control")
@@ -350,7 +359,7 @@ def test_1200_nested_codes_are_refused_clearly_and_the_project_is_untouched(tmp_
     assert result.exit_code == 2, result.output
     assert "more than 50 levels deep" in result.output and "RecursionError" not in result.output
     with Project.open(db, create=True) as project:
-        assert project.query("SELECT COUNT(*) FROM codes")[0][0] == 0
+        assert len(refi_store.codes(project)) == 0
 
 
 def test_a_deep_code_tree_within_the_limit_imports_and_exports(tmp_path: Path, runner) -> None:
@@ -362,7 +371,7 @@ def test_a_deep_code_tree_within_the_limit_imports_and_exports(tmp_path: Path, r
     assert result.exit_code == 0, result.output
     assert "codes: 45 new" in result.output
     with Project.open(db) as project:
-        parents = dict(project.query("SELECT label, parent FROM codes"))
+        parents = {r["label"]: r["parent"] for r in refi_store.codes(project)}
         assert len(parents) == 45 and parents["level 0"] is None and parents["level 44"] == "level_43"
     for kind in ("qdpx", "qdc"):
         result = run_cli(runner, "export", kind, tmp_path / f"out.{kind}", "--project", db)
@@ -412,12 +421,12 @@ SEGMENT_SQL = (
 def _round_trip(folder: Path, tmp_path: Path, codebook) -> tuple[list[tuple], list[tuple], Path]:
     with Project.open(tmp_path / "a.db", create=True) as project:
         code_folder(folder, codebook, project, out_dir=None)
-        before = [tuple(r) for r in project.query(SEGMENT_SQL)]
+        before = [tuple(r) for r in project.conn.execute(SEGMENT_SQL).fetchall()]
         export_qdpx(project, tmp_path / "a.qdpx")
     with Project.open(tmp_path / "b.db", create=True) as project:
         report = import_qdpx(project, tmp_path / "a.qdpx")
         assert report.warnings == []
-        after = [tuple(r) for r in project.query(SEGMENT_SQL)]
+        after = [tuple(r) for r in project.conn.execute(SEGMENT_SQL).fetchall()]
     return before, after, tmp_path / "a.qdpx"
 
 
@@ -430,11 +439,11 @@ def test_a_meetings_turns_speakers_and_times_survive_a_round_trip(tmp_path: Path
     # Into a project with the same codebook: the same rule suggestions on the same segments.
     write(tmp_path / "other" / "b.md", GARY_B)
     with Project.open(tmp_path / "a.db") as project:
-        suggested = [tuple(r) for r in project.query(SUGGESTION_SQL) if r[0] == "call"]
+        suggested = [tuple(r) for r in project.conn.execute(SUGGESTION_SQL).fetchall() if r[0] == "call"]
     with Project.open(tmp_path / "c.db", create=True) as project:
         code_folder(tmp_path / "other", small_codebook, project, out_dir=None)
         import_qdpx(project, path)
-        assert [tuple(r) for r in project.query(SUGGESTION_SQL) if r[0] == "call"] == suggested != []
+        assert [tuple(r) for r in project.conn.execute(SUGGESTION_SQL).fetchall() if r[0] == "call"] == suggested != []
     with zipfile.ZipFile(path) as archive:
         assert "qualkam/segments.json" in archive.namelist()
 
@@ -481,7 +490,7 @@ def test_a_damaged_segments_file_is_reported_and_the_text_segmented_again(
     assert "qualkam/segments.json" in result.output and reason in result.output, result.output
     assert "segmented from its text" in result.output
     with Project.open(tmp_path / "c.db") as project:
-        assert project.query("SELECT COUNT(*) FROM segments")[0][0] > 0
+        assert counts(project)["segments"] > 0
 
 
 JSONISH = st.recursive(
@@ -559,7 +568,7 @@ def reviewed(tmp_path: Path, small_codebook) -> Path:
     write(tmp_path / "src" / "b.md", GARY_B)
     with Project.open(db, create=True) as project:
         code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
-        suggested = project.query("SELECT segment_id, code_id FROM codings WHERE coder IS NULL ORDER BY id")
+        suggested = suggestions_in_order(project)
         assert len(suggested) >= 4
         decide(project, "ana", suggested[0][0], suggested[0][1], "accept")
         decide(project, "ana", suggested[1][0], suggested[1][1], "reject")
@@ -568,7 +577,7 @@ def reviewed(tmp_path: Path, small_codebook) -> Path:
 
 def test_export_from_suggestions_gives_the_machine_users_codings(reviewed: Path, tmp_path: Path) -> None:
     with Project.open(reviewed) as project:
-        n = project.query("SELECT COUNT(*) FROM codings WHERE coder IS NULL")[0][0]
+        n = counts(project)["suggestions"]
         report = export_qdpx(project, tmp_path / "s.qdpx", "suggestions")
     assert _codings_by_user(tmp_path / "s.qdpx") == {MACHINE: n} and report.codings == n
     described = [_text(s.find(_q("Description"))) for s in _qde(tmp_path / "s.qdpx").iter(_q("PlainTextSelection"))]
@@ -577,12 +586,12 @@ def test_export_from_suggestions_gives_the_machine_users_codings(reviewed: Path,
     with Project.open(reviewed) as project:
         report = import_qdpx(project, tmp_path / "s.qdpx")
         assert report.codings_new == 0 and report.machine_codings == n and report.warnings == []
-        assert project.query("SELECT COUNT(*) FROM codings WHERE coder IS NOT NULL")[0][0] == 2
+        assert counts(project)["human_codings"] == 2
 
 
 def test_export_auto_gives_peoples_codings_and_the_undecided_suggestions(reviewed: Path, tmp_path: Path) -> None:
     with Project.open(reviewed) as project:
-        n = project.query("SELECT COUNT(*) FROM codings WHERE coder IS NULL")[0][0]
+        n = counts(project)["suggestions"]
         export_qdpx(project, tmp_path / "auto.qdpx", "auto")
     assert _codings_by_user(tmp_path / "auto.qdpx") == {"ana": 1, MACHINE: n - 2}
 
@@ -591,9 +600,8 @@ def test_export_auto_gives_peoples_codings_and_the_undecided_suggestions(reviewe
 def test_every_layer_name_works_on_export(reviewed: Path, tmp_path: Path, runner, layer: str) -> None:
     if layer == "consensus":
         with Project.open(reviewed) as project:
-            segment, code = project.query(
-                "SELECT segment_id, code_id FROM codings WHERE coder = 'ana' AND status = 'accepted'"
-            )[0]
+            accepted = codings(project, "coder:ana").sort_values("coding").iloc[0]
+            segment, code = int(accepted["segment"]), str(accepted["code"])
             decide(project, "consensus", segment, code, "accept")
     result = run_cli(runner, "export", "qdpx", tmp_path / "x.qdpx", "--from", layer, "--project", reviewed)
     assert result.exit_code == 0, result.output
@@ -655,10 +663,10 @@ def test_names_from_a_strangers_file_are_kept_verbatim_as_data(tmp_path: Path) -
     )
     with Project.open(tmp_path / "p.db", create=True) as project:
         import_qdpx(project, path)
-        assert [tuple(r) for r in project.query("SELECT id, label, definition FROM codes")] == [
+        assert [(r["id"], r["label"], r["definition"]) for r in refi_store.codes(project)] == [
             ("hyperlink_http_evil_example_x_a1_click", formula, "@SUM(1+1)")
         ]
-        assert [r[0] for r in project.query("SELECT coder FROM codings WHERE coder IS NOT NULL")] == ["+cmd|calc"]
+        assert list(codings(project, "all")["coder"].dropna()) == ["+cmd|calc"]
     # ... and never a live formula in what qualkam writes from it (issue 11, section 6).
     import csv
 

@@ -35,6 +35,8 @@ from qualkam.interchange.refi.writer import (
 )
 from qualkam.store.memos import add_memo
 from qualkam.store.project import Project
+from qualkam.store.refi import codes
+from qualkam.store.segments import codings, segments
 
 from .conftest import ROOT
 
@@ -49,14 +51,15 @@ def trip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
     original, fresh, out = folder / "original.db", folder / "fresh.db", folder / "original.qdpx"
     with Project.open(original, create=True) as project:
         code_folder(SAMPLES, load_codebook("kam"), project, out_dir=None)
-        suggested = project.query(
-            "SELECT segment_id, code_id FROM codings WHERE coder IS NULL ORDER BY segment_id, code_id LIMIT 40"
-        )
+        suggestions = codings(project, "suggestions").sort_values(["segment", "code"]).head(40)
+        suggested = [(int(s), str(c)) for s, c in zip(suggestions["segment"], suggestions["code"], strict=True)]
         for i, (segment, code) in enumerate(suggested):
             decide(project, "ana", segment, code, "accept" if i % 3 else "reject")
             if i % 2:
                 decide(project, "ben", segment, code, "accept")
-        long = project.query('SELECT id, start FROM segments WHERE "end" - start > 80 ORDER BY id DESC LIMIT 1')[0]
+        spans = segments(project)
+        longest = spans[spans["end"] - spans["start"] > 80].sort_values("segment").iloc[-1]
+        long = {"id": int(longest["segment"]), "start": int(longest["start"])}
         with project.transaction():
             apply_decision(project, "consensus", suggested[1][0], suggested[1][1], Action.accept, actor="carol")
             apply_decision(
@@ -74,8 +77,9 @@ def trip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
 
 
 def _rows(db: Path, sql: str) -> list[tuple]:
+    """The rows of one table as stored: a round trip must give back the same rows."""
     with Project.open(db) as project:
-        return sorted((tuple(r) for r in project.query(sql)), key=repr)
+        return sorted((tuple(r) for r in project.conn.execute(sql).fetchall()), key=repr)
 
 
 def test_sources_come_back_with_ids_texts_and_metadata(trip) -> None:
@@ -111,7 +115,9 @@ def test_the_code_tree_comes_back(trip) -> None:
     sql = "SELECT id, parent, label, color, definition, attributes FROM codes WHERE retired_at IS NULL"
     assert _rows(fresh, sql) == _rows(original, sql)
     with Project.open(fresh) as project:
-        book = project.query("SELECT yaml FROM codebooks ORDER BY id DESC LIMIT 1")[0][0]
+        current = project.codebook_row()
+        assert current is not None
+        book = current["yaml"]
     imported = {c["id"]: c for c in _flat(book)}
     for code in load_codebook("kam").codes.values():
         assert imported[code.id].get("include", []) == code.include, code.id
@@ -187,7 +193,7 @@ def test_a_qdc_of_the_kam_codebook_gives_the_same_tree(tmp_path: Path) -> None:
     with Project.open(tmp_path / "p.db", create=True) as project:
         report = import_qdc(project, path)
         assert report.warnings == [] and len(report.codes_new) == len(kam.codes)
-        rows = {r["id"]: r for r in project.query("SELECT * FROM codes")}
+        rows = {r["id"]: r for r in codes(project)}
     assert list(rows) == list(kam.codes)
     for code in kam.codes.values():
         row = rows[code.id]

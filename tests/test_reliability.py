@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -11,28 +10,11 @@ from typer.testing import CliRunner
 from qualkam.agreement import coefficients
 from qualkam.agreement.reliability import reliability
 from qualkam.cli import app
-from qualkam.coding.decisions import decide
 from qualkam.store.project import Project
 
-from .conftest import code_two_sources
 
-
-@pytest.fixture
-def coded(tmp_path: Path, small_codebook, project: Project) -> Project:
-    """Two coders on int-sales (4 segments); only ben on int-b (missing for ana)."""
-    seg = code_two_sources(tmp_path, small_codebook, project)
-    decide(project, "ana", seg["How were the"], "hard_control", "accept")
-    decide(project, "ana", seg["They came fr"], "hard_control", "accept")
-    decide(project, "ana", seg["Honestly, no"], "soft_control", "accept")
-    decide(project, "ben", seg["How were the"], "hard_control", "reject")
-    decide(project, "ben", seg["They came fr"], "hard_control", "accept")
-    decide(project, "ben", seg["Honestly, no"], "soft_control", "accept")
-    decide(project, "ben", seg["We trust eac"], "soft_control", "accept")
-    return project
-
-
-def test_per_code_figures_match_the_engine_on_the_same_data(coded: Project) -> None:
-    report = reliability(coded)
+def test_per_code_figures_match_the_engine_on_the_same_data(two_coders: Project) -> None:
+    report = reliability(two_coders)
     hard = report.per_code.set_index("code").loc["hard_control"]
     # int-sales segments in order: question, Sarah's first turn, Sarah's second turn.
     assert hard["n_pairable"] == 3 and hard["n_disagree"] == 1
@@ -47,8 +29,8 @@ def test_per_code_figures_match_the_engine_on_the_same_data(coded: Project) -> N
     assert any("not seen by every coder" in n for n in report.notes)
 
 
-def test_cli_json_csv_bootstrap_and_character(coded: Project, runner: CliRunner) -> None:
-    db = str(coded.path)
+def test_cli_json_csv_bootstrap_and_character(two_coders: Project, runner: CliRunner) -> None:
+    db = str(two_coders.path)
     result = runner.invoke(
         app, ["reliability", "--format", "json", "--bootstrap", "200", "--seed", "3", "--project", db]
     )
@@ -73,8 +55,8 @@ def test_cli_json_csv_bootstrap_and_character(coded: Project, runner: CliRunner)
     assert per["hard_control"] < 1.0
 
 
-def test_bad_requests_exit_2(coded: Project, runner: CliRunner) -> None:
-    db = str(coded.path)
+def test_bad_requests_exit_2(two_coders: Project, runner: CliRunner) -> None:
+    db = str(two_coders.path)
     for args, message in (
         (["--coders", "ana"], "at least two coders"),
         (["--coders", "ana,zed"], "unknown coder"),

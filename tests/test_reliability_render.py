@@ -18,7 +18,6 @@ from qualkam.render.report import build_report
 from qualkam.store.project import Project
 
 from .conftest import run_cli
-from .test_reliability import coded  # noqa: F401  (the fixture)
 
 FLAG = "rare code: read AC1, α"
 
@@ -32,23 +31,23 @@ def _flagged(line: str) -> bool:
     return re.search(r"\d !( |$)", line) is not None
 
 
-def test_table_flags_exactly_the_codes_the_json_flags(coded: Project, runner: CliRunner) -> None:  # noqa: F811
-    db = str(coded.path)
+def test_table_flags_exactly_the_codes_the_json_flags(two_coders: Project, runner: CliRunner) -> None:
+    db = str(two_coders.path)
     data = json.loads(run_cli(runner, "reliability", "--format", "json", "--project", db).stdout)
     flagged = {c["code"]: c["paradox_warning"] is not None for c in data["codes"]}
     assert not all(flagged.values()), "the fixture has codes common enough for kappa"
     table = run_cli(runner, "reliability", "--project", db).stdout
     for code, line in _rows(table, list(flagged)).items():
         assert _flagged(line) == flagged[code], (code, line)
-    page = build_report(coded)
+    page = build_report(two_coders)
     section = page.split('id="reliability"')[1].split("</section>")[0]
     assert section.count(FLAG) == sum(flagged.values())
 
 
-def _synthetic(coded: Project, missing: object) -> reliability_module.ReliabilityReport:  # noqa: F811
+def _synthetic(two_coders: Project, missing: object) -> reliability_module.ReliabilityReport:
     """The fixture's report with text columns missing the way a pandas version stores them:
     None in an object column (pandas 2), NaN (pandas 3's str columns, or a float column)."""
-    report = reliability(coded)
+    report = reliability(two_coders)
     frame = report.per_code.copy()
     flag = "kappa paradox: one category holds 97.0% of ratings"
     rest = [missing] * (len(frame) - 1)
@@ -67,39 +66,39 @@ def _synthetic(coded: Project, missing: object) -> reliability_module.Reliabilit
 
 @pytest.mark.parametrize("missing", [None, np.nan], ids=["None (pandas 2)", "NaN (pandas 3)"])
 def test_rendering_reads_missing_values_as_missing(
-    coded: Project,
+    two_coders: Project,
     runner: CliRunner,
-    monkeypatch,  # noqa: F811
+    monkeypatch,
     missing: object,
 ) -> None:
-    report = _synthetic(coded, missing)
+    report = _synthetic(two_coders, missing)
     codes = list(report.per_code["code"])
     monkeypatch.setattr(reliability_cli, "reliability", lambda *a, **k: report)
     monkeypatch.setattr(reliability_module, "reliability", lambda *a, **k: report)
-    table = run_cli(runner, "reliability", "--project", str(coded.path)).stdout
+    table = run_cli(runner, "reliability", "--project", str(two_coders.path)).stdout
     rows = _rows(table, codes)
     assert _flagged(rows[codes[0]]), table
     assert not any(_flagged(rows[c]) for c in codes[1:]), table
     monkeypatch.setattr(reliability_cli.out, "width", 160)
-    wide = run_cli(runner, "reliability", "--project", str(coded.path)).stdout
+    wide = run_cli(runner, "reliability", "--project", str(two_coders.path)).stdout
     assert "not computed" in _rows(wide, codes)[codes[0]], wide
     assert "nan" not in table.lower().replace("nance", "")
-    data = json.loads(run_cli(runner, "reliability", "--format", "json", "--project", str(coded.path)).stdout)
+    data = json.loads(run_cli(runner, "reliability", "--format", "json", "--project", str(two_coders.path)).stdout)
     assert [c["paradox_warning"] is not None for c in data["codes"]] == [True] + [False] * (len(codes) - 1)
     assert data["codes"][0]["krippendorff_alpha"] is None
-    page = build_report(coded)
+    page = build_report(two_coders)
     section = page.split('id="reliability"')[1].split("</section>")[0]
     assert section.count(FLAG) == 1 and "<td>not computed</td>" in section and ">nan<" not in section.lower()
 
 
 def test_character_unit_table_prints_missing_alpha_as_a_dash(
-    coded: Project,
-    runner: CliRunner,  # noqa: F811
+    two_coders: Project,
+    runner: CliRunner,
     monkeypatch,
 ) -> None:
-    report = reliability(coded, unit="character")
+    report = reliability(two_coders, unit="character")
     report.per_code.loc[report.per_code.index[0], ["krippendorff_alpha", "alpha_interpretation"]] = [np.nan, np.nan]
     monkeypatch.setattr(reliability_cli, "reliability", lambda *a, **k: report)
-    result = run_cli(runner, "reliability", "--unit", "character", "--project", str(coded.path))
+    result = run_cli(runner, "reliability", "--unit", "character", "--project", str(two_coders.path))
     assert result.exit_code == 0, result.output
     assert "nan" not in result.stdout.lower()

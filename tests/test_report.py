@@ -16,6 +16,7 @@ from qualkam.errors import QualkamError
 from qualkam.render.report import SECTIONS, build_report, inline_svg
 from qualkam.store.project import Project
 
+from .conftest import segments_by_start
 from .test_retrieval import build_corpus, segment_of
 
 
@@ -105,7 +106,7 @@ def test_report_has_a_reliability_section_with_two_coders(tmp_path: Path, small_
     with Project.open(tmp_path / "p.db", create=True) as project:
         code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
         assert "Reliability needs two coders or more" in build_report(project)
-        seg = {r["text"][:12]: r["id"] for r in project.query("SELECT id, text FROM segments")}
+        seg = segments_by_start(project)
         decide(project, "ana", seg["How were the"], "hard_control", "accept")
         decide(project, "ben", seg["How were the"], "hard_control", "reject")
         decide(project, "ben", seg["Honestly, no"], "soft_control", "accept")

@@ -11,31 +11,48 @@ from qualkam.coding.run import code_folder
 from qualkam.coding.segment import Unit
 from qualkam.store.audit import now
 from qualkam.store.project import Project
+from qualkam.store.segments import codings, segments
 
-from .conftest import INTERVIEW, write
+from .conftest import INTERVIEW, segment_with, write
 
 
 def _accept(project: Project, segment_text_part: str, code: str, coder: str = "ana") -> int:
     """Record a person's coding on the segment containing the words (as review will)."""
-    row = project.query(
-        'SELECT id, source_id, start, "end", text FROM segments WHERE text LIKE ?', (f"%{segment_text_part}%",)
-    )[0]
+    row = segments(project).set_index("segment").loc[segment_with(project, segment_text_part)]
     with project.transaction() as conn:
         return int(
             conn.execute(
                 """INSERT INTO codings (segment_id, source_id, start, "end", text, code_id, coder, origin, status,
                evidence, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'human', 'accepted', '[]', ?, ?)""",
-                (row["id"], row["source_id"], row["start"], row["end"], row["text"], code, coder, now(), now()),
+                (
+                    int(row.name),
+                    row["source"],
+                    int(row["start"]),
+                    int(row["end"]),
+                    row["text"],
+                    code,
+                    coder,
+                    now(),
+                    now(),
+                ),
             ).lastrowid
         )
 
 
+def _segment_text(project: Project, coding: int) -> str:
+    """The text of the segment a coding is anchored to now."""
+    table = codings(project, "all")
+    segment = int(table.loc[table["coding"] == coding, "segment"].iloc[0])
+    return str(segments(project).set_index("segment").loc[segment, "text"])
+
+
 def _snapshot(project: Project) -> list[tuple]:
+    """Every coding as stored, detached ones included (no read of the library lists those)."""
     return [
         tuple(r)
-        for r in project.query(
+        for r in project.conn.execute(
             'SELECT segment_id, code_id, coder, origin, status, start, "end", text FROM codings ORDER BY id'
-        )
+        ).fetchall()
     ]
 
 
@@ -63,16 +80,11 @@ def test_changed_source_keeps_human_codings_and_refreshes_suggestions(
     )
     report = code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
     assert report.coded == 1
-    row = project.query(
-        "SELECT c.segment_id, c.text, s.text AS seg FROM codings c JOIN segments s ON s.id = c.segment_id "
-        "WHERE c.id = ?",
-        (coding,),
-    )[0]
-    assert "now we trust each other" in row["seg"], "the person's coding follows its words"
+    assert "now we trust each other" in _segment_text(project, coding), "the person's coding follows its words"
     assert report.detached == 1, "the coding on the rewritten question lost its words"
-    detached = project.query("SELECT coder, text FROM codings WHERE segment_id IS NULL")
+    detached = project.conn.execute("SELECT coder, text FROM codings WHERE segment_id IS NULL").fetchall()
     assert [(r["coder"], r["text"]) for r in detached] == [("ben", question)], "kept, never deleted"
-    suggested = {r[0] for r in project.query("SELECT text FROM codings WHERE coder IS NULL")}
+    suggested = set(codings(project, "suggestions")["text"])
     assert "Tell me about the reporting lines." in suggested
     assert not any("sales targets set" in t for t in suggested), "stale suggestions are gone"
 
@@ -83,9 +95,7 @@ def test_unit_change_resegments_and_reanchors(tmp_path: Path, small_codebook, pr
     coding = _accept(project, "Gut feelings matter", "soft_control")
     report = code_folder(tmp_path / "src", small_codebook, project, unit=Unit.sentence, out_dir=None)
     assert report.coded == 1 and report.detached == 0 and report.reanchored == 1
-    seg = project.query(
-        "SELECT s.text FROM codings c JOIN segments s ON s.id = c.segment_id WHERE c.id = ?", (coding,)
-    )[0][0]
+    seg = _segment_text(project, coding)
     assert seg in {"Honestly, now we trust each other.", "Gut feelings matter."}
     counts = project.counts()
     assert counts["segments"] > 4 and counts["human_codings"] == 1

@@ -18,7 +18,7 @@ from qualkam.errors import QualkamError
 from qualkam.render.html import excerpts_page
 from qualkam.store.project import Project
 
-from .conftest import INTERVIEW, SMALL_CODEBOOK, write
+from .conftest import INTERVIEW, SMALL_CODEBOOK, segment_with, write
 from .conftest import run_cli as _run
 
 # The small codebook with definitions, which the Markdown and HTML forms print under each code.
@@ -62,7 +62,7 @@ def build_corpus(root: Path) -> Path:
 
 
 def segment_of(project: Project, words: str) -> int:
-    return project.query("SELECT id FROM segments WHERE text LIKE ?", (f"%{words}%",))[0][0]
+    return segment_with(project, words)
 
 
 @pytest.fixture

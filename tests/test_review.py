@@ -10,9 +10,12 @@ from typer.testing import CliRunner
 from qualkam.cli import app
 from qualkam.coding.review import Filters, build_queue
 from qualkam.coding.run import code_folder
+from qualkam.store.audit import audit_table
+from qualkam.store.memos import memo_table
 from qualkam.store.project import Project
+from qualkam.store.segments import codings
 
-from .conftest import INTERVIEW, write
+from .conftest import INTERVIEW, segment_ids, write
 
 
 @pytest.fixture
@@ -26,14 +29,9 @@ def db(tmp_path: Path, small_codebook) -> Path:
 
 def _decisions(db: Path, coder: str = "ana") -> list[tuple]:
     with Project.open(db) as project:
-        return [
-            tuple(r)
-            for r in project.query(
-                "SELECT s.position, c.code_id, c.origin, c.status FROM codings c "
-                "JOIN segments s ON s.id = c.segment_id WHERE c.coder = ? ORDER BY s.position, c.code_id",
-                (coder,),
-            )
-        ]
+        table = codings(project, "all")
+        table = table[table["coder"] == coder].sort_values(["position", "code"])
+        return [tuple(r) for r in table[["position", "code", "origin", "status"]].itertuples(index=False)]
 
 
 def _review(runner: CliRunner, db: Path, keys: str, *extra: str):
@@ -45,7 +43,7 @@ def _review(runner: CliRunner, db: Path, keys: str, *extra: str):
 def test_queue_lists_every_suggestion_in_reading_order(db: Path) -> None:
     with Project.open(db) as project:
         queue = build_queue(project, "ana", Filters())
-        positions = {r[0]: r[1] for r in project.query("SELECT id, position FROM segments")}
+        positions = {i: position for (_, position), i in segment_ids(project).items()}
     assert [(positions[i.segment_id], i.code_id) for i in queue] == [
         (0, "hard_control"),
         (1, "hard_control"),
@@ -64,8 +62,8 @@ def test_keystrokes_accept_reject_add_memo_and_quit(runner: CliRunner, db: Path)
         (2, "hard_control", "human", "accepted"),
     ]
     with Project.open(db) as project:
-        memo = project.query("SELECT coder, target_type, text FROM memos")
-        assert [tuple(m) for m in memo] == [("ana", "segment", "Ironic tone?")]
+        memo = memo_table(project)[["coder", "target_type", "memo"]]
+        assert [tuple(m) for m in memo.itertuples(index=False)] == [("ana", "segment", "Ironic tone?")]
     assert "3 decision(s) saved for ana" in result.output
 
 
@@ -80,7 +78,7 @@ def test_back_lets_a_coder_change_their_mind(runner: CliRunner, db: Path) -> Non
     _review(runner, db, "a\nb\nr\nq\n")
     assert _decisions(db) == [(0, "hard_control", "rule", "rejected")]
     with Project.open(db) as project:
-        actions = [r[0] for r in project.query("SELECT action FROM audit WHERE entity = 'coding' ORDER BY id")]
+        actions = list(audit_table(project, entity="coding")["action"])
     assert actions == ["accept", "reject"]
 
 

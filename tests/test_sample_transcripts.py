@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 
@@ -13,8 +12,9 @@ from qualkam.coding.codebook import load_codebook
 from qualkam.coding.run import code_folder
 from qualkam.sources.ingest import PreparedSource, Problem, discover, prepare
 from qualkam.store.project import Project
+from qualkam.store.segments import codings, segments
 
-from .conftest import ROOT
+from .conftest import ROOT, source_texts
 
 SAMPLES = ROOT / "sample_transcripts"
 
@@ -48,7 +48,7 @@ def test_every_speaker_label_resolves_to_a_participant(prepared) -> None:
     from qualkam.coding.segment import resolve_turns
 
     for source in prepared[0]:
-        for turn, speaker, role, _ in resolve_turns(source.turns, source.meta):
+        for turn, _speaker, role, _ in resolve_turns(source.turns, source.meta):
             if turn.speaker is not None:
                 assert role, f"{source.rel}: speaker {turn.speaker!r} has no role"
 
@@ -66,9 +66,9 @@ def test_coding_the_samples_shows_both_poles_shifting(tmp_path: Path) -> None:
 def test_every_offset_finds_its_words_again(tmp_path: Path) -> None:
     with Project.open(tmp_path / "p.db", create=True) as project:
         code_folder(SAMPLES, load_codebook("kam"), project, out_dir=None)
-        texts = {r["id"]: r["text"] for r in project.query("SELECT id, text FROM sources")}
-        segments = project.query('SELECT source_id, start, "end", text FROM segments')
-        assert segments and all(texts[s["source_id"]][s["start"] : s["end"]] == s["text"] for s in segments)
-        for row in project.query("SELECT source_id, evidence FROM codings"):
-            for ev in json.loads(row["evidence"]):
-                assert texts[row["source_id"]][ev["start"] : ev["end"]] == ev["text"]
+        texts = source_texts(project)
+        stored = segments(project).to_dict("records")
+        assert stored and all(texts[s["source"]][s["start"] : s["end"]] == s["text"] for s in stored)
+        for row in codings(project, "all").to_dict("records"):
+            for ev in row["evidence"]:
+                assert texts[row["source"]][ev["start"] : ev["end"]] == ev["text"]

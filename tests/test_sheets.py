@@ -13,9 +13,12 @@ from qualkam.coding.run import code_folder
 from qualkam.errors import InputError
 from qualkam.interchange.codings_import import import_codings
 from qualkam.interchange.sheets import SHEET_COLUMNS, export_sheet, sheet_rows, shorten
+from qualkam.store.audit import audit_table
+from qualkam.store.memos import memo_table
 from qualkam.store.project import Project
+from qualkam.store.segments import codings, segments
 
-from .conftest import INTERVIEW, write
+from .conftest import INTERVIEW, records, segment_with, write
 from .conftest import run_cli as _run
 
 
@@ -36,29 +39,21 @@ def db(tmp_path: Path, small_codebook) -> Path:
 
 def _seg(db: Path, words: str) -> int:
     with Project.open(db) as project:
-        return project.query("SELECT id FROM segments WHERE text LIKE ?", (f"%{words}%",))[0][0]
+        return segment_with(project, words)
 
 
 def _codings(db: Path) -> list[tuple]:
     with Project.open(db) as project:
-        return [
-            tuple(r)
-            for r in project.query(
-                'SELECT segment_id, code_id, coder, origin, status, memo, start, "end" FROM codings '
-                "WHERE coder IS NOT NULL ORDER BY segment_id, code_id"
-            )
-        ]
+        people = codings(project, "all").dropna(subset=["coder"]).sort_values(["segment", "code"], kind="stable")
+        return records(people, ["segment", "code", "coder", "origin", "status", "memo", "start", "end"])
 
 
 def _audit(db: Path) -> list[tuple]:
     with Project.open(db) as project:
-        return [
-            tuple(r)
-            for r in project.query(
-                "SELECT actor, action, entity, entity_id, note FROM audit "
-                "WHERE entity IN ('coding', 'segment') ORDER BY id"
-            )
-        ]
+        audit = audit_table(project)
+        return records(
+            audit[audit["entity"].isin(["coding", "segment"])], ["actor", "action", "entity", "entity_id", "note"]
+        )
 
 
 def _fill_xlsx(path: Path, fills: dict[int, dict[str, str]]) -> None:
@@ -186,9 +181,10 @@ def test_round_trip_export_fill_import_reimport(runner: CliRunner, db: Path, tmp
     assert result.exit_code == 0, result.output
     assert "3 new, 0 changed, 0 unchanged codings · 1 new segment memo(s) · 3 rows read" in result.output
     with Project.open(db) as project:
-        seg_start, seg_end = project.query('SELECT start, "end" FROM segments WHERE id = ?', (targets,))[0]
-        q_start, q_end = project.query('SELECT start, "end" FROM segments WHERE id = ?', (question,))[0]
-        memos = [tuple(r) for r in project.query("SELECT target_type, target_id, coder, text FROM memos")]
+        spans = segments(project).set_index("segment")
+        seg_start, seg_end = (int(v) for v in spans.loc[targets, ["start", "end"]])
+        q_start, q_end = (int(v) for v in spans.loc[question, ["start", "end"]])
+        memos = records(memo_table(project), ["target_type", "target_id", "coder", "memo"])
     assert _codings(db) == [
         (question, "hard_control", "ana", "rule", "rejected", None, q_start, q_end),
         (question, "soft_control", "ana", "human", "accepted", None, q_start, q_end),

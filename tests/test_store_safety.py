@@ -97,7 +97,7 @@ def test_a_full_disk_is_exit_2_with_what_to_do(
 
 # -- nested transactions: the outermost is BEGIN IMMEDIATE ... COMMIT, an inner one a savepoint --
 def _memo_texts(project: Project) -> list[str]:
-    return [r[0] for r in project.query("SELECT text FROM memos ORDER BY id")]
+    return [r[0] for r in project.conn.execute("SELECT text FROM memos ORDER BY id").fetchall()]
 
 
 def _write_memo(project: Project, text: str) -> None:
@@ -156,7 +156,7 @@ def test_the_revision_counts_each_outermost_changing_transaction_once(project: P
             with project.transaction():
                 _write_memo(project, f"step {n}")
     with project.transaction():  # reads only: no new revision
-        project.query("SELECT COUNT(*) FROM memos")
+        project.conn.execute("SELECT COUNT(*) FROM memos").fetchall()
     _write_memo(project, "alone")
     assert project.revision() == (uid, start + 2)
 
@@ -170,7 +170,10 @@ def test_a_write_is_one_step_of_a_callers_transaction(project: Project, small_co
             save_codebook(project, small_codebook)
             assert current_codebook_row(project) is not None
             raise RuntimeError("the caller fails after the codebook was saved")
-    assert current_codebook_row(project) is None and project.query("SELECT COUNT(*) FROM audit")[0][0] == 0
+    assert (
+        current_codebook_row(project) is None
+        and project.conn.execute("SELECT COUNT(*) FROM audit").fetchall()[0][0] == 0
+    )
     save_codebook(project, small_codebook)
     assert current_codebook_row(project)["name"] == small_codebook.name  # type: ignore[index]
 

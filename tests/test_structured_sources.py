@@ -19,8 +19,10 @@ from qualkam.sources.formats import read_source
 from qualkam.sources.ingest import Problem, discover, prepare
 from qualkam.sources.structured import parse_columns, read_time
 from qualkam.store.project import Project
+from qualkam.store.refi import sources
+from qualkam.store.segments import segments as segment_table
 
-from .conftest import write
+from .conftest import records, write
 
 
 def _turns(raw):
@@ -256,11 +258,8 @@ def test_sidecar_names_columns_and_metadata_csv_is_never_a_transcript(tmp_path: 
     with Project.open(tmp_path / "p.db", create=True) as project:
         report = code_folder(src, small_codebook, project, out_dir=None)
         assert report.skipped == []
-        rows = [
-            tuple(r)
-            for r in project.query("SELECT speaker, time_start, time_end, text FROM segments ORDER BY position")
-        ]
-        attrs = project.query("SELECT attributes FROM sources")[0][0]
+        rows = records(segment_table(project), ["speaker", "time_start", "time_end", "text"])
+        attrs = sources(project)[0]["attributes"]
     assert rows == [("Ann", "00:00:03", "00:00:09", "We trust each other."), ("Bob", "00:00:09", None, "Gut feeling.")]
     assert "columns" not in json.loads(attrs or "{}")
 
@@ -379,7 +378,8 @@ def pdf_with_lines(lines: list[str]) -> bytes:
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
         b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
@@ -515,9 +515,7 @@ def test_every_timed_format_stores_each_segments_start_and_end(tmp_path: Path, s
     with Project.open(tmp_path / "p.db", create=True) as project:
         report = code_folder(src, small_codebook, project, out_dir=None, unit=Unit.sentence)
         assert report.problems == []
-        rows = project.query(
-            "SELECT source_id, speaker, time_start, time_end FROM segments ORDER BY source_id, position"
-        )
+        rows = records(segment_table(project), ["source", "speaker", "time_start", "time_end"])
     by_source: dict[str, list] = {}
     for row in rows:
         by_source.setdefault(row[0], []).append(tuple(row)[1:])

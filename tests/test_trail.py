@@ -14,7 +14,7 @@ from qualkam.coding.decisions import decide
 from qualkam.coding.run import code_folder
 from qualkam.store.project import Project
 
-from .conftest import INTERVIEW, write
+from .conftest import INTERVIEW, segment_ids, write
 
 
 def _project(tmp_path: Path, small_codebook) -> Path:
@@ -22,7 +22,7 @@ def _project(tmp_path: Path, small_codebook) -> Path:
     db = tmp_path / "p.db"
     with Project.open(db, create=True) as project:
         code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
-        seg = project.query("SELECT id FROM segments WHERE position = 2")[0][0]
+        seg = segment_ids(project)["int-sales", 2]
         decide(project, "ana", seg, "soft_control", "accept")
     return db
 

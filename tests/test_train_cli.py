@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from qualkam.cli import app
 from qualkam.coding.learn import latest_thresholds
 from qualkam.store.project import Project
+from qualkam.store.segments import codings
 
 from .conftest import ROOT
 from .test_learn import build_project, logit
@@ -127,18 +128,16 @@ def test_code_suggest_both_then_review_least_sure_first(
     assert ",model,suggested," in excerpts and "[model:similar: segment " in excerpts
     with Project.open(db) as project:
         thresholds = latest_thresholds(project)
+        suggested = codings(project, "suggestions")
         least = min(
-            project.query(
-                "SELECT code_id, score, s.source_id, s.position FROM codings c "
-                "JOIN segments s ON s.id = c.segment_id WHERE coder IS NULL AND origin = 'model'"
-            ),
-            key=lambda r: abs(logit(r["score"]) - logit(thresholds[r["code_id"]])),
+            suggested[suggested["origin"] == "model"].sort_values("coding").to_dict("records"),
+            key=lambda r: abs(logit(r["score"]) - logit(thresholds[r["code"]])),
         )
     review = runner.invoke(app, ["review", "--coder", "zoe", "--order", "uncertain", "--project", str(db)], input="q\n")
     assert review.exit_code == 0, review.output
     first = review.output.split("╰")[0]
-    assert "1/" in first and f"· {least['source_id']} ·" in first
-    assert f"▶ {least['code_id']} — " in first and f"({least['score']:.2f} model)" in first
+    assert "1/" in first and f"· {least['source']} ·" in first
+    assert f"▶ {least['code']} — " in first and f"({least['score']:.2f} model)" in first
     assert "similar (" in first, "the similar segments a person coded are shown"
     reading = runner.invoke(app, ["review", "--coder", "zoe", "--project", str(db)], input="q\n")
     assert "· int-1 ·" in reading.output.split("╰")[0], "the default order is unchanged: reading order"

@@ -22,7 +22,7 @@ from qualkam.errors import QualkamError
 from qualkam.store.project import Project
 
 from .conftest import run_cli as _run
-from .conftest import write
+from .conftest import segment_with, write
 
 INT_A = """\
 ---
@@ -81,7 +81,7 @@ def coded(tmp_path: Path, small_codebook, project: Project) -> Project:
 
 
 def _segment(project: Project, source: str, words: str) -> int:
-    return project.query("SELECT id FROM segments WHERE source_id = ? AND text LIKE ?", (source, f"%{words}%"))[0][0]
+    return segment_with(project, words, source)
 
 
 def _rows(table) -> dict[str, dict]:

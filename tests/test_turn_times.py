@@ -118,7 +118,7 @@ def test_word_table_rows_with_a_time_column_give_turn_times(tmp_path: Path) -> N
         ("Ann", "[00:00:12]", "Indeed."),
     ):
         row = table.add_row()
-        for cell, value in zip(row.cells, cells):
+        for cell, value in zip(row.cells, cells, strict=True):
             cell.text = value
     path = tmp_path / "t.docx"
     document.save(path)

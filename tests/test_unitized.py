@@ -47,7 +47,7 @@ def ref_2016_sources(sources):
     values = sorted({v for spans, _ in sources for c in spans for _, _, v in spans[c]}, key=str) + [None]
     ix = {v: i for i, v in enumerate(values)}
     n = len(values)
-    l, lam = np.zeros((n, n)), np.zeros(n)
+    overlap, lam = np.zeros((n, n)), np.zeros(n)
     for spans, length in sources:
         coders = list(spans)
         m = len(coders)
@@ -58,17 +58,17 @@ def ref_2016_sources(sources):
                     continue
                 for a, b, v in segs[i]:
                     for c, d, w in segs[j]:
-                        l[ix[v], ix[w]] += max(0, min(b, d) - max(a, c)) / (m - 1)
+                        overlap[ix[v], ix[w]] += max(0, min(b, d) - max(a, c)) / (m - 1)
         for c in coders:
             for a, b, v in segs[c]:
                 lam[ix[v]] += (b - a) ** 2 if v is not None else (b - a)
-    total, marg = l.sum(), l.sum(axis=1)
+    total, marg = overlap.sum(), overlap.sum(axis=1)
     e = total * (np.outer(marg, marg) - np.diag(lam)) / (total**2 - lam.sum())
     gap = ix[None]
     d_e = total - np.trace(e)
-    nominal = None if d_e <= 1e-12 else 1 - (total - np.trace(l)) / d_e
+    nominal = None if d_e <= 1e-12 else 1 - (total - np.trace(overlap)) / d_e
     e_gap = sum(e[gap, k] for k in range(n) if k != gap)
-    binary = None if e_gap <= 1e-12 else 1 - sum(l[gap, k] for k in range(n) if k != gap) / e_gap
+    binary = None if e_gap <= 1e-12 else 1 - sum(overlap[gap, k] for k in range(n) if k != gap) / e_gap
     return nominal, binary
 
 

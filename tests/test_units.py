@@ -12,7 +12,7 @@ from qualkam.coding.decisions import decide
 from qualkam.errors import QualkamError
 from qualkam.store.project import Project
 
-from .conftest import code_two_sources
+from .conftest import code_two_sources, source_texts
 
 
 @pytest.fixture
@@ -51,7 +51,7 @@ def test_sentence_units_split_segments(coded: Project) -> None:
 def test_character_spans_source_by_source(coded: Project) -> None:
     coders, codes, sources = coder_spans(coded)
     spans, length = sources["int-sales"]
-    assert length == len(coded.query("SELECT text FROM sources WHERE id = 'int-sales'")[0][0])
+    assert length == len(source_texts(coded)["int-sales"])
     assert [code for *_, code in spans["ana"]] == ["hard_control", "soft_control"]
     assert [code for *_, code in spans["ben"]] == ["soft_control"]
     assert list(sources["int-b"][0]) == ["ben"], "ana never opened int-b: she is missing there"

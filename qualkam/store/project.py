@@ -17,10 +17,10 @@ its source's text moves.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from qualkam.errors import StoreError
 from qualkam.store.audit import now
@@ -187,6 +187,3 @@ class Project:
         from qualkam.store.sources import counts
 
         return counts(self)
-
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        return self.conn.execute(sql, params).fetchall()
