@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from qualkam.coding.decisions import decide
 from qualkam.store.project import Project
 
-from .conftest import code_two_sources, run_cli
+from .conftest import code_two_sources, run_cli, suggestions_in_order
 
 LAYERS = ["auto", "suggestions", "human", "consensus", "all", "coder:ana"]
 
@@ -20,7 +20,7 @@ def coded(tmp_path: Path, small_codebook) -> Path:
     db = tmp_path / "p.db"
     with Project.open(db, create=True) as project:
         code_two_sources(tmp_path, small_codebook, project)
-        suggested = project.query("SELECT segment_id, code_id FROM codings WHERE coder IS NULL ORDER BY id")
+        suggested = suggestions_in_order(project)
         assert len(suggested) >= 2
         decide(project, "ana", suggested[0][0], suggested[0][1], "accept")
         decide(project, "consensus", suggested[0][0], suggested[0][1], "accept")
