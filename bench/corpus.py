@@ -594,7 +594,8 @@ def choose_kind(rng: random.Random, index: int, remaining: int, opening: list[tu
 
 
 def cast(kind: str, rng: random.Random) -> list[Person]:
-    """The people of a source: an interviewer and 1-2 people, 3-7 at meetings, 2-4 on e-mails, 1-3 in notes and documents."""
+    """The people of a source: an interviewer and 1-2 people, 3-7 at meetings, 2-4 on e-mails,
+    1-3 in notes and documents."""
     if kind == "interview":
         return [researcher(rng)] + invent_people(rng, 1 if rng.random() < 0.75 else 2)
     if kind == "meeting":
