@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+
+
+def fill(text: str, arguments: Iterable[str], names: Mapping[str, str] | None = None) -> str:
+    """``text`` with the placeholder ``{NAME}`` of each of ``arguments`` written as ``names``
+    spells it (the CLI passes its flags: ``{"codebook": "--codebook"}``), else as NAME itself.
+    Only the arguments given are placeholders: any other braces in the text stay as they are."""
+    for argument in arguments:
+        text = text.replace("{" + argument + "}", (names or {}).get(argument, argument))
+    return text
 
 
 class QualkamError(Exception):
@@ -10,22 +20,37 @@ class QualkamError(Exception):
 
     ``argument`` names the function argument at fault (``layer``, ``min_examples``) in the
     library's own words; the CLI shows it as its option (``--from``, ``--min-examples``), so
-    the core never speaks of flags a notebook user does not have.
+    the core never speaks of flags a notebook user does not have. The message writes it as
+    the placeholder ``{argument}``. A message about several arguments lists them in
+    ``arguments`` and writes each as ``{NAME}``: ``QualkamError("drop {codebook} or add
+    {replace_codebook}", arguments=("codebook", "replace_codebook"))``.
     """
 
     exit_code = 2
 
-    def __init__(self, *args: object, argument: str | None = None) -> None:
+    def __init__(self, *args: object, argument: str | None = None, arguments: Sequence[str] = ()) -> None:
         super().__init__(*args)
         self.argument = argument
+        self.named = tuple(arguments)
+
+    @property
+    def arguments(self) -> tuple[str, ...]:
+        """Every argument the message names: ``argument``, then those of ``arguments``."""
+        return tuple(dict.fromkeys([*([self.argument] if self.argument else []), *self.named]))
 
     def __str__(self) -> str:
-        return self.worded(self.argument)
+        return self.worded()
 
-    def worded(self, name: str | None) -> str:
-        """The message with ``{argument}`` written as ``name`` (the CLI passes its flag)."""
-        text = super().__str__()
-        return text.replace("{argument}", name) if name else text
+    def worded(self, names: str | Mapping[str, str] | None = None) -> str:
+        """The message with each argument it names written as ``names`` spells it (the CLI
+        passes its flags, ``{"layer": "--from"}``), else as the argument's own name. A single
+        string spells ``argument`` (``worded("--min-examples")``)."""
+        if isinstance(names, str):
+            names = {self.argument: names} if self.argument else {}
+        text = fill(super().__str__(), self.named, names)
+        if self.argument:
+            text = text.replace("{argument}", (names or {}).get(self.argument, self.argument))
+        return text
 
 
 class InputError(QualkamError):
@@ -55,8 +80,8 @@ class CodebookChangeError(QualkamError):
     """A run would replace the codebook of a project that holds people's codings; ``change``
     (a ``qualkam.coding.codebook.CodebookChange``) says what would change. Nothing was written."""
 
-    def __init__(self, message: str, change: Any) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, change: Any, arguments: Sequence[str] = ()) -> None:
+        super().__init__(message, arguments=arguments)
         self.change = change
 
 
