@@ -69,11 +69,11 @@ class SourceError(QualkamError):
 class CodebookError(QualkamError):
     """A codebook failed validation; ``problems`` lists every error, not just the first."""
 
-    def __init__(self, path: str, problems: list[str]) -> None:
+    def __init__(self, path: str, problems: list[str], arguments: Sequence[str] = ()) -> None:
         self.path = path
         self.problems = problems
         head = f"{path}: {len(problems)} problem(s) in the codebook"
-        super().__init__(head + "\n" + "\n".join(problems))
+        super().__init__(head + "\n" + "\n".join(problems), arguments=arguments)
 
 
 class CodebookChangeError(QualkamError):
@@ -112,7 +112,8 @@ def unexpected(exc: BaseException) -> str:
 
 def from_environment(exc: BaseException, project: str | None = None) -> QualkamError | None:
     """The computer said no (a full disk, a read-only file or folder, no permission): a
-    QualkamError saying what to do, exit 2; None for anything else (then it is a bug)."""
+    QualkamError saying what to do, exit 2; None for anything else (then it is a bug). The
+    advice names the arguments ``project`` and ``out`` (the CLI shows its flags)."""
     import errno
     import sqlite3
 
@@ -127,7 +128,8 @@ def from_environment(exc: BaseException, project: str | None = None) -> QualkamE
         if "readonly" in text or "read-only" in text:
             return QualkamError(
                 f"cannot write {where}: it is read-only (SQLite: {exc}); make the file and its folder "
-                "writable, or copy the project somewhere you can write and use --project"
+                "writable, or copy the project somewhere you can write and use {project}",
+                arguments=("project",),
             )
         if "unable to open" in text:
             return QualkamError(
@@ -139,17 +141,19 @@ def from_environment(exc: BaseException, project: str | None = None) -> QualkamE
     if isinstance(exc, sqlite3.DatabaseError) and ("malformed" in str(exc) or "not a database" in str(exc)):
         return QualkamError(
             f"the project file is damaged (SQLite: {exc}); restore it from a backup, or make a new "
-            "project with another --project path"
+            "project with another {project} path",
+            arguments=("project",),
         )
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM):
         name = f" {exc.filename}" if exc.filename else ""
         advice = {
             errno.ENOSPC: "the disk is full; free some space and run again",
             errno.EDQUOT: "the disk quota is used up; free some space and run again",
-            errno.EROFS: "the file system is read-only; write to another folder (e.g. --out or --project)",
+            errno.EROFS: "the file system is read-only; write to another folder (e.g. {out} or {project})",
         }
         return QualkamError(
             f"cannot write{name}: {advice.get(exc.errno, 'permission denied; make it writable or write elsewhere')} "
-            f"({exc.strerror or exc})"
+            f"({exc.strerror or exc})",
+            arguments=("out", "project") if exc.errno == errno.EROFS else (),
         )
     return None

@@ -160,7 +160,7 @@ class QualkamGroup(TyperGroup):
             mapped = from_environment(exc)
             if mapped is None:
                 _internal(exc)
-            err.print(f"[bold red]error:[/] {escape(str(mapped))}", highlight=False, soft_wrap=True)
+            err.print(f"[bold red]error:[/] {escape(self._worded(ctx, mapped))}", highlight=False, soft_wrap=True)
             raise typer.Exit(mapped.exit_code) from None
         except KeyboardInterrupt:
             err.print("interrupted; every finished source is saved")
