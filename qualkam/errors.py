@@ -60,10 +60,10 @@ class InputError(QualkamError):
 class SourceError(QualkamError):
     """One source file cannot be read; the run reports it and goes on with the others."""
 
-    def __init__(self, path: str, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
+    def __init__(self, path: str, reason: str, arguments: Sequence[str] = ()) -> None:
+        super().__init__(f"{path}: {reason}", arguments=arguments)
         self.path = path
-        self.reason = reason
+        self.reason = reason  # with the placeholders of ``arguments``, as the message
 
 
 class CodebookError(QualkamError):

@@ -451,6 +451,26 @@ def test_a_core_error_can_name_several_arguments(runner: CliRunner, empty_projec
     assert result.exit_code == 2 and "unknown phase 'x' in --phase" in result.output
 
 
+def test_a_problem_with_a_file_names_the_argument_or_the_flag(
+    runner: CliRunner, tmp_path: Path, small_codebook_path: Path
+) -> None:
+    """A file skipped for its encoding: the library's problem says `encoding`, `code` says --encoding."""
+    from qualkam.coding.codebook import load_codebook
+    from qualkam.coding.run import code_folder
+    from qualkam.store.project import Project
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "wide.txt").write_bytes("we trust each other".encode("utf-16-le"))
+    write(src / "fine.txt", "We trust each other.")
+    with Project.open(tmp_path / "lib.db", create=True) as project:
+        report = code_folder(src, load_codebook(small_codebook_path), project, out_dir=None)
+    (problem,) = report.problems
+    assert str(problem).endswith("re-save as UTF-8 or pass encoding utf-16-le") and problem.arguments == ("encoding",)
+    result = _run(runner, "code", src, "-c", small_codebook_path, "-p", tmp_path / "cli.db", "-o", tmp_path / "out")
+    assert "re-save as UTF-8 or pass --encoding utf-16-le" in " ".join(result.stderr.split())
+
+
 def test_an_argument_the_command_lacks_is_shown_as_a_flag() -> None:
     import typer
 

@@ -128,7 +128,8 @@ def code_cli(
             err.print(f"note: {escape(worded(ctx.command, note))}", soft_wrap=True, highlight=False)
         for problem in report.problems:
             kind = "skipped" if problem.skipped else "warning"
-            err.print(f"[{'red' if problem.skipped else 'yellow'}]{kind}:[/] {escape(str(problem))}", soft_wrap=True)
+            said = escape(worded(ctx.command, problem))
+            err.print(f"[{'red' if problem.skipped else 'yellow'}]{kind}:[/] {said}", soft_wrap=True)
         if report.detached:
             err.print(
                 f"[yellow]warning:[/] {report.detached} human coding(s) lost their text after a source changed; "
