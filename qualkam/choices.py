@@ -78,11 +78,12 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 DATE_FORMATS = "YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+HH:MM] (ISO 8601)"
 
 
-def parse_date(value: str, option: str = "--since") -> str:
+def parse_date(value: str, argument: str = "since") -> str:
     """An ISO date or time, checked strictly, as the UTC text the store compares against.
 
     ``2026-11-01`` is the start of that day; a time without a zone is taken as UTC. Anything
-    else (``yesterday``, ``1/11/2026``) is an error that names the accepted format.
+    else (``yesterday``, ``1/11/2026``) is an error that names ``argument`` (the CLI shows its
+    flag, ``--since``) and the accepted format.
     """
     text = (value or "").strip()
     try:
@@ -96,7 +97,8 @@ def parse_date(value: str, option: str = "--since") -> str:
             raise ValueError(text)
     except ValueError:
         raise QualkamError(
-            f"{option} {value!r} is not a date; write {DATE_FORMATS}, e.g. 2026-11-01 or 2026-11-01T09:30"
+            f"{{argument}} {value!r} is not a date; write {DATE_FORMATS}, e.g. 2026-11-01 or 2026-11-01T09:30",
+            argument=argument,
         ) from None
     return moment.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
 

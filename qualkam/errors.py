@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+
+
+def fill(text: str, arguments: Iterable[str], names: Mapping[str, str] | None = None) -> str:
+    """``text`` with the placeholder ``{NAME}`` of each of ``arguments`` written as ``names``
+    spells it (the CLI passes its flags: ``{"codebook": "--codebook"}``), else as NAME itself.
+    Only the arguments given are placeholders: any other braces in the text stay as they are."""
+    for argument in arguments:
+        text = text.replace("{" + argument + "}", (names or {}).get(argument, argument))
+    return text
 
 
 class QualkamError(Exception):
@@ -10,22 +20,37 @@ class QualkamError(Exception):
 
     ``argument`` names the function argument at fault (``layer``, ``min_examples``) in the
     library's own words; the CLI shows it as its option (``--from``, ``--min-examples``), so
-    the core never speaks of flags a notebook user does not have.
+    the core never speaks of flags a notebook user does not have. The message writes it as
+    the placeholder ``{argument}``. A message about several arguments lists them in
+    ``arguments`` and writes each as ``{NAME}``: ``QualkamError("drop {codebook} or add
+    {replace_codebook}", arguments=("codebook", "replace_codebook"))``.
     """
 
     exit_code = 2
 
-    def __init__(self, *args: object, argument: str | None = None) -> None:
+    def __init__(self, *args: object, argument: str | None = None, arguments: Sequence[str] = ()) -> None:
         super().__init__(*args)
         self.argument = argument
+        self.named = tuple(arguments)
+
+    @property
+    def arguments(self) -> tuple[str, ...]:
+        """Every argument the message names: ``argument``, then those of ``arguments``."""
+        return tuple(dict.fromkeys([*([self.argument] if self.argument else []), *self.named]))
 
     def __str__(self) -> str:
-        return self.worded(self.argument)
+        return self.worded()
 
-    def worded(self, name: str | None) -> str:
-        """The message with ``{argument}`` written as ``name`` (the CLI passes its flag)."""
-        text = super().__str__()
-        return text.replace("{argument}", name) if name else text
+    def worded(self, names: str | Mapping[str, str] | None = None) -> str:
+        """The message with each argument it names written as ``names`` spells it (the CLI
+        passes its flags, ``{"layer": "--from"}``), else as the argument's own name. A single
+        string spells ``argument`` (``worded("--min-examples")``)."""
+        if isinstance(names, str):
+            names = {self.argument: names} if self.argument else {}
+        text = fill(super().__str__(), self.named, names)
+        if self.argument:
+            text = text.replace("{argument}", (names or {}).get(self.argument, self.argument))
+        return text
 
 
 class InputError(QualkamError):
@@ -35,28 +60,28 @@ class InputError(QualkamError):
 class SourceError(QualkamError):
     """One source file cannot be read; the run reports it and goes on with the others."""
 
-    def __init__(self, path: str, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
+    def __init__(self, path: str, reason: str, arguments: Sequence[str] = ()) -> None:
+        super().__init__(f"{path}: {reason}", arguments=arguments)
         self.path = path
-        self.reason = reason
+        self.reason = reason  # with the placeholders of ``arguments``, as the message
 
 
 class CodebookError(QualkamError):
     """A codebook failed validation; ``problems`` lists every error, not just the first."""
 
-    def __init__(self, path: str, problems: list[str]) -> None:
+    def __init__(self, path: str, problems: list[str], arguments: Sequence[str] = ()) -> None:
         self.path = path
         self.problems = problems
         head = f"{path}: {len(problems)} problem(s) in the codebook"
-        super().__init__(head + "\n" + "\n".join(problems))
+        super().__init__(head + "\n" + "\n".join(problems), arguments=arguments)
 
 
 class CodebookChangeError(QualkamError):
     """A run would replace the codebook of a project that holds people's codings; ``change``
     (a ``qualkam.coding.codebook.CodebookChange``) says what would change. Nothing was written."""
 
-    def __init__(self, message: str, change: Any) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, change: Any, arguments: Sequence[str] = ()) -> None:
+        super().__init__(message, arguments=arguments)
         self.change = change
 
 
@@ -87,7 +112,8 @@ def unexpected(exc: BaseException) -> str:
 
 def from_environment(exc: BaseException, project: str | None = None) -> QualkamError | None:
     """The computer said no (a full disk, a read-only file or folder, no permission): a
-    QualkamError saying what to do, exit 2; None for anything else (then it is a bug)."""
+    QualkamError saying what to do, exit 2; None for anything else (then it is a bug). The
+    advice names the arguments ``project`` and ``out`` (the CLI shows its flags)."""
     import errno
     import sqlite3
 
@@ -102,7 +128,8 @@ def from_environment(exc: BaseException, project: str | None = None) -> QualkamE
         if "readonly" in text or "read-only" in text:
             return QualkamError(
                 f"cannot write {where}: it is read-only (SQLite: {exc}); make the file and its folder "
-                "writable, or copy the project somewhere you can write and use --project"
+                "writable, or copy the project somewhere you can write and use {project}",
+                arguments=("project",),
             )
         if "unable to open" in text:
             return QualkamError(
@@ -114,17 +141,19 @@ def from_environment(exc: BaseException, project: str | None = None) -> QualkamE
     if isinstance(exc, sqlite3.DatabaseError) and ("malformed" in str(exc) or "not a database" in str(exc)):
         return QualkamError(
             f"the project file is damaged (SQLite: {exc}); restore it from a backup, or make a new "
-            "project with another --project path"
+            "project with another {project} path",
+            arguments=("project",),
         )
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM):
         name = f" {exc.filename}" if exc.filename else ""
         advice = {
             errno.ENOSPC: "the disk is full; free some space and run again",
             errno.EDQUOT: "the disk quota is used up; free some space and run again",
-            errno.EROFS: "the file system is read-only; write to another folder (e.g. --out or --project)",
+            errno.EROFS: "the file system is read-only; write to another folder (e.g. {out} or {project})",
         }
         return QualkamError(
             f"cannot write{name}: {advice.get(exc.errno, 'permission denied; make it writable or write elsewhere')} "
-            f"({exc.strerror or exc})"
+            f"({exc.strerror or exc})",
+            arguments=("out", "project") if exc.errno == errno.EROFS else (),
         )
     return None

@@ -29,6 +29,6 @@ def test_a_named_pipeline_on_disk_is_loaded_and_given_sentences(tmp_path: Path) 
 
 def test_a_missing_pipeline_says_how_to_install_it() -> None:
     with pytest.raises(
-        ModelNotFoundError, match=r"'en_core_web_zz' is not installed.*pip install en_core_web_zz.*leave out --model"
+        ModelNotFoundError, match=r"'en_core_web_zz' is not installed.*pip install en_core_web_zz.*leave out model"
     ):
         load_pipeline("en_core_web_zz")

@@ -29,8 +29,9 @@ def test_a_negative_seed_is_a_usage_error(runner: CliRunner, tmp_path: Path, com
 def test_the_bootstrap_refuses_a_negative_seed_from_python() -> None:
     from qualkam.agreement import bootstrap
 
-    with pytest.raises(QualkamError, match="--seed must be a whole number"):
+    with pytest.raises(QualkamError, match="^seed must be a whole number") as refused:
         bootstrap([["a", "a"], ["b", "a"], ["a", "a"]], replicates=5, seed=-1)
+    assert refused.value.argument == "seed", "the CLI shows it as --seed"
 
 
 @pytest.fixture

@@ -83,13 +83,15 @@ def _pair(low: float | None, high: float | None) -> list[float] | None:
 
 def check_bootstrap_args(replicates: int, minimum: float, alpha_method: str, confidence: float) -> None:
     if replicates < 1:
-        raise QualkamError(f"--bootstrap needs at least 1 replicate, got {replicates}; 1000 is usual")
+        raise QualkamError(
+            f"{{argument}} needs at least 1 replicate, got {replicates}; 1000 is usual", argument="replicates"
+        )
     if alpha_method not in ALPHA_METHODS:
         raise QualkamError(f"unknown alpha bootstrap method {alpha_method!r}; use {', '.join(ALPHA_METHODS)}")
     if not 0.0 < confidence < 1.0:
         raise QualkamError(f"confidence must be between 0 and 1, got {confidence}")
     if not -1.0 <= minimum <= 1.0:
-        raise QualkamError(f"--minimum must be an alpha between -1 and 1, got {minimum}")
+        raise QualkamError(f"{{argument}} must be an alpha between -1 and 1, got {minimum}", argument="minimum")
 
 
 def unit_weights(rng: np.random.Generator, n_units: int, replicates: int, chunk: int = _CHUNK) -> Iterator[np.ndarray]:
@@ -127,7 +129,7 @@ def bootstrap(
     result; alpha and kappa draw from separate streams of it."""
     check_bootstrap_args(replicates, minimum, alpha_method, confidence)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise QualkamError(f"--seed must be a whole number, 0 or more; got {seed!r}")
+        raise QualkamError(f"{{argument}} must be a whole number, 0 or more; got {seed!r}", argument="seed")
     prep = prepare(ratings, level, categories)
     point = _coefficients(prep)
     kappa_name = "cohen_kappa" if prep.n_coders == 2 else "fleiss_kappa"

@@ -265,20 +265,25 @@ def read_long(
     path = Path(path)
     header, rows = _read_rows(path)
     columns = {}
-    for option, name in (("--unit", unit), ("--coder", coder), ("--value", value)):
+    for argument, name in (("unit", unit), ("coder", coder), ("value", value)):
         if name not in header:
             close = closest(name, [h for h in header if h])
             raise InputError(
-                f"{path}: no column {name!r} (given by {option}); the columns are: "
-                f"{', '.join(h for h in header if h) or '(none)'}" + (f" (did you mean {close[0]!r}?)" if close else "")
+                f"{path}: no column {name!r} (given by {{argument}}); the columns are: "
+                f"{', '.join(h for h in header if h) or '(none)'}"
+                + (f" (did you mean {close[0]!r}?)" if close else ""),
+                argument=argument,
             )
-        columns[option] = header.index(name)
+        columns[argument] = header.index(name)
     records = []
     for line, row in rows:
         cells = [row[i].strip() if i < len(row) else "" for i in columns.values()]
-        for option, name, cell in (("--unit", unit, cells[0]), ("--coder", coder, cells[1])):
+        for argument, name, cell in (("unit", unit, cells[0]), ("coder", coder, cells[1])):
             if not cell:
-                raise InputError(f"{path}:{line}: empty {name!r} cell ({option}); every row needs a unit and a coder")
+                raise InputError(
+                    f"{path}:{line}: empty {name!r} cell ({{argument}}); every row needs a unit and a coder",
+                    argument=argument,
+                )
         records.append((cells[0], cells[1], cells[2], line))
     if not records:
         raise InputError(f"{path}: a header but no rows; nothing to compare")
@@ -308,7 +313,8 @@ def read_long(
         row = frame[bad].iloc[0]
         raise InputError(
             f"{path}:{row['line']}: value {row['value']!r} is not a number; the {level} level "
-            "needs numbers (use --level nominal for labels)"
+            "needs numbers (use {argument} nominal for labels)",
+            argument="level",
         )
     else:
         frame["value"] = raw.where(~missing, None).astype(object)

@@ -28,7 +28,7 @@ def audit_frame(
     if entity:
         entity = check_choice("entity", entity, ENTITIES, "entity")
     if since:
-        since = parse_date(since, "--since")  # choices.parse_date names its option as given
+        since = parse_date(since, "since")
     return audit_table(project, actor, since, entity)
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import importlib
 import os
 import sqlite3
-from collections.abc import Iterator, MutableMapping
-from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, NoReturn
+from collections.abc import Iterator, Mapping, MutableMapping
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, NoReturn, Protocol
 
 import typer
 from rich.markup import escape
@@ -124,6 +124,23 @@ def option_name(command: Command, argument: str) -> str:
     return "--" + argument.replace("_", "-")  # the flag Typer would make for it
 
 
+class Worded(Protocol):
+    """A core message that names arguments: a QualkamError, a run's note."""
+
+    @property
+    def arguments(self) -> tuple[str, ...]: ...
+
+    def worded(self, names: Mapping[str, str] | None = None) -> str: ...
+
+
+def worded(command: Command | None, said: Worded) -> str:
+    """A core message with each argument it names written as ``command`` spells it (its flag,
+    or the metavar of a positional argument); without a command, as the arguments' names."""
+    if command is None:
+        return str(said)
+    return said.worded({argument: option_name(command, argument) for argument in said.arguments})
+
+
 class QualkamGroup(TyperGroup):
     """Turns core errors into one clear line and an exit code; never a traceback.
 
@@ -143,7 +160,7 @@ class QualkamGroup(TyperGroup):
             mapped = from_environment(exc)
             if mapped is None:
                 _internal(exc)
-            err.print(f"[bold red]error:[/] {escape(str(mapped))}", highlight=False, soft_wrap=True)
+            err.print(f"[bold red]error:[/] {escape(self._worded(ctx, mapped))}", highlight=False, soft_wrap=True)
             raise typer.Exit(mapped.exit_code) from None
         except KeyboardInterrupt:
             err.print("interrupted; every finished source is saved")
@@ -152,11 +169,11 @@ class QualkamGroup(TyperGroup):
             _internal(exc)
 
     def _worded(self, ctx: Context, exc: QualkamError) -> str:
-        """The message, its ``{argument}`` written as the invoked command's flag."""
-        if exc.argument is None or ctx.invoked_subcommand is None:
+        """The message, each argument it names (``{argument}``, ``{codebook}`` ...) written as
+        the invoked command's flag."""
+        if not exc.arguments or ctx.invoked_subcommand is None:
             return str(exc)
-        command = self.get_command(ctx, ctx.invoked_subcommand)
-        return exc.worded(option_name(command, exc.argument) if command is not None else None)
+        return worded(self.get_command(ctx, ctx.invoked_subcommand), exc)
 
 
 class _Commands(MutableMapping[str, "Command"]):

@@ -10,20 +10,14 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from qualkam.analysis.matrix import build_matrix
-from qualkam.cli.app import EXIT_OK, EXIT_PROBLEMS, app
+from qualkam.cli.app import EXIT_OK, EXIT_PROBLEMS, app, worded
 from qualkam.cli.console import err, out
 from qualkam.cli.options import Jobs, SegmentUnit, Suggest, choice
 from qualkam.cli.show import matrix_table
 from qualkam.coding.codebook import DEFAULT_CODEBOOK
-from qualkam.coding.run import CodebookRefusedError, code_folder
+from qualkam.coding.run import code_folder
 from qualkam.coding.segment import Unit
-from qualkam.errors import QualkamError
 from qualkam.store.project import DEFAULT_PROJECT, Project
-
-
-def _flags(ctx: typer.Context) -> dict[str, str]:
-    """Each option's parameter name (= the core's argument name) -> its flag as typed."""
-    return {p.name: p.opts[0] for p in ctx.command.params if p.name and p.opts and p.param_type_name == "option"}
 
 
 @app.command("code")
@@ -96,7 +90,6 @@ def code_cli(
     ] = None,
 ) -> None:
     """Code a folder of transcripts: suggest codes with their evidence, store them, export CSVs."""
-    flags = _flags(ctx)
     with Project.open(project, create=True) as store:
         with Progress(
             TextColumn("{task.description}"),
@@ -113,32 +106,30 @@ def code_cli(
             def tick(done: int, total: int, path: str) -> None:
                 bar.update(task, completed=done, total=total, description=f"coding {Path(path).name}", refresh=True)
 
-            try:
-                report = code_folder(
-                    folder,
-                    codebook,
-                    store,
-                    unit=Unit(unit.value),
-                    model=model,
-                    encoding=encoding,
-                    out_dir=out_dir,
-                    progress=tick,
-                    suggest=suggest.value,
-                    jobs=jobs,
-                    replace_codebook=replace_codebook,
-                    exclude=exclude or (),
-                )
-            except CodebookRefusedError as exc:  # it names two arguments: say them as flags
-                raise QualkamError(exc.worded(flags)) from None
+            report = code_folder(
+                folder,
+                codebook,
+                store,
+                unit=Unit(unit.value),
+                model=model,
+                encoding=encoding,
+                out_dir=out_dir,
+                progress=tick,
+                suggest=suggest.value,
+                jobs=jobs,
+                replace_codebook=replace_codebook,
+                exclude=exclude or (),
+            )
         book = report.codebook
         assert book is not None
         for warning in book.warnings:
             err.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
         for note in report.codebook_notes:
-            err.print(f"note: {escape(note.worded(flags))}", soft_wrap=True, highlight=False)
+            err.print(f"note: {escape(worded(ctx.command, note))}", soft_wrap=True, highlight=False)
         for problem in report.problems:
             kind = "skipped" if problem.skipped else "warning"
-            err.print(f"[{'red' if problem.skipped else 'yellow'}]{kind}:[/] {escape(str(problem))}", soft_wrap=True)
+            said = escape(worded(ctx.command, problem))
+            err.print(f"[{'red' if problem.skipped else 'yellow'}]{kind}:[/] {said}", soft_wrap=True)
         if report.detached:
             err.print(
                 f"[yellow]warning:[/] {report.detached} human coding(s) lost their text after a source changed; "

@@ -92,6 +92,22 @@ class Status(str, Enum):
     rejected = "rejected"
 
 
+class ReviewStatus(str, Enum):
+    """Which items ``review`` shows (qualkam.coding.review.STATUSES)."""
+
+    suggested = "suggested"
+    accepted = "accepted"
+    rejected = "rejected"
+    all = "all"
+
+
+class Order(str, Enum):
+    """The order ``review`` shows its items in (qualkam.coding.review.ORDERS)."""
+
+    reading = "reading"
+    uncertain = "uncertain"
+
+
 class Level(str, Enum):
     """Level of measurement for Krippendorff's alpha."""
 
@@ -218,6 +234,11 @@ Codes = Annotated[
         help="A code id (its descendants included) or attr:KEY=VALUE (attr:pole=formal); repeat for more.",
     ),
 ]
+CodeTree = Annotated[
+    list[str] | None,
+    typer.Option("--code", help="Only suggestions of this code and its children (repeat for more)."),
+]
+"""``--code`` where a code id takes the codes below it, without ``attr:KEY=VALUE`` (``review``)."""
 Sources = Annotated[list[str] | None, typer.Option("--source", help="Only this source (repeat for more).")]
 Speakers = Annotated[
     list[str] | None, typer.Option("--speaker", help="Only this speaker's segments (repeat for more).")
@@ -235,6 +256,8 @@ Coders = Annotated[
     ),
 ]
 """``--coder A --coder B`` (the old ``--coders A,B`` is read the same way, see :func:`listed`)."""
+Coder = Annotated[str, typer.Option("--coder", help="Your name: every decision is recorded under it.")]
+"""``--coder NAME``: the one person a command acts for (``review``)."""
 
 Layer = Annotated[str, typer.Option("--from", help=f"Codings to count: {LAYER_NAMES} (rejected ones too).")]
 """``--from``: which codings (qualkam.store.layers.Layer); ``coder:NAME`` is open, so a string."""
@@ -279,25 +302,3 @@ def listed_codes(values: Sequence[str] | None) -> list[str]:
     for value in values or []:
         out += [value.strip()] if value.strip().startswith("attr:") else split_list(value)
     return list(dict.fromkeys(v for v in out if v))
-
-
-# Kept for the modules that build an option inline (review, reconcile): the same flags and help.
-def code_option(help: str = "Only this code and the codes below it (repeat for more; a,b also works).") -> Any:
-    return typer.Option(None, "--code", help=help)
-
-
-def source_option(help: str = "Only this source (repeat for more).") -> Any:
-    return typer.Option(None, "--source", help=help)
-
-
-def speaker_option(help: str = "Only this speaker's segments (repeat for more).") -> Any:
-    return typer.Option(None, "--speaker", help=help)
-
-
-def phase_option(help: str = "Only sources of this phase (repeat for more).") -> Any:
-    return typer.Option(None, "--phase", help=help)
-
-
-def coder_list_option(help: str) -> Any:
-    """``--coder A --coder B`` (the old ``--coders A,B`` is read the same way)."""
-    return typer.Option(None, "--coder", "--coders", help=help)

@@ -19,40 +19,14 @@ from rich.text import Text
 
 from qualkam.cli.app import app
 from qualkam.cli.console import err, out
-from qualkam.cli.options import listed, listed_codes
+from qualkam.cli.options import Codes, ProjectFile, listed, listed_codes
+from qualkam.coding.reconcile import DEFAULT_CONSENSUS
+from qualkam.store.project import DEFAULT_PROJECT, Project
 
 if TYPE_CHECKING:
     from qualkam.coding.reconcile import Disagreement, Plan, ReconcileSession
 
 TEXT_CHARS = 1500  # a very long turn is cut on screen; the sheet has all of it
-DEFAULT_CONSENSUS = "consensus"  # qualkam.coding.reconcile.DEFAULT_CONSENSUS, without importing the core
-
-# Options of this command (the shared aliases of qualkam/cli/options.py will replace them).
-Coders = Annotated[
-    list[str],
-    typer.Option(
-        "--coder",
-        "--coders",
-        help="A coder to reconcile (repeat: --coder ana --coder ben; the old --coders ana,ben works too).",
-    ),
-]
-Consensus = Annotated[str, typer.Option("--as", help="Name of the consensus coder (a layer like any coder).")]
-Decider = Annotated[
-    str, typer.Option("--decider", help="Who decides: recorded as the actor of every consensus coding.")
-]
-Codes = Annotated[
-    list[str] | None,
-    typer.Option("--code", "-k", help="Only this code (its descendants included) or attr:KEY=VALUE; repeat for more."),
-]
-SheetOut = Annotated[
-    Path | None,
-    typer.Option("--sheet-out", help="Write the disagreements to decide to FILE.csv or FILE.xlsx instead of asking."),
-]
-SheetIn = Annotated[
-    Path | None, typer.Option("--sheet-in", help="Apply the decisions of a filled-in sheet (all rows or none).")
-]
-ProjectPath = Annotated[Path, typer.Option("--project", "-p", help="Project store file.")]
-DEFAULT_PROJECT = Path("qualkam.db")  # qualkam.store.project.DEFAULT_PROJECT, without importing the store
 
 
 def _key() -> str:
@@ -134,13 +108,32 @@ def run_loop(session: ReconcileSession) -> None:
 @app.command("reconcile")
 def reconcile_cli(
     *,  # keyword-only: the options keep their order in --help, required or not
-    coders: Coders,
-    consensus: Consensus = DEFAULT_CONSENSUS,
-    decider: Decider,
-    code: Codes = None,
-    sheet_out: SheetOut = None,
-    sheet_in: SheetIn = None,
-    project: ProjectPath = DEFAULT_PROJECT,
+    coders: Annotated[
+        list[str],
+        typer.Option(
+            "--coder",
+            "--coders",
+            help="A coder to reconcile (repeat: --coder ana --coder ben; the old --coders ana,ben works too).",
+        ),
+    ],
+    consensus: Annotated[
+        str, typer.Option("--as", help="Name of the consensus coder (a layer like any coder).")
+    ] = DEFAULT_CONSENSUS,
+    decider: Annotated[
+        str, typer.Option("--decider", help="Who decides: recorded as the actor of every consensus coding.")
+    ],
+    codes: Codes = None,
+    sheet_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--sheet-out", help="Write the disagreements to decide to FILE.csv or FILE.xlsx instead of asking."
+        ),
+    ] = None,
+    sheet_in: Annotated[
+        Path | None,
+        typer.Option("--sheet-in", help="Apply the decisions of a filled-in sheet (all rows or none)."),
+    ] = None,
+    project: ProjectFile = Path(DEFAULT_PROJECT),
 ) -> None:
     """Reconcile coders segment by segment into a consensus coder; resumes where you stopped.
 
@@ -162,13 +155,15 @@ def reconcile_cli(
         write_sheet,
     )
     from qualkam.errors import QualkamError
-    from qualkam.store.project import Project
 
     if sheet_out is not None and sheet_in is not None:
-        raise QualkamError("--sheet-out writes a sheet, --sheet-in reads a filled one; give one of them")
+        raise QualkamError(
+            "{sheet_out} writes a sheet, {sheet_in} reads a filled one; give one of them",
+            arguments=("sheet_out", "sheet_in"),
+        )
     names = listed(coders)
     with Project.open(project) as store:
-        plan = plan_reconcile(store, names, consensus, listed_codes(code) or None)
+        plan = plan_reconcile(store, names, consensus, listed_codes(codes) or None)
         agreed_new = len(plan.agreements)
         applied = apply_agreements(store, plan, decider)
         who = ", ".join(plan.coders)

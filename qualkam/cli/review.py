@@ -20,31 +20,22 @@ from rich.text import Text
 
 from qualkam.cli.app import app
 from qualkam.cli.console import err, out
-from qualkam.cli.options import listed_codes
+from qualkam.cli.options import (
+    Coder,
+    CodeTree,
+    Order,
+    Phases,
+    ProjectFile,
+    ReviewStatus,
+    Sources,
+    Speakers,
+    choice,
+    listed_codes,
+)
+from qualkam.store.project import DEFAULT_PROJECT, Project
 
 if TYPE_CHECKING:
     from qualkam.coding.review import ItemView
-
-# Options of this command (the shared aliases of qualkam/cli/options.py will replace them).
-Coder = Annotated[str, typer.Option("--coder", help="Your name: every decision is recorded under it.")]
-Codes = Annotated[
-    list[str] | None, typer.Option("--code", help="Only suggestions of this code and its children (repeat for more).")
-]
-Sources = Annotated[list[str] | None, typer.Option("--source", help="Only this source (repeat for more).")]
-Phases = Annotated[list[str] | None, typer.Option("--phase", help="Only sources of this phase (repeat for more).")]
-Speakers = Annotated[
-    list[str] | None, typer.Option("--speaker", help="Only this speaker's segments (repeat for more).")
-]
-Status = Annotated[str, typer.Option("--status", help="suggested (still to decide), accepted, rejected or all.")]
-Order = Annotated[
-    str,
-    typer.Option(
-        "--order",
-        help="reading (source by source) or uncertain (the model's least sure suggestions first, rules after).",
-    ),
-]
-ProjectPath = Annotated[Path, typer.Option("--project", "-p", help="Project store file.")]
-DEFAULT_PROJECT = Path("qualkam.db")  # qualkam.store.project.DEFAULT_PROJECT, without importing the store
 
 HELP = "a accept · r reject · c add code · d remove code · m memo · s skip · b back · q quit · ? help"
 SHORT_HELP = "a accept r reject c add d remove m memo s skip b back q quit ?"  # fits 80 columns
@@ -147,26 +138,35 @@ def _render(
 @app.command("review")
 def review_cli(
     coder: Coder,
-    code: Codes = None,
-    source: Sources = None,
-    phase: Phases = None,
-    speaker: Speakers = None,
-    status: Status = "suggested",
-    order: Order = "reading",
-    project: ProjectPath = DEFAULT_PROJECT,
+    codes: CodeTree = None,
+    sources: Sources = None,
+    phases: Phases = None,
+    speakers: Speakers = None,
+    status: Annotated[
+        ReviewStatus,
+        choice(ReviewStatus, "--status", help="suggested (still to decide), accepted, rejected or all."),
+    ] = ReviewStatus.suggested,
+    order: Annotated[
+        Order,
+        choice(
+            Order,
+            "--order",
+            help="reading (source by source) or uncertain (the model's least sure suggestions first, rules after).",
+        ),
+    ] = Order.reading,
+    project: ProjectFile = Path(DEFAULT_PROJECT),
 ) -> None:
     """Review suggestions segment by segment; resumes where you stopped."""
     from qualkam.coding.review import ACTIONS, ASKS, Filters, ReviewSession
     from qualkam.errors import QualkamError
-    from qualkam.store.project import Project
 
     filters = Filters(
-        code=listed_codes(code) or None,
-        source=source or None,
-        phase=phase or None,
-        status=status,
-        order=order,
-        speaker=speaker or None,
+        codes=listed_codes(codes) or None,
+        sources=sources or None,
+        phases=phases or None,
+        status=status.value,
+        order=order.value,
+        speakers=speakers or None,
     )
     with Project.open(project) as store:
         session = ReviewSession(store, coder, filters)

@@ -77,8 +77,9 @@ def _trained(name: str) -> Language:
         raise ModelNotFoundError(
             f"spaCy pipeline {name!r} is not installed. Install it into this environment "
             f"(pip install {name}, from a wheel or a registry that carries it; "
-            f"'python -m spacy download {name}' needs internet), or leave out --model to use "
-            "the built-in blank English pipeline."
+            f"'python -m spacy download {name}' needs internet), or leave out {{argument}} to use "
+            "the built-in blank English pipeline.",
+            argument="model",
         )
     try:
         nlp = spacy.load(name, exclude=["ner"])

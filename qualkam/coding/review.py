@@ -52,22 +52,22 @@ def _one_key(value: str | Sequence[str] | None) -> Any:
 
 @dataclass(frozen=True)
 class Filters:
-    """What part of the project a review covers: each of code, source, phase and speaker is
-    one name, a sequence of names (any of them) or None."""
+    """What part of the project a review covers: each of codes (a code takes the codes below
+    it), sources, phases and speakers is one name, a sequence of names (any of them) or None."""
 
-    code: str | Sequence[str] | None = None
-    source: str | Sequence[str] | None = None
-    phase: str | Sequence[str] | None = None
+    codes: str | Sequence[str] | None = None
+    sources: str | Sequence[str] | None = None
+    phases: str | Sequence[str] | None = None
     status: str = "suggested"
     order: str = "reading"
-    speaker: str | Sequence[str] | None = None
+    speakers: str | Sequence[str] | None = None
 
     def key(self) -> str:
         # The reading order keeps its old key, so progress saved before --order existed still resumes;
         # one value per filter keeps the key it had before filters could be repeated.
-        base = [_one_key(self.code), _one_key(self.source), _one_key(self.phase), self.status]
-        if _many(self.speaker):
-            base.append({"speaker": _many(self.speaker)})
+        base = [_one_key(self.codes), _one_key(self.sources), _one_key(self.phases), self.status]
+        if _many(self.speakers):
+            base.append({"speaker": _many(self.speakers)})
         return json.dumps(base if self.order == "reading" else [*base, self.order])
 
 
@@ -93,20 +93,11 @@ def build_queue(project: Project, coder: str, filters: Filters) -> list[Item]:
     ``order="uncertain"`` the model's least sure suggestions first (see ``uncertain_first``)."""
     check_choice("status", filters.status, STATUSES, "status")
     check_choice("order", filters.order, ORDERS, "order")
-    named = {
-        kind: check_known(project, kind, _many(values), kind)
-        for kind, values in (("source", filters.source), ("phase", filters.phase), ("speaker", filters.speaker))
-    }
-    codes = code_and_below(project, check_known(project, "code", _many(filters.code), "code"))
-    pairs = queue_items(
-        project,
-        coder,
-        filters.status,
-        codes=codes,
-        sources=named["source"],
-        phases=named["phase"],
-        speakers=named["speaker"],
-    )
+    sources = check_known(project, "source", _many(filters.sources), "sources")
+    phases = check_known(project, "phase", _many(filters.phases), "phases")
+    speakers = check_known(project, "speaker", _many(filters.speakers), "speakers")
+    codes = code_and_below(project, check_known(project, "code", _many(filters.codes), "codes"))
+    pairs = queue_items(project, coder, filters.status, codes=codes, sources=sources, phases=phases, speakers=speakers)
     items = [Item(segment_id, code_id) for segment_id, code_id in pairs]
     return uncertain_first(project, items) if filters.order == "uncertain" else items
 

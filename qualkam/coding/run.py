@@ -33,7 +33,7 @@ from qualkam.coding.codebook import (
 from qualkam.coding.nlp import load_pipeline, pipe, pipeline_name
 from qualkam.coding.segment import Segment, Unit, resolve_turns, split_turn
 from qualkam.coding.suggest import Suggester, Suggestion
-from qualkam.errors import CodebookChangeError, QualkamError, debugging, unexpected
+from qualkam.errors import CodebookChangeError, QualkamError, debugging, fill, unexpected
 from qualkam.parallel import available_cores, ordered_map, start_method
 from qualkam.render.outputs import write_outputs
 from qualkam.sources.ingest import PreparedSource, Problem, UnchangedFile, discover, prepare
@@ -60,34 +60,20 @@ SUGGEST_MODES = ("rules", "model", "both")  # the codebook's rules, the trained 
 CODEBOOK_ARGUMENTS = ("codebook", "replace_codebook")  # what choose_codebook's notes and errors name
 
 
-def worded(text: str, names: Mapping[str, str] | None = None) -> str:
-    """``text`` with each ``{codebook}`` and ``{replace_codebook}`` written as that argument's
-    name, or as ``names`` spells it (the CLI passes its flags: ``--codebook``, ...)."""
-    for argument in CODEBOOK_ARGUMENTS:
-        text = text.replace("{" + argument + "}", (names or {}).get(argument, argument))
-    return text
-
-
 @dataclass(frozen=True)
 class Note:
-    """A note on the codebook a run chose. The text names the arguments as ``{codebook}`` and
-    ``{replace_codebook}``: ``str(note)`` writes their names, ``note.worded(flags)`` the CLI's."""
+    """A note on the codebook a run chose. Like a QualkamError's message, the text names the
+    arguments as ``{codebook}`` and ``{replace_codebook}``: ``str(note)`` writes their names,
+    ``note.worded(flags)`` the CLI's."""
 
     text: str
+    arguments: tuple[str, ...] = CODEBOOK_ARGUMENTS
 
     def __str__(self) -> str:
-        return worded(self.text)
+        return self.worded()
 
     def worded(self, names: Mapping[str, str] | None = None) -> str:
-        return worded(self.text, names)
-
-
-class CodebookRefusedError(CodebookChangeError):
-    """The CodebookChangeError of ``choose_codebook``: its message names two arguments
-    (``codebook``, ``replace_codebook``), written as in ``Note``."""
-
-    def worded(self, name: str | Mapping[str, str] | None = None) -> str:
-        return worded(Exception.__str__(self), name if isinstance(name, Mapping) else None)
+        return fill(self.text, self.arguments, names)
 
 
 @dataclass
@@ -144,13 +130,14 @@ def choose_codebook(
             if lost
             else "; no coding by people uses a removed code"
         )
-        raise CodebookRefusedError(
+        raise CodebookChangeError(
             f"{project.path} holds {people} coding(s) by people made with the codebook {current.name} "
             f"{current.version}; {book.describe()} is a different codebook{lost_text}. It would change:\n{detail}\n"
             "Nothing was changed. To keep the project's codebook, drop {codebook}; to use this one anyway, add "
             "{replace_codebook}; to rename, merge or split codes so people's codings follow them, run "
             "'qualkam codebook migrate NEW.yaml --coder NAME' first.",
             change,
+            arguments=CODEBOOK_ARGUMENTS,
         )
     if people:
         notes.append(

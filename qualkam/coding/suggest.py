@@ -112,8 +112,9 @@ class Suggester:
             which = "; ".join(f"{attr} (code {', '.join(dict.fromkeys(users[attr]))})" for attr in missing)
             raise QualkamError(
                 f"the codebook's token patterns use {which}, which this spaCy pipeline does not set; "
-                "install a trained pipeline and pass --model (e.g. en_core_web_sm), or match on "
-                "LOWER or LEMMA instead"
+                "install a trained pipeline and pass {argument} (e.g. en_core_web_sm), or match on "
+                "LOWER or LEMMA instead",
+                argument="model",
             )
 
     @property

@@ -80,7 +80,7 @@ def read_source(path: Path, encoding: str | None = None, columns: Any = None) ->
     try:
         text, used = decode(data, encoding)
     except DecodeError as exc:
-        raise SourceError(str(path), str(exc)) from exc
+        raise SourceError(str(path), exc.args[0], arguments=exc.arguments) from exc
     if suffix in TEXT_SUFFIXES:
         raw = _with_front_matter(path, text, "markdown" if suffix != ".txt" else "text", used)
         if raw.format == "markdown":

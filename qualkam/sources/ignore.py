@@ -28,7 +28,9 @@ IGNORE_FILE = ".qualkamignore"
 JOURNAL_SUFFIXES = ("-wal", "-shm", "-journal")  # SQLite's files beside a database
 
 
-def _compile(lines: Sequence[str], where: str, numbered: bool) -> GitIgnoreSpec:
+def _compile(lines: Sequence[str], where: str, numbered: bool, argument: str | None = None) -> GitIgnoreSpec:
+    """The spec of gitignore ``lines``; a bad line is an InputError naming ``where`` (a file, or
+    ``{argument}`` for a pattern given as that argument)."""
     try:
         return GitIgnoreSpec.from_lines(lines)
     except (GitIgnorePatternError, ValueError, TypeError):
@@ -39,7 +41,8 @@ def _compile(lines: Sequence[str], where: str, numbered: bool) -> GitIgnoreSpec:
         except (GitIgnorePatternError, ValueError, TypeError) as exc:
             place = f"{where}:{number}" if numbered else where
             raise InputError(
-                f"{place}: invalid pattern {line!r} ({exc}); use gitignore syntax such as '*.csv' or 'drafts/'"
+                f"{place}: invalid pattern {line!r} ({exc}); use gitignore syntax such as '*.csv' or 'drafts/'",
+                argument=argument,
             ) from exc
     return GitIgnoreSpec.from_lines(lines)
 
@@ -87,7 +90,9 @@ class SourceFilter:
                 specs.append(("", spec))
         self._specs[""] = specs
         # --exclude is said for this run: it comes after every ignore file, so it wins.
-        self._cli = [("", _compile([p], f"--exclude {p!r}", numbered=False)) for p in self.exclude]
+        self._cli = [
+            ("", _compile([p], f"{{argument}} {p!r}", numbered=False, argument="exclude")) for p in self.exclude
+        ]
 
     def _rel(self, folder: str) -> str:
         rel = os.path.relpath(folder, self.root)

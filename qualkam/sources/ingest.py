@@ -13,13 +13,13 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from qualkam.coding.codebook import Codebook
 from qualkam.coding.segment import text_turns
-from qualkam.errors import InputError, SourceError, debugging, unexpected
+from qualkam.errors import InputError, SourceError, debugging, fill, unexpected
 from qualkam.sources.formats import SUPPORTED, RawSource, read_source
 from qualkam.sources.ignore import SourceFilter
 from qualkam.sources.metadata import SIDECAR_NAMES, MetadataError, SourceMeta, build_meta, load_sidecar
@@ -34,9 +34,14 @@ class Problem:
     path: str
     reason: str
     skipped: bool = True
+    arguments: tuple[str, ...] = ()  # named in ``reason`` as ``{NAME}`` (qualkam.errors.fill)
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.reason}"
+        return self.worded()
+
+    def worded(self, names: Mapping[str, str] | None = None) -> str:
+        """The problem, each argument it names written as ``names`` spells it (the CLI: its flag)."""
+        return fill(f"{self.path}: {self.reason}", self.arguments, names)
 
 
 @dataclass
@@ -270,7 +275,7 @@ def _prepare_one(
         # A spreadsheet's or JSON file's column names come from its sidecar entry.
         raw = read_source(path, encoding, columns=described.get("columns"))
     except SourceError as exc:
-        yield Problem(exc.path, exc.reason)
+        yield Problem(exc.path, exc.reason, arguments=exc.named)
         return
     fields = dict(raw.file_fields)
     fields.update(described)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import codecs
 import unicodedata
 
+from qualkam.errors import fill
+
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32-le"),
     (codecs.BOM_UTF32_BE, "utf-32-be"),
@@ -21,7 +23,13 @@ _BOMS = (
 
 
 class DecodeError(ValueError):
-    """The bytes are not text qualkam can read; the message says what to do."""
+    """The bytes are not text qualkam can read; the message says what to do. Advice about the
+    ``encoding`` argument writes it as ``{encoding}`` (``arguments``; the CLI shows its flag)."""
+
+    arguments = ("encoding",)
+
+    def __str__(self) -> str:
+        return fill(super().__str__(), self.arguments)
 
 
 def normalise(text: str) -> str:
@@ -50,7 +58,7 @@ def decode(data: bytes, encoding: str | None = None) -> tuple[str, str]:
                 f"unknown encoding {encoding!r}; use a Python codec name such as utf-8 or cp1252"
             ) from exc
         except UnicodeDecodeError as exc:
-            raise DecodeError(f"not valid {encoding} at byte {exc.start}; check --encoding") from exc
+            raise DecodeError(f"not valid {encoding} at byte {exc.start}; check {{encoding}}") from exc
         return normalise(text.lstrip("\ufeff")), encoding
     for bom, name in _BOMS:
         if data.startswith(bom):
@@ -63,7 +71,7 @@ def decode(data: bytes, encoding: str | None = None) -> tuple[str, str]:
     if b"\x00" in data:
         if _looks_utf16_without_bom(data):
             raise DecodeError(
-                "looks like UTF-16 without a byte-order mark; re-save as UTF-8 or pass --encoding utf-16-le"
+                "looks like UTF-16 without a byte-order mark; re-save as UTF-8 or pass {encoding} utf-16-le"
             )
         raise DecodeError("binary file (contains NUL bytes), not a transcript")
     try:
@@ -74,7 +82,7 @@ def decode(data: bytes, encoding: str | None = None) -> tuple[str, str]:
         text = data.decode("cp1252")
     except UnicodeDecodeError as exc:
         raise DecodeError(
-            f"neither UTF-8 nor Windows-1252 (byte {exc.start}); re-save as UTF-8 or pass --encoding"
+            f"neither UTF-8 nor Windows-1252 (byte {exc.start}); re-save as UTF-8 or pass {{encoding}}"
         ) from exc
     if sum(1 for ch in text if unicodedata.category(ch) == "Cc" and ch not in "\n\r\t\f") > max(3, len(text) // 100):
         raise DecodeError("binary file (control characters), not a transcript")

@@ -128,10 +128,10 @@ def project_codebook(project: Project, strict: bool = True) -> Codebook | None:
     except CodebookError as exc:
         problem = (
             f"the codebook stored in {project.path} ({row['name']} {row['version']}) no longer validates; "
-            "load a fixed version with --codebook PATH"
+            "load a fixed version with {codebook} PATH"
         )
         if strict:
-            raise CodebookError(exc.path, [problem] + exc.problems) from exc
+            raise CodebookError(exc.path, [problem] + exc.problems, arguments=("codebook",)) from exc
         book = Codebook(
             name=row["name"],
             version=row["version"],
