@@ -194,3 +194,8 @@ def two_coders(tmp_path: Path, small_codebook, project: Project) -> Project:
     decide(project, "ben", seg["Honestly, no"], "soft_control", "accept")
     decide(project, "ben", seg["We trust eac"], "soft_control", "accept")
     return project
+
+
+def said(output: str) -> str:
+    """What a command said, as one line: Typer's usage-error box and line breaks taken out."""
+    return " ".join(output.translate(str.maketrans("", "", "│╭╮╰╯─")).split())

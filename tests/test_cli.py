@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from qualkam.cli import app
 
-from .conftest import FIXTURES, INTERVIEW, write
+from .conftest import FIXTURES, INTERVIEW, suggestions_in_order, write
 from .conftest import run_cli as _run
 
 
@@ -258,7 +258,7 @@ def test_the_codebook_choice_names_arguments_in_the_library_and_flags_on_the_com
         (note,) = choose_codebook(project).notes
         assert "pass codebook PATH for your own" in str(note) and "--" not in str(note)
         code_folder(folder, load_codebook(small_codebook_path), project, out_dir=None)
-        segment = project.query("SELECT segment_id FROM codings LIMIT 1")[0][0]
+        segment = suggestions_in_order(project)[0][0]
         decide(project, "ana", segment, "hard_control", "accept")
         with pytest.raises(CodebookChangeError) as refused:
             choose_codebook(project, "kam")
@@ -272,7 +272,7 @@ def test_the_codebook_choice_names_arguments_in_the_library_and_flags_on_the_com
     first = _run(runner, "code", folder, "--project", db, "--out", tmp_path / "out")
     assert "pass --codebook PATH for your own" in first.stderr
     with Project.open(db) as project:
-        decide(project, "ana", project.query("SELECT segment_id FROM codings LIMIT 1")[0][0], "kam_context", "add")
+        decide(project, "ana", suggestions_in_order(project)[0][0], "kam_context", "add")
     cli = _run(runner, "code", folder, "-c", small_codebook_path, "--project", db, "--out", tmp_path / "out")
     assert cli.exit_code == 2
     said = " ".join(cli.stderr.split())

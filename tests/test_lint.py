@@ -161,7 +161,7 @@ def test_cli_errors_exit_2(flawed: Path, runner: CliRunner, tmp_path: Path) -> N
     result = runner.invoke(app, ["codebook", "lint", str(flawed), "--project", str(tmp_path / "none.db")])
     assert result.exit_code == 2 and "no qualkam project" in result.stderr
     result = runner.invoke(app, ["codebook", "lint", str(flawed), "--format", "csv"])
-    assert result.exit_code == 2 and "unknown --format" in result.stderr
+    assert result.exit_code == 2 and "unknown format 'csv'" in result.stderr
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,7 @@ from qualkam.coding.run import code_folder
 from qualkam.errors import QualkamError
 from qualkam.store.project import Project
 
-from .conftest import INTERVIEW, segment_ids, write
+from .conftest import INTERVIEW, said, segment_ids, write
 from .conftest import run_cli as _run
 
 MEETING = """\
@@ -217,8 +217,8 @@ def test_cli_plot_writes_png_and_svg(runner: CliRunner, coded: Project, tmp_path
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--value", "words"], "unknown value 'words' in --value"),
-        (["--normalize", "col"], "unknown normalization 'col' in --normalize"),
+        (["--value", "words"], "Invalid value for '--value': unknown value 'words'; choose from"),
+        (["--normalize", "col"], "Invalid value for '--normalize': unknown normalize 'col'; choose from"),
         (["--plot", "heat.jpg"], "heat.jpg: cannot draw a heatmap as '.jpg'; name the file .png, .svg or .pdf"),
         (["--plot", "heat"], "cannot draw a heatmap as no suffix"),
         (["--rows", "code", "--cols", "code", "--window", "-1"], "--window must be a whole number"),
@@ -231,7 +231,7 @@ def test_cli_bad_input_exits_2_with_the_fix(
 ) -> None:
     result = _run(runner, "matrix", *args, "-p", coded.path)
     assert result.exit_code == 2
-    assert message in " ".join(result.output.split()), result.output
+    assert message in said(result.output), result.output
     assert not (tmp_path / "heat.jpg").exists()
 
 

@@ -12,6 +12,8 @@ from qualkam.agreement.reliability import reliability
 from qualkam.cli import app
 from qualkam.store.project import Project
 
+from .conftest import said
+
 
 def test_per_code_figures_match_the_engine_on_the_same_data(two_coders: Project) -> None:
     report = reliability(two_coders)
@@ -61,9 +63,9 @@ def test_bad_requests_exit_2(two_coders: Project, runner: CliRunner) -> None:
         (["--coders", "ana"], "at least two coders"),
         (["--coders", "ana,zed"], "unknown coder"),
         (["--codes", "nope"], "unknown code"),
-        (["--unit", "word"], "unknown unit 'word' in --unit"),
-        (["--format", "xml"], "unknown --format"),
-        (["--distance", "cosine"], "unknown set distance 'cosine' in --distance"),
+        (["--unit", "word"], "Invalid value for '--unit': unknown unit 'word'"),
+        (["--format", "xml"], "unknown format 'xml'"),
+        (["--distance", "cosine"], "Invalid value for '--distance': unknown distance 'cosine'"),
     ):
         result = runner.invoke(app, ["reliability", *args, "--project", db])
-        assert result.exit_code == 2 and message in result.output, (args, result.output)
+        assert result.exit_code == 2 and message in said(result.output), (args, result.output)

@@ -14,7 +14,7 @@ from qualkam.coding.run import code_folder
 from qualkam.errors import QualkamError
 from qualkam.store.project import Project
 
-from .conftest import INTERVIEW, run_cli, write
+from .conftest import INTERVIEW, run_cli, segment_ids, write
 
 
 @pytest.mark.parametrize("command", [["agreement"], ["reliability"]])
@@ -40,7 +40,7 @@ def master(tmp_path: Path, small_codebook) -> Path:
     db = tmp_path / "master.db"
     with Project.open(db, create=True) as project:
         code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
-        segment = project.query("SELECT id FROM segments ORDER BY id")[1][0]
+        segment = sorted(segment_ids(project).values())[1]
         decide(project, "lead", segment, "soft_control", "accept")
     return db
 
@@ -68,7 +68,7 @@ def test_merge_takes_a_path_with_uri_characters(runner: CliRunner, master: Path,
     with Project.open(master) as project:
         copy = clone_for(project, "ann", where / "ann#1.db")
     with Project.open(copy) as project:
-        segment = project.query("SELECT id FROM segments ORDER BY id")[0][0]
+        segment = sorted(segment_ids(project).values())[0]
         decide(project, "ann", segment, "hard_control", "accept")
     result = run_cli(runner, "project", "merge", copy, "--project", master)
     assert result.exit_code == 0, result.output

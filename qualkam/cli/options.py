@@ -180,16 +180,17 @@ def names(choices: type[Enum] | Sequence[str]) -> list[str]:
     return [str(m.value) for m in choices] if isinstance(choices, type) else list(choices)
 
 
-def choice_parser(kind: str, choices: type[Enum] | Sequence[str], option: str) -> Callable[[Any], Any]:
+def choice_parser(kind: str, choices: type[Enum] | Sequence[str]) -> Callable[[Any], Any]:
     """A typer ``parser`` for a fixed choice: the Enum member (or the string), else a usage
-    error listing the choices with a did-you-mean. Any case is accepted (``JSON``)."""
+    error listing the choices with a did-you-mean (Typer names the option: "Invalid value for
+    '--unit': unknown unit 'word'; choose from: ..."). Any case is accepted (``JSON``)."""
     allowed = names(choices)
 
     def parse(value: Any) -> Any:
         if value is None or isinstance(value, Enum):
             return value
         try:
-            name = check_choice(option, str(value), allowed)
+            name = check_choice(kind, str(value), allowed)
         except QualkamError as exc:
             raise typer.BadParameter(str(exc)) from None
         return choices(name) if isinstance(choices, type) else name
@@ -202,7 +203,7 @@ def choice(choices: type[Enum], *flags: str, help: str, **extra: Any) -> Any:
     :func:`choice_parser`, its choices shown as ``[a|b|c]`` in ``--help``."""
     return typer.Option(
         *flags,
-        parser=choice_parser(flags[0].lstrip("-"), choices, flags[0]),
+        parser=choice_parser(flags[0].lstrip("-"), choices),
         metavar="[" + "|".join(names(choices)) + "]",
         help=help,
         **extra,
@@ -216,7 +217,7 @@ def format_option(choices: type[Enum] | Sequence[str], default: Any = None, help
         default,
         "--format",
         "-f",
-        parser=choice_parser("format", choices, "--format"),
+        parser=choice_parser("format", choices),
         metavar="[" + "|".join(names(choices)) + "]",
         help=help or ", ".join(names(choices)),
     )
