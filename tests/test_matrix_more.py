@@ -157,7 +157,7 @@ def test_cooccurrence_pairs_largest_first(coded: Project) -> None:
         ({"normalize": "column"}, "unknown normalization 'column' in normalize; choose from: none, row"),
         ({"rows": "code", "cols": "code", "window": -1}, "window must be a whole number of segments, 0 or more"),
         ({"rows": "phase", "window": 2}, "window applies to the co-occurrence matrix only"),
-        ({"rows": "code", "cols": "attr:pole"}, "rows 'code' goes with cols 'code'"),
+        ({"rows": "code", "cols": "attr:pole"}, "rows code goes with cols code"),
         ({"rows": "code", "cols": "code", "value": "sources"}, "co-occurrence counts segments"),
     ],
 )
@@ -222,7 +222,10 @@ def test_cli_plot_writes_png_and_svg(runner: CliRunner, coded: Project, tmp_path
         (["--plot", "heat.jpg"], "heat.jpg: cannot draw a heatmap as '.jpg'; name the file .png, .svg or .pdf"),
         (["--plot", "heat"], "cannot draw a heatmap as no suffix"),
         (["--rows", "code", "--cols", "code", "--window", "-1"], "--window must be a whole number"),
-        (["--rows", "code", "--cols", "attr:pole"], "rows 'code' goes with cols 'code'"),
+        (
+            ["--rows", "code", "--cols", "attr:pole"],
+            "--rows code goes with --cols code (the co-occurrence matrix), not --cols attr:pole",
+        ),
         (["--format", "xlsx"], "Invalid value for '--format'"),
     ],
 )

@@ -115,7 +115,7 @@ def _row_values(frame: pd.DataFrame, rows: str) -> pd.Series:
         )
         if values.isna().all() and len(frame):
             raise QualkamError(
-                f"no source has the attribute {rows!r}; rows can be phase, source_type, role, speaker, "
+                f"no source has the attribute {rows!r}; {{argument}} can be phase, source_type, role, speaker, "
                 "unit, source, date, or a source attribute such as site",
                 argument="rows",
             )
@@ -196,21 +196,22 @@ def build_matrix(
     if rows == "code":
         if cols != "code":
             raise QualkamError(
-                f"rows 'code' goes with cols 'code' (the co-occurrence matrix), not cols {cols!r}; "
-                "for codes down the side use rows ATTRIBUTE and read the table transposed",
-                argument="cols",
+                f"{{rows}} code goes with {{cols}} code (the co-occurrence matrix), not {{cols}} {cols}; "
+                "for codes down the side use {rows} ATTRIBUTE and read the table transposed",
+                arguments=("rows", "cols"),
             )
         if value != "segments":
             raise QualkamError(
-                f"co-occurrence counts segments; value {value!r} applies to attribute x code "
-                "matrices (leave value as segments, or use rows phase, source_type, ...)",
-                argument="value",
+                f"co-occurrence counts segments; {{value}} {value} applies to attribute x code "
+                "matrices (leave {value} segments, or use {rows} phase, source_type, ...)",
+                arguments=("value", "rows"),
             )
         table = cooccurrence(project, layer, window, **filters)
         return normalize_rows(table) if normalize == "row" else table
     if window:
         raise QualkamError(
-            "{argument} applies to the co-occurrence matrix only (rows 'code', cols 'code')", argument="window"
+            "{window} applies to the co-occurrence matrix only ({rows} code {cols} code)",
+            arguments=("window", "rows", "cols"),
         )
     frame = codings_frame(project, layer, **filters)
     codes = code_table(project)
