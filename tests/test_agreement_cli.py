@@ -110,7 +110,11 @@ def test_ordinal_table_says_what_the_level_applies_to(runner: CliRunner) -> None
         ("unit,coder,label\n1,a,x\n", [], "no column 'value' (given by --value); the columns are: unit, coder, label"),
         ("unit,coder,value\n1,a,x\n1,b,y\n1,a,z\n", [], "ratings.csv:4: unit '1' is coded twice by coder 'a'"),
         ("unit,coder,value\n1,a,1\n1,b,high\n", ["--level", "interval"], "ratings.csv:3: value 'high' is not a number"),
-        ("unit,coder,value\n1,a,lo\n1,b,hi\n", ["--level", "ordinal"], "--categories"),
+        (
+            "unit,coder,value\n1,a,lo\n1,b,hi\n",
+            ["--level", "ordinal"],
+            "give each label with --category, lowest to highest",
+        ),
         ("unit,coder,value\n1,a,1\n1,b,2\n", ["--bootstrap", "-3"], "at least 1 replicate"),
     ],
 )

@@ -117,13 +117,16 @@ def prepare(ratings: Any, level: str = "nominal", categories: Sequence[Any] | No
     labels = np.array([str(v) for v in present], dtype=object)
     if level in ("interval", "ratio"):
         raise QualkamError(
-            f"the {level} level needs numbers; {labels[0]!r} is not one (use level='nominal' for labels)"
+            f"the {level} level needs numbers; {labels[0]!r} is not one (use {{level}} nominal for labels)",
+            arguments=("level",),
         )
     if categories is None:
         if level == "ordinal":
             raise QualkamError(
-                "the ordinal level needs the order of the labels: pass categories=[...] "
-                f"(--categories) from lowest to highest; labels seen: {', '.join(sorted(set(labels))[:8])}"
+                "the ordinal level needs the order of the labels: give each label with {categories}, "
+                "lowest to highest; "
+                f"labels seen: {', '.join(sorted(set(labels))[:8])}",
+                arguments=("categories",),
             )
         order = sorted(set(labels))
     else:

@@ -82,7 +82,7 @@ def write_outputs(project: Project, out_dir: str | Path, layer: str = "auto") ->
     """
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
-        raise QualkamError(f"--out {out} is a file; give a folder for the outputs")
+        raise QualkamError(f"{{argument}} {out} is a file; give a folder for the outputs", argument="out_dir")
     names = ["excerpts.csv", "matrix_phase_code.csv", "matrix_source_type_code.csv"]
     made_from = _made_from(project, layer)
     if _up_to_date(out, made_from, names):
