@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from qualkam.choices import check_choice, check_known, unknown
+from qualkam.choices import check_choice, unknown
 from qualkam.errors import QualkamError
 from qualkam.render.number import missing
 from qualkam.sources.turns import SHORTHAND
@@ -30,6 +30,7 @@ from qualkam.store.layers import Layer
 from qualkam.store.names import source_attribute_keys
 from qualkam.store.project import Project
 from qualkam.store.reads import code_tree
+from qualkam.store.segments import SegmentFilter
 
 NONE = "(none)"
 SEGMENT_FIELDS = {"speaker", "role", "speaker_unit", "unit"}
@@ -38,17 +39,6 @@ ROW_FIELDS = ("phase", "source_type", "role", "speaker", "unit", "source", "date
 VALUES = ("segments", "share", "sources", "speakers")
 NORMALIZE = ("none", "row")
 DECIMALS = 3
-
-
-def _filters(
-    project: Project, sources: Sequence[str], speakers: Sequence[str], phases: Sequence[str]
-) -> dict[str, list[str]]:
-    """The named sources, speakers and phases, each checked against the project."""
-    return {
-        "sources": check_known(project, "source", sources, "sources"),
-        "speakers": check_known(project, "speaker", speakers, "speakers"),
-        "phases": check_known(project, "phase", phases, "phases"),
-    }
 
 
 def codings_frame(
@@ -61,7 +51,7 @@ def codings_frame(
     """One row per coding in the layer, joined with its segment and source, attributes expanded;
     ``sources``, ``speakers``, ``phases`` keep only those."""
     parsed = known_layer(project, layer)
-    frame = layer_codings(project, parsed, **_filters(project, sources, speakers, phases))
+    frame = layer_codings(project, parsed, SegmentFilter(sources=sources, phases=phases, speakers=speakers))
     frame["unit"] = frame["speaker_unit"]
     return frame
 
@@ -71,7 +61,7 @@ def segments_frame(
 ) -> pd.DataFrame:
     """Every segment of the project, coded or not, with its source's fields: the
     denominator of a share, since a row's uncoded segments are part of its evidence."""
-    frame = segments_with_sources(project, **_filters(project, sources, speakers, phases))
+    frame = segments_with_sources(project, SegmentFilter(sources=sources, phases=phases, speakers=speakers))
     frame["unit"] = frame["speaker_unit"]
     return frame
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from qualkam.store.layers import CONSENSUS, NAMES, PEOPLE, Layer
 from qualkam.store.reads import coders as project_coders
+from qualkam.store.segments import SegmentFilter
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -56,49 +57,31 @@ def _frame(project: Project, sql: str, params: Sequence[Any] = ()) -> pd.DataFra
     return pd.read_sql_query(sql, project.conn, params=list(params))
 
 
-def _segment_filters(
-    sources: Sequence[str], speakers: Sequence[str], phases: Sequence[str]
-) -> tuple[list[str], list[Any]]:
-    """Conditions (on ``s`` and ``src``) keeping only the named sources, speakers and phases."""
-    where: list[str] = []
-    args: list[Any] = []
-    for column, values in (("src.id", sources), ("s.speaker", speakers), ("src.phase", phases)):
-        if values:
-            _among(where, args, column, values)
-    return where, args
-
-
-def layer_codings(
-    project: Project,
-    layer: Layer,
-    sources: Sequence[str] = (),
-    speakers: Sequence[str] = (),
-    phases: Sequence[str] = (),
-) -> pd.DataFrame:
-    """One row per coding of ``layer`` on a segment, joined with its segment and source (the
-    source's attributes as JSON text), ordered by source, position and code."""
+def layer_codings(project: Project, layer: Layer, where: SegmentFilter | None = None) -> pd.DataFrame:
+    """One row per coding of ``layer`` on a segment that passes ``where`` (its names checked),
+    joined with its segment and source (the source's attributes as JSON text), ordered by
+    source, position and code."""
     condition, params = layer.sql("c")
-    where, args = _segment_filters(sources, speakers, phases)
+    conditions, args = (where or SegmentFilter()).sql(project)
     sql = f"""
         SELECT c.id AS coding_id, c.segment_id AS segment, s.position, src.id AS source, s.speaker, s.role,
                s.speaker_unit, src.type AS source_type, src.phase, src.date, src.title, src.format,
                src.attributes AS source_attributes, c.code_id AS code, c.coder, c.origin, c.status
         FROM codings c JOIN segments s ON s.id = c.segment_id JOIN sources src ON src.id = c.source_id
-        WHERE {" AND ".join([condition, *where])}
+        WHERE {" AND ".join([condition, *conditions])}
         ORDER BY src.id, s.position, c.code_id
     """
     return _frame(project, sql, [*params, *args])
 
 
-def segments_with_sources(
-    project: Project, sources: Sequence[str] = (), speakers: Sequence[str] = (), phases: Sequence[str] = ()
-) -> pd.DataFrame:
-    """Every segment, coded or not, with its source's fields (the denominator of a share)."""
-    where, args = _segment_filters(sources, speakers, phases)
+def segments_with_sources(project: Project, where: SegmentFilter | None = None) -> pd.DataFrame:
+    """Every segment that passes ``where``, coded or not, with its source's fields (the
+    denominator of a share)."""
+    conditions, args = (where or SegmentFilter()).sql(project)
     sql = f"""SELECT s.id AS segment, s.position, src.id AS source, s.speaker, s.role, s.speaker_unit,
                      src.type AS source_type, src.phase, src.date, src.title, src.format,
                      src.attributes AS source_attributes
-              FROM segments s JOIN sources src ON src.id = s.source_id WHERE {" AND ".join(["1 = 1", *where])}
+              FROM segments s JOIN sources src ON src.id = s.source_id WHERE {" AND ".join(["1 = 1", *conditions])}
               ORDER BY src.id, s.position"""
     return _frame(project, sql, args)
 

@@ -128,10 +128,9 @@ def codings(
     coding whose words have left the source (no segment) is not listed."""
     import pandas as pd
 
-    chosen = Layer.parse(layer, argument="layer")
-    if chosen.coder is not None:  # a misspelt coder would silently give an empty table
-        check_known(project, "coder", [chosen.coder], "layer")
-    condition, params = chosen.sql("c")
+    from qualkam.store.codings import known_layer  # it reads segments through this module
+
+    condition, params = known_layer(project, layer).sql("c")
     conditions, filter_params = (where or SegmentFilter()).sql(project)
     conditions = [f"({condition})", *conditions]
     all_params = [*params, *filter_params]
