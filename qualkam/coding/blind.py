@@ -23,6 +23,7 @@ from qualkam.interchange.codings_import import segments_for_span
 from qualkam.store.audit import record_audit
 from qualkam.store.memos import copy_memo
 from qualkam.store.people import (
+    Outcome,
     copy_project,
     keep_only,
     person_status,
@@ -190,23 +191,25 @@ def _merge_one(
             f"(--prefer {prefer})"
         )
         if prefer == "theirs":
-            action = Action.accept if row["status"] == "accepted" else Action.reject
-            apply_decision(
-                project,
-                row["coder"],
-                seg_id,
-                row["code_id"],
-                action,
-                memo=row["memo"],
-                at=row["updated_at"],
-                span=span,
-                via=f"merge {via} --prefer theirs",
-            )
+            _take(project, row, seg_id, span, _action(row), f"merge {via} --prefer theirs")
         return
-    action = Action.accept if row["status"] == "accepted" else Action.reject
+    action = _action(row)
     if row["origin"] == "human" and action is Action.accept:
         action = Action.add
-    outcome = apply_decision(
+    outcome = _take(project, row, seg_id, span, action, f"merge {via}")
+    if row["origin"] != "human":  # keep the origin the coder's project recorded
+        set_origin(project, outcome.coding_id, row["origin"])
+    report.new += 1
+
+
+def _action(row: Any) -> Action:
+    """The decision a coder's row records."""
+    return Action.accept if row["status"] == "accepted" else Action.reject
+
+
+def _take(project: Project, row: Any, seg_id: int, span: tuple[int, int], action: Action, via: str) -> Outcome:
+    """Apply a coder's row to this project as that coder, with its memo and time."""
+    return apply_decision(
         project,
         row["coder"],
         seg_id,
@@ -215,11 +218,8 @@ def _merge_one(
         memo=row["memo"],
         at=row["updated_at"],
         span=span,
-        via=f"merge {via}",
+        via=via,
     )
-    if row["origin"] != "human":  # keep the origin the coder's project recorded
-        set_origin(project, outcome.coding_id, row["origin"])
-    report.new += 1
 
 
 def _memo_target(
