@@ -60,11 +60,6 @@ class CodingData:
         return result
 
 
-def project_coders(project: Project) -> list[str]:
-    """People who decided anything, in order of their first decision; ``consensus`` excluded."""
-    return coders_of(project, consensus=False)
-
-
 def resolve_coders(project: Project, coders: list[str] | None) -> list[str]:
     known = coders_of(project)
     known = [c for c in known if c != CONSENSUS] + [c for c in known if c == CONSENSUS]

@@ -190,9 +190,9 @@ def _reliability_view(project: Project, replicates: int = 1000, seed: int = 0) -
     """Agreement between the coders (issue 4): per code with 95% intervals, thresholds and
     disagreement counts, and the overall set-based alpha; a note when fewer than two coders."""
     from qualkam.agreement.reliability import reliability
-    from qualkam.agreement.units import project_coders
+    from qualkam.store.reads import coders as people
 
-    coders = project_coders(project)
+    coders = people(project, consensus=False)
     if len(coders) < 2:
         return {
             "problem": "Reliability needs two coders or more who coded the same sources "
