@@ -157,3 +157,13 @@ def from_environment(exc: BaseException, project: str | None = None) -> QualkamE
             arguments=("out", "project") if exc.errno == errno.EROFS else (),
         )
     return None
+
+
+class NotFoundError(QualkamError):
+    """Something asked for by id (a source, a coding, a suggestion) is not in the project;
+    the web layer answers 404."""
+
+
+class ForbiddenError(QualkamError):
+    """The coder may not do this (another person's coding, another coder in a blind session);
+    the web layer answers 403."""
