@@ -255,23 +255,28 @@
     if (seg.stripesPlaced) return;
     seg.stripesPlaced = true;
     const base = seg.stripesEl.getBoundingClientRect();
+    const whole = seg.textEl.getBoundingClientRect();
     for (const stripe of seg.stripesEl.children) {
       const code = stripe.dataset.code;
-      const marks = seg.textEl.querySelectorAll(
-        stripe.classList.contains("suggested") ? "span.suggestion" : "mark.coding",
-      );
       let top = Infinity;
       let bottom = -Infinity;
-      for (const mark of marks) {
-        if (mark.dataset.code !== code) continue;
-        for (const rect of mark.getClientRects()) {
-          top = Math.min(top, rect.top);
-          bottom = Math.max(bottom, rect.bottom);
+      if (stripe.classList.contains("suggested")) {
+        top = whole.top; // a suggestion is for its whole span (the segment)
+        bottom = whole.bottom;
+      } else {
+        for (const mark of seg.textEl.querySelectorAll("mark.coding")) {
+          if (mark.dataset.code !== code) continue;
+          for (const rect of mark.getClientRects()) {
+            top = Math.min(top, rect.top);
+            bottom = Math.max(bottom, rect.bottom);
+          }
         }
       }
       if (top === Infinity) continue;
+      const height = Math.max(8, bottom - top);
       stripe.style.top = Math.max(0, top - base.top) + "px";
-      stripe.style.height = Math.max(8, bottom - top) + "px";
+      stripe.style.height = height + "px";
+      stripe.classList.toggle("short", height < 64);
     }
   }
 
