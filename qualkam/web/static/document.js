@@ -833,10 +833,51 @@
     return true;
   }
 
+  // Shift+arrows extend the selection from the caret a click left (Chrome, without caret
+  // browsing, does not do it on text that cannot be edited); Ctrl+Shift+arrows by words.
+  // Without a caret in the text, the selection starts at the chosen suggestion or the first
+  // segment on screen.
+  const EXTEND = {
+    ArrowRight: ["forward", "character"],
+    ArrowLeft: ["backward", "character"],
+    ArrowDown: ["forward", "line"],
+    ArrowUp: ["backward", "line"],
+    End: ["forward", "lineboundary"],
+    Home: ["backward", "lineboundary"],
+  };
+
+  function caretStart() {
+    const chosen = chosenSuggestion();
+    const piece = chosen !== null ? document.querySelector('#doc-text span.suggestion[data-suggestion-id="' + chosen + '"]') : null;
+    if (piece) return piece.firstChild;
+    const seg = state.segments.find((s) => s.el.getBoundingClientRect().bottom > 80) || state.segments[0];
+    if (!seg) return null;
+    const walker = document.createTreeWalker(seg.textEl, NodeFilter.SHOW_TEXT);
+    return walker.nextNode();
+  }
+
+  function extendSelection(event) {
+    const how = EXTEND[event.key];
+    if (!how || !event.shiftKey || event.altKey) return false;
+    const selection = window.getSelection();
+    const root = document.getElementById("doc-text");
+    const inside = selection.rangeCount > 0 && root.contains(selection.focusNode);
+    if (!inside) {
+      const node = caretStart();
+      if (!node) return false;
+      selection.collapse(node, 0);
+    }
+    const granularity = (event.ctrlKey || event.metaKey) && how[1] === "character" ? "word" : how[1];
+    selection.modify("extend", how[0], granularity);
+    event.preventDefault();
+    return true;
+  }
+
   function onKey(event) {
     const box = document.getElementById("code-picker");
     if (!box.hidden) return; // the picker's own handler
     if (typing(event)) return;
+    if (extendSelection(event)) return;
     const key = event.key;
     const ctrl = event.ctrlKey || event.metaKey;
     if (ctrl && !event.altKey && (key === "z" || key === "Z")) {
