@@ -174,7 +174,7 @@ def _merge_one(
     report: MergeReport,
     prefer: str | None = None,
 ) -> None:
-    existing = person_status(project, seg_id, row["code_id"], row["coder"])
+    existing = person_status(project, seg_id, row["code_id"], row["coder"], span)
     if existing is not None:
         if existing == row["status"]:
             report.unchanged += 1

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from qualkam.errors import StoreError
 from qualkam.store.audit import now
-from qualkam.store.schema import MIGRATIONS
+from qualkam.store.schema import MIGRATIONS, statements
 
 if TYPE_CHECKING:
     from qualkam.coding.codebook import Codebook
@@ -163,7 +163,7 @@ class Project:
             if name in done:
                 continue
             with self.transaction() as conn:
-                for statement in filter(str.strip, sql.split(";")):
+                for statement in statements(sql):
                     conn.execute(statement)
                 conn.execute("INSERT INTO migrations VALUES (?, ?)", (name, now()))
         self._counting = True

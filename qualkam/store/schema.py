@@ -7,7 +7,7 @@ Each migration runs inside one transaction with the line that records it in the
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -183,7 +183,78 @@ MIGRATIONS: list[tuple[str, str]] = [
         INSERT INTO meta (key, value) VALUES ('project_uid', lower(hex(randomblob(16))));
         """,
     ),
+    (
+        # Codings on any span. A coding's segment_id is its anchor: the first segment its span
+        # overlaps. coding_segments lists every segment a coding counts for (its anchor and every
+        # later segment its span overlaps by a character), kept by the triggers below so that
+        # no write can forget it; segment-level reads (matrices, reliability, layers) join it.
+        # A person may code several spans of one segment: people's rows are unique per exact
+        # span, code and coder.
+        "006_spans",
+        """
+        CREATE INDEX segments_span ON segments(source_id, start);
+        DROP INDEX codings_person;
+        CREATE UNIQUE INDEX codings_person ON codings(source_id, start, "end", code_id, coder)
+            WHERE coder IS NOT NULL;
+        CREATE INDEX codings_anchor ON codings(segment_id, coder);
+        CREATE TABLE coding_segments (
+            coding_id INTEGER NOT NULL,
+            segment_id INTEGER NOT NULL,
+            PRIMARY KEY (coding_id, segment_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX coding_segments_segment ON coding_segments(segment_id, coding_id);
+        CREATE TRIGGER coding_cover_insert AFTER INSERT ON codings WHEN NEW.segment_id IS NOT NULL BEGIN
+            INSERT OR IGNORE INTO coding_segments (coding_id, segment_id) VALUES (NEW.id, NEW.segment_id);
+            INSERT OR IGNORE INTO coding_segments (coding_id, segment_id)
+                SELECT NEW.id, s.id FROM segments s
+                WHERE s.source_id = NEW.source_id AND s.start < NEW."end" AND s."end" > NEW.start
+                  AND s.start > (SELECT a.start FROM segments a WHERE a.id = NEW.segment_id);
+        END;
+        CREATE TRIGGER coding_cover_update AFTER UPDATE OF segment_id, source_id, start, "end" ON codings BEGIN
+            DELETE FROM coding_segments WHERE coding_id = OLD.id;
+            INSERT OR IGNORE INTO coding_segments (coding_id, segment_id)
+                SELECT NEW.id, NEW.segment_id WHERE NEW.segment_id IS NOT NULL;
+            INSERT OR IGNORE INTO coding_segments (coding_id, segment_id)
+                SELECT NEW.id, s.id FROM segments s
+                WHERE NEW.segment_id IS NOT NULL AND s.source_id = NEW.source_id
+                  AND s.start < NEW."end" AND s."end" > NEW.start
+                  AND s.start > (SELECT a.start FROM segments a WHERE a.id = NEW.segment_id);
+        END;
+        CREATE TRIGGER coding_cover_delete AFTER DELETE ON codings BEGIN
+            DELETE FROM coding_segments WHERE coding_id = OLD.id;
+        END;
+        CREATE TRIGGER segment_cover_insert AFTER INSERT ON segments BEGIN
+            INSERT OR IGNORE INTO coding_segments (coding_id, segment_id)
+                SELECT c.id, NEW.id FROM codings c JOIN segments a ON a.id = c.segment_id
+                WHERE c.source_id = NEW.source_id AND a.start < NEW.start
+                  AND c.start < NEW."end" AND c."end" > NEW.start;
+        END;
+        CREATE TRIGGER segment_cover_delete AFTER DELETE ON segments BEGIN
+            DELETE FROM coding_segments WHERE segment_id = OLD.id;
+        END;
+        INSERT INTO coding_segments (coding_id, segment_id)
+            SELECT id, segment_id FROM codings WHERE segment_id IS NOT NULL;
+        INSERT OR IGNORE INTO coding_segments (coding_id, segment_id)
+            SELECT c.id, s.id FROM codings c JOIN segments a ON a.id = c.segment_id
+            JOIN segments s ON s.source_id = c.source_id AND s.start > a.start
+                AND s.start < c."end" AND s."end" > c.start;
+        """,
+    ),
 ]
+
+
+def statements(script: str) -> Iterator[str]:
+    """The statements of a migration one by one (a trigger's body holds semicolons of its own,
+    so a piece ends only where SQLite says the statement is complete)."""
+    piece = ""
+    for part in script.split(";"):
+        piece += part + ";"
+        if sqlite3.complete_statement(piece):
+            if piece.strip(" \n;"):
+                yield piece.strip()
+            piece = ""
+    if piece.strip(" \n;"):
+        raise RuntimeError(f"an incomplete statement ends a migration: {piece.strip()[:80]}")
 
 
 def row_id(cursor: sqlite3.Cursor) -> int:

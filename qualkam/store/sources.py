@@ -236,9 +236,10 @@ def _reanchor(
 ) -> None:
     """Move people's codings whose segment changed onto the new text; never delete them.
 
-    A coding is found again by its own words: the occurrence nearest its old offset. It
-    then belongs to the new segment it overlaps most. If its words are gone, it stays in
-    the store with no segment ("detached") and the run reports it.
+    A coding is found again by its own words: the occurrence nearest its old offset. Its
+    anchor is then the first new segment it overlaps (it counts for every one it overlaps).
+    If its words are gone, it stays in the store with no segment ("detached") and the run
+    reports it.
     """
     human = conn.execute(
         'SELECT id, segment_id, start, "end", text FROM codings WHERE source_id = ? AND coder IS NOT NULL',
@@ -254,11 +255,14 @@ def _reanchor(
             continue
         start = min(hits, key=lambda pos: abs(pos - row["start"]))
         end = start + len(row["text"])
-        best, overlap = None, 0
-        for seg, seg_id in zip(segments, seg_ids, strict=False):
-            shared = min(end, seg.end) - max(start, seg.start)
-            if shared > overlap:
-                best, overlap = seg_id, shared
+        best = next(
+            (
+                seg_id
+                for seg, seg_id in zip(segments, seg_ids, strict=False)
+                if min(end, seg.end) > max(start, seg.start)
+            ),
+            None,
+        )
         conn.execute(
             'UPDATE codings SET segment_id = ?, start = ?, "end" = ? WHERE id = ?', (best, start, end, row["id"])
         )
