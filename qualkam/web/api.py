@@ -8,7 +8,6 @@ do, 422 for a body that does not validate, 400 for any other ``QualkamError``.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -173,11 +172,11 @@ def _coding(project: Any, coding_id: int) -> dict[str, Any] | None:
 
 async def post_coding(request: Request) -> Response:
     body = await json_body(request)
-    who = viewer(request, _text(body, "coder", required=False), write=True)
     source = _text(body, "source")
     start, end = _offset(body, "start"), _offset(body, "end")
     code = _text(body, "code")
     memo = _text(body, "memo", required=False)
+    who = viewer(request, _text(body, "coder", required=False), write=True)
 
     def work() -> Response:
         from qualkam.coding.spans import code_span
@@ -198,9 +197,9 @@ async def post_coding(request: Request) -> Response:
 
 async def patch_coding(request: Request) -> Response:
     body = await json_body(request)
-    who = viewer(request, _text(body, "coder", required=False), write=True)
     if "memo" not in body or not (body["memo"] is None or isinstance(body["memo"], str)):
         raise BodyError("'memo' must be a string (or null to clear it)")
+    who = viewer(request, _text(body, "coder", required=False), write=True)
     coding_id = int(request.path_params["id"])
 
     def work() -> Response:
@@ -253,13 +252,13 @@ async def post_consensus(request: Request) -> Response:
     settings = settings_of(request)
     if settings.blind:
         raise ForbiddenError("this session is blind: consensus decisions are made outside it")
-    who = viewer(request, _text(body, "by", required=False), write=True)
     source = str(_text(body, "source"))
     start, end = _offset(body, "start"), _offset(body, "end")
     code = str(_text(body, "code"))
     action = body.get("action")
     if action not in ("accept", "reject"):
         raise BodyError("'action' must be 'accept' or 'reject'")
+    who = viewer(request, _text(body, "by", required=False), write=True)
 
     def work() -> Response:
         from qualkam.coding.spans import code_span, remove_coding
@@ -350,4 +349,3 @@ def exception_handlers() -> dict[Any, Callable[[Request, Exception], Response]]:
     }
 
 
-__all__ = ["routes", "exception_handlers", "viewer", "json"]

@@ -163,3 +163,35 @@ def run(app: Starlette, sock: socket.socket, log_level: str = "warning") -> None
 
     config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off")
     uvicorn.Server(config).run(sockets=[sock])
+
+
+class ServerThread:
+    """The workspace served from a background thread (tests, the benchmark, a notebook):
+    ``with ServerThread(app) as base_url:`` listens on a free loopback port until the block ends."""
+
+    def __init__(self, app: Starlette, host: str = DEFAULT_HOST, port: int = 0) -> None:
+        import threading
+
+        import uvicorn
+
+        self.sock = bind(host, port)
+        self.port = int(self.sock.getsockname()[1])
+        self.url = f"http://{host}:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    def __enter__(self) -> str:
+        import time
+
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the workspace server did not start")
+            time.sleep(0.01)
+        return self.url
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.sock.close()
