@@ -264,6 +264,8 @@ def wait_saved(driver: Any, before: int) -> None:
         10,
         before,
     )
+    error = driver.execute_script("return window.qualkamDocument.lastError;")
+    assert error is None, f"the page could not save: {error}"
 
 
 def writes(driver: Any) -> int:

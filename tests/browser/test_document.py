@@ -279,3 +279,46 @@ def test_overlapping_codings_and_crlf_text_render_in_place(driver: Any, ana: Ser
     assert driver.find_element(By.CSS_SELECTOR, "#doc-text span.pending").get_attribute("textContent") == "Déjà"
     ActionChains(driver).send_keys(Keys.ESCAPE).perform()
     assert driver.find_elements(By.CSS_SELECTOR, "#doc-text span.pending") == []
+
+
+def test_a_click_on_a_coded_span_shows_its_codings_memo_and_removal(driver: Any, ana: Server) -> None:
+    from qualkam.coding.spans import code_span
+    from qualkam.store.project import Project
+
+    text = source(ana, TALK_ID)["text"]
+    start = text.index("München")
+    with Project.open(ana.project_path) as project:
+        code_span(project, TALK_ID, start, start + len("München"), "hard_control", "ben", memo="ben's note")
+    mine = ana.api(
+        "POST", "/api/codings", json={"source": TALK_ID, "start": start - 3, "end": start + 3, "code": "soft_control"}
+    ).json()["id"]
+    open_page(driver, ana, f"/sources/{TALK_ID}")
+    wait_ready(driver)
+    inner = driver.find_element(By.CSS_SELECTOR, "#doc-text mark.coding mark.coding")  # both codings cover it
+    inner.click()
+    wait_for(driver, "return !document.getElementById('popover').hidden;")
+    cards = driver.find_elements(By.CSS_SELECTOR, "#popover .coding-card")
+    [ben] = [c["id"] for c in source(ana, TALK_ID)["codings"] if c["coder"] == "ben"]
+    assert sorted(c.get_attribute("data-coding-id") for c in cards) == sorted([str(mine), str(ben)])
+    bens = next(c for c in cards if c.get_attribute("data-coding-id") == str(ben))
+    assert "ben" in bens.text and "ben's note" in bens.text
+    assert bens.find_elements(By.CSS_SELECTOR, ".remove-coding") == []  # another coder's: not removable
+    card = next(c for c in cards if c.get_attribute("data-coding-id") == str(mine))
+    card.find_element(By.CSS_SELECTOR, "textarea.memo").send_keys("a <b>memo</b> with é")
+    before = writes(driver)
+    card.find_element(By.CSS_SELECTOR, ".save-memo").click()
+    wait_saved(driver, before)
+    [coding] = [c for c in source(ana, TALK_ID)["codings"] if c["id"] == mine]
+    assert coding["memo"] == "a <b>memo</b> with é"
+
+    before = writes(driver)
+    card.find_element(By.CSS_SELECTOR, ".remove-coding").click()
+    wait_saved(driver, before)
+    assert mine not in [c["id"] for c in source(ana, TALK_ID)["codings"]]
+    assert driver.find_elements(By.CSS_SELECTOR, f'#doc-text mark.coding[data-coding-id="{mine}"]') == []
+    # undo of the removal writes it again (a new id), memo and all
+    before = writes(driver)
+    driver.find_element(By.ID, "undo").click()
+    wait_saved(driver, before)
+    again = [c for c in source(ana, TALK_ID)["codings"] if c["coder"] == "ana"]
+    assert [(c["start"], c["end"], c["memo"]) for c in again] == [(start - 3, start + 3, coding["memo"])]

@@ -403,6 +403,7 @@
   async function write(label, work) {
     if (state.busy) return null;
     state.busy = progress.busy = true;
+    progress.lastError = null;
     status("saving…", "busy");
     try {
       const result = await work();
@@ -434,10 +435,18 @@
 
   async function deleteCoding(id) {
     const answer = await call("DELETE", withCoder("/api/codings/" + id));
-    const row = state.codings.get(id) || answer.removed;
+    const removed = answer.removed || {};
+    const row = state.codings.get(id) || {
+      id,
+      start: removed.start,
+      end: removed.end,
+      code: removed.code || removed.code_id,
+      coder: removed.coder,
+      memo: removed.memo,
+    };
     state.codings.delete(id);
-    rerender([row, answer.removed]);
-    return answer.removed || row;
+    rerender([row]);
+    return row;
   }
 
   async function applyCode(span, code) {
