@@ -260,7 +260,7 @@ def wait_saved(driver: Any, before: int) -> None:
     """Wait until the page has finished one more write than ``before`` (the count of writes)."""
     wait_for(
         driver,
-        "return window.qualkamDocument && window.qualkamDocument.writes > arguments[0] && !window.qualkamDocument.busy;",
+        "const d = window.qualkamDocument; return d && d.writes > arguments[0] && !d.busy;",
         10,
         before,
     )
