@@ -144,7 +144,9 @@
     head.appendChild(el("strong", "", code.label));
     head.appendChild(document.createTextNode(" · " + (d.a ? state.a : state.b) + " only"));
     row.appendChild(head);
-    row.appendChild(el("div", "quote", O.slice(state.data.text, d.start, d.end)));
+    const quote = el("div", "quote", O.slice(state.data.text, d.start, d.end));
+    quote.title = quote.textContent;
+    row.appendChild(quote);
     const outcome = el("div", "outcome");
     const done = consensusOf(d);
     if (done) {
@@ -198,13 +200,13 @@
       const overlaps = (c) => c.start < seg.end && c.end > seg.start;
       const inSeg = (data.disagreements || []).filter((d) => d.start >= seg.start && d.start < seg.end);
       const touching = (data.disagreements || []).filter(overlaps);
-      const row = el("tr", "segment" + (touching.length ? " differs" : ""));
+      const row = el("tr", "cmp-row" + (touching.length ? " differs" : ""));
       row.dataset.segmentId = seg.id;
       row.dataset.start = seg.start;
       row.dataset.end = seg.end;
       const label = el("td", "seg-label");
       if (seg.speaker) label.appendChild(el("div", "speaker", seg.speaker));
-      if (seg.role) label.appendChild(el("div", "role", seg.role));
+      if (seg.role && seg.role !== seg.speaker) label.appendChild(el("div", "role", seg.role));
       if (seg.time_start) label.appendChild(el("div", "time", seg.time_start));
       row.appendChild(label);
       for (const who of ["a", "b"]) {
@@ -249,6 +251,8 @@
       ]);
       loadCodes(codebook.codes || []);
       state.data = data;
+      const title = document.getElementById("doc-title");
+      if (title && data.title) title.textContent = data.title;
       render();
       status("", "");
     } catch (error) {

@@ -330,7 +330,7 @@
       box.segment = seg;
       const head = el("div", "seg-head");
       if (seg.speaker) head.appendChild(el("span", "speaker", seg.speaker));
-      if (seg.role) head.appendChild(el("span", "role", seg.role));
+      if (seg.role && seg.role !== seg.speaker) head.appendChild(el("span", "role", seg.role));
       const time = timeLabel(seg);
       if (time) head.appendChild(el("span", "time", time));
       box.appendChild(head);
@@ -675,7 +675,11 @@
         item.appendChild(swatch(code));
         item.appendChild(el("span", "code-label", code.label));
         item.appendChild(el("span", "code-id", code.id));
-        if (code.definition) item.appendChild(el("div", "code-definition", code.definition));
+        if (code.definition) {
+          const definition = el("div", "code-definition", code.definition);
+          definition.title = code.definition;
+          item.appendChild(definition);
+        }
         item.addEventListener("mousedown", (event) => event.preventDefault());
         item.addEventListener("click", () => this.pick(id));
         if (!words.length && place >= 0 && i === recents.length - 1) item.classList.add("last-recent");
