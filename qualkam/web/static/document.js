@@ -397,17 +397,19 @@
   // ---- writes, each one an entry for undo ---------------------------------------------------
 
   // What tests and the benchmark read: when the page was ready, how many writes finished.
-  const progress = { readyMs: null, scriptMs: null, writes: 0, busy: false, lastError: null };
+  const progress = { readyMs: null, scriptMs: null, writes: 0, busy: false, lastError: null, lastWriteMs: null };
   window.qualkamDocument = progress;
 
   async function write(label, work) {
     if (state.busy) return null;
     state.busy = progress.busy = true;
     progress.lastError = null;
+    const began = performance.now();
     status("saving…", "busy");
     try {
       const result = await work();
       status("saved", "ok");
+      progress.lastWriteMs = performance.now() - began; // the round trip: request, store, re-render
       const box = document.getElementById("status");
       if (box) box.title = label || "";
       return result === undefined ? true : result;
@@ -1075,6 +1077,7 @@
         call("GET", withCoder("/api/sources/" + encodeURIComponent(state.source))),
         call("GET", withCoder("/api/codebook")),
       ]);
+      progress.fetchedMs = performance.now() - began;
       loadCodes(codebook.codes || []);
       state.text = source.text;
       state.segments = (source.segments || []).slice().sort((a, b) => a.start - b.start);
