@@ -322,3 +322,14 @@ def test_a_click_on_a_coded_span_shows_its_codings_memo_and_removal(driver: Any,
     wait_saved(driver, before)
     again = [c for c in source(ana, TALK_ID)["codings"] if c["coder"] == "ana"]
     assert [(c["start"], c["end"], c["memo"]) for c in again] == [(start - 3, start + 3, coding["memo"])]
+
+
+def test_a_link_to_a_span_marks_it_and_scrolls_to_it(driver: Any, ana: Server) -> None:
+    text = source(ana, TALK_ID)["text"]
+    start = text.index("Gut feeling")
+    end = text.index("naïve") + len("naïve")
+    open_page(driver, ana, f"/sources/{TALK_ID}#c-{start}-{end}")
+    wait_ready(driver)
+    marked = driver.find_elements(By.CSS_SELECTOR, "#doc-text span.target")
+    assert "".join(m.get_attribute("textContent") for m in marked) == text[start:end]
+    assert driver.find_element(By.ID, "doc-meta").text.startswith(f"{TALK_ID} · interview")

@@ -149,6 +149,30 @@
     return lines.join("\n");
   }
 
+  // The codings and suggestions over a segment. The first rendering sorts them into the
+  // segments in one pass (seg.bucket); after a write, a re-rendered segment looks them up again.
+  function itemsOf(seg) {
+    if (seg.bucket) return seg.bucket;
+    const over = (item) => item.start < seg.end && item.end > seg.start;
+    return {
+      codings: Array.from(state.codings.values()).filter(over),
+      suggestions: Array.from(state.suggestions.values()).filter(over),
+    };
+  }
+
+  function bucketAll() {
+    for (const seg of state.segments) seg.bucket = { codings: [], suggestions: [] };
+    const place = (item, list) => {
+      for (let i = firstSegmentEndingAfter(item.start); i < state.segments.length; i++) {
+        const seg = state.segments[i];
+        if (seg.start >= item.end) break;
+        seg.bucket[list].push(item);
+      }
+    };
+    for (const coding of state.codings.values()) place(coding, "codings");
+    for (const s of state.suggestions.values()) place(s, "suggestions");
+  }
+
   // What a segment shows: codings, the places of the suggestions (their evidence when it lies
   // in the suggestion's span, else the span itself), the selection being coded, the link's target.
   function layersIn(seg) {
@@ -158,11 +182,9 @@
       const e = Math.min(end, seg.end);
       if (s < e) layers.push({ kind, start, end, s, e, item });
     };
-    for (const coding of state.codings.values()) {
-      if (coding.start < seg.end && coding.end > seg.start) add("coding", coding.start, coding.end, coding);
-    }
-    for (const s of state.suggestions.values()) {
-      if (!(s.start < seg.end && s.end > seg.start)) continue;
+    const items = itemsOf(seg);
+    for (const coding of items.codings) add("coding", coding.start, coding.end, coding);
+    for (const s of items.suggestions) {
       const places = (s.evidence || []).filter(
         (e) => Number.isInteger(e.start) && Number.isInteger(e.end) && e.start >= s.start && e.end <= s.end && e.start < e.end,
       );
@@ -224,15 +246,14 @@
     const box = seg.stripesEl;
     box.textContent = "";
     const byCode = new Map();
-    for (const coding of state.codings.values()) {
-      if (coding.start < seg.end && coding.end > seg.start) {
-        const entry = byCode.get(coding.code) || { coders: new Set(), suggested: false };
-        entry.coders.add(coding.coder || "");
-        byCode.set(coding.code, entry);
-      }
+    const items = itemsOf(seg);
+    for (const coding of items.codings) {
+      const entry = byCode.get(coding.code) || { coders: new Set(), suggested: false };
+      entry.coders.add(coding.coder || "");
+      byCode.set(coding.code, entry);
     }
-    for (const s of state.suggestions.values()) {
-      if (s.start < seg.end && s.end > seg.start && !byCode.has(s.code)) byCode.set(s.code, { coders: new Set(), suggested: true });
+    for (const s of items.suggestions) {
+      if (!byCode.has(s.code)) byCode.set(s.code, { coders: new Set(), suggested: true });
     }
     const codes = Array.from(byCode.keys()).sort((a, b) => codeOf(a).position - codeOf(b).position);
     for (const id of codes) {
@@ -295,6 +316,7 @@
       : null;
 
   function renderSegment(seg) {
+    seg.bucket = null;
     seg.textEl.textContent = "";
     seg.textEl.appendChild(renderText(seg));
     renderStripes(seg);
@@ -321,6 +343,7 @@
     const root = document.getElementById("doc-text");
     const fragment = document.createDocumentFragment();
     const at = O.walker(state.text);
+    bucketAll();
     for (const seg of state.segments) {
       seg.string = state.text.slice(at(seg.start), at(seg.end));
       const box = el("div", "segment");
@@ -1086,6 +1109,11 @@
       state.target = targetFromHash();
       const title = document.getElementById("doc-title");
       if (title && source.title) title.textContent = source.title;
+      const meta = document.getElementById("doc-meta");
+      if (meta) {
+        const facts = [source.id, source.type, source.phase, source.date, state.segments.length + " segments"];
+        meta.textContent = facts.filter(Boolean).join(" · ");
+      }
       renderDocument();
       renderRecent();
       bind();
