@@ -203,10 +203,10 @@ async def patch_coding(request: Request) -> Response:
     coding_id = int(request.path_params["id"])
 
     def work() -> Response:
-        from qualkam.coding.spans import set_coding_memo
+        from qualkam.coding.spans import set_memo
 
         with project_for(request) as project:
-            set_coding_memo(project, coding_id, str(who.coder), body["memo"], via=VIA)
+            set_memo(project, coding_id, str(who.coder), body["memo"], via=VIA)
             return JSONResponse({"coding": _coding(project, coding_id)})
 
     return await run_in_threadpool(work)
@@ -347,5 +347,3 @@ def exception_handlers() -> dict[Any, Callable[[Request, Exception], Response]]:
         sqlite3.OperationalError: _database_error,
         HTTPException: _http_error,
     }
-
-
