@@ -4,6 +4,7 @@ two people coding the same passage at the same moment each keep their coding."""
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 
@@ -142,3 +143,36 @@ def test_the_cli_writes_while_the_server_serves(server: str, web_db: Path) -> No
     with _client(server) as client:
         doc = client.get("/api/sources/j").json()
     assert made.coding_id in [c["id"] for c in doc["codings"] if c["coder"] == "fred"]
+
+
+@pytest.mark.slow
+def test_the_benchmark_runs_and_loses_nothing(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "workspace.py"),
+            "--words",
+            "2000",
+            "--repeats",
+            "2",
+            "--round-trips",
+            "5",
+            "--seconds",
+            "1",
+            "--coders",
+            "3",
+            "--work",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr[-2000:]
+    assert "GET /api/sources/{id}, median of 2, ms" in result.stdout
+    assert re.search(r"^load: lost \(acknowledged but not in the store\) +0$", result.stdout, re.M), result.stdout
