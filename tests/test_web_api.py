@@ -602,3 +602,50 @@ def test_blind_needs_a_coder(web_db: Path) -> None:
 
     with pytest.raises(QualkamError, match="coder"):
         create_app(web_db, blind=True, token=TOKEN)
+
+
+# -- pages ----------------------------------------------------------------------------------
+def test_sources_page_filters_and_counts_for_the_coder(client: TestClient) -> None:
+    import re
+
+    page = client.get("/?coder=ben&type=interview").text
+    assert re.findall(r'data-source-id="([^"]+)"', page) == ["evil"]
+    page = client.get("/?coder=ben").text
+    row = page[page.index('data-source-id="j"') :].split("</tr>")[0]
+    assert '<td class="num coded">1' in row and '<td class="num waiting">1</td>' in row
+    assert 'href="/sources/j?coder=ben"' in row  # the coder goes along
+    assert '<option value="site:south"' in page  # attribute filter choices
+    assert 'href="/codebook?coder=ben"' in page  # the nav keeps the coder
+    assert client.get("/?phase=erly").status_code == 400
+
+
+def test_codebook_page_shows_the_tree_with_counts_and_rules(client: TestClient) -> None:
+    page = client.get("/codebook").text
+    assert page.index('data-code="control"') < page.index('data-code="hard_control"') < page.index('data-code="xss"')
+    assert "depth-1" in page.split('data-code="hard_control"')[0].rsplit("<li", 1)[1]
+    assert "1 coded" in page and "Include" in page and "Exclude" in page and "Examples" in page
+    assert "We had to follow the procedure." in page
+
+
+def test_excerpts_page_links_each_excerpt_to_its_place(client: TestClient) -> None:
+    page = client.get("/excerpts?layer=human&code=hard_control").text
+    ben = next(c for c in served(client, "j")["codings"] if c["coder"] == "ben")
+    assert f'href="/sources/j#c-{ben["start"]}-{ben["end"]}"' in page
+    assert page.count('class="excerpt"') == 1
+
+
+def test_matrix_page_is_a_heatmap_whose_cells_open_their_excerpts(client: TestClient) -> None:
+    import html
+    import re
+
+    page = client.get("/matrix?by=phase&layer=suggestions").text
+    assert 'class="legend"' in page and "heat-5" in page
+    cells = re.findall(r'<td class="heat-(\d)"><a href="([^"]+)">(\d+)</a></td>', page)
+    assert len(cells) >= 2
+    assert '<td class="heat-0">0</td>' in page  # an empty cell: no link
+    for level, href, count in cells:
+        assert int(level) >= 1
+        target = html.unescape(href)
+        assert target.startswith("/excerpts?code=") and "layer=suggestions" in target and "phase=" in target
+        # the cell's count of segments is what its excerpts page lists (one suggestion per segment here)
+        assert client.get(target).text.count('class="excerpt"') == int(count)
