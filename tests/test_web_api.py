@@ -597,6 +597,20 @@ def test_blind_writes_only_as_the_coder(blind: TestClient) -> None:
     )
 
 
+def test_blind_errors_never_name_another_coder(blind: TestClient) -> None:
+    everyone = authed(create_app(blind.app.state.settings.project_path, token=TOKEN))
+    (theirs, *_) = [c["id"] for c in served(everyone, "uni")["codings"] if c["coder"] == "ben"]
+    for answer in (
+        blind.delete(f"/api/codings/{theirs}"),
+        blind.patch(f"/api/codings/{theirs}", json={"memo": "x"}),
+        blind.post(f"/api/suggestions/{theirs}/accept", json={}),
+        blind.delete("/api/codings/999999"),
+    ):
+        assert answer.status_code == 404, answer.text
+        assert "ben" not in answer.text
+    assert theirs in {c["id"] for c in served(everyone, "uni")["codings"]}  # nothing was changed
+
+
 def test_blind_needs_a_coder(web_db: Path) -> None:
     from qualkam.errors import QualkamError
 
