@@ -14,7 +14,7 @@ from qualkam.web.app import create_app, is_loopback, url_of
 from qualkam.web.auth import COOKIE, host_name
 
 from .conftest import run_cli, said
-from .test_web_api import BASE, TOKEN, authed, copy_project, web_db, web_template  # noqa: F401 (fixtures)
+from .test_web_api import BASE, TOKEN, authed, copy_project, template
 
 EVIL = re.compile(r"<script>alert|<b>Bob|<img src=x|<i>no target|<b>bold", re.I)
 PAGES = ["/", "/codebook", "/excerpts", "/matrix", "/matrix?by=speaker", "/sources/j", "/compare/j?a=ana&b=ben"]
@@ -27,6 +27,11 @@ API = [
     "/api/matrix",
     "/api/compare/j?a=ana&b=ben",
 ]
+
+
+@pytest.fixture
+def web_db(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Path:
+    return copy_project(template(tmp_path_factory), tmp_path / "project")
 
 
 @pytest.fixture
@@ -71,7 +76,15 @@ def test_writes_refuse_without_token_and_write_nothing(anonymous: TestClient, ap
 
     with Project.open(app.state.settings.project_path) as project:
         before = project.revision()
-    body = {"source": "j", "start": 0, "end": 2, "code": "hard_control", "coder": "ana", "memo": "x", "action": "accept"}
+    body = {
+        "source": "j",
+        "start": 0,
+        "end": 2,
+        "code": "hard_control",
+        "coder": "ana",
+        "memo": "x",
+        "action": "accept",
+    }
     answer = anonymous.request(method, path, json=body)
     assert answer.status_code == 403
     wrong = anonymous.request(method, path, json=body, headers={"X-Qualkam-Token": TOKEN[:-1] + "y"})
@@ -246,7 +259,9 @@ def test_bad_ids_in_page_paths_are_404_and_escaped(app, path: str) -> None:
 
 
 # -- escaping -------------------------------------------------------------------------------
-@pytest.mark.parametrize("path", ["/", "/codebook", "/excerpts", "/matrix", "/matrix?by=speaker", "/excerpts?layer=all"])
+@pytest.mark.parametrize(
+    "path", ["/", "/codebook", "/excerpts", "/matrix", "/matrix?by=speaker", "/excerpts?layer=all"]
+)
 def test_data_is_escaped_in_every_page(app, path: str) -> None:
     html = authed(app, coder="ana").get(path).text
     assert not EVIL.search(html), EVIL.search(html)

@@ -55,6 +55,19 @@ def check_source(project: Project, source_id: str) -> str:
     return source_id
 
 
+def check_coding(project: Project, viewer: Viewer, coding_id: int, suggestion: bool = False) -> None:
+    """In a blind session, another person's coding is as if it did not exist: NotFoundError
+    (so an error never names its coder), and so is a person's coding given as a suggestion.
+    Outside a blind session the library's own checks say why (another person's: 403)."""
+    if not viewer.blind:
+        return
+    row = store.coding_summary(project, coding_id)
+    if row is None or (row["coder"] is not None and row["coder"] != viewer.coder):
+        raise NotFoundError(f"no {'suggestion' if suggestion else 'coding'} {coding_id} of {viewer.coder}'s")
+    if suggestion and row["coder"] is not None:
+        raise NotFoundError(f"no suggestion {coding_id}: it is {viewer.coder}'s own coding")
+
+
 def session(project: Project, viewer: Viewer) -> dict[str, Any]:
     """The session as the pages start from it: the coder, blind or not, the project, the coders
     (none listed in a blind session)."""

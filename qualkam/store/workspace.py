@@ -67,11 +67,12 @@ def source_summaries(project: Project) -> list[dict[str, Any]]:
 
 
 def coded_segments(project: Project, coder: str) -> dict[str, int]:
-    """Source id -> how many of its segments ``coder`` has coded (accepted codings)."""
+    """Source id -> how many of its segments ``coder`` has coded (accepted codings; a span counts
+    for every segment it overlaps, as ``coding_segments`` lists them)."""
     return dict(
         project.conn.execute(
-            f"SELECT c.source_id, COUNT(DISTINCT c.segment_id) FROM codings c WHERE {_SHOWN} AND c.coder = ? "
-            "GROUP BY c.source_id",
+            f"SELECT c.source_id, COUNT(DISTINCT cs.segment_id) FROM codings c "
+            f"JOIN coding_segments cs ON cs.coding_id = c.id WHERE {_SHOWN} AND c.coder = ? GROUP BY c.source_id",
             (coder,),
         ).fetchall()
     )

@@ -206,6 +206,7 @@ async def patch_coding(request: Request) -> Response:
         from qualkam.coding.spans import set_memo
 
         with project_for(request) as project:
+            workspace.check_coding(project, who, coding_id)
             set_memo(project, coding_id, str(who.coder), body["memo"], via=VIA)
             return JSONResponse({"coding": _coding(project, coding_id)})
 
@@ -216,8 +217,10 @@ def delete_coding(request: Request) -> Response:
     from qualkam.coding.spans import remove_coding
 
     who = viewer(request, request.query_params.get("coder"), write=True)
+    coding_id = int(request.path_params["id"])
     with project_for(request) as project:
-        removed = remove_coding(project, int(request.path_params["id"]), str(who.coder), via=VIA)
+        workspace.check_coding(project, who, coding_id)
+        removed = remove_coding(project, coding_id, str(who.coder), via=VIA)
     return JSONResponse({"removed": removed})
 
 
@@ -231,6 +234,7 @@ def _suggestion_route(action: str) -> Callable[[Request], Any]:
             from qualkam.coding.spans import decide_suggestion
 
             with project_for(request) as project:
+                workspace.check_coding(project, who, suggestion_id, suggestion=True)
                 outcome = decide_suggestion(project, suggestion_id, str(who.coder), action, via=VIA)
                 answer = {
                     "id": outcome.coding_id,
@@ -347,5 +351,3 @@ def exception_handlers() -> dict[Any, Callable[[Request, Exception], Response]]:
         sqlite3.OperationalError: _database_error,
         HTTPException: _http_error,
     }
-
-
