@@ -100,6 +100,9 @@ def _build(folder: Path) -> Path:
     (src / "evil.md").write_text(EVIL, encoding="utf-8")
     (src / "j.json").write_text(json.dumps(TURNS), encoding="utf-8")
     (src / "uni.md").write_bytes(UNI.encode("utf-8"))
+    # no id given: the source is named by its path, folder, space, accent and all
+    (src / "interviews").mkdir()
+    (src / "interviews" / "Zoë 2.md").write_text("I: The sales target, again.\n", encoding="utf-8")
     (folder / "codebook.yaml").write_text(CODEBOOK, encoding="utf-8")
     path = folder / "web.db"
     with Project.open(path, create=True) as project:
@@ -190,7 +193,7 @@ def test_session(client: TestClient, web_db: Path) -> None:
 
 def test_sources_list_with_counts_per_coder(client: TestClient) -> None:
     rows = {s["id"]: s for s in client.get("/api/sources?coder=ben").json()["sources"]}
-    assert sorted(rows) == ["evil", "j", "raw", "uni"]
+    assert sorted(rows) == ["evil", "interviews/Zoë 2", "j", "raw", "uni"]
     j = rows["j"]
     assert j["speakers"] == ['O\'Brien "<b>Bob</b>"', "Ann"]
     assert j["segments"] == 2 and j["words"] == 15  # the speakers' names are words of the text too
@@ -261,6 +264,19 @@ def test_document(client: TestClient) -> None:
     assert [s["code"] for s in served(client, "j", "ben")["suggestions"]] == ["xss"]
 
 
+def test_a_source_named_by_its_path(client: TestClient) -> None:
+    quoted = "interviews/Zo%C3%AB%202"
+    doc = client.get(f"/api/sources/{quoted}").json()
+    assert doc["id"] == "interviews/Zoë 2" and doc["text"] == "I: The sales target, again.\n"
+    start = doc["text"].index("sales")
+    made = code(client, "interviews/Zoë 2", start, start + 12, "hard_control", "cleo")
+    (excerpt,) = [e for e in client.get("/api/excerpts?layer=coder:cleo").json()["excerpts"]]
+    assert excerpt["coding_id"] == made["id"]
+    assert excerpt["href"] == f"/sources/{quoted}#c-{start}-{start + 12}"
+    assert f'href="/sources/{quoted}"' in client.get("/").text
+    assert client.get(f"/api/sources/{quoted}%202").status_code == 404
+
+
 def test_codebook(client: TestClient) -> None:
     codes = {c["id"]: c for c in client.get("/api/codebook").json()["codes"]}
     assert list(codes) == ["control", "hard_control", "xss"]
@@ -270,7 +286,7 @@ def test_codebook(client: TestClient) -> None:
     assert hard["include"] == ["targets set from above"] and hard["exclude"] == ["<i>no target</i>"]
     assert hard["examples"] == ["We had to follow the procedure."]
     assert (hard["count"], codes["xss"]["count"]) == (1, 1)  # ben's, ana's
-    assert hard["suggested"] == 4  # the rules': on evil, on Ann's turn in j, on both turns of uni
+    assert hard["suggested"] == 5  # the rules': on evil, on Ann's turn in j, on both turns of uni, on Zoë 2
 
 
 def test_excerpts_link_back_to_their_place(client: TestClient) -> None:
@@ -539,7 +555,7 @@ def test_blind_api_never_returns_another_coders_codings(blind: TestClient) -> No
     codes = {c["id"]: c["count"] for c in blind.get("/api/codebook").json()["codes"]}
     assert codes == {"control": 0, "hard_control": 1, "xss": 1}  # ana's: Café, and her xss on j
     sources = {s["id"]: s["coded"] for s in blind.get("/api/sources").json()["sources"]}
-    assert sources == {"evil": 0, "j": 1, "raw": 0, "uni": 1}
+    assert sources == {"evil": 0, "interviews/Zoë 2": 0, "j": 1, "raw": 0, "uni": 1}
     excerpts = blind.get("/api/excerpts").json()["excerpts"]
     assert {e["coder"] for e in excerpts} == {"ana"}
     _no_ben(excerpts)

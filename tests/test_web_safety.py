@@ -149,6 +149,11 @@ def test_the_host_given_is_allowed(web_db: Path) -> None:
     assert client.get("/api/session", headers={"X-Qualkam-Token": TOKEN, "Host": "other.local"}).status_code == 400
 
 
+@pytest.mark.parametrize("path", ["/api/sources/j%0A", "/api/sources/j%00", "/sources/j%0D%0AX", "/%7F"])
+def test_control_characters_in_paths_are_refused(app, path: str) -> None:
+    assert authed(app).get(path).status_code == 400
+
+
 def test_host_name_parses_ports_and_ipv6() -> None:
     assert host_name("localhost:8765") == "localhost"
     assert host_name("[::1]:8765") == "::1"
@@ -224,7 +229,7 @@ def test_bodies_that_do_not_validate_are_422(app, body: bytes, field: str) -> No
         "/api/sources/%3Cscript%3E",
         "/api/sources/j%20x",
         "/api/sources/..%2F..%2Fetc",
-        "/api/sources/" + "a" * 201,
+        "/api/sources/" + "a" * 501,
         "/api/compare/nope?a=ana&b=ben",
     ],
 )

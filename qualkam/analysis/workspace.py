@@ -22,7 +22,10 @@ from qualkam.store.project import Project
 from qualkam.store.reads import code_tree
 from qualkam.store.reads import coders as project_coders
 
-SOURCE_ID = re.compile(r"[A-Za-z0-9._-]{1,200}")
+# A source id from a URL: qualkam names a source by its path in the folder it was coded from
+# ("interviews/Zoë 2"), so folders, spaces and accents are allowed; control characters and
+# overlong ids are not, and the id must be one the project holds (looked up as a parameter).
+SOURCE_ID = re.compile(r"[^\x00-\x1f\x7f]{1,500}")
 MATRIX_BY = ("phase", "source_type", "role", "speaker", "attribute:KEY")
 
 
@@ -46,6 +49,13 @@ class Viewer:
     def visible(self) -> list[str] | None:
         """The coders whose codings this viewer may see (None: everyone)."""
         return [str(self.coder)] if self.blind else None
+
+
+def source_href(source_id: str, start: int | None = None, end: int | None = None) -> str:
+    """The document page of a source (its id quoted for a URL), at a span when given."""
+    from urllib.parse import quote
+
+    return f"/sources/{quote(source_id, safe='/')}" + (f"#c-{start}-{end}" if start is not None else "")
 
 
 def check_source(project: Project, source_id: str) -> str:
@@ -307,7 +317,7 @@ def excerpts(
             "status": r["status"],
             "speaker": r["speaker"] if _present(r["speaker"]) else None,
             "phase": r["phase"] if _present(r["phase"]) else None,
-            "href": f"/sources/{r['source']}#c-{int(r['start'])}-{int(r['end'])}",
+            "href": source_href(r["source"], int(r["start"]), int(r["end"])),
         }
         for r in rows
     ]

@@ -296,11 +296,11 @@ def routes() -> list[BaseRoute]:
     return [
         Route("/api/session", get_session),
         Route("/api/sources", get_sources),
-        Route("/api/sources/{id}", get_source),
+        Route("/api/sources/{id:path}", get_source),
         Route("/api/codebook", get_codebook),
         Route("/api/excerpts", get_excerpts),
         Route("/api/matrix", get_matrix),
-        Route("/api/compare/{id}", get_compare),
+        Route("/api/compare/{id:path}", get_compare),
         Route("/api/codings", post_coding, methods=["POST"]),
         Route("/api/codings/{id:int}", patch_coding, methods=["PATCH"]),
         Route("/api/codings/{id:int}", delete_coding, methods=["DELETE"]),

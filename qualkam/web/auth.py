@@ -5,7 +5,8 @@ header must be one the server listens as.
 Order of the checks, for every request:
 
 1. ``Host`` must be one of the allowed names (127.0.0.1, localhost, ::1, the ``--host``
-   given); else 400. A DNS-rebinding page reaches the server under its own name.
+   given); else 400. A DNS-rebinding page reaches the server under its own name. A path
+   with a control character in it (``%0A``, ``%00``) is 400 too.
 2. ``/static/...`` passes (CSS and JS carry no data).
 3. ``?token=T`` with the right token sets the ``qualkam_token`` cookie (HttpOnly,
    SameSite=Strict) and redirects (303) to the same URL without it; a wrong one is refused.
@@ -78,7 +79,11 @@ class Guard:
         headers = request.headers
         if host_name(headers.get("host", "")) not in self.hosts:
             return PlainTextResponse("unknown Host header", status_code=400)
-        path = request.url.path
+        path = request.scope["path"]
+        if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in path):
+            # a decoded %0A or %00: no page or source is named so (and Starlette's "$" would let
+            # "/api/sources/j\n" match the source "j")
+            return PlainTextResponse("control characters in the path", status_code=400)
         if path.startswith("/static/"):
             return None
         api = path.startswith("/api/")

@@ -215,6 +215,6 @@ def routes() -> list[BaseRoute]:
         Route("/codebook", codebook_page),
         Route("/excerpts", excerpts_page),
         Route("/matrix", matrix_page),
-        Route("/sources/{id}", document_page),
-        Route("/compare/{id}", compare_page),
+        Route("/sources/{id:path}", document_page),
+        Route("/compare/{id:path}", compare_page),
     ]
