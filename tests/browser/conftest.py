@@ -43,8 +43,9 @@ And the second line 👍🏽 of this turn.
 Zoë: Now we trust each other 🤝. Gut feeling, mostly — naïve maybe.
 """
 
-# A source stored as another tool would give it: CRLF kept in the stored text.
-CRLF_ID = "crlf-note"
+# A source stored as another tool would give it: CRLF kept in the stored text; its id, as ids
+# of files in folders are, has a folder, a space and an accent (quoted in URLs).
+CRLF_ID = "field notes/crlf-é"
 CRLF_TEXT = "Ré-union 😀 notes\r\nThe team trusts each other 🤝 now.\r\nDéjà vu: the reporting line again.\r\n"
 
 
@@ -87,7 +88,7 @@ def crlf_source(project: Any) -> None:
         at += len(line) + 2
     record = SourceRecord(
         id=CRLF_ID,
-        path="crlf-note.txt",
+        path="field notes/crlf-é.txt",
         format="txt",
         encoding="utf-8",
         content_hash="crlf",

@@ -8,11 +8,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from selenium.webdriver.common.by import By
 
-from tests.browser.conftest import Server, network_bodies, open_page, wait_ready
+from tests.browser.conftest import CRLF_ID, Server, network_bodies, open_page, wait_ready
 
 pytestmark = pytest.mark.browser
 
@@ -49,7 +50,7 @@ def coded(fresh_project: Path) -> dict[str, Any]:
         code_span(project, TALK_ID, start, start + len("señor in München"), "soft_control", OTHER, memo=OTHER_MEMO)
         at = text.index("naïve")
         code_span(project, TALK_ID, at, at + len("naïve"), "hard_control", OTHER)
-        code_span(project, "crlf-note", 0, 8, "soft_control", OTHER)
+        code_span(project, CRLF_ID, 0, 8, "soft_control", OTHER)
         from qualkam.store.segments import codings
 
         first = int(codings(project, "suggestions").sort_values("start")["coding"].iloc[0])
@@ -63,7 +64,7 @@ def test_a_blind_coder_never_receives_another_coders_codings(driver: Any, serve:
     # the API, with the blind session's token
     for path in (
         f"/api/sources/{TALK_ID}",
-        "/api/sources/crlf-note",
+        "/api/sources/" + quote(CRLF_ID),
         "/api/sources",
         "/api/codebook",
         "/api/excerpts",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from selenium.webdriver.common.action_chains import ActionChains
@@ -92,7 +93,7 @@ def drag_select(driver: Any, element: Any, text: str, words: str) -> None:
 
 
 def source(server: Server, source_id: str) -> dict[str, Any]:
-    return server.get(f"/api/sources/{source_id}?coder=ana")
+    return server.get(f"/api/sources/{quote(source_id)}?coder=ana")
 
 
 @pytest.fixture
@@ -248,7 +249,7 @@ def test_overlapping_codings_and_crlf_text_render_in_place(driver: Any, ana: Ser
         response = ana.api("POST", "/api/codings", json={"source": CRLF_ID, "start": start, "end": end, "code": code})
         assert response.status_code == 201, response.text
         ids[code] = response.json()["id"]
-    open_page(driver, ana, f"/sources/{CRLF_ID}")
+    open_page(driver, ana, "/sources/" + quote(CRLF_ID))
     wait_ready(driver)
     segments = source(ana, CRLF_ID)["segments"]
     rendered = driver.execute_script(

@@ -4,12 +4,24 @@
 (function () {
   "use strict";
 
+  // A source's id is the path of its file in the coded folder: it may hold slashes, spaces and
+  // accents, so it is everything after the page's prefix, and each part is quoted in a URL.
+  function fromPath(prefix) {
+    const path = location.pathname;
+    const at = path.indexOf(prefix);
+    return at < 0 ? "" : path.slice(at + prefix.length).split("/").map(decodeURIComponent).join("/");
+  }
+
+  function quoted(id) {
+    return id.split("/").map(encodeURIComponent).join("/");
+  }
+
   const O = window.qualkamOffsets;
   const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];
 
   const params = new URLSearchParams(location.search);
   const state = {
-    source: decodeURIComponent(location.pathname.split("/").filter(Boolean).pop() || ""),
+    source: fromPath("/compare/"),
     a: params.get("a") || "",
     b: params.get("b") || "",
     by: null,
@@ -246,7 +258,7 @@
       }
       const q = "?a=" + encodeURIComponent(state.a) + "&b=" + encodeURIComponent(state.b);
       const [data, codebook] = await Promise.all([
-        call("GET", "/api/compare/" + encodeURIComponent(state.source) + q),
+        call("GET", "/api/compare/" + quoted(state.source) + q),
         call("GET", "/api/codebook"),
       ]);
       loadCodes(codebook.codes || []);

@@ -8,12 +8,24 @@
 (function () {
   "use strict";
 
+  // A source's id is the path of its file in the coded folder: it may hold slashes, spaces and
+  // accents, so it is everything after the page's prefix, and each part is quoted in a URL.
+  function fromPath(prefix) {
+    const path = location.pathname;
+    const at = path.indexOf(prefix);
+    return at < 0 ? "" : path.slice(at + prefix.length).split("/").map(decodeURIComponent).join("/");
+  }
+
+  function quoted(id) {
+    return id.split("/").map(encodeURIComponent).join("/");
+  }
+
   const O = window.qualkamOffsets;
   const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];
   const RECENT_KEY = "qualkam-recent-codes";
 
   const state = {
-    source: decodeURIComponent(location.pathname.split("/").filter(Boolean).pop() || ""),
+    source: fromPath("/sources/"),
     coder: null,
     blind: false,
     text: "",
@@ -1097,7 +1109,7 @@
       state.blind = !!session.blind;
       state.coder = await findCoder(session);
       const [source, codebook] = await Promise.all([
-        call("GET", withCoder("/api/sources/" + encodeURIComponent(state.source))),
+        call("GET", withCoder("/api/sources/" + quoted(state.source))),
         call("GET", withCoder("/api/codebook")),
       ]);
       progress.fetchedMs = performance.now() - began;
