@@ -334,3 +334,31 @@ def test_a_link_to_a_span_marks_it_and_scrolls_to_it(driver: Any, ana: Server) -
     marked = driver.find_elements(By.CSS_SELECTOR, "#doc-text span.target")
     assert "".join(m.get_attribute("textContent") for m in marked) == text[start:end]
     assert driver.find_element(By.ID, "doc-meta").text.startswith(f"{TALK_ID} · interview")
+
+
+def test_offsets_convert_code_points_and_utf16_both_ways(driver: Any, ana: Server) -> None:
+    """offsets.js, in the page, against Python's own code points and UTF-16."""
+    open_page(driver, ana, f"/sources/{TALK_ID}")
+    wait_ready(driver)
+    for text in ["plain ascii", "Zoë 😀 café 🤝🏽 end", "😀😀😀", "a\r\nb 🎉\r\n", ""]:
+        got = driver.execute_script(
+            """
+            const O = window.qualkamOffsets, t = arguments[0];
+            const walk = O.walker(t);
+            return {
+              length: O.length(t),
+              toUtf16: Array.from({length: O.length(t) + 1}, (_, cp) => O.toUtf16(t, cp)),
+              walker: Array.from({length: O.length(t) + 1}, (_, cp) => walk(cp)),
+              toCodePoints: Array.from({length: t.length + 1}, (_, u) => O.toCodePoints(t, u)),
+              slice: O.slice(t, 1, 4),
+            };
+            """,
+            text,
+        )
+        units = [utf16(text[:cp]) for cp in range(len(text) + 1)]
+        assert got["length"] == len(text), text
+        assert got["toUtf16"] == units == got["walker"], text
+        # a UTF-16 offset inside a surrogate pair rounds up to just after that character
+        expected = [next(cp for cp, u in enumerate(units) if u >= unit) for unit in range(units[-1] + 1)]
+        assert got["toCodePoints"] == expected, text
+        assert got["slice"] == text[1:4], text
