@@ -517,10 +517,36 @@ def test_consensus_decisions_from_the_compare_page(client: TestClient, web_db: P
     with Project.open(web_db) as project:
         trail = audit_frame(project, None, None, None)
     assert "cleo" in set(trail["actor"])  # who decided, as reconcile records it
+    # a changed mind: the consensus coder's coding becomes a rejection (as reconcile writes it)
     dropped = client.post("/api/consensus", json={**body, "action": "reject"})
-    assert dropped.status_code == 201 and dropped.json()["removed"]["coder"] == "consensus"
+    assert dropped.status_code == 200 and dropped.json()["change"] == "updated"
+    assert dropped.json()["status"] == "rejected" and dropped.json()["coding"]["coder"] == "consensus"
     assert client.get("/api/compare/j?a=ana&b=ben").json()["consensus"] == []
+    # rejecting what the consensus coder never held records the rejection
+    ben = next(c for c in served(client, "j")["codings"] if c["coder"] == "ben")
+    other = {**body, "start": ben["start"], "end": ben["end"], "code": ben["code"], "action": "reject"}
+    rejected = client.post("/api/consensus", json=other)
+    assert rejected.status_code == 201 and rejected.json()["status"] == "rejected"
+    with Project.open(web_db) as project:
+        assert known_rows(project, "consensus") == {
+            (ana["start"], ana["end"], "xss", "rejected"),
+            (ben["start"], ben["end"], ben["code"], "rejected"),
+        }
+    # and accepting again takes it back
+    assert client.post("/api/consensus", json=body).json()["status"] == "accepted"
     assert client.post("/api/consensus", json={**body, "action": "maybe"}).status_code == 422
+
+
+def known_rows(project: Project, coder: str) -> set[tuple[int, int, str, str]]:
+    """(start, end, code, status) of every row of ``coder``, accepted or rejected."""
+    from qualkam.store.segments import codings
+
+    frame = codings(project, "all")
+    return {
+        (int(r["start"]), int(r["end"]), r["code"], r["status"])
+        for r in frame.to_dict("records")
+        if r["coder"] == coder
+    }
 
 
 # -- blind ----------------------------------------------------------------------------------

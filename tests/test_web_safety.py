@@ -123,6 +123,23 @@ def test_static_files_need_no_token_and_load_nothing_from_outside(anonymous: Tes
         assert "http://" not in answer.text and "https://" not in answer.text and "//cdn" not in answer.text
 
 
+@pytest.mark.parametrize("path", ["/", "/api/session", "/static/common.js", "/nowhere"])
+def test_every_answer_forbids_outside_resources_and_framing(app, anonymous: TestClient, path: str) -> None:
+    for answer in (authed(app).get(path), anonymous.get(path)):
+        policy = answer.headers["content-security-policy"]
+        assert "default-src 'self'" in policy and "script-src 'self';" in policy
+        assert "frame-ancestors 'none'" in policy and "unsafe-eval" not in policy
+        assert answer.headers["x-frame-options"] == "DENY" and answer.headers["x-content-type-options"] == "nosniff"
+
+
+def test_pages_have_no_inline_script(app) -> None:
+    client = authed(app)
+    for path in ("/", "/codebook", "/excerpts", "/matrix"):
+        html = client.get(path).text
+        assert not re.search(r"<script(?![^>]*\bsrc=)", html), path
+        assert not re.search(r"\son[a-z]+=", html), path  # no onclick= and the like
+
+
 def test_pages_load_nothing_from_outside(app) -> None:
     client = authed(app)
     for path in ("/", "/codebook", "/excerpts", "/matrix"):

@@ -250,8 +250,9 @@ def _suggestion_route(action: str) -> Callable[[Request], Any]:
 
 
 async def post_consensus(request: Request) -> Response:
-    """A decision on the compare page: the consensus coder takes (``accept``) or drops
-    (``reject``) a span and code, as ``qualkam reconcile`` writes it; ``by`` is who decided."""
+    """A decision on the compare page: the consensus coder accepts or rejects a span and code,
+    as ``qualkam reconcile`` writes it; ``by`` is who decided (the audit line of an accept
+    names them; ``restore_coding`` takes no actor, so a rejection's names the consensus coder)."""
     body = await json_body(request)
     settings = settings_of(request)
     if settings.blind:
@@ -265,28 +266,25 @@ async def post_consensus(request: Request) -> Response:
     who = viewer(request, _text(body, "by", required=False), write=True)
 
     def work() -> Response:
-        from qualkam.coding.spans import code_span, remove_coding
-        from qualkam.store.workspace import people_coding
+        from qualkam.coding.spans import code_span, restore_coding
 
         via = f"{VIA}: compare"
         with project_for(request) as project:
             workspace.check_source(project, source)
             if action == "accept":
                 outcome = code_span(project, source, start, end, code, CONSENSUS, via=via, actor=str(who.coder))
-                answer = {
-                    "id": outcome.coding_id,
-                    "change": outcome.change,
-                    "status": outcome.status,
-                    "coding": _coding(project, outcome.coding_id),
-                }
-                return JSONResponse(answer, status_code=201 if outcome.change == "inserted" else 200)
-            held = people_coding(project, source, start, end, code, CONSENSUS)
-            if held is None:
-                return JSONResponse({"id": None, "change": "unchanged", "status": "rejected", "removed": None})
-            removed = remove_coding(project, int(held["id"]), CONSENSUS, via=via)
-            return JSONResponse(
-                {"id": int(held["id"]), "change": "removed", "status": "rejected", "removed": removed}, status_code=201
-            )
+            else:
+                # as reconcile does: the consensus coder's rejection of the span and code (a
+                # coding of it it held becomes rejected: a changed mind); accept undoes it
+                row = {"source_id": source, "start": start, "end": end, "code_id": code, "status": "rejected"}
+                outcome = restore_coding(project, {**row, "memo": None, "coder": CONSENSUS}, CONSENSUS, via=via)
+            answer = {
+                "id": outcome.coding_id,
+                "change": outcome.change,
+                "status": outcome.status,
+                "coding": _coding(project, outcome.coding_id),
+            }
+        return JSONResponse(answer, status_code=201 if outcome.change == "inserted" else 200)
 
     return await run_in_threadpool(work)
 

@@ -14,6 +14,8 @@ Order of the checks, for every request:
 5. A write (POST, PATCH, PUT, DELETE) is refused (403) when ``Origin`` is present and is not
    the server's own, or ``Sec-Fetch-Site`` is present and is neither ``same-origin`` nor
    ``none``; a POST, PATCH or PUT body must be ``application/json`` (415).
+
+Every answer carries a Content-Security-Policy (``POLICY``) and the headers beside it.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from urllib.parse import urlencode
 from starlette.datastructures import URL, Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 COOKIE = "qualkam_token"
 HEADER = "X-Qualkam-Token"
@@ -33,6 +35,22 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 WRITES = {"POST", "PATCH", "PUT", "DELETE"}
 WITH_BODY = {"POST", "PATCH", "PUT"}
 SAME = {"same-origin", "none"}
+# Sent with every answer: the browser itself then refuses anything from outside (scripts,
+# styles, images, fetches), inline scripts, and being framed by another page (a one-key
+# accept under a hidden frame would be clickjacking). Inline styles stay allowed: the pages
+# set a bar's width or a code's colour in a style attribute.
+POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+HEADERS = [
+    (b"content-security-policy", POLICY.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cache-control", b"no-store"),
+]
 
 
 def new_token() -> str:
@@ -65,11 +83,17 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *HEADERS]
+            await send(message)
+
         refusal = self.check(Request(scope))
         if refusal is not None:
-            await refusal(scope, receive, send)
+            await refusal(scope, receive, send_with_headers)
             return
-        await self.app(scope, receive, send)
+        await self.app(scope, receive, send_with_headers)
 
     def right(self, given: str | None) -> bool:
         return bool(given) and secrets.compare_digest(str(given).encode(), self.token.encode())
