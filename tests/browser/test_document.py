@@ -206,6 +206,13 @@ def test_suggestions_accepted_and_rejected_with_one_key_and_undone(driver: Any, 
     focused = driver.switch_to.active_element
     assert focused.get_attribute("data-suggestion-id") == str(first["id"])
     assert "score" in focused.get_attribute("title") and "evidence" in focused.get_attribute("title")
+    ActionChains(driver).send_keys(Keys.ENTER).perform()  # the card with the evidence
+    card = driver.find_element(By.CSS_SELECTOR, f'#popover .suggestion-card[data-suggestion-id="{first["id"]}"]')
+    assert [li.text for li in card.find_elements(By.CSS_SELECTOR, ".evidence li")] == [
+        f"“{e['text']}” ({e['rule']})" for e in first["evidence"]
+    ]
+    ActionChains(driver).send_keys(Keys.ESCAPE).perform()
+    assert driver.find_element(By.ID, "popover").get_attribute("hidden") is not None
 
     before = writes(driver)
     ActionChains(driver).send_keys("a").perform()

@@ -952,6 +952,16 @@
       openPickerOnSelection();
       return;
     }
+    if (key === "Enter" && chosenSuggestion() !== null) {
+      // the chosen suggestion's card: its evidence, Accept and Reject
+      event.preventDefault();
+      const piece = document.querySelector('#doc-text span.suggestion[data-suggestion-id="' + chosenSuggestion() + '"]');
+      if (piece) {
+        const rect = piece.getBoundingClientRect();
+        openPopover(piece, rect.left, rect.bottom);
+      }
+      return;
+    }
     if (/^[1-9]$/.test(key)) {
       const span = selectedSpan();
       const code = recent()[Number(key) - 1];
