@@ -43,10 +43,13 @@ And the second line 👍🏽 of this turn.
 Zoë: Now we trust each other 🤝. Gut feeling, mostly — naïve maybe.
 """
 
-# A source stored as another tool would give it: CRLF kept in the stored text; its id, as ids
-# of files in folders are, has a folder, a space and an accent (quoted in URLs).
+# A source stored as another tool would give it: CRLF kept in the stored text, and markup that
+# must stay text; its id, as ids of files in folders are, has a folder, a space and an accent.
 CRLF_ID = "field notes/crlf-é"
-CRLF_TEXT = "Ré-union 😀 notes\r\nThe team trusts each other 🤝 now.\r\nDéjà vu: the reporting line again.\r\n"
+CRLF_TEXT = (
+    "Ré-union 😀 notes\r\nThe team trusts each other 🤝 now.\r\nDéjà vu: the reporting line again.\r\n"
+    "Markup is only text: <b>not bold</b> & <img src=x onerror=alert(1)>\r\n"
+)
 
 
 @dataclass

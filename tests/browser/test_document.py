@@ -263,6 +263,7 @@ def test_overlapping_codings_and_crlf_text_render_in_place(driver: Any, ana: Ser
         "return Array.from(document.querySelectorAll('#doc-text .seg-text')).map(e => e.textContent);"
     )
     assert rendered == [text[s["start"] : s["end"]] for s in segments]
+    assert driver.find_elements(By.CSS_SELECTOR, "#doc-text b, #doc-text img") == []  # data is never markup
     for code, (start, end) in spans.items():
         marks = driver.find_elements(By.CSS_SELECTOR, f'#doc-text mark.coding[data-coding-id="{ids[code]}"]')
         inside = "".join(text[max(start, s["start"]) : min(end, s["end"])] for s in segments)

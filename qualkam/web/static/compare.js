@@ -17,6 +17,11 @@
   }
 
   const O = window.qualkamOffsets;
+  // A code's colour goes into CSS: only a hex colour is taken (never a url() or anything else).
+  function safeColor(color) {
+    return typeof color === "string" && /^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$/.test(color) ? color : null;
+  }
+
   const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];
 
   const params = new URLSearchParams(location.search);
@@ -73,7 +78,7 @@
 
   function loadCodes(codes) {
     codes.forEach((code, i) => {
-      code.color = code.color || PALETTE[i % PALETTE.length];
+      code.color = safeColor(code.color) || PALETTE[i % PALETTE.length];
       state.codes.set(code.id, code);
     });
   }

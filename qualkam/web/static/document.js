@@ -21,6 +21,11 @@
   }
 
   const O = window.qualkamOffsets;
+  // A code's colour goes into CSS: only a hex colour is taken (never a url() or anything else).
+  function safeColor(color) {
+    return typeof color === "string" && /^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$/.test(color) ? color : null;
+  }
+
   const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];
   const RECENT_KEY = "qualkam-recent-codes";
 
@@ -1088,7 +1093,7 @@
       for (const code of children.get(parent) || []) {
         code.depth = depth;
         code.position = position;
-        code.color = code.color || PALETTE[position % PALETTE.length];
+        code.color = safeColor(code.color) || PALETTE[position % PALETTE.length];
         position += 1;
         state.codes.set(code.id, code);
         state.codeOrder.push(code.id);
@@ -1099,7 +1104,7 @@
     for (const code of codes) if (!state.codes.has(code.id) && code.parent && !known.has(code.parent)) {
       code.depth = 0;
       code.position = position;
-      code.color = code.color || PALETTE[position % PALETTE.length];
+      code.color = safeColor(code.color) || PALETTE[position % PALETTE.length];
       position += 1;
       state.codes.set(code.id, code);
       state.codeOrder.push(code.id);
