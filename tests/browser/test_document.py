@@ -77,12 +77,17 @@ def utf16(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def drag_select(driver: Any, element: Any, text: str, words: str) -> None:
-    """Select ``words`` inside ``element`` (whose text is ``text``) by dragging the mouse."""
+def drag_select(driver: Any, element: Any, text: str, words: str, to: Any = None, to_words: str = "") -> None:
+    """Select ``words`` inside ``element`` (whose text is ``text``) by dragging the mouse; with
+    ``to``, from the start of ``words`` to the end of ``to_words`` in the element ``to``."""
     first = text.index(words)
-    last = first + len(words) - 1
     x1, y1 = driver.execute_script(CHAR_EDGE, element, utf16(text[:first]), "left")
-    x2, y2 = driver.execute_script(CHAR_EDGE, element, utf16(text[:last]), "right")
+    if to is None:
+        to, last = element, first + len(words) - 1
+    else:
+        last = to.text.index(to_words) + len(to_words) - 1
+        text = to.text
+    x2, y2 = driver.execute_script(CHAR_EDGE, to, utf16(text[:last]), "right")
     actions = ActionChains(driver)
     actions.w3c_actions.pointer_action.move_to_location(int(x1), int(y1))
     actions.w3c_actions.pointer_action.pointer_down()
@@ -143,6 +148,19 @@ def test_mouse_selection_is_coded_at_its_code_points_and_found_after_reload(driv
     assert before_mark == text[segment["start"] : stored["start"]]
     stripe = driver.find_elements(By.CSS_SELECTOR, '#doc-text .segment .stripes .stripe[data-code="soft_control"]')
     assert stripe, "a stripe in the margin shows the code"
+
+    # a selection across two turns covers the whole span between its ends
+    first, second = segment_text(driver, 0), segment_text(driver, 1)
+    drag_select(driver, first, first.text, "set? 😀", second, "Honestly 🎉")
+    wait_for(driver, "return !document.getElementById('code-picker').hidden;")
+    before = writes(driver)
+    ActionChains(driver).send_keys("hard", Keys.ENTER).perform()
+    wait_saved(driver, before)
+    [across] = [c for c in codings_of(ana, "ana") if c["code"] == "hard_control"]
+    assert (across["start"], across["end"]) == (text.index("set? 😀"), text.index("Honestly 🎉") + len("Honestly 🎉"))
+    assert across["text"] == text[across["start"] : across["end"]]
+    marks = driver.find_elements(By.CSS_SELECTOR, f'#doc-text mark.coding[data-coding-id="{across["coding"]}"]')
+    assert [m.get_attribute("textContent") for m in marks] == ["set? 😀", "Honestly 🎉"]
 
 
 def test_keyboard_selection_undo_and_redo_are_real_audited_writes(driver: Any, ana: Server) -> None:
