@@ -252,7 +252,8 @@
     try {
       const session = await call("GET", "/api/session");
       const common = window.qualkam;
-      state.by = (common && typeof common.coder === "string" && common.coder) || session.coder || localStorage.getItem("qualkam-coder") || "";
+      // who decides: the session's coder, else the name this browser gave (common.js asks once)
+      state.by = session.coder || (common && typeof common.coder === "function" ? common.coder() : "") || "";
       const coders = session.coders || [];
       if (!state.a && coders.length) state.a = coders[0];
       if (!state.b && coders.length > 1) state.b = coders.find((name) => name !== state.a) || "";
