@@ -333,13 +333,10 @@ def _plan_sheet(
         # (from a long CSV, the workspace, another tool) are decided as they are, each one
         # whole: a sheet shows a span across two turns on both rows, and re-importing it
         # changes nothing.
-        for code in accept:
-            action = Action.accept if (seg, code) in suggested else Action.add
-            for span in mine.get((seg, code)) or [None]:
-                decisions.append(_Decision([number], coder, seg, code, action, notes, span))
-        for code in reject:
-            for span in mine.get((seg, code)) or [None]:
-                decisions.append(_Decision([number], coder, seg, code, Action.reject, notes, span))
+        for code in accept + reject:
+            action = Action.reject if code in reject else Action.accept if (seg, code) in suggested else Action.add
+            spans: list[tuple[int, int] | None] = [*mine.get((seg, code), [])] or [None]
+            decisions += [_Decision([number], coder, seg, code, action, list(notes), span) for span in spans]
         if memo and not (accept or reject):
             memos.append(_SegmentMemo(number, coder, seg, memo))
     return decisions, memos, problems
