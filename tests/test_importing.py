@@ -195,12 +195,12 @@ def test_read_table_refuses_a_folder(tmp_path: Path) -> None:
         read_table(tmp_path)
 
 
-def test_help_documents_the_overlap_rule(runner: CliRunner) -> None:
+def test_help_says_spans_are_kept_exactly(runner: CliRunner) -> None:
     result = _run(runner, "import", "codings", "--help")
     text = " ".join(result.output.split())
     assert result.exit_code == 0
-    assert "covers at least half of" in text and "holds at least half of the span" in text
-    assert "clipped" in text
+    assert "Each span is kept exactly as one coding" in text and "every segment it overlaps" in text
+    assert "clipped" not in text
 
 
 def test_an_error_from_the_store_rolls_back_the_whole_file(db: Path, tmp_path: Path) -> None:

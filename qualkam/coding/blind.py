@@ -97,7 +97,7 @@ def merge_from(
 ) -> MergeReport:
     """Bring the people's codings and memos of another project into this one (one transaction).
 
-    A conflict (the same coder decided a segment and code one way here and the other way
+    A conflict (the same coder decided a span and code one way here and the other way
     there) is reported and kept as it is here, unless ``prefer`` settles it: ``mine`` keeps
     this project's decision, ``theirs`` takes the other project's (audited like any decision).
     """
@@ -160,6 +160,7 @@ def merge_from(
                 "unchanged": report.unchanged,
                 "conflicts": len(report.conflicts),
                 "skipped_sources": len(report.text_differs) + len(report.not_in_master),
+                "unplaced": len(report.unplaced),
             },
         )
     return report
