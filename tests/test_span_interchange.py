@@ -366,3 +366,24 @@ def test_a_span_over_no_segment_in_the_master_is_reported_not_merged(db: Path) -
             "project (it was segmented otherwise); not merged"
         ]
         assert report.problems == report.unplaced
+
+
+def test_a_selection_over_a_label_or_only_a_cr_is_a_warning_and_the_rest_imports(tmp_path: Path) -> None:
+    raw = "Sarah Collins: They came from the US.\r\nIt was all about the target.\r\nI: Why was that?\r\n"
+    cr = raw.index("\r")  # inside Sarah's turn: only the CR of a CRLF, nothing once line ends are LF
+    sels = (
+        selection("C0000000-0000-4000-8000-000000000001", (cr, cr + 1), CODE_A)
+        + selection("C0000000-0000-4000-8000-000000000002", (0, len("Sarah Collins: ")), CODE_A)
+        + selection("C0000000-0000-4000-8000-000000000003", (15, raw.index("Why") + 3), CODE_B)
+    )
+    path = qdpx(tmp_path / "t.qdpx", project_xml(sels), {f"sources/{SOURCE}.txt": raw})
+    with Project.open(tmp_path / "p.db", create=True) as project:
+        report = import_qdpx(project, path)
+        assert report.codings_new == 1
+        assert len(report.warnings) == 2
+        assert "000000000001 (37-37) selects no character of the stored text" in report.warnings[0]
+        assert "000000000002 (0-15) holds no segment's text" in report.warnings[1]
+        text = source_texts(project)["int-trial"]
+        assert [(r[1], r[2], r[3], r[9]) for r in _people(project)] == [
+            (15, text.index("Why") + 3, "soft_control", (1, 2))
+        ]

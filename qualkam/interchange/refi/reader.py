@@ -873,14 +873,15 @@ class _Importer:
                 continue
             start, end = mapping[span[0]], mapping[span[1]]
             # The segments the exact span overlaps: the first is its anchor (and where a note goes).
-            hits = [(seg_id, s, e) for seg_id, s, e in segments if s < end and e > start]
+            hits = [(seg_id, s, e) for seg_id, s, e in segments if s < end and e > start] if start < end else []
             if not hits:
                 if selection.codings or selection.description:
-                    self.warn(
-                        f"source {source_id!r}: selection {selection.guid} ({start}-{end}) holds no "
-                        "segment's text (only a speaker label, a line end or the space between segments); "
-                        "not imported"
+                    what = (
+                        "holds no segment's text (only a speaker label, a line end or the space between segments)"
+                        if start < end
+                        else "selects no character of the stored text (only the CR of a line end)"
                     )
+                    self.warn(f"source {source_id!r}: selection {selection.guid} ({start}-{end}) {what}; not imported")
                 continue
             self.selection_segments[selection.guid] = hits[0][0]
             if not selection.codings and len(hits) == 1 and (hits[0][1], hits[0][2]) == (start, end):
