@@ -13,6 +13,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from lxml import etree
 from typer.testing import CliRunner
 
@@ -21,7 +23,7 @@ from qualkam.coding.decisions import apply_decision, apply_span
 from qualkam.coding.run import code_folder
 from qualkam.coding.spans import code_span
 from qualkam.errors import NotFoundError, QualkamError
-from qualkam.interchange.codings_import import import_codings
+from qualkam.interchange.codings_import import _holds_text, import_codings
 from qualkam.interchange.refi.positions import utf16_offsets
 from qualkam.interchange.refi.reader import import_qdpx
 from qualkam.interchange.refi.writer import export_qdpx
@@ -387,3 +389,13 @@ def test_a_selection_over_a_label_or_only_a_cr_is_a_warning_and_the_rest_imports
         assert [(r[1], r[2], r[3], r[9]) for r in _people(project)] == [
             (15, text.index("Why") + 3, "soft_control", (1, 2))
         ]
+
+
+@given(st.lists(st.integers(0, 40), min_size=0, max_size=12), st.integers(0, 90), st.integers(1, 30))
+def test_the_no_text_check_agrees_with_overlap_by_a_character(cuts: list[int], start: int, width: int) -> None:
+    points = sorted(set(cuts))
+    # Segments with gaps between them, in text order: every other stretch between the cut points.
+    segments = [(i, 2 * a, 2 * b) for i, (a, b) in enumerate(zip(points, points[1:], strict=False)) if i % 2 == 0]
+    places = ([s for _, s, _ in segments], [e for _, _, e in segments])
+    end = start + width
+    assert _holds_text(places, start, end) == any(s < end and e > start for _, s, e in segments)

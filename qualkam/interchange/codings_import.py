@@ -22,6 +22,7 @@ import difflib
 import io
 import re
 import zipfile
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,6 +140,14 @@ def segments_for_span(start: int, end: int, segments: Iterable[tuple[int, int, i
         if 2 * shared >= seg_end - seg_start or 2 * shared >= end - start:
             hits.append((seg_id, max(start, seg_start), min(end, seg_end)))
     return hits
+
+
+def _holds_text(places: tuple[list[int], list[int]], start: int, end: int) -> bool:
+    """Whether [start, end) overlaps a segment by a character; ``places`` are the starts and
+    the ends of a source's segments in text order (they do not overlap, so both are sorted)."""
+    starts, ends = places
+    i = bisect_right(ends, start)
+    return i < len(starts) and starts[i] < end
 
 
 # -- reading a table ----------------------------------------------------------------------
@@ -396,7 +405,7 @@ def _plan_long(
     problems = _header_problems(header, body, LONG_COLUMNS + LONG_OPTIONAL)
     known = _known_codes(project)
     lengths = store.source_lengths(project)
-    spans: dict[str, list[tuple[int, int, int]]] = {}
+    spans: dict[str, tuple[list[int], list[int]]] = {}  # source -> its segments' starts and ends
     merged: dict[tuple[str, int, int, str, str], _SpanDecision] = {}
     for number, row in body:
         cells = _cells(header, row)
@@ -434,8 +443,9 @@ def _plan_long(
         if not reasons:
             assert start is not None and end is not None
             if source not in spans:
-                spans[source] = store.segment_spans(project, source)
-            if not any(seg_start < end and seg_end > start for _, seg_start, seg_end in spans[source]):
+                segments = store.segment_spans(project, source)
+                spans[source] = ([s for _, s, _ in segments], [e for _, _, e in segments])
+            if not _holds_text(spans[source], start, end):
                 reasons.append(
                     f"span {start}-{end} of {source!r} holds no segment's text (only a speaker label, a "
                     "blank line or the space between segments); widen it"
