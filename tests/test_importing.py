@@ -1,4 +1,5 @@
-"""Long CSVs of spans: the overlap rule, per-row coders, bad rows, bad files, idempotence.
+"""Long CSVs of spans: exact spans, per-row coders, bad rows, bad files, idempotence; the
+half-overlap rule that sentence units still use.
 
 The small interview's stored text has three segments (turns), by character offsets:
 A = [3, 34) "How were the sales targets set?" (31 characters),
@@ -43,7 +44,7 @@ def _csv(tmp_path: Path, text: str, name: str = "spans.csv") -> Path:
 
 def _codings(db: Path) -> list[tuple]:
     with Project.open(db) as project:
-        people = codings(project, "all").dropna(subset=["coder"]).sort_values(["coder", "segment", "code"])
+        people = codings(project, "all").dropna(subset=["coder"]).sort_values(["coder", "segment", "code", "start"])
         return records(people, ["segment", "code", "coder", "origin", "status", "start", "end", "text", "memo"])
 
 
@@ -67,27 +68,29 @@ def test_overlap_rule_hand_computed(span: tuple[int, int], expected: list[tuple[
     assert segments_for_span(*span, [A, B, C]) == expected
 
 
-def test_long_csv_spans_become_codings_with_clipped_spans(runner: CliRunner, db: Path, tmp_path: Path) -> None:
+def test_long_csv_spans_become_codings_with_their_exact_spans(runner: CliRunner, db: Path, tmp_path: Path) -> None:
     spans = _csv(
         tmp_path,
         "source,start,end,code,memo\n"
         "int-sales,83,103,hard_control,imposed\n"  # inside B, a suggestion: origin rule
-        "int-sales,130,190,soft_control,\n"  # across B and C: codes C only
-        "int-sales,101,216,hard_control,\n",
-    )  # half of B (merges with row 2) and all of C
+        "int-sales,130,190,soft_control,\n"  # across B and C: one coding, anchored at B
+        "int-sales,101,216,hard_control,\n"  # across B and C: one coding, beside row 2's
+        "int-sales,50,152,hard_control,whole\n",
+    )  # exactly B: a decision on the segment, as before
     result = _run(runner, "import", "codings", spans, "--coder", "ana", "--project", db)
     assert result.exit_code == 0, result.output
-    assert "(long CSV, ana): 3 new, 0 changed, 0 unchanged codings · 3 rows read" in result.output
+    assert "(long CSV, ana): 4 new, 0 changed, 0 unchanged codings · 4 rows read" in result.output
     with Project.open(db) as project:
         text = next(iter(source_texts(project).values()))
     assert _codings(db) == [
-        (2, "hard_control", "ana", "rule", "accepted", 83, 152, text[83:152], "imposed"),
-        (3, "hard_control", "ana", "human", "accepted", 161, 216, text[161:216], None),
-        (3, "soft_control", "ana", "rule", "accepted", 161, 190, text[161:190], None),
+        (2, "hard_control", "ana", "rule", "accepted", 50, 152, text[50:152], "whole"),
+        (2, "hard_control", "ana", "rule", "accepted", 83, 103, text[83:103], "imposed"),
+        (2, "hard_control", "ana", "human", "accepted", 101, 216, text[101:216], None),
+        (2, "soft_control", "ana", "human", "accepted", 130, 190, text[130:190], None),
     ]
     audit = _audit_count(db)
     again = _run(runner, "import", "codings", spans, "--coder", "ana", "--project", db)
-    assert again.exit_code == 0 and "0 new, 0 changed, 3 unchanged codings · 3 rows read" in again.output
+    assert again.exit_code == 0 and "0 new, 0 changed, 4 unchanged codings · 4 rows read" in again.output
     assert _audit_count(db) == audit
 
 
@@ -117,8 +120,8 @@ def test_bad_rows_are_all_reported_and_nothing_imported(runner: CliRunner, db: P
         "int-sales,40,40,hard_control\n"  # 6: empty span
         "int-sales,200,999,hard_control\n"  # 7: beyond the text (217 characters)
         "int-sales,abc,103,hard_control\n"  # 8: not a number
-        "int-sales,20,70,hard_control\n",
-    )  # 9: codes no segment
+        "int-sales,34,50,hard_control\n",
+    )  # 9: only the line end and speaker label between A and B
     before, audit = _codings(db), _audit_count(db)
     result = _run(runner, "import", "codings", spans, "--coder", "ana", "--project", db)
     assert result.exit_code == 2
@@ -131,7 +134,7 @@ def test_bad_rows_are_all_reported_and_nothing_imported(runner: CliRunner, db: P
         (6, "end 40 is not after start 40"),
         (7, "end 999 is beyond the end of 'int-sales' (217 characters)"),
         (8, "start 'abc' is not a whole number"),
-        (9, "span 20-70 of 'int-sales' codes no segment"),
+        (9, "span 34-50 of 'int-sales' holds no segment's text"),
     ]:
         assert f"spans.csv:{row}: {reason}" in out, (row, out)
     assert "spans.csv:2:" not in out
@@ -192,12 +195,12 @@ def test_read_table_refuses_a_folder(tmp_path: Path) -> None:
         read_table(tmp_path)
 
 
-def test_help_documents_the_overlap_rule(runner: CliRunner) -> None:
+def test_help_says_spans_are_kept_exactly(runner: CliRunner) -> None:
     result = _run(runner, "import", "codings", "--help")
     text = " ".join(result.output.split())
     assert result.exit_code == 0
-    assert "covers at least half of" in text and "holds at least half of the span" in text
-    assert "clipped" in text
+    assert "Each span is kept exactly as one coding" in text and "every segment it overlaps" in text
+    assert "clipped" not in text
 
 
 def test_an_error_from_the_store_rolls_back_the_whole_file(db: Path, tmp_path: Path) -> None:

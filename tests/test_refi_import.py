@@ -165,9 +165,9 @@ def nvivo_file(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(
     "name, found, new_sources, codings, warnings",
     [
-        # 199 codings (segment x code): board_2017's "Speaker 1:" labels are turns since issue 11, so
-        # some selections now cover two turns' segments (178 before, when that text was one block).
-        ("qc-1.3.2_demo.qdpx", {"sources": 2, "codes": 262, "selections": 158, "codings": 205, "users": 1}, 2, 199, 0),
+        # 205 codings: one per coding of a selection, each on the selection's exact span (issue 13;
+        # 199 when spans were split per segment, 178 before board_2017's labels were turns).
+        ("qc-1.3.2_demo.qdpx", {"sources": 2, "codes": 262, "selections": 158, "codings": 205, "users": 1}, 2, 205, 0),
         (
             "nvivo-mac-15.0.0_nvivo_project.qdpx",
             {"sources": 2, "codes": 262, "selections": 0, "codings": 0, "users": 2},
@@ -217,16 +217,18 @@ def test_qc_demo_keeps_the_tree_its_user_and_its_line_spans(tmp_path: Path) -> N
         assert report.coders == ["cp"]
         parents = {r["id"]: r["parent"] for r in refi_store.codes(project)}
         assert parents["programming"] == "competencies" and parents["competencies"] == "rq1_definition"
-        # Selection 320-400 ("line:6") is one line of the board meeting, clipped to its segment.
+        # Selection 320-400 ("line:6") is one line of the board meeting, kept exactly: with its line
+        # end, which its segment does not hold (a span is no longer clipped to its segment).
         stored = segment_store.codings(project, "all")
-        first = stored[(stored["coder"] == "cp") & (stored["start"] == 320)]["text"].iloc[0]
-        assert first.startswith("This district goal is engage every student")
-        # Every coding's words are in its segment, and every source was segmented.
-        spans = segment_store.segments(project).set_index("segment")
-        outside = (stored["start"] < stored["segment"].map(spans["start"])) | (
-            stored["end"] > stored["segment"].map(spans["end"])
-        )
-        assert outside.sum() == 0
+        line = stored[(stored["coder"] == "cp") & (stored["start"] == 320)]
+        assert line["end"].tolist() == [400]
+        assert line["text"].iloc[0].startswith("This district goal is engage every student")
+        assert line["text"].iloc[0].endswith("\n")
+        # Every coding's words are its source's text at its span, and every source was segmented.
+        texts = source_texts(project)
+        people = stored[stored["coder"] == "cp"]
+        assert len(people) == 205
+        assert all(texts[r.source][r.start : r.end] == r.text for r in people.itertuples())
         assert segment_store.segments(project)["source"].nunique() == 2
 
 
@@ -272,13 +274,14 @@ def test_nvivo_bom_crlf_and_utf16_positions_land_on_the_right_words(tmp_path: Pa
         (text,) = source_texts(project).values()
         assert text == TEXT  # BOM gone, LF line endings
         codings = human(project)
+        # Each selection is one coding of its exact span: two of one code in one turn stay two.
         assert [(c[1], c[2], c[3]) for c in codings] == [
-            ("formal_control", "Nadia", "They came from the US \U0001f1fa\U0001f1f8. We had to follow the procedure."),
+            ("formal_control", "Nadia", "They came from the US"),
+            ("formal_control", "Nadia", "We had to follow the procedure."),
             ("formal_control", "Nadia", "now we trust each other"),
             ("soft_control", "Nadia", "now we trust each other"),
         ]
         assert {c[4] for c in codings} == {"2024-09-15T15:36:47+00:00"}
-        # The two selections of one code in one turn are one coding, first to last.
         assert counts(project)["segments"] == 3
 
 
@@ -548,7 +551,7 @@ def test_reimporting_adds_nothing_not_even_an_audit_line(tmp_path: Path, nvivo_f
     first = snapshot(db)
     with Project.open(db) as project:
         again = import_qdpx(project, nvivo_file)
-    assert (again.codings_new, again.codings_changed, again.codings_unchanged) == (0, 0, 3)
+    assert (again.codings_new, again.codings_changed, again.codings_unchanged) == (0, 0, 4)
     assert snapshot(db) == first
 
 
@@ -564,7 +567,7 @@ def test_a_failure_half_way_leaves_the_project_exactly_as_it_was(
         calls.append(args)
         raise QualkamError("disk on fire")
 
-    monkeypatch.setattr(refi_importing, "apply_decision", boom)
+    monkeypatch.setattr(refi_importing, "apply_span", boom)
     with Project.open(db) as project, pytest.raises(QualkamError, match="disk on fire"):
         import_qdpx(project, nvivo_file)
     assert calls and snapshot(db) == before  # codes, codebook, source and segments rolled back too
@@ -619,10 +622,10 @@ def test_cli_import_qdpx_prints_counts_and_readings_and_creates_the_project(
     assert result.exit_code == 0, result.output
     assert "found: 1 text source, 2 codes, 4 selections with 4 codings, 1 user" in result.output
     assert "sources: 1 new" in result.output and "codes: 2 new" in result.output
-    assert "codings: 3 new, 0 changed, 0 unchanged" in result.output and "coders: Nadia" in result.output
+    assert "codings: 4 new, 0 changed, 0 unchanged" in result.output and "coders: Nadia" in result.output
     assert "read as UTF-16 code units (as NVivo and ATLAS.ti count): int-trial" in result.output
     again = runner.invoke(app, ["import", "qdpx", str(nvivo_file), "--project", str(db)])
-    assert again.exit_code == 0 and "codings: 0 new, 0 changed, 3 unchanged" in again.output
+    assert again.exit_code == 0 and "codings: 0 new, 0 changed, 4 unchanged" in again.output
 
 
 def test_cli_import_qdpx_warnings_exit_1_and_errors_exit_2_in_one_line(tmp_path: Path, runner: CliRunner) -> None:

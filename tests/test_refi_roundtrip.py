@@ -23,6 +23,7 @@ from qualkam.cli import app
 from qualkam.coding.codebook import load_codebook
 from qualkam.coding.decisions import Action, apply_decision, decide
 from qualkam.coding.run import code_folder
+from qualkam.coding.spans import code_span
 from qualkam.interchange.refi.reader import import_qdc, import_qdpx, parse_codebook_element, parse_project
 from qualkam.interchange.refi.safezip import parse_xml
 from qualkam.interchange.refi.writer import (
@@ -34,6 +35,7 @@ from qualkam.interchange.refi.writer import (
     serialise_project,
 )
 from qualkam.store.memos import add_memo
+from qualkam.store.people import segments_of_coding
 from qualkam.store.project import Project
 from qualkam.store.refi import codes
 from qualkam.store.segments import codings, segments
@@ -65,6 +67,19 @@ def trip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
             apply_decision(
                 project, "ana", long["id"], suggested[0][1], Action.add, span=(long["start"] + 4, long["start"] + 60)
             )
+        # A span across two turns (issue 13): one coding, one selection, back as one coding.
+        turns = spans[spans["source"] == "int-01-managing-director"].sort_values("start")
+        first, second = turns.iloc[3], turns.iloc[4]
+        across = code_span(
+            project,
+            "int-01-managing-director",
+            int(first["end"]) - 12,
+            int(second["start"]) + 15,
+            suggested[0][1],
+            "ben",
+            memo="runs into the next turn",
+        )
+        assert len(segments_of_coding(project, across.coding_id)) == 2
         add_memo(project, "ana", "project", None, "Overall: the poles shift after the programme.")
         add_memo(project, "ana", "code", suggested[0][1], "Watch this code in the Japanese case.")
         add_memo(project, "ben", "source", "int-01-managing-director", "A long first interview.")
@@ -146,6 +161,18 @@ def test_peoples_codings_come_back_with_coder_code_span_and_time(trip) -> None:
     )
     before = _rows(original, sql)
     assert {r[2] for r in before} == {"ana", "ben", "consensus"}
+    assert _rows(fresh, sql) == before
+
+
+def test_a_span_across_turns_comes_back_as_one_coding_with_its_memo(trip) -> None:
+    original, _, fresh = trip
+    sql = (
+        'SELECT c.source_id, c.start, c."end", c.code_id, c.coder, c.memo, COUNT(cs.segment_id) FROM codings c '
+        "JOIN coding_segments cs ON cs.coding_id = c.id WHERE c.coder IS NOT NULL AND c.status = 'accepted' "
+        "GROUP BY c.id HAVING COUNT(cs.segment_id) > 1"
+    )
+    before = _rows(original, sql)
+    assert [(r[4], r[5], r[6]) for r in before] == [("ben", "runs into the next turn", 2)]
     assert _rows(fresh, sql) == before
 
 

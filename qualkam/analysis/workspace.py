@@ -18,6 +18,7 @@ from qualkam.choices import check_known, unknown
 from qualkam.errors import ForbiddenError, NotFoundError, QualkamError
 from qualkam.store import workspace as store
 from qualkam.store.layers import CONSENSUS, Layer
+from qualkam.store.names import known_names
 from qualkam.store.project import Project
 from qualkam.store.reads import code_tree
 from qualkam.store.reads import coders as project_coders
@@ -41,7 +42,7 @@ class Viewer:
         if self.blind and not self.coder:
             raise QualkamError("blind coding needs a coder: give {argument} NAME", argument="coder")
 
-    def check_named(self, name: str | None, argument: str = "coder") -> None:
+    def check_named(self, name: str | None) -> None:
         """In a blind session, naming another coder is forbidden."""
         if self.blind and name is not None and name != self.coder:
             raise ForbiddenError(f"this session is blind: {self.coder} sees only their own codings, not {name}'s")
@@ -168,8 +169,6 @@ def filter_choices(project: Project) -> dict[str, list[str]]:
         for key, value in sorted(row["attributes"].items()):
             if isinstance(value, (str, int, float)) and not isinstance(value, bool):
                 attributes[f"{key}:{_attribute_text(value)}"] = None
-    from qualkam.store.names import known_names
-
     return {
         "types": known_names(project, "source type"),
         "phases": known_names(project, "phase"),

@@ -46,13 +46,12 @@ def codings_cli(
     on those codings, or on the segment. The row's text must still be the segment's text.
 
     [bold]Long CSV[/] (columns source, start, end, code; optional coder, memo): start and end are
-    character offsets (end exclusive) into the source's stored text. A span codes every
-    segment it covers at least half of, and the segment that holds at least half of the span
-    (so a short span inside a long turn codes that turn); each coding keeps the span clipped
-    to its segment.
+    character offsets (end exclusive) into the source's stored text. Each span is kept exactly
+    as one coding, inside one turn or across several (it counts for every segment it
+    overlaps); it must hold some of a segment's text, not only a speaker label or line end.
 
-    Bad rows (unknown codes, segments or sources, offsets out of range, changed texts,
-    unknown columns) are all listed with their row number (header = row 1) and nothing is
+    Bad rows (unknown codes, segments or sources, offsets out of range, spans over no
+    segment's text, changed texts, unknown columns) are all listed with their row number (header = row 1) and nothing is
     imported (exit code 2). Importing the same file again changes nothing.
     """
     with Project.open(project) as store:

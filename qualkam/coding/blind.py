@@ -4,9 +4,9 @@
 codings, memos and audit lines from the copy, so a coder sees the rules' suggestions and
 nobody's decisions. ``merge`` brings a coder's project back into the master in one
 transaction: sources are matched by the hash of their text, never by name alone; a
-person's coding keeps its coder, time and memo; nothing already in the master changes
-(a different decision on the same segment and code is reported as a conflict, not
-applied); merging the same file again adds nothing.
+person's coding keeps its exact span (one coding, however many segments it covers), coder,
+time and memo; nothing already in the master changes (a different decision on the same span
+and code is reported as a conflict, not applied); merging the same file again adds nothing.
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from qualkam.choices import check_choice, unknown
-from qualkam.coding.decisions import Action, apply_decision
+from qualkam.coding.decisions import apply_span
 from qualkam.errors import QualkamError
 from qualkam.interchange.codings_import import segments_for_span
 from qualkam.store.audit import record_audit
+from qualkam.store.imports import span_segments
 from qualkam.store.memos import copy_memo
 from qualkam.store.people import (
     Outcome,
@@ -47,11 +48,12 @@ class MergeReport:
     settled: list[str] = field(default_factory=list)  # conflicts --prefer decided
     text_differs: list[str] = field(default_factory=list)
     not_in_master: list[str] = field(default_factory=list)
+    unplaced: list[str] = field(default_factory=list)  # a span over no segment's text here
     memos: int = 0
 
     @property
     def problems(self) -> list[str]:
-        return self.conflicts + self.text_differs + self.not_in_master
+        return self.conflicts + self.text_differs + self.not_in_master + self.unplaced
 
 
 _NOT_IN_NAME = re.compile(r"[/\\\x00-\x1f\x7f:*?\"<>|]")
@@ -95,7 +97,7 @@ def merge_from(
 ) -> MergeReport:
     """Bring the people's codings and memos of another project into this one (one transaction).
 
-    A conflict (the same coder decided a segment and code one way here and the other way
+    A conflict (the same coder decided a span and code one way here and the other way
     there) is reported and kept as it is here, unless ``prefer`` settles it: ``mine`` keeps
     this project's decision, ``theirs`` takes the other project's (audited like any decision).
     """
@@ -137,9 +139,7 @@ def merge_from(
                 report.coders.append(row["coder"])
             if source not in segments:
                 segments[source] = segment_spans(project, source)
-            span = (row["start"], row["end"])
-            for seg_id, start, end in segments_for_span(span[0], span[1], segments[source]):
-                _merge_one(project, row, seg_id, (start, end), str(other_path), report, prefer)
+            _merge_one(project, row, source, segments[source], str(other_path), report, prefer)
         for memo in other.memos:
             if coder is None or memo["coder"] == coder:
                 found, target_id = _memo_target(project, memo, other.segments, other.hashes, by_hash)
@@ -160,6 +160,7 @@ def merge_from(
                 "unchanged": report.unchanged,
                 "conflicts": len(report.conflicts),
                 "skipped_sources": len(report.text_differs) + len(report.not_in_master),
+                "unplaced": len(report.unplaced),
             },
         )
     return report
@@ -168,21 +169,31 @@ def merge_from(
 def _merge_one(
     project: Project,
     row: dict[str, Any],
-    seg_id: int,
-    span: tuple[int, int],
+    source: str,
+    segments: list[tuple[int, int, int]],
     via: str,
     report: MergeReport,
     prefer: str | None = None,
 ) -> None:
-    existing = person_status(project, seg_id, row["code_id"], row["coder"], span)
+    """One coding of the other project, on its exact span of ``source`` (``segments``: this
+    project's segments of it, (id, start, end) in order)."""
+    span = (row["start"], row["end"])
+    found = span_segments(project, source, *span)
+    if found is None or not found[1] or not 0 <= span[0] < span[1] <= found[0]:
+        report.unplaced.append(
+            f"{row['coder']}'s coding of {row['code_id']} at {span[0]}-{span[1]} of source {source!r} "
+            "holds no segment's text in this project (it was segmented otherwise); not merged"
+        )
+        return
+    anchor = found[1][0]
+    existing = person_status(project, anchor, row["code_id"], row["coder"], span)
     if existing is not None:
         if existing == row["status"]:
             report.unchanged += 1
             return
-        what = (
-            f"{row['coder']} on segment {seg_id}, code {row['code_id']}: {existing} here, "
-            f"{row['status']} in {Path(via).name}"
-        )
+        whole = any((start, end) == span for seg_id, start, end in segments if seg_id == anchor)
+        where = f"segment {anchor}" if whole else f"segment {anchor} (span {span[0]}-{span[1]})"
+        what = f"{row['coder']} on {where}, code {row['code_id']}: {existing} here, {row['status']} in {Path(via).name}"
         if prefer is None:
             report.conflicts.append(f"{what}; kept as it is here (settle with --prefer mine or --prefer theirs)")
             return
@@ -191,34 +202,28 @@ def _merge_one(
             f"(--prefer {prefer})"
         )
         if prefer == "theirs":
-            _take(project, row, seg_id, span, _action(row), f"merge {via} --prefer theirs")
+            _take(project, row, source, False, f"merge {via} --prefer theirs")
         return
-    action = _action(row)
-    if row["origin"] == "human" and action is Action.accept:
-        action = Action.add
-    outcome = _take(project, row, seg_id, span, action, f"merge {via}")
+    outcome = _take(project, row, source, row["origin"] == "human", f"merge {via}")
     if row["origin"] != "human":  # keep the origin the coder's project recorded
         set_origin(project, outcome.coding_id, row["origin"])
     report.new += 1
 
 
-def _action(row: Any) -> Action:
-    """The decision a coder's row records."""
-    return Action.accept if row["status"] == "accepted" else Action.reject
-
-
-def _take(project: Project, row: Any, seg_id: int, span: tuple[int, int], action: Action, via: str) -> Outcome:
-    """Apply a coder's row to this project as that coder, with its memo and time."""
-    return apply_decision(
+def _take(project: Project, row: Any, source: str, by_hand: bool, via: str) -> Outcome:
+    """Apply a coder's row to this project as that coder: its exact span, status, memo and time."""
+    return apply_span(
         project,
         row["coder"],
-        seg_id,
+        source,
+        row["start"],
+        row["end"],
         row["code_id"],
-        action,
+        row["status"],
         memo=row["memo"],
         at=row["updated_at"],
-        span=span,
         via=via,
+        by_hand=by_hand,
     )
 
 

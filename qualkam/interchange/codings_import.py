@@ -6,12 +6,13 @@ Two formats, told apart by their columns (docs/importing.md):
   ``codes``): each id in ``codes`` becomes an accepted coding by the coder, each id in
   ``reject`` a rejected one, ``memo`` goes on those codings (or on the segment);
 - a **long CSV** (columns ``source, start, end, code``, optionally ``coder`` and ``memo``):
-  character spans in a source's stored text, mapped onto segments by ``segments_for_span``.
+  character spans in a source's stored text, each kept exactly as one coding, whether it lies
+  inside one segment, is one segment or runs across several (issue 13).
 
 A file is imported whole or not at all (issue 3): every row is checked first and every bad
 row is reported with its spreadsheet row number (the header is row 1); then all decisions
-are applied in one transaction through ``apply_decision``, which makes re-importing the
-same file change nothing.
+are applied in one transaction through ``apply_decision`` / ``apply_span``, which makes
+re-importing the same file change nothing.
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ import difflib
 import io
 import re
 import zipfile
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qualkam.coding.decisions import Action, apply_decision
+from qualkam.coding.decisions import Action, Outcome, apply_decision, apply_span
 from qualkam.errors import InputError, QualkamError
 from qualkam.interchange.sheets import SHEET_COLUMNS, SHEET_NAME, comparable
 from qualkam.render.cells import restore
@@ -94,6 +96,24 @@ class _Decision:
 
 
 @dataclass
+class _SpanDecision:
+    """One person's coding of an exact span of a source (a long CSV's row, or rows that give
+    the same span, code and coder)."""
+
+    rows: list[int]
+    coder: str
+    source: str
+    start: int
+    end: int
+    code_id: str
+    memos: list[str] = field(default_factory=list)
+
+    @property
+    def memo(self) -> str | None:
+        return "\n".join(self.memos) or None
+
+
+@dataclass
 class _SegmentMemo:
     row: int
     coder: str
@@ -103,7 +123,9 @@ class _SegmentMemo:
 
 # -- the overlap rule ---------------------------------------------------------------------
 def segments_for_span(start: int, end: int, segments: Iterable[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
-    """The segments a span [start, end) codes, each with the span clipped to it.
+    """The segments a span [start, end) codes under the half-overlap rule, each with the span
+    clipped to it (sentence units of reliability, a memo on a segment merged into a project
+    segmented otherwise; imports keep a coding's span exactly).
 
     A span codes every segment it covers at least half of, and the segment that holds at
     least half of the span; so a short quote inside a long turn codes that turn, and a span
@@ -118,6 +140,14 @@ def segments_for_span(start: int, end: int, segments: Iterable[tuple[int, int, i
         if 2 * shared >= seg_end - seg_start or 2 * shared >= end - start:
             hits.append((seg_id, max(start, seg_start), min(end, seg_end)))
     return hits
+
+
+def _holds_text(places: tuple[list[int], list[int]], start: int, end: int) -> bool:
+    """Whether [start, end) overlaps a segment by a character; ``places`` are the starts and
+    the ends of a source's segments in text order (they do not overlap, so both are sorted)."""
+    starts, ends = places
+    i = bisect_right(ends, start)
+    return i < len(starts) and starts[i] < end
 
 
 # -- reading a table ----------------------------------------------------------------------
@@ -307,16 +337,15 @@ def _plan_sheet(
         seg = _whole(cells["segment"])
         assert seg is not None
         first_row[seg] = number
-        for code in accept:
-            action = Action.accept if (seg, code) in suggested else Action.add
-            # A span the coder chose before (from a long CSV) is kept; a sheet speaks of whole segments.
-            decisions.append(
-                _Decision([number], coder, seg, code, action, [memo] if memo else [], mine.get((seg, code)))
-            )
-        for code in reject:
-            decisions.append(
-                _Decision([number], coder, seg, code, Action.reject, [memo] if memo else [], mine.get((seg, code)))
-            )
+        notes = [memo] if memo else []
+        # A sheet speaks of whole segments. The coder's own spans that count for the segment
+        # (from a long CSV, the workspace, another tool) are decided as they are, each one
+        # whole: a sheet shows a span across two turns on both rows, and re-importing it
+        # changes nothing.
+        for code in accept + reject:
+            action = Action.reject if code in reject else Action.accept if (seg, code) in suggested else Action.add
+            spans: list[tuple[int, int] | None] = [*mine.get((seg, code), [])] or [None]
+            decisions += [_Decision([number], coder, seg, code, action, list(notes), span) for span in spans]
         if memo and not (accept or reject):
             memos.append(_SegmentMemo(number, coder, seg, memo))
     return decisions, memos, problems
@@ -329,7 +358,7 @@ def _sheet_row_problems(
     known: set[str],
     segments: dict[int, tuple[str, str]],
     suggested: set[tuple[int, str]],
-    mine: dict[tuple[int, str], tuple[int, int]],
+    mine: dict[tuple[int, str], list[tuple[int, int]]],
     first_row: dict[int, int],
     number: int,
 ) -> list[str]:
@@ -370,14 +399,14 @@ def _sheet_row_problems(
 
 def _plan_long(
     project: Project, header: list[str], body: list[tuple[int, list[Any]]], coder: str | None
-) -> tuple[list[_Decision], list[RowProblem]]:
-    """Decisions from a long CSV of spans; rows that give the same (segment, code, coder) merge."""
+) -> tuple[list[_SpanDecision], list[RowProblem]]:
+    """Codings from a long CSV of spans, each span kept exactly; rows that give the same span,
+    code and coder are one coding (their memos joined)."""
     problems = _header_problems(header, body, LONG_COLUMNS + LONG_OPTIONAL)
     known = _known_codes(project)
     lengths = store.source_lengths(project)
-    spans: dict[str, list[tuple[int, int, int]]] = {}
-    suggested = store.suggested_pairs(project)
-    merged: dict[tuple[int, str, str], _Decision] = {}
+    spans: dict[str, tuple[list[int], list[int]]] = {}  # source -> its segments' starts and ends
+    merged: dict[tuple[str, int, int, str, str], _SpanDecision] = {}
     for number, row in body:
         cells = _cells(header, row)
         reasons = []
@@ -411,33 +440,27 @@ def _plan_long(
             reasons.append(_unknown_code(code, known, "code"))
         if not who:
             reasons.append("no coder: fill the coder column or give the coder of the whole file")
-        hits: list[tuple[int, int, int]] = []
         if not reasons:
             assert start is not None and end is not None
             if source not in spans:
-                spans[source] = store.segment_spans(project, source)
-            hits = segments_for_span(start, end, spans[source])
-            if not hits:
+                segments = store.segment_spans(project, source)
+                spans[source] = ([s for _, s, _ in segments], [e for _, _, e in segments])
+            if not _holds_text(spans[source], start, end):
                 reasons.append(
-                    f"span {start}-{end} of {source!r} codes no segment (it covers less than half of "
-                    "any segment it touches, or only a speaker label or blank line); widen it"
+                    f"span {start}-{end} of {source!r} holds no segment's text (only a speaker label, a "
+                    "blank line or the space between segments); widen it"
                 )
         if reasons:
             problems += [RowProblem(number, r) for r in reasons]
             continue
-        for seg, clip_start, clip_end in hits:
-            key = (seg, code, who)
-            if key not in merged:
-                action = Action.accept if (seg, code) in suggested else Action.add
-                merged[key] = _Decision([], who, seg, code, action, span=(clip_start, clip_end))
-            decision = merged[key]
-            decision.rows.append(number)
-            assert decision.span is not None
-            # Two quotes of one code in one turn are one coding (one row per segment, code and coder):
-            # it keeps the stretch from the first to the last.
-            decision.span = (min(decision.span[0], clip_start), max(decision.span[1], clip_end))
-            if memo and memo not in decision.memos:
-                decision.memos.append(memo)
+        assert start is not None and end is not None
+        key = (source, start, end, code, who)
+        if key not in merged:
+            merged[key] = _SpanDecision([], who, source, start, end, code)
+        decision = merged[key]
+        decision.rows.append(number)
+        if memo and memo not in decision.memos:
+            decision.memos.append(memo)
     return list(merged.values()), problems
 
 
@@ -448,6 +471,7 @@ def import_codings(project: Project, path: str | Path, coder: str | None = None)
     header, body = read_table(path)
     columns = set(header)
     memos: list[_SegmentMemo] = []
+    decisions: list[_Decision] | list[_SpanDecision]
     if {"segment", "codes"} <= columns:
         kind = "sheet"
         decisions, memos, problems = _plan_sheet(project, header, body, coder, path)
@@ -467,16 +491,7 @@ def import_codings(project: Project, path: str | Path, coder: str | None = None)
     with project.transaction():
         for decision in decisions:
             try:
-                outcome = apply_decision(
-                    project,
-                    decision.coder,
-                    decision.segment_id,
-                    decision.code_id,
-                    decision.action,
-                    decision.memo,
-                    span=decision.span,
-                    via=via,
-                )
+                outcome = _apply(project, decision, via)
             except QualkamError as exc:  # caught by the checks above, but the store has the last word
                 problems += [RowProblem(row, str(exc)) for row in decision.rows]
                 continue
@@ -492,3 +507,28 @@ def import_codings(project: Project, path: str | Path, coder: str | None = None)
             raise ImportRowsError(path, list(dict.fromkeys(problems)))
     report.coders = [coder.strip()] if kind == "sheet" and coder else sorted({d.coder for d in decisions})
     return report
+
+
+def _apply(project: Project, decision: _Decision | _SpanDecision, via: str) -> Outcome:
+    """Write one planned decision: a sheet's on a segment, a long CSV's on its exact span."""
+    if isinstance(decision, _SpanDecision):
+        return apply_span(
+            project,
+            decision.coder,
+            decision.source,
+            decision.start,
+            decision.end,
+            decision.code_id,
+            memo=decision.memo,
+            via=via,
+        )
+    return apply_decision(
+        project,
+        decision.coder,
+        decision.segment_id,
+        decision.code_id,
+        decision.action,
+        decision.memo,
+        span=decision.span,
+        via=via,
+    )

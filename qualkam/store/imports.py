@@ -56,21 +56,26 @@ def suggestions_by_segment(project: Project) -> list[sqlite3.Row]:
 
 
 def coder_decisions(project: Project, coder: str) -> list[sqlite3.Row]:
-    """One coder's decisions (segment_id, code_id, status) in codebook order."""
+    """One coder's decisions (segment_id, code_id, status) in codebook order: a coding counts for
+    every segment its span overlaps (``coding_segments``), once per segment, code and status."""
     return project.conn.execute(
-        """SELECT c.segment_id, c.code_id, c.status FROM codings c
+        """SELECT DISTINCT cs.segment_id, c.code_id, c.status, k.position FROM codings c
+           JOIN coding_segments cs ON cs.coding_id = c.id
            LEFT JOIN codes k ON k.id = c.code_id
-           WHERE c.coder = ? ORDER BY k.position, c.code_id""",
+           WHERE c.coder = ? ORDER BY k.position, c.code_id, cs.segment_id, c.status""",
         (coder,),
     ).fetchall()
 
 
 def segments_coded_with(project: Project, code_ids: Sequence[str]) -> set[int]:
-    """Segments where any of ``code_ids`` is suggested or coded by anyone."""
+    """Segments where any of ``code_ids`` is suggested or coded by anyone (a span counts for
+    every segment it overlaps)."""
     if not code_ids:
         return set()
     rows = project.conn.execute(
-        f"SELECT DISTINCT segment_id FROM codings WHERE code_id IN ({_marks(code_ids)})", list(code_ids)
+        f"""SELECT DISTINCT cs.segment_id FROM codings c JOIN coding_segments cs ON cs.coding_id = c.id
+            WHERE c.code_id IN ({_marks(code_ids)})""",
+        list(code_ids),
     )
     return {r[0] for r in rows}
 
@@ -106,10 +111,40 @@ def suggested_pairs(project: Project, source_id: str | None = None) -> set[tuple
     return {(r[0], r[1]) for r in rows}
 
 
-def coder_spans(project: Project, coder: str) -> dict[tuple[int, str], tuple[int, int]]:
-    """(segment id, code id) -> (start, end) of one coder's codings."""
-    rows = project.conn.execute('SELECT segment_id, code_id, start, "end" FROM codings WHERE coder = ?', (coder,))
-    return {(r[0], r[1]): (r[2], r[3]) for r in rows}
+def coder_spans(project: Project, coder: str) -> dict[tuple[int, str], list[tuple[int, int]]]:
+    """(segment id, code id) -> the (start, end) of each of one coder's codings that counts for
+    that segment (its span overlaps it), in text order."""
+    rows = project.conn.execute(
+        """SELECT cs.segment_id, c.code_id, c.start, c."end" FROM codings c
+           JOIN coding_segments cs ON cs.coding_id = c.id
+           WHERE c.coder = ? ORDER BY c.start, c."end", c.id""",
+        (coder,),
+    )
+    found: dict[tuple[int, str], list[tuple[int, int]]] = {}
+    for r in rows:
+        found.setdefault((r[0], r[1]), []).append((r[2], r[3]))
+    return found
+
+
+def span_segments(project: Project, source_id: str, start: int, end: int) -> tuple[int, list[int]] | None:
+    """(length of the source's text, the segments [start, end) overlaps by a character, in text
+    order); None when there is no such source."""
+    row = project.conn.execute("SELECT length(text) FROM sources WHERE id = ?", (source_id,)).fetchone()
+    if row is None:
+        return None
+    ids = project.conn.execute(
+        'SELECT id FROM segments WHERE source_id = ? AND "end" > ? AND start < ? ORDER BY start',
+        (source_id, start, end),
+    )
+    return int(row[0]), [int(r[0]) for r in ids]
+
+
+def is_suggested(project: Project, segment_id: int, code_id: str) -> bool:
+    """Whether the machine suggested ``code_id`` for the segment."""
+    row = project.conn.execute(
+        "SELECT 1 FROM codings WHERE segment_id = ? AND code_id = ? AND coder IS NULL LIMIT 1", (segment_id, code_id)
+    ).fetchone()
+    return row is not None
 
 
 def add_memo_once(

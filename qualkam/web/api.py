@@ -22,6 +22,7 @@ from qualkam.analysis import workspace
 from qualkam.analysis.workspace import Viewer
 from qualkam.errors import ForbiddenError, NotFoundError, QualkamError, from_environment
 from qualkam.store.layers import CONSENSUS
+from qualkam.store.project import Project
 from qualkam.web.app import project_for, settings_of
 
 VIA = "workspace"
@@ -164,7 +165,7 @@ def get_compare(request: Request) -> Response:
 
 
 # -- writes ----------------------------------------------------------------------------------
-def _coding(project: Any, coding_id: int) -> dict[str, Any] | None:
+def _coding(project: Project, coding_id: int) -> dict[str, Any] | None:
     from qualkam.store.workspace import coding_summary
 
     return coding_summary(project, coding_id)

@@ -16,11 +16,11 @@ exports do that the importer has to live with (``../shared/refi-qda/SOURCES.md``
 
 Sources are matched to the project's by the hash of their text, so a project exported,
 coded elsewhere and imported back gets its codings on the sources it already has; new
-sources are segmented like ``qualkam code`` segments them. Selections become people's
-codings on the segments their span codes (``segments_for_span``), with coder and time.
-Everything is written in ONE transaction: a failure leaves the project as it was, and
-importing the same file again adds nothing (``apply_decision`` is idempotent, memos and
-sources are matched before they are added).
+sources are segmented like ``qualkam code`` segments them. Each coding of a selection becomes
+one person's coding of the selection's exact span (``apply_span``; counted for every segment
+it overlaps), with coder and time. Everything is written in ONE transaction: a failure leaves
+the project as it was, and importing the same file again adds nothing (``apply_span`` is
+idempotent, memos and sources are matched before they are added).
 """
 
 from __future__ import annotations
@@ -40,9 +40,8 @@ from xml.etree.ElementTree import Element
 import yaml
 
 from qualkam.coding.codebook import COLOR, ID, Codebook, parse_codebook
-from qualkam.coding.decisions import Action, apply_decision
+from qualkam.coding.decisions import apply_span
 from qualkam.errors import CodebookError, QualkamError
-from qualkam.interchange.codings_import import segments_for_span
 from qualkam.interchange.refi import model, segdata
 from qualkam.interchange.refi.guids import canonical
 from qualkam.interchange.refi.positions import READING_TEXT, normalise_line_endings, read_positions  # noqa: F401 - the CLI's and tests' names
@@ -50,7 +49,7 @@ from qualkam.interchange.refi.safezip import RefiFileError, SafeArchive, open_qd
 from qualkam.interchange.refi.writer import MACHINE_USER
 from qualkam.sources.metadata import Participant, SourceMeta
 from qualkam.store import refi as store
-from qualkam.store.imports import add_memo_once, segment_spans, suggested_pairs
+from qualkam.store.imports import add_memo_once, segment_spans
 from qualkam.store.project import Project
 from qualkam.store.sources import SourceRecord
 from qualkam.yamlload import load as load_yaml
@@ -402,7 +401,6 @@ def parse_codebook_element(root: Element) -> model.Project:
 @dataclass
 class _Decision:
     coder: str
-    segment_id: int
     code_id: str
     span: tuple[int, int]
     at: str | None
@@ -861,8 +859,7 @@ class _Importer:
         reading, spans = read_positions(raw, [(s.start, s.end) for s in selections], [s.name for s in selections])
         self.report.readings[source_id] = reading if selections else "none"
         segments = segment_spans(self.project, source_id)
-        suggested = suggested_pairs(self.project, source_id)
-        decisions: dict[tuple[int, str, str], _Decision] = {}
+        decisions: dict[tuple[int, int, str, str], _Decision] = {}
         items = list(zip(selections, spans, strict=False))
         if source.whole:
             items.append((model.Selection("", 0, 0, source.user, source.at, "", "", source.whole), (0, len(raw))))
@@ -875,13 +872,16 @@ class _Importer:
                 )
                 continue
             start, end = mapping[span[0]], mapping[span[1]]
-            hits = segments_for_span(start, end, segments)
+            # The segments the exact span overlaps: the first is its anchor (and where a note goes).
+            hits = [(seg_id, s, e) for seg_id, s, e in segments if s < end and e > start] if start < end else []
             if not hits:
                 if selection.codings or selection.description:
-                    self.warn(
-                        f"source {source_id!r}: selection {selection.guid} ({start}-{end}) codes no segment "
-                        "(it covers less than half of any segment it touches); not imported"
+                    what = (
+                        "holds no segment's text (only a speaker label, a line end or the space between segments)"
+                        if start < end
+                        else "selects no character of the stored text (only the CR of a line end)"
                     )
+                    self.warn(f"source {source_id!r}: selection {selection.guid} ({start}-{end}) {what}; not imported")
                 continue
             self.selection_segments[selection.guid] = hits[0][0]
             if not selection.codings and len(hits) == 1 and (hits[0][1], hits[0][2]) == (start, end):
@@ -901,26 +901,17 @@ class _Importer:
                     continue
                 coder = self.coder(coding.user, selection.user)
                 at = stored_time(coding.at) or stored_time(selection.at)
-                for seg_id, clip_start, clip_end in hits:
-                    key = (seg_id, code_id, coder)
-                    found = decisions.get(key)
-                    if found is None:
-                        decisions[key] = _Decision(
-                            coder,
-                            seg_id,
-                            code_id,
-                            (clip_start, clip_end),
-                            at,
-                            selection.guid,
-                            coding.guid,
-                            selection.description or None,
-                        )
-                    else:  # two selections of one code in one segment are one coding, first to last
-                        found.span = (min(found.span[0], clip_start), max(found.span[1], clip_end))
-                        if at and (found.at is None or at < found.at):
-                            found.at = at
-                        if selection.description and selection.description != found.memo:
-                            found.memo = "\n\n".join(filter(None, (found.memo, selection.description)))
+                key = (start, end, code_id, coder)
+                found = decisions.get(key)
+                if found is None:
+                    decisions[key] = _Decision(
+                        coder, code_id, (start, end), at, selection.guid, coding.guid, selection.description or None
+                    )
+                else:  # the same span and code twice (a selection repeated): one coding, the earliest time
+                    if at and (found.at is None or at < found.at):
+                        found.at = at
+                    if selection.description and selection.description != found.memo:
+                        found.memo = "\n\n".join(filter(None, (found.memo, selection.description)))
             if selection.description and not selection.codings:
                 # A selection's Description is the memo of its codings (QualCoder, qualkam); one
                 # with no coding (an ATLAS.ti quotation's comment) is a memo on the segment.
@@ -934,16 +925,15 @@ class _Importer:
                     None,
                 )
         for decision in decisions.values():
-            action = Action.accept if (decision.segment_id, decision.code_id) in suggested else Action.add
-            outcome = apply_decision(
+            outcome = apply_span(
                 self.project,
                 decision.coder,
-                decision.segment_id,
+                source_id,
+                decision.span[0],
+                decision.span[1],
                 decision.code_id,
-                action,
                 memo=decision.memo,
                 at=decision.at,
-                span=decision.span,
                 via=self.via,
             )
             if outcome.change == "inserted":
