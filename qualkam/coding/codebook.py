@@ -333,11 +333,15 @@ def _token_patterns(v: _Validator, node: dict[str, Any], key: str, where: str) -
 
 def _token_problems(token: dict[str, Any]) -> list[str]:
     """What spaCy would accept but must not run: an ``OP`` repeat spaCy writes out n times
-    (``{99999999999}`` never finished), and a ``REGEX`` that does not compile or can
+    (``{99999999999}`` never finished), a custom attribute ``_`` (no extension is registered,
+    so every document would fail), and a ``REGEX`` that does not compile or can
     backtrack catastrophically (``(a+)+$`` takes seconds on a 30-letter word; see
     ``regex_problem``). Checked before spaCy sees the pattern."""
     problems = []
     for attr, value in token.items():
+        if attr == "_":  # spaCy accepts it, then fails on every document: no extension is registered
+            problems.append("custom attributes ('_') are not set by qualkam's pipeline; match on LOWER, LEMMA or TEXT")
+            continue
         if str(attr).upper() == "OP" and isinstance(value, str):
             match = _OP.match(value)
             numbers = [int(n) for n in match.groups()[::2] if n] if match else []
