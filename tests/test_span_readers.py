@@ -51,7 +51,9 @@ def spans(tmp_path: Path, small_codebook, project: Project) -> dict:
         "ben_came": ("ben", S, _span(text, "They came from the US")),
         "trust": ("ben", S, _span(text, "trust each other")),
     }
-    ids = {name: code_span(project, "int-sales", a, b, code, who).coding_id for name, (who, code, (a, b)) in made.items()}
+    ids = {
+        name: code_span(project, "int-sales", a, b, code, who).coding_id for name, (who, code, (a, b)) in made.items()
+    }
     decide(project, "ben", seg["They came fr"], H, "accept")  # a whole-segment decision beside the spans
     return {
         "project": project,
@@ -165,7 +167,8 @@ def test_excerpt_files_show_the_span(spans: dict) -> None:
     html = render(frame, "html")
     assert '<mark class="span">follow the procedure</mark>' in html
     # the span across two turns is marked line by line, never across the line break
-    assert "**It was all about the sales target that quarter.**" in md and "**Sarah: Honestly, now we trust** each other" in md
+    assert "**It was all about the sales target that quarter.**" in md
+    assert "**Sarah: Honestly, now we trust** each other" in md
     data = json.loads(render(frame, "json"))
     assert {(r["start"], r["end"]) for r in data} == {made[n][2] for n in ("across", "came", "procedure")}
     assert all(r["context"][r["start"] - r["context_start"] : r["end"] - r["context_start"]] == r["text"] for r in data)

@@ -4,9 +4,10 @@
 the rules suggested and a person accepted, is one excerpt, with the people who applied the
 code in ``coders`` (``by_coder=True`` gives one row per coding instead, each with its
 ``coder``). A passage is a coding's exact span: a whole segment, part of one, or a stretch
-across several; codings of one code on the same span merge, different spans stay apart. The renderers turn those rows into CSV, JSON, Markdown or one self-contained
-HTML file, grouped under each code with its label and definition, each excerpt a quotation
-with its attribution (and its time in the recording) and the evidence words marked.
+across several; codings of one code on the same span merge, different spans stay apart.
+The renderers turn those rows into CSV, JSON, Markdown or one self-contained HTML file,
+grouped under each code with its label and definition, each excerpt a quotation with its
+attribution (and its time in the recording) and the evidence words marked.
 
 What the columns of a merged row mean (issue 11; docs/excerpts.md says it for users):
 
@@ -364,7 +365,7 @@ def span_in_context(row: dict[str, Any]) -> tuple[str, list[tuple[int, int]]] | 
     pieces (one per line, their edge spaces left out, so a mark never wraps a line break);
     None when the span is its whole context (a whole-segment coding) or there is none."""
     context = row.get("context")
-    if not present(context) or not present(row.get("context_start")):
+    if not isinstance(context, str) or not context or not present(row.get("context_start")):
         return None
     a, b = int(row["start"]) - int(row["context_start"]), int(row["end"]) - int(row["context_start"])
     if not 0 <= a < b <= len(context) or (a == 0 and b == len(context)):

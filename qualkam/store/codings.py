@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from qualkam.store.layers import CONSENSUS, NAMES, PEOPLE, Layer
 from qualkam.store.reads import coders as project_coders
+from qualkam.store.schema import fetch_all
 from qualkam.store.segments import SegmentFilter
 
 if TYPE_CHECKING:
@@ -133,35 +134,52 @@ def excerpt_codings(
                 f"WHERE fcs.coding_id = c.id AND {column} IN ({','.join('?' * len(values))}))"
             )
             args.extend(values)
-    covered = "(SELECT x.segment_id FROM coding_segments x WHERE x.coding_id = c.id)"
-    context_start = "MIN(c.start, COALESCE(s.start, c.start))"
-    context_end = 'MAX(c."end", COALESCE(last."end", s."end", c."end"))'
+    # A span inside its anchor segment (most codings: whole segments) needs only that segment;
+    # one running past it reads the segments it covers, and its context is cut from the source.
+    inside = 'c.start >= s.start AND c."end" <= s."end"'
+    anchor = "m.segment_id = c.segment_id"
+    covered = "m.segment_id IN (SELECT x.segment_id FROM coding_segments x WHERE x.coding_id = c.id)"
+    suggested = "m.code_id = c.code_id AND m.coder IS NULL"
+    context_start = "MIN(c.start, s.start)"
+    last = "FROM coding_segments lcs JOIN segments l ON l.id = lcs.segment_id WHERE lcs.coding_id = c.id"
+    context_end = f'MAX(c."end", (SELECT MAX(l."end") {last}))'
+    last_time = f"(SELECT l.time_end {last} ORDER BY l.start DESC LIMIT 1)"
     sql = f"""
         SELECT c.id AS coding_id, src.id AS source, c.segment_id AS segment, s.speaker, s.role,
                s.speaker_unit AS unit, src.type AS source_type, src.phase, src.date, s.time_start,
-               COALESCE(last.time_end, s.time_end) AS time_end,
+               CASE WHEN c."end" > s."end" THEN COALESCE({last_time}, s.time_end) ELSE s.time_end END AS time_end,
                c.start, c."end" AS "end", c.code_id AS code,
                COALESCE(k.label, c.code_id) AS code_label, c.coder, c.origin, c.status,
-               COALESCE(c.score, (SELECT MAX(m.score) FROM codings m WHERE m.segment_id IN {covered}
-                                  AND m.code_id = c.code_id AND m.coder IS NULL)) AS score,
-               CASE WHEN c.evidence != '[]' THEN c.evidence ELSE COALESCE((SELECT m.evidence FROM codings m
-                    WHERE m.segment_id IN {covered} AND m.code_id = c.code_id AND m.coder IS NULL
-                    ORDER BY m.score DESC LIMIT 1), '[]') END AS evidence,
+               COALESCE(c.score, CASE WHEN c."end" > s."end"
+                   THEN (SELECT MAX(m.score) FROM codings m WHERE {covered} AND {suggested})
+                   ELSE (SELECT MAX(m.score) FROM codings m WHERE {anchor} AND {suggested}) END) AS score,
+               CASE WHEN c.evidence != '[]' THEN c.evidence ELSE COALESCE(CASE WHEN c."end" > s."end"
+                   THEN (SELECT m.evidence FROM codings m WHERE {covered} AND {suggested} ORDER BY m.score DESC LIMIT 1)
+                   ELSE (SELECT m.evidence FROM codings m WHERE {anchor} AND {suggested} ORDER BY m.score DESC LIMIT 1)
+                   END, '[]') END AS evidence,
                c.text, COALESCE(p.label, src.phase) AS phase_label, src.title,
                k.definition AS code_definition, k.color AS code_color,
-               CASE WHEN c.segment_id IS NULL THEN c.text
-                    ELSE substr(src.text, {context_start} + 1, {context_end} - {context_start}) END AS context,
-               {context_start} AS context_start
+               CASE WHEN s.id IS NULL THEN c.text WHEN {inside} THEN s.text END AS context,
+               CASE WHEN s.id IS NULL THEN c.start ELSE {context_start} END AS context_start,
+               CASE WHEN s.id IS NOT NULL AND NOT ({inside}) THEN {context_end} END AS context_end
         FROM codings c LEFT JOIN segments s ON s.id = c.segment_id JOIN sources src ON src.id = c.source_id
-        LEFT JOIN segments last ON last.id = (SELECT l.id FROM coding_segments lcs JOIN segments l
-                                               ON l.id = lcs.segment_id WHERE lcs.coding_id = c.id
-                                               ORDER BY l.start DESC LIMIT 1)
         LEFT JOIN codes k ON k.id = c.code_id LEFT JOIN phases p ON p.id = src.phase
         WHERE {" AND ".join(f"({w})" for w in where)}
         ORDER BY COALESCE(k.position, 1e9), c.code_id, COALESCE(p.position, 1e9), src.date, src.id, c.start,
                  c.coder IS NOT NULL, c.coder
     """
-    return _frame(project, sql, args)
+    frame = _frame(project, sql, args)
+    wide = frame["context_end"].notna()
+    if wide.any():  # cut from each source's text, read once (not once per coding)
+        texts = {
+            name: fetch_all(project, "SELECT text FROM sources WHERE id = ?", (name,))[0][0]
+            for name in set(frame.loc[wide, "source"])
+        }
+        frame.loc[wide, "context"] = [
+            texts[source][int(a) : int(b)]
+            for source, a, b in frame.loc[wide, ["source", "context_start", "context_end"]].itertuples(index=False)
+        ]
+    return frame.drop(columns="context_end")
 
 
 def search_candidates(
@@ -188,8 +206,8 @@ def search_candidates(
         args.append(f"%{escaped}%")
     if codes:
         where.append(
-            f"EXISTS (SELECT 1 FROM coding_segments cs JOIN codings c ON c.id = cs.coding_id WHERE cs.segment_id = s.id "
-            f"AND {condition} AND c.code_id IN ({','.join('?' * len(codes))}))"
+            "EXISTS (SELECT 1 FROM coding_segments cs JOIN codings c ON c.id = cs.coding_id "
+            f"WHERE cs.segment_id = s.id AND {condition} AND c.code_id IN ({','.join('?' * len(codes))}))"
         )
         args += [*layer_params, *codes]
     filters = (("src.phase", phases), ("src.type", source_types), ("src.id", sources), ("s.speaker", speakers))
