@@ -1,6 +1,10 @@
 """Codings read for analysis: the codings of a layer joined with their segment and source,
 with the filters of matrices, excerpts, search and reliability.
 
+Segment-level reads (matrices, search, reliability units) count a coding for every segment
+its span covers (``coding_segments``); span-level reads (excerpts, character-level
+reliability) take each coding's own span once (docs/architecture.md, "Spans and segments").
+
 Every function takes names already checked by its caller (``qualkam.choices``) and a parsed
 ``Layer``; each returns a DataFrame (or plain values). ``known_layer`` parses a layer for a
 project, so a misspelt coder is an error rather than an empty result.

@@ -14,6 +14,11 @@ is parsed here, so one layer means the same codings everywhere.
 
 ``human``, ``consensus`` and ``coder:NAME`` are people's layers: the ones reliability and
 training can use (``Layer.people``).
+
+A layer is a set of codings; what they mean for segments is one rule, the same for every
+reader: a coding counts for every segment its span overlaps (its anchor and each later
+segment it overlaps by at least one character: the ``coding_segments`` table). See
+docs/architecture.md, "Spans and segments".
 """
 
 from __future__ import annotations
