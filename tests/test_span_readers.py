@@ -290,3 +290,18 @@ def test_moving_a_code_keeps_a_coders_other_spans(spans: dict) -> None:
         zip(before["start"], before["end"], strict=True)
     )
     assert set(after["code"]) == {H}
+
+
+def test_sentence_units_take_the_sentences_a_span_covers_in_each_segment(spans: dict) -> None:
+    data = coding_data(spans["project"], coders=["ana", "ben"], unit="sentence")
+    texts = list(data.units["text"])
+    soft = data.presence[data.codes.index(S)]
+    ana = {texts[i] for i in np.flatnonzero(soft[0] == 1.0)}
+    # the span across turns: the whole last sentence of one turn, most of the first of the next
+    assert ana == {
+        "They came from the US.",
+        "It was all about the sales target that quarter.",
+        "Honestly, now we trust each other.",
+    }
+    ben = {texts[i] for i in np.flatnonzero(soft[1] == 1.0)}
+    assert ben == {"They came from the US.", "Honestly, now we trust each other."}
