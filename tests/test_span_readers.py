@@ -305,3 +305,20 @@ def test_sentence_units_take_the_sentences_a_span_covers_in_each_segment(spans: 
     }
     ben = {texts[i] for i in np.flatnonzero(soft[1] == 1.0)}
     assert ben == {"They came from the US.", "Honestly, now we trust each other."}
+
+
+def test_a_spans_context_is_escaped_in_every_file(tmp_path: Path, small_codebook, project: Project) -> None:
+    from qualkam.coding.run import code_folder
+
+    from .conftest import write
+
+    write(tmp_path / "src" / "m.md", "---\nid: markup\n---\nAna: <script>alert(1)</script> we **trust** each other\n")
+    code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
+    text = source_texts(project)["markup"]
+    code_span(project, "markup", *_span(text, "trust"), S, "ana")
+    frame = retrieve(project, layer="coder:ana")
+    assert frame["context"].iloc[0].startswith("<script>")
+    html = render(frame, "html")
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    md = render(frame, "md")
+    assert "\\<script\\>" in md and "<script>" not in md
