@@ -94,6 +94,7 @@ COMMANDS: dict[str, Lazy] = {
         "qualkam.cli.train",
         "Train a text classifier on people's codings; report held-out precision, recall and F1 vs the rules.",
     ),
+    "serve": Lazy("qualkam.cli.serve", "Start the coding workspace on this machine and open it in the browser."),
     "codebook": Lazy("qualkam.cli.codebook", "Check and show codebooks."),
     "memo": Lazy("qualkam.cli.memo", "Write, list, edit and delete memos."),
     "project": Lazy("qualkam.cli.project", "Clone a project for a coder, merge coders' projects back."),

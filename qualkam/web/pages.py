@@ -1,0 +1,220 @@
+"""The HTML pages: Sources, Codebook, Excerpts and Matrix are rendered here from the library;
+Document and Compare are shells (templates ``document.html``, ``compare.html``) whose scripts
+read the JSON API. Jinja2 escapes every value (autoescape on), so text from the data is only
+ever text.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import jinja2
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.templating import Jinja2Templates
+
+from qualkam.analysis import workspace
+from qualkam.web.app import project_for, settings_of
+
+TEMPLATES = Path(__file__).parent / "templates"
+NAV = (("/", "Sources"), ("/codebook", "Codebook"), ("/excerpts", "Excerpts"), ("/matrix", "Matrix"))
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
+    )
+    env.filters["query"] = lambda values: urlencode({k: v for k, v in values.items() if v not in (None, "")})
+    return env
+
+
+def _base(request: Request) -> dict[str, Any]:
+    """What base.html needs on every page: the token for the scripts, the session's coder, the
+    coder this page shows (``?coder=`` when the session has none), blind or not, the nav."""
+    settings = settings_of(request)
+    shown = settings.coder or (request.query_params.get("coder") or "").strip() or None
+    keep = {} if settings.coder or not shown else {"coder": shown}
+    return {
+        "token": settings.token,
+        "session_coder": settings.coder or "",
+        "coder": shown,
+        "blind": settings.blind,
+        "project_name": settings.project_path.name,
+        "nav": [(href + ("?" + urlencode(keep) if keep else ""), label) for href, label in NAV],
+        "keep": keep,
+    }
+
+
+templates = Jinja2Templates(env=_environment(), context_processors=[_base])
+
+
+def error_page(status: int, message: str) -> Response:
+    """A short page saying why (no token, no such source ...); it carries no session data."""
+    html = templates.get_template("forbidden.html").render(status=status, message=message)
+    return HTMLResponse(html, status_code=status)
+
+
+def _param(request: Request, name: str) -> str | None:
+    value = request.query_params.get(name)
+    return value.strip() if value and value.strip() else None
+
+
+def _viewer(request: Request) -> workspace.Viewer:
+    from qualkam.web.api import query_viewer
+
+    return query_viewer(request)
+
+
+def sources_page(request: Request) -> Response:
+    who = _viewer(request)
+    filters = {k: _param(request, k) for k in ("type", "phase", "speaker", "attribute")}
+    with project_for(request) as project:
+        rows = workspace.source_list(
+            project,
+            who,
+            source_type=filters["type"],
+            phase=filters["phase"],
+            speaker=filters["speaker"],
+            attribute=filters["attribute"],
+        )
+        choices = workspace.filter_choices(project)
+    return templates.TemplateResponse(
+        request, "sources.html", {"sources": rows, "filters": filters, "choices": choices, "title": "Sources"}
+    )
+
+
+def codebook_page(request: Request) -> Response:
+    who = _viewer(request)
+    with project_for(request) as project:
+        codes = workspace.codebook(project, who)
+    depth: dict[str, int] = {}
+    for code in codes:
+        depth[code["id"]] = depth.get(code["parent"], -1) + 1 if code["parent"] else 0
+    return templates.TemplateResponse(request, "codebook.html", {"codes": codes, "depth": depth, "title": "Codebook"})
+
+
+def excerpts_page(request: Request) -> Response:
+    who = _viewer(request)
+    filters = {k: _param(request, k) for k in ("code", "phase", "type", "speaker", "role", "attribute", "layer")}
+    with project_for(request) as project:
+        found = workspace.excerpts(
+            project,
+            who,
+            code=filters["code"],
+            phase=filters["phase"],
+            source_type=filters["type"],
+            speaker=filters["speaker"],
+            role=filters["role"],
+            attribute=filters["attribute"],
+            layer=filters["layer"],
+        )
+        codes = workspace.codebook(project, who)
+        choices = workspace.filter_choices(project)
+    return templates.TemplateResponse(
+        request,
+        "excerpts.html",
+        {"excerpts": found, "filters": filters, "codes": codes, "choices": choices, "title": "Excerpts"},
+    )
+
+
+# The excerpts filter each matrix row kind links to (attribute rows: attribute=KEY:VALUE).
+_ROW_FILTER = {"phase": "phase", "source_type": "type", "speaker": "speaker", "role": "role"}
+
+
+def matrix_page(request: Request) -> Response:
+    who = _viewer(request)
+    by = _param(request, "by") or "phase"
+    layer = _param(request, "layer")
+    with project_for(request) as project:
+        table = workspace.matrix(project, who, by, layer)
+        labels = {c["id"]: c["label"] for c in workspace.codebook(project, who)}
+        choices = workspace.filter_choices(project)
+    top = max((v for row in table["cells"] for v in row), default=0)
+    keep = _base(request)["keep"]
+    rows = []
+    for name, values in zip(table["rows"], table["cells"], strict=True):
+        cells = []
+        for code, value in zip(table["columns"], values, strict=True):
+            link = None
+            if name != "(none)" and value:
+                where = {"code": code, "layer": layer, **keep}
+                if by.startswith("attribute:"):
+                    where["attribute"] = f"{by[len('attribute:') :]}:{name}"
+                else:
+                    where[_ROW_FILTER[by]] = name
+                link = "/excerpts?" + urlencode({k: v for k, v in where.items() if v})
+            cells.append({"value": value, "level": level(value, top), "href": link})
+        rows.append({"name": name, "cells": cells})
+    attributes = sorted({a.split(":", 1)[0] for a in choices["attributes"]})
+    return templates.TemplateResponse(
+        request,
+        "matrix.html",
+        {
+            "by": by,
+            "layer": layer or "",
+            "columns": [(c, labels.get(c, c)) for c in table["columns"]],
+            "rows": rows,
+            "top": top,
+            "legend": [(n, level(n, top)) for n in legend_values(top)],
+            "bys": ["phase", "source_type", "role", "speaker", *(f"attribute:{a}" for a in attributes)],
+            "title": "Matrix",
+        },
+    )
+
+
+LEVELS = 5
+
+
+def level(value: int, top: int) -> int:
+    """The heatmap class of a count: 0 for nothing, 1..LEVELS by its share of the largest."""
+    if value <= 0 or top <= 0:
+        return 0
+    return max(1, min(LEVELS, -(-value * LEVELS // top)))
+
+
+def legend_values(top: int) -> list[int]:
+    """The counts the legend shows: 0 and the upper bound of each level."""
+    if top <= 0:
+        return [0]
+    return sorted({0, *(max(1, -(-top * i // LEVELS)) for i in range(1, LEVELS + 1))})
+
+
+def document_page(request: Request) -> Response:
+    with project_for(request) as project:
+        source_id = workspace.check_source(project, request.path_params["id"])
+    return templates.TemplateResponse(request, "document.html", {"source_id": source_id, "title": source_id})
+
+
+def compare_page(request: Request) -> Response:
+    from qualkam.errors import ForbiddenError
+
+    if settings_of(request).blind:
+        raise ForbiddenError("this session is blind: comparing coders would show another coder's codings")
+    with project_for(request) as project:
+        source_id = workspace.check_source(project, request.path_params["id"])
+        coders = workspace.coders_of(project)
+    return templates.TemplateResponse(
+        request,
+        "compare.html",
+        {
+            "source_id": source_id,
+            "a": _param(request, "a") or "",
+            "b": _param(request, "b") or "",
+            "coders": coders,
+            "title": f"Compare {source_id}",
+        },
+    )
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/", sources_page),
+        Route("/codebook", codebook_page),
+        Route("/excerpts", excerpts_page),
+        Route("/matrix", matrix_page),
+        Route("/sources/{id:path}", document_page),
+        Route("/compare/{id:path}", compare_page),
+    ]
