@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a clone without installing
 
-import httpx  # noqa: E402
+import httpx2 as httpx  # noqa: E402
 
 HEADER = "qualkam workspace benchmark"
 TOKEN = "bench-token"

@@ -116,8 +116,10 @@ class ProjectView:
         source_types: Names = None,
     ) -> pd.DataFrame:
         """One row per coding of ``layer`` (auto, suggestions, human, consensus, coder:NAME or
-        all; see ``qualkam.store.layers``), with its segment, score and evidence; ``codes``
-        keeps those codes and the codes below them."""
+        all; see ``qualkam.store.layers``), with its own span (start, end, text), its anchor
+        segment (the first its span overlaps), score and evidence; ``codes`` keeps those codes
+        and the codes below them, a speaker or role filter the codings that cover such a
+        segment. Counts per segment: ``matrix`` (a span counts for every segment it covers)."""
         where = _filter(sources, phases, speakers, roles, source_types)
         return tables.codings(self.project, layer, where, _names(codes))
 
@@ -134,8 +136,9 @@ class ProjectView:
         sources: Names = None,
         by_coder: bool = False,
     ) -> pd.DataFrame:
-        """The coded passages, one row per segment and code (``by_coder``: per coding), as
-        ``qualkam excerpts`` lists them; ``layer`` defaults to auto (all with coders or statuses)."""
+        """The coded passages, one row per span and code (``by_coder``: per coding), each with
+        its ``context``, as ``qualkam excerpts`` lists them; ``layer`` defaults to auto (all with
+        coders or statuses)."""
         from qualkam.analysis.excerpts import retrieve
 
         return retrieve(

@@ -1,9 +1,11 @@
-"""One layer, the same codings everywhere (issue 12, point 2).
+"""One layer, the same codings everywhere (issue 12, point 2; spans: issue 13, part 1).
 
 For each layer, the (segment, code) pairs of the matrix's codings, of the excerpts, of the
 REFI-QDA export (where a layer can be exported), of the reliability data and of the training
 data (people's layers) are one set, and that set is what the layer's docstring says
-(``qualkam.store.layers``).
+(``qualkam.store.layers``). A coding counts for every segment its span overlaps: the project
+holds a span across two turns and a phrase inside one beside whole-segment decisions, and an
+excerpt or an exported selection stands for each segment its span covers.
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ from qualkam.agreement.units import coding_data
 from qualkam.analysis.excerpts import retrieve
 from qualkam.analysis.matrix import codings_frame
 from qualkam.coding.decisions import decide
+from qualkam.coding.spans import code_span
 from qualkam.interchange.refi.reader import parse_description
 from qualkam.store.codings import layer_people
 from qualkam.store.project import Project
 from qualkam.store.segments import segments
 
-from .conftest import code_two_sources, records
+from .conftest import code_two_sources, records, source_texts
 
 H, S = "hard_control", "soft_control"
 LAYERS = ["auto", "suggestions", "human", "consensus", "coder:ana", "all"]
@@ -62,6 +65,17 @@ def layered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, s
         ]  # (three, H) and (five, S) stay undecided
         for coder, segment, code, action in decisions:
             decide(project, coder, segment, code, action)
+        texts = source_texts(project)
+        sales, other = texts["int-sales"], texts["int-b"]
+        spans = [  # (coder, source, start, end, code, the segments the span covers)
+            # a span from the end of one turn into the next: it decides the soft suggestion on five
+            ("ana", "int-sales", sales.index("It was all"), sales.index("Honestly") + 8, S, [four, five]),
+            # a phrase inside a turn, of a code nobody else gave there
+            ("ben", "int-b", other.index("Gut feeling"), other.index("Gut feeling") + 11, H, [two]),
+        ]
+        for coder, source, start, end, code, _ in spans:
+            code_span(project, source, start, end, code, coder)
+    decisions += [(coder, segment, code, "add") for coder, _, _, _, code, covered in spans for segment in covered]
     accepted = {c: {(s, k) for who, s, k, a in decisions if who == c and a != "reject"} for c in ("ana", "ben")}
     accepted["consensus"] = {(s, k) for who, s, k, a in decisions if who == "consensus"}
     rejected = {(s, k) for _, s, k, a in decisions if a == "reject"}
@@ -82,17 +96,34 @@ def _pairs(frame, segment: str = "segment", code: str = "code") -> set[Pair]:
     return {(int(s), str(c)) for s, c in zip(frame[segment], frame[code], strict=True)}
 
 
+def _covered(project: Project, source: str, start: int, end: int) -> list[int]:
+    """The segments a span [start, end) of ``source`` overlaps by a character (the rule)."""
+    spans = records(segments(project), ["segment", "source", "start", "end"])
+    return [s[0] for s in spans if s[1] == source and s[2] < end and s[3] > start]
+
+
+def _excerpt_pairs(project: Project, frame) -> set[Pair]:
+    """Each excerpt's code with every segment its span covers."""
+    pairs = set()
+    for row in frame.itertuples(index=False):
+        covered = _covered(project, row.source, int(row.start), int(row.end))
+        assert covered[0] == int(row.segment), "an excerpt's segment is its anchor: the first one it overlaps"
+        pairs |= {(segment, row.code) for segment in covered}
+    return pairs
+
+
 @pytest.mark.parametrize("layer", LAYERS)
 def test_matrix_and_excerpts_hold_what_the_layer_says(layered, layer: str) -> None:
     db, expected = layered
     with Project.open(db) as project:
         assert _pairs(codings_frame(project, layer)) == expected[layer]
-        assert _pairs(retrieve(project, layer=layer)) == expected[layer]
-        assert _pairs(retrieve(project, layer=layer, by_coder=True)) == expected[layer]
+        assert _excerpt_pairs(project, retrieve(project, layer=layer)) == expected[layer]
+        assert _excerpt_pairs(project, retrieve(project, layer=layer, by_coder=True)) == expected[layer]
 
 
 def _exported_pairs(project: Project, path: Path) -> set[Pair]:
-    """The (segment, code) pairs of a .qdpx's coded selections, read back from its XML."""
+    """The (segment, code) pairs of a .qdpx's coded selections, read back from its XML (a
+    selection stands for every segment it overlaps)."""
     with zipfile.ZipFile(path) as archive:
         root = etree.fromstring(archive.read("project.qde"))
     ns = {"q": root.nsmap[None]}
@@ -100,14 +131,13 @@ def _exported_pairs(project: Project, path: Path) -> set[Pair]:
         node.get("guid"): parse_description(node.findtext("q:Description", default="", namespaces=ns))[3]
         for node in root.iterfind(".//q:Code", ns)
     }
-    spans = records(segments(project), ["segment", "source", "start", "end"])
     pairs = set()
     for source in root.iterfind(".//q:TextSource", ns):
         for selection in source.iterfind("q:PlainTextSelection", ns):
-            start = int(selection.get("startPosition"))
-            (segment,) = [s[0] for s in spans if s[1] == source.get("name") and s[2] <= start < s[3]]
-            for coding in selection.iterfind("q:Coding", ns):
-                pairs.add((segment, codes[coding.find("q:CodeRef", ns).get("targetGUID")]))
+            start, end = int(selection.get("startPosition")), int(selection.get("endPosition"))
+            for segment in _covered(project, source.get("name"), start, end):
+                for coding in selection.iterfind("q:Coding", ns):
+                    pairs.add((segment, codes[coding.find("q:CodeRef", ns).get("targetGUID")]))
     return pairs
 
 

@@ -535,6 +535,10 @@ def test_consensus_decisions_from_the_compare_page(client: TestClient, web_db: P
     # and accepting again takes it back
     assert client.post("/api/consensus", json=body).json()["status"] == "accepted"
     assert client.post("/api/consensus", json={**body, "action": "maybe"}).status_code == 422
+    with Project.open(web_db) as project:
+        trail = audit_frame(project, None, None, None)
+    decided = trail[trail["note"].fillna("").str.contains("compare")]
+    assert len(decided) == 4 and set(decided["actor"]) == {"cleo"}  # rejections too name who decided
 
 
 def known_rows(project: Project, coder: str) -> set[tuple[int, int, str, str]]:

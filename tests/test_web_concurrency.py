@@ -8,7 +8,7 @@ import re
 import threading
 from pathlib import Path
 
-import httpx
+import httpx2 as httpx
 import pytest
 
 from qualkam.store.project import Project

@@ -8,9 +8,11 @@ coder's values are missing. A rejected suggestion therefore counts as 0, like a 
 coder never gave. The ``consensus`` coder is a result, not a rater, and is left out unless
 named.
 
-Units: ``segment`` (the project's segments), ``sentence`` (each segment cut by the
-pipeline's sentencizer; a coding covers the sentences its span codes under the half-overlap
-rule of docs/importing.md), or ``character`` (the coders' own spans, for unitized alpha).
+Units: ``segment`` (the project's segments; a coding counts for every segment its span
+overlaps, by at least one character, as in matrices), ``sentence`` (each segment cut by the
+pipeline's sentencizer; within each segment a coding counts for, it codes the sentences it
+covers at least half of and the one holding at least half of it: ``sentences_of_span``), or
+``character`` (each coding's exact span, once, for unitized alpha: ``coder_spans``).
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ import pandas as pd
 from qualkam.choices import check_all, check_choice, check_known
 from qualkam.coding.nlp import load_pipeline, pipe
 from qualkam.errors import QualkamError
-from qualkam.interchange.codings_import import segments_for_span
 from qualkam.store.analysis import segments_table, source_lengths, sources_in_phases
 from qualkam.store.codings import codes_accepted_by, decisions
 from qualkam.store.layers import CONSENSUS
@@ -83,8 +84,16 @@ def resolve_codes(project: Project, coders: list[str], codes: list[str] | None) 
     return [c for c in order if c in used]
 
 
-def _codings(project: Project, coders: list[str]) -> pd.DataFrame:
-    return decisions(project, coders)
+def sentences_of_span(start: int, end: int, sentences: Sequence[tuple[int, int, int]]) -> list[int]:
+    """The sentences (unit index, start, end) a span [start, end) codes: each it covers at least
+    half of, and the one that holds at least half of the span, so a short quote inside a long
+    sentence codes it and a span running a few words into the next sentence does not."""
+    hits = []
+    for index, first, last in sentences:
+        shared = min(end, last) - max(start, first)
+        if shared > 0 and (2 * shared >= last - first or 2 * shared >= end - start):
+            hits.append(index)
+    return hits
 
 
 def seen_sources(codings: pd.DataFrame, coders: list[str]) -> dict[str, set[str]]:
@@ -140,7 +149,7 @@ def coding_data(
     codes = resolve_codes(project, coders, codes)
     if not codes:
         raise QualkamError("no code has been accepted by these coders yet; nothing to compare", argument="codes")
-    codings = _codings(project, coders)
+    codings = decisions(project, coders, per_segment=True)
     seen = seen_sources(codings, coders)
     units = _segment_units(project, set().union(*seen.values()))
     kept = source_filter(project, sources, phases)
@@ -166,7 +175,7 @@ def coding_data(
         for i, row in enumerate(units.itertuples(index=False)):
             by_segment.setdefault(row.segment, []).append((i, row.start, row.end))
         for row in accepted.itertuples(index=False):
-            for i, _, _ in segments_for_span(row.start, row.end, by_segment.get(row.segment_id, [])):
+            for i in sentences_of_span(row.start, row.end, by_segment.get(row.segment_id, [])):
                 presence[code_index[row.code], coders.index(row.coder), i] = 1.0
     return CodingData(coders, codes, units, presence)
 
@@ -178,7 +187,8 @@ def coder_spans(
     sources_only: Sequence[str] = (),
     phases: Sequence[str] = (),
 ) -> tuple[list[str], list[str], dict[str, tuple[dict[str, list[tuple[int, int, str]]], int]]]:
-    """Character-level data: each coder's accepted spans, source by source.
+    """Character-level data: each coder's accepted spans, source by source, exactly as coded
+    (a span across segments is one span).
 
     Returns (coders, codes, ``{source: ({coder: [(start, end, code)]}, length)}``), the shape
     ``qualkam.agreement.unitized.unitized_alpha_sources`` takes. A coder appears in a source only if
@@ -187,7 +197,7 @@ def coder_spans(
     """
     coders = resolve_coders(project, coders)
     codes = resolve_codes(project, coders, codes)
-    codings = _codings(project, coders)
+    codings = decisions(project, coders)  # one row per coding: its exact span, never cut per segment
     seen = seen_sources(codings, coders)
     lengths = source_lengths(project)
     accepted = codings[(codings["status"] == "accepted") & codings["code"].isin(codes)]

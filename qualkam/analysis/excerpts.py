@@ -1,11 +1,13 @@
 """Retrieval of coded excerpts: which passages carry a code, filtered the way a paper needs.
 
-``retrieve`` returns one row per segment x code: a passage that two people coded, or that
+``retrieve`` returns one row per passage x code: a passage that two people coded, or that
 the rules suggested and a person accepted, is one excerpt, with the people who applied the
 code in ``coders`` (``by_coder=True`` gives one row per coding instead, each with its
-``coder``). The renderers turn those rows into CSV, JSON, Markdown or one self-contained
-HTML file, grouped under each code with its label and definition, each excerpt a quotation
-with its attribution (and its time in the recording) and the evidence words marked.
+``coder``). A passage is a coding's exact span: a whole segment, part of one, or a stretch
+across several; codings of one code on the same span merge, different spans stay apart.
+The renderers turn those rows into CSV, JSON, Markdown or one self-contained HTML file,
+grouped under each code with its label and definition, each excerpt a quotation with its
+attribution (and its time in the recording) and the evidence words marked.
 
 What the columns of a merged row mean (issue 11; docs/excerpts.md says it for users):
 
@@ -21,6 +23,14 @@ What the columns of a merged row mean (issue 11; docs/excerpts.md says it for us
 - ``score``: the machine's score for the code on the segment (the highest); empty when
   the machine never suggested it.
 - ``evidence``: the suggestion's evidence, each item once.
+- ``text``, ``start``, ``end``: the span itself (its words and its offsets in the source,
+  in code points); ``segment`` is its anchor, the first segment it overlaps, and ``speaker``,
+  ``role``, ``unit``, ``time_start`` are the anchor's (``time_end`` the last covered one's).
+- ``context`` (frame and JSON, not CSV): the source's text from the start of the first segment
+  the span covers to the end of the last one, the span included; ``context_start`` is its
+  offset, so the span is ``context[start - context_start : end - context_start]``. For a
+  whole-segment coding the context is the span. Markdown, HTML and the terminal table show
+  the context of a span that is not its whole context, with the span marked in it.
 
 Filters: each option may be given several times; values of one option are alternatives
 (OR), different options must all hold (AND). A code filter takes the code's descendants
@@ -153,7 +163,7 @@ def resolve_source_types(project: Project, given: Sequence[str], argument: str =
 
 
 # -- retrieval ------------------------------------------------------------------------------
-_EXTRA_COLUMNS = ["phase_label", "title", "code_definition", "code_color"]
+_EXTRA_COLUMNS = ["phase_label", "title", "code_definition", "code_color", "context", "context_start"]
 FRAME_COLUMNS = ["coding_id", *BY_CODER_COLUMNS, *_EXTRA_COLUMNS]
 MERGED_COLUMNS = ["coding_ids", *EXCERPT_COLUMNS, *_EXTRA_COLUMNS]
 
@@ -172,12 +182,13 @@ def retrieve(
     by_coder: bool = False,
     sources: Sequence[str] = (),
 ) -> pd.DataFrame:
-    """The coded excerpts that pass every filter, one row per segment x code, grouped by code.
+    """The coded excerpts that pass every filter, one row per span x code, grouped by code.
 
-    The codings that pass are merged per segment and code (columns ``coders``,
+    The codings that pass are merged per exact span and code (columns ``coders``,
     ``rejected_by``, ``status``, ``origin``, ``score``, ``evidence`` as the module docstring
     says); ``by_coder=True`` keeps one row per coding with its ``coder``. Each row has the
-    segment's ``time_start`` / ``time_end`` in the recording (None when untimed).
+    segment's ``time_start`` / ``time_end`` in the recording (None when untimed), and the span
+    in its ``context`` (the segments it covers).
 
     ``layer`` defaults to ``auto`` (what the project holds as coded) unless ``coders`` or
     ``statuses`` are given, which ask about decisions themselves and so default to ``all``.
@@ -214,6 +225,7 @@ def retrieve(
     frame = excerpt_codings(project, parsed, **filters)
     frame["evidence"] = frame["evidence"].map(lambda raw: json.loads(raw or "[]"))
     frame["segment"] = frame["segment"].astype("Int64")
+    frame["context_start"] = frame["context_start"].astype("int64")
     frame = frame[FRAME_COLUMNS]
     return frame if by_coder else merge_codings(frame)
 
@@ -223,12 +235,16 @@ def _joined(names: Iterable[Any]) -> str:
 
 
 def merge_codings(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per segment x code from rows of single codings, in the order of their first row
+    """One row per span x code from rows of single codings, in the order of their first row
     (what the merged columns mean: see the module docstring)."""
     groups: dict[tuple[Any, Any], list[dict[str, Any]]] = {}
     for row in frame.to_dict("records"):
         # A detached coding (its words left the source: no segment) stays a row of its own.
-        where = row["segment"] if present(row["segment"]) else ("detached", row["coding_id"])
+        where = (
+            (row["source"], int(row["start"]), int(row["end"]))
+            if present(row["segment"])
+            else ("detached", row["coding_id"])
+        )
         groups.setdefault((where, row["code"]), []).append(row)
     merged = []
     for rows in groups.values():
@@ -292,10 +308,11 @@ def records_of(frame: pd.DataFrame, keep_lists: Sequence[str] = ()) -> list[dict
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Excerpts for JSON: the csv columns plus the phase label, evidence as objects, and
-    ``coders`` / ``rejected_by`` as lists of names."""
+    """Excerpts for JSON: the csv columns plus the phase label, the span's ``context`` and
+    ``context_start``, evidence as objects, and ``coders`` / ``rejected_by`` as lists of names."""
     columns = EXCERPT_COLUMNS if is_merged(frame) else BY_CODER_COLUMNS
     keep = [*columns[: columns.index("phase") + 1], "phase_label", *columns[columns.index("phase") + 1 :]]
+    keep += ["context", "context_start"]
     if not is_merged(frame):
         return records_of(frame[keep], keep_lists=("evidence",))
     names = {k: frame[k].map(lambda v: v.split(JOIN) if present(v) else []) for k in ("coders", "rejected_by")}
@@ -341,6 +358,26 @@ def marked(text: str, spans: Sequence[tuple[int, int]], escape: Callable[[str], 
         at = b
     pieces.append(escape(text[at:]))
     return "".join(pieces)
+
+
+def span_in_context(row: dict[str, Any]) -> tuple[str, list[tuple[int, int]]] | None:
+    """The context of an excerpt whose span is only part of it, with the span as marked
+    pieces (one per line, their edge spaces left out, so a mark never wraps a line break);
+    None when the span is its whole context (a whole-segment coding) or there is none."""
+    context = row.get("context")
+    if not isinstance(context, str) or not context or not present(row.get("context_start")):
+        return None
+    a, b = int(row["start"]) - int(row["context_start"]), int(row["end"]) - int(row["context_start"])
+    if not 0 <= a < b <= len(context) or (a == 0 and b == len(context)):
+        return None
+    pieces = []
+    for match in re.finditer(r"[^\n]+", context[a:b]):
+        line = match.group()
+        first = a + match.start() + len(line) - len(line.lstrip())
+        last = a + match.end() - (len(line) - len(line.rstrip()))
+        if first < last:
+            pieces.append((first, last))
+    return context, pieces
 
 
 def present(value: Any) -> bool:
@@ -415,7 +452,8 @@ def _quote(text: str) -> str:
 
 def to_markdown(frame: pd.DataFrame, title: str = "Coded excerpts", subtitle: str = "") -> str:
     """Excerpts under a heading per code (label, id, definition), each a quotation with its
-    attribution, evidence words in bold: ready to paste into a paper's draft."""
+    attribution, evidence words in bold, and a span that is part of a passage shown in it
+    (the span in bold): ready to paste into a paper's draft."""
     lines = [f"# {md_escape(title)}", ""]
     if subtitle:
         lines += [f"_{md_escape(subtitle)}_", ""]
@@ -429,6 +467,11 @@ def to_markdown(frame: pd.DataFrame, title: str = "Coded excerpts", subtitle: st
             body = marked(text, mark_spans(text, int(row["start"]), row["evidence"]), md_escape, "**", "**")
             lines.append(_quote(body))
             lines.append(">")
+            around = span_in_context(row)
+            if around is not None:
+                context = marked(around[0], around[1], md_escape, "**", "**")
+                lines.append(_quote(f"*In context:* {context}"))
+                lines.append(">")
             lines.append(f"> — {md_escape(' · '.join(attribution(row)))} ({md_escape(coding_note(row))})")
             lines.append("")
     return "\n".join(lines).rstrip() + "\n"

@@ -139,7 +139,8 @@ def search(
     """Segments whose lemmas contain every phrase of ``query``, with the matched spans.
 
     ``codes`` keeps segments coded (in ``layer``) with one of the codes or their
-    descendants. ``matches`` holds source offsets, like the evidence of a suggestion.
+    descendants (a coding counts for every segment its span covers). ``matches`` holds source
+    offsets, like the evidence of a suggestion.
     """
     if limit is not None and limit < 1:
         raise QualkamError(f"{{argument}} {limit}: give a positive number of segments", argument="limit")

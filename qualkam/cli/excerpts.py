@@ -79,7 +79,7 @@ def excerpts_cli(
     ] = None,
     by_coder: Annotated[
         bool,
-        typer.Option("--by-coder", help="One row per coding, each with its coder, instead of one per segment x code."),
+        typer.Option("--by-coder", help="One row per coding, each with its coder, instead of one per span x code."),
     ] = False,
     fmt: Annotated[
         ExcerptFormat | None,
@@ -97,9 +97,9 @@ def excerpts_cli(
 ) -> None:
     """Retrieve coded excerpts with their source, speaker, role, phase, time, coders and evidence.
 
-    One excerpt per segment and code, with the people who applied it ([b]coders[/]) and, with
-    --from all, --coder or --status, who rejected it; [b]--by-coder[/] lists each person's coding
-    apart.
+    One excerpt per coded span (a segment, or any passage) and code, with the people who
+    applied it ([b]coders[/]) and, with --from all, --coder or --status, who rejected it;
+    [b]--by-coder[/] lists each person's coding apart.
 
     Every filter may be repeated: values of one option are alternatives (OR), different
     options must all hold (AND). [b]--code dimension[/] brings in the codes below it;

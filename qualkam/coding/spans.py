@@ -30,15 +30,19 @@ def code_span(
     memo: str | None = None,
     via: str = "workspace",
     actor: str | None = None,
+    status: str = "accepted",
 ) -> Outcome:
     """Code [start, end) of ``source`` with ``code`` as ``coder``; the same span, code and coder
-    again changes nothing (a rejected one is accepted again)."""
+    again changes nothing (a rejected one is accepted again). ``status="rejected"`` records a
+    decision against the code there (the consensus coder's, as ``reconcile`` writes it);
+    ``actor`` is who the audit line names when that is not the coder."""
+    if status not in ("accepted", "rejected"):
+        raise QualkamError(f"a coding is accepted or rejected, not {status!r}", argument="status")
     with project.transaction():
         coder = check_coder(coder)
         check_code(project, code)
-        return write_span(
-            project, coder, source, _offset(start, "start"), _offset(end, "end"), code, memo, via=via, actor=actor
-        )
+        start, end = _offset(start, "start"), _offset(end, "end")
+        return write_span(project, coder, source, start, end, code, memo, status=status, via=via, actor=actor)
 
 
 def _own(project: Project, coding_id: int, coder: str) -> dict[str, Any]:
@@ -89,7 +93,9 @@ def decide_suggestion(
     return apply_decision(project, coder, row["segment_id"], row["code_id"], action, via=via, actor=actor)
 
 
-def restore_coding(project: Project, row: dict[str, Any], coder: str, via: str = "workspace") -> Outcome:
+def restore_coding(
+    project: Project, row: dict[str, Any], coder: str, via: str = "workspace", actor: str | None = None
+) -> Outcome:
     """Write a removed coding again (its span, code, status and memo; a new id): how an undo of
     a removal, or a redo of a coding, is saved."""
     with project.transaction():
@@ -107,6 +113,7 @@ def restore_coding(project: Project, row: dict[str, Any], coder: str, via: str =
             row.get("memo"),
             status=row.get("status") or "accepted",
             via=via,
+            actor=actor,
         )
 
 

@@ -154,7 +154,7 @@ _COLOR = re.compile(r"^#[0-9a-fA-F]{3,8}$")
 
 def excerpt_groups(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """The excerpts under each code, in codebook order, as the ``excerpts`` macro draws them."""
-    from qualkam.analysis.excerpts import _groups, attribution, coding_note, mark_spans
+    from qualkam.analysis.excerpts import _groups, attribution, coding_note, mark_spans, span_in_context
 
     groups = []
     for head, rows in _groups(frame):
@@ -164,9 +164,11 @@ def excerpt_groups(frame: pd.DataFrame) -> list[dict[str, Any]]:
             text = row["text"].strip("\n")
             lead = len(row["text"]) - len(row["text"].lstrip("\n"))
             spans = mark_spans(text, int(row["start"]) + lead, row["evidence"])
+            around = span_in_context(row)
             excerpts.append(
                 {
                     "pieces": pieces(text, spans),
+                    "context": pieces(*around) if around else [],
                     "attribution": " · ".join(attribution(row)),
                     "note": coding_note(row),
                 }

@@ -181,17 +181,21 @@ class Moved:
 
 def move_codings(project: Project, old: str, new: str, actor: str, note: str = "codebook migrate") -> Moved:
     """Every coding of ``old`` becomes ``new``, with an audit line per person's coding. Where
-    a coder already has ``new`` on the segment the two collapse into one, accepted winning
-    over rejected (the person said the merged concept applies)."""
+    a coder already has ``new`` on the same span the two collapse into one, accepted winning
+    over rejected (the person said the merged concept applies); a span of ``new`` elsewhere in
+    the segment is another coding and stays one."""
     result = Moved()
     with project.transaction() as conn:
-        rows = conn.execute("SELECT id, segment_id, coder, status FROM codings WHERE code_id = ?", (old,)).fetchall()
+        rows = conn.execute(
+            'SELECT id, source_id, start, "end", coder, status FROM codings WHERE code_id = ?', (old,)
+        ).fetchall()
         for row in rows:
             clash = None
             if row["coder"] is not None:
                 clash = conn.execute(
-                    "SELECT id, status FROM codings WHERE segment_id = ? AND code_id = ? AND coder = ?",
-                    (row["segment_id"], new, row["coder"]),
+                    'SELECT id, status FROM codings WHERE source_id = ? AND start = ? AND "end" = ? '
+                    "AND code_id = ? AND coder = ?",
+                    (row["source_id"], row["start"], row["end"], new, row["coder"]),
                 ).fetchone()
             if clash is not None:
                 status = "accepted" if "accepted" in (row["status"], clash["status"]) else "rejected"

@@ -1,6 +1,10 @@
 """Codings read for analysis: the codings of a layer joined with their segment and source,
 with the filters of matrices, excerpts, search and reliability.
 
+Segment-level reads (matrices, search, reliability units) count a coding for every segment
+its span covers (``coding_segments``); span-level reads (excerpts, character-level
+reliability) take each coding's own span once (docs/architecture.md, "Spans and segments").
+
 Every function takes names already checked by its caller (``qualkam.choices``) and a parsed
 ``Layer``; each returns a DataFrame (or plain values). ``known_layer`` parses a layer for a
 project, so a misspelt coder is an error rather than an empty result.
@@ -13,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from qualkam.store.layers import CONSENSUS, NAMES, PEOPLE, Layer
 from qualkam.store.reads import coders as project_coders
+from qualkam.store.schema import fetch_all
 from qualkam.store.segments import SegmentFilter
 
 if TYPE_CHECKING:
@@ -58,16 +63,19 @@ def _frame(project: Project, sql: str, params: Sequence[Any] = ()) -> pd.DataFra
 
 
 def layer_codings(project: Project, layer: Layer, where: SegmentFilter | None = None) -> pd.DataFrame:
-    """One row per coding of ``layer`` on a segment that passes ``where`` (its names checked),
-    joined with its segment and source (the source's attributes as JSON text), ordered by
-    source, position and code."""
+    """One row per coding of ``layer`` and segment it counts for (every segment its span
+    overlaps: ``coding_segments``) that passes ``where`` (its names checked), joined with that
+    segment and its source (the source's attributes as JSON text), ordered by source, position
+    and code. A coder's two spans of one code in one segment are two rows of that segment:
+    count distinct segments."""
     condition, params = layer.sql("c")
     conditions, args = (where or SegmentFilter()).sql(project)
     sql = f"""
-        SELECT c.id AS coding_id, c.segment_id AS segment, s.position, src.id AS source, s.speaker, s.role,
+        SELECT c.id AS coding_id, cs.segment_id AS segment, s.position, src.id AS source, s.speaker, s.role,
                s.speaker_unit, src.type AS source_type, src.phase, src.date, src.title, src.format,
                src.attributes AS source_attributes, c.code_id AS code, c.coder, c.origin, c.status
-        FROM codings c JOIN segments s ON s.id = c.segment_id JOIN sources src ON src.id = c.source_id
+        FROM codings c JOIN coding_segments cs ON cs.coding_id = c.id JOIN segments s ON s.id = cs.segment_id
+        JOIN sources src ON src.id = c.source_id
         WHERE {" AND ".join([condition, *conditions])}
         ORDER BY src.id, s.position, c.code_id
     """
@@ -100,10 +108,15 @@ def excerpt_codings(
     statuses: Sequence[str] = (),
 ) -> pd.DataFrame:
     """One row per coding of ``layer`` that passes every filter, with what an excerpt shows:
-    its segment and source, the code's label, definition and colour, the phase's label, and
-    the machine's score and evidence (a person's coding made from a suggestion carries the
-    suggestion's). Ordered by code, phase, date, source, offset, suggestion before people.
-    Codings whose words left the source (no segment) are kept only in the ``all`` layer."""
+    its own span (``start``, ``end``, ``text``), the passage around it (``context``: the source's
+    text from the first segment it covers to the last, span included; ``context_start`` its
+    offset), its anchor segment and source, the code's label, definition and colour, the
+    phase's label, and the machine's score and evidence (a person's coding made from a
+    suggestion, or covering a suggestion's segment, carries the suggestion's). Speaker, role,
+    unit and ``time_start`` are the anchor's, ``time_end`` the last covered segment's; a
+    speaker or role filter keeps a coding when any segment it covers passes. Ordered by code,
+    phase, date, source, offset, suggestion before people. Codings whose words left the source
+    (no segment) are kept only in the ``all`` layer."""
     condition, params = layer.sql("c")
     where, args = [condition], list(params)
     if layer.name != "all":
@@ -112,33 +125,65 @@ def excerpt_codings(
         ("c.code_id", codes),
         ("src.phase", phases),
         ("src.type", source_types),
-        ("s.role", roles),
         ("src.id", sources),
-        ("s.speaker", speakers),
         ("c.coder", coders),
         ("c.status", statuses),
     ):
         if values:
             _among(where, args, column, values)
+    for column, values in (("fs.role", roles), ("fs.speaker", speakers)):
+        if values:
+            where.append(
+                "EXISTS (SELECT 1 FROM coding_segments fcs JOIN segments fs ON fs.id = fcs.segment_id "
+                f"WHERE fcs.coding_id = c.id AND {column} IN ({','.join('?' * len(values))}))"
+            )
+            args.extend(values)
+    # A span inside its anchor segment (most codings: whole segments) needs only that segment;
+    # one running past it reads the segments it covers, and its context is cut from the source.
+    inside = 'c.start >= s.start AND c."end" <= s."end"'
+    anchor = "m.segment_id = c.segment_id"
+    covered = "m.segment_id IN (SELECT x.segment_id FROM coding_segments x WHERE x.coding_id = c.id)"
+    suggested = "m.code_id = c.code_id AND m.coder IS NULL"
+    context_start = "MIN(c.start, s.start)"
+    last = "FROM coding_segments lcs JOIN segments l ON l.id = lcs.segment_id WHERE lcs.coding_id = c.id"
+    context_end = f'MAX(c."end", (SELECT MAX(l."end") {last}))'
+    last_time = f"(SELECT l.time_end {last} ORDER BY l.start DESC LIMIT 1)"
     sql = f"""
         SELECT c.id AS coding_id, src.id AS source, c.segment_id AS segment, s.speaker, s.role,
-               s.speaker_unit AS unit, src.type AS source_type, src.phase, src.date, s.time_start, s.time_end,
+               s.speaker_unit AS unit, src.type AS source_type, src.phase, src.date, s.time_start,
+               CASE WHEN c."end" > s."end" THEN COALESCE({last_time}, s.time_end) ELSE s.time_end END AS time_end,
                c.start, c."end" AS "end", c.code_id AS code,
                COALESCE(k.label, c.code_id) AS code_label, c.coder, c.origin, c.status,
-               COALESCE(c.score, (SELECT MAX(m.score) FROM codings m WHERE m.segment_id = c.segment_id
-                                  AND m.code_id = c.code_id AND m.coder IS NULL)) AS score,
-               CASE WHEN c.evidence != '[]' THEN c.evidence ELSE COALESCE((SELECT m.evidence FROM codings m
-                    WHERE m.segment_id = c.segment_id AND m.code_id = c.code_id AND m.coder IS NULL
-                    ORDER BY m.score DESC LIMIT 1), '[]') END AS evidence,
+               COALESCE(c.score, CASE WHEN c."end" > s."end"
+                   THEN (SELECT MAX(m.score) FROM codings m WHERE {covered} AND {suggested})
+                   ELSE (SELECT MAX(m.score) FROM codings m WHERE {anchor} AND {suggested}) END) AS score,
+               CASE WHEN c.evidence != '[]' THEN c.evidence ELSE COALESCE(CASE WHEN c."end" > s."end"
+                   THEN (SELECT m.evidence FROM codings m WHERE {covered} AND {suggested} ORDER BY m.score DESC LIMIT 1)
+                   ELSE (SELECT m.evidence FROM codings m WHERE {anchor} AND {suggested} ORDER BY m.score DESC LIMIT 1)
+                   END, '[]') END AS evidence,
                c.text, COALESCE(p.label, src.phase) AS phase_label, src.title,
-               k.definition AS code_definition, k.color AS code_color
+               k.definition AS code_definition, k.color AS code_color,
+               CASE WHEN s.id IS NULL THEN c.text WHEN {inside} THEN s.text END AS context,
+               CASE WHEN s.id IS NULL THEN c.start ELSE {context_start} END AS context_start,
+               CASE WHEN s.id IS NOT NULL AND NOT ({inside}) THEN {context_end} END AS context_end
         FROM codings c LEFT JOIN segments s ON s.id = c.segment_id JOIN sources src ON src.id = c.source_id
         LEFT JOIN codes k ON k.id = c.code_id LEFT JOIN phases p ON p.id = src.phase
         WHERE {" AND ".join(f"({w})" for w in where)}
         ORDER BY COALESCE(k.position, 1e9), c.code_id, COALESCE(p.position, 1e9), src.date, src.id, c.start,
                  c.coder IS NOT NULL, c.coder
     """
-    return _frame(project, sql, args)
+    frame = _frame(project, sql, args)
+    wide = frame["context_end"].notna()
+    if wide.any():  # cut from each source's text, read once (not once per coding)
+        texts = {
+            name: fetch_all(project, "SELECT text FROM sources WHERE id = ?", (name,))[0][0]
+            for name in set(frame.loc[wide, "source"])
+        }
+        frame.loc[wide, "context"] = [
+            texts[source][int(a) : int(b)]
+            for source, a, b in frame.loc[wide, ["source", "context_start", "context_end"]].itertuples(index=False)
+        ]
+    return frame.drop(columns="context_end")
 
 
 def search_candidates(
@@ -153,8 +198,9 @@ def search_candidates(
     speakers: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """Segments that may hold every word (their stored lemmas contain each, or they have no
-    lemmas yet) and pass the filters, with the codes of ``layer`` on them (``a,b`` text);
-    ``codes`` keeps segments coded in ``layer`` with one of them. By date, source, position."""
+    lemmas yet) and pass the filters, with the codes of ``layer`` that count for them (a
+    coding counts for every segment its span covers) as ``a,b`` text; ``codes`` keeps segments
+    coded in ``layer`` with one of them. By date, source, position."""
     condition, layer_params = layer.sql("c")
     where: list[str] = []
     args: list[Any] = []
@@ -164,8 +210,8 @@ def search_candidates(
         args.append(f"%{escaped}%")
     if codes:
         where.append(
-            f"EXISTS (SELECT 1 FROM codings c WHERE c.segment_id = s.id AND {condition} "
-            f"AND c.code_id IN ({','.join('?' * len(codes))}))"
+            "EXISTS (SELECT 1 FROM coding_segments cs JOIN codings c ON c.id = cs.coding_id "
+            f"WHERE cs.segment_id = s.id AND {condition} AND c.code_id IN ({','.join('?' * len(codes))}))"
         )
         args += [*layer_params, *codes]
     filters = (("src.phase", phases), ("src.type", source_types), ("src.id", sources), ("s.speaker", speakers))
@@ -175,8 +221,8 @@ def search_candidates(
     sql = f"""
         SELECT src.id AS source, s.id AS segment, s.speaker, s.role, s.speaker_unit AS unit,
                src.type AS source_type, src.phase, src.date, s.start, s."end" AS "end", s.lemmas, s.text,
-               (SELECT group_concat(DISTINCT c.code_id) FROM codings c
-                WHERE c.segment_id = s.id AND {condition}) AS codes
+               (SELECT group_concat(DISTINCT c.code_id) FROM coding_segments cs JOIN codings c ON c.id = cs.coding_id
+                WHERE cs.segment_id = s.id AND {condition}) AS codes
         FROM segments s JOIN sources src ON src.id = s.source_id
         {"WHERE " + " AND ".join(where) if where else ""}
         ORDER BY src.date, src.id, s.position
@@ -184,13 +230,21 @@ def search_candidates(
     return [dict(r) for r in project.conn.execute(sql, [*layer_params, *args]).fetchall()]
 
 
-def decisions(project: Project, coders: Sequence[str]) -> pd.DataFrame:
-    """Every decision (accepted or rejected) of ``coders`` on a segment: segment_id, source,
-    start, end, code, coder, status (reliability data and its coverage rule)."""
+def decisions(project: Project, coders: Sequence[str], per_segment: bool = False) -> pd.DataFrame:
+    """Every decision (accepted or rejected) of ``coders`` on a segment: coding_id, segment_id,
+    source, start, end (the coding's own span), code, coder, status. One row per coding, at
+    its anchor (character-level reliability takes each span once); with ``per_segment`` one row
+    per coding and segment it counts for (every segment its span overlaps), ``segment_id``
+    being that segment (segment- and sentence-level reliability)."""
+    if per_segment:
+        segment, join, placed = "cs.segment_id", "JOIN coding_segments cs ON cs.coding_id = c.id", ""
+    else:
+        segment, join, placed = "c.segment_id", "", "AND c.segment_id IS NOT NULL"
     return _frame(
         project,
-        f"""SELECT c.segment_id, c.source_id AS source, c.start, c."end", c.code_id AS code, c.coder, c.status
-            FROM codings c WHERE c.coder IN ({",".join("?" * len(coders))}) AND c.segment_id IS NOT NULL""",
+        f"""SELECT c.id AS coding_id, {segment} AS segment_id, c.source_id AS source, c.start, c."end",
+                   c.code_id AS code, c.coder, c.status
+            FROM codings c {join} WHERE c.coder IN ({",".join("?" * len(coders))}) {placed}""",
         coders,
     )
 
@@ -205,10 +259,12 @@ def codes_accepted_by(project: Project, coders: Sequence[str]) -> set[str]:
 
 
 def coder_decisions(project: Project) -> pd.DataFrame:
-    """Per coder (index, in the order they first coded): accepted, rejected, and the segments decided."""
+    """Per coder (index, in the order they first coded): accepted, rejected, and the segments
+    decided (every segment one of their codings covers)."""
     return _frame(
         project,
-        """SELECT coder, SUM(status = 'accepted') AS accepted, SUM(status = 'rejected') AS rejected,
-                  COUNT(DISTINCT segment_id) AS segments
-           FROM codings WHERE coder IS NOT NULL GROUP BY coder ORDER BY MIN(id)""",
+        """SELECT c.coder, SUM(c.status = 'accepted') AS accepted, SUM(c.status = 'rejected') AS rejected,
+                  (SELECT COUNT(DISTINCT cs.segment_id) FROM codings d JOIN coding_segments cs ON cs.coding_id = d.id
+                   WHERE d.coder = c.coder) AS segments
+           FROM codings c WHERE c.coder IS NOT NULL GROUP BY c.coder ORDER BY MIN(c.id)""",
     ).set_index("coder")

@@ -4,7 +4,8 @@ This is the one definition; every command's ``--from`` and every library ``layer
 is parsed here, so one layer means the same codings everywhere.
 
 - ``auto``: what the project holds as coded: every person's accepted codings, and the
-  machine's suggestions that no person has decided yet (accepted or rejected).
+  machine's suggestions that no person has decided yet (accepted or rejected): a person's
+  coding of the code whose span covers the suggestion's segment decides it.
 - ``suggestions``: the machine's suggestions (rules and model), decided or not.
 - ``human``: every person's accepted codings, the consensus coder's included.
 - ``consensus``: the accepted codings of the consensus coder (``qualkam reconcile``).
@@ -13,6 +14,11 @@ is parsed here, so one layer means the same codings everywhere.
 
 ``human``, ``consensus`` and ``coder:NAME`` are people's layers: the ones reliability and
 training can use (``Layer.people``).
+
+A layer is a set of codings; what they mean for segments is one rule, the same for every
+reader: a coding counts for every segment its span overlaps (its anchor and each later
+segment it overlaps by at least one character: the ``coding_segments`` table). See
+docs/architecture.md, "Spans and segments".
 """
 
 from __future__ import annotations
@@ -30,9 +36,11 @@ PEOPLE = ("human", "consensus")  # with coder:NAME, the layers made of people's 
 SHOWN = (*NAMES, "coder:NAME")
 
 _ACCEPTED = "c.coder IS NOT NULL AND c.status = 'accepted'"
+# A suggestion is decided once a person's coding of its code (accepted or rejected) covers its
+# segment: one anchored there, or any span that overlaps the segment (``coding_segments``).
 _UNDECIDED = (
-    "c.coder IS NULL AND NOT EXISTS (SELECT 1 FROM codings d WHERE d.segment_id = c.segment_id "
-    "AND d.code_id = c.code_id AND d.coder IS NOT NULL)"
+    "c.coder IS NULL AND NOT EXISTS (SELECT 1 FROM coding_segments dcs JOIN codings d ON d.id = dcs.coding_id "
+    "WHERE dcs.segment_id = c.segment_id AND d.code_id = c.code_id AND d.coder IS NOT NULL)"
 )
 _SQL = {
     "auto": f"(({_ACCEPTED}) OR ({_UNDECIDED}))",

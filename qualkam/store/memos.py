@@ -154,14 +154,23 @@ def coding_memo_table(
     project: Project, segment: str | None = None, code: str | None = None, coder: str | None = None
 ) -> pd.DataFrame:
     """The memos people wrote on their codings, in the columns of ``memo_table``: the id is
-    ``coding:N``, the target ``CODE on segment N``, ``about`` the segment's text."""
+    ``coding:N``, the target ``CODE on segment N`` (its anchor), ``about`` the segment's text, or
+    the coding's own words when it codes part of a segment or more than one. ``segment`` keeps
+    the codings that count for that segment (any whose span covers it)."""
     import pandas as pd
 
-    condition, params = where({"c.segment_id = ?": segment, "c.code_id = ?": code, "c.coder = ?": coder})
+    condition, params = where(
+        {
+            "c.id IN (SELECT coding_id FROM coding_segments WHERE segment_id = ?)": segment,
+            "c.code_id = ?": code,
+            "c.coder = ?": coder,
+        }
+    )
     return pd.read_sql_query(
         f"""SELECT 'coding:' || c.id AS id, c.updated_at AS created_at, c.coder, 'coding' AS target_type,
                    c.code_id || ' on segment ' || c.segment_id AS target_id, c.source_id AS source,
-                   s.text AS about, c.memo
+                   CASE WHEN s.id IS NULL OR (c.start = s.start AND c."end" = s."end") THEN s.text
+                        ELSE c.text END AS about, c.memo
             FROM codings c LEFT JOIN segments s ON s.id = c.segment_id
             WHERE c.coder IS NOT NULL AND c.memo IS NOT NULL AND c.memo <> '' AND {condition}
             ORDER BY c.id""",

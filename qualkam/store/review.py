@@ -33,8 +33,9 @@ def queue_items(
 ) -> list[tuple[int, str]]:
     """(segment id, code id) pairs of a review queue in reading order (source, position, code).
 
-    ``status``: ``suggested`` the machine's suggestions ``coder`` has not decided yet;
-    ``accepted`` / ``rejected`` what ``coder`` decided so; ``all`` both machine suggestions
+    ``status``: ``suggested`` the machine's suggestions ``coder`` has not decided yet (no
+    coding of theirs with that code covers the segment); ``accepted`` / ``rejected`` what
+    ``coder`` decided so, on every segment the coding's span covers; ``all`` both machine suggestions
     and every coding of ``coder``. The other arguments narrow it (empty: no filter); ``codes``
     are taken as given (the caller expands a code to the codes below it)."""
     if status not in QUEUE_STATUSES:
@@ -45,14 +46,16 @@ def queue_items(
             where.append(f"{column} IN ({_marks(names)})")
             params += list(names)
     code_clause = f" AND c.code_id IN ({_marks(codes)})" if codes else ""
+    # A coding is in the queue of every segment its span covers (a suggestion: its own segment).
     head = """SELECT DISTINCT s.id, c.code_id, src.id AS src, s.position FROM codings c
-              JOIN segments s ON s.id = c.segment_id JOIN sources src ON src.id = s.source_id"""
+              JOIN coding_segments cs ON cs.coding_id = c.id JOIN segments s ON s.id = cs.segment_id
+              JOIN sources src ON src.id = s.source_id"""
     tail = "ORDER BY src.id, s.position, c.code_id"
     filters = " AND ".join(where)
     if status == "suggested":
         sql = f"""{head} WHERE c.coder IS NULL {code_clause} AND {filters}
-                  AND NOT EXISTS (SELECT 1 FROM codings d WHERE d.segment_id = c.segment_id
-                                  AND d.code_id = c.code_id AND d.coder = ?) {tail}"""
+                  AND NOT EXISTS (SELECT 1 FROM coding_segments dcs JOIN codings d ON d.id = dcs.coding_id
+                                  WHERE dcs.segment_id = s.id AND d.code_id = c.code_id AND d.coder = ?) {tail}"""
         rows = project.conn.execute(sql, (*codes, *params, coder)).fetchall()
     elif status in ("accepted", "rejected"):
         sql = f"{head} WHERE c.coder = ? AND c.status = ? {code_clause} AND {filters} {tail}"
@@ -151,10 +154,12 @@ def segment_in_context(project: Project, segment_id: int, coder: str) -> Segment
             (segment_id,),
         )
     ]
-    decisions = {
+    decisions = {  # every coding of the coder that covers the segment; an accepted one wins (it counts)
         r[0]: r[1]
         for r in project.conn.execute(
-            "SELECT code_id, status FROM codings WHERE segment_id = ? AND coder = ?", (segment_id, coder)
+            "SELECT c.code_id, c.status FROM coding_segments cs JOIN codings c ON c.id = cs.coding_id "
+            "WHERE cs.segment_id = ? AND c.coder = ? ORDER BY c.status = 'accepted', c.id",
+            (segment_id, coder),
         )
     }
     return SegmentInContext(
@@ -176,25 +181,28 @@ def segment_in_context(project: Project, segment_id: int, coder: str) -> Segment
 
 # -- reconciling coders ---------------------------------------------------------------------
 def segments_coded_by(project: Project, coder: str, codes: Sequence[str]) -> set[int]:
-    """Segments where ``coder`` has any coding (accepted or rejected) of one of ``codes``."""
+    """Segments where ``coder`` has any coding (accepted or rejected) of one of ``codes``
+    (every segment such a coding's span covers)."""
     if not codes:
         return set()
     rows = project.conn.execute(
-        f"SELECT DISTINCT segment_id FROM codings WHERE coder = ? AND code_id IN ({_marks(codes)})",
+        f"SELECT DISTINCT cs.segment_id FROM codings c JOIN coding_segments cs ON cs.coding_id = c.id "
+        f"WHERE c.coder = ? AND c.code_id IN ({_marks(codes)})",
         (coder, *codes),
     ).fetchall()
     return {r[0] for r in rows}
 
 
 def accepted_codes(project: Project, coder: str, segment_id: int, codes: Sequence[str]) -> frozenset[str]:
-    """Which of ``codes`` ``coder`` holds as accepted on one segment (inside a caller's
-    transaction too: the same connection sees its own writes)."""
+    """Which of ``codes`` ``coder`` holds as accepted on one segment: an accepted coding of
+    theirs covers it (inside a caller's transaction too: the same connection sees its own
+    writes)."""
     if not codes:
         return frozenset()
     rows = project.conn.execute(
-        f"SELECT code_id FROM codings WHERE coder = ? AND segment_id = ? AND status = 'accepted' "
-        f"AND code_id IN ({_marks(codes)})",
-        (coder, segment_id, *codes),
+        f"SELECT DISTINCT c.code_id FROM coding_segments cs JOIN codings c ON c.id = cs.coding_id "
+        f"WHERE cs.segment_id = ? AND c.coder = ? AND c.status = 'accepted' AND c.code_id IN ({_marks(codes)})",
+        (segment_id, coder, *codes),
     ).fetchall()
     return frozenset(r[0] for r in rows)
 

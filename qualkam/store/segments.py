@@ -92,15 +92,15 @@ class SegmentFilter:
     roles: Sequence[str] = ()
     source_types: Sequence[str] = ()
 
-    def sql(self, project: Project) -> tuple[list[str], list[Any]]:
-        """Conditions on ``s`` (segments) and ``src`` (sources), and their parameters."""
+    def sql(self, project: Project, segment: str = "s") -> tuple[list[str], list[Any]]:
+        """Conditions on the segments (as ``segment``) and ``src`` (sources), and their parameters."""
         where: list[str] = []
         params: list[Any] = []
         for column, kind, argument, given in (
             ("src.id", "source", "sources", self.sources),
             ("src.phase", "phase", "phases", self.phases),
-            ("s.speaker", "speaker", "speakers", self.speakers),
-            ("s.role", "role", "roles", self.roles),
+            (f"{segment}.speaker", "speaker", "speakers", self.speakers),
+            (f"{segment}.role", "role", "roles", self.roles),
             ("src.type", "source type", "source_types", self.source_types),
         ):
             names = check_known(project, kind, list(given), argument)
@@ -108,6 +108,19 @@ class SegmentFilter:
                 where.append(f"{column} IN ({', '.join('?' * len(names))})")
                 params += names
         return where, params
+
+    def covering_sql(self, project: Project) -> tuple[list[str], list[Any]]:
+        """Conditions on a coding ``c`` (and ``src``): it passes when a segment it counts for
+        (``coding_segments``) passes. Speakers and roles belong to segments, so a span that runs
+        from one speaker's turn into another's passes for either; sources, phases and types
+        hold for the whole span."""
+        if not (self.speakers or self.roles):
+            return self.sql(project)
+        conditions, params = self.sql(project, segment="fs")
+        return [
+            "EXISTS (SELECT 1 FROM coding_segments fcs JOIN segments fs ON fs.id = fcs.segment_id "
+            f"WHERE fcs.coding_id = c.id AND {' AND '.join(conditions)})"
+        ], params
 
 
 def segments(project: Project, where: SegmentFilter | None = None) -> pd.DataFrame:
@@ -122,16 +135,19 @@ def segments(project: Project, where: SegmentFilter | None = None) -> pd.DataFra
 def codings(
     project: Project, layer: Layer | str = "auto", where: SegmentFilter | None = None, codes: Sequence[str] = ()
 ) -> pd.DataFrame:
-    """One row per coding of ``layer`` (``qualkam.store.layers``) on a segment that passes
-    ``where``; ``codes`` keeps those codes and every code below them. ``evidence`` is a list of
-    dicts (source offsets, words, rule); ``coder`` is None for a machine suggestion. A person's
-    coding whose words have left the source (no segment) is not listed."""
+    """One row per coding of ``layer`` (``qualkam.store.layers``) that counts for a segment
+    passing ``where`` (any segment its span covers); ``codes`` keeps those codes and every code
+    below them. ``start``, ``end`` and ``text`` are the coding's own span; ``segment``,
+    ``position`` and the speaker's fields are its anchor's (the first segment it overlaps).
+    ``evidence`` is a list of dicts (source offsets, words, rule); ``coder`` is None for a
+    machine suggestion. A person's coding whose words have left the source (no segment) is
+    not listed."""
     import pandas as pd
 
     from qualkam.store.codings import known_layer  # it reads segments through this module
 
     condition, params = known_layer(project, layer).sql("c")
-    conditions, filter_params = (where or SegmentFilter()).sql(project)
+    conditions, filter_params = (where or SegmentFilter()).covering_sql(project)
     conditions = [f"({condition})", *conditions]
     all_params = [*params, *filter_params]
     if codes:

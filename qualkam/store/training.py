@@ -36,7 +36,8 @@ def layer_coders(project: Project, layer: Layer) -> list[str]:
 
 
 def decisions(project: Project, coders: Sequence[str]) -> pd.DataFrame:
-    """Every decision (accepted or rejected) of ``coders`` on a segment: coder, source,
+    """Every decision (accepted or rejected) of ``coders`` and every segment it counts for (a
+    coding counts for each segment its span overlaps: ``coding_segments``): coder, source,
     segment, code, status, in the order they were made. The accepted ones are the coders'
     layer; all of them say which sources the coders have seen."""
     import pandas as pd
@@ -45,8 +46,9 @@ def decisions(project: Project, coders: Sequence[str]) -> pd.DataFrame:
         return pd.DataFrame(columns=DECISION_COLUMNS)
     marks = ",".join("?" * len(coders))
     return pd.read_sql_query(
-        f"""SELECT coder, source_id AS source, segment_id AS segment, code_id AS code, status FROM codings
-            WHERE coder IN ({marks}) AND segment_id IS NOT NULL""",
+        f"""SELECT c.coder, c.source_id AS source, cs.segment_id AS segment, c.code_id AS code, c.status
+            FROM codings c JOIN coding_segments cs ON cs.coding_id = c.id
+            WHERE c.coder IN ({marks}) ORDER BY c.id, cs.segment_id""",
         project.conn,
         params=tuple(coders),
     )
@@ -96,7 +98,8 @@ def segment_places(project: Project, ids: Iterable[int]) -> dict[int, dict[str, 
 
 
 def rule_suggestions(project: Project) -> list[tuple[int, str]]:
-    """(segment, code) of every rule suggestion on a segment, whatever people decided since."""
+    """(segment, code) of every rule suggestion on a segment, whatever people decided since
+    (a suggestion is its whole segment, so its anchor is the one segment it counts for)."""
     return [
         (int(r[0]), r[1])
         for r in fetch_all(
@@ -146,13 +149,14 @@ def suggestions(project: Project, origins: Sequence[str]) -> list[StoredSuggesti
 
 
 def people_accepted(project: Project) -> list[tuple[str, int]]:
-    """(code, segment) of every code a person (any coder) accepted on a segment."""
+    """(code, segment) of every code a person (any coder) accepted on a segment: each segment
+    their coding's span covers."""
     return [
         (r[0], int(r[1]))
         for r in fetch_all(
             project,
-            "SELECT code_id, segment_id FROM codings WHERE coder IS NOT NULL "
-            "AND status = 'accepted' AND segment_id IS NOT NULL",
+            "SELECT c.code_id, cs.segment_id FROM codings c JOIN coding_segments cs ON cs.coding_id = c.id "
+            "WHERE c.coder IS NOT NULL AND c.status = 'accepted'",
         )
     ]
 

@@ -252,8 +252,7 @@ def _suggestion_route(action: str) -> Callable[[Request], Any]:
 
 async def post_consensus(request: Request) -> Response:
     """A decision on the compare page: the consensus coder accepts or rejects a span and code,
-    as ``qualkam reconcile`` writes it; ``by`` is who decided (the audit line of an accept
-    names them; ``restore_coding`` takes no actor, so a rejection's names the consensus coder)."""
+    as ``qualkam reconcile`` writes it; ``by`` is who decided (the audit line names them)."""
     body = await json_body(request)
     settings = settings_of(request)
     if settings.blind:
@@ -267,18 +266,17 @@ async def post_consensus(request: Request) -> Response:
     who = viewer(request, _text(body, "by", required=False), write=True)
 
     def work() -> Response:
-        from qualkam.coding.spans import code_span, restore_coding
+        from qualkam.coding.spans import code_span
 
         via = f"{VIA}: compare"
         with project_for(request) as project:
             workspace.check_source(project, source)
-            if action == "accept":
-                outcome = code_span(project, source, start, end, code, CONSENSUS, via=via, actor=str(who.coder))
-            else:
-                # as reconcile does: the consensus coder's rejection of the span and code (a
-                # coding of it it held becomes rejected: a changed mind); accept undoes it
-                row = {"source_id": source, "start": start, "end": end, "code_id": code, "status": "rejected"}
-                outcome = restore_coding(project, {**row, "memo": None, "coder": CONSENSUS}, CONSENSUS, via=via)
+            # as reconcile writes it: the consensus coder accepts or rejects the span and code
+            # (a coding of it that it held changes status: a changed mind), in who's name
+            status = "accepted" if action == "accept" else "rejected"
+            outcome = code_span(
+                project, source, start, end, code, CONSENSUS, via=via, actor=str(who.coder), status=status
+            )
             answer = {
                 "id": outcome.coding_id,
                 "change": outcome.change,
