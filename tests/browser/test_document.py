@@ -161,6 +161,9 @@ def test_mouse_selection_is_coded_at_its_code_points_and_found_after_reload(driv
     assert across["text"] == text[across["start"] : across["end"]]
     marks = driver.find_elements(By.CSS_SELECTOR, f'#doc-text mark.coding[data-coding-id="{across["coding"]}"]')
     assert [m.get_attribute("textContent") for m in marks] == ["set? 😀", "Honestly 🎉"]
+    # no script error, nothing refused by the Content-Security-Policy, nothing asked of another host
+    logged = driver.get_log("browser")
+    assert [e["message"] for e in logged if e["level"] == "SEVERE" and "favicon" not in e["message"]] == []
 
 
 def test_keyboard_selection_undo_and_redo_are_real_audited_writes(driver: Any, ana: Server) -> None:
