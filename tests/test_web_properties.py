@@ -5,7 +5,6 @@ done stores exactly text[start:end] of the text the API served."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
