@@ -23,7 +23,8 @@ from qualkam.analysis.workspace import Viewer
 from qualkam.errors import ForbiddenError, NotFoundError, QualkamError, from_environment
 from qualkam.store.layers import CONSENSUS
 from qualkam.store.project import Project
-from qualkam.web.app import project_for, settings_of
+from qualkam.web.app import arguments, filters_of, project_for, settings_of
+from qualkam.web.app import param as _param
 
 VIA = "workspace"
 
@@ -64,11 +65,6 @@ def query_viewer(request: Request) -> Viewer:
     return viewer(request, request.query_params.get("coder"))
 
 
-def _param(request: Request, name: str) -> str | None:
-    value = request.query_params.get(name)
-    return value.strip() if value and value.strip() else None
-
-
 # -- bodies ----------------------------------------------------------------------------------
 async def json_body(request: Request) -> dict[str, Any]:
     """The JSON object a write carries (the guard checked its Content-Type)."""
@@ -98,6 +94,10 @@ def _offset(body: Mapping[str, Any], name: str) -> int:
 
 
 # -- reads -----------------------------------------------------------------------------------
+SOURCE_FILTERS = ("type", "phase", "speaker", "attribute")
+EXCERPT_FILTERS = ("code", "phase", "type", "speaker", "role", "attribute", "layer")
+
+
 def get_session(request: Request) -> Response:
     who = query_viewer(request)
     with project_for(request) as project:
@@ -107,14 +107,7 @@ def get_session(request: Request) -> Response:
 def get_sources(request: Request) -> Response:
     who = query_viewer(request)
     with project_for(request) as project:
-        found = workspace.source_list(
-            project,
-            who,
-            source_type=_param(request, "type"),
-            phase=_param(request, "phase"),
-            speaker=_param(request, "speaker"),
-            attribute=_param(request, "attribute"),
-        )
+        found = workspace.source_list(project, who, **arguments(filters_of(request, SOURCE_FILTERS)))
     return JSONResponse({"sources": found})
 
 
@@ -133,17 +126,7 @@ def get_codebook(request: Request) -> Response:
 def get_excerpts(request: Request) -> Response:
     who = query_viewer(request)
     with project_for(request) as project:
-        found = workspace.excerpts(
-            project,
-            who,
-            code=_param(request, "code"),
-            phase=_param(request, "phase"),
-            source_type=_param(request, "type"),
-            speaker=_param(request, "speaker"),
-            role=_param(request, "role"),
-            attribute=_param(request, "attribute"),
-            layer=_param(request, "layer"),
-        )
+        found = workspace.excerpts(project, who, **arguments(filters_of(request, EXCERPT_FILTERS)))
     return JSONResponse({"excerpts": found})
 
 

@@ -70,6 +70,34 @@ def settings_of(request: Request) -> Settings:
     return settings
 
 
+# A filter's query parameter -> the library argument it is (the pages' forms and the API share them).
+FILTERS = {
+    "type": "source_type",
+    "phase": "phase",
+    "speaker": "speaker",
+    "role": "role",
+    "attribute": "attribute",
+    "code": "code",
+    "layer": "layer",
+}
+
+
+def param(request: Request, name: str) -> str | None:
+    """A query parameter, stripped; None when absent or blank (no filter)."""
+    value = request.query_params.get(name)
+    return value.strip() if value and value.strip() else None
+
+
+def filters_of(request: Request, names: Iterable[str]) -> dict[str, str | None]:
+    """The filters ``names`` as the request gives them, by query parameter."""
+    return {name: param(request, name) for name in names}
+
+
+def arguments(filters: dict[str, str | None]) -> dict[str, str | None]:
+    """Filters by query parameter -> the library's keyword arguments."""
+    return {FILTERS[name]: value for name, value in filters.items()}
+
+
 @contextmanager
 def project_for(request: Request) -> Iterator[Project]:
     """The project, opened for this request on this thread and closed after it."""

@@ -17,7 +17,9 @@ from starlette.routing import BaseRoute, Route
 from starlette.templating import Jinja2Templates
 
 from qualkam.analysis import workspace
-from qualkam.web.app import project_for, settings_of
+from qualkam.web.api import EXCERPT_FILTERS, SOURCE_FILTERS, query_viewer
+from qualkam.web.app import arguments, filters_of, project_for, settings_of
+from qualkam.web.app import param as _param
 
 TEMPLATES = Path(__file__).parent / "templates"
 NAV = (("/", "Sources"), ("/codebook", "Codebook"), ("/excerpts", "Excerpts"), ("/matrix", "Matrix"))
@@ -57,29 +59,16 @@ def error_page(status: int, message: str) -> Response:
     return HTMLResponse(html, status_code=status)
 
 
-def _param(request: Request, name: str) -> str | None:
-    value = request.query_params.get(name)
-    return value.strip() if value and value.strip() else None
-
-
 def _viewer(request: Request) -> workspace.Viewer:
-    from qualkam.web.api import query_viewer
 
     return query_viewer(request)
 
 
 def sources_page(request: Request) -> Response:
     who = _viewer(request)
-    filters = {k: _param(request, k) for k in ("type", "phase", "speaker", "attribute")}
+    filters = filters_of(request, SOURCE_FILTERS)
     with project_for(request) as project:
-        rows = workspace.source_list(
-            project,
-            who,
-            source_type=filters["type"],
-            phase=filters["phase"],
-            speaker=filters["speaker"],
-            attribute=filters["attribute"],
-        )
+        rows = workspace.source_list(project, who, **arguments(filters))
         choices = workspace.filter_choices(project)
     return templates.TemplateResponse(
         request, "sources.html", {"sources": rows, "filters": filters, "choices": choices, "title": "Sources"}
@@ -98,19 +87,9 @@ def codebook_page(request: Request) -> Response:
 
 def excerpts_page(request: Request) -> Response:
     who = _viewer(request)
-    filters = {k: _param(request, k) for k in ("code", "phase", "type", "speaker", "role", "attribute", "layer")}
+    filters = filters_of(request, EXCERPT_FILTERS)
     with project_for(request) as project:
-        found = workspace.excerpts(
-            project,
-            who,
-            code=filters["code"],
-            phase=filters["phase"],
-            source_type=filters["type"],
-            speaker=filters["speaker"],
-            role=filters["role"],
-            attribute=filters["attribute"],
-            layer=filters["layer"],
-        )
+        found = workspace.excerpts(project, who, **arguments(filters))
         codes = workspace.codebook(project, who)
         choices = workspace.filter_choices(project)
     return templates.TemplateResponse(

@@ -94,7 +94,25 @@
     window.location.assign(url.pathname + url.search + url.hash);
   }
 
+  /* An element with a class and a text: data from the project only ever enters the page as
+   * text (never as markup). */
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) { node.className = className; }
+    if (text !== undefined && text !== null) { node.textContent = String(text); }
+    return node;
+  }
+
+  /* The page's status line ("saved", or what went wrong). */
+  function status(message, kind) {
+    var box = document.getElementById("status");
+    if (!box) { return; }
+    box.textContent = message;
+    box.dataset.kind = kind || "";
+  }
+
   window.qualkam = {
+    el: el, status: status,
     token: token, coder: coder, sessionCoder: sessionCoder, blind: blind, askCoder: askCoder,
     withCoder: withCoder, api: api, changeCoder: changeCoder,
     get: function (path) { return api("GET", path); },

@@ -34,43 +34,8 @@
     data: null,
   };
 
-  function token() {
-    const meta = document.querySelector('meta[name="qualkam-token"]');
-    return meta ? meta.content : "";
-  }
-
-  async function call(method, path, body) {
-    const common = window.qualkam;
-    if (common && typeof common.api === "function") return common.api(method, path, body);
-    const init = { method, headers: { "X-Qualkam-Token": token() }, credentials: "same-origin" };
-    if (body !== undefined) {
-      init.headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(body);
-    }
-    const response = await fetch(path, init);
-    let data = null;
-    try {
-      data = await response.json();
-    } catch (e) {
-      data = null;
-    }
-    if (!response.ok) throw new Error((data && data.error) || response.status + " " + response.statusText);
-    return data;
-  }
-
-  function el(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
-
-  function status(message, kind) {
-    const box = document.getElementById("status");
-    if (!box) return;
-    box.textContent = message;
-    box.dataset.kind = kind || "";
-  }
+  // every request goes through common.js (the token, the coder, one-line errors)
+  const { api: call, el, status } = window.qualkam;
 
   function codeOf(id) {
     return state.codes.get(id) || { id, label: id, color: "#888888" };
@@ -251,9 +216,8 @@
   async function start() {
     try {
       const session = await call("GET", "/api/session");
-      const common = window.qualkam;
       // who decides: the session's coder, else the name this browser gave (common.js asks once)
-      state.by = session.coder || (common && typeof common.coder === "function" ? common.coder() : "") || "";
+      state.by = session.coder || window.qualkam.coder() || "";
       const coders = session.coders || [];
       if (!state.a && coders.length) state.a = coders[0];
       if (!state.b && coders.length > 1) state.b = coders.find((name) => name !== state.a) || "";

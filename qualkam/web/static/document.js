@@ -50,62 +50,19 @@
 
   // ---- the API ----------------------------------------------------------------------------
 
-  function token() {
-    const meta = document.querySelector('meta[name="qualkam-token"]');
-    return meta ? meta.content : "";
-  }
-
-  async function call(method, path, body) {
-    const common = window.qualkam;
-    if (common && typeof common.api === "function") return common.api(method, path, body);
-    const init = { method, headers: { "X-Qualkam-Token": token() }, credentials: "same-origin" };
-    if (body !== undefined) {
-      init.headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(body);
-    }
-    const response = await fetch(path, init);
-    let data = null;
-    try {
-      data = await response.json();
-    } catch (e) {
-      data = null;
-    }
-    if (!response.ok) throw new Error((data && data.error) || response.status + " " + response.statusText);
-    return data;
-  }
+  // every request goes through common.js (the token, the coder, one-line errors)
+  const { api: call, el, status } = window.qualkam;
 
   function withCoder(path) {
     return path + (path.includes("?") ? "&" : "?") + "coder=" + encodeURIComponent(state.coder || "");
   }
 
   async function findCoder(session) {
-    const common = window.qualkam;
-    if (common && typeof common.coder === "function") return common.coder();
-    if (common && typeof common.coder === "string" && common.coder) return common.coder;
-    if (session.coder) return session.coder;
-    let name = localStorage.getItem("qualkam-coder");
-    while (!name) {
-      name = (window.prompt("Your name as a coder:") || "").trim();
-      if (name) localStorage.setItem("qualkam-coder", name);
-    }
-    return name;
+    // the session's coder, else the name this browser gave (common.js asks once)
+    return session.coder || window.qualkam.coder();
   }
 
   // ---- small helpers ------------------------------------------------------------------------
-
-  function el(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
-
-  function status(message, kind) {
-    const box = document.getElementById("status");
-    if (!box) return;
-    box.textContent = message;
-    box.dataset.kind = kind || "";
-  }
 
   function codeOf(id) {
     return state.codes.get(id) || { id, label: id, color: "#888888", definition: "", depth: 0 };
