@@ -111,8 +111,30 @@
     box.dataset.kind = kind || "";
   }
 
+  /* A source's id is the path of its file in the coded folder: it may hold slashes, spaces and
+   * accents, so on a page it is everything after the page's prefix, and each part is quoted in
+   * a URL. */
+  function fromPath(prefix) {
+    var path = window.location.pathname;
+    var at = path.indexOf(prefix);
+    return at < 0 ? "" : path.slice(at + prefix.length).split("/").map(decodeURIComponent).join("/");
+  }
+
+  function quoted(id) {
+    return id.split("/").map(encodeURIComponent).join("/");
+  }
+
+  /* A code's colour goes into CSS: only a hex colour is taken (never a url() or anything else). */
+  function safeColor(color) {
+    return typeof color === "string" && /^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$/.test(color) ? color : null;
+  }
+
+  /* Colours for codes the codebook gives none. */
+  var PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",
+    "#bab0ac"];
+
   window.qualkam = {
-    el: el, status: status,
+    el: el, status: status, fromPath: fromPath, quoted: quoted, safeColor: safeColor, PALETTE: PALETTE,
     token: token, coder: coder, sessionCoder: sessionCoder, blind: blind, askCoder: askCoder,
     withCoder: withCoder, api: api, changeCoder: changeCoder,
     get: function (path) { return api("GET", path); },

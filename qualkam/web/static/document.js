@@ -8,25 +8,8 @@
 (function () {
   "use strict";
 
-  // A source's id is the path of its file in the coded folder: it may hold slashes, spaces and
-  // accents, so it is everything after the page's prefix, and each part is quoted in a URL.
-  function fromPath(prefix) {
-    const path = location.pathname;
-    const at = path.indexOf(prefix);
-    return at < 0 ? "" : path.slice(at + prefix.length).split("/").map(decodeURIComponent).join("/");
-  }
-
-  function quoted(id) {
-    return id.split("/").map(encodeURIComponent).join("/");
-  }
-
   const O = window.qualkamOffsets;
-  // A code's colour goes into CSS: only a hex colour is taken (never a url() or anything else).
-  function safeColor(color) {
-    return typeof color === "string" && /^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$/.test(color) ? color : null;
-  }
-
-  const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];
+  const { fromPath, quoted, safeColor, PALETTE } = window.qualkam;
   const RECENT_KEY = "qualkam-recent-codes";
 
   const state = {
