@@ -5,6 +5,7 @@ Sources of each formula are in docs/agreement.md; the short form is in each docs
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -145,11 +146,41 @@ def expected_sum(level: str, n_c: np.ndarray, values: np.ndarray | None) -> floa
         mean = (n_c * x).sum() / n
         return float(2.0 * n * (n_c * (x - mean) ** 2).sum())
     used = np.nonzero(n_c)[0]
+    return _ratio_expected_sum(values[used] if values is not None else used.astype(float), n_c[used])
+
+
+_BLOCK = 1 << 20  # elements in one pairwise block: 8 MB a temporary, whatever the number of values
+
+
+def _ratio_expected_sum(x: np.ndarray, w: np.ndarray) -> float:
+    """sum_c sum_k w_c w_k ((x_c - x_k)/(x_c + x_k))^2 over distinct values x >= 0.
+
+    The ratio metric has no closed form (Krippendorff 2011), so every pair is visited: the
+    time is quadratic in the number of distinct values, the memory bounded (blocks of at most
+    ``_BLOCK`` pairs, two buffers). Symmetry halves the work: a block of rows meets itself
+    once (both triangles, delta 0 on the diagonal) and the columns after it once, counted
+    twice. Distinct values >= 0 never sum to 0 off the diagonal."""
+    q = x.size
+    side = max(1, math.isqrt(_BLOCK))
+    cells_buffer, sums_buffer = np.empty(_BLOCK), np.empty(_BLOCK)
     total = 0.0
-    for start in range(0, used.size, 512):  # ratio: pairwise, a block of rows at a time
-        rows = used[start : start + 512]
-        block = delta(level, rows[:, None], used[None, :], n_c, values)
-        total += float((n_c[rows, None] * block * n_c[None, used]).sum())
+    for start in range(0, q, side):
+        stop = min(q, start + side)
+        a, wa = x[start:stop, None], w[start:stop]
+        own = delta("ratio", np.arange(start, stop)[:, None], np.arange(start, stop)[None, :], w, x)
+        total += float(wa @ (own @ wa))
+        width = max(1, _BLOCK // (stop - start))
+        for left in range(stop, q, width):
+            right = min(q, left + width)
+            b = x[None, left:right]
+            shape = (stop - start, right - left)
+            cells = cells_buffer[: shape[0] * shape[1]].reshape(shape)
+            sums = sums_buffer[: shape[0] * shape[1]].reshape(shape)
+            np.subtract(a, b, out=cells)
+            np.add(a, b, out=sums)
+            np.divide(cells, sums, out=cells)
+            np.square(cells, out=cells)
+            total += 2.0 * float(wa @ (cells @ w[left:right]))
     return total
 
 
@@ -177,8 +208,8 @@ def chance_corrected(pa: float, pe: float) -> float | None:
 
 
 def _only(prep: Prepared, counts: np.ndarray) -> str:
-    used = [prep.categories[i] for i in np.nonzero(counts)[0]]
-    return repr(used[0]) if len(used) == 1 else "one category"
+    used = np.flatnonzero(counts)
+    return repr(prep.categories[used[0]]) if used.size == 1 else "one category"
 
 
 def coefficients(ratings: Any, level: str = "nominal", categories: Sequence[Any] | None = None) -> AgreementResult:
@@ -213,8 +244,9 @@ def _coefficients(prep: Prepared) -> AgreementResult:
     result.n_pairable = int(pairable.sum())
     result.n_values = int(m[pairable].sum())
     counts = np.bincount(codes[valid], minlength=q).astype(float)
-    if counts.sum() > 0:
-        result.prevalence = {cat: float(n / counts.sum()) for cat, n in zip(prep.categories, counts, strict=True)}
+    rated = counts.sum()  # once: summing it for each category made this quadratic (issue 14)
+    if rated > 0:
+        result.prevalence = dict(zip(prep.categories, (counts / rated).tolist(), strict=True))
         result.paradox = paradox_warning(list(result.prevalence.values())) if q >= 2 else None
     if prep.n_coders < 2:
         return _none_all(result, f"needs two coders or more; the data have {prep.n_coders}")

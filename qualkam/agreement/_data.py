@@ -168,7 +168,8 @@ def _from_numbers(values: np.ndarray, valid: np.ndarray, level: str, categories:
     if cats.size:
         lookup = np.argsort(cats, kind="stable")
         codes[valid] = lookup[np.searchsorted(cats[lookup], values[valid])]
-    return Prepared(codes, [_plain(c) for c in cats], _scaled(cats.astype(float)), level)
+    plain = [int(c) if c.is_integer() else c for c in cats.astype(float).tolist()]  # _plain, without a call each
+    return Prepared(codes, plain, _scaled(cats.astype(float)), level)
 
 
 def _scaled(values: np.ndarray) -> np.ndarray:
