@@ -149,27 +149,27 @@ def expected_sum(level: str, n_c: np.ndarray, values: np.ndarray | None) -> floa
     return _ratio_expected_sum(values[used] if values is not None else used.astype(float), n_c[used])
 
 
-_BLOCK = 1 << 20  # elements in one pairwise block: 8 MB a temporary, whatever the number of values
+_BLOCK = 1 << 16  # pairs in one block: 512 kB a buffer, in cache (3 ns a pair here; 8 MB blocks took 12)
 
 
-def _ratio_expected_sum(x: np.ndarray, w: np.ndarray) -> float:
+def _ratio_expected_sum(x: np.ndarray, w: np.ndarray, block: int = _BLOCK) -> float:
     """sum_c sum_k w_c w_k ((x_c - x_k)/(x_c + x_k))^2 over distinct values x >= 0.
 
     The ratio metric has no closed form (Krippendorff 2011), so every pair is visited: the
     time is quadratic in the number of distinct values, the memory bounded (blocks of at most
-    ``_BLOCK`` pairs, two buffers). Symmetry halves the work: a block of rows meets itself
+    ``block`` pairs, two buffers). Symmetry halves the work: a block of rows meets itself
     once (both triangles, delta 0 on the diagonal) and the columns after it once, counted
     twice. Distinct values >= 0 never sum to 0 off the diagonal."""
     q = x.size
-    side = max(1, math.isqrt(_BLOCK))
-    cells_buffer, sums_buffer = np.empty(_BLOCK), np.empty(_BLOCK)
+    side = max(1, math.isqrt(block))
+    cells_buffer, sums_buffer = np.empty(block), np.empty(block)
     total = 0.0
     for start in range(0, q, side):
         stop = min(q, start + side)
         a, wa = x[start:stop, None], w[start:stop]
         own = delta("ratio", np.arange(start, stop)[:, None], np.arange(start, stop)[None, :], w, x)
         total += float(wa @ (own @ wa))
-        width = max(1, _BLOCK // (stop - start))
+        width = max(1, block // (stop - start))
         for left in range(stop, q, width):
             right = min(q, left + width)
             b = x[None, left:right]
