@@ -53,7 +53,8 @@ def reference_alpha(ratings: np.ndarray, level: str) -> float | None:
     return 1.0 - (n - 1.0) * observed / expected
 
 
-def ratings_data(draw: st.DrawFn) -> np.ndarray:
+def ratings_data(data: st.DataObject) -> np.ndarray:
+    draw = data.draw
     coders = draw(st.integers(2, 4))
     units = draw(st.integers(1, 25))
     pool = draw(st.lists(st.floats(0.0, 50.0, allow_nan=False).map(lambda v: round(v, 1)), min_size=1, max_size=12))
@@ -66,7 +67,7 @@ def ratings_data(draw: st.DrawFn) -> np.ndarray:
 @settings(max_examples=150, deadline=None)
 @given(data=st.data(), level=st.sampled_from(["nominal", "ordinal", "interval", "ratio"]))
 def test_alpha_and_prevalence_match_the_reference(data: st.DataObject, level: str) -> None:
-    ratings = ratings_data(data.draw)
+    ratings = ratings_data(data)
     result = coefficients(ratings, level=level)
     expected = reference_alpha(ratings, level)
     if expected is None:
