@@ -64,7 +64,9 @@ def _is_missing(value: Any) -> bool:
 
 def _matrix(ratings: Any) -> np.ndarray:
     """A 2-D array (numeric or object) from a list of lists, an array or a DataFrame."""
-    if isinstance(ratings, pd.DataFrame):
+    if isinstance(ratings, pd.DataFrame) and ratings.size and all(t.kind in "iuf" for t in ratings.dtypes):
+        array = ratings.to_numpy(dtype=float, na_value=np.nan)  # numbers: no Python object per cell (issue 14)
+    elif isinstance(ratings, pd.DataFrame):
         array = ratings.to_numpy(dtype=object)
     elif isinstance(ratings, np.ndarray):
         array = ratings
@@ -237,12 +239,12 @@ def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
                     f"{path}:{started}: a quoted cell runs over lines {started}-{reader.line_num}; "
                     "each row of ratings is one line (close the quote on its line)"
                 )
-            if any(cell.strip() for cell in row) and len(row) != len(header):
-                raise InputError(
-                    f"{path}:{started}: {len(row)} cells, but the header has {len(header)} columns; "
-                    "give every row one cell per column (an empty cell for a missing value)"
-                )
             if any(cell.strip() for cell in row):
+                if len(row) != len(header):
+                    raise InputError(
+                        f"{path}:{started}: {len(row)} cells, but the header has {len(header)} columns; "
+                        "give every row one cell per column (an empty cell for a missing value)"
+                    )
                 rows.append((started, row))
             started = reader.line_num + 1
     except csv.Error as exc:
@@ -303,13 +305,15 @@ def read_long(
         )
     raw = frame["value"]
     missing = raw.isin(CSV_MISSING)
-    for cell, line in zip(raw[~missing], frame["line"][~missing], strict=True):
+    numbers_ = pd.to_numeric(raw.where(~missing), errors="coerce")
+    # Only a cell that did not read as a finite number can be one float() reads as infinite or NaN.
+    doubtful = ~missing & ~np.isfinite(numbers_.to_numpy(dtype=float))
+    for cell, line in zip(raw[doubtful], frame["line"][doubtful], strict=True):
         if _non_finite(cell):
             raise InputError(
                 f"{path}:{line}: value {cell!r} is not a finite number; give a number, or leave the "
                 "cell empty (or NA) for a missing value"
             )
-    numbers_ = pd.to_numeric(raw.where(~missing), errors="coerce")
     bad = ~missing & numbers_.isna()
     if not bad.any():
         frame["value"] = numbers_.astype(float)
