@@ -9,7 +9,6 @@ ratio sum must give the same alpha (to rounding) at every level, and the same pr
 from __future__ import annotations
 
 import itertools
-import time
 
 import numpy as np
 import pytest
@@ -96,14 +95,14 @@ def test_ratio_expected_sum_in_any_block_size(values: list[float], block: int, d
     assert got == pytest.approx(want, rel=1e-12, abs=1e-12)
 
 
-def test_many_distinct_values_stay_fast() -> None:
+def test_many_distinct_values_give_alpha_and_every_prevalence() -> None:
     """100,000 units of continuous values (about 280,000 distinct): interval alpha and the
-    prevalence of every value in well under the quadratic time they used to take (27 s)."""
+    prevalence of every value (the speed is measured by bench/agreement.py, not here; the
+    quadratic version took 27 s on this size)."""
     rng = np.random.default_rng(0)
     truth = rng.gamma(2.0, 10.0, 100_000)
     ratings = truth[None, :] + rng.normal(0, 2, (3, truth.size))
-    start = time.perf_counter()
     result = coefficients(ratings, level="interval")
-    assert time.perf_counter() - start < 10
+    assert sum(result.prevalence.values()) == pytest.approx(1.0)
     assert len(result.prevalence) == len(prepare(ratings, "interval").categories) > 250_000
     assert result.krippendorff_alpha is not None and 0.95 < result.krippendorff_alpha < 1.0
