@@ -1,7 +1,8 @@
 """The spaCy pipeline qualkam runs: blank English by default, a trained pipeline on request.
 
 The default needs no model download: a blank English tokenizer, the rule sentencizer and the
-lookup lemmatizer whose tables ship in the ``spacy-lookups-data`` package. A last component
+lookup lemmatizer whose tables ship in the ``spacy-lookups-data`` package (spaCy's, each word
+looked up once per process: ``CachedLookupLemmatizer``). A last component
 lower-cases every lemma (looking capitalised words up again in lower case), so lemma phrases
 and ``LEMMA`` token patterns match whatever the capitalisation in the transcript.
 """
@@ -11,13 +12,16 @@ from __future__ import annotations
 import itertools
 import re
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import spacy
+from spacy.errors import Errors
 from spacy.language import Language
+from spacy.lookups import Lookups
+from spacy.pipeline import Lemmatizer
 from spacy.tokens import Doc
 
 from qualkam.errors import ModelNotFoundError, QualkamError
@@ -27,12 +31,17 @@ DEFAULT_PIPELINE = "blank:en"
 
 @Language.factory("qualkam_lower_lemma")
 class LowerLemma:
-    """Make ``token.lemma_`` the lower-case lemma, so matching ignores case and inflection."""
+    """Make ``token.lemma_`` the lower-case lemma, so matching ignores case and inflection.
+
+    A lemma depends only on the lemma (or, without one, the word) before: each is worked out
+    once per process and remembered by its string hash, so a document costs one dictionary
+    look-up per token instead of string work in Python (issue 14)."""
 
     def __init__(self, nlp: Language, name: str) -> None:
         self.nlp = nlp
         self.name = name
         self._table: Any = None
+        self._known: dict[int, int] = {}
 
     def _lookup(self) -> Any:
         if self._table is None:
@@ -43,26 +52,98 @@ class LowerLemma:
                     self._table = lookups.get_table("lemma_lookup")
         return self._table
 
-    def __call__(self, doc: Doc) -> Doc:
+    def lower(self, lemma: str) -> str:
+        """The lower-case lemma of a lemma (or, for a token without one, of its text)."""
         table = self._lookup()
+        lemma = lemma.lower()
+        if table:
+            # The lookup table is not closed under itself ("feelings" -> "feeling" -> "feel"),
+            # so follow it to a fixed point: singular and plural then meet on one lemma.
+            for _ in range(3):
+                nxt = table.get(lemma, lemma)
+                if nxt == lemma:
+                    break
+                lemma = nxt.lower()
+        return lemma
+
+    def __call__(self, doc: Doc) -> Doc:
+        known = self._known
+        strings = self.nlp.vocab.strings
         for token in doc:
-            lemma = (token.lemma_ or token.text).lower()
-            if table:
-                # The lookup table is not closed under itself ("feelings" -> "feeling" -> "feel"),
-                # so follow it to a fixed point: singular and plural then meet on one lemma.
-                for _ in range(3):
-                    nxt = table.get(lemma, lemma)
-                    if nxt == lemma:
-                        break
-                    lemma = nxt.lower()
-            token.lemma_ = lemma
+            before = token.lemma or token.orth  # token.lemma_ or token.text, as hashes ("" is 0)
+            lemma = known.get(before)
+            if lemma is None:
+                lemma = known[before] = strings.add(self.lower(strings[before]))
+            token.lemma = lemma
         return doc
+
+
+class CachedLookupLemmatizer(Lemmatizer):
+    """spaCy's lemmatizer whose ``lookup`` mode looks each word up once per process.
+
+    spaCy's own calls ``lookup_lemmatize`` for every token (half the time of the blank English
+    pipeline); a word's lookup lemma depends on its text alone, so this remembers it by the
+    word's hash. The lemmas are spaCy's, from the same table; other modes are spaCy's own."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._known: dict[int, int] = {}
+
+    def initialize(
+        self,
+        get_examples: Callable[[], Iterable[Any]] | None = None,
+        *,
+        nlp: Language | None = None,
+        lookups: Lookups | None = None,
+    ) -> None:
+        self._known = {}  # new tables: forget what the old ones said
+        super().initialize(get_examples, nlp=nlp, lookups=lookups)
+
+    def from_bytes(self, *args: Any, **kwargs: Any) -> Lemmatizer:
+        self._known = {}
+        return super().from_bytes(*args, **kwargs)
+
+    def from_disk(self, *args: Any, **kwargs: Any) -> Lemmatizer:
+        self._known = {}
+        return super().from_disk(*args, **kwargs)
+
+    def __call__(self, doc: Doc) -> Doc:
+        if self.mode != "lookup":
+            return super().__call__(doc)
+        if not self._validated:
+            self._validate_tables(Errors.E1004)
+        known = self._known
+        strings = self.vocab.strings
+        overwrite = self.overwrite
+        for token in doc:
+            if overwrite or token.lemma == 0:
+                lemma = known.get(token.orth)
+                if lemma is None:
+                    lemma = known[token.orth] = strings.add(self.lookup_lemmatize(token)[0])
+                token.lemma = lemma
+        return doc
+
+
+@Language.factory(
+    "qualkam_lookup_lemmatizer",
+    assigns=["token.lemma"],
+    default_config={
+        "model": None,
+        "mode": "lookup",
+        "overwrite": False,
+        "scorer": {"@scorers": "spacy.lemmatizer_scorer.v1"},
+    },
+)
+def make_cached_lemmatizer(
+    nlp: Language, model: Any, name: str, mode: str, overwrite: bool, scorer: Callable[..., Any] | None
+) -> CachedLookupLemmatizer:
+    return CachedLookupLemmatizer(nlp.vocab, model, name, mode=mode, overwrite=overwrite, scorer=scorer)
 
 
 def _blank_english() -> Language:
     nlp = spacy.blank("en")
     nlp.add_pipe("sentencizer")
-    nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
+    nlp.add_pipe("qualkam_lookup_lemmatizer", name="lemmatizer")
     try:
         nlp.initialize()
     except (ValueError, OSError) as exc:
