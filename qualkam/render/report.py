@@ -108,7 +108,7 @@ def _summary_view(info: dict[str, Any]) -> dict[str, Any]:
 # heatmaps draw the codes with the most coded segments (matplotlib's time and the SVG grow with
 # every cell), the excerpts keep a budget shared fairly between the codes. Ordinary codebooks
 # and projects fit whole.
-HEATMAP_CODES = 60
+HEATMAP_CODES = 40
 EXCERPT_BUDGET = 3000
 
 
@@ -295,7 +295,8 @@ def per_code_cap(counts: list[int], budget: int = EXCERPT_BUDGET) -> int | None:
     return None  # unreachable: the sum exceeds the budget
 
 
-def _excerpts_view(project: Project, layer: str, budget: int = EXCERPT_BUDGET) -> dict[str, Any]:
+def _excerpts_view(project: Project, layer: str) -> dict[str, Any]:
+    budget = EXCERPT_BUDGET  # read at call time, so a test can make it small
     frame = retrieve(project, layer=layer)
     if frame.empty:
         return {"groups": []}
@@ -321,7 +322,7 @@ def build_report(project: Project, layer: str | Layer = "auto", title: str = "qu
     info = summary(project)
     by_phase = build_matrix(project, rows="phase", cols="code", layer=layer)
     by_type = build_matrix(project, rows="source_type", cols="code", layer=layer)
-    codes, coded = heatmap_codes(by_phase)
+    codes, coded = heatmap_codes(by_phase, HEATMAP_CODES)
     views = {
         "summary": ("summary", _summary_view(info)),
         "phase-code": ("heatmap", _heatmap_view(by_phase, "phase", layer, "phase-code", codes, coded)),
