@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from qualkam.analysis.excerpts import retrieve
+from qualkam.analysis.excerpts import merge_codings, retrieve
 from qualkam.analysis.matrix import NONE, build_matrix
 from qualkam.analysis.triangulation import triangulation_table
 from qualkam.coding.codebook import Comparison
@@ -295,19 +295,40 @@ def per_code_cap(counts: list[int], budget: int = EXCERPT_BUDGET) -> int | None:
     return None  # unreachable: the sum exceeds the budget
 
 
+def _span_keys(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each coding's excerpt: code and exact span, as ``merge_codings`` groups them (a
+    detached coding, without a segment, is an excerpt of its own)."""
+    attached = frame["segment"].notna().to_numpy()
+    return pd.DataFrame(
+        {
+            "code": frame["code"].to_numpy(),
+            "source": frame["source"].to_numpy(),
+            "start": frame["start"].where(attached, -frame["coding_id"]).astype("int64").to_numpy(),
+            "end": frame["end"].where(attached, -1).astype("int64").to_numpy(),
+        }
+    )
+
+
 def _excerpts_view(project: Project, layer: str) -> dict[str, Any]:
     budget = EXCERPT_BUDGET  # read at call time, so a test can make it small
-    frame = retrieve(project, layer=layer)
-    if frame.empty:
+    codings = retrieve(project, layer=layer, by_coder=True)
+    if codings.empty:
         return {"groups": []}
-    counts = frame["code"].value_counts(sort=False)
+    # Count the excerpts (spans x code) per code first and merge the codings of those shown
+    # only: merging every coding of a long codebook's project cost more than the rest.
+    keys = _span_keys(codings)
+    spans = keys.drop_duplicates()
+    counts = spans.groupby("code", sort=False).size()
     cap = per_code_cap(counts.tolist(), budget)
-    shown = frame if cap is None else frame.groupby("code", sort=False).head(cap)
+    if cap is not None:
+        kept = pd.MultiIndex.from_frame(spans.groupby("code", sort=False).head(cap))
+        codings = codings[pd.MultiIndex.from_frame(keys).isin(kept)]
+    shown = merge_codings(codings)
     groups = excerpt_groups(shown)
     for group in groups:
         group["total"] = int(counts[group["code"]])
     return {
-        "count": len(frame),
+        "count": len(spans),
         "codes": len(counts),
         "groups": groups,
         "cap": cap,
