@@ -108,7 +108,7 @@ def _summary_view(info: dict[str, Any]) -> dict[str, Any]:
 # heatmaps draw the codes with the most coded segments (matplotlib's time and the SVG grow with
 # every cell), the excerpts keep a budget shared fairly between the codes. Ordinary codebooks
 # and projects fit whole.
-HEATMAP_CODES = 40
+HEATMAP_CODES = 130  # the built-in KAM codebook (127 codes) is drawn whole
 EXCERPT_BUDGET = 3000
 
 
