@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from qualkam.analysis.excerpts import retrieve
+from qualkam.analysis.excerpts import merge_codings, retrieve
 from qualkam.analysis.matrix import NONE, build_matrix
 from qualkam.analysis.triangulation import triangulation_table
 from qualkam.coding.codebook import Comparison
@@ -104,11 +104,45 @@ def _summary_view(info: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _heatmap_view(project: Project, rows: str, layer: str, prefix: str) -> dict[str, Any]:
-    matrix = build_matrix(project, rows=rows, cols="code", layer=layer)
+# A long codebook is shown in part, and the page says what is left out and where it is: the
+# heatmaps draw the codes with the most coded segments (matplotlib's time and the SVG grow with
+# every cell), the excerpts keep a budget shared fairly between the codes. Ordinary codebooks
+# and projects fit whole.
+HEATMAP_CODES = 130  # the built-in KAM codebook (127 codes) is drawn whole
+EXCERPT_BUDGET = 3000
+
+
+def heatmap_codes(matrix: pd.DataFrame, limit: int = HEATMAP_CODES) -> tuple[list[str] | None, int]:
+    """The codes both heatmaps draw (None: every one) and how many codes are coded in all:
+    past ``limit``, the ``limit`` codes with the most coded segments (in ``matrix``, rows x
+    codes), in codebook order."""
+    totals = matrix.sum(axis=0)
+    if len(totals) <= limit:
+        return None, len(totals)
+    order = {code: i for i, code in enumerate(matrix.columns)}
+    top = totals.sort_values(ascending=False, kind="stable").index[:limit]
+    return sorted(top, key=order.__getitem__), len(totals)
+
+
+def _heatmap_view(
+    matrix: pd.DataFrame, rows: str, layer: str, prefix: str, codes: list[str] | None = None, coded: int = 0
+) -> dict[str, Any]:
+    shown = matrix if codes is None else matrix[[c for c in codes if c in matrix.columns]]
     # Codes down the side: 40 code ids read across, phases or source types fit as columns.
-    figure = heatmap(matrix.T, title=f"coded segments · code x {rows} · from {layer}", fmt="svg")
-    return {"svg": trusted(inline_svg(figure, prefix))}
+    figure = heatmap(shown.T, title=f"coded segments · code x {rows} · from {layer}", fmt="svg")
+    view: dict[str, Any] = {"svg": trusted(inline_svg(figure, prefix)), "note": None}
+    if codes is not None:
+        flag = rows.replace("_", "-")
+        view["note"] = (
+            f"The {len(codes)} codes with the most coded segments, of the {coded} coded in this layer. "
+            "Every code is in the table below (click to open) and in"
+        )
+        view["command"] = f"qualkam matrix --rows {flag} --cols code --from {layer}"
+        whole = matrix.T
+        whole.index.name = "code"
+        view["table"] = table(whole, total=True)
+        view["count"] = len(whole)
+    return view
 
 
 def comparisons(project: Project) -> tuple[list[Comparison], str | None]:
@@ -245,21 +279,75 @@ def _reliability_view(project: Project, replicates: int = 1000, seed: int = 0) -
     }
 
 
+def per_code_cap(counts: list[int], budget: int = EXCERPT_BUDGET) -> int | None:
+    """The most excerpts each code shows so that all of them fit ``budget`` (None: no cap
+    needed). Shared fairly: a code with few excerpts shows them all, and what it leaves goes
+    to the others. Never below 1, so every coded code shows one. Linear after a sort."""
+    if sum(counts) <= budget:
+        return None
+    ordered = sorted(counts)
+    used = 0
+    for i, n in enumerate(ordered):
+        rest = len(ordered) - i  # codes with n excerpts or more, each would take the cap
+        if used + n * rest > budget:
+            return max(1, (budget - used) // rest)
+        used += n
+    return None  # unreachable: the sum exceeds the budget
+
+
+def _span_keys(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each coding's excerpt: code and exact span, as ``merge_codings`` groups them (a
+    detached coding, without a segment, is an excerpt of its own)."""
+    attached = frame["segment"].notna().to_numpy()
+    return pd.DataFrame(
+        {
+            "code": frame["code"].to_numpy(),
+            "source": frame["source"].to_numpy(),
+            "start": frame["start"].where(attached, -frame["coding_id"]).astype("int64").to_numpy(),
+            "end": frame["end"].where(attached, -1).astype("int64").to_numpy(),
+        }
+    )
+
+
 def _excerpts_view(project: Project, layer: str) -> dict[str, Any]:
-    frame = retrieve(project, layer=layer)
-    if frame.empty:
+    budget = EXCERPT_BUDGET  # read at call time, so a test can make it small
+    codings = retrieve(project, layer=layer, by_coder=True)
+    if codings.empty:
         return {"groups": []}
-    return {"count": len(frame), "codes": frame["code"].nunique(), "groups": excerpt_groups(frame)}
+    # Count the excerpts (spans x code) per code first and merge the codings of those shown
+    # only: merging every coding of a long codebook's project cost more than the rest.
+    keys = _span_keys(codings)
+    spans = keys.drop_duplicates()
+    counts = spans.groupby("code", sort=False).size()
+    cap = per_code_cap(counts.tolist(), budget)
+    if cap is not None:
+        kept = pd.MultiIndex.from_frame(spans.groupby("code", sort=False).head(cap))
+        codings = codings[pd.MultiIndex.from_frame(keys).isin(kept)]
+    shown = merge_codings(codings)
+    groups = excerpt_groups(shown)
+    for group in groups:
+        group["total"] = int(counts[group["code"]])
+    return {
+        "count": len(spans),
+        "codes": len(counts),
+        "groups": groups,
+        "cap": cap,
+        "shown": len(shown),
+        "command": f"qualkam excerpts --from {layer} --format html",
+    }
 
 
 def build_report(project: Project, layer: str | Layer = "auto", title: str = "qualkam report") -> str:
     """The whole report as one HTML string (see the module docstring for what it holds)."""
     layer = str(known_layer(project, layer))
     info = summary(project)
+    by_phase = build_matrix(project, rows="phase", cols="code", layer=layer)
+    by_type = build_matrix(project, rows="source_type", cols="code", layer=layer)
+    codes, coded = heatmap_codes(by_phase, HEATMAP_CODES)
     views = {
         "summary": ("summary", _summary_view(info)),
-        "phase-code": ("heatmap", _heatmap_view(project, "phase", layer, "phase-code")),
-        "type-code": ("heatmap", _heatmap_view(project, "source_type", layer, "type-code")),
+        "phase-code": ("heatmap", _heatmap_view(by_phase, "phase", layer, "phase-code", codes, coded)),
+        "type-code": ("heatmap", _heatmap_view(by_type, "source_type", layer, "type-code", codes, coded)),
         "triangulation": ("triangulation", _triangulation_view(project, layer)),
         "reliability": ("reliability", _reliability_view(project)),
         "excerpts": ("excerpts", _excerpts_view(project, layer)),
