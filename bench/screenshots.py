@@ -89,7 +89,10 @@ def serve(path: Path, coder: str) -> tuple[str, str, Any, threading.Thread]:
     return f"http://127.0.0.1:{port}", token, server, thread
 
 
-def chromium(profile: Path, width: int, height: int) -> Any:
+def chromium(profile: Path, width: int, height: int, logs: bool = False) -> Any:
+    """Debian's headless Chromium through Selenium (browser builds cannot be downloaded here),
+    with the flags that keep it off the closed network; ``logs``: keep the performance and
+    console logs (what the browser tests read)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -109,6 +112,8 @@ def chromium(profile: Path, width: int, height: int) -> Any:
         f"--window-size={width},{height}",
     ):
         options.add_argument(argument)
+    if logs:
+        options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
     return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
 
 
