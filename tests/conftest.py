@@ -199,3 +199,22 @@ def two_coders(tmp_path: Path, small_codebook, project: Project) -> Project:
 def said(output: str) -> str:
     """What a command said, as one line: Typer's usage-error box and line breaks taken out."""
     return " ".join(output.translate(str.maketrans("", "", "│╭╮╰╯─")).split())
+
+
+def imported_modules(*args: str, code: int = 0, cwd: Path = ROOT) -> set[str]:
+    """The modules ``python -X importtime -m qualkam ARGS`` imports, in a fresh interpreter."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "qualkam", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=120,
+    )
+    assert done.returncode == code, done.stderr[-2000:]
+    lines = [line.split("|")[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")]
+    return set(lines[1:])  # the first line is the header

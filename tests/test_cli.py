@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from qualkam.cli import app
 
-from .conftest import FIXTURES, INTERVIEW, suggestions_in_order, write
+from .conftest import FIXTURES, INTERVIEW, imported_modules, suggestions_in_order, write
 from .conftest import run_cli as _run
 
 
@@ -284,32 +284,11 @@ HEAVY = ("spacy", "pandas", "sklearn", "matplotlib")
 CORE = ("sources", "coding", "store", "analysis", "agreement", "interchange", "render")
 
 
-def _imported(*args: str, code: int = 0) -> set[str]:
-    """The modules ``python -X importtime -m qualkam ARGS`` imports, in a fresh interpreter."""
-    import subprocess
-    import sys
-
-    from .conftest import ROOT
-
-    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "qualkam", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=60,
-    )
-    assert done.returncode == code, done.stderr[-2000:]
-    lines = [line.split("|")[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")]
-    return set(lines[1:])  # the first line is the header
-
-
 @pytest.mark.parametrize("args, code", [(["--help"], 0), (["--version"], 0), ([], 2)])
 def test_help_imports_nothing_heavy(args: list[str], code: int) -> None:
     """`qualkam --help` lists every command without importing spaCy, pandas, scikit-learn,
     matplotlib, or any core module: the command modules load when a command runs."""
-    modules = _imported(*args, code=code)
+    modules = imported_modules(*args, code=code)
     assert "qualkam.cli.app" in modules
     heavy = sorted(m for m in modules if m.split(".")[0] in HEAVY)
     core = sorted(m for m in modules if m.startswith(tuple(f"qualkam.{p}" for p in CORE)))

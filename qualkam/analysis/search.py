@@ -30,7 +30,8 @@ from qualkam.analysis.excerpts import (
     resolve_source_types,
 )
 from qualkam.choices import check_known
-from qualkam.coding.nlp import DEFAULT_PIPELINE, load_pipeline, pipe
+from qualkam.coding.nlp import load_pipeline, pipe
+from qualkam.coding.pipeline import DEFAULT_PIPELINE
 from qualkam.errors import QualkamError
 from qualkam.render.cells import frame_csv
 from qualkam.render.files import json_text

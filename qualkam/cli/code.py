@@ -9,11 +9,9 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from qualkam.analysis.matrix import build_matrix
 from qualkam.cli.app import EXIT_OK, EXIT_PROBLEMS, app, worded
 from qualkam.cli.console import err, out
 from qualkam.cli.options import Jobs, SegmentUnit, Suggest, choice
-from qualkam.cli.show import matrix_table
 from qualkam.coding.codebook import DEFAULT_CODEBOOK
 from qualkam.coding.run import code_folder
 from qualkam.coding.segment import Unit
@@ -170,6 +168,9 @@ def code_cli(
             if report.model_id is not None:
                 out.print(f"suggestions: {suggest.value} (model {report.model_id})", soft_wrap=True)
             out.print(f"outputs: {escape(', '.join(str(p) for p in report.outputs))}", soft_wrap=True)
+            from qualkam.analysis.matrix import build_matrix  # pandas: only for the summary
+            from qualkam.cli.show import matrix_table
+
             matrix = build_matrix(store, rows="phase", cols="code")
             out.print(matrix_table(matrix, title="Segments per code and phase", transpose=True, hide_empty=True))
     raise typer.Exit(EXIT_PROBLEMS if report.skipped or report.problems else EXIT_OK)

@@ -10,7 +10,7 @@ import datetime as dt
 import hashlib
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -157,6 +157,9 @@ class Codebook:
     # project), or "" (parsed from text); see ``describe``.
     origin: str = ""
     partial: bool = False  # rebuilt from a project's codes table: no patterns, include, exclude, examples
+    # False when parsed with ``spacy_check=False``: the token patterns passed qualkam's own checks
+    # but not yet spaCy's schema (see ``check_with_spacy``, which the Suggester calls).
+    spacy_checked: bool = True
 
     @property
     def hash(self) -> str:
@@ -250,8 +253,9 @@ def _strip_lines(value: Any) -> Any:
 class _Validator:
     """Collects every problem as ``path:line: where: what``."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, spacy_check: bool = True) -> None:
         self.path = path
+        self.spacy_check = spacy_check
         self.problems: list[str] = []
         self.warnings: list[str] = []
 
@@ -295,17 +299,13 @@ def _string_list(v: _Validator, node: dict[str, Any], key: str, where: str) -> l
 
 
 def _token_patterns(v: _Validator, node: dict[str, Any], key: str, where: str) -> list[list[dict[str, Any]]]:
-    from spacy.errors import MatchPatternError
-    from spacy.matcher import Matcher
-    from spacy.vocab import Vocab
-
     value = node.get(key)
     if value is None:
         return []
     if not isinstance(value, list):
         v.error(node, key, f"{where}.{key}", "must be a list of token patterns (each a list of {ATTR: value} mappings)")
         return []
-    checker = Matcher(Vocab(), validate=True)
+    spacy_problem = _spacy_checker() if v.spacy_check else None
     out = []
     for index, pattern in enumerate(value):
         label = f"{where}.{key}[{index}]"
@@ -318,17 +318,43 @@ def _token_patterns(v: _Validator, node: dict[str, Any], key: str, where: str) -
             v.error(node, key, problem.split(": ", 1)[0], problem.split(": ", 1)[1])
         if problems:
             continue
-        try:
-            checker.add("check", [pattern])
-        except (MatchPatternError, ValueError, TypeError, KeyError, re.error, OverflowError) as exc:
-            first = " ".join(str(exc).split())[:200]
-            v.error(node, key, label, f"spaCy rejects this pattern: {first}")
+        refused = spacy_problem(pattern) if spacy_problem is not None else None
+        if refused:
+            v.error(node, key, label, f"spaCy rejects this pattern: {refused}")
             continue
         used = {attr.upper() for token in pattern for attr in token}
         if used & NEEDS_MODEL:
             v.warn(node, key, label, f"uses {sorted(used & NEEDS_MODEL)}, which only a trained pipeline (--model) sets")
         out.append(pattern)
     return out
+
+
+def _spacy_checker() -> Callable[[list[dict[str, Any]]], str | None]:
+    """A function giving spaCy's reason to refuse a token pattern (None: accepted), through a
+    validating Matcher. Imports spaCy, which is why a stored codebook is parsed without it."""
+    from spacy.errors import MatchPatternError
+    from spacy.matcher import Matcher
+    from spacy.vocab import Vocab
+
+    checker = Matcher(Vocab(), validate=True)
+
+    def problem(pattern: list[dict[str, Any]]) -> str | None:
+        try:
+            checker.add("check", [pattern])
+        except (MatchPatternError, ValueError, TypeError, KeyError, re.error, OverflowError) as exc:
+            return " ".join(str(exc).split())[:200]
+        return None
+
+    return problem
+
+
+def check_with_spacy(book: Codebook) -> None:
+    """Check a codebook parsed with ``spacy_check=False`` against spaCy's pattern schema before
+    its patterns are compiled; raises CodebookError with the lines, as ``parse_codebook`` would."""
+    if book.spacy_checked:
+        return
+    parse_codebook(book.text, book.path)  # raises for a pattern spaCy refuses
+    book.spacy_checked = True
 
 
 def _token_problems(token: dict[str, Any]) -> list[str]:
@@ -686,8 +712,13 @@ def _parse_compare(v: _Validator, data: dict[str, Any], codes: dict[str, Code]) 
     return out
 
 
-def parse_codebook(text: str, path: str = "<codebook>") -> Codebook:
-    """Validate codebook text; raise CodebookError listing every problem."""
+def parse_codebook(text: str, path: str = "<codebook>", spacy_check: bool = True) -> Codebook:
+    """Validate codebook text; raise CodebookError listing every problem.
+
+    ``spacy_check=False`` leaves out spaCy's schema check of token patterns (qualkam's own
+    checks, which keep a hostile pattern from running, stay): for a codebook the project
+    stored after checking it, so a run that codes nothing need not import spaCy. The
+    Suggester checks such a codebook before compiling it (``check_with_spacy``)."""
     try:
         data = load_yaml(text, _FastLineLoader, _LineLoader)
     except yaml.YAMLError as exc:
@@ -695,7 +726,7 @@ def parse_codebook(text: str, path: str = "<codebook>") -> Codebook:
         raise CodebookError(path, [f"{path}:{where}: not valid YAML: {error_problem(exc)}"]) from exc
     if not isinstance(data, dict):
         raise CodebookError(path, [f"{path}:1: a codebook is a mapping with name, version, phases and codes"])
-    v = _Validator(path)
+    v = _Validator(path, spacy_check)
     for key in sorted(set(data) - TOP_KEYS - {"__lines__"}):
         v.error(data, key, key, f"unknown top-level field; known: {', '.join(sorted(TOP_KEYS))}")
     for key in ("name", "version", "codes"):
@@ -723,11 +754,14 @@ def parse_codebook(text: str, path: str = "<codebook>") -> Codebook:
         codes=codes,
         warnings=v.warnings,
         compare=compare,
+        spacy_checked=spacy_check,
     )
 
 
-def load_codebook(name_or_path: str | Path = DEFAULT_CODEBOOK) -> Codebook:
-    """Load and validate a codebook by built-in name (``kam``) or path."""
+def load_codebook(name_or_path: str | Path = DEFAULT_CODEBOOK, stored_hash: str | None = None) -> Codebook:
+    """Load and validate a codebook by built-in name (``kam``) or path. A text whose hash is
+    ``stored_hash`` (the version a project stored, checked then) is parsed without spaCy's
+    pattern check, as the stored version is (see ``parse_codebook``)."""
     path = resolve_path(name_or_path)
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -735,7 +769,8 @@ def load_codebook(name_or_path: str | Path = DEFAULT_CODEBOOK) -> Codebook:
         raise InputError(f"cannot read codebook {path}: {exc}") from exc
     builtin = str(name_or_path) in BUILTIN
     shown = f"codebooks/{BUILTIN[str(name_or_path)]}" if builtin else str(name_or_path)
-    book = parse_codebook(text, shown)
+    known = stored_hash is not None and hashlib.sha256(text.encode("utf-8")).hexdigest() == stored_hash
+    book = parse_codebook(text, shown, spacy_check=not known)
     book.origin = "built-in" if builtin else "file"
     return book
 

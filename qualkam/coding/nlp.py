@@ -24,9 +24,8 @@ from spacy.lookups import Lookups
 from spacy.pipeline import Lemmatizer
 from spacy.tokens import Doc
 
+from qualkam.coding.pipeline import DEFAULT_PIPELINE
 from qualkam.errors import ModelNotFoundError, QualkamError
-
-DEFAULT_PIPELINE = "blank:en"
 
 
 @Language.factory("qualkam_lower_lemma")
@@ -241,8 +240,3 @@ def load_pipeline(model: str | None = None) -> Language:
     nlp.add_pipe("qualkam_lower_lemma", last=True)
     nlp.tokenizer = BoundedTokenizer(nlp.tokenizer)
     return nlp
-
-
-def pipeline_name(model: str | None) -> str:
-    """The name recorded with each coding run, so a re-run with another model re-suggests."""
-    return model or DEFAULT_PIPELINE

@@ -30,12 +30,10 @@ from qualkam.coding.codebook import (
     load_codebook,
     resolve_path,
 )
-from qualkam.coding.nlp import load_pipeline, pipe, pipeline_name
+from qualkam.coding.pipeline import pipeline_name
 from qualkam.coding.segment import Segment, Unit, resolve_turns, split_turn
-from qualkam.coding.suggest import Suggester, Suggestion
 from qualkam.errors import CodebookChangeError, QualkamError, debugging, fill, unexpected
 from qualkam.parallel import available_cores, ordered_map, start_method
-from qualkam.render.outputs import write_outputs
 from qualkam.sources.ingest import PreparedSource, Problem, UnchangedFile, discover, prepare
 from qualkam.store.codebooks import people_codings_by_code, save_codebook
 from qualkam.store.project import Project
@@ -52,6 +50,11 @@ from qualkam.store.sources import (
 
 if TYPE_CHECKING:
     from qualkam.coding.learn import Model
+    from qualkam.coding.suggest import Suggester, Suggestion
+
+# spaCy, the suggester and pandas (for the outputs) are imported where they are first used: a
+# re-run over an unchanged folder codes nothing and rewrites no output, so it never loads them
+# and costs little more than the start-up (issue 14).
 
 Progress = Callable[[int, int, str], None]
 SUGGEST_MODES = ("rules", "model", "both")  # the codebook's rules, the trained model (qualkam train), or both
@@ -97,6 +100,15 @@ def choose_codebook(
     CodebookChangeError saying what would change, unless ``replace`` is true. Notes and the
     error name the arguments of ``code_folder``: ``codebook`` and ``replace_codebook``.
     """
+    book: Codebook | None = None
+    if requested is not None:
+        # The requested text is parsed first: when it is the project's own (a re-run that names
+        # its codebook), the stored version need not be parsed as well.
+        row = project.codebook_row()
+        stored_hash = row["hash"] if row is not None else None
+        book = requested if isinstance(requested, Codebook) else load_codebook(requested, stored_hash)
+        if book.hash == stored_hash:
+            return CodebookChoice(book, book)
     # A stored version that no longer validates can still be compared with (by its codes) and
     # replaced, but not coded with.
     current = project.codebook(strict=requested is None)
@@ -115,7 +127,7 @@ def choose_codebook(
         book = load_codebook(DEFAULT_CODEBOOK)
         new = Note(f"a new project: the built-in codebook '{DEFAULT_CODEBOOK}' (pass {{codebook}} PATH for your own)")
         return CodebookChoice(book, None, notes=[new])
-    book = requested if isinstance(requested, Codebook) else load_codebook(requested)
+    assert book is not None  # requested is not None here
     if current is None or current.hash == book.hash:
         return CodebookChoice(book, current)
     change = compare_codebooks(current, book)
@@ -201,6 +213,8 @@ def segment_and_suggest(
 ) -> tuple[list[Segment], list[list[Suggestion]]]:
     """Run the pipeline once per turn; cut the turn into segments and match within it
     (``rules=False``: segments only, for ``--suggest model``)."""
+    from qualkam.coding.nlp import pipe
+
     text = source.raw.text
     resolved = resolve_turns(source.turns, source.meta)
     docs = pipe(suggester.nlp, (text[turn.start : turn.end] for turn, *_ in resolved))
@@ -274,7 +288,14 @@ def _worker_init(
 ) -> None:
     """Build the worker's suggester, or take the one a forked worker inherited."""
     global _WORKER
-    _WORKER = _Worker(suggester or Suggester(codebook, load_pipeline(model)), unit, rules)
+    _WORKER = _Worker(suggester or _new_suggester(codebook, model), unit, rules)
+
+
+def _new_suggester(codebook: Codebook, model: str | None) -> Suggester:
+    from qualkam.coding.nlp import load_pipeline
+    from qualkam.coding.suggest import Suggester
+
+    return Suggester(codebook, load_pipeline(model))
 
 
 @dataclass
@@ -466,7 +487,7 @@ class CodingRun:
     def _suggester_here(self) -> Suggester:
         """The suggester of this process, built only if it codes a source itself (or forks workers)."""
         if self._suggester is None:
-            self._suggester = Suggester(self.codebook, load_pipeline(self.model))
+            self._suggester = _new_suggester(self.codebook, self.model)
         return self._suggester
 
     def _code_here(self, source: PreparedSource) -> tuple[list[Segment], list[list[Suggestion]]] | Failed:
@@ -573,6 +594,8 @@ class CodingRun:
             (report.excluded_sources if there else report.missing_sources).append(source_id)
         report.retired_in_use = retired_codes_in_use(project)
         if self.out_dir is not None:
+            from qualkam.render.outputs import write_outputs  # pandas, only when outputs are out of date
+
             report.outputs = write_outputs(project, self.out_dir)
 
 

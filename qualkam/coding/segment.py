@@ -9,11 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-
-from spacy.tokens import Doc
+from typing import TYPE_CHECKING
 
 from qualkam.sources.metadata import Participant, SourceMeta
 from qualkam.sources.turns import PARAGRAPH, SHORTHAND, Turn, find_turns, trim_span
+
+if TYPE_CHECKING:
+    from spacy.tokens import Doc
 
 
 class Unit(str, Enum):

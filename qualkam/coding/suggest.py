@@ -19,7 +19,7 @@ from spacy.strings import get_string_id
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
-from qualkam.coding.codebook import Codebook
+from qualkam.coding.codebook import Codebook, check_with_spacy
 from qualkam.errors import QualkamError
 
 _SEP = "\x1f"
@@ -419,6 +419,7 @@ class Suggester:
     """Compiled matchers for one codebook and one pipeline."""
 
     def __init__(self, codebook: Codebook, nlp: Language) -> None:
+        check_with_spacy(codebook)  # a stored codebook is parsed without spaCy's pattern check
         self.codebook = codebook
         self.nlp = nlp
         vocab = nlp.vocab

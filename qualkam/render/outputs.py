@@ -6,24 +6,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from qualkam import __version__
-from qualkam.analysis.excerpts import (
-    ALL_LAYER,
-    EXCERPT_COLUMNS,
-    csv_frame,
-    evidence_item_text,
-    retrieve,
-)
-from qualkam.analysis.matrix import build_matrix
 from qualkam.errors import QualkamError
 from qualkam.render.files import json_text, write_csv, write_text
 from qualkam.store.project import Project
 
-__all__ = ["EXCERPT_COLUMNS", "MANIFEST", "evidence_item_text", "excerpts_frame", "write_outputs"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+# pandas and the frames are imported when outputs are built, not when this module is: a re-run
+# whose outputs are up to date (and the file finder, which reads MANIFEST) never loads pandas.
+
+__all__ = ["MANIFEST", "excerpts_frame", "write_outputs"]
 
 
 def excerpts_frame(project: Project, by_coder: bool = False) -> pd.DataFrame:
@@ -31,6 +27,8 @@ def excerpts_frame(project: Project, by_coder: bool = False) -> pd.DataFrame:
     reading order (source, then position), one row per segment x code with the people who
     applied and rejected it (``qualkam.analysis.excerpts`` says what each column means), or one row
     per coding with ``by_coder``. The CSV columns of ``qualkam excerpts --from all``."""
+    from qualkam.analysis.excerpts import ALL_LAYER, csv_frame, retrieve
+
     frame = retrieve(project, layer=ALL_LAYER, by_coder=by_coder)
     frame = frame.sort_values(["source", "start"], kind="stable").reset_index(drop=True)
     return csv_frame(frame)
@@ -87,6 +85,8 @@ def write_outputs(project: Project, out_dir: str | Path, layer: str = "auto") ->
     made_from = _made_from(project, layer)
     if _up_to_date(out, made_from, names):
         return [out / name for name in names]
+    from qualkam.analysis.matrix import build_matrix
+
     written = [write_csv(excerpts_frame(project), out / names[0])]
     for rows, name in (("phase", names[1]), ("source_type", names[2])):
         written.append(write_csv(build_matrix(project, rows=rows, cols="code", layer=layer), out / name, index=True))

@@ -97,7 +97,7 @@ def _marks(values: Sized) -> str:
 
 
 def current_codebook_row(project: Project) -> sqlite3.Row | None:
-    """The stored codebook version (id, name, version, path, yaml, loaded_at) the current codes
+    """The stored codebook version (id, hash, name, version, path, yaml, loaded_at) the current codes
     come from: the one most current codes belong to. None when the project has no codebook."""
     conn = project.conn
     row = conn.execute(
@@ -107,7 +107,7 @@ def current_codebook_row(project: Project) -> sqlite3.Row | None:
     if row is None:
         return None
     result: sqlite3.Row | None = conn.execute(
-        "SELECT id, name, version, path, yaml, loaded_at FROM codebooks WHERE id = ?", (row[0],)
+        "SELECT id, hash, name, version, path, yaml, loaded_at FROM codebooks WHERE id = ?", (row[0],)
     ).fetchone()
     return result
 
@@ -124,7 +124,8 @@ def project_codebook(project: Project, strict: bool = True) -> Codebook | None:
     if row is None:
         return None
     try:
-        book = parse_codebook(row["yaml"], row["path"] or "<project codebook>")
+        # Checked against spaCy when it was stored; the Suggester checks again before matching.
+        book = parse_codebook(row["yaml"], row["path"] or "<project codebook>", spacy_check=False)
     except CodebookError as exc:
         problem = (
             f"the codebook stored in {project.path} ({row['name']} {row['version']}) no longer validates; "

@@ -170,7 +170,7 @@ class Project:
 
     # -- the reads every command starts from (the rest: the area modules beside this one) ----
     def codebook_row(self) -> sqlite3.Row | None:
-        """The stored version (id, name, version, path, yaml) the project's current codes come
+        """The stored version (id, hash, name, version, path, yaml) the project's current codes come
         from: the codebook it owns. None when the project has no codebook yet."""
         from qualkam.store.codebooks import current_codebook_row
 

@@ -760,7 +760,8 @@ class _Importer:
 
     def _suggester(self) -> tuple[Any, str, str]:
         """The pipeline, unit and suggester ``qualkam code`` would use on this project."""
-        from qualkam.coding.nlp import load_pipeline, pipeline_name
+        from qualkam.coding.nlp import load_pipeline
+        from qualkam.coding.pipeline import pipeline_name
         from qualkam.coding.segment import Unit
         from qualkam.coding.suggest import Suggester
 
