@@ -24,7 +24,7 @@ from qualkam.render.number import number
 from qualkam.render.plot import heatmap
 from qualkam.store.analysis import phase_ids, source_types_and_phases
 from qualkam.store.audit import now
-from qualkam.store.codings import coder_decisions, known_layer
+from qualkam.store.codings import coder_decisions, excerpt_counts, known_layer
 from qualkam.store.layers import Layer
 from qualkam.store.project import Project
 
@@ -295,40 +295,20 @@ def per_code_cap(counts: list[int], budget: int = EXCERPT_BUDGET) -> int | None:
     return None  # unreachable: the sum exceeds the budget
 
 
-def _span_keys(frame: pd.DataFrame) -> pd.DataFrame:
-    """Each coding's excerpt: code and exact span, as ``merge_codings`` groups them (a
-    detached coding, without a segment, is an excerpt of its own)."""
-    attached = frame["segment"].notna().to_numpy()
-    return pd.DataFrame(
-        {
-            "code": frame["code"].to_numpy(),
-            "source": frame["source"].to_numpy(),
-            "start": frame["start"].where(attached, -frame["coding_id"]).astype("int64").to_numpy(),
-            "end": frame["end"].where(attached, -1).astype("int64").to_numpy(),
-        }
-    )
-
-
 def _excerpts_view(project: Project, layer: str) -> dict[str, Any]:
     budget = EXCERPT_BUDGET  # read at call time, so a test can make it small
-    codings = retrieve(project, layer=layer, by_coder=True)
-    if codings.empty:
+    # Count the excerpts (spans x code) per code first, then read only the codings of those
+    # shown: reading and merging every coding of a long codebook's project cost more than the rest.
+    counts = excerpt_counts(project, known_layer(project, layer))
+    if not counts:
         return {"groups": []}
-    # Count the excerpts (spans x code) per code first and merge the codings of those shown
-    # only: merging every coding of a long codebook's project cost more than the rest.
-    keys = _span_keys(codings)
-    spans = keys.drop_duplicates()
-    counts = spans.groupby("code", sort=False).size()
-    cap = per_code_cap(counts.tolist(), budget)
-    if cap is not None:
-        kept = pd.MultiIndex.from_frame(spans.groupby("code", sort=False).head(cap))
-        codings = codings[pd.MultiIndex.from_frame(keys).isin(kept)]
-    shown = merge_codings(codings)
+    cap = per_code_cap(list(counts.values()), budget)
+    shown = merge_codings(retrieve(project, layer=layer, by_coder=True, per_code=cap))
     groups = excerpt_groups(shown)
     for group in groups:
-        group["total"] = int(counts[group["code"]])
+        group["total"] = counts[group["code"]]
     return {
-        "count": len(spans),
+        "count": sum(counts.values()),
         "codes": len(counts),
         "groups": groups,
         "cap": cap,
