@@ -24,7 +24,6 @@ import numpy as np
 import pandas as pd
 
 from qualkam.choices import check_all, check_choice, check_known
-from qualkam.coding.nlp import load_pipeline, pipe
 from qualkam.errors import QualkamError
 from qualkam.store.analysis import segments_table, source_lengths, sources_in_phases
 from qualkam.store.codings import codes_accepted_by, decisions
@@ -109,6 +108,8 @@ def _segment_units(project: Project, sources: set[str]) -> pd.DataFrame:
 
 
 def _sentence_units(segments: pd.DataFrame) -> pd.DataFrame:
+    from qualkam.coding.nlp import load_pipeline, pipe  # spaCy loads only for sentence units (seconds)
+
     nlp = load_pipeline()
     rows = []
     for seg, doc in zip(segments.itertuples(index=False), pipe(nlp, segments["text"].tolist()), strict=True):

@@ -55,6 +55,7 @@ def triangulation_table(
     sources: Sequence[str] = (),
     speakers: Sequence[str] = (),
     phases: Sequence[str] = (),
+    codings: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per code with codings in ``layer``, in codebook order (see COLUMNS).
 
@@ -64,8 +65,9 @@ def triangulation_table(
     roles known; counts of these lists (``count_known``) leave ``(none)`` out. ``flags`` is a
     comma list: "one source type" (one known type at most), "one speaker" (or "no named
     speaker" when no supporting segment names one), "one source"; empty when support is broad.
+    ``codings``: ``codings_frame`` of this layer and these filters when the caller has read it.
     """
-    frame = codings_frame(project, layer, sources, speakers, phases)
+    frame = codings if codings is not None else codings_frame(project, layer, sources, speakers, phases)
     codes = code_table(project)
     labels = dict(zip(codes["id"], codes["label"], strict=True))
     order = list(codes["id"]) + sorted(set(frame["code"]) - set(codes["id"]))

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from qualkam.analysis.excerpts import merge_codings, retrieve
-from qualkam.analysis.matrix import NONE, build_matrix
+from qualkam.analysis.matrix import NONE, build_matrix, codings_frame
 from qualkam.analysis.triangulation import triangulation_table
 from qualkam.coding.codebook import Comparison
 from qualkam.errors import CodebookError, QualkamError
@@ -108,19 +108,22 @@ def _summary_view(info: dict[str, Any]) -> dict[str, Any]:
 # heatmaps draw the codes with the most coded segments (matplotlib's time and the SVG grow with
 # every cell), the excerpts keep a budget shared fairly between the codes. Ordinary codebooks
 # and projects fit whole.
-HEATMAP_CODES = 130  # the built-in KAM codebook (127 codes) is drawn whole
+HEATMAP_CODES = 130  # drawn whole up to this many coded codes: the built-in KAM codebook (127 codes)
+HEATMAP_DRAWN = 40  # past it, the 40 most coded: a heatmap that reads at a glance (130 took seconds each)
 EXCERPT_BUDGET = 3000
 
 
-def heatmap_codes(matrix: pd.DataFrame, limit: int = HEATMAP_CODES) -> tuple[list[str] | None, int]:
+def heatmap_codes(
+    matrix: pd.DataFrame, limit: int = HEATMAP_CODES, drawn: int = HEATMAP_DRAWN
+) -> tuple[list[str] | None, int]:
     """The codes both heatmaps draw (None: every one) and how many codes are coded in all:
-    past ``limit``, the ``limit`` codes with the most coded segments (in ``matrix``, rows x
+    past ``limit``, the ``drawn`` codes with the most coded segments (in ``matrix``, rows x
     codes), in codebook order."""
     totals = matrix.sum(axis=0)
     if len(totals) <= limit:
         return None, len(totals)
     order = {code: i for i, code in enumerate(matrix.columns)}
-    top = totals.sort_values(ascending=False, kind="stable").index[:limit]
+    top = totals.sort_values(ascending=False, kind="stable").index[: min(drawn, limit)]
     return sorted(top, key=order.__getitem__), len(totals)
 
 
@@ -155,12 +158,14 @@ def comparisons(project: Project) -> tuple[list[Comparison], str | None]:
     return (book.compare if book is not None else []), None
 
 
-def _balance_view(project: Project, layer: str, comparison: Comparison) -> dict[str, Any]:
+def _balance_view(
+    project: Project, layer: str, comparison: Comparison, codings: pd.DataFrame | None = None
+) -> dict[str, Any]:
     """Coded segments per value of one code attribute, as shares of each phase's segments
     coded with a value of it: bars and the table they are drawn from."""
     key = comparison.attribute
     try:
-        matrix = build_matrix(project, rows="phase", cols=f"attr:{key}", layer=layer)
+        matrix = build_matrix(project, rows="phase", cols=f"attr:{key}", layer=layer, codings=codings)
     except QualkamError as exc:
         return {"problem": str(exc)}
     values = list(matrix.columns)
@@ -198,8 +203,8 @@ def _balance_view(project: Project, layer: str, comparison: Comparison) -> dict[
     }
 
 
-def _triangulation_view(project: Project, layer: str) -> dict[str, Any]:
-    frame = triangulation_table(project, layer=layer)
+def _triangulation_view(project: Project, layer: str, codings: pd.DataFrame | None = None) -> dict[str, Any]:
+    frame = triangulation_table(project, layer=layer, codings=codings)
     if frame.empty:
         return {"table": None}
     numeric = ("segments", "sources", "speakers")
@@ -321,14 +326,15 @@ def build_report(project: Project, layer: str | Layer = "auto", title: str = "qu
     """The whole report as one HTML string (see the module docstring for what it holds)."""
     layer = str(known_layer(project, layer))
     info = summary(project)
-    by_phase = build_matrix(project, rows="phase", cols="code", layer=layer)
-    by_type = build_matrix(project, rows="source_type", cols="code", layer=layer)
-    codes, coded = heatmap_codes(by_phase, HEATMAP_CODES)
+    codings = codings_frame(project, layer)  # read once for the matrices and the triangulation
+    by_phase = build_matrix(project, rows="phase", cols="code", layer=layer, codings=codings)
+    by_type = build_matrix(project, rows="source_type", cols="code", layer=layer, codings=codings)
+    codes, coded = heatmap_codes(by_phase, HEATMAP_CODES, HEATMAP_DRAWN)
     views = {
         "summary": ("summary", _summary_view(info)),
         "phase-code": ("heatmap", _heatmap_view(by_phase, "phase", layer, "phase-code", codes, coded)),
         "type-code": ("heatmap", _heatmap_view(by_type, "source_type", layer, "type-code", codes, coded)),
-        "triangulation": ("triangulation", _triangulation_view(project, layer)),
+        "triangulation": ("triangulation", _triangulation_view(project, layer, codings)),
         "reliability": ("reliability", _reliability_view(project)),
         "excerpts": ("excerpts", _excerpts_view(project, layer)),
     }
@@ -343,7 +349,7 @@ def build_report(project: Project, layer: str | Layer = "auto", title: str = "qu
             section_id = f"balance-{re.sub(r'[^A-Za-z0-9_-]', '-', comparison.attribute)}"
             taken = {s["id"] for s in sections} | set(views)
             section_id += f"-{len(sections)}" if section_id in taken else ""  # "a b" and "a-b" keep their own
-            view = _balance_view(project, layer, comparison)
+            view = _balance_view(project, layer, comparison, codings)
             sections.append({"id": section_id, "name": comparison.title, "kind": "balance", "view": view})
         if unread:
             sections.append({"id": "balance", "name": name, "kind": "note", "view": {"note": unread}})
