@@ -48,15 +48,12 @@ class CodingData:
         """Coders x units: the set of codes each coder gave each unit (None where missing)."""
         result = []
         for c in range(len(self.coders)):
-            row = []
-            for u in range(len(self.units)):
-                column = self.presence[:, c, u]
-                row.append(
-                    None
-                    if np.isnan(column).any()
-                    else frozenset(code for code, v in zip(self.codes, column, strict=True) if v == 1)
-                )
-            result.append(row)
+            ratings = self.presence[:, c, :]  # codes x units
+            missing = np.isnan(ratings).any(axis=0)
+            given: list[list[str]] = [[] for _ in range(len(self.units))]
+            for code, unit in zip(*np.nonzero(ratings == 1), strict=True):  # one pass over what was given
+                given[unit].append(self.codes[code])
+            result.append([None if gone else frozenset(names) for gone, names in zip(missing, given, strict=True)])
         return result
 
 
