@@ -197,7 +197,7 @@ def excerpt_codings(
         # code; the span's end and the coding's id settle ties the order leaves.
         order = 'COALESCE(p.position, 1e9), src.date, src.id, c.start, c.coder IS NOT NULL, c.coder, c."end", c.id'
         head = f"""
-        WITH keyed AS (
+        WITH keyed AS MATERIALIZED (
             SELECT c.id, {_SPAN_COLUMNS},
                    ROW_NUMBER() OVER (PARTITION BY c.code_id, c.source_id, {_SPAN_START}, {_SPAN_END}
                                       ORDER BY {order}) AS nth_coding,
@@ -212,8 +212,8 @@ def excerpt_codings(
             SELECT k.id FROM keyed k JOIN ranked r USING (code, source, span_start, span_end)
             WHERE r.nth_span <= ?)
         """
-        head_args = [*args, per_code]
-        where = [*where, "c.id IN (SELECT id FROM kept)"]
+        # The kept codings passed every condition already: the main query looks them up by id.
+        head_args, where, args = [*args, per_code], ["c.id IN (SELECT id FROM kept)"], []
     # A span inside its anchor segment (most codings: whole segments) needs only that segment;
     # one running past it reads the segments it covers, and its context is cut from the source.
     inside = 'c.start >= s.start AND c."end" <= s."end"'
