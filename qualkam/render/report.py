@@ -111,6 +111,7 @@ def _summary_view(info: dict[str, Any]) -> dict[str, Any]:
 HEATMAP_CODES = 130  # drawn whole up to this many coded codes: the built-in KAM codebook (127 codes)
 HEATMAP_DRAWN = 40  # past it, the 40 most coded: a heatmap that reads at a glance (130 took seconds each)
 EXCERPT_BUDGET = 3000
+TABLE_ROWS = 130  # a longer table of codes (reliability) is collapsed: the page opens on the overview
 
 
 def heatmap_codes(
@@ -229,6 +230,7 @@ def _reliability_view(project: Project, replicates: int = 1000, seed: int = 0) -
     """Agreement between the coders (issue 4): per code with 95% intervals, thresholds and
     disagreement counts, and the overall set-based alpha; a note when fewer than two coders."""
     from qualkam.agreement.reliability import reliability
+    from qualkam.store.reads import code_tree
     from qualkam.store.reads import coders as people
 
     coders = people(project, consensus=False)
@@ -271,8 +273,12 @@ def _reliability_view(project: Project, replicates: int = 1000, seed: int = 0) -
         dtype=object,
     )
     overall = report.overall
+    total = len(code_tree(project))
     return {
         "problem": None,
+        "unlisted": total - overall["n_codes"],  # no coder accepted them: nothing to agree on
+        "total": total,
+        "long": len(shown) > TABLE_ROWS,
         "coders": ", ".join(report.coders),
         "units": overall["n_units"],
         "codes": overall["n_codes"],
