@@ -9,9 +9,12 @@ post-bureaucratic), the triangulation table, and the excerpts by code.
 
 from __future__ import annotations
 
+import math
 import re
+from html import escape
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from qualkam.analysis.excerpts import merge_codings, retrieve
@@ -21,7 +24,6 @@ from qualkam.coding.codebook import Comparison
 from qualkam.errors import CodebookError, QualkamError
 from qualkam.render.html import Cell, Table, anchor, excerpt_groups, render_page, table, trusted, value_cell
 from qualkam.render.number import number
-from qualkam.render.plot import heatmap
 from qualkam.store.analysis import phase_ids, source_types_and_phases
 from qualkam.store.audit import now
 from qualkam.store.codings import coder_decisions, excerpt_counts, known_layer
@@ -57,6 +59,74 @@ def inline_svg(data: bytes, prefix: str) -> str:
     svg = re.sub(r"url\(#([^)]+)\)", lambda m: f"url(#{prefix}-{m.group(1)})", svg)
     svg = re.sub(r'href="#([^"]+)"', lambda m: f'href="#{prefix}-{m.group(1)}"', svg)
     return svg.strip().replace("<svg ", f'<svg role="img" aria-label="{prefix}" ', 1)
+
+
+# matplotlib's "Blues" (ColorBrewer's nine blues, between which it interpolates).
+BLUES = ["#f7fbff", "#deebf7", "#c6dbef", "#9ecae1", "#6baed6", "#4292c6", "#2171b5", "#08519c", "#08306b"]
+CELL_PX, FONT_PX, CHAR_PX = 28, 11, 6.6  # a cell holds a 4-digit count; label room per character
+
+
+def blue(share: float) -> str:
+    """The colour of ``share`` (0 to 1) on the Blues scale."""
+    position = min(max(share, 0.0), 1.0) * (len(BLUES) - 1)
+    low = min(int(position), len(BLUES) - 2)
+    t = position - low
+    a, b = (tuple(int(c[i : i + 2], 16) for i in (1, 3, 5)) for c in BLUES[low : low + 2])
+    return "#" + "".join(f"{round(x + (y - x) * t):02x}" for x, y in zip(a, b, strict=True))
+
+
+def svg_heatmap(matrix: pd.DataFrame, title: str, label: str) -> str:
+    """``matrix`` (rows x columns of counts) as an inline SVG heatmap: a cell per value with its
+    count, the row and column names, a square-root colour scale (one big cell must not wash
+    out the rest) and its key. Written directly, not by matplotlib: two heatmaps of a long
+    codebook were the slowest part of a report, and the page needs nothing more. Every name is
+    escaped (they come from the data)."""
+    rows, cols = [str(r) for r in matrix.index], [str(c) for c in matrix.columns]
+    values = matrix.to_numpy(dtype=float) if matrix.size else np.zeros((len(rows), len(cols)))
+    top = max(values.max(initial=0.0), 1.0)
+    left = 12 + CHAR_PX * max((len(r) for r in rows), default=4)
+    head = 30 + CHAR_PX * 0.8 * max((len(c) for c in cols), default=4)  # column names at 50 degrees
+    width = left + CELL_PX * max(len(cols), 1) + 120
+    height = head + CELL_PX * max(len(rows), 1) + 40
+    parts = [
+        f'<svg role="img" aria-label="{escape(label)}" width="{width:.0f}" height="{height:.0f}" '
+        f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="sans-serif" font-size="{FONT_PX}">',
+        f'<text x="4" y="14" font-size="13">{escape(title)}</text>',
+    ]
+    if not rows or not cols:
+        parts.append(f'<text x="{left}" y="{head}" fill="#666">nothing coded in this layer</text></svg>')
+        return "".join(parts)
+    for j, col in enumerate(cols):
+        x = left + CELL_PX * (j + 0.5)
+        parts.append(
+            f'<text x="{x:.1f}" y="{head - 6:.1f}" transform="rotate(-50 {x:.1f} {head - 6:.1f})">{escape(col)}</text>'
+        )
+    for i, row in enumerate(rows):
+        y = head + CELL_PX * i
+        parts.append(f'<text x="{left - 6:.1f}" y="{y + CELL_PX / 2 + 4:.1f}" text-anchor="end">{escape(row)}</text>')
+        for j in range(len(cols)):
+            value = values[i, j]
+            share = math.sqrt(value / top) if value > 0 else 0.0
+            x = left + CELL_PX * j
+            parts.append(
+                f'<rect x="{x:.1f}" y="{y:.1f}" width="{CELL_PX - 1}" height="{CELL_PX - 1}" fill="{blue(share)}">'
+                f"<title>{escape(row)} · {escape(cols[j])}: {number(value, places=3, whole=True)}</title></rect>"
+            )
+            if value:
+                ink = "#ffffff" if share > 0.6 else "#08306b"
+                parts.append(
+                    f'<text x="{x + CELL_PX / 2 - 0.5:.1f}" y="{y + CELL_PX / 2 + 4:.1f}" text-anchor="middle" '
+                    f'fill="{ink}">{number(value, places=3, whole=True)}</text>'
+                )
+    key_x, key_y = left + CELL_PX * len(cols) + 24, head
+    for k in range(5):  # the key: 0 to the largest count, on the same square-root scale
+        value = top * (k / 4) ** 2
+        parts.append(
+            f'<rect x="{key_x}" y="{key_y + 18 * (4 - k)}" width="16" height="17" fill="{blue(k / 4)}"/>'
+            f'<text x="{key_x + 22}" y="{key_y + 18 * (4 - k) + 13}">{number(round(value), places=0)}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
 
 
 # -- sections -------------------------------------------------------------------------------
@@ -133,8 +203,8 @@ def _heatmap_view(
 ) -> dict[str, Any]:
     shown = matrix if codes is None else matrix[[c for c in codes if c in matrix.columns]]
     # Codes down the side: 40 code ids read across, phases or source types fit as columns.
-    figure = heatmap(shown.T, title=f"coded segments · code x {rows} · from {layer}", fmt="svg")
-    view: dict[str, Any] = {"svg": trusted(inline_svg(figure, prefix)), "note": None}
+    figure = svg_heatmap(shown.T, title=f"coded segments · code x {rows} · from {layer}", label=prefix)
+    view: dict[str, Any] = {"svg": trusted(figure), "note": None}
     if codes is not None:
         flag = rows.replace("_", "-")
         view["note"] = (
