@@ -193,24 +193,21 @@ def excerpt_codings(
     )
     head, head_args = "", list[Any]()
     if per_code is not None:
-        # Each span's first coding in the order below, then the first per_code spans of each
-        # code; the span's end and the coding's id settle ties the order leaves.
+        # Each coding's place in the order below, each span's first place, then the first
+        # per_code spans of each code (no join: window functions over one pass); the span's
+        # end and the coding's id settle ties the order leaves.
         order = 'COALESCE(p.position, 1e9), src.date, src.id, c.start, c.coder IS NOT NULL, c.coder, c."end", c.id'
         head = f"""
-        WITH keyed AS MATERIALIZED (
-            SELECT c.id, {_SPAN_COLUMNS},
-                   ROW_NUMBER() OVER (PARTITION BY c.code_id, c.source_id, {_SPAN_START}, {_SPAN_END}
-                                      ORDER BY {order}) AS nth_coding,
-                   ROW_NUMBER() OVER (ORDER BY {order}) AS place
+        WITH placed AS (
+            SELECT c.id, {_SPAN_COLUMNS}, ROW_NUMBER() OVER (ORDER BY {order}) AS place
             FROM codings c JOIN sources src ON src.id = c.source_id LEFT JOIN phases p ON p.id = src.phase
             WHERE {" AND ".join(f"({w})" for w in where)}),
+        spans AS (
+            SELECT id, code, MIN(place) OVER (PARTITION BY code, source, span_start, span_end) AS first_place
+            FROM placed),
         ranked AS (
-            SELECT code, source, span_start, span_end,
-                   ROW_NUMBER() OVER (PARTITION BY code ORDER BY place) AS nth_span
-            FROM keyed WHERE nth_coding = 1),
-        kept AS (
-            SELECT k.id FROM keyed k JOIN ranked r USING (code, source, span_start, span_end)
-            WHERE r.nth_span <= ?)
+            SELECT id, DENSE_RANK() OVER (PARTITION BY code ORDER BY first_place) AS nth_span FROM spans),
+        kept AS (SELECT id FROM ranked WHERE nth_span <= ?)
         """
         # The kept codings passed every condition already: the main query looks them up by id.
         head_args, where, args = [*args, per_code], ["c.id IN (SELECT id FROM kept)"], []
