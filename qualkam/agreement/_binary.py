@@ -132,7 +132,7 @@ def per_code(
     return frame
 
 
-_BLOCK = 64  # codes per block: 64 x coders x 4,000 units is a few megabytes
+_BLOCK = 256  # codes per block: 256 x 2 coders x 4,000 units is 16 MB an array (fewer blocks cost more calls)
 _VECTORS = (
     "n_rated", "n_pairable", "n_disagree", "prevalence", "percent", "cohen", "scott", "fleiss", "bp", "ac1",
     "alpha", "draws", "n_values", "o01", "zeros_paired", "ones_paired",
