@@ -50,6 +50,7 @@ def _one_dense_pass(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("method", ["coincidences", "units"])
 def test_per_code_in_blocks_equals_one_dense_pass_with_two_coders(monkeypatch: pytest.MonkeyPatch, method: str) -> None:
     x, names = _presence(2), [f"c{i}" for i in range(150)]
+    monkeypatch.setattr(_binary, "_BLOCK", 16)  # ten blocks, the last of 6 codes
     fast = per_code(x, names, replicates=200, seed=3, alpha_method=method)
     _one_dense_pass(monkeypatch)
     plain = per_code(x, names, replicates=200, seed=3, alpha_method=method)
@@ -62,6 +63,7 @@ def test_per_code_in_blocks_with_more_coders_same_points_intervals_within_1e12(
     monkeypatch: pytest.MonkeyPatch, coders: int
 ) -> None:
     x, names = _presence(coders), [f"c{i}" for i in range(150)]
+    monkeypatch.setattr(_binary, "_BLOCK", 16)
     fast = per_code(x, names, replicates=200, seed=3)
     _one_dense_pass(monkeypatch)
     plain = per_code(x, names, replicates=200, seed=3)

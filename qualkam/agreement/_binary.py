@@ -74,7 +74,7 @@ def per_code(
     n_codes, n_coders, n_units = x.shape
     with_alpha = replicates > 0 and alpha_method == "units"
     # A block of codes at a time: the same numbers (each code's sums are its own row's), but
-    # arrays of a few megabytes instead of codes x coders x units ones (2,000 codes x 4,000
+    # arrays of megabytes instead of codes x coders x units ones (2,000 codes x 4,000
     # units made hundreds of megabytes, and the time went to the kernel mapping them).
     blocks = [_block(x[i : i + _BLOCK], replicates > 0, with_alpha) for i in range(0, n_codes, _BLOCK)]
     v = {key: np.concatenate([blk[key] for blk in blocks]) if blocks else np.zeros(0) for key in _VECTORS}
