@@ -87,24 +87,24 @@ def triangulation_table(
     for code in order:
         if code not in segments.index:
             continue
-        speakers = int(speaker_counts[code])
-        sources = int(source_counts[code])
+        n_speakers = int(speaker_counts[code])
+        n_sources = int(source_counts[code])
         flags = []
         if count_known(types[code]) <= 1:  # sources with no type are no second kind of source
             flags.append("one source type")
-        if speakers == 1:
+        if n_speakers == 1:
             flags.append("one speaker")
-        elif speakers == 0:
+        elif n_speakers == 0:
             flags.append("no named speaker")
-        if sources == 1:
+        if n_sources == 1:
             flags.append("one source")
         rows.append(
             {
                 "code": code,
                 "label": labels.get(code, code),
                 "segments": int(segments[code]),
-                "sources": sources,
-                "speakers": speakers,
+                "sources": n_sources,
+                "speakers": n_speakers,
                 "source_types": types[code],
                 "phases": phase_lists[code],
                 "roles": roles.get(code, ""),
