@@ -140,7 +140,8 @@ def read_rows(path: Path, counts: LabelCount) -> list[Row]:
 
 
 def _rows(rows: Any, header_row: int, names: list[str], counts: LabelCount) -> list[Row]:
-    column = {name: names.index(name) for name in ("sentence", "teacher tag", "student tag") if name in names}
+    wanted = ("sentence", "teacher tag", "student tag")
+    column: dict[str, int] = {name: names.index(name) for name in wanted if name in names}
     found = []
     for number, row in enumerate(rows, start=header_row + 1):
 
@@ -431,7 +432,10 @@ def table(result: Comparison) -> tuple[str, float | None]:
     """The printed table, and the model's macro F1 minus the peer's."""
     found = figures(result)
     width = max([len(c) for c in result.codes] + [len(g) for g in result.groups.values()] + [12]) + 2
-    head = f"{'code':<{width}}{'support':>8}   {'model P':>7}{'R':>6}{'F1':>6}   {'peer P':>7}{'R':>6}{'F1':>6}   {'F1 diff':>7}"
+    head = (
+        f"{'code':<{width}}{'support':>8}   {'model P':>7}{'R':>6}{'F1':>6}   "
+        f"{'peer P':>7}{'R':>6}{'F1':>6}   {'F1 diff':>7}"
+    )
     lines = [head, "-" * len(head)]
 
     def line(name: str, support: str, model: list[str], peer: list[str], diff: str) -> str:

@@ -127,8 +127,8 @@ def out_of_fold(texts: Sequence[str], labels: np.ndarray, fold: np.ndarray, fit:
     predicted = np.zeros(np.shape(labels), dtype=bool)
     for f in np.unique(fold):
         test, train_rows = np.flatnonzero(fold == f), np.flatnonzero(fold != f)
-        predict = fit([texts[i] for i in train_rows], labels[train_rows])
-        predicted[test] = np.asarray(predict([texts[i] for i in test])).astype(bool)
+        predict = fit([texts[int(i)] for i in train_rows], labels[train_rows])
+        predicted[test] = np.asarray(predict([texts[int(i)] for i in test])).astype(bool)
     return predicted
 
 
