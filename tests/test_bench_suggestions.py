@@ -184,6 +184,15 @@ def test_out_of_fold_trains_each_fold_on_the_other_folds_only() -> None:
         out_of_fold(texts, labels[:5], fold, fit)
 
 
+def test_the_balanced_peer_finds_a_rare_code_the_default_peer_misses() -> None:
+    rng = random.Random(5)
+    texts = [" ".join(rng.sample(FILLER, 8)) + (" aphids" if i % 20 == 0 else "") for i in range(200)]
+    labels = np.array([[i % 20 == 0] for i in range(200)], dtype=float)
+    default = suggestions.fit_peer(texts, labels)(texts)[:, 0]
+    balanced = suggestions.fit_peer(texts, labels, class_weight="balanced")(texts)[:, 0]
+    assert default.sum() < labels.sum() and balanced[labels[:, 0] == 1].all()
+
+
 def test_model_and_peer_are_scored_on_the_same_segments_and_folds(garden: Path) -> None:
     calls: list[int] = []
 
@@ -203,13 +212,18 @@ def test_model_and_peer_are_scored_on_the_same_segments_and_folds(garden: Path) 
     assert found["overall"]["model"]["micro"].f1 > 0.6 and found["overall"]["peer"]["micro"].recall is not None
 
 
-def test_generic_mode_prints_the_table_for_any_project(garden: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("peer", ["default", "balanced"])
+def test_generic_mode_prints_the_table_for_any_project(
+    garden: Path, peer: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = suggestions.main(
         ["--project", str(garden), "--coder", "ana", "--folds", "3", "--epochs", "2", "--min-examples", "2"]
+        + ["--peer", peer]
     )
     out = capsys.readouterr().out
     assert code in (0, 1)
     assert "from coder:ana · 50 segments, 5 sources" in out
+    assert ("(peer: class_weight=balanced)" in out) == (peer == "balanced")
     rows = {line.split()[0]: line.split() for line in out.splitlines() if line.startswith(("  ", "micro", "macro"))}
     assert rows["watering"][1] == "20" and rows["pests"][1] == "15" and rows["micro"][1] == "35"
     assert "macro F1, model minus peer:" in out
