@@ -56,6 +56,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a clone
 from qualkam.coding import metrics  # noqa: E402
 from qualkam.coding.learn import (  # noqa: E402
     DEFAULT_EPOCHS,
+    Progress,
     assign_folds,
     code_groups,
     cross_validate,
@@ -370,6 +371,7 @@ def compare(
     epochs: int = DEFAULT_EPOCHS,
     min_examples: int = 5,
     fit: Any = fit_peer,
+    progress: Progress | None = None,
 ) -> Comparison:
     """The learned model's cross-validated predictions (as ``qualkam train`` computes them) and
     the peer's on the same segments and folds."""
@@ -377,7 +379,7 @@ def compare(
     sizes = data.segments.groupby("source").size().to_dict()
     fold_of_source = assign_folds(sizes, folds, seed)
     started = time.perf_counter()
-    _, held_out, model_fold = cross_validate(data, fold_of_source, seed, epochs)
+    _, held_out, model_fold = cross_validate(data, fold_of_source, seed, epochs, progress)
     model_seconds = time.perf_counter() - started
     peer_fold = segment_folds(data, fold_of_source)
     started = time.perf_counter()
@@ -552,6 +554,7 @@ def main(argv: list[str] | None = None) -> int:
         "epochs": args.epochs,
         "min_examples": args.min_examples,
         "fit": fit_peer if args.peer == "default" else partial(fit_peer, class_weight="balanced"),
+        "progress": lambda message: print(f"model: {message}", file=sys.stderr, flush=True),
     }
     note = "" if args.peer == "default" else " (peer: class_weight=balanced)"
     try:
