@@ -8,6 +8,7 @@ One job per module, in the order the data flows:
   regression) in one spaCy pipeline, fitted and scored;
 - ``calibration``: Platt scaling of the two scores and each code's threshold;
 - ``training``: ``train``: cross-validation by source, honest figures, the stored version;
+  ``out_of_fold``: any other classifier's held-out predictions on the same folds;
 - ``model``: the stored model, loaded to suggest codes with similar coded segments as evidence.
 
 The public names are importable from here (``from qualkam.coding.learn import train``); each
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
         group_attribute,
         grouping,
         layer_coders,
+        segment_folds,
         training_set,
     )
     from qualkam.coding.learn.model import (
@@ -49,6 +51,7 @@ if TYPE_CHECKING:
         TrainResult,
         cross_validate,
         evaluate_folds,
+        out_of_fold,
         rule_predictions,
         train,
     )
@@ -78,8 +81,10 @@ __all__ = [
     "load_model",
     "model_input",
     "model_rows",
+    "out_of_fold",
     "platt",
     "rule_predictions",
+    "segment_folds",
     "train",
     "training_set",
 ]
@@ -96,6 +101,7 @@ _MODULE_OF = {
     "group_attribute": "data",
     "grouping": "data",
     "layer_coders": "data",
+    "segment_folds": "data",
     "training_set": "data",
     "EVIDENCE_CHARS": "model",
     "EVIDENCE_ITEMS": "model",
@@ -112,6 +118,7 @@ _MODULE_OF = {
     "TrainResult": "training",
     "cross_validate": "training",
     "evaluate_folds": "training",
+    "out_of_fold": "training",
     "rule_predictions": "training",
     "train": "training",
 }
