@@ -15,6 +15,7 @@ import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from qualkam.coding.codebook import Codebook
@@ -44,6 +45,9 @@ class Problem:
         return fill(f"{self.path}: {self.reason}", self.arguments, names)
 
 
+HASH_PIECE = 1 << 20  # characters encoded at a time to hash a source
+
+
 @dataclass
 class PreparedSource:
     """A source read, its metadata merged and its phase assigned, ready to segment and code."""
@@ -60,9 +64,14 @@ class PreparedSource:
     def id(self) -> str:
         return self.meta.id or str(Path(self.rel).with_suffix("")).replace(os.sep, "/")
 
-    @property
+    @cached_property
     def content_hash(self) -> str:
-        return hashlib.sha256(self.raw.text.encode("utf-8")).hexdigest()
+        """SHA-256 of the text in UTF-8, encoded a piece at a time (a 200 MB source is not
+        copied whole to hash it, issue 14), once."""
+        digest, text = hashlib.sha256(), self.raw.text
+        for at in range(0, len(text), HASH_PIECE):
+            digest.update(text[at : at + HASH_PIECE].encode("utf-8"))
+        return digest.hexdigest()
 
     def fingerprint(self, *settings: str) -> str:
         """What the stored coding depends on: text, metadata and the run's settings."""
