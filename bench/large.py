@@ -4,11 +4,14 @@ file, and the same words per second as many small files.
 It writes, from the sample transcripts' turns (bench/corpus.py's pools), one interview of
 ``--mb`` megabytes (default 200) as a ``.txt`` file with YAML front matter, and a folder of
 small interviews (``--small-words`` words each, default 5,000) built the same way with the
-same total of words. Then it runs ``python -m qualkam code`` on each in a fresh process and
-prints words per second, the ratio large/small, the peak resident memory (RSS) of each, the
-peak RSS of a second, smaller large file (``--mb / 10``: memory must not grow with the
-number of segments, only with the text held once), and whether progress advanced within the
-large file (the library's progress callback, counted in a separate run of the smaller file).
+same total of words, and one of ``--mb / 10`` megabytes. Then it does what ``python -m
+qualkam code`` does to each (code and store, then write the outputs) in a fresh process, and
+prints, per input: seconds and words per second of the coding, seconds of the outputs, the
+peak resident memory (RSS) once coded and at the end (the outputs load the whole project,
+however it was coded: ``qualkam.render.outputs``), and the progress callback's calls (in
+bytes; how many fell within a file). Then the ratio of words per second, large / small, and
+of peak RSS once coded, large / tenth: memory must grow with the text held once, not with
+the number of segments.
 
 ``python bench/large.py [--mb 200] [--jobs 1] [--keep DIR]`` (a 200 MB run takes about half
 an hour on 2 cores; ``--mb 5`` a minute).
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import random
 import shutil
@@ -100,59 +104,57 @@ def make_inputs(folder: Path, mb: float, small_words: int) -> tuple[Path, Path, 
 
 @dataclass
 class Measured:
-    seconds: float
-    peak_mb: float
+    coding: float  # seconds to code and store (``code_folder`` without outputs)
+    outputs: float  # seconds to write the outputs after it
+    coding_mb: float  # peak RSS of the process once coded, before the outputs
+    peak_mb: float  # peak RSS of the process at the end (the outputs load the whole project)
+    workers_mb: float  # peak RSS of a worker process (0 with one job)
+    calls: int  # progress calls
+    within: int  # progress calls within a file (not at a file's end)
+    ended: bool  # the last call said done == total
+    increasing: bool
+
+
+RUN_SCRIPT = """
+import json, resource, sys, time
+from qualkam.coding.run import code_folder
+from qualkam.render.outputs import write_outputs
+from qualkam.store.project import Project
+folder, db, out, jobs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+seen, ends = [], set()
+with Project.open(db, create=True) as project:
+    started = time.perf_counter()
+    code_folder(folder, None, project, out_dir=None, jobs=jobs, progress_unit="bytes",
+                progress=lambda done, total, path: seen.append((done, total)))
+    coded = time.perf_counter()
+    coding_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    write_outputs(project, out)
+    ended = time.perf_counter()
+peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+workers_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss if jobs > 1 else 0
+print(json.dumps({
+    "coding": coded - started, "outputs": ended - coded, "coding_mb": coding_kb / 1024, "peak_mb": peak_kb / 1024,
+    "workers_mb": workers_kb / 1024, "calls": len(seen), "within": len([d for d, t in seen if 0 < d < t]),
+    "ended": seen[-1][0] == seen[-1][1], "increasing": all(a <= b for (a, _), (b, _) in zip(seen, seen[1:])),
+}))
+"""
 
 
 def run_code(folder: Path, work: Path, jobs: int) -> Measured:
-    """``python -m qualkam code FOLDER`` in a new process: wall time and peak RSS."""
-    project = work / f"{folder.name}.db"
-    for leftover in (project, work / f"{folder.name}-out"):
+    """What ``qualkam code FOLDER`` does (code, store, then the outputs), in a new process, timed
+    and measured in two steps: the coding alone, then the outputs."""
+    project, out = work / f"{folder.name}.db", work / f"{folder.name}-out"
+    for leftover in (project, out):
         if leftover.is_dir():
             shutil.rmtree(leftover)
         elif leftover.exists():
             leftover.unlink()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    command = [
-        *("/usr/bin/time", "-f", "%M"),
-        *(sys.executable, "-m", "qualkam", "code", str(folder), "-p", str(project)),
-        *("-o", str(work / f"{folder.name}-out"), "--jobs", str(jobs), "--quiet"),
-    ]
-    started = time.perf_counter()
+    command = [sys.executable, "-c", RUN_SCRIPT, str(folder), str(project), str(out), str(jobs)]
     done = subprocess.run(command, env=env, capture_output=True, text=True)
-    seconds = time.perf_counter() - started
-    if done.returncode not in (0, 1):
-        raise SystemExit(f"qualkam code {folder} failed ({done.returncode}):\n{done.stderr}")
-    peak_kb = int(done.stderr.strip().splitlines()[-1])
-    return Measured(seconds, peak_kb / 1024)
-
-
-PROGRESS_SCRIPT = """
-import sys
-from qualkam.coding.run import code_folder
-from qualkam.store.project import Project
-seen = []
-with Project.open(sys.argv[2], create=True) as project:
-    code_folder(sys.argv[1], None, project, out_dir=None, jobs=1, progress_unit="bytes",
-                progress=lambda done, total, path: seen.append((done, total)))
-within = [done for done, total in seen if 0 < done < total]
-rising = all(a <= b for (a, _), (b, _) in zip(seen, seen[1:]))
-print(len(seen), len(within), int(seen[-1][0] == seen[-1][1]), int(rising))
-"""
-
-
-def progress_check(folder: Path, work: Path) -> tuple[int, int, bool, bool]:
-    """Calls of the progress callback over one large file: all, those within it, ended at the total, increasing."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(
-        [sys.executable, "-c", PROGRESS_SCRIPT, str(folder), str(work / "progress.db")],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    calls, within, ended, increasing = (int(x) for x in done.stdout.split())
-    return calls, within, bool(ended), bool(increasing)
+    if done.returncode != 0:
+        raise SystemExit(f"coding {folder} failed ({done.returncode}):\n{done.stderr}")
+    return Measured(**json.loads(done.stdout.strip().splitlines()[-1]))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -178,29 +180,36 @@ def main(argv: list[str] | None = None) -> int:
         big = run_code(large, work / "big", args.jobs)
         many = run_code(small, work / "big", args.jobs)
         little = run_code(tenth, work / "tenth", args.jobs)
-        calls, within, ended, increasing = progress_check(tenth, work / "tenth")
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
-    rate_big, rate_many = words / big.seconds, words / many.seconds
+    rate_big, rate_many = words / big.coding, words / many.coding
     print(f"\n`python bench/large.py --mb {args.mb:g} --jobs {args.jobs}`\n")
-    print("| run | words | seconds | words/s | peak RSS (MB) |")
-    print("|---|---:|---:|---:|---:|")
-    print(f"| one file of {args.mb:g} MB | {words:,} | {big.seconds:.1f} | {rate_big:,.0f} | {big.peak_mb:,.0f} |")
-    print(f"| {files} small files | {words:,} | {many.seconds:.1f} | {rate_many:,.0f} | {many.peak_mb:,.0f} |")
     print(
-        f"| one file of {args.mb / 10:g} MB | {tenth_words:,} | {little.seconds:.1f} | "
-        f"{tenth_words / little.seconds:,.0f} | {little.peak_mb:,.0f} |"
+        "| input | words | coding s | words/s | outputs s | peak RSS coded (MB) | peak RSS with outputs (MB) "
+        "| worker peak (MB) | progress calls (before the end) |"
     )
-    print(f"\nwords/s, one large file / many small: {rate_big / rate_many:.2f} (target >= 0.95)")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    for name, count, m in (
+        (f"one file of {args.mb:g} MB", words, big),
+        (f"{files} files of {args.small_words:,} words", words, many),
+        (f"one file of {args.mb / 10:g} MB", tenth_words, little),
+    ):
+        print(
+            f"| {name} | {count:,} | {m.coding:.1f} | {count / m.coding:,.0f} | {m.outputs:.1f} | {m.coding_mb:,.0f} "
+            f"| {m.peak_mb:,.0f} | {m.workers_mb:,.0f} | {m.calls:,} ({m.within:,}) |"
+        )
+    print(f"\nwords/s coding, one large file / many small files: {rate_big / rate_many:.2f} (target: about 1)")
     print(
-        f"peak RSS, {args.mb:g} MB file / {args.mb / 10:g} MB file: {big.peak_mb / little.peak_mb:.2f} "
-        f"(+{big.peak_mb - little.peak_mb:,.0f} MB for {args.mb - args.mb / 10:g} MB more text)"
+        f"peak RSS once coded, {args.mb:g} MB file / {args.mb / 10:g} MB file: {big.coding_mb / little.coding_mb:.2f} "
+        f"(+{big.coding_mb - little.coding_mb:,.0f} MB for {args.mb - args.mb / 10:g} MB more text)"
     )
-    print(
-        f"progress over the {args.mb / 10:g} MB file: {calls} calls, {within} within the file, "
-        f"{'ended' if ended else 'did NOT end'} at the total, {'increasing' if increasing else 'NOT increasing'}"
-    )
+    for name, m in ((f"{args.mb:g} MB", big), (f"{args.mb / 10:g} MB", little)):
+        print(
+            f"progress over the {name} file: {m.calls} calls, {m.within} within the file, "
+            f"{'ended' if m.ended else 'did NOT end'} at the total, "
+            f"{'increasing' if m.increasing else 'NOT increasing'}"
+        )
     return 0
 
 

@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from qualkam import parallel
 from qualkam.coding import run as coding
@@ -320,3 +322,26 @@ def test_model_suggestions_are_the_same_in_parts(
         rows.append(dump(db))
     assert rows[0] == rows[1]
     assert {value for row in rows[0]["codings"] for value in row if value in ("rule", "model")} == {"rule", "model"}
+
+
+SEPARATORS = ["\n", "\r\n", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029", "\n\n"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from([*SEPARATORS, "a", "Ann: ", "b c", " "]), max_size=60).map("".join),
+    st.integers(min_value=1, max_value=25),
+)
+def test_lines_a_block_at_a_time_are_splitlines(text: str, block: int) -> None:
+    """find_turns reads a very large text a block of lines at a time: the same lines."""
+    from qualkam.sources import turns
+
+    saved = turns.LINES_BLOCK
+    turns.LINES_BLOCK = block
+    try:
+        assert list(turns._lines(text)) == text.splitlines(keepends=True)
+        cut = turns.find_turns(text)
+        turns.LINES_BLOCK = 1 << 20
+        assert cut == turns.find_turns(text)
+    finally:
+        turns.LINES_BLOCK = saved
