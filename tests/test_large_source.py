@@ -345,3 +345,11 @@ def test_lines_a_block_at_a_time_are_splitlines(text: str, block: int) -> None:
         assert cut == turns.find_turns(text)
     finally:
         turns.LINES_BLOCK = saved
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([*SEPARATORS, " ", "\t", "\u00a0", "\u3000", "{", "}", "a"]), max_size=30).map("".join))
+def test_text_ends_are_those_strip_gives(text: str) -> None:
+    from qualkam.sources.ingest import text_ends
+
+    assert text_ends(text) == (text.lstrip()[:1], text.rstrip()[-1:])
