@@ -188,6 +188,8 @@ class SourceWriter:
             stack.__exit__(_Aborted, _Aborted(), None)
 
     def _begin(self, conn: sqlite3.Connection) -> None:
+        # The text is bound as bytes cast to TEXT (the same value): a str bound as it is keeps
+        # a UTF-8 copy of itself for as long as it lives, a second copy of a 200 MB source.
         record = self.record
         self._stamp = stamp = now()
         old = conn.execute("SELECT added_at FROM sources WHERE id = ?", (record.id,)).fetchone()
@@ -203,7 +205,7 @@ class SourceWriter:
             record.title,
             json.dumps(record.participants, sort_keys=True),
             json.dumps(record.attributes, sort_keys=True, default=str),
-            record.text,
+            record.text.encode("utf-8"),  # bound as UTF-8 bytes, stored as TEXT (see below)
             record.unit,
             self.codebook_id,
             record.pipeline,
@@ -211,15 +213,15 @@ class SourceWriter:
         if old:
             conn.execute(
                 """UPDATE sources SET path=?, format=?, encoding=?, content_hash=?, fingerprint=?, type=?, date=?,
-                   phase=?, title=?, participants=?, attributes=?, text=?, unit=?, codebook_id=?, pipeline=?,
-                   updated_at=? WHERE id=?""",
+                   phase=?, title=?, participants=?, attributes=?, text=CAST(? AS TEXT), unit=?, codebook_id=?,
+                   pipeline=?, updated_at=? WHERE id=?""",
                 values + (stamp, record.id),
             )
         else:
             conn.execute(
                 """INSERT INTO sources (path, format, encoding, content_hash, fingerprint, type, date, phase, title,
                    participants, attributes, text, unit, codebook_id, pipeline, added_at, updated_at, id)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TEXT), ?, ?, ?, ?, ?, ?)""",
                 values + (stamp, stamp, record.id),
             )
         conn.execute("DELETE FROM codings WHERE source_id = ? AND coder IS NULL", (record.id,))
