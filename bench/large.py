@@ -128,7 +128,8 @@ with Project.open(db, create=True) as project:
                 progress=lambda done, total, path: seen.append((done, total)))
     coded = time.perf_counter()
     coding_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    write_outputs(project, out)
+    if out != "-":
+        write_outputs(project, out)
     ended = time.perf_counter()
 peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 workers_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss if jobs > 1 else 0
@@ -140,7 +141,7 @@ print(json.dumps({
 """
 
 
-def run_code(folder: Path, work: Path, jobs: int) -> Measured:
+def run_code(folder: Path, work: Path, jobs: int, outputs: bool = True) -> Measured:
     """What ``qualkam code FOLDER`` does (code, store, then the outputs), in a new process, timed
     and measured in two steps: the coding alone, then the outputs."""
     project, out = work / f"{folder.name}.db", work / f"{folder.name}-out"
@@ -150,7 +151,7 @@ def run_code(folder: Path, work: Path, jobs: int) -> Measured:
         elif leftover.exists():
             leftover.unlink()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-c", RUN_SCRIPT, str(folder), str(project), str(out), str(jobs)]
+    command = [sys.executable, "-c", RUN_SCRIPT, str(folder), str(project), str(out) if outputs else "-", str(jobs)]
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"coding {folder} failed ({done.returncode}):\n{done.stderr}")
@@ -164,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1, help="worker processes for qualkam code (default 1)")
     parser.add_argument("--keep", type=Path, help="write the inputs and projects here and keep them")
     parser.add_argument("--no-small", action="store_true", help="skip the small files (memory and progress only)")
+    parser.add_argument("--no-outputs", action="store_true", help="code and store only, no outputs")
     args = parser.parse_args(argv)
     work = args.keep or Path(tempfile.mkdtemp(prefix="qualkam-large-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -178,9 +180,10 @@ def main(argv: list[str] | None = None) -> int:
             f"({words:,} words each side); one of {args.mb / 10:g} MB ({tenth_words:,} words); "
             f"{time.perf_counter() - started:.0f} s"
         )
-        big = run_code(large, work / "big", args.jobs)
-        many = None if args.no_small else run_code(small, work / "big", args.jobs)
-        little = run_code(tenth, work / "tenth", args.jobs)
+        outputs = not args.no_outputs
+        big = run_code(large, work / "big", args.jobs, outputs)
+        many = None if args.no_small else run_code(small, work / "big", args.jobs, outputs)
+        little = run_code(tenth, work / "tenth", args.jobs, outputs)
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
