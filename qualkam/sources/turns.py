@@ -218,6 +218,7 @@ def find_turns(text: str, known: Callable[[str], bool] | None = None) -> list[Tu
     turns: list[Turn] = []
     current: Turn | None = None
     offset = 0
+    names: dict[str, str] = {}
     for line in _lines(text):
         found = match_label(line, known)
         if found:
@@ -227,6 +228,8 @@ def find_turns(text: str, known: Callable[[str], bool] | None = None) -> list[Tu
             else:
                 current.end = offset
                 turns.append(_trim(text, current))
+            # One string per speaker, not one per turn (a 200 MB transcript has 1.6 million turns).
+            label, role = names.setdefault(label, label), names.setdefault(role, role) if role else role
             current = Turn(offset + match.end(), offset + len(line), label, role, time)
         elif current is not None:
             current.end = offset + len(line)
