@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from qualkam.cli.app import EXIT_OK, EXIT_PROBLEMS, app, worded
 from qualkam.cli.console import err, out
@@ -92,7 +92,7 @@ def code_cli(
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),
-            MofNCompleteColumn(),
+            TaskProgressColumn(),
             TimeElapsedColumn(),
             console=err,
             transient=True,
@@ -101,7 +101,7 @@ def code_cli(
         ) as bar:  # no refresh thread: worker processes can be forked
             task = bar.add_task("coding", total=None)
 
-            def tick(done: int, total: int, path: str) -> None:
+            def tick(done: int, total: int, path: str) -> None:  # in bytes: it moves within a large file
                 bar.update(task, completed=done, total=total, description=f"coding {Path(path).name}", refresh=True)
 
             report = code_folder(
@@ -113,6 +113,7 @@ def code_cli(
                 encoding=encoding,
                 out_dir=out_dir,
                 progress=tick,
+                progress_unit="bytes",
                 suggest=suggest.value,
                 jobs=jobs,
                 replace_codebook=replace_codebook,

@@ -1,9 +1,11 @@
 """``qualkam code`` as a library call: folder -> segments -> suggestions -> store -> outputs.
 
 Each source is read, segmented, matched and stored in its own transaction, then dropped,
-so memory stays bounded by the largest source, not the corpus (with the trained model, by
-``MODEL_BATCH`` segments of consecutive sources, which the model scores in one pass; with
-``jobs``, by a few sources per worker). Segmenting and matching, nearly all the work, can run
+so memory stays bounded by the largest source, not the corpus; a source over ``PART_CHARS``
+characters is coded and stored a part (whole turns) at a time, still in one transaction, so
+memory is bounded by its text and a part, not by its segments (issue 14). With the trained
+model the parts wait for ``MODEL_BATCH`` segments, which the model scores in one pass; with
+``jobs``, a few parts per worker are in flight. Segmenting and matching, nearly all the work, can run
 in worker processes (``qualkam.parallel``); this process reads the files and writes the store
 in file order, so results do not depend on the number of jobs. Unchanged files are skipped
 unread by their stat key, unchanged sources by their fingerprint (same text, metadata,
@@ -15,9 +17,9 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from qualkam import __version__
 from qualkam.choices import unknown
@@ -34,6 +36,7 @@ from qualkam.coding.pipeline import pipeline_name
 from qualkam.coding.segment import Segment, Unit, resolve_turns, split_turn
 from qualkam.errors import CodebookChangeError, QualkamError, debugging, fill, unexpected
 from qualkam.parallel import available_cores, ordered_map, start_method
+from qualkam.sources.formats import RawSource
 from qualkam.sources.ingest import PreparedSource, Problem, UnchangedFile, discover, prepare
 from qualkam.store.codebooks import people_codings_by_code, save_codebook
 from qualkam.store.project import Project
@@ -41,6 +44,8 @@ from qualkam.store.run import retired_codes_in_use
 from qualkam.store.sources import (
     FileState,
     SourceRecord,
+    SourceWriter,
+    StoreResult,
     file_states,
     fingerprints,
     remember_files,
@@ -50,7 +55,7 @@ from qualkam.store.sources import (
 
 if TYPE_CHECKING:
     from qualkam.coding.learn import Model
-    from qualkam.coding.suggest import Suggester, Suggestion
+    from qualkam.coding.suggest import Evidence, Suggester, Suggestion
 
 # spaCy, the suggester and pandas (for the outputs) are imported where they are first used: a
 # re-run over an unchanged folder codes nothing and rewrites no output, so it never loads them
@@ -306,21 +311,86 @@ class Failed:
 
 
 def _guarded(
-    source: PreparedSource, unit: Unit, suggester: Suggester, rules: bool
+    source: PreparedSource, unit: Unit, suggester: Suggester, rules: bool, base: int = 0
 ) -> tuple[list[Segment], list[list[Suggestion]]] | Failed:
     """``segment_and_suggest``, with an unforeseen exception turned into ``Failed`` so one
-    source cannot stop the run (nor, in a worker, break the pool)."""
+    source cannot stop the run (nor, in a worker, break the pool); ``base``: where the
+    source, a part of one, starts in the whole source's text."""
     try:
-        return segment_and_suggest(source, unit, suggester, rules)
+        coded = segment_and_suggest(source, unit, suggester, rules)
+        return _moved(*coded, base) if base else coded
     except Exception as exc:
         if debugging():
             raise
         return Failed(unexpected(exc))
 
 
-def _worker_code(source: PreparedSource) -> tuple[list[Segment], list[list[Suggestion]]] | Failed:
+def _worker_code(part: _Part) -> tuple[list[Segment], list[list[Suggestion]]] | Failed:
     assert _WORKER is not None, "_worker_init did not run"
-    return _guarded(source, _WORKER.unit, _WORKER.suggester, _WORKER.rules)
+    return _code_part(part, _WORKER.unit, _WORKER.suggester, _WORKER.rules)
+
+
+PART_CHARS = 1_000_000  # a longer source is coded and stored in parts of whole turns of about this many characters
+
+
+@dataclass
+class _Part:
+    """Turns of a source to code: the whole source, or (a source over ``PART_CHARS``) a copy
+    holding some of its turns and the stretch of text they lie in, which starts at ``base``
+    in the source's text (what a worker process is sent is this part, not the source)."""
+
+    source: PreparedSource
+    base: int = 0
+
+
+def _parts(source: PreparedSource) -> Iterator[tuple[_Part, int, bool]]:
+    """The parts of ``source`` in order, each with where in its text the part ends and whether
+    it is the last (issue 14:
+    a very large transcript is coded a part at a time, in workers when there are several, so
+    memory is bounded by a part and progress moves within the file). Each turn is coded on
+    its own, so the parts give the same segments and suggestions as the whole."""
+    text, turns = source.raw.text, source.turns
+    if len(text) <= PART_CHARS or len(turns) < 2:
+        yield _Part(source), len(text), True
+        return
+    first = 0
+    while first < len(turns):
+        size, last = 0, first
+        while last < len(turns) and (last == first or size + turns[last].end - turns[last].start <= PART_CHARS):
+            size += turns[last].end - turns[last].start
+            last += 1
+        group = turns[first:last]
+        low, high = min(t.start for t in group), max(t.end for t in group)
+        raw = RawSource(text[low:high], source.raw.format, source.raw.encoding)
+        shifted = [replace(t, start=t.start - low, end=t.end - low) for t in group]
+        part = PreparedSource(source.path, source.rel, raw, source.meta, source.phase, shifted)
+        done = last == len(turns)
+        yield _Part(part, low), len(text) if done else high, done
+        first = last
+
+
+def _shifted(evidence: Evidence, base: int) -> Evidence:
+    return replace(evidence, start=evidence.start + base, end=evidence.end + base)
+
+
+def _code_part(
+    part: _Part, unit: Unit, suggester: Suggester, rules: bool
+) -> tuple[list[Segment], list[list[Suggestion]]] | Failed:
+    """``_guarded`` on a part, its offsets moved back into the whole source's text."""
+    return _guarded(part.source, unit, suggester, rules, part.base)
+
+
+def _moved(
+    segments: list[Segment], suggestions: list[list[Suggestion]], base: int
+) -> tuple[list[Segment], list[list[Suggestion]]]:
+    for seg in segments:
+        seg.start += base
+        seg.end += base
+    moved = [
+        [replace(sug, evidence=[_shifted(cast("Evidence", e), base) for e in sug.evidence]) for sug in found]
+        for found in suggestions
+    ]
+    return segments, moved
 
 
 def resolve_jobs(jobs: int | None, files: list[Path]) -> int:
@@ -345,18 +415,45 @@ def resolve_jobs(jobs: int | None, files: list[Path]) -> int:
     return 1
 
 
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0  # read_source reports it
+
+
 AUTO_JOBS_MIN_BYTES = 1_000_000  # about 150,000 words: below it, one process beats workers started afresh
+
+
+@dataclass(frozen=True)
+class _PartKey:
+    """Which part of a coded source a result is: the first and the last open and commit its
+    transaction, ``upto`` says how much of its text is coded once the part is stored."""
+
+    record: SourceRecord
+    first: bool
+    last: bool
+    upto: int
+
+    @property
+    def path(self) -> str:
+        return self.record.path
 
 
 @dataclass
 class _Waiting:
-    """A source coded by the rules, waiting for the model's batch; ``segments`` None: an
-    unchanged source, whose progress waits so progress stays in file order."""
+    """A part of a source, coded by the rules, waiting for the model's batch (or stored at
+    once without a model); ``key`` None: an unchanged source, whose progress waits so progress
+    stays in file order; ``failed``: why the part could not be coded."""
 
-    record: SourceRecord | None
+    key: _PartKey | None
     segments: list[Segment] | None
-    suggestions: list[list[Suggestion]]
+    suggestions: Sequence[Sequence[Suggestion]]
     path: str
+    failed: str | None = None
+
+
+PROGRESS_UNITS = ("files", "bytes")
 
 
 class CodingRun:
@@ -384,6 +481,7 @@ class CodingRun:
         jobs: int | None = None,
         replace_codebook: bool = False,
         exclude: Sequence[str] = (),
+        progress_unit: str = "files",
     ) -> None:
         # What the run was asked, and what it codes with: checked and chosen here, before
         # anything is written (a wrong value or a refused codebook leaves the project as it was).
@@ -394,6 +492,9 @@ class CodingRun:
         self.encoding = encoding
         self.out_dir = out_dir
         self.progress = progress
+        if progress_unit not in PROGRESS_UNITS:
+            raise unknown("progress unit", progress_unit, PROGRESS_UNITS, "progress_unit")
+        self.progress_unit = progress_unit
         if suggest not in SUGGEST_MODES:
             raise unknown("suggestion mode", suggest, SUGGEST_MODES, "suggest")
         self.suggest = suggest
@@ -429,6 +530,12 @@ class CodingRun:
         self.codebook_id = 0  # the stored codebook's row, once run() has saved it
         self.known: dict[str, str] = {}  # source id -> fingerprint stored before the run
         self.handled = 0  # files done, for progress
+        self.sizes = [_size(path) for path in self.files] if progress_unit == "bytes" else []
+        self.total_bytes = sum(self.sizes)
+        self.bytes_done = 0  # bytes of the files done, for progress in bytes
+        self.positions = 0  # segments of the source being stored in parts, stored so far
+        self.writer: SourceWriter | None = None  # the transaction of the source being stored in parts
+        self.failed: set[str] = set()  # sources with a part that could not be coded or stored
         self.seen: set[str] = set()  # source ids found in the folder
         self.restated: list[FileState] = []  # unchanged sources read again (their stat changed)
         self.waiting: list[_Waiting] = []  # coded, waiting for the model's batch
@@ -446,15 +553,18 @@ class CodingRun:
             _worker_init,
             self._worker_args,
         )
-        for key, result in coded:
-            self._take(key, result)
-        self._flush()
+        try:
+            for key, result in coded:
+                self._take(key, result)
+            self._flush()
+        finally:
+            self._abort()  # a source stored in parts and not finished (an error, an interrupt) rolls back
         self._wrap_up()
         return self.report
 
     # -- each file in order ------------------------------------------------------------------
-    def _sources(self) -> Iterator[tuple[Problem | UnchangedFile | SourceRecord, PreparedSource | None]]:
-        """Each file in order: a problem, or its record with the source to code (None: unchanged)."""
+    def _sources(self) -> Iterator[tuple[Problem | UnchangedFile | SourceRecord | _PartKey, _Part | None]]:
+        """Each file in order: a problem, an unchanged source, or the parts of a source to code."""
         report = self.report
         states = file_states(self.project)
         for item in prepare(self.folder, self.files, self.codebook, self.encoding, states, self.settings):
@@ -478,7 +588,10 @@ class CodingRun:
                 yield problem, None
                 continue
             if self.known.get(record.id) != record.fingerprint:
-                yield record, item
+                first = True
+                for part, upto, last in _parts(item):
+                    yield _PartKey(record, first, last, upto), part
+                    first = False
                 continue
             if item.state is not None:
                 self.restated.append(item.state)
@@ -490,8 +603,8 @@ class CodingRun:
             self._suggester = _new_suggester(self.codebook, self.model)
         return self._suggester
 
-    def _code_here(self, source: PreparedSource) -> tuple[list[Segment], list[list[Suggestion]]] | Failed:
-        return _guarded(source, self.unit, self._suggester_here(), self.rules)
+    def _code_here(self, part: _Part) -> tuple[list[Segment], list[list[Suggestion]]] | Failed:
+        return _code_part(part, self.unit, self._suggester_here(), self.rules)
 
     def _worker_args(self) -> tuple:
         # When the pool starts: forked workers inherit the suggester built here.
@@ -500,24 +613,25 @@ class CodingRun:
 
     def _take(
         self,
-        key: Problem | UnchangedFile | SourceRecord,
+        key: Problem | UnchangedFile | SourceRecord | _PartKey,
         result: tuple[list[Segment], list[list[Suggestion]]] | Failed | None,
     ) -> None:
-        """One file's outcome, in file order: a problem, an unchanged source, or a coded one."""
-        if isinstance(result, Failed) and isinstance(key, SourceRecord):
-            key = Problem(str(self.folder / key.path), result.reason)
-            self.report.problems.append(key)
+        """One file's outcome (or one part of a source's), in file order: a problem, an
+        unchanged source, or a coded part."""
+        if isinstance(key, _PartKey):
+            if isinstance(result, Failed):
+                self._queue(_Waiting(key, None, [], key.path, result.reason))
+            else:
+                assert result is not None  # a part always has something to code
+                self._queue(_Waiting(key, *result, key.path))
+            return
         if isinstance(key, Problem):
             self._flush()  # progress stays in file order
             self._done(key.path)
-            return
-        assert not isinstance(result, Failed)  # a failed source became a Problem above
-        if isinstance(key, UnchangedFile):
+        elif isinstance(key, UnchangedFile):
             self._unchanged(str(key.path))
-        elif result is None:
-            self._unchanged(key.path)
         else:
-            self._coded(key, *result)
+            self._unchanged(key.path)
 
     def _unchanged(self, path: str) -> None:
         self.report.unchanged += 1
@@ -526,38 +640,100 @@ class CodingRun:
         else:
             self._done(path)
 
-    def _coded(self, record: SourceRecord, segments: list[Segment], suggestions: list[list[Suggestion]]) -> None:
-        """Store a coded source; with a model, queue it for ``_flush`` (the model suggests for
-        a batch of sources at once)."""
-        if self.learned is not None:
-            self.waiting.append(_Waiting(record, segments, suggestions, record.path))
-            if sum(len(w.segments or ()) for w in self.waiting) >= MODEL_BATCH:
-                self._flush()
+    def _queue(self, part: _Waiting) -> None:
+        """Store a coded part; with a model, queue it for ``_flush`` (the model suggests for a
+        batch of parts at once)."""
+        if self.learned is None:
+            self._settle(part)
             return
-        self._store(record, segments, suggestions)
-        self._done(record.path)
+        self.waiting.append(part)
+        if sum(len(w.segments or ()) for w in self.waiting) >= MODEL_BATCH:
+            self._flush()
 
     def _flush(self) -> None:
-        """The model's suggestions for the queued sources in one pass; store them in order."""
+        """The model's suggestions for the queued parts in one pass; store them in order."""
         if not self.waiting:
             return
         assert self.learned is not None, "only a run with a model queues sources"
         found_all = iter(
             self.learned.suggest_many(
-                [(w.record.id, w.segments) for w in self.waiting if w.record is not None and w.segments is not None]
+                [(w.key.record.id, w.segments) for w in self.waiting if w.key is not None and w.segments is not None]
             )
         )
         for w in self.waiting:
-            if w.record is not None and w.segments is not None:
+            if w.key is not None and w.segments is not None:
                 found = next(found_all)
-                suggestions: Sequence[Sequence[Suggestion]] = (
+                w.suggestions = (
                     found
                     if self.suggest == "model"
                     else [[*rules, *model] for rules, model in zip(w.suggestions, found, strict=False)]
                 )
-                self._store(w.record, w.segments, suggestions)
-            self._done(w.path)
-        self.waiting.clear()
+        waiting, self.waiting = self.waiting, []
+        for w in waiting:
+            self._settle(w)
+
+    def _settle(self, part: _Waiting) -> None:
+        """Store one part (or note why it failed), then move the progress on."""
+        key = part.key
+        if key is None:
+            self._done(part.path)
+            return
+        record = key.record
+        if part.failed is not None:
+            self._fail(record, part.failed)
+        elif record.id not in self.failed:
+            assert part.segments is not None
+            if key.first and key.last:
+                self._store(record, part.segments, part.suggestions)
+            else:
+                self._store_part(key, part.segments, part.suggestions)
+        if key.last:
+            self.failed.discard(record.id)
+            self._done(record.path)
+        else:
+            self._advance(key)
+
+    def _fail(self, record: SourceRecord, reason: str) -> None:
+        """A part of ``record`` could not be coded or stored: the source is rolled back whole,
+        and reported once."""
+        if record.id in self.failed:
+            return
+        self._abort()
+        self.failed.add(record.id)
+        self.report.problems.append(Problem(str(self.report.folder / record.path), reason))
+
+    def _abort(self) -> None:
+        writer, self.writer = self.writer, None
+        if writer is not None:
+            writer.abort()
+
+    def _store_part(self, key: _PartKey, segments: list[Segment], suggestions: Sequence[Sequence[Suggestion]]) -> None:
+        """One part of a source stored in parts, in the source's one transaction: the first
+        part opens it, the last commits it (``SourceWriter``)."""
+        if key.first:
+            self.positions = 0
+        for seg in segments:  # a part numbers its segments from 0
+            seg.position += self.positions
+        self.positions += len(segments)
+        try:
+            if key.first:
+                writer = SourceWriter(self.project, key.record, self.codebook_id)
+                self.writer = writer.__enter__()
+            assert self.writer is not None, "the first part opens the source's transaction"
+            self.writer.add(segments, suggestions)
+            if key.last:
+                stored = self.writer.finish()
+                writer, self.writer = self.writer, None
+                writer.__exit__(None, None, None)
+                self._count(stored)
+        except sqlite3.Error:
+            self._abort()
+            raise  # the store itself (full disk, read-only, locked): the run cannot go on
+        except Exception as exc:  # this source's data: its transaction rolled back, the run goes on
+            self._abort()
+            if debugging():
+                raise
+            self._fail(key.record, unexpected(exc))
 
     def _store(
         self, record: SourceRecord, segments: Sequence[Segment], suggestions: Sequence[Sequence[Suggestion]]
@@ -572,15 +748,33 @@ class CodingRun:
                 raise
             report.problems.append(Problem(str(report.folder / record.path), unexpected(exc)))
             return
+        self._count(stored)
+
+    def _count(self, stored: StoreResult) -> None:
+        report = self.report
         report.coded += 1
         report.segments += stored.segments
         report.suggestions += stored.suggestions
         report.reanchored += stored.reanchored
         report.detached += stored.detached
 
+    def _advance(self, key: _PartKey) -> None:
+        """Progress within a file stored in parts (in bytes: its share of the file's size)."""
+        if self.progress is None or self.progress_unit != "bytes" or self.handled >= len(self.sizes):
+            return
+        length = len(key.record.text) or 1
+        within = self.sizes[self.handled] * min(key.upto, length) // length
+        self.progress(self.bytes_done + within, self.total_bytes, key.path)
+
     def _done(self, path: str) -> None:
+        if self.handled < len(self.sizes):
+            self.bytes_done += self.sizes[self.handled]
         self.handled += 1
-        if self.progress is not None:
+        if self.progress is None:
+            return
+        if self.progress_unit == "bytes":
+            self.progress(self.bytes_done, self.total_bytes, path)
+        else:
             self.progress(self.handled, len(self.files), path)
 
     # -- after the last file -----------------------------------------------------------------
@@ -612,6 +806,7 @@ def code_folder(
     jobs: int | None = None,
     replace_codebook: bool = False,
     exclude: Sequence[str] = (),
+    progress_unit: str = "files",
 ) -> CodeReport:
     """Code every transcript in ``folder`` into ``project``; write the outputs to ``out_dir``.
 
@@ -626,6 +821,11 @@ def code_folder(
     by this process, so the result is the same for any number of jobs. ``exclude``: gitignore
     patterns of files not to read, added to the folder's ``.qualkamignore``; the project store
     and ``out_dir`` are never read as sources.
+
+    ``progress(done, total, path)`` is called in file order: with ``progress_unit`` ``files``
+    once per file (files done, files found); with ``bytes`` also as a large source is coded,
+    a part at a time (bytes of the files done, and the share of the file being coded, of the
+    files' total size), ending at the total.
     """
     return CodingRun(
         folder,
@@ -640,4 +840,5 @@ def code_folder(
         jobs=jobs,
         replace_codebook=replace_codebook,
         exclude=exclude,
+        progress_unit=progress_unit,
     ).run()

@@ -68,7 +68,7 @@ def read_source(path: Path, encoding: str | None = None, columns: Any = None) ->
         data = path.read_bytes()
     except OSError as exc:
         raise SourceError(str(path), f"cannot read file: {exc.strerror or exc}") from exc
-    if not data.strip():
+    if not data or data.isspace():  # not data.strip(): a copy of the whole file (issue 14)
         raise SourceError(str(path), "empty file")
     if suffix in WORD_SUFFIXES:
         return _read_docx(path, data)
@@ -81,6 +81,7 @@ def read_source(path: Path, encoding: str | None = None, columns: Any = None) ->
         text, used = decode(data, encoding)
     except DecodeError as exc:
         raise SourceError(str(path), exc.args[0], arguments=exc.arguments) from exc
+    del data  # a very large file is not held twice, as bytes and as text, beyond this point (issue 14)
     if suffix in TEXT_SUFFIXES:
         raw = _with_front_matter(path, text, "markdown" if suffix != ".txt" else "text", used)
         if raw.format == "markdown":
@@ -104,7 +105,7 @@ def _with_front_matter(path: Path, text: str, fmt: str, used: str | None) -> Raw
         front, body, body_line = split_front_matter(text)
     except MetadataError as exc:
         raise SourceError(str(path), str(exc)) from exc
-    if not body.strip():
+    if not body or body.isspace():
         raise SourceError(str(path), "no text after the front matter")
     return RawSource(body, fmt, used, front, body_line)
 

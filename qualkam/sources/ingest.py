@@ -12,9 +12,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from qualkam.coding.codebook import Codebook
@@ -44,6 +46,9 @@ class Problem:
         return fill(f"{self.path}: {self.reason}", self.arguments, names)
 
 
+HASH_PIECE = 1 << 20  # characters encoded at a time to hash a source
+
+
 @dataclass
 class PreparedSource:
     """A source read, its metadata merged and its phase assigned, ready to segment and code."""
@@ -60,9 +65,14 @@ class PreparedSource:
     def id(self) -> str:
         return self.meta.id or str(Path(self.rel).with_suffix("")).replace(os.sep, "/")
 
-    @property
+    @cached_property
     def content_hash(self) -> str:
-        return hashlib.sha256(self.raw.text.encode("utf-8")).hexdigest()
+        """SHA-256 of the text in UTF-8, encoded a piece at a time (a 200 MB source is not
+        copied whole to hash it, issue 14), once."""
+        digest, text = hashlib.sha256(), self.raw.text
+        for at in range(0, len(text), HASH_PIECE):
+            digest.update(text[at : at + HASH_PIECE].encode("utf-8"))
+        return digest.hexdigest()
 
     def fingerprint(self, *settings: str) -> str:
         """What the stored coding depends on: text, metadata and the run's settings."""
@@ -122,13 +132,29 @@ CONVERSATIONS = {
 }
 
 
+_NON_SPACE = re.compile(r"\S")  # \s: the characters str.isspace() and str.strip() take as space
+
+
+def text_ends(text: str) -> tuple[str, str]:
+    """The first and last characters of ``text`` that are not space ("" when there are none):
+    ``text.lstrip()[:1]`` and ``text.rstrip()[-1:]`` without copying a very large text (issue 14)."""
+    first = _NON_SPACE.search(text)
+    if first is None:
+        return "", ""
+    last = len(text) - 1
+    while text[last].isspace():
+        last -= 1
+    return first.group(), text[last]
+
+
 def no_turns_warning(raw: RawSource, meta: SourceMeta, turns: list[Turn]) -> str | None:
     """A text of some length in which no speaker turn was found: a JSON file renamed .txt, or a
     transcript whose labels qualkam does not know (issue 11). Field notes and documents (a
     ``type`` that is not a conversation) are expected to have none."""
     # Text that opens like JSON is never a transcript as it stands, whatever its length.
-    looks_json = raw.text.lstrip()[:1] in ("{", "[") and raw.text.rstrip()[-1:] in ("}", "]")
-    if raw.cue_turns is not None or any(t.speaker for t in turns) or not raw.text.strip():
+    first, last = text_ends(raw.text)
+    looks_json = first in ("{", "[") and last in ("}", "]")
+    if raw.cue_turns is not None or any(t.speaker for t in turns) or not first:
         return None
     if len(raw.text) < NO_TURNS_MIN_CHARS and not looks_json:
         return None

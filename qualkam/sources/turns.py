@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 TIME = r"\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,3})?"
@@ -112,7 +112,7 @@ NOT_SPEAKERS = {
 }
 
 
-@dataclass
+@dataclass(slots=True)  # a 200 MB transcript has some 700,000 turns (issue 14)
 class Turn:
     """A stretch of the source text spoken by one speaker (or, with no speaker, a paragraph)."""
 
@@ -194,6 +194,21 @@ def _trim(text: str, turn: Turn) -> Turn:
     return turn
 
 
+LINES_BLOCK = 1 << 20  # characters split into lines at a time
+
+
+def _lines(text: str) -> Iterator[str]:
+    """``text.splitlines(keepends=True)``, a block at a time: a very large text is not copied
+    whole into a list of lines (issue 14). Each block ends just after a ``\\n``, which ends a
+    line wherever it is, so the lines are the same."""
+    at = 0
+    while at < len(text):
+        cut = text.find("\n", at + LINES_BLOCK)
+        end = len(text) if cut == -1 else cut + 1
+        yield from text[at:end].splitlines(keepends=True)
+        at = end
+
+
 def find_turns(text: str, known: Callable[[str], bool] | None = None) -> list[Turn]:
     """Split ``text`` into turns. ``known(label)`` says whether a plain label is a participant.
 
@@ -203,7 +218,8 @@ def find_turns(text: str, known: Callable[[str], bool] | None = None) -> list[Tu
     turns: list[Turn] = []
     current: Turn | None = None
     offset = 0
-    for line in text.splitlines(keepends=True):
+    names: dict[str, str] = {}
+    for line in _lines(text):
         found = match_label(line, known)
         if found:
             match, label, role, time = found
@@ -212,6 +228,8 @@ def find_turns(text: str, known: Callable[[str], bool] | None = None) -> list[Tu
             else:
                 current.end = offset
                 turns.append(_trim(text, current))
+            # One string per speaker, not one per turn (a 200 MB transcript has 1.6 million turns).
+            label, role = names.setdefault(label, label), names.setdefault(role, role) if role else role
             current = Turn(offset + match.end(), offset + len(line), label, role, time)
         elif current is not None:
             current.end = offset + len(line)
