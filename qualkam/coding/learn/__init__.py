@@ -6,7 +6,7 @@ One job per module, in the order the data flows:
   code groups;
 - ``classifiers``: the two classifiers (spaCy's bag-of-words textcat and a TF-IDF logistic
   regression) in one spaCy pipeline, fitted and scored;
-- ``calibration``: Platt scaling of the two scores and each code's threshold;
+- ``calibration``: Platt scaling of the classifiers' scores and each code's threshold;
 - ``training``: ``train``: cross-validation by source, honest figures, the stored version;
 - ``model``: the stored model, loaded to suggest codes with similar coded segments as evidence.
 

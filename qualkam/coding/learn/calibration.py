@@ -1,7 +1,8 @@
 """Calibration and thresholds: from the two classifiers' scores to "suggest this code".
 
-Platt scaling on the two scores (a logistic regression per code on the BOW score's logit and
-the TF-IDF model's decision value: three numbers per code, kept in the model's data), fitted
+Platt scaling on the classifiers' scores (a logistic regression per code on the BOW score's
+logit, the TF-IDF model's decision value and, for a model with context, the context model's:
+one weight per score and an intercept per code, kept in the model's data), fitted
 on out-of-fold scores, weighs the two classifiers and turns them into an estimated
 probability. A code is suggested when that calibrated score reaches the code's threshold,
 the one with the best F1 on the calibrated out-of-fold scores (``DEFAULT_THRESHOLD`` when a
@@ -24,14 +25,14 @@ def logit(p: np.ndarray) -> np.ndarray:
 
 
 def platt(features: np.ndarray, truth: np.ndarray) -> tuple[list[float], float]:
-    """Weights and intercept of Platt scaling on the two scores (rows x 2):
+    """Weights and intercept of Platt scaling on the scores (rows x scores):
     p = 1 / (1 + exp(-(w . features + b))). With one class only, the BOW score as it is."""
     truth = np.asarray(truth)
     if len(np.unique(truth)) < 2:
-        return [1.0, 0.0], 0.0
+        return [1.0] + [0.0] * (np.asarray(features).shape[1] - 1), 0.0
     from sklearn.linear_model import LogisticRegression
 
-    # Standardised, so the (mild) regularisation treats both scores alike whatever their
+    # Standardised, so the (mild) regularisation treats the scores alike whatever their
     # spread; the weights are then turned back to the scores' own units.
     features = np.asarray(features, dtype=float)
     mean, spread = features.mean(axis=0), features.std(axis=0)
@@ -42,7 +43,7 @@ def platt(features: np.ndarray, truth: np.ndarray) -> tuple[list[float], float]:
 
 
 def calibrate(features: np.ndarray, weights: Sequence[float], intercept: float) -> np.ndarray:
-    """Calibrated scores in [0, 1] (see ``platt``); ``features`` has the two scores last."""
+    """Calibrated scores in [0, 1] (see ``platt``); ``features`` has the scores last."""
     z = np.asarray(features, dtype=float) @ np.asarray(weights, dtype=float) + intercept
     return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
 

@@ -82,23 +82,33 @@ def cross_validate(
     epochs: int = DEFAULT_EPOCHS,
     progress: Progress | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Out-of-fold scores (segments x codes x 2), the model's held-out 0/1 predictions (each
+    """Out-of-fold scores (segments x codes x 3: ``classifiers.scores``), the model's held-out 0/1 predictions (each
     test fold calibrated and thresholded on the other folds' scores only), and each
     segment's fold."""
     from qualkam.coding.learn import classifiers
 
     docs, examples = classifiers.examples(list(data.segments["input"]), data.codes, data.labels)
     texts = list(data.segments["input"])
+    contexts = list(data.segments["context"])
     fold = np.array([fold_of_source[s] for s in data.segments["source"]])
     k = max(fold_of_source.values()) + 1
-    oof = np.zeros((*data.labels.shape, 2), dtype=float)
+    oof = np.zeros((*data.labels.shape, 3), dtype=float)
     for f in range(k):
         if progress:
             progress(f"fold {f + 1}/{k}")
         test = np.flatnonzero(fold == f)
         train_rows = np.flatnonzero(fold != f)
-        nlp = classifiers.fit([examples[i] for i in train_rows], data.labels[train_rows], data.codes, seed + f, epochs)
-        oof[test] = classifiers.scores(nlp, [texts[i] for i in test], data.codes, [docs[i] for i in test])[0]
+        nlp = classifiers.fit(
+            [examples[i] for i in train_rows],
+            data.labels[train_rows],
+            data.codes,
+            seed + f,
+            epochs,
+            [contexts[i] for i in train_rows],
+        )
+        oof[test] = classifiers.scores(
+            nlp, [texts[i] for i in test], data.codes, [docs[i] for i in test], [contexts[i] for i in test]
+        )[0]
     held_out = np.zeros(data.labels.shape, dtype=bool)
     for f in range(k):
         test, other = fold == f, fold != f
@@ -197,7 +207,7 @@ def train(
     if progress:
         progress("final model on every example")
     _, examples = classifiers.examples(list(data.segments["input"]), data.codes, data.labels)
-    nlp = classifiers.fit(examples, data.labels, data.codes, seed, epochs)
+    nlp = classifiers.fit(examples, data.labels, data.codes, seed, epochs, list(data.segments["context"]))
     blob = nlp.to_bytes()
     positive_rows = np.flatnonzero(data.labels.any(axis=1))
     examples_data = [
@@ -223,9 +233,9 @@ def train(
         "learn_rate": classifiers.LEARN_RATE,
         "batch_size": classifiers.BATCH_SIZE,
         "tfidf_lr_c": classifiers.LR_C,
-        "input": "lemmas",
+        "input": "lemmas; context: speaker, role and the neighbouring segments' words",
         "ensemble": classifiers.PIPES,
-        "calibration": "platt on both scores",
+        "calibration": "platt on the three scores",
         "threshold": "max F1 on out-of-fold scores",
         "spacy": spacy.__version__,
         "config": nlp.config.to_str(),
