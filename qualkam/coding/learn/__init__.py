@@ -8,6 +8,7 @@ One job per module, in the order the data flows:
   regression) in one spaCy pipeline, fitted and scored;
 - ``calibration``: Platt scaling of the classifiers' scores and each code's threshold;
 - ``training``: ``train``: cross-validation by source, honest figures, the stored version;
+- ``curve``: the learning curve, held-out figures against the number of coded segments;
 - ``model``: the stored model, loaded to suggest codes with similar coded segments as evidence.
 
 The public names are importable from here (``from qualkam.coding.learn import train``); each
@@ -21,7 +22,15 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from qualkam.coding.learn.calibration import DEFAULT_THRESHOLD, best_threshold, calibrate, platt
+    from qualkam.coding.learn.calibration import (
+        DEFAULT_THRESHOLD,
+        MIN_PRECISION,
+        NEVER,
+        best_threshold,
+        calibrate,
+        platt,
+    )
+    from qualkam.coding.learn.curve import Curve, CurvePoint, learning_curve
     from qualkam.coding.learn.data import (
         TrainingSet,
         assign_folds,
@@ -49,6 +58,7 @@ if TYPE_CHECKING:
         TrainResult,
         cross_validate,
         evaluate_folds,
+        held_out_predictions,
         rule_predictions,
         train,
     )
@@ -56,6 +66,10 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_EPOCHS",
     "DEFAULT_THRESHOLD",
+    "MIN_PRECISION",
+    "NEVER",
+    "Curve",
+    "CurvePoint",
     "EVIDENCE_CHARS",
     "EVIDENCE_ITEMS",
     "Model",
@@ -72,6 +86,8 @@ __all__ = [
     "cross_validate",
     "evaluate_folds",
     "group_attribute",
+    "held_out_predictions",
+    "learning_curve",
     "grouping",
     "latest_thresholds",
     "layer_coders",
@@ -87,6 +103,11 @@ __all__ = [
 # The module each public name lives in.
 _MODULE_OF = {
     "DEFAULT_THRESHOLD": "calibration",
+    "MIN_PRECISION": "calibration",
+    "NEVER": "calibration",
+    "Curve": "curve",
+    "CurvePoint": "curve",
+    "learning_curve": "curve",
     "best_threshold": "calibration",
     "calibrate": "calibration",
     "platt": "calibration",
@@ -112,6 +133,7 @@ _MODULE_OF = {
     "TrainResult": "training",
     "cross_validate": "training",
     "evaluate_folds": "training",
+    "held_out_predictions": "training",
     "rule_predictions": "training",
     "train": "training",
 }

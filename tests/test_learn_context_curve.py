@@ -1,5 +1,6 @@
-"""Context in learned suggestions (issue 15): a segment's model sees who speaks and the words of
-the segments around it, through a third classifier that calibration weighs per code.
+"""Learned suggestions (issue 15): context (a third classifier reads who speaks and the words of
+the segments around each one; calibration weighs it per code), thresholds with a minimum
+held-out precision, and the learning curve (``qualkam train --curve``).
 
 The project is written here: in every interview Ann's turns now and then hold a cue word and
 the turn after (Bob's, made of the same filler as every other turn) is coded ``reply``. Its own
@@ -18,7 +19,16 @@ from hypothesis import strategies as st
 from qualkam.coding import metrics
 from qualkam.coding.codebook import parse_codebook
 from qualkam.coding.decisions import Action, decide
-from qualkam.coding.learn import assign_folds, cross_validate, load_model, train, training_set
+from qualkam.coding.learn import (
+    NEVER,
+    assign_folds,
+    best_threshold,
+    cross_validate,
+    learning_curve,
+    load_model,
+    train,
+    training_set,
+)
 from qualkam.coding.learn.model import CONTEXT_WORDS, context_inputs
 from qualkam.coding.run import code_folder
 from qualkam.coding.segment import Segment
@@ -143,3 +153,52 @@ def test_a_trained_model_suggests_from_the_neighbours_when_coding(tmp_path: Path
     # Each segment alone (no neighbours known) gives no reason to suggest a reply.
     alone = model.scores([s.text.lower() for s in segments])[:, 0]
     assert float(alone.max()) < float(model.thresholds[0])
+
+
+def test_a_threshold_keeps_the_held_out_precision_asked_for() -> None:
+    scores = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2])
+    truth = np.array([1, 0, 0, 1, 0, 0, 1, 0])
+    assert best_threshold(scores, truth) == 0.3  # best F1 (0.55) takes every positive, precision 3/7
+    assert best_threshold(scores, truth, min_precision=0.5) == 0.6  # F1 0.57 at precision 2/4
+    assert best_threshold(scores, truth, min_precision=0.6) == 0.9  # only the top: precision 1
+    assert best_threshold(np.array([0.9, 0.8]), np.array([0, 1]), min_precision=0.6) == NEVER  # 1/2 at best
+    assert NEVER > 1.0  # above every calibrated score: never suggested
+
+
+def test_the_learning_curve_rises_with_the_sources_learnt_from(tmp_path: Path) -> None:
+    db = _project(tmp_path, sources=10)
+    with Project.open(db) as project:
+        curve = learning_curve(project, "coder:ana", steps=(0.15, 1.0), folds=5, epochs=2)
+    small, full = curve.points
+    assert small.share == 0.15 and full.share == 1.0 and curve.folds == 5
+    assert small.sources == 2.0 and full.sources == 8.0  # of each fold's 8 training sources
+    assert small.segments < full.segments and 0 < small.coded < full.coded
+    assert full.micro["f1"] >= 0.9 and full.micro["f1"] > small.micro["f1"]
+    assert curve.rules is None  # the codebook has no patterns: no rule suggestions to compare
+
+
+def test_train_curve_on_the_command_line(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from qualkam.cli import app
+
+    db = _project(tmp_path)
+    done = CliRunner().invoke(
+        app,
+        ["train", "--curve", "--steps", "0.5,1", "--folds", "4", "--from", "coder:ana", "--epochs", "2", "-p", str(db)],
+    )
+    assert done.exit_code == 0, done.output
+    assert "learning curve" in done.stdout and "50% · 3.0" in done.stdout and "100% · 6.0" in done.stdout
+    with Project.open(db) as project:
+        assert load_model_or_none(project) is None  # --curve stores no model
+    bad = CliRunner().invoke(app, ["train", "--curve", "--steps", "0,1", "--from", "coder:ana", "-p", str(db)])
+    assert bad.exit_code != 0 and "shares above 0" in bad.output
+
+
+def load_model_or_none(project: Project) -> object | None:
+    from qualkam.coding.learn import NoModelError
+
+    try:
+        return load_model(project)
+    except NoModelError:
+        return None
