@@ -9,6 +9,7 @@ words cannot tell a reply; its neighbour can.
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
@@ -43,6 +44,8 @@ version: "1"
 codes:
   - id: reply
     label: A reply to the cue
+  - id: noise
+    label: Coded at random (nothing in the text tells it)
 """
 FILLER = "we said that it was in the office and then they had a chat about the plan for next week".split()
 CUE = "zorbax"
@@ -66,7 +69,9 @@ def _turns(rng: random.Random, n: int) -> tuple[list[str], list[bool]]:
     return turns, replies
 
 
-def _project(root: Path, sources: int = 8, turns: int = 24) -> Path:
+def _project(root: Path, sources: int = 8, turns: int = 24, second_coder: bool = False, noise: bool = False) -> Path:
+    """Ana codes every reply; with ``noise``, ``noise`` on a random fifth of the turns too;
+    with ``second_coder``, Bob codes the replies as well."""
     rng = random.Random(11)
     truth: dict[str, list[bool]] = {}
     for s in range(sources):
@@ -79,6 +84,10 @@ def _project(root: Path, sources: int = 8, turns: int = 24) -> Path:
         for seg in stored_segments(project).itertuples():
             if truth[seg.source][int(seg.position)]:
                 decide(project, "ana", int(seg.segment), "reply", Action.add)
+                if second_coder:
+                    decide(project, "bob", int(seg.segment), "reply", Action.add)
+            if noise and rng.random() < 0.2:
+                decide(project, "ana", int(seg.segment), "noise", Action.add)
     return db
 
 
@@ -202,3 +211,27 @@ def load_model_or_none(project: Project) -> object | None:
         return load_model(project)
     except NoModelError:
         return None
+
+
+def test_the_machine_is_a_named_coder_apart_from_people(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from qualkam.cli import app
+
+    db = _project(tmp_path, second_coder=True, noise=True)
+    with Project.open(db) as project:
+        result = train(project, "coder:ana", folds=4, epochs=2)
+        replies = int(training_set(project, "coder:ana").labels[:, 0].sum())
+    figures = result.metrics["machine"]
+    assert list(figures) == ["ana"]  # the coders the model learnt from
+    reply, noise = figures["ana"]["reply"], figures["ana"]["noise"]
+    assert reply["kappa"] >= 0.8 and reply["alpha"] >= 0.8 and reply["near_chance"] is False
+    assert reply["units"] == 8 * 24 and reply["person"] == replies and reply["machine"] > 0
+    assert noise["near_chance"] is True or noise["kappa"] is None  # nothing to learn: near chance
+    done = CliRunner().invoke(app, ["reliability", "-p", str(db)])
+    assert done.exit_code == 0, done.output
+    assert "the machine (model 1, from coder:ana, held out)" in done.stdout, done.stdout
+    as_json = CliRunner().invoke(app, ["reliability", "-p", str(db), "-f", "json"])
+    found = json.loads(as_json.stdout)
+    assert found["machine"]["per_person"]["ana"]["reply"]["kappa"] == reply["kappa"]
+    assert "machine" not in found["coders"]  # people's agreement is between people only

@@ -78,6 +78,40 @@ def group_table(result: TrainResult) -> Table:
     return table
 
 
+def machine_table(model_id: int, layer: str, figures: dict[str, dict[str, Any]]) -> Table:
+    """The machine as a coder: per person and code, Cohen's kappa and Krippendorff's alpha of the
+    model's held-out suggestions against the person's codings; ! where kappa is near chance."""
+    table = Table(
+        title=f"the machine (model {model_id}, from {layer}, held out) against each person",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+        header_style="bold",
+    )
+    for name, justify in (("person", "left"), ("code", "left"), ("person's", "right"), ("machine's", "right")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    table.add_column("κ", justify="right")
+    table.add_column("α", justify="right")
+    for person, codes in figures.items():
+        for code, row in codes.items():
+            flag = " !" if row["near_chance"] else ""
+            table.add_row(
+                escape(person),
+                escape(code),
+                str(row["person"]),
+                str(row["machine"]),
+                number(row["kappa"], places=2) + flag,
+                number(row["alpha"], places=2),
+            )
+    return table
+
+
+MACHINE_NOTE = (
+    "person's / machine's: segments each coded with the code, on the sources the person has seen; "
+    "! = κ below 0.2, near chance: there the machine's suggestions tell little. The machine is never "
+    "one of the coders in people's agreement."
+)
+
+
 def curve_table(curve: Curve) -> Table:
     """The learning curve: per step, how much the model learnt from and its held-out figures."""
     table = Table(
@@ -223,6 +257,9 @@ def train_cli(
         )
     out.print(code_table(result))
     out.print(group_table(result))
+    if result.metrics.get("machine"):
+        out.print(machine_table(result.model_id, result.layer, result.metrics["machine"]))
+        out.print(MACHINE_NOTE, style="dim", soft_wrap=True)
     out.print(
         f"groups: {escape(str(result.metrics.get('grouping')))}. The model's figures score each test fold with a "
         "calibration and threshold fitted on the other folds only. Next: qualkam code DIR --suggest model|both",

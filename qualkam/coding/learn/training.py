@@ -30,6 +30,7 @@ from qualkam.coding.learn.data import (
     grouping,
     training_set,
 )
+from qualkam.coding.learn.machine import MACHINE, machine_agreement
 from qualkam.coding.learn.model import EVIDENCE_CHARS
 from qualkam.errors import QualkamError
 from qualkam.store import models
@@ -233,6 +234,7 @@ def train(
         }
     figures = evaluate_folds(project, data, held_out, fold, {c: v["threshold"] for c, v in calibration.items()})
     figures["not_suggested"] = [c for c, v in calibration.items() if v["threshold"] >= NEVER]
+    figures[MACHINE] = machine_agreement(project, data, held_out)
     figures["min_precision"] = min_precision
     if progress:
         progress("final model on every example")
