@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -113,3 +114,18 @@ def test_a_2000_code_report_is_bounded_and_lists_every_code(tmp_path: Path) -> N
         assert f'<a href="#code-{code}">Code {int(code[1:])}</a>' in toc
         assert f"<th>{code}</th>" in table
     assert "too many for one page" in page
+
+
+def test_the_report_heatmap_escapes_names_and_draws_counts() -> None:
+    """The report's own SVG heatmap: names from the data are escaped, each count is drawn in its
+    cell (an empty one shows nothing), and the darkest cell is the largest count."""
+    from qualkam.render.report import BLUES, svg_heatmap
+
+    matrix = pd.DataFrame([[0, 3], [12, 1]], index=["<b>code&", "plain"], columns=["pre", 'x"y'])
+    svg = svg_heatmap(matrix, title="t <i>", label="hm")
+    assert svg.startswith('<svg role="img" aria-label="hm"') and svg.endswith("</svg>")
+    assert "<b>" not in svg and "<i>" not in svg and "&lt;b&gt;code&amp;" in svg and "x&quot;y" in svg
+    counts = re.findall(r'text-anchor="middle" fill="[^"]+">([^<]+)</text>', svg)
+    assert counts == ["3", "12", "1"]
+    assert f'fill="{BLUES[-1]}"><title>plain · pre: 12</title>' in svg
+    assert "nothing coded in this layer" in svg_heatmap(pd.DataFrame(), title="t", label="hm")

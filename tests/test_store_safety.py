@@ -70,6 +70,7 @@ def test_a_full_disk_is_exit_2_with_what_to_do(
     runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: str
 ) -> None:
     import qualkam.coding.run as coding
+    import qualkam.render.outputs as outputs  # run.py imports write_outputs from here when it writes
 
     def full(*args, **kwargs):
         if failure == "sqlite":
@@ -86,7 +87,7 @@ def test_a_full_disk_is_exit_2_with_what_to_do(
     if failure in ("sqlite", "malformed"):
         monkeypatch.setattr(coding, "store_source", full)
     else:
-        monkeypatch.setattr(coding, "write_outputs", full)
+        monkeypatch.setattr(outputs, "write_outputs", full)
     result = _code(runner, tmp_path, tmp_path / "p.db")
     assert result.exit_code == 2, result.output
     assert "bug" not in result.output

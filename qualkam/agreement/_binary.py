@@ -11,7 +11,8 @@ binary alpha are binomial draws of disagreeing pairs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -71,6 +72,77 @@ def per_code(
     """
     x = _check(presence, codes)
     n_codes, n_coders, n_units = x.shape
+    with_alpha = replicates > 0 and alpha_method == "units"
+    # A block of codes at a time: the same numbers (each code's sums are its own row's), but
+    # arrays of megabytes instead of codes x coders x units ones (2,000 codes x 4,000
+    # units made hundreds of megabytes, and the time went to the kernel mapping them).
+    blocks = [_block(x[i : i + _BLOCK], replicates > 0, with_alpha) for i in range(0, n_codes, _BLOCK)]
+    v = {key: np.concatenate([blk[key] for blk in blocks]) if blocks else np.zeros(0) for key in _VECTORS}
+    prevalence, alpha = v["prevalence"], v["alpha"]
+    kappa = v["cohen"] if n_coders == 2 else v["fleiss"]
+    frame = pd.DataFrame(
+        {
+            "code": list(codes),
+            "n_units": v["n_rated"].astype(int),
+            "n_pairable": v["n_pairable"].astype(int),
+            "n_disagree": v["n_disagree"].astype(int),
+            "prevalence": prevalence,
+            "percent_agreement": v["percent"],
+            "cohen_kappa": v["cohen"],
+            "scott_pi": v["scott"],
+            "fleiss_kappa": v["fleiss"],
+            "brennan_prediger": v["bp"],
+            "gwet_ac1": v["ac1"],
+            "krippendorff_alpha": alpha,
+            "alpha_interpretation": [interpret_alpha(a) for a in alpha],
+            "kappa_interpretation": [interpret_kappa(k) for k in kappa],
+            "paradox_warning": [paradox_warning(p) if p == p else None for p in prevalence],
+        }
+    )
+    frame["notes"] = [_notes(frame.iloc[i], n_coders) for i in range(n_codes)]
+    if replicates > 0:
+        check_bootstrap_args(replicates, minimum, alpha_method, confidence)
+        alpha_stream, kappa_stream = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+        tail = (1.0 - confidence) / 2.0
+        if alpha_method == "coincidences":
+            draws, n_values, o01 = v["draws"].astype(np.int64), v["n_values"], v["o01"]
+            zeros_paired, ones_paired = v["zeros_paired"], v["ones_paired"]
+            p_disagree = _ratio(2.0 * o01, n_values)
+            expected = _ratio(2.0 * zeros_paired * ones_paired, n_values * (n_values - 1.0))
+            defined = ~np.isnan(alpha)
+            disagree = np.zeros((n_codes, replicates))
+            disagree[defined] = alpha_stream.binomial(
+                draws[defined, None], p_disagree[defined, None], size=(int(defined.sum()), replicates)
+            )
+            alpha_reps = np.full((n_codes, replicates), np.nan)
+            alpha_reps[defined] = 1.0 - disagree[defined] / draws[defined, None] / expected[defined, None]
+        else:
+            alpha_reps = None
+        kappa_reps, units_alpha = _unit_replicates(
+            [blk["sums"] for blk in blocks], n_coders, n_units, n_codes, kappa_stream, replicates, with_alpha
+        )
+        if alpha_reps is None:
+            assert units_alpha is not None, "asked for with_alpha"
+            alpha_reps = units_alpha
+        _add_interval(frame, "alpha", alpha_reps, tail)
+        with np.errstate(invalid="ignore"):
+            below = np.where(np.isfinite(alpha_reps), alpha_reps < minimum, np.nan)
+        frame["p_alpha_below_minimum"] = [float(np.nanmean(r)) if np.isfinite(r).any() else np.nan for r in below]
+        _add_interval(frame, "kappa", kappa_reps, tail)
+    return frame
+
+
+_BLOCK = 256  # codes per block: 256 x 2 coders x 4,000 units is 16 MB an array (fewer blocks cost more calls)
+_VECTORS = (
+    "n_rated", "n_pairable", "n_disagree", "prevalence", "percent", "cohen", "scott", "fleiss", "bp", "ac1",
+    "alpha", "draws", "n_values", "o01", "zeros_paired", "ones_paired",
+)  # fmt: skip
+
+
+def _block(x: np.ndarray, bootstrap: bool, with_alpha: bool) -> dict[str, Any]:
+    """Per-code figures of a block of codes (codes x coders x units), and, for a bootstrap,
+    the function giving the unit-weighted sums of its per-unit terms."""
+    n_codes, n_coders, n_units = x.shape
     valid = ~np.isnan(x)
     ones = np.where(valid, x, 0.0)
     n1 = ones.sum(axis=1)  # codes x units
@@ -114,68 +186,35 @@ def per_code(
         mean = (p_a + p_b) / 2.0
         scott = _chance_corrected(po, mean**2 + (1.0 - mean) ** 2)
 
-    prevalence = _ratio(n1.sum(axis=1), m.sum(axis=1))
-    kappa = cohen if n_coders == 2 else fleiss
-    frame = pd.DataFrame(
-        {
-            "code": list(codes),
-            "n_units": n_rated.astype(int),
-            "n_pairable": n_pairable.astype(int),
-            "n_disagree": (pairable & (n1 > 0) & (n0 > 0)).sum(axis=1).astype(int),
-            "prevalence": prevalence,
-            "percent_agreement": percent,
-            "cohen_kappa": cohen,
-            "scott_pi": scott,
-            "fleiss_kappa": fleiss,
-            "brennan_prediger": bp,
-            "gwet_ac1": ac1,
-            "krippendorff_alpha": alpha,
-            "alpha_interpretation": [interpret_alpha(v) for v in alpha],
-            "kappa_interpretation": [interpret_kappa(v) for v in kappa],
-            "paradox_warning": [paradox_warning(p) if p == p else None for p in prevalence],
-        }
-    )
-    frame["notes"] = [_notes(frame.iloc[i], n_coders) for i in range(n_codes)]
-    if replicates > 0:
-        check_bootstrap_args(replicates, minimum, alpha_method, confidence)
-        alpha_stream, kappa_stream = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
-        tail = (1.0 - confidence) / 2.0
-        if alpha_method == "coincidences":
-            draws = ((m * (m - 1.0) / 2.0) * pairable).sum(axis=1).astype(np.int64)
-            p_disagree = _ratio(2.0 * o01, n_values)
-            expected = _ratio(2.0 * zeros_paired * ones_paired, n_values * (n_values - 1.0))
-            defined = ~np.isnan(alpha)
-            disagree = np.zeros((n_codes, replicates))
-            disagree[defined] = alpha_stream.binomial(
-                draws[defined, None], p_disagree[defined, None], size=(int(defined.sum()), replicates)
-            )
-            alpha_reps = np.full((n_codes, replicates), np.nan)
-            alpha_reps[defined] = 1.0 - disagree[defined] / draws[defined, None] / expected[defined, None]
+    out: dict[str, Any] = {
+        "n_rated": n_rated,
+        "n_pairable": n_pairable,
+        "n_disagree": (pairable & (n1 > 0) & (n0 > 0)).sum(axis=1),
+        "prevalence": _ratio(n1.sum(axis=1), m.sum(axis=1)),
+        "percent": percent,
+        "cohen": cohen,
+        "scott": scott,
+        "fleiss": fleiss,
+        "bp": bp,
+        "ac1": ac1,
+        "alpha": alpha,
+        "draws": ((m * (m - 1.0) / 2.0) * pairable).sum(axis=1),
+        "n_values": n_values,
+        "o01": o01,
+        "zeros_paired": zeros_paired,
+        "ones_paired": ones_paired,
+        "sums": None,
+    }
+    if bootstrap:
+        if n_coders == 2:
+            both = valid[:, 0] & valid[:, 1]
+            terms = [both, both & (ones[:, 0] == ones[:, 1]), ones[:, 0] * both, ones[:, 1] * both]
         else:
-            alpha_reps = None
-        kappa_reps, units_alpha = _unit_replicates(
-            ones,
-            valid,
-            pairable,
-            rated,
-            m,
-            n1,
-            pa_unit,
-            share_unit,
-            o01_unit,
-            kappa_stream,
-            replicates,
-            with_alpha=alpha_reps is None,
-        )
-        if alpha_reps is None:
-            assert units_alpha is not None, "asked for with_alpha"
-            alpha_reps = units_alpha
-        _add_interval(frame, "alpha", alpha_reps, tail)
-        with np.errstate(invalid="ignore"):
-            below = np.where(np.isfinite(alpha_reps), alpha_reps < minimum, np.nan)
-        frame["p_alpha_below_minimum"] = [float(np.nanmean(r)) if np.isfinite(r).any() else np.nan for r in below]
-        _add_interval(frame, "kappa", kappa_reps, tail)
-    return frame
+            terms = [pairable, pa_unit, rated, share_unit]
+        if with_alpha:
+            terms += [m * pairable, n1 * pairable, o01_unit]
+        out["sums"] = _sparse_sums(terms, n1) or _dense_sums(terms)
+    return out
 
 
 def _add_interval(frame: pd.DataFrame, name: str, reps: np.ndarray, tail: float) -> None:
@@ -188,34 +227,23 @@ def _add_interval(frame: pd.DataFrame, name: str, reps: np.ndarray, tail: float)
 
 
 def _unit_replicates(
-    ones: np.ndarray,
-    valid: np.ndarray,
-    pairable: np.ndarray,
-    rated: np.ndarray,
-    m: np.ndarray,
-    n1: np.ndarray,
-    pa_unit: np.ndarray,
-    share_unit: np.ndarray,
-    o01_unit: np.ndarray,
+    block_sums: list[Callable[[np.ndarray], np.ndarray]],
+    n_coders: int,
+    n_units: int,
+    n_codes: int,
     rng: np.random.Generator,
     replicates: int,
     with_alpha: bool,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Kappa (and, if asked, alpha) for every replicate and code: unit weights @ per-unit terms."""
-    n_codes, n_coders, n_units = ones.shape
-    if n_coders == 2:
-        both = valid[:, 0] & valid[:, 1]
-        terms = [both, both & (ones[:, 0] == ones[:, 1]), ones[:, 0] * both, ones[:, 1] * both]
-    else:
-        terms = [pairable, pa_unit, rated, share_unit]
-    if with_alpha:
-        terms += [m * pairable, n1 * pairable, o01_unit]
-    features = np.concatenate([np.asarray(t, dtype=float).T for t in terms], axis=1)  # units x (terms * codes)
+    """Kappa (and, if asked, alpha) for every replicate and code: unit weights @ per-unit terms,
+    block of codes by block (``_block``'s sums), the same weights for every code."""
+    n_terms = 4 + (3 if with_alpha else 0)
     kappa = np.empty((n_codes, replicates))
     alpha = np.empty((n_codes, replicates))  # filled only with_alpha
     start = 0
     for block in unit_weights(rng, n_units, replicates):
-        sums = (block @ features).reshape(len(block), len(terms), n_codes)
+        parts = [f(block).reshape(len(block), n_terms, -1) for f in block_sums]
+        sums = np.concatenate(parts, axis=2) if parts else np.zeros((len(block), n_terms, 0))
         rows = slice(start, start + len(block))
         if n_coders == 2:
             n = sums[:, 0]
@@ -233,6 +261,54 @@ def _unit_replicates(
             ).T
         start += len(block)
     return kappa, (alpha if with_alpha else None)
+
+
+def _dense_sums(terms: list[np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
+    """Replicates x (terms * codes): unit weights @ every term of every code, one matrix product."""
+    features = np.concatenate([np.asarray(t, dtype=float).T for t in terms], axis=1)  # units x (terms * codes)
+    return lambda block: block @ features
+
+
+def _sparse_sums(terms: list[np.ndarray], n1: np.ndarray) -> Callable[[np.ndarray], np.ndarray] | None:
+    """``_dense_sums`` in time linear in the units and the (code, unit) cells that differ from a
+    code nobody gave there; None when too many differ for this to pay.
+
+    In a unit where no coder gave a code, every term depends on who rated the unit only, so it
+    takes the same value for each such code (the unit's base). A long codebook's codes are each
+    given in a few units: a term's sum is weights @ base plus weights @ the few differences,
+    instead of a dense units x codes product (2,000 codes x 4,000 units x 1,000 replicates took
+    most of a report's reliability, issue 14). The terms of two coders are whole numbers and
+    halves, so the sums equal the dense product's exactly; with more coders they may differ in
+    the last bits (the order of the additions)."""
+    n_codes, n_units = n1.shape
+    if n_codes < 2:
+        return None
+    quiet = np.argmin(n1, axis=0)  # per unit, a code nobody gave there (if any)
+    bases, columns, units, values = [], [], [], []
+    for t, term in enumerate(terms):
+        term = np.asarray(term, dtype=float)
+        base = term[quiet, np.arange(n_units)]
+        code, unit = np.nonzero(term != base[None, :])
+        bases.append(base)
+        columns.append(t * n_codes + code)
+        units.append(unit)
+        values.append(term[code, unit] - base[unit])
+    column = np.concatenate(columns)
+    if column.size > 0.05 * len(terms) * n_codes * n_units:
+        return None
+    order = np.argsort(column, kind="stable")
+    column, unit, value = column[order], np.concatenate(units)[order], np.concatenate(values)[order]
+    starts = np.flatnonzero(np.r_[True, column[1:] != column[:-1]]) if column.size else column
+    used = column[starts]
+    base_matrix = np.stack(bases, axis=1)  # units x terms
+
+    def sums(block: np.ndarray) -> np.ndarray:
+        out = np.repeat(block @ base_matrix, n_codes, axis=1)  # replicates x (terms * codes)
+        if column.size:
+            out[:, used] += np.add.reduceat(block[:, unit] * value, starts, axis=1)
+        return out
+
+    return sums
 
 
 def _notes(row: pd.Series, n_coders: int) -> str:

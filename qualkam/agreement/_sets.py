@@ -77,10 +77,39 @@ def _alpha_with(prep: Prepared, items: list[frozenset], metric: Any) -> float | 
     pairable = prep.valid.sum(axis=0) >= 2
     n_c = np.bincount(prep.codes[:, pairable][prep.valid[:, pairable]], minlength=len(items)).astype(float)
     used = np.nonzero(n_c)[0]
-    d = np.array([[metric(items[a], items[b]) for b in used] for a in used])
+    d = _distances([items[i] for i in used], metric)
     expected = float(n_c[used] @ d @ n_c[used])
     if expected <= 1e-12:
         return None
     index = {v: i for i, v in enumerate(used)}
     observed = float(sum(weight * d[index[a], index[b]] for a, b, weight in zip(c, k, o, strict=True)))
     return 1.0 - (n_c.sum() - 1.0) * observed / expected
+
+
+def _distances(sets: list[frozenset], metric: Any) -> np.ndarray:
+    """The matrix of ``metric`` between every two of ``sets``; MASI and Jaccard from set sizes
+    and intersections counted in one pass over the elements (the same operations on the same
+    numbers, so the same floats as the functions above: a long codebook's thousand distinct
+    sets were a million calls)."""
+    if metric not in (masi_distance, jaccard_distance) or not sets:
+        return np.array([[metric(a, b) for b in sets] for a in sets])
+    holders: dict[Any, list[int]] = {}  # element -> the sets that hold it
+    for row, items in enumerate(sets):
+        for item in items:
+            holders.setdefault(item, []).append(row)
+    n = len(sets)
+    size = np.array([len(items) for items in sets], dtype=float)
+    # Every two sets that share an element count it once: pairs per element, few for codes.
+    first = [np.repeat(rows, len(rows)) for rows in map(np.asarray, holders.values())]
+    second = [np.tile(rows, len(rows)) for rows in map(np.asarray, holders.values())]
+    cells = np.concatenate(first) * n + np.concatenate(second) if holders else np.zeros(0, dtype=np.int64)
+    shared = np.bincount(cells, minlength=n * n).reshape(n, n).astype(float)  # whole numbers, exact
+    union = size[:, None] + size[None, :] - shared
+    with np.errstate(invalid="ignore", divide="ignore"):
+        jaccard = np.where(union > 0, shared / np.where(union > 0, union, 1.0), 1.0)
+    same = (shared == size[:, None]) & (shared == size[None, :])
+    if metric is jaccard_distance:
+        return np.where(same, 0.0, 1.0 - jaccard)
+    nested = (shared == size[:, None]) | (shared == size[None, :])
+    monotonicity = np.where(nested, 2.0 / 3.0, np.where(shared > 0, 1.0 / 3.0, 0.0))
+    return np.where(same, 0.0, np.where(nested | (shared > 0), 1.0 - jaccard * monotonicity, 1.0))

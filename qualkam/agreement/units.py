@@ -24,7 +24,6 @@ import numpy as np
 import pandas as pd
 
 from qualkam.choices import check_all, check_choice, check_known
-from qualkam.coding.nlp import load_pipeline, pipe
 from qualkam.errors import QualkamError
 from qualkam.store.analysis import segments_table, source_lengths, sources_in_phases
 from qualkam.store.codings import codes_accepted_by, decisions
@@ -49,15 +48,12 @@ class CodingData:
         """Coders x units: the set of codes each coder gave each unit (None where missing)."""
         result = []
         for c in range(len(self.coders)):
-            row = []
-            for u in range(len(self.units)):
-                column = self.presence[:, c, u]
-                row.append(
-                    None
-                    if np.isnan(column).any()
-                    else frozenset(code for code, v in zip(self.codes, column, strict=True) if v == 1)
-                )
-            result.append(row)
+            ratings = self.presence[:, c, :]  # codes x units
+            missing = np.isnan(ratings).any(axis=0)
+            given: list[list[str]] = [[] for _ in range(len(self.units))]
+            for code, unit in zip(*np.nonzero(ratings == 1), strict=True):  # one pass over what was given
+                given[unit].append(self.codes[code])
+            result.append([None if gone else frozenset(names) for gone, names in zip(missing, given, strict=True)])
         return result
 
 
@@ -109,6 +105,8 @@ def _segment_units(project: Project, sources: set[str]) -> pd.DataFrame:
 
 
 def _sentence_units(segments: pd.DataFrame) -> pd.DataFrame:
+    from qualkam.coding.nlp import load_pipeline, pipe  # spaCy loads only for sentence units (seconds)
+
     nlp = load_pipeline()
     rows = []
     for seg, doc in zip(segments.itertuples(index=False), pipe(nlp, segments["text"].tolist()), strict=True):

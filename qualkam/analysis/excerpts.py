@@ -181,6 +181,7 @@ def retrieve(
     layer: str | Layer | None = None,
     by_coder: bool = False,
     sources: Sequence[str] = (),
+    per_code: int | None = None,
 ) -> pd.DataFrame:
     """The coded excerpts that pass every filter, one row per span x code, grouped by code.
 
@@ -195,6 +196,7 @@ def retrieve(
     In ``auto`` a suggestion a person has accepted is shown once, as that person's coding.
     A person's coding made from a suggestion carries the suggestion's evidence and score, so
     its words can still be marked. ``evidence`` is a list of dicts with source offsets.
+    ``per_code`` keeps each code's first ``per_code`` excerpts only (a report's budget).
     """
     if layer is None:
         layer = ALL_LAYER if (coders or statuses) else "auto"
@@ -222,7 +224,7 @@ def retrieve(
             ) from None
     if statuses:
         filters["statuses"] = check_all("status", statuses, STATUSES, "statuses")
-    frame = excerpt_codings(project, parsed, **filters)
+    frame = excerpt_codings(project, parsed, **filters, per_code=per_code)
     frame["evidence"] = frame["evidence"].map(lambda raw: json.loads(raw or "[]"))
     frame["segment"] = frame["segment"].astype("Int64")
     frame["context_start"] = frame["context_start"].astype("int64")

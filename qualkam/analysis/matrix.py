@@ -167,6 +167,7 @@ def build_matrix(
     sources: Sequence[str] = (),
     speakers: Sequence[str] = (),
     phases: Sequence[str] = (),
+    codings: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Rows x columns table: distinct segments, sources or speakers per cell, or the
     ``share`` of the row's segments (coded or not) that carry the column's code.
@@ -175,7 +176,8 @@ def build_matrix(
     every phase the codebook declares is a row even when it is empty, because an absence
     is a finding too. ``rows="code", cols="code"`` is the co-occurrence matrix (see
     ``cooccurrence``; ``window`` only applies there). ``normalize="row"`` divides each
-    cell by its row total.
+    cell by its row total. ``codings``: ``codings_frame`` of this layer and these filters when
+    the caller has read it already (a report draws several matrices from one read).
     """
     value = check_choice("value", value, VALUES, "value")
     normalize = check_choice("normalization", normalize, NORMALIZE, "normalize")
@@ -203,7 +205,7 @@ def build_matrix(
             "{window} applies to the co-occurrence matrix only ({rows} code {cols} code)",
             arguments=("window", "rows", "cols"),
         )
-    frame = codings_frame(project, layer, **filters)
+    frame = codings if codings is not None else codings_frame(project, layer, **filters)
     codes = code_table(project)
     if cols == "code":
         order = _code_order(codes, set(frame["code"]))

@@ -9,22 +9,24 @@ post-bureaucratic), the triangulation table, and the excerpts by code.
 
 from __future__ import annotations
 
+import math
 import re
+from html import escape
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from qualkam.analysis.excerpts import merge_codings, retrieve
-from qualkam.analysis.matrix import NONE, build_matrix
+from qualkam.analysis.matrix import NONE, build_matrix, codings_frame
 from qualkam.analysis.triangulation import triangulation_table
 from qualkam.coding.codebook import Comparison
 from qualkam.errors import CodebookError, QualkamError
 from qualkam.render.html import Cell, Table, anchor, excerpt_groups, render_page, table, trusted, value_cell
 from qualkam.render.number import number
-from qualkam.render.plot import heatmap
 from qualkam.store.analysis import phase_ids, source_types_and_phases
 from qualkam.store.audit import now
-from qualkam.store.codings import coder_decisions, known_layer
+from qualkam.store.codings import coder_decisions, excerpt_counts, known_layer
 from qualkam.store.layers import Layer
 from qualkam.store.project import Project
 
@@ -57,6 +59,74 @@ def inline_svg(data: bytes, prefix: str) -> str:
     svg = re.sub(r"url\(#([^)]+)\)", lambda m: f"url(#{prefix}-{m.group(1)})", svg)
     svg = re.sub(r'href="#([^"]+)"', lambda m: f'href="#{prefix}-{m.group(1)}"', svg)
     return svg.strip().replace("<svg ", f'<svg role="img" aria-label="{prefix}" ', 1)
+
+
+# matplotlib's "Blues" (ColorBrewer's nine blues, between which it interpolates).
+BLUES = ["#f7fbff", "#deebf7", "#c6dbef", "#9ecae1", "#6baed6", "#4292c6", "#2171b5", "#08519c", "#08306b"]
+CELL_PX, FONT_PX, CHAR_PX = 28, 11, 6.6  # a cell holds a 4-digit count; label room per character
+
+
+def blue(share: float) -> str:
+    """The colour of ``share`` (0 to 1) on the Blues scale."""
+    position = min(max(share, 0.0), 1.0) * (len(BLUES) - 1)
+    low = min(int(position), len(BLUES) - 2)
+    t = position - low
+    a, b = (tuple(int(c[i : i + 2], 16) for i in (1, 3, 5)) for c in BLUES[low : low + 2])
+    return "#" + "".join(f"{round(x + (y - x) * t):02x}" for x, y in zip(a, b, strict=True))
+
+
+def svg_heatmap(matrix: pd.DataFrame, title: str, label: str) -> str:
+    """``matrix`` (rows x columns of counts) as an inline SVG heatmap: a cell per value with its
+    count, the row and column names, a square-root colour scale (one big cell must not wash
+    out the rest) and its key. Written directly, not by matplotlib: two heatmaps of a long
+    codebook were the slowest part of a report, and the page needs nothing more. Every name is
+    escaped (they come from the data)."""
+    rows, cols = [str(r) for r in matrix.index], [str(c) for c in matrix.columns]
+    values = matrix.to_numpy(dtype=float) if matrix.size else np.zeros((len(rows), len(cols)))
+    top = max(values.max(initial=0.0), 1.0)
+    left = 12 + CHAR_PX * max((len(r) for r in rows), default=4)
+    head = 30 + CHAR_PX * 0.8 * max((len(c) for c in cols), default=4)  # column names at 50 degrees
+    width = left + CELL_PX * max(len(cols), 1) + 120
+    height = head + CELL_PX * max(len(rows), 1) + 40
+    parts = [
+        f'<svg role="img" aria-label="{escape(label)}" width="{width:.0f}" height="{height:.0f}" '
+        f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="sans-serif" font-size="{FONT_PX}">',
+        f'<text x="4" y="14" font-size="13">{escape(title)}</text>',
+    ]
+    if not rows or not cols:
+        parts.append(f'<text x="{left}" y="{head}" fill="#666">nothing coded in this layer</text></svg>')
+        return "".join(parts)
+    for j, col in enumerate(cols):
+        x = left + CELL_PX * (j + 0.5)
+        parts.append(
+            f'<text x="{x:.1f}" y="{head - 6:.1f}" transform="rotate(-50 {x:.1f} {head - 6:.1f})">{escape(col)}</text>'
+        )
+    for i, row in enumerate(rows):
+        y = head + CELL_PX * i
+        parts.append(f'<text x="{left - 6:.1f}" y="{y + CELL_PX / 2 + 4:.1f}" text-anchor="end">{escape(row)}</text>')
+        for j in range(len(cols)):
+            value = values[i, j]
+            share = math.sqrt(value / top) if value > 0 else 0.0
+            x = left + CELL_PX * j
+            parts.append(
+                f'<rect x="{x:.1f}" y="{y:.1f}" width="{CELL_PX - 1}" height="{CELL_PX - 1}" fill="{blue(share)}">'
+                f"<title>{escape(row)} · {escape(cols[j])}: {number(value, places=3, whole=True)}</title></rect>"
+            )
+            if value:
+                ink = "#ffffff" if share > 0.6 else "#08306b"
+                parts.append(
+                    f'<text x="{x + CELL_PX / 2 - 0.5:.1f}" y="{y + CELL_PX / 2 + 4:.1f}" text-anchor="middle" '
+                    f'fill="{ink}">{number(value, places=3, whole=True)}</text>'
+                )
+    key_x, key_y = left + CELL_PX * len(cols) + 24, head
+    for k in range(5):  # the key: 0 to the largest count, on the same square-root scale
+        value = top * (k / 4) ** 2
+        parts.append(
+            f'<rect x="{key_x}" y="{key_y + 18 * (4 - k)}" width="16" height="17" fill="{blue(k / 4)}"/>'
+            f'<text x="{key_x + 22}" y="{key_y + 18 * (4 - k) + 13}">{number(round(value), places=0)}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
 
 
 # -- sections -------------------------------------------------------------------------------
@@ -108,19 +178,23 @@ def _summary_view(info: dict[str, Any]) -> dict[str, Any]:
 # heatmaps draw the codes with the most coded segments (matplotlib's time and the SVG grow with
 # every cell), the excerpts keep a budget shared fairly between the codes. Ordinary codebooks
 # and projects fit whole.
-HEATMAP_CODES = 130  # the built-in KAM codebook (127 codes) is drawn whole
+HEATMAP_CODES = 130  # drawn whole up to this many coded codes: the built-in KAM codebook (127 codes)
+HEATMAP_DRAWN = 40  # past it, the 40 most coded: a heatmap that reads at a glance (130 took seconds each)
 EXCERPT_BUDGET = 3000
+TABLE_ROWS = 130  # a longer table of codes (reliability) is collapsed: the page opens on the overview
 
 
-def heatmap_codes(matrix: pd.DataFrame, limit: int = HEATMAP_CODES) -> tuple[list[str] | None, int]:
+def heatmap_codes(
+    matrix: pd.DataFrame, limit: int = HEATMAP_CODES, drawn: int = HEATMAP_DRAWN
+) -> tuple[list[str] | None, int]:
     """The codes both heatmaps draw (None: every one) and how many codes are coded in all:
-    past ``limit``, the ``limit`` codes with the most coded segments (in ``matrix``, rows x
+    past ``limit``, the ``drawn`` codes with the most coded segments (in ``matrix``, rows x
     codes), in codebook order."""
     totals = matrix.sum(axis=0)
     if len(totals) <= limit:
         return None, len(totals)
     order = {code: i for i, code in enumerate(matrix.columns)}
-    top = totals.sort_values(ascending=False, kind="stable").index[:limit]
+    top = totals.sort_values(ascending=False, kind="stable").index[: min(drawn, limit)]
     return sorted(top, key=order.__getitem__), len(totals)
 
 
@@ -129,8 +203,8 @@ def _heatmap_view(
 ) -> dict[str, Any]:
     shown = matrix if codes is None else matrix[[c for c in codes if c in matrix.columns]]
     # Codes down the side: 40 code ids read across, phases or source types fit as columns.
-    figure = heatmap(shown.T, title=f"coded segments · code x {rows} · from {layer}", fmt="svg")
-    view: dict[str, Any] = {"svg": trusted(inline_svg(figure, prefix)), "note": None}
+    figure = svg_heatmap(shown.T, title=f"coded segments · code x {rows} · from {layer}", label=prefix)
+    view: dict[str, Any] = {"svg": trusted(figure), "note": None}
     if codes is not None:
         flag = rows.replace("_", "-")
         view["note"] = (
@@ -155,12 +229,14 @@ def comparisons(project: Project) -> tuple[list[Comparison], str | None]:
     return (book.compare if book is not None else []), None
 
 
-def _balance_view(project: Project, layer: str, comparison: Comparison) -> dict[str, Any]:
+def _balance_view(
+    project: Project, layer: str, comparison: Comparison, codings: pd.DataFrame | None = None
+) -> dict[str, Any]:
     """Coded segments per value of one code attribute, as shares of each phase's segments
     coded with a value of it: bars and the table they are drawn from."""
     key = comparison.attribute
     try:
-        matrix = build_matrix(project, rows="phase", cols=f"attr:{key}", layer=layer)
+        matrix = build_matrix(project, rows="phase", cols=f"attr:{key}", layer=layer, codings=codings)
     except QualkamError as exc:
         return {"problem": str(exc)}
     values = list(matrix.columns)
@@ -198,8 +274,8 @@ def _balance_view(project: Project, layer: str, comparison: Comparison) -> dict[
     }
 
 
-def _triangulation_view(project: Project, layer: str) -> dict[str, Any]:
-    frame = triangulation_table(project, layer=layer)
+def _triangulation_view(project: Project, layer: str, codings: pd.DataFrame | None = None) -> dict[str, Any]:
+    frame = triangulation_table(project, layer=layer, codings=codings)
     if frame.empty:
         return {"table": None}
     numeric = ("segments", "sources", "speakers")
@@ -224,6 +300,7 @@ def _reliability_view(project: Project, replicates: int = 1000, seed: int = 0) -
     """Agreement between the coders (issue 4): per code with 95% intervals, thresholds and
     disagreement counts, and the overall set-based alpha; a note when fewer than two coders."""
     from qualkam.agreement.reliability import reliability
+    from qualkam.store.reads import code_tree
     from qualkam.store.reads import coders as people
 
     coders = people(project, consensus=False)
@@ -266,8 +343,12 @@ def _reliability_view(project: Project, replicates: int = 1000, seed: int = 0) -
         dtype=object,
     )
     overall = report.overall
+    total = len(code_tree(project))
     return {
         "problem": None,
+        "unlisted": total - overall["n_codes"],  # no coder accepted them: nothing to agree on
+        "total": total,
+        "long": len(shown) > TABLE_ROWS,
         "coders": ", ".join(report.coders),
         "units": overall["n_units"],
         "codes": overall["n_codes"],
@@ -295,40 +376,20 @@ def per_code_cap(counts: list[int], budget: int = EXCERPT_BUDGET) -> int | None:
     return None  # unreachable: the sum exceeds the budget
 
 
-def _span_keys(frame: pd.DataFrame) -> pd.DataFrame:
-    """Each coding's excerpt: code and exact span, as ``merge_codings`` groups them (a
-    detached coding, without a segment, is an excerpt of its own)."""
-    attached = frame["segment"].notna().to_numpy()
-    return pd.DataFrame(
-        {
-            "code": frame["code"].to_numpy(),
-            "source": frame["source"].to_numpy(),
-            "start": frame["start"].where(attached, -frame["coding_id"]).astype("int64").to_numpy(),
-            "end": frame["end"].where(attached, -1).astype("int64").to_numpy(),
-        }
-    )
-
-
 def _excerpts_view(project: Project, layer: str) -> dict[str, Any]:
     budget = EXCERPT_BUDGET  # read at call time, so a test can make it small
-    codings = retrieve(project, layer=layer, by_coder=True)
-    if codings.empty:
+    # Count the excerpts (spans x code) per code first, then read only the codings of those
+    # shown: reading and merging every coding of a long codebook's project cost more than the rest.
+    counts = excerpt_counts(project, known_layer(project, layer))
+    if not counts:
         return {"groups": []}
-    # Count the excerpts (spans x code) per code first and merge the codings of those shown
-    # only: merging every coding of a long codebook's project cost more than the rest.
-    keys = _span_keys(codings)
-    spans = keys.drop_duplicates()
-    counts = spans.groupby("code", sort=False).size()
-    cap = per_code_cap(counts.tolist(), budget)
-    if cap is not None:
-        kept = pd.MultiIndex.from_frame(spans.groupby("code", sort=False).head(cap))
-        codings = codings[pd.MultiIndex.from_frame(keys).isin(kept)]
-    shown = merge_codings(codings)
+    cap = per_code_cap(list(counts.values()), budget)
+    shown = merge_codings(retrieve(project, layer=layer, by_coder=True, per_code=cap))
     groups = excerpt_groups(shown)
     for group in groups:
-        group["total"] = int(counts[group["code"]])
+        group["total"] = counts[group["code"]]
     return {
-        "count": len(spans),
+        "count": sum(counts.values()),
         "codes": len(counts),
         "groups": groups,
         "cap": cap,
@@ -341,14 +402,15 @@ def build_report(project: Project, layer: str | Layer = "auto", title: str = "qu
     """The whole report as one HTML string (see the module docstring for what it holds)."""
     layer = str(known_layer(project, layer))
     info = summary(project)
-    by_phase = build_matrix(project, rows="phase", cols="code", layer=layer)
-    by_type = build_matrix(project, rows="source_type", cols="code", layer=layer)
-    codes, coded = heatmap_codes(by_phase, HEATMAP_CODES)
+    codings = codings_frame(project, layer)  # read once for the matrices and the triangulation
+    by_phase = build_matrix(project, rows="phase", cols="code", layer=layer, codings=codings)
+    by_type = build_matrix(project, rows="source_type", cols="code", layer=layer, codings=codings)
+    codes, coded = heatmap_codes(by_phase, HEATMAP_CODES, HEATMAP_DRAWN)
     views = {
         "summary": ("summary", _summary_view(info)),
         "phase-code": ("heatmap", _heatmap_view(by_phase, "phase", layer, "phase-code", codes, coded)),
         "type-code": ("heatmap", _heatmap_view(by_type, "source_type", layer, "type-code", codes, coded)),
-        "triangulation": ("triangulation", _triangulation_view(project, layer)),
+        "triangulation": ("triangulation", _triangulation_view(project, layer, codings)),
         "reliability": ("reliability", _reliability_view(project)),
         "excerpts": ("excerpts", _excerpts_view(project, layer)),
     }
@@ -363,7 +425,7 @@ def build_report(project: Project, layer: str | Layer = "auto", title: str = "qu
             section_id = f"balance-{re.sub(r'[^A-Za-z0-9_-]', '-', comparison.attribute)}"
             taken = {s["id"] for s in sections} | set(views)
             section_id += f"-{len(sections)}" if section_id in taken else ""  # "a b" and "a-b" keep their own
-            view = _balance_view(project, layer, comparison)
+            view = _balance_view(project, layer, comparison, codings)
             sections.append({"id": section_id, "name": comparison.title, "kind": "balance", "view": view})
         if unread:
             sections.append({"id": "balance", "name": name, "kind": "note", "view": {"note": unread}})

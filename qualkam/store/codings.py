@@ -94,10 +94,8 @@ def segments_with_sources(project: Project, where: SegmentFilter | None = None) 
     return _frame(project, sql, args)
 
 
-def excerpt_codings(
-    project: Project,
+def _excerpt_where(
     layer: Layer,
-    *,
     codes: Sequence[str] = (),
     phases: Sequence[str] = (),
     source_types: Sequence[str] = (),
@@ -106,17 +104,8 @@ def excerpt_codings(
     speakers: Sequence[str] = (),
     coders: Sequence[str] = (),
     statuses: Sequence[str] = (),
-) -> pd.DataFrame:
-    """One row per coding of ``layer`` that passes every filter, with what an excerpt shows:
-    its own span (``start``, ``end``, ``text``), the passage around it (``context``: the source's
-    text from the first segment it covers to the last, span included; ``context_start`` its
-    offset), its anchor segment and source, the code's label, definition and colour, the
-    phase's label, and the machine's score and evidence (a person's coding made from a
-    suggestion, or covering a suggestion's segment, carries the suggestion's). Speaker, role,
-    unit and ``time_start`` are the anchor's, ``time_end`` the last covered segment's; a
-    speaker or role filter keeps a coding when any segment it covers passes. Ordered by code,
-    phase, date, source, offset, suggestion before people. Codings whose words left the source
-    (no segment) are kept only in the ``all`` layer."""
+) -> tuple[list[str], list[Any]]:
+    """The conditions (on ``codings c`` joined with ``sources src``) of ``excerpt_codings``."""
     condition, params = layer.sql("c")
     where, args = [condition], list(params)
     if layer.name != "all":
@@ -138,6 +127,90 @@ def excerpt_codings(
                 f"WHERE fcs.coding_id = c.id AND {column} IN ({','.join('?' * len(values))}))"
             )
             args.extend(values)
+    return where, args
+
+
+# An excerpt is a code on an exact span (``merge_codings``): codings of one code with the same
+# source, start and end are one excerpt; a detached coding (no segment) is one of its own.
+_SPAN_START = "CASE WHEN c.segment_id IS NULL THEN -c.id ELSE c.start END"
+_SPAN_END = 'CASE WHEN c.segment_id IS NULL THEN -1 ELSE c."end" END'
+_SPAN_COLUMNS = f"c.code_id AS code, c.source_id AS source, {_SPAN_START} AS span_start, {_SPAN_END} AS span_end"
+
+
+def excerpt_counts(project: Project, layer: Layer, **filters: Sequence[str]) -> dict[str, int]:
+    """Per code, how many excerpts (distinct spans) ``excerpt_codings`` with these filters
+    gives, codes in codebook order; a code without any is left out."""
+    where, args = _excerpt_where(layer, **filters)
+    sql = f"""
+        SELECT d.code, COUNT(*) FROM (
+            SELECT DISTINCT {_SPAN_COLUMNS}
+            FROM codings c JOIN sources src ON src.id = c.source_id
+            WHERE {" AND ".join(f"({w})" for w in where)}) d
+        LEFT JOIN codes k ON k.id = d.code
+        GROUP BY d.code ORDER BY COALESCE(k.position, 1e9), d.code
+    """
+    return {str(code): int(n) for code, n in fetch_all(project, sql, args)}
+
+
+def excerpt_codings(
+    project: Project,
+    layer: Layer,
+    *,
+    codes: Sequence[str] = (),
+    phases: Sequence[str] = (),
+    source_types: Sequence[str] = (),
+    roles: Sequence[str] = (),
+    sources: Sequence[str] = (),
+    speakers: Sequence[str] = (),
+    coders: Sequence[str] = (),
+    statuses: Sequence[str] = (),
+    per_code: int | None = None,
+) -> pd.DataFrame:
+    """One row per coding of ``layer`` that passes every filter, with what an excerpt shows:
+    its own span (``start``, ``end``, ``text``), the passage around it (``context``: the source's
+    text from the first segment it covers to the last, span included; ``context_start`` its
+    offset), its anchor segment and source, the code's label, definition and colour, the
+    phase's label, and the machine's score and evidence (a person's coding made from a
+    suggestion, or covering a suggestion's segment, carries the suggestion's). Speaker, role,
+    unit and ``time_start`` are the anchor's, ``time_end`` the last covered segment's; a
+    speaker or role filter keeps a coding when any segment it covers passes. Ordered by code,
+    phase, date, source, offset, suggestion before people. Codings whose words left the source
+    (no segment) are kept only in the ``all`` layer.
+
+    ``per_code``: only the codings of each code's first ``per_code`` excerpts (distinct spans,
+    as ``excerpt_counts`` counts them) in that order, chosen in SQL, so a report of a long
+    codebook reads and joins only what it shows."""
+    where, args = _excerpt_where(
+        layer,
+        codes=codes,
+        phases=phases,
+        source_types=source_types,
+        roles=roles,
+        sources=sources,
+        speakers=speakers,
+        coders=coders,
+        statuses=statuses,
+    )
+    head, head_args = "", list[Any]()
+    if per_code is not None:
+        # Each coding's place in the order below, each span's first place, then the first
+        # per_code spans of each code (no join: window functions over one pass); the span's
+        # end and the coding's id settle ties the order leaves.
+        order = 'COALESCE(p.position, 1e9), src.date, src.id, c.start, c.coder IS NOT NULL, c.coder, c."end", c.id'
+        head = f"""
+        WITH placed AS (
+            SELECT c.id, {_SPAN_COLUMNS}, ROW_NUMBER() OVER (ORDER BY {order}) AS place
+            FROM codings c JOIN sources src ON src.id = c.source_id LEFT JOIN phases p ON p.id = src.phase
+            WHERE {" AND ".join(f"({w})" for w in where)}),
+        spans AS (
+            SELECT id, code, MIN(place) OVER (PARTITION BY code, source, span_start, span_end) AS first_place
+            FROM placed),
+        ranked AS (
+            SELECT id, DENSE_RANK() OVER (PARTITION BY code ORDER BY first_place) AS nth_span FROM spans),
+        kept AS (SELECT id FROM ranked WHERE nth_span <= ?)
+        """
+        # The kept codings passed every condition already: the main query looks them up by id.
+        head_args, where, args = [*args, per_code], ["c.id IN (SELECT id FROM kept)"], []
     # A span inside its anchor segment (most codings: whole segments) needs only that segment;
     # one running past it reads the segments it covers, and its context is cut from the source.
     inside = 'c.start >= s.start AND c."end" <= s."end"'
@@ -148,7 +221,7 @@ def excerpt_codings(
     last = "FROM coding_segments lcs JOIN segments l ON l.id = lcs.segment_id WHERE lcs.coding_id = c.id"
     context_end = f'MAX(c."end", (SELECT MAX(l."end") {last}))'
     last_time = f"(SELECT l.time_end {last} ORDER BY l.start DESC LIMIT 1)"
-    sql = f"""
+    sql = f"""{head}
         SELECT c.id AS coding_id, src.id AS source, c.segment_id AS segment, s.speaker, s.role,
                s.speaker_unit AS unit, src.type AS source_type, src.phase, src.date, s.time_start,
                CASE WHEN c."end" > s."end" THEN COALESCE({last_time}, s.time_end) ELSE s.time_end END AS time_end,
@@ -172,7 +245,7 @@ def excerpt_codings(
         ORDER BY COALESCE(k.position, 1e9), c.code_id, COALESCE(p.position, 1e9), src.date, src.id, c.start,
                  c.coder IS NOT NULL, c.coder
     """
-    frame = _frame(project, sql, args)
+    frame = _frame(project, sql, [*head_args, *args])
     wide = frame["context_end"].notna()
     if wide.any():  # cut from each source's text, read once (not once per coding)
         texts = {
