@@ -4,11 +4,13 @@ One job per module, in the order the data flows:
 
 - ``data``: the training data: a people's layer's examples and labels, folds by source,
   code groups;
-- ``classifiers``: the two classifiers (spaCy's bag-of-words textcat and a TF-IDF logistic
-  regression) in one spaCy pipeline, fitted and scored;
+- ``classifiers``: the classifiers (spaCy's bag-of-words textcat, a TF-IDF logistic
+  regression, and a second one on each segment's context) in one spaCy pipeline, fitted and scored;
 - ``calibration``: Platt scaling of the classifiers' scores and each code's threshold;
 - ``training``: ``train``: cross-validation by source, honest figures, the stored version;
+  ``out_of_fold``: any other classifier's held-out predictions on the same folds;
 - ``curve``: the learning curve, held-out figures against the number of coded segments;
+- ``machine``: the machine as a named coder, its agreement with each person per code;
 - ``model``: the stored model, loaded to suggest codes with similar coded segments as evidence.
 
 The public names are importable from here (``from qualkam.coding.learn import train``); each
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
         group_attribute,
         grouping,
         layer_coders,
+        segment_folds,
         training_set,
     )
     from qualkam.coding.learn.model import (
@@ -59,6 +62,7 @@ if TYPE_CHECKING:
         cross_validate,
         evaluate_folds,
         held_out_predictions,
+        out_of_fold,
         rule_predictions,
         train,
     )
@@ -94,8 +98,10 @@ __all__ = [
     "load_model",
     "model_input",
     "model_rows",
+    "out_of_fold",
     "platt",
     "rule_predictions",
+    "segment_folds",
     "train",
     "training_set",
 ]
@@ -117,6 +123,7 @@ _MODULE_OF = {
     "group_attribute": "data",
     "grouping": "data",
     "layer_coders": "data",
+    "segment_folds": "data",
     "training_set": "data",
     "EVIDENCE_CHARS": "model",
     "EVIDENCE_ITEMS": "model",
@@ -134,6 +141,7 @@ _MODULE_OF = {
     "cross_validate": "training",
     "evaluate_folds": "training",
     "held_out_predictions": "training",
+    "out_of_fold": "training",
     "rule_predictions": "training",
     "train": "training",
 }

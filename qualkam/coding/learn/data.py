@@ -172,3 +172,9 @@ def assign_folds(sizes: dict[str, int], folds: int = 5, seed: int = 0) -> dict[s
         fold_of[name] = fold
         load[fold] += sizes[name]
     return fold_of
+
+
+def segment_folds(data: TrainingSet, fold_of_source: dict[str, int]) -> np.ndarray:
+    """Each training segment's fold (its source's), in the order of ``data.segments``: the one
+    split every held-out figure uses, the model's and a peer classifier's alike."""
+    return np.array([fold_of_source[s] for s in data.segments["source"]], dtype=int)

@@ -14,7 +14,7 @@ on all of them.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +28,7 @@ from qualkam.coding.learn.data import (
     code_groups,
     group_attribute,
     grouping,
+    segment_folds,
     training_set,
 )
 from qualkam.coding.learn.machine import MACHINE, machine_agreement
@@ -87,7 +88,7 @@ def cross_validate(
     """Out-of-fold scores (segments x codes x 3: ``classifiers.scores``), the model's held-out
     0/1 predictions (each test fold calibrated and thresholded on the other folds' scores
     only), and each segment's fold."""
-    fold = np.array([fold_of_source[s] for s in data.segments["source"]])
+    fold = segment_folds(data, fold_of_source)
     oof = _out_of_fold(data, fold, seed, epochs, progress)
     return oof, held_out_predictions(oof, data.labels, fold, min_precision), fold
 
@@ -141,6 +142,28 @@ def held_out_predictions(
             cut = best_threshold(calibrate(oof[other, j], weights, intercept), labels[other, j], min_precision)
             held_out[test, j] = calibrate(oof[test, j], weights, intercept) >= cut
     return held_out
+
+
+Predictor = Callable[[Sequence[str]], np.ndarray]
+Fit = Callable[[Sequence[str], np.ndarray], Predictor]
+
+
+def out_of_fold(texts: Sequence[str], labels: np.ndarray, fold: np.ndarray, fit: Fit) -> np.ndarray:
+    """Held-out 0/1 predictions (texts x codes) of any classifier on the given folds.
+
+    For each fold, ``fit(train_texts, train_labels)`` sees only the other folds and returns a
+    predictor, which then predicts the fold's texts (a 0/1 array, texts x codes). With
+    ``segment_folds`` this measures a peer classifier on exactly the segments and folds of
+    ``cross_validate``, so its figures and the model's can be set side by side."""
+    fold = np.asarray(fold)
+    if len(fold) != len(texts) or len(texts) != len(labels):
+        raise ValueError(f"{len(texts)} texts, {len(labels)} label rows and {len(fold)} folds: one each expected")
+    predicted = np.zeros(np.shape(labels), dtype=bool)
+    for f in np.unique(fold):
+        test, train_rows = np.flatnonzero(fold == f), np.flatnonzero(fold != f)
+        predict = fit([texts[int(i)] for i in train_rows], labels[train_rows])
+        predicted[test] = np.asarray(predict([texts[int(i)] for i in test])).astype(bool)
+    return predicted
 
 
 def _summary(per_code: dict[str, metrics.PRF], codes: list[str]) -> dict[str, Any]:
