@@ -217,10 +217,13 @@ def test_the_machine_is_a_named_coder_apart_from_people(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
     from qualkam.cli import app
+    from qualkam.render.report import build_report
 
     db = _project(tmp_path, second_coder=True, noise=True)
     with Project.open(db) as project:
+        assert "The machine against each person" not in build_report(project)  # no model yet
         result = train(project, "coder:ana", folds=4, epochs=2)
+        page = build_report(project)
         replies = int(training_set(project, "coder:ana").labels[:, 0].sum())
     figures = result.metrics["machine"]
     assert list(figures) == ["ana"]  # the coders the model learnt from
@@ -235,3 +238,6 @@ def test_the_machine_is_a_named_coder_apart_from_people(tmp_path: Path) -> None:
     found = json.loads(as_json.stdout)
     assert found["machine"]["per_person"]["ana"]["reply"]["kappa"] == reply["kappa"]
     assert "machine" not in found["coders"]  # people's agreement is between people only
+    machine_part = page.split('id="machine"', 1)[1].split("</section>", 1)[0]
+    assert "Model 1, trained on coder:ana" in machine_part and "near chance" in machine_part
+    assert f'<td class="num">{reply["kappa"]:.2f}</td>' in machine_part
