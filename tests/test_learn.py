@@ -295,7 +295,7 @@ def test_no_source_crosses_folds_in_cross_validation(base: Path) -> None:
         test = set(data.segments.loc[fold == f, "source"])
         training = set(data.segments.loc[fold != f, "source"])
         assert test and training and not test & training
-    assert oof.shape == (len(data.segments), 2, 2) and held_out.shape == (len(data.segments), 2)
+    assert oof.shape == (len(data.segments), 2, 3) and held_out.shape == (len(data.segments), 2)
 
 
 def test_best_threshold_and_calibration() -> None:

@@ -198,3 +198,75 @@ def lint_cli(
     for note in report.notes:
         err.print(f"note: {escape(note)}", soft_wrap=True)
     raise typer.Exit(EXIT_PROBLEMS if report.findings else EXIT_OK)
+
+
+@codebook_app.command("suggest-patterns")
+def suggest_patterns_cli(
+    code: Annotated[str, typer.Argument(help="The code to find patterns for.")],
+    layer: Annotated[
+        str, typer.Option("--from", help="Whose codings to learn from: human, consensus or coder:NAME.")
+    ] = "human",
+    top: Annotated[int, typer.Option("--top", min=1, help="Candidates to list.")] = 15,
+    min_coded: Annotated[
+        int, typer.Option("--min-coded", min=1, help="Coded segments a candidate must match at least.")
+    ] = 2,
+    min_precision: Annotated[
+        float, typer.Option("--min-precision", min=0.0, max=1.0, help="Precision a candidate must have at least.")
+    ] = 0.5,
+    fmt: Annotated[JsonFormat, choice(JsonFormat, "--format", "-f", help="table or json.")] = JsonFormat.table,
+    project: ProjectFile = Path(DEFAULT_PROJECT),
+) -> None:
+    """Lemma phrases and token patterns mined from people's codings of CODE, each with its
+    precision and recall on the project, and a patterns block to paste into the codebook."""
+    from rich import box
+    from rich.table import Table
+
+    from qualkam.coding.mine import suggest_patterns, yaml_snippet
+
+    with Project.open(project) as store:
+        found, positives, scored = suggest_patterns(store, code, layer, top, min_coded, min_precision)
+    if fmt is JsonFormat.json:
+        out.file.write(
+            json_text(
+                {
+                    "code": code,
+                    "from": layer,
+                    "coded": positives,
+                    "segments": scored,
+                    "candidates": [c.as_dict() for c in found],
+                }
+            )
+        )
+        raise typer.Exit(EXIT_OK)
+    table = Table(
+        title=f"patterns for {escape(code)} · {positives} coded segment(s) by {escape(layer)} among {scored}",
+        box=box.SIMPLE_HEAD,
+        header_style="bold",
+    )
+    for name, justify in (("kind", "left"), ("pattern", "left"), ("matches", "right"), ("coded", "right")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for name in ("precision", "recall", "F1"):
+        table.add_column(name, justify="right")
+    for c in found:
+        shown = " ".join(c.words) if c.kind == "lemmas" else f"{c.words[0]} … {c.words[1]}"
+        table.add_row(
+            c.kind + (" (in codebook)" if c.in_codebook else ""),
+            escape(shown),
+            str(c.matched),
+            str(c.coded),
+            f"{c.precision:.2f}",
+            f"{c.recall:.2f}",
+            f"{c.f1:.2f}",
+        )
+    out.print(table)
+    snippet = yaml_snippet(found)
+    if snippet:
+        out.print("to paste under the code in the codebook (check each against your definition first):")
+        out.print(escape(snippet), highlight=False, soft_wrap=True)
+    else:
+        out.print(
+            f"no candidate matches {min_coded} or more coded segments at a precision of {min_precision:g}; "
+            "code more, or lower --min-precision",
+            soft_wrap=True,
+        )
+    raise typer.Exit(EXIT_OK)

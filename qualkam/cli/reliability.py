@@ -32,6 +32,7 @@ from qualkam.cli.options import (
     value_of,
 )
 from qualkam.cli.tables import choose_format, write_text
+from qualkam.coding.learn.machine import newest_machine_agreement
 from qualkam.render.cells import frame_csv
 from qualkam.render.files import json_text
 from qualkam.render.number import DASH, number
@@ -186,6 +187,7 @@ def reliability_cli(
             speakers=speakers or (),
             phases=phases or (),
         )
+        machine = newest_machine_agreement(store) if not (coders or codes or sources or speakers or phases) else None
     if level is not Level.nominal:
         report.notes.append(f"--level {level.value}: presence/absence is binary, so alpha is the same at every level")
     if chosen == "table" and out_file is None:
@@ -213,7 +215,18 @@ def reliability_cli(
             style="dim",
             soft_wrap=True,
         )
+        if machine is not None:
+            from qualkam.cli.train import MACHINE_NOTE, machine_table
+
+            out.print(machine_table(*machine))
+            out.print(MACHINE_NOTE, style="dim", soft_wrap=True)
         for note in report.notes:
             err.print(f"note: {escape(note)}", soft_wrap=True)
         return
-    write_text(json_text(report.as_dict()) if chosen == "json" else frame_csv(report.per_code), out_file)
+    if chosen == "json":
+        found = report.as_dict()
+        if machine is not None:  # apart from people's figures, never one of their coders
+            found["machine"] = {"model": machine[0], "from": machine[1], "per_person": machine[2]}
+        write_text(json_text(found), out_file)
+        return
+    write_text(frame_csv(report.per_code), out_file)

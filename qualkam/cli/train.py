@@ -9,6 +9,7 @@ the input; ``qualkam code --suggest rules`` still covers it.
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,7 +21,7 @@ from rich.table import Table
 from qualkam.cli.app import EXIT_OK, app
 from qualkam.cli.console import err, out
 from qualkam.cli.options import JsonFormat, ProjectFile, choice
-from qualkam.coding.learn import DEFAULT_EPOCHS, TrainResult, train
+from qualkam.coding.learn import DEFAULT_EPOCHS, MIN_PRECISION, Curve, TrainResult, learning_curve, train
 from qualkam.render.number import DASH, number
 from qualkam.store.project import DEFAULT_PROJECT, Project
 
@@ -77,6 +78,72 @@ def group_table(result: TrainResult) -> Table:
     return table
 
 
+def machine_table(model_id: int, layer: str, figures: dict[str, dict[str, Any]]) -> Table:
+    """The machine as a coder: per person and code, Cohen's kappa and Krippendorff's alpha of the
+    model's held-out suggestions against the person's codings; ! where kappa is near chance."""
+    table = Table(
+        title=f"the machine (model {model_id}, from {layer}, held out) against each person",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+        header_style="bold",
+    )
+    for name, justify in (("person", "left"), ("code", "left"), ("person's", "right"), ("machine's", "right")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    table.add_column("κ", justify="right")
+    table.add_column("α", justify="right")
+    for person, codes in figures.items():
+        for code, row in codes.items():
+            flag = " !" if row["near_chance"] else ""
+            table.add_row(
+                escape(person),
+                escape(code),
+                str(row["person"]),
+                str(row["machine"]),
+                number(row["kappa"], places=2) + flag,
+                number(row["alpha"], places=2),
+            )
+    return table
+
+
+MACHINE_NOTE = (
+    "person's / machine's: segments each coded with the code, on the sources the person has seen; "
+    "! = κ below 0.2, near chance: there the machine's suggestions tell little. The machine is never "
+    "one of the coders in people's agreement."
+)
+
+
+def curve_table(curve: Curve) -> Table:
+    """The learning curve: per step, how much the model learnt from and its held-out figures."""
+    table = Table(
+        title=f"learning curve · held out · {curve.folds} folds by source · {len(curve.codes)} code(s)",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+        header_style="bold",
+    )
+    for name in ("training sources", "segments", "coded", "micro P", "R", "F1", "macro F1"):
+        table.add_column(name, justify="right")
+    for point in curve.points:
+        table.add_row(
+            f"{point.share:.0%} · {point.sources:.1f}",
+            f"{point.segments:.0f}",
+            f"{point.coded:.0f}",
+            *_prf(point.micro),
+            number(point.macro.get("f1"), places=2),
+        )
+    if curve.rules is not None:
+        table.add_row(
+            "the rules", "", "", *_prf(curve.rules["micro"]), number(curve.rules["macro"].get("f1"), places=2)
+        )
+    return table
+
+
+def _curve_steps(text: str) -> list[float]:
+    try:
+        return [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise typer.BadParameter(f"{text!r}: give shares such as 0.25,0.5,0.75,1", param_hint="--steps") from None
+
+
 @app.command("train")
 def train_cli(
     layer: Annotated[
@@ -101,9 +168,52 @@ def train_cli(
     as_json: Annotated[
         bool, typer.Option("--json", hidden=True, help="The same as --format json (kept for old scripts).")
     ] = False,
+    min_precision: Annotated[
+        float,
+        typer.Option(
+            "--min-precision",
+            min=0.0,
+            max=1.0,
+            help="Suggest a code only at a score where its held-out precision is at least this.",
+        ),
+    ] = MIN_PRECISION,
+    curve: Annotated[
+        bool,
+        typer.Option(
+            "--curve",
+            help="Print the learning curve (held-out figures against the coded segments learnt from); stores no model.",
+        ),
+    ] = False,
+    steps: Annotated[
+        str, typer.Option("--steps", help="With --curve: shares of each fold's training sources.")
+    ] = "0.25,0.5,0.75,1",
     project: ProjectFile = Path(DEFAULT_PROJECT),
 ) -> None:
     """Train a text classifier on people's codings; report held-out precision, recall and F1 vs the rules."""
+    progress = lambda message: err.print(f"training: {escape(message)}", highlight=False)  # noqa: E731
+    if curve:
+        with Project.open(project) as store:
+            found = learning_curve(
+                store,
+                layer=layer,
+                steps=_curve_steps(steps),
+                min_examples=min_examples,
+                folds=folds,
+                seed=seed,
+                epochs=epochs,
+                progress=progress,
+                min_precision=min_precision,
+            )
+        if as_json or fmt is JsonFormat.json:
+            out.print_json(json.dumps(asdict(found)))
+            raise typer.Exit(EXIT_OK)
+        out.print(curve_table(found))
+        out.print(
+            "Each step fits the model on that share of every fold's training sources and scores the same "
+            "held-out sources; when F1 still rises at 100%, coding more sources should help.",
+            soft_wrap=True,
+        )
+        raise typer.Exit(EXIT_OK)
     with Project.open(project) as store:
         result = train(
             store,
@@ -112,13 +222,21 @@ def train_cli(
             folds=folds,
             seed=seed,
             epochs=epochs,
-            progress=lambda message: err.print(f"training: {escape(message)}", highlight=False),
+            progress=progress,
+            min_precision=min_precision,
         )
     if result.skipped:
         listed = ", ".join(f"{code} ({n})" for code, n in result.skipped.items())
         err.print(
             f"note: {len(result.skipped)} code(s) skipped, fewer than {min_examples} positive segments: "
             f"{escape(listed)}",
+            soft_wrap=True,
+        )
+    if result.metrics.get("not_suggested"):
+        listed = ", ".join(result.metrics["not_suggested"])
+        err.print(
+            f"note: {len(result.metrics['not_suggested'])} code(s) will not be suggested by the model: no score "
+            f"reaches a held-out precision of {min_precision:g}: {escape(listed)}",
             soft_wrap=True,
         )
     if result.retired:
@@ -139,6 +257,9 @@ def train_cli(
         )
     out.print(code_table(result))
     out.print(group_table(result))
+    if result.metrics.get("machine"):
+        out.print(machine_table(result.model_id, result.layer, result.metrics["machine"]))
+        out.print(MACHINE_NOTE, style="dim", soft_wrap=True)
     out.print(
         f"groups: {escape(str(result.metrics.get('grouping')))}. The model's figures score each test fold with a "
         "calibration and threshold fitted on the other folds only. Next: qualkam code DIR --suggest model|both",

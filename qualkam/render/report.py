@@ -37,6 +37,7 @@ SECTIONS = [
     ("balance", "Balance by phase"),  # one section per attribute the codebook compares, none without
     ("triangulation", "Triangulation"),
     ("reliability", "Reliability between coders"),
+    ("machine", "The machine against each person"),  # only with a trained model's figures
     ("excerpts", "Excerpts by code"),
 ]
 
@@ -398,6 +399,40 @@ def _excerpts_view(project: Project, layer: str) -> dict[str, Any]:
     }
 
 
+def _machine_view(project: Project) -> dict[str, Any] | None:
+    """The newest model as a named coder (issue 15): its held-out agreement with each person
+    per code, kept apart from people's reliability; None without a trained model's figures."""
+    from qualkam.coding.learn.machine import NEAR_CHANCE, newest_machine_agreement
+
+    found = newest_machine_agreement(project)
+    if found is None:
+        return None
+    model_id, layer, figures = found
+    rows = [(person, code, row) for person, codes in figures.items() for code, row in codes.items()]
+    shown = pd.DataFrame(
+        {
+            "person": [person for person, _, _ in rows],
+            "code": [code for _, code, _ in rows],
+            "person's segments": [row["person"] for _, _, row in rows],
+            "machine's segments": [row["machine"] for _, _, row in rows],
+            "Cohen's κ": [row["kappa"] for _, _, row in rows],
+            "Krippendorff's α": [row["alpha"] for _, _, row in rows],
+            "near chance?": ["near chance" if row["near_chance"] else "" for _, _, row in rows],
+        },
+        dtype=object,
+    )
+    near = sum(1 for _, _, row in rows if row["near_chance"])
+    return {
+        "model": model_id,
+        "layer": layer,
+        "near": near,
+        "rows": len(rows),
+        "threshold": NEAR_CHANCE,
+        "long": len(shown) > TABLE_ROWS,
+        "table": table(shown, index=False),
+    }
+
+
 def build_report(project: Project, layer: str | Layer = "auto", title: str = "qualkam report") -> str:
     """The whole report as one HTML string (see the module docstring for what it holds)."""
     layer = str(known_layer(project, layer))
@@ -412,6 +447,7 @@ def build_report(project: Project, layer: str | Layer = "auto", title: str = "qu
         "type-code": ("heatmap", _heatmap_view(by_type, "source_type", layer, "type-code", codes, coded)),
         "triangulation": ("triangulation", _triangulation_view(project, layer, codings)),
         "reliability": ("reliability", _reliability_view(project)),
+        "machine": ("machine", _machine_view(project)),
         "excerpts": ("excerpts", _excerpts_view(project, layer)),
     }
     declared, unread = comparisons(project)
@@ -419,6 +455,8 @@ def build_report(project: Project, layer: str | Layer = "auto", title: str = "qu
     for key, name in SECTIONS:
         if key != "balance":
             kind, view = views[key]
+            if view is None:  # a section with nothing to show (the machine, without a model)
+                continue
             sections.append({"id": key, "name": name, "kind": kind, "view": view})
             continue
         for comparison in declared:  # the codebook's `compare`: a balance section each

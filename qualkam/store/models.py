@@ -100,6 +100,16 @@ def newest_data(project: Project) -> dict[str, Any] | None:
     return json.loads(row[0][0]) if row else None
 
 
+def newest_metrics(project: Project) -> tuple[int, str, dict[str, Any]] | None:
+    """The newest model's id, layer and held-out figures; None without a model (or in a project
+    from before ``qualkam train``)."""
+    try:
+        row = fetch_all(project, "SELECT id, layer, metrics FROM models ORDER BY id DESC LIMIT 1")
+    except sqlite3.OperationalError:
+        return None
+    return (int(row[0][0]), str(row[0][1]), json.loads(row[0][2])) if row else None
+
+
 def newest_layer(project: Project) -> str | None:
     """The layer the newest model learned from; None without a model, or in a project from
     before ``qualkam train`` (no models table)."""

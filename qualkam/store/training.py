@@ -55,12 +55,13 @@ def decisions(project: Project, coders: Sequence[str]) -> pd.DataFrame:
 
 
 def segments(project: Project) -> pd.DataFrame:
-    """Every segment with its text and stored lemmas: segment, source, position, text,
-    lemmas, in reading order (source, then position)."""
+    """Every segment with its text, stored lemmas and who speaks: segment, source, position,
+    text, lemmas, speaker, role, in reading order (source, then position)."""
     import pandas as pd
 
     return pd.read_sql_query(
-        "SELECT id AS segment, source_id AS source, position, text, lemmas FROM segments ORDER BY source_id, position",
+        "SELECT id AS segment, source_id AS source, position, text, lemmas, speaker, role FROM segments "
+        "ORDER BY source_id, position",
         project.conn,
     )
 

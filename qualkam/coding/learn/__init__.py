@@ -4,11 +4,13 @@ One job per module, in the order the data flows:
 
 - ``data``: the training data: a people's layer's examples and labels, folds by source,
   code groups;
-- ``classifiers``: the two classifiers (spaCy's bag-of-words textcat and a TF-IDF logistic
-  regression) in one spaCy pipeline, fitted and scored;
-- ``calibration``: Platt scaling of the two scores and each code's threshold;
+- ``classifiers``: the classifiers (spaCy's bag-of-words textcat, a TF-IDF logistic
+  regression, and a second one on each segment's context) in one spaCy pipeline, fitted and scored;
+- ``calibration``: Platt scaling of the classifiers' scores and each code's threshold;
 - ``training``: ``train``: cross-validation by source, honest figures, the stored version;
   ``out_of_fold``: any other classifier's held-out predictions on the same folds;
+- ``curve``: the learning curve, held-out figures against the number of coded segments;
+- ``machine``: the machine as a named coder, its agreement with each person per code;
 - ``model``: the stored model, loaded to suggest codes with similar coded segments as evidence.
 
 The public names are importable from here (``from qualkam.coding.learn import train``); each
@@ -22,7 +24,15 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from qualkam.coding.learn.calibration import DEFAULT_THRESHOLD, best_threshold, calibrate, platt
+    from qualkam.coding.learn.calibration import (
+        DEFAULT_THRESHOLD,
+        MIN_PRECISION,
+        NEVER,
+        best_threshold,
+        calibrate,
+        platt,
+    )
+    from qualkam.coding.learn.curve import Curve, CurvePoint, learning_curve
     from qualkam.coding.learn.data import (
         TrainingSet,
         assign_folds,
@@ -51,6 +61,7 @@ if TYPE_CHECKING:
         TrainResult,
         cross_validate,
         evaluate_folds,
+        held_out_predictions,
         out_of_fold,
         rule_predictions,
         train,
@@ -59,6 +70,10 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_EPOCHS",
     "DEFAULT_THRESHOLD",
+    "MIN_PRECISION",
+    "NEVER",
+    "Curve",
+    "CurvePoint",
     "EVIDENCE_CHARS",
     "EVIDENCE_ITEMS",
     "Model",
@@ -75,6 +90,8 @@ __all__ = [
     "cross_validate",
     "evaluate_folds",
     "group_attribute",
+    "held_out_predictions",
+    "learning_curve",
     "grouping",
     "latest_thresholds",
     "layer_coders",
@@ -92,6 +109,11 @@ __all__ = [
 # The module each public name lives in.
 _MODULE_OF = {
     "DEFAULT_THRESHOLD": "calibration",
+    "MIN_PRECISION": "calibration",
+    "NEVER": "calibration",
+    "Curve": "curve",
+    "CurvePoint": "curve",
+    "learning_curve": "curve",
     "best_threshold": "calibration",
     "calibrate": "calibration",
     "platt": "calibration",
@@ -118,6 +140,7 @@ _MODULE_OF = {
     "TrainResult": "training",
     "cross_validate": "training",
     "evaluate_folds": "training",
+    "held_out_predictions": "training",
     "out_of_fold": "training",
     "rule_predictions": "training",
     "train": "training",

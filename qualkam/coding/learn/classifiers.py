@@ -39,7 +39,8 @@ HASH_LENGTH = 2**15  # hashed n-gram buckets of the BOW (x codes x 4 bytes): a f
 LEARN_RATE = 0.001  # spaCy's default; 0.01 scored worse held out on real codings
 LR_C = 10.0  # inverse L2 strength of the TF-IDF logistic regression
 BATCH_SIZE = 32
-PIPES = ["textcat_multilabel", "qualkam_tfidf_lr"]
+PIPES = ["textcat_multilabel", "qualkam_tfidf_lr", "context_tfidf_lr"]
+CONTEXT_PIPE = "context_tfidf_lr"  # a second TF-IDF regression, on ``model.context_inputs``
 
 
 def model_doc(vocab: Any, text: str) -> Doc:
@@ -121,7 +122,7 @@ class TfidfLogistic:
     def __call__(self, doc: Doc) -> Doc:
         return doc
 
-    def fit(self, docs: Sequence[Doc], labels: np.ndarray, codes: Sequence[str]) -> None:
+    def fit(self, docs: Sequence[Doc | str], labels: np.ndarray, codes: Sequence[str]) -> None:
         from sklearn.linear_model import LogisticRegression
 
         self.labels = list(codes)
@@ -161,7 +162,7 @@ class TfidfLogistic:
         matrix.data /= np.repeat(norms, np.diff(matrix.indptr))
         return matrix
 
-    def predict(self, docs: Sequence[Doc]) -> np.ndarray:
+    def predict(self, docs: Sequence[Doc | str]) -> np.ndarray:
         """Decision values (log-odds), docs x labels."""
         return self.decision(self.transform(docs))
 
@@ -211,11 +212,16 @@ def textcat_pipe(nlp: Language) -> MultiLabel_TextCategorizer:
     return pipe
 
 
-def tfidf_pipe(nlp: Language) -> TfidfLogistic:
-    """The pipeline's TF-IDF logistic regression."""
-    pipe = nlp.get_pipe("qualkam_tfidf_lr")
+def tfidf_pipe(nlp: Language, name: str = "qualkam_tfidf_lr") -> TfidfLogistic:
+    """The pipeline's TF-IDF logistic regression (``CONTEXT_PIPE``: the one on context)."""
+    pipe = nlp.get_pipe(name)
     assert isinstance(pipe, TfidfLogistic)
     return pipe
+
+
+def has_context(nlp: Language) -> bool:
+    """Whether the pipeline holds the context classifier (models trained before it have two)."""
+    return CONTEXT_PIPE in nlp.pipe_names
 
 
 def _bow_model() -> dict[str, Any]:
@@ -242,9 +248,18 @@ def examples(inputs: Sequence[str], codes: Sequence[str], labels: np.ndarray) ->
     return docs, made
 
 
-def fit(examples: list[Any], labels: np.ndarray, codes: list[str], seed: int, epochs: int) -> Language:
-    """A fresh pipeline: spaCy's BOW textcat (trained on ``examples``) and the TF-IDF logistic
-    regression (fitted on the same examples' texts)."""
+def fit(
+    examples: list[Any],
+    labels: np.ndarray,
+    codes: list[str],
+    seed: int,
+    epochs: int,
+    contexts: Sequence[Doc | str] | None = None,
+) -> Language:
+    """A fresh pipeline: spaCy's BOW textcat (trained on ``examples``), the TF-IDF logistic
+    regression (fitted on the same examples' texts) and, given ``contexts`` (the same
+    segments' ``context_inputs``), a second one on those. Calibration then weighs the three
+    per code, so context counts where it tells on held-out segments and not elsewhere."""
     import spacy
     from spacy.util import fix_random_seed, minibatch
 
@@ -271,25 +286,39 @@ def fit(examples: list[Any], labels: np.ndarray, codes: list[str], seed: int, ep
             nlp.update(batch, sgd=optimizer, drop=0.0)
     nlp.add_pipe("qualkam_tfidf_lr")
     tfidf_pipe(nlp).fit([ex.reference for ex in examples], labels, codes)
+    if contexts is not None:
+        nlp.add_pipe("qualkam_tfidf_lr", name=CONTEXT_PIPE)
+        tfidf_pipe(nlp, CONTEXT_PIPE).fit(contexts, labels, codes)
     return nlp
 
 
 def scores(
-    nlp: Language, texts: Sequence[str], codes: Sequence[str], docs: Sequence[Doc] | None = None
+    nlp: Language,
+    texts: Sequence[str],
+    codes: Sequence[str],
+    docs: Sequence[Doc] | None = None,
+    contexts: Sequence[str | Doc] | None = None,
 ) -> tuple[np.ndarray, Any]:
-    """Both classifiers' scores, texts x ``codes`` x 2 (the BOW score's logit, the TF-IDF
-    model's decision value), and the texts' TF-IDF rows (reused for the evidence)."""
+    """The classifiers' scores, texts x ``codes`` x 2 or 3 (the BOW score's logit, the TF-IDF
+    model's decision value and, for a pipeline with context, the context model's, which reads
+    ``contexts``), and the texts' TF-IDF rows (reused for the evidence)."""
     from scipy.sparse import csr_matrix, vstack
 
     textcat, tfidf = textcat_pipe(nlp), tfidf_pipe(nlp)
+    context = tfidf_pipe(nlp, CONTEXT_PIPE) if has_context(nlp) else None
+    if context is not None and (contexts is None or len(contexts) != len(texts)):
+        raise ValueError("this model reads each segment's context: give contexts for every text")
     bow_of = {label: i for i, label in enumerate(textcat.labels)}
     lr_of = {label: i for i, label in enumerate(tfidf.labels)}
     bow_col, lr_col = [bow_of[c] for c in codes], [lr_of[c] for c in codes]
-    out = np.zeros((len(texts), len(codes), 2))
+    out = np.zeros((len(texts), len(codes), 2 if context is None else 3))
     rows = []
     for i in range(0, len(texts), 1000):
         chunk = list(docs[i : i + 1000]) if docs is not None else [model_doc(nlp.vocab, t) for t in texts[i : i + 1000]]
         out[i : i + len(chunk), :, 0] = logit(np.asarray(textcat.predict(chunk))[:, bow_col])
         rows.append(tfidf.transform(chunk))
         out[i : i + len(chunk), :, 1] = tfidf.decision(rows[-1])[:, lr_col]
+        if context is not None and contexts is not None:
+            around = list(contexts[i : i + len(chunk)])
+            out[i : i + len(chunk), :, 2] = context.predict(around)[:, [context.labels.index(c) for c in codes]]
     return out, (vstack(rows).tocsr() if rows else csr_matrix((0, len(tfidf.keys))))

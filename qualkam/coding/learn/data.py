@@ -25,7 +25,7 @@ import pandas as pd
 
 from qualkam.agreement.units import seen_sources
 from qualkam.choices import unknown
-from qualkam.coding.learn.model import model_input
+from qualkam.coding.learn.model import context_inputs, model_input
 from qualkam.errors import QualkamError
 from qualkam.store import training as store
 from qualkam.store.layers import PEOPLE, Layer
@@ -40,7 +40,7 @@ class TrainingSet:
 
     layer: str
     coders: list[str]
-    segments: pd.DataFrame  # segment, source, position, text, input
+    segments: pd.DataFrame  # segment, source, position, text, input, context
     codes: list[str]  # trained codes, in codebook order
     labels: np.ndarray  # segments x codes, 1.0 = a layer coder accepted the code there
     positives: dict[str, int]  # every current code accepted somewhere -> positive segments
@@ -77,7 +77,11 @@ def training_set(project: Project, layer: str | Layer = "human", min_examples: i
     segments = store.segments(project)
     segments = segments[segments["source"].isin(seen)].reset_index(drop=True)
     segments["input"] = [model_input(t, lem) for t, lem in zip(segments["text"], segments["lemmas"], strict=True)]
-    segments = segments.drop(columns="lemmas")
+    # A seen source keeps all its segments, so every segment's neighbours are here.
+    segments["context"] = context_inputs(
+        list(segments["input"]), list(segments["source"]), list(segments["speaker"]), list(segments["role"])
+    )
+    segments = segments.drop(columns=["lemmas", "speaker", "role"])
     codes = sorted(code_tree(project).values(), key=lambda node: node.position)
     row_of = {int(seg): i for i, seg in enumerate(segments["segment"])}
     accepted = decided[decided["status"] == "accepted"]

@@ -9,6 +9,7 @@ imports ``classifiers`` (spaCy, scikit-learn) when it is made, not when this mod
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,7 @@ __all__ = [
     "SimilarSegment",
     "latest_thresholds",
     "load_model",
+    "context_inputs",
     "model_input",
     "model_rows",
 ]
@@ -82,6 +84,44 @@ def model_input(text: str, lemmas: str | None) -> str:
     return lemmas if lemmas else text.lower()
 
 
+CONTEXT_WORDS = 20  # words of the segment before (its last) and after (its first) that a segment's context holds
+_LABEL = re.compile(r"\W+")
+
+
+def _label_token(prefix: str, value: str | None) -> str:
+    """``spk_ms_lee`` for speaker "Ms. Lee": one token, whatever the label's spaces and marks."""
+    text = _LABEL.sub("_", (value or "").strip().casefold()).strip("_")
+    return f"{prefix}_{text or 'none'}"
+
+
+def context_inputs(
+    inputs: Sequence[str], sources: Sequence[str], speakers: Sequence[str | None], roles: Sequence[str | None]
+) -> list[str]:
+    """What the context classifier reads: a segment's own input, then who speaks (speaker and
+    role), whether the speaker changed, and the words of the segments before and after it in
+    the same source, marked ``p_`` and ``n_`` so "why" asked before is not "why" said now.
+    Segments are given in reading order. What a move means often lies in its neighbours: a
+    revoicing repeats the turn before, an answer follows a question."""
+    speakers = [s if isinstance(s, str) else None for s in speakers]  # pandas gives NaN for a missing one
+    roles = [r if isinstance(r, str) else None for r in roles]
+    out = []
+    last = len(inputs) - 1
+    for i, own in enumerate(inputs):
+        parts = [own, _label_token("spk", speakers[i]), _label_token("role", roles[i])]
+        if i > 0 and sources[i - 1] == sources[i]:
+            parts += ["p_" + w for w in inputs[i - 1].split()[-CONTEXT_WORDS:]]
+            parts.append("same_speaker" if speakers[i - 1] == speakers[i] else "new_speaker")
+        else:
+            parts.append("source_start")
+        if i < last and sources[i + 1] == sources[i]:
+            parts += ["n_" + w for w in inputs[i + 1].split()[:CONTEXT_WORDS]]
+            parts.append("next_same_speaker" if speakers[i + 1] == speakers[i] else "next_new_speaker")
+        else:
+            parts.append("source_end")
+        out.append(" ".join(parts))
+    return out
+
+
 def latest_thresholds(project: Project) -> dict[str, float]:
     """Code -> threshold of the newest model ({} without one); cheap, for the review queue."""
     data = store.newest_data(project)
@@ -117,12 +157,17 @@ class Model:
         self.thresholds = np.array([cal[c]["threshold"] for c in self.codes], dtype=float)
         self._similar: Any = None
 
-    def scores(self, inputs: Sequence[str]) -> np.ndarray:
-        """Calibrated scores, inputs x codes."""
-        return self._scores(inputs)[0]
+    def scores(self, inputs: Sequence[str], contexts: Sequence[str] | None = None) -> np.ndarray:
+        """Calibrated scores, inputs x codes. ``contexts``: the same segments' ``context_inputs``
+        (for a model trained with context); without them each input stands alone, with no
+        neighbours and no speaker."""
+        return self._scores(inputs, contexts)[0]
 
-    def _scores(self, inputs: Sequence[str]) -> tuple[np.ndarray, Any]:
-        features, rows = self._classifiers.scores(self.nlp, inputs, self.codes)
+    def _scores(self, inputs: Sequence[str], contexts: Sequence[str] | None = None) -> tuple[np.ndarray, Any]:
+        if contexts is None and self._classifiers.has_context(self.nlp):
+            alone = [str(i) for i in range(len(inputs))]
+            contexts = context_inputs(inputs, alone, [None] * len(inputs), [None] * len(inputs))
+        features, rows = self._classifiers.scores(self.nlp, inputs, self.codes, contexts=contexts)
         z = np.einsum("ncf,cf->nc", features, self._weights) + self._intercepts
         return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50))), rows
 
@@ -164,7 +209,12 @@ class Model:
 
     def _suggest_into(self, segments: Sequence[Segment], owner: Sequence[str], result: list[list[Suggestion]]) -> None:
         inputs = [model_input(s.text, s.lemmas) for s in segments]
-        calibrated, tfidf_rows = self._scores(inputs)
+        contexts = (
+            context_inputs(inputs, owner, [s.speaker for s in segments], [s.role for s in segments])
+            if self._classifiers.has_context(self.nlp)
+            else None
+        )
+        calibrated, tfidf_rows = self._scores(inputs, contexts)
         chosen = calibrated >= self.thresholds
         rows = np.flatnonzero(chosen.any(axis=1))
         if not len(rows):

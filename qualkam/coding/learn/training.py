@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from qualkam.coding import metrics
-from qualkam.coding.learn.calibration import best_threshold, calibrate, platt
+from qualkam.coding.learn.calibration import MIN_PRECISION, NEVER, best_threshold, calibrate, platt
 from qualkam.coding.learn.data import (
     TrainingSet,
     assign_folds,
@@ -31,6 +31,7 @@ from qualkam.coding.learn.data import (
     segment_folds,
     training_set,
 )
+from qualkam.coding.learn.machine import MACHINE, machine_agreement
 from qualkam.coding.learn.model import EVIDENCE_CHARS
 from qualkam.errors import QualkamError
 from qualkam.store import models
@@ -82,32 +83,65 @@ def cross_validate(
     seed: int = 0,
     epochs: int = DEFAULT_EPOCHS,
     progress: Progress | None = None,
+    min_precision: float = MIN_PRECISION,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Out-of-fold scores (segments x codes x 2), the model's held-out 0/1 predictions (each
-    test fold calibrated and thresholded on the other folds' scores only), and each
-    segment's fold."""
+    """Out-of-fold scores (segments x codes x 3: ``classifiers.scores``), the model's held-out
+    0/1 predictions (each test fold calibrated and thresholded on the other folds' scores
+    only), and each segment's fold."""
+    fold = segment_folds(data, fold_of_source)
+    oof = _out_of_fold(data, fold, seed, epochs, progress)
+    return oof, held_out_predictions(oof, data.labels, fold, min_precision), fold
+
+
+def _out_of_fold(
+    data: TrainingSet,
+    fold: np.ndarray,
+    seed: int,
+    epochs: int,
+    progress: Progress | None = None,
+    training_rows: Callable[[int], np.ndarray] | None = None,
+) -> np.ndarray:
+    """Each fold's test segments scored by a model fitted on ``training_rows(fold)`` (by
+    default every segment of the other folds)."""
     from qualkam.coding.learn import classifiers
 
     docs, examples = classifiers.examples(list(data.segments["input"]), data.codes, data.labels)
     texts = list(data.segments["input"])
-    fold = segment_folds(data, fold_of_source)
-    k = max(fold_of_source.values()) + 1
-    oof = np.zeros((*data.labels.shape, 2), dtype=float)
+    contexts = list(data.segments["context"])
+    k = int(fold.max()) + 1 if len(fold) else 0
+    oof = np.zeros((*data.labels.shape, 3), dtype=float)
     for f in range(k):
         if progress:
             progress(f"fold {f + 1}/{k}")
         test = np.flatnonzero(fold == f)
-        train_rows = np.flatnonzero(fold != f)
-        nlp = classifiers.fit([examples[i] for i in train_rows], data.labels[train_rows], data.codes, seed + f, epochs)
-        oof[test] = classifiers.scores(nlp, [texts[i] for i in test], data.codes, [docs[i] for i in test])[0]
-    held_out = np.zeros(data.labels.shape, dtype=bool)
-    for f in range(k):
+        train_rows = training_rows(f) if training_rows is not None else np.flatnonzero(fold != f)
+        nlp = classifiers.fit(
+            [examples[i] for i in train_rows],
+            data.labels[train_rows],
+            data.codes,
+            seed + f,
+            epochs,
+            [contexts[i] for i in train_rows],
+        )
+        oof[test] = classifiers.scores(
+            nlp, [texts[i] for i in test], data.codes, [docs[i] for i in test], [contexts[i] for i in test]
+        )[0]
+    return oof
+
+
+def held_out_predictions(
+    oof: np.ndarray, labels: np.ndarray, fold: np.ndarray, min_precision: float = MIN_PRECISION
+) -> np.ndarray:
+    """0/1 predictions of each test fold, calibrated and thresholded (``best_threshold``) on
+    the other folds' out-of-fold scores only, so no test label chooses its own cut."""
+    held_out = np.zeros(labels.shape, dtype=bool)
+    for f in range(int(fold.max()) + 1 if len(fold) else 0):
         test, other = fold == f, fold != f
-        for j in range(len(data.codes)):
-            weights, intercept = platt(oof[other, j], data.labels[other, j])
-            cut = best_threshold(calibrate(oof[other, j], weights, intercept), data.labels[other, j])
+        for j in range(labels.shape[1]):
+            weights, intercept = platt(oof[other, j], labels[other, j])
+            cut = best_threshold(calibrate(oof[other, j], weights, intercept), labels[other, j], min_precision)
             held_out[test, j] = calibrate(oof[test, j], weights, intercept) >= cut
-    return oof, held_out, fold
+    return held_out
 
 
 Predictor = Callable[[Sequence[str]], np.ndarray]
@@ -195,10 +229,15 @@ def train(
     seed: int = 0,
     epochs: int = DEFAULT_EPOCHS,
     progress: Progress | None = None,
+    min_precision: float = MIN_PRECISION,
 ) -> TrainResult:
-    """Train on ``layer``, cross-validate by source, calibrate, and store a new model version."""
+    """Train on ``layer``, cross-validate by source, calibrate, and store a new model version.
+    ``min_precision``: a code is suggested only at a cut with at least this out-of-fold
+    precision (``calibration.best_threshold``); a code no cut makes so precise is not suggested."""
     if epochs < 1:
         raise QualkamError("{argument} must be at least 1", argument="epochs")
+    if not 0 <= min_precision <= 1:
+        raise QualkamError("{argument} must be between 0 and 1", argument="min_precision")
     import spacy
 
     from qualkam.coding.learn import classifiers
@@ -207,20 +246,23 @@ def train(
     data = training_set(project, layer, min_examples)
     sizes = data.segments.groupby("source").size().to_dict()
     fold_of_source = assign_folds(sizes, folds, seed)
-    oof, held_out, fold = cross_validate(data, fold_of_source, seed, epochs, progress)
+    oof, held_out, fold = cross_validate(data, fold_of_source, seed, epochs, progress, min_precision)
     calibration: dict[str, dict[str, Any]] = {}
     for j, code in enumerate(data.codes):
         weights, intercept = platt(oof[:, j], data.labels[:, j])
         calibration[code] = {
             "weights": weights,
             "intercept": intercept,
-            "threshold": best_threshold(calibrate(oof[:, j], weights, intercept), data.labels[:, j]),
+            "threshold": best_threshold(calibrate(oof[:, j], weights, intercept), data.labels[:, j], min_precision),
         }
     figures = evaluate_folds(project, data, held_out, fold, {c: v["threshold"] for c, v in calibration.items()})
+    figures["not_suggested"] = [c for c, v in calibration.items() if v["threshold"] >= NEVER]
+    figures[MACHINE] = machine_agreement(project, data, held_out)
+    figures["min_precision"] = min_precision
     if progress:
         progress("final model on every example")
     _, examples = classifiers.examples(list(data.segments["input"]), data.codes, data.labels)
-    nlp = classifiers.fit(examples, data.labels, data.codes, seed, epochs)
+    nlp = classifiers.fit(examples, data.labels, data.codes, seed, epochs, list(data.segments["context"]))
     blob = nlp.to_bytes()
     positive_rows = np.flatnonzero(data.labels.any(axis=1))
     examples_data = [
@@ -246,10 +288,11 @@ def train(
         "learn_rate": classifiers.LEARN_RATE,
         "batch_size": classifiers.BATCH_SIZE,
         "tfidf_lr_c": classifiers.LR_C,
-        "input": "lemmas",
+        "input": "lemmas; context: speaker, role and the neighbouring segments' words",
         "ensemble": classifiers.PIPES,
-        "calibration": "platt on both scores",
-        "threshold": "max F1 on out-of-fold scores",
+        "calibration": "platt on the three scores",
+        "threshold": f"max F1 on out-of-fold scores at precision >= {min_precision:g}",
+        "min_precision": min_precision,
         "spacy": spacy.__version__,
         "config": nlp.config.to_str(),
     }
