@@ -14,6 +14,7 @@ import random
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -33,6 +34,7 @@ from qualkam.coding.learn import (
 from qualkam.coding.learn.model import CONTEXT_WORDS, context_inputs
 from qualkam.coding.run import code_folder
 from qualkam.coding.segment import Segment
+from qualkam.errors import QualkamError
 from qualkam.store.project import Project
 from qualkam.store.segments import segments as stored_segments
 
@@ -184,6 +186,11 @@ def test_the_learning_curve_rises_with_the_sources_learnt_from(tmp_path: Path) -
     assert small.segments < full.segments and 0 < small.coded < full.coded
     assert full.micro["f1"] >= 0.9 and full.micro["f1"] > small.micro["f1"]
     assert curve.rules is None  # the codebook has no patterns: no rule suggestions to compare
+    with Project.open(db) as project:
+        for bad, argument in (({"epochs": 0}, "epochs"), ({"min_precision": 1.5}, "min_precision")):
+            with pytest.raises(QualkamError) as refused:
+                learning_curve(project, "coder:ana", **bad)  # type: ignore[arg-type]
+            assert refused.value.arguments == (argument,)
 
 
 def test_train_curve_on_the_command_line(tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ from qualkam.coding.learn.training import (
     DEFAULT_EPOCHS,
     Progress,
     _out_of_fold,
+    check_settings,
     held_out_predictions,
     rule_predictions,
 )
@@ -73,6 +74,7 @@ def learning_curve(
 ) -> Curve:
     """Held-out figures of models fitted on ``steps`` (shares between 0 and 1) of each fold's
     training sources; see the module's docstring."""
+    check_settings(epochs, min_precision)
     if not steps or any(not 0 < s <= 1 for s in steps):
         raise QualkamError("{argument}: give shares above 0 and at most 1, such as 0.25,0.5,1", argument="steps")
     data = training_set(project, layer, min_examples)

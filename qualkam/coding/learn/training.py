@@ -221,6 +221,14 @@ def evaluate_folds(
     }
 
 
+def check_settings(epochs: int, min_precision: float) -> None:
+    """Refuse settings no training can use, naming the argument."""
+    if epochs < 1:
+        raise QualkamError("{argument} must be at least 1", argument="epochs")
+    if not 0 <= min_precision <= 1:
+        raise QualkamError("{argument} must be between 0 and 1", argument="min_precision")
+
+
 def train(
     project: Project,
     layer: str | Layer = "human",
@@ -234,10 +242,7 @@ def train(
     """Train on ``layer``, cross-validate by source, calibrate, and store a new model version.
     ``min_precision``: a code is suggested only at a cut with at least this out-of-fold
     precision (``calibration.best_threshold``); a code no cut makes so precise is not suggested."""
-    if epochs < 1:
-        raise QualkamError("{argument} must be at least 1", argument="epochs")
-    if not 0 <= min_precision <= 1:
-        raise QualkamError("{argument} must be between 0 and 1", argument="min_precision")
+    check_settings(epochs, min_precision)
     import spacy
 
     from qualkam.coding.learn import classifiers
