@@ -4,10 +4,11 @@ Each source is read, segmented, matched and stored in its own transaction, then 
 so memory stays bounded by the largest source, not the corpus; a source over ``PART_CHARS``
 characters is coded and stored a part (whole turns) at a time, still in one transaction, so
 memory is bounded by its text and a part, not by its segments (issue 14). With the trained
-model the parts wait for ``MODEL_BATCH`` segments, which the model scores in one pass; with
-``jobs``, a few parts per worker are in flight. Segmenting and matching, nearly all the work, can run
-in worker processes (``qualkam.parallel``); this process reads the files and writes the store
-in file order, so results do not depend on the number of jobs. Unchanged files are skipped
+model the parts wait for ``MODEL_BATCH`` segments and the end of their source, which the model
+scores in one pass (it reads each segment's neighbours); with ``jobs``, a few parts per worker
+are in flight. Segmenting and matching, nearly all the work, can run in worker processes
+(``qualkam.parallel``); this process reads the files and writes the store in file order, so
+results do not depend on the number of jobs. Unchanged files are skipped
 unread by their stat key, unchanged sources by their fingerprint (same text, metadata,
 codebook, unit and pipeline).
 """
@@ -642,12 +643,16 @@ class CodingRun:
 
     def _queue(self, part: _Waiting) -> None:
         """Store a coded part; with a model, queue it for ``_flush`` (the model suggests for a
-        batch of parts at once)."""
+        batch of parts at once). A batch ends only where a source ends: the model reads each
+        segment's neighbours (its context), so a source's parts are scored in one pass and the
+        suggestions are the same as for the source coded whole. With the model, memory for one
+        very large source therefore grows with its segments."""
         if self.learned is None:
             self._settle(part)
             return
         self.waiting.append(part)
-        if sum(len(w.segments or ()) for w in self.waiting) >= MODEL_BATCH:
+        ends_source = part.key is None or part.key.last
+        if ends_source and sum(len(w.segments or ()) for w in self.waiting) >= MODEL_BATCH:
             self._flush()
 
     def _flush(self) -> None:
