@@ -190,20 +190,23 @@ def train_cli(
     project: ProjectFile = Path(DEFAULT_PROJECT),
 ) -> None:
     """Train a text classifier on people's codings; report held-out precision, recall and F1 vs the rules."""
-    progress = lambda message: err.print(f"training: {escape(message)}", highlight=False)  # noqa: E731
+
+    def progress(message: str) -> None:
+        err.print(f"training: {escape(message)}", highlight=False)
+
+    # What both the curve and a training run are given.
+    settings: dict[str, Any] = {
+        "layer": layer,
+        "min_examples": min_examples,
+        "folds": folds,
+        "seed": seed,
+        "epochs": epochs,
+        "progress": progress,
+        "min_precision": min_precision,
+    }
     if curve:
         with Project.open(project) as store:
-            found = learning_curve(
-                store,
-                layer=layer,
-                steps=_curve_steps(steps),
-                min_examples=min_examples,
-                folds=folds,
-                seed=seed,
-                epochs=epochs,
-                progress=progress,
-                min_precision=min_precision,
-            )
+            found = learning_curve(store, steps=_curve_steps(steps), **settings)
         if as_json or fmt is JsonFormat.json:
             out.print_json(json.dumps(asdict(found)))
             raise typer.Exit(EXIT_OK)
@@ -215,16 +218,7 @@ def train_cli(
         )
         raise typer.Exit(EXIT_OK)
     with Project.open(project) as store:
-        result = train(
-            store,
-            layer=layer,
-            min_examples=min_examples,
-            folds=folds,
-            seed=seed,
-            epochs=epochs,
-            progress=progress,
-            min_precision=min_precision,
-        )
+        result = train(store, **settings)
     if result.skipped:
         listed = ", ".join(f"{code} ({n})" for code, n in result.skipped.items())
         err.print(
