@@ -43,7 +43,6 @@ import shutil
 import sys
 import tempfile
 import time
-import unicodedata
 import warnings
 from bisect import bisect_left, bisect_right
 from collections import Counter
@@ -70,6 +69,8 @@ from qualkam.coding.learn import (  # noqa: E402
 )
 from qualkam.coding.segment import Unit  # noqa: E402
 from qualkam.errors import QualkamError  # noqa: E402
+from qualkam.sources.structured import cell_text  # noqa: E402
+from qualkam.sources.textio import normalise  # noqa: E402
 from qualkam.store.project import Project  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,13 +114,9 @@ class LabelCount:
 
 
 def _words(value: Any) -> str:
-    """A cell's words as qualkam's spreadsheet reader keeps them: whitespace runs to one space,
-    a whole float as an integer, NFC (what the stored text is normalised to)."""
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return unicodedata.normalize("NFC", " ".join(str(value).split()))
+    """A cell's words as they are in the stored text: the spreadsheet reader's ``cell_text``,
+    then the normalisation every source's text gets (NFC)."""
+    return normalise(cell_text(value))
 
 
 def _key(value: Any) -> str:

@@ -194,7 +194,9 @@ def read_time(value: Any, millis: bool = False, day_fraction: bool = False) -> t
     return None
 
 
-def _cell_text(value: Any) -> str:
+def cell_text(value: Any) -> str:
+    """A cell's words as a transcript holds them: whitespace runs to one space, a whole float
+    as an integer (bench/suggestions.py places sheet rows by it)."""
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
@@ -299,9 +301,7 @@ def json_cues(path: Path, text: str, columns: dict[str, str]) -> tuple[list[Cue]
             continue
         text_key = _usual_key(item, "text", columns)
         words = (
-            _cell_text(item.get(text_key))
-            if text_key and not isinstance(item.get(text_key), (dict, list, bool))
-            else ""
+            cell_text(item.get(text_key)) if text_key and not isinstance(item.get(text_key), (dict, list, bool)) else ""
         )
         if not words:
             continue
@@ -310,7 +310,7 @@ def json_cues(path: Path, text: str, columns: dict[str, str]) -> tuple[list[Cue]
         if speaker is None and "role" in item and isinstance(item["role"], str):
             speaker = item["role"]  # chat-style messages: the role is who speaks
         speaker_text = (
-            _cell_text(speaker) if isinstance(speaker, (str, int, float)) and not isinstance(speaker, bool) else ""
+            cell_text(speaker) if isinstance(speaker, (str, int, float)) and not isinstance(speaker, bool) else ""
         )
         times = []
         for role in ("start", "end"):
@@ -408,10 +408,10 @@ def _row_cues(
             index = header_names.get(role)
             return row[index] if index is not None and index < len(row) else None
 
-        words = _cell_text(cell("text"))
+        words = cell_text(cell("text"))
         if not words:
             continue
-        speaker = _cell_text(cell("speaker")).rstrip(":").strip() or None
+        speaker = cell_text(cell("speaker")).rstrip(":").strip() or None
         turn = cell("turn")
         if speaker is None and previous is not None:
             speaker, turn = previous.speaker, previous.turn
@@ -422,7 +422,7 @@ def _row_cues(
                 bad_times.append(f"row {number} {str(header[found[role]]).strip()!r}: {str(cell(role))[:20]!r}")
                 got = (None, None)
             times.append(got)
-        previous = Cue(speaker, words, times[0], times[1], turn=_cell_text(turn) or None)
+        previous = Cue(speaker, words, times[0], times[1], turn=cell_text(turn) or None)
         cues.append(previous)
     return cues, _time_warnings(bad_times)
 
