@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qualkam.coding import metrics
 from qualkam.coding.learn.calibration import MIN_PRECISION
 from qualkam.coding.learn.data import assign_folds, training_set
 from qualkam.coding.learn.training import (
@@ -27,6 +26,7 @@ from qualkam.coding.learn.training import (
     _out_of_fold,
     check_settings,
     held_out_predictions,
+    overall_figures,
     rule_predictions,
 )
 from qualkam.errors import QualkamError
@@ -95,24 +95,17 @@ def learning_curve(
             progress(f"{share:.0%} of the training sources")
         oof = _out_of_fold(data, fold, seed, epochs, progress, training_rows=rows.__getitem__)
         held_out = held_out_predictions(oof, data.labels, fold, min_precision)
-        found = metrics.summary(
-            {c: metrics.compare(held_out[:, j], data.labels[:, j]) for j, c in enumerate(data.codes)}, data.codes
-        )
+        found = overall_figures(held_out, data.labels, data.codes)
         points.append(
             CurvePoint(
                 share,
                 float(np.mean([len(taken[f]) for f in range(k)])),
                 float(np.mean([len(rows[f]) for f in range(k)])),
                 float(np.mean([coded_rows[rows[f]].sum() for f in range(k)])),
-                found["micro"].figures(),
+                found["micro"],
                 found["macro"],
             )
         )
     rules, stored = rule_predictions(project, data)
-    rule_figures = None
-    if stored:
-        found = metrics.summary(
-            {c: metrics.compare(rules[:, j], data.labels[:, j]) for j, c in enumerate(data.codes)}, data.codes
-        )
-        rule_figures = {"micro": found["micro"].figures(), "macro": found["macro"]}
+    rule_figures = overall_figures(rules, data.labels, data.codes) if stored else None
     return Curve(data.layer, data.codes, k, points, rule_figures)

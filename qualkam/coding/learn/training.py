@@ -171,6 +171,11 @@ def _summary(per_code: dict[str, metrics.PRF], codes: list[str]) -> dict[str, An
     return {"micro": found["micro"].figures(), "macro": found["macro"]}
 
 
+def overall_figures(predicted: np.ndarray, labels: np.ndarray, codes: list[str]) -> dict[str, Any]:
+    """Micro and macro figures of 0/1 predictions (segments x codes) against the labels."""
+    return _summary({c: metrics.compare(predicted[:, j], labels[:, j]) for j, c in enumerate(codes)}, codes)
+
+
 def evaluate_folds(
     project: Project, data: TrainingSet, held_out: np.ndarray, fold: np.ndarray, thresholds: dict[str, float]
 ) -> dict[str, Any]:
