@@ -221,3 +221,25 @@ def test_values_outside_named_columns_are_reported(db: Path, tmp_path: Path) -> 
     spans = _csv(tmp_path, "source,start,end,code\nint-sales,83,103,hard_control,stray\n")
     with Project.open(db) as project, pytest.raises(ImportRowsError, match="right of the last named column"):
         import_codings(project, spans, "ana")
+
+
+def test_a_source_id_with_spaces_around_it_is_named_as_written(tmp_path: Path, small_codebook) -> None:
+    """A file name may end in a space; its source id keeps it, and a long CSV naming that id
+    must find it, while a spreadsheet's stray spaces around another id are still forgiven."""
+    text = INTERVIEW.replace("id: int-sales\n", "")
+    write(tmp_path / "src" / "int .md", text)
+    write(tmp_path / "src" / "other.md", text)
+    with Project.open(tmp_path / "p.db", create=True) as project:
+        code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
+        start = source_texts(project)["int "].index("We had to")
+        spans = _csv(
+            tmp_path,
+            f"source,start,end,code\nint ,{start},{start + 9},hard_control\n"
+            f'" other ",{start},{start + 9},soft_control\n',
+        )
+        assert import_codings(project, spans, "ana").new == 2
+        people = codings(project, "all").dropna(subset=["coder"])
+        assert sorted(records(people, ["source", "code", "start"])) == [
+            ("int ", "hard_control", start),
+            ("other", "soft_control", start),
+        ]

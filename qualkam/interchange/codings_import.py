@@ -23,7 +23,7 @@ import io
 import re
 import zipfile
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -375,8 +375,8 @@ def _sheet_row_problems(
     source, text = segments[seg]
     if seg in first_row:
         reasons.append(f"segment {seg} is also on row {first_row[seg]}; keep one row per segment")
-    given_source = _cell(cells.get("source")).strip()
-    if "source" in cells and given_source and given_source != source:
+    given_source = _cell(cells.get("source"))
+    if "source" in cells and given_source.strip() and source not in (given_source, given_source.strip()):
         reasons.append(f"segment {seg} belongs to source {source!r}, not {given_source!r}")
     if "text" in cells and comparable(_cell(cells["text"])) != comparable(text):
         reasons.append(
@@ -397,6 +397,13 @@ def _sheet_row_problems(
     return reasons
 
 
+def _source_id(cells: dict[str, Any], known: Container[str]) -> str:
+    """The source named in a row: the cell as written when a source has that very id (a file
+    name may end in a space), else the cell without the spaces a spreadsheet adds around it."""
+    raw = _cell(cells.get("source"))
+    return raw if raw in known else raw.strip()
+
+
 def _plan_long(
     project: Project, header: list[str], body: list[tuple[int, list[Any]]], coder: str | None
 ) -> tuple[list[_SpanDecision], list[RowProblem]]:
@@ -410,7 +417,7 @@ def _plan_long(
     for number, row in body:
         cells = _cells(header, row)
         reasons = []
-        source = _cell(cells.get("source")).strip()
+        source = _source_id(cells, lengths)
         code = _cell(cells.get("code")).strip()
         who = _cell(cells.get("coder")).strip() or (coder or "").strip()
         memo = _cell(cells.get("memo")).strip() or None
