@@ -145,8 +145,10 @@ def test_golden_files_say_what_the_cases_are_about() -> None:
 
     interview = _evidence("kam-interview")
     assert ("bureaucratic_disposition_formal", "follow the procedure", "lemma:follow the procedure") in interview
-    # phrase rules do not see negation (the codebook says so): "don't follow the procedure" is proposed too
-    assert sum(w == "follow the procedure" for _, w, _ in interview) == 2
+    # the question is the formal pole's; "don't follow the procedure any more" is the other pole's: the KAM
+    # codebook's exclusions read the formal machinery dropped ("any more", "no longer", "scrapped") as mitigation
+    assert sum(w == "follow the procedure" for _, w, _ in interview) == 1
+    assert ("bureaucratic_disposition_post_bureaucratic", "procedure any more", "tokens:8") in interview
     # "tore up the rule book" is the post-bureaucratic pole's, excluded from the formal one
     assert [c for c, w, _ in interview if "rule book" in w] == ["bureaucratic_disposition_post_bureaucratic"]
     assert _golden("kam-meeting")[-1]["suggestions"] == []

@@ -152,7 +152,7 @@ def test_a_different_codebook_is_refused_once_people_have_coded(runner, ward, tm
 
     accepted = run_cli(runner, "code", src, "-c", "kam", "-p", db, "-o", out, "--replace-codebook")
     assert accepted.exit_code == 0, accepted.output
-    assert "codebook KAM framework 1.0 (built-in 'kam')" in accepted.stdout
+    assert "codebook KAM framework 1.1 (built-in 'kam')" in accepted.stdout
     assert "replacing the project's codebook Ward climate 0.3" in " ".join(accepted.stderr.split())
     with Project.open(db) as project:
         assert project.codebook().name == "KAM framework"  # type: ignore[union-attr]
