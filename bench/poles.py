@@ -12,7 +12,7 @@ header) has one row per passage with the columns ``id``, ``text``, ``phase``, ``
 (a value of the code attribute, or ``none`` for a passage with no pole) and, optional,
 ``role``, ``source_type`` and ``dimension``. Each passage goes through qualkam's real path:
 one source per passage (its phase, its type, one speaker turn with its role) in a temporary
-project, ``code_folder`` with rule suggestions (``--suggest`` for the model), then the
+project, ``code_folder`` with rule suggestions (as ``qualkam code`` makes them), then the
 suggestions read per source through ``qualkam.open``. The pole of a suggestion is its
 code's attribute (``--attribute``, default ``pole``).
 
@@ -51,7 +51,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a clone without installing
 
-from qualkam.errors import QualkamError  # noqa: E402
+from qualkam.errors import QualkamError, fill  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSAGES = Path(__file__).with_name("kam_poles") / "test.yaml"
@@ -224,7 +224,8 @@ def _source_text(p: Passage) -> str:
     meta: dict[str, Any] = {"id": p.id, "phase": p.phase}
     if p.source_type:
         meta["type"] = p.source_type
-    meta["participants"] = {SPEAKER: {"role": p.role or "unknown"}}
+    if p.role:
+        meta["participants"] = {SPEAKER: {"role": p.role}}
     return f"---\n{yaml.safe_dump(meta, sort_keys=False, allow_unicode=True)}---\n{SPEAKER}: {p.text}\n"
 
 
@@ -239,18 +240,19 @@ class Coded:
     poles: dict[str, set[str]]  # passage id -> pole values of those codes
     passages: list[Passage]
     phases: list[str] = field(default_factory=list)  # the codebook's phase ids, in its order
+    notes: list[str] = field(default_factory=list)  # warnings of the run, one line per passage
 
 
 def code_passages(
     passages: Sequence[Passage],
     codebook: str | Path = "kam",
     attribute: str = "pole",
-    suggest: str = "rules",
     where: str = "passages",
-    workdir: str | Path | None = None,
+    keep: str | Path | None = None,
 ) -> Coded:
-    """Code every passage with ``codebook`` in a fresh project (in ``workdir``, else a temporary
-    folder), one source each, and read back its suggestions."""
+    """Code every passage with ``codebook`` in a fresh project, one source each, and read back
+    its suggestions. The sources and the project are written in a temporary folder, or in
+    ``keep`` (a new or empty folder, kept for a look with ``qualkam excerpts`` and the like)."""
     import qualkam
     from qualkam.coding.codebook import load_codebook
     from qualkam.coding.run import code_folder
@@ -268,26 +270,35 @@ def code_passages(
     passages = check_against(passages, phases, values, where)
     pole_of = {c.id: str(c.attributes[attribute]) for c in book.codes.values() if attribute in c.attributes}
     order = {code: i for i, code in enumerate(book.codes)}
-    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-        folder = Path(tmp) / "passages"
-        folder.mkdir()
+    if keep is not None and Path(keep).exists() and (not Path(keep).is_dir() or any(Path(keep).iterdir())):
+        raise QualkamError(f"{keep}: must be a new or empty folder", argument="keep")
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = Path(keep) if keep is not None else Path(scratch)
+        folder = tmp / "passages"
+        folder.mkdir(parents=True)
         names = {}
         for i, p in enumerate(passages):
             name = f"p{i:05d}.txt"  # ids need not be file names
             names[p.id] = name
             (folder / name).write_text(_source_text(p), encoding="utf-8")
-        with Project.open(Path(tmp) / "poles.db", create=True) as store:
-            report = code_folder(folder, book, store, out_dir=None, suggest=suggest, jobs=1)
-            if report.problems:
-                raise QualkamError(f"{where}: {report.problems[0]}", argument="passages")
-        with qualkam.open(Path(tmp) / "poles.db") as view:
+        with Project.open(tmp / "poles.db", create=True) as store:
+            report = code_folder(folder, book, store, out_dir=None, suggest="rules", jobs=1)
+        notes = []
+        id_of = {name: pid for pid, name in names.items()}
+        for problem in report.problems:  # said of the passage, not of its temporary file
+            passage = id_of.get(Path(problem.path).name, problem.path)
+            said = f"{where}: {passage}: {fill(problem.reason, problem.arguments)}"
+            if problem.skipped:
+                raise PassagesError(said, argument="passages")
+            notes.append(said)
+        with qualkam.open(tmp / "poles.db") as view:
             frame = view.codings("suggestions")
     by_source: dict[str, set[str]] = {}
     for source, code in zip(frame["source"], frame["code"], strict=True):
         by_source.setdefault(str(source), set()).add(str(code))
     codes = {p.id: sorted(by_source.get(p.id, set()), key=lambda c: order.get(c, len(order))) for p in passages}
     poles = {pid: {pole_of[c] for c in cs if c in pole_of} for pid, cs in codes.items()}
-    return Coded(book.describe(), attribute, values, codes, poles, list(passages), [p.id for p in book.phases])
+    return Coded(book.describe(), attribute, values, codes, poles, list(passages), [p.id for p in book.phases], notes)
 
 
 # -- the figures ---------------------------------------------------------------------------------
@@ -561,9 +572,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--codebook", default="kam", help="codebook path or built-in name (default: kam)")
     parser.add_argument("--attribute", default="pole", help="the code attribute that names a pole (default: pole)")
     parser.add_argument("--share", default="formal", help="the pole whose share the balance shows (default: formal)")
-    parser.add_argument("--suggest", default="rules", choices=("rules", "model", "both"))
     parser.add_argument("--project", type=Path, help="print the balance by phase of this project instead")
     parser.add_argument("--layer", default="suggestions", help="with --project: suggestions, coder:NAME, ...")
+    parser.add_argument("--keep", type=Path, help="write the passages' sources and project here (new folder)")
     parser.add_argument("--misses", action="store_true", help="list passages without the right pole, with text")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     args = parser.parse_args(argv)
@@ -591,7 +602,9 @@ def main(argv: list[str] | None = None) -> int:
                 print("\n".join(balance_lines(balance, args.share, with_expected=False)))
             return 0 if met else 1
         passages = read_passages(args.passages)
-        coded = code_passages(passages, args.codebook, args.attribute, args.suggest, where=str(args.passages))
+        coded = code_passages(passages, args.codebook, args.attribute, where=str(args.passages), keep=args.keep)
+        for note in coded.notes:
+            print(f"warning: {note}", file=sys.stderr)
         results = evaluate(coded, args.share, str(args.passages))
     except QualkamError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -17,6 +17,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import qualkam
 from bench import poles
 from bench.poles import NONE, Passage, PassagesError
 from qualkam.coding.run import code_folder
@@ -218,6 +219,27 @@ def test_phases_and_poles_are_checked_against_the_codebook(tiny) -> None:
         poles.code_passages([Passage("a", "hi", "formal_kam", "formel")], book)
     with pytest.raises(poles.QualkamError, match="no code attribute 'polarity'"):
         poles.code_passages(_passages(), book, attribute="polarity")
+
+
+def test_a_passage_the_run_warns_about_is_named_by_its_id_and_keep_keeps_the_project(tiny, tmp_path) -> None:
+    book, _, _ = tiny
+    passages = [Passage("odd-one", "The scorecard.", "formal_kam", "formal", "Sales Director", "focus group")]
+    coded = poles.code_passages(passages, book, where="mine.csv", keep=tmp_path / "kept")
+    assert coded.notes == [
+        "mine.csv: odd-one: source type 'focus group' is not one of the codebook's "
+        "(interview, meeting, fieldnote, document, email); add it to source_types"
+    ]
+    assert coded.codes == {"odd-one": ["hard"]}
+    with qualkam.open(tmp_path / "kept" / "poles.db") as view:
+        segment = view.segments().iloc[0]
+    assert (segment["source"], segment["role"], segment["phase"], segment["text"]) == (
+        "odd-one",
+        "Sales Director",
+        "formal_kam",
+        "The scorecard.",
+    )
+    with pytest.raises(poles.QualkamError, match="must be a new or empty folder"):
+        poles.code_passages(passages, book, keep=tmp_path / "kept")
 
 
 def test_main_says_a_bad_file_in_one_line(tmp_path, capsys) -> None:
