@@ -87,25 +87,27 @@ class Passage:
 
 
 # -- reading passages ----------------------------------------------------------------------------
-def read_passages(path: str | Path) -> list[Passage]:
+def read_passages(path: str | Path, notes: list[str] | None = None) -> list[Passage]:
     """The passages of a YAML or CSV file (by its suffix; YAML otherwise). Raises PassagesError
-    with one line naming the file and the row at fault."""
+    with one line naming the file and the row at fault. Column names are read in any case, with
+    spaces for '_' (``Source type``); other columns are not read, and ``notes`` gets a line
+    naming them."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise PassagesError(f"{path}: cannot read it ({exc.__class__.__name__}: {exc})", argument="passages") from None
-    return parse_passages(text, "csv" if path.suffix.lower() == ".csv" else "yaml", str(path))
+    return parse_passages(text, "csv" if path.suffix.lower() == ".csv" else "yaml", str(path), notes)
 
 
-def parse_passages(text: str, kind: str, where: str = "passages") -> list[Passage]:
+def parse_passages(text: str, kind: str, where: str = "passages", notes: list[str] | None = None) -> list[Passage]:
     """Passages from the text of a YAML or CSV (``kind``) file; ``where`` names it in errors."""
     rows: list[tuple[str, Any]]
     if kind == "csv":
         reader = csv.DictReader(io.StringIO(text, newline=""))
         if not reader.fieldnames:
             raise PassagesError(f"{where}: no header row; the columns are {', '.join(FIELDS)}", argument="passages")
-        missing = [c for c in REQUIRED if c not in reader.fieldnames]
+        missing = [c for c in REQUIRED if c not in {_column(f) for f in reader.fieldnames}]
         if missing:
             raise PassagesError(
                 f"{where}: the header lacks {', '.join(missing)} (columns: {', '.join(FIELDS)})", argument="passages"
@@ -133,29 +135,40 @@ def parse_passages(text: str, kind: str, where: str = "passages") -> list[Passag
         raise PassagesError(f"{where}: no passages", argument="passages")
     passages: list[Passage] = []
     seen: set[str] = set()
+    ignored: dict[str, None] = {}
     for at, row in rows:
-        passage = _passage(row, f"{where}: {at}")
+        passage = _passage(row, f"{where}: {at}", ignored)
         if passage.id in seen:
             raise PassagesError(f"{where}: {at}: id {passage.id!r} is used twice", argument="passages")
         seen.add(passage.id)
         passages.append(passage)
+    if ignored and notes is not None:
+        notes.append(f"{where}: column(s) not read: {', '.join(map(repr, ignored))} (columns: {', '.join(FIELDS)})")
     return passages
 
 
-def _passage(row: Any, where: str) -> Passage:
+def _column(name: object) -> str:
+    """A column name as FIELDS spell it: ``Source type`` is ``source_type``."""
+    return "_".join(str(name).casefold().split())
+
+
+def _passage(row: Any, where: str, ignored: dict[str, None]) -> Passage:
     if not isinstance(row, Mapping):
         raise PassagesError(f"{where}: must be a mapping with {', '.join(REQUIRED)}", argument="passages")
     if None in row:  # csv.DictReader's key for the cells past the header's last column
         raise PassagesError(f"{where}: more cells than the header has columns", argument="passages")
-    unknown = [str(k) for k in row if k not in FIELDS]
-    if unknown:
-        raise PassagesError(
-            f"{where}: unknown column(s) {', '.join(map(repr, unknown))} (columns: {', '.join(FIELDS)})",
-            argument="passages",
-        )
+    given: dict[str, Any] = {}
+    for name, value in row.items():
+        key = _column(name)
+        if key not in FIELDS:
+            ignored[str(name)] = None
+        elif key in given:
+            raise PassagesError(f"{where}: column {key!r} is given twice ({name!r})", argument="passages")
+        else:
+            given[key] = value
     values: dict[str, str | None] = {}
     for key in FIELDS:
-        value = row.get(key)
+        value = given.get(key)
         if value is None:
             values[key] = None
             continue
@@ -377,6 +390,7 @@ class Results:
     attribute: str
     share: str
     total: Tally = field(default_factory=Tally)
+    by_pole: dict[str, Tally] = field(default_factory=dict)
     by_dimension: dict[str, Tally] = field(default_factory=dict)
     by_phase: dict[str, Tally] = field(default_factory=dict)
     balance: list[Balance] = field(default_factory=list)
@@ -403,6 +417,7 @@ class Results:
             "passages": self.passages_file,
             "attribute": self.attribute,
             "total": tally(self.total),
+            "by_pole": {k: tally(v) for k, v in self.by_pole.items()},
             "by_dimension": {k: tally(v) for k, v in self.by_dimension.items()},
             "by_phase": {k: tally(v) for k, v in self.by_phase.items()},
             "balance": [_balance_json(b) for b in self.balance],
@@ -458,11 +473,13 @@ def evaluate(coded: Coded, share: str = "formal", passages_file: str = "") -> Re
         results.outcomes[p.id] = got if got != "none" else ("no_pole" if any_code else "uncoded")
         for tally in (
             results.total,
+            results.by_pole.setdefault(p.pole, Tally()),
             results.by_dimension.setdefault(p.dimension, Tally()),
             results.by_phase.setdefault(p.phase, Tally()),
         ):
             tally.add(got, any_code)
     results.by_phase = {ph: results.by_phase[ph] for ph in phases if ph in results.by_phase}
+    results.by_pole = {v: results.by_pole[v] for v in coded.values if v in results.by_pole}
     results.balance = [Balance(ph, suggested[ph], expected[ph], share, CLAIM.get(ph)) for ph in phases]
     return results
 
@@ -540,6 +557,8 @@ def report_lines(r: Results, misses: Sequence[str] = ()) -> list[str]:
         f"passages without a pole {r.no_pole_passages}: coded {r.no_pole_coded}, given a pole (false positives) "
         f"{r.false_positives}",
         "",
+        *_tally_rows("expected pole", r.by_pole),
+        "",
         *_tally_rows("dimension", dict(sorted(r.by_dimension.items()))),
         "",
         *_tally_rows("phase", r.by_phase),
@@ -601,11 +620,17 @@ def main(argv: list[str] | None = None) -> int:
                 print("balance by phase (coded segments per pole value)")
                 print("\n".join(balance_lines(balance, args.share, with_expected=False)))
             return 0 if met else 1
-        passages = read_passages(args.passages)
+        notes: list[str] = []
+        passages = read_passages(args.passages, notes)
+        for note in notes:
+            print(f"warning: {note}", file=sys.stderr)
         coded = code_passages(passages, args.codebook, args.attribute, where=str(args.passages), keep=args.keep)
         for note in coded.notes:
             print(f"warning: {note}", file=sys.stderr)
-        results = evaluate(coded, args.share, str(args.passages))
+        shown = args.passages.resolve()
+        results = evaluate(
+            coded, args.share, str(shown.relative_to(ROOT) if shown.is_relative_to(ROOT) else args.passages)
+        )
     except QualkamError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -87,6 +87,9 @@ def test_counts_are_exactly_as_constructed(tiny) -> None:
     t = results.total
     assert (t.passages, t.coded, t.right, t.both, t.wrong_only, t.no_pole) == (6, 5, 3, 1, 1, 1)
     assert (results.no_pole_passages, results.no_pole_coded, results.false_positives) == (3, 2, 1)
+    formal, post = results.by_pole["formal"], results.by_pole["post_bureaucratic"]
+    assert (formal.passages, formal.right, formal.both, formal.no_pole) == (4, 2, 1, 1)
+    assert (post.passages, post.right, post.wrong_only) == (2, 1, 1)
     control, power = results.by_dimension["control"], results.by_dimension["power"]
     assert (control.passages, control.right, control.wrong_only, control.coded) == (3, 2, 0, 2)
     assert (power.passages, power.right, power.both, power.wrong_only, power.no_pole) == (3, 1, 1, 1, 1)
@@ -166,6 +169,15 @@ def test_yaml_and_csv_read_the_same_passages(tmp_path) -> None:
     assert from_yaml[-1].pole == NONE and not from_yaml[-1].has_pole
 
 
+def test_column_names_in_any_case_and_other_columns_are_named_not_read(tmp_path) -> None:
+    path = write(
+        tmp_path / "p.csv", "ID,Text,Phase,Source type,POLE,notes,Colour\na,Hi there,formal_kam,meeting,formal,x,y\n"
+    )
+    notes: list[str] = []
+    assert poles.read_passages(path, notes) == [Passage("a", "Hi there", "formal_kam", "formal", None, "meeting")]
+    assert notes == [f"{path}: column(s) not read: 'notes', 'Colour' (columns: {', '.join(poles.FIELDS)})"]
+
+
 def test_the_shipped_passages_read_and_are_checked_against_the_kam_codebook() -> None:
     for name, size in (("dev.yaml", 60), ("test.yaml", 90)):
         path = Path(poles.__file__).with_name("kam_poles") / name
@@ -184,8 +196,8 @@ def test_the_shipped_passages_read_and_are_checked_against_the_kam_codebook() ->
         ("yaml", "- {id: a, phase: x, pole: none}\n", "passage 1: text is missing or empty"),
         (
             "yaml",
-            "- {id: a, text: hi, phase: x, pole: none, colour: red}\n",
-            r"passage 1: unknown column\(s\) 'colour'",
+            "- {id: a, text: hi, phase: x, pole: none, ID: b}\n",
+            "passage 1: column 'id' is given twice \\('ID'\\)",
         ),
         (
             "yaml",
