@@ -306,6 +306,12 @@ def code_passages(
             notes.append(said)
         with qualkam.open(tmp / "poles.db") as view:
             frame = view.codings("suggestions")
+            stored = set(view.segments()["source"].astype(str))
+    lost = [p.id for p in passages if p.id not in stored]
+    if lost:  # never count a passage as uncoded because its source went astray
+        raise PassagesError(
+            f"{where}: {lost[0]}: did not become a source of its own with one segment", argument="passages"
+        )
     by_source: dict[str, set[str]] = {}
     for source, code in zip(frame["source"], frame["code"], strict=True):
         by_source.setdefault(str(source), set()).add(str(code))
