@@ -10,7 +10,9 @@ post-bureaucratic pole the last phase). The graders hold real passages; we hold 
 A passages file (YAML: a list of mappings, or ``passages:`` holding one; or CSV with a
 header) has one row per passage with the columns ``id``, ``text``, ``phase``, ``pole``
 (a value of the code attribute, or ``none`` for a passage with no pole) and, optional,
-``role``, ``source_type`` and ``dimension``. Each passage goes through qualkam's real path:
+``role``, ``source_type`` and ``dimension`` (column names in any case, ``Source type`` too;
+other columns are named in a warning and not read; the phase is a phase id or label of the
+codebook). Each passage goes through qualkam's real path:
 one source per passage (its phase, its type, one speaker turn with its role) in a temporary
 project, ``code_folder`` with rule suggestions (as ``qualkam code`` makes them), then the
 suggestions read per source through ``qualkam.open``. The pole of a suggestion is its
@@ -29,7 +31,8 @@ the same matrix the report draws (``build_matrix``, columns ``attr:pole``).
 
 Not a test: ``python bench/poles.py`` (the test set, a few seconds), ``--passages
 bench/kam_poles/dev.yaml``, ``--misses`` to list the passages without the right pole (their
-text too: do not use it on a held-out set whose text its readers must not see).
+text too: do not use it on a held-out set whose text its readers must not see), ``--keep DIR``
+to keep the passages' sources and project, ``--json`` for machine reading.
 Exit 0 when the targets are met, 1 when one is missed, 2 on bad input.
 """
 
