@@ -30,6 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
         (1.0, {}, "1.000"),  # a coefficient of 1 keeps its places
         (1.0, {"whole": True, "places": 2}, "1"),  # a sum of counts does not
         (0.857, {"places": 2}, "0.86"),
+        (-0.0, {}, "0.000"),  # never "-0.000"
+        (-0.0004, {}, "0.000"),
+        (-0.0006, {}, "-0.001"),
         (np.int64(12), {}, "12"),
         (7, {"places": 2}, "7"),
         (True, {}, "True"),

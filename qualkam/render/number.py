@@ -50,4 +50,6 @@ def number(value: Any, places: int = 3, dash: str = DASH, whole: bool = False) -
     real = float(value)
     if whole and real.is_integer():
         return str(int(real))
-    return f"{real:.{places}f}"
+    shown = f"{real:.{places}f}"
+    # a value that rounds to zero is shown as 0, never -0.000 (a bootstrap bound just under 0)
+    return shown[1:] if shown.startswith("-") and float(shown) == 0 else shown
