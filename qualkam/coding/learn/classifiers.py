@@ -262,13 +262,13 @@ def fit(
     seed: int,
     epochs: int,
     contexts: Sequence[Doc | str] | None = None,
-    prior: Any = None,
+    codebook_rows: Any = None,
 ) -> Language:
     """A fresh pipeline: spaCy's BOW textcat (trained on ``examples``), the TF-IDF logistic
     regression (fitted on the same examples' texts) and, given ``contexts`` (the same
     segments' ``context_inputs``), a second one on those. Calibration then weighs the three
     per code, so context counts where it tells on held-out segments and not elsewhere.
-    ``prior`` (``prior.PriorRows``): the codebook's weighted pseudo-examples, which only the
+    ``codebook_rows`` (``prior.PriorRows``): the codebook's weighted pseudo-examples, which only the
     TF-IDF regression on the segment reads."""
     import spacy
     from spacy.util import fix_random_seed, minibatch
@@ -295,12 +295,12 @@ def fit(
         for batch in minibatch(order, size=BATCH_SIZE):
             nlp.update(batch, sgd=optimizer, drop=0.0)
     nlp.add_pipe("qualkam_tfidf_lr")
-    if prior is None:
+    if codebook_rows is None:
         tfidf_pipe(nlp).fit([ex.reference for ex in examples], labels, codes)
     else:  # the codebook's pseudo-examples (``prior.PriorRows``), weighted, beside people's codings
-        weights = np.vstack([np.ones(labels.shape), prior.weights])
-        docs = [ex.reference for ex in examples] + list(prior.inputs)
-        tfidf_pipe(nlp).fit(docs, np.vstack([labels, prior.labels]), codes, weights)
+        weights = np.vstack([np.ones(labels.shape), codebook_rows.weights])
+        docs = [ex.reference for ex in examples] + list(codebook_rows.inputs)
+        tfidf_pipe(nlp).fit(docs, np.vstack([labels, codebook_rows.labels]), codes, weights)
     if contexts is not None:
         nlp.add_pipe("qualkam_tfidf_lr", name=CONTEXT_PIPE)
         tfidf_pipe(nlp, CONTEXT_PIPE).fit(contexts, labels, codes)

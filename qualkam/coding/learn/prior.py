@@ -88,7 +88,11 @@ def strip_code_references(text: str, code_ids: Sequence[str]) -> tuple[str, list
         named.extend(w for w in found if w not in named)
         return ""
 
-    return _SPACE.sub(" ", _PARENS.sub(drop, text)).strip(), named
+    while True:  # inner brackets first: dropping one can close an outer one around it
+        stripped = _PARENS.sub(drop, text)
+        if stripped == text:
+            return _SPACE.sub(" ", text).strip(), named
+        text = stripped
 
 
 def leaf_codes(book: Codebook) -> list[str]:
