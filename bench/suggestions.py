@@ -558,7 +558,7 @@ def zero_shot_report(
     Returns the zero-shot macro and micro F1."""
     data = training_set(project, layer, min_examples)
     matcher = project_matcher(project, data.codes)
-    best, _, _ = matcher.match(list(data.segments["input"]))
+    best = matcher.match(list(data.segments["input"]))[0]
     chosen = zero_shot_choice(best, floor, top)
     zero = np.zeros(data.labels.shape, dtype=bool)
     for j, code in enumerate(matcher.codes):
