@@ -67,6 +67,15 @@ from qualkam.coding.learn import (  # noqa: E402
     segment_folds,
     training_set,
 )
+from qualkam.coding.learn.curve import learning_curve  # noqa: E402
+from qualkam.coding.learn.prior import (  # noqa: E402
+    ZERO_SHOT_FLOOR,
+    project_matcher,
+    project_prior,
+    zero_shot_choice,
+    zero_shot_rule,
+)
+from qualkam.coding.learn.training import rule_predictions  # noqa: E402
 from qualkam.coding.segment import Unit  # noqa: E402
 from qualkam.errors import QualkamError  # noqa: E402
 from qualkam.sources.structured import cell_text  # noqa: E402
@@ -373,6 +382,7 @@ def compare(
     min_examples: int = 5,
     fit: Any = fit_peer,
     progress: Progress | None = None,
+    prior_k: float | None = None,
 ) -> Comparison:
     """The learned model's cross-validated predictions (as ``qualkam train`` computes them) and
     the peer's on the same segments and folds."""
@@ -380,7 +390,8 @@ def compare(
     sizes = data.segments.groupby("source").size().to_dict()
     fold_of_source = assign_folds(sizes, folds, seed)
     started = time.perf_counter()
-    _, held_out, model_fold = cross_validate(data, fold_of_source, seed, epochs, progress)
+    prior = project_prior(project, prior_k) if prior_k is not None else None
+    _, held_out, model_fold = cross_validate(data, fold_of_source, seed, epochs, progress, prior=prior)
     model_seconds = time.perf_counter() - started
     peer_fold = segment_folds(data, fold_of_source)
     started = time.perf_counter()
@@ -529,6 +540,91 @@ def print_placement(placement: Placement, counts: LabelCount, unit: Unit) -> Non
         print(f"  tags with no number (ignored): {dict(counts.unreadable)}")
 
 
+# -- the codebook as training signal (issue 15) ------------------------------------------------
+def zero_shot_report(
+    project: Project,
+    layer: str,
+    folds: int = 5,
+    seed: int = 0,
+    min_examples: int = 5,
+    fit: Any = fit_peer,
+    floor: float = ZERO_SHOT_FLOOR,
+    top: int = 1,
+    **_: Any,
+) -> tuple[float | None, float | None]:
+    """The model from the codebook alone (``qualkam train --from codebook``: no coding read)
+    on every segment of the coded sources, beside the stored rules (also the codebook alone)
+    and the peer (which learns from the codings, held out by source). Codes as in ``compare``.
+    Returns the zero-shot macro and micro F1."""
+    data = training_set(project, layer, min_examples)
+    matcher = project_matcher(project, data.codes)
+    best = matcher.match(list(data.segments["input"]))[0]
+    chosen = zero_shot_choice(best, floor, top)
+    zero = np.zeros(data.labels.shape, dtype=bool)
+    for j, code in enumerate(matcher.codes):
+        zero[:, data.codes.index(code)] = chosen[:, j]
+    rules, stored = rule_predictions(project, data)
+    sizes = data.segments.groupby("source").size().to_dict()
+    fold = segment_folds(data, assign_folds(sizes, folds, seed))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        peer = out_of_fold(list(data.segments["text"]), data.labels, fold, fit)
+    truth = data.labels.astype(bool)
+    kinds = {"zero-shot": zero, "rules": rules if stored else None, "peer": peer}
+    counts = {
+        name: {c: metrics.compare(pred[:, j], truth[:, j]) for j, c in enumerate(data.codes)}
+        for name, pred in kinds.items()
+        if pred is not None
+    }
+    print(
+        f"zero-shot from the codebook · {layer} · {len(data.segments)} segments, {len(sizes)} sources · "
+        f"{zero_shot_rule(floor, top)} · peer: held out, {int(fold.max()) + 1} folds by source"
+    )
+    width = max(len(c) for c in data.codes) + 2
+    print(f"{'code':<{width}}{'support':>8}" + "".join(f"{name + ' P':>13}{'R':>6}{'F1':>6}" for name in counts))
+    for j, code in enumerate(data.codes):
+        cells = "".join(
+            f"{_prf(counts[name][code])[0]:>13}{_prf(counts[name][code])[1]:>6}{_prf(counts[name][code])[2]:>6}"
+            for name in counts
+        )
+        print(f"{code:<{width}}{int(truth[:, j].sum()):>8}{cells}")
+    summary = {name: metrics.summary(counts[name], data.codes) for name in counts}
+    for kind in ("micro", "macro"):
+        cells = "".join(
+            f"{_prf(summary[n][kind])[0]:>13}{_prf(summary[n][kind])[1]:>6}{_prf(summary[n][kind])[2]:>6}"
+            for n in counts
+        )
+        print(f"{kind:<{width}}{'':>8}{cells}")
+    return summary["zero-shot"]["macro"]["f1"], summary["zero-shot"]["micro"].f1
+
+
+def curve_report(
+    project: Project,
+    layer: str,
+    steps: Sequence[float],
+    prior_k: float,
+    folds: int = 5,
+    seed: int = 0,
+    epochs: int = DEFAULT_EPOCHS,
+    min_examples: int = 5,
+    progress: Progress | None = None,
+    **_: Any,
+) -> None:
+    """The learning curve with and without the codebook's rows, on the same folds and sources."""
+    found = {
+        name: learning_curve(project, layer, steps, min_examples, folds, seed, epochs, progress, prior_k=k)
+        for name, k in (("people only", None), (f"+ codebook (k={prior_k:g})", prior_k))
+    }
+    names = list(found)
+    print(f"learning curve · {layer} · held out, {folds} folds by source · macro / micro F1")
+    print(f"{'share':>6}{'sources':>9}{'coded':>7}" + "".join(f"{n:>24}" for n in names) + f"{'macro diff':>12}")
+    base, with_prior = found[names[0]].points, found[names[1]].points
+    for a, b in zip(base, with_prior, strict=True):
+        cells = "".join(f"{_f(p.macro['f1']):>14} / {_f(p.micro['f1']):<7}" for p in (a, b))
+        diff = _delta(b.macro["f1"], a.macro["f1"])
+        print(f"{a.share:>6.0%}{a.sources:>9.1f}{a.coded:>7.0f}{cells}{diff:>12}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=CORPUS, help="the TalkMoves folder (default: ../shared/...)")
@@ -548,7 +644,20 @@ def main(argv: list[str] | None = None) -> int:
         default="default",
         help="the peer's logistic regression: default settings (the issue's peer) or class_weight=balanced",
     )
+    parser.add_argument(
+        "--zero-shot", action="store_true", help="measure the model from the codebook alone (no codings read)"
+    )
+    parser.add_argument("--floor", type=float, default=ZERO_SHOT_FLOOR, help="with --zero-shot: the cosine floor")
+    parser.add_argument("--top", type=int, default=1, help="with --zero-shot: codes per segment, at most")
+    parser.add_argument(
+        "--prior", type=float, metavar="K", help="the codebook's texts join the training, weighing K/(K+n) segments"
+    )
+    parser.add_argument(
+        "--curve", metavar="STEPS", help="learning curve at these shares (0.02,0.05,...) with and without --prior"
+    )
     args = parser.parse_args(argv)
+    if args.curve and args.prior is None:
+        parser.error("--curve compares with and without the codebook: give --prior K")
     settings: dict[str, Any] = {
         "folds": args.folds,
         "seed": args.seed,
@@ -558,13 +667,26 @@ def main(argv: list[str] | None = None) -> int:
         "progress": lambda message: print(f"model: {message}", file=sys.stderr, flush=True),
     }
     note = "" if args.peer == "default" else " (peer: class_weight=balanced)"
+    if args.prior is not None:
+        settings["prior_k"] = args.prior
+        note += f" (model: with the codebook's texts, k={args.prior:g})"
+
+    def measure(project: Project, layer: str, title: str) -> float | None:
+        if args.zero_shot:
+            zero_shot_report(project, layer, floor=args.floor, top=args.top, **settings)
+            return None
+        if args.curve:
+            steps = [float(x) for x in args.curve.split(",") if x.strip()]
+            curve_report(project, layer, steps, **settings)
+            return None
+        return report(compare(project, layer, **settings), title)
+
     try:
         if args.project is not None or args.coder is not None:
             if args.project is None or not args.coder:
                 parser.error("the generic mode needs both --project and --coder")
             with Project.open(args.project) as project:
-                result = compare(project, f"coder:{args.coder}", **settings)
-            diff = report(result, f"suggestions: {args.project}{note}")
+                diff = measure(project, f"coder:{args.coder}", f"suggestions: {args.project}{note}")
         else:
             unit = Unit(args.unit)
             work = args.work or Path(tempfile.mkdtemp(prefix="qualkam-suggestions-"))
@@ -573,14 +695,15 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"TalkMoves: {args.corpus} · project built in {seconds:.0f} s ({path})")
                 print_placement(placement, counts, unit)
                 with Project.open(path) as project:
-                    result = compare(project, f"coder:{CODER}", **settings)
+                    diff = measure(project, f"coder:{CODER}", f"suggestions: TalkMoves{note}")
             finally:
                 if args.work is None:
                     shutil.rmtree(work, ignore_errors=True)
-            diff = report(result, f"suggestions: TalkMoves{note}")
     except (QualkamError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.zero_shot or args.curve:
+        return 0
     return 0 if diff is not None and diff >= TARGET else 1
 
 

@@ -22,6 +22,7 @@ from qualkam.cli.app import EXIT_OK, app
 from qualkam.cli.console import err, out
 from qualkam.cli.options import JsonFormat, ProjectFile, choice
 from qualkam.coding.learn import DEFAULT_EPOCHS, MIN_PRECISION, Curve, TrainResult, learning_curve, train
+from qualkam.coding.learn.prior import CODEBOOK, PRIOR_K, ZERO_SHOT_FLOOR, train_zero_shot
 from qualkam.render.number import DASH, number
 from qualkam.store.project import DEFAULT_PROJECT, Project
 
@@ -137,6 +138,39 @@ def curve_table(curve: Curve) -> Table:
     return table
 
 
+def _zero_shot(path: Path, floor: float, as_json: bool) -> None:
+    """``--from codebook``: store the model from the codebook alone and say what it will do."""
+    with Project.open(path) as store:
+        result = train_zero_shot(store, floor)
+    if as_json:
+        out.print_json(json.dumps({"model": result.model_id, **asdict(result)}))
+        raise typer.Exit(EXIT_OK)
+    out.print(
+        f"[bold]qualkam train[/] · from the codebook alone · model {result.model_id} · {len(result.codes)} code(s) "
+        f"from {sum(result.texts.values())} codebook texts · {result.segments} segments · {result.seconds:.1f} s",
+        soft_wrap=True,
+    )
+    table = Table(box=box.SIMPLE_HEAD, padding=(0, 1), header_style="bold")
+    table.add_column("code")
+    table.add_column("texts (label, definition, include, examples)", justify="right")
+    for code, n in result.texts.items():
+        table.add_row(escape(code), str(n))
+    out.print(table)
+    if result.without_text:
+        err.print(
+            f"note: {len(result.without_text)} code(s) have no text to match and are not suggested: "
+            f"{escape(', '.join(result.without_text))}",
+            soft_wrap=True,
+        )
+    out.print(
+        f"No held-out figures: nobody's codings were read. Rule: {escape(result.rule)}. Each suggestion shows "
+        "the codebook texts it matched. Once people have coded, 'qualkam train --from human' measures and "
+        "calibrates. Next: qualkam code DIR --suggest model|both",
+        soft_wrap=True,
+    )
+    raise typer.Exit(EXIT_OK)
+
+
 def _curve_steps(text: str) -> list[float]:
     try:
         return [float(part) for part in text.split(",") if part.strip()]
@@ -151,7 +185,7 @@ def train_cli(
         typer.Option(
             "--from",
             help="Whose codings to learn from: human (every person, the consensus coder included), "
-            "consensus, or coder:NAME.",
+            "consensus, or coder:NAME; codebook: no codings, the codebook's definitions, rules and examples alone.",
         ),
     ] = "human",
     min_examples: Annotated[
@@ -187,9 +221,30 @@ def train_cli(
     steps: Annotated[
         str, typer.Option("--steps", help="With --curve: shares of each fold's training sources.")
     ] = "0.25,0.5,0.75,1",
+    codebook_weight: Annotated[
+        float,
+        typer.Option(
+            "--codebook-weight",
+            min=0.0,
+            help="The codebook's texts join people's codings: each weighs K/(K+n) segments for a code coded "
+            "n times, so it fades as people code; 0: people's codings only.",
+        ),
+    ] = PRIOR_K,
+    floor: Annotated[
+        float,
+        typer.Option(
+            "--floor",
+            min=0.0,
+            max=1.0,
+            help="With --from codebook: suggest a segment's best-matching code only when its similarity "
+            "to the codebook text reaches this.",
+        ),
+    ] = ZERO_SHOT_FLOOR,
     project: ProjectFile = Path(DEFAULT_PROJECT),
 ) -> None:
     """Train a text classifier on people's codings; report held-out precision, recall and F1 vs the rules."""
+    if layer == CODEBOOK and not curve:
+        _zero_shot(project, floor, as_json or fmt is JsonFormat.json)
 
     def progress(message: str) -> None:
         err.print(f"training: {escape(message)}", highlight=False)
@@ -203,6 +258,7 @@ def train_cli(
         "epochs": epochs,
         "progress": progress,
         "min_precision": min_precision,
+        "prior_k": codebook_weight or None,
     }
     if curve:
         with Project.open(project) as store:

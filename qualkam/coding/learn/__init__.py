@@ -11,7 +11,9 @@ One job per module, in the order the data flows:
   ``out_of_fold``: any other classifier's held-out predictions on the same folds;
 - ``curve``: the learning curve, held-out figures against the number of coded segments;
 - ``machine``: the machine as a named coder, its agreement with each person per code;
-- ``model``: the stored model, loaded to suggest codes with similar coded segments as evidence.
+- ``model``: the stored model, loaded to suggest codes with similar coded segments as evidence;
+- ``prior``: the codebook as training signal: its texts as weighted examples beside people's
+  codings, and a model from the codebook alone (``qualkam train --from codebook``).
 
 The public names are importable from here (``from qualkam.coding.learn import train``); each
 is imported from its module when first asked for, so importing this package loads neither

@@ -122,7 +122,10 @@ class TfidfLogistic:
     def __call__(self, doc: Doc) -> Doc:
         return doc
 
-    def fit(self, docs: Sequence[Doc | str], labels: np.ndarray, codes: Sequence[str]) -> None:
+    def fit(
+        self, docs: Sequence[Doc | str], labels: np.ndarray, codes: Sequence[str], weights: np.ndarray | None = None
+    ) -> None:
+        """``weights``: optional, docs x codes, how much each doc counts for each code (0: not at all)."""
         from sklearn.linear_model import LogisticRegression
 
         self.labels = list(codes)
@@ -137,10 +140,14 @@ class TfidfLogistic:
         self.intercept = np.zeros(len(codes), dtype=np.float32)
         for j in range(len(codes)):
             truth = labels[:, j].astype(int)
-            if truth.min() == truth.max():  # one class only: a constant score
-                self.intercept[j] = 5.0 if truth.max() else -5.0
+            weight = None if weights is None else np.asarray(weights[:, j], dtype=float)
+            counted = truth if weight is None else truth[weight > 0]
+            if counted.min() == counted.max():  # one class only: a constant score
+                self.intercept[j] = 5.0 if counted.max() else -5.0
                 continue
-            fitted = LogisticRegression(C=LR_C, solver="liblinear").fit(matrix, truth)  # 10x lbfgs on sparse rows
+            fitted = LogisticRegression(C=LR_C, solver="liblinear").fit(  # 10x lbfgs on sparse rows
+                matrix, truth, sample_weight=weight
+            )
             self.coef[j], self.intercept[j] = fitted.coef_[0], fitted.intercept_[0]
         self._coef_t = None
 
@@ -255,11 +262,14 @@ def fit(
     seed: int,
     epochs: int,
     contexts: Sequence[Doc | str] | None = None,
+    codebook_rows: Any = None,
 ) -> Language:
     """A fresh pipeline: spaCy's BOW textcat (trained on ``examples``), the TF-IDF logistic
     regression (fitted on the same examples' texts) and, given ``contexts`` (the same
     segments' ``context_inputs``), a second one on those. Calibration then weighs the three
-    per code, so context counts where it tells on held-out segments and not elsewhere."""
+    per code, so context counts where it tells on held-out segments and not elsewhere.
+    ``codebook_rows`` (``prior.PriorRows``): the codebook's weighted pseudo-examples, which only the
+    TF-IDF regression on the segment reads."""
     import spacy
     from spacy.util import fix_random_seed, minibatch
 
@@ -285,7 +295,12 @@ def fit(
         for batch in minibatch(order, size=BATCH_SIZE):
             nlp.update(batch, sgd=optimizer, drop=0.0)
     nlp.add_pipe("qualkam_tfidf_lr")
-    tfidf_pipe(nlp).fit([ex.reference for ex in examples], labels, codes)
+    if codebook_rows is None:
+        tfidf_pipe(nlp).fit([ex.reference for ex in examples], labels, codes)
+    else:  # the codebook's pseudo-examples (``prior.PriorRows``), weighted, beside people's codings
+        weights = np.vstack([np.ones(labels.shape), codebook_rows.weights])
+        docs = [ex.reference for ex in examples] + list(codebook_rows.inputs)
+        tfidf_pipe(nlp).fit(docs, np.vstack([labels, codebook_rows.labels]), codes, weights)
     if contexts is not None:
         nlp.add_pipe("qualkam_tfidf_lr", name=CONTEXT_PIPE)
         tfidf_pipe(nlp, CONTEXT_PIPE).fit(contexts, labels, codes)

@@ -259,4 +259,6 @@ def load_model(project: Project, model_id: int | None = None) -> Model:
     if stored is None:
         which = f"model {model_id}" if model_id is not None else "trained model"
         raise NoModelError(f"no {which} in {project.path}; run qualkam train first (it learns from people's codings)")
-    return Model(stored)
+    from qualkam.coding.learn import prior  # a model from the codebook alone (issue 15)
+
+    return prior.CodebookModel(stored) if prior.is_zero_shot(stored) else Model(stored)

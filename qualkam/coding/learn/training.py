@@ -39,6 +39,7 @@ from qualkam.store import training as store
 from qualkam.store.layers import Layer
 
 if TYPE_CHECKING:
+    from qualkam.coding.learn.prior import CodebookPrior
     from qualkam.store.project import Project
 
 DEFAULT_EPOCHS = 10
@@ -84,12 +85,13 @@ def cross_validate(
     epochs: int = DEFAULT_EPOCHS,
     progress: Progress | None = None,
     min_precision: float = MIN_PRECISION,
+    prior: CodebookPrior | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Out-of-fold scores (segments x codes x 3: ``classifiers.scores``), the model's held-out
     0/1 predictions (each test fold calibrated and thresholded on the other folds' scores
-    only), and each segment's fold."""
+    only), and each segment's fold. ``prior``: the codebook's pseudo-examples join each fold's fit."""
     fold = segment_folds(data, fold_of_source)
-    oof = _out_of_fold(data, fold, seed, epochs, progress)
+    oof = _out_of_fold(data, fold, seed, epochs, progress, prior=prior)
     return oof, held_out_predictions(oof, data.labels, fold, min_precision), fold
 
 
@@ -100,6 +102,7 @@ def _out_of_fold(
     epochs: int,
     progress: Progress | None = None,
     training_rows: Callable[[int], np.ndarray] | None = None,
+    prior: CodebookPrior | None = None,
 ) -> np.ndarray:
     """Each fold's test segments scored by a model fitted on ``training_rows(fold)`` (by
     default every segment of the other folds)."""
@@ -122,6 +125,7 @@ def _out_of_fold(
             seed + f,
             epochs,
             [contexts[i] for i in train_rows],
+            prior.rows(data.codes, data.labels[train_rows].sum(axis=0)) if prior is not None else None,
         )
         oof[test] = classifiers.scores(
             nlp, [texts[i] for i in test], data.codes, [docs[i] for i in test], [contexts[i] for i in test]
@@ -243,20 +247,25 @@ def train(
     epochs: int = DEFAULT_EPOCHS,
     progress: Progress | None = None,
     min_precision: float = MIN_PRECISION,
+    prior_k: float | None = None,
 ) -> TrainResult:
     """Train on ``layer``, cross-validate by source, calibrate, and store a new model version.
     ``min_precision``: a code is suggested only at a cut with at least this out-of-fold
-    precision (``calibration.best_threshold``); a code no cut makes so precise is not suggested."""
+    precision (``calibration.best_threshold``); a code no cut makes so precise is not suggested.
+    ``prior_k``: the codebook's texts join the training, each code's weighing k / (k + n)
+    segments for n coded (``prior.CodebookPrior``); None: people's codings only."""
     check_settings(epochs, min_precision)
     import spacy
 
     from qualkam.coding.learn import classifiers
+    from qualkam.coding.learn.prior import project_prior
 
     started = time.perf_counter()
     data = training_set(project, layer, min_examples)
+    prior = project_prior(project, prior_k) if prior_k is not None else None
     sizes = data.segments.groupby("source").size().to_dict()
     fold_of_source = assign_folds(sizes, folds, seed)
-    oof, held_out, fold = cross_validate(data, fold_of_source, seed, epochs, progress, min_precision)
+    oof, held_out, fold = cross_validate(data, fold_of_source, seed, epochs, progress, min_precision, prior)
     calibration: dict[str, dict[str, Any]] = {}
     for j, code in enumerate(data.codes):
         weights, intercept = platt(oof[:, j], data.labels[:, j])
@@ -272,7 +281,8 @@ def train(
     if progress:
         progress("final model on every example")
     _, examples = classifiers.examples(list(data.segments["input"]), data.codes, data.labels)
-    nlp = classifiers.fit(examples, data.labels, data.codes, seed, epochs, list(data.segments["context"]))
+    prior_rows = prior.rows(data.codes, data.labels.sum(axis=0)) if prior is not None else None
+    nlp = classifiers.fit(examples, data.labels, data.codes, seed, epochs, list(data.segments["context"]), prior_rows)
     blob = nlp.to_bytes()
     positive_rows = np.flatnonzero(data.labels.any(axis=1))
     examples_data = [
@@ -303,6 +313,7 @@ def train(
         "calibration": "platt on the three scores",
         "threshold": f"max F1 on out-of-fold scores at precision >= {min_precision:g}",
         "min_precision": min_precision,
+        "codebook_prior": None if prior is None else {"k": prior.k, "texts": len(prior.texts)},
         "spacy": spacy.__version__,
         "config": nlp.config.to_str(),
     }
