@@ -362,6 +362,9 @@ class Comparison:
     skipped: dict[str, int]
     warnings: int
     seconds: dict[str, float]
+    # With --embeddings (issue 15), on the same folds: "without embeddings" (the model's other
+    # three scores, calibrated alone) and "embeddings alone" (their score, calibrated alone).
+    variants: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def compare(
@@ -373,15 +376,31 @@ def compare(
     min_examples: int = 5,
     fit: Any = fit_peer,
     progress: Progress | None = None,
+    embeddings: bool = False,
 ) -> Comparison:
     """The learned model's cross-validated predictions (as ``qualkam train`` computes them) and
-    the peer's on the same segments and folds."""
+    the peer's on the same segments and folds; ``embeddings``: the model with the optional
+    embedding classifier, and (``variants``) the model without it and it alone, same folds."""
     data = training_set(project, layer, min_examples)
     sizes = data.segments.groupby("source").size().to_dict()
     fold_of_source = assign_folds(sizes, folds, seed)
     started = time.perf_counter()
-    _, held_out, model_fold = cross_validate(data, fold_of_source, seed, epochs, progress)
+    marks: dict[str, float] = {}
+
+    def timed(message: str) -> None:
+        marks.setdefault(message, time.perf_counter())
+        if progress:
+            progress(message)
+
+    oof, held_out, model_fold = cross_validate(data, fold_of_source, seed, epochs, timed, embeddings=embeddings)
     model_seconds = time.perf_counter() - started
+    variants, extra_seconds = {}, {}
+    if embeddings:
+        from qualkam.coding.learn import held_out_predictions
+
+        variants["without embeddings"] = held_out_predictions(oof[..., :3], data.labels, model_fold)
+        variants["embeddings alone"] = held_out_predictions(oof[..., 3:], data.labels, model_fold)
+        extra_seconds["embeddings"] = model_seconds - (marks.get("sentence embeddings", started) - started)
     peer_fold = segment_folds(data, fold_of_source)
     started = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
@@ -401,7 +420,8 @@ def compare(
         len(data.segments),
         data.skipped,
         len(caught),
-        {"model": model_seconds, "peer": peer_seconds},
+        {"model": model_seconds, "peer": peer_seconds, **extra_seconds},
+        variants,
     )
 
 
@@ -497,6 +517,29 @@ def report(result: Comparison, title: str) -> float | None:
     return diff
 
 
+def report_variants(result: Comparison) -> None:
+    """With --embeddings: F1 per code of the model with and without them, them alone and the peer."""
+    if not result.variants:
+        return
+    columns = {"with embeddings": result.model, **result.variants, "peer": result.peer}
+    width = max([len(c) for c in result.codes] + [8]) + 2
+    print(
+        f"embeddings (issue 15), F1 held out, same folds (the embedding classifier's CV: "
+        f"{result.seconds.get('embeddings', 0):.0f} s of the model's {result.seconds['model']:.0f} s)"
+    )
+    print(f"{'code':<{width}}" + "".join(f"{name:>20}" for name in columns))
+    counts = {
+        name: {c: metrics.compare(pred[:, j], result.labels[:, j]) for j, c in enumerate(result.codes)}
+        for name, pred in columns.items()
+    }
+    for code in result.codes:
+        print(f"{'  ' + code:<{width}}" + "".join(f"{_f(counts[name][code].f1):>20}" for name in columns))
+    for kind in ("micro", "macro"):
+        found = {name: metrics.summary(counts[name], result.codes)[kind] for name in columns}
+        values = [f.f1 if isinstance(f, metrics.PRF) else f["f1"] for f in found.values()]
+        print(f"{kind:<{width}}" + "".join(f"{_f(v):>20}" for v in values))
+
+
 def print_placement(placement: Placement, counts: LabelCount, unit: Unit) -> None:
     print(
         f"rows with words: {placement.rows}; labelled with a manual code: {placement.labelled}; "
@@ -548,6 +591,12 @@ def main(argv: list[str] | None = None) -> int:
         default="default",
         help="the peer's logistic regression: default settings (the issue's peer) or class_weight=balanced",
     )
+    parser.add_argument(
+        "--embeddings",
+        action="store_true",
+        help='the model with the optional embedding classifier (pip install "qualkam[embeddings]"), '
+        "beside the model without it, on the same folds",
+    )
     args = parser.parse_args(argv)
     settings: dict[str, Any] = {
         "folds": args.folds,
@@ -556,8 +605,11 @@ def main(argv: list[str] | None = None) -> int:
         "min_examples": args.min_examples,
         "fit": fit_peer if args.peer == "default" else partial(fit_peer, class_weight="balanced"),
         "progress": lambda message: print(f"model: {message}", file=sys.stderr, flush=True),
+        "embeddings": args.embeddings,
     }
-    note = "" if args.peer == "default" else " (peer: class_weight=balanced)"
+    note = ("" if args.peer == "default" else " (peer: class_weight=balanced)") + (
+        " (model: with embeddings)" if args.embeddings else ""
+    )
     try:
         if args.project is not None or args.coder is not None:
             if args.project is None or not args.coder:
@@ -565,6 +617,7 @@ def main(argv: list[str] | None = None) -> int:
             with Project.open(args.project) as project:
                 result = compare(project, f"coder:{args.coder}", **settings)
             diff = report(result, f"suggestions: {args.project}{note}")
+            report_variants(result)
         else:
             unit = Unit(args.unit)
             work = args.work or Path(tempfile.mkdtemp(prefix="qualkam-suggestions-"))
@@ -578,6 +631,7 @@ def main(argv: list[str] | None = None) -> int:
                 if args.work is None:
                     shutil.rmtree(work, ignore_errors=True)
             diff = report(result, f"suggestions: TalkMoves{note}")
+            report_variants(result)
     except (QualkamError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -187,6 +187,14 @@ def train_cli(
     steps: Annotated[
         str, typer.Option("--steps", help="With --curve: shares of each fold's training sources.")
     ] = "0.25,0.5,0.75,1",
+    embeddings: Annotated[
+        bool,
+        typer.Option(
+            "--embeddings",
+            help='Add a classifier on offline sentence embeddings (needs pip install "qualkam\\[embeddings]"); '
+            "suggesting with the model then needs them too.",
+        ),
+    ] = False,
     project: ProjectFile = Path(DEFAULT_PROJECT),
 ) -> None:
     """Train a text classifier on people's codings; report held-out precision, recall and F1 vs the rules."""
@@ -203,6 +211,7 @@ def train_cli(
         "epochs": epochs,
         "progress": progress,
         "min_precision": min_precision,
+        "embeddings": embeddings,
     }
     if curve:
         with Project.open(project) as store:
