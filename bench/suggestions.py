@@ -30,7 +30,9 @@ corpus kept aside), with no TalkMoves code involved.
 Not a test: ``python bench/suggestions.py`` (full corpus: 56,000 sentence segments, about 14
 minutes of CPU on a 2-core machine, most of it the model's cross-validation), ``--files 40`` for
 a quick run (about 3 minutes of CPU). ``--peer balanced`` gives the peer
-``class_weight="balanced"``, for information.
+``class_weight="balanced"``, for information. ``--embeddings`` (issue 15; needs
+``pip install "qualkam[embeddings]"``) trains the model with the optional embedding classifier
+and also prints, on the same folds, the model without it and it alone.
 Target (issue 15): the model ahead of the peer by >= 0.08 macro F1. Exit 0 when met, 1 when
 missed, 2 on bad input.
 """

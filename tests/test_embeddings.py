@@ -192,3 +192,24 @@ def test_the_extra_is_declared_and_kept_out_of_the_default_install() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     assert any(dep.startswith("wordllama") for dep in project["optional-dependencies"]["embeddings"])
     assert not any("wordllama" in dep or "tokenizers" in dep for dep in project["dependencies"])
+
+
+@needs_extra
+@pytest.mark.slow
+def test_bench_sets_the_model_with_embeddings_beside_the_same_model_without(
+    base: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bench import suggestions
+
+    settings = {"folds": 3, "epochs": 2}
+    with Project.open(base / "project.db") as project:
+        plain = suggestions.compare(project, "coder:ana", **settings)
+        both = suggestions.compare(project, "coder:ana", embeddings=True, **settings)
+    assert not plain.variants and set(both.variants) == {"without embeddings", "embeddings alone"}
+    assert np.array_equal(both.variants["without embeddings"], plain.model), "the same folds, the same three scores"
+    assert np.array_equal(both.peer, plain.peer)
+    code = suggestions.main(["--project", str(base / "project.db"), "--coder", "ana", "--folds", "3", "--embeddings"])
+    out = capsys.readouterr().out
+    assert code in (0, 1) and "(model: with embeddings)" in out
+    header = next(line for line in out.splitlines() if line.startswith("code") and "embeddings alone" in line)
+    assert header.split()[1:] == ["with", "embeddings", "without", "embeddings", "embeddings", "alone", "peer"]
