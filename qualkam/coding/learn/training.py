@@ -134,9 +134,9 @@ def _out_of_fold(
 
         if progress:
             progress("sentence embeddings")
-        texts, sources = list(data.segments["text"]), list(data.segments["source"])
+        own, sources = list(data.segments["text"]), list(data.segments["source"])  # the text: its own tokenizer
         oof = np.concatenate(
-            [oof, extra.out_of_fold(texts, sources, data.labels, data.codes, fold, training_rows)], axis=2
+            [oof, extra.out_of_fold(own, sources, data.labels, data.codes, fold, training_rows)], axis=2
         )
     return oof
 
@@ -265,7 +265,7 @@ def train(
     """Train on ``layer``, cross-validate by source, calibrate, and store a new model version.
     ``min_precision``: a code is suggested only at a cut with at least this out-of-fold
     precision (``calibration.best_threshold``); a code no cut makes so precise is not suggested.
-    ``embeddings``: add the optional sentence-embedding classifier (``embeddings``; needs
+    ``embeddings``: add the optional sentence-embedding classifier (``learn.embeddings``; needs
     ``pip install "qualkam[embeddings]"``, checked before any work)."""
     check_settings(epochs, min_precision, embeddings)
     import spacy
