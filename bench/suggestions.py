@@ -30,7 +30,9 @@ corpus kept aside), with no TalkMoves code involved.
 Not a test: ``python bench/suggestions.py`` (full corpus: 56,000 sentence segments, about 14
 minutes of CPU on a 2-core machine, most of it the model's cross-validation), ``--files 40`` for
 a quick run (about 3 minutes of CPU). ``--peer balanced`` gives the peer
-``class_weight="balanced"``, for information.
+``class_weight="balanced"``, for information. ``--embeddings`` (issue 15; needs
+``pip install "qualkam[embeddings]"``) trains the model with the optional embedding classifier
+and also prints, on the same folds, the model without it and it alone.
 Target (issue 15): the model ahead of the peer by >= 0.08 macro F1. Exit 0 when met, 1 when
 missed, 2 on bad input.
 """
@@ -371,6 +373,9 @@ class Comparison:
     skipped: dict[str, int]
     warnings: int
     seconds: dict[str, float]
+    # With --embeddings (issue 15), on the same folds: "without embeddings" (the model's other
+    # three scores, calibrated alone) and "embeddings alone" (their score, calibrated alone).
+    variants: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def compare(
@@ -383,16 +388,34 @@ def compare(
     fit: Any = fit_peer,
     progress: Progress | None = None,
     prior_k: float | None = None,
+    embeddings: bool = False,
 ) -> Comparison:
     """The learned model's cross-validated predictions (as ``qualkam train`` computes them) and
-    the peer's on the same segments and folds."""
+    the peer's on the same segments and folds; ``embeddings``: the model with the optional
+    embedding classifier, and (``variants``) the model without it and it alone, same folds."""
     data = training_set(project, layer, min_examples)
     sizes = data.segments.groupby("source").size().to_dict()
     fold_of_source = assign_folds(sizes, folds, seed)
     started = time.perf_counter()
+    marks: dict[str, float] = {}
+
+    def timed(message: str) -> None:
+        marks.setdefault(message, time.perf_counter())
+        if progress:
+            progress(message)
+
     prior = project_prior(project, prior_k) if prior_k is not None else None
-    _, held_out, model_fold = cross_validate(data, fold_of_source, seed, epochs, progress, prior=prior)
+    oof, held_out, model_fold = cross_validate(
+        data, fold_of_source, seed, epochs, timed, prior=prior, embeddings=embeddings
+    )
     model_seconds = time.perf_counter() - started
+    variants, extra_seconds = {}, {}
+    if embeddings:
+        from qualkam.coding.learn import held_out_predictions
+
+        variants["without embeddings"] = held_out_predictions(oof[..., :3], data.labels, model_fold)
+        variants["embeddings alone"] = held_out_predictions(oof[..., 3:], data.labels, model_fold)
+        extra_seconds["embeddings"] = model_seconds - (marks.get("sentence embeddings", started) - started)
     peer_fold = segment_folds(data, fold_of_source)
     started = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
@@ -412,7 +435,8 @@ def compare(
         len(data.segments),
         data.skipped,
         len(caught),
-        {"model": model_seconds, "peer": peer_seconds},
+        {"model": model_seconds, "peer": peer_seconds, **extra_seconds},
+        variants,
     )
 
 
@@ -506,6 +530,29 @@ def report(result: Comparison, title: str) -> float | None:
         verdict = "met" if diff >= TARGET else "missed"
         print(f"macro F1, model minus peer: {diff:+.3f} (target >= +{TARGET:.2f}: {verdict})")
     return diff
+
+
+def report_variants(result: Comparison) -> None:
+    """With --embeddings: F1 per code of the model with and without them, them alone and the peer."""
+    if not result.variants:
+        return
+    columns = {"with embeddings": result.model, **result.variants, "peer": result.peer}
+    width = max([len(c) for c in result.codes] + [8]) + 2
+    print(
+        f"embeddings (issue 15), F1 held out, same folds (the embedding classifier's CV: "
+        f"{result.seconds.get('embeddings', 0):.0f} s of the model's {result.seconds['model']:.0f} s)"
+    )
+    print(f"{'code':<{width}}" + "".join(f"{name:>20}" for name in columns))
+    counts = {
+        name: {c: metrics.compare(pred[:, j], result.labels[:, j]) for j, c in enumerate(result.codes)}
+        for name, pred in columns.items()
+    }
+    for code in result.codes:
+        print(f"{'  ' + code:<{width}}" + "".join(f"{_f(counts[name][code].f1):>20}" for name in columns))
+    for kind in ("micro", "macro"):
+        found = {name: metrics.summary(counts[name], result.codes)[kind] for name in columns}
+        values = [f.f1 if isinstance(f, metrics.PRF) else f["f1"] for f in found.values()]
+        print(f"{kind:<{width}}" + "".join(f"{_f(v):>20}" for v in values))
 
 
 def print_placement(placement: Placement, counts: LabelCount, unit: Unit) -> None:
@@ -655,6 +702,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--curve", metavar="STEPS", help="learning curve at these shares (0.02,0.05,...) with and without --prior"
     )
+    parser.add_argument(
+        "--embeddings",
+        action="store_true",
+        help='the model with the optional embedding classifier (pip install "qualkam[embeddings]"), '
+        "beside the model without it, on the same folds",
+    )
     args = parser.parse_args(argv)
     if args.curve and args.prior is None:
         parser.error("--curve compares with and without the codebook: give --prior K")
@@ -665,8 +718,11 @@ def main(argv: list[str] | None = None) -> int:
         "min_examples": args.min_examples,
         "fit": fit_peer if args.peer == "default" else partial(fit_peer, class_weight="balanced"),
         "progress": lambda message: print(f"model: {message}", file=sys.stderr, flush=True),
+        "embeddings": args.embeddings,
     }
-    note = "" if args.peer == "default" else " (peer: class_weight=balanced)"
+    note = ("" if args.peer == "default" else " (peer: class_weight=balanced)") + (
+        " (model: with embeddings)" if args.embeddings else ""
+    )
     if args.prior is not None:
         settings["prior_k"] = args.prior
         note += f" (model: with the codebook's texts, k={args.prior:g})"
@@ -679,7 +735,10 @@ def main(argv: list[str] | None = None) -> int:
             steps = [float(x) for x in args.curve.split(",") if x.strip()]
             curve_report(project, layer, steps, **settings)
             return None
-        return report(compare(project, layer, **settings), title)
+        result = compare(project, layer, **settings)
+        diff = report(result, title)
+        report_variants(result)
+        return diff
 
     try:
         if args.project is not None or args.coder is not None:

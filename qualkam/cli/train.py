@@ -240,6 +240,14 @@ def train_cli(
             "to the codebook text reaches this.",
         ),
     ] = ZERO_SHOT_FLOOR,
+    embeddings: Annotated[
+        bool,
+        typer.Option(
+            "--embeddings",
+            help='Add a classifier on offline sentence embeddings (needs pip install "qualkam\\[embeddings]"); '
+            "suggesting with the model then needs them too.",
+        ),
+    ] = False,
     project: ProjectFile = Path(DEFAULT_PROJECT),
 ) -> None:
     """Train a text classifier on people's codings; report held-out precision, recall and F1 vs the rules."""
@@ -259,6 +267,7 @@ def train_cli(
         "progress": progress,
         "min_precision": min_precision,
         "prior_k": codebook_weight or None,
+        "embeddings": embeddings,
     }
     if curve:
         with Project.open(project) as store:

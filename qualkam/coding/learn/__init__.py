@@ -6,6 +6,8 @@ One job per module, in the order the data flows:
   code groups;
 - ``classifiers``: the classifiers (spaCy's bag-of-words textcat, a TF-IDF logistic
   regression, and a second one on each segment's context) in one spaCy pipeline, fitted and scored;
+- ``embeddings``: the optional fourth classifier, on offline sentence embeddings (the
+  ``qualkam[embeddings]`` extra; ``train(..., embeddings=True)``);
 - ``calibration``: Platt scaling of the classifiers' scores and each code's threshold;
 - ``training``: ``train``: cross-validation by source, honest figures, the stored version;
   ``out_of_fold``: any other classifier's held-out predictions on the same folds;

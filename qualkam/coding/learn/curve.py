@@ -72,10 +72,11 @@ def learning_curve(
     progress: Progress | None = None,
     min_precision: float = MIN_PRECISION,
     prior_k: float | None = None,
+    embeddings: bool = False,
 ) -> Curve:
     """Held-out figures of models fitted on ``steps`` (shares between 0 and 1) of each fold's
-    training sources; see the module's docstring. ``prior_k``: as ``training.train``'s."""
-    check_settings(epochs, min_precision)
+    training sources; see the module's docstring. ``prior_k``, ``embeddings``: as ``train``'s."""
+    check_settings(epochs, min_precision, embeddings)
     if not steps or any(not 0 < s <= 1 for s in steps):
         raise QualkamError("{argument}: give shares above 0 and at most 1, such as 0.25,0.5,1", argument="steps")
     data = training_set(project, layer, min_examples)
@@ -99,7 +100,9 @@ def learning_curve(
         rows = {f: np.flatnonzero(np.isin(sources, sorted(taken[f]))) for f in range(k)}
         if progress:
             progress(f"{share:.0%} of the training sources")
-        oof = _out_of_fold(data, fold, seed, epochs, progress, training_rows=rows.__getitem__, prior=prior)
+        oof = _out_of_fold(
+            data, fold, seed, epochs, progress, training_rows=rows.__getitem__, prior=prior, embeddings=embeddings
+        )
         held_out = held_out_predictions(oof, data.labels, fold, min_precision)
         found = overall_figures(held_out, data.labels, data.codes)
         points.append(

@@ -152,22 +152,45 @@ class Model:
         self.nlp.from_bytes(stored.model, exclude=["tokenizer"])
         self._classifiers = classifiers
         cal = self.data["calibration"]
-        self._weights = np.array([cal[c]["weights"] for c in self.codes], dtype=float)  # codes x 2
+        self._weights = np.array([cal[c]["weights"] for c in self.codes], dtype=float)  # codes x scores
         self._intercepts = np.array([cal[c]["intercept"] for c in self.codes], dtype=float)
         self.thresholds = np.array([cal[c]["threshold"] for c in self.codes], dtype=float)
         self._similar: Any = None
+        self._embeddings: Any = None
+        if self.data.get("embeddings"):  # issue 15: trained with the optional extra, which must be installed
+            from qualkam.coding.learn.embeddings import StoredEmbeddings
 
-    def scores(self, inputs: Sequence[str], contexts: Sequence[str] | None = None) -> np.ndarray:
+            self._embeddings = StoredEmbeddings(self.data["embeddings"])
+
+    def scores(
+        self,
+        inputs: Sequence[str],
+        contexts: Sequence[str] | None = None,
+        texts: Sequence[str] | None = None,
+        sources: Sequence[str] | None = None,
+    ) -> np.ndarray:
         """Calibrated scores, inputs x codes. ``contexts``: the same segments' ``context_inputs``
         (for a model trained with context); without them each input stands alone, with no
-        neighbours and no speaker."""
-        return self._scores(inputs, contexts)[0]
+        neighbours and no speaker. For a model trained with embeddings, ``texts`` (the segments'
+        own text; default: the inputs) and ``sources`` (which source each is in, reading order;
+        default: each alone)."""
+        return self._scores(inputs, contexts, texts, sources)[0]
 
-    def _scores(self, inputs: Sequence[str], contexts: Sequence[str] | None = None) -> tuple[np.ndarray, Any]:
+    def _scores(
+        self,
+        inputs: Sequence[str],
+        contexts: Sequence[str] | None = None,
+        texts: Sequence[str] | None = None,
+        sources: Sequence[str] | None = None,
+    ) -> tuple[np.ndarray, Any]:
+        alone = [str(i) for i in range(len(inputs))]
         if contexts is None and self._classifiers.has_context(self.nlp):
-            alone = [str(i) for i in range(len(inputs))]
             contexts = context_inputs(inputs, alone, [None] * len(inputs), [None] * len(inputs))
         features, rows = self._classifiers.scores(self.nlp, inputs, self.codes, contexts=contexts)
+        if self._embeddings is not None:
+            own = inputs if texts is None else texts
+            extra = self._embeddings.scores(own, alone if sources is None else sources, self.codes)
+            features = np.concatenate([features, extra], axis=2)
         z = np.einsum("ncf,cf->nc", features, self._weights) + self._intercepts
         return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50))), rows
 
@@ -214,7 +237,7 @@ class Model:
             if self._classifiers.has_context(self.nlp)
             else None
         )
-        calibrated, tfidf_rows = self._scores(inputs, contexts)
+        calibrated, tfidf_rows = self._scores(inputs, contexts, [s.text for s in segments], owner)
         chosen = calibrated >= self.thresholds
         rows = np.flatnonzero(chosen.any(axis=1))
         if not len(rows):

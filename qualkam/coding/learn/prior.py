@@ -376,8 +376,14 @@ class CodebookModel(Model):
         self.thresholds = np.full(len(self.codes), self.floor)
         self._similar = None
 
-    def scores(self, inputs: Sequence[str], contexts: Sequence[str] | None = None) -> np.ndarray:
-        """Best cosine with each code's codebook texts, inputs x codes (``contexts`` unused)."""
+    def scores(
+        self,
+        inputs: Sequence[str],
+        contexts: Sequence[str] | None = None,
+        texts: Sequence[str] | None = None,
+        sources: Sequence[str] | None = None,
+    ) -> np.ndarray:
+        """Best cosine with each code's codebook texts, inputs x codes (the rest unused)."""
         return self.matcher.match(inputs)[0]
 
     def _suggest_into(self, segments: Sequence[Segment], owner: Sequence[str], result: list[list[Suggestion]]) -> None:

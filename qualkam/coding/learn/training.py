@@ -86,12 +86,14 @@ def cross_validate(
     progress: Progress | None = None,
     min_precision: float = MIN_PRECISION,
     prior: CodebookPrior | None = None,
+    embeddings: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Out-of-fold scores (segments x codes x 3: ``classifiers.scores``), the model's held-out
-    0/1 predictions (each test fold calibrated and thresholded on the other folds' scores
-    only), and each segment's fold. ``prior``: the codebook's pseudo-examples join each fold's fit."""
+    """Out-of-fold scores (segments x codes x 3: ``classifiers.scores``; a 4th with
+    ``embeddings``), the model's held-out 0/1 predictions (each test fold calibrated and
+    thresholded on the other folds' scores only), and each segment's fold. ``prior``: the
+    codebook's pseudo-examples join each fold's fit."""
     fold = segment_folds(data, fold_of_source)
-    oof = _out_of_fold(data, fold, seed, epochs, progress, prior=prior)
+    oof = _out_of_fold(data, fold, seed, epochs, progress, prior=prior, embeddings=embeddings)
     return oof, held_out_predictions(oof, data.labels, fold, min_precision), fold
 
 
@@ -103,9 +105,11 @@ def _out_of_fold(
     progress: Progress | None = None,
     training_rows: Callable[[int], np.ndarray] | None = None,
     prior: CodebookPrior | None = None,
+    embeddings: bool = False,
 ) -> np.ndarray:
     """Each fold's test segments scored by a model fitted on ``training_rows(fold)`` (by
-    default every segment of the other folds)."""
+    default every segment of the other folds); ``embeddings``: with the optional embedding
+    classifier's score as a last column."""
     from qualkam.coding.learn import classifiers
 
     docs, examples = classifiers.examples(list(data.segments["input"]), data.codes, data.labels)
@@ -130,6 +134,15 @@ def _out_of_fold(
         oof[test] = classifiers.scores(
             nlp, [texts[i] for i in test], data.codes, [docs[i] for i in test], [contexts[i] for i in test]
         )[0]
+    if embeddings:  # issue 15, the optional extra: one more column of scores
+        from qualkam.coding.learn import embeddings as extra
+
+        if progress:
+            progress("sentence embeddings")
+        own, sources = list(data.segments["text"]), list(data.segments["source"])  # the text: its own tokenizer
+        oof = np.concatenate(
+            [oof, extra.out_of_fold(own, sources, data.labels, data.codes, fold, training_rows)], axis=2
+        )
     return oof
 
 
@@ -230,12 +243,17 @@ def evaluate_folds(
     }
 
 
-def check_settings(epochs: int, min_precision: float) -> None:
-    """Refuse settings no training can use, naming the argument."""
+def check_settings(epochs: int, min_precision: float, embeddings: bool = False) -> None:
+    """Refuse settings no training can use, naming the argument; with ``embeddings``, say now
+    (not after the cross-validation) when the optional extra is not installed."""
     if epochs < 1:
         raise QualkamError("{argument} must be at least 1", argument="epochs")
     if not 0 <= min_precision <= 1:
         raise QualkamError("{argument} must be between 0 and 1", argument="min_precision")
+    if embeddings:
+        from qualkam.coding.learn.embeddings import load_embedder
+
+        load_embedder()
 
 
 def train(
@@ -248,13 +266,16 @@ def train(
     progress: Progress | None = None,
     min_precision: float = MIN_PRECISION,
     prior_k: float | None = None,
+    embeddings: bool = False,
 ) -> TrainResult:
     """Train on ``layer``, cross-validate by source, calibrate, and store a new model version.
     ``min_precision``: a code is suggested only at a cut with at least this out-of-fold
     precision (``calibration.best_threshold``); a code no cut makes so precise is not suggested.
     ``prior_k``: the codebook's texts join the training, each code's weighing k / (k + n)
-    segments for n coded (``prior.CodebookPrior``); None: people's codings only."""
-    check_settings(epochs, min_precision)
+    segments for n coded (``prior.CodebookPrior``); None: people's codings only.
+    ``embeddings``: add the optional sentence-embedding classifier (``learn.embeddings``; needs
+    ``pip install "qualkam[embeddings]"``, checked before any work)."""
+    check_settings(epochs, min_precision, embeddings)
     import spacy
 
     from qualkam.coding.learn import classifiers
@@ -265,7 +286,9 @@ def train(
     prior = project_prior(project, prior_k) if prior_k is not None else None
     sizes = data.segments.groupby("source").size().to_dict()
     fold_of_source = assign_folds(sizes, folds, seed)
-    oof, held_out, fold = cross_validate(data, fold_of_source, seed, epochs, progress, min_precision, prior)
+    oof, held_out, fold = cross_validate(
+        data, fold_of_source, seed, epochs, progress, min_precision, prior=prior, embeddings=embeddings
+    )
     calibration: dict[str, dict[str, Any]] = {}
     for j, code in enumerate(data.codes):
         weights, intercept = platt(oof[:, j], data.labels[:, j])
@@ -317,6 +340,15 @@ def train(
         "spacy": spacy.__version__,
         "config": nlp.config.to_str(),
     }
+    if embeddings:  # issue 15: the optional embedding classifier, kept in the model's data
+        from qualkam.coding.learn import embeddings as extra
+
+        store_embeddings = extra.fit_stored(
+            list(data.segments["text"]), list(data.segments["source"]), data.labels, data.codes
+        )
+        settings["ensemble"] = [*classifiers.PIPES, extra.CLASSIFIER]
+        settings["calibration"] = "platt on the four scores"
+        settings["embeddings"] = {k: v for k, v in store_embeddings.items() if k != "classifier"}
     store_data = {
         "sources": sorted(sizes),
         "segments": len(data.segments),
@@ -328,6 +360,8 @@ def train(
         "calibration": calibration,
         "examples": examples_data,
     }
+    if embeddings:
+        store_data["embeddings"] = store_embeddings
     seconds = time.perf_counter() - started
     figures["seconds"] = round(seconds, 2)
     model_id = models.add_model(
