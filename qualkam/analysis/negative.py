@@ -24,7 +24,7 @@ from qualkam.store.codings import known_layer, layer_codings, segments_with_sour
 from qualkam.store.layers import Layer
 from qualkam.store.names import source_attribute_keys
 from qualkam.store.project import Project
-from qualkam.store.reads import code_tree, descendants
+from qualkam.store.reads import CodeNode, code_tree
 from qualkam.store.segments import SegmentFilter
 
 KINDS = ("source", "speaker")
@@ -72,24 +72,46 @@ def _cases(segments: pd.DataFrame, compare: str, kinds: Sequence[str]) -> pd.Dat
     return pd.concat(frames, ignore_index=True)
 
 
-def _negatives(cases: pd.DataFrame, coded: set[int], code: str, compare: str) -> pd.DataFrame:
-    """The negative cases of one code (its segments ``coded``) among ``cases``."""
-    if cases.empty:
+def _counted_as(tree: dict[str, CodeNode], wanted: Sequence[str], below: bool) -> pd.DataFrame:
+    """(coded, code): a coding of ``coded`` counts for ``code`` (itself, and with ``below`` every
+    code above it), for the codes ``wanted``."""
+    keep = set(wanted)
+    pairs = []
+    for node in tree.values():
+        current: str | None = node.id
+        seen: set[str] = set()
+        while current is not None and current not in seen:  # a cycle (a codebook bug) does not loop
+            seen.add(current)
+            if current in keep:
+                pairs.append((node.id, current))
+            if not below:
+                break
+            parent = tree.get(current)
+            current = parent.parent if parent is not None else None
+    return pd.DataFrame(pairs, columns=["coded", "code"])
+
+
+def _negatives(cases: pd.DataFrame, hits: pd.DataFrame, compare: str) -> pd.DataFrame:
+    """Every negative case at once: ``cases`` (segment, kind, value, case) and ``hits`` (segment,
+    code). Linear in the segments and codings, plus one row per case and code its group has."""
+    if cases.empty or hits.empty:
         return pd.DataFrame(columns=COLUMNS)
-    marked = cases.assign(hit=cases["segment"].isin(coded))
-    per_case = marked.groupby(["kind", "value", "case"], sort=False).agg(
-        segments=("segment", "nunique"), code_segments=("hit", "sum")
+    sizes = cases.groupby(["kind", "value", "case"], sort=False)["segment"].nunique().rename("segments").reset_index()
+    comparable = sizes.groupby(["kind", "value"], sort=False).size().rename("comparable").reset_index()
+    coded = cases.merge(hits, on="segment").drop_duplicates(["kind", "value", "case", "segment", "code"])
+    present = coded.groupby(["kind", "value", "case", "code"], sort=False).size().rename("n").reset_index()
+    groups = (
+        present.groupby(["kind", "value", "code"], sort=False)
+        .agg(with_code=("case", "size"), code_segments=("n", "sum"))
+        .reset_index()
     )
-    per_case = per_case.reset_index()
-    per_case["has"] = per_case["code_segments"] > 0
-    groups = per_case.groupby(["kind", "value"], sort=False).agg(
-        comparable=("case", "size"), with_code=("has", "sum"), group_code_segments=("code_segments", "sum")
-    )
-    joined = per_case.merge(groups.reset_index(), on=["kind", "value"])
-    negative = joined[~joined["has"] & (joined["with_code"] > 0)]
-    result = pd.DataFrame(
+    # every case of a group x every code the group has, less the pairs where the case has it
+    candidates = sizes.merge(groups, on=["kind", "value"])
+    candidates = candidates.merge(present[["kind", "value", "case", "code"]], how="left", indicator=True)
+    negative = candidates[candidates["_merge"] == "left_only"].merge(comparable, on=["kind", "value"])
+    return pd.DataFrame(
         {
-            "code": code,
+            "code": negative["code"].astype(str),
             "kind": negative["kind"],
             "compare": compare,
             "value": negative["value"].astype(str),
@@ -98,11 +120,10 @@ def _negatives(cases: pd.DataFrame, coded: set[int], code: str, compare: str) ->
             "comparable": negative["comparable"].astype(int),
             "with_code": negative["with_code"].astype(int),
             "share_with_code": (negative["with_code"] / negative["comparable"]).round(3),
-            "code_segments": negative["group_code_segments"].astype(int),
+            "code_segments": negative["code_segments"].astype(int),
         },
         columns=COLUMNS,
     )
-    return result
 
 
 def negative_cases(
@@ -142,19 +163,14 @@ def negative_cases(
     segments["unit"] = segments["speaker_unit"]
     frame = codings if codings is not None else layer_codings(project, parsed, where)
     cases = _cases(segments, compare, kinds)
-    by_code: dict[str, set[int]] = {}
-    for segment, coded in zip(frame["segment"], frame["code"], strict=True):
-        by_code.setdefault(str(coded), set()).add(int(segment))
-    results = []
-    for name in wanted:
-        family = descendants(tree, [name]) if below else [name]
-        coded_segments = set().union(*(by_code.get(c, set()) for c in family))
-        if not coded_segments:
-            continue  # never coded: no comparable case has it, so nowhere is its absence a finding
-        results.append(_negatives(cases, coded_segments, name, compare))
-    if not results:
-        return pd.DataFrame(columns=COLUMNS)
-    table = pd.concat(results, ignore_index=True)
+    counted = _counted_as(tree, wanted, below)
+    hits = (
+        frame[["segment", "code"]]
+        .rename(columns={"code": "coded"})
+        .merge(counted, on="coded")[["segment", "code"]]
+        .drop_duplicates()
+    )
+    table = _negatives(cases, hits, compare)
     order = {c: i for i, c in enumerate(wanted)}
     table = table.assign(
         _code=table["code"].map(order), _kind=table["kind"].map({k: i for i, k in enumerate(KINDS)})

@@ -211,7 +211,7 @@ def ordered_sources(
     if lacking:
         shown = ", ".join(lacking[:5]) + (f" and {len(lacking) - 5} more" if len(lacking) > 5 else "")
         notes.append(
-            f"{len(lacking)} source{'s' if len(lacking) != 1 else ''} with no {name} placed last, by id: {shown}"
+            f"{len(lacking)} source{'s' if len(lacking) != 1 else ''} with no {name}, placed last by id: {shown}"
         )
     ties = pd.Series([values[s] for s in ordered if values[s] != NONE]).value_counts()
     if (ties > 1).any():
@@ -308,7 +308,8 @@ def saturation(
         later = [c for row in rows[through:] for c in row["new_codes"].split(", ") if c]
         if later:  # the method's known limit: a quiet stretch is not the end of new codes
             reasons.append(
-                f"{len(later)} code{'s' if len(later) != 1 else ''} first appear after source {through}: "
+                f"{len(later)} code{'s' if len(later) != 1 else ''} first appear{'' if len(later) != 1 else 's'} "
+                f"after source {through}: "
                 + ", ".join(later[:8])
                 + (f" and {len(later) - 8} more" if len(later) > 8 else "")
             )
