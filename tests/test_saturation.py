@@ -343,46 +343,61 @@ def test_sample_project_against_an_independent_count(tmp_path: Path) -> None:
         assert result.runs[result.runs["within"]]["first"].iloc[0] == result.point + 1
 
 
+def sheet_moves(path: Path) -> set[str]:
+    """The talk moves the expert gave anywhere in one TalkMoves sheet, read straight from it (as
+    tests/test_bench_suggestions.py reads them): a row with words and a move's leading number."""
+    import re
+
+    import openpyxl
+
+    from bench import suggestions
+
+    sheet = openpyxl.load_workbook(path, read_only=True).worksheets[0]
+    header = None
+    moves: set[str] = set()
+    for row in sheet.iter_rows(values_only=True):
+        if header is None:
+            header = [str(v).strip().casefold() if v else "" for v in row]
+            continue
+        cells = dict(zip(header, row, strict=False))
+        if not " ".join(str(cells.get("sentence") or "").split()):
+            continue
+        for column, names in (("teacher tag", suggestions.TEACHER), ("student tag", suggestions.STUDENT)):
+            number = re.match(r"\s*(\d+)", str(cells.get(column) or ""))
+            if number and int(number.group(1)) in names:
+                moves.add(names[int(number.group(1))])
+    return moves
+
+
+def talkmoves_project(folder: Path, files: int = 8) -> tuple[Path, list[str], list[Path]]:
+    """``files`` TalkMoves transcripts coded, the expert's moves imported as a coder; the source
+    ids in the sheets' order, and the sheets."""
+    from bench import suggestions
+    from qualkam.coding.segment import Unit
+    from qualkam.store.sources import source_paths
+
+    corpus = SHARED / "corpora" / "talkmoves"
+    path, placement, _, _ = suggestions.build_talkmoves(folder, corpus, files, Unit.sentence, jobs=1)
+    assert placement.unplaced == []
+    sheets = sorted((folder / "transcripts").glob("*.xlsx"))
+    with Project.open(path) as project:
+        by_name = {Path(file).name: source for source, file in source_paths(project).items()}
+    return path, [by_name[sheet.name] for sheet in sheets], sheets
+
+
 @needs_shared
 @pytest.mark.shared
 @pytest.mark.slow
 def test_talkmoves_expert_codes_saturate_as_the_sheets_say(tmp_path: Path) -> None:
     """Eight TalkMoves transcripts (CC BY-NC-SA 4.0) with the expert's talk moves as a coder:
     the new moves per transcript, read independently from the spreadsheets, in file order."""
-    import re
-
-    import openpyxl
-
     from bench import suggestions
-    from qualkam.coding.segment import Unit
-    from qualkam.store.sources import source_paths
 
-    corpus = SHARED / "corpora" / "talkmoves"
-    path, placement, _, _ = suggestions.build_talkmoves(tmp_path, corpus, 8, Unit.sentence, jobs=1)
-    assert placement.unplaced == []
-    sheets = sorted((tmp_path / "transcripts").glob("*.xlsx"))
+    path, ids, sheets = talkmoves_project(tmp_path)
     with qualkam.open(path) as view:
-        by_name = {Path(file).name: source for source, file in source_paths(view.project).items()}
-        ids = [by_name[sheet.name] for sheet in sheets]  # the sheets' order, as the sources were chosen
         result = saturation(view.project, layer=f"coder:{suggestions.CODER}", order="given", sources=ids)
     assert len(ids) == len(set(ids)) == 8 and list(result.table["source"]) == ids
-    moves_of = {}
-    for sheet_path, source in zip(sheets, ids, strict=True):
-        sheet = openpyxl.load_workbook(sheet_path, read_only=True).worksheets[0]
-        header = None
-        moves: set[str] = set()
-        for row in sheet.iter_rows(values_only=True):
-            if header is None:
-                header = [str(v).strip().casefold() if v else "" for v in row]
-                continue
-            cells = dict(zip(header, row, strict=False))
-            if not " ".join(str(cells.get("sentence") or "").split()):
-                continue
-            for column, names in (("teacher tag", suggestions.TEACHER), ("student tag", suggestions.STUDENT)):
-                number = re.match(r"\s*(\d+)", str(cells.get(column) or ""))
-                if number and int(number.group(1)) in names:
-                    moves.add(names[int(number.group(1))])
-        moves_of[source] = moves
+    moves_of = dict(zip(ids, map(sheet_moves, sheets), strict=True))
     seen: set[str] = set()
     expected = []
     for source in ids:
