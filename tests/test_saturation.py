@@ -269,6 +269,18 @@ def test_api_and_report(example: Path) -> None:
     assert '<svg role="img" aria-label="saturation"' in section and section.count("<polyline") == 1
     assert "Saturation at 7 sources" in section and "1 code first appears after source 9: t48" in section
     assert section.count("<rect") >= 12  # a bar per source
+    assert "<h3>New codes per source</h3>" in section and "<details" not in section
+
+
+def test_a_long_saturation_table_is_collapsed(example: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from qualkam.render import report
+
+    monkeypatch.setattr(report, "SATURATION_ROWS", 10)
+    with Project.open(example) as project:
+        page = build_report(project, layer="human")
+    section = page.split('<section class="part" id="saturation">')[1].split("</section>")[0]
+    assert '<details class="more"><summary>Runs (7)</summary>' in section
+    assert '<details class="more"><summary>New codes per source (12)</summary>' in section
 
 
 def test_the_curve_escapes_source_names_and_draws_every_format(tmp_path: Path) -> None:

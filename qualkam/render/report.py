@@ -299,6 +299,9 @@ def _triangulation_view(project: Project, layer: str, codings: pd.DataFrame | No
     return {"table": Table(head, rows, classes="data triangulation")}
 
 
+SATURATION_ROWS = 40  # more sources than this: the tables are collapsed; the curve and the verdict say it
+
+
 def _saturation_view(project: Project, layer: str, codings: pd.DataFrame | None = None) -> dict[str, Any]:
     """Saturation with the method's usual parameters (issue 16): the curve as SVG, the verdict,
     the runs, and the table per source collapsed; the command says how to vary them."""
@@ -321,6 +324,7 @@ def _saturation_view(project: Project, layer: str, codings: pd.DataFrame | None 
         else None,
         "sources": table(sources),
         "count": result.sources,
+        "long": result.sources > SATURATION_ROWS,
         "command": f"qualkam saturation --from {layer} --order date --base 4 --run 2 --threshold 5",
     }
 
