@@ -272,6 +272,21 @@ def test_api_and_report(example: Path) -> None:
     assert "<h3>New codes per source</h3>" in section and "<details" not in section
 
 
+def test_api_errors_name_arguments_not_flags(example: Path) -> None:
+    with qualkam.open(example) as view:
+        for call, argument in (
+            (lambda: view.saturation(threshold="lots"), "threshold"),
+            (lambda: view.saturation(order="dat"), "order"),
+            (lambda: view.saturation(base=0), "base"),
+            (lambda: view.saturation(layer="coder:anaa"), "layer"),
+            (lambda: view.negative_cases("t1"), "code"),
+            (lambda: view.negative_cases("t01", compare="sight"), "compare"),
+        ):
+            with pytest.raises(QualkamError) as caught:
+                call()
+            assert "--" not in str(caught.value) and caught.value.argument == argument, str(caught.value)
+
+
 def test_a_long_saturation_table_is_collapsed(example: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from qualkam.render import report
 

@@ -21,16 +21,21 @@ from qualkam.store.project import DEFAULT_PROJECT, Project
 
 
 def _sources_table(result: Saturation) -> Table:
-    grid = Table(title=escape(f"new codes per source · by {result.order} · from {result.layer}"), header_style="bold")
+    base = min(result.base, result.sources)
+    grid = Table(
+        title=escape(f"new codes per source · by {result.order} · from {result.layer}"),
+        header_style="bold",
+        caption=f"sources 1-{base} are the base: {result.base_codes} codes" if base else None,
+    )
     grid.add_column("#", justify="right")
-    grid.add_column("source", no_wrap=True, overflow="ellipsis", max_width=40)
+    grid.add_column("source", no_wrap=True, overflow="ellipsis", max_width=28)
     grid.add_column(result.order if result.order != "given" else "order", no_wrap=True)
     for name in ("codes", "new", "so far"):
         grid.add_column(name, justify="right")
     grid.add_column("new codes", overflow="fold")
     for row in result.table.itertuples(index=False):
         grid.add_row(
-            str(row.position) + (" [dim]base[/]" if row.in_base else ""),
+            str(row.position),
             escape(row.source),
             escape(str(row.order_value)),
             str(row.codes),
