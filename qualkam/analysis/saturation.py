@@ -29,7 +29,7 @@ from typing import Any
 
 import pandas as pd
 
-from qualkam.analysis.matrix import NONE, value_text
+from qualkam.analysis.matrix import NONE, _natural, value_text  # one numeric order for attribute values
 from qualkam.choices import check_choice, check_known
 from qualkam.errors import QualkamError
 from qualkam.store.analysis import phase_ids, sources_as_added
@@ -157,15 +157,6 @@ def _whole(value: Any, argument: str, least: int) -> int:
             f"{{argument}} must be a whole number of sources, {least} or more; got {value!r}", argument=argument
         )
     return value
-
-
-def _natural(value: str) -> tuple[int, float, str]:
-    """Numbers in numeric order (9 before 175), then text; (none) is placed by the caller."""
-    try:
-        number = float(value)
-    except ValueError:
-        return (1, 0.0, value)
-    return (0, number, value) if math.isfinite(number) else (1, 0.0, value)
 
 
 def _source_values(frame: pd.DataFrame, name: str) -> dict[str, str]:
