@@ -8,6 +8,8 @@ the CLI give the same numbers for the same arguments::
     excerpts(...)    qualkam.analysis.excerpts.retrieve             (qualkam excerpts)
     matrix(...)      qualkam.analysis.matrix.build_matrix           (qualkam matrix)
     agreement(...)   qualkam.agreement.reliability.reliability      (qualkam reliability)
+    saturation(...)  qualkam.analysis.saturation.saturation         (qualkam saturation)
+    negative_cases(...) qualkam.analysis.negative.negative_cases    (qualkam negative-cases)
 
 Arguments are named as in those functions; a filter takes one name or a list of names.
 Errors are ``qualkam.errors.QualkamError`` naming the argument at fault (``layer``,
@@ -226,6 +228,70 @@ class ProjectView:
             }
         )
         return frame
+
+    def saturation(
+        self,
+        layer: Layer | str = "auto",
+        order: str = "date",
+        base: int = 4,
+        run: int = 2,
+        threshold: str | float = 5.0,
+        sources: Names = None,
+        speakers: Names = None,
+        phases: Names = None,
+        source_types: Names = None,
+    ) -> pd.DataFrame:
+        """New codes per source in ``order``, as ``qualkam saturation`` (Guest, Namey & Chen
+        2020): one row per source. The runs (a DataFrame), the saturation point (``point``,
+        ``through``: with the confirming run, None when not reached), the verdict and the
+        parameters are in the frame's ``attrs``; ``threshold`` is in percent."""
+        from qualkam.analysis.saturation import saturation
+
+        result = saturation(
+            self.project,
+            layer=str(Layer.parse(layer, argument="layer")),
+            order=order,
+            base=base,
+            run=run,
+            threshold=threshold,
+            sources=_names(sources),
+            speakers=_names(speakers),
+            phases=_names(phases),
+            source_types=_names(source_types),
+        )
+        frame = result.table.copy()
+        frame.attrs.update({**result.summary(), "runs": result.runs.copy()})
+        return frame
+
+    def negative_cases(
+        self,
+        code: Names = None,
+        compare: str = "phase",
+        layer: Layer | str = "auto",
+        kinds: Names = None,
+        below: bool = True,
+        sources: Names = None,
+        speakers: Names = None,
+        phases: Names = None,
+        source_types: Names = None,
+    ) -> pd.DataFrame:
+        """The sources and speakers where ``code`` (None: every code, each on its own) never
+        occurs although comparable ones (same ``compare`` value: phase, source_type, role, unit
+        or a source attribute) have it, with how often they do; as ``qualkam negative-cases``."""
+        from qualkam.analysis.negative import KINDS, negative_cases
+
+        return negative_cases(
+            self.project,
+            code,
+            compare=compare,
+            layer=str(Layer.parse(layer, argument="layer")),
+            kinds=_names(kinds) or KINDS,
+            sources=_names(sources),
+            speakers=_names(speakers),
+            phases=_names(phases),
+            source_types=_names(source_types),
+            below=below,
+        )
 
 
 def _filter(sources: Names, phases: Names, speakers: Names, roles: Names, source_types: Names) -> SegmentFilter:

@@ -52,6 +52,16 @@ COMMANDS: dict[str, Lazy] = {
         "Per code: how many sources, speakers, source types, phases and roles support it, and\n"
         "which codes rest on one source, one speaker or one kind of source.",
     ),
+    "saturation": Lazy(
+        "qualkam.cli.saturation",
+        "New codes per source in order, runs of new information and the saturation point, after\n"
+        "Guest, Namey & Chen (2020): a base of sources, runs after it, and a threshold of new codes.",
+    ),
+    "negative-cases": Lazy(
+        "qualkam.cli.negative",
+        "Where a code never occurs although it occurs in comparable sources or speakers (same phase,\n"
+        "source type or attribute), with how often it occurs in those: cases to check.",
+    ),
     "excerpts": Lazy(
         "qualkam.cli.excerpts",
         "Retrieve coded excerpts with their source, speaker, role, phase, time, coders and evidence.",

@@ -36,6 +36,8 @@ SECTIONS = [
     ("type-code", "Source type x code"),
     ("balance", "Balance by phase"),  # one section per attribute the codebook compares, none without
     ("triangulation", "Triangulation"),
+    ("saturation", "Saturation"),
+    ("negative", "Negative cases"),
     ("reliability", "Reliability between coders"),
     ("machine", "The machine against each person"),  # only with a trained model's figures
     ("excerpts", "Excerpts by code"),
@@ -297,6 +299,84 @@ def _triangulation_view(project: Project, layer: str, codings: pd.DataFrame | No
     return {"table": Table(head, rows, classes="data triangulation")}
 
 
+SATURATION_ROWS = 40  # more sources than this: the tables are collapsed; the curve and the verdict say it
+
+
+def _saturation_view(project: Project, layer: str, codings: pd.DataFrame | None = None) -> dict[str, Any]:
+    """Saturation with the method's usual parameters (issue 16): the curve as SVG, the verdict,
+    the runs, and the table per source collapsed; the command says how to vary them."""
+    from qualkam.analysis.saturation import saturation
+    from qualkam.render.saturation import svg_saturation
+
+    result = saturation(project, layer=layer, codings=codings)
+    runs = result.runs.rename(columns={"percent_new": "% new", "first_source": "from", "last_source": "to"})
+    runs = runs.assign(within=runs["within"].map({True: "≤ threshold", False: ""}))
+    sources = result.table.rename(
+        columns={"order_value": result.order, "cumulative": "so far", "new_codes": "new codes"}
+    )
+    sources = sources.assign(in_base=sources["in_base"].map({True: "base", False: ""})).set_index("position")
+    return {
+        "svg": trusted(svg_saturation(result, label="saturation")),
+        "verdict": result.verdict(),
+        "notes": result.notes[1:] if result.point is None else result.notes,
+        "runs": table(runs[["run", "first", "last", "from", "to", "new", "% new", "within"]], index=False)
+        if len(runs)
+        else None,
+        "sources": table(sources),
+        "count": result.sources,
+        "long": result.sources > SATURATION_ROWS,
+        "command": f"qualkam saturation --from {layer} --order date --base 4 --run 2 --threshold 5",
+    }
+
+
+NEGATIVE_SHARE = 0.75  # a striking absence: the code is in at least 3 of 4 comparable sources
+NEGATIVE_ROWS = 15  # per compared attribute: a short list; the command gives them all
+
+
+def _negative_view(project: Project, layer: str, codings: pd.DataFrame | None = None) -> dict[str, Any]:
+    """Per compared attribute (phase, source type), the sources where a code is missing although
+    most comparable sources (``NEGATIVE_SHARE``, of three or more) have it: a short list of the
+    most striking, for codes without children (a parent repeats its children's absences)."""
+    from qualkam.analysis.negative import negative_cases
+    from qualkam.store.reads import code_tree
+
+    tree = code_tree(project)
+    parents = {node.parent for node in tree.values() if node.parent}
+    leaves = [c for c in tree if c not in parents]
+    parts = []
+    for compare, name in (("phase", "phase"), ("source_type", "source type")):
+        found = negative_cases(project, leaves, compare=compare, layer=layer, kinds=["source"], codings=codings)
+        striking = found[(found["share_with_code"] >= NEGATIVE_SHARE) & (found["comparable"] >= 3)]
+        striking = striking.sort_values(["share_with_code", "comparable"], ascending=False, kind="stable")
+        shown = striking.head(NEGATIVE_ROWS)
+        frame = pd.DataFrame(
+            {
+                name: shown["value"],
+                "source": shown["case"],
+                "code": shown["code"],
+                "comparable sources with it": [
+                    f"{w} of {c}" for w, c in zip(shown["with_code"], shown["comparable"], strict=True)
+                ],
+                "their segments with it": shown["code_segments"],
+            }
+        )
+        parts.append(
+            {
+                "name": name,
+                "flag": compare,
+                "table": table(frame, index=False) if len(frame) else None,
+                "count": len(striking),
+                "shown": NEGATIVE_ROWS,
+                "all": len(found),
+            }
+        )
+    return {
+        "parts": parts,
+        "share": number(NEGATIVE_SHARE * 100, places=0),
+        "command": f"qualkam negative-cases CODE --from {layer} --compare phase",
+    }
+
+
 def _reliability_view(project: Project, replicates: int = 1000, seed: int = 0) -> dict[str, Any]:
     """Agreement between the coders (issue 4): per code with 95% intervals, thresholds and
     disagreement counts, and the overall set-based alpha; a note when fewer than two coders."""
@@ -446,6 +526,8 @@ def build_report(project: Project, layer: str | Layer = "auto", title: str = "qu
         "phase-code": ("heatmap", _heatmap_view(by_phase, "phase", layer, "phase-code", codes, coded)),
         "type-code": ("heatmap", _heatmap_view(by_type, "source_type", layer, "type-code", codes, coded)),
         "triangulation": ("triangulation", _triangulation_view(project, layer, codings)),
+        "saturation": ("saturation", _saturation_view(project, layer, codings)),
+        "negative": ("negative", _negative_view(project, layer, codings)),
         "reliability": ("reliability", _reliability_view(project)),
         "machine": ("machine", _machine_view(project)),
         "excerpts": ("excerpts", _excerpts_view(project, layer)),
