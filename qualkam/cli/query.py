@@ -26,7 +26,9 @@ COUNT_FORMATS = ("table", "csv", "json")
 def query_cli(
     query: Annotated[
         str,
-        typer.Argument(help="Codes joined by AND, OR, NOT, NEAR/n, SAME-SPEAKER[/n] and brackets, e.g. 'a AND NOT b'."),
+        typer.Argument(
+            help="Codes joined by AND, OR, NOT, NEAR/n, SAME-SPEAKER or SAME-SPEAKER/n and brackets: 'a AND NOT b'."
+        ),
     ],
     where: Annotated[
         list[str] | None,
