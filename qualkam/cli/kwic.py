@@ -112,12 +112,12 @@ def kwic_cli(
     table.add_column("left", justify="right", overflow="fold", ratio=1)
     table.add_column("", justify="center", style="bold", no_wrap=True)
     table.add_column("right", overflow="fold", ratio=1)
-    table.add_column("codes", overflow="fold", max_width=30, style="dim")
+    table.add_column("codes", overflow="fold", min_width=28, max_width=44, style="dim")
     for row in frame.to_dict("records"):
         where_said = " · ".join(
             escape(str(v)) for v in (f"{row['source']} #{row['segment']}", row["speaker"]) if present(v)
         )
         table.add_row(
-            where_said, escape(row["left"]), escape(row["match"]), escape(row["right"]), escape(" ".join(row["codes"]))
+            where_said, escape(row["left"]), escape(row["match"]), escape(row["right"]), escape("\n".join(row["codes"]))
         )
     out.print(table)
