@@ -108,11 +108,11 @@ def kwic_cli(
         write_text(render(frame, output, title=f"Concordance: {term}", subtitle=status), out_file)
         return
     table = Table(title=escape(status), header_style="bold", show_lines=False)
-    table.add_column("source · speaker", overflow="fold", max_width=28)
-    table.add_column("left", justify="right", overflow="fold", ratio=1)
-    table.add_column("", justify="center", style="bold", no_wrap=True)
-    table.add_column("right", overflow="fold", ratio=1)
-    table.add_column("codes", overflow="fold", min_width=28, max_width=44, style="dim")
+    table.add_column("source · speaker", overflow="fold", ratio=2)
+    table.add_column("left", justify="right", overflow="fold", ratio=3)
+    table.add_column("", justify="center", style="bold", overflow="fold", ratio=2)
+    table.add_column("right", overflow="fold", ratio=3)
+    table.add_column("codes", overflow="fold", style="dim", ratio=3)
     for row in frame.to_dict("records"):
         where_said = " · ".join(
             escape(str(v)) for v in (f"{row['source']} #{row['segment']}", row["speaker"]) if present(v)
