@@ -337,6 +337,8 @@ def test_cli_every_format_and_counts(runner: CliRunner, tmp_path: Path) -> None:
         ("hiring", "And we"),
         ("hiring", "The bu"),
     ]
+    unquoted = _run(runner, "query", "funding", "NEAR/1", "hiring", "-f", "csv", "-p", db).stdout
+    assert list(csv.DictReader(io.StringIO(unquoted))) == rows  # several arguments are one query
     data = json.loads(_run(runner, "query", "money AND morale", "-f", "json", "-p", db).stdout)
     assert [(d["code"], d["speaker"]) for d in data] == [("pay", "Dan"), ("morale", "Dan")]
     md = _run(runner, "query", "funding", "-f", "md", "-p", db).stdout

@@ -25,9 +25,10 @@ COUNT_FORMATS = ("table", "csv", "json")
 @app.command("query")
 def query_cli(
     query: Annotated[
-        str,
+        list[str],
         typer.Argument(
-            help="Codes joined by AND, OR, NOT, NEAR/n, SAME-SPEAKER or SAME-SPEAKER/n and brackets: 'a AND NOT b'."
+            help="Codes joined by AND, OR, NOT, NEAR/n, SAME-SPEAKER or SAME-SPEAKER/n and brackets: "
+            "'a AND NOT b'. Several arguments are read as one query, joined by spaces."
         ),
     ],
     where: Annotated[
@@ -85,7 +86,7 @@ def query_cli(
         raise QualkamError(f"--count-by writes a table, csv or json, not {chosen}")
     output = choose_format(chosen, out_file, formats)
     with Project.open(project) as store:
-        result = run_query(store, query, where=where or [], layer=layer)
+        result = run_query(store, " ".join(query), where=where or [], layer=layer)
         described = result.describe()
         if count_by:
             table = counts_of(store, result, count_by)
