@@ -10,6 +10,8 @@ the CLI give the same numbers for the same arguments::
     agreement(...)   qualkam.agreement.reliability.reliability      (qualkam reliability)
     saturation(...)  qualkam.analysis.saturation.saturation         (qualkam saturation)
     negative_cases(...) qualkam.analysis.negative.negative_cases    (qualkam negative-cases)
+    query(...)       qualkam.analysis.query.run_query and its views (qualkam query)
+    kwic(...)        qualkam.analysis.kwic.concordance              (qualkam kwic)
 
 Arguments are named as in those functions; a filter takes one name or a list of names.
 Errors are ``qualkam.errors.QualkamError`` naming the argument at fault (``layer``,
@@ -18,7 +20,7 @@ Errors are ``qualkam.errors.QualkamError`` naming the argument at fault (``layer
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -291,6 +293,71 @@ class ProjectView:
             phases=_names(phases),
             source_types=_names(source_types),
             below=below,
+        )
+
+    def query(
+        self,
+        query: str,
+        where: Mapping[str, str | Sequence[str]] | Sequence[str] | str | None = None,
+        layer: Layer | str = "auto",
+        count_by: str | None = None,
+        by_coder: bool = False,
+        segments: bool = False,
+    ) -> pd.DataFrame:
+        """A coding query, as ``qualkam query``: ``"funding AND NOT hiring"``, ``"a NEAR/2 b"``,
+        ``"a SAME-SPEAKER b"`` (docs/query.md). ``where`` scopes it (``{"phase": "formal_kam"}``
+        or ``["role=Sales Director"]``). The answer as excerpts of the codes it asks for; with
+        ``count_by`` (``"phase"``) the matching segments counted per value; with ``segments``
+        the matching segments themselves, each with its codes. ``attrs["segments"]`` holds how
+        many segments matched, ``attrs["query"]`` the query as parsed."""
+        from qualkam.analysis import query as queries
+
+        result = queries.run_query(self.project, query, where=where, layer=layer)
+        if count_by is not None:
+            frame = queries.count_by(self.project, result, count_by)
+        elif segments:
+            frame = queries.matching_segments(self.project, result)
+        else:
+            frame = queries.excerpts(self.project, result, by_coder=by_coder)
+        frame.attrs.update(query=result.text, segments=len(result.segment_ids), in_scope=len(result.scope.frame))
+        return frame
+
+    def kwic(
+        self,
+        term: str,
+        word: bool = False,
+        context: int = 5,
+        sort: str = "source",
+        layer: Layer | str = "auto",
+        codes: Names = None,
+        where: Mapping[str, str | Sequence[str]] | Sequence[str] | str | None = None,
+        phases: Names = None,
+        source_types: Names = None,
+        roles: Names = None,
+        speakers: Names = None,
+        sources: Names = None,
+        limit: int | None = None,
+    ) -> pd.DataFrame:
+        """A concordance, as ``qualkam kwic``: one row per occurrence of ``term`` (by lemma;
+        ``word=True``: as written) with ``left`` / ``match`` / ``right`` context and the
+        ``codes`` on it; ``sort`` source, left or right (docs/kwic.md)."""
+        from qualkam.analysis.kwic import concordance
+
+        return concordance(
+            self.project,
+            term,
+            word=word,
+            context=context,
+            sort=sort,
+            layer=layer,
+            codes=_names(codes),
+            where=where,
+            phases=_names(phases),
+            source_types=_names(source_types),
+            roles=_names(roles),
+            speakers=_names(speakers),
+            sources=_names(sources),
+            limit=limit,
         )
 
 

@@ -70,6 +70,14 @@ COMMANDS: dict[str, Lazy] = {
         "qualkam.cli.search",
         "Search the segments by lemma: 'account plans' finds 'Account Plan' and 'account planning'.",
     ),
+    "query": Lazy(
+        "qualkam.cli.query",
+        "Find the segments where a combination of codes holds; quote them as excerpts or count them.",
+    ),
+    "kwic": Lazy(
+        "qualkam.cli.kwic",
+        "A concordance: each occurrence of a word or its lemma, with the words around it and its codes.",
+    ),
     "report": Lazy(
         "qualkam.cli.report",
         "Write one self-contained HTML report: summary, heatmaps, the balance of\n"
