@@ -8,6 +8,8 @@ the CLI give the same numbers for the same arguments::
     excerpts(...)    qualkam.analysis.excerpts.retrieve             (qualkam excerpts)
     matrix(...)      qualkam.analysis.matrix.build_matrix           (qualkam matrix)
     agreement(...)   qualkam.agreement.reliability.reliability      (qualkam reliability)
+    codebook_history()  qualkam.coding.history.history_frame        (qualkam codebook history)
+    codebook_diff(a, b) qualkam.coding.history.codebook_diff        (qualkam codebook diff)
 
 Arguments are named as in those functions; a filter takes one name or a list of names.
 Errors are ``qualkam.errors.QualkamError`` naming the argument at fault (``layer``,
@@ -226,6 +228,21 @@ class ProjectView:
             }
         )
         return frame
+
+    def codebook_history(self) -> pd.DataFrame:
+        """Every codebook version the project stored, oldest first, as ``qualkam codebook
+        history`` lists them; ``attrs["before_history"]`` counts codings that record none."""
+        from qualkam.coding.history import history_frame
+
+        return history_frame(self.project)
+
+    def codebook_diff(self, first: str | int = "previous", second: str | int = "current") -> dict[str, object]:
+        """What changed between two stored codebook versions (a number, ``current``,
+        ``previous`` or a hash prefix), as ``qualkam codebook diff``: added, removed, renamed,
+        split, changed (code, field, before, after), phases added and removed."""
+        from qualkam.coding.history import codebook_diff
+
+        return codebook_diff(self.project, first, second)
 
 
 def _filter(sources: Names, phases: Names, speakers: Names, roles: Names, source_types: Names) -> SegmentFilter:

@@ -21,6 +21,7 @@ from qualkam.analysis.excerpts import merge_codings, retrieve
 from qualkam.analysis.matrix import NONE, build_matrix, codings_frame
 from qualkam.analysis.triangulation import triangulation_table
 from qualkam.coding.codebook import Comparison
+from qualkam.coding.history import versions_in_use
 from qualkam.errors import CodebookError, QualkamError
 from qualkam.render.html import Cell, Table, anchor, excerpt_groups, render_page, table, trusted, value_cell
 from qualkam.render.number import number
@@ -155,6 +156,7 @@ def summary(project: Project) -> dict[str, Any]:
         "sources_by": by,
         "coders": coders,
         "codebook": f"{book['name']} {book['version']}" if book else None,
+        "codebook_versions": versions_in_use(project),
     }
 
 
@@ -170,6 +172,7 @@ def _summary_view(info: dict[str, Any]) -> dict[str, Any]:
     return {
         "stats": stats,
         "codebook": info["codebook"],
+        "codebook_versions": info["codebook_versions"],
         "sources_by": table(info["sources_by"], total=True) if len(info["sources_by"]) else None,
         "coders": table(info["coders"]) if len(info["coders"]) else None,
     }
