@@ -296,36 +296,40 @@ def history_cli(
     if not rows:
         out.print(f"{escape(str(project))} has no codebook yet", soft_wrap=True)
         raise typer.Exit(EXIT_OK)
-    table = Table(title=f"codebook versions of {escape(str(project))}", box=box.SIMPLE_HEAD, header_style="bold")
+    table = Table(title=f"codebook versions of {escape(project.name)}", box=box.SIMPLE_HEAD, header_style="bold")
     for name, justify in (
         ("#", "right"),
-        ("name", "left"),
-        ("version", "left"),
+        ("codebook", "left"),
         ("hash", "left"),
         ("loaded", "left"),
-        ("from", "left"),
         ("codes", "right"),
-        ("people's codings", "right"),
-        ("suggestions", "right"),
+        ("people", "right"),
+        ("suggested", "right"),
     ):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        table.add_column(name, justify=justify, no_wrap=name != "codebook")  # type: ignore[arg-type]
     for row in rows:
-        loaded = row["loaded_at"] + (f" (+{row['loads'] - 1} reload)" if row["loads"] > 1 else "")
         table.add_row(
             f"{row['number']}{' *' if row['current'] else ''}",
-            escape(row["name"]),
-            escape(row["version"]),
-            row["hash"][:12],
-            loaded,
-            escape(row["loaded_from"] or "-"),
+            escape(f"{row['name']} {row['version']}"),
+            row["hash"][:8],
+            row["loaded_at"][:10],
             "?" if row["codes"] is None else str(row["codes"]),
             str(row["people_codings"]),
             str(row["suggestions"]),
         )
     if people or suggestions:
-        table.add_row("-", BEFORE_HISTORY, "", "", "", "", "", str(people), str(suggestions))
+        table.add_row("-", f"({BEFORE_HISTORY})", "", "", "", str(people), str(suggestions))
     out.print(table)
-    out.print("* the current version", highlight=False)
+    for row in rows:
+        again = (
+            f"; made current again {row['loads'] - 1} time(s), last {row['last_loaded_at']}" if row["loads"] > 1 else ""
+        )
+        out.print(
+            f"{row['number']}: loaded {row['loaded_at']} from {escape(row['loaded_from'] or '-')}{again}",
+            soft_wrap=True,
+            highlight=False,
+        )
+    out.print("* the current version; people: people's codings made under it; suggested: suggestions", highlight=False)
     raise typer.Exit(EXIT_OK)
 
 

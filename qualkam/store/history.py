@@ -91,3 +91,19 @@ def recorded_migrations(project: Project) -> list[dict[str, Any]]:
             }
         )
     return found
+
+
+def coding_versions(project: Project) -> list[dict[str, Any]]:
+    """Each coding's id, anchor segment, code, coder (None: a suggestion) and the number of the
+    codebook version it was made under (None: before history), by coding id."""
+    numbers = {int(r[0]): n for n, r in enumerate(project.conn.execute("SELECT id FROM codebooks ORDER BY id"), 1)}
+    return [
+        {
+            "coding": int(r["id"]),
+            "segment": r["segment_id"],
+            "code": r["code_id"],
+            "coder": r["coder"],
+            "codebook_version": None if r["codebook_id"] is None else numbers.get(int(r["codebook_id"])),
+        }
+        for r in project.conn.execute("SELECT id, segment_id, code_id, coder, codebook_id FROM codings ORDER BY id")
+    ]
