@@ -8,6 +8,7 @@ the CLI give the same numbers for the same arguments::
     excerpts(...)    qualkam.analysis.excerpts.retrieve             (qualkam excerpts)
     matrix(...)      qualkam.analysis.matrix.build_matrix           (qualkam matrix)
     agreement(...)   qualkam.agreement.reliability.reliability      (qualkam reliability)
+    cases()             qualkam.analysis.cases.cases_frame          (qualkam cases list)
     codebook_history()  qualkam.coding.history.history_frame        (qualkam codebook history)
     codebook_diff(a, b) qualkam.coding.history.codebook_diff        (qualkam codebook diff)
 
@@ -137,6 +138,7 @@ class ProjectView:
         statuses: Names = None,
         sources: Names = None,
         by_coder: bool = False,
+        cases: Names = None,
     ) -> pd.DataFrame:
         """The coded passages, one row per span and code (``by_coder``: per coding), each with
         its ``context``, as ``qualkam excerpts`` lists them; ``layer`` defaults to auto (all with
@@ -155,6 +157,7 @@ class ProjectView:
             layer=None if layer is None else str(Layer.parse(layer, argument="layer")),
             by_coder=by_coder,
             sources=_names(sources),
+            cases=_names(cases),
         )
 
     def matrix(
@@ -168,10 +171,12 @@ class ProjectView:
         sources: Names = None,
         speakers: Names = None,
         phases: Names = None,
+        cases: Names = None,
     ) -> pd.DataFrame:
         """``rows`` x ``cols`` counts, as ``qualkam matrix``: rows a source or segment field
-        (phase, source_type, role, speaker ...) or ``code`` (with cols ``code``: co-occurrence);
-        cols ``code`` or ``attr:NAME``; ``value`` segments, share, sources or speakers."""
+        (phase, source_type, role, speaker ...), ``case`` or ``case:ATTRIBUTE`` (participants as
+        cases), or ``code`` (with cols ``code``: co-occurrence); cols ``code`` or ``attr:NAME``;
+        ``value`` segments, share, sources or speakers; ``cases`` filters ``ATTRIBUTE=VALUE``."""
         from qualkam.analysis.matrix import build_matrix
 
         return build_matrix(
@@ -185,6 +190,7 @@ class ProjectView:
             sources=_names(sources),
             speakers=_names(speakers),
             phases=_names(phases),
+            cases=_names(cases),
         )
 
     def agreement(
@@ -228,6 +234,13 @@ class ProjectView:
             }
         )
         return frame
+
+    def cases(self) -> pd.DataFrame:
+        """One row per case (a participant, merged across sources by name), as ``qualkam cases
+        list``: sources, segments, source_ids, role, unit and the attributes a cases file set."""
+        from qualkam.analysis.cases import cases_frame
+
+        return cases_frame(self.project)
 
     def codebook_history(self) -> pd.DataFrame:
         """Every codebook version the project stored, oldest first, as ``qualkam codebook

@@ -272,6 +272,23 @@ MIGRATIONS: list[tuple[str, str]] = [
         END;
         """,
     ),
+    (
+        # Cases (issue 16): a participant's own attributes (site, tenure ...), kept across sources
+        # under the case-folded name segments carry as speaker; set by a cases file, `qualkam
+        # cases import` or a REFI-QDA project's Cases. Role and unit still come from each
+        # source's participants metadata (qualkam.analysis.cases merges the two).
+        "008_cases",
+        """
+        CREATE TABLE cases (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            attributes TEXT NOT NULL DEFAULT '{}',
+            origin TEXT,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX segments_speaker ON segments(speaker);
+        """,
+    ),
 ]
 
 
