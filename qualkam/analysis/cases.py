@@ -291,6 +291,7 @@ def case_row_values(project: Project, frame: pd.DataFrame, rows: str) -> pd.Seri
     from qualkam.analysis.matrix import value_text
 
     every = cases(project)
+    lookup: dict[str, Any]
     if rows == "case":
         lookup = {k: c.name for k, c in every.items()}
     else:
