@@ -86,20 +86,31 @@ def parse_cases(text: str, kind: str, where: str = "cases file") -> dict[str, di
     found: dict[str, dict[str, Any]] = {}
     seen: dict[str, str] = {}
     if kind == "csv":
-        rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
-        rows = [r for r in rows if any(cell.strip() for cell in r)]
-        if not rows:
+        reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""))
+        lines: list[tuple[int, list[str]]] = []  # (the line a row ends on, the row), blank rows left out
+        try:
+            for row in reader:
+                if any(cell.strip() for cell in row):
+                    lines.append((reader.line_num, row))
+        except csv.Error as exc:
+            raise InputError(f"{where}: line {reader.line_num}: not readable as CSV ({exc})") from None
+        if not lines:
             raise InputError(f"{where}: empty; write a header 'case,ATTRIBUTE,...' and one row per person")
+        first, rows = lines[0][0], [row for _, row in lines]
         header = [h.strip() for h in rows[0]]
         column = next((i for i, h in enumerate(header) if h.casefold() in NAME_COLUMNS), None)
         if column is None:
-            raise InputError(f"{where}: line 1: no 'case' (or 'name') column; name the column of people's names case")
+            raise InputError(
+                f"{where}: line {first}: no 'case' (or 'name') column; name the column of people's names case"
+            )
         if "" in header:
-            raise InputError(f"{where}: line 1: column {header.index('') + 1} has no name; name every column")
+            raise InputError(f"{where}: line {first}: column {header.index('') + 1} has no name; name every column")
         dupes = sorted({h for h in header if [x.casefold() for x in header].count(h.casefold()) > 1})
         if dupes:
-            raise InputError(f"{where}: line 1: column(s) {', '.join(dupes)} given twice; give each attribute once")
-        for number, row in enumerate(rows[1:], start=2):
+            raise InputError(
+                f"{where}: line {first}: column(s) {', '.join(dupes)} given twice; give each attribute once"
+            )
+        for number, row in lines[1:]:
             if len(row) > len(header):
                 raise InputError(f"{where}: line {number}: {len(row)} cells for {len(header)} columns")
             cells = dict(zip(header, row + [""] * (len(header) - len(row)), strict=True))
