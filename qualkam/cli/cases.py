@@ -38,7 +38,7 @@ def cases_list_cli(
     with Project.open(project) as store:
         frame = cases_frame(store)
     if chosen == "table" and out_file is None:
-        frame = frame.drop(columns=["source_ids"])
+        frame = frame.drop(columns=["source_ids", "origin"])
     emit(frame, chosen, out_file, title=f"{len(frame)} case(s)", empty="no cases: no named speaker yet")
     if chosen == "table" and out_file is None and len(frame):
         silent = frame[frame["segments"] == 0]["case"].tolist()

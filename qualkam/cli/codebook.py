@@ -339,6 +339,24 @@ def _shown(value: object, width: int = 70) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def _delta(before: object, after: object) -> str:
+    """A field's change in one line: list items added (+) and removed (-), a mapping key by key
+    (patterns, attributes), else before → after."""
+    if isinstance(before, list) and isinstance(after, list):
+        gone = [x for x in before if x not in after]
+        new = [x for x in after if x not in before]
+        return "; ".join([f"+ {_shown(x)}" for x in new] + [f"- {_shown(x)}" for x in gone]) or "reordered"
+    if isinstance(before, dict) and isinstance(after, dict):
+        keys = [k for k in dict.fromkeys([*before, *after]) if before.get(k) != after.get(k)]
+        return "; ".join(
+            f"{k}: {_delta(before.get(k, []), after.get(k, []))}"
+            if isinstance(before.get(k, []), list) and isinstance(after.get(k, []), list)
+            else f"{k}: {_shown(before.get(k, '-'))} → {_shown(after.get(k, '-'))}"
+            for k in keys
+        )
+    return f"{_shown(before)} → {_shown(after)}"
+
+
 @codebook_app.command("diff")
 def diff_cli(
     first: Annotated[
@@ -386,13 +404,7 @@ def diff_cli(
         anything = True
         out.print(f"[bold]fields changed[/] ({len(found['changed'])})", soft_wrap=True)
         for c in found["changed"]:
-            before, after = c["before"], c["after"]
-            if isinstance(before, list) and isinstance(after, list):
-                gone = [x for x in before if x not in after]
-                new = [x for x in after if x not in before]
-                what = "; ".join([f"+ {_shown(x)}" for x in new] + [f"- {_shown(x)}" for x in gone]) or "reordered"
-            else:
-                what = f"{_shown(before)} → {_shown(after)}"
+            what = _delta(c["before"], c["after"])
             out.print(f"  {escape(c['code'])}.{c['field']}: {escape(what)}", soft_wrap=True, highlight=False)
     for key, heading in (("phases_added", "phases added"), ("phases_removed", "phases removed")):
         if found[key]:

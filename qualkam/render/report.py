@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from qualkam.analysis.cases import cases_frame
 from qualkam.analysis.excerpts import merge_codings, retrieve
 from qualkam.analysis.matrix import NONE, build_matrix, codings_frame
 from qualkam.analysis.triangulation import triangulation_table
@@ -157,7 +158,17 @@ def summary(project: Project) -> dict[str, Any]:
         "coders": coders,
         "codebook": f"{book['name']} {book['version']}" if book else None,
         "codebook_versions": versions_in_use(project),
+        "cases": cases_frame(project),
     }
+
+
+def _cases_table(cases: pd.DataFrame) -> Table | None:
+    """The participants as cases (``qualkam cases list``), when a cases file gave them attributes
+    of their own: matrices can then be read by those (``--rows case:site``)."""
+    if cases.empty or cases["origin"].isna().all():
+        return None
+    shown = cases.drop(columns=["source_ids", "origin"]).set_index("case")
+    return table(shown)
 
 
 def _summary_view(info: dict[str, Any]) -> dict[str, Any]:
@@ -173,6 +184,7 @@ def _summary_view(info: dict[str, Any]) -> dict[str, Any]:
         "stats": stats,
         "codebook": info["codebook"],
         "codebook_versions": info["codebook_versions"],
+        "cases": _cases_table(info["cases"]),
         "sources_by": table(info["sources_by"], total=True) if len(info["sources_by"]) else None,
         "coders": table(info["coders"]) if len(info["coders"]) else None,
     }
