@@ -358,3 +358,16 @@ def test_zoom_meeting_speakers_are_cases(tmp_path: Path, small_codebook) -> None
         assert len(retrieve(project, cases=["team=core"], layer="all")) == len(
             retrieve(project, speakers=[first], layer="all")
         )
+
+
+def test_report_lists_cases_once_a_file_gave_attributes(coded: Project, tmp_path: Path) -> None:
+    from qualkam.render.report import build_report
+
+    html = build_report(coded, "auto")
+    assert "Participants as cases" in html
+    start = html.index('id="cases"')
+    assert "Leeds" in html[start : start + 4000] and "tenure" in html[start : start + 4000]
+    with Project.open(tmp_path / "bare.db", create=True) as bare:
+        write(tmp_path / "bare" / "int.md", INTERVIEW)
+        code_folder(tmp_path / "bare", load_codebook(str(coded.path.parent / "small.yaml")), bare, out_dir=None)
+        assert "Participants as cases" not in build_report(bare, "auto")
