@@ -144,6 +144,9 @@ def test_bad_version_names_the_argument(migrated: Project) -> None:
     with pytest.raises(QualkamError, match="second 'nonsense'"):
         codebook_diff(migrated, 1, "nonsense")
     assert codebook_diff(migrated, history(migrated)[0]["hash"][:8], 2)["from"]["number"] == 1
+    # a version string names the version that has it (numbers come first: "2" is version 2)
+    save_codebook(migrated, parse_codebook(V2.replace('version: "2"', 'version: "2.1-draft"'), "v21.yaml"), "lead")
+    assert codebook_diff(migrated, "2.1-DRAFT", "v2")["from"]["number"] == 3
 
 
 def test_cli_history_and_diff(runner, tmp_path: Path, migrated: Project) -> None:

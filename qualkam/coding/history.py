@@ -240,7 +240,8 @@ def history_frame(project: Project) -> pd.DataFrame:
 
 def find_version(project: Project, ref: str | int, argument: str = "version") -> StoredVersion:
     """A stored version by its number (``2`` or ``v2``), ``current``, ``previous`` (the one
-    stored before the current), or a prefix of its hash (six characters or more)."""
+    stored before the current), its version string when one version has it (``1.2``), or a
+    prefix of its hash (six characters or more)."""
     versions = stored_versions(project)
     if not versions:
         raise NotFoundError(f"{project.path} has no codebook yet: no versions to compare", argument=argument)
@@ -263,6 +264,9 @@ def find_version(project: Project, ref: str | int, argument: str = "version") ->
             f"{{argument}} {text!r}: the project has codebook versions 1 to {len(versions)} (see the codebook history)",
             argument=argument,
         )
+    named = [v for v in versions if v.version.casefold() == folded]
+    if len(named) == 1:
+        return named[0]
     if len(folded) >= 6:
         found = [v for v in versions if v.hash.startswith(folded)]
         if len(found) == 1:
@@ -272,8 +276,8 @@ def find_version(project: Project, ref: str | int, argument: str = "version") ->
                 f"{{argument}} {text!r}: several versions' hashes start so; give more", argument=argument
             )
     raise NotFoundError(
-        f"{{argument}} {text!r}: give a version number (1 to {len(versions)}), current, previous "
-        "or six or more characters of its hash",
+        f"{{argument}} {text!r}: give a version number (1 to {len(versions)}), current, previous, "
+        "a version string that one version has, or six or more characters of its hash",
         argument=argument,
     )
 
@@ -330,13 +334,13 @@ def versions_in_use(project: Project) -> list[dict[str, Any]]:
     suggestions), and the codings made before the history began; for the report."""
     used = [
         {
-            "label": f"{v['name']} {v['version']} (version {v['number']}{', current' if v['current'] else ''})",
-            "hash": v["hash"][:12],
-            "people_codings": v["people_codings"],
-            "suggestions": v["suggestions"],
+            "label": f"{v.name} {v.version} (version {v.number}{', current' if v.current else ''})",
+            "hash": v.hash[:12],
+            "people_codings": v.people_codings,
+            "suggestions": v.suggestions,
         }
-        for v in history(project)
-        if v["people_codings"] or v["suggestions"] or v["current"]
+        for v in stored_versions(project)  # not history(): the report need not parse every version
+        if v.people_codings or v.suggestions or v.current
     ]
     people, suggestions = codings_before_history(project)
     if people or suggestions:
