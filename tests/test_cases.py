@@ -90,7 +90,6 @@ def test_case_table_merges_participants_across_sources(coded: Project) -> None:
         "Leeds",
         12,
     )
-    spoken = codings(coded, "all", SegmentFilter(speakers=["Sarah Collins"]))  # noqa: F841 - the filter is valid
     from qualkam.store.segments import segments
 
     assert sarah.segments == len(segments(coded, SegmentFilter(speakers=["Sarah Collins"])))
