@@ -12,6 +12,9 @@ the CLI give the same numbers for the same arguments::
     negative_cases(...) qualkam.analysis.negative.negative_cases    (qualkam negative-cases)
     query(...)       qualkam.analysis.query.run_query and its views (qualkam query)
     kwic(...)        qualkam.analysis.kwic.concordance              (qualkam kwic)
+    cases()             qualkam.analysis.cases.cases_frame          (qualkam cases list)
+    codebook_history()  qualkam.coding.history.history_frame        (qualkam codebook history)
+    codebook_diff(a, b) qualkam.coding.history.codebook_diff        (qualkam codebook diff)
 
 Arguments are named as in those functions; a filter takes one name or a list of names.
 Errors are ``qualkam.errors.QualkamError`` naming the argument at fault (``layer``,
@@ -139,6 +142,7 @@ class ProjectView:
         statuses: Names = None,
         sources: Names = None,
         by_coder: bool = False,
+        cases: Names = None,
     ) -> pd.DataFrame:
         """The coded passages, one row per span and code (``by_coder``: per coding), each with
         its ``context``, as ``qualkam excerpts`` lists them; ``layer`` defaults to auto (all with
@@ -157,6 +161,7 @@ class ProjectView:
             layer=None if layer is None else str(Layer.parse(layer, argument="layer")),
             by_coder=by_coder,
             sources=_names(sources),
+            cases=_names(cases),
         )
 
     def matrix(
@@ -170,10 +175,12 @@ class ProjectView:
         sources: Names = None,
         speakers: Names = None,
         phases: Names = None,
+        cases: Names = None,
     ) -> pd.DataFrame:
         """``rows`` x ``cols`` counts, as ``qualkam matrix``: rows a source or segment field
-        (phase, source_type, role, speaker ...) or ``code`` (with cols ``code``: co-occurrence);
-        cols ``code`` or ``attr:NAME``; ``value`` segments, share, sources or speakers."""
+        (phase, source_type, role, speaker ...), ``case`` or ``case:ATTRIBUTE`` (participants as
+        cases), or ``code`` (with cols ``code``: co-occurrence); cols ``code`` or ``attr:NAME``;
+        ``value`` segments, share, sources or speakers; ``cases`` filters ``ATTRIBUTE=VALUE``."""
         from qualkam.analysis.matrix import build_matrix
 
         return build_matrix(
@@ -187,6 +194,7 @@ class ProjectView:
             sources=_names(sources),
             speakers=_names(speakers),
             phases=_names(phases),
+            cases=_names(cases),
         )
 
     def agreement(
@@ -359,6 +367,28 @@ class ProjectView:
             sources=_names(sources),
             limit=limit,
         )
+
+    def cases(self) -> pd.DataFrame:
+        """One row per case (a participant, merged across sources by name), as ``qualkam cases
+        list``: sources, segments, source_ids, role, unit and the attributes a cases file set."""
+        from qualkam.analysis.cases import cases_frame
+
+        return cases_frame(self.project)
+
+    def codebook_history(self) -> pd.DataFrame:
+        """Every codebook version the project stored, oldest first, as ``qualkam codebook
+        history`` lists them; ``attrs["before_history"]`` counts codings that record none."""
+        from qualkam.coding.history import history_frame
+
+        return history_frame(self.project)
+
+    def codebook_diff(self, first: str | int = "previous", second: str | int = "current") -> dict[str, object]:
+        """What changed between two stored codebook versions (a number, ``current``,
+        ``previous`` or a hash prefix), as ``qualkam codebook diff``: added, removed, renamed,
+        split, changed (code, field, before, after), phases added and removed."""
+        from qualkam.coding.history import codebook_diff
+
+        return codebook_diff(self.project, first, second)
 
 
 def _filter(sources: Names, phases: Names, speakers: Names, roles: Names, source_types: Names) -> SegmentFilter:

@@ -179,6 +179,7 @@ def build_matrix(
     speakers: Sequence[str] = (),
     phases: Sequence[str] = (),
     codings: pd.DataFrame | None = None,
+    cases: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Rows x columns table: distinct segments, sources or speakers per cell, or the
     ``share`` of the row's segments (coded or not) that carry the column's code.
@@ -189,11 +190,16 @@ def build_matrix(
     ``cooccurrence``; ``window`` only applies there). ``normalize="row"`` divides each
     cell by its row total. ``codings``: ``codings_frame`` of this layer and these filters when
     the caller has read it already (a report draws several matrices from one read).
+    ``rows`` ``case`` or ``case:ATTRIBUTE`` and ``cases`` filters (``site=Leeds``): participants
+    as cases (``qualkam.analysis.cases``).
     """
+    from qualkam.analysis.cases import case_row_values, is_case_rows, speakers_with_cases
+
+    speakers = speakers_with_cases(project, speakers, cases)
     value = check_choice("value", value, VALUES, "value")
     normalize = check_choice("normalization", normalize, NORMALIZE, "normalize")
     layer = known_layer(project, layer)
-    if rows != "code" and rows not in SOURCE_FIELDS | SEGMENT_FIELDS:
+    if rows != "code" and rows not in SOURCE_FIELDS | SEGMENT_FIELDS and not is_case_rows(rows):
         check_choice("row attribute", rows, [*ROW_FIELDS, *source_attribute_keys(project)], "rows")
     filters = {"sources": sources, "speakers": speakers, "phases": phases}
     if rows == "code":
@@ -232,7 +238,11 @@ def build_matrix(
         frame = frame[frame["col"].notna()]
     else:
         raise unknown("column kind", cols, ["code", "attr:NAME"], "cols")
-    frame = frame.assign(row=_row_values(frame, rows))
+
+    def row_values(part: pd.DataFrame) -> pd.Series:
+        return case_row_values(project, part, rows) if is_case_rows(rows) else _row_values(part, rows)
+
+    frame = frame.assign(row=row_values(frame))
     measure = {"segments": "segment", "share": "segment", "sources": "source", "speakers": "speaker"}[value]
     if value == "speakers":
         frame = frame[frame["speaker"].notna()]
@@ -243,7 +253,7 @@ def build_matrix(
     if value == "share":
         # The denominator is every segment with that row value, coded or not.
         segments = segments_frame(project, **filters)
-        totals = segments.assign(row=_row_values(segments, rows)).groupby("row")["segment"].nunique()
+        totals = segments.assign(row=row_values(segments)).groupby("row")["segment"].nunique()
         present = list(dict.fromkeys(present + list(totals.index)))
     order_of_rows = row_order(project, rows, present)
     table = table.reindex(index=order_of_rows, columns=order, fill_value=0).fillna(0).astype(int)

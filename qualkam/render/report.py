@@ -17,10 +17,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from qualkam.analysis.cases import cases_frame
 from qualkam.analysis.excerpts import merge_codings, retrieve
 from qualkam.analysis.matrix import NONE, build_matrix, codings_frame
 from qualkam.analysis.triangulation import triangulation_table
 from qualkam.coding.codebook import Comparison
+from qualkam.coding.history import versions_in_use
 from qualkam.errors import CodebookError, QualkamError
 from qualkam.render.html import Cell, Table, anchor, excerpt_groups, render_page, table, trusted, value_cell
 from qualkam.render.number import number
@@ -157,7 +159,18 @@ def summary(project: Project) -> dict[str, Any]:
         "sources_by": by,
         "coders": coders,
         "codebook": f"{book['name']} {book['version']}" if book else None,
+        "codebook_versions": versions_in_use(project),
+        "cases": cases_frame(project),
     }
+
+
+def _cases_table(cases: pd.DataFrame) -> Table | None:
+    """The participants as cases (``qualkam cases list``), when a cases file gave them attributes
+    of their own: matrices can then be read by those (``--rows case:site``)."""
+    if cases.empty or cases["origin"].isna().all():
+        return None
+    shown = cases.drop(columns=["source_ids", "origin"]).set_index("case")
+    return table(shown)
 
 
 def _summary_view(info: dict[str, Any]) -> dict[str, Any]:
@@ -172,6 +185,8 @@ def _summary_view(info: dict[str, Any]) -> dict[str, Any]:
     return {
         "stats": stats,
         "codebook": info["codebook"],
+        "codebook_versions": info["codebook_versions"],
+        "cases": _cases_table(info["cases"]),
         "sources_by": table(info["sources_by"], total=True) if len(info["sources_by"]) else None,
         "coders": table(info["coders"]) if len(info["coders"]) else None,
     }
