@@ -8,6 +8,13 @@ the CLI give the same numbers for the same arguments::
     excerpts(...)    qualkam.analysis.excerpts.retrieve             (qualkam excerpts)
     matrix(...)      qualkam.analysis.matrix.build_matrix           (qualkam matrix)
     agreement(...)   qualkam.agreement.reliability.reliability      (qualkam reliability)
+    saturation(...)  qualkam.analysis.saturation.saturation         (qualkam saturation)
+    negative_cases(...) qualkam.analysis.negative.negative_cases    (qualkam negative-cases)
+    query(...)       qualkam.analysis.query.run_query and its views (qualkam query)
+    kwic(...)        qualkam.analysis.kwic.concordance              (qualkam kwic)
+    cases()             qualkam.analysis.cases.cases_frame          (qualkam cases list)
+    codebook_history()  qualkam.coding.history.history_frame        (qualkam codebook history)
+    codebook_diff(a, b) qualkam.coding.history.codebook_diff        (qualkam codebook diff)
 
 Arguments are named as in those functions; a filter takes one name or a list of names.
 Errors are ``qualkam.errors.QualkamError`` naming the argument at fault (``layer``,
@@ -16,7 +23,7 @@ Errors are ``qualkam.errors.QualkamError`` naming the argument at fault (``layer
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -135,6 +142,7 @@ class ProjectView:
         statuses: Names = None,
         sources: Names = None,
         by_coder: bool = False,
+        cases: Names = None,
     ) -> pd.DataFrame:
         """The coded passages, one row per span and code (``by_coder``: per coding), each with
         its ``context``, as ``qualkam excerpts`` lists them; ``layer`` defaults to auto (all with
@@ -153,6 +161,7 @@ class ProjectView:
             layer=None if layer is None else str(Layer.parse(layer, argument="layer")),
             by_coder=by_coder,
             sources=_names(sources),
+            cases=_names(cases),
         )
 
     def matrix(
@@ -166,10 +175,12 @@ class ProjectView:
         sources: Names = None,
         speakers: Names = None,
         phases: Names = None,
+        cases: Names = None,
     ) -> pd.DataFrame:
         """``rows`` x ``cols`` counts, as ``qualkam matrix``: rows a source or segment field
-        (phase, source_type, role, speaker ...) or ``code`` (with cols ``code``: co-occurrence);
-        cols ``code`` or ``attr:NAME``; ``value`` segments, share, sources or speakers."""
+        (phase, source_type, role, speaker ...), ``case`` or ``case:ATTRIBUTE`` (participants as
+        cases), or ``code`` (with cols ``code``: co-occurrence); cols ``code`` or ``attr:NAME``;
+        ``value`` segments, share, sources or speakers; ``cases`` filters ``ATTRIBUTE=VALUE``."""
         from qualkam.analysis.matrix import build_matrix
 
         return build_matrix(
@@ -183,6 +194,7 @@ class ProjectView:
             sources=_names(sources),
             speakers=_names(speakers),
             phases=_names(phases),
+            cases=_names(cases),
         )
 
     def agreement(
@@ -226,6 +238,157 @@ class ProjectView:
             }
         )
         return frame
+
+    def saturation(
+        self,
+        layer: Layer | str = "auto",
+        order: str = "date",
+        base: int = 4,
+        run: int = 2,
+        threshold: str | float = 5.0,
+        sources: Names = None,
+        speakers: Names = None,
+        phases: Names = None,
+        source_types: Names = None,
+    ) -> pd.DataFrame:
+        """New codes per source in ``order``, as ``qualkam saturation`` (Guest, Namey & Chen
+        2020): one row per source. The runs (a DataFrame), the saturation point (``point``,
+        ``through``: with the confirming run, None when not reached), the verdict and the
+        parameters are in the frame's ``attrs``; ``threshold`` is in percent."""
+        from qualkam.analysis.saturation import saturation
+
+        result = saturation(
+            self.project,
+            layer=str(Layer.parse(layer, argument="layer")),
+            order=order,
+            base=base,
+            run=run,
+            threshold=threshold,
+            sources=_names(sources),
+            speakers=_names(speakers),
+            phases=_names(phases),
+            source_types=_names(source_types),
+        )
+        frame = result.table.copy()
+        frame.attrs.update({**result.summary(), "runs": result.runs.copy()})
+        return frame
+
+    def negative_cases(
+        self,
+        code: Names = None,
+        compare: str = "phase",
+        layer: Layer | str = "auto",
+        kinds: Names = None,
+        below: bool = True,
+        sources: Names = None,
+        speakers: Names = None,
+        phases: Names = None,
+        source_types: Names = None,
+    ) -> pd.DataFrame:
+        """The sources and speakers where ``code`` (None: every code, each on its own) never
+        occurs although comparable ones (same ``compare`` value: phase, source_type, role, unit
+        or a source attribute) have it, with how often they do; as ``qualkam negative-cases``."""
+        from qualkam.analysis.negative import KINDS, negative_cases
+
+        return negative_cases(
+            self.project,
+            code,
+            compare=compare,
+            layer=str(Layer.parse(layer, argument="layer")),
+            kinds=_names(kinds) or KINDS,
+            sources=_names(sources),
+            speakers=_names(speakers),
+            phases=_names(phases),
+            source_types=_names(source_types),
+            below=below,
+        )
+
+    def query(
+        self,
+        query: str,
+        where: Mapping[str, str | Sequence[str]] | Sequence[str] | str | None = None,
+        layer: Layer | str = "auto",
+        count_by: str | None = None,
+        by_coder: bool = False,
+        segments: bool = False,
+    ) -> pd.DataFrame:
+        """A coding query, as ``qualkam query``: ``"funding AND NOT hiring"``, ``"a NEAR/2 b"``,
+        ``"a SAME-SPEAKER b"`` (docs/query.md). ``where`` scopes it (``{"phase": "formal_kam"}``
+        or ``["role=Sales Director"]``). The answer as excerpts of the codes it asks for; with
+        ``count_by`` (``"phase"``) the matching segments counted per value; with ``segments``
+        the matching segments themselves, each with its codes. ``attrs["segments"]`` holds how
+        many segments matched, ``attrs["query"]`` the query as parsed."""
+        from qualkam.analysis import query as queries
+
+        result = queries.run_query(self.project, query, where=where, layer=layer)
+        if count_by is not None:
+            frame = queries.count_by(self.project, result, count_by)
+        elif segments:
+            frame = queries.matching_segments(self.project, result)
+        else:
+            frame = queries.excerpts(self.project, result, by_coder=by_coder)
+        frame.attrs.update(query=result.text, segments=len(result.segment_ids), in_scope=len(result.scope.frame))
+        return frame
+
+    def kwic(
+        self,
+        term: str,
+        word: bool = False,
+        context: int = 5,
+        sort: str = "source",
+        layer: Layer | str = "auto",
+        codes: Names = None,
+        where: Mapping[str, str | Sequence[str]] | Sequence[str] | str | None = None,
+        phases: Names = None,
+        source_types: Names = None,
+        roles: Names = None,
+        speakers: Names = None,
+        sources: Names = None,
+        limit: int | None = None,
+    ) -> pd.DataFrame:
+        """A concordance, as ``qualkam kwic``: one row per occurrence of ``term`` (by lemma;
+        ``word=True``: as written) with ``left`` / ``match`` / ``right`` context and the
+        ``codes`` on it; ``sort`` source, left or right (docs/kwic.md)."""
+        from qualkam.analysis.kwic import concordance
+
+        return concordance(
+            self.project,
+            term,
+            word=word,
+            context=context,
+            sort=sort,
+            layer=layer,
+            codes=_names(codes),
+            where=where,
+            phases=_names(phases),
+            source_types=_names(source_types),
+            roles=_names(roles),
+            speakers=_names(speakers),
+            sources=_names(sources),
+            limit=limit,
+        )
+
+    def cases(self) -> pd.DataFrame:
+        """One row per case (a participant, merged across sources by name), as ``qualkam cases
+        list``: sources, segments, source_ids, role, unit and the attributes a cases file set."""
+        from qualkam.analysis.cases import cases_frame
+
+        return cases_frame(self.project)
+
+    def codebook_history(self) -> pd.DataFrame:
+        """Every codebook version the project stored, oldest first, as ``qualkam codebook
+        history`` lists them; ``attrs["before_history"]`` counts codings that record none."""
+        from qualkam.coding.history import history_frame
+
+        return history_frame(self.project)
+
+    def codebook_diff(self, first: str | int = "previous", second: str | int = "current") -> dict[str, object]:
+        """What changed between two stored codebook versions (a number, ``current``,
+        ``previous`` or a hash prefix), as ``qualkam codebook diff``: added, removed, renamed,
+        split, changed (code, field, before, after), phases added and removed."""
+        from qualkam.coding.history import codebook_diff
+
+        return codebook_diff(self.project, first, second)
 
 
 def _filter(sources: Names, phases: Names, speakers: Names, roles: Names, source_types: Names) -> SegmentFilter:

@@ -47,8 +47,8 @@ def test_report_has_every_section_heatmaps_and_tables(page: str) -> None:
             continue
         assert f'<section class="part" id="{key}"><h2>{title}</h2>' in page
     svgs = re.findall(r"<svg\b[^>]*>", page)
-    assert len(svgs) == 2 and all('role="img"' in tag for tag in svgs)
-    assert page.count("</svg>") == 2 and "<?xml" not in page and "<!DOCTYPE svg" not in page
+    assert len(svgs) == 3 and all('role="img"' in tag for tag in svgs)  # two heatmaps and the saturation curve
+    assert page.count("</svg>") == 3 and "<?xml" not in page and "<!DOCTYPE svg" not in page
     # ids inside each SVG are prefixed, so the two figures never share one
     ids = re.findall(r'\bid="([^"]+)"', page)
     assert len(ids) == len(set(ids))

@@ -182,6 +182,7 @@ def retrieve(
     by_coder: bool = False,
     sources: Sequence[str] = (),
     per_code: int | None = None,
+    cases: Sequence[str] = (),
 ) -> pd.DataFrame:
     """The coded excerpts that pass every filter, one row per span x code, grouped by code.
 
@@ -197,7 +198,12 @@ def retrieve(
     A person's coding made from a suggestion carries the suggestion's evidence and score, so
     its words can still be marked. ``evidence`` is a list of dicts with source offsets.
     ``per_code`` keeps each code's first ``per_code`` excerpts only (a report's budget).
+    ``cases`` (``site=Leeds``, ``qualkam.analysis.cases``) keeps the speakers of those cases.
     """
+    if cases:
+        from qualkam.analysis.cases import speakers_with_cases
+
+        speakers = speakers_with_cases(project, speakers, cases)
     if layer is None:
         layer = ALL_LAYER if (coders or statuses) else "auto"
     parsed = known_layer(project, layer)

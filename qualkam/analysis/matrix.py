@@ -89,26 +89,36 @@ def speaker_keys(frame: pd.DataFrame) -> pd.Series:
     return frame["speaker"].where(~short, frame["source"] + ": " + frame["speaker"])
 
 
-def _row_values(frame: pd.DataFrame, rows: str) -> pd.Series:
+def _raw_values(frame: pd.DataFrame, rows: str) -> pd.Series:
     if rows in SOURCE_FIELDS:
-        values = frame[rows]
-    elif rows in SEGMENT_FIELDS:
+        return frame[rows]
+    if rows in SEGMENT_FIELDS:
         # The speaker's own value (participants metadata), else the source attribute of that
         # name: `unit` is the speaker's unit, or the unit a whole source is about.
         name = "unit" if rows == "speaker_unit" else rows
         fallback = frame["source_attributes"].map(lambda text: json.loads(text).get(name))
-        values = frame[rows].where(frame[rows].notna() & (frame[rows] != ""), fallback)
-    else:
-        # dtype object: pandas would turn [175, None] into [175.0, NaN] and the row "175.0" (issue 11)
-        values = pd.Series(
-            [json.loads(text).get(rows) for text in frame["source_attributes"]], index=frame.index, dtype=object
+        return frame[rows].where(frame[rows].notna() & (frame[rows] != ""), fallback)
+    # dtype object: pandas would turn [175, None] into [175.0, NaN] and the row "175.0" (issue 11)
+    return pd.Series(
+        [json.loads(text).get(rows) for text in frame["source_attributes"]], index=frame.index, dtype=object
+    )
+
+
+def attribute_values(frame: pd.DataFrame, name: str) -> pd.Series:
+    """Each row's value of a source or segment field or a source attribute (``site``), as a
+    matrix row names it (``value_text``; ``(none)`` when missing): one meaning for a matrix's
+    rows and a query's scope and counts (``qualkam.analysis.query``)."""
+    return _raw_values(frame, name).map(value_text).astype(object)
+
+
+def _row_values(frame: pd.DataFrame, rows: str) -> pd.Series:
+    values = _raw_values(frame, rows)
+    if rows not in SOURCE_FIELDS | SEGMENT_FIELDS and values.isna().all() and len(frame):
+        raise QualkamError(
+            f"no source has the attribute {rows!r}; {{argument}} can be phase, source_type, role, speaker, "
+            "unit, source, date, or a source attribute such as site",
+            argument="rows",
         )
-        if values.isna().all() and len(frame):
-            raise QualkamError(
-                f"no source has the attribute {rows!r}; {{argument}} can be phase, source_type, role, speaker, "
-                "unit, source, date, or a source attribute such as site",
-                argument="rows",
-            )
     return values.map(value_text).astype(object)
 
 
@@ -131,7 +141,8 @@ def _natural(value: str) -> tuple[int, float, str]:
     return (0, number, value) if math.isfinite(number) else (1, 0.0, value)
 
 
-def _row_order(project: Project, rows: str, present: list[str]) -> list[str]:
+def row_order(project: Project, rows: str, present: list[str]) -> list[str]:
+    """Row values in a matrix's order: declared phases first, numbers in numeric order, ``(none)`` last."""
     if rows == "phase":
         declared = phase_ids(project)
         return (
@@ -168,6 +179,7 @@ def build_matrix(
     speakers: Sequence[str] = (),
     phases: Sequence[str] = (),
     codings: pd.DataFrame | None = None,
+    cases: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Rows x columns table: distinct segments, sources or speakers per cell, or the
     ``share`` of the row's segments (coded or not) that carry the column's code.
@@ -178,11 +190,16 @@ def build_matrix(
     ``cooccurrence``; ``window`` only applies there). ``normalize="row"`` divides each
     cell by its row total. ``codings``: ``codings_frame`` of this layer and these filters when
     the caller has read it already (a report draws several matrices from one read).
+    ``rows`` ``case`` or ``case:ATTRIBUTE`` and ``cases`` filters (``site=Leeds``): participants
+    as cases (``qualkam.analysis.cases``).
     """
+    from qualkam.analysis.cases import case_row_values, is_case_rows, speakers_with_cases
+
+    speakers = speakers_with_cases(project, speakers, cases)
     value = check_choice("value", value, VALUES, "value")
     normalize = check_choice("normalization", normalize, NORMALIZE, "normalize")
     layer = known_layer(project, layer)
-    if rows != "code" and rows not in SOURCE_FIELDS | SEGMENT_FIELDS:
+    if rows != "code" and rows not in SOURCE_FIELDS | SEGMENT_FIELDS and not is_case_rows(rows):
         check_choice("row attribute", rows, [*ROW_FIELDS, *source_attribute_keys(project)], "rows")
     filters = {"sources": sources, "speakers": speakers, "phases": phases}
     if rows == "code":
@@ -221,7 +238,11 @@ def build_matrix(
         frame = frame[frame["col"].notna()]
     else:
         raise unknown("column kind", cols, ["code", "attr:NAME"], "cols")
-    frame = frame.assign(row=_row_values(frame, rows))
+
+    def row_values(part: pd.DataFrame) -> pd.Series:
+        return case_row_values(project, part, rows) if is_case_rows(rows) else _row_values(part, rows)
+
+    frame = frame.assign(row=row_values(frame))
     measure = {"segments": "segment", "share": "segment", "sources": "source", "speakers": "speaker"}[value]
     if value == "speakers":
         frame = frame[frame["speaker"].notna()]
@@ -232,12 +253,12 @@ def build_matrix(
     if value == "share":
         # The denominator is every segment with that row value, coded or not.
         segments = segments_frame(project, **filters)
-        totals = segments.assign(row=_row_values(segments, rows)).groupby("row")["segment"].nunique()
+        totals = segments.assign(row=row_values(segments)).groupby("row")["segment"].nunique()
         present = list(dict.fromkeys(present + list(totals.index)))
-    row_order = _row_order(project, rows, present)
-    table = table.reindex(index=row_order, columns=order, fill_value=0).fillna(0).astype(int)
+    order_of_rows = row_order(project, rows, present)
+    table = table.reindex(index=order_of_rows, columns=order, fill_value=0).fillna(0).astype(int)
     if value == "share":
-        denominators = totals.reindex(row_order).fillna(0)
+        denominators = totals.reindex(order_of_rows).fillna(0)
         table = table.div(denominators.where(denominators != 0), axis=0).fillna(0.0).astype(float).round(DECIMALS)
     if normalize == "row":
         table = normalize_rows(table)

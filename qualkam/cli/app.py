@@ -52,6 +52,16 @@ COMMANDS: dict[str, Lazy] = {
         "Per code: how many sources, speakers, source types, phases and roles support it, and\n"
         "which codes rest on one source, one speaker or one kind of source.",
     ),
+    "saturation": Lazy(
+        "qualkam.cli.saturation",
+        "New codes per source in order, runs of new information and the saturation point, after\n"
+        "Guest, Namey & Chen (2020): a base of sources, runs after it, and a threshold of new codes.",
+    ),
+    "negative-cases": Lazy(
+        "qualkam.cli.negative",
+        "Where a code never occurs although it occurs in comparable sources or speakers (same phase,\n"
+        "source type or attribute), with how often it occurs in those: cases to check.",
+    ),
     "excerpts": Lazy(
         "qualkam.cli.excerpts",
         "Retrieve coded excerpts with their source, speaker, role, phase, time, coders and evidence.",
@@ -59,6 +69,14 @@ COMMANDS: dict[str, Lazy] = {
     "search": Lazy(
         "qualkam.cli.search",
         "Search the segments by lemma: 'account plans' finds 'Account Plan' and 'account planning'.",
+    ),
+    "query": Lazy(
+        "qualkam.cli.query",
+        "Find the segments where a combination of codes holds; quote them as excerpts or count them.",
+    ),
+    "kwic": Lazy(
+        "qualkam.cli.kwic",
+        "A concordance: each occurrence of a word or its lemma, with the words around it and its codes.",
     ),
     "report": Lazy(
         "qualkam.cli.report",
@@ -97,6 +115,7 @@ COMMANDS: dict[str, Lazy] = {
     "serve": Lazy("qualkam.cli.serve", "Start the coding workspace on this machine and open it in the browser."),
     "codebook": Lazy("qualkam.cli.codebook", "Check and show codebooks."),
     "memo": Lazy("qualkam.cli.memo", "Write, list, edit and delete memos."),
+    "cases": Lazy("qualkam.cli.cases", "Participants as cases: list them with their attributes, import a cases file."),
     "project": Lazy("qualkam.cli.project", "Clone a project for a coder, merge coders' projects back."),
     "sheet": Lazy("qualkam.cli.sheet", "Coding sheets: a spreadsheet per coder, filled in Excel and imported back."),
     "import": Lazy(

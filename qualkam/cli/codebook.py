@@ -270,3 +270,146 @@ def suggest_patterns_cli(
             soft_wrap=True,
         )
     raise typer.Exit(EXIT_OK)
+
+
+@codebook_app.command("history")
+def history_cli(
+    fmt: Annotated[JsonFormat, choice(JsonFormat, "--format", "-f", help="table or json.")] = JsonFormat.table,
+    project: ProjectFile = Path(DEFAULT_PROJECT),
+) -> None:
+    """Every codebook version the project stored: its number, name, version, hash, when and from
+    where it was loaded, its codes and the codings made under it (people's, suggestions)."""
+    from rich import box
+    from rich.table import Table
+
+    from qualkam.coding.history import BEFORE_HISTORY, history
+    from qualkam.store.history import codings_before_history
+
+    with Project.open(project) as store:
+        rows = history(store)
+        people, suggestions = codings_before_history(store)
+    if fmt is JsonFormat.json:
+        out.file.write(
+            json_text({"versions": rows, "before_history": {"people_codings": people, "suggestions": suggestions}})
+        )
+        raise typer.Exit(EXIT_OK)
+    if not rows:
+        out.print(f"{escape(str(project))} has no codebook yet", soft_wrap=True)
+        raise typer.Exit(EXIT_OK)
+    table = Table(title=f"codebook versions of {escape(project.name)}", box=box.SIMPLE_HEAD, header_style="bold")
+    for name, justify in (
+        ("#", "right"),
+        ("codebook", "left"),
+        ("hash", "left"),
+        ("loaded", "left"),
+        ("codes", "right"),
+        ("people", "right"),
+        ("suggested", "right"),
+    ):
+        table.add_column(name, justify=justify, no_wrap=name != "codebook")  # type: ignore[arg-type]
+    for row in rows:
+        table.add_row(
+            f"{row['number']}{' *' if row['current'] else ''}",
+            escape(f"{row['name']} {row['version']}"),
+            row["hash"][:8],
+            row["loaded_at"][:10],
+            "?" if row["codes"] is None else str(row["codes"]),
+            str(row["people_codings"]),
+            str(row["suggestions"]),
+        )
+    if people or suggestions:
+        table.add_row("-", f"({BEFORE_HISTORY})", "", "", "", str(people), str(suggestions))
+    out.print(table)
+    for row in rows:
+        again = (
+            f"; made current again {row['loads'] - 1} time(s), last {row['last_loaded_at']}" if row["loads"] > 1 else ""
+        )
+        out.print(
+            f"{row['number']}: loaded {row['loaded_at']} from {escape(row['loaded_from'] or '-')}{again}",
+            soft_wrap=True,
+            highlight=False,
+        )
+    out.print("* the current version; people: people's codings made under it; suggested: suggestions", highlight=False)
+    raise typer.Exit(EXIT_OK)
+
+
+def _shown(value: object, width: int = 70) -> str:
+    text = value if isinstance(value, str) else json_text(value).strip().replace("\n", " ")
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _delta(before: object, after: object) -> str:
+    """A field's change in one line: list items added (+) and removed (-), a mapping key by key
+    (patterns, attributes), else before → after."""
+    if isinstance(before, list) and isinstance(after, list):
+        gone = [x for x in before if x not in after]
+        new = [x for x in after if x not in before]
+        return "; ".join([f"+ {_shown(x)}" for x in new] + [f"- {_shown(x)}" for x in gone]) or "reordered"
+    if isinstance(before, dict) and isinstance(after, dict):
+        keys = [k for k in dict.fromkeys([*before, *after]) if before.get(k) != after.get(k)]
+        return "; ".join(
+            f"{k}: {_delta(before.get(k, []), after.get(k, []))}"
+            if isinstance(before.get(k, []), list) and isinstance(after.get(k, []), list)
+            else f"{k}: {_shown(before.get(k, '-'))} → {_shown(after.get(k, '-'))}"
+            for k in keys
+        )
+    return f"{_shown(before)} → {_shown(after)}"
+
+
+@codebook_app.command("diff")
+def diff_cli(
+    first: Annotated[
+        str, typer.Argument(help="A version: its number (see 'codebook history'), current, previous or a hash prefix.")
+    ],
+    second: Annotated[str, typer.Argument(help="The version to compare it with.")] = "current",
+    fmt: Annotated[JsonFormat, choice(JsonFormat, "--format", "-f", help="table or json.")] = JsonFormat.table,
+    project: ProjectFile = Path(DEFAULT_PROJECT),
+) -> None:
+    """What changed from codebook version FIRST to SECOND: codes added, removed, renamed (as a
+    migration recorded, else 'possibly renamed' when alike), split, and each field changed:
+    label, definition, include/exclude rules, examples, patterns, attributes."""
+    from qualkam.coding.history import codebook_diff
+
+    with Project.open(project) as store:
+        found = codebook_diff(store, first, second)
+    if fmt is JsonFormat.json:
+        out.file.write(json_text(found))
+        raise typer.Exit(EXIT_OK)
+    one, two = found["from"], found["to"]
+    out.print(
+        f"[bold]version {one['number']}[/] {escape(one['name'])} {escape(one['version'])} ({one['hash'][:12]}) → "
+        f"[bold]version {two['number']}[/] {escape(two['name'])} {escape(two['version'])} ({two['hash'][:12]})",
+        soft_wrap=True,
+        highlight=False,
+    )
+    anything = False
+    for key, heading in (("added", "codes added"), ("removed", "codes removed")):
+        if found[key]:
+            anything = True
+            out.print(f"[bold]{heading}[/] ({len(found[key])}): {escape(', '.join(found[key]))}", soft_wrap=True)
+    if found["renamed"]:
+        anything = True
+        out.print(f"[bold]codes renamed[/] ({len(found['renamed'])})", soft_wrap=True)
+        for r in found["renamed"]:
+            how = r["how"] + (f", similarity {r['similarity']:.2f}" if r["similarity"] is not None else "")
+            how += "" if r["how"] == "possibly renamed" else ", recorded by a migration"
+            out.print(f"  {escape(r['old'])} → {escape(r['new'])} ({how})", soft_wrap=True, highlight=False)
+    if found["split"]:
+        anything = True
+        out.print(f"[bold]codes split[/] ({len(found['split'])})", soft_wrap=True)
+        for old, news in found["split"].items():
+            out.print(f"  {escape(old)} → {escape(', '.join(news))}", soft_wrap=True, highlight=False)
+    if found["changed"]:
+        anything = True
+        out.print(f"[bold]fields changed[/] ({len(found['changed'])})", soft_wrap=True)
+        for c in found["changed"]:
+            what = _delta(c["before"], c["after"])
+            out.print(f"  {escape(c['code'])}.{c['field']}: {escape(what)}", soft_wrap=True, highlight=False)
+    for key, heading in (("phases_added", "phases added"), ("phases_removed", "phases removed")):
+        if found[key]:
+            anything = True
+            out.print(f"[bold]{heading}[/]: {escape(', '.join(found[key]))}", soft_wrap=True)
+    if not anything:
+        out.print("no difference in codes or phases", soft_wrap=True)
+    raise typer.Exit(EXIT_OK)

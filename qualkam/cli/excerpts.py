@@ -24,6 +24,7 @@ from qualkam.cli.app import app
 from qualkam.cli.console import err, out
 from qualkam.cli.options import (
     LAYER_NAMES,
+    Cases,
     ExcerptFormat,
     ProjectFile,
     Sources,
@@ -65,6 +66,7 @@ def excerpts_cli(
     roles: Annotated[list[str] | None, typer.Option("--role", help="A speaker's role, e.g. 'Sales Director'.")] = None,
     speakers: Annotated[list[str] | None, typer.Option("--speaker", help="A speaker's name.")] = None,
     sources: Sources = None,
+    cases: Cases = None,
     coders: Annotated[list[str] | None, typer.Option("--coder", help="A person's codings only.")] = None,
     statuses: Annotated[
         list[Status] | None, choice(Status, "--status", help="suggested, accepted or rejected.")
@@ -117,6 +119,7 @@ def excerpts_cli(
         coder=coders or (),
         status=[s.value for s in statuses or ()],
         source=sources or (),
+        case=cases or (),
     )
     with Project.open(project) as store:
         frame = retrieve(
@@ -131,6 +134,7 @@ def excerpts_cli(
             layer=layer,
             by_coder=by_coder,
             sources=filters["source"],
+            cases=filters["case"],
         )
     used = layer or ("all" if (coders or statuses) else "auto")
     described = describe_filters(**filters)

@@ -14,6 +14,7 @@ from qualkam.analysis.matrix import build_matrix, cooccurrence_pairs
 from qualkam.cli.app import app
 from qualkam.cli.console import err, out
 from qualkam.cli.options import (
+    Cases,
     Layer,
     MatrixFormat,
     Normalize,
@@ -41,8 +42,8 @@ def matrix_cli(
         typer.Option(
             "--rows",
             "-r",
-            help="phase, source_type, role, speaker, unit, source, a source attribute, or code "
-            "(with --cols code: co-occurrence).",
+            help="phase, source_type, role, speaker, unit, source, a source attribute, case or "
+            "case:ATTRIBUTE (participants as cases), or code (with --cols code: co-occurrence).",
         ),
     ] = "phase",
     cols: Annotated[
@@ -71,6 +72,7 @@ def matrix_cli(
     sources: Sources = None,
     speakers: Speakers = None,
     phases: Phases = None,
+    cases: Cases = None,
     project: ProjectFile = Path(DEFAULT_PROJECT),
 ) -> None:
     """Count coded segments (or sources, speakers, shares) per row value and code; or codes
@@ -89,6 +91,7 @@ def matrix_cli(
             sources=sources or (),
             speakers=speakers or (),
             phases=phases or (),
+            cases=cases or (),
         )
     what = "co-occurrence" + (f" (window {window})" if window else "") if rows == "code" else value.value
 

@@ -244,6 +244,14 @@ Sources = Annotated[list[str] | None, typer.Option("--source", help="Only this s
 Speakers = Annotated[
     list[str] | None, typer.Option("--speaker", help="Only this speaker's segments (repeat for more).")
 ]
+Cases = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--case",
+        help="Only the speakers of cases with ATTRIBUTE=VALUE (site=Leeds), or of the case so named "
+        "(repeat: values of one attribute are alternatives, different attributes must all hold).",
+    ),
+]
 Phases = Annotated[list[str] | None, typer.Option("--phase", help="Only sources of this phase (repeat for more).")]
 SourceTypes = Annotated[
     list[str] | None, typer.Option("--source-type", "-t", help="interview, meeting, fieldnote, ...")

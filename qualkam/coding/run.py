@@ -832,7 +832,14 @@ def code_folder(
     a part at a time (bytes of the files done, and the share of the file being coded, of the
     files' total size), ending at the total.
     """
-    return CodingRun(
+    from qualkam.analysis.cases import folder_cases_file, import_cases
+
+    cases_file = folder_cases_file(folder)
+    if cases_file is not None:  # read first: a broken cases file stops the run before it writes
+        from qualkam.analysis.cases import read_cases_file
+
+        read_cases_file(cases_file)
+    report = CodingRun(
         folder,
         codebook,
         project,
@@ -847,3 +854,6 @@ def code_folder(
         exclude=exclude,
         progress_unit=progress_unit,
     ).run()
+    if cases_file is not None:  # participants' attributes (issue 16): kept across sources
+        import_cases(project, cases_file)
+    return report

@@ -17,10 +17,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from qualkam.analysis.cases import cases_frame
 from qualkam.analysis.excerpts import merge_codings, retrieve
 from qualkam.analysis.matrix import NONE, build_matrix, codings_frame
 from qualkam.analysis.triangulation import triangulation_table
 from qualkam.coding.codebook import Comparison
+from qualkam.coding.history import versions_in_use
 from qualkam.errors import CodebookError, QualkamError
 from qualkam.render.html import Cell, Table, anchor, excerpt_groups, render_page, table, trusted, value_cell
 from qualkam.render.number import number
@@ -36,6 +38,8 @@ SECTIONS = [
     ("type-code", "Source type x code"),
     ("balance", "Balance by phase"),  # one section per attribute the codebook compares, none without
     ("triangulation", "Triangulation"),
+    ("saturation", "Saturation"),
+    ("negative", "Negative cases"),
     ("reliability", "Reliability between coders"),
     ("machine", "The machine against each person"),  # only with a trained model's figures
     ("excerpts", "Excerpts by code"),
@@ -155,7 +159,18 @@ def summary(project: Project) -> dict[str, Any]:
         "sources_by": by,
         "coders": coders,
         "codebook": f"{book['name']} {book['version']}" if book else None,
+        "codebook_versions": versions_in_use(project),
+        "cases": cases_frame(project),
     }
+
+
+def _cases_table(cases: pd.DataFrame) -> Table | None:
+    """The participants as cases (``qualkam cases list``), when a cases file gave them attributes
+    of their own: matrices can then be read by those (``--rows case:site``)."""
+    if cases.empty or cases["origin"].isna().all():
+        return None
+    shown = cases.drop(columns=["source_ids", "origin"]).set_index("case")
+    return table(shown)
 
 
 def _summary_view(info: dict[str, Any]) -> dict[str, Any]:
@@ -170,6 +185,8 @@ def _summary_view(info: dict[str, Any]) -> dict[str, Any]:
     return {
         "stats": stats,
         "codebook": info["codebook"],
+        "codebook_versions": info["codebook_versions"],
+        "cases": _cases_table(info["cases"]),
         "sources_by": table(info["sources_by"], total=True) if len(info["sources_by"]) else None,
         "coders": table(info["coders"]) if len(info["coders"]) else None,
     }
@@ -295,6 +312,84 @@ def _triangulation_view(project: Project, layer: str, codings: pd.DataFrame | No
                 cells.append(Cell(str(value or "")))
         rows.append(cells)
     return {"table": Table(head, rows, classes="data triangulation")}
+
+
+SATURATION_ROWS = 40  # more sources than this: the tables are collapsed; the curve and the verdict say it
+
+
+def _saturation_view(project: Project, layer: str, codings: pd.DataFrame | None = None) -> dict[str, Any]:
+    """Saturation with the method's usual parameters (issue 16): the curve as SVG, the verdict,
+    the runs, and the table per source collapsed; the command says how to vary them."""
+    from qualkam.analysis.saturation import saturation
+    from qualkam.render.saturation import svg_saturation
+
+    result = saturation(project, layer=layer, codings=codings)
+    runs = result.runs.rename(columns={"percent_new": "% new", "first_source": "from", "last_source": "to"})
+    runs = runs.assign(within=runs["within"].map({True: "≤ threshold", False: ""}))
+    sources = result.table.rename(
+        columns={"order_value": result.order, "cumulative": "so far", "new_codes": "new codes"}
+    )
+    sources = sources.assign(in_base=sources["in_base"].map({True: "base", False: ""})).set_index("position")
+    return {
+        "svg": trusted(svg_saturation(result, label="saturation")),
+        "verdict": result.verdict(),
+        "notes": result.notes[1:] if result.point is None else result.notes,
+        "runs": table(runs[["run", "first", "last", "from", "to", "new", "% new", "within"]], index=False)
+        if len(runs)
+        else None,
+        "sources": table(sources),
+        "count": result.sources,
+        "long": result.sources > SATURATION_ROWS,
+        "command": f"qualkam saturation --from {layer} --order date --base 4 --run 2 --threshold 5",
+    }
+
+
+NEGATIVE_SHARE = 0.75  # a striking absence: the code is in at least 3 of 4 comparable sources
+NEGATIVE_ROWS = 15  # per compared attribute: a short list; the command gives them all
+
+
+def _negative_view(project: Project, layer: str, codings: pd.DataFrame | None = None) -> dict[str, Any]:
+    """Per compared attribute (phase, source type), the sources where a code is missing although
+    most comparable sources (``NEGATIVE_SHARE``, of three or more) have it: a short list of the
+    most striking, for codes without children (a parent repeats its children's absences)."""
+    from qualkam.analysis.negative import negative_cases
+    from qualkam.store.reads import code_tree
+
+    tree = code_tree(project)
+    parents = {node.parent for node in tree.values() if node.parent}
+    leaves = [c for c in tree if c not in parents]
+    parts = []
+    for compare, name in (("phase", "phase"), ("source_type", "source type")):
+        found = negative_cases(project, leaves, compare=compare, layer=layer, kinds=["source"], codings=codings)
+        striking = found[(found["share_with_code"] >= NEGATIVE_SHARE) & (found["comparable"] >= 3)]
+        striking = striking.sort_values(["share_with_code", "comparable"], ascending=False, kind="stable")
+        shown = striking.head(NEGATIVE_ROWS)
+        frame = pd.DataFrame(
+            {
+                name: shown["value"],
+                "source": shown["case"],
+                "code": shown["code"],
+                "comparable sources with it": [
+                    f"{w} of {c}" for w, c in zip(shown["with_code"], shown["comparable"], strict=True)
+                ],
+                "their segments with it": shown["code_segments"],
+            }
+        )
+        parts.append(
+            {
+                "name": name,
+                "flag": compare,
+                "table": table(frame, index=False) if len(frame) else None,
+                "count": len(striking),
+                "shown": NEGATIVE_ROWS,
+                "all": len(found),
+            }
+        )
+    return {
+        "parts": parts,
+        "share": number(NEGATIVE_SHARE * 100, places=0),
+        "command": f"qualkam negative-cases CODE --from {layer} --compare phase",
+    }
 
 
 def _reliability_view(project: Project, replicates: int = 1000, seed: int = 0) -> dict[str, Any]:
@@ -446,6 +541,8 @@ def build_report(project: Project, layer: str | Layer = "auto", title: str = "qu
         "phase-code": ("heatmap", _heatmap_view(by_phase, "phase", layer, "phase-code", codes, coded)),
         "type-code": ("heatmap", _heatmap_view(by_type, "source_type", layer, "type-code", codes, coded)),
         "triangulation": ("triangulation", _triangulation_view(project, layer, codings)),
+        "saturation": ("saturation", _saturation_view(project, layer, codings)),
+        "negative": ("negative", _negative_view(project, layer, codings)),
         "reliability": ("reliability", _reliability_view(project)),
         "machine": ("machine", _machine_view(project)),
         "excerpts": ("excerpts", _excerpts_view(project, layer)),

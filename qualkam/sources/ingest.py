@@ -24,7 +24,7 @@ from qualkam.coding.segment import text_turns
 from qualkam.errors import InputError, SourceError, debugging, fill, unexpected
 from qualkam.sources.formats import SUPPORTED, RawSource, read_source
 from qualkam.sources.ignore import SourceFilter
-from qualkam.sources.metadata import SIDECAR_NAMES, MetadataError, SourceMeta, build_meta, load_sidecar
+from qualkam.sources.metadata import CASE_FILES, SIDECAR_NAMES, MetadataError, SourceMeta, build_meta, load_sidecar
 from qualkam.sources.turns import Turn
 from qualkam.store.sources import FileState
 
@@ -190,7 +190,12 @@ def discover(folder: Path, exclude: Sequence[str] = (), own: Sequence[Path] = ()
         dirs[:] = rules.keep_folders(root, sorted(dirs))
         for name in sorted(names):
             path = Path(root) / name
-            if name.startswith((".", "~$")) or name in SIDECAR_NAMES or rules.excluded(root, name):
+            if (
+                name.startswith((".", "~$"))
+                or name in SIDECAR_NAMES
+                or name in CASE_FILES
+                or rules.excluded(root, name)
+            ):
                 continue
             suffix = path.suffix.lower()
             if suffix in SUPPORTED:

@@ -21,6 +21,7 @@ from qualkam.yamlload import load as load_yaml
 
 KNOWN_FIELDS = ("id", "type", "date", "phase", "title", "participants")
 SIDECAR_NAMES = ("metadata.yaml", "metadata.yml", "metadata.csv")
+CASE_FILES = ("cases.yaml", "cases.yml", "cases.csv")  # participants' attributes (qualkam.analysis.cases)
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)?---[ \t]*(?:\n|\Z)", re.S)
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 

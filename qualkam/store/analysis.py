@@ -74,3 +74,9 @@ def main_pipeline(project: Project) -> str | None:
         "SELECT pipeline, COUNT(*) AS n FROM sources WHERE pipeline IS NOT NULL GROUP BY pipeline ORDER BY n DESC"
     ).fetchone()
     return row["pipeline"] if row else None
+
+
+def sources_as_added(project: Project) -> list[str]:
+    """Every source id in the order the sources were first added to the project (the "given"
+    order of a saturation table, issue 16)."""
+    return [r[0] for r in project.conn.execute("SELECT id FROM sources ORDER BY added_at, rowid")]

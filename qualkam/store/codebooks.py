@@ -76,6 +76,12 @@ def save_codebook(project: Project, codebook: Codebook, actor: str = "qualkam") 
                     codebook_id,
                 ),
             )
+        # The history (migration 007): this version is current from now on; new codings record it.
+        conn.execute(
+            "INSERT INTO codebook_loads (codebook_id, at, path, actor) VALUES (?, ?, ?, ?)",
+            (codebook_id, now(), codebook.path, actor),
+        )
+        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('codebook_id', ?)", (codebook_id,))
         # The phases are the current codebook's (a source keeps its phase id; matrices still show it).
         conn.execute(
             f"DELETE FROM phases WHERE id NOT IN ({_marks(codebook.phases)})",

@@ -240,6 +240,55 @@ MIGRATIONS: list[tuple[str, str]] = [
                 AND s.start < c."end" AND s."end" > c.start;
         """,
     ),
+    (
+        # Codebook history (issue 16): each coding records the codebook version current when it
+        # was made, set by the trigger below from meta 'codebook_id' (kept by save_codebook), so
+        # no writer can forget it; codebook_loads lists every time a version became current
+        # (a version reloaded later is loaded again, not stored again). Codings older than this
+        # migration: the only version when the project ever had one (they can have been made
+        # under no other), else NULL, shown as "before history": the old store did not record
+        # which version was current when (a reloaded version kept its first loaded_at, and
+        # migrate rewrote code ids), so a guess could be wrong.
+        "007_codebook_history",
+        """
+        ALTER TABLE codings ADD COLUMN codebook_id INTEGER REFERENCES codebooks(id);
+        CREATE INDEX codings_codebook ON codings(codebook_id);
+        CREATE TABLE codebook_loads (
+            id INTEGER PRIMARY KEY,
+            codebook_id INTEGER NOT NULL REFERENCES codebooks(id),
+            at TEXT NOT NULL,
+            path TEXT,
+            actor TEXT
+        );
+        INSERT INTO codebook_loads (codebook_id, at, path, actor)
+            SELECT id, loaded_at, path, NULL FROM codebooks ORDER BY id;
+        INSERT OR REPLACE INTO meta (key, value)
+            SELECT 'codebook_id', codebook_id FROM codes WHERE retired_at IS NULL AND codebook_id IS NOT NULL
+            GROUP BY codebook_id ORDER BY COUNT(*) DESC, codebook_id DESC LIMIT 1;
+        UPDATE codings SET codebook_id = (SELECT MIN(id) FROM codebooks)
+            WHERE (SELECT COUNT(*) FROM codebooks) = 1;
+        CREATE TRIGGER coding_codebook_insert AFTER INSERT ON codings WHEN NEW.codebook_id IS NULL BEGIN
+            UPDATE codings SET codebook_id = (SELECT value FROM meta WHERE key = 'codebook_id') WHERE id = NEW.id;
+        END;
+        """,
+    ),
+    (
+        # Cases (issue 16): a participant's own attributes (site, tenure ...), kept across sources
+        # under the case-folded name segments carry as speaker; set by a cases file, `qualkam
+        # cases import` or a REFI-QDA project's Cases. Role and unit still come from each
+        # source's participants metadata (qualkam.analysis.cases merges the two).
+        "008_cases",
+        """
+        CREATE TABLE cases (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            attributes TEXT NOT NULL DEFAULT '{}',
+            origin TEXT,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX segments_speaker ON segments(speaker);
+        """,
+    ),
 ]
 
 

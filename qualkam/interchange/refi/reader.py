@@ -434,6 +434,7 @@ class _Importer:
         self._coders: dict[str, str] = {}
         self._warned_users: set[str] = set()
         self._case_keys: list[tuple[str, str]] = []
+        self._case_attributes: dict[str, dict[str, Any]] = {}  # person's name -> case variables (issue 16)
         self._by_default_guid: dict[str, str] | None = None
         self.segment_data: dict[str, Any] = {}  # source GUID -> qualkam/segments.json entry
         self.note_refs = model.note_targets(parsed)  # note GUID -> [(kind, GUID)] of what refers to it
@@ -719,13 +720,18 @@ class _Importer:
                 key, sep, value = part.partition(":")
                 if sep and key.strip().lower() in ("label", "role", "unit", "name") and value.strip():
                     fields[key.strip().lower()] = value.strip()
+            others: dict[str, Any] = {}
             for guid, value in case.values.items():
                 name = self._variable_name(guid).lower()
                 if name in ("role", "unit") and name not in fields and str(value).strip():
                     fields[name] = str(value).strip()
+                elif name not in ("role", "unit", "") and value not in (None, ""):
+                    others[self._variable_name(guid)] = value  # the case's own attribute (site, tenure ...)
             # A case renamed to be unique ("Gary (2)") names its speaker label in the Description.
             label = fields.get("label") or case.name
             person = Participant(label, fields.get("role"), fields.get("unit"), fields.get("name"))
+            if others:
+                self._case_attributes.setdefault(person.name or label, {}).update(others)
             self._case_keys.append((f"{label}|{person.role or ''}|{person.unit or ''}", case.guid))
             for guid in case.sources:
                 per_source.setdefault(guid, {})[label] = person
@@ -1024,6 +1030,10 @@ class _Importer:
                 self.remember("set", group.name, group.guid)
         for key, guid in self._case_keys:
             self.remember("case", key, guid)
+        if self._case_attributes:  # the cases' own variables: participants' attributes across sources
+            from qualkam.store.cases import set_case_attributes
+
+            set_case_attributes(self.project, self._case_attributes, self.via, self.as_coder or "qualkam")
 
     def code_for(self, guid: str) -> str | None:
         """The code a ``CodeRef`` names: one of the file's codes, else a project code whose

@@ -375,6 +375,7 @@ def project_model(project: Project, layer: str | Layer = "human") -> ProjectExpo
     notes = _notes(project, memos, selections, code_guids, source_guids, guid)
     variables, values = _variables(sources, guid)
     cases = _cases(sources, source_guids, guid)
+    _case_values(project, cases, variables, guid)
     begun, modified = _times(project, sources, codings, memos)
     refi = model.Project(
         name=project.path.stem,
@@ -397,7 +398,7 @@ def project_model(project: Project, layer: str | Layer = "human") -> ProjectExpo
         for group in selections.get(s["id"], []):
             source.selections.append(_selection(group, table, code_guids, user_guids, guid))
         for name, variable in variables.items():
-            if s["id"] in values[name]:
+            if s["id"] in values.get(name, {}):
                 source.values[variable.guid] = _typed(variable.type, values[name][s["id"]])
         refi.sources.append(source)
     refi.codes = _model_codes(codes, code_guids, notes.codes)
@@ -591,6 +592,37 @@ def _cases(sources: list[Any], source_guids: dict[str, str], guid: _Guids) -> li
         described = "; ".join(f"{k}: {v}" for k, v in parts if v)
         found.append(model.Case(guid("case", case_key), case_name, described, [source_guids[s] for s in source_ids]))
     return found
+
+
+def _case_values(project: Project, cases: list[model.Case], variables: dict[str, model.Variable], guid: _Guids) -> None:
+    """The attributes set for each person (a cases file, ``qualkam cases import``) as the
+    values of their cases, on variables of the same name: one type per variable that fits every
+    case's value; a name a source variable has already is shared, its values then as text
+    unless they fit its type."""
+    from qualkam.store.cases import stored_cases
+
+    attributes = {key: found["attributes"] for key, found in stored_cases(project).items() if found["attributes"]}
+    if not attributes:
+        return
+    chosen: list[tuple[model.Case, dict[str, Any]]] = []
+    for case in cases:
+        fields = dict(part.split(": ", 1) for part in case.description.split("; ") if ": " in part)
+        person = fields.get("name") or fields.get("label") or case.name
+        given = {k: v for k, v in attributes.get(person.casefold(), {}).items() if k.casefold() not in ("role", "unit")}
+        if given:  # role and unit ride in the case's Description
+            chosen.append((case, given))
+    by_name: dict[str, list[Any]] = {}
+    for _, given in chosen:
+        for name, value in given.items():
+            by_name.setdefault(name, []).append(value)
+    for name, values in by_name.items():
+        if name not in variables:
+            variables[name] = model.Variable(guid("variable", f"case:{name}"), name, _variable_type(values))
+    for case, given in chosen:
+        for name, value in given.items():
+            variable = variables[name]
+            fits = _variable_type([value]) == variable.type or variable.type == "Text"
+            case.values[variable.guid] = value if fits and variable.type != "Text" else str(value)
 
 
 def _selection(
