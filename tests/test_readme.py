@@ -32,8 +32,8 @@ def test_ci_runs_the_readme_test_command() -> None:
 
 def test_every_command_in_the_tour_has_help() -> None:
     runner = CliRunner()
-    commands = set(re.findall(r"^\$ qualkam ([a-z]+(?: (?:validate|show))?)", README, re.M))
-    assert {"code", "matrix", "codebook validate", "codebook show"} <= commands
+    commands = set(re.findall(r"^\$ qualkam ([a-z][a-z-]*(?: (?:validate|show|history|diff))?)", README, re.M))
+    assert {"code", "matrix", "codebook validate", "codebook show", "negative-cases", "codebook history"} <= commands
     for command in commands:
         result = runner.invoke(app, [*command.split(), "--help"])
         assert result.exit_code == 0 and "Usage" in result.output, command
