@@ -168,10 +168,10 @@ def test_xlsx_round_trip(coded: Project, tmp_path: Path) -> None:
 def test_hostile_names_are_neutralised_in_the_workbook(coded: Project, tmp_path: Path) -> None:
     set_summary(coded, "Tom Whitfield", "hard_control", "@SUM(A1)", "ana")
     fw = build_framework(coded, cases="source")
-    fw.cases["meeting-1"] = "=HYPERLINK(\"x\")"  # a source a stranger named
+    fw.cases["meeting-1"] = '=HYPERLINK("x")'  # a source a stranger named
     path = write_framework_xlsx(fw, tmp_path / "fw.xlsx")
     sheet = load_workbook(path)["framework"]
-    assert sheet["A3"].value == "'=HYPERLINK(\"x\")"
+    assert sheet["A3"].value == '\'=HYPERLINK("x")'
     assert all(c.data_type != "f" for row in sheet.iter_rows() for c in row)
 
 

@@ -85,8 +85,11 @@ def write_framework_xlsx(framework: Framework, path: str | Path) -> Path:
             ("cases", framework.case_kind),
             ("themes", framework.themes_by),
             ("layer", framework.layer),
-            ("how", "Write a summary in a case x theme cell of the 'framework' sheet; cells that only list "
-             "references are left alone. Import with: qualkam framework import FILE --author NAME"),
+            (
+                "how",
+                "Write a summary in a case x theme cell of the 'framework' sheet; cells that only list "
+                "references are left alone. Import with: qualkam framework import FILE --author NAME",
+            ),
         ),
         start=1,
     ):
@@ -159,9 +162,7 @@ def is_reference_list(text: str) -> bool:
     return bool(_REFERENCES.fullmatch(" ".join(text.split())))
 
 
-def read_framework_xlsx(
-    project: Project, path: str | Path
-) -> tuple[Framework, dict[tuple[str, str], str | None], int]:
+def read_framework_xlsx(project: Project, path: str | Path) -> tuple[Framework, dict[tuple[str, str], str | None], int]:
     """The framework a workbook fills and the cells that change: (case id, theme) -> summary
     (None clears), and how many cells hold a summary. Every problem raises one line naming the
     cell; nothing is written here."""
@@ -170,7 +171,9 @@ def read_framework_xlsx(
     about = {_text(row[0]).strip(): _text(row[1]).strip() if len(row) > 1 else "" for _, row in sheets[ABOUT_SHEET]}
     for key in ("framework", "cases", "themes", "layer"):
         if not about.get(key):
-            raise InputError(f"{path}: sheet 'about' has no {key!r}; import the workbook 'qualkam framework export' wrote")
+            raise InputError(
+                f"{path}: sheet 'about' has no {key!r}; import the workbook 'qualkam framework export' wrote"
+            )
     try:
         framework = build_framework(project, about["cases"], about["themes"], about["layer"], about["framework"])
     except QualkamError as exc:

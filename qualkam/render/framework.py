@@ -32,7 +32,8 @@ excerpts from the {{ fw.layer }} layer.</p>
 {% if fw.summary(key, theme) %}<p class="summary">{{ fw.summary(key, theme) }}</p>
 {% elif refs %}<p class="empty">no summary yet</p>{% endif %}
 {% if refs %}<div class="refs">{{ fw.reference_text(key, theme) }}</div>
-{% for ref in refs[:quotes] %}<blockquote>{{ ref.text }} <span class="refs">({{ ref.source }} #{{ ref.segment }})</span></blockquote>{% endfor %}
+{% for ref in refs[:quotes] %}<blockquote>{{ ref.text }}
+<span class="refs">({{ ref.source }} #{{ ref.segment }})</span></blockquote>{% endfor %}
 {% if refs|length > quotes %}<div class="refs">and {{ refs|length - quotes }} more</div>{% endif %}
 {% endif %}</td>{% endfor %}</tr>
 {% endfor %}</tbody></table>

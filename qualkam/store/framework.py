@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from qualkam.store.project import Project
 
 CellKey = tuple[str, str]  # (case id, theme)
+_CELL = "framework = ? AND case_kind = ? AND case_id = ? AND theme = ?"
 
 
 def framework_cells(project: Project, framework: str, case_kind: str) -> dict[CellKey, dict[str, Any]]:
@@ -47,10 +48,8 @@ def set_cells(
     with project.transaction() as conn:
         for (case_id, theme), summary in summaries.items():
             text = (summary or "").strip()
-            row = conn.execute(
-                "SELECT summary FROM framework_cells WHERE framework = ? AND case_kind = ? AND case_id = ? AND theme = ?",
-                (framework, case_kind, case_id, theme),
-            ).fetchone()
+            key = (framework, case_kind, case_id, theme)
+            row = conn.execute(f"SELECT summary FROM framework_cells WHERE {_CELL}", key).fetchone()
             before = row["summary"] if row is not None else None
             if (before or "") == text:
                 continue
@@ -64,10 +63,7 @@ def set_cells(
                     (framework, case_kind, case_id, theme, text, author, now()),
                 )
             else:
-                conn.execute(
-                    "DELETE FROM framework_cells WHERE framework = ? AND case_kind = ? AND case_id = ? AND theme = ?",
-                    (framework, case_kind, case_id, theme),
-                )
+                conn.execute(f"DELETE FROM framework_cells WHERE {_CELL}", key)
             record_audit(
                 project,
                 author,
