@@ -359,3 +359,63 @@ def test_zoom_meeting_framework(tmp_path: Path) -> None:
         book.save(path)
         assert import_framework_xlsx(project, path, "ana").changed == 1
         assert build_framework(project, layer="all").summary(first, fw.themes[0]) == "A first summary."
+
+
+# -- the workspace -------------------------------------------------------------------------------
+TOKEN = "test-token-" + "f" * 32
+
+
+def _client(db: Path, coder: str | None = None, blind: bool = False):
+    from starlette.testclient import TestClient
+
+    from qualkam.web.app import create_app
+
+    app = create_app(db, coder=coder, blind=blind, token=TOKEN)
+    return TestClient(app, base_url="http://127.0.0.1:8765", headers={"X-Qualkam-Token": TOKEN})
+
+
+def test_workspace_page_and_api(coded: Project) -> None:
+    set_summary(coded, "Tom Whitfield", "soft_control", '<b>trust</b> & "care"', "ana")
+    db = coded.path
+    coded.close()
+    client = _client(db)
+    page = client.get("/framework")
+    assert page.status_code == 200, page.text
+    assert "&lt;b&gt;trust&lt;/b&gt; &amp; &#34;care&#34;" in page.text and "<b>trust</b>" not in page.text
+    assert 'data-case="tom whitfield" data-theme="soft_control"' in page.text
+    assert "trust each other" in page.text and "/static/framework.js" in page.text
+    assert 'href="/framework"' in page.text
+    grouped = client.get("/framework", params={"cases": "source", "themes": "attr:pole"})
+    assert grouped.status_code == 200 and "post_bureaucratic" in grouped.text and "meeting-1" in grouped.text
+    assert client.get("/framework", params={"themes": "attr:nope"}).status_code == 400
+    body = {"case": "Sarah Collins", "theme": "hard_control", "summary": " Rules first. ", "coder": "ben"}
+    answer = client.post("/api/framework", json=body)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"summary": "Rules first.", "author": "ben", "changed": True}
+    assert client.post("/api/framework", json=body).json()["changed"] is False
+    assert client.post("/api/framework", json={**body, "case": "Nobody"}).status_code in (400, 404)
+    assert client.post("/api/framework", json={**body, "summary": 3}).status_code == 422
+    assert client.post("/api/framework", json={k: v for k, v in body.items() if k != "coder"}).status_code == 400
+    with Project.open(db) as project:
+        assert build_framework(project).summary("sarah collins", "hard_control") == "Rules first."
+    from starlette.testclient import TestClient
+
+    from qualkam.web.app import create_app
+
+    stranger = TestClient(create_app(db, token=TOKEN), base_url="http://127.0.0.1:8765")
+    assert stranger.post("/api/framework", json=body).status_code == 403  # no token
+    js = (ROOT / "qualkam" / "web" / "static" / "framework.js").read_text()
+    assert "innerHTML" not in js and "textContent" in js
+
+
+def test_workspace_framework_is_closed_to_a_blind_session(coded: Project) -> None:
+    db = coded.path
+    coded.close()
+    client = _client(db, coder="ana", blind=True)
+    assert client.get("/framework").status_code == 403
+    body = {"case": "Sarah Collins", "theme": "hard_control", "summary": "x"}
+    assert client.post("/api/framework", json=body).status_code == 403
+    # a session with a coder writes as that coder, never as another
+    client = _client(db, coder="ana")
+    assert client.post("/api/framework", json={**body, "coder": "ben"}).status_code == 403
+    assert client.post("/api/framework", json=body).json()["author"] == "ana"

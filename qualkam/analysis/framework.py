@@ -224,3 +224,44 @@ def set_summary(
     """Write (or clear, with None or blank) one cell's summary; True when it changed."""
     framework = build_framework(project, cases, themes, "auto", name)
     return set_summaries(project, framework, {(case, theme): summary}, author) > 0
+
+
+def framework_view(framework: Framework, quotes: int = 3) -> dict[str, Any]:
+    """The framework as the workspace shows it: rows of cells, each with its summary, author,
+    references and up to ``quotes`` quotations (plain values; the page escapes them)."""
+    return {
+        "name": framework.name,
+        "cases_by": framework.case_kind,
+        "themes_by": framework.themes_by,
+        "layer": framework.layer,
+        "themes": framework.themes,
+        "rows": [
+            {
+                "case": name,
+                "case_id": key,
+                "cells": [
+                    {
+                        "theme": theme,
+                        "summary": framework.summary(key, theme),
+                        "author": framework.summaries.get((key, theme), {}).get("author", ""),
+                        "references": framework.reference_text(key, theme),
+                        "excerpts": len(framework.references.get((key, theme), [])),
+                        "quotes": [
+                            {"source": r["source"], "segment": r["segment"], "text": r["text"]}
+                            for r in framework.references.get((key, theme), [])[:quotes]
+                        ],
+                    }
+                    for theme in framework.themes
+                ],
+            }
+            for key, name in framework.cases.items()
+        ],
+    }
+
+
+def theme_kinds(project: Project) -> list[str]:
+    """What a framework's themes can be: ``code``, and ``attr:NAME`` for each code attribute."""
+    from qualkam.analysis.matrix import code_table
+
+    keys = sorted({k for attributes in code_table(project)["attributes"] for k in attributes})
+    return ["code", *(f"attr:{k}" for k in keys)]
