@@ -51,6 +51,12 @@ def coded(tmp_path: Path, small_codebook, project: Project) -> Project:
     return project
 
 
+def _whole_text(project: Project) -> str:
+    from qualkam.store.segments import segments
+
+    return "\n".join(segments(project)["text"])
+
+
 def _audit(project: Project) -> list[tuple[str, str, str]]:
     from qualkam.store.audit import audit_table
 
@@ -348,10 +354,24 @@ def test_zoom_meeting_framework(tmp_path: Path) -> None:
     write(tmp_path / "small.yaml", SMALL_CODEBOOK)
     with Project.open(tmp_path / "zoom.db", create=True) as project:
         code_folder(folder, load_codebook(str(tmp_path / "small.yaml")), project, out_dir=None)
+        from qualkam.coding.decisions import decide
+        from qualkam.store.segments import segments
+
+        spoken = segments(project)
+        coded_by_hand = spoken.groupby("speaker").head(2)  # a researcher codes each speaker's first two turns
+        for row in coded_by_hand.itertuples():
+            decide(project, "ana", int(row.segment), "soft_control", "add")
         fw = build_framework(project, layer="all")
-        assert len(fw.cases) == 4  # PROVENANCE.md: 4 speakers
+        for key, name in fw.cases.items():
+            mine = coded_by_hand[coded_by_hand["speaker"].str.casefold() == key]
+            assert [r["segment"] for r in fw.references[(key, "soft_control")]] == sorted(mine["segment"]), name
+        assert len(fw.cases) == 4 and fw.references  # PROVENANCE.md: 4 speakers
         by_source = build_framework(project, cases="source", layer="all")
-        assert list(by_source.cases) == ["transcript"] or len(by_source.cases) == 1
+        (source,) = by_source.cases  # one source; every excerpt of the four speakers is behind its cells
+        assert sum(len(v) for v in by_source.references.values()) >= sum(len(v) for v in fw.references.values())
+        refs = references_frame(by_source)
+        assert set(refs["source"]) == {source} and len(refs) > 0
+        assert all(text in project_text for text in refs["text"]) if (project_text := _whole_text(project)) else False
         first = next(iter(fw.cases))
         path = write_framework_xlsx(fw, tmp_path / "zoom.xlsx")
         book = load_workbook(path)
