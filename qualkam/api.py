@@ -15,6 +15,9 @@ the CLI give the same numbers for the same arguments::
     cases()             qualkam.analysis.cases.cases_frame          (qualkam cases list)
     codebook_history()  qualkam.coding.history.history_frame        (qualkam codebook history)
     codebook_diff(a, b) qualkam.coding.history.codebook_diff        (qualkam codebook diff)
+    framework(...)      qualkam.analysis.framework.framework_frame  (qualkam framework show)
+    framework_references(...) qualkam.analysis.framework.references_frame
+    set_framework_summary(...) qualkam.analysis.framework.set_summary (qualkam framework set)
 
 Arguments are named as in those functions; a filter takes one name or a list of names.
 Errors are ``qualkam.errors.QualkamError`` naming the argument at fault (``layer``,
@@ -389,6 +392,45 @@ class ProjectView:
         from qualkam.coding.history import codebook_diff
 
         return codebook_diff(self.project, first, second)
+
+    def framework(
+        self,
+        cases: str = "case",
+        themes: str = "code",
+        layer: str | Layer = "auto",
+        name: str = "default",
+        what: str = "summary",
+    ) -> pd.DataFrame:
+        """The framework matrix, cases x themes, as ``qualkam framework show``: each cell's
+        ``summary`` ("" when none), its ``references`` (``int-06 #12, #14``) or the ``cell`` as
+        shown (summary, else references). ``cases`` case or source; ``themes`` code or attr:NAME."""
+        from qualkam.analysis.framework import build_framework, framework_frame
+
+        return framework_frame(build_framework(self.project, cases, themes, layer, name), what)
+
+    def framework_references(
+        self, cases: str = "case", themes: str = "code", layer: str | Layer = "auto", name: str = "default"
+    ) -> pd.DataFrame:
+        """One row per excerpt behind a framework cell: case, theme, source, segment, start, end,
+        code, speaker, text."""
+        from qualkam.analysis.framework import build_framework, references_frame
+
+        return references_frame(build_framework(self.project, cases, themes, layer, name))
+
+    def set_framework_summary(
+        self,
+        case: str,
+        theme: str,
+        summary: str | None,
+        author: str,
+        cases: str = "case",
+        themes: str = "code",
+        name: str = "default",
+    ) -> bool:
+        """Write (or clear, with None or "") one framework cell's summary, audited; True when it changed."""
+        from qualkam.analysis.framework import set_summary
+
+        return set_summary(self.project, case, theme, summary, author, cases, themes, name)
 
 
 def _filter(sources: Names, phases: Names, speakers: Names, roles: Names, source_types: Names) -> SegmentFilter:

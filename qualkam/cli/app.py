@@ -115,6 +115,10 @@ COMMANDS: dict[str, Lazy] = {
     "serve": Lazy("qualkam.cli.serve", "Start the coding workspace on this machine and open it in the browser."),
     "codebook": Lazy("qualkam.cli.codebook", "Check and show codebooks."),
     "memo": Lazy("qualkam.cli.memo", "Write, list, edit and delete memos."),
+    "framework": Lazy(
+        "qualkam.cli.framework",
+        "Framework matrices: cases x themes, a summary per cell linked to its excerpts; XLSX round trip, HTML.",
+    ),
     "cases": Lazy("qualkam.cli.cases", "Participants as cases: list them with their attributes, import a cases file."),
     "project": Lazy("qualkam.cli.project", "Clone a project for a coder, merge coders' projects back."),
     "sheet": Lazy("qualkam.cli.sheet", "Coding sheets: a spreadsheet per coder, filled in Excel and imported back."),

@@ -289,6 +289,25 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX segments_speaker ON segments(speaker);
         """,
     ),
+    (
+        # Framework matrices (issue 16, point 4; Ritchie & Spencer's framework analysis): a
+        # researcher's summary per case (a participant or a source) x theme (a code or a code
+        # group). Only the summaries are stored: the excerpts behind a cell are read from a layer
+        # each time, so a cell never holds a stale copy of them.
+        "009_framework",
+        """
+        CREATE TABLE framework_cells (
+            framework TEXT NOT NULL,
+            case_kind TEXT NOT NULL CHECK (case_kind IN ('case', 'source')),
+            case_id TEXT NOT NULL,
+            theme TEXT NOT NULL,
+            summary TEXT NOT NULL,
+            author TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (framework, case_kind, case_id, theme)
+        );
+        """,
+    ),
 ]
 
 

@@ -272,6 +272,36 @@ async def post_consensus(request: Request) -> Response:
 
 
 # -- routes and errors -----------------------------------------------------------------------
+async def post_framework(request: Request) -> Response:
+    """Write (or clear, with "") one framework cell's summary as the session's coder."""
+    from qualkam.web.pages import check_framework_session
+
+    check_framework_session(request)
+    body = await json_body(request)
+    case, theme = _text(body, "case"), _text(body, "theme")
+    summary = body.get("summary")
+    if not isinstance(summary, str):
+        raise BodyError("'summary' must be a string (empty to clear the cell)")
+    who = viewer(request, _text(body, "coder", required=False), write=True)
+    cases = _text(body, "cases", required=False) or "case"
+    themes = _text(body, "themes", required=False) or "code"
+    name = _text(body, "name", required=False) or "default"
+
+    def work() -> Response:
+        from qualkam.analysis.framework import build_framework, set_summaries
+
+        with project_for(request) as project:
+            framework = build_framework(project, cases, themes, "auto", name)
+            changed = set_summaries(project, framework, {(str(case), str(theme)): summary}, str(who.coder), VIA)
+            key = (framework.case_id(str(case)), framework.theme(str(theme)))
+            stored = framework.summaries.get(key, {})
+        return JSONResponse(
+            {"summary": stored.get("summary", ""), "author": stored.get("author", ""), "changed": changed > 0}
+        )
+
+    return await run_in_threadpool(work)
+
+
 def routes() -> list[BaseRoute]:
     return [
         Route("/api/session", get_session),
@@ -287,6 +317,7 @@ def routes() -> list[BaseRoute]:
         Route("/api/suggestions/{id:int}/accept", _suggestion_route("accept"), methods=["POST"]),
         Route("/api/suggestions/{id:int}/reject", _suggestion_route("reject"), methods=["POST"]),
         Route("/api/consensus", post_consensus, methods=["POST"]),
+        Route("/api/framework", post_framework, methods=["POST"]),
     ]
 
 

@@ -22,7 +22,13 @@ from qualkam.web.app import arguments, filters_of, project_for, settings_of
 from qualkam.web.app import param as _param
 
 TEMPLATES = Path(__file__).parent / "templates"
-NAV = (("/", "Sources"), ("/codebook", "Codebook"), ("/excerpts", "Excerpts"), ("/matrix", "Matrix"))
+NAV = (
+    ("/", "Sources"),
+    ("/codebook", "Codebook"),
+    ("/excerpts", "Excerpts"),
+    ("/matrix", "Matrix"),
+    ("/framework", "Framework"),
+)
 
 
 def _environment() -> jinja2.Environment:
@@ -161,6 +167,35 @@ def legend_values(top: int) -> list[int]:
     return sorted({0, *(max(1, -(-top * i // LEVELS)) for i in range(1, LEVELS + 1))})
 
 
+def framework_page(request: Request) -> Response:
+    """The framework matrix (issue 16, point 4): a summary per case x theme, editable, with the
+    excerpts behind each cell."""
+    from qualkam.analysis.framework import build_framework, framework_view, theme_kinds
+
+    check_framework_session(request)
+    cases, themes = _param(request, "cases") or "case", _param(request, "themes") or "code"
+    layer = _param(request, "layer")
+    with project_for(request) as project:
+        view = framework_view(
+            build_framework(project, cases, themes, layer or "auto", _param(request, "name") or "default")
+        )
+        kinds = theme_kinds(project)
+    return templates.TemplateResponse(
+        request,
+        "framework.html",
+        {"view": view, "layer": layer or "", "theme_kinds": kinds, "title": "Framework"},
+    )
+
+
+def check_framework_session(request: Request) -> None:
+    """A blind session has no framework: its cells are built from everyone's codings and hold
+    other researchers' summaries."""
+    from qualkam.errors import ForbiddenError
+
+    if settings_of(request).blind:
+        raise ForbiddenError("this session is blind: the framework matrix shows everyone's codings and summaries")
+
+
 def document_page(request: Request) -> Response:
     with project_for(request) as project:
         source_id = workspace.check_source(project, request.path_params["id"])
@@ -194,6 +229,7 @@ def routes() -> list[BaseRoute]:
         Route("/codebook", codebook_page),
         Route("/excerpts", excerpts_page),
         Route("/matrix", matrix_page),
+        Route("/framework", framework_page),
         Route("/sources/{id:path}", document_page),
         Route("/compare/{id:path}", compare_page),
     ]
