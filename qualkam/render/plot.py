@@ -141,12 +141,15 @@ def heatmap(matrix: pd.DataFrame, path: str | Path | None = None, title: str = "
     The format comes from ``fmt`` or the suffix of ``path`` (PNG when neither says). SVG keeps
     its text as text, so labels stay searchable and sharp when embedded in HTML.
     """
-    kind = image_format(path, fmt)
+    return figure_bytes(_figure(matrix, title), image_format(path, fmt), path)
+
+
+def figure_bytes(fig: Any, kind: str, path: str | Path | None = None) -> bytes:
+    """A figure's bytes in ``kind`` (png, svg, pdf), written to ``path`` too if given. A fixed
+    salt and no date: the same figure gives the same file, so reruns don't churn."""
     from matplotlib import rc_context
 
-    fig = _figure(matrix, title)
     buffer = io.BytesIO()
-    # Fixed salt and no date: the same matrix gives the same file, so reruns don't churn.
     with rc_context({"svg.fonttype": "none", "svg.hashsalt": "qualkam"}):
         fig.savefig(buffer, format=kind, bbox_inches="tight", pad_inches=0.15, metadata=_METADATA[kind])
     data = buffer.getvalue()

@@ -8,13 +8,11 @@ HTML report (no matplotlib in a report, as for its heatmaps). Source ids are dat
 
 from __future__ import annotations
 
-import io
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qualkam.render.files import write_bytes
-from qualkam.render.plot import _METADATA, DPI, image_format
+from qualkam.render.plot import DPI, figure_bytes, image_format
 
 if TYPE_CHECKING:
     from qualkam.analysis.saturation import Saturation
@@ -33,7 +31,6 @@ def _title(result: Saturation) -> str:
 def saturation_image(result: Saturation, path: str | Path | None = None, fmt: str | None = None) -> bytes:
     """Draw the curve and return the PNG, SVG or PDF bytes; write ``path`` too if given."""
     kind = image_format(path, fmt)
-    from matplotlib import rc_context
     from matplotlib.backends.backend_agg import FigureCanvasAgg  # imported here: matplotlib is slow to load
     from matplotlib.figure import Figure
 
@@ -65,14 +62,7 @@ def saturation_image(result: Saturation, path: str | Path | None = None, fmt: st
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
-    buffer = io.BytesIO()
-    # Fixed salt and no date: the same table gives the same file, so reruns don't churn.
-    with rc_context({"svg.fonttype": "none", "svg.hashsalt": "qualkam"}):
-        fig.savefig(buffer, format=kind, bbox_inches="tight", pad_inches=0.15, metadata=_METADATA[kind])
-    data = buffer.getvalue()
-    if path is not None:
-        write_bytes(data, path)
-    return data
+    return figure_bytes(fig, kind, path)
 
 
 WIDTH_PX, HEIGHT_PX, LEFT, RIGHT, TOP, BOTTOM = 720, 260, 44, 16, 30, 40
