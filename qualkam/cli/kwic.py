@@ -14,7 +14,7 @@ from qualkam.analysis.excerpts import present
 from qualkam.analysis.kwic import DEFAULT_CONTEXT, FORMATS, concordance, describe, render
 from qualkam.cli.app import app
 from qualkam.cli.console import err, out
-from qualkam.cli.options import LAYER_NAMES, ProjectFile, Sources, SourceTypes, Speakers, choice, value_of
+from qualkam.cli.options import LAYER_NAMES, ProjectFile, Roles, Sources, SourceTypes, Speakers, choice, value_of
 from qualkam.cli.tables import choose_format, write_text
 from qualkam.store.project import DEFAULT_PROJECT, Project
 
@@ -53,7 +53,7 @@ def kwic_cli(
     ] = None,
     phases: Annotated[list[str] | None, typer.Option("--phase", help="A phase id or label.")] = None,
     source_types: SourceTypes = None,
-    roles: Annotated[list[str] | None, typer.Option("--role", help="A speaker's role, e.g. 'Sales Director'.")] = None,
+    roles: Roles = None,
     speakers: Speakers = None,
     sources: Sources = None,
     where: Annotated[

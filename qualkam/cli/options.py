@@ -253,6 +253,7 @@ Cases = Annotated[
     ),
 ]
 Phases = Annotated[list[str] | None, typer.Option("--phase", help="Only sources of this phase (repeat for more).")]
+Roles = Annotated[list[str] | None, typer.Option("--role", help="A speaker's role, e.g. 'Sales Director'.")]
 SourceTypes = Annotated[
     list[str] | None, typer.Option("--source-type", "-t", help="interview, meeting, fieldnote, ...")
 ]
