@@ -253,6 +253,7 @@ class ProjectView:
         speakers: Names = None,
         phases: Names = None,
         source_types: Names = None,
+        roles: Names = None,
     ) -> pd.DataFrame:
         """New codes per source in ``order``, as ``qualkam saturation`` (Guest, Namey & Chen
         2020): one row per source. The runs (a DataFrame), the saturation point (``point``,
@@ -271,6 +272,7 @@ class ProjectView:
             speakers=_names(speakers),
             phases=_names(phases),
             source_types=_names(source_types),
+            roles=_names(roles),
         )
         frame = result.table.copy()
         frame.attrs.update({**result.summary(), "runs": result.runs.copy()})
@@ -287,6 +289,7 @@ class ProjectView:
         speakers: Names = None,
         phases: Names = None,
         source_types: Names = None,
+        roles: Names = None,
     ) -> pd.DataFrame:
         """The sources and speakers where ``code`` (None: every code, each on its own) never
         occurs although comparable ones (same ``compare`` value: phase, source_type, role, unit
@@ -303,6 +306,7 @@ class ProjectView:
             speakers=_names(speakers),
             phases=_names(phases),
             source_types=_names(source_types),
+            roles=_names(roles),
             below=below,
         )
 

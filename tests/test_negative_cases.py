@@ -131,7 +131,7 @@ def test_by_source_type_parent_codes_and_exact(project_path: Path) -> None:
     assert exact.empty and never.empty  # nothing is coded with control itself, nor with other
 
 
-def test_by_role_and_a_source_attribute(tmp_path: Path) -> None:
+def test_by_role_and_a_source_attribute(tmp_path: Path, runner: CliRunner) -> None:
     text = {
         "a": "---\nid: a\nsite: north\nparticipants:\n  Ann: {role: Manager}\n  Bob: {role: Buyer}\n---\n"
         "Ann: Targets first.\n\nBob: Prices.\n",
@@ -145,6 +145,10 @@ def test_by_role_and_a_source_attribute(tmp_path: Path) -> None:
         decide(project, "ana", segment_with(project, "Targets first"), "hard_control", "add")
         by_role = negative_cases(project, "hard_control", compare="role", layer="human")
         by_site = negative_cases(project, "hard_control", compare="site", layer="human", kinds=["source"])
+        managers = negative_cases(
+            project, "hard_control", compare="site", layer="human", kinds=["speaker"], roles=["Manager"]
+        )
+        buyers = negative_cases(project, "hard_control", compare="site", layer="human", roles=["Buyer"])
         with pytest.raises(QualkamError, match="unknown comparison 'sight'.*did you mean 'site'"):
             negative_cases(project, "hard_control", compare="sight")
         with pytest.raises(QualkamError, match="unknown code 'hard'"):
@@ -155,6 +159,15 @@ def test_by_role_and_a_source_attribute(tmp_path: Path) -> None:
     assert sorted(rows(by_role, "speaker")) == [("Manager", "Cy", 1, 3, 1, 1), ("Manager", "Di", 1, 3, 1, 1)]
     assert sorted(rows(by_role, "source")) == [("Manager", "b", 1, 3, 1, 1), ("Manager", "c", 1, 3, 1, 1)]
     assert rows(by_site, "source") == [("north", "b", 1, 2, 1, 1)]  # south has it nowhere: no finding
+    # only the Managers' talk: in the north Ann has it and Cy not; the one Buyer never has it: no finding
+    assert rows(managers, "speaker") == [("north", "Cy", 1, 2, 1, 1)]
+    assert buyers.empty
+    args = ["--from", "human", "--compare", "site", "--kind", "speaker", "--role", "Manager", "-f", "json"]
+    done = run_cli(runner, "negative-cases", "hard_control", "-p", tmp_path / "p.db", *args)
+    assert done.exit_code == 0, done.output
+    assert [(r["value"], r["case"]) for r in json.loads(done.stdout)] == [("north", "Cy")]
+    done = run_cli(runner, "negative-cases", "hard_control", "-p", tmp_path / "p.db", "--role", "Manger")
+    assert done.exit_code == 2 and "unknown role 'Manger'" in said(done.output), done.output
 
 
 def test_the_cli_and_the_api(project_path: Path, runner: CliRunner, tmp_path: Path) -> None:

@@ -355,6 +355,13 @@ def test_cli_every_format_and_counts(runner: CliRunner, tmp_path: Path) -> None:
         "Researcher,0,2,0.0,0",
     ]
     assert "4 segment(s) of 10 match hiring" in counts.stderr
+    shown = _run(runner, "query", "hiring", "--count-by", "role", "-p", db)
+    rows = [line.split("│")[1:-1] for line in shown.stdout.splitlines() if line.startswith("│")]
+    assert [[cell.strip() for cell in row] for row in rows] == [
+        ["Engineer", "3", "5", "0.600", "2"],  # shares with the places every table uses
+        ["Manager", "1", "3", "0.333", "1"],
+        ["Researcher", "0", "2", "0.000", "0"],
+    ]
 
 
 def test_cli_markup_in_the_data_stays_text(runner: CliRunner, tmp_path: Path) -> None:

@@ -212,6 +212,36 @@ def test_layers_and_filters(tmp_path: Path) -> None:
             saturation(project, sources=["z"])
 
 
+def test_a_role_keeps_only_what_those_speakers_said(tmp_path: Path, runner: CliRunner) -> None:
+    for i, source in enumerate(["a", "b", "c"]):
+        write(
+            tmp_path / "src" / f"{source}.md",
+            f"---\nid: {source}\ndate: 2020-01-0{i + 1}\nparticipants:\n  Ann: {{role: Manager}}\n"
+            f"  Bob: {{role: Buyer}}\n---\nAnn: Manager talk in {source}.\n\nBob: Buyer talk in {source}.\n",
+        )
+    path = tmp_path / "project.db"
+    with Project.open(path, create=True) as project:
+        code_folder(tmp_path / "src", parse_codebook(CODEBOOK, "saturation.yaml"), project, out_dir=None)
+        with qualkam.open(path) as view:
+            segments = view.segments()
+        plan = {("a", "Ann"): ["t01"], ("a", "Bob"): ["t02"], ("b", "Bob"): ["t03"], ("c", "Ann"): ["t04"]}
+        for (source, speaker), codes in plan.items():
+            row = segments[(segments["source"] == source) & (segments["speaker"] == speaker)].iloc[0]
+            for code in codes:
+                decide(project, "ana", int(row["segment"]), code, "add")
+        managers = saturation(project, layer="human", base=1, run=1, roles=["Manager"])
+        everyone = saturation(project, layer="human", base=1, run=1)
+    assert list(managers.table["new"]) == [1, 0, 1] and managers.total_codes == 2
+    assert list(everyone.table["new"]) == [2, 1, 1] and everyone.total_codes == 4
+    done = run_cli(
+        runner, "saturation", "--from", "human", "--base", "1", "--run", "1", "--role", "Buyer", "-p", path, "-f", "json"
+    )
+    assert done.exit_code == 0, done.output
+    assert [row["new"] for row in json.loads(done.stdout)["table"]] == [1, 1, 0]
+    with qualkam.open(path) as view:
+        assert list(view.saturation(layer="human", base=1, run=1, roles="Manager")["new"]) == [1, 0, 1]
+
+
 @pytest.mark.parametrize(
     ("given_value", "expected"), [("5", 5.0), ("5%", 5.0), (" 2.5 % ", 2.5), (0, 0.0), (100, 100.0)]
 )

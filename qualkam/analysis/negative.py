@@ -136,6 +136,7 @@ def negative_cases(
     speakers: Sequence[str] = (),
     phases: Sequence[str] = (),
     source_types: Sequence[str] = (),
+    roles: Sequence[str] = (),
     below: bool = True,
     codings: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
@@ -158,7 +159,7 @@ def negative_cases(
         wanted = list(tree)
     else:
         wanted = check_known(project, "code", [code] if isinstance(code, str) else list(code), "code")
-    where = SegmentFilter(sources=sources, phases=phases, speakers=speakers, source_types=source_types)
+    where = SegmentFilter(sources=sources, phases=phases, speakers=speakers, roles=roles, source_types=source_types)
     segments = segments_with_sources(project, where)
     segments["unit"] = segments["speaker_unit"]
     frame = codings if codings is not None else layer_codings(project, parsed, where)

@@ -14,7 +14,17 @@ from rich.table import Table
 from qualkam.analysis.negative import KINDS, negative_cases
 from qualkam.cli.app import app
 from qualkam.cli.console import err, out
-from qualkam.cli.options import Layer, Phases, ProjectFile, Sources, SourceTypes, Speakers, TableFormat, choice
+from qualkam.cli.options import (
+    Layer,
+    Phases,
+    ProjectFile,
+    Roles,
+    Sources,
+    SourceTypes,
+    Speakers,
+    TableFormat,
+    choice,
+)
 from qualkam.render.cells import frame_csv
 from qualkam.render.files import frame_kind, json_text, write_frame
 from qualkam.store.project import DEFAULT_PROJECT, Project
@@ -69,6 +79,7 @@ def negative_cli(
     speakers: Speakers = None,
     phases: Phases = None,
     source_types: SourceTypes = None,
+    roles: Roles = None,
     project: ProjectFile = Path(DEFAULT_PROJECT),
 ) -> None:
     """Where a code never occurs although it occurs in comparable sources or speakers (same phase,
@@ -86,6 +97,7 @@ def negative_cli(
             speakers=speakers or (),
             phases=phases or (),
             source_types=source_types or (),
+            roles=roles or (),
             below=not exact,
         )
     if out_file is not None:

@@ -12,7 +12,17 @@ from rich.table import Table
 from qualkam.analysis.saturation import BASE, RUN, Saturation, saturation
 from qualkam.cli.app import app
 from qualkam.cli.console import err, out
-from qualkam.cli.options import Layer, Phases, ProjectFile, Sources, SourceTypes, Speakers, TableFormat, choice
+from qualkam.cli.options import (
+    Layer,
+    Phases,
+    ProjectFile,
+    Roles,
+    Sources,
+    SourceTypes,
+    Speakers,
+    TableFormat,
+    choice,
+)
 from qualkam.render.cells import frame_csv
 from qualkam.render.files import frame_kind, json_text, write_frame
 from qualkam.render.plot import image_format
@@ -97,6 +107,7 @@ def saturation_cli(
     speakers: Speakers = None,
     phases: Phases = None,
     source_types: SourceTypes = None,
+    roles: Roles = None,
     project: ProjectFile = Path(DEFAULT_PROJECT),
 ) -> None:
     """New codes per source in order, runs of new information and the saturation point, after
@@ -117,6 +128,7 @@ def saturation_cli(
             speakers=speakers or (),
             phases=phases or (),
             source_types=source_types or (),
+            roles=roles or (),
         )
     if out_file is not None:
         write_frame(result.table, out_file, indent=2, argument="out_file")

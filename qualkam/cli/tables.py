@@ -14,7 +14,7 @@ from qualkam.cli.console import err, out
 from qualkam.errors import QualkamError
 from qualkam.render import files
 from qualkam.render.cells import frame_csv
-from qualkam.render.number import missing
+from qualkam.render.number import missing, number
 
 FORMATS = ("table", "csv", "json")
 SUFFIX_FORMATS = {".csv": "csv", ".json": "json", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html"}
@@ -63,9 +63,16 @@ def emit(
     if fmt == "table" and out_file is None:
         # The terminal view is a summary: long cells are cut; --format csv|json has everything.
         table = Table(title=escape(title) if title else None, header_style="bold", show_lines=False)
-        cells = [[escape(_short(v)) for v in row] for row in frame.itertuples(index=False)]
+        # A column of shares has the places every table uses (0.000, not 0.0 beside 0.051);
+        # number columns are right-aligned.
+        shares = [pd.api.types.is_float_dtype(frame[c]) for c in frame.columns]
+        cells = [
+            [escape(number(v) if share else _short(v)) for v, share in zip(row, shares, strict=True)]
+            for row in frame.itertuples(index=False)
+        ]
         for column in frame.columns:
-            table.add_column(escape(str(column)), overflow="fold")
+            numeric = pd.api.types.is_numeric_dtype(frame[column]) and not pd.api.types.is_bool_dtype(frame[column])
+            table.add_column(escape(str(column)), overflow="fold", justify="right" if numeric else "left")
         for row in cells:
             table.add_row(*row)
         out.print(table)
