@@ -335,6 +335,33 @@ def test_sample_project_cases(tmp_path: Path) -> None:
         assert {"KAM", "non-KAM"} <= set(units.index)
 
 
+def test_refi_export_has_a_case_for_every_person_who_speaks(coded: Project, tmp_path: Path, small_codebook) -> None:
+    """People a source's participants do not list (a plain transcript, a Zoom meeting) are cases
+    too, with their attributes; one listed elsewhere stays one case across both sources."""
+    from qualkam.interchange.refi.reader import import_qdpx
+    from qualkam.interchange.refi.writer import export_qdpx, project_model
+
+    write(
+        tmp_path / "more" / "call.md",
+        "---\nid: call\n---\nI: Anything new?\n\nTom Whitfield: Nothing.\n\nMia Stone: The procedure again.\n",
+    )
+    code_folder(tmp_path / "more", small_codebook, coded, out_dir=None)
+    import_cases(coded, _file(tmp_path, "more.yaml", "Mia Stone: {site: Hull}\n"))
+    export_qdpx(coded, tmp_path / "out.qdpx", "auto")
+    exported = project_model(coded, "auto").model
+    guids = {s.guid: s.name for s in exported.sources}
+    sources = {case.name: sorted(guids[g] for g in case.sources) for case in exported.cases}
+    assert sources["Mia Stone"] == ["call"]
+    tom = [name for name, where in sources.items() if "call" in where and name.startswith("Tom")]
+    assert len(tom) == 1 and sources[tom[0]] == ["call", "meeting-1"]  # one case, both sources
+    assert not any("call" in where for name, where in sources.items() if name == "I")  # a shorthand is no person
+    with Project.open(tmp_path / "back.db", create=True) as back:
+        import_qdpx(back, tmp_path / "out.qdpx")
+        frame = cases_frame(back).set_index("case")
+    assert frame.loc["Mia Stone", "site"] == "Hull" and frame.loc["Mia Stone", "sources"] == 1
+    assert frame.loc["Tom Whitfield", "site"] == "York" and frame.loc["Tom Whitfield", "sources"] == 2
+
+
 @needs_shared
 @pytest.mark.shared
 @pytest.mark.slow
@@ -357,6 +384,14 @@ def test_zoom_meeting_speakers_are_cases(tmp_path: Path, small_codebook) -> None
         assert len(retrieve(project, cases=["team=core"], layer="all")) == len(
             retrieve(project, speakers=[first], layer="all")
         )
+        from qualkam.interchange.refi.reader import import_qdpx
+        from qualkam.interchange.refi.writer import export_qdpx
+
+        export_qdpx(project, tmp_path / "zoom.qdpx", "auto")
+    with Project.open(tmp_path / "back.db", create=True) as back:
+        import_qdpx(back, tmp_path / "zoom.qdpx")
+        again = cases_frame(back).set_index("case")
+    assert sorted(again.index) == sorted(frame["case"]) and again.loc[first, "team"] == "core"
 
 
 def test_report_lists_cases_once_a_file_gave_attributes(coded: Project, tmp_path: Path) -> None:

@@ -205,7 +205,8 @@ class Case:
         return {**found, **self.attributes}
 
 
-def _person(label: str) -> bool:
+def is_person(label: str) -> bool:
+    """A speaker label that names someone: not blank, not a shorthand such as I or R."""
     return bool(label.strip()) and label.strip().casefold() not in SHORTHAND
 
 
@@ -223,7 +224,7 @@ def cases(project: Project) -> dict[str, Case]:
         return found[key]
 
     for row in speaker_rows(project):
-        if not _person(row["speaker"]):
+        if not is_person(row["speaker"]):
             continue
         c = case(row["speaker"], row["segments"])
         c.spellings.add(row["speaker"])
@@ -237,7 +238,7 @@ def cases(project: Project) -> dict[str, Case]:
         for label, info in participants.items():
             info = info if isinstance(info, dict) else {}
             name = info.get("name") or label
-            if not _person(str(name)):
+            if not is_person(str(name)):
                 continue
             c = case(str(name))
             if source not in c.sources:
@@ -315,7 +316,7 @@ def case_row_values(project: Project, frame: pd.DataFrame, rows: str) -> pd.Seri
             raise unknown("case attribute", name, names or ["(no case has attributes)"], "rows")
         lookup = {k: c.values().get(match) for k, c in every.items()}
     values = [
-        lookup.get(str(s).strip().casefold()) if isinstance(s, str) and _person(s) else None for s in frame["speaker"]
+        lookup.get(str(s).strip().casefold()) if isinstance(s, str) and is_person(s) else None for s in frame["speaker"]
     ]
     return pd.Series(values, index=frame.index, dtype=object).map(value_text).astype(object)
 

@@ -106,8 +106,8 @@ def build_framework(
     ``code`` or ``attr:NAME`` (codes grouped by a code attribute, as ``qualkam matrix --cols``).
     Every case and theme is a row or column even when empty: an empty cell is a finding too.
     """
-    from qualkam.analysis.cases import _person
     from qualkam.analysis.cases import cases as every_case
+    from qualkam.analysis.cases import is_person
     from qualkam.analysis.excerpts import retrieve
 
     kind = check_choice("case kind", cases, CASE_KINDS, "cases")
@@ -129,7 +129,7 @@ def build_framework(
             case_id = str(row.source)
         else:
             speaker = row.speaker if isinstance(row.speaker, str) else ""
-            if not _person(speaker) or speaker.strip().casefold() not in case_names:
+            if not is_person(speaker) or speaker.strip().casefold() not in case_names:
                 continue
             case_id = speaker.strip().casefold()
         references[(case_id, theme)].append(

@@ -374,7 +374,7 @@ def project_model(project: Project, layer: str | Layer = "human") -> ProjectExpo
     selections = _selections(codings, guid)
     notes = _notes(project, memos, selections, code_guids, source_guids, guid)
     variables, values = _variables(sources, guid)
-    cases = _cases(sources, source_guids, guid)
+    cases = _cases(sources, _unlisted_speakers(project, sources), source_guids, guid)
     _case_values(project, cases, variables, guid)
     begun, modified = _times(project, sources, codings, memos)
     refi = model.Project(
@@ -567,14 +567,47 @@ def _variables(sources: list[Any], guid: _Guids) -> tuple[dict[str, model.Variab
     return variables, found
 
 
-def _cases(sources: list[Any], source_guids: dict[str, str], guid: _Guids) -> list[model.Case]:
-    """One case per speaker, role and unit, referring to every source that lists it. The
+def _participant(person: Any) -> dict[str, Any]:
+    return person if isinstance(person, dict) else {"role": person}
+
+
+def _unlisted_speakers(project: Project, sources: list[Any]) -> dict[tuple[str, str, str, str], list[str]]:
+    """The people who speak in a source whose participants do not list them (a Zoom meeting, a
+    transcript without metadata): (speaker, role, unit, "") -> the sources, so they are cases in
+    the export too. Shorthand labels (I, R, Interviewer) are no people (``analysis.cases``)."""
+    from qualkam.analysis.cases import is_person
+    from qualkam.store.cases import speaker_rows
+
+    listed: dict[str, set[str]] = {}
+    for s in sources:
+        names = listed.setdefault(s["id"], set())
+        for label, person in _loads(s["participants"]).items():
+            names.add(str(label).strip().casefold())
+            names.add(str(_participant(person).get("name") or label).strip().casefold())
+    found: dict[tuple[str, str, str, str], list[str]] = {}
+    for row in speaker_rows(project):
+        speaker = row["speaker"].strip()
+        if is_person(speaker) and speaker.casefold() not in listed.get(row["source"], set()):
+            key = (speaker, row["role"] or "", row["unit"] or "", "")
+            if row["source"] not in found.setdefault(key, []):
+                found[key].append(row["source"])
+    return found
+
+
+def _cases(
+    sources: list[Any],
+    speakers: dict[tuple[str, str, str, str], list[str]],
+    source_guids: dict[str, str],
+    guid: _Guids,
+) -> list[model.Case]:
+    """One case per speaker, role and unit, referring to every source that lists it, and for
+    each of ``speakers`` (people no participants list names) to the sources they speak in. The
     participant's full name rides in the Description when it differs from the label ("R" for
     David Hale), so an import gives segments their speakers' names back."""
     cases: dict[tuple[str, str, str, str], list[str]] = {}
     for s in sources:
         for label, person in sorted(_loads(s["participants"]).items()):
-            person = person if isinstance(person, dict) else {"role": person}
+            person = _participant(person)
             name = str(person.get("name") or "")
             key = (
                 str(label),
@@ -583,6 +616,12 @@ def _cases(sources: list[Any], source_guids: dict[str, str], guid: _Guids) -> li
                 name if name != str(label) else "",
             )
             cases.setdefault(key, []).append(s["id"])
+    for key, source_ids in speakers.items():
+        speaker = key[0].casefold()
+        # Ann, listed with her role in one source, who speaks unlisted in another: one case
+        same = [k for k in cases if speaker in (k[0].casefold(), k[3].casefold()) and not any(key[1:3])]
+        into = same[0] if len(same) == 1 else key
+        cases.setdefault(into, []).extend(i for i in source_ids if i not in cases.get(into, []))
     found = []
     case_names = unique_names([label for label, *_ in sorted(cases)])
     for ((label, role, unit, name), source_ids), case_name in zip(sorted(cases.items()), case_names, strict=True):
