@@ -79,6 +79,7 @@ FILTERS = {
     "attribute": "attribute",
     "code": "code",
     "layer": "layer",
+    "case": "case",
 }
 
 
