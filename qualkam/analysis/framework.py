@@ -265,3 +265,26 @@ def theme_kinds(project: Project) -> list[str]:
 
     keys = sorted({k for attributes in code_table(project)["attributes"] for k in attributes})
     return ["code", *(f"attr:{k}" for k in keys)]
+
+
+def saved_frameworks(project: Project) -> list[tuple[str, str, str]]:
+    """(name, case kind, themes) of every framework that holds a summary. The store keeps no
+    theme kind, so it is read from the summaries' themes: ``code`` when they are code ids, else
+    the first ``attr:NAME`` whose values hold them all (``code`` when none does)."""
+    from qualkam.analysis.matrix import code_table
+
+    codes = code_table(project)
+    ids = {str(c) for c in codes["id"]}
+    by_key: dict[str, set[str]] = defaultdict(set)
+    for attributes in codes["attributes"]:
+        for key, value in attributes.items():
+            if value is not None:
+                by_key[key].add(str(value))
+    found = []
+    for name, kind in store.framework_names(project):
+        themes = {theme for _, theme in store.framework_cells(project, name, kind)}
+        grouping = "code"
+        if not themes <= ids:
+            grouping = next((f"attr:{key}" for key in sorted(by_key) if themes <= by_key[key]), "code")
+        found.append((name, kind, grouping))
+    return found
