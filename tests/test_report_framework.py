@@ -5,9 +5,11 @@ big ones that says what it leaves out."""
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 
 import pytest
+from markupsafe import escape
 
 from qualkam.analysis.framework import build_framework, saved_frameworks, set_summary
 from qualkam.coding.codebook import load_codebook
@@ -79,14 +81,13 @@ def test_each_saved_framework_with_its_own_grouping(coded: Project) -> None:
     part = section(build_report(coded, layer="suggestions"))
     assert "<h3>by &#39;source&#39;: sources x code</h3>" in part
     assert "<h3>default: participants x code attribute pole</h3>" in part
-    assert "--name &#39;by &#39;&#34;&#39;&#34;&#39;source&#39;&#34;&#39;&#34;&#39;&#39;" in part  # shell-quoted, then escaped
+    quoted = escape(shlex.quote("by 'source'"))  # shell-quoted, then escaped as Jinja2 escapes
+    assert f"--name {quoted} --from suggestions --out framework.xlsx" in part
     assert "--themes attr:pole --from suggestions --out framework.xlsx" in part
     assert "<th>formal</th><th>post_bureaucratic</th>" in part
 
 
-def test_a_big_framework_is_capped_and_says_what_is_left_out(
-    coded: Project, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_big_framework_is_capped_and_says_what_is_left_out(coded: Project, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(report_framework, "FRAMEWORK_CASES", 1)
     monkeypatch.setattr(report_framework, "FRAMEWORK_THEMES", 1)
     monkeypatch.setattr(report_framework, "SUMMARY_CHARS", 10)

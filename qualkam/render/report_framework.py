@@ -59,12 +59,13 @@ def _matrix_view(project: Project, name: str, kind: str, themes_by: str, layer: 
 
     cases = pick(list(fw.cases), case_weight, FRAMEWORK_CASES)
     themes = pick(fw.themes, theme_weight, FRAMEWORK_THEMES)
-    rows, cut = [], 0
+    rows: list[dict[str, Any]] = []
+    cut = 0
     for key in cases:
         cells = []
         for theme in themes:
             text, was_cut = _cut(fw.summary(key, theme), SUMMARY_CHARS)
-            cut += was_cut
+            cut += int(was_cut)
             cells.append({"summary": text, "excerpts": refs.get((key, theme), 0)})
         rows.append({"case": fw.cases[key], "cells": cells})
     summaries = sum(1 for k in fw.cases for t in fw.themes if fw.summary(k, t))
