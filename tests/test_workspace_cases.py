@@ -236,3 +236,30 @@ def test_zoom_meeting_case_rows_and_links(tmp_path: Path) -> None:
     for href, count in links:
         query = {k: v[0] for k, v in parse_qs(urlsplit(html.unescape(href)).query).items()}
         assert len(client.get("/api/excerpts", params=query).json()["excerpts"]) == int(count)
+
+
+@pytest.mark.parametrize("cases, themes", [("case", "code"), ("case", "attr:pole"), ("source", "attr:pole")])
+def test_framework_cells_link_to_their_excerpts(sample: Path, cases: str, themes: str) -> None:
+    """Each framework cell with excerpts opens the Excerpts page of its theme and its case (or
+    source): the excerpts there are the cell's, span for span; each quote opens its place."""
+    from qualkam.analysis.framework import build_framework
+
+    client = client_for(sample)
+    page = client.get("/framework", params={"cases": cases, "themes": themes, "layer": "suggestions"}).text
+    with Project.open(sample) as project:
+        fw = build_framework(project, cases, themes, "suggestions")
+    links = re.findall(r'<a class="cell-excerpts" href="([^"]+)">all (\d+) on the Excerpts page</a>', page)
+    assert len(links) == sum(1 for refs in fw.references.values() if refs) > 0
+    for href, count in links[:12]:
+        query = {k: v[0] for k, v in parse_qs(urlsplit(html.unescape(href)).query).items()}
+        key = query["case"][len("case:") :] if cases == "case" else query["source"]
+        theme = query["code"] if themes == "code" else query["code"].split("=", 1)[1]
+        refs = fw.references[(key, theme)]
+        found = client.get("/api/excerpts", params=query).json()["excerpts"]
+        assert len(refs) == int(count)
+        assert sorted((e["source"], e["start"], e["end"], e["code"]) for e in found) == sorted(
+            (r["source"], r["start"], r["end"], r["code"]) for r in refs
+        )
+    quote = re.search(r'<a class="muted" href="(/sources/[^"]+#c-\d+-\d+)">', page)
+    assert quote and client.get(html.unescape(quote.group(1)).split("#")[0]).status_code == 200
+    assert client.get("/api/excerpts", params={"source": "no-such-source"}).status_code == 400

@@ -228,7 +228,10 @@ def set_summary(
 
 def framework_view(framework: Framework, quotes: int = 3) -> dict[str, Any]:
     """The framework as the workspace shows it: rows of cells, each with its summary, author,
-    references and up to ``quotes`` quotations (plain values; the page escapes them)."""
+    references and up to ``quotes`` quotations, each with its place in its document (plain
+    values; the page escapes them)."""
+    from qualkam.analysis.workspace import source_href
+
     return {
         "name": framework.name,
         "cases_by": framework.case_kind,
@@ -247,7 +250,12 @@ def framework_view(framework: Framework, quotes: int = 3) -> dict[str, Any]:
                         "references": framework.reference_text(key, theme),
                         "excerpts": len(framework.references.get((key, theme), [])),
                         "quotes": [
-                            {"source": r["source"], "segment": r["segment"], "text": r["text"]}
+                            {
+                                "source": r["source"],
+                                "segment": r["segment"],
+                                "text": r["text"],
+                                "href": source_href(r["source"], r["start"], r["end"]),
+                            }
                             for r in framework.references.get((key, theme), [])[:quotes]
                         ],
                     }

@@ -274,16 +274,21 @@ def excerpts(
     layer: str | None = None,
     coder: str | None = None,
     case: str | None = None,
+    source: str | None = None,
 ) -> list[dict[str, Any]]:
     """Coded excerpts, one per coding (``qualkam.analysis.excerpts.retrieve`` with ``by_coder``),
     each with its exact span, the segment it starts in as ``context`` and the link back to its
     place in the document (``href``). ``coder`` keeps one person's codings; ``case``
-    (``ATTRIBUTE:VALUE``, ``qualkam.analysis.workspace_cases``) the speakers of those cases."""
+    (``ATTRIBUTE:VALUE``, ``qualkam.analysis.workspace_cases``) the speakers of those cases;
+    ``source`` one source (a framework's cell by source)."""
     from qualkam.analysis.excerpts import retrieve
 
     viewer.check_named(coder)
     parsed = viewer_layer(project, viewer, layer if not coder else (layer or f"coder:{coder}"))
     sources = _sources_with(project, attribute)
+    if source:
+        one = str(_one_known(project, "source", source, "source"))
+        sources = [one] if sources is None or one in sources else []
     speakers = [speaker] if speaker else []
     if case:
         from qualkam.analysis.workspace_cases import narrow_speakers

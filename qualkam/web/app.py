@@ -80,6 +80,7 @@ FILTERS = {
     "code": "code",
     "layer": "layer",
     "case": "case",
+    "source": "source",
 }
 
 

@@ -184,11 +184,29 @@ def framework_page(request: Request) -> Response:
             build_framework(project, cases, themes, layer or "auto", _param(request, "name") or "default")
         )
         kinds = theme_kinds(project)
+    _link_framework_cells(view, layer, _base(request)["keep"])
     return templates.TemplateResponse(
         request,
         "framework.html",
         {"view": view, "layer": layer or "", "theme_kinds": kinds, "title": "Framework"},
     )
+
+
+def _link_framework_cells(view: dict[str, Any], layer: str | None, keep: dict[str, str]) -> None:
+    """Each cell with excerpts links to the Excerpts page of its theme (a code, or the codes of a
+    code attribute's value) and its case (``case=case:NAME``) or source."""
+    themes_by = view["themes_by"]
+    for row in view["rows"]:
+        for cell in row["cells"]:
+            if not cell["excerpts"]:
+                continue
+            code = cell["theme"] if themes_by == "code" else f"{themes_by}={cell['theme']}"
+            where = {"code": code, "layer": layer, **keep}
+            if view["cases_by"] == "case":
+                where["case"] = f"case:{row['case_id']}"
+            else:
+                where["source"] = row["case_id"]
+            cell["href"] = "/excerpts?" + urlencode({k: v for k, v in where.items() if v})
 
 
 def check_framework_session(request: Request) -> None:
