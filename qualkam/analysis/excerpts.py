@@ -139,16 +139,20 @@ def resolve_codes(project: Project, specs: Sequence[str], argument: str = "codes
 def _match_values(
     kind: str, argument: str, given: Sequence[str], existing: Sequence[str], aliases: dict[str, str] | None = None
 ) -> list[str]:
-    """Map each given value to a stored one, ignoring case; unknown values are an error."""
-    lookup = {str(v).casefold(): str(v) for v in existing}
+    """Map each given value to the stored ones, ignoring case (every spelling: a speaker is
+    ``Martin Greaves`` in one transcript and ``MARTIN GREAVES`` in another); unknown values are
+    an error."""
+    lookup: dict[str, list[str]] = {}
+    for v in existing:
+        lookup.setdefault(str(v).casefold(), []).append(str(v))
     for alias, value in (aliases or {}).items():
-        lookup.setdefault(alias.casefold(), value)
+        lookup.setdefault(alias.casefold(), [value])
     out = []
     for value in given:
         hit = lookup.get(value.strip().casefold())
         if hit is None:
             raise unknown(kind, value, list(existing), argument)
-        out.append(hit)
+        out.extend(hit)
     return list(dict.fromkeys(out))
 
 

@@ -228,7 +228,10 @@ def set_summary(
 
 def framework_view(framework: Framework, quotes: int = 3) -> dict[str, Any]:
     """The framework as the workspace shows it: rows of cells, each with its summary, author,
-    references and up to ``quotes`` quotations (plain values; the page escapes them)."""
+    references and up to ``quotes`` quotations, each with its place in its document (plain
+    values; the page escapes them)."""
+    from qualkam.analysis.workspace import source_href
+
     return {
         "name": framework.name,
         "cases_by": framework.case_kind,
@@ -247,7 +250,12 @@ def framework_view(framework: Framework, quotes: int = 3) -> dict[str, Any]:
                         "references": framework.reference_text(key, theme),
                         "excerpts": len(framework.references.get((key, theme), [])),
                         "quotes": [
-                            {"source": r["source"], "segment": r["segment"], "text": r["text"]}
+                            {
+                                "source": r["source"],
+                                "segment": r["segment"],
+                                "text": r["text"],
+                                "href": source_href(r["source"], r["start"], r["end"]),
+                            }
                             for r in framework.references.get((key, theme), [])[:quotes]
                         ],
                     }
@@ -265,3 +273,26 @@ def theme_kinds(project: Project) -> list[str]:
 
     keys = sorted({k for attributes in code_table(project)["attributes"] for k in attributes})
     return ["code", *(f"attr:{k}" for k in keys)]
+
+
+def saved_frameworks(project: Project) -> list[tuple[str, str, str]]:
+    """(name, case kind, themes) of every framework that holds a summary. The store keeps no
+    theme kind, so it is read from the summaries' themes: ``code`` when they are code ids, else
+    the first ``attr:NAME`` whose values hold them all (``code`` when none does)."""
+    from qualkam.analysis.matrix import code_table
+
+    codes = code_table(project)
+    ids = {str(c) for c in codes["id"]}
+    by_key: dict[str, set[str]] = defaultdict(set)
+    for attributes in codes["attributes"]:
+        for key, value in attributes.items():
+            if value is not None:
+                by_key[key].add(str(value))
+    found = []
+    for name, kind in store.framework_names(project):
+        themes = {theme for _, theme in store.framework_cells(project, name, kind)}
+        grouping = "code"
+        if not themes <= ids:
+            grouping = next((f"attr:{key}" for key in sorted(by_key) if themes <= by_key[key]), "code")
+        found.append((name, kind, grouping))
+    return found

@@ -27,7 +27,7 @@ from qualkam.store.reads import coders as project_coders
 # ("interviews/Zoë 2"), so folders, spaces and accents are allowed; control characters and
 # overlong ids are not, and the id must be one the project holds (looked up as a parameter).
 SOURCE_ID = re.compile(r"[^\x00-\x1f\x7f]{1,500}")
-MATRIX_BY = ("phase", "source_type", "role", "speaker", "attribute:KEY")
+MATRIX_BY = ("phase", "source_type", "role", "speaker", "attribute:KEY", "case", "case:ATTRIBUTE")
 
 
 @dataclass(frozen=True)
@@ -273,15 +273,29 @@ def excerpts(
     attribute: str | None = None,
     layer: str | None = None,
     coder: str | None = None,
+    case: str | None = None,
+    source: str | None = None,
 ) -> list[dict[str, Any]]:
     """Coded excerpts, one per coding (``qualkam.analysis.excerpts.retrieve`` with ``by_coder``),
     each with its exact span, the segment it starts in as ``context`` and the link back to its
-    place in the document (``href``). ``coder`` keeps one person's codings."""
+    place in the document (``href``). ``coder`` keeps one person's codings; ``case``
+    (``ATTRIBUTE:VALUE``, ``qualkam.analysis.workspace_cases``) the speakers of those cases;
+    ``source`` one source (a framework's cell by source)."""
     from qualkam.analysis.excerpts import retrieve
 
     viewer.check_named(coder)
     parsed = viewer_layer(project, viewer, layer if not coder else (layer or f"coder:{coder}"))
     sources = _sources_with(project, attribute)
+    if source:
+        one = str(_one_known(project, "source", source, "source"))
+        sources = [one] if sources is None or one in sources else []
+    speakers = [speaker] if speaker else []
+    if case:
+        from qualkam.analysis.workspace_cases import narrow_speakers
+
+        speakers = narrow_speakers(project, speakers, case)
+        if not speakers:
+            return []
     if parsed is None or sources == []:
         return []
     frame = retrieve(
@@ -289,7 +303,7 @@ def excerpts(
         codes=[code] if code else (),
         phases=[phase] if phase else (),
         source_types=[source_type] if source_type else (),
-        speakers=[speaker] if speaker else (),
+        speakers=speakers,
         roles=[role] if role else (),
         coders=[coder] if coder else (),
         layer=parsed,
@@ -329,7 +343,8 @@ def _present(value: Any) -> bool:
 
 
 def matrix(project: Project, viewer: Viewer, by: str = "phase", layer: str | None = None) -> dict[str, Any]:
-    """Rows (values of ``by``: phase, source_type, role, speaker or attribute:KEY) x codes:
+    """Rows (values of ``by``: phase, source_type, role, speaker, attribute:KEY, or case and
+    case:ATTRIBUTE, participants as cases) x codes:
     distinct coded segments per cell (``qualkam.analysis.matrix.build_matrix``), as lists."""
     from qualkam.analysis.matrix import build_matrix
 
@@ -338,6 +353,10 @@ def matrix(project: Project, viewer: Viewer, by: str = "phase", layer: str | Non
         rows_field = by[len("attribute:") :].strip()
         if not rows_field:
             raise QualkamError("{argument} 'attribute:' names no attribute; write attribute:KEY", argument="by")
+    elif by == "case" or by.startswith("case:"):
+        from qualkam.analysis.workspace_cases import check_case_rows
+
+        rows_field = by = check_case_rows(project, by)
     elif by not in MATRIX_BY:
         raise unknown("matrix rows", by, MATRIX_BY, "by")
     parsed = viewer_layer(project, viewer, layer)

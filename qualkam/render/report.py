@@ -4,7 +4,8 @@ Everything is inside the file (inline CSS, heatmaps as inline SVG, no scripts, n
 images from elsewhere), so it opens offline, years later, exactly as written. Sections: the
 project summary, the phase x code and source type x code heatmaps, a balance by phase for
 each code attribute the codebook declares under ``compare`` (KAM's ``pole``: formal versus
-post-bureaucratic), the triangulation table, and the excerpts by code.
+post-bureaucratic), the triangulation table, saturation, negative cases, the framework
+matrices' summaries (``qualkam.render.report_framework``), reliability, and the excerpts by code.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from qualkam.coding.history import versions_in_use
 from qualkam.errors import CodebookError, QualkamError
 from qualkam.render.html import Cell, Table, anchor, excerpt_groups, render_page, table, trusted, value_cell
 from qualkam.render.number import number
+from qualkam.render.report_framework import framework_section
 from qualkam.store.analysis import phase_ids, source_types_and_phases
 from qualkam.store.audit import now
 from qualkam.store.codings import coder_decisions, excerpt_counts, known_layer
@@ -40,6 +42,7 @@ SECTIONS = [
     ("triangulation", "Triangulation"),
     ("saturation", "Saturation"),
     ("negative", "Negative cases"),
+    ("framework", "Framework matrices"),
     ("reliability", "Reliability between coders"),
     ("machine", "The machine against each person"),  # only with a trained model's figures
     ("excerpts", "Excerpts by code"),
@@ -543,6 +546,7 @@ def build_report(project: Project, layer: str | Layer = "auto", title: str = "qu
         "triangulation": ("triangulation", _triangulation_view(project, layer, codings)),
         "saturation": ("saturation", _saturation_view(project, layer, codings)),
         "negative": ("negative", _negative_view(project, layer, codings)),
+        "framework": ("framework", framework_section(project, layer)),
         "reliability": ("reliability", _reliability_view(project)),
         "machine": ("machine", _machine_view(project)),
         "excerpts": ("excerpts", _excerpts_view(project, layer)),

@@ -95,7 +95,7 @@ def _offset(body: Mapping[str, Any], name: str) -> int:
 
 # -- reads -----------------------------------------------------------------------------------
 SOURCE_FILTERS = ("type", "phase", "speaker", "attribute")
-EXCERPT_FILTERS = ("code", "phase", "type", "speaker", "role", "attribute", "layer")
+EXCERPT_FILTERS = ("code", "phase", "type", "speaker", "role", "attribute", "layer", "case", "source")
 
 
 def get_session(request: Request) -> Response:

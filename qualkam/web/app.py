@@ -79,6 +79,8 @@ FILTERS = {
     "attribute": "attribute",
     "code": "code",
     "layer": "layer",
+    "case": "case",
+    "source": "source",
 }
 
 

@@ -16,7 +16,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.templating import Jinja2Templates
 
-from qualkam.analysis import workspace
+from qualkam.analysis import workspace, workspace_cases
 from qualkam.web.api import EXCERPT_FILTERS, SOURCE_FILTERS, query_viewer
 from qualkam.web.app import arguments, filters_of, project_for, settings_of
 from qualkam.web.app import param as _param
@@ -117,6 +117,8 @@ def matrix_page(request: Request) -> Response:
         table = workspace.matrix(project, who, by, layer)
         labels = {c["id"]: c["label"] for c in workspace.codebook(project, who)}
         choices = workspace.filter_choices(project)
+        case_rows = workspace_cases.case_rows(project)
+    by = table["by"]  # a case attribute as the cases spell it
     top = max((v for row in table["cells"] for v in row), default=0)
     keep = _base(request)["keep"]
     rows = []
@@ -128,6 +130,8 @@ def matrix_page(request: Request) -> Response:
                 where = {"code": code, "layer": layer, **keep}
                 if by.startswith("attribute:"):
                     where["attribute"] = f"{by[len('attribute:') :]}:{name}"
+                elif by == "case" or by.startswith("case:"):  # the cases whose attribute is the row's value
+                    where["case"] = f"{by[len('case:') :] or 'case'}:{name}"
                 else:
                     where[_ROW_FILTER[by]] = name
                 link = "/excerpts?" + urlencode({k: v for k, v in where.items() if v})
@@ -144,7 +148,7 @@ def matrix_page(request: Request) -> Response:
             "rows": rows,
             "top": top,
             "legend": [(n, level(n, top)) for n in legend_values(top)],
-            "bys": ["phase", "source_type", "role", "speaker", *(f"attribute:{a}" for a in attributes)],
+            "bys": ["phase", "source_type", "role", "speaker", *(f"attribute:{a}" for a in attributes), *case_rows],
             "title": "Matrix",
         },
     )
@@ -180,11 +184,29 @@ def framework_page(request: Request) -> Response:
             build_framework(project, cases, themes, layer or "auto", _param(request, "name") or "default")
         )
         kinds = theme_kinds(project)
+    _link_framework_cells(view, layer, _base(request)["keep"])
     return templates.TemplateResponse(
         request,
         "framework.html",
         {"view": view, "layer": layer or "", "theme_kinds": kinds, "title": "Framework"},
     )
+
+
+def _link_framework_cells(view: dict[str, Any], layer: str | None, keep: dict[str, str]) -> None:
+    """Each cell with excerpts links to the Excerpts page of its theme (a code, or the codes of a
+    code attribute's value) and its case (``case=case:NAME``) or source."""
+    themes_by = view["themes_by"]
+    for row in view["rows"]:
+        for cell in row["cells"]:
+            if not cell["excerpts"]:
+                continue
+            code = cell["theme"] if themes_by == "code" else f"{themes_by}={cell['theme']}"
+            where = {"code": code, "layer": layer, **keep}
+            if view["cases_by"] == "case":
+                where["case"] = f"case:{row['case_id']}"
+            else:
+                where["source"] = row["case_id"]
+            cell["href"] = "/excerpts?" + urlencode({k: v for k, v in where.items() if v})
 
 
 def check_framework_session(request: Request) -> None:
