@@ -263,6 +263,7 @@ def test_blind_coder_who_has_not_coded_yet(web_path: Path) -> None:
     hits = ok(cleo, "/api/kwic", term="target")
     assert hits["total"] == len(library_kwic(web_path, "target")) > 0
     assert all(h["codes"] == [] for h in hits["hits"]) and hits["labels"] == {}
+    assert hits["words"] == ["target"] and hits["layer"] == "coder:cleo"
     assert ok(cleo, "/api/kwic", term="target", code="hard_control")["hits"] == []
     assert cleo.get("/api/query", params={"query": "nope AND"}).status_code == 400
 

@@ -188,15 +188,16 @@ def kwic(
         layer=layer,
         coder=coder,
     )
-    options: dict[str, Any] = {"word": word, "context": context, "sort": sort, "where": where}
+    options: dict[str, Any] = {"word": word, "context": context, "sort": sort, "where": where, "limit": limit}
     if parsed is None:
         # a coder with no codings yet: the hits stand, with no codes (and none carry a code asked for)
         frame = concordance(project, term, layer="suggestions", **options)
+        words = list(frame.attrs.get("words", []))
+        total = 0 if code else int(frame.attrs.get("total", len(frame)))
         frame = frame.iloc[0:0] if code else frame.assign(codes=[[] for _ in range(len(frame))])
-        total = len(frame)
-        frame = frame.iloc[:limit] if limit else frame
     else:
-        frame = concordance(project, term, layer=parsed, codes=[code] if code else (), limit=limit, **options)
+        frame = concordance(project, term, layer=parsed, codes=[code] if code else (), **options)
+        words = list(frame.attrs.get("words", []))
         total = int(frame.attrs.get("total", len(frame)))
     tree = code_tree(project)
     hits = []
@@ -220,7 +221,7 @@ def kwic(
     shown = {c for h in hits for c in h["codes"]}
     return {
         "term": term,
-        "words": list(frame.attrs.get("words", [])),
+        "words": words,
         "word": word,
         "sort": sort,
         "layer": label,
