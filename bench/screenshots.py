@@ -5,8 +5,8 @@ Codes the sample transcripts with the default codebook into a fresh project, has
 127.0.0.1 and photographs each page in Debian's headless Chromium:
 ``python bench/screenshots.py [--out docs/images]``. Writes workspace-sources.png,
 workspace-document.png, workspace-picker.png, workspace-codebook.png, workspace-excerpts.png,
-workspace-matrix.png and workspace-compare.png. Also prints how long the document page took to be
-ready. Not a test: pictures for people.
+workspace-matrix.png, workspace-compare.png, workspace-query.png and workspace-kwic.png. Also
+prints how long the document page took to be ready. Not a test: pictures for people.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ PAGES = {
     "excerpts": "/excerpts?code=creep_paper_trail",
     "matrix": "/matrix?by=phase",
     "compare": f"/compare/{SOURCE}?a=ana&b=ben",
+    "query": "/query?query=bureaucratic_creep+SAME-SPEAKER+kam_importance",
+    "kwic": "/kwic?term=plan&sort=left",
 }
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qualkam.choices import check_known, unknown
 from qualkam.errors import ForbiddenError, NotFoundError, QualkamError
@@ -22,6 +22,9 @@ from qualkam.store.names import known_names
 from qualkam.store.project import Project
 from qualkam.store.reads import code_tree
 from qualkam.store.reads import coders as project_coders
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # A source id from a URL: qualkam names a source by its path in the folder it was coded from
 # ("interviews/Zoë 2"), so folders, spaces and accents are allowed; control characters and
@@ -310,16 +313,23 @@ def excerpts(
         by_coder=True,
         sources=sources or (),
     )
+    return excerpt_rows(project, viewer, frame)
+
+
+def excerpt_rows(project: Project, viewer: Viewer, frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """``retrieve(..., by_coder=True)`` rows as the pages show them: the span, the segment it
+    starts in as ``context``, the link into the document (``href``); never another person's
+    coding for a blind viewer (the layer keeps them out already; this holds even if a layer changes)."""
     visible = viewer.visible()
     rows = frame.to_dict("records")
-    if visible is not None:  # the layer keeps others out already; this holds even if a layer changes
+    if visible is not None:
         rows = [r for r in rows if r["coder"] is None or r["coder"] in visible]
     context = store.segment_texts(project, [int(r["segment"]) for r in rows if _present(r["segment"])])
     return [
         {
             "coding_id": int(r["coding_id"]),
             "source": r["source"],
-            "title": r["title"],
+            "title": r["title"] if _present(r["title"]) else None,
             "start": int(r["start"]),
             "end": int(r["end"]),
             "text": r["text"],

@@ -303,7 +303,10 @@ async def post_framework(request: Request) -> Response:
 
 
 def routes() -> list[BaseRoute]:
+    from qualkam.web.queries import api_routes
+
     return [
+        *api_routes(),
         Route("/api/session", get_session),
         Route("/api/sources", get_sources),
         Route("/api/sources/{id:path}", get_source),

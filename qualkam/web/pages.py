@@ -28,6 +28,8 @@ NAV = (
     ("/excerpts", "Excerpts"),
     ("/matrix", "Matrix"),
     ("/framework", "Framework"),
+    ("/query", "Query"),
+    ("/kwic", "Concordance"),
 )
 
 
@@ -246,7 +248,10 @@ def compare_page(request: Request) -> Response:
 
 
 def routes() -> list[BaseRoute]:
+    from qualkam.web.queries import page_routes
+
     return [
+        *page_routes(),
         Route("/", sources_page),
         Route("/codebook", codebook_page),
         Route("/excerpts", excerpts_page),
