@@ -233,9 +233,8 @@ def test_a_role_keeps_only_what_those_speakers_said(tmp_path: Path, runner: CliR
         everyone = saturation(project, layer="human", base=1, run=1)
     assert list(managers.table["new"]) == [1, 0, 1] and managers.total_codes == 2
     assert list(everyone.table["new"]) == [2, 1, 1] and everyone.total_codes == 4
-    done = run_cli(
-        runner, "saturation", "--from", "human", "--base", "1", "--run", "1", "--role", "Buyer", "-p", path, "-f", "json"
-    )
+    args = ["--from", "human", "--base", "1", "--run", "1", "--role", "Buyer", "-f", "json"]
+    done = run_cli(runner, "saturation", "-p", path, *args)
     assert done.exit_code == 0, done.output
     assert [row["new"] for row in json.loads(done.stdout)["table"]] == [1, 1, 0]
     with qualkam.open(path) as view:
