@@ -249,3 +249,28 @@ def test_cli_cooccurrence_of_many_codes_lists_pairs(
     assert result.exit_code == 0
     assert "together" in result.output and "code total" in result.output
     assert "... 1 more pair; --format csv or --plot FILE.png for the whole matrix" in result.output
+
+
+def test_one_person_in_two_spellings_is_one_row_everywhere(tmp_path: Path, small_codebook) -> None:
+    """``Ann Lee`` in one transcript and ``ANN LEE`` in another: one row in a matrix by speaker,
+    in a query's counts and in negative cases, and a speaker filter (either spelling) counts
+    what that row counts."""
+    from qualkam.analysis.excerpts import retrieve
+    from qualkam.analysis.negative import negative_cases
+    from qualkam.analysis.query import count_by, run_query
+
+    write(tmp_path / "src" / "a.md", "---\nid: a\nphase: p1\n---\nAnn Lee: We follow the procedure.\n")
+    write(tmp_path / "src" / "b.md", "---\nid: b\nphase: p1\n---\nANN LEE: The procedure again.\n\nBo: Trust.\n")
+    with Project.open(tmp_path / "p.db", create=True) as project:
+        code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
+        ids = segment_ids(project)
+        for segment in ids.values():
+            decide(project, "ana", segment, "hard_control", "add")
+        table = build_matrix(project, rows="speaker", layer="human")
+        counts = count_by(project, run_query(project, "hard_control", layer="human"), "speaker")
+        for spelling in ("Ann Lee", "ANN LEE", "ann lee"):
+            assert len(retrieve(project, speakers=[spelling], layer="human")) == 2
+        negative = negative_cases(project, "hard_control", compare="phase", layer="human", kinds=["speaker"])
+    assert table.index.tolist() == ["Ann Lee", "Bo"] and table.loc["Ann Lee", "hard_control"] == 2
+    assert counts.set_index("speaker")["segments"].to_dict() == {"Ann Lee": 2, "Bo": 1}
+    assert negative.empty  # each of the two is coded: no spelling passes for a second person

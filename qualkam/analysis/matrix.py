@@ -82,11 +82,26 @@ def code_table(project: Project) -> pd.DataFrame:
     )
 
 
+def one_spelling(names: pd.Series) -> pd.Series:
+    """One spelling per name, ignoring case: a speaker is ``Martin Greaves`` in one transcript
+    and ``MARTIN GREAVES`` in another, one person and one row, as a speaker filter (which
+    ignores case) counts them. The spelling kept is one not all in capitals, then the first."""
+    present = sorted({n for n in names.dropna().unique() if isinstance(n, str) and n}, key=lambda n: (n.isupper(), n))
+    chosen: dict[str, str] = {}
+    for name in present:
+        chosen.setdefault(name.casefold(), name)
+    if len(chosen) == len(present):  # no name in two spellings
+        return names
+    mapped = names.map({name: chosen[name.casefold()] for name in present})
+    return mapped.where(mapped.notna(), names)
+
+
 def speaker_keys(frame: pd.DataFrame) -> pd.Series:
     """Who a speaker is across sources: the name, except for shorthand labels (I, R, ...),
     which name a different person in every interview and so count once per source."""
-    short = frame["speaker"].str.casefold().isin(SHORTHAND.keys())
-    return frame["speaker"].where(~short, frame["source"] + ": " + frame["speaker"])
+    speakers = one_spelling(frame["speaker"])
+    short = speakers.str.casefold().isin(SHORTHAND.keys())
+    return speakers.where(~short, frame["source"] + ": " + speakers)
 
 
 def _raw_values(frame: pd.DataFrame, rows: str) -> pd.Series:
@@ -97,7 +112,8 @@ def _raw_values(frame: pd.DataFrame, rows: str) -> pd.Series:
         # name: `unit` is the speaker's unit, or the unit a whole source is about.
         name = "unit" if rows == "speaker_unit" else rows
         fallback = frame["source_attributes"].map(lambda text: json.loads(text).get(name))
-        return frame[rows].where(frame[rows].notna() & (frame[rows] != ""), fallback)
+        values = frame[rows].where(frame[rows].notna() & (frame[rows] != ""), fallback)
+        return one_spelling(values) if rows == "speaker" else values
     # dtype object: pandas would turn [175, None] into [175.0, NaN] and the row "175.0" (issue 11)
     return pd.Series(
         [json.loads(text).get(rows) for text in frame["source_attributes"]], index=frame.index, dtype=object
