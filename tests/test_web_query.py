@@ -151,7 +151,10 @@ def test_pages_show_the_hits_and_link_into_the_document(client: TestClient) -> N
         assert f'href="{escape(e["href"])}"' in page.text
     counts = client.get("/query", params={"query": "control", "count_by": "speaker"})
     assert counts.status_code == 200 and '<table class="counts">' in counts.text
-    assert '<th>R</th><td class="num">1</td><td class="num">2</td><td class="num">0.500</td>' in counts.text
+    assert re.search(
+        r'<th><a href="[^"]+">R</a></th><td class="num">1</td><td class="num">2</td><td class="num">0.500</td>',
+        counts.text,
+    )
     kwic = ok(client, "/api/kwic", term="sales target", sort="left")
     page = client.get("/kwic", params={"term": "sales target", "sort": "left"})
     assert page.status_code == 200 and f'data-hits="{kwic["total"]}"' in page.text
@@ -341,6 +344,39 @@ def test_the_sample_project(sample_path: Path) -> None:
     gold = authed(create_app(sample_path, coder="gold", blind=True, token=TOKEN))
     assert ok(gold, "/api/query", query=query)["hits"] == answer["hits"]
     assert gold.get("/api/query", params={"query": query, "layer": "auto"}).status_code == 403
+
+
+def _count_links(web: TestClient, params: dict[str, str]) -> list[tuple[str, int, str | None]]:
+    page = web.get("/query", params=params)
+    assert page.status_code == 200, page.text
+    table = page.text.split('<table class="counts">', 1)[1].split("</table>", 1)[0]
+    found = []
+    for head, segments in re.findall(r'<tr><th>(.*?)</th><td class="num">(\d+)</td>', table):
+        link = re.match(r'<a href="([^"]+)">(.*)</a>$', head)
+        found.append(
+            (html.unescape(link[2] if link else head), int(segments), html.unescape(link[1]) if link else None)
+        )
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("by", ["phase", "source_type", "role", "speaker", "site"])
+def test_each_count_row_links_to_its_own_hits(sample_path: Path, by: str) -> None:
+    """A count row opens the same query narrowed to its value, and that query has as many hits
+    as the row counted, as a matrix cell opens exactly its excerpts."""
+    web = authed(create_app(sample_path, token=TOKEN))
+    params = {"query": "social_ordering OR mode_of_control", "layer": "coder:gold", "count_by": by}
+    rows = _count_links(web, params)
+    linked = [(value, segments, href) for value, segments, href in rows if href]
+    assert len(linked) >= 2, rows
+    for value, segments, href in linked:
+        assert href.startswith("/query?") and "count_by" not in href
+        narrowed = dict(re.findall(r"([^?&=]+)=([^&]*)", href))
+        from urllib.parse import unquote_plus
+
+        answer = ok(web, "/api/query", **{k: unquote_plus(v) for k, v in narrowed.items()})
+        assert answer["hits"] == segments, (by, value, href)
+    assert all(href is None for value, segments, href in rows if value == "(none)" or not segments)
 
 
 @needs_shared

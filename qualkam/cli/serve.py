@@ -38,7 +38,8 @@ def serve_cli(
     """Start the coding workspace on this machine and open it in the browser.
 
     Read whole transcripts, code any passage, accept or reject the machine's suggestions,
-    browse the codebook, excerpts and matrices; several coders may work at once (the CLI too).
+    browse the codebook, excerpts and matrices, run coding queries and a concordance, write
+    framework summaries; several coders may work at once (the CLI too).
     The address printed carries a session token (as Jupyter's does): every page and every
     write needs it. Stop with Ctrl+C; every coding is saved when it is made.
     """

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -99,6 +100,9 @@ def _page(
             asked, options = read(request)
             if asked is not None:
                 answer = run(project, who, asked, **options, **_library(form))
+                if answer.get("counts") is not None:
+                    keys = {a.split(":", 1)[0] for a in workspace.filter_choices(project)["attributes"]}
+                    link_counts(request, answer, sorted(keys))
         except QualkamError as exc:
             if status_of(exc) != 400:
                 raise
@@ -114,6 +118,30 @@ def _page(
             "title": "Query" if template == "query.html" else "Concordance",
         }
     return templates.TemplateResponse(request, template, page, status_code=status)
+
+
+# The scope filter a count-by row narrows to (a source attribute: attribute=KEY:VALUE).
+_ROW_FILTER = {"phase": "phase", "source_type": "type", "role": "role", "speaker": "speaker"}
+
+
+def link_counts(request: Request, answer: dict[str, Any], attributes: list[str]) -> None:
+    """Give each count row a link to the same query narrowed to its value (``href``, None for
+    ``(none)`` or an attribute the scope cannot name), as a matrix cell opens its excerpts."""
+    by = answer["count_by"]
+    kept = {k: v for k, v in request.query_params.items() if k not in ("count_by", "attribute") and v}
+    for row in answer["counts"]:
+        value, row["href"] = row[by], None
+        if value == "(none)" or not row["segments"]:
+            continue
+        if by in _ROW_FILTER:
+            narrowed = {**kept, _ROW_FILTER[by]: str(value)}
+            if "attribute" in request.query_params:
+                narrowed["attribute"] = request.query_params["attribute"]
+        elif by in attributes and "attribute" not in request.query_params:
+            narrowed = {**kept, "attribute": f"{by}:{value}"}
+        else:
+            continue
+        row["href"] = "/query?" + urlencode(narrowed)
 
 
 def query_page(request: Request) -> Response:
