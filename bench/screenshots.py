@@ -5,7 +5,7 @@ Codes the sample transcripts with the default codebook into a fresh project, has
 127.0.0.1 and photographs each page in Debian's headless Chromium:
 ``python bench/screenshots.py [--out docs/images]``. Writes workspace-sources.png,
 workspace-document.png, workspace-picker.png, workspace-codebook.png, workspace-excerpts.png,
-workspace-matrix.png, workspace-compare.png, workspace-query.png and workspace-kwic.png. Also
+workspace-matrix.png, workspace-compare.png, workspace-query.png, workspace-kwic.png and workspace-framework.png. Also
 prints how long the document page took to be ready. Not a test: pictures for people.
 """
 
@@ -33,12 +33,22 @@ PAGES = {
     "compare": f"/compare/{SOURCE}?a=ana&b=ben",
     "query": "/query?query=bureaucratic_creep+SAME-SPEAKER+kam_importance",
     "kwic": "/kwic?term=plan&sort=left",
+    "framework": "/framework?themes=attr:pole",
+}
+
+# Framework summaries ana writes for the picture (participants x the codes' pole attribute).
+SUMMARIES = {
+    ("Mark Ellery", "formal"): "Lives by the account plan and the monthly review; reporting is the job.",
+    ("Mark Ellery", "post_bureaucratic"): "Admits the spreadsheets are kept for head office, not for the customer.",
+    ("Priya Nair", "formal"): "Frames KAM as reporting lines and targets set from above.",
+    ("Gary Monk", "post_bureaucratic"): "Trusts the buyer relationship more than the process.",
 }
 
 
 def build_project(folder: Path) -> Path:
     """The sample transcripts coded by the rules, then by ana and ben: each accepts some of the
     machine's suggestions and codes passages of their own choosing (spans within turns)."""
+    from qualkam.analysis.framework import build_framework, set_summaries
     from qualkam.coding.run import code_folder
     from qualkam.coding.spans import code_span, decide_suggestion
     from qualkam.store.project import Project
@@ -71,6 +81,8 @@ def build_project(folder: Path) -> Path:
             start = text.find(words)
             if start >= 0:
                 code_span(project, SOURCE, start, start + len(words), code, coder, via="screenshots")
+        framework = build_framework(project, "case", "attr:pole")
+        set_summaries(project, framework, dict(SUMMARIES), "ana")
     return path
 
 
