@@ -17,13 +17,13 @@ from qualkam.analysis.kwic import DEFAULT_CONTEXT, SORTS
 from qualkam.analysis.workspace import (
     Viewer,
     _attribute_filter,
-    _present,
     coders_of,
     excerpt_rows,
     source_href,
     viewer_layer,
 )
 from qualkam.errors import QualkamError
+from qualkam.render.number import plain as _plain
 from qualkam.store.layers import Layer
 
 if TYPE_CHECKING:
@@ -76,14 +76,8 @@ def _given(phase: str | None, source_type: str | None, speaker: str | None, role
     return [("phase", phase), ("source_type", source_type), ("speaker", speaker), ("role", role)]
 
 
-def _plain(value: Any) -> Any:
-    """A table cell as JSON takes it (numpy numbers as Python's, a missing value as None)."""
-    if hasattr(value, "item"):
-        value = value.item()
-    return value if _present(value) else None
-
-
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A table's rows as JSON takes them (numpy numbers as Python's, a missing value as None)."""
     return [{str(k): _plain(v) for k, v in row.items()} for row in frame.to_dict("records")]
 
 
