@@ -141,6 +141,63 @@ def test_case_filters_for_matrix_and_excerpts(coded: Project) -> None:
         retrieve(coded, cases=["site=York"], speakers=["Sarah Collins"])
 
 
+def test_queries_by_case_attribute(coded: Project, runner) -> None:
+    """A query scoped by a case attribute (``case:site=Leeds``) or a case, and counted by one,
+    agrees with the matrix by the same rows and with the speakers of those cases."""
+    from qualkam.analysis.query import count_by, run_query
+
+    every = run_query(coded, "hard_control OR soft_control", layer="suggestions")
+    counts = count_by(coded, every, "case:site").set_index("case:site")
+    frame = codings(coded, "suggestions")
+    hit = frame[frame["code"].isin(["hard_control", "soft_control"])]
+    for site, speaker in (("Leeds", "Sarah Collins"), ("York", "Tom Whitfield")):
+        assert counts.loc[site, "segments"] == hit[hit["speaker"] == speaker]["segment"].nunique()
+        assert counts.loc[site, "all_segments"] == len(segments_of(coded, speaker))
+    assert counts.loc["Leeds", "segments"] > 0 and counts.loc["York", "segments"] > 0
+    leeds = run_query(coded, "hard_control OR soft_control", where=["case:Site=leeds"], layer="suggestions")
+    assert len(leeds.segment_ids) == counts.loc["Leeds", "segments"]
+    assert set(leeds.scope.frame["speaker"]) == {"Sarah Collins"}
+    one = run_query(coded, "hard_control OR soft_control", where={"case": "tom whitfield"}, layer="suggestions")
+    assert len(one.segment_ids) == counts.loc["York", "segments"]
+    by_case = count_by(coded, every, "case").set_index("case")
+    assert by_case.loc["Sarah Collins", "segments"] == counts.loc["Leeds", "segments"]
+    with pytest.raises(QualkamError, match=r"unknown case attribute 'sight' in where.*did you mean 'site'"):
+        run_query(coded, "hard_control", where=["case:sight=Leeds"])
+    with pytest.raises(QualkamError, match=r"unknown case:site 'Hull'"):
+        run_query(coded, "hard_control", where=["case:site=Hull"])
+    with pytest.raises(QualkamError, match=r"unknown case attribute 'sight' in count_by"):
+        count_by(coded, every, "case:sight")
+    done = run_cli(
+        runner,
+        "query",
+        "hard_control OR soft_control",
+        "--from",
+        "suggestions",
+        "--where",
+        "case:site=York",
+        "--count-by",
+        "case:site",
+        "-f",
+        "csv",
+        "-p",
+        coded.path,
+    )
+    assert done.exit_code == 0, done.output
+    assert done.stdout.splitlines()[1].startswith(f"York,{counts.loc['York', 'segments']},")
+    with qualkam.open(coded.path) as view:
+        api = view.query(
+            "hard_control OR soft_control", where={"case:site": "Leeds"}, layer="suggestions", count_by="case"
+        )
+    assert api.set_index("case").loc["Sarah Collins", "segments"] == counts.loc["Leeds", "segments"]
+
+
+def segments_of(project: Project, speaker: str) -> list[int]:
+    from qualkam.store.segments import segments
+
+    frame = segments(project)
+    return frame[frame["speaker"] == speaker]["segment"].tolist()
+
+
 def test_cli_cases_list_import_matrix_excerpts(runner, coded: Project, tmp_path: Path) -> None:
     db = str(coded.path)
     result = run_cli(runner, "cases", "list", "-p", db, "--format", "json")

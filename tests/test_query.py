@@ -444,6 +444,26 @@ def test_any_text_parses_or_fails_with_a_column(text: str) -> None:
     assert parse(show(tree)) == tree
 
 
+@FAST
+@given(st.text(max_size=20), st.text(max_size=20), st.sampled_from(["", "case:", "CASE:", "Case: "]))
+def test_any_where_parses_or_says_how(key: str, value: str, prefix: str) -> None:
+    """``--where`` text is key -> values or one error naming it; a key's name is settled once
+    (parsing the parsed again changes nothing), and a case attribute keeps its own name."""
+    from qualkam.analysis.query import parse_where, where_key
+
+    item = f"{prefix}{key}={value}"
+    try:
+        parsed = parse_where([item])
+    except QualkamError as exc:
+        assert "write ATTRIBUTE=VALUE" in str(exc) and "\n" not in str(exc).strip()
+        return
+    assert len(parsed) == 1
+    ((name, values),) = parsed.items()
+    assert where_key(name) == name and values == [item.partition("=")[2].strip()]
+    if prefix and "=" not in key and key.strip():
+        assert name == "case:" + f"{key}".strip()
+
+
 def test_deep_nesting_is_an_error_not_a_crash() -> None:
     with pytest.raises(QueryError, match="nested more than"):
         parse("(" * 5000 + "a" + ")" * 5000)

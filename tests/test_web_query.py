@@ -338,6 +338,13 @@ def test_the_sample_project(sample_path: Path) -> None:
     kwic = ok(web, "/api/kwic", term="spreadsheet", sort="left", layer="coder:gold")
     assert kwic_rows(kwic) == library_kwic(sample_path, "spreadsheet", sort="left", layer="coder:gold")
     assert kwic["total"] > 0 and any(h["codes"] for h in kwic["hits"])
+    kams = ok(web, "/api/kwic", term="plan", case="role:Key Account Manager", layer="coder:gold")
+    assert kams["total"] > 0 and {h["role"] for h in kams["hits"]} == {"Key Account Manager"}
+    one = ok(web, "/api/kwic", term="plan", case="case:Priya Nair", layer="coder:gold")
+    assert one["total"] > 0 and {h["speaker"] for h in one["hits"]} == {"Priya Nair"}
+    for bad, words in (("role", "write ATTRIBUTE:VALUE"), ("rol:Key Account Manager", "unknown case attribute 'rol'")):
+        refused = web.get("/api/kwic", params={"term": "plan", "case": bad})
+        assert refused.status_code == 400 and words in refused.json()["error"], refused.text
     page = web.get("/kwic", params={"term": "plan", "phase": "formal_kam"})
     assert page.status_code == 200 and 'class="kwic"' in page.text
     # a blind gold coder sees the same as the gold layer, and no other layer
@@ -360,15 +367,28 @@ def _count_links(web: TestClient, params: dict[str, str]) -> list[tuple[str, int
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("by", ["phase", "source_type", "role", "speaker", "site"])
-def test_each_count_row_links_to_its_own_hits(sample_path: Path, by: str) -> None:
-    """A count row opens the same query narrowed to its value, and that query has as many hits
-    as the row counted, as a matrix cell opens exactly its excerpts."""
+@pytest.mark.parametrize(
+    ("by", "scope"),
+    [
+        ("phase", {}),
+        ("source_type", {}),
+        ("role", {}),
+        ("speaker", {}),
+        ("site", {}),
+        ("case", {}),
+        ("case:role", {}),
+        ("phase", {"case": "role:Key Account Manager"}),
+        ("case:unit", {"phase": "formal_kam"}),
+    ],
+)
+def test_each_count_row_links_to_its_own_hits(sample_path: Path, by: str, scope: dict[str, str]) -> None:
+    """A count row opens the same query narrowed to its value (the scope kept), and that query
+    has as many hits as the row counted, as a matrix cell opens exactly its excerpts."""
     web = authed(create_app(sample_path, token=TOKEN))
-    params = {"query": "social_ordering OR mode_of_control", "layer": "coder:gold", "count_by": by}
+    params = {"query": "social_ordering OR mode_of_control", "layer": "coder:gold", "count_by": by, **scope}
     rows = _count_links(web, params)
     linked = [(value, segments, href) for value, segments, href in rows if href]
-    assert len(linked) >= 2, rows
+    assert len(linked) >= (1 if scope else 2), rows
     for value, segments, href in linked:
         assert href.startswith("/query?") and "count_by" not in href
         narrowed = dict(re.findall(r"([^?&=]+)=([^&]*)", href))
@@ -376,6 +396,7 @@ def test_each_count_row_links_to_its_own_hits(sample_path: Path, by: str) -> Non
 
         answer = ok(web, "/api/query", **{k: unquote_plus(v) for k, v in narrowed.items()})
         assert answer["hits"] == segments, (by, value, href)
+        assert all(unquote_plus(narrowed[k]) == v for k, v in scope.items())
     assert all(href is None for value, segments, href in rows if value == "(none)" or not segments)
 
 

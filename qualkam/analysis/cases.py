@@ -295,9 +295,10 @@ def is_case_rows(rows: str) -> bool:
     return rows == "case" or (rows.startswith("case:") and bool(rows[5:]))
 
 
-def case_row_values(project: Project, frame: pd.DataFrame, rows: str) -> pd.Series:
+def case_row_values(project: Project, frame: pd.DataFrame, rows: str, argument: str = "rows") -> pd.Series:
     """Each row's case (``rows`` ``case``) or its case's attribute (``case:NAME``) from its
-    ``speaker``; ``(none)`` where the speaker is no case or the case has no such value."""
+    ``speaker``; ``(none)`` where the speaker is no case or the case has no such value. An
+    unknown attribute is an error naming ``argument``."""
     import pandas as pd
 
     from qualkam.analysis.matrix import value_text
@@ -313,7 +314,7 @@ def case_row_values(project: Project, frame: pd.DataFrame, rows: str) -> pd.Seri
             (n for n in names if n.casefold() == name.casefold()), None
         )
         if match is None:
-            raise unknown("case attribute", name, names or ["(no case has attributes)"], "rows")
+            raise unknown("case attribute", name, names or ["(no case has attributes)"], argument)
         lookup = {k: c.values().get(match) for k, c in every.items()}
     values = [
         lookup.get(str(s).strip().casefold()) if isinstance(s, str) and is_person(s) else None for s in frame["speaker"]

@@ -47,6 +47,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from qualkam.analysis.cases import is_case_rows
 from qualkam.choices import check_choice, closest, unknown
 from qualkam.errors import QualkamError
 
@@ -359,6 +360,27 @@ CODER = "coder"
 Where: TypeAlias = "Mapping[str, str | Sequence[str]] | Sequence[str] | str | None"
 
 
+def where_key(key: str) -> str:
+    """An attribute as written (``Source Type``, ``type``) as the scope names it (``source_type``);
+    a case attribute (``case:Years in post``) keeps its name, matched as cases match it."""
+    name = key.strip()
+    if name.lower() == "case" or name.lower().startswith("case:"):
+        return "case" + (":" + name[5:].strip() if len(name) > 5 else "")
+    name = name.lower().replace(" ", "_")
+    return ALIASES.get(name, name)
+
+
+def values_of(project: Project, frame: pd.DataFrame, key: str, argument: str) -> pd.Series:
+    """Each segment's value of ``key`` as a matrix names its rows: a source or segment field, a
+    source attribute, or its speaker's case (``case``) or case attribute (``case:site``)."""
+    from qualkam.analysis.cases import case_row_values
+    from qualkam.analysis.matrix import attribute_values
+
+    if is_case_rows(key):
+        return case_row_values(project, frame, key, argument)
+    return attribute_values(frame, key)
+
+
 def parse_where(where: Where, argument: str = "where") -> dict[str, list[str]]:
     """``["phase=formal_kam", "role=Sales Director"]`` or ``{"phase": [...]}`` as key -> values.
     Values of one key are alternatives (OR); different keys must all hold (AND)."""
@@ -382,8 +404,7 @@ def parse_where(where: Where, argument: str = "where") -> dict[str, list[str]]:
             pairs.append((key, value))
     out: dict[str, list[str]] = {}
     for key, value in pairs:
-        name = key.strip().lower().replace(" ", "_")
-        out.setdefault(ALIASES.get(name, name), []).append(value.strip())
+        out.setdefault(where_key(key), []).append(value.strip())
     return {k: list(dict.fromkeys(v)) for k, v in out.items()}
 
 
@@ -408,14 +429,15 @@ class Scope:
 
 def scope(project: Project, where: Where = None, layer: str | Layer = "auto", argument: str = "where") -> Scope:
     """The segments whose attributes pass ``where`` (source fields, segment fields, any source
-    attribute such as ``site``; ``coder`` keeps those people's codings), read from ``layer``.
+    attribute such as ``site``, the speaker's case, ``case=NAME``, or case attribute,
+    ``case:site=Leeds``; ``coder`` keeps those people's codings), read from ``layer``.
 
     A value is checked against the values the project has (any case; a phase by id or label;
     ``(none)`` for a missing value), so a misspelt role is an error with a did-you-mean,
     never an empty answer. Values are compared as a matrix names its rows
     (``qualkam.analysis.matrix.attribute_values``), so a scope and ``count_by`` agree.
     """
-    from qualkam.analysis.matrix import NONE, attribute_values, segments_frame
+    from qualkam.analysis.matrix import NONE, segments_frame
     from qualkam.store.analysis import phases as declared_phases
     from qualkam.store.codings import known_layer
     from qualkam.store.names import known_names, source_attribute_keys
@@ -426,7 +448,8 @@ def scope(project: Project, where: Where = None, layer: str | Layer = "auto", ar
     keys = [*SEGMENT_KEYS, *source_attribute_keys(project), CODER]
     coders: list[str] = []
     for key, values in given.items():
-        key = check_choice("attribute", key, keys, argument)
+        if not is_case_rows(key):
+            key = check_choice("attribute", key, keys, argument)
         if key == CODER:
             if parsed_layer.name == "suggestions":
                 raise QualkamError(
@@ -436,7 +459,7 @@ def scope(project: Project, where: Where = None, layer: str | Layer = "auto", ar
                 )
             coders += [check_choice("coder", v, known_names(project, "coder"), argument) for v in values]
             continue
-        column = attribute_values(frame, key)
+        column = values_of(project, frame, key, argument)
         existing = sorted(set(column), key=lambda v: (v == NONE, v))
         aliases = {p.label: p.id for p in declared_phases(project)} if key == "phase" else {}
         lookup = {v.casefold(): v for v in existing}
@@ -679,18 +702,20 @@ COUNT_COLUMNS = ["segments", "all_segments", "share", "sources"]
 
 
 def count_by(project: Project, result: QueryResult, attribute: str, argument: str = "count_by") -> pd.DataFrame:
-    """Per value of ``attribute`` (a segment or source field, or a source attribute such as
-    ``site``): the matching segments, every segment in scope with that value, the share, and
+    """Per value of ``attribute`` (a segment or source field, a source attribute such as
+    ``site``, the speakers' ``case`` or a case attribute, ``case:site``): the matching
+    segments, every segment in scope with that value, the share, and
     the sources with a match. Every value in scope is a row, a zero included (an absence is a
     finding too), in a matrix's row order."""
     import pandas as pd
 
-    from qualkam.analysis.matrix import DECIMALS, attribute_values, row_order
+    from qualkam.analysis.matrix import DECIMALS, row_order
     from qualkam.store.names import source_attribute_keys
 
-    name = ALIASES.get(attribute.strip().lower(), attribute.strip().lower())
-    name = check_choice("attribute", name, [*SEGMENT_KEYS, *source_attribute_keys(project)], argument)
-    frame = result.scope.frame.assign(value=lambda f: attribute_values(f, name))
+    name = where_key(attribute)
+    if not is_case_rows(name):
+        name = check_choice("attribute", name, [*SEGMENT_KEYS, *source_attribute_keys(project)], argument)
+    frame = result.scope.frame.assign(value=values_of(project, result.scope.frame, name, argument))
     frame = frame.assign(hit=frame["segment"].isin(result.segment_ids))
     rows = []
     for value, group in frame.groupby("value", sort=False):

@@ -47,6 +47,7 @@ def _scope(
     attribute: str | None = None,
     layer: str | None = None,
     coder: str | None = None,
+    case: str | None = None,
 ) -> tuple[Layer | None, str, dict[str, list[str]]]:
     """The layer the viewer may read (None: a coder who has not coded yet), its name as asked,
     and the query scope (``where``) of the filters; ``coder`` keeps one person's codings and
@@ -67,9 +68,22 @@ def _scope(
                 f"{{argument}} {attribute!r} repeats the {key} filter; give that value once", argument="attribute"
             )
         where[key] = [wanted[1]]
+    if case:
+        key, value = _case_scope(case)
+        where[key] = [value]
     if coder and parsed is not None:
         where["coder"] = [coder]
     return parsed, label, where
+
+
+def _case_scope(case: str) -> tuple[str, str]:
+    """The Excerpts page's ``case`` filter (``site:Leeds``, or ``case:NAME`` for one participant)
+    as a query scope's key and value (``case:site``, ``Leeds``)."""
+    attribute, sep, value = case.partition(":")
+    if not sep or not attribute.strip() or not value.strip():
+        raise QualkamError(f"{{argument}} {case!r}: write ATTRIBUTE:VALUE (site:Leeds) or case:NAME", argument="case")
+    name = attribute.strip()
+    return ("case" if name.casefold() == "case" else f"case:{name}"), value.strip()
 
 
 def _given(phase: str | None, source_type: str | None, speaker: str | None, role: str | None) -> list[tuple[str, Any]]:
@@ -94,6 +108,7 @@ def query(
     attribute: str | None = None,
     layer: str | None = None,
     coder: str | None = None,
+    case: str | None = None,
 ) -> dict[str, Any]:
     """A coding query (``qualkam.analysis.query.run_query``) for this viewer: ``hits`` (matching
     segments), ``in_scope``, the query as parsed, and either ``excerpts`` (one per coding, as
@@ -116,6 +131,7 @@ def query(
         attribute=attribute,
         layer=layer,
         coder=coder,
+        case=case,
     )
     if parsed is None:
         # a coder with no codings yet: the scope stands, nothing in it matches
@@ -162,6 +178,7 @@ def kwic(
     attribute: str | None = None,
     layer: str | None = None,
     coder: str | None = None,
+    case: str | None = None,
 ) -> dict[str, Any]:
     """A concordance (``qualkam.analysis.kwic.concordance``) for this viewer: each hit with its
     left and right context, the link to the document at the hit, and the codes of the viewer's
@@ -181,6 +198,7 @@ def kwic(
         attribute=attribute,
         layer=layer,
         coder=coder,
+        case=case,
     )
     options: dict[str, Any] = {"word": word, "context": context, "sort": sort, "where": where, "limit": limit}
     if parsed is None:
@@ -226,14 +244,16 @@ def kwic(
 
 
 def choices(project: Project, viewer: Viewer) -> dict[str, list[str]]:
-    """What the two pages' forms offer beyond the Excerpts filters: the attributes to count by,
+    """What the two pages' forms offer beyond the Excerpts filters: the attributes to count by
+    (participants as cases and their attributes among them),
     the coders a scope may name (none listed in a blind session), the sort orders."""
     from qualkam.analysis.query import SEGMENT_KEYS
+    from qualkam.analysis.workspace_cases import case_rows
     from qualkam.store.names import source_attribute_keys
 
     keys = [k for k in SEGMENT_KEYS if k not in ("title", "format")]
     return {
-        "count_by": [*keys, *(k for k in source_attribute_keys(project) if k not in keys)],
+        "count_by": [*keys, *(k for k in source_attribute_keys(project) if k not in keys), *case_rows(project)],
         "coders": [] if viewer.blind else coders_of(project),
         "sorts": list(SORTS),
     }

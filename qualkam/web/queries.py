@@ -23,7 +23,7 @@ from qualkam.web.app import arguments, filters_of, param, project_for
 
 # The scope filters both pages take, by query parameter (``coded_by``: one person's codings;
 # ``coder`` stays who is looking, as on every page).
-SCOPE = ("phase", "type", "speaker", "role", "attribute", "layer")
+SCOPE = ("phase", "type", "speaker", "role", "attribute", "case", "layer")
 TRUE = ("1", "true", "on", "yes")
 
 
@@ -126,18 +126,19 @@ _ROW_FILTER = {"phase": "phase", "source_type": "type", "role": "role", "speaker
 
 def link_counts(request: Request, answer: dict[str, Any], attributes: list[str]) -> None:
     """Give each count row a link to the same query narrowed to its value (``href``, None for
-    ``(none)`` or an attribute the scope cannot name), as a matrix cell opens its excerpts."""
+    ``(none)``, an empty row, or a value the scope cannot name: a source attribute when the
+    scope has one already, a source, a unit, a date), as a matrix cell opens its excerpts."""
     by = answer["count_by"]
-    kept = {k: v for k, v in request.query_params.items() if k not in ("count_by", "attribute") and v}
+    kept = {k: v for k, v in request.query_params.items() if k != "count_by" and v}
     for row in answer["counts"]:
         value, row["href"] = row[by], None
         if value == "(none)" or not row["segments"]:
             continue
-        if by in _ROW_FILTER:
+        if by == "case" or by.startswith("case:"):
+            narrowed = {**kept, "case": f"{by[5:] or 'case'}:{value}"}
+        elif by in _ROW_FILTER:
             narrowed = {**kept, _ROW_FILTER[by]: str(value)}
-            if "attribute" in request.query_params:
-                narrowed["attribute"] = request.query_params["attribute"]
-        elif by in attributes and "attribute" not in request.query_params:
+        elif by in attributes and "attribute" not in kept:
             narrowed = {**kept, "attribute": f"{by}:{value}"}
         else:
             continue
