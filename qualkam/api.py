@@ -321,8 +321,9 @@ class ProjectView:
     ) -> pd.DataFrame:
         """A coding query, as ``qualkam query``: ``"funding AND NOT hiring"``, ``"a NEAR/2 b"``,
         ``"a SAME-SPEAKER b"`` (docs/query.md). ``where`` scopes it (``{"phase": "formal_kam"}``
-        or ``["role=Sales Director"]``). The answer as excerpts of the codes it asks for; with
-        ``count_by`` (``"phase"``) the matching segments counted per value; with ``segments``
+        or ``["role=Sales Director", "case:site=Leeds"]``). The answer as excerpts of the codes
+        it asks for; with ``count_by`` (``"phase"``, ``"case:site"``) the matching segments
+        counted per value; with ``segments``
         the matching segments themselves, each with its codes. ``attrs["segments"]`` holds how
         many segments matched, ``attrs["query"]`` the query as parsed."""
         from qualkam.analysis import query as queries
