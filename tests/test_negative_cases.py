@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import qualkam
+from qualkam.analysis.cases import import_cases
 from qualkam.analysis.negative import COLUMNS, KINDS, _negatives, negative_cases
 from qualkam.coding.codebook import parse_codebook
 from qualkam.coding.decisions import decide
@@ -149,6 +150,10 @@ def test_by_role_and_a_source_attribute(tmp_path: Path, runner: CliRunner) -> No
             project, "hard_control", compare="site", layer="human", kinds=["speaker"], roles=["Manager"]
         )
         buyers = negative_cases(project, "hard_control", compare="site", layer="human", roles=["Buyer"])
+        import_cases(project, write(tmp_path / "cases.yaml", "Ann: {team: x}\nCy: {team: x}\nDi: {team: y}\n"))
+        by_team = negative_cases(project, "hard_control", compare="case:team", layer="human")
+        with pytest.raises(QualkamError, match="unknown case attribute 'tam' in compare.*did you mean 'team'"):
+            negative_cases(project, "hard_control", compare="case:tam")
         with pytest.raises(QualkamError, match="unknown comparison 'sight'.*did you mean 'site'"):
             negative_cases(project, "hard_control", compare="sight")
         with pytest.raises(QualkamError, match="unknown code 'hard'"):
@@ -162,6 +167,9 @@ def test_by_role_and_a_source_attribute(tmp_path: Path, runner: CliRunner) -> No
     # only the Managers' talk: in the north Ann has it and Cy not; the one Buyer never has it: no finding
     assert rows(managers, "speaker") == [("north", "Cy", 1, 2, 1, 1)]
     assert buyers.empty
+    # by a case attribute: team x is Ann (has it) and Cy (not); Di's team y has it nowhere
+    assert rows(by_team, "speaker") == [("x", "Cy", 1, 2, 1, 1)]
+    assert rows(by_team, "source") == [("x", "b", 1, 2, 1, 1)]  # b's team-x talk (Cy's) lacks it
     args = ["--from", "human", "--compare", "site", "--kind", "speaker", "--role", "Manager", "-f", "json"]
     done = run_cli(runner, "negative-cases", "hard_control", "-p", tmp_path / "p.db", *args)
     assert done.exit_code == 0, done.output

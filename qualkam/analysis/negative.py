@@ -7,7 +7,9 @@ such as I or R once per source), within a group of comparable cases: those shari
 attribute such as ``site``). A case is negative for a code in its group when none of its
 segments there carries the code (or a code below it) while at least one other case of the
 group has it. Sources with no value of ``compare`` are compared with each other under
-``(none)``, as the matrices list them. Each row says how often the code occurs in the
+``(none)``, as the matrices list them. ``compare`` may be a case attribute (``case:site``):
+each segment then has its speaker's value, so participants, and the sources they speak in, are
+compared within one site. Each row says how often the code occurs in the
 comparable cases, so a striking absence (present in 9 of 10 comparable interviews) stands out
 from a thin one (1 of 10).
 """
@@ -18,6 +20,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from qualkam.analysis.cases import case_row_values, is_case_rows
 from qualkam.analysis.matrix import SOURCE_FIELDS, _row_values, speaker_keys
 from qualkam.choices import check_choice, check_known
 from qualkam.store.codings import known_layer, layer_codings, segments_with_sources
@@ -44,16 +47,24 @@ COLUMNS = [
 
 
 def check_compare(project: Project, compare: str) -> str:
-    """``phase``, ``source_type``, ``role``, ``unit`` or a source attribute of the project."""
+    """``phase``, ``source_type``, ``role``, ``unit``, a source attribute of the project, or a
+    case attribute (``case:site``: participants of one site compared with each other)."""
+    if is_case_rows(compare.strip()) and compare.strip() != "case":
+        return compare.strip()
     fields = [*COMPARE, *(f for f in SOURCE_FIELDS if f not in ("source", "date", "title", "format"))]
     return check_choice(
         "comparison", compare, list(dict.fromkeys([*fields, *source_attribute_keys(project)])), "compare"
     )
 
 
-def _cases(segments: pd.DataFrame, compare: str, kinds: Sequence[str]) -> pd.DataFrame:
+def _cases(project: Project, segments: pd.DataFrame, compare: str, kinds: Sequence[str]) -> pd.DataFrame:
     """One row per segment and kind of case: segment, kind, value (of ``compare``), case."""
-    value = _row_values(segments, compare) if len(segments) else pd.Series([], dtype=object)
+    if not len(segments):
+        value = pd.Series([], dtype=object)
+    elif is_case_rows(compare):
+        value = case_row_values(project, segments, compare, "compare")
+    else:
+        value = _row_values(segments, compare)
     frames = []
     if "source" in kinds:
         frames.append(
@@ -163,7 +174,7 @@ def negative_cases(
     segments = segments_with_sources(project, where)
     segments["unit"] = segments["speaker_unit"]
     frame = codings if codings is not None else layer_codings(project, parsed, where)
-    cases = _cases(segments, compare, kinds)
+    cases = _cases(project, segments, compare, kinds)
     counted = _counted_as(tree, wanted, below)
     hits = (
         frame[["segment", "code"]]

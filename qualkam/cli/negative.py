@@ -59,7 +59,9 @@ def negative_cli(
     compare: Annotated[
         str,
         typer.Option(
-            "--compare", help="What makes cases comparable: phase, source_type, role, unit or a source attribute."
+            "--compare",
+            help="What makes cases comparable: phase, source_type, role, unit, a source attribute, "
+            "or a case attribute (case:site).",
         ),
     ] = "phase",
     kind: Annotated[
