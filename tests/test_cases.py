@@ -462,3 +462,45 @@ def test_report_lists_cases_once_a_file_gave_attributes(coded: Project, tmp_path
         write(tmp_path / "bare" / "int.md", INTERVIEW)
         code_folder(tmp_path / "bare", load_codebook(str(coded.path.parent / "small.yaml")), bare, out_dir=None)
         assert "Participants as cases" not in build_report(bare, "auto")
+
+
+@pytest.mark.parametrize(
+    ("label", "generic"),
+    [
+        ("T", True),
+        ("ss", True),
+        ("Students", True),
+        ("T2", True),
+        ("T 2", True),
+        ("Speaker 3", True),
+        ("I", True),
+        ("Others", True),
+        ("Tom", False),
+        ("SN", False),  # two letters may be a pseudonym's initials, kept as written
+        ("Ms. Lane", False),
+        ("Teacher Training Lead", False),
+    ],
+)
+def test_generic_labels(label: str, generic: bool) -> None:
+    from qualkam.analysis.cases import is_person
+    from qualkam.sources.turns import generic_label
+
+    assert generic_label(label) is generic and is_person(label) is not generic
+
+
+@given(st.sampled_from(["T", "s", "Students", "Speaker 12", "P3", "Tom", "Ms. Lane"]), st.text(" \t", max_size=3))
+def test_a_generic_label_does_not_depend_on_case_or_spacing(label: str, space: str) -> None:
+    from qualkam.sources.turns import generic_label
+
+    assert generic_label(space + label.upper() + space) == generic_label(label) == generic_label(label.lower())
+
+
+def test_classroom_labels_are_no_cases(tmp_path: Path, small_codebook) -> None:
+    """T and S are a different teacher and student in every lesson: no case, and counted once
+    per source wherever speakers are people."""
+    for lesson in ("lesson-1", "lesson-2"):
+        write(tmp_path / "src" / f"{lesson}.md", f"---\nid: {lesson}\n---\nT: Why?\n\nS: Because.\n\nMs. Lane: Good.\n")
+    with Project.open(tmp_path / "p.db", create=True) as project:
+        code_folder(tmp_path / "src", small_codebook, project, out_dir=None)
+        frame = cases_frame(project)
+    assert frame["case"].tolist() == ["Ms. Lane"] and frame["sources"].tolist() == [2]

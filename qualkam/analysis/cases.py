@@ -33,7 +33,7 @@ import yaml
 from qualkam.choices import unknown
 from qualkam.errors import InputError, QualkamError
 from qualkam.sources.metadata import CASE_FILES
-from qualkam.sources.turns import SHORTHAND
+from qualkam.sources.turns import generic_label
 from qualkam.store.cases import set_case_attributes, source_participants, speaker_rows, stored_cases
 from qualkam.yamlload import error_problem, error_where
 from qualkam.yamlload import load as load_yaml
@@ -206,8 +206,9 @@ class Case:
 
 
 def is_person(label: str) -> bool:
-    """A speaker label that names someone: not blank, not a shorthand such as I or R."""
-    return bool(label.strip()) and label.strip().casefold() not in SHORTHAND
+    """A speaker label that names someone: not blank, not a generic label such as I, R, T or
+    Speaker 2 (``qualkam.sources.turns.generic_label``)."""
+    return bool(label.strip()) and not generic_label(label)
 
 
 def cases(project: Project) -> dict[str, Case]:

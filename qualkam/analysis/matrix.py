@@ -23,7 +23,7 @@ import pandas as pd
 from qualkam.choices import check_choice, unknown
 from qualkam.errors import QualkamError
 from qualkam.render.number import missing
-from qualkam.sources.turns import SHORTHAND
+from qualkam.sources.turns import generic_label
 from qualkam.store.analysis import phase_ids
 from qualkam.store.codings import known_layer, layer_codings, segments_with_sources
 from qualkam.store.layers import Layer
@@ -97,10 +97,11 @@ def one_spelling(names: pd.Series) -> pd.Series:
 
 
 def speaker_keys(frame: pd.DataFrame) -> pd.Series:
-    """Who a speaker is across sources: the name, except for shorthand labels (I, R, ...),
-    which name a different person in every interview and so count once per source."""
+    """Who a speaker is across sources: the name, except for generic labels (I, R, T, Speaker 2
+    ...), which name a different person in every source and so count once per source."""
     speakers = one_spelling(frame["speaker"])
-    short = speakers.str.casefold().isin(SHORTHAND.keys())
+    generic = {s: generic_label(s) for s in speakers.dropna().unique() if isinstance(s, str)}
+    short = speakers.map(lambda s: generic.get(s, False)).astype(bool)
     return speakers.where(~short, frame["source"] + ": " + speakers)
 
 

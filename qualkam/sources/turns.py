@@ -127,6 +127,21 @@ class Turn:
 _PARTICLES = {"van", "von", "de", "der", "den", "da", "di", "du", "le", "la", "bin", "al", "of", "the", "and", "&"}
 
 
+# Labels that name a place in the talk, not one person across sources: the teacher of one
+# classroom transcript is not the teacher of the next ("T", "S", "SS", "Students", "Others").
+_GENERIC = frozenset(
+    "t s ss teacher student students moderator facilitator participant participants speaker unknown "
+    "other others all everyone group class audience several multiple".split()
+)
+
+
+def generic_label(label: str) -> bool:
+    """A shorthand (I, R), a numbered label (T2, Speaker 3) or a role word (T, Students): it
+    names a different person in every source, so it is no case and counts once per source."""
+    folded = " ".join(label.split()).casefold()
+    return folded in SHORTHAND or folded in _GENERIC or bool(_NUMBERED.fullmatch(folded))
+
+
 def looks_like_name(label: str) -> bool:
     """A name or role is capitalised word by word ("Sarah Collins", "Head of Sales"), which
     a sentence opening such as "He asked us:" is not."""
