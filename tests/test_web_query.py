@@ -342,7 +342,10 @@ def test_the_sample_project(sample_path: Path) -> None:
     assert kams["total"] > 0 and {h["role"] for h in kams["hits"]} == {"Key Account Manager"}
     one = ok(web, "/api/kwic", term="plan", case="case:Priya Nair", layer="coder:gold")
     assert one["total"] > 0 and {h["speaker"] for h in one["hits"]} == {"Priya Nair"}
-    for bad, words in (("role", "write ATTRIBUTE:VALUE"), ("rol:Key Account Manager", "unknown case attribute 'rol'")):
+    for bad, words in (
+        ("role", "write a case filter as ATTRIBUTE:VALUE"),
+        ("rol:Key Account Manager", "unknown case attribute 'rol'"),
+    ):
         refused = web.get("/api/kwic", params={"term": "plan", "case": bad})
         assert refused.status_code == 400 and words in refused.json()["error"], refused.text
     page = web.get("/kwic", params={"term": "plan", "phase": "formal_kam"})

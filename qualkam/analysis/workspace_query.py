@@ -79,11 +79,10 @@ def _scope(
 def _case_scope(case: str) -> tuple[str, str]:
     """The Excerpts page's ``case`` filter (``site:Leeds``, or ``case:NAME`` for one participant)
     as a query scope's key and value (``case:site``, ``Leeds``)."""
-    attribute, sep, value = case.partition(":")
-    if not sep or not attribute.strip() or not value.strip():
-        raise QualkamError(f"{{argument}} {case!r}: write ATTRIBUTE:VALUE (site:Leeds) or case:NAME", argument="case")
-    name = attribute.strip()
-    return ("case" if name.casefold() == "case" else f"case:{name}"), value.strip()
+    from qualkam.analysis.workspace_cases import split_case_filter
+
+    attribute, value = split_case_filter(case)
+    return ("case" if attribute.casefold() == "case" else f"case:{attribute}"), value
 
 
 def _given(phase: str | None, source_type: str | None, speaker: str | None, role: str | None) -> list[tuple[str, Any]]:
