@@ -14,7 +14,17 @@ from qualkam.analysis.excerpts import present
 from qualkam.analysis.kwic import DEFAULT_CONTEXT, FORMATS, concordance, describe, render
 from qualkam.cli.app import app
 from qualkam.cli.console import err, out
-from qualkam.cli.options import LAYER_NAMES, ProjectFile, Roles, Sources, SourceTypes, Speakers, choice, value_of
+from qualkam.cli.options import (
+    LAYER_NAMES,
+    OutFile,
+    ProjectFile,
+    Roles,
+    Sources,
+    SourceTypes,
+    Speakers,
+    choice,
+    value_of,
+)
 from qualkam.cli.tables import choose_format, write_text
 from qualkam.store.project import DEFAULT_PROJECT, Project
 
@@ -68,9 +78,7 @@ def kwic_cli(
         KwicFormat | None,
         choice(KwicFormat, "--format", "-f", help="table, csv, json or md. Default: table, or from the --out suffix."),
     ] = None,
-    out_file: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Write to this file (atomically) instead of stdout.")
-    ] = None,
+    out_file: OutFile = None,
     project: ProjectFile = Path(DEFAULT_PROJECT),
 ) -> None:
     """A concordance: each occurrence of a word or its lemma, with the words around it and its codes.

@@ -14,7 +14,7 @@ from qualkam.analysis.query import excerpts, run_query
 from qualkam.cli.app import app
 from qualkam.cli.console import err, out
 from qualkam.cli.excerpts import excerpts_table
-from qualkam.cli.options import LAYER_NAMES, ExcerptFormat, ProjectFile, choice, value_of
+from qualkam.cli.options import LAYER_NAMES, ExcerptFormat, OutFile, ProjectFile, choice, value_of
 from qualkam.cli.tables import choose_format, emit, write_text
 from qualkam.errors import QualkamError
 from qualkam.store.project import DEFAULT_PROJECT, Project
@@ -61,9 +61,7 @@ def query_cli(
             help="table, csv, md, html or json (counts: table, csv or json). Default: table, or from the --out suffix.",
         ),
     ] = None,
-    out_file: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Write to this file (atomically) instead of stdout.")
-    ] = None,
+    out_file: OutFile = None,
     project: ProjectFile = Path(DEFAULT_PROJECT),
 ) -> None:
     """Find the segments where a combination of codes holds; quote them as excerpts or count them.
