@@ -84,6 +84,26 @@ FILTERS = {
 }
 
 
+# The row kinds a page's filters can keep one value of (``matrix --rows``, ``query --count-by``).
+_ROW_KINDS = ("phase", "source_type", "speaker", "role")
+
+
+def row_filter(by: str, value: str, attributes: Iterable[str] = ()) -> tuple[str, str] | None:
+    """The filter (query parameter and value) that keeps one row of a table by ``by``: a field
+    (``source_type`` -> ``type``), ``attribute:KEY`` or a source attribute among ``attributes``
+    (``attribute=KEY:VALUE``), ``case`` or ``case:KEY`` (``case=KEY:VALUE``, ``case=case:NAME``).
+    None when no filter names it (a source, a unit, a date)."""
+    if by == "case" or by.startswith("case:"):
+        return "case", f"{by[len('case:') :] or 'case'}:{value}"
+    if by.startswith("attribute:"):
+        return "attribute", f"{by[len('attribute:') :]}:{value}"
+    if by in _ROW_KINDS:
+        return next(name for name, argument in FILTERS.items() if argument == by), value
+    if by in attributes:
+        return "attribute", f"{by}:{value}"
+    return None
+
+
 def param(request: Request, name: str) -> str | None:
     """A query parameter, stripped; None when absent or blank (no filter)."""
     value = request.query_params.get(name)

@@ -18,7 +18,7 @@ from starlette.templating import Jinja2Templates
 
 from qualkam.analysis import workspace, workspace_cases
 from qualkam.web.api import EXCERPT_FILTERS, SOURCE_FILTERS, query_viewer
-from qualkam.web.app import arguments, filters_of, project_for, settings_of
+from qualkam.web.app import arguments, filters_of, project_for, row_filter, settings_of
 from qualkam.web.app import param as _param
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -107,10 +107,6 @@ def excerpts_page(request: Request) -> Response:
     )
 
 
-# The excerpts filter each matrix row kind links to (attribute rows: attribute=KEY:VALUE).
-_ROW_FILTER = {"phase": "phase", "source_type": "type", "speaker": "speaker", "role": "role"}
-
-
 def matrix_page(request: Request) -> Response:
     who = _viewer(request)
     by = _param(request, "by") or "phase"
@@ -130,12 +126,9 @@ def matrix_page(request: Request) -> Response:
             link = None
             if name != "(none)" and value:
                 where = {"code": code, "layer": layer, **keep}
-                if by.startswith("attribute:"):
-                    where["attribute"] = f"{by[len('attribute:') :]}:{name}"
-                elif by == "case" or by.startswith("case:"):  # the cases whose attribute is the row's value
-                    where["case"] = f"{by[len('case:') :] or 'case'}:{name}"
-                else:
-                    where[_ROW_FILTER[by]] = name
+                narrow = row_filter(by, name)
+                if narrow is not None:
+                    where[narrow[0]] = narrow[1]
                 link = "/excerpts?" + urlencode({k: v for k, v in where.items() if v})
             cells.append({"value": value, "level": level(value, top), "href": link})
         rows.append({"name": name, "cells": cells})

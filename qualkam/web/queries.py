@@ -19,7 +19,7 @@ from qualkam.analysis import workspace, workspace_query
 from qualkam.analysis.kwic import DEFAULT_CONTEXT
 from qualkam.errors import QualkamError
 from qualkam.web.api import query_viewer, status_of
-from qualkam.web.app import arguments, filters_of, param, project_for
+from qualkam.web.app import arguments, filters_of, param, project_for, row_filter
 
 # The scope filters both pages take, by query parameter (``coded_by``: one person's codings;
 # ``coder`` stays who is looking, as on every page).
@@ -96,13 +96,13 @@ def _page(
     form = _scope(request)
     answer, error, status = None, None, 200
     with project_for(request) as project:
+        choices = workspace.filter_choices(project)
         try:
             asked, options = read(request)
             if asked is not None:
                 answer = run(project, who, asked, **options, **_library(form))
                 if answer.get("counts") is not None:
-                    keys = {a.split(":", 1)[0] for a in workspace.filter_choices(project)["attributes"]}
-                    link_counts(request, answer, sorted(keys))
+                    link_counts(request, answer, sorted({a.split(":", 1)[0] for a in choices["attributes"]}))
         except QualkamError as exc:
             if status_of(exc) != 400:
                 raise
@@ -112,16 +112,12 @@ def _page(
             "values": defaultdict(str, {key: request.query_params.get(key, "") for key in request.query_params}),
             "answer": answer,
             "error": error,
-            "choices": workspace.filter_choices(project),
+            "choices": choices,
             "codes": workspace.codebook(project, who),
             "more": workspace_query.choices(project, who),
             "title": "Query" if template == "query.html" else "Concordance",
         }
     return templates.TemplateResponse(request, template, page, status_code=status)
-
-
-# The scope filter a count-by row narrows to (a source attribute: attribute=KEY:VALUE).
-_ROW_FILTER = {"phase": "phase", "source_type": "type", "role": "role", "speaker": "speaker"}
 
 
 def link_counts(request: Request, answer: dict[str, Any], attributes: list[str]) -> None:
@@ -132,17 +128,10 @@ def link_counts(request: Request, answer: dict[str, Any], attributes: list[str])
     kept = {k: v for k, v in request.query_params.items() if k != "count_by" and v}
     for row in answer["counts"]:
         value, row["href"] = row[by], None
-        if value == "(none)" or not row["segments"]:
+        narrow = row_filter(by, str(value), attributes) if value != "(none)" and row["segments"] else None
+        if narrow is None or (narrow[0] == "attribute" and "attribute" in kept):
             continue
-        if by == "case" or by.startswith("case:"):
-            narrowed = {**kept, "case": f"{by[5:] or 'case'}:{value}"}
-        elif by in _ROW_FILTER:
-            narrowed = {**kept, _ROW_FILTER[by]: str(value)}
-        elif by in attributes and "attribute" not in kept:
-            narrowed = {**kept, "attribute": f"{by}:{value}"}
-        else:
-            continue
-        row["href"] = "/query?" + urlencode(narrowed)
+        row["href"] = "/query?" + urlencode({**kept, narrow[0]: narrow[1]})
 
 
 def query_page(request: Request) -> Response:
