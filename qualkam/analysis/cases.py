@@ -269,6 +269,17 @@ def attribute_names(every: dict[str, Case]) -> list[str]:
     return [n for n in names if any(n in c.values() for c in every.values())]
 
 
+def match_attribute(names: Sequence[str], name: str, argument: str) -> str:
+    """``name`` as the cases spell it among ``names`` (exactly, else ignoring letter case); an
+    unknown one is an error naming ``argument``, with the names there are."""
+    match = next((n for n in names if n == name), None) or next(
+        (n for n in names if n.casefold() == name.casefold()), None
+    )
+    if match is None:
+        raise unknown("case attribute", name, list(names) or ["(no case has attributes)"], argument)
+    return match
+
+
 def cases_frame(project: Project) -> pd.DataFrame:
     """One row per case: case (the name), sources (how many), segments (spoken), source_ids, then
     one column per attribute (role, unit, then a cases file's), and origin (the file that set
@@ -309,13 +320,7 @@ def case_row_values(project: Project, frame: pd.DataFrame, rows: str, argument: 
     if rows == "case":
         lookup = {k: c.name for k, c in every.items()}
     else:
-        name = rows[5:]
-        names = attribute_names(every)
-        match = next((n for n in names if n == name), None) or next(
-            (n for n in names if n.casefold() == name.casefold()), None
-        )
-        if match is None:
-            raise unknown("case attribute", name, names or ["(no case has attributes)"], argument)
+        match = match_attribute(attribute_names(every), rows[5:], argument)
         lookup = {k: c.values().get(match) for k, c in every.items()}
     values = [
         lookup.get(str(s).strip().casefold()) if isinstance(s, str) and is_person(s) else None for s in frame["speaker"]

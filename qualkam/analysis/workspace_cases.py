@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from qualkam.analysis.cases import Case, attribute_names, cases
+from qualkam.analysis.cases import Case, attribute_names, cases, match_attribute
 from qualkam.choices import unknown
 from qualkam.errors import QualkamError
 
@@ -33,13 +33,7 @@ def case_rows(project: Project) -> list[str]:
 
 def _attribute(project: Project, name: str, argument: str, with_case: bool) -> str:
     """``name`` as the cases spell it (exactly, else ignoring letter case); unknown: one line."""
-    names = (["case"] if with_case else []) + attribute_names(cases(project))
-    match = next((n for n in names if n == name), None) or next(
-        (n for n in names if n.casefold() == name.casefold()), None
-    )
-    if match is None:
-        raise unknown("case attribute", name, names or ["(no case has attributes)"], argument)
-    return match
+    return match_attribute((["case"] if with_case else []) + attribute_names(cases(project)), name, argument)
 
 
 def check_case_rows(project: Project, by: str, argument: str = "by") -> str:
