@@ -31,7 +31,7 @@ import pandas as pd
 
 from qualkam.analysis.excerpts import md_escape, records_of, resolve_codes
 from qualkam.analysis.query import Where, parse_where, scope
-from qualkam.analysis.search import project_pipeline, word_tokens
+from qualkam.analysis.search import PLACE_COLUMNS, project_pipeline, word_tokens
 from qualkam.choices import check_choice
 from qualkam.coding.nlp import pipe
 from qualkam.errors import QualkamError
@@ -52,22 +52,7 @@ FORMATS = ("table", "csv", "json", "md")
 DEFAULT_CONTEXT = 5
 _WORD = re.compile(r"\w")
 _SORT_WORD = re.compile(r"\w[\w'’-]*")
-COLUMNS = [
-    "source",
-    "segment",
-    "speaker",
-    "role",
-    "unit",
-    "source_type",
-    "phase",
-    "date",
-    "start",
-    "end",
-    "left",
-    "match",
-    "right",
-    "codes",
-]
+COLUMNS = [*PLACE_COLUMNS, "left", "match", "right", "codes"]
 
 Word = tuple[str, int, int]  # what is compared (lemma or folded word), start, end in the segment
 

@@ -44,21 +44,9 @@ from qualkam.store.reads import code_tree
 _WORD = re.compile(r"\w")
 _QUOTED = re.compile(r'"([^"]*)"')
 
-COLUMNS = [
-    "source",
-    "segment",
-    "speaker",
-    "role",
-    "unit",
-    "source_type",
-    "phase",
-    "date",
-    "start",
-    "end",
-    "codes",
-    "matches",
-    "text",
-]
+# Where a hit is: its segment's place and attributes, and its span (search and the concordance).
+PLACE_COLUMNS = ["source", "segment", "speaker", "role", "unit", "source_type", "phase", "date", "start", "end"]
+COLUMNS = [*PLACE_COLUMNS, "codes", "matches", "text"]
 
 
 def parse_query(terms: Sequence[str] | str) -> list[str]:
