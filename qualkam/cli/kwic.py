@@ -16,7 +16,9 @@ from qualkam.cli.app import app
 from qualkam.cli.console import err, out
 from qualkam.cli.options import (
     LAYER_NAMES,
+    Codes,
     OutFile,
+    Phases,
     ProjectFile,
     Roles,
     Sources,
@@ -57,11 +59,8 @@ def kwic_cli(
         KwicSort | None,
         choice(KwicSort, "--sort", help="source (reading order), left (by the words before) or right (after)."),
     ] = None,
-    codes: Annotated[
-        list[str] | None,
-        typer.Option("--code", "-k", help="Only hits coded with this code (or below it), or attr:KEY=VALUE."),
-    ] = None,
-    phases: Annotated[list[str] | None, typer.Option("--phase", help="A phase id or label.")] = None,
+    codes: Codes = None,
+    phases: Phases = None,
     source_types: SourceTypes = None,
     roles: Roles = None,
     speakers: Speakers = None,
